@@ -1,0 +1,48 @@
+/*
+ * sl_parse.h - strict parsing of the numbers and names clients send in query
+ * strings. Every failure names the parameter and says what was expected.
+ */
+#ifndef SL_PARSE_H
+#define SL_PARSE_H
+
+#include <stddef.h>
+
+#include "sl_errors.h"
+
+/* An interval a parameter must lie in; `what` is how the message says it,
+ * e.g. "in [0, 1)". */
+typedef struct sl_range {
+    double lo, hi;
+    int lo_open, hi_open;
+    const char *what;
+} sl_range;
+
+extern const sl_range sl_range_sparsity; /* [0, 1) */
+extern const sl_range sl_range_positive; /* (0, inf) */
+extern const sl_range sl_range_fraction; /* [0, 1] */
+
+/* A finite decimal number, scientific notation allowed ("1e9"); no spaces,
+ * hex, inf or nan. 0 on success, -1 otherwise. */
+int sl_parse_double(const char *text, double *out);
+
+/* `name`=`text` as a number in range. */
+int sl_parse_number(const char *name, const char *text, const sl_range *range,
+                    double *out, sl_error *err);
+
+/* An integer in [lo, hi]. */
+int sl_parse_int(const char *name, const char *text, long lo, long hi,
+                 long *out, sl_error *err);
+
+/* A comma-separated list of 1..max numbers in range. */
+int sl_parse_number_list(const char *name, const char *text,
+                         const sl_range *range, double *out, size_t max,
+                         size_t *count, sl_error *err);
+
+/* An n:m pattern with 1 <= n < m <= 64 into its sparsity 1 - n/m. */
+int sl_parse_pattern(const char *name, const char *text, int *n, int *m,
+                     sl_error *err);
+
+/* A law name: 1..64 of [a-z0-9._-], starting with a letter or digit. */
+int sl_law_name_valid(const char *name);
+
+#endif

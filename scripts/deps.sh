@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the Debian 12 packages sparselaw builds, runs and tests with.
+# Idempotent: only missing packages are fetched. Run as root (or with sudo available).
+#   scripts/deps.sh          build + test dependencies
+#   scripts/deps.sh runtime  only the shared libraries the server needs at run time
+set -eu
+
+build_pkgs="build-essential cmake pkg-config curl ca-certificates \
+libmicrohttpd-dev libjansson-dev libgsl-dev libsqlite3-dev libcurl4-openssl-dev \
+libopenblas-openmp-dev libcriterion-dev wrk"
+runtime_pkgs="libmicrohttpd12 libjansson4 libgsl27 libsqlite3-0 curl ca-certificates"
+
+case "${1:-build}" in
+  build) want=$build_pkgs ;;
+  runtime) want=$runtime_pkgs ;;
+  *) echo "usage: $0 [build|runtime]" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing:$missing" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null

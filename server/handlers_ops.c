@@ -1,0 +1,101 @@
+/* Operations: health, metrics, the OpenAPI document, the dashboard's files. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "handlers.h"
+#include "sl_metrics.h"
+#include "sl_store.h"
+
+/* api/openapi.json, embedded at build time (server/openapi_blob.S). */
+extern const char sl_openapi_json[];
+extern const char sl_openapi_json_end[];
+
+static int count_law(const sl_law_record *rec, void *n) {
+    (void)rec;
+    (*(int *)n)++;
+    return 0;
+}
+
+void sl_handle_healthz(sl_request *req) {
+    int laws = 0;
+    if (sl_store_law_list(sl_req_server(req)->store, count_law, &laws) != SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+        return;
+    }
+    sl_reply_json(req, 200, json_pack("{s:s, s:s, s:i, s:i}", "status", "ok", "version",
+                                      SL_VERSION, "laws", laws, "schema_version",
+                                      sl_store_schema_version()));
+}
+
+void sl_handle_metrics(sl_request *req) {
+    size_t len;
+    char *text = sl_metrics_render(sl_req_server(req)->metrics, &len);
+    sl_reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+}
+
+void sl_handle_openapi(sl_request *req) {
+    size_t len = (size_t)(sl_openapi_json_end - sl_openapi_json);
+    char *copy = malloc(len);
+    if (!copy) abort();
+    memcpy(copy, sl_openapi_json, len);
+    sl_reply_text(req, 200, "application/json", copy, len);
+}
+
+static const char *content_type(const char *path) {
+    static const struct { const char *ext, *type; } types[] = {
+        {".html", "text/html; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"},
+        {".json", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".ico", "image/x-icon"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".map", "application/json"},
+        {".woff2", "font/woff2"},
+    };
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i].ext) == 0) return types[i].type;
+    return "application/octet-stream";
+}
+
+void sl_handle_static(sl_request *req) {
+    const char *rel = sl_req_path_param(req, "path");
+    char path[2048];
+    if (!*rel) rel = "index.html";
+    /* Only plain relative names: nothing can climb out of --static-dir. */
+    if (strspn(rel, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/") !=
+            strlen(rel) ||
+        strstr(rel, "..") || rel[0] == '/' || strstr(rel, "//")) {
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, NULL, "no such file");
+        return;
+    }
+    int n = snprintf(path, sizeof path, "%s/%s", sl_req_server(req)->config->static_dir, rel);
+    struct stat st;
+    if (n < 0 || (size_t)n >= sizeof path || stat(path, &st) != 0) {
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, NULL, "no such file: /%.200s", rel);
+        return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (strlen(path) + sizeof "/index.html" > sizeof path) {
+            sl_reply_fail(req, SL_ERR_NOT_FOUND, NULL, "no such file");
+            return;
+        }
+        strcat(path, "/index.html");
+        if (stat(path, &st) != 0) {
+            sl_reply_fail(req, SL_ERR_NOT_FOUND, NULL, "no such file: /%.200s", rel);
+            return;
+        }
+    }
+    int fd = S_ISREG(st.st_mode) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (fd < 0) {
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, NULL, "no such file: /%.200s", rel);
+        return;
+    }
+    sl_reply_file(req, fd, (size_t)st.st_size, content_type(path));
+}

@@ -1,0 +1,449 @@
+/* Planning queries on one law: loss, optimal sparsity, plan, dense
+ * equivalent, and the series behind the dashboard's charts. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "sl_law_json.h"
+#include "sl_query_json.h"
+#include "sl_table.h"
+
+#define MAX_SERIES 16
+#define MAX_PATTERNS 8
+
+static const double default_max_sparsity = SL_LAW_DEFAULT_MAX_SPARSITY;
+
+/* A number parameter that must be a positive count of things, like nonzeros. */
+static int positive(sl_request *req, const char *name, const double *dflt, double *out,
+                    sl_error *err) {
+    return sl_req_number(req, name, &sl_range_positive, dflt, out, err);
+}
+
+static void reply_law_ref(sl_request *req, const sl_law_record *rec, json_t *body) {
+    json_object_set_new(body, "law", sl_law_ref_json(rec));
+    sl_reply_json(req, 200, body);
+}
+
+void sl_handle_loss(sl_request *req) {
+    sl_law_record rec;
+    sl_point p;
+    sl_error err;
+    if (sl_handler_law(req, &rec) != 0) return;
+    if (sl_req_number(req, "sparsity", &sl_range_sparsity, NULL, &p.sparsity, &err) ||
+        positive(req, "nonzeros", NULL, &p.nonzeros, &err) ||
+        positive(req, "data", NULL, &p.data, &err)) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    json_t *body = sl_loss_json(&rec.law, &p);
+    json_object_set_new(body, "units",
+                        sl_units_json(rec.data_unit, "loss", "sparsity", "nonzeros", "data",
+                                      "total_params", "dense_equivalent_params", "loss_floor", NULL));
+    reply_law_ref(req, &rec, body);
+}
+
+void sl_handle_loss_batch(sl_request *req) {
+    sl_law_record rec;
+    sl_point *pts = NULL;
+    size_t n = 0;
+    sl_error err;
+    if (sl_handler_law(req, &rec) != 0) return;
+    if (sl_points_decode(sl_req_json(req), SL_BATCH_MAX_POINTS, &pts, &n, &err) != 0) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    json_t *out = json_array();
+    for (size_t i = 0; i < n; i++) json_array_append_new(out, sl_loss_json(&rec.law, &pts[i]));
+    free(pts);
+    reply_law_ref(req, &rec,
+                  json_pack("{s:o, s:o}", "points", out, "units",
+                            sl_units_json(rec.data_unit, "loss", "sparsity", "nonzeros", "data",
+                                          "total_params", "dense_equivalent_params", "loss_floor",
+                                          NULL)));
+}
+
+/* cost_model, prune_start and prune_end into cost. */
+static int parse_cost(sl_request *req, sl_cost *cost, sl_error *err) {
+    const char *model = sl_req_query(req, "cost_model");
+    const double t0 = SL_COST_GMP_DEFAULT_START, t1 = SL_COST_GMP_DEFAULT_END;
+    cost->model = SL_COST_DENSE;
+    cost->prune_start = t0;
+    cost->prune_end = t1;
+    if (model && strcmp(model, "gmp") == 0)
+        cost->model = SL_COST_GMP;
+    else if (model && strcmp(model, "dense") != 0)
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "cost_model",
+                            "cost_model must be dense or gmp (got '%.40s')", model);
+    if (cost->model == SL_COST_DENSE) {
+        const char *stray = sl_req_query(req, "prune_start") ? "prune_start"
+                            : sl_req_query(req, "prune_end") ? "prune_end" : NULL;
+        if (stray)
+            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, stray,
+                                "%s applies only to cost_model=gmp", stray);
+        return 0;
+    }
+    if (sl_req_number(req, "prune_start", &sl_range_fraction, &t0, &cost->prune_start, err) ||
+        sl_req_number(req, "prune_end", &sl_range_fraction, &t1, &cost->prune_end, err))
+        return -1;
+    if (cost->prune_start > cost->prune_end)
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "prune_start",
+                            "prune_start (%g) must not be after prune_end (%g)", cost->prune_start,
+                            cost->prune_end);
+    return 0;
+}
+
+/* The budget as D_dense, from exactly one of compute= (FLOPs; token laws
+ * only) and data= (the law's unit). */
+static int parse_budget(sl_request *req, const sl_law_record *rec, double nonzeros,
+                        double *dense_data, int *given_compute, sl_error *err) {
+    const char *compute = sl_req_query(req, "compute"), *data = sl_req_query(req, "data");
+    double v;
+    if (compute && data)
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "compute",
+                            "give the budget once: compute (FLOPs) or data, not both");
+    if (!compute && !data)
+        return sl_error_set(err, SL_ERR_MISSING_PARAMETER, "compute",
+                            "a budget is required: compute (FLOPs) or data (%s a dense model "
+                            "with nonzeros parameters would see)",
+                            sl_data_unit_name(rec->data_unit));
+    *given_compute = compute != NULL;
+    if (sl_parse_number(compute ? "compute" : "data", compute ? compute : data, &sl_range_positive,
+                        &v, err))
+        return -1;
+    if (compute && rec->data_unit != SL_UNIT_TOKENS)
+        return sl_error_set(err, SL_ERR_UNIT_MISMATCH, "compute",
+                            "law '%s' measures data in %s, so a budget in FLOPs cannot be "
+                            "converted; pass data= (the %s a dense model with nonzeros "
+                            "parameters would see) instead",
+                            rec->name, sl_data_unit_name(rec->data_unit),
+                            sl_data_unit_name(rec->data_unit));
+    *dense_data = compute ? v / (6.0 * nonzeros) : v;
+    if (!isfinite(*dense_data) || *dense_data <= 0)
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, compute ? "compute" : "data",
+                            "the budget is too small for %g non-zeros", nonzeros);
+    return 0;
+}
+
+/* patterns=2:4,1:4 into sparsities and their names. */
+static int parse_patterns(const char *text, double *sparsity, char names[][8], size_t *count,
+                          sl_error *err) {
+    char item[16];
+    size_t n = 0;
+    const char *p = text;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        int a, b;
+        if (n == MAX_PATTERNS)
+            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "patterns",
+                                "patterns takes at most %d patterns", MAX_PATTERNS);
+        if (len == 0 || len >= sizeof item)
+            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "patterns",
+                                "patterns must be a comma-separated list such as 2:4,1:4");
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (sl_parse_pattern("patterns", item, &a, &b, err)) return -1;
+        sparsity[n] = 1.0 - (double)a / (double)b;
+        snprintf(names[n], sizeof names[n], "%d:%d", a, b);
+        n++;
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    *count = n;
+    return 0;
+}
+
+void sl_handle_optimal_sparsity(sl_request *req) {
+    sl_law_record rec;
+    sl_optimum_query q;
+    sl_law_optimum opt;
+    sl_error err;
+    double pattern_s[MAX_PATTERNS];
+    char pattern_names[MAX_PATTERNS][8];
+    size_t npatterns = 0, chosen = 0;
+    const char *patterns = sl_req_query(req, "patterns");
+    memset(&q, 0, sizeof q);
+    if (sl_handler_law(req, &rec) != 0) return;
+    if (positive(req, "nonzeros", NULL, &q.nonzeros, &err) ||
+        parse_budget(req, &rec, q.nonzeros, &q.dense_data, &q.given_compute, &err) ||
+        parse_cost(req, &q.cost, &err) ||
+        sl_req_number(req, "max_sparsity", &sl_range_sparsity, &default_max_sparsity,
+                      &q.max_sparsity, &err) ||
+        (patterns && parse_patterns(patterns, pattern_s, pattern_names, &npatterns, &err))) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    if (patterns && sl_req_query(req, "max_sparsity")) {
+        sl_reply_fail(req, SL_ERR_INVALID_PARAMETER, "max_sparsity",
+                      "max_sparsity bounds the search over any sparsity; with patterns= the "
+                      "candidates are dense and the listed patterns only");
+        return;
+    }
+    int rc = patterns ? sl_law_optimal_among(&rec.law, &q.cost, q.nonzeros, q.dense_data,
+                                             pattern_s, npatterns, &opt, &chosen)
+                      : sl_law_optimal_sparsity(&rec.law, &q.cost, q.nonzeros, q.dense_data,
+                                                q.max_sparsity, &opt);
+    if (rc != SL_LAW_OK || !isfinite(opt.loss)) {
+        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, NULL,
+                      "the law gives no finite optimum for nonzeros=%g and this budget", q.nonzeros);
+        return;
+    }
+    q.pattern = !patterns ? "unstructured" : chosen == npatterns ? "dense" : pattern_names[chosen];
+    if (patterns) q.max_sparsity = NAN;
+    sl_reply_json(req, 200, sl_optimum_json(&rec, &q, &opt));
+}
+
+void sl_handle_plan(sl_request *req) {
+    sl_law_record rec;
+    sl_law_plan plan, dense;
+    double target, n, max_s;
+    sl_error err;
+    if (sl_handler_law(req, &rec) != 0) return;
+    if (positive(req, "target_loss", NULL, &target, &err) ||
+        positive(req, "nonzeros", NULL, &n, &err) ||
+        sl_req_number(req, "max_sparsity", &sl_range_sparsity, &default_max_sparsity, &max_s,
+                      &err)) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    int rc = sl_law_plan_min_compute(&rec.law, target, n, max_s, &plan);
+    if (rc == SL_LAW_UNREACHABLE) {
+        double floor = sl_law_plan_floor(&rec.law, n, max_s);
+        sl_error_set(&err, SL_ERR_UNREACHABLE, "target_loss",
+                     "target_loss %g is out of reach for nonzeros=%g: no amount of data gets "
+                     "below %.6g at sparsity <= %g (and never below %.6g at any sparsity)",
+                     target, n, floor, max_s, rec.law.c + rec.law.c_s * pow(n, -rec.law.b_n));
+        err.extra_name = "loss_floor";
+        err.extra_value = floor;
+        sl_reply_error(req, &err);
+        return;
+    }
+    if (rc != SL_LAW_OK) {
+        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, NULL, "no plan found for these inputs");
+        return;
+    }
+    int dense_ok = sl_law_plan_min_compute(&rec.law, target, n, 0.0, &dense) == SL_LAW_OK;
+    sl_reply_json(req, 200, sl_plan_json(&rec, target, n, &plan, dense_ok ? &dense : NULL));
+}
+
+void sl_handle_equivalent_dense(sl_request *req) {
+    sl_law_record rec;
+    double s, n = NAN;
+    sl_error err;
+    if (sl_handler_law(req, &rec) != 0) return;
+    if (sl_req_number(req, "sparsity", &sl_range_sparsity, NULL, &s, &err) ||
+        (sl_req_query(req, "nonzeros") && positive(req, "nonzeros", NULL, &n, &err))) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    double m = sl_law_dense_multiplier(&rec.law, s);
+    json_t *body = json_pack("{s:f, s:f, s:o}", "sparsity", s, "multiplier", m, "limit",
+                             sl_json_number(sl_law_dense_multiplier_limit(&rec.law)));
+    if (!isnan(n)) {
+        json_object_set_new(body, "nonzeros", json_real(n));
+        json_object_set_new(body, "dense_equivalent_params", sl_json_number(m * n));
+    }
+    json_object_set_new(body, "units",
+                        sl_units_json(rec.data_unit, "sparsity", "multiplier", "limit",
+                                      "nonzeros", "dense_equivalent_params", NULL));
+    reply_law_ref(req, &rec, body);
+}
+
+/* ------------------------------------------------------------------ curves */
+
+/* points= and a log-spaced grid from lo to hi. */
+static int parse_points(sl_request *req, long *points, sl_error *err) {
+    const char *text = sl_req_query(req, "points");
+    *points = 50;
+    return text ? sl_parse_int("points", text, 2, 1000, points, err) : 0;
+}
+
+static double log_grid(double lo, double hi, long i, long points) {
+    return exp(log(lo) + (log(hi) - log(lo)) * (double)i / (double)(points - 1));
+}
+
+/* A [lo, hi] pair of optional parameters, lo < hi, with defaults. */
+static int parse_span(sl_request *req, const char *lo_name, const char *hi_name, double dlo,
+                      double dhi, double *lo, double *hi, sl_error *err) {
+    if (positive(req, lo_name, &dlo, lo, err) || positive(req, hi_name, &dhi, hi, err)) return -1;
+    if (!(*lo < *hi))
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, lo_name, "%s (%g) must be below %s (%g)",
+                            lo_name, *lo, hi_name, *hi);
+    return 0;
+}
+
+/* Answers with the table as CSV or as JSON series, then frees it. */
+static void reply_table(sl_request *req, const sl_law_record *rec, sl_table *t, int csv,
+                        size_t group_col, json_t *body) {
+    if (csv) {
+        size_t len;
+        char *text = sl_table_csv(t, &len);
+        json_decref(body);
+        sl_reply_text(req, 200, "text/csv; charset=utf-8", text, len);
+    } else {
+        json_object_set_new(body, "series", sl_table_series(t, group_col));
+        reply_law_ref(req, rec, body);
+    }
+    sl_table_free(t);
+}
+
+void sl_handle_curve_loss_vs_data(sl_request *req) {
+    static const char *const cols[] = {"sparsity", "nonzeros", "data", "loss", NULL};
+    static const double default_s[] = {0.0, 0.5, 0.75, 0.875};
+    sl_law_record rec;
+    double n, lo, hi, s[MAX_SERIES];
+    size_t ns = 4;
+    long points;
+    int csv;
+    sl_error err;
+    const char *sparsities = sl_req_query(req, "sparsities");
+    if (sl_handler_law(req, &rec) != 0) return;
+    memcpy(s, default_s, sizeof default_s);
+    if (sl_req_wants_csv(req, &err, &csv) || positive(req, "nonzeros", NULL, &n, &err) ||
+        (sparsities && sl_parse_number_list("sparsities", sparsities, &sl_range_sparsity, s,
+                                            MAX_SERIES, &ns, &err)) ||
+        parse_points(req, &points, &err)) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    double chin = sl_law_dense_optimal_data(&rec.law, n);
+    if (parse_span(req, "data_min", "data_max", chin / 10, chin * 100, &lo, &hi, &err)) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    sl_table t;
+    sl_table_init(&t, NULL, cols);
+    for (size_t k = 0; k < ns; k++)
+        for (long i = 0; i < points; i++) {
+            double d = log_grid(lo, hi, i, points);
+            double row[] = {s[k], n, d, sl_law_loss(&rec.law, s[k], n, d)};
+            sl_table_add(&t, NULL, row);
+        }
+    json_t *body = json_pack("{s:f, s:o}", "nonzeros", n, "units",
+                             sl_units_json(rec.data_unit, "sparsity", "nonzeros", "data", "loss",
+                                           NULL));
+    reply_table(req, &rec, &t, csv, 0, body);
+}
+
+void sl_handle_curve_optimal_sparsity(sl_request *req) {
+    static const char *const cols[] = {"nonzeros", "compute", "dense_data", "sparsity",
+                                       "loss", "dense_loss", "data", NULL};
+    static const double default_n[] = {1e8, 1e9, 1e10};
+    sl_law_record rec;
+    sl_cost cost;
+    double n[MAX_SERIES], lo, hi, max_s;
+    size_t nn = 3;
+    long points;
+    int csv;
+    sl_error err;
+    const char *nonzeros = sl_req_query(req, "nonzeros");
+    if (sl_handler_law(req, &rec) != 0) return;
+    memcpy(n, default_n, sizeof default_n);
+    if (sl_req_wants_csv(req, &err, &csv) ||
+        (nonzeros && sl_parse_number_list("nonzeros", nonzeros, &sl_range_positive, n,
+                                          MAX_SERIES, &nn, &err)) ||
+        parse_points(req, &points, &err) || parse_cost(req, &cost, &err) ||
+        sl_req_number(req, "max_sparsity", &sl_range_sparsity, &default_max_sparsity, &max_s,
+                      &err)) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    /* The x axis is compute (shared by every N) or dense data. */
+    int by_compute = sl_req_query(req, "compute_min") || sl_req_query(req, "compute_max");
+    if (by_compute && (sl_req_query(req, "data_min") || sl_req_query(req, "data_max"))) {
+        sl_reply_fail(req, SL_ERR_INVALID_PARAMETER, "compute_min",
+                      "give the range as compute_min/compute_max or data_min/data_max, not both");
+        return;
+    }
+    if (by_compute && rec.data_unit != SL_UNIT_TOKENS) {
+        sl_reply_fail(req, SL_ERR_UNIT_MISMATCH, "compute_min",
+                      "law '%s' measures data in %s, so a range in FLOPs cannot be converted; "
+                      "use data_min/data_max",
+                      rec.name, sl_data_unit_name(rec.data_unit));
+        return;
+    }
+    if (!sl_req_query(req, "data_min") && !sl_req_query(req, "data_max") &&
+        rec.data_unit == SL_UNIT_TOKENS)
+        by_compute = 1;
+    double nmin = n[0], nmax = n[0];
+    for (size_t k = 1; k < nn; k++) {
+        nmin = fmin(nmin, n[k]);
+        nmax = fmax(nmax, n[k]);
+    }
+    double dlo = sl_law_dense_optimal_data(&rec.law, nmin) / 10;
+    double dhi = sl_law_dense_optimal_data(&rec.law, nmax) * 1000;
+    if (by_compute ? parse_span(req, "compute_min", "compute_max", 6 * nmin * dlo, 6 * nmax * dhi,
+                                &lo, &hi, &err)
+                   : parse_span(req, "data_min", "data_max", dlo, dhi, &lo, &hi, &err)) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    sl_table t;
+    sl_table_init(&t, NULL, cols);
+    for (size_t k = 0; k < nn; k++)
+        for (long i = 0; i < points; i++) {
+            double x = log_grid(lo, hi, i, points);
+            double dd = by_compute ? x / (6 * n[k]) : x;
+            sl_law_optimum opt;
+            if (sl_law_optimal_sparsity(&rec.law, &cost, n[k], dd, max_s, &opt) != SL_LAW_OK) {
+                sl_table_free(&t);
+                sl_reply_fail(req, SL_ERR_UNPROCESSABLE, NULL,
+                              "no optimum for nonzeros=%g at dense data %g", n[k], dd);
+                return;
+            }
+            double row[] = {n[k], 6 * n[k] * dd, dd, opt.sparsity, opt.loss, opt.dense_loss,
+                            opt.data};
+            sl_table_add(&t, NULL, row);
+        }
+    json_t *body = json_pack("{s:s, s:s, s:f, s:o}", "x", by_compute ? "compute" : "dense_data",
+                             "cost_model", cost.model == SL_COST_GMP ? "gmp" : "dense",
+                             "max_sparsity", max_s, "units",
+                             sl_units_json(rec.data_unit, "nonzeros", "compute", "dense_data",
+                                           "sparsity", "loss", "dense_loss", "data", NULL));
+    reply_table(req, &rec, &t, csv, 0, body);
+}
+
+void sl_handle_contours(sl_request *req) {
+    static const char *const cols[] = {"sparsity", "nonzeros", "dense_data", "compute", NULL};
+    static const double default_levels[] = {0.1, 0.25, 0.5, 0.75, 0.9};
+    sl_law_record rec;
+    double levels[MAX_SERIES], lo, hi;
+    size_t nl = 5;
+    long points;
+    int csv;
+    sl_error err;
+    const char *levels_text = sl_req_query(req, "levels");
+    if (sl_handler_law(req, &rec) != 0) return;
+    memcpy(levels, default_levels, sizeof default_levels);
+    if (sl_req_wants_csv(req, &err, &csv) ||
+        (levels_text && sl_parse_number_list("levels", levels_text, &sl_range_sparsity, levels,
+                                             MAX_SERIES, &nl, &err)) ||
+        parse_points(req, &points, &err) ||
+        parse_span(req, "nonzeros_min", "nonzeros_max", 1e7, 1e12, &lo, &hi, &err)) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    sl_table t;
+    sl_table_init(&t, "line", cols);
+    for (size_t k = 0; k < nl; k++)
+        for (long i = 0; i < points; i++) {
+            double n = log_grid(lo, hi, i, points);
+            double dd = sl_law_iso_sparsity_data(&rec.law, n, levels[k]);
+            double row[] = {levels[k], n, dd, 6 * n * dd};
+            sl_table_add(&t, "iso_sparsity", row);
+        }
+    for (long i = 0; i < points; i++) {
+        double n = log_grid(lo, hi, i, points);
+        double dd = sl_law_dense_optimal_data(&rec.law, n);
+        double row[] = {NAN, n, dd, 6 * n * dd};
+        sl_table_add(&t, "dense_optimal", row);
+    }
+    json_t *body = json_pack("{s:s, s:s, s:o}", "cost_model", "dense", "note",
+                             "iso_sparsity lines: where S_opt equals sparsity; dense_optimal: "
+                             "the compute-optimal data of a dense model (S = 0 slice)",
+                             "units",
+                             sl_units_json(rec.data_unit, "sparsity", "nonzeros", "dense_data",
+                                           "compute", NULL));
+    reply_table(req, &rec, &t, csv, 0, body);
+}

@@ -1,0 +1,79 @@
+/*
+ * sparselawd - the sparselaw service: planning queries on sparse scaling
+ * laws over HTTP. Starts with no flags; see --help.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "sl_auth.h"
+#include "sl_config.h"
+#include "sl_http.h"
+#include "sl_metrics.h"
+#include "sl_store.h"
+
+/* How long SIGTERM waits for in-flight requests before closing anyway. */
+#define DRAIN_GRACE_MS 10000
+
+static int print_routes(void) {
+    json_t *routes = sl_routes_json();
+    json_dumpf(routes, stdout, JSON_INDENT(2));
+    fputc('\n', stdout);
+    json_decref(routes);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    sl_config cfg;
+    int rc = sl_config_load(&cfg, argc, argv);
+    if (rc != 0) return rc > 0 ? 0 : 2;
+    if (cfg.print_routes) return print_routes();
+
+    /* Block the stop signals in every thread (libmicrohttpd's inherit the
+     * mask); the main thread takes them with sigwait. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char errbuf[512] = "";
+    /* One connection per HTTP thread, and one spare for the main thread. */
+    sl_store *store = sl_store_open(cfg.data_dir, (int)cfg.threads + 1, errbuf, sizeof errbuf);
+    if (!store) {
+        fprintf(stderr, "sparselawd: %s\n", errbuf);
+        return 1;
+    }
+    char token[300];
+    if (sl_auth_load_token(&cfg, token, sizeof token, errbuf, sizeof errbuf) != 0) {
+        fprintf(stderr, "sparselawd: %s\n", errbuf);
+        sl_store_close(store);
+        return 1;
+    }
+    const char *route_names[64];
+    for (size_t i = 0; i < sl_route_count && i < 64; i++) route_names[i] = sl_routes[i].pattern;
+    sl_metrics *metrics = sl_metrics_new(route_names, sl_route_count);
+    sl_server server = {.config = &cfg, .store = store, .metrics = metrics, .token = token};
+
+    unsigned port = 0;
+    if (sl_http_start(&server, &port) != 0) {
+        sl_metrics_free(metrics);
+        sl_store_close(store);
+        return 1;
+    }
+    fprintf(stderr,
+            "{\"level\":\"info\",\"event\":\"listening\",\"bind\":\"%s\",\"port\":%u,"
+            "\"data_dir\":\"%s\",\"threads\":%u,\"static_dir\":\"%s\"}\n",
+            cfg.bind, port, cfg.data_dir, cfg.threads, cfg.static_dir);
+
+    int sig = 0;
+    sigwait(&stop, &sig);
+    fprintf(stderr, "{\"level\":\"info\",\"event\":\"stopping\",\"signal\":%d}\n", sig);
+    sl_http_stop(&server, DRAIN_GRACE_MS);
+    sl_store_close(store);
+    sl_metrics_free(metrics);
+    fprintf(stderr, "{\"level\":\"info\",\"event\":\"stopped\"}\n");
+    return 0;
+}

@@ -1,0 +1,25 @@
+/*
+ * sl_config.h - sparselawd's settings: each flag has an environment variable
+ * and a default, so the server starts with no flags at all.
+ */
+#ifndef SL_CONFIG_H
+#define SL_CONFIG_H
+
+#include <stddef.h>
+
+typedef struct sl_config {
+    unsigned port;          /* 0: any free port (logged at start) */
+    char bind[64];
+    char data_dir[1024];
+    unsigned threads;
+    char token_file[1024];  /* "" when not given */
+    char static_dir[1024];
+    size_t max_body;        /* bytes */
+    int print_routes;       /* --routes: print the route table as JSON and exit */
+} sl_config;
+
+/* Defaults, then environment, then flags. Returns 0, 1 after --help or
+ * --version (exit 0), or -1 with the problem printed (exit 2). */
+int sl_config_load(sl_config *cfg, int argc, char **argv);
+
+#endif

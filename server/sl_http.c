@@ -1,0 +1,504 @@
+#include "sl_http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sl_auth.h"
+#include "sl_metrics.h"
+
+#define MAX_PATH_PARAMS 4
+
+struct sl_request {
+    sl_server *server;
+    struct MHD_Connection *con;
+    const char *method;
+    const char *url;
+    int route; /* index into sl_routes, -1 when none matched */
+    struct {
+        char name[32];
+        char value[256];
+    } path_params[MAX_PATH_PARAMS];
+    int npath_params;
+    char *body;
+    size_t body_len, body_cap;
+    int body_too_large;
+    json_t *json;
+    struct MHD_Response *response;
+    unsigned status;
+    struct timespec start;
+};
+
+static struct MHD_Daemon *daemon_handle;
+static atomic_int in_flight;
+
+sl_server *sl_req_server(const sl_request *req) { return req->server; }
+
+/* ---------------------------------------------------------------- answers */
+
+static void set_response(sl_request *req, unsigned status, struct MHD_Response *resp,
+                         const char *content_type) {
+    if (req->response) { /* a handler answered twice: keep the first */
+        MHD_destroy_response(resp);
+        return;
+    }
+    if (!resp) abort();
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (req->server->draining) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    req->response = resp;
+    req->status = status;
+}
+
+void sl_reply_text(sl_request *req, unsigned status, const char *content_type, char *buf,
+                   size_t len) {
+    set_response(req, status,
+                 MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE), content_type);
+}
+
+void sl_reply_json(sl_request *req, unsigned status, json_t *body) {
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(body);
+    if (!text) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "could not encode the response");
+        return;
+    }
+    size_t len = strlen(text);
+    /* One trailing newline keeps curl output readable. */
+    char *buf = realloc(text, len + 2);
+    if (!buf) abort();
+    buf[len] = '\n';
+    buf[len + 1] = '\0';
+    sl_reply_text(req, status, "application/json", buf, len + 1);
+}
+
+void sl_reply_file(sl_request *req, int fd, size_t size, const char *content_type) {
+    set_response(req, 200, MHD_create_response_from_fd(size, fd), content_type);
+}
+
+/* The Allow header of a 405: every method some route takes on this path. */
+static void allow_header(const sl_request *req, char *buf, size_t cap);
+
+void sl_reply_error(sl_request *req, const sl_error *err) {
+    unsigned status = sl_error_status(err);
+    json_t *body = sl_error_json(err);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text) abort();
+    size_t len = strlen(text);
+    text = realloc(text, len + 2);
+    if (!text) abort();
+    memcpy(text + len, "\n", 2);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len + 1, text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) abort();
+    if (status == 405) {
+        char allow[64];
+        allow_header(req, allow, sizeof allow);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    }
+    if (status == 401)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"sparselaw\"");
+    if (status == 503) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
+    set_response(req, status, resp, "application/json");
+}
+
+void sl_reply_fail(sl_request *req, sl_err_code code, const char *field, const char *fmt, ...) {
+    sl_error err;
+    char msg[sizeof err.message];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    sl_error_set(&err, code, field, "%s", msg);
+    sl_reply_error(req, &err);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+const char *sl_req_path_param(const sl_request *req, const char *name) {
+    for (int i = 0; i < req->npath_params; i++)
+        if (strcmp(req->path_params[i].name, name) == 0) return req->path_params[i].value;
+    return "";
+}
+
+const char *sl_req_query(const sl_request *req, const char *name) {
+    const char *value = NULL;
+    size_t len = 0;
+    if (MHD_lookup_connection_value_n(req->con, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
+                                      &len) != MHD_YES)
+        return NULL;
+    return value ? value : "";
+}
+
+json_t *sl_req_json(const sl_request *req) { return req->json; }
+
+int sl_req_number(const sl_request *req, const char *name, const sl_range *range,
+                  const double *dflt, double *out, sl_error *err) {
+    const char *text = sl_req_query(req, name);
+    if (!text) {
+        if (dflt) {
+            *out = *dflt;
+            return 0;
+        }
+        return sl_error_set(err, SL_ERR_MISSING_PARAMETER, name,
+                            "%s is required: a number %s", name, range->what);
+    }
+    return sl_parse_number(name, text, range, out, err);
+}
+
+int sl_req_wants_csv(const sl_request *req, sl_error *err, int *wants) {
+    const char *format = sl_req_query(req, "format");
+    *wants = 0;
+    if (format) {
+        if (strcmp(format, "csv") == 0) *wants = 1;
+        else if (strcmp(format, "json") != 0)
+            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "format",
+                                "format must be json or csv (got '%.40s')", format);
+        return 0;
+    }
+    const char *accept = MHD_lookup_connection_value(req->con, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_ACCEPT);
+    *wants = accept && strstr(accept, "text/csv") != NULL;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- routing */
+
+/* Matches url against a pattern, capturing {name} segments into req when
+ * req is given. */
+static int match(const char *pattern, const char *url, sl_request *req) {
+    const char *p = pattern, *u = url;
+    int n = 0;
+    while (*p && *u) {
+        if (*p == '{') {
+            const char *close = strchr(p, '}');
+            size_t name_len = (size_t)(close - p - 1);
+            int rest = name_len > 0 && p[name_len] == '*';
+            size_t seg = rest ? strlen(u) : strcspn(u, "/");
+            if (seg == 0 || n == MAX_PATH_PARAMS || seg >= sizeof req->path_params[0].value)
+                return 0;
+            if (req) {
+                size_t nl = rest ? name_len - 1 : name_len;
+                if (nl >= sizeof req->path_params[0].name) return 0;
+                memcpy(req->path_params[n].name, p + 1, nl);
+                req->path_params[n].name[nl] = '\0';
+                memcpy(req->path_params[n].value, u, seg);
+                req->path_params[n].value[seg] = '\0';
+            }
+            n++;
+            p = close + 1;
+            u += seg;
+        } else if (*p++ != *u++) {
+            return 0;
+        }
+    }
+    if (*p || *u) return 0;
+    if (req) req->npath_params = n;
+    return 1;
+}
+
+static int method_is(const char *route_method, const char *method) {
+    /* HEAD is GET without the body; libmicrohttpd drops the body itself. */
+    return strcmp(route_method, method) == 0 ||
+           (strcmp(method, "HEAD") == 0 && strcmp(route_method, "GET") == 0);
+}
+
+/* The route for method and url: its index, -1 if no pattern matches the url,
+ * -2 if some do but not with this method. Static routes only catch what no
+ * API route claims. */
+static int find_route(sl_request *req) {
+    int path_matched = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < sl_route_count; i++) {
+            const sl_route *r = &sl_routes[i];
+            if ((pass == 0) == ((r->flags & SL_ROUTE_STATIC) != 0)) continue;
+            if (pass == 1 && (path_matched || strncmp(req->url, "/v1/", 4) == 0)) continue;
+            if (!match(r->pattern, req->url, NULL)) continue;
+            path_matched = 1;
+            if (method_is(r->method, req->method)) {
+                match(r->pattern, req->url, req);
+                return (int)i;
+            }
+        }
+    return path_matched ? -2 : -1;
+}
+
+static void allow_header(const sl_request *req, char *buf, size_t cap) {
+    size_t len = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sl_route_count; i++) {
+        if (!match(sl_routes[i].pattern, req->url, NULL)) continue;
+        if (strstr(buf, sl_routes[i].method)) continue;
+        int n = snprintf(buf + len, cap - len, "%s%s", len ? ", " : "", sl_routes[i].method);
+        if (n < 0 || (size_t)n >= cap - len) break;
+        len += (size_t)n;
+        if (strcmp(sl_routes[i].method, "GET") == 0 && len + 6 < cap) {
+            memcpy(buf + len, ", HEAD", 7);
+            len += 6;
+        }
+    }
+}
+
+typedef struct {
+    const sl_route *route;
+    sl_error *err;
+    const char *seen[SL_ROUTE_MAX_PARAMS];
+    int failed;
+} query_check;
+
+static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value) {
+    (void)kind;
+    (void)value;
+    query_check *qc = cls;
+    int known = -1;
+    for (int i = 0; i < SL_ROUTE_MAX_PARAMS && qc->route->params[i]; i++)
+        if (strcmp(key, qc->route->params[i]) == 0) known = i;
+    if (known < 0) {
+        char list[256] = "";
+        for (int i = 0; i < SL_ROUTE_MAX_PARAMS && qc->route->params[i]; i++) {
+            strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+            strncat(list, qc->route->params[i], sizeof list - strlen(list) - 1);
+        }
+        sl_error_set(qc->err, SL_ERR_UNKNOWN_PARAMETER, key,
+                     "unknown parameter '%.40s'; this route takes: %s", key,
+                     list[0] ? list : "no parameters");
+        qc->failed = 1;
+        return MHD_NO;
+    }
+    if (qc->seen[known]) {
+        sl_error_set(qc->err, SL_ERR_INVALID_PARAMETER, key, "%s is given more than once", key);
+        qc->failed = 1;
+        return MHD_NO;
+    }
+    qc->seen[known] = key;
+    return MHD_YES;
+}
+
+/* The checks that need no body: method, route, parameters, auth, type, size.
+ * Returns -1 with err set when the request must be refused now. */
+static int admit(sl_request *req, sl_error *err) {
+    if (req->server->draining)
+        return sl_error_set(err, SL_ERR_SHUTTING_DOWN, NULL, "the server is shutting down; retry shortly");
+    req->route = find_route(req);
+    if (req->route == -1)
+        return sl_error_set(err, SL_ERR_NOT_FOUND, NULL, "no route for %.200s", req->url);
+    if (req->route == -2) {
+        req->route = -1;
+        return sl_error_set(err, SL_ERR_METHOD_NOT_ALLOWED, NULL, "%s is not allowed on %.200s",
+                            req->method, req->url);
+    }
+    const sl_route *r = &sl_routes[req->route];
+    query_check qc = {.route = r, .err = err};
+    MHD_get_connection_values(req->con, MHD_GET_ARGUMENT_KIND, check_query_arg, &qc);
+    if (qc.failed) return -1;
+    if (r->flags & SL_ROUTE_AUTH) {
+        const char *auth = MHD_lookup_connection_value(req->con, MHD_HEADER_KIND,
+                                                       MHD_HTTP_HEADER_AUTHORIZATION);
+        unsigned status = sl_auth_check(auth, req->server->token);
+        if (status == 401)
+            return sl_error_set(err, SL_ERR_UNAUTHORIZED, NULL,
+                                "this route changes state: send Authorization: Bearer <token>");
+        if (status == 403) return sl_error_set(err, SL_ERR_FORBIDDEN, NULL, "the bearer token is wrong");
+    }
+    if (r->flags & SL_ROUTE_JSON_BODY) {
+        const char *type = MHD_lookup_connection_value(req->con, MHD_HEADER_KIND,
+                                                       MHD_HTTP_HEADER_CONTENT_TYPE);
+        size_t n = strlen("application/json");
+        if (!type || strncasecmp(type, "application/json", n) != 0 ||
+            (type[n] && type[n] != ';' && type[n] != ' '))
+            return sl_error_set(err, SL_ERR_UNSUPPORTED_MEDIA_TYPE, NULL,
+                                "the body must be sent as Content-Type: application/json (got %.60s)",
+                                type ? type : "none");
+    }
+    const char *length = MHD_lookup_connection_value(req->con, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (length && strtoull(length, NULL, 10) > req->server->config->max_body)
+        return sl_error_set(err, SL_ERR_PAYLOAD_TOO_LARGE, NULL,
+                            "the body is larger than the limit of %zu bytes",
+                            req->server->config->max_body);
+    return 0;
+}
+
+static int parse_body(sl_request *req, sl_error *err) {
+    if (req->body_too_large)
+        return sl_error_set(err, SL_ERR_PAYLOAD_TOO_LARGE, NULL,
+                            "the body is larger than the limit of %zu bytes",
+                            req->server->config->max_body);
+    if (!(sl_routes[req->route].flags & SL_ROUTE_JSON_BODY)) return 0;
+    if (req->body_len == 0)
+        return sl_error_set(err, SL_ERR_INVALID_JSON, NULL, "the body is empty; expected JSON");
+    json_error_t jerr;
+    req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!req->json)
+        return sl_error_set(err, SL_ERR_INVALID_JSON, NULL,
+                            "invalid JSON at line %d, column %d (byte %d): %s", jerr.line,
+                            jerr.column, jerr.position, jerr.text);
+    return 0;
+}
+
+static int append_body(sl_request *req, const char *data, size_t size) {
+    size_t max = req->server->config->max_body;
+    if (req->body_too_large || req->body_len + size > max) {
+        req->body_too_large = 1;
+        return 0; /* keep reading and discard, then answer 413 */
+    }
+    if (req->body_len + size + 1 > req->body_cap) {
+        size_t cap = req->body_cap ? req->body_cap : 4096;
+        while (cap < req->body_len + size + 1) cap *= 2;
+        char *b = realloc(req->body, cap);
+        if (!b) abort();
+        req->body = b;
+        req->body_cap = cap;
+    }
+    memcpy(req->body + req->body_len, data, size);
+    req->body_len += size;
+    req->body[req->body_len] = '\0';
+    return 0;
+}
+
+static enum MHD_Result queue(sl_request *req) {
+    enum MHD_Result ok = MHD_queue_response(req->con, req->status, req->response);
+    MHD_destroy_response(req->response);
+    req->response = NULL;
+    return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+    (void)version;
+    sl_request *req = *con_cls;
+    sl_error err;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req) abort();
+        clock_gettime(CLOCK_MONOTONIC, &req->start);
+        req->server = cls;
+        req->con = con;
+        req->url = url;
+        req->method = method;
+        req->route = -1;
+        *con_cls = req;
+        atomic_fetch_add(&in_flight, 1);
+        if (admit(req, &err) != 0) {
+            sl_reply_error(req, &err);
+            return queue(req);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        append_body(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->status) return MHD_YES; /* answered already */
+    if (parse_body(req, &err) != 0)
+        sl_reply_error(req, &err);
+    else
+        sl_routes[req->route].handler(req);
+    if (!req->response) sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the handler gave no answer");
+    return queue(req);
+}
+
+static void log_request(const sl_request *req, double seconds) {
+    char line[768];
+    json_t *entry = json_pack("{s:s, s:s, s:s, s:i, s:I}", "method", req->method, "route",
+                              req->route >= 0 ? sl_routes[req->route].pattern : "unmatched",
+                              "path", req->url, "status", (int)req->status, "us",
+                              (json_int_t)(seconds * 1e6));
+    if (!entry) /* a path that is not UTF-8 */
+        entry = json_pack("{s:s, s:s, s:i, s:I}", "method", req->method, "route", "unmatched",
+                          "status", (int)req->status, "us", (json_int_t)(seconds * 1e6));
+    size_t n = entry ? json_dumpb(entry, line, sizeof line - 1, JSON_COMPACT) : 0;
+    json_decref(entry);
+    if (n == 0 || n >= sizeof line - 1) return;
+    line[n++] = '\n';
+    fwrite(line, 1, n, stderr);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+    (void)con;
+    (void)toe;
+    sl_server *server = cls;
+    sl_request *req = *con_cls;
+    if (!req) return;
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    double seconds = (double)(end.tv_sec - req->start.tv_sec) +
+                     (double)(end.tv_nsec - req->start.tv_nsec) * 1e-9;
+    if (req->status) {
+        sl_metrics_observe(server->metrics, req->route, req->status, seconds);
+        log_request(req, seconds);
+    }
+    if (req->response) MHD_destroy_response(req->response);
+    json_decref(req->json);
+    free(req->body);
+    free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&in_flight, 1);
+}
+
+/* ---------------------------------------------------------------- daemon */
+
+int sl_http_start(sl_server *server, unsigned *port) {
+    const sl_config *cfg = server->config;
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    struct sockaddr *addr;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    memset(&v4, 0, sizeof v4);
+    memset(&v6, 0, sizeof v6);
+    if (inet_pton(AF_INET, cfg->bind, &v4.sin_addr) == 1) {
+        v4.sin_family = AF_INET;
+        v4.sin_port = htons((uint16_t)cfg->port);
+        addr = (struct sockaddr *)&v4;
+    } else if (inet_pton(AF_INET6, cfg->bind, &v6.sin6_addr) == 1) {
+        v6.sin6_family = AF_INET6;
+        v6.sin6_port = htons((uint16_t)cfg->port);
+        addr = (struct sockaddr *)&v6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        fprintf(stderr, "sparselawd: --bind %s is not an IPv4 or IPv6 address\n", cfg->bind);
+        return -1;
+    }
+    daemon_handle = MHD_start_daemon(
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, server,
+        MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_END);
+    if (!daemon_handle) {
+        fprintf(stderr, "sparselawd: cannot listen on %s port %u (in use, or not allowed)\n",
+                cfg->bind, cfg->port);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_handle, MHD_DAEMON_INFO_BIND_PORT);
+    *port = info ? info->port : cfg->port;
+    return 0;
+}
+
+void sl_http_stop(sl_server *server, unsigned grace_ms) {
+    if (!daemon_handle) return;
+    server->draining = 1;
+    MHD_socket listener = MHD_quiesce_daemon(daemon_handle);
+    if (listener != MHD_INVALID_SOCKET) close(listener);
+    for (unsigned waited = 0; atomic_load(&in_flight) > 0 && waited < grace_ms; waited += 10)
+        usleep(10000);
+    MHD_stop_daemon(daemon_handle);
+    daemon_handle = NULL;
+}

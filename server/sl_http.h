@@ -1,0 +1,89 @@
+/*
+ * sl_http.h - the libmicrohttpd glue: one request context, one route table,
+ * one way to answer (JSON, text or the error helper). Handlers read the
+ * request through these functions and never touch libmicrohttpd directly.
+ */
+#ifndef SL_HTTP_H
+#define SL_HTTP_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "sl_config.h"
+#include "sl_errors.h"
+#include "sl_parse.h"
+
+struct sl_store;
+struct sl_metrics;
+
+/* What every handler can reach: settings, store, token, metrics. */
+typedef struct sl_server {
+    const sl_config *config;
+    struct sl_store *store;
+    struct sl_metrics *metrics;
+    const char *token;
+    volatile int draining; /* set on SIGTERM: new requests get 503 */
+} sl_server;
+
+typedef struct sl_request sl_request;
+typedef void (*sl_handler_fn)(sl_request *req);
+
+enum {
+    SL_ROUTE_AUTH = 1u << 0,      /* needs the bearer token */
+    SL_ROUTE_JSON_BODY = 1u << 1, /* takes an application/json body */
+    SL_ROUTE_STATIC = 1u << 2,    /* files of --static-dir; not an API route */
+    SL_ROUTE_CSV = 1u << 3,       /* can answer text/csv (?format=csv) */
+};
+
+#define SL_ROUTE_MAX_PARAMS 16
+
+typedef struct sl_route {
+    const char *method;
+    const char *pattern; /* "/v1/laws/{name}/loss"; "{path*}" matches the rest */
+    sl_handler_fn handler;
+    unsigned flags;
+    const char *params[SL_ROUTE_MAX_PARAMS]; /* query parameters it accepts */
+    const char *summary;
+} sl_route;
+
+extern const sl_route sl_routes[];
+extern const size_t sl_route_count;
+
+/* The route table as JSON, for --routes and the openapi sync test. */
+json_t *sl_routes_json(void);
+
+/* Starts the daemon; 0 on success. The port actually bound is in *port. */
+int sl_http_start(sl_server *server, unsigned *port);
+/* Stops accepting, waits up to grace_ms for in-flight requests, stops. */
+void sl_http_stop(sl_server *server, unsigned grace_ms);
+
+/* ---- reading the request ---- */
+sl_server *sl_req_server(const sl_request *req);
+/* The value of path segment {name}; "" when the route has none. */
+const char *sl_req_path_param(const sl_request *req, const char *name);
+/* A query parameter, or NULL when absent ("" when given without a value). */
+const char *sl_req_query(const sl_request *req, const char *name);
+/* The body as parsed JSON (routes with SL_ROUTE_JSON_BODY), never NULL there. */
+json_t *sl_req_json(const sl_request *req);
+/* 1 when the client asked for CSV: ?format=csv or Accept: text/csv. */
+int sl_req_wants_csv(const sl_request *req, sl_error *err, int *wants);
+
+/* Query parameter as a number in range. dflt NULL: required. */
+int sl_req_number(const sl_request *req, const char *name, const sl_range *range,
+                  const double *dflt, double *out, sl_error *err);
+
+/* ---- answering: call exactly one ---- */
+/* Steals body. */
+void sl_reply_json(sl_request *req, unsigned status, json_t *body);
+/* Takes ownership of a malloc'd buffer. */
+void sl_reply_text(sl_request *req, unsigned status, const char *content_type, char *buf,
+                   size_t len);
+/* A file's contents; takes ownership of fd. */
+void sl_reply_file(sl_request *req, int fd, size_t size, const char *content_type);
+/* The one error helper: status from the code, JSON body, Allow for 405. */
+void sl_reply_error(sl_request *req, const sl_error *err);
+/* Shorthand for sl_reply_error with a fresh error. */
+void sl_reply_fail(sl_request *req, sl_err_code code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * sl_metrics.h - request counters by route and status and a latency
+ * histogram, rendered as Prometheus text. Lock-free: one atomic add each.
+ */
+#ifndef SL_METRICS_H
+#define SL_METRICS_H
+
+#include <stddef.h>
+
+typedef struct sl_metrics sl_metrics;
+
+/* route_names[i] labels route i; requests matching no route go under
+ * "unmatched". */
+sl_metrics *sl_metrics_new(const char *const *route_names, size_t nroutes);
+void sl_metrics_free(sl_metrics *m);
+
+/* route: an index below nroutes, or -1 for unmatched. */
+void sl_metrics_observe(sl_metrics *m, int route, unsigned status, double seconds);
+
+/* The exposition text; malloc'd, caller frees. */
+char *sl_metrics_render(const sl_metrics *m, size_t *len);
+
+#endif

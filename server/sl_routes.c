@@ -1,0 +1,69 @@
+/*
+ * sl_routes.c - the route table: the one place that says which method and
+ * path reach which handler, with which query parameters and flags. The
+ * dispatcher, /metrics labels and the openapi.json sync test all read it.
+ */
+#include "handlers.h"
+
+#define AUTH SL_ROUTE_AUTH
+#define JSON_BODY SL_ROUTE_JSON_BODY
+#define CSV SL_ROUTE_CSV
+
+const sl_route sl_routes[] = {
+    {"GET", "/healthz", sl_handle_healthz, 0, {0}, "liveness and store check"},
+    {"GET", "/metrics", sl_handle_metrics, 0, {0}, "Prometheus metrics"},
+    {"GET", "/openapi.json", sl_handle_openapi, 0, {0}, "this API as OpenAPI 3.1"},
+
+    {"GET", "/v1/laws", sl_handle_laws_list, 0, {0}, "every law, latest versions"},
+    {"GET", "/v1/laws/{name}", sl_handle_law_get, 0, {"version"}, "one law"},
+    {"PUT", "/v1/laws/{name}", sl_handle_law_put, AUTH | JSON_BODY, {0},
+     "new version of a law from coefficients and units"},
+    {"DELETE", "/v1/laws/{name}", sl_handle_law_delete, AUTH, {0}, "remove a user law"},
+    {"GET", "/v1/laws/{name}/versions", sl_handle_law_versions, 0, {0}, "a law's history"},
+
+    {"GET", "/v1/laws/{name}/loss", sl_handle_loss, 0,
+     {"sparsity", "nonzeros", "data", "version"}, "predicted loss at one point"},
+    {"POST", "/v1/laws/{name}/loss", sl_handle_loss_batch, JSON_BODY, {"version"},
+     "predicted loss at many points"},
+    {"GET", "/v1/laws/{name}/optimal-sparsity", sl_handle_optimal_sparsity, 0,
+     {"nonzeros", "compute", "data", "cost_model", "patterns", "max_sparsity", "prune_start",
+      "prune_end", "version"},
+     "the sparsity with the lowest loss for N non-zeros and a training budget"},
+    {"GET", "/v1/laws/{name}/plan", sl_handle_plan, 0,
+     {"target_loss", "nonzeros", "max_sparsity", "version"},
+     "the cheapest way to reach a target loss"},
+    {"GET", "/v1/laws/{name}/equivalent-dense", sl_handle_equivalent_dense, 0,
+     {"sparsity", "nonzeros", "version"}, "dense parameters one non-zero is worth"},
+    {"GET", "/v1/laws/{name}/curves/loss-vs-data", sl_handle_curve_loss_vs_data, CSV,
+     {"nonzeros", "sparsities", "data_min", "data_max", "points", "version", "format"},
+     "loss against data for several sparsities at fixed N"},
+    {"GET", "/v1/laws/{name}/curves/optimal-sparsity", sl_handle_curve_optimal_sparsity, CSV,
+     {"nonzeros", "compute_min", "compute_max", "data_min", "data_max", "points", "cost_model",
+      "max_sparsity", "version", "format"},
+     "S_opt against the training budget for several N"},
+    {"GET", "/v1/laws/{name}/contours", sl_handle_contours, CSV,
+     {"levels", "nonzeros_min", "nonzeros_max", "points", "version", "format"},
+     "iso-S_opt lines over (nonzeros, compute) beside the dense compute-optimal line"},
+
+    {"GET", "/", sl_handle_static, SL_ROUTE_STATIC, {0}, "the dashboard"},
+    {"GET", "/{path*}", sl_handle_static, SL_ROUTE_STATIC, {0}, "dashboard files"},
+};
+
+const size_t sl_route_count = sizeof sl_routes / sizeof sl_routes[0];
+
+json_t *sl_routes_json(void) {
+    json_t *out = json_array();
+    for (size_t i = 0; i < sl_route_count; i++) {
+        const sl_route *r = &sl_routes[i];
+        json_t *params = json_array();
+        for (int p = 0; p < SL_ROUTE_MAX_PARAMS && r->params[p]; p++)
+            json_array_append_new(params, json_string(r->params[p]));
+        json_array_append_new(out, json_pack("{s:s, s:s, s:o, s:b, s:b, s:b, s:s}",
+                                             "method", r->method, "path", r->pattern,
+                                             "params", params, "auth", (r->flags & AUTH) != 0,
+                                             "json_body", (r->flags & JSON_BODY) != 0,
+                                             "static", (r->flags & SL_ROUTE_STATIC) != 0,
+                                             "summary", r->summary));
+    }
+    return out;
+}
