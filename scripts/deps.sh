@@ -7,7 +7,7 @@ set -eu
 
 build_pkgs="build-essential cmake pkg-config curl ca-certificates \
 libmicrohttpd-dev libjansson-dev libgsl-dev libsqlite3-dev libcurl4-openssl-dev \
-libopenblas-openmp-dev libcriterion-dev wrk"
+libopenblas-openmp-dev libcriterion-dev wrk python3"
 runtime_pkgs="libmicrohttpd12 libjansson4 libgsl27 libsqlite3-0 curl ca-certificates"
 
 case "${1:-build}" in

@@ -1,9 +1,300 @@
+/* Unit tests of api/: strict parameter parsing, the error table, the law and
+ * query codecs, and the table writer behind curves. */
 #include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
 
+#include "sl_errors.h"
+#include "sl_law_json.h"
 #include "sl_parse.h"
+#include "sl_query_json.h"
+#include "sl_table.h"
 
-Test(parse, plain_numbers) {
+Test(parse, accepts_plain_and_scientific_numbers) {
+    static const struct { const char *text; double value; } ok[] = {
+        {"0", 0}, {"1e9", 1e9}, {"2E11", 2e11}, {"0.5", 0.5}, {".5", 0.5}, {"-3", -3},
+        {"1.5e-3", 1.5e-3}, {"+7", 7}, {"1e-400", 0.0},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        double v = -1;
+        cr_assert_eq(sl_parse_double(ok[i].text, &v), 0, "%s", ok[i].text);
+        cr_assert_eq(v, ok[i].value, "%s", ok[i].text);
+    }
+}
+
+Test(parse, rejects_what_is_not_a_finite_decimal) {
+    static const char *const bad[] = {"", " 1", "1 ", "abc", "nan", "NaN", "inf", "-inf",
+                                      "Infinity", "1e400", "-1e400", "0x10", "1,5", "1e",
+                                      "--1", "1..2", "e5", "1e9x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double v = 42;
+        cr_assert_eq(sl_parse_double(bad[i], &v), -1, "'%s' was accepted", bad[i]);
+        cr_assert_eq(v, 42, "'%s' wrote the output", bad[i]);
+    }
     double v;
-    cr_assert_eq(sl_parse_double("1e9", &v), 0);
-    cr_assert_eq(v, 1e9);
+    cr_assert_eq(sl_parse_double(NULL, &v), -1);
+}
+
+Test(parse, ranges_name_the_parameter) {
+    sl_error err;
+    double v;
+    cr_assert_eq(sl_parse_number("sparsity", "0", &sl_range_sparsity, &v, &err), 0);
+    cr_assert_eq(sl_parse_number("sparsity", "0.999", &sl_range_sparsity, &v, &err), 0);
+    cr_assert_eq(sl_parse_number("sparsity", "1", &sl_range_sparsity, &v, &err), -1);
+    cr_assert_eq(err.code, SL_ERR_INVALID_PARAMETER);
+    cr_assert_str_eq(err.field, "sparsity");
+    cr_assert(strstr(err.message, "[0, 1)"), "%s", err.message);
+    cr_assert_eq(sl_parse_number("sparsity", "-0.1", &sl_range_sparsity, &v, &err), -1);
+    cr_assert_eq(sl_parse_number("nonzeros", "0", &sl_range_positive, &v, &err), -1);
+    cr_assert_str_eq(err.field, "nonzeros");
+    cr_assert_eq(sl_parse_number("nonzeros", "", &sl_range_positive, &v, &err), -1);
+    cr_assert(strstr(err.message, "empty"), "%s", err.message);
+    cr_assert_eq(sl_parse_number("prune_end", "1", &sl_range_fraction, &v, &err), 0);
+}
+
+Test(parse, integers) {
+    sl_error err;
+    long v;
+    cr_assert_eq(sl_parse_int("points", "50", 2, 1000, &v, &err), 0);
+    cr_assert_eq(v, 50);
+    cr_assert_eq(sl_parse_int("points", "1", 2, 1000, &v, &err), -1);
+    cr_assert_eq(sl_parse_int("points", "1001", 2, 1000, &v, &err), -1);
+    cr_assert_eq(sl_parse_int("points", "5.5", 2, 1000, &v, &err), -1);
+    cr_assert_eq(sl_parse_int("points", "", 2, 1000, &v, &err), -1);
+    cr_assert_eq(sl_parse_int("points", "99999999999999999999999", 2, 1000, &v, &err), -1);
+    cr_assert_str_eq(err.field, "points");
+}
+
+Test(parse, number_lists) {
+    sl_error err;
+    double v[4];
+    size_t n = 0;
+    cr_assert_eq(sl_parse_number_list("sparsities", "0,0.5,0.75", &sl_range_sparsity, v, 4, &n, &err), 0);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(v[2], 0.75);
+    cr_assert_eq(sl_parse_number_list("sparsities", "0,,0.5", &sl_range_sparsity, v, 4, &n, &err), -1);
+    cr_assert_eq(sl_parse_number_list("sparsities", "0,0.5,", &sl_range_sparsity, v, 4, &n, &err), -1);
+    cr_assert_eq(sl_parse_number_list("sparsities", "0,1", &sl_range_sparsity, v, 4, &n, &err), -1);
+    cr_assert_eq(sl_parse_number_list("sparsities", "0,0,0,0,0", &sl_range_sparsity, v, 4, &n, &err), -1);
+    cr_assert(strstr(err.message, "at most 4"), "%s", err.message);
+}
+
+Test(parse, patterns) {
+    sl_error err;
+    int n, m;
+    cr_assert_eq(sl_parse_pattern("patterns", "2:4", &n, &m, &err), 0);
+    cr_assert(n == 2 && m == 4);
+    static const char *const bad[] = {"4:4", "0:4", "5:4", "2:", ":4", "2-4", "2:4:8", "2:65", "a:b", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(sl_parse_pattern("patterns", bad[i], &n, &m, &err), -1, "'%s'", bad[i]);
+}
+
+Test(parse, law_names) {
+    cr_assert(sl_law_name_valid("t5-c4"));
+    cr_assert(sl_law_name_valid("my.law_2"));
+    cr_assert(!sl_law_name_valid(""));
+    cr_assert(!sl_law_name_valid("-x"));
+    cr_assert(!sl_law_name_valid("Upper"));
+    cr_assert(!sl_law_name_valid("a/b"));
+    char long_name[70];
+    memset(long_name, 'a', sizeof long_name - 1);
+    long_name[69] = '\0';
+    cr_assert(!sl_law_name_valid(long_name));
+}
+
+Test(errors, table_is_complete_and_statuses_match_their_class) {
+    for (int c = 1; c < SL_ERR_COUNT; c++) {
+        cr_assert_not_null(sl_err_table[c].code, "code %d", c);
+        cr_assert(sl_err_table[c].status >= 400 && sl_err_table[c].status < 600);
+        for (int d = 1; d < c; d++)
+            cr_assert_str_neq(sl_err_table[c].code, sl_err_table[d].code);
+    }
+    cr_assert_eq(sl_err_table[SL_ERR_METHOD_NOT_ALLOWED].status, 405);
+    cr_assert_eq(sl_err_table[SL_ERR_UNIT_MISMATCH].status, 422);
+}
+
+Test(errors, json_is_always_encodable) {
+    sl_error err;
+    sl_error_set(&err, SL_ERR_UNKNOWN_PARAMETER, "bad\xff\x01key", "unknown parameter '%s'", "x\xc3\x28");
+    json_t *j = sl_error_json(&err);
+    cr_assert_not_null(j);
+    json_t *e = json_object_get(j, "error");
+    cr_assert_str_eq(json_string_value(json_object_get(e, "code")), "unknown_parameter");
+    cr_assert_str_eq(json_string_value(json_object_get(e, "field")), "bad??key");
+    cr_assert_eq(sl_error_status(&err), 400);
+    json_decref(j);
+}
+
+static json_t *law_body(void) {
+    return json_pack("{s:{s:f, s:f, s:f, s:f, s:f, s:f, s:f}, s:{s:s}, s:s}", "coefficients",
+                     "a_s", 10.0, "b_s", 0.7, "c_s", 40.0, "b_n", 0.25, "a_d", 7e8, "b_d", 0.2,
+                     "c", 0.65, "units", "data", "tokens", "description", "mine");
+}
+
+Test(law_json, put_decodes_and_round_trips) {
+    json_t *body = law_body();
+    sl_law_record rec;
+    sl_error err;
+    memset(&rec, 0, sizeof rec);
+    cr_assert_eq(sl_law_put_decode(body, &rec, &err), 0, "%s", err.message);
+    cr_assert_eq(rec.law.a_d, 7e8);
+    cr_assert_eq(rec.data_unit, SL_UNIT_TOKENS);
+    cr_assert_eq(rec.source_kind, SL_SOURCE_MANUAL);
+    snprintf(rec.name, sizeof rec.name, "mine");
+    rec.version = 3;
+    json_t *out = sl_law_record_json(&rec);
+    cr_assert_eq(json_integer_value(json_object_get(out, "version")), 3);
+    cr_assert_eq(json_real_value(json_object_get(json_object_get(out, "coefficients"), "b_n")), 0.25);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "units"), "data")), "tokens");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "source"), "kind")), "manual");
+    json_decref(out);
+    json_decref(body);
+}
+
+Test(law_json, put_rejects_bad_bodies_naming_the_path) {
+    static const struct { const char *patch_key, *patch_json, *field; } cases[] = {
+        {"coefficients", "{\"a_s\": 1}", "coefficients.b_s"},
+        {"coefficients", "5", "coefficients"},
+        {"units", "{\"data\": \"images\"}", "units.data"},
+        {"units", "{\"data\": \"tokens\", \"nonzeros\": \"millions\"}", "units.nonzeros"},
+        {"description", "7", "description"},
+        {"extra", "1", ""},
+        {"source", "{\"kind\": \"fit\"}", "source.kind"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        json_t *body = law_body();
+        json_object_set_new(body, cases[i].patch_key, json_loads(cases[i].patch_json, JSON_DECODE_ANY, NULL));
+        sl_law_record rec;
+        sl_error err;
+        cr_assert_eq(sl_law_put_decode(body, &rec, &err), -1, "case %zu", i);
+        cr_assert_eq(err.code, SL_ERR_INVALID_BODY);
+        cr_assert_str_eq(err.field, cases[i].field, "case %zu: %s", i, err.message);
+        json_decref(body);
+    }
+    static const char *const bad_values[] = {"0", "-1", "\"1\"", "null"};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *body = law_body();
+        json_object_set_new(json_object_get(body, "coefficients"), "b_d",
+                            json_loads(bad_values[i], JSON_DECODE_ANY, NULL));
+        sl_law_record rec;
+        sl_error err;
+        cr_assert_eq(sl_law_put_decode(body, &rec, &err), -1, "b_d=%s", bad_values[i]);
+        json_decref(body);
+    }
+}
+
+Test(law_json, builtins_are_the_published_fits) {
+    cr_assert_eq(SL_BUILTIN_COUNT, 2);
+    cr_assert_str_eq(sl_builtin_laws[0].name, "vit-jft");
+    cr_assert_eq(sl_builtin_laws[0].data_unit, SL_UNIT_EXAMPLES);
+    cr_assert_str_eq(sl_builtin_laws[1].name, "t5-c4");
+    cr_assert_eq(sl_builtin_laws[1].data_unit, SL_UNIT_TOKENS);
+    for (int i = 0; i < SL_BUILTIN_COUNT; i++) {
+        cr_assert(sl_law_valid(&sl_builtin_laws[i].law));
+        cr_assert(sl_builtin_laws[i].builtin);
+    }
+    cr_assert_eq(sl_builtin_laws[1].law.a_d, 689991261.918);
+}
+
+Test(units, depend_on_the_law) {
+    cr_assert_str_eq(sl_unit_of(SL_UNIT_TOKENS, "data"), "tokens");
+    cr_assert_str_eq(sl_unit_of(SL_UNIT_EXAMPLES, "data"), "examples");
+    cr_assert(strstr(sl_unit_of(SL_UNIT_TOKENS, "compute"), "FLOPs"));
+    cr_assert(strstr(sl_unit_of(SL_UNIT_EXAMPLES, "compute"), "not FLOPs"));
+    cr_assert_str_eq(sl_unit_of(SL_UNIT_STEPS, "nonzeros"), "parameters");
+    cr_assert_null(sl_unit_of(SL_UNIT_TOKENS, "no_such_field"));
+    json_t *u = sl_units_json(SL_UNIT_STEPS, "data", "loss", NULL);
+    cr_assert_eq(json_object_size(u), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(u, "data")), "steps");
+    json_decref(u);
+}
+
+static int decode_points(const char *text, sl_point **pts, size_t *n, sl_error *err) {
+    json_t *body = json_loads(text, 0, NULL);
+    cr_assert_not_null(body, "%s", text);
+    int rc = sl_points_decode(body, 3, pts, n, err);
+    json_decref(body);
+    return rc;
+}
+
+Test(query_json, points_decode) {
+    sl_point *pts = NULL;
+    size_t n = 0;
+    sl_error err;
+    cr_assert_eq(decode_points("{\"points\":[{\"sparsity\":0.5,\"nonzeros\":1e8,\"data\":1e10}]}",
+                               &pts, &n, &err), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(pts[0].data, 1e10);
+    free(pts);
+    static const struct { const char *body, *field; } bad[] = {
+        {"{\"points\":[]}", "points"},
+        {"{\"points\":{}}", "points"},
+        {"{\"pts\":[]}", "points"},
+        {"{\"points\":[1]}", "points[0]"},
+        {"{\"points\":[{\"sparsity\":\"0.5\",\"nonzeros\":1e8,\"data\":1}]}", "points[0].sparsity"},
+        {"{\"points\":[{\"sparsity\":1,\"nonzeros\":1e8,\"data\":1}]}", "points[0].sparsity"},
+        {"{\"points\":[{\"sparsity\":0,\"nonzeros\":-1,\"data\":1}]}", "points[0].nonzeros"},
+        {"{\"points\":[{\"sparsity\":0,\"nonzeros\":1,\"data\":1},{\"sparsity\":0,\"nonzeros\":1}]}", "points[1].data"},
+        {"{\"points\":[{\"sparsity\":0,\"nonzeros\":1,\"data\":1,\"x\":2}]}", "points[0]"},
+        {"{\"points\":[1,2,3,4]}", "points"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(decode_points(bad[i].body, &pts, &n, &err), -1, "%s", bad[i].body);
+        cr_assert_eq(err.code, SL_ERR_INVALID_BODY);
+        cr_assert_str_eq(err.field, bad[i].field, "%s: %s", bad[i].body, err.message);
+    }
+}
+
+Test(query_json, loss_object_follows_the_law) {
+    const sl_law *law = &sl_builtin_laws[1].law;
+    sl_point p = {0.5, 1e8, 1e10};
+    json_t *o = sl_loss_json(law, &p);
+    cr_assert_float_eq(json_real_value(json_object_get(o, "loss")), 1.8361144547, 1e-9);
+    cr_assert_eq(json_real_value(json_object_get(o, "total_params")), 2e8);
+    cr_assert(json_real_value(json_object_get(o, "loss_floor")) < json_real_value(json_object_get(o, "loss")));
+    json_decref(o);
+}
+
+Test(table, csv_and_series) {
+    static const char *const cols[] = {"sparsity", "data", "loss", NULL};
+    sl_table t;
+    sl_table_init(&t, NULL, cols);
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < 3; i++) {
+            double row[] = {0.5 * s, 1e9 * (i + 1), 2.0 - 0.1 * i};
+            sl_table_add(&t, NULL, row);
+        }
+    size_t len;
+    char *csv = sl_table_csv(&t, &len);
+    cr_assert_eq(strlen(csv), len);
+    cr_assert(strncmp(csv, "sparsity,data,loss\r\n0,1000000000,2\r\n", 36) == 0, "%s", csv);
+    free(csv);
+    json_t *series = sl_table_series(&t, 0);
+    cr_assert_eq(json_array_size(series), 2);
+    json_t *second = json_array_get(series, 1);
+    cr_assert_eq(json_real_value(json_object_get(second, "sparsity")), 0.5);
+    cr_assert_eq(json_array_size(json_object_get(second, "data")), 3);
+    json_decref(series);
+    sl_table_free(&t);
+}
+
+Test(table, labels_and_missing_values) {
+    static const char *const cols[] = {"sparsity", "nonzeros", NULL};
+    sl_table t;
+    sl_table_init(&t, "line", cols);
+    double a[] = {0.5, 1e8}, b[] = {0.5, 1e9}, c[] = {NAN, 1e8}, d[] = {NAN, 1e9};
+    sl_table_add(&t, "iso", a);
+    sl_table_add(&t, "iso", b);
+    sl_table_add(&t, "dense", c);
+    sl_table_add(&t, "dense", d);
+    size_t len;
+    char *csv = sl_table_csv(&t, &len);
+    cr_assert(strstr(csv, "line,sparsity,nonzeros\r\n"), "%s", csv);
+    cr_assert(strstr(csv, "dense,,100000000\r\n"), "%s", csv);
+    free(csv);
+    json_t *series = sl_table_series(&t, 0);
+    cr_assert_eq(json_array_size(series), 2);
+    cr_assert(json_is_null(json_object_get(json_array_get(series, 1), "sparsity")));
+    json_decref(series);
+    sl_table_free(&t);
 }
