@@ -6,17 +6,27 @@
 #include <string.h>
 
 const sl_range sl_range_sparsity = {0.0, 1.0, 0, 1, "in [0, 1)"};
-const sl_range sl_range_positive = {0.0, INFINITY, 1, 1, "a positive number"};
+const sl_range sl_range_positive = {0.0, INFINITY, 1, 1, "> 0"};
 const sl_range sl_range_fraction = {0.0, 1.0, 0, 0, "in [0, 1]"};
+const sl_range sl_range_amount = {1.0, 1e30, 0, 0, "in [1, 1e30]"};
+const sl_range sl_range_compute = {1.0, 1e45, 0, 0, "in [1, 1e45]"};
 
 int sl_parse_double(const char *text, double *out) {
     /* strtod alone accepts " 1", "0x10", "inf" and "nan"; a query string
      * holding those is a client mistake, not a number. */
-    if (!text || !*text || strspn(text, "0123456789.eE+-") != strlen(text)) return -1;
+    char buf[64];
+    size_t len = text ? strlen(text) : 0;
+    if (len == 0 || len >= sizeof buf || strspn(text, "0123456789.eE+- ") != len) return -1;
+    memcpy(buf, text, len + 1);
+    /* An unencoded "1e+9" arrives form-decoded as "1e 9": read it as meant. */
+    for (char *sp = strchr(buf, ' '); sp; sp = strchr(sp + 1, ' ')) {
+        if (sp == buf || (sp[-1] != 'e' && sp[-1] != 'E')) return -1;
+        *sp = '+';
+    }
     char *end = NULL;
     errno = 0;
-    double v = strtod(text, &end);
-    if (*end != '\0' || end == text) return -1;
+    double v = strtod(buf, &end);
+    if (*end != '\0' || end == buf) return -1;
     if (errno == ERANGE && fabs(v) > 1.0) return -1; /* overflow: 1e400 */
     if (!isfinite(v)) return -1;
     if (errno == ERANGE) v = 0.0; /* underflow: 1e-400 is zero for us */
@@ -48,18 +58,16 @@ int sl_parse_number(const char *name, const char *text, const sl_range *range,
 
 int sl_parse_int(const char *name, const char *text, long lo, long hi,
                  long *out, sl_error *err) {
-    char *end = NULL;
-    errno = 0;
-    long v = (text && *text && strspn(text, "0123456789-") == strlen(text))
-                 ? strtol(text, &end, 10) : 0;
-    if (!end || *end || errno == ERANGE)
+    double v;
+    /* Integers too may be written in scientific notation ("1e3"). */
+    if (sl_parse_double(text, &v) != 0 || v != floor(v))
         return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name,
                             "%s must be an integer in [%ld, %ld] (got '%.40s')", name, lo, hi,
                             text ? text : "");
-    if (v < lo || v > hi)
+    if (v < (double)lo || v > (double)hi)
         return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name,
-                            "%s must be an integer in [%ld, %ld] (got %ld)", name, lo, hi, v);
-    *out = v;
+                            "%s must be an integer in [%ld, %ld] (got %.40s)", name, lo, hi, text);
+    *out = (long)v;
     return 0;
 }
 
@@ -80,6 +88,10 @@ int sl_parse_number_list(const char *name, const char *text,
         memcpy(item, p, len);
         item[len] = '\0';
         if (sl_parse_number(name, item, range, &out[n], err) != 0) return -1;
+        for (size_t k = 0; k < n; k++)
+            if (out[k] == out[n])
+                return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name,
+                                    "%s lists %.40s twice", name, item);
         n++;
         if (p[len] == '\0') break;
         p += len + 1;

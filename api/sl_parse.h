@@ -9,8 +9,8 @@
 
 #include "sl_errors.h"
 
-/* An interval a parameter must lie in; `what` is how the message says it,
- * e.g. "in [0, 1)". */
+/* An interval a parameter must lie in; `what` completes "must be a finite
+ * number ...", e.g. "in [0, 1)" or "> 0". */
 typedef struct sl_range {
     double lo, hi;
     int lo_open, hi_open;
@@ -18,11 +18,16 @@ typedef struct sl_range {
 } sl_range;
 
 extern const sl_range sl_range_sparsity; /* [0, 1) */
-extern const sl_range sl_range_positive; /* (0, inf) */
+extern const sl_range sl_range_positive; /* (0, inf), finite */
 extern const sl_range sl_range_fraction; /* [0, 1] */
+/* Parameter counts and amounts of data: bounded so that products such as
+ * 6 N D stay finite. */
+extern const sl_range sl_range_amount;  /* [1, 1e30] */
+extern const sl_range sl_range_compute; /* [1, 1e45], FLOPs */
 
-/* A finite decimal number, scientific notation allowed ("1e9"); no spaces,
- * hex, inf or nan. 0 on success, -1 otherwise. */
+/* A finite decimal number of at most 63 characters, scientific notation
+ * allowed ("1e9", and "1e 9": a form-decoded "1e+9"); no other spaces, hex,
+ * inf or nan. 0 on success, -1 otherwise. */
 int sl_parse_double(const char *text, double *out);
 
 /* `name`=`text` as a number in range. */
@@ -33,7 +38,7 @@ int sl_parse_number(const char *name, const char *text, const sl_range *range,
 int sl_parse_int(const char *name, const char *text, long lo, long hi,
                  long *out, sl_error *err);
 
-/* A comma-separated list of 1..max numbers in range. */
+/* A comma-separated list of 1..max distinct numbers in range. */
 int sl_parse_number_list(const char *name, const char *text,
                          const sl_range *range, double *out, size_t max,
                          size_t *count, sl_error *err);

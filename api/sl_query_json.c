@@ -46,8 +46,8 @@ int sl_points_decode(const json_t *body, size_t max, sl_point **out, size_t *cou
             bad = sl_error_set(err, SL_ERR_INVALID_BODY, path,
                                "%s must be an object with sparsity, nonzeros and data", path);
         else if (point_member(p, i, "sparsity", &sl_range_sparsity, &pts[i].sparsity, err) ||
-                 point_member(p, i, "nonzeros", &sl_range_positive, &pts[i].nonzeros, err) ||
-                 point_member(p, i, "data", &sl_range_positive, &pts[i].data, err))
+                 point_member(p, i, "nonzeros", &sl_range_amount, &pts[i].nonzeros, err) ||
+                 point_member(p, i, "data", &sl_range_amount, &pts[i].data, err))
             bad = -1;
         else if (json_object_size(p) != 3)
             bad = sl_error_set(err, SL_ERR_INVALID_BODY, path,

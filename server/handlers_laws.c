@@ -89,12 +89,13 @@ void sl_handle_law_put(sl_request *req) {
         return;
     }
     memcpy(rec.name, name, strlen(name) + 1);
-    int rc = sl_store_law_put(sl_req_server(req)->store, &rec);
+    int created = 0;
+    int rc = sl_store_law_put(sl_req_server(req)->store, &rec, &created);
     if (rc != SL_STORE_OK) {
         reply_store_failure(req, rc, name);
         return;
     }
-    sl_reply_json(req, rec.version == 1 ? 201 : 200, sl_law_record_json(&rec));
+    sl_reply_json(req, created ? 201 : 200, sl_law_record_json(&rec));
 }
 
 void sl_handle_law_delete(sl_request *req) {

@@ -15,10 +15,10 @@
 
 static const double default_max_sparsity = SL_LAW_DEFAULT_MAX_SPARSITY;
 
-/* A number parameter that must be a positive count of things, like nonzeros. */
-static int positive(sl_request *req, const char *name, const double *dflt, double *out,
-                    sl_error *err) {
-    return sl_req_number(req, name, &sl_range_positive, dflt, out, err);
+/* A parameter count or an amount of data, like nonzeros or data. */
+static int amount(sl_request *req, const char *name, const double *dflt, double *out,
+                  sl_error *err) {
+    return sl_req_number(req, name, &sl_range_amount, dflt, out, err);
 }
 
 static void reply_law_ref(sl_request *req, const sl_law_record *rec, json_t *body) {
@@ -32,8 +32,8 @@ void sl_handle_loss(sl_request *req) {
     sl_error err;
     if (sl_handler_law(req, &rec) != 0) return;
     if (sl_req_number(req, "sparsity", &sl_range_sparsity, NULL, &p.sparsity, &err) ||
-        positive(req, "nonzeros", NULL, &p.nonzeros, &err) ||
-        positive(req, "data", NULL, &p.data, &err)) {
+        amount(req, "nonzeros", NULL, &p.nonzeros, &err) ||
+        amount(req, "data", NULL, &p.data, &err)) {
         sl_reply_error(req, &err);
         return;
     }
@@ -109,7 +109,8 @@ static int parse_budget(sl_request *req, const sl_law_record *rec, double nonzer
                             "with nonzeros parameters would see)",
                             sl_data_unit_name(rec->data_unit));
     *given_compute = compute != NULL;
-    if (sl_parse_number(compute ? "compute" : "data", compute ? compute : data, &sl_range_positive,
+    if (sl_parse_number(compute ? "compute" : "data", compute ? compute : data,
+                        compute ? &sl_range_compute : &sl_range_amount,
                         &v, err))
         return -1;
     if (compute && rec->data_unit != SL_UNIT_TOKENS)
@@ -123,6 +124,10 @@ static int parse_budget(sl_request *req, const sl_law_record *rec, double nonzer
     if (!isfinite(*dense_data) || *dense_data <= 0)
         return sl_error_set(err, SL_ERR_INVALID_PARAMETER, compute ? "compute" : "data",
                             "the budget is too small for %g non-zeros", nonzeros);
+    /* The response states the budget as compute = 6 N D_dense: it must be a number. */
+    if (!isfinite(6.0 * nonzeros * *dense_data))
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, compute ? "compute" : "data",
+                            "the budget is too large for %g non-zeros", nonzeros);
     return 0;
 }
 
@@ -165,7 +170,7 @@ void sl_handle_optimal_sparsity(sl_request *req) {
     const char *patterns = sl_req_query(req, "patterns");
     memset(&q, 0, sizeof q);
     if (sl_handler_law(req, &rec) != 0) return;
-    if (positive(req, "nonzeros", NULL, &q.nonzeros, &err) ||
+    if (amount(req, "nonzeros", NULL, &q.nonzeros, &err) ||
         parse_budget(req, &rec, q.nonzeros, &q.dense_data, &q.given_compute, &err) ||
         parse_cost(req, &q.cost, &err) ||
         sl_req_number(req, "max_sparsity", &sl_range_sparsity, &default_max_sparsity,
@@ -184,7 +189,7 @@ void sl_handle_optimal_sparsity(sl_request *req) {
                                              pattern_s, npatterns, &opt, &chosen)
                       : sl_law_optimal_sparsity(&rec.law, &q.cost, q.nonzeros, q.dense_data,
                                                 q.max_sparsity, &opt);
-    if (rc != SL_LAW_OK || !isfinite(opt.loss)) {
+    if (rc != SL_LAW_OK || !isfinite(opt.loss) || !isfinite(opt.dense_loss)) {
         sl_reply_fail(req, SL_ERR_UNPROCESSABLE, NULL,
                       "the law gives no finite optimum for nonzeros=%g and this budget", q.nonzeros);
         return;
@@ -194,14 +199,20 @@ void sl_handle_optimal_sparsity(sl_request *req) {
     sl_reply_json(req, 200, sl_optimum_json(&rec, &q, &opt));
 }
 
+/* A plan the response can state: positive data, finite compute and loss. A
+ * target far above the dense loss at any data needs "no data" (it underflows). */
+static int plan_finite(const sl_law_plan *p) {
+    return p->data > 0 && isfinite(p->data) && isfinite(p->compute) && isfinite(p->loss);
+}
+
 void sl_handle_plan(sl_request *req) {
     sl_law_record rec;
     sl_law_plan plan, dense;
     double target, n, max_s;
     sl_error err;
     if (sl_handler_law(req, &rec) != 0) return;
-    if (positive(req, "target_loss", NULL, &target, &err) ||
-        positive(req, "nonzeros", NULL, &n, &err) ||
+    if (sl_req_number(req, "target_loss", &sl_range_positive, NULL, &target, &err) ||
+        amount(req, "nonzeros", NULL, &n, &err) ||
         sl_req_number(req, "max_sparsity", &sl_range_sparsity, &default_max_sparsity, &max_s,
                       &err)) {
         sl_reply_error(req, &err);
@@ -219,11 +230,12 @@ void sl_handle_plan(sl_request *req) {
         sl_reply_error(req, &err);
         return;
     }
-    if (rc != SL_LAW_OK) {
+    if (rc != SL_LAW_OK || !plan_finite(&plan)) {
         sl_reply_fail(req, SL_ERR_UNPROCESSABLE, NULL, "no plan found for these inputs");
         return;
     }
-    int dense_ok = sl_law_plan_min_compute(&rec.law, target, n, 0.0, &dense) == SL_LAW_OK;
+    int dense_ok = sl_law_plan_min_compute(&rec.law, target, n, 0.0, &dense) == SL_LAW_OK &&
+                   plan_finite(&dense);
     sl_reply_json(req, 200, sl_plan_json(&rec, target, n, &plan, dense_ok ? &dense : NULL));
 }
 
@@ -233,7 +245,7 @@ void sl_handle_equivalent_dense(sl_request *req) {
     sl_error err;
     if (sl_handler_law(req, &rec) != 0) return;
     if (sl_req_number(req, "sparsity", &sl_range_sparsity, NULL, &s, &err) ||
-        (sl_req_query(req, "nonzeros") && positive(req, "nonzeros", NULL, &n, &err))) {
+        (sl_req_query(req, "nonzeros") && amount(req, "nonzeros", NULL, &n, &err))) {
         sl_reply_error(req, &err);
         return;
     }
@@ -263,10 +275,16 @@ static double log_grid(double lo, double hi, long i, long points) {
     return exp(log(lo) + (log(hi) - log(lo)) * (double)i / (double)(points - 1));
 }
 
-/* A [lo, hi] pair of optional parameters, lo < hi, with defaults. */
-static int parse_span(sl_request *req, const char *lo_name, const char *hi_name, double dlo,
-                      double dhi, double *lo, double *hi, sl_error *err) {
-    if (positive(req, lo_name, &dlo, lo, err) || positive(req, hi_name, &dhi, hi, err)) return -1;
+/* A [lo, hi] pair of optional parameters in range, lo < hi, with defaults
+ * (clamped into the range: they are derived from other inputs). */
+static int parse_span(sl_request *req, const char *lo_name, const char *hi_name,
+                      const sl_range *range, double dlo, double dhi, double *lo, double *hi,
+                      sl_error *err) {
+    dlo = fmin(fmax(dlo, range->lo), range->hi);
+    dhi = fmin(fmax(dhi, range->lo), range->hi);
+    if (sl_req_number(req, lo_name, range, &dlo, lo, err) ||
+        sl_req_number(req, hi_name, range, &dhi, hi, err))
+        return -1;
     if (!(*lo < *hi))
         return sl_error_set(err, SL_ERR_INVALID_PARAMETER, lo_name, "%s (%g) must be below %s (%g)",
                             lo_name, *lo, hi_name, *hi);
@@ -300,7 +318,7 @@ void sl_handle_curve_loss_vs_data(sl_request *req) {
     const char *sparsities = sl_req_query(req, "sparsities");
     if (sl_handler_law(req, &rec) != 0) return;
     memcpy(s, default_s, sizeof default_s);
-    if (sl_req_wants_csv(req, &err, &csv) || positive(req, "nonzeros", NULL, &n, &err) ||
+    if (sl_req_wants_csv(req, &err, &csv) || amount(req, "nonzeros", NULL, &n, &err) ||
         (sparsities && sl_parse_number_list("sparsities", sparsities, &sl_range_sparsity, s,
                                             MAX_SERIES, &ns, &err)) ||
         parse_points(req, &points, &err)) {
@@ -308,7 +326,8 @@ void sl_handle_curve_loss_vs_data(sl_request *req) {
         return;
     }
     double chin = sl_law_dense_optimal_data(&rec.law, n);
-    if (parse_span(req, "data_min", "data_max", chin / 10, chin * 100, &lo, &hi, &err)) {
+    if (parse_span(req, "data_min", "data_max", &sl_range_amount, chin / 10, chin * 100, &lo, &hi,
+                   &err)) {
         sl_reply_error(req, &err);
         return;
     }
@@ -341,7 +360,7 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
     if (sl_handler_law(req, &rec) != 0) return;
     memcpy(n, default_n, sizeof default_n);
     if (sl_req_wants_csv(req, &err, &csv) ||
-        (nonzeros && sl_parse_number_list("nonzeros", nonzeros, &sl_range_positive, n,
+        (nonzeros && sl_parse_number_list("nonzeros", nonzeros, &sl_range_amount, n,
                                           MAX_SERIES, &nn, &err)) ||
         parse_points(req, &points, &err) || parse_cost(req, &cost, &err) ||
         sl_req_number(req, "max_sparsity", &sl_range_sparsity, &default_max_sparsity, &max_s,
@@ -373,9 +392,10 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
     }
     double dlo = sl_law_dense_optimal_data(&rec.law, nmin) / 10;
     double dhi = sl_law_dense_optimal_data(&rec.law, nmax) * 1000;
-    if (by_compute ? parse_span(req, "compute_min", "compute_max", 6 * nmin * dlo, 6 * nmax * dhi,
-                                &lo, &hi, &err)
-                   : parse_span(req, "data_min", "data_max", dlo, dhi, &lo, &hi, &err)) {
+    if (by_compute ? parse_span(req, "compute_min", "compute_max", &sl_range_compute,
+                                6 * nmin * dlo, 6 * nmax * dhi, &lo, &hi, &err)
+                   : parse_span(req, "data_min", "data_max", &sl_range_amount, dlo, dhi, &lo, &hi,
+                                &err)) {
         sl_reply_error(req, &err);
         return;
     }
@@ -420,7 +440,8 @@ void sl_handle_contours(sl_request *req) {
         (levels_text && sl_parse_number_list("levels", levels_text, &sl_range_sparsity, levels,
                                              MAX_SERIES, &nl, &err)) ||
         parse_points(req, &points, &err) ||
-        parse_span(req, "nonzeros_min", "nonzeros_max", 1e7, 1e12, &lo, &hi, &err)) {
+        parse_span(req, "nonzeros_min", "nonzeros_max", &sl_range_amount, 1e7, 1e12, &lo, &hi,
+                   &err)) {
         sl_reply_error(req, &err);
         return;
     }

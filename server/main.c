@@ -52,9 +52,13 @@ int main(int argc, char **argv) {
         sl_store_close(store);
         return 1;
     }
-    const char *route_names[64];
-    for (size_t i = 0; i < sl_route_count && i < 64; i++) route_names[i] = sl_routes[i].pattern;
-    sl_metrics *metrics = sl_metrics_new(route_names, sl_route_count);
+    const char *methods[64], *patterns[64];
+    size_t nroutes = sl_route_count < 64 ? sl_route_count : 64;
+    for (size_t i = 0; i < nroutes; i++) {
+        methods[i] = sl_routes[i].method;
+        patterns[i] = sl_routes[i].pattern;
+    }
+    sl_metrics *metrics = sl_metrics_new(methods, patterns, nroutes);
     sl_server server = {.config = &cfg, .store = store, .metrics = metrics, .token = token};
 
     unsigned port = 0;

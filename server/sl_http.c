@@ -337,7 +337,10 @@ static int parse_body(sl_request *req, sl_error *err) {
     if (req->body_len == 0)
         return sl_error_set(err, SL_ERR_INVALID_JSON, NULL, "the body is empty; expected JSON");
     json_error_t jerr;
-    req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    /* Any JSON value parses ("3" is JSON); the decoders refuse the wrong shape
+     * as invalid_body. */
+    req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+                           &jerr);
     if (!req->json)
         return sl_error_set(err, SL_ERR_INVALID_JSON, NULL,
                             "invalid JSON at line %d, column %d (byte %d): %s", jerr.line,
@@ -411,7 +414,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 }
 
 static void log_request(const sl_request *req, double seconds) {
-    char line[768];
     json_t *entry = json_pack("{s:s, s:s, s:s, s:i, s:I}", "method", req->method, "route",
                               req->route >= 0 ? sl_routes[req->route].pattern : "unmatched",
                               "path", req->url, "status", (int)req->status, "us",
@@ -419,11 +421,12 @@ static void log_request(const sl_request *req, double seconds) {
     if (!entry) /* a path that is not UTF-8 */
         entry = json_pack("{s:s, s:s, s:i, s:I}", "method", req->method, "route", "unmatched",
                           "status", (int)req->status, "us", (json_int_t)(seconds * 1e6));
-    size_t n = entry ? json_dumpb(entry, line, sizeof line - 1, JSON_COMPACT) : 0;
+    /* Allocated, not a fixed buffer: a long path must not drop the line. */
+    char *line = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
     json_decref(entry);
-    if (n == 0 || n >= sizeof line - 1) return;
-    line[n++] = '\n';
-    fwrite(line, 1, n, stderr);
+    if (!line) return;
+    fprintf(stderr, "%s\n", line);
+    free(line);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
@@ -450,6 +453,16 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 }
 
 /* ---------------------------------------------------------------- daemon */
+
+/* Percent-decoding of the path and query, except that text holding %00 stays
+ * as sent: a decoded NUL would cut a name or number short for every C string
+ * reader after us ("/v1/laws/mine%00x" would write "mine"), while the raw
+ * text fails validation like any other bad name or number. */
+static size_t unescape(void *cls, struct MHD_Connection *con, char *s) {
+    (void)cls;
+    (void)con;
+    return strstr(s, "%00") ? strlen(s) : MHD_http_unescape(s);
+}
 
 int sl_http_start(sl_server *server, unsigned *port) {
     const sl_config *cfg = server->config;
@@ -481,6 +494,7 @@ int sl_http_start(sl_server *server, unsigned *port) {
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         MHD_OPTION_END);
     if (!daemon_handle) {
         fprintf(stderr, "sparselawd: cannot listen on %s port %u (in use, or not allowed)\n",

@@ -15,17 +15,20 @@ static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 
 #define NBUCKET (sizeof buckets / sizeof buckets[0])
 
 struct sl_metrics {
-    const char *const *names;
+    const char *const *methods;
+    const char *const *patterns;
     size_t nroutes;
     atomic_ullong *count; /* [(nroutes + 1) * (NSTATUS + 1)] */
     atomic_ullong hist[NBUCKET + 1];
     atomic_ullong sum_us;
 };
 
-sl_metrics *sl_metrics_new(const char *const *route_names, size_t nroutes) {
+sl_metrics *sl_metrics_new(const char *const *methods, const char *const *patterns,
+                           size_t nroutes) {
     sl_metrics *m = calloc(1, sizeof *m);
     if (!m) abort();
-    m->names = route_names;
+    m->methods = methods;
+    m->patterns = patterns;
     m->nroutes = nroutes;
     m->count = calloc((nroutes + 1) * (NSTATUS + 1), sizeof *m->count);
     if (!m->count) abort();
@@ -76,7 +79,7 @@ static void put(text *t, const char *fmt, ...) {
 char *sl_metrics_render(const sl_metrics *m, size_t *len) {
     text t = {malloc(4096), 0, 4096};
     if (!t.buf) abort();
-    put(&t, "# HELP sparselaw_http_requests_total HTTP requests by route pattern and status.\n"
+    put(&t, "# HELP sparselaw_http_requests_total HTTP requests by method, route pattern and status.\n"
             "# TYPE sparselaw_http_requests_total counter\n");
     for (size_t r = 0; r <= m->nroutes; r++)
         for (size_t s = 0; s <= NSTATUS; s++) {
@@ -88,8 +91,10 @@ char *sl_metrics_render(const sl_metrics *m, size_t *len) {
                 snprintf(status, sizeof status, "%u", statuses[s]);
             else
                 snprintf(status, sizeof status, "other");
-            put(&t, "sparselaw_http_requests_total{route=\"%s\",status=\"%s\"} %llu\n",
-                r < m->nroutes ? m->names[r] : "unmatched", status, n);
+            put(&t,
+                "sparselaw_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n",
+                r < m->nroutes ? m->methods[r] : "", r < m->nroutes ? m->patterns[r] : "unmatched",
+                status, n);
         }
     put(&t, "# HELP sparselaw_http_request_duration_seconds Time from first byte to response.\n"
             "# TYPE sparselaw_http_request_duration_seconds histogram\n");

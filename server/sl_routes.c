@@ -39,7 +39,7 @@ const sl_route sl_routes[] = {
      "loss against data for several sparsities at fixed N"},
     {"GET", "/v1/laws/{name}/curves/optimal-sparsity", sl_handle_curve_optimal_sparsity, CSV,
      {"nonzeros", "compute_min", "compute_max", "data_min", "data_max", "points", "cost_model",
-      "max_sparsity", "version", "format"},
+      "prune_start", "prune_end", "max_sparsity", "version", "format"},
      "S_opt against the training budget for several N"},
     {"GET", "/v1/laws/{name}/contours", sl_handle_contours, CSV,
      {"levels", "nonzeros_min", "nonzeros_max", "points", "version", "format"},

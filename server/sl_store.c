@@ -14,7 +14,7 @@ enum stmt_id {
     ST_LAW_VERSION,
     ST_LAW_LIST,
     ST_LAW_VERSIONS,
-    ST_LAW_BUILTIN,
+    ST_LAW_STATE,
     ST_LAW_NEXT_VERSION,
     ST_LAW_INSERT_NAME,
     ST_LAW_INSERT_VERSION,
@@ -36,16 +36,18 @@ static const char *const stmt_sql[ST_COUNT] = {
                     "WHERE w.name = v.name) ORDER BY v.name",
     [ST_LAW_VERSIONS] = "SELECT " LAW_COLUMNS " FROM law_versions v JOIN laws l USING (name) "
                         "WHERE v.name = ?1 ORDER BY v.version",
-    [ST_LAW_BUILTIN] = "SELECT builtin FROM laws WHERE name = ?1",
-    [ST_LAW_NEXT_VERSION] = "SELECT coalesce(max(version), 0) + 1 FROM law_versions "
-                            "WHERE name = ?1",
+    [ST_LAW_STATE] = "SELECT builtin, EXISTS (SELECT 1 FROM law_versions WHERE name = ?1) "
+                     "FROM laws WHERE name = ?1",
+    /* Versions count on across a delete: (name, version) never names two laws. */
+    [ST_LAW_NEXT_VERSION] = "UPDATE laws SET last_version = last_version + 1 WHERE name = ?1 "
+                            "RETURNING last_version",
     [ST_LAW_INSERT_NAME] = "INSERT OR IGNORE INTO laws (name, builtin) VALUES (?1, ?2)",
     [ST_LAW_INSERT_VERSION] =
         "INSERT INTO law_versions (name, version, description, a_s, b_s, c_s, b_n, a_d, b_d, "
         "c, data_unit, source_kind, reference, fit_id) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
         "RETURNING created_at",
-    [ST_LAW_DELETE] = "DELETE FROM laws WHERE name = ?1",
+    [ST_LAW_DELETE] = "DELETE FROM law_versions WHERE name = ?1",
 };
 
 /* Migration k takes the schema from version k to k + 1. Append, never edit. */
@@ -53,6 +55,7 @@ static const char *const migrations[] = {
     "CREATE TABLE laws ("
     "  name TEXT PRIMARY KEY,"
     "  builtin INTEGER NOT NULL DEFAULT 0 CHECK (builtin IN (0, 1)),"
+    "  last_version INTEGER NOT NULL DEFAULT 0,"
     "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
     ") WITHOUT ROWID;"
     "CREATE TABLE law_versions ("
@@ -222,6 +225,7 @@ static int insert_version(conn *c, sl_law_record *rec) {
     bind_text(next, 1, rec->name);
     if (sqlite3_step(next) != SQLITE_ROW) goto out;
     rec->version = (long)sqlite3_column_int64(next, 0);
+    if (sqlite3_step(next) != SQLITE_DONE) goto out;
     bind_text(ins, 1, rec->name);
     sqlite3_bind_int64(ins, 2, rec->version);
     bind_text(ins, 3, rec->description);
@@ -243,24 +247,30 @@ out:
     return rc;
 }
 
-/* -1 when no such law, else its builtin flag. */
-static int builtin_flag(conn *c, const char *name) {
-    sqlite3_stmt *st = stmt(c, ST_LAW_BUILTIN);
+enum law_state { LAW_ABSENT, LAW_USER, LAW_BUILTIN };
+
+/* Whether name is a live law, and whose; SL_STORE_ERROR on failure. */
+static int law_state(conn *c, const char *name) {
+    sqlite3_stmt *st = stmt(c, ST_LAW_STATE);
     if (!st) return SL_STORE_ERROR;
     bind_text(st, 1, name);
-    int rc = sqlite3_step(st);
-    int flag = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : rc == SQLITE_DONE ? -1 : SL_STORE_ERROR;
+    int rc = sqlite3_step(st), state = SL_STORE_ERROR;
+    if (rc == SQLITE_DONE)
+        state = LAW_ABSENT;
+    else if (rc == SQLITE_ROW)
+        state = !sqlite3_column_int(st, 1) ? LAW_ABSENT
+                : sqlite3_column_int(st, 0) ? LAW_BUILTIN : LAW_USER;
     done(st);
-    return flag;
+    return state;
 }
 
 static int load_builtins(conn *c) {
     if (exec(c->db, "BEGIN IMMEDIATE")) return -1;
     for (size_t i = 0; i < SL_BUILTIN_COUNT; i++) {
         sl_law_record rec = sl_builtin_laws[i];
-        int flag = builtin_flag(c, rec.name);
-        if (flag == SL_STORE_ERROR) goto rollback;
-        if (flag >= 0) continue; /* loaded on an earlier start */
+        int state = law_state(c, rec.name);
+        if (state == SL_STORE_ERROR) goto rollback;
+        if (state != LAW_ABSENT) continue; /* loaded on an earlier start */
         if (insert_version(c, &rec) != SL_STORE_OK) goto rollback;
     }
     return exec(c->db, "COMMIT");
@@ -368,15 +378,16 @@ int sl_store_law_versions(sl_store *s, const char *name, sl_store_law_fn fn, voi
     return each_law(s, ST_LAW_VERSIONS, name, fn, ctx);
 }
 
-int sl_store_law_put(sl_store *s, sl_law_record *rec) {
+int sl_store_law_put(sl_store *s, sl_law_record *rec, int *created) {
     conn *c = acquire(s);
     int rc = SL_STORE_ERROR;
     if (exec(c->db, "BEGIN IMMEDIATE") == 0) {
-        int flag = builtin_flag(c, rec->name);
+        int state = law_state(c, rec->name);
         rec->builtin = 0;
-        rc = flag == SL_STORE_ERROR ? SL_STORE_ERROR
-             : flag == 1            ? SL_STORE_CONFLICT
-                                    : insert_version(c, rec);
+        *created = state == LAW_ABSENT;
+        rc = state == SL_STORE_ERROR ? SL_STORE_ERROR
+             : state == LAW_BUILTIN  ? SL_STORE_CONFLICT
+                                     : insert_version(c, rec);
         if (rc != SL_STORE_OK || exec(c->db, "COMMIT") != 0) {
             exec(c->db, "ROLLBACK");
             if (rc == SL_STORE_OK) rc = SL_STORE_ERROR;
@@ -390,12 +401,12 @@ int sl_store_law_delete(sl_store *s, const char *name) {
     conn *c = acquire(s);
     int rc = SL_STORE_ERROR;
     if (exec(c->db, "BEGIN IMMEDIATE") == 0) {
-        int flag = builtin_flag(c, name);
-        sqlite3_stmt *st = flag == 0 ? stmt(c, ST_LAW_DELETE) : NULL;
-        rc = flag == SL_STORE_ERROR ? SL_STORE_ERROR
-             : flag < 0             ? SL_STORE_NOT_FOUND
-             : flag == 1            ? SL_STORE_CONFLICT
-                                    : SL_STORE_ERROR;
+        int state = law_state(c, name);
+        sqlite3_stmt *st = state == LAW_USER ? stmt(c, ST_LAW_DELETE) : NULL;
+        rc = state == SL_STORE_ERROR ? SL_STORE_ERROR
+             : state == LAW_ABSENT   ? SL_STORE_NOT_FOUND
+             : state == LAW_BUILTIN  ? SL_STORE_CONFLICT
+                                     : SL_STORE_ERROR;
         if (st) {
             bind_text(st, 1, name);
             rc = sqlite3_step(st) == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;

@@ -38,10 +38,12 @@ int sl_store_law_list(sl_store *store, sl_store_law_fn fn, void *ctx);
 /* Calls fn for every version of one law, oldest first; NOT_FOUND if none. */
 int sl_store_law_versions(sl_store *store, const char *name, sl_store_law_fn fn, void *ctx);
 
-/* Adds a new version of rec->name with rec's content; sets rec->version and
- * rec->created_at. CONFLICT for a built-in law. */
-int sl_store_law_put(sl_store *store, sl_law_record *rec);
-/* Removes a user law and its versions. CONFLICT for a built-in law. */
+/* Adds a new version of rec->name with rec's content; sets rec->version,
+ * rec->created_at and *created (1 when no live law had the name). CONFLICT
+ * for a built-in law. */
+int sl_store_law_put(sl_store *store, sl_law_record *rec, int *created);
+/* Removes a user law and its versions. CONFLICT for a built-in law. A law
+ * written again under the name later continues the version count. */
 int sl_store_law_delete(sl_store *store, const char *name);
 
 #endif

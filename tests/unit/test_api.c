@@ -60,6 +60,8 @@ Test(parse, integers) {
     cr_assert_eq(sl_parse_int("points", "1", 2, 1000, &v, &err), -1);
     cr_assert_eq(sl_parse_int("points", "1001", 2, 1000, &v, &err), -1);
     cr_assert_eq(sl_parse_int("points", "5.5", 2, 1000, &v, &err), -1);
+    cr_assert_eq(sl_parse_int("points", "1e2", 2, 1000, &v, &err), 0);
+    cr_assert_eq(v, 100);
     cr_assert_eq(sl_parse_int("points", "", 2, 1000, &v, &err), -1);
     cr_assert_eq(sl_parse_int("points", "99999999999999999999999", 2, 1000, &v, &err), -1);
     cr_assert_str_eq(err.field, "points");
@@ -75,8 +77,10 @@ Test(parse, number_lists) {
     cr_assert_eq(sl_parse_number_list("sparsities", "0,,0.5", &sl_range_sparsity, v, 4, &n, &err), -1);
     cr_assert_eq(sl_parse_number_list("sparsities", "0,0.5,", &sl_range_sparsity, v, 4, &n, &err), -1);
     cr_assert_eq(sl_parse_number_list("sparsities", "0,1", &sl_range_sparsity, v, 4, &n, &err), -1);
-    cr_assert_eq(sl_parse_number_list("sparsities", "0,0,0,0,0", &sl_range_sparsity, v, 4, &n, &err), -1);
+    cr_assert_eq(sl_parse_number_list("sparsities", "0,0.1,0.2,0.3,0.4", &sl_range_sparsity, v, 4, &n, &err), -1);
     cr_assert(strstr(err.message, "at most 4"), "%s", err.message);
+    cr_assert_eq(sl_parse_number_list("sparsities", "0.5,0.25,0.5", &sl_range_sparsity, v, 4, &n, &err), -1);
+    cr_assert(strstr(err.message, "twice"), "%s", err.message);
 }
 
 Test(parse, patterns) {

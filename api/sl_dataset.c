@@ -1,0 +1,1365 @@
+#include "sl_dataset.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sl_parse.h"
+
+/* ------------------------------------------------------------------ tables */
+
+static const char *const format_names[SL_DATASET_FORMAT_COUNT] = {"csv", "json", "ndjson"};
+static const char *const unit_names[SL_UNIT_COUNT] = {"tokens", "examples", "steps"};
+
+const char *sl_dataset_format_name(sl_dataset_format fmt) {
+    return (unsigned)fmt < SL_DATASET_FORMAT_COUNT ? format_names[fmt] : "unknown";
+}
+
+int sl_dataset_format_parse(const char *text, sl_dataset_format *out) {
+    for (int i = 0; i < SL_DATASET_FORMAT_COUNT; i++)
+        if (text && strcmp(text, format_names[i]) == 0) {
+            *out = (sl_dataset_format)i;
+            return 0;
+        }
+    return -1;
+}
+
+const sl_dataset_media_type sl_dataset_media_types[] = {
+    {"text/csv", SL_DATASET_CSV},
+    {"application/json", SL_DATASET_JSON},
+    {"application/x-ndjson", SL_DATASET_NDJSON},
+    {"application/ndjson", SL_DATASET_NDJSON},
+    {"application/jsonl", SL_DATASET_NDJSON},
+    {"application/x-jsonlines", SL_DATASET_NDJSON},
+};
+const size_t sl_dataset_media_type_count =
+    sizeof sl_dataset_media_types / sizeof sl_dataset_media_types[0];
+
+const sl_dataset_option_doc sl_dataset_option_docs[] = {
+    {"base_params", "Parameters of the scale = 1 model (positive). Required with a scale column: "
+                    "nonzeros = base_params x scale x (1 - sparsity)."},
+    {"tokens_per_step", "Tokens per training step (positive). With a steps column: data = steps x "
+                        "tokens_per_step, in tokens; without it, steps stay in steps."},
+    {"data_unit", "tokens | examples | steps: the unit of a data column (default tokens). With "
+                  "steps, tokens or total_examples it must agree with the unit they imply."},
+};
+const size_t sl_dataset_option_doc_count =
+    sizeof sl_dataset_option_docs / sizeof sl_dataset_option_docs[0];
+
+/* The variables a row holds, and how a column turns into one. */
+enum var { V_SPARSITY, V_NONZEROS, V_DATA, V_LOSS, V_RUN_ID, V_PATTERN, V_SEED, V_COUNT };
+enum conv { C_PLAIN, C_SCALE, C_TOTAL_PARAMS, C_DATA, C_STEPS, C_EXAMPLES, C_TOKENS, C_IGNORE };
+
+static const char *const var_names[V_COUNT] = {"sparsity", "nonzeros", "data", "loss",
+                                               "run_id",   "pattern",  "seed"};
+
+const sl_dataset_column sl_dataset_columns[] = {
+    {"sparsity", "sparsity", NULL, "Weight sparsity S, in [0, 1)."},
+    {"nonzeros", "nonzeros", NULL, "Non-zero parameters N, a raw count (not millions), > 0."},
+    {"data", "data", "data_unit",
+     "Training data D, > 0, in the unit named by data_unit (tokens when not given)."},
+    {"loss", "loss", NULL, "The run's loss, > 0."},
+    {"run_id", "run_id", NULL, "Optional run identifier: 1 to 64 bytes of UTF-8 text."},
+    {"pattern", "pattern", NULL,
+     "Optional n:m sparsity pattern such as 2:4 (1 <= n < m <= 64); 1 - n/m must equal the "
+     "row's sparsity within 1e-9."},
+    {"seed", "seed", NULL, "Optional integer seed."},
+    {"val-loss", "loss", NULL, "Alias of loss."},
+    {"val_loss", "loss", NULL, "Alias of loss."},
+    {"scale", "nonzeros", "base_params",
+     "Model scale relative to a base model: nonzeros = base_params x scale x (1 - sparsity). "
+     "Needs base_params."},
+    {"total_params", "nonzeros", NULL,
+     "Total parameters, zeros included: nonzeros = total_params x (1 - sparsity)."},
+    {"steps", "data", "tokens_per_step",
+     "Training steps: with tokens_per_step, data = steps x tokens_per_step in tokens; "
+     "without it, data = steps in steps."},
+    {"total_examples", "data", NULL, "Training examples (e.g. images) seen: data in examples."},
+    {"tokens", "data", NULL, "Training tokens seen: data in tokens."},
+    {"", NULL, NULL, "The unnamed index column pandas writes first in a CSV file: ignored."},
+    {"index", NULL, NULL, "A pandas index written as a column: ignored."},
+    {"Unnamed: 0", NULL, NULL, "A pandas index read back and written again: ignored."},
+};
+const size_t sl_dataset_column_count = sizeof sl_dataset_columns / sizeof sl_dataset_columns[0];
+
+/* Parallel to sl_dataset_columns. */
+static const struct {
+    enum var var;
+    enum conv conv;
+} column_kind[] = {
+    {V_SPARSITY, C_PLAIN},
+    {V_NONZEROS, C_PLAIN},
+    {V_DATA, C_DATA},
+    {V_LOSS, C_PLAIN},
+    {V_RUN_ID, C_PLAIN},
+    {V_PATTERN, C_PLAIN},
+    {V_SEED, C_PLAIN},
+    {V_LOSS, C_PLAIN},
+    {V_LOSS, C_PLAIN},
+    {V_NONZEROS, C_SCALE},
+    {V_NONZEROS, C_TOTAL_PARAMS},
+    {V_DATA, C_STEPS},
+    {V_DATA, C_EXAMPLES},
+    {V_DATA, C_TOKENS},
+    {V_COUNT, C_IGNORE},
+    {V_COUNT, C_IGNORE},
+    {V_COUNT, C_IGNORE},
+};
+_Static_assert(sizeof column_kind / sizeof column_kind[0] ==
+                   sizeof sl_dataset_columns / sizeof sl_dataset_columns[0],
+               "column_kind must parallel sl_dataset_columns");
+
+static long column_index(const char *name) {
+    for (size_t i = 0; i < sl_dataset_column_count; i++)
+        if (strcmp(sl_dataset_columns[i].name, name) == 0) return (long)i;
+    return -1;
+}
+
+const sl_dataset_column *sl_dataset_column_find(const char *name) {
+    long i = name ? column_index(name) : -1;
+    return i < 0 ? NULL : &sl_dataset_columns[i];
+}
+
+/* ------------------------------------------------------------ content type */
+
+static const char *skip_ows(const char *p) {
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+int sl_dataset_format_from_content_type(const char *content_type, sl_dataset_format *fmt,
+                                        sl_error *err) {
+    static const char accepted[] =
+        "text/csv, application/json or application/x-ndjson (also application/ndjson)";
+    if (!content_type || !*skip_ows(content_type))
+        return sl_error_set(err, SL_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type",
+                            "the upload needs a Content-Type: %s", accepted);
+    const char *p = skip_ows(content_type);
+    size_t n = strcspn(p, "; \t");
+    long found = -1;
+    for (size_t i = 0; i < sl_dataset_media_type_count; i++)
+        if (strlen(sl_dataset_media_types[i].type) == n &&
+            strncasecmp(p, sl_dataset_media_types[i].type, n) == 0)
+            found = (long)i;
+    if (found < 0)
+        return sl_error_set(err, SL_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type",
+                            "Content-Type '%.*s' is not accepted for uploads; send %s",
+                            (int)(n > 80 ? 80 : n), p, accepted);
+    /* Parameters: only charset matters, and it must be UTF-8 (or its subset). */
+    p += n;
+    while (*p) {
+        p = skip_ows(p);
+        if (*p != ';') {
+            p += strcspn(p, ";");
+            continue;
+        }
+        p = skip_ows(p + 1);
+        size_t klen = strcspn(p, "=; \t");
+        if (klen == 7 && strncasecmp(p, "charset", 7) == 0) {
+            const char *v = skip_ows(p + klen);
+            if (*v == '=') v = skip_ows(v + 1);
+            int quoted = *v == '"';
+            if (quoted) v++;
+            size_t vlen = strcspn(v, quoted ? "\"" : "; \t");
+            if (!((vlen == 5 && strncasecmp(v, "utf-8", 5) == 0) ||
+                  (vlen == 4 && strncasecmp(v, "utf8", 4) == 0) ||
+                  (vlen == 8 && strncasecmp(v, "us-ascii", 8) == 0)))
+                return sl_error_set(err, SL_ERR_UNSUPPORTED_MEDIA_TYPE, "Content-Type",
+                                    "uploads must be UTF-8; charset '%.*s' is not accepted",
+                                    (int)(vlen > 40 ? 40 : vlen), v);
+        }
+        p += strcspn(p, ";");
+    }
+    *fmt = sl_dataset_media_types[found].format;
+    return 0;
+}
+
+/* ----------------------------------------------------------------- options */
+
+static int unit_parse(const char *text, sl_data_unit *out) {
+    for (int i = 0; i < SL_UNIT_COUNT; i++)
+        if (text && strcmp(text, unit_names[i]) == 0) {
+            *out = (sl_data_unit)i;
+            return 0;
+        }
+    return -1;
+}
+
+static const char *unit_name(sl_data_unit u) {
+    return (unsigned)u < SL_UNIT_COUNT ? unit_names[u] : "unknown";
+}
+
+int sl_dataset_option_set(sl_dataset_options *opt, const char *name, const char *text,
+                          sl_error *err) {
+    double v;
+    if (strcmp(name, "base_params") == 0 || strcmp(name, "tokens_per_step") == 0) {
+        if (sl_parse_number(name, text, &sl_range_positive, &v, err) != 0) return -1;
+        if (name[0] == 'b') {
+            opt->has_base_params = 1;
+            opt->base_params = v;
+        } else {
+            opt->has_tokens_per_step = 1;
+            opt->tokens_per_step = v;
+        }
+        return 0;
+    }
+    if (strcmp(name, "data_unit") == 0) {
+        sl_data_unit u;
+        if (unit_parse(text, &u) != 0)
+            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name,
+                                "data_unit must be tokens, examples or steps (got '%.40s')",
+                                text ? text : "");
+        opt->has_data_unit = 1;
+        opt->data_unit = u;
+        return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------ errors */
+
+static int code_rank(sl_err_code c) {
+    switch (c) {
+    case SL_ERR_UNSUPPORTED_MEDIA_TYPE: return 9;
+    case SL_ERR_PAYLOAD_TOO_LARGE: return 8;
+    case SL_ERR_INVALID_JSON: return 7;
+    case SL_ERR_INVALID_BODY: return 6;
+    case SL_ERR_MISSING_PARAMETER: return 5;
+    case SL_ERR_INVALID_PARAMETER: return 4;
+    case SL_ERR_UNIT_MISMATCH: return 3;
+    case SL_ERR_UNPROCESSABLE: return 2;
+    case SL_ERR_NONE: return 0;
+    default: return 1;
+    }
+}
+
+/* Length of the valid UTF-8 sequence at p (n bytes left), 0 if invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t n) {
+    unsigned c = p[0];
+    if (c < 0x80) return 1;
+    if (c < 0xC2 || c > 0xF4) return 0;
+    size_t len = c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    if (n < len) return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80) return 0;
+    if (c == 0xE0 && p[1] < 0xA0) return 0;  /* overlong */
+    if (c == 0xED && p[1] >= 0xA0) return 0; /* surrogates */
+    if (c == 0xF0 && p[1] < 0x90) return 0;  /* overlong */
+    if (c == 0xF4 && p[1] >= 0x90) return 0; /* above U+10FFFF */
+    return len;
+}
+
+/* Keeps messages encodable as JSON and safe in logs: control characters and
+ * any byte that is not part of valid UTF-8 (a sequence cut by truncation)
+ * become '?'. */
+static void clean_text(char *s) {
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t k = utf8_seq((const unsigned char *)s + i, n - i);
+        if (k == 0 || c < 0x20 || c == 0x7f) {
+            s[i] = '?';
+            i++;
+        } else {
+            i += k;
+        }
+    }
+}
+
+static void add_error(sl_dataset_errors *e, sl_err_code code, size_t row, const char *field,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void add_error(sl_dataset_errors *e, sl_err_code code, size_t row, const char *field,
+                      const char *fmt, ...) {
+    if (code_rank(code) > code_rank(e->code)) e->code = code;
+    if (e->count == SL_DATASET_MAX_ERRORS) {
+        e->omitted++;
+        return;
+    }
+    sl_dataset_error *it = &e->items[e->count++];
+    it->row = row;
+    snprintf(it->field, sizeof it->field, "%s", field ? field : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(it->reason, sizeof it->reason, fmt, ap);
+    va_end(ap);
+    clean_text(it->field);
+    clean_text(it->reason);
+}
+
+static size_t error_total(const sl_dataset_errors *e) {
+    return e->count + e->omitted;
+}
+
+json_t *sl_dataset_errors_json(const sl_dataset_errors *errs) {
+    sl_err_code code =
+        (errs->code > SL_ERR_NONE && errs->code < SL_ERR_COUNT) ? errs->code : SL_ERR_UNPROCESSABLE;
+    char msg[400];
+    size_t total = error_total(errs);
+    if (errs->count == 0) {
+        snprintf(msg, sizeof msg, "the upload was rejected; nothing was stored");
+    } else {
+        const sl_dataset_error *f = &errs->items[0];
+        char where[100];
+        if (f->row)
+            snprintf(where, sizeof where, "row %zu%s%s", f->row, f->field[0] ? ", " : "", f->field);
+        else
+            snprintf(where, sizeof where, "%s", f->field[0] ? f->field : "upload");
+        if (total == 1)
+            snprintf(msg, sizeof msg, "%s: %s; nothing was stored", where, f->reason);
+        else
+            snprintf(msg, sizeof msg,
+                     "%zu problems in the upload, nothing was stored; first: %s: %s", total, where,
+                     f->reason);
+    }
+    clean_text(msg);
+    json_t *list = json_array();
+    for (size_t i = 0; i < errs->count; i++) {
+        const sl_dataset_error *it = &errs->items[i];
+        json_array_append_new(
+            list,
+            json_pack("{s:o, s:o, s:s}", "row",
+                      it->row ? json_integer((json_int_t)it->row) : json_null(), "field",
+                      it->field[0] ? json_string(it->field) : json_null(), "reason", it->reason));
+    }
+    json_t *e = json_pack("{s:s, s:s, s:o}", "code", sl_err_table[code].code, "message", msg,
+                          "errors", list);
+    if (total == 1 && errs->items[0].field[0])
+        json_object_set_new(e, "field", json_string(errs->items[0].field));
+    if (errs->omitted) json_object_set_new(e, "omitted", json_integer((json_int_t)errs->omitted));
+    return json_pack("{s:o}", "error", e);
+}
+
+/* ----------------------------------------------------------------- parsing */
+
+#define MAX_COLS 64
+
+enum cell_kind { CELL_ABSENT, CELL_EMPTY, CELL_TEXT, CELL_JSON };
+
+typedef struct cell {
+    enum cell_kind kind;
+    const char *text;   /* CELL_TEXT */
+    const json_t *json; /* CELL_JSON, never JSON null (that is CELL_EMPTY) */
+} cell;
+
+typedef struct ctx {
+    const sl_dataset_options *opt;
+    sl_dataset_errors *errs;
+    sl_dataset_format fmt;
+    size_t max_rows;
+    char *names[MAX_COLS];
+    size_t first_row[MAX_COLS]; /* rows layouts: the row a key first appears in */
+    long kind[MAX_COLS];        /* index into sl_dataset_columns, -1 when ignored */
+    size_t ncols;
+    int src[V_COUNT]; /* column giving each variable, -1 when none */
+    sl_data_unit unit;
+    sl_dataset_row *rows;
+    size_t nrows, cap;
+    int oom;
+} ctx;
+
+static void rows_free(sl_dataset_row *rows, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(rows[i].run_id);
+    free(rows);
+}
+
+static int failed(const ctx *c) {
+    return c->oom || error_total(c->errs) > 0;
+}
+
+/* Adds a column name (copied) to the union; -1 with an error when full. */
+static long add_column(ctx *c, const char *name, size_t first_row) {
+    for (size_t j = 0; j < c->ncols; j++)
+        if (strcmp(c->names[j], name) == 0) return (long)j;
+    if (c->ncols == MAX_COLS) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, first_row, "",
+                  "the upload has more than %d distinct columns", MAX_COLS);
+        return -1;
+    }
+    char *copy = strdup(name);
+    if (!copy) {
+        c->oom = 1;
+        return -1;
+    }
+    c->names[c->ncols] = copy;
+    c->first_row[c->ncols] = first_row;
+    return (long)c->ncols++;
+}
+
+static int same_ci(const char *a, const char *b) {
+    return strcasecmp(a, b) == 0;
+}
+
+/* Maps the columns to variables, checks each variable has one source, the
+ * options and the data unit. Every problem becomes an error. */
+static void resolve_columns(ctx *c) {
+    for (int v = 0; v < V_COUNT; v++)
+        c->src[v] = -1;
+    for (size_t j = 0; j < c->ncols; j++) {
+        const char *name = c->names[j];
+        size_t row = c->first_row[j];
+        c->kind[j] = -1;
+        if (name[0] == '\0' && !(c->fmt == SL_DATASET_CSV && j == 0)) {
+            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, "",
+                      "column %zu has an empty name (only a leading pandas index column may)",
+                      j + 1);
+            continue;
+        }
+        long k = column_index(name);
+        if (k < 0) {
+            const char *hint = NULL;
+            for (size_t i = 0; i < sl_dataset_column_count && !hint; i++)
+                if (sl_dataset_columns[i].gives && same_ci(sl_dataset_columns[i].name, name))
+                    hint = sl_dataset_columns[i].name;
+            if (hint)
+                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
+                          "unknown column '%s'; did you mean '%s'?", name, hint);
+            else
+                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
+                          "unknown column '%s'; expected sparsity, nonzeros, data, loss, run_id, "
+                          "pattern, seed or an alias (val-loss, val_loss, scale, total_params, "
+                          "steps, total_examples, tokens)",
+                          name);
+            continue;
+        }
+        if (c->fmt == SL_DATASET_CSV) {
+            int dup = 0;
+            for (size_t i = 0; i < j; i++)
+                dup |= strcmp(c->names[i], name) == 0;
+            if (dup) {
+                add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, name,
+                          "column '%s' appears more than once in the header", name);
+                continue;
+            }
+        }
+        enum var v = column_kind[k].var;
+        if (v == V_COUNT) continue; /* ignored */
+        c->kind[j] = k;
+        if (c->src[v] >= 0) {
+            add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, name,
+                      "columns '%s' and '%s' both give %s; keep one", c->names[c->src[v]], name,
+                      var_names[v]);
+            continue;
+        }
+        c->src[v] = (int)j;
+    }
+    static const char *const expected[] = {
+        "sparsity", "nonzeros, scale (with base_params) or total_params",
+        "data, steps, total_examples or tokens", "loss, val-loss or val_loss"};
+    for (int v = V_SPARSITY; v <= V_LOSS; v++)
+        if (c->src[v] < 0)
+            add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, var_names[v],
+                      "no column gives %s; expected %s", var_names[v], expected[v]);
+
+    const sl_dataset_options *o = c->opt;
+    enum conv nz =
+        c->src[V_NONZEROS] >= 0 ? column_kind[c->kind[c->src[V_NONZEROS]]].conv : C_IGNORE;
+    enum conv dc = c->src[V_DATA] >= 0 ? column_kind[c->kind[c->src[V_DATA]]].conv : C_IGNORE;
+    if (nz == C_SCALE && !o->has_base_params)
+        add_error(c->errs, SL_ERR_MISSING_PARAMETER, 0, "base_params",
+                  "the scale column needs the base_params option "
+                  "(nonzeros = base_params x scale x (1 - sparsity))");
+    if (nz != C_SCALE && o->has_base_params && nz != C_IGNORE)
+        add_error(c->errs, SL_ERR_INVALID_PARAMETER, 0, "base_params",
+                  "base_params applies only to a scale column, and this upload has none");
+    if (dc != C_STEPS && o->has_tokens_per_step && dc != C_IGNORE)
+        add_error(c->errs, SL_ERR_INVALID_PARAMETER, 0, "tokens_per_step",
+                  "tokens_per_step applies only to a steps column, and this upload has none");
+
+    sl_data_unit implied = SL_UNIT_TOKENS;
+    const char *why = NULL;
+    switch (dc) {
+    case C_DATA: implied = o->has_data_unit ? o->data_unit : SL_UNIT_TOKENS; break;
+    case C_TOKENS:
+        implied = SL_UNIT_TOKENS;
+        why = "the tokens column is in tokens";
+        break;
+    case C_EXAMPLES:
+        implied = SL_UNIT_EXAMPLES;
+        why = "the total_examples column is in examples";
+        break;
+    case C_STEPS:
+        implied = o->has_tokens_per_step ? SL_UNIT_TOKENS : SL_UNIT_STEPS;
+        why = o->has_tokens_per_step
+                  ? "steps x tokens_per_step is in tokens"
+                  : "the steps column is in steps (give tokens_per_step to turn it into tokens)";
+        break;
+    default: break;
+    }
+    if (why && o->has_data_unit && o->data_unit != implied)
+        add_error(c->errs, SL_ERR_UNIT_MISMATCH, 0, "data_unit", "data_unit=%s conflicts: %s",
+                  unit_name(o->data_unit), why);
+    c->unit = implied;
+}
+
+static const char *json_type_name(const json_t *j) {
+    switch (json_typeof(j)) {
+    case JSON_STRING: return "a string";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_NULL: return "null";
+    default: return "a number";
+    }
+}
+
+static int in_range(double v, const sl_range *r) {
+    if (r->lo_open ? !(v > r->lo) : !(v >= r->lo)) return 0;
+    if (r->hi_open ? !(v < r->hi) : !(v <= r->hi)) return 0;
+    return 1;
+}
+
+static int cell_missing(ctx *c, size_t row, const char *col, const cell *cl, const char *want) {
+    if (cl->kind == CELL_ABSENT)
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, col, "is missing; expected %s", want);
+    else if (cl->kind == CELL_EMPTY)
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, col, "is %s; expected %s",
+                  c->fmt == SL_DATASET_CSV ? "empty" : "null", want);
+    else
+        return 0;
+    return 1;
+}
+
+/* A required number in range; 0, or -1 with the error added. */
+static int cell_number(ctx *c, size_t row, int col, const cell *cl, const sl_range *range,
+                       double *out) {
+    const char *name = c->names[col];
+    char want[64];
+    snprintf(want, sizeof want, "a number %s", range->what);
+    if (cell_missing(c, row, name, cl, want)) return -1;
+    double v;
+    if (cl->kind == CELL_TEXT) {
+        if (sl_parse_double(cl->text, &v) != 0) {
+            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
+                      "must be a finite number %s (got '%.40s')", range->what, cl->text);
+            return -1;
+        }
+    } else if (json_is_number(cl->json)) {
+        v = json_number_value(cl->json);
+    } else {
+        if (json_is_string(cl->json))
+            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
+                      "must be a JSON number %s, not a string (\"%.40s\")", range->what,
+                      json_string_value(cl->json));
+        else
+            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name, "must be a JSON number %s, not %s",
+                      range->what, json_type_name(cl->json));
+        return -1;
+    }
+    v += 0.0; /* -0 reads back as 0 */
+    if (!in_range(v, range)) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name, "must be %s (got %.17g)", range->what,
+                  v);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* An optional text cell: 0 absent, 1 present (*text set), -1 error added. */
+static int cell_text(ctx *c, size_t row, int col, const cell *cl, const char **text) {
+    const char *name = c->names[col];
+    if (cl->kind == CELL_ABSENT || cl->kind == CELL_EMPTY) return 0;
+    if (cl->kind == CELL_TEXT) {
+        *text = cl->text;
+        return 1;
+    }
+    if (!json_is_string(cl->json)) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name, "must be a string, not %s",
+                  json_type_name(cl->json));
+        return -1;
+    }
+    *text = json_string_value(cl->json);
+    return 1;
+}
+
+static int seed_from_text(const char *s, long long *out) {
+    size_t n = strlen(s), sign = (s[0] == '-' || s[0] == '+');
+    if (n > sign && strspn(s + sign, "0123456789") == n - sign) {
+        errno = 0;
+        char *end = NULL;
+        long long v = strtoll(s, &end, 10);
+        if (errno == ERANGE || *end) return -1;
+        *out = v;
+        return 0;
+    }
+    double d;
+    if (sl_parse_double(s, &d) == 0 && d == floor(d) && fabs(d) <= 9007199254740992.0) {
+        *out = (long long)d; /* "3.0", as pandas writes an integer column holding a gap */
+        return 0;
+    }
+    return -1;
+}
+
+static void convert_row(ctx *c, size_t row, const cell *cells) {
+    static const sl_range *const ranges[4] = {&sl_range_sparsity, &sl_range_positive,
+                                              &sl_range_positive, &sl_range_positive};
+    const sl_dataset_options *o = c->opt;
+    double v[4] = {0, 0, 0, 0};
+    int have[4] = {0, 0, 0, 0}, bad = 0;
+    for (int k = V_SPARSITY; k <= V_LOSS; k++) {
+        int col = c->src[k];
+        have[k] = cell_number(c, row, col, &cells[col], ranges[k], &v[k]) == 0;
+        bad |= !have[k];
+    }
+
+    int nzcol = c->src[V_NONZEROS], dcol = c->src[V_DATA];
+    enum conv nz = column_kind[c->kind[nzcol]].conv, dc = column_kind[c->kind[dcol]].conv;
+    if (have[V_NONZEROS] && (nz == C_SCALE || nz == C_TOTAL_PARAMS)) {
+        if (!have[V_SPARSITY]) {
+            bad = 1; /* the sparsity error says why */
+        } else {
+            double n = nz == C_SCALE ? o->base_params * v[V_NONZEROS] * (1.0 - v[V_SPARSITY])
+                                     : v[V_NONZEROS] * (1.0 - v[V_SPARSITY]);
+            if (!(isfinite(n) && n > 0)) {
+                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[nzcol],
+                          "gives nonzeros = %g, not a finite positive number", n);
+                bad = 1;
+            }
+            v[V_NONZEROS] = n;
+        }
+    }
+    if (have[V_DATA] && dc == C_STEPS && o->has_tokens_per_step) {
+        double d = v[V_DATA] * o->tokens_per_step;
+        if (!(isfinite(d) && d > 0)) {
+            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[dcol],
+                      "gives data = %g tokens, not a finite positive number", d);
+            bad = 1;
+        }
+        v[V_DATA] = d;
+    }
+
+    sl_dataset_row r;
+    memset(&r, 0, sizeof r);
+    const char *text = NULL;
+    int col = c->src[V_RUN_ID];
+    if (col >= 0) {
+        int got = cell_text(c, row, col, &cells[col], &text);
+        if (got < 0) {
+            bad = 1;
+        } else if (got) {
+            size_t n = strlen(text), ctl = 0;
+            for (size_t i = 0; i < n; i++)
+                ctl += (unsigned char)text[i] < 0x20 || text[i] == 0x7f;
+            if (n == 0 || n > SL_DATASET_RUN_ID_MAX || ctl) {
+                add_error(
+                    c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                    "must be 1 to %d bytes of text without control characters (got %zu bytes)",
+                    SL_DATASET_RUN_ID_MAX, n);
+                bad = 1;
+            } else if (!bad && !failed(c)) {
+                r.run_id = strdup(text);
+                if (!r.run_id) c->oom = 1;
+            }
+        }
+    }
+    col = c->src[V_PATTERN];
+    if (col >= 0) {
+        int got = cell_text(c, row, col, &cells[col], &text);
+        int pn, pm;
+        sl_error tmp;
+        if (got < 0) {
+            bad = 1;
+        } else if (got && sl_parse_pattern(c->names[col], text, &pn, &pm, &tmp) != 0) {
+            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                      "must be an n:m pattern with 1 <= n < m <= 64, such as 2:4 (got '%.40s')",
+                      text);
+            bad = 1;
+        } else if (got) {
+            double implied = 1.0 - (double)pn / (double)pm;
+            if (have[V_SPARSITY] && fabs(implied - v[V_SPARSITY]) > SL_DATASET_PATTERN_TOL) {
+                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                          "pattern %d:%d means sparsity %.17g, but the row's sparsity is %.17g", pn,
+                          pm, implied, v[V_SPARSITY]);
+                bad = 1;
+            }
+            snprintf(r.pattern, sizeof r.pattern, "%d:%d", pn, pm);
+        }
+    }
+    col = c->src[V_SEED];
+    if (col >= 0) {
+        const cell *cl = &cells[col];
+        const json_t *j = cl->kind == CELL_JSON ? cl->json : NULL;
+        if (cl->kind == CELL_TEXT) {
+            if (seed_from_text(cl->text, &r.seed) == 0) {
+                r.has_seed = 1;
+            } else {
+                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                          "must be an integer (got '%.40s')", cl->text);
+                bad = 1;
+            }
+        } else if (j && json_is_integer(j)) {
+            r.seed = (long long)json_integer_value(j);
+            r.has_seed = 1;
+        } else if (j && json_is_real(j) && json_real_value(j) == floor(json_real_value(j)) &&
+                   fabs(json_real_value(j)) <= 9007199254740992.0) {
+            r.seed = (long long)json_real_value(j);
+            r.has_seed = 1;
+        } else if (j) {
+            if (json_is_real(j))
+                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                          "must be an integer (got %.17g)", json_real_value(j));
+            else
+                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                          "must be an integer, not %s", json_type_name(j));
+            bad = 1;
+        }
+    }
+
+    if (bad || failed(c)) {
+        free(r.run_id);
+        /* All-or-nothing: once anything failed, keep checking but hold no rows. */
+        rows_free(c->rows, c->nrows);
+        c->rows = NULL;
+        c->nrows = c->cap = 0;
+        return;
+    }
+    if (c->nrows == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        sl_dataset_row *grown = realloc(c->rows, cap * sizeof *grown);
+        if (!grown) {
+            free(r.run_id);
+            c->oom = 1;
+            return;
+        }
+        c->rows = grown;
+        c->cap = cap;
+    }
+    r.sparsity = v[V_SPARSITY];
+    r.nonzeros = v[V_NONZEROS];
+    r.data = v[V_DATA];
+    r.loss = v[V_LOSS];
+    c->rows[c->nrows++] = r;
+}
+
+/* Over the row cap: one error at the first row too many, and the whole
+ * upload stops there. `rows` is the count so far (or the total, when known). */
+static int too_many(ctx *c, size_t rows) {
+    if (rows <= c->max_rows) return 0;
+    add_error(c->errs, SL_ERR_PAYLOAD_TOO_LARGE, c->max_rows + 1, "",
+              "the upload has more than %zu rows; split it and append with "
+              "POST /v1/datasets/{id}/rows",
+              c->max_rows);
+    return 1;
+}
+
+static void no_rows(ctx *c, const char *what) {
+    add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, "", "the upload has no data rows (%s)", what);
+}
+
+/* Fills cells from a row object (one per column). */
+static void object_cells(const ctx *c, const json_t *obj, cell *cells) {
+    for (size_t j = 0; j < c->ncols; j++) {
+        const json_t *v = json_object_get(obj, c->names[j]);
+        cells[j].kind = !v ? CELL_ABSENT : json_is_null(v) ? CELL_EMPTY : CELL_JSON;
+        cells[j].json = v;
+        cells[j].text = NULL;
+    }
+}
+
+/* ---- CSV */
+
+typedef struct csv {
+    const char *p, *end;
+    char *buf;
+    size_t len, cap;
+    size_t start[MAX_COLS + 1];
+    size_t nf; /* fields of the record, may exceed MAX_COLS + 1 (only counted) */
+    int oom;
+} csv;
+
+static void csv_put(csv *r, char ch) {
+    if (r->len == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 256;
+        char *grown = realloc(r->buf, cap);
+        if (!grown) {
+            r->oom = 1;
+            return;
+        }
+        r->buf = grown;
+        r->cap = cap;
+    }
+    r->buf[r->len++] = ch;
+}
+
+static int is_eol(char ch) {
+    return ch == '\n' || ch == '\r';
+}
+
+static void csv_eol(csv *r) {
+    if (r->p < r->end && *r->p == '\r') r->p++;
+    if (r->p < r->end && *r->p == '\n') r->p++;
+}
+
+static void csv_skip_line(csv *r) {
+    while (r->p < r->end && !is_eol(*r->p))
+        r->p++;
+    csv_eol(r);
+}
+
+/* One record: 1 read (blank set for an empty line), 0 end of input,
+ * -1 malformed (why says how; the rest of the line is skipped). */
+static int csv_record(csv *r, int *blank, const char **why) {
+    r->len = 0;
+    r->nf = 0;
+    *blank = 0;
+    if (r->p >= r->end) return 0;
+    if (is_eol(*r->p)) {
+        csv_eol(r);
+        *blank = 1;
+        return 1;
+    }
+    for (;;) {
+        if (r->nf <= MAX_COLS) r->start[r->nf] = r->len;
+        r->nf++;
+        if (r->p < r->end && *r->p == '"') {
+            r->p++;
+            for (;;) {
+                if (r->p >= r->end) {
+                    *why = "a quoted field is never closed";
+                    return -1;
+                }
+                if (*r->p == '"') {
+                    if (r->p + 1 < r->end && r->p[1] == '"') {
+                        csv_put(r, '"');
+                        r->p += 2;
+                        continue;
+                    }
+                    r->p++;
+                    break;
+                }
+                csv_put(r, *r->p++);
+            }
+            if (r->p < r->end && *r->p != ',' && !is_eol(*r->p)) {
+                *why = "text follows a closing quote; a field must be quoted whole";
+                csv_skip_line(r);
+                return -1;
+            }
+        } else {
+            while (r->p < r->end && *r->p != ',' && !is_eol(*r->p)) {
+                if (*r->p == '"') {
+                    *why = "a quote inside an unquoted field; quote the whole field and double "
+                           "its quotes";
+                    csv_skip_line(r);
+                    return -1;
+                }
+                csv_put(r, *r->p++);
+            }
+        }
+        csv_put(r, '\0');
+        if (r->p >= r->end) return 1;
+        if (*r->p == ',') {
+            r->p++;
+            continue;
+        }
+        csv_eol(r);
+        return 1;
+    }
+}
+
+static const char *csv_field(const csv *r, size_t i) {
+    return r->buf + r->start[i];
+}
+
+static void parse_csv(ctx *c, const char *body, size_t len) {
+    csv r;
+    memset(&r, 0, sizeof r);
+    r.p = body;
+    r.end = body + len;
+    int blank = 0, st;
+    const char *why = NULL;
+    while ((st = csv_record(&r, &blank, &why)) == 1 && blank) {
+    }
+    if (r.oom) goto oom;
+    if (st == 0) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, "", "the upload is empty");
+        goto done;
+    }
+    if (st < 0) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, "", "the header line is malformed: %s", why);
+        goto done;
+    }
+    if (r.nf > MAX_COLS) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, "", "the header has %zu columns; at most %d",
+                  r.nf, MAX_COLS);
+        goto done;
+    }
+    for (size_t j = 0; j < r.nf; j++) {
+        char *copy = strdup(csv_field(&r, j));
+        if (!copy) goto oom;
+        c->names[c->ncols] = copy;
+        c->first_row[c->ncols++] = 0;
+    }
+    resolve_columns(c);
+    if (failed(c)) goto done;
+
+    size_t row = 0;
+    for (;;) {
+        st = csv_record(&r, &blank, &why);
+        if (r.oom) goto oom;
+        if (st == 0) break;
+        if (st == 1 && blank) continue;
+        if (too_many(c, ++row)) goto done;
+        if (st < 0) {
+            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, "", "malformed CSV: %s", why);
+            continue;
+        }
+        if (r.nf != c->ncols) {
+            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, "", "has %zu fields; the header has %zu",
+                      r.nf, c->ncols);
+            continue;
+        }
+        cell cells[MAX_COLS];
+        for (size_t j = 0; j < c->ncols; j++) {
+            const char *t = csv_field(&r, j);
+            cells[j].kind = *t ? CELL_TEXT : CELL_EMPTY;
+            cells[j].text = t;
+            cells[j].json = NULL;
+        }
+        convert_row(c, row, cells);
+        if (c->oom) goto done;
+    }
+    if (row == 0) no_rows(c, "a header line alone");
+    goto done;
+oom:
+    c->oom = 1;
+done:
+    free(r.buf);
+}
+
+/* ---- JSON */
+
+static void json_syntax_error(ctx *c, size_t row, const json_error_t *je) {
+    add_error(c->errs, SL_ERR_INVALID_JSON, row, "", "not valid JSON: %s (line %d, column %d)",
+              je->text, je->line, je->column);
+}
+
+static void collect_keys(ctx *c, json_t *obj, size_t row) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        (void)v;
+        if (add_column(c, key, row) < 0) return;
+    }
+}
+
+static void parse_json_rows(ctx *c, json_t *arr) {
+    size_t n = json_array_size(arr);
+    if (n == 0) {
+        no_rows(c, "an empty array");
+        return;
+    }
+    if (too_many(c, n)) return;
+    for (size_t i = 0; i < n && !c->oom; i++) {
+        json_t *el = json_array_get(arr, i);
+        if (!json_is_object(el))
+            add_error(c->errs, SL_ERR_INVALID_BODY, i + 1, "",
+                      "must be an object of column: value, not %s", json_type_name(el));
+        else
+            collect_keys(c, el, i + 1);
+    }
+    if (c->oom) return;
+    resolve_columns(c);
+    if (failed(c)) return;
+    for (size_t i = 0; i < n && !c->oom; i++) {
+        cell cells[MAX_COLS];
+        object_cells(c, json_array_get(arr, i), cells);
+        convert_row(c, i + 1, cells);
+    }
+}
+
+typedef struct index_key {
+    const char *key;
+    double num;
+} index_key;
+
+static int cmp_numeric(const void *a, const void *b) {
+    const index_key *x = a, *y = b;
+    if (x->num < y->num) return -1;
+    if (x->num > y->num) return 1;
+    return strcmp(x->key, y->key);
+}
+
+static int cmp_text(const void *a, const void *b) {
+    return strcmp(((const index_key *)a)->key, ((const index_key *)b)->key);
+}
+
+/* pandas' DataFrame.to_json() layout: {"column": {"index": value}}. */
+static void parse_json_columns(ctx *c, json_t *doc) {
+    const char *key;
+    json_t *col;
+    size_t nkeys = json_object_size(doc), numeric_keys = 0;
+    if (nkeys == 0) {
+        no_rows(c, "an empty object");
+        return;
+    }
+    json_t *columns[MAX_COLS];
+    json_object_foreach(doc, key, col) {
+        double d;
+        numeric_keys += sl_parse_double(key, &d) == 0;
+        long j = add_column(c, key, 0);
+        if (j < 0) return;
+        columns[j] = col;
+    }
+    if (numeric_keys == nkeys) {
+        add_error(c->errs, SL_ERR_INVALID_BODY, 0, "",
+                  "the object's keys look like row indexes (pandas orient='index'); send the "
+                  "columns layout {\"column\": {\"index\": value}} or an array of row objects");
+        return;
+    }
+    int shape_ok = 1;
+    for (size_t j = 0; j < c->ncols; j++)
+        if (!json_is_object(columns[j])) {
+            add_error(c->errs, SL_ERR_INVALID_BODY, 0, c->names[j],
+                      "must be an object of row index: value (the layout pandas' to_json() "
+                      "writes), not %s; to send one row, wrap it in an array",
+                      json_type_name(columns[j]));
+            shape_ok = 0;
+        }
+    resolve_columns(c);
+    if (!shape_ok || failed(c)) return;
+
+    /* The rows: every index key of any column, ordered by key. */
+    json_t *set = json_object();
+    if (!set) {
+        c->oom = 1;
+        return;
+    }
+    for (size_t j = 0; j < c->ncols; j++) {
+        json_t *v;
+        json_object_foreach(columns[j], key, v) {
+            (void)v;
+            if (json_object_set_new(set, key, json_null()) != 0) {
+                c->oom = 1;
+                json_decref(set);
+                return;
+            }
+        }
+    }
+    size_t n = json_object_size(set);
+    index_key *keys = n ? malloc(n * sizeof *keys) : NULL;
+    if (n == 0) {
+        no_rows(c, "every column is empty");
+    } else if (!keys) {
+        c->oom = 1;
+    } else if (!too_many(c, n)) {
+        size_t i = 0, numeric = 0;
+        json_t *v;
+        json_object_foreach(set, key, v) {
+            (void)v;
+            keys[i].key = key;
+            keys[i].num = 0;
+            numeric += sl_parse_double(key, &keys[i].num) == 0;
+            i++;
+        }
+        qsort(keys, n, sizeof *keys, numeric == n ? cmp_numeric : cmp_text);
+        for (i = 0; i < n && !c->oom; i++) {
+            cell cells[MAX_COLS];
+            for (size_t j = 0; j < c->ncols; j++) {
+                const json_t *cv = json_object_get(columns[j], keys[i].key);
+                cells[j].kind = !cv ? CELL_ABSENT : json_is_null(cv) ? CELL_EMPTY : CELL_JSON;
+                cells[j].json = cv;
+                cells[j].text = NULL;
+            }
+            convert_row(c, i + 1, cells);
+        }
+    }
+    free(keys);
+    json_decref(set);
+}
+
+static void parse_json(ctx *c, const char *body, size_t len) {
+    json_error_t je;
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+    if (!doc) {
+        json_syntax_error(c, 0, &je);
+        return;
+    }
+    if (json_is_array(doc))
+        parse_json_rows(c, doc);
+    else if (json_is_object(doc))
+        parse_json_columns(c, doc);
+    else
+        add_error(c->errs, SL_ERR_INVALID_BODY, 0, "",
+                  "the body must be an array of row objects or an object of columns "
+                  "{\"column\": {\"index\": value}}, not %s",
+                  json_type_name(doc));
+    json_decref(doc);
+}
+
+/* ---- NDJSON */
+
+typedef struct line_iter {
+    const char *p, *end;
+} line_iter;
+
+/* The next non-blank line (without its line break); 0 at the end. */
+static int next_line(line_iter *it, const char **line, size_t *n) {
+    while (it->p < it->end) {
+        const char *s = it->p, *e = memchr(s, '\n', (size_t)(it->end - s));
+        it->p = e ? e + 1 : it->end;
+        if (!e) e = it->end;
+        size_t k = (size_t)(e - s);
+        if (k && s[k - 1] == '\r') k--;
+        size_t i = 0;
+        while (i < k && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+            i++;
+        if (i == k) continue;
+        *line = s;
+        *n = k;
+        return 1;
+    }
+    return 0;
+}
+
+static void parse_ndjson(ctx *c, const char *body, size_t len) {
+    line_iter it = {body, body + len};
+    const char *line;
+    size_t n, row = 0;
+    json_error_t je;
+    while (next_line(&it, &line, &n) && !c->oom) {
+        if (too_many(c, ++row)) return;
+        json_t *obj = json_loadb(line, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+        if (!obj)
+            json_syntax_error(c, row, &je);
+        else if (!json_is_object(obj))
+            add_error(c->errs, SL_ERR_INVALID_BODY, row, "",
+                      "must be an object of column: value, not %s", json_type_name(obj));
+        else
+            collect_keys(c, obj, row);
+        json_decref(obj);
+    }
+    if (c->oom) return;
+    resolve_columns(c);
+    if (failed(c)) return;
+    /* Second pass: rows one at a time, so memory stays near the body's size. */
+    it.p = body;
+    row = 0;
+    while (next_line(&it, &line, &n) && !c->oom) {
+        json_t *obj = json_loadb(line, n, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+        if (!obj) {
+            c->oom = 1; /* parsed the first time: only memory can fail */
+            break;
+        }
+        cell cells[MAX_COLS];
+        object_cells(c, obj, cells);
+        convert_row(c, ++row, cells);
+        json_decref(obj);
+    }
+}
+
+/* ---- entry */
+
+static int check_utf8(ctx *c, const char *body, size_t len) {
+    const unsigned char *p = (const unsigned char *)body;
+    size_t line = 1;
+    for (size_t i = 0; i < len;) {
+        if (p[i] == 0) {
+            add_error(c->errs, SL_ERR_INVALID_BODY, 0, "",
+                      "the body contains a NUL byte (byte %zu, line %zu)", i + 1, line);
+            return -1;
+        }
+        size_t k = utf8_seq(p + i, len - i);
+        if (k == 0) {
+            add_error(c->errs, SL_ERR_INVALID_BODY, 0, "",
+                      "the body is not valid UTF-8 (byte %zu, line %zu)", i + 1, line);
+            return -1;
+        }
+        line += p[i] == '\n';
+        i += k;
+    }
+    return 0;
+}
+
+static int check_options(ctx *c, const sl_dataset_options *o) {
+    if (o->has_base_params && !(isfinite(o->base_params) && o->base_params > 0))
+        add_error(c->errs, SL_ERR_INVALID_PARAMETER, 0, "base_params",
+                  "base_params must be a positive finite number");
+    if (o->has_tokens_per_step && !(isfinite(o->tokens_per_step) && o->tokens_per_step > 0))
+        add_error(c->errs, SL_ERR_INVALID_PARAMETER, 0, "tokens_per_step",
+                  "tokens_per_step must be a positive finite number");
+    if (o->has_data_unit && (unsigned)o->data_unit >= SL_UNIT_COUNT)
+        add_error(c->errs, SL_ERR_INVALID_PARAMETER, 0, "data_unit",
+                  "data_unit must be tokens, examples or steps");
+    return failed(c) ? -1 : 0;
+}
+
+int sl_dataset_parse(const char *body, size_t len, sl_dataset_format fmt,
+                     const sl_dataset_options *opt, sl_dataset *out, sl_dataset_errors *errs) {
+    static const sl_dataset_options none;
+    errs->code = SL_ERR_NONE;
+    errs->count = errs->omitted = 0;
+    if (out) memset(out, 0, sizeof *out);
+
+    ctx c;
+    memset(&c, 0, sizeof c);
+    c.opt = opt ? opt : &none;
+    c.errs = errs;
+    c.fmt = fmt;
+    c.max_rows = c.opt->max_rows ? c.opt->max_rows : SL_DATASET_MAX_ROWS;
+
+    if (!out || (!body && len)) {
+        add_error(errs, SL_ERR_INTERNAL, 0, "", "sl_dataset_parse called without a body or output");
+        return -1;
+    }
+    if ((unsigned)fmt >= SL_DATASET_FORMAT_COUNT) {
+        add_error(errs, SL_ERR_UNSUPPORTED_MEDIA_TYPE, 0, "", "unknown upload format");
+        return -1;
+    }
+    if (check_options(&c, c.opt) == 0 && check_utf8(&c, body, len) == 0) {
+        if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) { /* a BOM, as Excel writes */
+            body += 3;
+            len -= 3;
+        }
+        size_t i = 0;
+        while (i < len && (body[i] == ' ' || body[i] == '\t' || is_eol(body[i])))
+            i++;
+        if (i == len)
+            add_error(errs, SL_ERR_UNPROCESSABLE, 0, "", "the upload is empty");
+        else if (fmt == SL_DATASET_CSV)
+            parse_csv(&c, body, len);
+        else if (fmt == SL_DATASET_JSON)
+            parse_json(&c, body, len);
+        else
+            parse_ndjson(&c, body, len);
+    }
+    for (size_t j = 0; j < c.ncols; j++)
+        free(c.names[j]);
+    if (c.oom && error_total(errs) == 0)
+        add_error(errs, SL_ERR_INTERNAL, 0, "", "out of memory while reading the upload");
+    if (failed(&c)) {
+        rows_free(c.rows, c.nrows);
+        return -1;
+    }
+    out->rows = c.rows;
+    out->nrows = c.nrows;
+    out->data_unit = c.unit;
+    return 0;
+}
+
+void sl_dataset_free(sl_dataset *ds) {
+    if (!ds) return;
+    rows_free(ds->rows, ds->nrows);
+    memset(ds, 0, sizeof *ds);
+}
+
+/* ----------------------------------------------------------------- writing */
+
+/* The shortest of %.15g, %.16g, %.17g that reads back as v. */
+static int format_number(char *buf, size_t cap, double v) {
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return n;
+}
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void sb_add(sbuf *b, const char *s, size_t n) {
+    if (b->oom) return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *grown = realloc(b->p, cap);
+        if (!grown) {
+            b->oom = 1;
+            return;
+        }
+        b->p = grown;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sb_str(sbuf *b, const char *s) {
+    sb_add(b, s, strlen(s));
+}
+
+static void sb_num(sbuf *b, double v) {
+    char tmp[40];
+    int n = format_number(tmp, sizeof tmp, v);
+    sb_add(b, tmp, (size_t)n);
+}
+
+static void sb_csv_text(sbuf *b, const char *s) {
+    size_t n = strlen(s);
+    int quote = strpbrk(s, ",\"\r\n") != NULL || (n && (s[0] == ' ' || s[n - 1] == ' '));
+    if (!quote) {
+        sb_add(b, s, n);
+        return;
+    }
+    sb_add(b, "\"", 1);
+    for (const char *q = s; *q; q++) {
+        sb_add(b, q, 1);
+        if (*q == '"') sb_add(b, "\"", 1); /* a quote inside is doubled */
+    }
+    sb_add(b, "\"", 1);
+}
+
+char *sl_dataset_csv(const sl_dataset_row *rows, size_t nrows, size_t *len) {
+    sbuf b = {NULL, 0, 0, 0};
+    sb_str(&b, "sparsity,nonzeros,data,loss,run_id,pattern,seed\r\n");
+    for (size_t i = 0; i < nrows; i++) {
+        const sl_dataset_row *r = &rows[i];
+        sb_num(&b, r->sparsity);
+        sb_add(&b, ",", 1);
+        sb_num(&b, r->nonzeros);
+        sb_add(&b, ",", 1);
+        sb_num(&b, r->data);
+        sb_add(&b, ",", 1);
+        sb_num(&b, r->loss);
+        sb_add(&b, ",", 1);
+        if (r->run_id) sb_csv_text(&b, r->run_id);
+        sb_add(&b, ",", 1);
+        sb_str(&b, r->pattern);
+        sb_add(&b, ",", 1);
+        if (r->has_seed) {
+            char tmp[32];
+            int n = snprintf(tmp, sizeof tmp, "%lld", r->seed);
+            sb_add(&b, tmp, (size_t)n);
+        }
+        sb_add(&b, "\r\n", 2);
+    }
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    if (len) *len = b.len;
+    return b.p;
+}
+
+json_t *sl_dataset_row_json(const sl_dataset_row *r) {
+    json_t *o = json_pack("{s:f, s:f, s:f, s:f}", "sparsity", r->sparsity, "nonzeros", r->nonzeros,
+                          "data", r->data, "loss", r->loss);
+    if (!o) return NULL;
+    if (r->run_id) json_object_set_new(o, "run_id", json_string(r->run_id));
+    if (r->pattern[0]) json_object_set_new(o, "pattern", json_string(r->pattern));
+    if (r->has_seed) json_object_set_new(o, "seed", json_integer((json_int_t)r->seed));
+    return o;
+}
+
+json_t *sl_dataset_rows_json(const sl_dataset_row *rows, size_t nrows) {
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < nrows; i++)
+        if (json_array_append_new(a, sl_dataset_row_json(&rows[i])) != 0) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
