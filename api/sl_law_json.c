@@ -48,12 +48,15 @@ json_t *sl_law_record_json(const sl_law_record *rec) {
     json_t *source = json_pack("{s:s, s:s}", "kind", sl_source_kind_name(rec->source_kind),
                                "reference", rec->reference);
     json_object_set_new(source, "fit_id", rec->fit_id ? json_integer(rec->fit_id) : json_null());
-    return json_pack("{s:s, s:I, s:s, s:o, s:{s:s, s:s}, s:o, s:s, s:b}",
-                     "name", rec->name, "version", (json_int_t)rec->version,
-                     "description", rec->description, "coefficients", coef,
-                     "units", "nonzeros", "parameters", "data", sl_data_unit_name(rec->data_unit),
-                     "source", source, "created_at", rec->created_at,
-                     "builtin", rec->builtin);
+    json_t *out = json_pack("{s:s, s:I, s:s, s:o, s:{s:s, s:s}, s:o, s:s, s:b}",
+                            "name", rec->name, "version", (json_int_t)rec->version,
+                            "description", rec->description, "coefficients", coef,
+                            "units", "nonzeros", "parameters", "data",
+                            sl_data_unit_name(rec->data_unit), "source", source,
+                            "created_at", rec->created_at, "builtin", rec->builtin);
+    json_t *fit = rec->fit_json[0] ? json_loads(rec->fit_json, 0, NULL) : NULL;
+    if (fit) json_object_set_new(out, "fit", fit);
+    return out;
 }
 
 /* Copies an optional string member into buf; -1 with err when it is there

@@ -32,6 +32,7 @@ int sl_source_kind_parse(const char *text, sl_source_kind *out);
 #define SL_LAW_NAME_MAX 64
 #define SL_LAW_DESCRIPTION_MAX 1000
 #define SL_LAW_REFERENCE_MAX 500
+#define SL_LAW_FIT_JSON_MAX 2000
 
 typedef struct sl_law_record {
     char name[SL_LAW_NAME_MAX + 1];
@@ -44,6 +45,11 @@ typedef struct sl_law_record {
     long long fit_id; /* 0 when the law did not come from a fit */
     char created_at[32]; /* RFC 3339, UTC */
     int builtin;
+    /* For a fitted law: the contract's `fit` object as JSON text ({objective,
+     * rmse, rows, intervals, ...}), "" otherwise; and how many bootstrap
+     * draws the store keeps for it (they give queries their intervals). */
+    char fit_json[SL_LAW_FIT_JSON_MAX + 1];
+    long draws;
 } sl_law_record;
 
 /* The full law object of the contract. */

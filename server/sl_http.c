@@ -395,16 +395,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         atomic_fetch_add(&in_flight, 1);
         if (admit(req, &err) != 0) {
             sl_reply_error(req, &err);
-            return queue(req);
+            /* Answer now only when the body is too big to read; otherwise
+             * answer after it (bounded by --max-body), so that the
+             * connection stays usable for the next request. */
+            if (err.code == SL_ERR_PAYLOAD_TOO_LARGE) return queue(req);
         }
         return MHD_YES;
     }
-    if (*upload_data_size) {
-        append_body(req, upload_data, *upload_data_size);
+    if (req->status && !req->response) { /* answered and queued already */
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (req->status) return MHD_YES; /* answered already */
+    if (*upload_data_size) {
+        if (!req->response) append_body(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->response) return queue(req); /* refused by admit() */
     if (parse_body(req, &err) != 0)
         sl_reply_error(req, &err);
     else
@@ -413,20 +420,36 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     return queue(req);
 }
 
+/* Appends s to the line as JSON string content. Bytes outside printable
+ * ASCII are escaped one by one, so the line is valid JSON whatever the path. */
+static size_t json_escape(char *out, size_t cap, size_t n, const char *s) {
+    for (; *s && n + 7 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') {
+            out[n++] = '\\';
+            out[n++] = (char)ch;
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
+        } else {
+            out[n++] = (char)ch;
+        }
+    }
+    return n;
+}
+
+/* One JSON line per request, written with a single write(2) so lines from
+ * different threads never interleave. Formatted by hand: this runs on every
+ * request. Paths longer than the line are cut short, never dropped. */
 static void log_request(const sl_request *req, double seconds) {
-    json_t *entry = json_pack("{s:s, s:s, s:s, s:i, s:I}", "method", req->method, "route",
-                              req->route >= 0 ? sl_routes[req->route].pattern : "unmatched",
-                              "path", req->url, "status", (int)req->status, "us",
-                              (json_int_t)(seconds * 1e6));
-    if (!entry) /* a path that is not UTF-8 */
-        entry = json_pack("{s:s, s:s, s:i, s:I}", "method", req->method, "route", "unmatched",
-                          "status", (int)req->status, "us", (json_int_t)(seconds * 1e6));
-    /* Allocated, not a fixed buffer: a long path must not drop the line. */
-    char *line = entry ? json_dumps(entry, JSON_COMPACT) : NULL;
-    json_decref(entry);
-    if (!line) return;
-    fprintf(stderr, "%s\n", line);
-    free(line);
+    char line[2048];
+    size_t n = (size_t)snprintf(line, sizeof line, "{\"method\":\"");
+    n = json_escape(line, sizeof line - 96, n, req->method);
+    n += (size_t)snprintf(line + n, sizeof line - n, "\",\"route\":\"%s\",\"path\":\"",
+                          req->route >= 0 ? sl_routes[req->route].pattern : "unmatched");
+    n = json_escape(line, sizeof line - 96, n, req->url);
+    n += (size_t)snprintf(line + n, sizeof line - n, "\",\"status\":%u,\"us\":%lld}\n",
+                          req->status, (long long)(seconds * 1e6));
+    if (write(STDERR_FILENO, line, n) < 0) return; /* nowhere left to say so */
 }
 
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,

@@ -4,9 +4,14 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* A bootstrap draw is stored as its 7 coefficients, native doubles. */
+#define DRAW_BYTES (SL_LAW_NCOEF * sizeof(double))
+#define DRAW_BYTES_TEXT "56"
 
 /* Statements prepared once per connection, on first use. */
 enum stmt_id {
@@ -19,12 +24,35 @@ enum stmt_id {
     ST_LAW_INSERT_NAME,
     ST_LAW_INSERT_VERSION,
     ST_LAW_DELETE,
+    ST_LAW_DRAWS,
+    ST_DATASET_INSERT,
+    ST_DATASET_ROW,
+    ST_DATASET_TOUCH,
+    ST_DATASET_GET,
+    ST_DATASET_LIST,
+    ST_DATASET_ROWS,
+    ST_DATASET_BUSY,
+    ST_DATASET_DELETE,
+    ST_FIT_INSERT,
+    ST_FIT_GET,
+    ST_FIT_CLAIM,
+    ST_FIT_PROGRESS,
+    ST_FIT_END,
+    ST_FIT_REQUEUE,
+    ST_FIT_COUNTS,
     ST_COUNT
 };
 
 #define LAW_COLUMNS                                                                      \
     "v.name, v.version, v.description, v.a_s, v.b_s, v.c_s, v.b_n, v.a_d, v.b_d, v.c, " \
-    "v.data_unit, v.source_kind, v.reference, v.fit_id, v.created_at, l.builtin"
+    "v.data_unit, v.source_kind, v.reference, v.fit_id, v.created_at, l.builtin, "      \
+    "v.fit_json, coalesce(length(v.draws), 0) / " DRAW_BYTES_TEXT
+
+#define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+#define DATASET_COLUMNS "id, name, data_unit, rows, created_at, updated_at"
+#define FIT_COLUMNS                                                                       \
+    "id, state, dataset_id, law, request, result, error, progress, attempts, "             \
+    "published_version, created_at, coalesce(started_at, ''), coalesce(finished_at, '')"
 
 static const char *const stmt_sql[ST_COUNT] = {
     [ST_LAW_LATEST] = "SELECT " LAW_COLUMNS " FROM law_versions v JOIN laws l USING (name) "
@@ -44,10 +72,32 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_LAW_INSERT_NAME] = "INSERT OR IGNORE INTO laws (name, builtin) VALUES (?1, ?2)",
     [ST_LAW_INSERT_VERSION] =
         "INSERT INTO law_versions (name, version, description, a_s, b_s, c_s, b_n, a_d, b_d, "
-        "c, data_unit, source_kind, reference, fit_id) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) "
+        "c, data_unit, source_kind, reference, fit_id, fit_json, draws) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
         "RETURNING created_at",
     [ST_LAW_DELETE] = "DELETE FROM law_versions WHERE name = ?1",
+    [ST_LAW_DRAWS] = "SELECT draws FROM law_versions WHERE name = ?1 AND version = ?2",
+    [ST_DATASET_INSERT] = "INSERT INTO datasets (name, data_unit) VALUES (?1, ?2) RETURNING id",
+    [ST_DATASET_ROW] = "INSERT INTO dataset_rows (dataset_id, idx, sparsity, nonzeros, data, loss, "
+                       "run_id, pattern, seed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_DATASET_TOUCH] = "UPDATE datasets SET rows = rows + ?2, updated_at = " NOW " WHERE id = ?1",
+    [ST_DATASET_GET] = "SELECT " DATASET_COLUMNS " FROM datasets WHERE id = ?1",
+    [ST_DATASET_LIST] = "SELECT " DATASET_COLUMNS " FROM datasets ORDER BY id",
+    [ST_DATASET_ROWS] = "SELECT sparsity, nonzeros, data, loss, run_id, pattern, seed "
+                        "FROM dataset_rows WHERE dataset_id = ?1 ORDER BY idx",
+    [ST_DATASET_BUSY] = "SELECT count(*) FROM fits WHERE dataset_id = ?1 "
+                        "AND state IN ('queued', 'running')",
+    [ST_DATASET_DELETE] = "DELETE FROM datasets WHERE id = ?1",
+    [ST_FIT_INSERT] = "INSERT INTO fits (dataset_id, law, request) VALUES (?1, ?2, ?3) RETURNING id",
+    [ST_FIT_GET] = "SELECT " FIT_COLUMNS " FROM fits WHERE id = ?1",
+    [ST_FIT_CLAIM] = "UPDATE fits SET state = 'running', attempts = attempts + 1, progress = 0, "
+                     "started_at = " NOW " WHERE id = (SELECT id FROM fits WHERE state = 'queued' "
+                     "ORDER BY id LIMIT 1) RETURNING " FIT_COLUMNS,
+    [ST_FIT_PROGRESS] = "UPDATE fits SET progress = ?2 WHERE id = ?1 AND state = 'running'",
+    [ST_FIT_END] = "UPDATE fits SET state = ?2, result = ?3, error = ?4, published_version = ?5, "
+                   "finished_at = " NOW " WHERE id = ?1 AND state = 'running'",
+    [ST_FIT_REQUEUE] = "UPDATE fits SET state = 'queued', progress = 0 WHERE state = 'running'",
+    [ST_FIT_COUNTS] = "SELECT state, count(*) FROM fits GROUP BY state",
 };
 
 /* Migration k takes the schema from version k to k + 1. Append, never edit. */
@@ -71,6 +121,42 @@ static const char *const migrations[] = {
     "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
     "  PRIMARY KEY (name, version)"
     ") WITHOUT ROWID;",
+
+    /* 2: uploaded sweeps, fit jobs, and what a fitted law keeps. */
+    "ALTER TABLE law_versions ADD COLUMN fit_json TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE law_versions ADD COLUMN draws BLOB;"
+    "CREATE TABLE datasets ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL,"
+    "  data_unit TEXT NOT NULL CHECK (data_unit IN ('tokens', 'examples', 'steps')),"
+    "  rows INTEGER NOT NULL DEFAULT 0,"
+    "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
+    "  updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+    ");"
+    "CREATE TABLE dataset_rows ("
+    "  dataset_id INTEGER NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,"
+    "  idx INTEGER NOT NULL,"
+    "  sparsity REAL NOT NULL, nonzeros REAL NOT NULL, data REAL NOT NULL, loss REAL NOT NULL,"
+    "  run_id TEXT, pattern TEXT, seed INTEGER,"
+    "  PRIMARY KEY (dataset_id, idx)"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE fits ("
+    "  id INTEGER PRIMARY KEY,"
+    "  state TEXT NOT NULL DEFAULT 'queued'"
+    "    CHECK (state IN ('queued', 'running', 'succeeded', 'failed')),"
+    "  dataset_id INTEGER NOT NULL,"
+    "  law TEXT NOT NULL,"
+    "  request TEXT NOT NULL,"
+    "  result TEXT,"
+    "  error TEXT,"
+    "  progress REAL NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  published_version INTEGER,"
+    "  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
+    "  started_at TEXT,"
+    "  finished_at TEXT"
+    ");"
+    "CREATE INDEX fits_by_state ON fits (state, id);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -79,6 +165,12 @@ typedef struct conn {
     sqlite3_stmt *stmt[ST_COUNT];
 } conn;
 
+/* The latest version of recently asked laws. A version never changes once
+ * written, so an entry is only wrong after a write to its name; writers drop
+ * it after committing and bump `generation`, and a reader only caches what it
+ * read if no write happened meanwhile. Saves a read transaction per query. */
+#define LAW_CACHE_SIZE 32
+
 struct sl_store {
     pthread_mutex_t lock;
     pthread_cond_t freed;
@@ -86,7 +178,48 @@ struct sl_store {
     int nfree;
     int *free_ids;
     conn *conns;
+
+    pthread_rwlock_t cache_lock;
+    unsigned long generation;
+    size_t ncached, next_evict;
+    sl_law_record cached[LAW_CACHE_SIZE];
 };
+
+static int cache_find(sl_store *s, const char *name, sl_law_record *out) {
+    int hit = 0;
+    pthread_rwlock_rdlock(&s->cache_lock);
+    for (size_t i = 0; i < s->ncached && !hit; i++)
+        if (strcmp(s->cached[i].name, name) == 0) {
+            *out = s->cached[i];
+            hit = 1;
+        }
+    pthread_rwlock_unlock(&s->cache_lock);
+    return hit;
+}
+
+static unsigned long cache_generation(sl_store *s) {
+    pthread_rwlock_rdlock(&s->cache_lock);
+    unsigned long g = s->generation;
+    pthread_rwlock_unlock(&s->cache_lock);
+    return g;
+}
+
+static void cache_put(sl_store *s, const sl_law_record *rec, unsigned long seen) {
+    pthread_rwlock_wrlock(&s->cache_lock);
+    if (s->generation == seen) {
+        size_t slot = s->ncached < LAW_CACHE_SIZE ? s->ncached++ : s->next_evict++ % LAW_CACHE_SIZE;
+        s->cached[slot] = *rec;
+    }
+    pthread_rwlock_unlock(&s->cache_lock);
+}
+
+static void cache_drop(sl_store *s, const char *name) {
+    pthread_rwlock_wrlock(&s->cache_lock);
+    s->generation++;
+    for (size_t i = 0; i < s->ncached; i++)
+        if (strcmp(s->cached[i].name, name) == 0) s->cached[i--] = s->cached[--s->ncached];
+    pthread_rwlock_unlock(&s->cache_lock);
+}
 
 int sl_store_schema_version(void) { return SCHEMA_VERSION; }
 
@@ -210,10 +343,13 @@ static void read_law(sqlite3_stmt *st, sl_law_record *r) {
     r->fit_id = sqlite3_column_int64(st, 13);
     copy_text(r->created_at, sizeof r->created_at, st, 14);
     r->builtin = sqlite3_column_int(st, 15);
+    copy_text(r->fit_json, sizeof r->fit_json, st, 16);
+    r->draws = (long)sqlite3_column_int64(st, 17);
 }
 
-/* Inserts a version on c inside the caller's transaction. */
-static int insert_version(conn *c, sl_law_record *rec) {
+/* Inserts a version on c inside the caller's transaction, with its
+ * bootstrap draws (none: NULL, 0). */
+static int insert_version(conn *c, sl_law_record *rec, const sl_law *draws, size_t ndraws) {
     sqlite3_stmt *ins_name = stmt(c, ST_LAW_INSERT_NAME);
     sqlite3_stmt *next = stmt(c, ST_LAW_NEXT_VERSION);
     sqlite3_stmt *ins = stmt(c, ST_LAW_INSERT_VERSION);
@@ -235,6 +371,17 @@ static int insert_version(conn *c, sl_law_record *rec) {
     bind_text(ins, 12, sl_source_kind_name(rec->source_kind));
     bind_text(ins, 13, rec->reference);
     if (rec->fit_id) sqlite3_bind_int64(ins, 14, rec->fit_id);
+    bind_text(ins, 15, rec->fit_json);
+    if (ndraws) {
+        /* Stored as plain doubles in coefficient order: portable within a host. */
+        double *blob = malloc(ndraws * DRAW_BYTES);
+        if (!blob) abort();
+        for (size_t i = 0; i < ndraws; i++)
+            for (size_t k = 0; k < SL_LAW_NCOEF; k++)
+                blob[i * SL_LAW_NCOEF + k] = sl_law_coef_get(&draws[i], k);
+        sqlite3_bind_blob64(ins, 16, blob, ndraws * DRAW_BYTES, free);
+    }
+    rec->draws = (long)ndraws;
     if (sqlite3_step(ins) != SQLITE_ROW) goto out;
     copy_text(rec->created_at, sizeof rec->created_at, ins, 0);
     if (sqlite3_step(ins) != SQLITE_DONE) goto out;
@@ -271,7 +418,7 @@ static int load_builtins(conn *c) {
         int state = law_state(c, rec.name);
         if (state == SL_STORE_ERROR) goto rollback;
         if (state != LAW_ABSENT) continue; /* loaded on an earlier start */
-        if (insert_version(c, &rec) != SL_STORE_OK) goto rollback;
+        if (insert_version(c, &rec, NULL, 0) != SL_STORE_OK) goto rollback;
     }
     return exec(c->db, "COMMIT");
 rollback:
@@ -297,6 +444,7 @@ sl_store *sl_store_open(const char *dir, int connections, char *errbuf, size_t c
     if (!s->conns || !s->free_ids) abort();
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->freed, NULL);
+    pthread_rwlock_init(&s->cache_lock, NULL);
     for (int i = 0; i < s->count; i++) {
         if (open_conn(&s->conns[i], path, errbuf, cap) != 0) {
             s->nfree = i + 1; /* close what was opened, this one included */
@@ -321,12 +469,15 @@ void sl_store_close(sl_store *s) {
         if (s->conns[i].db) close_conn(&s->conns[i]);
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->freed);
+    pthread_rwlock_destroy(&s->cache_lock);
     free(s->conns);
     free(s->free_ids);
     free(s);
 }
 
 int sl_store_law_get(sl_store *s, const char *name, long version, sl_law_record *out) {
+    if (!version && cache_find(s, name, out)) return SL_STORE_OK;
+    unsigned long seen = cache_generation(s);
     conn *c = acquire(s);
     sqlite3_stmt *st = stmt(c, version ? ST_LAW_VERSION : ST_LAW_LATEST);
     int rc = SL_STORE_ERROR;
@@ -345,6 +496,7 @@ int sl_store_law_get(sl_store *s, const char *name, long version, sl_law_record 
         done(st);
     }
     release(s, c);
+    if (rc == SL_STORE_OK && !version) cache_put(s, out, seen);
     return rc;
 }
 
@@ -378,16 +530,22 @@ int sl_store_law_versions(sl_store *s, const char *name, sl_store_law_fn fn, voi
     return each_law(s, ST_LAW_VERSIONS, name, fn, ctx);
 }
 
-int sl_store_law_put(sl_store *s, sl_law_record *rec, int *created) {
+/* A statement that changes rows and returns none, bound by the caller. */
+static int step_done(conn *c, sqlite3_stmt *st, const char *what) {
+    int step = sqlite3_step(st);
+    done(st);
+    if (step == SQLITE_DONE) return SL_STORE_OK;
+    log_sqlite(c->db, what);
+    return SL_STORE_ERROR;
+}
+
+/* Runs body(c, ctx) inside BEGIN IMMEDIATE ... COMMIT; rolls back unless it
+ * returns SL_STORE_OK and the commit succeeds. */
+static int in_transaction(sl_store *s, int (*body)(conn *c, void *ctx), void *ctx) {
     conn *c = acquire(s);
     int rc = SL_STORE_ERROR;
     if (exec(c->db, "BEGIN IMMEDIATE") == 0) {
-        int state = law_state(c, rec->name);
-        rec->builtin = 0;
-        *created = state == LAW_ABSENT;
-        rc = state == SL_STORE_ERROR ? SL_STORE_ERROR
-             : state == LAW_BUILTIN  ? SL_STORE_CONFLICT
-                                     : insert_version(c, rec);
+        rc = body(c, ctx);
         if (rc != SL_STORE_OK || exec(c->db, "COMMIT") != 0) {
             exec(c->db, "ROLLBACK");
             if (rc == SL_STORE_OK) rc = SL_STORE_ERROR;
@@ -397,25 +555,446 @@ int sl_store_law_put(sl_store *s, sl_law_record *rec, int *created) {
     return rc;
 }
 
+typedef struct {
+    sl_law_record *rec;
+    int *created;
+} law_put;
+
+static int put_law_tx(conn *c, void *ctx) {
+    law_put *p = ctx;
+    int state = law_state(c, p->rec->name);
+    p->rec->builtin = 0;
+    *p->created = state == LAW_ABSENT;
+    return state == SL_STORE_ERROR ? SL_STORE_ERROR
+           : state == LAW_BUILTIN  ? SL_STORE_CONFLICT
+                                   : insert_version(c, p->rec, NULL, 0);
+}
+
+int sl_store_law_put(sl_store *s, sl_law_record *rec, int *created) {
+    law_put p = {rec, created};
+    int rc = in_transaction(s, put_law_tx, &p);
+    cache_drop(s, rec->name);
+    return rc;
+}
+
+static int delete_law_tx(conn *c, void *ctx) {
+    const char *name = ctx;
+    int state = law_state(c, name);
+    if (state != LAW_USER)
+        return state == LAW_ABSENT ? SL_STORE_NOT_FOUND
+               : state == LAW_BUILTIN ? SL_STORE_CONFLICT : SL_STORE_ERROR;
+    sqlite3_stmt *st = stmt(c, ST_LAW_DELETE);
+    if (!st) return SL_STORE_ERROR;
+    bind_text(st, 1, name);
+    return step_done(c, st, "delete law");
+}
+
 int sl_store_law_delete(sl_store *s, const char *name) {
+    int rc = in_transaction(s, delete_law_tx, (void *)(uintptr_t)name);
+    cache_drop(s, name);
+    return rc;
+}
+
+int sl_store_law_draws(sl_store *s, const char *name, long version, sl_law **draws, size_t *n) {
     conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, ST_LAW_DRAWS);
     int rc = SL_STORE_ERROR;
-    if (exec(c->db, "BEGIN IMMEDIATE") == 0) {
-        int state = law_state(c, name);
-        sqlite3_stmt *st = state == LAW_USER ? stmt(c, ST_LAW_DELETE) : NULL;
-        rc = state == SL_STORE_ERROR ? SL_STORE_ERROR
-             : state == LAW_ABSENT   ? SL_STORE_NOT_FOUND
-             : state == LAW_BUILTIN  ? SL_STORE_CONFLICT
-                                     : SL_STORE_ERROR;
-        if (st) {
-            bind_text(st, 1, name);
-            rc = sqlite3_step(st) == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
-            done(st);
+    *draws = NULL;
+    *n = 0;
+    if (st) {
+        bind_text(st, 1, name);
+        sqlite3_bind_int64(st, 2, version);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            const double *blob = sqlite3_column_blob(st, 0);
+            size_t count = (size_t)sqlite3_column_bytes(st, 0) / DRAW_BYTES;
+            if (count) {
+                *draws = calloc(count, sizeof **draws);
+                if (!*draws) abort();
+                for (size_t i = 0; i < count; i++)
+                    for (size_t k = 0; k < SL_LAW_NCOEF; k++)
+                        *sl_law_coef(&(*draws)[i], k) = blob[i * SL_LAW_NCOEF + k];
+            }
+            *n = count;
+            rc = SL_STORE_OK;
+        } else {
+            rc = step == SQLITE_DONE ? SL_STORE_NOT_FOUND : SL_STORE_ERROR;
         }
-        if (rc != SL_STORE_OK || exec(c->db, "COMMIT") != 0) {
-            exec(c->db, "ROLLBACK");
-            if (rc == SL_STORE_OK) rc = SL_STORE_ERROR;
+        done(st);
+    }
+    release(s, c);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- datasets */
+
+static void read_dataset(sqlite3_stmt *st, sl_dataset_info *d) {
+    memset(d, 0, sizeof *d);
+    d->id = sqlite3_column_int64(st, 0);
+    copy_text(d->name, sizeof d->name, st, 1);
+    sl_data_unit_parse((const char *)sqlite3_column_text(st, 2), &d->data_unit);
+    d->rows = sqlite3_column_int64(st, 3);
+    copy_text(d->created_at, sizeof d->created_at, st, 4);
+    copy_text(d->updated_at, sizeof d->updated_at, st, 5);
+}
+
+/* The dataset's info on c; NOT_FOUND or ERROR otherwise. */
+static int dataset_info(conn *c, long long id, sl_dataset_info *out) {
+    sqlite3_stmt *st = stmt(c, ST_DATASET_GET);
+    if (!st) return SL_STORE_ERROR;
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st), rc = SL_STORE_ERROR;
+    if (step == SQLITE_ROW) {
+        read_dataset(st, out);
+        rc = SL_STORE_OK;
+    } else if (step == SQLITE_DONE) {
+        rc = SL_STORE_NOT_FOUND;
+    }
+    done(st);
+    return rc;
+}
+
+/* Inserts ds's rows after the first `offset` on c, inside a transaction. */
+static int insert_rows(conn *c, long long id, long long offset, const sl_dataset *ds) {
+    sqlite3_stmt *ins = stmt(c, ST_DATASET_ROW), *touch = stmt(c, ST_DATASET_TOUCH);
+    if (!ins || !touch) return SL_STORE_ERROR;
+    for (size_t i = 0; i < ds->nrows; i++) {
+        const sl_dataset_row *r = &ds->rows[i];
+        sqlite3_bind_int64(ins, 1, id);
+        sqlite3_bind_int64(ins, 2, offset + (long long)i);
+        sqlite3_bind_double(ins, 3, r->sparsity);
+        sqlite3_bind_double(ins, 4, r->nonzeros);
+        sqlite3_bind_double(ins, 5, r->data);
+        sqlite3_bind_double(ins, 6, r->loss);
+        if (r->run_id) bind_text(ins, 7, r->run_id);
+        if (r->pattern[0]) bind_text(ins, 8, r->pattern);
+        if (r->has_seed) sqlite3_bind_int64(ins, 9, r->seed);
+        int step = sqlite3_step(ins);
+        done(ins);
+        if (step != SQLITE_DONE) {
+            log_sqlite(c->db, "insert dataset row");
+            return SL_STORE_ERROR;
         }
+    }
+    sqlite3_bind_int64(touch, 1, id);
+    sqlite3_bind_int64(touch, 2, (long long)ds->nrows);
+    int step = sqlite3_step(touch);
+    done(touch);
+    return step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
+}
+
+typedef struct {
+    long long id;
+    const char *name;
+    const sl_dataset *ds;
+    sl_dataset_info *out;
+} dataset_write;
+
+static int create_dataset_tx(conn *c, void *ctx) {
+    dataset_write *w = ctx;
+    sqlite3_stmt *ins = stmt(c, ST_DATASET_INSERT);
+    if (!ins) return SL_STORE_ERROR;
+    bind_text(ins, 1, w->name);
+    bind_text(ins, 2, sl_data_unit_name(w->ds->data_unit));
+    int step = sqlite3_step(ins);
+    if (step == SQLITE_ROW) w->id = sqlite3_column_int64(ins, 0);
+    if (step == SQLITE_ROW) step = sqlite3_step(ins);
+    done(ins);
+    if (step != SQLITE_DONE) return SL_STORE_ERROR;
+    int rc = insert_rows(c, w->id, 0, w->ds);
+    return rc == SL_STORE_OK ? dataset_info(c, w->id, w->out) : rc;
+}
+
+int sl_store_dataset_create(sl_store *s, const char *name, const sl_dataset *ds,
+                            sl_dataset_info *out) {
+    dataset_write w = {0, name, ds, out};
+    return in_transaction(s, create_dataset_tx, &w);
+}
+
+static int append_dataset_tx(conn *c, void *ctx) {
+    dataset_write *w = ctx;
+    sl_dataset_info info;
+    int rc = dataset_info(c, w->id, &info);
+    if (rc != SL_STORE_OK) return rc;
+    if (info.data_unit != w->ds->data_unit) return SL_STORE_CONFLICT;
+    rc = insert_rows(c, w->id, info.rows, w->ds);
+    return rc == SL_STORE_OK ? dataset_info(c, w->id, w->out) : rc;
+}
+
+int sl_store_dataset_append(sl_store *s, long long id, const sl_dataset *ds,
+                            sl_dataset_info *out) {
+    dataset_write w = {id, NULL, ds, out};
+    return in_transaction(s, append_dataset_tx, &w);
+}
+
+int sl_store_dataset_get(sl_store *s, long long id, sl_dataset_info *out) {
+    conn *c = acquire(s);
+    int rc = dataset_info(c, id, out);
+    release(s, c);
+    return rc;
+}
+
+int sl_store_dataset_rows(sl_store *s, long long id, sl_dataset *out) {
+    conn *c = acquire(s);
+    sl_dataset_info info;
+    int rc = dataset_info(c, id, &info);
+    sqlite3_stmt *st = rc == SL_STORE_OK ? stmt(c, ST_DATASET_ROWS) : NULL;
+    memset(out, 0, sizeof *out);
+    if (st) {
+        out->data_unit = info.data_unit;
+        out->rows = calloc(info.rows ? (size_t)info.rows : 1, sizeof *out->rows);
+        if (!out->rows) abort();
+        sqlite3_bind_int64(st, 1, id);
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW && out->nrows < (size_t)info.rows) {
+            sl_dataset_row *r = &out->rows[out->nrows++];
+            r->sparsity = sqlite3_column_double(st, 0);
+            r->nonzeros = sqlite3_column_double(st, 1);
+            r->data = sqlite3_column_double(st, 2);
+            r->loss = sqlite3_column_double(st, 3);
+            if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
+                r->run_id = strdup((const char *)sqlite3_column_text(st, 4));
+                if (!r->run_id) abort();
+            }
+            copy_text(r->pattern, sizeof r->pattern, st, 5);
+            r->has_seed = sqlite3_column_type(st, 6) != SQLITE_NULL;
+            r->seed = sqlite3_column_int64(st, 6);
+        }
+        if (step != SQLITE_DONE && step != SQLITE_ROW) {
+            log_sqlite(c->db, "read dataset rows");
+            sl_dataset_free(out);
+            rc = SL_STORE_ERROR;
+        }
+        done(st);
+    }
+    release(s, c);
+    return rc;
+}
+
+int sl_store_dataset_list(sl_store *s, sl_store_dataset_fn fn, void *ctx) {
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, ST_DATASET_LIST);
+    int rc = SL_STORE_ERROR, step = SQLITE_ERROR;
+    if (st) {
+        sl_dataset_info info;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            read_dataset(st, &info);
+            if (fn(&info, ctx) != 0) break;
+        }
+        rc = step == SQLITE_ROW || step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
+        done(st);
+    }
+    release(s, c);
+    return rc;
+}
+
+static int delete_dataset_tx(conn *c, void *ctx) {
+    long long id = *(long long *)ctx;
+    sl_dataset_info info;
+    int rc = dataset_info(c, id, &info);
+    if (rc != SL_STORE_OK) return rc;
+    sqlite3_stmt *busy = stmt(c, ST_DATASET_BUSY), *del = stmt(c, ST_DATASET_DELETE);
+    if (!busy || !del) return SL_STORE_ERROR;
+    sqlite3_bind_int64(busy, 1, id);
+    int step = sqlite3_step(busy);
+    long long users = step == SQLITE_ROW ? sqlite3_column_int64(busy, 0) : -1;
+    done(busy);
+    if (users != 0) return users > 0 ? SL_STORE_CONFLICT : SL_STORE_ERROR;
+    sqlite3_bind_int64(del, 1, id);
+    step = sqlite3_step(del);
+    done(del);
+    return step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
+}
+
+int sl_store_dataset_delete(sl_store *s, long long id) {
+    return in_transaction(s, delete_dataset_tx, &id);
+}
+
+/* ---------------------------------------------------------------- fits */
+
+static const char *const fit_state_names[SL_FIT_STATE_COUNT] = {"queued", "running", "succeeded",
+                                                                 "failed"};
+
+const char *sl_fit_state_name(sl_fit_state state) {
+    return state < SL_FIT_STATE_COUNT ? fit_state_names[state] : "unknown";
+}
+
+static sl_fit_state fit_state_parse(const unsigned char *text) {
+    for (int i = 0; i < SL_FIT_STATE_COUNT; i++)
+        if (text && strcmp((const char *)text, fit_state_names[i]) == 0) return (sl_fit_state)i;
+    return SL_FIT_FAILED;
+}
+
+static char *dup_column(sqlite3_stmt *st, int col) {
+    if (sqlite3_column_type(st, col) == SQLITE_NULL) return NULL;
+    char *t = strdup((const char *)sqlite3_column_text(st, col));
+    if (!t) abort();
+    return t;
+}
+
+static void read_fit(sqlite3_stmt *st, sl_fit_job *j) {
+    memset(j, 0, sizeof *j);
+    j->id = sqlite3_column_int64(st, 0);
+    j->state = fit_state_parse(sqlite3_column_text(st, 1));
+    j->dataset_id = sqlite3_column_int64(st, 2);
+    copy_text(j->law, sizeof j->law, st, 3);
+    j->request = dup_column(st, 4);
+    j->result = dup_column(st, 5);
+    j->error = dup_column(st, 6);
+    j->progress = sqlite3_column_double(st, 7);
+    j->attempts = (long)sqlite3_column_int64(st, 8);
+    j->published_version = (long)sqlite3_column_int64(st, 9);
+    copy_text(j->created_at, sizeof j->created_at, st, 10);
+    copy_text(j->started_at, sizeof j->started_at, st, 11);
+    copy_text(j->finished_at, sizeof j->finished_at, st, 12);
+}
+
+void sl_fit_job_free(sl_fit_job *job) {
+    if (!job) return;
+    free(job->request);
+    free(job->result);
+    free(job->error);
+    job->request = job->result = job->error = NULL;
+}
+
+typedef struct {
+    long long dataset_id, id;
+    const char *law, *request;
+} fit_create;
+
+static int create_fit_tx(conn *c, void *ctx) {
+    fit_create *f = ctx;
+    sl_dataset_info info;
+    int rc = dataset_info(c, f->dataset_id, &info);
+    if (rc != SL_STORE_OK) return rc;
+    sqlite3_stmt *ins = stmt(c, ST_FIT_INSERT);
+    if (!ins) return SL_STORE_ERROR;
+    sqlite3_bind_int64(ins, 1, f->dataset_id);
+    bind_text(ins, 2, f->law);
+    bind_text(ins, 3, f->request);
+    int step = sqlite3_step(ins);
+    if (step == SQLITE_ROW) f->id = sqlite3_column_int64(ins, 0);
+    if (step == SQLITE_ROW) step = sqlite3_step(ins);
+    done(ins);
+    return step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
+}
+
+int sl_store_fit_create(sl_store *s, long long dataset_id, const char *law,
+                        const char *request_json, long long *id) {
+    fit_create f = {dataset_id, 0, law, request_json};
+    int rc = in_transaction(s, create_fit_tx, &f);
+    *id = f.id;
+    return rc;
+}
+
+/* One row of a fit statement (GET by id, or CLAIM) into out. */
+static int fit_row(sl_store *s, enum stmt_id id_stmt, long long id, sl_fit_job *out) {
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, id_stmt);
+    int rc = SL_STORE_ERROR;
+    if (st) {
+        if (id_stmt == ST_FIT_GET) sqlite3_bind_int64(st, 1, id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            read_fit(st, out);
+            rc = SL_STORE_OK;
+            step = sqlite3_step(st);
+        } else if (step == SQLITE_DONE) {
+            rc = SL_STORE_NOT_FOUND;
+        }
+        if (step != SQLITE_DONE) {
+            log_sqlite(c->db, "read fit");
+            if (rc == SL_STORE_OK) sl_fit_job_free(out);
+            rc = SL_STORE_ERROR;
+        }
+        done(st);
+    }
+    release(s, c);
+    return rc;
+}
+
+int sl_store_fit_get(sl_store *s, long long id, sl_fit_job *out) {
+    return fit_row(s, ST_FIT_GET, id, out);
+}
+
+int sl_store_fit_claim(sl_store *s, sl_fit_job *out) { return fit_row(s, ST_FIT_CLAIM, 0, out); }
+
+int sl_store_fit_progress(sl_store *s, long long id, double fraction) {
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, ST_FIT_PROGRESS);
+    int rc = SL_STORE_ERROR;
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_double(st, 2, fraction);
+        rc = step_done(c, st, "fit progress");
+    }
+    release(s, c);
+    return rc;
+}
+
+typedef struct {
+    long long id;
+    sl_fit_state state;
+    const char *result, *error;
+    sl_law_record *publish;
+    const sl_law *draws;
+    size_t ndraws;
+} fit_end;
+
+static int end_fit_tx(conn *c, void *ctx) {
+    fit_end *e = ctx;
+    long version = 0;
+    if (e->publish) {
+        int state = law_state(c, e->publish->name);
+        if (state == SL_STORE_ERROR) return SL_STORE_ERROR;
+        if (state == LAW_BUILTIN) return SL_STORE_CONFLICT;
+        int rc = insert_version(c, e->publish, e->draws, e->ndraws);
+        if (rc != SL_STORE_OK) return rc;
+        version = e->publish->version;
+    }
+    sqlite3_stmt *st = stmt(c, ST_FIT_END);
+    if (!st) return SL_STORE_ERROR;
+    sqlite3_bind_int64(st, 1, e->id);
+    bind_text(st, 2, sl_fit_state_name(e->state));
+    if (e->result) bind_text(st, 3, e->result);
+    if (e->error) bind_text(st, 4, e->error);
+    if (version) sqlite3_bind_int64(st, 5, version);
+    int rc = step_done(c, st, "end fit");
+    if (rc == SL_STORE_OK && sqlite3_changes(c->db) != 1) rc = SL_STORE_NOT_FOUND;
+    return rc;
+}
+
+int sl_store_fit_succeed(sl_store *s, long long id, const char *result_json,
+                         sl_law_record *publish, const sl_law *draws, size_t ndraws) {
+    fit_end e = {id, SL_FIT_SUCCEEDED, result_json, NULL, publish, draws, ndraws};
+    int rc = in_transaction(s, end_fit_tx, &e);
+    if (publish) cache_drop(s, publish->name);
+    return rc;
+}
+
+int sl_store_fit_fail(sl_store *s, long long id, const char *error) {
+    fit_end e = {id, SL_FIT_FAILED, NULL, error, NULL, NULL, 0};
+    return in_transaction(s, end_fit_tx, &e);
+}
+
+int sl_store_fit_requeue_running(sl_store *s) {
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, ST_FIT_REQUEUE);
+    int rc = st ? step_done(c, st, "requeue fits") : SL_STORE_ERROR;
+    release(s, c);
+    return rc;
+}
+
+int sl_store_fit_counts(sl_store *s, long long counts[SL_FIT_STATE_COUNT]) {
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, ST_FIT_COUNTS);
+    int rc = SL_STORE_ERROR, step = SQLITE_ERROR;
+    memset(counts, 0, SL_FIT_STATE_COUNT * sizeof counts[0]);
+    if (st) {
+        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+            counts[fit_state_parse(sqlite3_column_text(st, 0))] = sqlite3_column_int64(st, 1);
+        rc = step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
+        done(st);
     }
     release(s, c);
     return rc;

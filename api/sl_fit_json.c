@@ -1,0 +1,284 @@
+#include "sl_fit_json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sl_parse.h"
+
+/* An optional non-negative integer member, at most max. */
+static int take_count(json_t *obj, const char *key, unsigned long max, unsigned long dflt,
+                      unsigned long *out, sl_error *err) {
+    json_t *v = json_object_get(obj, key);
+    *out = dflt;
+    if (!v) return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        (unsigned long long)json_integer_value(v) > max)
+        return sl_error_set(err, SL_ERR_INVALID_BODY, key, "%s must be an integer in [0, %lu]",
+                            key, max);
+    *out = (unsigned long)json_integer_value(v);
+    return 0;
+}
+
+static int only_members(json_t *obj, const char *path, const char *const *keys, size_t n,
+                        sl_error *err) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        size_t i = 0;
+        while (i < n && strcmp(key, keys[i]) != 0) i++;
+        if (i == n)
+            return sl_error_set(err, SL_ERR_INVALID_BODY, path[0] ? path : key,
+                                "%s has an unknown member '%.40s'", path[0] ? path : "the body",
+                                key);
+    }
+    return 0;
+}
+
+static int decode_loss(json_t *loss, sl_fit_request *out, sl_error *err) {
+    static const char *const keys[] = {"delta", "residuals"};
+    out->loss.residuals = SL_FIT_RESIDUALS_LOG;
+    out->loss.delta = 1e-3;
+    if (!loss) return 0;
+    if (!json_is_object(loss))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "loss",
+                            "loss must be an object {\"delta\", \"residuals\": \"plain\"|\"log\"}");
+    if (only_members(loss, "loss", keys, 2, err)) return -1;
+    json_t *delta = json_object_get(loss, "delta");
+    if (delta) {
+        double d = json_is_number(delta) ? json_number_value(delta) : -1;
+        if (!(d > 0) || !isfinite(d) || d > 1e6)
+            return sl_error_set(err, SL_ERR_INVALID_BODY, "loss.delta",
+                                "loss.delta must be a number in (0, 1e6]: the Huber threshold in "
+                                "the residuals' units");
+        out->loss.delta = d;
+    }
+    json_t *res = json_object_get(loss, "residuals");
+    if (res) {
+        const char *r = json_is_string(res) ? json_string_value(res) : "";
+        if (strcmp(r, "plain") == 0)
+            out->loss.residuals = SL_FIT_RESIDUALS_PLAIN;
+        else if (strcmp(r, "log") != 0)
+            return sl_error_set(err, SL_ERR_INVALID_BODY, "loss.residuals",
+                                "loss.residuals must be \"plain\" (f - y) or \"log\" (log f - log y)");
+    }
+    return 0;
+}
+
+static int decode_holdout(json_t *h, sl_fit_request *out, sl_error *err) {
+    out->holdout = SL_HOLDOUT_NONE;
+    if (!h) return 0;
+    if (!json_is_object(h) || json_object_size(h) != 1)
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout",
+                            "holdout must be {\"run_ids\": [...]} or {\"largest_nonzeros\": k}");
+    json_t *ids = json_object_get(h, "run_ids"), *k = json_object_get(h, "largest_nonzeros");
+    if (k) {
+        if (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > 1000000)
+            return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout.largest_nonzeros",
+                                "holdout.largest_nonzeros must be a positive integer");
+        out->holdout = SL_HOLDOUT_LARGEST_NONZEROS;
+        out->largest_nonzeros = (size_t)json_integer_value(k);
+        return 0;
+    }
+    if (!json_is_array(ids) || json_array_size(ids) == 0 ||
+        json_array_size(ids) > SL_FIT_REQUEST_MAX_RUN_IDS)
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout.run_ids",
+                            "holdout.run_ids must be an array of 1 to %d run ids",
+                            SL_FIT_REQUEST_MAX_RUN_IDS);
+    size_t i;
+    json_t *v;
+    json_array_foreach(ids, i, v) {
+        if (!json_is_string(v) || json_string_length(v) == 0 ||
+            json_string_length(v) > SL_DATASET_RUN_ID_MAX)
+            return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout.run_ids",
+                                "holdout.run_ids[%zu] must be a run id (1 to %d bytes)", i,
+                                SL_DATASET_RUN_ID_MAX);
+    }
+    out->holdout = SL_HOLDOUT_RUN_IDS;
+    out->run_ids = json_incref(ids);
+    return 0;
+}
+
+int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
+    static const char *const keys[] = {"dataset", "law", "loss", "seed", "starts", "bootstrap",
+                                       "holdout"};
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(body))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "", "the body must be a JSON object");
+    if (only_members(body, "", keys, sizeof keys / sizeof keys[0], err)) return -1;
+    json_t *ds = json_object_get(body, "dataset"), *law = json_object_get(body, "law");
+    if (!json_is_integer(ds) || json_integer_value(ds) < 1)
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "dataset",
+                            "dataset must be the id (a positive integer) of an uploaded dataset");
+    out->dataset = json_integer_value(ds);
+    if (!json_is_string(law) || !sl_law_name_valid(json_string_value(law)))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "law",
+                            "law must be the name to publish under: 1 to 64 of a-z, 0-9, '.', "
+                            "'_', '-', starting with a letter or digit");
+    snprintf(out->law, sizeof out->law, "%s", json_string_value(law));
+    unsigned long seed, starts, bootstrap;
+    if (decode_loss(json_object_get(body, "loss"), out, err) ||
+        take_count(body, "seed", 0xffffffffUL, 0, &seed, err) ||
+        take_count(body, "starts", SL_FIT_MAX_REQUEST_STARTS, SL_FIT_DEFAULT_STARTS, &starts,
+                   err) ||
+        take_count(body, "bootstrap", SL_FIT_MAX_REQUEST_BOOTSTRAP, SL_FIT_DEFAULT_BOOTSTRAP,
+                   &bootstrap, err) ||
+        decode_holdout(json_object_get(body, "holdout"), out, err)) {
+        sl_fit_request_free(out);
+        return -1;
+    }
+    if (starts == 0) {
+        sl_fit_request_free(out);
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "starts", "starts must be at least 1");
+    }
+    out->seed = seed;
+    out->starts = (unsigned)starts;
+    out->bootstrap = (unsigned)bootstrap;
+    return 0;
+}
+
+json_t *sl_fit_request_json(const sl_fit_request *req) {
+    json_t *o = json_pack("{s:I, s:s, s:{s:f, s:s}, s:I, s:i, s:i}", "dataset",
+                          (json_int_t)req->dataset, "law", req->law, "loss", "delta",
+                          req->loss.delta, "residuals",
+                          req->loss.residuals == SL_FIT_RESIDUALS_LOG ? "log" : "plain", "seed",
+                          (json_int_t)req->seed, "starts", (int)req->starts, "bootstrap",
+                          (int)req->bootstrap);
+    if (req->holdout == SL_HOLDOUT_RUN_IDS)
+        json_object_set_new(o, "holdout", json_pack("{s:O}", "run_ids", req->run_ids));
+    else if (req->holdout == SL_HOLDOUT_LARGEST_NONZEROS)
+        json_object_set_new(o, "holdout", json_pack("{s:I}", "largest_nonzeros",
+                                                    (json_int_t)req->largest_nonzeros));
+    return o;
+}
+
+void sl_fit_request_free(sl_fit_request *req) {
+    json_decref(req->run_ids);
+    req->run_ids = NULL;
+}
+
+static int listed(json_t *ids, const char *run_id) {
+    size_t i;
+    json_t *v;
+    if (!run_id) return 0;
+    json_array_foreach(ids, i, v) if (strcmp(json_string_value(v), run_id) == 0) return 1;
+    return 0;
+}
+
+static int by_nonzeros_desc(const void *a, const void *b) {
+    double x = (*(const sl_dataset_row *const *)a)->nonzeros;
+    double y = (*(const sl_dataset_row *const *)b)->nonzeros;
+    return (x < y) - (x > y);
+}
+
+int sl_fit_holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigned char *heldout,
+                        sl_error *err) {
+    size_t n = ds->nrows, held = 0;
+    memset(heldout, 0, n);
+    if (req->holdout == SL_HOLDOUT_NONE) return 0;
+    if (req->holdout == SL_HOLDOUT_RUN_IDS) {
+        for (size_t i = 0; i < n; i++) held += heldout[i] = (unsigned char)listed(req->run_ids, ds->rows[i].run_id);
+        if (held == 0)
+            return sl_error_set(err, SL_ERR_UNPROCESSABLE, "holdout.run_ids",
+                                "no row of dataset %lld has one of the run ids to hold out",
+                                req->dataset);
+    } else {
+        if (req->largest_nonzeros >= n)
+            return sl_error_set(err, SL_ERR_UNPROCESSABLE, "holdout.largest_nonzeros",
+                                "holding out %zu rows of %zu leaves none to fit", req->largest_nonzeros, n);
+        const sl_dataset_row **order = malloc(n * sizeof *order);
+        if (!order) abort();
+        for (size_t i = 0; i < n; i++) order[i] = &ds->rows[i];
+        qsort(order, n, sizeof *order, by_nonzeros_desc);
+        for (size_t i = 0; i < req->largest_nonzeros; i++) heldout[order[i] - ds->rows] = 1;
+        free(order);
+        held = req->largest_nonzeros;
+    }
+    return 0;
+}
+
+static json_t *coefficients_json(const sl_law *law) {
+    json_t *o = json_object();
+    for (size_t i = 0; i < SL_LAW_NCOEF; i++)
+        json_object_set_new(o, sl_law_coef_names[i], json_real(sl_law_coef_get(law, i)));
+    return o;
+}
+
+static json_t *intervals_json(const sl_fit_result *res) {
+    if (!res->n_draws) return json_null();
+    json_t *o = json_object();
+    for (size_t i = 0; i < SL_LAW_NCOEF; i++)
+        json_object_set_new(o, sl_law_coef_names[i],
+                            json_pack("[o, o]", sl_json_number(res->lower[i]),
+                                      sl_json_number(res->upper[i])));
+    return o;
+}
+
+static json_t *errors_json(const sl_fit_errors *e) {
+    return json_pack("{s:I, s:o, s:o, s:o, s:o}", "rows", (json_int_t)e->rows, "objective",
+                     sl_json_number(e->objective), "rmse", sl_json_number(e->rmse),
+                     "max_abs_error", sl_json_number(e->max_abs_error), "mean_abs_rel_error",
+                     sl_json_number(e->mean_abs_rel_error));
+}
+
+json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
+                           const unsigned char *heldout, const sl_fit_result *res,
+                           double seconds) {
+    json_t *rows = json_array();
+    sl_fit_errors held = {0};
+    double sq = 0, abs_rel = 0;
+    size_t fitted = 0;
+    for (size_t i = 0; i < ds->nrows; i++) {
+        const sl_dataset_row *r = &ds->rows[i];
+        double f = sl_law_loss(&res->law, r->sparsity, r->nonzeros, r->data);
+        json_t *row = json_pack("{s:I, s:f, s:f, s:f, s:f, s:o, s:o, s:b}", "row",
+                                (json_int_t)(i + 1), "sparsity", r->sparsity, "nonzeros",
+                                r->nonzeros, "data", r->data, "loss", r->loss, "predicted",
+                                sl_json_number(f), "residual", sl_json_number(f - r->loss),
+                                "heldout", heldout[i]);
+        if (r->run_id) json_object_set_new(row, "run_id", json_string(r->run_id));
+        json_array_append_new(rows, row);
+        if (heldout[i]) {
+            double e = fabs(f - r->loss);
+            held.rows++;
+            sq += e * e;
+            abs_rel += e / r->loss;
+            held.max_abs_error = fmax(held.max_abs_error, e);
+        } else {
+            fitted++;
+        }
+    }
+    (void)fitted;
+    json_t *holdout = json_null();
+    if (held.rows) {
+        held.rmse = sqrt(sq / (double)held.rows);
+        held.mean_abs_rel_error = abs_rel / (double)held.rows;
+        held.objective = NAN;
+        holdout = errors_json(&held);
+        json_object_del(holdout, "objective");
+    }
+    return json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:{s:i, s:i, s:i}, s:{s:i, s:I, s:i, s:f}}",
+        "coefficients", coefficients_json(&res->law), "objective",
+        sl_json_number(res->errors.objective), "rmse", sl_json_number(res->errors.rmse),
+        "max_abs_error", sl_json_number(res->errors.max_abs_error), "mean_abs_rel_error",
+        sl_json_number(res->errors.mean_abs_rel_error), "fitted", errors_json(&res->errors),
+        "residuals", rows, "intervals", intervals_json(res), "holdout", holdout, "seconds",
+        seconds, "starts", "run", (int)res->starts, "converged", (int)res->starts_converged,
+        "at_best", (int)res->starts_at_best, "bootstrap", "requested", (int)req->bootstrap,
+        "draws", (json_int_t)res->n_draws, "failed", (int)res->bootstrap_failed, "level",
+        res->n_draws ? res->level : SL_FIT_DEFAULT_LEVEL);
+}
+
+json_t *sl_fit_summary_json(const sl_fit_request *req, const sl_fit_result *res, long long fit_id) {
+    return json_pack("{s:I, s:s, s:{s:f, s:s}, s:o, s:o, s:o, s:I, s:o, s:f, s:I}", "fit_id",
+                     (json_int_t)fit_id, "objective_kind", "mean Huber", "objective", "delta",
+                     req->loss.delta, "residuals",
+                     req->loss.residuals == SL_FIT_RESIDUALS_LOG ? "log" : "plain", "value",
+                     sl_json_number(res->errors.objective), "rmse", sl_json_number(res->errors.rmse),
+                     "mean_abs_rel_error", sl_json_number(res->errors.mean_abs_rel_error), "rows",
+                     (json_int_t)res->errors.rows, "intervals", intervals_json(res), "level",
+                     res->n_draws ? res->level : SL_FIT_DEFAULT_LEVEL, "draws",
+                     (json_int_t)res->n_draws);
+}

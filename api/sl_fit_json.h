@@ -1,0 +1,65 @@
+/*
+ * sl_fit_json.h - the JSON of fit jobs: the request of POST /v1/fits, and the
+ * result a finished fit reports (GET /v1/fits/{id}) and publishes with its
+ * law (the law's `fit` object).
+ */
+#ifndef SL_FIT_JSON_H
+#define SL_FIT_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sl_dataset.h"
+#include "sl_errors.h"
+#include "sl_fit.h"
+#include "sl_law_json.h"
+
+#define SL_FIT_REQUEST_MAX_RUN_IDS 1000
+#define SL_FIT_DEFAULT_BOOTSTRAP 200
+#define SL_FIT_MAX_REQUEST_BOOTSTRAP 10000
+#define SL_FIT_MAX_REQUEST_STARTS 10000
+
+typedef enum sl_holdout_kind {
+    SL_HOLDOUT_NONE = 0,
+    SL_HOLDOUT_RUN_IDS,          /* rows whose run_id is listed */
+    SL_HOLDOUT_LARGEST_NONZEROS, /* the k rows with the largest nonzeros */
+} sl_holdout_kind;
+
+typedef struct sl_fit_request {
+    long long dataset;
+    char law[SL_LAW_NAME_MAX + 1]; /* the law the fit publishes a version of */
+    sl_fit_loss loss;
+    uint64_t seed;
+    unsigned starts;
+    unsigned bootstrap;
+    sl_holdout_kind holdout;
+    size_t largest_nonzeros;
+    json_t *run_ids; /* array of strings when holdout is by run id; owned */
+} sl_fit_request;
+
+/* {"dataset": id, "law": name, "loss"?: {"delta"?, "residuals"?: plain|log},
+ *  "seed"?, "starts"?, "bootstrap"?, "holdout"?: {"run_ids": [...]} |
+ *  {"largest_nonzeros": k}}. Defaults: log residuals, delta 1e-3, seed 0,
+ * starts SL_FIT_DEFAULT_STARTS, bootstrap SL_FIT_DEFAULT_BOOTSTRAP. */
+int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err);
+/* The request with its defaults filled in: what the job stores and reports. */
+json_t *sl_fit_request_json(const sl_fit_request *req);
+void sl_fit_request_free(sl_fit_request *req);
+
+/* Marks the held-out rows of ds (heldout[i] = 1); -1 with err (422) when the
+ * hold-out leaves nothing out or too little to fit. */
+int sl_fit_holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigned char *heldout,
+                        sl_error *err);
+
+/* The result object of a succeeded fit: coefficients, objective, rmse,
+ * max_abs_error, mean_abs_rel_error, residuals (one per row, held-out rows
+ * marked), intervals, holdout, seconds, starts. */
+json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
+                           const unsigned char *heldout, const sl_fit_result *res,
+                           double seconds);
+
+/* The law's `fit` object: {objective, rmse, rows, intervals, level, ...}. */
+json_t *sl_fit_summary_json(const sl_fit_request *req, const sl_fit_result *res, long long fit_id);
+
+#endif
