@@ -272,12 +272,12 @@ json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
 }
 
 json_t *sl_fit_summary_json(const sl_fit_request *req, const sl_fit_result *res, long long fit_id) {
-    return json_pack("{s:I, s:s, s:{s:f, s:s}, s:o, s:o, s:o, s:I, s:o, s:f, s:I}", "fit_id",
-                     (json_int_t)fit_id, "objective_kind", "mean Huber", "objective", "delta",
-                     req->loss.delta, "residuals",
-                     req->loss.residuals == SL_FIT_RESIDUALS_LOG ? "log" : "plain", "value",
-                     sl_json_number(res->errors.objective), "rmse", sl_json_number(res->errors.rmse),
-                     "mean_abs_rel_error", sl_json_number(res->errors.mean_abs_rel_error), "rows",
+    return json_pack("{s:I, s:o, s:{s:s, s:f, s:s}, s:o, s:o, s:I, s:o, s:f, s:I}", "fit_id",
+                     (json_int_t)fit_id, "objective", sl_json_number(res->errors.objective),
+                     "loss", "kind", "mean Huber", "delta", req->loss.delta, "residuals",
+                     req->loss.residuals == SL_FIT_RESIDUALS_LOG ? "log" : "plain", "rmse",
+                     sl_json_number(res->errors.rmse), "mean_abs_rel_error",
+                     sl_json_number(res->errors.mean_abs_rel_error), "rows",
                      (json_int_t)res->errors.rows, "intervals", intervals_json(res), "level",
                      res->n_draws ? res->level : SL_FIT_DEFAULT_LEVEL, "draws",
                      (json_int_t)res->n_draws);

@@ -30,6 +30,17 @@ void sl_handle_curve_loss_vs_data(sl_request *req);
 void sl_handle_curve_optimal_sparsity(sl_request *req);
 void sl_handle_contours(sl_request *req);
 
+/* handlers_datasets.c */
+void sl_handle_dataset_create(sl_request *req);
+void sl_handle_datasets_list(sl_request *req);
+void sl_handle_dataset_get(sl_request *req);
+void sl_handle_dataset_delete(sl_request *req);
+void sl_handle_dataset_append(sl_request *req);
+
+/* handlers_fits.c */
+void sl_handle_fit_create(sl_request *req);
+void sl_handle_fit_get(sl_request *req);
+
 /* handlers_ops.c */
 void sl_handle_healthz(sl_request *req);
 void sl_handle_metrics(sl_request *req);

@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "handlers.h"
+#include "sl_fit.h"
 #include "sl_law_json.h"
 #include "sl_query_json.h"
+#include "sl_store.h"
 #include "sl_table.h"
 
 #define MAX_SERIES 16
@@ -19,6 +21,48 @@ static const double default_max_sparsity = SL_LAW_DEFAULT_MAX_SPARSITY;
 static int amount(sl_request *req, const char *name, const double *dflt, double *out,
                   sl_error *err) {
     return sl_req_number(req, name, &sl_range_amount, dflt, out, err);
+}
+
+/* Bounds the work of intervals on a batch: points x draws evaluations. */
+#define MAX_INTERVAL_EVALUATIONS 2000000
+
+/* The bootstrap draws of a fitted law (none for others): the spread of a
+ * quantity over them is its interval. */
+typedef struct draws {
+    sl_law *law;
+    size_t n;
+    double *values; /* scratch, n */
+} draws;
+
+static void draws_load(sl_request *req, const sl_law_record *rec, draws *d) {
+    memset(d, 0, sizeof *d);
+    if (rec->draws <= 0 ||
+        sl_store_law_draws(sl_req_server(req)->store, rec->name, rec->version, &d->law, &d->n) !=
+            SL_STORE_OK)
+        return;
+    d->values = malloc(d->n * sizeof *d->values);
+    if (!d->values) abort();
+}
+
+static void draws_free(draws *d) {
+    free(d->law);
+    free(d->values);
+}
+
+/* [lo, hi] of the values filled in d->values, or NULL without draws. */
+static json_t *draws_interval(const draws *d) {
+    double lo, hi;
+    if (!d->n || sl_fit_percentile_interval(d->values, d->n, SL_FIT_DEFAULT_LEVEL, &lo, &hi))
+        return NULL;
+    return json_pack("[o, o]", sl_json_number(lo), sl_json_number(hi));
+}
+
+/* Adds "interval" of the loss at p over the draws to a loss object. */
+static void add_loss_interval(json_t *obj, const draws *d, const sl_point *p) {
+    for (size_t i = 0; i < d->n; i++)
+        d->values[i] = sl_law_loss(&d->law[i], p->sparsity, p->nonzeros, p->data);
+    json_t *interval = draws_interval(d);
+    if (interval) json_object_set_new(obj, "interval", interval);
 }
 
 static void reply_law_ref(sl_request *req, const sl_law_record *rec, json_t *body) {
@@ -38,6 +82,10 @@ void sl_handle_loss(sl_request *req) {
         return;
     }
     json_t *body = sl_loss_json(&rec.law, &p);
+    draws d;
+    draws_load(req, &rec, &d);
+    add_loss_interval(body, &d, &p);
+    draws_free(&d);
     json_object_set_new(body, "units",
                         sl_units_json(rec.data_unit, "loss", "sparsity", "nonzeros", "data",
                                       "total_params", "dense_equivalent_params", "loss_floor", NULL));
@@ -55,7 +103,15 @@ void sl_handle_loss_batch(sl_request *req) {
         return;
     }
     json_t *out = json_array();
-    for (size_t i = 0; i < n; i++) json_array_append_new(out, sl_loss_json(&rec.law, &pts[i]));
+    draws d;
+    draws_load(req, &rec, &d);
+    if (d.n * n > MAX_INTERVAL_EVALUATIONS) d.n = 0; /* too much work: points go without */
+    for (size_t i = 0; i < n; i++) {
+        json_t *point = sl_loss_json(&rec.law, &pts[i]);
+        add_loss_interval(point, &d, &pts[i]);
+        json_array_append_new(out, point);
+    }
+    draws_free(&d);
     free(pts);
     reply_law_ref(req, &rec,
                   json_pack("{s:o, s:o}", "points", out, "units",
@@ -196,7 +252,26 @@ void sl_handle_optimal_sparsity(sl_request *req) {
     }
     q.pattern = !patterns ? "unstructured" : chosen == npatterns ? "dense" : pattern_names[chosen];
     if (patterns) q.max_sparsity = NAN;
-    sl_reply_json(req, 200, sl_optimum_json(&rec, &q, &opt));
+    json_t *body = sl_optimum_json(&rec, &q, &opt);
+    /* The interval of S_opt over the bootstrap draws of a fitted law. */
+    draws d;
+    draws_load(req, &rec, &d);
+    size_t ok = 0;
+    for (size_t i = 0; i < d.n; i++) {
+        sl_law_optimum o;
+        size_t pick;
+        int r = patterns ? sl_law_optimal_among(&d.law[i], &q.cost, q.nonzeros, q.dense_data,
+                                                pattern_s, npatterns, &o, &pick)
+                         : sl_law_optimal_sparsity(&d.law[i], &q.cost, q.nonzeros, q.dense_data,
+                                                   isnan(q.max_sparsity) ? default_max_sparsity
+                                                                         : q.max_sparsity, &o);
+        if (r == SL_LAW_OK) d.values[ok++] = o.sparsity;
+    }
+    d.n = ok;
+    json_t *interval = draws_interval(&d);
+    if (interval) json_object_set_new(body, "interval", interval);
+    draws_free(&d);
+    sl_reply_json(req, 200, body);
 }
 
 /* A plan the response can state: positive data, finite compute and loss. A

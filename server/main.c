@@ -10,6 +10,7 @@
 #include "sl_auth.h"
 #include "sl_config.h"
 #include "sl_http.h"
+#include "sl_jobs.h"
 #include "sl_metrics.h"
 #include "sl_store.h"
 
@@ -61,8 +62,11 @@ int main(int argc, char **argv) {
     sl_metrics *metrics = sl_metrics_new(methods, patterns, nroutes);
     sl_server server = {.config = &cfg, .store = store, .metrics = metrics, .token = token};
 
+    /* One fit at a time, using every core for its starts and bootstrap. */
+    server.jobs = sl_jobs_start(store, 1, 0);
     unsigned port = 0;
     if (sl_http_start(&server, &port) != 0) {
+        sl_jobs_stop(server.jobs);
         sl_metrics_free(metrics);
         sl_store_close(store);
         return 1;
@@ -76,6 +80,7 @@ int main(int argc, char **argv) {
     sigwait(&stop, &sig);
     fprintf(stderr, "{\"level\":\"info\",\"event\":\"stopping\",\"signal\":%d}\n", sig);
     sl_http_stop(&server, DRAIN_GRACE_MS);
+    sl_jobs_stop(server.jobs);
     sl_store_close(store);
     sl_metrics_free(metrics);
     fprintf(stderr, "{\"level\":\"info\",\"event\":\"stopped\"}\n");

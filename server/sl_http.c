@@ -140,6 +140,15 @@ const char *sl_req_query(const sl_request *req, const char *name) {
 
 json_t *sl_req_json(const sl_request *req) { return req->json; }
 
+const char *sl_req_body(const sl_request *req, size_t *len) {
+    *len = req->body_len;
+    return req->body ? req->body : "";
+}
+
+const char *sl_req_header(const sl_request *req, const char *name) {
+    return MHD_lookup_connection_value(req->con, MHD_HEADER_KIND, name);
+}
+
 int sl_req_number(const sl_request *req, const char *name, const sl_range *range,
                   const double *dflt, double *out, sl_error *err) {
     const char *text = sl_req_query(req, name);

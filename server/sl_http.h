@@ -15,12 +15,14 @@
 
 struct sl_store;
 struct sl_metrics;
+struct sl_jobs;
 
 /* What every handler can reach: settings, store, token, metrics. */
 typedef struct sl_server {
     const sl_config *config;
     struct sl_store *store;
     struct sl_metrics *metrics;
+    struct sl_jobs *jobs;
     const char *token;
     volatile int draining; /* set on SIGTERM: new requests get 503 */
 } sl_server;
@@ -33,6 +35,7 @@ enum {
     SL_ROUTE_JSON_BODY = 1u << 1, /* takes an application/json body */
     SL_ROUTE_STATIC = 1u << 2,    /* files of --static-dir; not an API route */
     SL_ROUTE_CSV = 1u << 3,       /* can answer text/csv (?format=csv) */
+    SL_ROUTE_RAW_BODY = 1u << 4,  /* takes a body of its own media type (sl_req_body) */
 };
 
 #define SL_ROUTE_MAX_PARAMS 16
@@ -65,7 +68,11 @@ const char *sl_req_path_param(const sl_request *req, const char *name);
 const char *sl_req_query(const sl_request *req, const char *name);
 /* The body as parsed JSON (routes with SL_ROUTE_JSON_BODY), never NULL there. */
 json_t *sl_req_json(const sl_request *req);
-/* 1 when the client asked for CSV: ?format=csv or Accept: text/csv. */
+/* The raw body of SL_ROUTE_RAW_BODY routes (NUL-terminated; len excludes it). */
+const char *sl_req_body(const sl_request *req, size_t *len);
+/* A request header, or NULL. */
+const char *sl_req_header(const sl_request *req, const char *name);
+/* Sets *wants to 1 when the client asked for CSV: ?format=csv or Accept: text/csv. */
 int sl_req_wants_csv(const sl_request *req, sl_error *err, int *wants);
 
 /* Query parameter as a number in range. dflt NULL: required. */

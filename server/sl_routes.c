@@ -8,6 +8,7 @@
 #define AUTH SL_ROUTE_AUTH
 #define JSON_BODY SL_ROUTE_JSON_BODY
 #define CSV SL_ROUTE_CSV
+#define RAW_BODY SL_ROUTE_RAW_BODY
 
 const sl_route sl_routes[] = {
     {"GET", "/healthz", sl_handle_healthz, 0, {0}, "liveness and store check"},
@@ -44,6 +45,21 @@ const sl_route sl_routes[] = {
     {"GET", "/v1/laws/{name}/contours", sl_handle_contours, CSV,
      {"levels", "nonzeros_min", "nonzeros_max", "points", "version", "format"},
      "iso-S_opt lines over (nonzeros, compute) beside the dense compute-optimal line"},
+
+    {"POST", "/v1/datasets", sl_handle_dataset_create, AUTH | RAW_BODY,
+     {"name", "base_params", "tokens_per_step", "data_unit"},
+     "upload a sweep (CSV, JSON or NDJSON); all rows or none"},
+    {"GET", "/v1/datasets", sl_handle_datasets_list, AUTH, {0}, "every dataset"},
+    {"GET", "/v1/datasets/{id}", sl_handle_dataset_get, AUTH | CSV, {"format"},
+     "one dataset and its rows (JSON, or CSV)"},
+    {"DELETE", "/v1/datasets/{id}", sl_handle_dataset_delete, AUTH, {0}, "remove a dataset"},
+    {"POST", "/v1/datasets/{id}/rows", sl_handle_dataset_append, AUTH | RAW_BODY,
+     {"base_params", "tokens_per_step", "data_unit"}, "append rows; all or none"},
+
+    {"POST", "/v1/fits", sl_handle_fit_create, AUTH | JSON_BODY, {"wait"},
+     "fit a law to a dataset in the background and publish it as a new version"},
+    {"GET", "/v1/fits/{id}", sl_handle_fit_get, AUTH, {0},
+     "a fit's state, result, intervals, held-out errors and published version"},
 
     {"GET", "/", sl_handle_static, SL_ROUTE_STATIC, {0}, "the dashboard"},
     {"GET", "/{path*}", sl_handle_static, SL_ROUTE_STATIC, {0}, "dashboard files"},

@@ -1,0 +1,163 @@
+/* Datasets: uploaded sweep results. An upload is all-or-nothing. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "sl_dataset.h"
+#include "sl_store.h"
+
+static json_t *info_json(const sl_dataset_info *d) {
+    return json_pack("{s:I, s:s, s:I, s:{s:s, s:s}, s:s, s:s}", "id", (json_int_t)d->id, "name",
+                     d->name, "rows", (json_int_t)d->rows, "units", "nonzeros", "parameters",
+                     "data", sl_data_unit_name(d->data_unit), "created_at", d->created_at,
+                     "updated_at", d->updated_at);
+}
+
+/* {id} of the path; answers 400 / 404 itself and returns -1 on failure. */
+static int dataset_id(sl_request *req, long long *id, sl_dataset_info *info) {
+    long v;
+    sl_error err;
+    if (sl_parse_int("id", sl_req_path_param(req, "id"), 1, 1L << 52, &v, &err) != 0) {
+        sl_reply_error(req, &err);
+        return -1;
+    }
+    *id = v;
+    int rc = sl_store_dataset_get(sl_req_server(req)->store, v, info);
+    if (rc == SL_STORE_NOT_FOUND)
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no dataset with id %ld", v);
+    else if (rc != SL_STORE_OK)
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store failed; nothing was changed");
+    return rc == SL_STORE_OK ? 0 : -1;
+}
+
+/* Reads the upload's options from the query and parses the body. Answers
+ * the client itself and returns -1 when the upload is refused. */
+static int parse_upload(sl_request *req, sl_dataset *ds) {
+    static const char *const options[] = {"base_params", "tokens_per_step", "data_unit"};
+    sl_dataset_options opt;
+    sl_dataset_format fmt;
+    sl_error err;
+    memset(&opt, 0, sizeof opt);
+    if (sl_dataset_format_from_content_type(sl_req_header(req, "Content-Type"), &fmt, &err) != 0) {
+        sl_reply_error(req, &err);
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        const char *v = sl_req_query(req, options[i]);
+        if (v && sl_dataset_option_set(&opt, options[i], v, &err) < 0) {
+            sl_reply_error(req, &err);
+            return -1;
+        }
+    }
+    size_t len;
+    const char *body = sl_req_body(req, &len);
+    sl_dataset_errors *errs = malloc(sizeof *errs);
+    if (!errs) abort();
+    int rc = sl_dataset_parse(body, len, fmt, &opt, ds, errs);
+    if (rc != 0) sl_reply_json(req, sl_err_table[errs->code].status, sl_dataset_errors_json(errs));
+    free(errs);
+    return rc;
+}
+
+void sl_handle_dataset_create(sl_request *req) {
+    const char *name = sl_req_query(req, "name");
+    if (!name || !*name || strlen(name) > SL_DATASET_NAME_MAX) {
+        sl_reply_fail(req, name ? SL_ERR_INVALID_PARAMETER : SL_ERR_MISSING_PARAMETER, "name",
+                      "name is required: 1 to %d characters naming the sweep", SL_DATASET_NAME_MAX);
+        return;
+    }
+    for (const char *p = name; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            sl_reply_fail(req, SL_ERR_INVALID_PARAMETER, "name", "name has a control character");
+            return;
+        }
+    sl_dataset ds;
+    if (parse_upload(req, &ds) != 0) return;
+    sl_dataset_info info;
+    int rc = sl_store_dataset_create(sl_req_server(req)->store, name, &ds, &info);
+    sl_dataset_free(&ds);
+    if (rc != SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store failed; nothing was stored");
+        return;
+    }
+    sl_reply_json(req, 201, info_json(&info));
+}
+
+void sl_handle_dataset_append(sl_request *req) {
+    long long id;
+    sl_dataset_info info;
+    sl_dataset ds;
+    if (dataset_id(req, &id, &info) != 0 || parse_upload(req, &ds) != 0) return;
+    int rc = sl_store_dataset_append(sl_req_server(req)->store, id, &ds, &info);
+    sl_data_unit unit = ds.data_unit;
+    sl_dataset_free(&ds);
+    if (rc == SL_STORE_CONFLICT)
+        sl_reply_fail(req, SL_ERR_UNIT_MISMATCH, "data",
+                      "these rows measure data in %s but dataset %lld is in %s; nothing was added",
+                      sl_data_unit_name(unit), id, sl_data_unit_name(info.data_unit));
+    else if (rc == SL_STORE_NOT_FOUND)
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no dataset with id %lld", id);
+    else if (rc != SL_STORE_OK)
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store failed; nothing was added");
+    else
+        sl_reply_json(req, 200, info_json(&info));
+}
+
+static int append_info(const sl_dataset_info *info, void *array) {
+    return json_array_append_new(array, info_json(info));
+}
+
+void sl_handle_datasets_list(sl_request *req) {
+    json_t *list = json_array();
+    if (sl_store_dataset_list(sl_req_server(req)->store, append_info, list) != SL_STORE_OK) {
+        json_decref(list);
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+        return;
+    }
+    sl_reply_json(req, 200, json_pack("{s:o}", "datasets", list));
+}
+
+void sl_handle_dataset_get(sl_request *req) {
+    long long id;
+    sl_dataset_info info;
+    sl_dataset ds;
+    sl_error err;
+    int csv;
+    if (dataset_id(req, &id, &info) != 0) return;
+    if (sl_req_wants_csv(req, &err, &csv) != 0) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    if (sl_store_dataset_rows(sl_req_server(req)->store, id, &ds) != SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+        return;
+    }
+    if (csv) {
+        size_t len;
+        char *text = sl_dataset_csv(ds.rows, ds.nrows, &len);
+        if (!text) abort();
+        sl_reply_text(req, 200, "text/csv; charset=utf-8", text, len);
+    } else {
+        json_t *body = info_json(&info);
+        json_object_set_new(body, "records", sl_dataset_rows_json(ds.rows, ds.nrows));
+        sl_reply_json(req, 200, body);
+    }
+    sl_dataset_free(&ds);
+}
+
+void sl_handle_dataset_delete(sl_request *req) {
+    long long id;
+    sl_dataset_info info;
+    if (dataset_id(req, &id, &info) != 0) return;
+    int rc = sl_store_dataset_delete(sl_req_server(req)->store, id);
+    if (rc == SL_STORE_CONFLICT)
+        sl_reply_fail(req, SL_ERR_CONFLICT, "id",
+                      "dataset %lld is read by a queued or running fit; delete it when that ends", id);
+    else if (rc == SL_STORE_NOT_FOUND)
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no dataset with id %lld", id);
+    else if (rc != SL_STORE_OK)
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store failed; nothing was deleted");
+    else
+        sl_reply_json(req, 200, json_pack("{s:I, s:b}", "id", (json_int_t)id, "deleted", 1));
+}

@@ -1,0 +1,141 @@
+/* Fits: queue a fit of a law to a dataset, and read its state and result. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "sl_fit_json.h"
+#include "sl_jobs.h"
+#include "sl_store.h"
+
+/* How long ?wait=true may hold a request open. */
+#define FIT_WAIT_MS 120000
+
+static json_t *fit_json(const sl_fit_job *job) {
+    json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:f, s:i, s:s}", "id", (json_int_t)job->id,
+                          "status", sl_fit_state_name(job->state), "dataset",
+                          (json_int_t)job->dataset_id, "law", job->law, "progress", job->progress,
+                          "attempts", (int)job->attempts, "created_at", job->created_at);
+    json_object_set_new(o, "started_at", job->started_at[0] ? json_string(job->started_at) : json_null());
+    json_object_set_new(o, "finished_at", job->finished_at[0] ? json_string(job->finished_at) : json_null());
+    json_object_set_new(o, "request", json_loads(job->request, 0, NULL));
+    json_t *result = job->result ? json_loads(job->result, 0, NULL) : NULL;
+    if (result) json_object_update(o, result); /* coefficients, objective, ... at top level */
+    json_decref(result);
+    json_object_set_new(o, "published",
+                        job->published_version
+                            ? json_pack("{s:s, s:i}", "name", job->law, "version",
+                                        (int)job->published_version)
+                            : json_null());
+    json_object_set_new(o, "error", job->error ? json_string(job->error) : json_null());
+    return o;
+}
+
+static void reply_fit(sl_request *req, long long id, unsigned status) {
+    sl_fit_job job;
+    int rc = sl_store_fit_get(sl_req_server(req)->store, id, &job);
+    if (rc == SL_STORE_NOT_FOUND) {
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no fit with id %lld", id);
+        return;
+    }
+    if (rc != SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+        return;
+    }
+    sl_reply_json(req, status, fit_json(&job));
+    sl_fit_job_free(&job);
+}
+
+/* Checks now what would make the fit fail later: the dataset exists, the
+ * law is not built-in, the hold-out and the rows can identify the law. */
+static int validate(sl_request *req, const sl_fit_request *fr) {
+    sl_server *server = sl_req_server(req);
+    sl_law_record law;
+    sl_dataset ds;
+    sl_error err;
+    if (sl_store_law_get(server->store, fr->law, 0, &law) == SL_STORE_OK && law.builtin) {
+        sl_reply_fail(req, SL_ERR_CONFLICT, "law",
+                      "'%s' is a built-in law and cannot get new versions; publish under "
+                      "another name", fr->law);
+        return -1;
+    }
+    int rc = sl_store_dataset_rows(server->store, fr->dataset, &ds);
+    if (rc != SL_STORE_OK) {
+        if (rc == SL_STORE_NOT_FOUND)
+            sl_reply_fail(req, SL_ERR_NOT_FOUND, "dataset", "no dataset with id %lld", fr->dataset);
+        else
+            sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+        return -1;
+    }
+    unsigned char *heldout = calloc(ds.nrows ? ds.nrows : 1, 1);
+    sl_fit_row *rows = calloc(ds.nrows ? ds.nrows : 1, sizeof *rows);
+    if (!heldout || !rows) abort();
+    size_t n = 0;
+    char reason[256] = "";
+    int ok = sl_fit_holdout_mark(fr, &ds, heldout, &err) == 0;
+    if (ok) {
+        for (size_t i = 0; i < ds.nrows; i++)
+            if (!heldout[i])
+                rows[n++] = (sl_fit_row){ds.rows[i].sparsity, ds.rows[i].nonzeros,
+                                         ds.rows[i].data, ds.rows[i].loss};
+        if (sl_fit_check(rows, n, reason, sizeof reason) != SL_FIT_OK) {
+            sl_error_set(&err, SL_ERR_UNPROCESSABLE, "dataset",
+                         "dataset %lld cannot identify the law%s: %s", fr->dataset,
+                         fr->holdout ? " once the hold-out is set aside" : "", reason);
+            ok = 0;
+        }
+    }
+    if (!ok) sl_reply_error(req, &err);
+    free(rows);
+    free(heldout);
+    sl_dataset_free(&ds);
+    return ok ? 0 : -1;
+}
+
+void sl_handle_fit_create(sl_request *req) {
+    sl_server *server = sl_req_server(req);
+    sl_fit_request fr;
+    sl_error err;
+    const char *wait = sl_req_query(req, "wait");
+    if (wait && strcmp(wait, "true") != 0 && strcmp(wait, "false") != 0) {
+        sl_reply_fail(req, SL_ERR_INVALID_PARAMETER, "wait", "wait must be true or false");
+        return;
+    }
+    if (sl_fit_request_decode(sl_req_json(req), &fr, &err) != 0) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    if (validate(req, &fr) != 0) {
+        sl_fit_request_free(&fr);
+        return;
+    }
+    json_t *stored = sl_fit_request_json(&fr);
+    char *text = json_dumps(stored, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(stored);
+    long long id = 0;
+    int rc = text ? sl_store_fit_create(server->store, fr.dataset, fr.law, text, &id)
+                  : SL_STORE_ERROR;
+    free(text);
+    sl_fit_request_free(&fr);
+    if (rc == SL_STORE_NOT_FOUND) {
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, "dataset", "the dataset was deleted meanwhile");
+        return;
+    }
+    if (rc != SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store failed; no fit was queued");
+        return;
+    }
+    sl_jobs_wake(server->jobs);
+    int ended = wait && strcmp(wait, "true") == 0 && sl_jobs_wait(server->jobs, id, FIT_WAIT_MS);
+    reply_fit(req, id, ended ? 200 : 202);
+}
+
+void sl_handle_fit_get(sl_request *req) {
+    long v;
+    sl_error err;
+    if (sl_parse_int("id", sl_req_path_param(req, "id"), 1, 1L << 52, &v, &err) != 0) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    reply_fit(req, v, 200);
+}

@@ -1,0 +1,254 @@
+#include "sl_jobs.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sl_fit.h"
+#include "sl_fit_json.h"
+#include "sl_store.h"
+
+#define MAX_WORKERS 16
+
+struct sl_jobs {
+    sl_store *store;
+    unsigned fit_threads;
+    pthread_mutex_t lock;
+    pthread_cond_t queued; /* a fit was queued, or stop */
+    pthread_cond_t ended;  /* a fit ended */
+    int stopping;
+    atomic_int cancel; /* seen by the fitter between iterations */
+    unsigned nworkers;
+    pthread_t workers[MAX_WORKERS];
+};
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void log_fit(long long id, const char *event, const char *detail) {
+    json_t *line = json_pack("{s:s, s:s, s:I}", "level", "info", "event", event, "fit",
+                             (json_int_t)id);
+    if (detail) json_object_set_new(line, "detail", json_string(detail));
+    char *text = json_dumps(line, JSON_COMPACT);
+    json_decref(line);
+    if (text) fprintf(stderr, "%s\n", text);
+    free(text);
+}
+
+typedef struct {
+    sl_store *store;
+    long long id;
+    double last_fraction, last_time;
+} progress_ctx;
+
+/* Progress goes to the store at most every 2 % or half second. */
+static int on_progress(double fraction, void *ctx) {
+    progress_ctx *p = ctx;
+    double t = now_seconds();
+    if (fraction >= 1 || fraction - p->last_fraction >= 0.02 || t - p->last_time >= 0.5) {
+        sl_store_fit_progress(p->store, p->id, fraction);
+        p->last_fraction = fraction;
+        p->last_time = t;
+    }
+    return 0;
+}
+
+static void fail(sl_jobs *jobs, long long id, const char *why) {
+    log_fit(id, "fit_failed", why);
+    sl_store_fit_fail(jobs->store, id, why);
+}
+
+/* Publishes the fit as a new version of its law, with the result, in one
+ * transaction. */
+static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *req,
+                    const sl_dataset *ds, const unsigned char *heldout,
+                    const sl_fit_result *res, double seconds) {
+    sl_law_record rec;
+    memset(&rec, 0, sizeof rec);
+    snprintf(rec.name, sizeof rec.name, "%s", job->law);
+    snprintf(rec.description, sizeof rec.description, "fitted to dataset %lld (fit %lld)",
+             job->dataset_id, job->id);
+    rec.law = res->law;
+    rec.data_unit = ds->data_unit;
+    rec.source_kind = SL_SOURCE_FIT;
+    snprintf(rec.reference, sizeof rec.reference, "fit %lld of dataset %lld", job->id,
+             job->dataset_id);
+    rec.fit_id = job->id;
+    json_t *summary = sl_fit_summary_json(req, res, job->id);
+    size_t n = json_dumpb(summary, rec.fit_json, sizeof rec.fit_json - 1, JSON_COMPACT);
+    json_decref(summary);
+    if (n == 0 || n >= sizeof rec.fit_json - 1) {
+        fail(jobs, job->id, "internal: the fit summary is too large to publish");
+        return;
+    }
+    rec.fit_json[n] = '\0';
+    json_t *result = sl_fit_result_json(req, ds, heldout, res, seconds);
+    char *text = json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(result);
+    if (!text) abort();
+    int rc = sl_store_fit_succeed(jobs->store, job->id, text, &rec, res->draws, res->n_draws);
+    free(text);
+    if (rc == SL_STORE_CONFLICT)
+        fail(jobs, job->id, "the law to publish is built-in and cannot be changed");
+    else if (rc != SL_STORE_OK)
+        fail(jobs, job->id, "internal: the store could not save the result");
+    else
+        log_fit(job->id, "fit_succeeded", NULL);
+}
+
+static void run(sl_jobs *jobs, const sl_fit_job *job) {
+    sl_fit_request req;
+    sl_error err;
+    sl_dataset ds;
+    json_t *body = json_loads(job->request, 0, NULL);
+    int ok = body && sl_fit_request_decode(body, &req, &err) == 0;
+    json_decref(body);
+    if (!ok) {
+        fail(jobs, job->id, "internal: the stored request cannot be read");
+        return;
+    }
+    if (sl_store_dataset_rows(jobs->store, job->dataset_id, &ds) != SL_STORE_OK) {
+        fail(jobs, job->id, "the dataset was deleted before the fit ran");
+        sl_fit_request_free(&req);
+        return;
+    }
+    unsigned char *heldout = calloc(ds.nrows ? ds.nrows : 1, 1);
+    sl_fit_row *rows = calloc(ds.nrows ? ds.nrows : 1, sizeof *rows);
+    if (!heldout || !rows) abort();
+    size_t n = 0;
+    char reason[256] = "";
+    if (sl_fit_holdout_mark(&req, &ds, heldout, &err) != 0) {
+        fail(jobs, job->id, err.message);
+        goto out;
+    }
+    for (size_t i = 0; i < ds.nrows; i++)
+        if (!heldout[i])
+            rows[n++] = (sl_fit_row){ds.rows[i].sparsity, ds.rows[i].nonzeros, ds.rows[i].data,
+                                     ds.rows[i].loss};
+    sl_fit_options opt;
+    sl_fit_options_default(&opt);
+    progress_ctx progress = {jobs->store, job->id, 0, now_seconds()};
+    opt.loss = req.loss;
+    opt.seed = req.seed;
+    opt.starts = req.starts;
+    opt.bootstrap = req.bootstrap;
+    opt.threads = jobs->fit_threads;
+    opt.progress = on_progress;
+    opt.progress_ctx = &progress;
+    opt.cancel = &jobs->cancel;
+    sl_fit_result res;
+    double start = now_seconds();
+    log_fit(job->id, "fit_started", NULL);
+    int rc = sl_fit(rows, n, &opt, &res, reason, sizeof reason);
+    if (rc == SL_FIT_ECANCELLED) {
+        log_fit(job->id, "fit_interrupted", "queued again for the next start");
+    } else if (rc != SL_FIT_OK) {
+        fail(jobs, job->id, reason[0] ? reason : "the fit failed");
+    } else {
+        publish(jobs, job, &req, &ds, heldout, &res, now_seconds() - start);
+        sl_fit_result_free(&res);
+    }
+out:
+    free(rows);
+    free(heldout);
+    sl_dataset_free(&ds);
+    sl_fit_request_free(&req);
+}
+
+static void *worker(void *arg) {
+    sl_jobs *jobs = arg;
+    for (;;) {
+        pthread_mutex_lock(&jobs->lock);
+        int stopping = jobs->stopping;
+        pthread_mutex_unlock(&jobs->lock);
+        if (stopping) break;
+        sl_fit_job job;
+        int rc = sl_store_fit_claim(jobs->store, &job);
+        if (rc == SL_STORE_OK) {
+            run(jobs, &job);
+            sl_fit_job_free(&job);
+            pthread_mutex_lock(&jobs->lock);
+            pthread_cond_broadcast(&jobs->ended);
+            pthread_mutex_unlock(&jobs->lock);
+            continue;
+        }
+        /* Nothing queued (or the store is busy): sleep until woken, with a
+         * timeout so that a missed wake-up costs a second, not a fit. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        pthread_mutex_lock(&jobs->lock);
+        if (!jobs->stopping) pthread_cond_timedwait(&jobs->queued, &jobs->lock, &until);
+        pthread_mutex_unlock(&jobs->lock);
+    }
+    return NULL;
+}
+
+sl_jobs *sl_jobs_start(sl_store *store, unsigned workers, unsigned fit_threads) {
+    sl_jobs *jobs = calloc(1, sizeof *jobs);
+    if (!jobs) abort();
+    jobs->store = store;
+    jobs->fit_threads = fit_threads;
+    pthread_mutex_init(&jobs->lock, NULL);
+    pthread_cond_init(&jobs->queued, NULL);
+    pthread_cond_init(&jobs->ended, NULL);
+    sl_store_fit_requeue_running(store);
+    if (workers > MAX_WORKERS) workers = MAX_WORKERS;
+    for (unsigned i = 0; i < workers; i++)
+        if (pthread_create(&jobs->workers[jobs->nworkers], NULL, worker, jobs) == 0)
+            jobs->nworkers++;
+    return jobs;
+}
+
+void sl_jobs_wake(sl_jobs *jobs) {
+    pthread_mutex_lock(&jobs->lock);
+    pthread_cond_signal(&jobs->queued);
+    pthread_mutex_unlock(&jobs->lock);
+}
+
+int sl_jobs_wait(sl_jobs *jobs, long long id, unsigned timeout_ms) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    /* The state is read under the lock the worker takes to announce an end,
+     * so an end between the read and the wait is never missed. */
+    int ended = 0, rc = 0;
+    pthread_mutex_lock(&jobs->lock);
+    while (!ended && rc != ETIMEDOUT && !jobs->stopping) {
+        sl_fit_job job;
+        if (sl_store_fit_get(jobs->store, id, &job) != SL_STORE_OK) break;
+        ended = job.state == SL_FIT_SUCCEEDED || job.state == SL_FIT_FAILED;
+        sl_fit_job_free(&job);
+        if (!ended) rc = pthread_cond_timedwait(&jobs->ended, &jobs->lock, &until);
+    }
+    pthread_mutex_unlock(&jobs->lock);
+    return ended;
+}
+
+void sl_jobs_stop(sl_jobs *jobs) {
+    if (!jobs) return;
+    pthread_mutex_lock(&jobs->lock);
+    jobs->stopping = 1;
+    atomic_store(&jobs->cancel, 1);
+    pthread_cond_broadcast(&jobs->queued);
+    pthread_cond_broadcast(&jobs->ended);
+    pthread_mutex_unlock(&jobs->lock);
+    for (unsigned i = 0; i < jobs->nworkers; i++) pthread_join(jobs->workers[i], NULL);
+    pthread_mutex_destroy(&jobs->lock);
+    pthread_cond_destroy(&jobs->queued);
+    pthread_cond_destroy(&jobs->ended);
+    free(jobs);
+}

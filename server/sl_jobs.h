@@ -1,0 +1,22 @@
+/*
+ * sl_jobs.h - background workers that run queued fits. A fit job is a row in
+ * the store, so the queue survives a restart: fits that were running when the
+ * server stopped are queued again at start. HTTP threads never fit.
+ */
+#ifndef SL_JOBS_H
+#define SL_JOBS_H
+
+struct sl_store;
+typedef struct sl_jobs sl_jobs;
+
+/* Requeues interrupted fits and starts `workers` threads; each fit uses up to
+ * fit_threads threads for its starts and bootstrap (0: every core). */
+sl_jobs *sl_jobs_start(struct sl_store *store, unsigned workers, unsigned fit_threads);
+/* A fit was queued: wake a worker. */
+void sl_jobs_wake(sl_jobs *jobs);
+/* Waits until fit `id` has ended or timeout_ms passed; 1 when it ended. */
+int sl_jobs_wait(sl_jobs *jobs, long long id, unsigned timeout_ms);
+/* Cancels running fits (they stay queued for the next start) and joins. */
+void sl_jobs_stop(sl_jobs *jobs);
+
+#endif
