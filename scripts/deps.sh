@@ -3,17 +3,20 @@
 # Idempotent: only missing packages are fetched. Run as root (or with sudo available).
 #   scripts/deps.sh          build + test dependencies
 #   scripts/deps.sh runtime  only the shared libraries the server needs at run time
+#   scripts/deps.sh bench    what bench/ compares against (wrk, scipy)
 set -eu
 
 build_pkgs="build-essential cmake pkg-config curl ca-certificates \
 libmicrohttpd-dev libjansson-dev libgsl-dev libsqlite3-dev libcurl4-openssl-dev \
 libopenblas-openmp-dev libcriterion-dev wrk python3"
+bench_pkgs="wrk python3-scipy python3-numpy"
 runtime_pkgs="libmicrohttpd12 libjansson4 libgsl27 libsqlite3-0 curl ca-certificates"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;
   runtime) want=$runtime_pkgs ;;
-  *) echo "usage: $0 [build|runtime]" >&2; exit 2 ;;
+  bench) want="$build_pkgs $bench_pkgs" ;;
+  *) echo "usage: $0 [build|runtime|bench]" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -1,5 +1,6 @@
 /* Operations: health, metrics, the OpenAPI document, the dashboard's files. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,6 +34,20 @@ void sl_handle_healthz(sl_request *req) {
 void sl_handle_metrics(sl_request *req) {
     size_t len;
     char *text = sl_metrics_render(sl_req_server(req)->metrics, &len);
+    long long fits[SL_FIT_STATE_COUNT];
+    if (sl_store_fit_counts(sl_req_server(req)->store, fits) == SL_STORE_OK) {
+        char gauge[512];
+        size_t n = (size_t)snprintf(gauge, sizeof gauge,
+                                    "# HELP sparselaw_fits Fit jobs by state.\n"
+                                    "# TYPE sparselaw_fits gauge\n");
+        for (int s = 0; s < SL_FIT_STATE_COUNT; s++)
+            n += (size_t)snprintf(gauge + n, sizeof gauge - n, "sparselaw_fits{state=\"%s\"} %lld\n",
+                                  sl_fit_state_name((sl_fit_state)s), fits[s]);
+        text = realloc(text, len + n + 1);
+        if (!text) abort();
+        memcpy(text + len, gauge, n + 1);
+        len += n;
+    }
     sl_reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
 
