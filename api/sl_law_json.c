@@ -7,17 +7,21 @@
 static const char *const unit_names[SL_UNIT_COUNT] = {"tokens", "examples", "steps"};
 static const char *const source_names[SL_SOURCE_COUNT] = {"builtin", "manual", "fit"};
 
+/* The index of text in names[0..n), or -1. */
+static int lookup(const char *const *names, int n, const char *text) {
+    for (int i = 0; text && i < n; i++)
+        if (strcmp(text, names[i]) == 0) return i;
+    return -1;
+}
+
 const char *sl_data_unit_name(sl_data_unit unit) {
     return unit < SL_UNIT_COUNT ? unit_names[unit] : "unknown";
 }
 
 int sl_data_unit_parse(const char *text, sl_data_unit *out) {
-    for (int i = 0; i < SL_UNIT_COUNT; i++)
-        if (text && strcmp(text, unit_names[i]) == 0) {
-            *out = (sl_data_unit)i;
-            return 0;
-        }
-    return -1;
+    int i = lookup(unit_names, SL_UNIT_COUNT, text);
+    if (i >= 0) *out = (sl_data_unit)i;
+    return i >= 0 ? 0 : -1;
 }
 
 const char *sl_source_kind_name(sl_source_kind kind) {
@@ -25,12 +29,9 @@ const char *sl_source_kind_name(sl_source_kind kind) {
 }
 
 int sl_source_kind_parse(const char *text, sl_source_kind *out) {
-    for (int i = 0; i < SL_SOURCE_COUNT; i++)
-        if (text && strcmp(text, source_names[i]) == 0) {
-            *out = (sl_source_kind)i;
-            return 0;
-        }
-    return -1;
+    int i = lookup(source_names, SL_SOURCE_COUNT, text);
+    if (i >= 0) *out = (sl_source_kind)i;
+    return i >= 0 ? 0 : -1;
 }
 
 json_t *sl_json_number(double v) {
