@@ -1250,6 +1250,11 @@ void sl_dataset_free(sl_dataset *ds) {
     memset(ds, 0, sizeof *ds);
 }
 
+void sl_dataset_truncate(sl_dataset *ds, size_t nrows) {
+    for (size_t i = nrows; i < ds->nrows; i++) free(ds->rows[i].run_id);
+    if (nrows < ds->nrows) ds->nrows = nrows;
+}
+
 /* ----------------------------------------------------------------- writing */
 
 /* The shortest of %.15g, %.16g, %.17g that reads back as v. */

@@ -134,6 +134,8 @@ int sl_dataset_parse(const char *body, size_t len, sl_dataset_format fmt,
                      const sl_dataset_options *opt, sl_dataset *out, sl_dataset_errors *errs);
 
 void sl_dataset_free(sl_dataset *ds);
+/* Keeps only the first nrows rows (no-op when it has fewer). */
+void sl_dataset_truncate(sl_dataset *ds, size_t nrows);
 
 /* {"error": {"code", "message", "field"? (when one error), "errors": [{row
  * (null for 0), field (null for ""), reason}], "omitted"?: n}}. */

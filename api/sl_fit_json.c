@@ -101,8 +101,8 @@ static int decode_holdout(json_t *h, sl_fit_request *out, sl_error *err) {
 }
 
 int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
-    static const char *const keys[] = {"dataset", "law", "loss", "seed", "starts", "bootstrap",
-                                       "holdout"};
+    static const char *const keys[] = {"dataset", "dataset_rows", "law", "loss", "seed",
+                                       "starts", "bootstrap", "holdout"};
     memset(out, 0, sizeof *out);
     if (!json_is_object(body))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "", "the body must be a JSON object");
@@ -112,6 +112,11 @@ int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
         return sl_error_set(err, SL_ERR_INVALID_BODY, "dataset",
                             "dataset must be the id (a positive integer) of an uploaded dataset");
     out->dataset = json_integer_value(ds);
+    json_t *rows = json_object_get(body, "dataset_rows");
+    if (rows && (!json_is_integer(rows) || json_integer_value(rows) < 1))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "dataset_rows",
+                            "dataset_rows must be a positive integer: fit the dataset's first k rows");
+    out->dataset_rows = rows ? json_integer_value(rows) : 0;
     if (!json_is_string(law) || !sl_law_name_valid(json_string_value(law)))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "law",
                             "law must be the name to publish under: 1 to 64 of a-z, 0-9, '.', "
@@ -139,8 +144,9 @@ int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
 }
 
 json_t *sl_fit_request_json(const sl_fit_request *req) {
-    json_t *o = json_pack("{s:I, s:s, s:{s:f, s:s}, s:I, s:i, s:i}", "dataset",
-                          (json_int_t)req->dataset, "law", req->law, "loss", "delta",
+    json_t *o = json_pack("{s:I, s:I, s:s, s:{s:f, s:s}, s:I, s:i, s:i}", "dataset",
+                          (json_int_t)req->dataset, "dataset_rows", (json_int_t)req->dataset_rows,
+                          "law", req->law, "loss", "delta",
                           req->loss.delta, "residuals",
                           req->loss.residuals == SL_FIT_RESIDUALS_LOG ? "log" : "plain", "seed",
                           (json_int_t)req->seed, "starts", (int)req->starts, "bootstrap",
@@ -258,8 +264,25 @@ json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
         holdout = errors_json(&held);
         json_object_del(holdout, "objective");
     }
+    const char *data_unit = sl_data_unit_name(ds->data_unit);
+    char coef_unit[160];
+    snprintf(coef_unit, sizeof coef_unit,
+             "raw units: the law with nonzeros in parameters and data in %s", data_unit);
+    json_t *units = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
+                              "coefficients", coef_unit, "intervals", coef_unit, "sparsity",
+                              "fraction of weights that are zero, in [0, 1)", "nonzeros",
+                              "parameters", "data", data_unit, "loss",
+                              "the sweep's loss (validation loss)", "predicted",
+                              "the sweep's loss", "residual", "predicted - loss, in loss units",
+                              "rmse", "loss units", "mean_abs_rel_error",
+                              "fraction of the loss (0.0075 = 0.75 %)", "seconds",
+                              "seconds of wall-clock time");
+    json_object_set_new(units, "max_abs_error", json_string("loss units"));
+    json_object_set_new(units, "objective", json_string(req->loss.residuals == SL_FIT_RESIDUALS_LOG
+                                                            ? "mean Huber of log residuals"
+                                                            : "mean Huber of residuals, loss units"));
     return json_pack(
-        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:{s:i, s:i, s:i}, s:{s:i, s:I, s:i, s:f}}",
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:{s:i, s:i, s:i}, s:{s:i, s:I, s:i, s:f}, s:o}",
         "coefficients", coefficients_json(&res->law), "objective",
         sl_json_number(res->errors.objective), "rmse", sl_json_number(res->errors.rmse),
         "max_abs_error", sl_json_number(res->errors.max_abs_error), "mean_abs_rel_error",
@@ -268,7 +291,7 @@ json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
         seconds, "starts", "run", (int)res->starts, "converged", (int)res->starts_converged,
         "at_best", (int)res->starts_at_best, "bootstrap", "requested", (int)req->bootstrap,
         "draws", (json_int_t)res->n_draws, "failed", (int)res->bootstrap_failed, "level",
-        res->n_draws ? res->level : SL_FIT_DEFAULT_LEVEL);
+        res->n_draws ? res->level : SL_FIT_DEFAULT_LEVEL, "units", units);
 }
 
 json_t *sl_fit_summary_json(const sl_fit_request *req, const sl_fit_result *res, long long fit_id) {

@@ -36,9 +36,12 @@ typedef struct sl_fit_request {
     sl_holdout_kind holdout;
     size_t largest_nonzeros;
     json_t *run_ids; /* array of strings when holdout is by run id; owned */
+    /* The fit reads the dataset's first dataset_rows rows: pinned when the fit
+     * is requested, so rows appended later do not change it. 0: not pinned. */
+    long long dataset_rows;
 } sl_fit_request;
 
-/* {"dataset": id, "law": name, "loss"?: {"delta"?, "residuals"?: plain|log},
+/* {"dataset": id, "dataset_rows"?: k, "law": name, "loss"?: {"delta"?, "residuals"?: plain|log},
  *  "seed"?, "starts"?, "bootstrap"?, "holdout"?: {"run_ids": [...]} |
  *  {"largest_nonzeros": k}}. Defaults: log residuals, delta 1e-3, seed 0,
  * starts SL_FIT_DEFAULT_STARTS, bootstrap SL_FIT_DEFAULT_BOOTSTRAP. */

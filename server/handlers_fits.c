@@ -8,8 +8,10 @@
 #include "sl_jobs.h"
 #include "sl_store.h"
 
-/* How long ?wait=true may hold a request open. */
-#define FIT_WAIT_MS 120000
+/* How long ?wait=true may hold a request open, and how often it looks
+ * whether the server is draining (SIGTERM). */
+#define FIT_WAIT_MS       120000
+#define FIT_WAIT_SLICE_MS 100
 
 static json_t *fit_json(const sl_fit_job *job) {
     json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:f, s:i, s:s}", "id", (json_int_t)job->id,
@@ -47,13 +49,15 @@ static void reply_fit(sl_request *req, long long id, unsigned status) {
 }
 
 /* Checks now what would make the fit fail later: the dataset exists, the
- * law is not built-in, the hold-out and the rows can identify the law. */
-static int validate(sl_request *req, const sl_fit_request *fr) {
+ * law is not built-in and keeps its data unit, the hold-out and the rows can
+ * identify the law. Pins the rows the fit will read. */
+static int validate(sl_request *req, sl_fit_request *fr) {
     sl_server *server = sl_req_server(req);
     sl_law_record law;
     sl_dataset ds;
     sl_error err;
-    if (sl_store_law_get(server->store, fr->law, 0, &law) == SL_STORE_OK && law.builtin) {
+    int have_law = sl_store_law_get(server->store, fr->law, 0, &law) == SL_STORE_OK;
+    if (have_law && law.builtin) {
         sl_reply_fail(req, SL_ERR_CONFLICT, "law",
                       "'%s' is a built-in law and cannot get new versions; publish under "
                       "another name", fr->law);
@@ -67,6 +71,23 @@ static int validate(sl_request *req, const sl_fit_request *fr) {
             sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
         return -1;
     }
+    if (have_law && law.data_unit != ds.data_unit) {
+        sl_reply_fail(req, SL_ERR_CONFLICT, "law",
+                      "law '%s' measures data in %s but dataset %lld is in %s; publish under "
+                      "another name", fr->law, sl_data_unit_name(law.data_unit), fr->dataset,
+                      sl_data_unit_name(ds.data_unit));
+        sl_dataset_free(&ds);
+        return -1;
+    }
+    if (fr->dataset_rows > (long long)ds.nrows) {
+        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "dataset_rows",
+                      "dataset %lld has %zu rows, fewer than dataset_rows %lld", fr->dataset,
+                      ds.nrows, fr->dataset_rows);
+        sl_dataset_free(&ds);
+        return -1;
+    }
+    if (!fr->dataset_rows) fr->dataset_rows = (long long)ds.nrows;
+    sl_dataset_truncate(&ds, (size_t)fr->dataset_rows);
     unsigned char *heldout = calloc(ds.nrows ? ds.nrows : 1, 1);
     sl_fit_row *rows = calloc(ds.nrows ? ds.nrows : 1, sizeof *rows);
     if (!heldout || !rows) abort();
@@ -90,6 +111,18 @@ static int validate(sl_request *req, const sl_fit_request *fr) {
     free(heldout);
     sl_dataset_free(&ds);
     return ok ? 0 : -1;
+}
+
+/* Waits until fit id ends (1) or the wait limit passes (0). Waits in slices
+ * so that SIGTERM ends the wait at once: the drain finishes in-flight
+ * requests before the jobs stop, so a wait for a long fit would otherwise
+ * hold the shutdown until the fit ends. The client then gets 202 and the fit
+ * runs again at the next start. */
+static int wait_for_fit(sl_server *server, long long id) {
+    for (unsigned waited = 0; waited < FIT_WAIT_MS && !server->draining;
+         waited += FIT_WAIT_SLICE_MS)
+        if (sl_jobs_wait(server->jobs, id, FIT_WAIT_SLICE_MS)) return 1;
+    return 0;
 }
 
 void sl_handle_fit_create(sl_request *req) {
@@ -126,7 +159,7 @@ void sl_handle_fit_create(sl_request *req) {
         return;
     }
     sl_jobs_wake(server->jobs);
-    int ended = wait && strcmp(wait, "true") == 0 && sl_jobs_wait(server->jobs, id, FIT_WAIT_MS);
+    int ended = wait && strcmp(wait, "true") == 0 && wait_for_fit(server, id);
     reply_fit(req, id, ended ? 200 : 202);
 }
 

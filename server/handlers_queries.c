@@ -65,6 +65,13 @@ static void add_loss_interval(json_t *obj, const draws *d, const sl_point *p) {
     if (interval) json_object_set_new(obj, "interval", interval);
 }
 
+/* The unit of an "interval" field, when the law has draws. */
+static void add_interval_unit(json_t *units, const draws *d, const char *of) {
+    if (d->n)
+        json_object_set_new(units, "interval",
+                            json_pack("s+", "95 % bootstrap percentile interval of ", of));
+}
+
 static void reply_law_ref(sl_request *req, const sl_law_record *rec, json_t *body) {
     json_object_set_new(body, "law", sl_law_ref_json(rec));
     sl_reply_json(req, 200, body);
@@ -82,13 +89,14 @@ void sl_handle_loss(sl_request *req) {
         return;
     }
     json_t *body = sl_loss_json(&rec.law, &p);
+    json_t *units = sl_units_json(rec.data_unit, "loss", "sparsity", "nonzeros", "data",
+                                  "total_params", "dense_equivalent_params", "loss_floor", NULL);
     draws d;
     draws_load(req, &rec, &d);
     add_loss_interval(body, &d, &p);
+    add_interval_unit(units, &d, "loss");
     draws_free(&d);
-    json_object_set_new(body, "units",
-                        sl_units_json(rec.data_unit, "loss", "sparsity", "nonzeros", "data",
-                                      "total_params", "dense_equivalent_params", "loss_floor", NULL));
+    json_object_set_new(body, "units", units);
     reply_law_ref(req, &rec, body);
 }
 
@@ -111,13 +119,12 @@ void sl_handle_loss_batch(sl_request *req) {
         add_loss_interval(point, &d, &pts[i]);
         json_array_append_new(out, point);
     }
+    json_t *units = sl_units_json(rec.data_unit, "loss", "sparsity", "nonzeros", "data",
+                                  "total_params", "dense_equivalent_params", "loss_floor", NULL);
+    add_interval_unit(units, &d, "loss");
     draws_free(&d);
     free(pts);
-    reply_law_ref(req, &rec,
-                  json_pack("{s:o, s:o}", "points", out, "units",
-                            sl_units_json(rec.data_unit, "loss", "sparsity", "nonzeros", "data",
-                                          "total_params", "dense_equivalent_params", "loss_floor",
-                                          NULL)));
+    reply_law_ref(req, &rec, json_pack("{s:o, s:o}", "points", out, "units", units));
 }
 
 /* cost_model, prune_start and prune_end into cost. */
@@ -270,6 +277,7 @@ void sl_handle_optimal_sparsity(sl_request *req) {
     d.n = ok;
     json_t *interval = draws_interval(&d);
     if (interval) json_object_set_new(body, "interval", interval);
+    add_interval_unit(json_object_get(body, "units"), &d, "sparsity");
     draws_free(&d);
     sl_reply_json(req, 200, body);
 }

@@ -315,7 +315,7 @@ static int admit(sl_request *req, sl_error *err) {
         unsigned status = sl_auth_check(auth, req->server->token);
         if (status == 401)
             return sl_error_set(err, SL_ERR_UNAUTHORIZED, NULL,
-                                "this route changes state: send Authorization: Bearer <token>");
+                                "this route needs Authorization: Bearer <token>");
         if (status == 403) return sl_error_set(err, SL_ERR_FORBIDDEN, NULL, "the bearer token is wrong");
     }
     if (r->flags & SL_ROUTE_JSON_BODY) {

@@ -14,6 +14,8 @@
 #include "sl_store.h"
 
 #define MAX_WORKERS 16
+/* A fit interrupted this often (a crash it causes, say) is failed, not rerun. */
+#define MAX_ATTEMPTS 3
 
 struct sl_jobs {
     sl_store *store;
@@ -115,11 +117,21 @@ static void run(sl_jobs *jobs, const sl_fit_job *job) {
         fail(jobs, job->id, "internal: the stored request cannot be read");
         return;
     }
+    if (job->attempts > MAX_ATTEMPTS) {
+        char why[160];
+        snprintf(why, sizeof why,
+                 "the server stopped while this fit ran, %d times; it is not run again",
+                 MAX_ATTEMPTS);
+        fail(jobs, job->id, why);
+        sl_fit_request_free(&req);
+        return;
+    }
     if (sl_store_dataset_rows(jobs->store, job->dataset_id, &ds) != SL_STORE_OK) {
         fail(jobs, job->id, "the dataset was deleted before the fit ran");
         sl_fit_request_free(&req);
         return;
     }
+    if (req.dataset_rows) sl_dataset_truncate(&ds, (size_t)req.dataset_rows);
     unsigned char *heldout = calloc(ds.nrows ? ds.nrows : 1, 1);
     sl_fit_row *rows = calloc(ds.nrows ? ds.nrows : 1, sizeof *rows);
     if (!heldout || !rows) abort();

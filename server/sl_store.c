@@ -125,8 +125,9 @@ static const char *const migrations[] = {
     /* 2: uploaded sweeps, fit jobs, and what a fitted law keeps. */
     "ALTER TABLE law_versions ADD COLUMN fit_json TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE law_versions ADD COLUMN draws BLOB;"
+    /* AUTOINCREMENT: an id never names two uploads, even after a delete. */
     "CREATE TABLE datasets ("
-    "  id INTEGER PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  name TEXT NOT NULL,"
     "  data_unit TEXT NOT NULL CHECK (data_unit IN ('tokens', 'examples', 'steps')),"
     "  rows INTEGER NOT NULL DEFAULT 0,"
@@ -141,7 +142,7 @@ static const char *const migrations[] = {
     "  PRIMARY KEY (dataset_id, idx)"
     ") WITHOUT ROWID;"
     "CREATE TABLE fits ("
-    "  id INTEGER PRIMARY KEY,"
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  state TEXT NOT NULL DEFAULT 'queued'"
     "    CHECK (state IN ('queued', 'running', 'succeeded', 'failed')),"
     "  dataset_id INTEGER NOT NULL,"
