@@ -21,21 +21,6 @@ static int take_count(json_t *obj, const char *key, unsigned long max, unsigned 
     return 0;
 }
 
-static int only_members(json_t *obj, const char *path, const char *const *keys, size_t n,
-                        sl_error *err) {
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v) {
-        size_t i = 0;
-        while (i < n && strcmp(key, keys[i]) != 0) i++;
-        if (i == n)
-            return sl_error_set(err, SL_ERR_INVALID_BODY, path[0] ? path : key,
-                                "%s has an unknown member '%.40s'", path[0] ? path : "the body",
-                                key);
-    }
-    return 0;
-}
-
 static int decode_loss(json_t *loss, sl_fit_request *out, sl_error *err) {
     static const char *const keys[] = {"delta", "residuals"};
     out->loss.residuals = SL_FIT_RESIDUALS_LOG;
@@ -44,7 +29,7 @@ static int decode_loss(json_t *loss, sl_fit_request *out, sl_error *err) {
     if (!json_is_object(loss))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "loss",
                             "loss must be an object {\"delta\", \"residuals\": \"plain\"|\"log\"}");
-    if (only_members(loss, "loss", keys, 2, err)) return -1;
+    if (sl_json_only_members(loss, "loss", keys, 2, err)) return -1;
     json_t *delta = json_object_get(loss, "delta");
     if (delta) {
         double d = json_is_number(delta) ? json_number_value(delta) : -1;
@@ -106,7 +91,7 @@ int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
     memset(out, 0, sizeof *out);
     if (!json_is_object(body))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "", "the body must be a JSON object");
-    if (only_members(body, "", keys, sizeof keys / sizeof keys[0], err)) return -1;
+    if (sl_json_only_members(body, "", keys, sizeof keys / sizeof keys[0], err)) return -1;
     json_t *ds = json_object_get(body, "dataset"), *law = json_object_get(body, "law");
     if (!json_is_integer(ds) || json_integer_value(ds) < 1)
         return sl_error_set(err, SL_ERR_INVALID_BODY, "dataset",

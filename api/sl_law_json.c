@@ -75,18 +75,17 @@ static int take_string(const json_t *obj, const char *key, const char *path,
     return 0;
 }
 
-/* Rejects members other than the allowed ones: a misspelt key must not be
- * silently ignored in a write. */
-static int only_keys(json_t *obj, const char *path, const char *const *keys,
-                     size_t n, sl_error *err) {
+int sl_json_only_members(json_t *obj, const char *path, const char *const *keys, size_t n,
+                         sl_error *err) {
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v) {
         size_t i = 0;
         while (i < n && strcmp(key, keys[i]) != 0) i++;
         if (i == n)
-            return sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s has an unknown member '%.40s'",
-                                path[0] ? path : "the body", key);
+            return sl_error_set(err, SL_ERR_INVALID_BODY, path[0] ? path : key,
+                                "%s has an unknown member '%.40s'", path[0] ? path : "the body",
+                                key);
     }
     return 0;
 }
@@ -97,13 +96,13 @@ int sl_law_put_decode(json_t *body, sl_law_record *rec, sl_error *err) {
     static const char *const source_keys[] = {"reference", "kind"};
     if (!json_is_object(body))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "", "the body must be a JSON object");
-    if (only_keys(body, "", top, 4, err)) return -1;
+    if (sl_json_only_members(body, "", top, 4, err)) return -1;
 
     json_t *coef = json_object_get(body, "coefficients");
     if (!json_is_object(coef))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "coefficients",
                             "coefficients must be an object with a_s, b_s, c_s, b_n, a_d, b_d, c");
-    if (only_keys(coef, "coefficients", sl_law_coef_names, SL_LAW_NCOEF, err)) return -1;
+    if (sl_json_only_members(coef, "coefficients", sl_law_coef_names, SL_LAW_NCOEF, err)) return -1;
     for (size_t i = 0; i < SL_LAW_NCOEF; i++) {
         char path[48];
         snprintf(path, sizeof path, "coefficients.%s", sl_law_coef_names[i]);
@@ -120,7 +119,7 @@ int sl_law_put_decode(json_t *body, sl_law_record *rec, sl_error *err) {
     if (!json_is_object(units))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "units",
                             "units must be an object such as {\"data\": \"tokens\"}");
-    if (only_keys(units, "units", units_keys, 2, err)) return -1;
+    if (sl_json_only_members(units, "units", units_keys, 2, err)) return -1;
     const json_t *data = json_object_get(units, "data");
     if (!json_is_string(data) || sl_data_unit_parse(json_string_value(data), &rec->data_unit))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "units.data",
@@ -139,7 +138,7 @@ int sl_law_put_decode(json_t *body, sl_law_record *rec, sl_error *err) {
     if (source) {
         if (!json_is_object(source))
             return sl_error_set(err, SL_ERR_INVALID_BODY, "source", "source must be an object");
-        if (only_keys(source, "source", source_keys, 2, err)) return -1;
+        if (sl_json_only_members(source, "source", source_keys, 2, err)) return -1;
         const json_t *kind = json_object_get(source, "kind");
         if (kind && !(json_is_string(kind) && strcmp(json_string_value(kind), "manual") == 0))
             return sl_error_set(err, SL_ERR_INVALID_BODY, "source.kind",

@@ -65,6 +65,12 @@ json_t *sl_law_ref_json(const sl_law_record *rec);
  * becomes manual); the caller sets name and the rest. */
 int sl_law_put_decode(json_t *body, sl_law_record *rec, sl_error *err);
 
+/* Rejects members of obj other than keys[0..n): a misspelt key in a write
+ * must not be silently ignored. err names the member (or the object at
+ * path, when path is not ""). */
+int sl_json_only_members(json_t *obj, const char *path, const char *const *keys, size_t n,
+                         sl_error *err);
+
 /* A JSON number, or null where the value is not finite (JSON has no inf). */
 json_t *sl_json_number(double v);
 

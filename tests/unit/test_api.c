@@ -162,7 +162,7 @@ Test(law_json, put_rejects_bad_bodies_naming_the_path) {
         {"units", "{\"data\": \"images\"}", "units.data"},
         {"units", "{\"data\": \"tokens\", \"nonzeros\": \"millions\"}", "units.nonzeros"},
         {"description", "7", "description"},
-        {"extra", "1", ""},
+        {"extra", "1", "extra"},
         {"source", "{\"kind\": \"fit\"}", "source.kind"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

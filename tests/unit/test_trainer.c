@@ -1,0 +1,706 @@
+/*
+ * Unit tests for trainer/: gradients against finite differences, the GMP
+ * schedule and masks (checked after every step of real runs), bit-identical
+ * reruns, the command line, the corpus, the JSON lines, a clean stop, and a
+ * short run on tinyshakespeare that must beat the bigram entropy.
+ *
+ * The corpus is read from SL_SHARED_DATA_DIR (CMake points it at
+ * ../shared/data).
+ */
+#include <criterion/criterion.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sl_train_data.h"
+#include "sl_train_model.h"
+#include "sl_train_prune.h"
+#include "sl_train_rng.h"
+#include "sl_train_run.h"
+
+#ifndef SL_SHARED_DATA_DIR
+#define SL_SHARED_DATA_DIR "../shared/data"
+#endif
+#define SHAKESPEARE SL_SHARED_DATA_DIR "/tinyshakespeare.txt"
+
+/* ---- helpers ---- */
+
+static sl_train_options tiny_options(void)
+{
+    sl_train_options o;
+    sl_train_options_default(&o);
+    o.model = (sl_train_model_config){.n_layer = 1, .n_embd = 16, .n_head = 2, .seq_len = 16,
+                                      .batch = 4};
+    o.corpus = SHAKESPEARE;
+    o.steps = 60;
+    o.val_tokens = 128;
+    o.progress = 0;
+    return o;
+}
+
+static FILE *devnull(void)
+{
+    FILE *f = fopen("/dev/null", "w");
+    cr_assert_not_null(f);
+    return f;
+}
+
+static sl_train_status run_quiet(const sl_train_options *o, const sl_train_hooks *h,
+                                 sl_train_result *res)
+{
+    char err[512] = "";
+    FILE *f = devnull();
+    sl_train_status st = sl_train_run(o, f, NULL, h, res, err, sizeof err);
+    fclose(f);
+    cr_assert(st != SL_TRAIN_EUSAGE && st != SL_TRAIN_ENOMEM, "run failed: %s", err);
+    return st;
+}
+
+static int parse_args(sl_train_options *o, const char *const *args, char *err, size_t n)
+{
+    char *argv[32];
+    int argc = 0;
+    argv[argc++] = (char *)(uintptr_t) "sparselaw-train";
+    for (; *args; args++)
+        argv[argc++] = (char *)(uintptr_t)*args;
+    sl_train_options_default(o);
+    return sl_train_options_parse(o, argc, argv, err, n);
+}
+
+/* ---- model ---- */
+
+Test(train_model, gradients_match_finite_differences)
+{
+    sl_train_model_config c = {.n_layer = 2, .n_embd = 8, .n_head = 2, .seq_len = 5, .batch = 2};
+    sl_train_model *m = sl_train_model_new(&c, 7);
+    cr_assert_not_null(m);
+    /* larger weights than the 0.02 init, so every gradient is well above
+     * float rounding; gains near 1 */
+    sl_train_rng r = sl_train_rng_seed(3, 5);
+    for (size_t i = 0; i < m->num_params; i++)
+        m->params[i] = (float)(0.3 * sl_train_rng_normal(&r));
+    int gains[] = {SL_P_LN1W, SL_P_LN2W, SL_P_LNFW};
+    for (size_t g = 0; g < 3; g++)
+        for (size_t i = 0; i < m->param_sizes[gains[g]]; i++)
+            m->params[m->param_offsets[gains[g]] + i] += 1.0f;
+    int in[10], tg[10];
+    for (int i = 0; i < 10; i++) {
+        in[i] = (int)sl_train_rng_below(&r, 256);
+        tg[i] = (int)sl_train_rng_below(&r, 256);
+    }
+    sl_train_model_forward(m, in, tg);
+    sl_train_model_backward(m);
+    float *an = malloc(m->num_params * sizeof(float));
+    cr_assert_not_null(an);
+    memcpy(an, m->grads, m->num_params * sizeof(float));
+
+    const float h = 1e-2f;
+    for (int t = 0; t < SL_P_COUNT; t++) {
+        double num = 0.0, den = 0.0;
+        size_t n = m->param_sizes[t], off = m->param_offsets[t];
+        for (size_t i = 0; i < n; i++) {
+            float *p = m->params + off + i, save = *p;
+            *p = save + h;
+            double lp = (double)sl_train_model_forward(m, in, tg);
+            *p = save - h;
+            double lm = (double)sl_train_model_forward(m, in, tg);
+            *p = save;
+            double fd = (lp - lm) / (2.0 * (double)h), g = (double)an[off + i];
+            cr_expect(fabs(fd - g) <= 5e-4 + 2e-2 * fabs(g), "%s[%zu]: analytic %.6g, numeric %.6g",
+                      sl_train_param_names[t], i, g, fd);
+            num += (fd - g) * (fd - g);
+            den += g * g;
+        }
+        cr_expect(den > 1e-4, "%s: gradient too small to check", sl_train_param_names[t]);
+        cr_expect(sqrt(num / den) < 5e-3, "%s: relative error %.3g", sl_train_param_names[t],
+                  sqrt(num / den));
+    }
+    free(an);
+    sl_train_model_free(m);
+}
+
+Test(train_model, sizes_flops_and_init)
+{
+    sl_train_model_config c = {.n_layer = 2, .n_embd = 96, .n_head = 4, .seq_len = 64, .batch = 4};
+    cr_assert_eq(sl_train_model_count_prunable(&c), 221184u); /* 12 L C^2 */
+    /* + wte 256 C + wpe T C + per layer 13 C (biases, norms) + lnf 2 C */
+    cr_assert_eq(sl_train_model_count_params(&c), 221184u + 24576u + 6144u + 2u * 13u * 96u +
+                                                      192u);
+    double fwd = 24.0 * 2 * 96 * 96 + 2.0 * 256 * 96 + 2.0 * 2 * 96 * 65;
+    cr_assert_float_eq(sl_train_model_forward_flops_per_token(&c), fwd, 1e-6);
+    sl_train_model *m = sl_train_model_new(&c, 1);
+    cr_assert_not_null(m);
+    cr_assert_eq(m->num_params, sl_train_model_count_params(&c));
+    cr_assert_eq(sl_train_model_nonzeros(m), 221184u);
+    /* GPT-2 init: LayerNorm gains 1, biases 0, weights with std ~0.02 */
+    cr_assert_eq(m->params[m->param_offsets[SL_P_LN1W]], 1.0f);
+    cr_assert_eq(m->params[m->param_offsets[SL_P_QKVB]], 0.0f);
+    double ss = 0.0;
+    size_t n = m->param_sizes[SL_P_FCW];
+    for (size_t i = 0; i < n; i++)
+        ss += (double)m->params[m->param_offsets[SL_P_FCW] + i] *
+              (double)m->params[m->param_offsets[SL_P_FCW] + i];
+    cr_assert(fabs(sqrt(ss / (double)n) - 0.02) < 0.001, "fc std %g", sqrt(ss / (double)n));
+    sl_train_model_free(m);
+
+    char err[128];
+    sl_train_model_config bad = c;
+    bad.n_head = 5;
+    cr_assert_eq(sl_train_model_config_check(&bad, err, sizeof err), -1);
+    cr_assert_null(sl_train_model_new(&bad, 1));
+}
+
+/* ---- pruning ---- */
+
+Test(train_prune, cubic_schedule_values)
+{
+    sl_train_prune_config pc = {.sparsity = 0.8, .start = 0.25, .end = 0.75, .every = 100};
+    long t0, t1;
+    sl_train_prune_window(&pc, 1000, &t0, &t1);
+    cr_assert_eq(t0, 250);
+    cr_assert_eq(t1, 750);
+    cr_assert_float_eq(sl_train_prune_target(&pc, 1, 1000), 0.0, 0);
+    cr_assert_float_eq(sl_train_prune_target(&pc, 250, 1000), 0.0, 0);
+    cr_assert_float_eq(sl_train_prune_target(&pc, 375, 1000), 0.8 * (1 - 0.75 * 0.75 * 0.75),
+                       1e-12);
+    cr_assert_float_eq(sl_train_prune_target(&pc, 500, 1000), 0.8 * 0.875, 1e-12);
+    cr_assert_float_eq(sl_train_prune_target(&pc, 750, 1000), 0.8, 0);
+    cr_assert_float_eq(sl_train_prune_target(&pc, 1000, 1000), 0.8, 0);
+    double prev = 0.0;
+    for (long s = 1; s <= 1000; s++) {
+        double v = sl_train_prune_target(&pc, s, 1000);
+        cr_assert(v >= prev && v <= 0.8);
+        prev = v;
+    }
+    long due[] = {250, 350, 450, 550, 650, 750};
+    long n = 0;
+    for (long s = 1; s <= 1000; s++)
+        if (sl_train_prune_due(&pc, s, 1000)) {
+            cr_assert(n < 6);
+            cr_assert_eq(s, due[n], "update %ld at step %ld, want %ld", n, s, due[n]);
+            n++;
+        }
+    cr_assert_eq(n, 6);
+    /* t1 off the interval grid still gets its update; frozen afterwards */
+    pc.every = 300;
+    cr_assert(sl_train_prune_due(&pc, 550, 1000));
+    cr_assert(sl_train_prune_due(&pc, 750, 1000));
+    cr_assert(!sl_train_prune_due(&pc, 850, 1000));
+    /* dense never prunes; a one-step window prunes at once */
+    pc.sparsity = 0.0;
+    cr_assert(!sl_train_prune_due(&pc, 250, 1000));
+    pc = (sl_train_prune_config){.sparsity = 0.5, .start = 0.5, .end = 0.5, .every = 10};
+    cr_assert(sl_train_prune_due(&pc, 50, 100));
+    cr_assert_float_eq(sl_train_prune_target(&pc, 50, 100), 0.5, 0);
+    cr_assert_float_eq(sl_train_prune_target(&pc, 49, 100), 0.0, 0);
+
+    char err[128];
+    sl_train_prune_config bad = {.sparsity = 1.0, .start = 0.25, .end = 0.75, .every = 1};
+    cr_assert_eq(sl_train_prune_check(&bad, err, sizeof err), -1);
+    bad = (sl_train_prune_config){.sparsity = 0.5, .start = 0.8, .end = 0.2, .every = 1};
+    cr_assert_eq(sl_train_prune_check(&bad, err, sizeof err), -1);
+    bad = (sl_train_prune_config){.sparsity = 0.6, .n = 2, .m = 4, .start = 0, .end = 1, .every = 1};
+    cr_assert_eq(sl_train_prune_check(&bad, err, sizeof err), -1);
+}
+
+Test(train_prune, unstructured_removes_exactly_k_smallest_ties_by_index)
+{
+    float w[6] = {3.0f, -1.0f, 1.0f, 0.5f, -0.5f, 2.0f};
+    float am[6] = {1, 1, 1, 1, 1, 1}, av[6] = {1, 1, 1, 1, 1, 1};
+    uint8_t mask[6] = {1, 1, 1, 1, 1, 1};
+    cr_assert_eq(sl_train_prune_matrix(w, mask, am, av, 2, 3, 3, 0, 0), 0);
+    uint8_t want1[6] = {1, 0, 1, 0, 0, 1}; /* 0.5 (3), 0.5 (4), then 1 at index 1 before 2 */
+    cr_assert_arr_eq(mask, want1, 6);
+    for (int i = 0; i < 6; i++)
+        if (!mask[i])
+            cr_assert(w[i] == 0.0f && am[i] == 0.0f && av[i] == 0.0f);
+    /* masks only grow: 4 removed in all takes the next kept one */
+    cr_assert_eq(sl_train_prune_matrix(w, mask, am, av, 2, 3, 4, 0, 0), 0);
+    uint8_t want2[6] = {1, 0, 0, 0, 0, 1};
+    cr_assert_arr_eq(mask, want2, 6);
+    /* asking for fewer than already removed changes nothing */
+    cr_assert_eq(sl_train_prune_matrix(w, mask, am, av, 2, 3, 2, 0, 0), 0);
+    cr_assert_arr_eq(mask, want2, 6);
+    cr_assert_eq(sl_train_prune_count(1000, 0.75), 750u);
+    cr_assert_eq(sl_train_prune_count(7, 0.5), 4u); /* round half away from zero */
+}
+
+Test(train_prune, n_m_groups_run_along_the_input_dimension)
+{
+    enum { R = 6, C = 16, N = R * C };
+    float w[N], orig[N];
+    uint8_t mask[N];
+    sl_train_rng r = sl_train_rng_seed(11, 0);
+    for (int i = 0; i < N; i++) {
+        w[i] = orig[i] = (float)sl_train_rng_normal(&r);
+        mask[i] = 1;
+    }
+    /* on the way: 30 % removed, no group of 4 loses more than 2 */
+    cr_assert_eq(sl_train_prune_matrix(w, mask, NULL, NULL, R, C, 29, 2, 4), 0);
+    size_t removed = 0;
+    for (int g = 0; g < N / 4; g++) {
+        int lost = 0;
+        for (int j = 0; j < 4; j++)
+            lost += !mask[g * 4 + j];
+        cr_assert(lost <= 2, "group %d lost %d", g, lost);
+        removed += (size_t)lost;
+    }
+    cr_assert_eq(removed, 29u);
+    /* at the target: exactly 2 of every 4 consecutive weights of a row, the
+     * two largest in magnitude */
+    cr_assert_eq(sl_train_prune_matrix(w, mask, NULL, NULL, R, C, N / 2, 2, 4), 0);
+    for (int g = 0; g < N / 4; g++) {
+        int kept = 0;
+        for (int j = 0; j < 4; j++) {
+            int i = g * 4 + j;
+            kept += mask[i];
+            cr_assert_eq(w[i] == 0.0f, !mask[i]);
+        }
+        cr_assert_eq(kept, 2, "group %d keeps %d", g, kept);
+    }
+    /* the capped greedy pass meets a group's weights in ascending order, so
+     * each group loses exactly its two smallest */
+    for (int g = 0; g < N / 4; g++)
+        for (int j = 0; j < 4; j++) {
+            int smaller = 0;
+            for (int k = 0; k < 4; k++)
+                smaller += fabsf(orig[g * 4 + k]) < fabsf(orig[g * 4 + j]);
+            cr_assert_eq(mask[g * 4 + j], smaller >= 2, "group %d weight %d", g, j);
+        }
+}
+
+/* ---- masks after every step of real runs ---- */
+
+typedef struct inv_ctx {
+    const sl_train_options *o;
+    long steps_checked, failures;
+    char first[256];
+} inv_ctx;
+
+#define INV_FAIL(c, ...)                                                                          \
+    do {                                                                                          \
+        if ((c)->failures++ == 0)                                                                 \
+            snprintf((c)->first, sizeof (c)->first, __VA_ARGS__);                                 \
+    } while (0)
+
+static void check_masks(void *vctx, const sl_train_model *m, long step, long steps)
+{
+    inv_ctx *c = vctx;
+    const sl_train_prune_config *pc = &c->o->prune;
+    double s = 0.0;
+    for (long u = step; u >= 1; u--)
+        if (sl_train_prune_due(pc, u, steps)) {
+            s = sl_train_prune_target(pc, u, steps);
+            break;
+        }
+    long t0, t1;
+    sl_train_prune_window(pc, steps, &t0, &t1);
+    size_t kept_all = 0, masked_all = 0;
+    for (size_t j = 0; j < m->n_prunable; j++) {
+        const sl_train_matrix *t = m->prunable + j;
+        size_t numel = t->rows * t->cols, removed = 0;
+        for (size_t i = 0; i < numel; i++) {
+            size_t at = t->offset + i;
+            if (!m->mask[at]) {
+                removed++;
+                if (m->params[at] != 0.0f || m->adam_m[at] != 0.0f || m->adam_v[at] != 0.0f)
+                    INV_FAIL(c, "step %ld: pruned entry %zu of matrix %zu is not zero", step, i, j);
+            } else if (m->params[at] == 0.0f) {
+                INV_FAIL(c, "step %ld: kept entry %zu of matrix %zu is zero", step, i, j);
+            }
+        }
+        size_t want = sl_train_prune_count(numel, s);
+        if (removed != want)
+            INV_FAIL(c, "step %ld: matrix %zu has %zu pruned, schedule says %zu", step, j, removed,
+                     want);
+        if (pc->m > 0)
+            for (size_t g = 0; g < numel / pc->m; g++) {
+                unsigned kept = 0;
+                for (unsigned k = 0; k < pc->m; k++)
+                    kept += m->mask[t->offset + g * pc->m + k];
+                if (kept < pc->n || (step >= t1 && kept != pc->n))
+                    INV_FAIL(c, "step %ld: matrix %zu group %zu keeps %u of %u", step, j, g, kept,
+                             pc->m);
+            }
+        kept_all += numel - removed;
+        masked_all += numel;
+    }
+    size_t zeros_elsewhere = 0;
+    for (size_t i = 0; i < m->num_params; i++)
+        zeros_elsewhere += !m->mask[i];
+    if (zeros_elsewhere != masked_all - kept_all)
+        INV_FAIL(c, "step %ld: mask entries outside the block matrices", step);
+    if (sl_train_model_nonzeros(m) != kept_all)
+        INV_FAIL(c, "step %ld: N %zu from weights != %zu kept", step, sl_train_model_nonzeros(m),
+                 kept_all);
+    if (step == steps && fabs(s - pc->sparsity) > 1e-12)
+        INV_FAIL(c, "final sparsity %g, want %g", s, pc->sparsity);
+    c->steps_checked++;
+}
+
+static void run_invariants(sl_train_options *o)
+{
+    o->prune.start = 0.2;
+    o->prune.end = 0.8;
+    o->prune.every = 3;
+    inv_ctx c = {.o = o};
+    sl_train_hooks h = {.on_step = check_masks, .ctx = &c};
+    sl_train_result res;
+    cr_assert_eq(run_quiet(o, &h, &res), SL_TRAIN_COMPLETED);
+    cr_assert_eq(c.steps_checked, o->steps);
+    cr_assert_eq(c.failures, 0, "%ld failures; first: %s", c.failures, c.first);
+    size_t want_nz = 0;
+    for (size_t l = 0; l < o->model.n_layer; l++) {
+        size_t C = o->model.n_embd, sizes[4] = {3 * C * C, C * C, 4 * C * C, 4 * C * C};
+        for (int j = 0; j < 4; j++)
+            want_nz += sizes[j] - sl_train_prune_count(sizes[j], o->prune.sparsity);
+    }
+    cr_assert_eq(res.nonzeros, want_nz);
+    cr_assert_float_eq(res.sparsity, 1.0 - (double)want_nz / (double)res.prunable_params, 1e-12);
+    cr_assert(isfinite(res.val_loss));
+}
+
+Test(train_run, masks_hold_after_every_step_unstructured)
+{
+    sl_train_options o = tiny_options();
+    o.prune.sparsity = 0.75;
+    run_invariants(&o);
+}
+
+Test(train_run, masks_hold_after_every_step_2_4)
+{
+    sl_train_options o = tiny_options();
+    o.prune.n = 2;
+    o.prune.m = 4;
+    o.prune.sparsity = 0.5;
+    run_invariants(&o);
+}
+
+/* ---- reproducibility ---- */
+
+Test(train_run, rerun_from_one_seed_is_bit_identical_on_one_thread)
+{
+    sl_train_options o = tiny_options();
+    o.threads = 1;
+    o.prune.sparsity = 0.5;
+    o.prune.every = 5;
+    sl_train_model *a = NULL, *b = NULL, *c = NULL;
+    sl_train_result ra, rb, rc;
+    sl_train_hooks ha = {.keep_model = &a}, hb = {.keep_model = &b}, hc = {.keep_model = &c};
+    run_quiet(&o, &ha, &ra);
+    run_quiet(&o, &hb, &rb);
+    o.seed = 2;
+    run_quiet(&o, &hc, &rc);
+    cr_assert_not_null(a);
+    cr_assert_not_null(b);
+    size_t bytes = a->num_params * sizeof(float);
+    cr_assert_eq(memcmp(a->params, b->params, bytes), 0);
+    cr_assert_eq(memcmp(a->adam_m, b->adam_m, bytes), 0);
+    cr_assert_eq(memcmp(a->adam_v, b->adam_v, bytes), 0);
+    cr_assert_eq(memcmp(a->mask, b->mask, a->num_params), 0);
+    cr_assert(memcmp(&ra.val_loss, &rb.val_loss, sizeof ra.val_loss) == 0);
+    cr_assert(memcmp(&ra.train_loss, &rb.train_loss, sizeof ra.train_loss) == 0);
+    cr_assert_neq(memcmp(a->params, c->params, bytes), 0, "another seed gives another model");
+    sl_train_model_free(a);
+    sl_train_model_free(b);
+    sl_train_model_free(c);
+}
+
+/* ---- learning ---- */
+
+Test(train_run, tinyshakespeare_beats_the_bigram_entropy, .timeout = 120)
+{
+    sl_train_options o;
+    sl_train_options_default(&o);
+    o.model = (sl_train_model_config){.n_layer = 2, .n_embd = 64, .n_head = 4, .seq_len = 64,
+                                      .batch = 8};
+    o.corpus = SHAKESPEARE;
+    o.steps = 400;
+    o.adamw.lr = 4e-3f;
+    o.val_tokens = 8192;
+    o.progress = 0;
+    sl_train_result res;
+    cr_assert_eq(run_quiet(&o, NULL, &res), SL_TRAIN_COMPLETED);
+    cr_assert_eq(res.tokens, 400 * 8 * 64);
+    cr_assert(res.val_loss < 2.49, "validation loss %.4f nats/byte, want < 2.49", res.val_loss);
+}
+
+/* ---- learning rate ---- */
+
+Test(train_run, warmup_then_cosine_to_the_floor)
+{
+    sl_train_options o;
+    sl_train_options_default(&o);
+    o.adamw.lr = 1e-3f;
+    o.warmup = 0.1;
+    o.min_lr = 0.1;
+    cr_assert_float_eq(sl_train_lr(&o, 0, 100), 1e-4f, 1e-9);
+    cr_assert_float_eq(sl_train_lr(&o, 9, 100), 1e-3f, 1e-9);
+    cr_assert_float_eq(sl_train_lr(&o, 10, 100), 1e-3f, 1e-9);
+    cr_assert_float_eq(sl_train_lr(&o, 99, 100), 1e-4f, 1e-9);
+    float prev = 1.0f;
+    for (long s = 10; s < 100; s++) {
+        float lr = sl_train_lr(&o, s, 100);
+        cr_assert(lr <= prev);
+        prev = lr;
+    }
+}
+
+/* ---- command line ---- */
+
+Test(train_cli, flags_parse_with_defaults)
+{
+    sl_train_options o;
+    char err[256];
+    const char *a1[] = {"--layers", "4", "--width=128", "--heads", "4", "--pattern", "2:4",
+                        "--tokens", "1e6", "--seed", "18446744073709551615", "--lr", "1e-3",
+                        NULL};
+    cr_assert_eq(parse_args(&o, a1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(o.model.n_layer, 4u);
+    cr_assert_eq(o.model.n_embd, 128u);
+    cr_assert_eq(o.prune.n, 2u);
+    cr_assert_eq(o.prune.m, 4u);
+    cr_assert_float_eq(o.prune.sparsity, 0.5, 0);
+    cr_assert_eq(o.tokens, 1000000);
+    cr_assert_eq(o.seed, UINT64_MAX);
+    cr_assert_eq(sl_train_options_steps(&o), 3907);
+    cr_assert_float_eq(o.prune.start, 0.25, 0);
+    cr_assert_float_eq(o.prune.end, 0.75, 0);
+    cr_assert_eq(o.prune.every, 100);
+    const char *a2[] = {"--steps", "10", "--sparsity", "0.9", NULL};
+    cr_assert_eq(parse_args(&o, a2, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl_train_options_steps(&o), 10);
+    cr_assert_float_eq(o.prune.sparsity, 0.9, 0);
+    const char *a3[] = {"--help", NULL};
+    cr_assert_eq(parse_args(&o, a3, err, sizeof err), 0);
+    cr_assert(o.help);
+}
+
+Test(train_cli, bad_flags_are_rejected_with_a_reason)
+{
+    static const char *const cases[][4] = {
+        {"--bogus", "1", NULL, NULL},
+        {"--layers", NULL, NULL, NULL},
+        {"--layers", "two", NULL, NULL},
+        {"--layers", "0", NULL, NULL},
+        {"--layers", "2.5", NULL, NULL},
+        {"--width", "96", "--heads", "5"},
+        {"--sparsity", "1", NULL, NULL},
+        {"--sparsity", "-0.1", NULL, NULL},
+        {"--sparsity", "nan", NULL, NULL},
+        {"--pattern", "4:2", NULL, NULL},
+        {"--pattern", "2-4", NULL, NULL},
+        {"--pattern", "2:4", "--sparsity", "0.7"},
+        {"--pattern", "2:5", NULL, NULL}, /* width 96 is not a multiple of 5 */
+        {"--prune-start", "0.8", "--prune-end", "0.5"},
+        {"--prune-every", "0", NULL, NULL},
+        {"--lr", "0", NULL, NULL},
+        {"--seed", "-1", NULL, NULL},
+        {"--progress", "sometimes", NULL, NULL},
+        {"--dry-run=1", NULL, NULL, NULL},
+        {"positional", NULL, NULL, NULL},
+        {"--corpus=", NULL, NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sl_train_options o;
+        char err[256] = "";
+        cr_expect_eq(parse_args(&o, cases[i], err, sizeof err), -1, "case %zu (%s) accepted", i,
+                     cases[i][0]);
+        cr_expect(strlen(err) > 0, "case %zu has no message", i);
+    }
+}
+
+/* ---- corpus ---- */
+
+Test(train_data, unreadable_or_small_corpus_is_a_usage_error)
+{
+    sl_train_options o = tiny_options();
+    o.corpus = "/nonexistent/corpus.txt";
+    sl_train_result res;
+    char err[512] = "";
+    FILE *f = devnull();
+    cr_assert_eq(sl_train_run(&o, f, NULL, NULL, &res, err, sizeof err), SL_TRAIN_EUSAGE);
+    cr_assert(strstr(err, "/nonexistent/corpus.txt") != NULL, "%s", err);
+
+    char path[] = "/tmp/sl_train_small_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, "tiny corpus\n", 12), 12);
+    close(fd);
+    o.corpus = path;
+    cr_assert_eq(sl_train_run(&o, f, NULL, NULL, &res, err, sizeof err), SL_TRAIN_EUSAGE);
+    cr_assert(strstr(err, "too small") != NULL, "%s", err);
+    unlink(path);
+    fclose(f);
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(train_data, directory_joins_txt_files_in_name_order_and_splits_90_10)
+{
+    char dir[] = "/tmp/sl_train_dir_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    write_file(dir, "b.txt", "second\n");
+    write_file(dir, "a.txt", "first");
+    write_file(dir, "c.md", "ignored");
+    sl_train_corpus c;
+    char err[256];
+    cr_assert_eq(sl_train_corpus_load(&c, dir, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(c.files, 2u);
+    cr_assert_eq(c.len, 13u);
+    cr_assert_eq(memcmp(c.bytes, "first\nsecond\n", 13), 0);
+    cr_assert_eq(c.train_len, 11u); /* floor(0.9 x 13) */
+    sl_train_corpus_free(&c);
+    char p[600];
+    const char *names[] = {"a.txt", "b.txt", "c.md"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    cr_assert_eq(sl_train_corpus_load(&c, dir, err, sizeof err), -1);
+    cr_assert(strstr(err, "no *.txt") != NULL, "%s", err);
+    rmdir(dir);
+
+    /* windows: training ones stay inside the first 90 %, validation ones
+     * are fixed and start at the split */
+    char text[1000];
+    for (int i = 0; i < 1000; i++)
+        text[i] = (char)('a' + i % 26);
+    cr_assert_eq(sl_train_corpus_from_bytes(&c, text, sizeof text), 0);
+    cr_assert_eq(c.train_len, 900u);
+    cr_assert_eq(sl_train_data_val_windows(&c, 16), 6u); /* (100 - 1) / 16 */
+    int in[4 * 16], tg[4 * 16];
+    sl_train_rng r = sl_train_rng_seed(1, 1);
+    for (int k = 0; k < 200; k++) {
+        sl_train_data_train_batch(&c, &r, 4, 16, in, tg);
+        for (int i = 0; i < 4 * 16; i++)
+            cr_assert_eq(tg[i], (in[i] - 'a' + 1) % 26 + 'a');
+    }
+    sl_train_data_val_batch(&c, 2, 4, 16, in, tg);
+    cr_assert_eq(in[0], text[900 + 32]);
+    cr_assert_eq(tg[4 * 16 - 1], text[900 + 5 * 16 + 16]);
+    sl_train_corpus_free(&c);
+}
+
+/* ---- events ---- */
+
+static json_t *read_lines(FILE *f, size_t *n)
+{
+    json_t *arr = json_array();
+    char line[8192];
+    rewind(f);
+    while (fgets(line, sizeof line, f)) {
+        json_error_t e;
+        json_t *j = json_loads(line, 0, &e);
+        cr_assert_not_null(j, "not JSON: %s (%s)", line, e.text);
+        cr_assert(json_is_object(j) && json_is_string(json_object_get(j, "event")), "%s", line);
+        json_array_append_new(arr, j);
+    }
+    *n = json_array_size(arr);
+    return arr;
+}
+
+Test(train_run, json_lines_start_progress_result)
+{
+    sl_train_options o = tiny_options();
+    o.steps = 20;
+    o.log_every = 5;
+    o.eval_every = 10;
+    o.prune.sparsity = 0.5;
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    sl_train_result res;
+    char err[256];
+    cr_assert_eq(sl_train_run(&o, f, NULL, NULL, &res, err, sizeof err), SL_TRAIN_COMPLETED);
+    size_t n;
+    json_t *ev = read_lines(f, &n);
+    cr_assert_eq(n, 6u); /* start, progress at 5 10 15 20, result */
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(ev, 0), "event")), "start");
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(ev, 0), "total_params")),
+                 (json_int_t)res.total_params);
+    int vals = 0;
+    for (size_t i = 1; i < 5; i++) {
+        json_t *p = json_array_get(ev, i);
+        cr_assert_str_eq(json_string_value(json_object_get(p, "event")), "progress");
+        cr_assert_eq(json_integer_value(json_object_get(p, "step")), (json_int_t)(5 * i));
+        cr_assert_eq(json_integer_value(json_object_get(p, "tokens")), (json_int_t)(5 * i * 64));
+        cr_assert(json_is_number(json_object_get(p, "train_loss")));
+        cr_assert(json_is_number(json_object_get(p, "sparsity")));
+        cr_assert(json_is_number(json_object_get(p, "tokens_per_s")));
+        vals += json_object_get(p, "val_loss") != NULL;
+    }
+    cr_assert_eq(vals, 2);
+    json_t *r = json_array_get(ev, 5);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "completed");
+    cr_assert_eq(json_integer_value(json_object_get(r, "nonzeros")), (json_int_t)res.nonzeros);
+    cr_assert_float_eq(json_number_value(json_object_get(r, "val_loss")), res.val_loss, 1e-5);
+    cr_assert_float_eq(json_number_value(json_object_get(r, "sparsity")), 0.5, 1e-6);
+    json_decref(ev);
+    fclose(f);
+
+    f = tmpfile();
+    sl_train_dry_run(&o, f, NULL);
+    ev = read_lines(f, &n);
+    cr_assert_eq(n, 1u);
+    json_t *d = json_array_get(ev, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(d, "event")), "dry_run");
+    cr_assert_eq(json_integer_value(json_object_get(d, "total_params")),
+                 (json_int_t)res.total_params);
+    cr_assert_float_eq(json_number_value(json_object_get(d, "forward_flops_per_token")),
+                       sl_train_model_forward_flops_per_token(&o.model), 1e-3);
+    json_decref(ev);
+    fclose(f);
+}
+
+typedef struct stop_ctx {
+    volatile sig_atomic_t *flag;
+    long at;
+} stop_ctx;
+
+static void stop_at(void *vctx, const sl_train_model *m, long step, long steps)
+{
+    (void)m;
+    (void)steps;
+    stop_ctx *c = vctx;
+    if (step == c->at)
+        *c->flag = SIGTERM;
+}
+
+Test(train_run, a_stop_request_ends_with_an_interrupted_result)
+{
+    sl_train_options o = tiny_options();
+    volatile sig_atomic_t flag = 0;
+    stop_ctx c = {&flag, 7};
+    sl_train_hooks h = {.on_step = stop_at, .ctx = &c, .stop = &flag};
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    sl_train_result res;
+    char err[256];
+    cr_assert_eq(sl_train_run(&o, f, NULL, &h, &res, err, sizeof err), SL_TRAIN_INTERRUPTED);
+    cr_assert_eq(res.steps, 7);
+    cr_assert(isfinite(res.val_loss));
+    size_t n;
+    json_t *ev = read_lines(f, &n);
+    json_t *r = json_array_get(ev, n - 1);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "event")), "result");
+    cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "interrupted");
+    cr_assert_str_eq(json_string_value(json_object_get(r, "signal")), "SIGTERM");
+    cr_assert_eq(json_integer_value(json_object_get(r, "step")), 7);
+    json_decref(ev);
+    fclose(f);
+}
