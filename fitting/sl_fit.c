@@ -177,6 +177,16 @@ static int all_finite(const double *v, size_t n) {
 /* Mean Huber objective and (if g) its gradient at t, which is z except
  * that t[IC] is u with c = softplus(u) when soft_c. Returns HUGE_OBJECTIVE
  * (gradient 0) where the law over- or underflows. */
+/* Row i's residual at prediction f, and dr/df in *s. */
+static double residual(const problem *p, size_t i, double f, double *s) {
+    if (p->logres) {
+        *s = 1 / f;
+        return log(f) - p->ly[i];
+    }
+    *s = 1;
+    return f - p->y[i];
+}
+
 static double objective(const problem *p, const double *t, double *g, int soft_c) {
     double A = exp(t[0]), bs = exp(t[1]), CC = exp(t[2]), bn = exp(t[3]);
     double E = exp(t[4]), bd = exp(t[5]);
@@ -190,14 +200,8 @@ static double objective(const problem *p, const double *t, double *g, int soft_c
         double pn = p->pn[in];
         double t1 = A * p->px[ix] * pn, t2 = CC * pn, t3 = E * p->pd[id];
         double f = t1 + t2 + t3 + c;
-        double r, s, psi, dpsi;
-        if (p->logres) {
-            r = log(f) - p->ly[i];
-            s = 1 / f;
-        } else {
-            r = f - p->y[i];
-            s = 1;
-        }
+        double s, psi, dpsi;
+        double r = residual(p, i, f, &s);
         acc += w * huber3(r, p->delta, &psi, &dpsi);
         double q = w * psi * s;
         g0 += q * t1;
@@ -257,14 +261,8 @@ static double objective_hess(const problem *p, const double *z, double *g, doubl
         d2[4 * NP + 4] = t3;
         d2[4 * NP + 5] = -t3 * ld;
         d2[5 * NP + 5] = t3 * (ld * ld - ld);
-        double r, s, psi, dpsi;
-        if (p->logres) {
-            r = log(f) - p->ly[i];
-            s = 1 / f;
-        } else {
-            r = f - p->y[i];
-            s = 1;
-        }
+        double s, psi, dpsi;
+        double r = residual(p, i, f, &s);
         acc += w * huber3(r, p->delta, &psi, &dpsi);
         /* dr = s df; d2r = s d2f - (log residuals only) s^2 df df^T */
         double outer = w * (dpsi * s * s - (p->logres ? psi * s * s : 0)), curv = w * psi * s;

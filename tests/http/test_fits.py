@@ -1186,16 +1186,8 @@ def main():
     th.SERVER_BIN = os.path.abspath(args.server)
     th.OPENAPI_PATH = os.path.abspath(args.openapi)
     DATA_DIR = os.path.abspath(args.data_dir)
-    loader = unittest.TestLoader()
-    if rest:  # e.g. TestSweeps or TestSweeps.test_vit_fit_reference_and_versions
-        suite = loader.loadTestsFromNames(rest, sys.modules[__name__])
-    else:
-        FULL_RUN = True
-        suite = unittest.TestSuite(loader.loadTestsFromTestCase(c) for c in TEST_CLASSES)
-    start = time.time()
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    print("ran %d tests in %.1f s" % (result.testsRun, time.time() - start), file=sys.stderr)
-    return 0 if result.wasSuccessful() else 1
+    FULL_RUN = not rest
+    return th.run_tests(sys.modules[__name__], TEST_CLASSES, rest)
 
 
 if __name__ == "__main__":

@@ -1685,12 +1685,18 @@ def main():
     args, rest = parser.parse_known_args()
     SERVER_BIN = os.path.abspath(args.server)
     OPENAPI_PATH = os.path.abspath(args.openapi)
+    FULL_RUN = not rest
+    return run_tests(sys.modules[__name__], TEST_CLASSES, rest)
+
+
+def run_tests(module, classes, names):
+    """Runs the named tests of module (e.g. TestLoss.test_vectors_get), or every
+    test of classes when none are named; 0 when all passed."""
     loader = unittest.TestLoader()
-    if rest:  # e.g. TestLoss or TestLoss.test_vectors_get
-        suite = loader.loadTestsFromNames(rest, sys.modules[__name__])
+    if names:
+        suite = loader.loadTestsFromNames(names, module)
     else:
-        FULL_RUN = True
-        suite = unittest.TestSuite(loader.loadTestsFromTestCase(c) for c in TEST_CLASSES)
+        suite = unittest.TestSuite(loader.loadTestsFromTestCase(c) for c in classes)
     start = time.time()
     result = unittest.TextTestRunner(verbosity=2).run(suite)
     print("ran %d tests in %.1f s" % (result.testsRun, time.time() - start), file=sys.stderr)
