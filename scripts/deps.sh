@@ -4,19 +4,27 @@
 #   scripts/deps.sh          build + test dependencies
 #   scripts/deps.sh runtime  only the shared libraries the server needs at run time
 #   scripts/deps.sh bench    what bench/ compares against (wrk, scipy)
+#   scripts/deps.sh e2e      build + test dependencies and the browser tests' (Chromium, Node.js)
 set -eu
 
 build_pkgs="build-essential cmake pkg-config curl ca-certificates \
 libmicrohttpd-dev libjansson-dev libgsl-dev libsqlite3-dev libcurl4-openssl-dev \
 libopenblas-openmp-dev libcriterion-dev wrk python3"
 bench_pkgs="wrk python3-scipy python3-numpy"
+# fonts: installed without recommends, Chromium would render screenshots without glyphs.
+e2e_pkgs="chromium fonts-dejavu-core"
 runtime_pkgs="libmicrohttpd12 libjansson4 libgsl27 libsqlite3-0 curl ca-certificates"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;
   runtime) want=$runtime_pkgs ;;
   bench) want="$build_pkgs $bench_pkgs" ;;
-  *) echo "usage: $0 [build|runtime|bench]" >&2; exit 2 ;;
+  e2e)
+    want="$build_pkgs $e2e_pkgs"
+    # A Node.js that brings its own npm (NodeSource) must not get Debian's npm on top.
+    command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
+    ;;
+  *) echo "usage: $0 [build|runtime|bench|e2e]" >&2; exit 2 ;;
 esac
 
 missing=""

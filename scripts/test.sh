@@ -1,9 +1,12 @@
 #!/bin/sh
-# Installs what is missing, builds, and runs every test suite (unit, HTTP).
+# Installs what is missing, builds, and runs every test suite (unit, HTTP,
+# the dashboard in headless Chromium).
 #   scripts/test.sh [BUILD_DIR] [extra cmake args...]
 set -eu
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh e2e
+# The browser tests' npm packages, exactly as locked.
+npm ci --no-audit --no-fund --loglevel=error
 dir=${1:-build}
 [ $# -gt 0 ] && shift
 scripts/build.sh "$dir" "$@"

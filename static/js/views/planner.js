@@ -1,0 +1,246 @@
+// Planner: S_opt for N non-zeros and a budget (GET optimal-sparsity), and the
+// loss against sparsity at that budget (POST loss, a batch).
+//
+// The chart: for each sparsity S in 0, 0.01, ..., 0.99 (plus S_opt and any
+// n:m pattern's sparsity) the model with N non-zeros trains on the data the
+// same budget buys at S:
+//     D(S) = dense_data x (1 - S) / mean_density(S)
+// with dense_data = compute / (6 N) from the optimal-sparsity answer, and
+// mean_density = 1 for the dense cost model, t0 + (t1 - t0)(1 - 3S/4) +
+// (1 - t1)(1 - S) for gmp (t0, t1 the pruning window the answer reports;
+// 1 - 0.625 S for the paper's 0.25..0.75), as in notes/law-math.md. The
+// server evaluates L(S, N, D(S)) for all of them in one POST
+// /v1/laws/{name}/loss; the point at S_opt must give the loss the
+// optimal-sparsity answer gave, and the page checks that it does.
+import { api, lawPath } from "../api.js";
+import { destroyChart, drawChart, PALETTE } from "../charts.js";
+import { clearErrors, fillForm, readForm, showError, busy } from "../forms.js";
+import { esc, num, qty, sci } from "../format.js";
+import { LawPicker } from "../lawpicker.js";
+
+const DEFAULTS = { law: "t5-c4", nonzeros: "1e9", budget: "compute", amount: "1.2e21", cost_model: "dense", prune_start: "0.25", prune_end: "0.75" };
+const LOSS = "loss";
+
+let form, picker, ctx, results, chartEl, chartErr, chartNote;
+let generation = 0;
+
+export function init(c) {
+  ctx = c;
+  form = document.getElementById("planner-form");
+  results = document.getElementById("planner-results");
+  chartEl = document.getElementById("planner-chart");
+  chartErr = document.getElementById("planner-chart-error");
+  chartNote = document.getElementById("planner-chart-note");
+  picker = new LawPicker(form.querySelector(".law-picker"), () => syncBudget());
+  form.addEventListener("change", (e) => {
+    if (e.target.name === "budget" || e.target.name === "cost_model") syncBudget();
+  });
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    ctx.navigate(toParams(readForm(form)));
+  });
+  document.getElementById("planner-yrange").addEventListener("change", () => ctx.navigate(toParams(readForm(form))));
+}
+
+function yMode() {
+  return document.querySelector('#planner-yrange input[name="y"]:checked')?.value || "opt";
+}
+
+/** Form values -> the URL's parameters (the API's names where there is one). */
+function toParams(v) {
+  const p = { law: v.law, version: v.version, nonzeros: v.nonzeros, [v.budget]: v.amount, cost_model: v.cost_model };
+  if (v.cost_model === "gmp") Object.assign(p, { prune_start: v.prune_start, prune_end: v.prune_end });
+  Object.assign(p, { patterns: v.patterns, max_sparsity: v.max_sparsity });
+  if (yMode() === "full") p.y = "full"; // how the chart's loss axis is drawn (not an API parameter)
+  return p;
+}
+
+function syncBudget() {
+  const v = readForm(form);
+  const unit = v.budget === "compute" ? "FLOPs" : picker.dataUnit || "data units";
+  form.querySelector(".budget-unit").textContent = unit;
+  form.querySelector(".budget-label").textContent = v.budget === "compute" ? "Compute C" : "Dense data D_dense";
+  form.querySelector(".budget-hint").textContent =
+    v.budget === "compute"
+      ? "C = 6 × N × D_dense: the FLOPs of training a dense model with N parameters on D_dense tokens."
+      : `The budget of a dense model with N parameters seeing this many ${picker.dataUnit || "data units"}: C = 6 N D_dense.`;
+  form.querySelector(".gmp-only").hidden = v.cost_model !== "gmp";
+}
+
+export async function show(params) {
+  const gen = ++generation;
+  const budget = params.data !== undefined ? "data" : params.compute !== undefined ? "compute" : null;
+  const v = { ...DEFAULTS, ...params };
+  if (budget) Object.assign(v, { budget, amount: params[budget] });
+  if (!v.prune_start) v.prune_start = DEFAULTS.prune_start;
+  if (!v.prune_end) v.prune_end = DEFAULTS.prune_end;
+  fillForm(form, { patterns: "", max_sparsity: "", ...v, law: undefined, version: undefined });
+  fillForm(document.getElementById("planner-yrange"), { y: params.y === "full" ? "full" : "opt" });
+  const law = await picker.set(v.law || DEFAULTS.law, v.version || "");
+  if (gen !== generation) return;
+  // No budget in the link: FLOPs for a law in tokens, data for the others.
+  if (!budget && law && law.units.data !== "tokens") fillForm(form, { budget: "data", amount: "1e10" });
+  syncBudget();
+  await run(gen);
+}
+
+async function run(gen) {
+  clearErrors(form);
+  chartErr.textContent = "";
+  const v = readForm(form);
+  const query = { nonzeros: v.nonzeros, [v.budget]: v.amount, cost_model: v.cost_model, patterns: v.patterns, max_sparsity: v.max_sparsity, version: v.version };
+  if (v.cost_model === "gmp") Object.assign(query, { prune_start: v.prune_start, prune_end: v.prune_end });
+  if (v.amount === "") delete query[v.budget];
+  let r;
+  try {
+    r = await busy(form, () => api(lawPath(v.law, "/optimal-sparsity"), { query }));
+  } catch (err) {
+    if (gen !== generation) return;
+    showError(form, err, { fieldMap: { compute: "amount", data: "amount", name: "law" } });
+    destroyChart(chartEl);
+    chartEl.innerHTML = "";
+    chartNote.textContent = "";
+    delete chartEl.dataset.consistent;
+    results.innerHTML = `<p class="hint">No plan: see the message beside the input.</p>`;
+    results.dataset.state = "error";
+    results.dataset.hash = location.hash;
+    return;
+  }
+  if (gen !== generation) return;
+  renderResults(r);
+  await drawLossChart(r, v, gen);
+}
+
+function row(label, html, extra = "") {
+  return `<div class="kv"><dt>${label}</dt><dd>${html}${extra}</dd></div>`;
+}
+
+function interval(iv, unit, level = "95 %", name = "") {
+  if (!iv) return "";
+  return ` <span class="interval"${name ? ` data-out="${name}"` : ""} data-lo="${iv[0]}" data-hi="${iv[1]}">[${esc(num(iv[0], 4))}, ${esc(num(iv[1], 4))}] ${esc(level)} bootstrap interval</span>`;
+}
+
+function levelText() {
+  const level = picker.law?.fit?.level;
+  return level ? `${num(100 * level, 3)} %` : "95 %";
+}
+
+function renderResults(r) {
+  results.dataset.hash = location.hash; // which inputs these results answer
+  const u = r.units;
+  const L = u.loss || LOSS;
+  const pattern = r.pattern && r.pattern !== "unstructured" ? ` <span class="tag">pattern ${esc(r.pattern)}</span>` : "";
+  const pays = r.sparsity_pays_above_compute !== undefined ? `, i.e. compute ${qty(r.sparsity_pays_above_compute, u.sparsity_pays_above_compute, { digits: 4 })}` : "";
+  results.dataset.state = "ok";
+  results.innerHTML = `
+    <h2>Optimal sparsity for ${esc(r.law.name)} v${r.law.version}</h2>
+    <div class="headline">
+      <div><span class="big">S<sub>opt</sub> = ${qty(r.sparsity, "", { kind: "sparsity", name: "sparsity" })}</span>${pattern}${interval(r.interval, "", levelText(), "sparsity_interval")}</div>
+      <div class="gain">loss ${qty(r.loss, L, { name: "loss" })} <span class="interval-slot" data-for="loss"></span>
+        vs dense ${qty(r.dense_loss, u.dense_loss || L, { name: "dense_loss" })} <span class="interval-slot" data-for="dense_loss"></span></div>
+    </div>
+    <dl class="kvs">
+      ${row("Improvement over dense", qty(r.improvement, u.improvement || L, { digits: 4, name: "improvement" }), r.improvement_percent !== undefined ? ` <span class="unit">(${num(r.improvement_percent, 3)} % of the dense loss)</span>` : "")}
+      ${row("Non-zero parameters N", qty(r.nonzeros, u.nonzeros, { name: "nonzeros" }))}
+      ${row("Total parameters N / (1 − S)", qty(r.total_params, u.total_params, { name: "total_params" }))}
+      ${row("Data the sparse model sees", qty(r.data, u.data, { name: "data" }))}
+      ${row("Data a dense model would see", qty(r.dense_data, u.dense_data, { name: "dense_data" }))}
+      ${row("Compute", qty(r.compute, u.compute, { digits: 4, name: "compute" }))}
+      ${row("Cost model", `<span class="value" data-out="cost_model">${esc(r.cost_model)}</span>${r.pruning ? ` <span class="unit">pruning from ${num(r.pruning.start)} to ${num(r.pruning.end)} of training</span>` : ""}`)}
+      ${row("Sparsity starts to pay above dense data", qty(r.sparsity_pays_above_data, u.sparsity_pays_above_data, { digits: 4 }) + pays)}
+      ${row("Dense compute-optimal data for N", qty(r.dense_optimal_data, u.dense_optimal_data, { digits: 4 }) + (r.dense_optimal_compute !== undefined ? `, i.e. compute ${qty(r.dense_optimal_compute, u.dense_optimal_compute, { digits: 4 })}` : ""))}
+    </dl>
+    <p class="hint">${esc(r.budget?.note || "")}</p>`;
+}
+
+function meanDensity(s, r) {
+  if (r.cost_model !== "gmp") return 1;
+  const t0 = r.pruning?.start ?? 0.25;
+  const t1 = r.pruning?.end ?? 0.75;
+  return t0 + (t1 - t0) * (1 - 0.75 * s) + (1 - t1) * (1 - s);
+}
+
+function patternSparsities(patterns) {
+  return (patterns || "")
+    .split(",")
+    .map((p) => p.trim().split(":").map(Number))
+    .filter(([n, m]) => n > 0 && m > n)
+    .map(([n, m]) => ({ label: `${n}:${m}`, s: 1 - n / m }));
+}
+
+async function drawLossChart(r, v, gen) {
+  const pats = patternSparsities(v.patterns);
+  const xs = new Set();
+  for (let i = 0; i <= 99; i++) xs.add(i / 100);
+  xs.add(r.sparsity);
+  for (const p of pats) xs.add(p.s);
+  const sList = [...xs].sort((a, b) => a - b);
+  const points = sList.map((s) => ({ sparsity: s, nonzeros: r.nonzeros, data: (r.dense_data * (1 - s)) / meanDensity(s, r) }));
+  let b;
+  try {
+    b = await api(lawPath(r.law.name, "/loss"), { json: { points }, query: { version: r.law.version } });
+  } catch (err) {
+    if (gen !== generation) return;
+    showError(form, err, { fallback: chartErr });
+    return;
+  }
+  if (gen !== generation) return;
+  const loss = b.points.map((p) => p.loss);
+  const iOpt = sList.indexOf(r.sparsity);
+  const iDense = sList.indexOf(0);
+  const hasIv = b.points.every((p) => Array.isArray(p.interval));
+  // The chart's own check: its point at S_opt is the optimum the server reported.
+  const mismatch = Math.abs(loss[iOpt] - r.loss) > 1e-9 * Math.abs(r.loss);
+  chartEl.dataset.optLoss = String(loss[iOpt]);
+  chartEl.dataset.hash = location.hash;
+  chartEl.dataset.consistent = mismatch ? "no" : "yes";
+
+  if (hasIv) {
+    for (const [name, i] of [["loss", iOpt], ["dense_loss", iDense]]) {
+      const slot = results.querySelector(`.interval-slot[data-for="${name}"]`);
+      if (slot) slot.innerHTML = interval(b.points[i].interval, LOSS, levelText(), `${name}_interval`);
+    }
+  }
+  const only = (i) => sList.map((_, j) => (j === i ? loss[j] : null));
+  const series = [{ label: "loss at this budget", unit: LOSS, color: PALETTE[0] }];
+  const data = [sList, loss];
+  let bands;
+  if (hasIv) {
+    series.push({ label: `${levelText()} low`, unit: LOSS, color: "#9ab8d6", width: 1, dash: [4, 3] });
+    series.push({ label: `${levelText()} high`, unit: LOSS, color: "#9ab8d6", width: 1, dash: [4, 3] });
+    data.push(b.points.map((p) => p.interval[0]), b.points.map((p) => p.interval[1]));
+    bands = [{ series: [3, 2], fill: "rgba(31,111,178,0.10)" }];
+  }
+  if (pats.length) {
+    series.push({ label: `patterns ${pats.map((p) => p.label).join(", ")}`, unit: LOSS, color: PALETTE[2], pointsOnly: true, pointSize: 9 });
+    data.push(sList.map((s, j) => (pats.some((p) => p.s === s) ? loss[j] : null)));
+  }
+  series.push({ label: `S_opt = ${num(r.sparsity, 4)}`, unit: LOSS, color: PALETTE[1], pointsOnly: true, pointSize: 11 });
+  data.push(only(iOpt));
+  series.push({ label: "dense (S = 0)", unit: LOSS, color: "#333", pointsOnly: true, pointSize: 9, pointFill: "#fff" });
+  data.push(only(iDense));
+  chartNote.innerHTML = `N = ${esc(sci(r.nonzeros))} ${esc(r.units.nonzeros)}, budget ${esc(sci(r.compute, 4))} ${esc(r.units.compute)}.
+    At each sparsity S the model trains on the data that budget buys:
+    D(S) = D<sub>dense</sub> × (1 − S) / ${r.cost_model === "gmp" ? `(${num(r.pruning?.start ?? 0.25)} + ${num((r.pruning?.end ?? 0.75) - (r.pruning?.start ?? 0.25))}(1 − 3S/4) + ${num(1 - (r.pruning?.end ?? 0.75))}(1 − S)), the mean density of gradual pruning` : "1 (dense cost model)"}.
+    ${mismatch ? `<strong class="warn">The chart's loss at S_opt (${num(loss[iOpt], 8)}) differs from the optimum's (${num(r.loss, 8)}).</strong>` : ""}`;
+  // Around the optimum, the loss axis spans a few times the gain over dense, so
+  // the bowl shows even when the gain is a thousandth of the loss.
+  const span = r.dense_loss - r.loss;
+  let yRange;
+  if (yMode() === "opt" && span > 0) {
+    yRange = [r.loss - 0.4 * span, r.loss + 3 * span];
+  }
+  chartEl.dataset.yMode = yRange ? "opt" : "full";
+  drawChart(chartEl, {
+    x: { label: "sparsity S (fraction of weights zero)", short: "S", unit: "", range: [0, 1] },
+    y: { label: "loss (law's units)", unit: LOSS, range: yRange },
+    series,
+    data,
+    bands,
+    markers: [{ x: r.sparsity, label: `S_opt = ${num(r.sparsity, 3)}`, color: PALETTE[1] }],
+  });
+}
+
+export function hide() {
+  generation++;
+}

@@ -1,0 +1,477 @@
+// End-to-end tests of the dashboard (static/) in headless Chromium against a
+// real sparselawd.
+//
+//   node tests/e2e/dashboard.test.mjs [--server build/sparselawd]
+//        [--shared ../shared/data] [--out build/e2e-screenshots]
+//        [--chromium /usr/bin/chromium]
+//
+// Starts its own server on a free port with a temporary data directory and
+// token file, drives Debian's chromium through playwright-core (npm ci; no
+// browser download), and stops the server with SIGTERM (which must exit 0).
+// Needs: chromium (Debian package), node_modules from `npm ci`. Tests that
+// need the authors' sweeps in ../shared/data say so and skip when they are
+// absent. Screenshots of every view, at a laptop's and a phone's width, go
+// to --out.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { checkVendored } from "./vendor.mjs";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const { values: args } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    server: { type: "string", default: join(ROOT, "build", "sparselawd") },
+    shared: { type: "string", default: resolve(ROOT, "..", "shared", "data") },
+    out: { type: "string", default: join(ROOT, "build", "e2e-screenshots") },
+    chromium: { type: "string", default: process.env.CHROMIUM || "/usr/bin/chromium" },
+  },
+  strict: false,
+});
+
+const TOKEN = "e2e-token-0123456789abcdef";
+const LAPTOP = { width: 1366, height: 900 };
+const PHONE = { width: 390, height: 844 };
+const VIT = join(args.shared, "vit-jft-sweep.json");
+const T5 = join(args.shared, "t5-c4-sweep.csv");
+const VIEWS = ["planner", "curves", "contours", "laws", "data"];
+// What each view shows once it has loaded and drawn.
+const READY = {
+  planner: ['#planner-results[data-state="ok"]', '#planner-chart[data-consistent="yes"] canvas'],
+  curves: ["#curves-lvd canvas", "#curves-sopt canvas"],
+  contours: ["#contours-chart canvas"],
+  laws: ['article.law[data-law="t5-c4"] .coefs .coef', 'article.law[data-law="vit-jft"] .coefs .coef'],
+  data: ["#upload-form", "#fit-form"],
+};
+
+let server, browser, context, base, tmp;
+
+// ------------------------------------------------------------ the server
+
+function startServer() {
+  tmp = mkdtempSync(join(tmpdir(), "sparselaw-e2e-"));
+  const tokenFile = join(tmp, "token");
+  writeFileSync(tokenFile, TOKEN + "\n", { mode: 0o600 });
+  const proc = spawn(
+    args.server,
+    ["--port", "0", "--bind", "127.0.0.1", "--data-dir", join(tmp, "data"), "--token-file", tokenFile, "--static-dir", join(ROOT, "static"), "--threads", "2"],
+    { stdio: ["ignore", "ignore", "pipe"] }
+  );
+  const log = [];
+  const exited = new Promise((res) => proc.on("exit", (code, signal) => res({ code, signal })));
+  const port = new Promise((res, rej) => {
+    let buf = "";
+    const timer = setTimeout(() => rej(new Error(`sparselawd did not say it was listening in 10 s:\n${log.join("\n")}`)), 10000);
+    proc.stderr.on("data", (chunk) => {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        log.push(line);
+        if (log.length > 400) log.shift();
+        if (line.includes('"listening"')) {
+          try {
+            const ev = JSON.parse(line);
+            if (ev.event === "listening") {
+              clearTimeout(timer);
+              res(ev.port);
+            }
+          } catch {
+            /* not JSON: keep reading */
+          }
+        }
+      }
+    });
+    proc.on("error", (err) => {
+      clearTimeout(timer);
+      rej(err);
+    });
+    exited.then(({ code }) => {
+      clearTimeout(timer);
+      rej(new Error(`sparselawd exited with ${code} before listening:\n${log.join("\n")}`));
+    });
+  });
+  return { proc, port, exited, log };
+}
+
+/** The API, straight from node: the reference the page is compared with. */
+async function apiGet(path) {
+  const r = await fetch(base + path, { headers: { Authorization: `Bearer ${TOKEN}` } });
+  return { status: r.status, body: await r.json() };
+}
+
+async function apiPost(path, body, contentType) {
+  const r = await fetch(base + path, { method: "POST", body, headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": contentType } });
+  return { status: r.status, body: await r.json() };
+}
+
+// ------------------------------------------------------------ the browser
+
+/** A page whose console errors and uncaught exceptions are collected. */
+async function newPage(viewport = LAPTOP) {
+  const page = await context.newPage();
+  await page.setViewportSize(viewport);
+  page.problems = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") page.problems.push(`console error: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => page.problems.push(`uncaught: ${e.message}`));
+  page.on("requestfailed", (r) => page.problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on("request", (r) => {
+    if (!r.url().startsWith(base) && !r.url().startsWith("data:")) page.problems.push(`request outside the server: ${r.url()}`);
+  });
+  return page;
+}
+
+/** Console errors, less the browser's own line for each 4xx an error test provoked on purpose. */
+function unexpected(page, allow4xx = false) {
+  return page.problems.filter((p) => !(allow4xx && /Failed to load resource: the server responded with a status of 4\d\d/.test(p)));
+}
+
+async function ready(page, view) {
+  for (const sel of READY[view]) await page.waitForSelector(sel, { state: "attached", timeout: 15000 });
+  await page.waitForLoadState("networkidle");
+}
+
+/** Waits until the planner's results and chart answer the inputs in the URL. */
+async function planned(page) {
+  await page.waitForFunction(() => {
+    const r = document.getElementById("planner-results");
+    const c = document.getElementById("planner-chart");
+    return r.dataset.state === "ok" && r.dataset.hash === location.hash && c.dataset.hash === location.hash &&
+      c.dataset.consistent === "yes" && c.querySelector("canvas");
+  });
+}
+
+async function shot(page, name) {
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(args.out, `${name}.png`), fullPage: true });
+}
+
+async function setToken(page) {
+  await page.fill("#token-input", TOKEN);
+  await page.click('#token-form button[type="submit"]');
+  await page.waitForSelector("#token-form.has-token");
+}
+
+// ------------------------------------------------------------------ setup
+
+before(async () => {
+  mkdirSync(args.out, { recursive: true });
+  if (!existsSync(args.server)) throw new Error(`no server at ${args.server}: build it (cmake --build build)`);
+  if (!existsSync(args.chromium)) throw new Error(`no chromium at ${args.chromium}: apt-get install chromium (scripts/deps.sh)`);
+  let chromium;
+  try {
+    ({ chromium } = await import("playwright-core"));
+  } catch (err) {
+    throw new Error(`playwright-core is not installed: run npm ci in ${ROOT} (${err.message})`);
+  }
+  server = startServer();
+  base = `http://127.0.0.1:${await server.port}`;
+  // A fresh profile, and none of Chromium's own traffic: the network is closed.
+  context = await chromium.launchPersistentContext(join(tmp, "profile"), {
+    executablePath: args.chromium,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    viewport: LAPTOP,
+  });
+});
+
+after(async () => {
+  await context?.close();
+  if (server) {
+    server.proc.kill("SIGTERM");
+    const { code, signal } = await server.exited;
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    assert.equal(code, 0, `sparselawd exited with ${code} (${signal}) on SIGTERM:\n${server.log.slice(-20).join("\n")}`);
+  }
+});
+
+// ------------------------------------------------------------------ tests
+
+test("static/vendor holds the uPlot that package-lock.json pins", () => {
+  assert.deepEqual(checkVendored(), []);
+});
+
+for (const view of VIEWS) {
+  test(`${view} loads with no console errors, at a laptop's and a phone's width`, async () => {
+    for (const [size, viewport] of [["laptop", LAPTOP], ["phone", PHONE]]) {
+      const page = await newPage(viewport);
+      await page.goto(`${base}/#/${view}`);
+      await ready(page, view);
+      assert.ok(await page.isVisible(`#view-${view}`), `#view-${view} is shown`);
+      assert.equal(await page.getAttribute(`.tabs a[data-view="${view}"]`, "class"), "active");
+      // Nothing wider than the screen (tables scroll inside their own box).
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${view} is ${overflow}px wider than a ${size} screen`);
+      await shot(page, `${view}-${size}`);
+      assert.deepEqual(unexpected(page), []);
+      await page.close();
+    }
+  });
+}
+
+test("curves and contours of a law whose data is in examples give the budget as data", async () => {
+  const page = await newPage();
+  await page.goto(`${base}/#/curves?law=vit-jft`);
+  await ready(page, "curves");
+  assert.equal(await page.inputValue('#curves-form select[name="law"]'), "vit-jft");
+  assert.ok(await page.isChecked('#curves-form input[name="budget"][value="data"]'));
+  assert.equal(await page.getAttribute("#curves-sopt", "data-series"), "3");
+  await shot(page, "curves-vit-laptop");
+  await page.goto(`${base}/#/contours?law=vit-jft&levels=0.5,0.75&nonzeros_min=1e6&nonzeros_max=1e10`);
+  await page.waitForFunction(() => document.getElementById("contours-chart").dataset.series === "3");
+  await shot(page, "contours-vit-laptop");
+  assert.deepEqual(unexpected(page), []);
+  await page.close();
+});
+
+test("the planner shows the S_opt the API answers, entered through the form and from a shared link", async () => {
+  const page = await newPage();
+  await page.goto(`${base}/#/planner`);
+  await ready(page, "planner");
+  await page.click("#planner-form details.more summary"); // patterns and max sparsity
+  const cases = [
+    { law: "t5-c4", nonzeros: "1e9", budget: "compute", amount: "1.2e21", cost_model: "gmp", patterns: "" },
+    { law: "t5-c4", nonzeros: "1e9", budget: "data", amount: "2e11", cost_model: "dense", patterns: "" },
+    { law: "vit-jft", nonzeros: "1e8", budget: "data", amount: "1e10", cost_model: "dense", patterns: "2:4,1:4" },
+  ];
+  for (const c of cases) {
+    await page.selectOption('#planner-form select[name="law"]', c.law);
+    await page.waitForFunction((law) => document.querySelector(".law-desc").textContent.length > 0 && document.querySelector('#planner-form select[name="law"]').value === law, c.law);
+    await page.fill('#planner-form [name="nonzeros"]', c.nonzeros);
+    await page.check(`#planner-form input[name="budget"][value="${c.budget}"]`);
+    await page.fill('#planner-form [name="amount"]', c.amount);
+    await page.check(`#planner-form input[name="cost_model"][value="${c.cost_model}"]`);
+    await page.fill('#planner-form [name="patterns"]', c.patterns);
+    await page.click('#planner-form button[type="submit"]');
+    await page.waitForFunction((amount) => location.hash.includes(amount), c.amount);
+    await planned(page);
+
+    const q = new URLSearchParams({ nonzeros: c.nonzeros, [c.budget]: c.amount, cost_model: c.cost_model });
+    if (c.cost_model === "gmp") q.set("prune_start", "0.25"), q.set("prune_end", "0.75");
+    if (c.patterns) q.set("patterns", c.patterns);
+    const api = await apiGet(`/v1/laws/${c.law}/optimal-sparsity?${q}`);
+    assert.equal(api.status, 200);
+    const shown = async (name) => Number(await page.getAttribute(`#planner-results [data-out="${name}"]`, "data-value"));
+    for (const f of ["sparsity", "loss", "dense_loss", "improvement", "total_params", "data", "compute"])
+      assert.equal(await shown(f), api.body[f], `${c.law} ${f}`);
+    // The headline's text is that number, rounded.
+    const text = await page.textContent('#planner-results [data-out="sparsity"]');
+    assert.ok(text.startsWith(String(Number(api.body.sparsity.toPrecision(4)))), `headline ${text} for S_opt ${api.body.sparsity}`);
+    // The chart's point at S_opt is the optimum's loss.
+    assert.ok(Math.abs(Number(await page.getAttribute("#planner-chart", "data-opt-loss")) - api.body.loss) <= 1e-9 * api.body.loss);
+
+    // The URL holds the inputs: a fresh tab opened on it shows the same plan.
+    const link = page.url();
+    const other = await newPage();
+    await other.goto(link);
+    await planned(other);
+    assert.equal(Number(await other.getAttribute('#planner-results [data-out="sparsity"]', "data-value")), api.body.sparsity);
+    assert.equal(await other.inputValue('#planner-form [name="nonzeros"]'), c.nonzeros);
+    assert.deepEqual(unexpected(other), []);
+    await other.close();
+  }
+  await shot(page, "planner-vit-patterns-laptop");
+  assert.deepEqual(unexpected(page), []);
+  await page.close();
+});
+
+test("a planner input the server refuses shows the server's message beside that input", async () => {
+  const page = await newPage();
+  await page.goto(`${base}/#/planner?law=t5-c4&nonzeros=abc&compute=1e21`);
+  const slot = '#planner-form [data-error-for="nonzeros"]';
+  await page.waitForFunction((s) => document.querySelector(s).textContent.length > 0, slot);
+  const api = await apiGet("/v1/laws/t5-c4/optimal-sparsity?nonzeros=abc&compute=1e21&cost_model=dense");
+  assert.equal(api.status, 400);
+  assert.equal(await page.textContent(slot), api.body.error.message);
+  assert.equal(await page.getAttribute('#planner-form [name="nonzeros"]', "aria-invalid"), "true");
+
+  // A budget in FLOPs for a law whose data is in images: 422, beside the budget.
+  await page.goto(`${base}/#/planner?law=vit-jft&nonzeros=1e8&compute=1e20`);
+  const budget = '#planner-form [data-error-for="amount"]';
+  await page.waitForFunction((s) => document.querySelector(s).textContent.length > 0, budget);
+  const api2 = await apiGet("/v1/laws/vit-jft/optimal-sparsity?nonzeros=1e8&compute=1e20&cost_model=dense");
+  assert.equal(api2.status, 422);
+  assert.equal(await page.textContent(budget), api2.body.error.message);
+  await shot(page, "planner-error-laptop");
+
+  // A shared link naming a law, or a version, this server lacks: 404 beside the select.
+  for (const [hash, field, path] of [
+    ["law=no-such-law&nonzeros=1e9&data=1e10", "law", "/v1/laws/no-such-law/optimal-sparsity?nonzeros=1e9&data=1e10"],
+    ["law=t5-c4&version=9&nonzeros=1e9&data=1e10", "version", "/v1/laws/t5-c4/optimal-sparsity?nonzeros=1e9&data=1e10&version=9"],
+  ]) {
+    await page.goto(`${base}/#/planner?${hash}`);
+    const sel = `#planner-form [data-error-for="${field}"]`;
+    await page.waitForFunction((s) => document.querySelector(s).textContent.length > 0, sel);
+    const r = await apiGet(path);
+    assert.equal(r.status, 404);
+    assert.equal(await page.textContent(sel), r.body.error.message);
+  }
+  assert.deepEqual(unexpected(page, true), []);
+  await page.close();
+});
+
+test("the token is entered once and kept in session storage", async () => {
+  const page = await newPage();
+  await page.goto(`${base}/#/data`);
+  await ready(page, "data");
+  assert.ok(await page.isVisible("#data-token-notice"));
+  await setToken(page);
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("sparselaw.token")), TOKEN);
+  await page.reload();
+  await page.waitForSelector("#token-form.has-token");
+  assert.ok(await page.isHidden("#data-token-notice"));
+  await page.waitForSelector("#datasets-list .hint, #datasets-list table");
+  assert.deepEqual(unexpected(page), []);
+  await page.close();
+});
+
+test("an upload through the file picker, a fit that completes and draws its plots, and its published law", { skip: !existsSync(VIT) && `no ${VIT}` }, async () => {
+  const page = await newPage();
+  await page.goto(`${base}/#/data`);
+  await setToken(page);
+  await page.setInputFiles("#file-input", VIT);
+  assert.equal(await page.inputValue('#upload-form [name="name"]'), "vit-jft-sweep");
+  await page.fill('#upload-form [name="base_params"]', "84934656");
+  await page.click('#upload-form button[type="submit"]');
+  await page.waitForSelector("#upload-ok [data-dataset]");
+  assert.match(await page.textContent("#upload-ok"), /112 rows/);
+  const datasetId = await page.getAttribute("#upload-ok [data-dataset]", "data-dataset");
+  assert.equal(await page.inputValue('#fit-form [name="dataset"]'), datasetId);
+  await page.waitForSelector(`#datasets-list tr[data-id="${datasetId}"]`);
+
+  await page.fill('#fit-form [name="law"]', "e2e-vit");
+  await page.selectOption('#fit-form [name="residuals"]', "plain");
+  await page.fill('#fit-form [name="delta"]', "0.01");
+  await page.fill('#fit-form [name="bootstrap"]', "20");
+  await page.fill('#fit-form [name="starts"]', "16");
+  await page.check('#fit-form input[name="holdout"][value="largest"]');
+  await page.fill('#fit-form [name="largest_nonzeros"]', "8");
+  await page.click('#fit-form button[type="submit"]');
+  await page.waitForFunction(() => /fit=\d+/.test(location.hash));
+  await page.waitForSelector('#fit-status [data-status="succeeded"]', { timeout: 90000 });
+  await page.waitForSelector("#fit-pvm canvas");
+  await page.waitForSelector("#fit-resid canvas");
+  assert.equal(await page.getAttribute("#fit-pvm", "data-heldout"), "8");
+  assert.equal(await page.getAttribute("#fit-pvm", "data-points"), "112");
+  const fitId = /fit=(\d+)/.exec(page.url())[1];
+  const fit = await apiGet(`/v1/fits/${fitId}`);
+  assert.equal(fit.body.status, "succeeded");
+  assert.equal(fit.body.residuals.filter((r) => r.heldout).length, 8);
+  const href = await page.getAttribute("#fit-result a.published", "href");
+  assert.equal(href, `#/laws?law=e2e-vit&version=${fit.body.published.version}`);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, "data-fit-laptop");
+
+  // A second fit publishes v2; the link still leads to the version this fit
+  // published, with its intervals, beside the newer one.
+  const again = await apiPost("/v1/fits?wait=true", JSON.stringify({ dataset: Number(datasetId), law: "e2e-vit", loss: { delta: 0.01, residuals: "plain" }, bootstrap: 0, starts: 8 }), "application/json");
+  assert.equal(again.status, 200);
+  assert.equal(again.body.published.version, fit.body.published.version + 1);
+  await page.click("#fit-result a.published");
+  await page.waitForSelector(`article.law[data-law="e2e-vit"] section.version.focus[data-version="${fit.body.published.version}"] .interval`);
+  assert.equal(await page.locator('article.law[data-law="e2e-vit"] section.version').count(), 2);
+  const a_s = Number(await page.getAttribute('article.law[data-law="e2e-vit"] section.version.focus [data-coef="a_s"]', "data-value"));
+  assert.equal(a_s, fit.body.coefficients.a_s);
+  await shot(page, "laws-fitted-laptop");
+
+  // The planner gives the version with bootstrap draws an S_opt with its interval.
+  const v = fit.body.published.version;
+  await page.goto(`${base}/#/planner?law=e2e-vit&version=${v}&nonzeros=1e8&data=1e10`);
+  await planned(page);
+  assert.equal(await page.inputValue('#planner-form select[name="version"]'), String(v));
+  const api = await apiGet(`/v1/laws/e2e-vit/optimal-sparsity?nonzeros=1e8&data=1e10&cost_model=dense&version=${v}`);
+  assert.ok(Array.isArray(api.body.interval));
+  assert.equal(Number(await page.getAttribute('[data-out="sparsity_interval"]', "data-lo")), api.body.interval[0]);
+  assert.equal(Number(await page.getAttribute('[data-out="sparsity_interval"]', "data-hi")), api.body.interval[1]);
+  await page.waitForSelector('[data-out="loss_interval"]');
+  await shot(page, "planner-fitted-laptop");
+
+  // The same fit on a phone.
+  const phone = await newPage(PHONE);
+  await phone.goto(`${base}/#/data`);
+  await setToken(phone);
+  await phone.goto(`${base}/#/data?fit=${fitId}`);
+  await phone.waitForSelector("#fit-pvm canvas");
+  await shot(phone, "data-fit-phone");
+  assert.deepEqual(unexpected(phone), []);
+  await phone.close();
+  assert.deepEqual(unexpected(page), []);
+  await page.close();
+});
+
+test("an invalid upload by drag and drop shows the server's row errors", async () => {
+  const csv = "sparsity,nonzeros,data,loss\n0.5,1e8,1e9,2.5\n1.5,abc,1e9,2.4\n0.25,2e8,-3,2.3\n";
+  const api = await apiPost("/v1/datasets?name=bad-rows", csv, "text/csv");
+  assert.equal(api.status, 422);
+  const page = await newPage();
+  await page.goto(`${base}/#/data`);
+  await setToken(page);
+  await page.dispatchEvent("#drop-zone", "drop", {
+    dataTransfer: await page.evaluateHandle((text) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([text], "bad-rows.csv", { type: "text/csv" }));
+      return dt;
+    }, csv),
+  });
+  assert.equal(await page.textContent("#file-name"), `bad-rows.csv, ${csv.length} bytes`);
+  await page.click('#upload-form button[type="submit"]');
+  await page.waitForSelector("#row-errors table.errors");
+  assert.equal(await page.textContent("#upload-form .form-error"), api.body.error.message);
+  const rows = await page.$$eval("#row-errors tbody tr", (trs) => trs.map((tr) => [...tr.cells].map((td) => td.textContent)));
+  assert.deepEqual(
+    rows,
+    api.body.error.errors.map((e) => [String(e.row ?? "–"), e.field ?? "–", e.reason])
+  );
+  await shot(page, "data-upload-error-laptop");
+  assert.deepEqual(unexpected(page, true), []);
+  await page.close();
+});
+
+test("an upload missing a query option shows the server's message beside that option", { skip: !existsSync(T5) && `no ${T5}` }, async () => {
+  const csv = readFileSync(T5);
+  const api = await apiPost("/v1/datasets?name=t5-c4-sweep", csv, "text/csv");
+  assert.equal(api.status, 400);
+  assert.equal(api.body.error.field, "base_params");
+  const page = await newPage(PHONE);
+  await page.goto(`${base}/#/data`);
+  await setToken(page);
+  await page.setInputFiles("#file-input", T5);
+  await page.click('#upload-form button[type="submit"]');
+  const slot = '#upload-form [data-error-for="base_params"]';
+  await page.waitForFunction((s) => document.querySelector(s).textContent.length > 0, slot);
+  assert.equal(await page.textContent(slot), api.body.error.message);
+  assert.equal(await page.getAttribute('#upload-form [name="base_params"]', "aria-invalid"), "true");
+  await shot(page, "data-upload-option-error-phone");
+
+  // With the options it needs, the same file goes in.
+  await page.fill('#upload-form [name="base_params"]', "169869312");
+  await page.fill('#upload-form [name="tokens_per_step"]', "65536");
+  await page.click('#upload-form button[type="submit"]');
+  await page.waitForSelector("#upload-ok [data-dataset]");
+  assert.match(await page.textContent("#upload-ok"), /48 rows/);
+  assert.match(await page.textContent("#upload-ok"), /data in tokens/);
+  assert.deepEqual(unexpected(page, true), []);
+  await page.close();
+});
+
+test("a wrong token shows the server's message beside the token", async () => {
+  const page = await newPage();
+  await page.goto(`${base}/#/data`);
+  await page.fill("#token-input", "not-the-token-at-all");
+  await page.click('#token-form button[type="submit"]');
+  const slot = '[data-error-for="token"]';
+  await page.waitForFunction((s) => document.querySelector(s).textContent.length > 0, slot);
+  const r = await fetch(`${base}/v1/datasets`, { headers: { Authorization: "Bearer not-the-token-at-all" } });
+  assert.equal(r.status, 403);
+  assert.equal(await page.textContent(slot), (await r.json()).error.message);
+  assert.deepEqual(unexpected(page, true), []);
+  await page.close();
+});
