@@ -10,7 +10,7 @@ set -eu
 build_pkgs="build-essential cmake pkg-config curl ca-certificates \
 libmicrohttpd-dev libjansson-dev libgsl-dev libsqlite3-dev libcurl4-openssl-dev \
 libopenblas-openmp-dev libcriterion-dev wrk python3"
-bench_pkgs="wrk python3-scipy python3-numpy"
+bench_pkgs="wrk python3-scipy python3-numpy python3-torch"
 # fonts: installed without recommends, Chromium would render screenshots without glyphs.
 e2e_pkgs="chromium fonts-dejavu-core"
 runtime_pkgs="libmicrohttpd12 libjansson4 libgsl27 libsqlite3-0 curl ca-certificates"

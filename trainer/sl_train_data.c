@@ -1,0 +1,198 @@
+/*
+ * sl_train_data.c - corpus loading and window sampling.
+ */
+#include "sl_train_data.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void split(sl_train_corpus *c) {
+    c->train_len = c->len / 10 * 9 + (c->len % 10) * 9 / 10; /* floor(0.9 len) */
+    c->val_start = c->train_len;
+}
+
+/* Appends the file at path to buf (capacity *cap, length *len). */
+static int append_file(const char *path, uint8_t **buf, size_t *len, size_t *cap, char *err,
+                       size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot read corpus %s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (;;) {
+        if (*cap - *len < 65536) {
+            size_t ncap = *cap ? *cap * 2 : 1 << 20;
+            uint8_t *nb = realloc(*buf, ncap);
+            if (!nb) {
+                fclose(f);
+                snprintf(err, errlen, "out of memory reading corpus %s", path);
+                return -1;
+            }
+            *buf = nb;
+            *cap = ncap;
+        }
+        size_t got = fread(*buf + *len, 1, *cap - *len, f);
+        *len += got;
+        if (got == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        snprintf(err, errlen, "cannot read corpus %s: read error", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int name_cmp(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int ends_with_txt(const char *s) {
+    size_t n = strlen(s);
+    return n > 4 && strcmp(s + n - 4, ".txt") == 0;
+}
+
+static int load_dir(sl_train_corpus *c, const char *path, uint8_t **buf, size_t *len, size_t *cap,
+                    char *err, size_t errlen) {
+    DIR *d = opendir(path);
+    if (!d) {
+        snprintf(err, errlen, "cannot read corpus directory %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char **names = NULL;
+    size_t n = 0, ncap = 0;
+    int rc = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (!ends_with_txt(e->d_name)) continue;
+        if (n == ncap) {
+            ncap = ncap ? ncap * 2 : 64;
+            char **nn = realloc(names, ncap * sizeof *names);
+            if (!nn) {
+                rc = -1;
+                break;
+            }
+            names = nn;
+        }
+        size_t sz = strlen(path) + strlen(e->d_name) + 2;
+        if (!(names[n] = malloc(sz))) {
+            rc = -1;
+            break;
+        }
+        snprintf(names[n], sz, "%s/%s", path, e->d_name);
+        n++;
+    }
+    closedir(d);
+    if (rc != 0)
+        snprintf(err, errlen, "out of memory listing %s", path);
+    else if (n == 0) {
+        snprintf(err, errlen, "corpus directory %s has no *.txt files", path);
+        rc = -1;
+    }
+    if (rc == 0) qsort(names, n, sizeof *names, name_cmp);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct stat st;
+        if (stat(names[i], &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (*len > 0 && (*buf)[*len - 1] != '\n') {
+            /* append_file keeps 64 KiB free, so there is room */
+            (*buf)[(*len)++] = '\n';
+        }
+        rc = append_file(names[i], buf, len, cap, err, errlen);
+        c->files++;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int sl_train_corpus_load(sl_train_corpus *c, const char *path, char *err, size_t errlen) {
+    memset(c, 0, sizeof *c);
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        snprintf(err, errlen, "cannot read corpus %s: %s", path, strerror(errno));
+        return -1;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    if (S_ISDIR(st.st_mode)) {
+        rc = load_dir(c, path, &buf, &len, &cap, err, errlen);
+    } else {
+        rc = append_file(path, &buf, &len, &cap, err, errlen);
+        c->files = 1;
+    }
+    if (rc == 0 && len == 0) {
+        snprintf(err, errlen, "corpus %s is empty", path);
+        rc = -1;
+    }
+    if (rc != 0) {
+        free(buf);
+        memset(c, 0, sizeof *c);
+        return -1;
+    }
+    c->bytes = buf;
+    c->len = len;
+    split(c);
+    return 0;
+}
+
+int sl_train_corpus_from_bytes(sl_train_corpus *c, const void *bytes, size_t len) {
+    memset(c, 0, sizeof *c);
+    c->bytes = malloc(len ? len : 1);
+    if (!c->bytes) return -1;
+    memcpy(c->bytes, bytes, len);
+    c->len = len;
+    c->files = 1;
+    split(c);
+    return 0;
+}
+
+void sl_train_corpus_free(sl_train_corpus *c) {
+    free(c->bytes);
+    memset(c, 0, sizeof *c);
+}
+
+size_t sl_train_data_val_windows(const sl_train_corpus *c, size_t T) {
+    size_t n = c->len - c->val_start;
+    return n > T ? (n - 1) / T : 0;
+}
+
+int sl_train_data_check(const sl_train_corpus *c, size_t B, size_t T, char *err, size_t errlen) {
+    if (c->train_len < T + 1 || sl_train_data_val_windows(c, T) < B) {
+        snprintf(err, errlen,
+                 "corpus of %zu bytes is too small for context %zu and batch %zu "
+                 "(the last 10 %% must hold batch x context + 1 bytes)",
+                 c->len, T, B);
+        return -1;
+    }
+    return 0;
+}
+
+void sl_train_data_train_batch(const sl_train_corpus *c, sl_train_rng *rng, size_t B, size_t T,
+                               int *inputs, int *targets) {
+    uint64_t starts = (uint64_t)(c->train_len - T); /* start + T < train_len */
+    for (size_t b = 0; b < B; b++) {
+        const uint8_t *w = c->bytes + sl_train_rng_below(rng, starts);
+        for (size_t t = 0; t < T; t++) {
+            inputs[b * T + t] = w[t];
+            targets[b * T + t] = w[t + 1];
+        }
+    }
+}
+
+void sl_train_data_val_batch(const sl_train_corpus *c, size_t first, size_t B, size_t T,
+                             int *inputs, int *targets) {
+    for (size_t b = 0; b < B; b++) {
+        const uint8_t *w = c->bytes + c->val_start + (first + b) * T;
+        for (size_t t = 0; t < T; t++) {
+            inputs[b * T + t] = w[t];
+            targets[b * T + t] = w[t + 1];
+        }
+    }
+}
