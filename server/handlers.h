@@ -41,6 +41,13 @@ void sl_handle_dataset_append(sl_request *req);
 void sl_handle_fit_create(sl_request *req);
 void sl_handle_fit_get(sl_request *req);
 
+/* handlers_sweeps.c */
+void sl_handle_sweep_create(sl_request *req);
+void sl_handle_sweep_get(sl_request *req);
+void sl_handle_sweep_delete(sl_request *req);
+void sl_handle_run_get(sl_request *req);
+void sl_handle_run_delete(sl_request *req);
+
 /* handlers_ops.c */
 void sl_handle_healthz(sl_request *req);
 void sl_handle_metrics(sl_request *req);

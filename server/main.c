@@ -8,10 +8,12 @@
 #include <stdlib.h>
 
 #include "sl_auth.h"
+#include "sl_backend.h"
 #include "sl_config.h"
 #include "sl_http.h"
 #include "sl_jobs.h"
 #include "sl_metrics.h"
+#include "sl_runs.h"
 #include "sl_store.h"
 
 /* How long SIGTERM waits for in-flight requests before closing anyway. */
@@ -64,8 +66,24 @@ int main(int argc, char **argv) {
 
     /* One fit at a time, using every core for its starts and bootstrap. */
     server.jobs = sl_jobs_start(store, 1, 0);
+
+    /* Calibration runs: the local backend keeps each run's JSON lines in
+     * DATA_DIR/runs, where a restarted server reads them again. */
+    char run_dir[1100];
+    snprintf(run_dir, sizeof run_dir, "%s/runs", cfg.data_dir);
+    sl_backend *local = sl_backend_local_new(cfg.trainer, cfg.corpus, run_dir, cfg.local_runs,
+                                             errbuf, sizeof errbuf);
+    if (!local) {
+        fprintf(stderr, "sparselawd: %s\n", errbuf);
+        sl_jobs_stop(server.jobs);
+        sl_metrics_free(metrics);
+        sl_store_close(store);
+        return 1;
+    }
+    server.runs = sl_runs_start(store, server.jobs, &local, 1);
     unsigned port = 0;
     if (sl_http_start(&server, &port) != 0) {
+        sl_runs_stop(server.runs);
         sl_jobs_stop(server.jobs);
         sl_metrics_free(metrics);
         sl_store_close(store);
@@ -73,13 +91,15 @@ int main(int argc, char **argv) {
     }
     fprintf(stderr,
             "{\"level\":\"info\",\"event\":\"listening\",\"bind\":\"%s\",\"port\":%u,"
-            "\"data_dir\":\"%s\",\"threads\":%u,\"static_dir\":\"%s\"}\n",
-            cfg.bind, port, cfg.data_dir, cfg.threads, cfg.static_dir);
+            "\"data_dir\":\"%s\",\"threads\":%u,\"static_dir\":\"%s\",\"trainer\":\"%s\","
+            "\"local_runs\":%u}\n",
+            cfg.bind, port, cfg.data_dir, cfg.threads, cfg.static_dir, cfg.trainer, cfg.local_runs);
 
     int sig = 0;
     sigwait(&stop, &sig);
     fprintf(stderr, "{\"level\":\"info\",\"event\":\"stopping\",\"signal\":%d}\n", sig);
     sl_http_stop(&server, DRAIN_GRACE_MS);
+    sl_runs_stop(server.runs);
     sl_jobs_stop(server.jobs);
     sl_store_close(store);
     sl_metrics_free(metrics);

@@ -7,6 +7,25 @@
 #include <unistd.h>
 
 
+/* The trainer the build made (SL_DEFAULT_TRAINER); without one, the
+ * sparselaw-train beside this executable. */
+#ifndef SL_DEFAULT_TRAINER
+#define SL_DEFAULT_TRAINER ""
+#endif
+#ifndef SL_DEFAULT_CORPUS
+#define SL_DEFAULT_CORPUS ""
+#endif
+
+static void default_trainer(char *buf, size_t cap) {
+    char self[1024];
+    ssize_t n = SL_DEFAULT_TRAINER[0] ? -1 : readlink("/proc/self/exe", self, sizeof self - 1);
+    char *slash = n > 0 ? (self[n] = '\0', strrchr(self, '/')) : NULL;
+    if (slash)
+        snprintf(buf, cap, "%.*s/sparselaw-train", (int)(slash - self), self);
+    else
+        snprintf(buf, cap, "%s", SL_DEFAULT_TRAINER[0] ? SL_DEFAULT_TRAINER : "sparselaw-train");
+}
+
 typedef enum { OPT_UINT, OPT_STRING, OPT_SIZE, OPT_FLAG } opt_kind;
 
 typedef struct option_def {
@@ -31,6 +50,12 @@ static const option_def options[] = {
      "dashboard files served at /"},
     {"--max-body", "SPARSELAW_MAX_BODY", OPT_SIZE, FIELD(max_body), 1024, 1UL << 30,
      "largest request body in bytes"},
+    {"--trainer", "SPARSELAW_TRAINER", OPT_STRING, FIELD(trainer), 0, 0,
+     "sparselaw-train, run by the local backend of calibration sweeps"},
+    {"--corpus", "SPARSELAW_CORPUS", OPT_STRING, FIELD(corpus), 0, 0,
+     "training text of local runs (file or directory; sweeps cannot choose it)"},
+    {"--local-runs", "SPARSELAW_LOCAL_RUNS", OPT_UINT, FIELD(local_runs), 1, 256,
+     "local training runs at once"},
     {"--routes", NULL, OPT_FLAG, FIELD(print_routes), 0, 0,
      "print the route table as JSON and exit"},
 };
@@ -43,7 +68,9 @@ static void usage(FILE *f) {
                 options[i].help);
     fprintf(f, "  %-14s %-22s %s\n", "", "SPARSELAW_TOKEN", "the bearer token itself");
     fprintf(f, "\nDefaults: --port 8080 --bind 127.0.0.1 --data-dir ./sparselaw-data "
-               "--threads <cores> --max-body 8388608\n");
+               "--threads <cores> --max-body 8388608\n"
+               "          --trainer %s --local-runs 1\n",
+            SL_DEFAULT_TRAINER[0] ? SL_DEFAULT_TRAINER : "<sparselawd's directory>/sparselaw-train");
 }
 
 static int set(sl_config *cfg, const option_def *o, const char *value, const char *source) {
@@ -85,6 +112,9 @@ int sl_config_load(sl_config *cfg, int argc, char **argv) {
     cfg->threads = cores > 0 ? (unsigned)cores : 2;
     snprintf(cfg->static_dir, sizeof cfg->static_dir, "%s", SL_DEFAULT_STATIC_DIR);
     cfg->max_body = 8u << 20;
+    default_trainer(cfg->trainer, sizeof cfg->trainer);
+    snprintf(cfg->corpus, sizeof cfg->corpus, "%s", SL_DEFAULT_CORPUS);
+    cfg->local_runs = 1;
 
     for (size_t i = 0; i < NOPTIONS; i++) {
         const char *v = options[i].env ? getenv(options[i].env) : NULL;

@@ -16,6 +16,9 @@ typedef struct sl_config {
     char static_dir[1024];
     size_t max_body;        /* bytes */
     int print_routes;       /* --routes: print the route table as JSON and exit */
+    char trainer[1024];     /* sparselaw-train of the local backend */
+    char corpus[1024];      /* its --corpus; "" for the trainer's default */
+    unsigned local_runs;    /* local training runs at once */
 } sl_config;
 
 /* Defaults, then environment, then flags. Returns 0, 1 after --help or

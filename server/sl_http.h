@@ -16,6 +16,7 @@
 struct sl_store;
 struct sl_metrics;
 struct sl_jobs;
+struct sl_runs;
 
 /* What every handler can reach: settings, store, token, metrics. */
 typedef struct sl_server {
@@ -23,6 +24,7 @@ typedef struct sl_server {
     struct sl_store *store;
     struct sl_metrics *metrics;
     struct sl_jobs *jobs;
+    struct sl_runs *runs; /* calibration runs (sweeps) */
     const char *token;
     volatile int draining; /* set on SIGTERM: new requests get 503 */
 } sl_server;

@@ -61,6 +61,16 @@ const sl_route sl_routes[] = {
     {"GET", "/v1/fits/{id}", sl_handle_fit_get, AUTH, {0},
      "a fit's state, result, intervals, held-out errors and published version"},
 
+    {"POST", "/v1/sweeps", sl_handle_sweep_create, AUTH | JSON_BODY, {0},
+     "train a grid of calibration runs, then fit and publish a law to their results"},
+    {"GET", "/v1/sweeps/{id}", sl_handle_sweep_get, AUTH, {0},
+     "a sweep's progress, runs, dataset and fit"},
+    {"DELETE", "/v1/sweeps/{id}", sl_handle_sweep_delete, AUTH, {0},
+     "cancel a sweep and its runs that have not ended"},
+    {"GET", "/v1/runs/{id}", sl_handle_run_get, AUTH, {0},
+     "a calibration run's state, attempts, progress and result"},
+    {"DELETE", "/v1/runs/{id}", sl_handle_run_delete, AUTH, {0}, "cancel a calibration run"},
+
     {"GET", "/", sl_handle_static, SL_ROUTE_STATIC, {0}, "the dashboard"},
     {"GET", "/{path*}", sl_handle_static, SL_ROUTE_STATIC, {0}, "dashboard files"},
 };

@@ -122,4 +122,113 @@ int sl_store_fit_fail(sl_store *store, long long id, const char *error);
 int sl_store_fit_requeue_running(sl_store *store);
 int sl_store_fit_counts(sl_store *store, long long counts[SL_FIT_STATE_COUNT]);
 
+/* ---- calibration sweeps and their training runs ---- */
+
+typedef enum sl_run_state {
+    SL_RUN_QUEUED = 0,
+    SL_RUN_SUBMITTED, /* handed to the backend, not yet training */
+    SL_RUN_RUNNING,
+    SL_RUN_SUCCEEDED,
+    SL_RUN_FAILED,
+    SL_RUN_CANCELLED,
+    SL_RUN_STATE_COUNT
+} sl_run_state;
+
+const char *sl_run_state_name(sl_run_state state);
+/* Succeeded, failed or cancelled: the run will not change again. */
+int sl_run_state_ended(sl_run_state state);
+
+typedef struct sl_run_record {
+    long long id, sweep_id;
+    sl_run_state state;
+    char key[192];    /* the grid point, unique within the sweep */
+    char backend[16];
+    char *spec;       /* JSON text (sl_run_spec_json), malloc'd */
+    char *ref;        /* the backend's reference, "" when none; malloc'd */
+    char *progress;   /* JSON text or NULL, malloc'd */
+    char *result;     /* JSON text or NULL, malloc'd */
+    char *error;      /* why it failed, or NULL */
+    char *last_error; /* why the last attempt did not finish, or NULL */
+    long attempts, max_attempts;
+    double not_before; /* a retry waits until this time (seconds since the epoch) */
+    char created_at[32], started_at[32], finished_at[32];
+} sl_run_record;
+
+void sl_run_record_free(sl_run_record *run);
+
+typedef enum sl_sweep_state {
+    SL_SWEEP_RUNNING = 0, /* runs not all ended */
+    SL_SWEEP_FINISHED,    /* dataset and fit created (or error says why not) */
+    SL_SWEEP_CANCELLED,
+    SL_SWEEP_STATE_COUNT
+} sl_sweep_state;
+
+typedef struct sl_sweep_record {
+    long long id;
+    char law[SL_LAW_NAME_MAX + 1];
+    char backend[16];
+    sl_sweep_state state;
+    char *request; /* JSON text, malloc'd */
+    char *error;   /* or NULL, malloc'd */
+    long long dataset_id, fit_id; /* 0: none yet */
+    long long counts[SL_RUN_STATE_COUNT];
+    char created_at[32], finished_at[32];
+} sl_sweep_record;
+
+void sl_sweep_record_free(sl_sweep_record *sweep);
+
+/* One run to create: its point key and spec JSON. */
+typedef struct sl_run_new {
+    const char *key;
+    const char *spec;
+} sl_run_new;
+
+/* Creates the sweep and its runs (queued) in one transaction. Runs with a
+ * key already in the sweep are not created twice. */
+int sl_store_sweep_create(sl_store *store, const char *law, const char *backend,
+                          const char *request_json, const sl_run_new *runs, size_t nruns,
+                          long max_attempts, long long *id);
+int sl_store_sweep_get(sl_store *store, long long id, sl_sweep_record *out);
+typedef int (*sl_store_run_fn)(const sl_run_record *run, void *ctx);
+/* Every run of a sweep, by id. */
+int sl_store_sweep_runs(sl_store *store, long long sweep_id, sl_store_run_fn fn, void *ctx);
+/* Cancels a running sweep and its runs that have not ended; CONFLICT when
+ * it has finished (a cancelled one is OK). */
+int sl_store_sweep_cancel(sl_store *store, long long id);
+/* Sweeps still running whose runs have all ended: ids into out (at most
+ * cap); returns how many. */
+size_t sl_store_sweeps_ready(sl_store *store, long long *out, size_t cap);
+/* Ends a running sweep in one transaction: with ds, a new dataset of ds's
+ * rows named name and a queued fit whose request fit_request(dataset id)
+ * gives (malloc'd JSON text); without ds, error says why there is none.
+ * CONFLICT when the sweep is no longer running. */
+int sl_store_sweep_finish(sl_store *store, long long id, const sl_dataset *ds, const char *name,
+                          const char *law, char *(*fit_request)(long long dataset, void *ctx),
+                          void *ctx, const char *error);
+
+int sl_store_run_get(sl_store *store, long long id, sl_run_record *out);
+/* Cancels a run that has not ended; CONFLICT when it succeeded or failed. */
+int sl_store_run_cancel(sl_store *store, long long id);
+/* Runs of a backend that are submitted or running. */
+long long sl_store_run_active_count(sl_store *store, const char *backend);
+/* Moves the oldest queued run of backend whose retry time has come
+ * (not_before <= now) to submitted, counting an attempt; NOT_FOUND if none. */
+int sl_store_run_claim(sl_store *store, const char *backend, double now, sl_run_record *out);
+int sl_store_run_set_ref(sl_store *store, long long id, const char *ref);
+/* Every submitted or running run. */
+int sl_store_runs_active(sl_store *store, sl_store_run_fn fn, void *ctx);
+/* A submitted or running run's state (submitted or running) and progress. */
+int sl_store_run_progress(sl_store *store, long long id, sl_run_state state,
+                          const char *progress_json);
+/* Ends a submitted or running run: succeeded with result, or failed with
+ * error. NOT_FOUND when it had ended (been cancelled) meanwhile. */
+int sl_store_run_end(sl_store *store, long long id, sl_run_state state, const char *result_json,
+                     const char *progress_json, const char *error);
+/* Puts a submitted or running run back in the queue until not_before. */
+int sl_store_run_retry(sl_store *store, long long id, double not_before, const char *why);
+/* Cancelled runs whose backend run may still be going. */
+int sl_store_runs_to_stop(sl_store *store, sl_store_run_fn fn, void *ctx);
+int sl_store_run_stopped(sl_store *store, long long id);
+int sl_store_run_counts(sl_store *store, long long counts[SL_RUN_STATE_COUNT]);
+
 #endif

@@ -1,0 +1,444 @@
+#include "sl_sweep_json.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sl_fit_json.h"
+#include "sl_parse.h"
+
+static const char *const backend_names[SL_BACKEND_KIND_COUNT] = {"local"};
+
+const char *sl_backend_kind_name(sl_backend_kind kind) {
+    return kind < SL_BACKEND_KIND_COUNT ? backend_names[kind] : "unknown";
+}
+
+/* An integer member in [lo, hi]; absent: *out = dflt, or an error when
+ * required. */
+static int take_int(json_t *obj, const char *path, const char *key, long long lo, long long hi,
+                    int required, long long dflt, long long *out, sl_error *err) {
+    json_t *v = json_object_get(obj, key);
+    char field[64];
+    snprintf(field, sizeof field, "%s%s%s", path, path[0] ? "." : "", key);
+    *out = dflt;
+    if (!v) {
+        if (!required) return 0;
+        return sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s is required: an integer in "
+                            "[%lld, %lld]", field, lo, hi);
+    }
+    /* 1e4 is a fine way to write a token count; 1.5 is not an integer. */
+    double d = json_is_integer(v) ? (double)json_integer_value(v)
+               : json_is_real(v)  ? json_real_value(v) : (double)NAN;
+    if (!isfinite(d) || d != floor(d) || d < (double)lo || d > (double)hi)
+        return sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s must be an integer in "
+                            "[%lld, %lld]", field, lo, hi);
+    *out = json_is_integer(v) ? json_integer_value(v) : (long long)d;
+    return 0;
+}
+
+/* A number member in [lo, hi] (lo exclusive when lo_open); absent: dflt. */
+static int take_real(json_t *obj, const char *path, const char *key, double lo, int lo_open,
+                     double hi, double dflt, double *out, sl_error *err) {
+    json_t *v = json_object_get(obj, key);
+    char field[64];
+    snprintf(field, sizeof field, "%s.%s", path, key);
+    *out = dflt;
+    if (!v) return 0;
+    double d = json_is_number(v) ? json_number_value(v) : (double)NAN;
+    if (!isfinite(d) || d < lo || (lo_open && d == lo) || d > hi)
+        return sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s must be a number in %c%g, %g]",
+                            field, lo_open ? '(' : '[', lo, hi);
+    *out = d;
+    return 0;
+}
+
+/* A non-empty array member of at most max elements. */
+static json_t *take_array(json_t *obj, const char *field, const char *key, size_t max,
+                          int required, sl_error *err) {
+    json_t *a = json_object_get(obj, key);
+    if (!a && !required) return json_array(); /* caller decrefs either way */
+    if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > max) {
+        sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s must be an array of 1 to %zu values",
+                     field, max);
+        return NULL;
+    }
+    return json_incref(a);
+}
+
+static int decode_sizes(json_t *grid, sl_sweep_request *out, sl_error *err) {
+    static const char *const keys[] = {"layers", "width", "heads"};
+    json_t *a = take_array(grid, "grid.sizes", "sizes", SL_SWEEP_MAX_SIZES, 1, err);
+    if (!a) return -1;
+    size_t i;
+    json_t *v;
+    int rc = 0;
+    json_array_foreach(a, i, v) {
+        char path[48];
+        snprintf(path, sizeof path, "grid.sizes[%zu]", i);
+        long long layers, width, heads;
+        if (!json_is_object(v)) {
+            rc = sl_error_set(err, SL_ERR_INVALID_BODY, path,
+                              "%s must be an object {\"layers\", \"width\", \"heads\"}", path);
+            break;
+        }
+        if (sl_json_only_members(v, path, keys, 3, err) ||
+            take_int(v, path, "layers", 1, SL_RUN_MAX_LAYERS, 1, 0, &layers, err) ||
+            take_int(v, path, "width", 8, SL_RUN_MAX_WIDTH, 1, 0, &width, err) ||
+            take_int(v, path, "heads", 1, SL_RUN_MAX_WIDTH, 1, 0, &heads, err)) {
+            rc = -1;
+            break;
+        }
+        if (width % heads != 0) {
+            rc = sl_error_set(err, SL_ERR_INVALID_BODY, path,
+                              "%s: heads (%lld) must divide width (%lld)", path, heads, width);
+            break;
+        }
+        out->sizes[i] = (sl_run_size){(unsigned)layers, (unsigned)width, (unsigned)heads};
+    }
+    out->nsizes = rc ? 0 : json_array_size(a);
+    json_decref(a);
+    return rc;
+}
+
+static int decode_values(json_t *grid, sl_sweep_request *out, sl_error *err) {
+    json_t *sp = take_array(grid, "grid.sparsities", "sparsities", SL_SWEEP_MAX_SPARSITIES, 0, err);
+    json_t *pa = sp ? take_array(grid, "grid.patterns", "patterns", SL_SWEEP_MAX_PATTERNS, 0, err)
+                    : NULL;
+    json_t *tk = pa ? take_array(grid, "grid.tokens", "tokens", SL_SWEEP_MAX_TOKENS, 1, err) : NULL;
+    json_t *sd = tk ? take_array(grid, "grid.seeds", "seeds", SL_SWEEP_MAX_SEEDS, 0, err) : NULL;
+    int rc = sd ? 0 : -1;
+    size_t i;
+    json_t *v;
+    char path[48];
+    if (!rc) json_array_foreach(sp, i, v) {
+        double s = json_is_number(v) ? json_number_value(v) : (double)NAN;
+        if (!(s >= 0 && s < 1)) {
+            snprintf(path, sizeof path, "grid.sparsities[%zu]", i);
+            rc = sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s must be a number in [0, 1)",
+                              path);
+            break;
+        }
+        out->sparsities[out->nsparsities++] = s;
+    }
+    if (!rc) json_array_foreach(pa, i, v) {
+        int n = 0, m = 0;
+        snprintf(path, sizeof path, "grid.patterns[%zu]", i);
+        if (sl_parse_pattern(path, json_is_string(v) ? json_string_value(v) : "", &n, &m, err)) {
+            err->code = SL_ERR_INVALID_BODY;
+            rc = -1;
+            break;
+        }
+        out->patterns[out->npatterns][0] = (unsigned)n;
+        out->patterns[out->npatterns++][1] = (unsigned)m;
+    }
+    if (!rc && out->nsparsities + out->npatterns == 0)
+        rc = sl_error_set(err, SL_ERR_INVALID_BODY, "grid.sparsities",
+                          "the grid needs at least one of grid.sparsities (unstructured, 0 for "
+                          "dense) and grid.patterns (n:m)");
+    if (!rc) json_array_foreach(tk, i, v) {
+        json_t *wrap = json_pack("{s:O}", "v", v);
+        snprintf(path, sizeof path, "grid.tokens[%zu]", i);
+        long long t;
+        rc = take_int(wrap, "", "v", 1, (long long)SL_RUN_MAX_TOKENS, 1, 0, &t, err);
+        json_decref(wrap);
+        if (rc) {
+            sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s must be an integer number of "
+                         "training tokens in [1, 1e12]", path);
+            break;
+        }
+        out->tokens[out->ntokens++] = t;
+    }
+    if (!rc) json_array_foreach(sd, i, v) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) > 0xffffffffLL) {
+            snprintf(path, sizeof path, "grid.seeds[%zu]", i);
+            rc = sl_error_set(err, SL_ERR_INVALID_BODY, path,
+                              "%s must be an integer in [0, 4294967295]", path);
+            break;
+        }
+        out->seeds[out->nseeds++] = json_integer_value(v);
+    }
+    if (!rc && out->nseeds == 0) out->seeds[out->nseeds++] = 1;
+    json_decref(sp);
+    json_decref(pa);
+    json_decref(tk);
+    json_decref(sd);
+    return rc;
+}
+
+static int decode_trainer(json_t *t, sl_sweep_request *out, sl_error *err) {
+    static const char *const keys[] = {"context", "batch", "lr", "warmup", "val_tokens", "threads"};
+    sl_trainer_options *o = &out->trainer;
+    memset(o, 0, sizeof *o);
+    if (!t) return 0;
+    if (!json_is_object(t))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "trainer",
+                            "trainer must be an object {context?, batch?, lr?, warmup?, "
+                            "val_tokens?, threads?}");
+    long long context, batch, val_tokens, threads;
+    if (sl_json_only_members(t, "trainer", keys, sizeof keys / sizeof keys[0], err) ||
+        take_int(t, "trainer", "context", 1, SL_RUN_MAX_CONTEXT, 0, 0, &context, err) ||
+        take_int(t, "trainer", "batch", 1, SL_RUN_MAX_BATCH, 0, 0, &batch, err) ||
+        take_int(t, "trainer", "val_tokens", 1, 100000000, 0, 0, &val_tokens, err) ||
+        take_int(t, "trainer", "threads", 1, SL_RUN_MAX_THREADS, 0, 0, &threads, err) ||
+        take_real(t, "trainer", "lr", 0, 1, 1, 0, &o->lr, err) ||
+        take_real(t, "trainer", "warmup", 0, 0, 1, 0, &o->warmup, err))
+        return -1;
+    o->context = (unsigned)context;
+    o->batch = (unsigned)batch;
+    o->val_tokens = val_tokens;
+    o->threads = (unsigned)threads;
+    return 0;
+}
+
+/* The trainer refuses models whose activations would not fit (its
+ * sl_train_model_config_check); refuse them here, with the size named. */
+static int check_memory(const sl_sweep_request *req, sl_error *err) {
+    double bt = (double)(req->trainer.batch ? req->trainer.batch : 4) *
+                (double)(req->trainer.context ? req->trainer.context : 64);
+    double ctx = (double)(req->trainer.context ? req->trainer.context : 64);
+    for (size_t i = 0; i < req->nsizes; i++) {
+        const sl_run_size *s = &req->sizes[i];
+        double acts = bt * s->layers * (16.0 * s->width + (double)s->heads * ctx);
+        double params = (double)s->layers * 12.0 * (double)s->width * (double)s->width;
+        if (params > SL_RUN_MAX_PARAMS) {
+            char path[48];
+            snprintf(path, sizeof path, "grid.sizes[%zu]", i);
+            return sl_error_set(err, SL_ERR_INVALID_BODY, path,
+                                "%s has about %.3g block parameters; a calibration run has at "
+                                "most %.3g", path, params, SL_RUN_MAX_PARAMS);
+        }
+        if (bt * 4.0 * s->width > 1e9 || acts > 2e9) {
+            char path[48];
+            snprintf(path, sizeof path, "grid.sizes[%zu]", i);
+            return sl_error_set(err, SL_ERR_INVALID_BODY, path,
+                                "%s is too large for batch x context: the activations would "
+                                "need %.3g floats (at most 2e9)", path, acts);
+        }
+        for (size_t p = 0; p < req->npatterns; p++)
+            if (s->width % req->patterns[p][1] != 0) {
+                char path[48];
+                snprintf(path, sizeof path, "grid.patterns[%zu]", p);
+                return sl_error_set(err, SL_ERR_INVALID_BODY, path,
+                                    "pattern %u:%u needs every width divisible by %u; "
+                                    "grid.sizes[%zu] has width %u", req->patterns[p][0],
+                                    req->patterns[p][1], req->patterns[p][1], i, s->width);
+            }
+    }
+    return 0;
+}
+
+/* The fit options are those of POST /v1/fits less dataset and law, which
+ * the sweep fixes: decode them as such a request to check them now. */
+static int decode_fit(json_t *fit, sl_sweep_request *out, sl_error *err) {
+    static const char *const keys[] = {"loss", "seed", "starts", "bootstrap", "holdout"};
+    if (!fit) return 0;
+    if (!json_is_object(fit))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "fit",
+                            "fit must be an object {loss?, seed?, starts?, bootstrap?, holdout?}");
+    if (sl_json_only_members(fit, "fit", keys, sizeof keys / sizeof keys[0], err)) return -1;
+    json_t *body = sl_sweep_fit_body(fit, out->law, 1);
+    sl_fit_request fr;
+    int rc = sl_fit_request_decode(body, &fr, err);
+    json_decref(body);
+    if (rc) {
+        char f[sizeof err->field + 8];
+        snprintf(f, sizeof f, "fit%s%s", err->field[0] ? "." : "", err->field);
+        snprintf(err->field, sizeof err->field, "%.*s", (int)sizeof err->field - 1, f);
+        return -1;
+    }
+    sl_fit_request_free(&fr);
+    out->fit = json_deep_copy(fit);
+    return 0;
+}
+
+int sl_sweep_request_decode(json_t *body, sl_sweep_request *out, sl_error *err) {
+    static const char *const keys[] = {"law", "backend", "grid", "trainer", "max_attempts", "fit"};
+    static const char *const grid_keys[] = {"sizes", "sparsities", "patterns", "tokens", "seeds"};
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(body))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "", "the body must be a JSON object");
+    if (sl_json_only_members(body, "", keys, sizeof keys / sizeof keys[0], err)) return -1;
+    json_t *law = json_object_get(body, "law");
+    if (!json_is_string(law) || !sl_law_name_valid(json_string_value(law)))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "law",
+                            "law must be the name to publish the fitted law under: 1 to 64 of "
+                            "a-z, 0-9, '.', '_', '-', starting with a letter or digit");
+    snprintf(out->law, sizeof out->law, "%s", json_string_value(law));
+    json_t *backend = json_object_get(body, "backend");
+    out->backend = SL_BACKEND_LOCAL;
+    if (backend) {
+        const char *b = json_is_string(backend) ? json_string_value(backend) : "";
+        int k = 0;
+        while (k < SL_BACKEND_KIND_COUNT && strcmp(b, backend_names[k]) != 0) k++;
+        if (k == SL_BACKEND_KIND_COUNT)
+            return sl_error_set(err, SL_ERR_INVALID_BODY, "backend",
+                                "backend must be \"local\" (sparselaw-train as a child process "
+                                "of the server)");
+        out->backend = (sl_backend_kind)k;
+    }
+    json_t *grid = json_object_get(body, "grid");
+    if (!json_is_object(grid))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "grid",
+                            "grid must be an object {sizes, sparsities?, patterns?, tokens, "
+                            "seeds?}");
+    long long attempts;
+    if (sl_json_only_members(grid, "grid", grid_keys, sizeof grid_keys / sizeof grid_keys[0],
+                             err) ||
+        decode_sizes(grid, out, err) || decode_values(grid, out, err) ||
+        decode_trainer(json_object_get(body, "trainer"), out, err) || check_memory(out, err) ||
+        take_int(body, "", "max_attempts", 1, SL_SWEEP_MAX_ATTEMPTS, 0, SL_SWEEP_DEFAULT_ATTEMPTS,
+                 &attempts, err) ||
+        decode_fit(json_object_get(body, "fit"), out, err))
+        return -1;
+    out->max_attempts = (unsigned)attempts;
+    size_t n = sl_sweep_points(out, NULL, 0);
+    if (n > SL_SWEEP_MAX_POINTS) {
+        sl_sweep_request_free(out);
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "grid",
+                            "the grid has %zu distinct points; a sweep runs at most %d", n,
+                            SL_SWEEP_MAX_POINTS);
+    }
+    return 0;
+}
+
+void sl_sweep_request_free(sl_sweep_request *req) {
+    json_decref(req->fit);
+    req->fit = NULL;
+}
+
+static json_t *trainer_json(const sl_trainer_options *o) {
+    json_t *t = json_object();
+    if (o->context) json_object_set_new(t, "context", json_integer(o->context));
+    if (o->batch) json_object_set_new(t, "batch", json_integer(o->batch));
+    if (o->lr > 0) json_object_set_new(t, "lr", json_real(o->lr));
+    if (o->warmup > 0) json_object_set_new(t, "warmup", json_real(o->warmup));
+    if (o->val_tokens) json_object_set_new(t, "val_tokens", json_integer(o->val_tokens));
+    if (o->threads) json_object_set_new(t, "threads", json_integer(o->threads));
+    return t;
+}
+
+json_t *sl_sweep_request_json(const sl_sweep_request *req) {
+    json_t *sizes = json_array(), *sp = json_array(), *pa = json_array(), *tk = json_array(),
+           *sd = json_array();
+    for (size_t i = 0; i < req->nsizes; i++)
+        json_array_append_new(sizes, json_pack("{s:i, s:i, s:i}", "layers",
+                                               (int)req->sizes[i].layers, "width",
+                                               (int)req->sizes[i].width, "heads",
+                                               (int)req->sizes[i].heads));
+    for (size_t i = 0; i < req->nsparsities; i++)
+        json_array_append_new(sp, json_real(req->sparsities[i]));
+    for (size_t i = 0; i < req->npatterns; i++) {
+        char buf[16];
+        snprintf(buf, sizeof buf, "%u:%u", req->patterns[i][0], req->patterns[i][1]);
+        json_array_append_new(pa, json_string(buf));
+    }
+    for (size_t i = 0; i < req->ntokens; i++) json_array_append_new(tk, json_integer(req->tokens[i]));
+    for (size_t i = 0; i < req->nseeds; i++) json_array_append_new(sd, json_integer(req->seeds[i]));
+    return json_pack("{s:s, s:s, s:{s:o, s:o, s:o, s:o, s:o}, s:o, s:i, s:o}", "law", req->law,
+                     "backend", sl_backend_kind_name(req->backend), "grid", "sizes", sizes,
+                     "sparsities", sp, "patterns", pa, "tokens", tk, "seeds", sd, "trainer",
+                     trainer_json(&req->trainer), "max_attempts", (int)req->max_attempts, "fit",
+                     req->fit ? json_deep_copy(req->fit) : json_object());
+}
+
+static int same_point(const sl_run_spec *a, const sl_run_spec *b) {
+    return a->size.layers == b->size.layers && a->size.width == b->size.width &&
+           a->size.heads == b->size.heads && a->sparsity == b->sparsity &&
+           a->pattern_n == b->pattern_n && a->pattern_m == b->pattern_m &&
+           a->tokens == b->tokens && a->seed == b->seed;
+}
+
+size_t sl_sweep_points(const sl_sweep_request *req, sl_run_spec *out, size_t cap) {
+    /* Duplicates are found among the points already written, so count
+     * without out by expanding into a scratch array. */
+    size_t total = req->nsizes * (req->nsparsities + req->npatterns) * req->ntokens * req->nseeds;
+    sl_run_spec *all = calloc(total ? total : 1, sizeof *all);
+    if (!all) abort();
+    size_t n = 0;
+    for (size_t z = 0; z < req->nsizes; z++)
+        for (size_t s = 0; s < req->nsparsities + req->npatterns; s++)
+            for (size_t t = 0; t < req->ntokens; t++)
+                for (size_t k = 0; k < req->nseeds; k++) {
+                    sl_run_spec p;
+                    memset(&p, 0, sizeof p);
+                    p.size = req->sizes[z];
+                    if (s < req->nsparsities) {
+                        p.sparsity = req->sparsities[s];
+                    } else {
+                        p.pattern_n = req->patterns[s - req->nsparsities][0];
+                        p.pattern_m = req->patterns[s - req->nsparsities][1];
+                        p.sparsity = 1.0 - (double)p.pattern_n / (double)p.pattern_m;
+                    }
+                    p.tokens = req->tokens[t];
+                    p.seed = req->seeds[k];
+                    p.trainer = req->trainer;
+                    size_t j = 0;
+                    while (j < n && !same_point(&all[j], &p)) j++;
+                    if (j == n) all[n++] = p;
+                }
+    if (out) memcpy(out, all, (n < cap ? n : cap) * sizeof *out);
+    free(all);
+    return n;
+}
+
+json_t *sl_sweep_fit_body(json_t *fit_options, const char *law, long long dataset) {
+    json_t *body = fit_options ? json_deep_copy(fit_options) : json_object();
+    json_object_set_new(body, "dataset", json_integer(dataset));
+    json_object_set_new(body, "law", json_string(law));
+    return body;
+}
+
+const char *sl_run_spec_pattern(const sl_run_spec *spec, char *buf, size_t cap) {
+    if (spec->pattern_m)
+        snprintf(buf, cap, "%u:%u", spec->pattern_n, spec->pattern_m);
+    else
+        snprintf(buf, cap, "unstructured");
+    return buf;
+}
+
+void sl_run_spec_key(const sl_run_spec *spec, char *buf, size_t cap) {
+    char pattern[16];
+    snprintf(buf, cap, "L%u-W%u-H%u-S%.17g-%s-D%lld-seed%lld", spec->size.layers,
+             spec->size.width, spec->size.heads, spec->sparsity,
+             sl_run_spec_pattern(spec, pattern, sizeof pattern), spec->tokens, spec->seed);
+}
+
+json_t *sl_run_spec_json(const sl_run_spec *spec) {
+    char pattern[16];
+    return json_pack("{s:i, s:i, s:i, s:f, s:s, s:I, s:I, s:o}", "layers",
+                     (int)spec->size.layers, "width", (int)spec->size.width, "heads",
+                     (int)spec->size.heads, "sparsity", spec->sparsity, "pattern",
+                     sl_run_spec_pattern(spec, pattern, sizeof pattern), "tokens",
+                     (json_int_t)spec->tokens, "seed", (json_int_t)spec->seed, "trainer",
+                     trainer_json(&spec->trainer));
+}
+
+int sl_run_spec_decode(json_t *j, sl_run_spec *out, sl_error *err) {
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(j)) return sl_error_set(err, SL_ERR_INVALID_BODY, "", "not a run spec");
+    /* Reuse the grid decoder on a one-point grid: the same checks, once. */
+    json_t *pattern = json_object_get(j, "pattern");
+    const char *p = json_is_string(pattern) ? json_string_value(pattern) : "";
+    int structured = strcmp(p, "unstructured") != 0;
+    json_t *size = json_pack("{s:O?, s:O?, s:O?}", "layers", json_object_get(j, "layers"),
+                             "width", json_object_get(j, "width"), "heads",
+                             json_object_get(j, "heads"));
+    json_t *grid = json_pack("{s:[o], s:[O?], s:[O?]}", "sizes", size, "tokens",
+                             json_object_get(j, "tokens"), "seeds", json_object_get(j, "seed"));
+    if (structured)
+        json_object_set_new(grid, "patterns", json_pack("[O?]", pattern));
+    else
+        json_object_set_new(grid, "sparsities", json_pack("[O?]", json_object_get(j, "sparsity")));
+    json_t *body = json_pack("{s:s, s:o}", "law", "run", "grid", grid);
+    json_t *trainer = json_object_get(j, "trainer");
+    if (body && trainer) json_object_set(body, "trainer", trainer);
+    sl_sweep_request req;
+    int rc = body ? sl_sweep_request_decode(body, &req, err) : -1;
+    json_decref(body);
+    if (rc) return -1;
+    sl_sweep_points(&req, out, 1);
+    sl_sweep_request_free(&req);
+    return 0;
+}

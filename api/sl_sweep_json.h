@@ -1,0 +1,105 @@
+/*
+ * sl_sweep_json.h - the JSON of calibration sweeps: the grid of POST
+ * /v1/sweeps, the grid points it expands to (one training run each), and
+ * the run spec a backend turns into a trainer command line. Every field is a
+ * number or a name checked against a fixed set: nothing a client writes is
+ * passed on as text, so no client string can reach a command line.
+ */
+#ifndef SL_SWEEP_JSON_H
+#define SL_SWEEP_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "sl_errors.h"
+#include "sl_law_json.h"
+
+#define SL_SWEEP_MAX_SIZES      32
+#define SL_SWEEP_MAX_SPARSITIES 32
+#define SL_SWEEP_MAX_PATTERNS   16
+#define SL_SWEEP_MAX_TOKENS     32
+#define SL_SWEEP_MAX_SEEDS      32
+#define SL_SWEEP_MAX_POINTS     1024 /* runs of one sweep, after duplicates are dropped */
+#define SL_SWEEP_MAX_ATTEMPTS   10
+#define SL_SWEEP_DEFAULT_ATTEMPTS 3
+#define SL_RUN_KEY_MAX          160
+
+/* Bounds of the model and of the trainer options: inside the trainer's own,
+ * so a run the server accepts never fails on its options. */
+#define SL_RUN_MAX_LAYERS   64
+#define SL_RUN_MAX_WIDTH    4096
+#define SL_RUN_MAX_CONTEXT  4096
+#define SL_RUN_MAX_BATCH    4096
+#define SL_RUN_MAX_TOKENS   1e12
+#define SL_RUN_MAX_THREADS  256
+#define SL_RUN_MAX_PARAMS   2.5e8 /* 12 x layers x width^2: a short calibration run */
+
+/* The backends a sweep may name. */
+typedef enum sl_backend_kind { SL_BACKEND_LOCAL = 0, SL_BACKEND_KIND_COUNT } sl_backend_kind;
+const char *sl_backend_kind_name(sl_backend_kind kind);
+
+typedef struct sl_run_size {
+    unsigned layers, width, heads;
+} sl_run_size;
+
+/* Trainer options common to every run of a sweep. 0 (or 0.0) means "the
+ * trainer's default" and is not passed on. */
+typedef struct sl_trainer_options {
+    unsigned context, batch;
+    double lr, warmup;
+    long long val_tokens;
+    unsigned threads; /* 0: the server divides its cores among concurrent runs */
+} sl_trainer_options;
+
+/* One training run: a grid point and the sweep's trainer options. */
+typedef struct sl_run_spec {
+    sl_run_size size;
+    double sparsity;           /* in [0, 1); 1 - n/m for a pattern */
+    unsigned pattern_n, pattern_m; /* 0, 0: unstructured (or dense at sparsity 0) */
+    long long tokens;
+    long long seed;
+    sl_trainer_options trainer;
+} sl_run_spec;
+
+typedef struct sl_sweep_request {
+    char law[SL_LAW_NAME_MAX + 1];
+    sl_backend_kind backend;
+    size_t nsizes, nsparsities, npatterns, ntokens, nseeds;
+    sl_run_size sizes[SL_SWEEP_MAX_SIZES];
+    double sparsities[SL_SWEEP_MAX_SPARSITIES];
+    unsigned patterns[SL_SWEEP_MAX_PATTERNS][2];
+    long long tokens[SL_SWEEP_MAX_TOKENS];
+    long long seeds[SL_SWEEP_MAX_SEEDS];
+    sl_trainer_options trainer;
+    unsigned max_attempts;
+    json_t *fit; /* the fit's options {loss?, seed?, starts?, bootstrap?, holdout?}; owned */
+} sl_sweep_request;
+
+/* {"law", "backend"?: "local", "grid": {"sizes": [{layers, width, heads}],
+ *  "sparsities"?: [S], "patterns"?: ["n:m"], "tokens": [D], "seeds"?: [k]},
+ *  "trainer"?: {context?, batch?, lr?, warmup?, val_tokens?, threads?},
+ *  "max_attempts"?, "fit"?: {...}}. At least one sparsity or pattern; seeds
+ * default to [1]. 400 invalid_body naming the field on any problem. */
+int sl_sweep_request_decode(json_t *body, sl_sweep_request *out, sl_error *err);
+/* The request with defaults filled in: what the sweep stores and reports. */
+json_t *sl_sweep_request_json(const sl_sweep_request *req);
+void sl_sweep_request_free(sl_sweep_request *req);
+
+/* The distinct grid points, sizes x (sparsities, patterns) x tokens x seeds
+ * in that nesting; writes up to cap and returns how many there are (which
+ * may exceed cap). Identical points appear once. */
+size_t sl_sweep_points(const sl_sweep_request *req, sl_run_spec *out, size_t cap);
+
+/* The fit request of a finished sweep: the sweep's fit options on dataset. */
+json_t *sl_sweep_fit_body(json_t *fit_options, const char *law, long long dataset);
+
+/* The point's identity within its sweep, e.g. "L2-W64-H4-S0.5-unstructured-D8192-seed1". */
+void sl_run_spec_key(const sl_run_spec *spec, char *buf, size_t cap);
+/* "unstructured" or "n:m" into buf. */
+const char *sl_run_spec_pattern(const sl_run_spec *spec, char *buf, size_t cap);
+json_t *sl_run_spec_json(const sl_run_spec *spec);
+/* The inverse, with every bound checked again (a stored spec is trusted no
+ * more than a request). */
+int sl_run_spec_decode(json_t *j, sl_run_spec *out, sl_error *err);
+
+#endif

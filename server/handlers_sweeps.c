@@ -1,0 +1,272 @@
+/* Sweeps: a grid of calibration runs, their progress, and the law they fit. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "handlers.h"
+#include "sl_backend.h"
+#include "sl_runs.h"
+#include "sl_store.h"
+#include "sl_sweep_json.h"
+
+static json_t *parse_or_null(const char *text) {
+    json_t *j = text ? json_loads(text, 0, NULL) : NULL;
+    return j ? j : json_null();
+}
+
+static json_t *text_or_null(const char *text) {
+    return text && text[0] ? json_string(text) : json_null();
+}
+
+static json_t *run_json(const sl_run_record *run) {
+    json_t *o = json_pack("{s:I, s:I, s:s, s:i, s:i, s:s}", "id", (json_int_t)run->id, "sweep",
+                          (json_int_t)run->sweep_id, "state", sl_run_state_name(run->state),
+                          "attempts", (int)run->attempts, "max_attempts", (int)run->max_attempts,
+                          "backend", run->backend);
+    json_object_set_new(o, "reference", text_or_null(run->ref));
+    json_object_set_new(o, "point", parse_or_null(run->spec));
+    json_object_set_new(o, "progress", parse_or_null(run->progress));
+    json_object_set_new(o, "result", parse_or_null(run->result));
+    json_object_set_new(o, "error", text_or_null(run->error));
+    json_object_set_new(o, "last_error", text_or_null(run->last_error));
+    json_object_set_new(o, "created_at", json_string(run->created_at));
+    json_object_set_new(o, "started_at", text_or_null(run->started_at));
+    json_object_set_new(o, "finished_at", text_or_null(run->finished_at));
+    return o;
+}
+
+static int append_run(const sl_run_record *run, void *ctx) {
+    json_array_append_new(ctx, run_json(run));
+    return 0;
+}
+
+/* The sweep as clients see it: its status follows its fit once it has one. */
+static json_t *sweep_json(sl_store *store, const sl_sweep_record *w, json_t *runs) {
+    const char *status = w->state == SL_SWEEP_RUNNING     ? "running"
+                         : w->state == SL_SWEEP_CANCELLED ? "cancelled"
+                                                          : "failed";
+    json_t *fit = json_null(), *dataset = json_null();
+    sl_fit_job job;
+    if (w->fit_id && sl_store_fit_get(store, w->fit_id, &job) == SL_STORE_OK) {
+        status = job.state == SL_FIT_SUCCEEDED ? "succeeded"
+                 : job.state == SL_FIT_FAILED  ? "failed"
+                                               : "fitting";
+        fit = json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)job.id, "status",
+                        sl_fit_state_name(job.state), "published",
+                        job.published_version ? json_pack("{s:s, s:i}", "name", job.law, "version",
+                                                          (int)job.published_version)
+                                              : json_null(),
+                        "error", text_or_null(job.error));
+        sl_fit_job_free(&job);
+    }
+    sl_dataset_info info;
+    if (w->dataset_id) {
+        int have = sl_store_dataset_get(store, w->dataset_id, &info) == SL_STORE_OK;
+        dataset = json_pack("{s:I, s:o}", "id", (json_int_t)w->dataset_id, "rows",
+                            have ? json_integer(info.rows) : json_null());
+    }
+    long long total = 0;
+    json_t *counts = json_object();
+    for (int s = 0; s < SL_RUN_STATE_COUNT; s++) {
+        json_object_set_new(counts, sl_run_state_name((sl_run_state)s), json_integer(w->counts[s]));
+        total += w->counts[s];
+    }
+    json_object_set_new(counts, "total", json_integer(total));
+    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)w->id, "status",
+                          status, "law", w->law, "backend", w->backend, "request",
+                          parse_or_null(w->request), "counts", counts);
+    json_object_set_new(o, "runs", runs ? runs : json_array());
+    json_object_set_new(o, "dataset", dataset);
+    json_object_set_new(o, "fit", fit);
+    json_object_set_new(o, "error", text_or_null(w->error));
+    json_object_set_new(o, "created_at", json_string(w->created_at));
+    json_object_set_new(o, "finished_at", text_or_null(w->finished_at));
+    return o;
+}
+
+static void reply_sweep(sl_request *req, long long id, unsigned status) {
+    sl_store *store = sl_req_server(req)->store;
+    sl_sweep_record w;
+    int rc = sl_store_sweep_get(store, id, &w);
+    if (rc == SL_STORE_NOT_FOUND) {
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no sweep with id %lld", id);
+        return;
+    }
+    json_t *runs = json_array();
+    if (rc != SL_STORE_OK || sl_store_sweep_runs(store, id, append_run, runs) != SL_STORE_OK) {
+        if (rc == SL_STORE_OK) sl_sweep_record_free(&w);
+        json_decref(runs);
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+        return;
+    }
+    sl_reply_json(req, status, sweep_json(store, &w, runs));
+    sl_sweep_record_free(&w);
+}
+
+static void reply_run(sl_request *req, long long id) {
+    sl_run_record run;
+    int rc = sl_store_run_get(sl_req_server(req)->store, id, &run);
+    if (rc == SL_STORE_NOT_FOUND) {
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no run with id %lld", id);
+        return;
+    }
+    if (rc != SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+        return;
+    }
+    sl_reply_json(req, 200, run_json(&run));
+    sl_run_record_free(&run);
+}
+
+static int path_id(sl_request *req, long long *id) {
+    long v;
+    sl_error err;
+    if (sl_parse_int("id", sl_req_path_param(req, "id"), 1, 1L << 52, &v, &err) != 0) {
+        sl_reply_error(req, &err);
+        return -1;
+    }
+    *id = v;
+    return 0;
+}
+
+/* What would make every run or the fit fail later: a built-in law, a law
+ * in another data unit, a backend this server cannot run. */
+static int validate(sl_request *req, const sl_sweep_request *sr) {
+    sl_server *server = sl_req_server(req);
+    sl_law_record law;
+    if (sl_store_law_get(server->store, sr->law, 0, &law) == SL_STORE_OK) {
+        if (law.builtin) {
+            sl_reply_fail(req, SL_ERR_CONFLICT, "law",
+                          "'%s' is a built-in law and cannot get new versions; publish under "
+                          "another name", sr->law);
+            return -1;
+        }
+        if (law.data_unit != SL_UNIT_TOKENS) {
+            sl_reply_fail(req, SL_ERR_CONFLICT, "law",
+                          "law '%s' measures data in %s but a sweep's runs measure it in tokens; "
+                          "publish under another name", sr->law, sl_data_unit_name(law.data_unit));
+            return -1;
+        }
+    }
+    const char *backend = sl_backend_kind_name(sr->backend);
+    if (!sl_runs_backend(server->runs, backend)) {
+        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "backend",
+                      "this server has no %s backend", backend);
+        return -1;
+    }
+    if (sr->backend == SL_BACKEND_LOCAL && access(server->config->trainer, X_OK) != 0) {
+        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "backend",
+                      "the local backend cannot run: its trainer is not an executable file "
+                      "(the server's --trainer)");
+        return -1;
+    }
+    return 0;
+}
+
+void sl_handle_sweep_create(sl_request *req) {
+    sl_server *server = sl_req_server(req);
+    sl_sweep_request sr;
+    sl_error err;
+    if (sl_sweep_request_decode(sl_req_json(req), &sr, &err) != 0) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    if (validate(req, &sr) != 0) {
+        sl_sweep_request_free(&sr);
+        return;
+    }
+    size_t n = sl_sweep_points(&sr, NULL, 0);
+    sl_run_spec *points = calloc(n, sizeof *points);
+    sl_run_new *runs = calloc(n, sizeof *runs);
+    char (*keys)[SL_RUN_KEY_MAX] = calloc(n, sizeof *keys);
+    if (!points || !runs || !keys) abort();
+    sl_sweep_points(&sr, points, n);
+    for (size_t i = 0; i < n; i++) {
+        sl_run_spec_key(&points[i], keys[i], sizeof keys[i]);
+        json_t *spec = sl_run_spec_json(&points[i]);
+        runs[i].key = keys[i];
+        runs[i].spec = json_dumps(spec, JSON_COMPACT | JSON_REAL_PRECISION(17));
+        json_decref(spec);
+        if (!runs[i].spec) abort();
+    }
+    json_t *stored = sl_sweep_request_json(&sr);
+    char *text = json_dumps(stored, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(stored);
+    long long id = 0;
+    int rc = text ? sl_store_sweep_create(server->store, sr.law, sl_backend_kind_name(sr.backend),
+                                          text, runs, n, (long)sr.max_attempts, &id)
+                  : SL_STORE_ERROR;
+    free(text);
+    for (size_t i = 0; i < n; i++) free((char *)(uintptr_t)runs[i].spec);
+    free(runs);
+    free(keys);
+    free(points);
+    sl_sweep_request_free(&sr);
+    if (rc != SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store failed; no sweep was created");
+        return;
+    }
+    sl_runs_wake(server->runs);
+    reply_sweep(req, id, 202);
+}
+
+void sl_handle_sweep_get(sl_request *req) {
+    long long id;
+    if (path_id(req, &id) == 0) reply_sweep(req, id, 200);
+}
+
+void sl_handle_sweep_delete(sl_request *req) {
+    long long id;
+    if (path_id(req, &id) != 0) return;
+    int rc = sl_store_sweep_cancel(sl_req_server(req)->store, id);
+    if (rc == SL_STORE_NOT_FOUND) {
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no sweep with id %lld", id);
+        return;
+    }
+    if (rc == SL_STORE_CONFLICT) {
+        sl_reply_fail(req, SL_ERR_CONFLICT, "id",
+                      "sweep %lld has finished: its runs have all ended and its fit was queued",
+                      id);
+        return;
+    }
+    if (rc != SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store failed; nothing was cancelled");
+        return;
+    }
+    sl_runs_wake(sl_req_server(req)->runs);
+    reply_sweep(req, id, 200);
+}
+
+void sl_handle_run_get(sl_request *req) {
+    long long id;
+    if (path_id(req, &id) == 0) reply_run(req, id);
+}
+
+void sl_handle_run_delete(sl_request *req) {
+    long long id;
+    if (path_id(req, &id) != 0) return;
+    int rc = sl_store_run_cancel(sl_req_server(req)->store, id);
+    if (rc == SL_STORE_NOT_FOUND) {
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no run with id %lld", id);
+        return;
+    }
+    if (rc == SL_STORE_CONFLICT) {
+        sl_run_record run;
+        const char *state = "ended";
+        if (sl_store_run_get(sl_req_server(req)->store, id, &run) == SL_STORE_OK) {
+            state = sl_run_state_name(run.state);
+            sl_run_record_free(&run);
+        }
+        sl_reply_fail(req, SL_ERR_CONFLICT, "id", "run %lld has already %s; nothing to cancel",
+                      id, state);
+        return;
+    }
+    if (rc != SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store failed; nothing was cancelled");
+        return;
+    }
+    sl_runs_wake(sl_req_server(req)->runs);
+    reply_run(req, id);
+}

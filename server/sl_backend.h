@@ -1,0 +1,59 @@
+/*
+ * sl_backend.h - where calibration runs train. A backend starts a run from
+ * its spec (numbers only), says how it stands when polled, and stops it. The
+ * reference it gives back is stored with the run, so that a restarted
+ * server finds the run again. One thread (the runner) calls a backend.
+ */
+#ifndef SL_BACKEND_H
+#define SL_BACKEND_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "sl_sweep_json.h"
+
+#define SL_BACKEND_REF_MAX 128
+
+typedef enum sl_backend_state {
+    SL_BACKEND_STARTING = 0, /* submitted; no training step yet */
+    SL_BACKEND_RUNNING,
+    SL_BACKEND_SUCCEEDED, /* result holds the trainer's result */
+    SL_BACKEND_FAILED,    /* ended in a way a retry would repeat (bad options, divergence) */
+    SL_BACKEND_LOST,      /* ended without a result (killed, vanished): worth a retry */
+} sl_backend_state;
+
+typedef struct sl_backend_status {
+    sl_backend_state state;
+    json_t *progress; /* {step, steps, tokens, train_loss, val_loss?, sparsity, nonzeros,
+                         tokens_per_s, evaluations: [{step, tokens, val_loss}]}; or NULL */
+    json_t *result;   /* the trainer's result, when SUCCEEDED */
+    char ref[SL_BACKEND_REF_MAX]; /* "" or a new reference to store (the run was found anew) */
+    char reason[320]; /* why, when FAILED or LOST */
+} sl_backend_status;
+
+void sl_backend_status_free(sl_backend_status *st);
+
+typedef struct sl_backend sl_backend;
+struct sl_backend {
+    const char *name;    /* as in the sweep's "backend" */
+    unsigned max_active; /* runs it takes at once */
+    /* Starts attempt `attempt` of run `id`; writes the reference into ref.
+     * 0, or -1 with the reason (a later retry may succeed). */
+    int (*submit)(sl_backend *b, long long id, long attempt, const sl_run_spec *spec, char *ref,
+                  size_t refcap, char *reason, size_t reasoncap);
+    /* How the run stands; 0, or -1 when that cannot be told now. */
+    int (*poll)(sl_backend *b, long long id, long attempt, const char *ref,
+                sl_backend_status *out);
+    /* Asks the run to stop; 0 once asked or when it had ended. */
+    int (*cancel)(sl_backend *b, long long id, long attempt, const char *ref);
+    void (*close)(sl_backend *b);
+};
+
+/* sparselaw-train as a child process of the server: trainer is its path,
+ * corpus the --corpus path ("" for the trainer's default), dir where each
+ * attempt's JSON lines go (created if absent), max_active the concurrency
+ * limit. NULL with the reason in err. */
+sl_backend *sl_backend_local_new(const char *trainer, const char *corpus, const char *dir,
+                                 unsigned max_active, char *err, size_t errcap);
+
+#endif

@@ -1,0 +1,447 @@
+/*
+ * sl_backend_local.c - the local backend: sparselaw-train as a child process.
+ *
+ * The command line is built from the run spec's numbers and the configured
+ * paths only, and started with posix_spawn (no shell). The child writes its
+ * JSON lines to DIR/run-<id>-<attempt>.jsonl, so progress and the result are
+ * read from a file that outlives the server: a restarted server finds the
+ * process again by pid and start time (the reference "pid:<pid>:<start>"),
+ * or learns from the file how it ended while the server was away.
+ */
+#include "sl_backend.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define MAX_ARGS 40
+#define LOG_MAX (16u << 20) /* a run's log is ~100 lines; more is not read */
+
+/* A child this server started: exited once reaped. */
+typedef struct child {
+    pid_t pid;
+    int exited, status;
+    int forget; /* cancelled: drop the entry once reaped */
+} child;
+
+typedef struct local {
+    sl_backend base;
+    char trainer[1024], corpus[1024], dir[1024];
+    unsigned cores;
+    child *children;
+    size_t nchildren, cap;
+} local;
+
+void sl_backend_status_free(sl_backend_status *st) {
+    json_decref(st->progress);
+    json_decref(st->result);
+    st->progress = st->result = NULL;
+}
+
+static void log_path(const local *l, long long id, long attempt, const char *ext, char *buf,
+                     size_t cap) {
+    snprintf(buf, cap, "%s/run-%lld-%ld.%s", l->dir, id, attempt, ext);
+}
+
+static child *find_child(local *l, pid_t pid) {
+    for (size_t i = 0; i < l->nchildren; i++)
+        if (l->children[i].pid == pid) return &l->children[i];
+    return NULL;
+}
+
+static void drop_child(local *l, pid_t pid) {
+    child *c = find_child(l, pid);
+    if (c) *c = l->children[--l->nchildren];
+}
+
+/* Collects every child that has exited, so none stays a zombie. */
+static void reap(local *l) {
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        child *c = find_child(l, pid);
+        if (!c) continue;
+        if (c->forget) {
+            drop_child(l, pid);
+        } else {
+            c->exited = 1;
+            c->status = status;
+        }
+    }
+}
+
+/* The process's state letter and start time (clock ticks after boot) from
+ * /proc; -1 when there is no such process. */
+static int proc_stat(pid_t pid, char *state, unsigned long long *start) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* "pid (comm) S ppid ...": comm may hold spaces and parentheses. */
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ') return -1;
+    *state = p[2];
+    p += 2;
+    for (int field = 3; field < 22 && p; field++) {
+        p = strchr(p, ' ');
+        if (p) p++;
+    }
+    if (!p) return -1;
+    *start = strtoull(p, NULL, 10);
+    return 0;
+}
+
+static int parse_ref(const char *ref, pid_t *pid, unsigned long long *start) {
+    long long p;
+    unsigned long long s;
+    char tail;
+    if (!ref || sscanf(ref, "pid:%lld:%llu%c", &p, &s, &tail) != 2 || p < 2) return -1;
+    *pid = (pid_t)p;
+    *start = s;
+    return 0;
+}
+
+/* Whether the referenced process is still running: a pid alone could have
+ * been reused since, so the start time must match too. */
+static int alive(local *l, pid_t pid, unsigned long long start, child **mine) {
+    *mine = find_child(l, pid);
+    if (*mine) return !(*mine)->exited;
+    char state;
+    unsigned long long t;
+    if (proc_stat(pid, &state, &t) != 0 || t != start) return 0;
+    return state != 'Z' && state != 'X';
+}
+
+/* The trainer process whose stdout is the file at path, if one is running:
+ * finds the run of a server that stopped between starting the process and
+ * storing its reference. */
+static pid_t find_by_log(const char *path) {
+    DIR *d = opendir("/proc");
+    pid_t found = 0;
+    if (!d) return 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d))) {
+        char link[64], target[1100];
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        snprintf(link, sizeof link, "/proc/%.16s/fd/1", e->d_name);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0) continue;
+        target[n] = '\0';
+        if (strcmp(target, path) == 0) found = (pid_t)atol(e->d_name);
+    }
+    closedir(d);
+    return found;
+}
+
+static int add_arg(char **argv, int *argc, char (*bufs)[64], const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int add_arg(char **argv, int *argc, char (*bufs)[64], const char *fmt, ...) {
+    if (*argc >= MAX_ARGS - 1) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(bufs[*argc], 64, fmt, ap);
+    va_end(ap);
+    if (n < 0 || n >= 64) return -1;
+    argv[*argc] = bufs[*argc];
+    (*argc)++;
+    return 0;
+}
+
+/* The trainer's argv from the spec's numbers. Paths are the server's own. */
+static int build_argv(local *l, const sl_run_spec *spec, char **argv, char (*bufs)[64]) {
+    int argc = 0, rc = 0;
+    argv[argc++] = l->trainer;
+    const sl_trainer_options *t = &spec->trainer;
+    unsigned threads = t->threads ? t->threads : l->cores / l->base.max_active;
+    rc |= add_arg(argv, &argc, bufs, "--layers=%u", spec->size.layers);
+    rc |= add_arg(argv, &argc, bufs, "--width=%u", spec->size.width);
+    rc |= add_arg(argv, &argc, bufs, "--heads=%u", spec->size.heads);
+    rc |= add_arg(argv, &argc, bufs, "--tokens=%lld", spec->tokens);
+    rc |= add_arg(argv, &argc, bufs, "--seed=%lld", spec->seed);
+    if (spec->pattern_m)
+        rc |= add_arg(argv, &argc, bufs, "--pattern=%u:%u", spec->pattern_n, spec->pattern_m);
+    else
+        rc |= add_arg(argv, &argc, bufs, "--sparsity=%.17g", spec->sparsity);
+    if (t->context) rc |= add_arg(argv, &argc, bufs, "--context=%u", t->context);
+    if (t->batch) rc |= add_arg(argv, &argc, bufs, "--batch=%u", t->batch);
+    if (t->lr > 0) rc |= add_arg(argv, &argc, bufs, "--lr=%.17g", t->lr);
+    if (t->warmup > 0) rc |= add_arg(argv, &argc, bufs, "--warmup=%.17g", t->warmup);
+    if (t->val_tokens) rc |= add_arg(argv, &argc, bufs, "--val-tokens=%lld", t->val_tokens);
+    rc |= add_arg(argv, &argc, bufs, "--threads=%u", threads ? threads : 1);
+    rc |= add_arg(argv, &argc, bufs, "--progress=off");
+    static char corpus_flag[] = "--corpus";
+    if (l->corpus[0]) { /* the server's own path, as its own argument */
+        argv[argc++] = corpus_flag;
+        argv[argc++] = l->corpus;
+    }
+    argv[argc] = NULL;
+    return rc;
+}
+
+static int local_submit(sl_backend *b, long long id, long attempt, const sl_run_spec *spec,
+                        char *ref, size_t refcap, char *reason, size_t reasoncap) {
+    local *l = (local *)b;
+    char *argv[MAX_ARGS + 2];
+    char bufs[MAX_ARGS][64];
+    char out_path[1200], err_path[1200];
+    if (build_argv(l, spec, argv, bufs) != 0) {
+        snprintf(reason, reasoncap, "internal: the trainer's command line does not fit");
+        return -1;
+    }
+    log_path(l, id, attempt, "jsonl", out_path, sizeof out_path);
+    log_path(l, id, attempt, "stderr", err_path, sizeof err_path);
+    int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int err = out >= 0 ? open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) : -1;
+    if (out < 0 || err < 0) {
+        snprintf(reason, reasoncap, "cannot create the run's log %s: %s", out_path,
+                 strerror(errno));
+        if (out >= 0) close(out);
+        return -1;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out, 1);
+    posix_spawn_file_actions_adddup2(&fa, err, 2);
+    posix_spawnattr_init(&attr);
+    /* The server blocks SIGTERM in every thread and ignores SIGPIPE; the
+     * trainer needs both back (SIGTERM is how a cancel stops it). Its own
+     * process group keeps a signal to the server's group off it: it runs
+     * on when the server stops, and a restarted server finds it again. */
+    sigset_t none, dflt;
+    sigemptyset(&none);
+    sigemptyset(&dflt);
+    sigaddset(&dflt, SIGTERM);
+    sigaddset(&dflt, SIGINT);
+    sigaddset(&dflt, SIGPIPE);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &dflt);
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+                                        POSIX_SPAWN_SETPGROUP);
+    pid_t pid;
+    int rc = posix_spawn(&pid, l->trainer, &fa, &attr, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(out);
+    close(err);
+    if (rc != 0) {
+        snprintf(reason, reasoncap, "cannot start the trainer %s: %s", l->trainer, strerror(rc));
+        return -1;
+    }
+    if (l->nchildren == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 16;
+        l->children = realloc(l->children, l->cap * sizeof *l->children);
+        if (!l->children) abort();
+    }
+    l->children[l->nchildren++] = (child){pid, 0, 0, 0};
+    char state;
+    unsigned long long start = 0;
+    proc_stat(pid, &state, &start); /* not reaped yet: /proc has it */
+    snprintf(ref, refcap, "pid:%d:%llu", (int)pid, start);
+    return 0;
+}
+
+/* Reads the complete lines of the run's log: the last progress (with every
+ * validation loss so far), the result, or an error event. */
+static void read_log(const char *path, sl_backend_status *st, json_t **result, json_t **error,
+                     int *started) {
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    char *line = NULL;
+    size_t cap = 0, total = 0;
+    ssize_t n;
+    json_t *evals = json_array();
+    double val = -1;
+    while ((n = getline(&line, &cap, f)) > 0 && total < LOG_MAX) {
+        total += (size_t)n;
+        if (line[n - 1] != '\n') break; /* still being written */
+        json_t *ev = json_loads(line, 0, NULL);
+        const char *kind = json_string_value(json_object_get(ev, "event"));
+        if (!kind) {
+            json_decref(ev);
+            continue;
+        }
+        if (!strcmp(kind, "start")) {
+            *started = 1;
+        } else if (!strcmp(kind, "progress")) {
+            json_t *v = json_object_get(ev, "val_loss");
+            if (json_is_number(v)) {
+                val = json_number_value(v);
+                json_array_append_new(evals, json_pack("{s:O, s:O, s:O}", "step",
+                                                       json_object_get(ev, "step"), "tokens",
+                                                       json_object_get(ev, "tokens"), "val_loss",
+                                                       v));
+            }
+            json_decref(st->progress);
+            st->progress = json_object();
+            static const char *const keep[] = {"step", "steps", "tokens", "train_loss",
+                                               "sparsity", "nonzeros", "tokens_per_s",
+                                               "elapsed_s"};
+            for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
+                json_t *x = json_object_get(ev, keep[k]);
+                if (x) json_object_set(st->progress, keep[k], x);
+            }
+            /* The latest validation loss, even when this step had none. */
+            if (val >= 0) json_object_set_new(st->progress, "val_loss", json_real(val));
+        } else if (!strcmp(kind, "result")) {
+            json_decref(*result);
+            *result = json_incref(ev);
+            json_object_del(ev, "event");
+        } else if (!strcmp(kind, "error")) {
+            json_decref(*error);
+            *error = json_incref(ev);
+        }
+        json_decref(ev);
+    }
+    if (st->progress) json_object_set(st->progress, "evaluations", evals);
+    json_decref(evals);
+    free(line);
+    fclose(f);
+}
+
+static void describe_exit(const child *c, char *buf, size_t cap) {
+    if (!c)
+        snprintf(buf, cap, "while the server was away");
+    else if (WIFSIGNALED(c->status))
+        snprintf(buf, cap, "killed by signal %d", WTERMSIG(c->status));
+    else
+        snprintf(buf, cap, "exit status %d", WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1);
+}
+
+static int local_poll(sl_backend *b, long long id, long attempt, const char *ref,
+                      sl_backend_status *out) {
+    local *l = (local *)b;
+    char path[1200];
+    memset(out, 0, sizeof *out);
+    reap(l);
+    log_path(l, id, attempt, "jsonl", path, sizeof path);
+    pid_t pid = 0;
+    unsigned long long start = 0;
+    child *mine = NULL;
+    int running;
+    if (parse_ref(ref, &pid, &start) == 0) {
+        running = alive(l, pid, start, &mine);
+    } else {
+        char state;
+        pid = find_by_log(path);
+        running = pid > 0 && proc_stat(pid, &state, &start) == 0;
+        if (running) snprintf(out->ref, sizeof out->ref, "pid:%d:%llu", (int)pid, start);
+    }
+    json_t *result = NULL, *error = NULL;
+    int started = 0;
+    read_log(path, out, &result, &error, &started);
+    if (running) {
+        json_decref(result);
+        json_decref(error);
+        out->state = out->progress || started ? SL_BACKEND_RUNNING : SL_BACKEND_STARTING;
+        return 0;
+    }
+    char how[64];
+    describe_exit(mine, how, sizeof how);
+    const char *status = json_string_value(json_object_get(result, "status"));
+    if (status && !strcmp(status, "completed")) {
+        out->state = SL_BACKEND_SUCCEEDED;
+        out->result = json_incref(result);
+    } else if (status && !strcmp(status, "diverged")) {
+        out->state = SL_BACKEND_FAILED;
+        snprintf(out->reason, sizeof out->reason,
+                 "training diverged (non-finite loss) after step %lld",
+                 (long long)json_integer_value(json_object_get(result, "step")));
+    } else if (status) { /* interrupted: someone else stopped it */
+        out->state = SL_BACKEND_LOST;
+        snprintf(out->reason, sizeof out->reason, "the trainer was stopped (%s) after step %lld",
+                 json_string_value(json_object_get(result, "signal"))
+                     ? json_string_value(json_object_get(result, "signal")) : "signal",
+                 (long long)json_integer_value(json_object_get(result, "step")));
+    } else if (error) {
+        const char *code = json_string_value(json_object_get(error, "code"));
+        const char *msg = json_string_value(json_object_get(error, "message"));
+        /* Out of memory may pass; bad options or corpus will not. */
+        out->state = code && !strcmp(code, "memory") ? SL_BACKEND_LOST : SL_BACKEND_FAILED;
+        snprintf(out->reason, sizeof out->reason, "the trainer refused the run (%s): %.240s",
+                 code ? code : "error", msg ? msg : "");
+    } else {
+        out->state = SL_BACKEND_LOST;
+        snprintf(out->reason, sizeof out->reason,
+                 "the trainer process ended without a result (%s)", how);
+    }
+    json_decref(result);
+    json_decref(error);
+    if (mine) drop_child(l, mine->pid);
+    return 0;
+}
+
+static int local_cancel(sl_backend *b, long long id, long attempt, const char *ref) {
+    local *l = (local *)b;
+    (void)id;
+    (void)attempt;
+    pid_t pid;
+    unsigned long long start;
+    child *mine = NULL;
+    reap(l);
+    if (parse_ref(ref, &pid, &start) != 0) return 0;
+    if (alive(l, pid, start, &mine)) {
+        /* The trainer stops after the current step and writes its result. */
+        if (kill(pid, SIGTERM) != 0 && errno != ESRCH) return -1;
+        if (mine) mine->forget = 1;
+    } else if (mine) {
+        drop_child(l, pid);
+    }
+    return 0;
+}
+
+static void local_close(sl_backend *b) {
+    local *l = (local *)b;
+    free(l->children);
+    free(l);
+}
+
+sl_backend *sl_backend_local_new(const char *trainer, const char *corpus, const char *dir,
+                                 unsigned max_active, char *err, size_t errcap) {
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errcap, "cannot create the run directory %s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    local *l = calloc(1, sizeof *l);
+    if (!l) abort();
+    /* Absolute, as /proc/PID/fd/1 names it (find_by_log compares them). */
+    char *abs_dir = realpath(dir, NULL);
+    if (!abs_dir || strlen(abs_dir) >= sizeof l->dir || strlen(trainer) >= sizeof l->trainer ||
+        strlen(corpus) >= sizeof l->corpus) {
+        snprintf(err, errcap, "cannot resolve the run directory %s", dir);
+        free(abs_dir);
+        free(l);
+        return NULL;
+    }
+    snprintf(l->dir, sizeof l->dir, "%s", abs_dir);
+    free(abs_dir);
+    snprintf(l->trainer, sizeof l->trainer, "%s", trainer);
+    snprintf(l->corpus, sizeof l->corpus, "%s", corpus);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    l->cores = cores > 0 ? (unsigned)cores : 1;
+    l->base.name = sl_backend_kind_name(SL_BACKEND_LOCAL);
+    l->base.max_active = max_active ? max_active : 1;
+    l->base.submit = local_submit;
+    l->base.poll = local_poll;
+    l->base.cancel = local_cancel;
+    l->base.close = local_close;
+    return &l->base;
+}

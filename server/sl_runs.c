@@ -1,0 +1,365 @@
+#include "sl_runs.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sl_backend.h"
+#include "sl_fit_json.h"
+#include "sl_jobs.h"
+#include "sl_store.h"
+#include "sl_sweep_json.h"
+
+#define MAX_BACKENDS 4
+/* How often the runner looks at its runs when nothing wakes it. */
+#define TICK_MS 250
+#define MAX_IDS 4096
+
+struct sl_runs {
+    sl_store *store;
+    sl_jobs *jobs;
+    sl_backend *backends[MAX_BACKENDS];
+    size_t nbackends;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stopping, woken;
+};
+
+static double wall_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void log_run(const char *event, long long run, long long sweep, const char *detail) {
+    json_t *line = json_pack("{s:s, s:s}", "level", "info", "event", event);
+    if (run) json_object_set_new(line, "run", json_integer(run));
+    if (sweep) json_object_set_new(line, "sweep", json_integer(sweep));
+    if (detail) json_object_set_new(line, "detail", json_string(detail));
+    char *text = json_dumps(line, JSON_COMPACT);
+    json_decref(line);
+    if (text) fprintf(stderr, "%s\n", text);
+    free(text);
+}
+
+static sl_backend *backend_named(const sl_runs *r, const char *name) {
+    for (size_t i = 0; i < r->nbackends; i++)
+        if (strcmp(r->backends[i]->name, name) == 0) return r->backends[i];
+    return NULL;
+}
+
+const sl_backend *sl_runs_backend(const sl_runs *r, const char *name) {
+    return r ? backend_named(r, name) : NULL;
+}
+
+typedef struct {
+    long long ids[MAX_IDS];
+    size_t n;
+} id_list;
+
+static int collect_id(const sl_run_record *run, void *ctx) {
+    id_list *l = ctx;
+    if (l->n == MAX_IDS) return 1;
+    l->ids[l->n++] = run->id;
+    return 0;
+}
+
+static char *dump(json_t *j) {
+    return j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+}
+
+/* An attempt ended without a result: queue it again after a backoff, or
+ * fail the run once it has had its attempts. */
+static void attempt_lost(sl_runs *r, const sl_run_record *run, const char *why) {
+    if (run->attempts >= run->max_attempts) {
+        char reason[480];
+        snprintf(reason, sizeof reason, "gave up after %ld attempt%s; the last: %s",
+                 run->attempts, run->attempts == 1 ? "" : "s", why);
+        sl_store_run_end(r->store, run->id, SL_RUN_FAILED, NULL, NULL, reason);
+        log_run("run_failed", run->id, run->sweep_id, reason);
+        return;
+    }
+    double wait = SL_RUN_BACKOFF_S * pow(2.0, (double)(run->attempts > 0 ? run->attempts - 1 : 0));
+    if (wait > SL_RUN_BACKOFF_MAX_S) wait = SL_RUN_BACKOFF_MAX_S;
+    sl_store_run_retry(r->store, run->id, wall_seconds() + wait, why);
+    log_run("run_retry", run->id, run->sweep_id, why);
+}
+
+/* Cancelled runs whose process may still go: tell the backend to stop them. */
+static void stop_cancelled(sl_runs *r) {
+    id_list *ids = calloc(1, sizeof *ids);
+    if (!ids) abort();
+    sl_store_runs_to_stop(r->store, collect_id, ids);
+    for (size_t i = 0; i < ids->n; i++) {
+        sl_run_record run;
+        if (sl_store_run_get(r->store, ids->ids[i], &run) != SL_STORE_OK) continue;
+        sl_backend *b = backend_named(r, run.backend);
+        if (!b || b->cancel(b, run.id, run.attempts, run.ref) == 0) {
+            sl_store_run_stopped(r->store, run.id);
+            log_run("run_cancelled", run.id, run.sweep_id, NULL);
+        }
+        sl_run_record_free(&run);
+    }
+    free(ids);
+}
+
+static void poll_one(sl_runs *r, const sl_run_record *run) {
+    sl_backend *b = backend_named(r, run->backend);
+    if (!b) {
+        sl_store_run_end(r->store, run->id, SL_RUN_FAILED, NULL, NULL,
+                         "this server has no such backend");
+        return;
+    }
+    sl_backend_status st;
+    if (b->poll(b, run->id, run->attempts, run->ref, &st) != 0) return;
+    if (st.ref[0]) sl_store_run_set_ref(r->store, run->id, st.ref);
+    char *progress = dump(st.progress);
+    switch (st.state) {
+    case SL_BACKEND_STARTING:
+    case SL_BACKEND_RUNNING: {
+        sl_run_state state = st.state == SL_BACKEND_RUNNING ? SL_RUN_RUNNING : SL_RUN_SUBMITTED;
+        int changed = state != run->state ||
+                      (progress && (!run->progress || strcmp(progress, run->progress) != 0));
+        if (changed) sl_store_run_progress(r->store, run->id, state, progress);
+        if (state != run->state) log_run("run_running", run->id, run->sweep_id, NULL);
+        break;
+    }
+    case SL_BACKEND_SUCCEEDED: {
+        char *result = dump(st.result);
+        if (sl_store_run_end(r->store, run->id, SL_RUN_SUCCEEDED, result, progress, NULL) ==
+            SL_STORE_OK)
+            log_run("run_succeeded", run->id, run->sweep_id, NULL);
+        free(result);
+        break;
+    }
+    case SL_BACKEND_FAILED:
+        sl_store_run_end(r->store, run->id, SL_RUN_FAILED, NULL, progress, st.reason);
+        log_run("run_failed", run->id, run->sweep_id, st.reason);
+        break;
+    case SL_BACKEND_LOST:
+        attempt_lost(r, run, st.reason);
+        break;
+    }
+    free(progress);
+    sl_backend_status_free(&st);
+}
+
+static void poll_active(sl_runs *r) {
+    id_list *ids = calloc(1, sizeof *ids);
+    if (!ids) abort();
+    sl_store_runs_active(r->store, collect_id, ids);
+    for (size_t i = 0; i < ids->n; i++) {
+        sl_run_record run;
+        if (sl_store_run_get(r->store, ids->ids[i], &run) != SL_STORE_OK) continue;
+        if (run.state == SL_RUN_SUBMITTED || run.state == SL_RUN_RUNNING) poll_one(r, &run);
+        sl_run_record_free(&run);
+    }
+    free(ids);
+}
+
+/* Claims queued runs while the backend has room, and starts them. The
+ * claim is committed before the process starts: a crash in between leaves
+ * a submitted run without a reference, which the next poll looks for by
+ * its log (and queues again if nothing is there), never a second process. */
+static void submit_queued(sl_runs *r, sl_backend *b) {
+    long long active = sl_store_run_active_count(r->store, b->name);
+    while (active >= 0 && active < (long long)b->max_active) {
+        sl_run_record run;
+        if (sl_store_run_claim(r->store, b->name, wall_seconds(), &run) != SL_STORE_OK) return;
+        active++;
+        sl_run_spec spec;
+        sl_error err;
+        json_t *j = json_loads(run.spec, 0, NULL);
+        int ok = j && sl_run_spec_decode(j, &spec, &err) == 0;
+        json_decref(j);
+        char ref[SL_BACKEND_REF_MAX], reason[320];
+        if (!ok) {
+            sl_store_run_end(r->store, run.id, SL_RUN_FAILED, NULL, NULL,
+                             "internal: the stored run spec cannot be read");
+        } else if (b->submit(b, run.id, run.attempts, &spec, ref, sizeof ref, reason,
+                             sizeof reason) == 0) {
+            sl_store_run_set_ref(r->store, run.id, ref);
+            log_run("run_submitted", run.id, run.sweep_id, ref);
+        } else {
+            attempt_lost(r, &run, reason);
+        }
+        sl_run_record_free(&run);
+    }
+}
+
+/* ---- a sweep whose runs have all ended: its dataset and fit */
+
+typedef struct {
+    sl_dataset ds;
+    size_t cap, skipped;
+} rows_ctx;
+
+static int add_row(const sl_run_record *run, void *ctx) {
+    rows_ctx *c = ctx;
+    if (run->state != SL_RUN_SUCCEEDED || !run->result) return 0;
+    json_t *res = json_loads(run->result, 0, NULL), *spec_j = json_loads(run->spec, 0, NULL);
+    sl_run_spec spec;
+    sl_error err;
+    double nz = json_number_value(json_object_get(res, "nonzeros"));
+    double tokens = json_number_value(json_object_get(res, "tokens"));
+    double loss = json_number_value(json_object_get(res, "val_loss"));
+    double sparsity = json_number_value(json_object_get(res, "sparsity"));
+    int ok = spec_j && sl_run_spec_decode(spec_j, &spec, &err) == 0 && nz > 0 && isfinite(nz) &&
+             tokens > 0 && isfinite(tokens) && loss > 0 && isfinite(loss);
+    json_decref(res);
+    json_decref(spec_j);
+    if (!ok) {
+        c->skipped++;
+        return 0;
+    }
+    if (c->ds.nrows == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 64;
+        c->ds.rows = realloc(c->ds.rows, c->cap * sizeof *c->ds.rows);
+        if (!c->ds.rows) abort();
+    }
+    sl_dataset_row *row = &c->ds.rows[c->ds.nrows++];
+    memset(row, 0, sizeof *row);
+    /* An n:m pattern prunes exactly 1 - n/m; unstructured runs report what
+     * the pruning reached, which is what their N was measured at. */
+    int measured = !spec.pattern_m && sparsity >= 0 && sparsity < 1;
+    row->sparsity = measured ? sparsity : spec.sparsity;
+    row->nonzeros = nz;
+    row->data = tokens;
+    row->loss = loss;
+    char id[32];
+    snprintf(id, sizeof id, "run-%lld", run->id);
+    row->run_id = strdup(id);
+    if (!row->run_id) abort();
+    char pattern[32];
+    snprintf(pattern, sizeof pattern, "%u:%u", spec.pattern_n, spec.pattern_m);
+    if (spec.pattern_m) /* n < m <= 64: fits */
+        snprintf(row->pattern, sizeof row->pattern, "%.7s", pattern);
+    row->has_seed = 1;
+    row->seed = spec.seed;
+    return 0;
+}
+
+typedef struct {
+    json_t *fit_options;
+    const char *law;
+    size_t rows;
+} fit_ctx;
+
+static char *fit_request(long long dataset, void *ctx) {
+    fit_ctx *f = ctx;
+    json_t *body = sl_sweep_fit_body(f->fit_options, f->law, dataset);
+    json_object_set_new(body, "dataset_rows", json_integer((json_int_t)f->rows));
+    sl_fit_request req;
+    sl_error err;
+    char *text = NULL;
+    if (sl_fit_request_decode(body, &req, &err) == 0) {
+        json_t *stored = sl_fit_request_json(&req);
+        text = dump(stored);
+        json_decref(stored);
+        sl_fit_request_free(&req);
+    }
+    json_decref(body);
+    return text;
+}
+
+static void finish_sweep(sl_runs *r, long long id) {
+    sl_sweep_record sweep;
+    if (sl_store_sweep_get(r->store, id, &sweep) != SL_STORE_OK) return;
+    rows_ctx rows;
+    memset(&rows, 0, sizeof rows);
+    rows.ds.data_unit = SL_UNIT_TOKENS;
+    json_t *request = json_loads(sweep.request, 0, NULL);
+    int rc = sl_store_sweep_runs(r->store, id, add_row, &rows);
+    if (rc == SL_STORE_OK) {
+        char name[64];
+        snprintf(name, sizeof name, "sweep-%lld", id);
+        fit_ctx f = {json_object_get(request, "fit"), sweep.law, rows.ds.nrows};
+        const char *why = rows.ds.nrows ? NULL : "no run succeeded: there is nothing to fit";
+        rc = sl_store_sweep_finish(r->store, id, rows.ds.nrows ? &rows.ds : NULL, name, sweep.law,
+                                   fit_request, &f, why);
+        if (rc == SL_STORE_OK && rows.ds.nrows) {
+            sl_jobs_wake(r->jobs);
+            log_run("sweep_fit_queued", 0, id, NULL);
+        } else if (rc == SL_STORE_OK) {
+            log_run("sweep_failed", 0, id, why);
+        }
+    }
+    json_decref(request);
+    sl_dataset_free(&rows.ds);
+    sl_sweep_record_free(&sweep);
+}
+
+static void finish_sweeps(sl_runs *r) {
+    long long ids[64];
+    size_t n = sl_store_sweeps_ready(r->store, ids, 64);
+    for (size_t i = 0; i < n; i++) finish_sweep(r, ids[i]);
+}
+
+static void *runner(void *arg) {
+    sl_runs *r = arg;
+    for (;;) {
+        pthread_mutex_lock(&r->lock);
+        int stopping = r->stopping;
+        r->woken = 0;
+        pthread_mutex_unlock(&r->lock);
+        if (stopping) break;
+        stop_cancelled(r);
+        poll_active(r);
+        for (size_t i = 0; i < r->nbackends; i++) submit_queued(r, r->backends[i]);
+        finish_sweeps(r);
+
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += TICK_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&r->lock);
+        if (!r->stopping && !r->woken) pthread_cond_timedwait(&r->wake, &r->lock, &until);
+        pthread_mutex_unlock(&r->lock);
+    }
+    return NULL;
+}
+
+sl_runs *sl_runs_start(sl_store *store, sl_jobs *jobs, sl_backend **backends, size_t n) {
+    sl_runs *r = calloc(1, sizeof *r);
+    if (!r) abort();
+    r->store = store;
+    r->jobs = jobs;
+    for (size_t i = 0; i < n && r->nbackends < MAX_BACKENDS; i++)
+        if (backends[i]) r->backends[r->nbackends++] = backends[i];
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->wake, NULL);
+    if (pthread_create(&r->thread, NULL, runner, r) != 0) {
+        fprintf(stderr, "{\"level\":\"error\",\"event\":\"runner_not_started\"}\n");
+        r->stopping = -1;
+    }
+    return r;
+}
+
+void sl_runs_wake(sl_runs *r) {
+    if (!r) return;
+    pthread_mutex_lock(&r->lock);
+    r->woken = 1;
+    pthread_cond_signal(&r->wake);
+    pthread_mutex_unlock(&r->lock);
+}
+
+void sl_runs_stop(sl_runs *r) {
+    if (!r) return;
+    int started = r->stopping != -1;
+    pthread_mutex_lock(&r->lock);
+    r->stopping = 1;
+    pthread_cond_broadcast(&r->wake);
+    pthread_mutex_unlock(&r->lock);
+    if (started) pthread_join(r->thread, NULL);
+    for (size_t i = 0; i < r->nbackends; i++) r->backends[i]->close(r->backends[i]);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->wake);
+    free(r);
+}

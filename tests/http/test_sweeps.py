@@ -1,0 +1,510 @@
+#!/usr/bin/env python3
+"""Black-box HTTP tests of calibration sweeps on the local backend: a grid of
+real sparselaw-train runs, their dataset and the fit that publishes the law;
+duplicates, cancels, bad grids, retries, and a kill -9 in the middle.
+
+    python3 tests/http/test_sweeps.py --server build/sparselawd --openapi api/openapi.json \
+        --trainer build/sparselaw-train [--corpus ../shared/data/tinyshakespeare.txt]
+
+Standard library only; the server helper comes from test_http.py beside this
+file. Every test skips when --trainer is not an executable file. The runs
+are tiny (a few thousand tokens of a 1-layer model on tinyshakespeare), so
+the whole file takes well under a minute on 2 cores.
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import signal
+import stat
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_http as th  # noqa: E402  (Server, Base, TOKEN, ...)
+
+TOKEN = th.TOKEN
+TRAINER = None
+CORPUS = None
+
+# Tiny runs: 1 to 2 layers of width 32 to 48, windows of 32 bytes, a small
+# validation set, one thread each.
+TRAINER_OPTS = {"context": 32, "batch": 4, "val_tokens": 2048, "threads": 1}
+SIZES = [{"layers": 1, "width": 32, "heads": 2}, {"layers": 2, "width": 48, "heads": 2}]
+# 8 distinct points: the fewest that identify the law's 7 coefficients.
+GRID = {"sizes": SIZES, "sparsities": [0, 0.5], "tokens": [4096, 8192], "seeds": [1]}
+ENDED = ("succeeded", "failed", "cancelled")
+
+
+def have_trainer():
+    return bool(TRAINER) and os.path.isfile(TRAINER) and os.access(TRAINER, os.X_OK)
+
+
+def server_args(extra=()):
+    args = ["--trainer", TRAINER or "/nonexistent", "--local-runs", "2"]
+    if CORPUS:
+        args += ["--corpus", CORPUS]
+    return args + list(extra)
+
+
+def pid_alive(pid):
+    """A running process (not a zombie) with this pid."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def ref_pid(run):
+    ref = run.get("reference") or ""
+    return int(ref.split(":")[1]) if ref.startswith("pid:") else None
+
+
+SHARED = None
+SHARED_TMP = None
+
+
+def setUpModule():
+    global SHARED, SHARED_TMP
+    if not have_trainer():
+        return
+    SHARED_TMP = tempfile.mkdtemp(prefix="sparselaw-sweeps-")
+    SHARED = th.Server(os.path.join(SHARED_TMP, "data"), th.new_token_file(SHARED_TMP),
+                       args=server_args())
+
+
+def tearDownModule():
+    rc = SHARED.stop() if SHARED else 0
+    stray = SHARED.non_json_lines() if SHARED else []
+    if SHARED_TMP:
+        shutil.rmtree(SHARED_TMP, ignore_errors=True)
+    if rc != 0:
+        raise AssertionError("shared server exited with %r on SIGTERM" % (rc,))
+    if stray:
+        raise AssertionError("shared server wrote non-JSON lines: %s" % stray[:20])
+
+
+class Base(th.Base):
+    maxDiff = 4000
+
+    def setUp(self):
+        if not have_trainer():
+            self.skipTest("--trainer %r is not an executable file" % TRAINER)
+
+    @property
+    def srv(self):
+        return SHARED
+
+    def post_sweep(self, body, server=None, status=202):
+        r = (server or self.srv).request("POST", "/v1/sweeps", json_body=body, token=TOKEN)
+        return self.ok(r, status)
+
+    def sweep(self, sid, server=None):
+        return self.ok((server or self.srv).get("/v1/sweeps/%d" % sid, token=TOKEN))
+
+    def run_get(self, rid, server=None):
+        return self.ok((server or self.srv).get("/v1/runs/%d" % rid, token=TOKEN))
+
+    def wait_sweep(self, sid, until, server=None, timeout=120):
+        deadline = time.time() + timeout
+        while True:
+            s = self.sweep(sid, server)
+            if until(s):
+                return s
+            if time.time() > deadline:
+                self.fail("sweep %d did not get there in %ds: %s" % (sid, timeout,
+                                                                    json.dumps(s)[:3000]))
+            time.sleep(0.1)
+
+    def wait_done(self, sid, server=None, timeout=120):
+        return self.wait_sweep(sid, lambda s: s["status"] in ("succeeded", "failed", "cancelled"),
+                               server, timeout)
+
+    def logs(self, server):
+        return sorted(glob.glob(os.path.join(server.data_dir, "runs", "run-*.jsonl")))
+
+
+def sweep_body(law, grid=None, **extra):
+    body = {"law": law, "grid": grid or GRID, "trainer": TRAINER_OPTS, "fit": {"bootstrap": 20}}
+    body.update(extra)
+    return body
+
+
+class TestEndToEnd(Base):
+    def test_grid_trains_fits_and_publishes(self):
+        s = self.post_sweep(sweep_body("calib-e2e"))
+        self.assertEqual(s["status"], "running")
+        self.assertEqual(s["backend"], "local")
+        self.assertEqual(s["counts"]["total"], 8)
+        self.assertEqual(len(s["runs"]), 8)
+        self.assertIsNone(s["dataset"])
+        self.assertIsNone(s["fit"])
+        points = {(r["point"]["layers"], r["point"]["sparsity"], r["point"]["tokens"])
+                  for r in s["runs"]}
+        self.assertEqual(len(points), 8)
+        s = self.wait_done(s["id"])
+        self.assertEqual(s["status"], "succeeded", json.dumps(s)[:2000])
+        self.assertEqual(s["counts"]["succeeded"], 8)
+        self.assertEqual(s["fit"]["published"], {"name": "calib-e2e", "version": 1})
+        self.assertEqual(s["dataset"]["rows"], 8)
+        for run in s["runs"]:
+            self.assertEqual(run["state"], "succeeded")
+            self.assertEqual(run["attempts"], 1)
+            self.assertTrue(run["reference"].startswith("pid:"))
+            res = run["result"]
+            self.assertEqual(res["status"], "completed")
+            self.assertGreaterEqual(res["tokens"], run["point"]["tokens"])
+            self.assertGreater(res["val_loss"], 0)
+            self.assertLessEqual(res["nonzeros"], res["prunable_params"])
+            self.assertAlmostEqual(res["sparsity"], run["point"]["sparsity"], delta=0.01)
+            prog = run["progress"]
+            self.assertEqual(prog["step"], prog["steps"])
+            self.assertEqual(prog["val_loss"], res["val_loss"])
+            self.assertGreaterEqual(len(prog["evaluations"]), 2)
+            # partial losses fall as training goes on
+            self.assertLess(prog["evaluations"][-1]["val_loss"], prog["evaluations"][0]["val_loss"])
+            self.assertEqual(self.run_get(run["id"])["result"], res)
+        # the dataset: one row per run, the trainer's own numbers
+        ds = self.ok(self.srv.get("/v1/datasets/%d" % s["dataset"]["id"], token=TOKEN))
+        rows = {r["run_id"]: r for r in ds["records"]} if "records" in ds else {
+            r["run_id"]: r for r in ds["rows"]}
+        for run in s["runs"]:
+            row = rows["run-%d" % run["id"]]
+            self.assertEqual(row["nonzeros"], run["result"]["nonzeros"])
+            self.assertEqual(row["data"], run["result"]["tokens"])
+            self.assertEqual(row["loss"], run["result"]["val_loss"])
+            self.assertEqual(row["seed"], 1)
+        fit = self.ok(self.srv.get("/v1/fits/%d" % s["fit"]["id"], token=TOKEN))
+        self.assertEqual(fit["status"], "succeeded")
+        self.assertEqual(fit["request"]["bootstrap"], 20)
+        law = self.ok(self.srv.get("/v1/laws/calib-e2e"))
+        self.assertEqual(law["source"]["kind"], "fit")
+        self.assertEqual(law["units"]["data"], "tokens")
+        self.assertIn("intervals", law["fit"])
+        # one trainer process per run, each started once
+        logs = [p for p in self.logs(self.srv)
+                if os.path.basename(p).split("-")[1] in {str(r["id"]) for r in s["runs"]}]
+        self.assertEqual(len(logs), 8)
+        for p in logs:
+            with open(p) as f:
+                events = [json.loads(l)["event"] for l in f if l.strip()]
+            self.assertEqual(events.count("start"), 1, p)
+            self.assertEqual(events.count("result"), 1, p)
+        # a finished sweep and a succeeded run cannot be cancelled
+        self.assert_error(self.srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN),
+                          409, "conflict", "id")
+        self.assert_error(self.srv.request("DELETE", "/v1/runs/%d" % s["runs"][0]["id"],
+                                           token=TOKEN), 409, "conflict", "id")
+
+    def test_identical_points_run_once(self):
+        grid = {"sizes": [SIZES[0], dict(SIZES[0])], "sparsities": [0.5, 0.5, 0.5],
+                "patterns": ["2:4", "2:4"], "tokens": [4096, 4096.0], "seeds": [3, 3]}
+        s = self.post_sweep(sweep_body("calib-dup", grid))
+        # 0.5 unstructured and 2:4 are two points; everything else repeats
+        self.assertEqual(s["counts"]["total"], 2)
+        self.assertEqual(sorted(r["point"]["pattern"] for r in s["runs"]),
+                         ["2:4", "unstructured"])
+        s = self.wait_done(s["id"])
+        self.assertEqual(s["counts"]["succeeded"], 2)
+        self.assertTrue(all(r["attempts"] == 1 for r in s["runs"]))
+        # two rows cannot identify seven coefficients: the fit says so
+        self.assertEqual(s["status"], "failed")
+        self.assertEqual(s["dataset"]["rows"], 2)
+        self.assertIn("8 rows", s["fit"]["error"])
+        ds = self.ok(self.srv.get("/v1/datasets/%d?format=csv" % s["dataset"]["id"],
+                                  token=TOKEN))
+        self.assertIn(",2:4,3", ds.text())
+
+    def test_unknown_ids(self):
+        for path in ("/v1/sweeps/999999", "/v1/runs/999999"):
+            self.assert_error(self.srv.get(path, token=TOKEN), 404, "not_found", "id")
+            self.assert_error(self.srv.request("DELETE", path, token=TOKEN), 404, "not_found", "id")
+        self.assert_error(self.srv.get("/v1/runs/0", token=TOKEN), 400, "invalid_parameter", "id")
+        self.assert_error(self.srv.get("/v1/sweeps/abc", token=TOKEN), 400,
+                          "invalid_parameter", "id")
+        self.assert_error(self.srv.get("/v1/runs/1"), 401, "unauthorized")
+
+
+class TestCancel(Base):
+    def long_sweep(self, law, tokens=3000000):
+        grid = {"sizes": [SIZES[0]], "sparsities": [0.25, 0.75], "tokens": [tokens]}
+        return self.post_sweep(sweep_body(law, grid))
+
+    def wait_running(self, sid, n):
+        return self.wait_sweep(sid, lambda s: sum(1 for r in s["runs"] if r["state"] == "running"
+                                                  and r["progress"]) >= n, timeout=60)
+
+    def wait_gone(self, pid, timeout=20):
+        deadline = time.time() + timeout
+        while pid_alive(pid):
+            self.assertLess(time.time(), deadline, "trainer %d still running" % pid)
+            time.sleep(0.05)
+
+    def test_cancel_run_then_sweep(self):
+        s = self.long_sweep("calib-cancel")
+        s = self.wait_running(s["id"], 2)
+        first, second = s["runs"]
+        self.assertGreater(first["progress"]["step"], 0)
+        self.assertIn("train_loss", first["progress"])
+        pid = ref_pid(first)
+        self.assertTrue(pid_alive(pid))
+        r = self.ok(self.srv.request("DELETE", "/v1/runs/%d" % first["id"], token=TOKEN))
+        self.assertEqual(r["state"], "cancelled")
+        self.wait_gone(pid)
+        # again: still cancelled, not an error
+        r = self.ok(self.srv.request("DELETE", "/v1/runs/%d" % first["id"], token=TOKEN))
+        self.assertEqual(r["state"], "cancelled")
+        # the sweep goes on with its other run; cancel it too
+        s = self.sweep(s["id"])
+        self.assertEqual(s["status"], "running")
+        self.assertEqual(s["counts"]["cancelled"], 1)
+        pid2 = ref_pid(self.run_get(second["id"]))
+        s = self.ok(self.srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN))
+        self.assertEqual(s["status"], "cancelled")
+        self.assertEqual(s["counts"]["cancelled"], 2)
+        self.wait_gone(pid2)
+        s = self.ok(self.srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN))
+        self.assertEqual(s["status"], "cancelled")
+        time.sleep(0.6)  # a few runner ticks: nothing more happens to it
+        s = self.sweep(s["id"])
+        self.assertIsNone(s["dataset"])
+        self.assertIsNone(s["fit"])
+        self.assertTrue(all(r["state"] == "cancelled" and r["attempts"] == 1 for r in s["runs"]))
+
+    def test_cancel_queued_sweep(self):
+        # two long runs hold both slots; the third sweep's runs wait queued
+        a = self.long_sweep("calib-hold")
+        self.wait_running(a["id"], 2)
+        b = self.post_sweep(sweep_body("calib-queued"))
+        self.assertTrue(all(r["state"] == "queued" for r in self.sweep(b["id"])["runs"]))
+        b = self.ok(self.srv.request("DELETE", "/v1/sweeps/%d" % b["id"], token=TOKEN))
+        self.assertEqual(b["counts"]["cancelled"], 8)
+        self.assertTrue(all(r["attempts"] == 0 for r in b["runs"]))
+        self.ok(self.srv.request("DELETE", "/v1/sweeps/%d" % a["id"], token=TOKEN))
+        self.wait_sweep(a["id"], lambda s: all(not pid_alive(ref_pid(r) or 0) for r in s["runs"]),
+                        timeout=20)
+
+
+class TestBadRequests(Base):
+    def bad(self, body, field, status=400, code="invalid_body"):
+        r = self.srv.request("POST", "/v1/sweeps", json_body=body, token=TOKEN)
+        return self.assert_error(r, status, code, field, msg=json.dumps(body)[:200])
+
+    def test_bad_grids(self):
+        def grid(**kw):
+            g = dict(GRID)
+            g.update(kw)
+            return sweep_body("calib-bad", {k: v for k, v in g.items() if v is not None})
+        self.bad({"grid": GRID}, "law")
+        self.bad(sweep_body("Bad Name"), "law")
+        self.bad(sweep_body("calib-bad", backend="slurm"), "backend")
+        self.bad(sweep_body("calib-bad", backend=1), "backend")
+        self.bad({"law": "calib-bad"}, "grid")
+        self.bad(grid(sizes=[]), "grid.sizes")
+        self.bad(grid(sizes=None), "grid.sizes")
+        self.bad(grid(sizes=[{"layers": 1, "width": 30, "heads": 4}]), "grid.sizes[0]")
+        self.bad(grid(sizes=[{"layers": 0, "width": 32, "heads": 2}]), "grid.sizes[0].layers")
+        self.bad(grid(sizes=[{"layers": 1, "width": 32}]), "grid.sizes[0].heads")
+        self.bad(grid(sizes=[{"layers": 1, "width": 32, "heads": 2, "depth": 3}]),
+                 "grid.sizes[0]")
+        self.bad(grid(sparsities=[1]), "grid.sparsities[0]")
+        self.bad(grid(sparsities=[-0.1]), "grid.sparsities[0]")
+        self.bad(grid(sparsities=["0.5"]), "grid.sparsities[0]")
+        self.bad(grid(sparsities=None), "grid.sparsities")
+        self.bad(grid(patterns=["4:2"]), "grid.patterns[0]")
+        self.bad(grid(patterns=["2:4; rm -rf /"]), "grid.patterns[0]")
+        self.bad(grid(patterns=["1:3"]), "grid.patterns[0]")  # width 32 % 3 != 0
+        self.bad(grid(tokens=[0]), "grid.tokens[0]")
+        self.bad(grid(tokens=[1.5]), "grid.tokens[0]")
+        self.bad(grid(tokens=[1e13]), "grid.tokens[0]")
+        self.bad(grid(tokens=None), "grid.tokens")
+        self.bad(grid(seeds=[-1]), "grid.seeds[0]")
+        self.bad(grid(seeds=[]), "grid.seeds")
+        self.bad(grid(corpus="/etc/passwd"), "grid")
+        self.bad(grid(sparsities=[i / 40 for i in range(32)], tokens=list(range(1000, 1032)),
+                      seeds=list(range(2))), "grid")  # 2 x 32 x 32 x 2 points > 1024
+        self.bad(grid(sizes=[{"layers": 64, "width": 4096, "heads": 2}]), "grid.sizes[0]")
+
+    def test_bad_options(self):
+        body = sweep_body("calib-bad")
+        for trainer, field in (({"lr": 0}, "trainer.lr"), ({"lr": 2}, "trainer.lr"),
+                               ({"context": 0}, "trainer.context"),
+                               ({"batch": 1.5}, "trainer.batch"),
+                               ({"threads": 0}, "trainer.threads"),
+                               ({"corpus": "/etc/passwd"}, "trainer"),
+                               ({"warmup": "x"}, "trainer.warmup")):
+            self.bad(dict(body, trainer=trainer), field)
+        self.bad(dict(body, trainer=[]), "trainer")
+        self.bad(dict(body, max_attempts=0), "max_attempts")
+        self.bad(dict(body, max_attempts=11), "max_attempts")
+        self.bad(dict(body, fit={"bootstrap": -1}), "fit.bootstrap")
+        self.bad(dict(body, fit={"dataset": 3}), "fit")
+        self.bad(dict(body, fit={"loss": {"residuals": "cubic"}}), "fit.loss.residuals")
+        self.bad(dict(body, extra=1), "extra")
+        self.bad([], None)
+
+    def test_conflicts_and_auth(self):
+        self.bad(sweep_body("t5-c4"), "law", 409, "conflict")
+        law = {"coefficients": th.COEF["vit-jft"], "units": {"data": "examples"}}
+        self.ok(self.srv.request("PUT", "/v1/laws/calib-images", json_body=law, token=TOKEN), 201)
+        self.bad(sweep_body("calib-images"), "law", 409, "conflict")
+        r = self.srv.request("POST", "/v1/sweeps", json_body=sweep_body("calib-x"))
+        self.assert_error(r, 401, "unauthorized")
+        r = self.srv.request("POST", "/v1/sweeps", json_body=sweep_body("calib-x"), token="x" * 20)
+        self.assert_error(r, 403, "forbidden")
+        r = self.srv.request("POST", "/v1/sweeps", body=b"{", token=TOKEN,
+                             headers={"Content-Type": "application/json"})
+        self.assert_error(r, 400, "invalid_json")
+
+
+class TestFailures(Base):
+    """Servers of their own, with a trainer that dies or a corpus that is not there."""
+
+    def server(self, tmp, args):
+        return th.Server(os.path.join(tmp, "data"), th.new_token_file(tmp), args=args)
+
+    def test_lost_runs_retry_with_backoff_then_fail(self):
+        tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-fail-")
+        try:
+            fake = os.path.join(tmp, "dying-trainer")
+            with open(fake, "w") as f:
+                f.write("#!/bin/sh\nkill -9 $$\n")
+            os.chmod(fake, stat.S_IRWXU)
+            srv = self.server(tmp, ["--trainer", fake])
+            try:
+                grid = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [4096]}
+                start = time.time()
+                s = self.post_sweep(sweep_body("calib-lost", grid, max_attempts=3), server=srv)
+                s = self.wait_done(s["id"], server=srv, timeout=30)
+                took = time.time() - start
+                run = s["runs"][0]
+                self.assertEqual(run["state"], "failed")
+                self.assertEqual(run["attempts"], 3)
+                self.assertIn("gave up after 3 attempts", run["error"])
+                self.assertIn("killed by signal 9", run["error"])
+                self.assertIn("ended without a result", run["last_error"])
+                self.assertGreaterEqual(took, 1 + 2)  # backoff 1 s, then 2 s
+                self.assertEqual(s["status"], "failed")
+                self.assertIn("no run succeeded", s["error"])
+                self.assertIsNone(s["dataset"])
+            finally:
+                self.assertEqual(srv.stop(), 0)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_refused_runs_fail_at_once(self):
+        tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-corpus-")
+        try:
+            srv = self.server(tmp, ["--trainer", TRAINER, "--corpus",
+                                    os.path.join(tmp, "no-such-corpus.txt")])
+            try:
+                grid = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [4096]}
+                s = self.post_sweep(sweep_body("calib-refused", grid), server=srv)
+                s = self.wait_done(s["id"], server=srv, timeout=30)
+                run = s["runs"][0]
+                self.assertEqual(run["state"], "failed")
+                self.assertEqual(run["attempts"], 1)
+                self.assertIn("refused the run (corpus)", run["error"])
+            finally:
+                self.assertEqual(srv.stop(), 0)
+            # a server whose trainer is not there refuses sweeps up front
+            srv = self.server(tmp, ["--trainer", os.path.join(tmp, "nothing-here")])
+            try:
+                r = srv.request("POST", "/v1/sweeps", json_body=sweep_body("calib-none"),
+                                token=TOKEN)
+                self.assert_error(r, 422, "unprocessable", "backend")
+            finally:
+                self.assertEqual(srv.stop(), 0)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class TestRestart(Base):
+    def test_kill9_mid_sweep_loses_nothing_and_runs_nothing_twice(self):
+        tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-restart-")
+        token = th.new_token_file(tmp)
+        data = os.path.join(tmp, "data")
+        srv = th.Server(data, token, args=server_args())
+        srv2 = None
+        try:
+            # runs of 1 to 3 s: long enough to be caught mid-way by the kill
+            grid = {"sizes": [SIZES[0], {"layers": 1, "width": 48, "heads": 2}],
+                    "sparsities": [0, 0.5], "tokens": [300000, 600000]}
+            s = self.post_sweep(sweep_body("calib-restart", grid), server=srv)
+            sid = s["id"]
+
+            def early(r):
+                p = r["progress"]
+                return r["state"] == "running" and p and p["step"] < 0.5 * p["steps"]
+            # some runs done, one not half-way, the rest queued
+            s = self.wait_sweep(sid, lambda s: s["counts"]["succeeded"] >= 1 and any(
+                early(r) for r in s["runs"]), server=srv, timeout=60)
+            running = [r for r in s["runs"] if r["state"] == "running"]
+            srv.proc.send_signal(signal.SIGKILL)
+            srv.proc.wait()
+            # the trainers run on without the server
+            victim = min(running, key=lambda r: r["progress"]["step"] / r["progress"]["steps"])
+            self.assertTrue(pid_alive(ref_pid(victim)), victim)
+            # the least advanced dies while the server is away: lost, to be run again
+            os.kill(ref_pid(victim), signal.SIGKILL)
+            time.sleep(0.1)
+            with open(os.path.join(data, "runs", "run-%d-1.jsonl" % victim["id"])) as f:
+                self.assertNotIn('"result"', f.read(), "the victim ended before the kill")
+            srv2 = th.Server(data, token, args=server_args())
+            s = self.wait_done(sid, server=srv2, timeout=120)
+            self.assertEqual(s["status"], "succeeded", json.dumps(s)[:3000])
+            self.assertEqual(s["counts"]["succeeded"], 8)
+            self.assertEqual(s["dataset"]["rows"], 8)
+            self.assertEqual(s["fit"]["published"], {"name": "calib-restart", "version": 1})
+            for run in s["runs"]:
+                if run["id"] == victim["id"]:
+                    self.assertEqual(run["attempts"], 2)
+                    self.assertIn("ended without a result", run["last_error"])
+                else:
+                    self.assertEqual(run["attempts"], 1, run)
+            # one trainer process per attempt, each started once
+            logs = self.logs(srv2)
+            self.assertEqual(len(logs), 9, logs)
+            for p in logs:
+                with open(p) as f:
+                    events = [json.loads(l)["event"] for l in f if l.strip()]
+                self.assertEqual(events.count("start"), 1, p)
+                if not p.endswith("run-%d-1.jsonl" % victim["id"]):
+                    self.assertEqual(events.count("result"), 1, p)
+            self.assertEqual(srv2.stop(), 0)
+        finally:
+            if srv.proc.poll() is None:
+                srv.stop()
+            if srv2 and srv2.proc.poll() is None:
+                srv2.stop()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+TEST_CLASSES = [TestEndToEnd, TestBadRequests, TestCancel, TestFailures, TestRestart]
+
+
+def main():
+    global TRAINER, CORPUS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", required=True, help="path to sparselawd")
+    parser.add_argument("--openapi", required=True, help="path to api/openapi.json")
+    parser.add_argument("--trainer", required=True, help="path to sparselaw-train")
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser.add_argument("--corpus", default=os.path.join(here, "..", "..", "..", "shared", "data",
+                                                         "tinyshakespeare.txt"),
+                        help="training text (default: <repo>/../shared/data/tinyshakespeare.txt)")
+    args, rest = parser.parse_known_args()
+    th.SERVER_BIN = os.path.abspath(args.server)
+    th.OPENAPI_PATH = os.path.abspath(args.openapi)
+    TRAINER = os.path.abspath(args.trainer)
+    CORPUS = os.path.abspath(args.corpus)
+    return th.run_tests(sys.modules[__name__], TEST_CLASSES, rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
