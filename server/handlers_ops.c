@@ -31,23 +31,36 @@ void sl_handle_healthz(sl_request *req) {
                                       sl_store_schema_version()));
 }
 
+/* Appends one gauge with a sample per state to the metrics text. */
+static void append_states(char **text, size_t *len, const char *name, const char *help,
+                          const long long *counts, int n, const char *(*state_name)(int)) {
+    char gauge[1024];
+    size_t k = (size_t)snprintf(gauge, sizeof gauge, "# HELP %s %s\n# TYPE %s gauge\n", name,
+                                help, name);
+    for (int s = 0; s < n && k < sizeof gauge; s++)
+        k += (size_t)snprintf(gauge + k, sizeof gauge - k, "%s{state=\"%s\"} %lld\n", name,
+                              state_name(s), counts[s]);
+    if (k >= sizeof gauge) return;
+    *text = realloc(*text, *len + k + 1);
+    if (!*text) abort();
+    memcpy(*text + *len, gauge, k + 1);
+    *len += k;
+}
+
+static const char *fit_state(int s) { return sl_fit_state_name((sl_fit_state)s); }
+static const char *run_state(int s) { return sl_run_state_name((sl_run_state)s); }
+
 void sl_handle_metrics(sl_request *req) {
+    sl_store *store = sl_req_server(req)->store;
     size_t len;
     char *text = sl_metrics_render(sl_req_server(req)->metrics, &len);
-    long long fits[SL_FIT_STATE_COUNT];
-    if (sl_store_fit_counts(sl_req_server(req)->store, fits) == SL_STORE_OK) {
-        char gauge[512];
-        size_t n = (size_t)snprintf(gauge, sizeof gauge,
-                                    "# HELP sparselaw_fits Fit jobs by state.\n"
-                                    "# TYPE sparselaw_fits gauge\n");
-        for (int s = 0; s < SL_FIT_STATE_COUNT; s++)
-            n += (size_t)snprintf(gauge + n, sizeof gauge - n, "sparselaw_fits{state=\"%s\"} %lld\n",
-                                  sl_fit_state_name((sl_fit_state)s), fits[s]);
-        text = realloc(text, len + n + 1);
-        if (!text) abort();
-        memcpy(text + len, gauge, n + 1);
-        len += n;
-    }
+    long long fits[SL_FIT_STATE_COUNT], runs[SL_RUN_STATE_COUNT];
+    if (sl_store_fit_counts(store, fits) == SL_STORE_OK)
+        append_states(&text, &len, "sparselaw_fits", "Fit jobs by state.", fits,
+                      SL_FIT_STATE_COUNT, fit_state);
+    if (sl_store_run_counts(store, runs) == SL_STORE_OK)
+        append_states(&text, &len, "sparselaw_runs", "Calibration training runs by state.", runs,
+                      SL_RUN_STATE_COUNT, run_state);
     sl_reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
 }
 
