@@ -1105,6 +1105,12 @@ class TestMetricsAndLogs(Base):
         text = r.text()
         self.assertIn("# TYPE sparselaw_http_requests_total counter", text)
         self.assertIn("# TYPE sparselaw_http_request_duration_seconds histogram", text)
+        for gauge, states in (("sparselaw_fits", ("queued", "running", "succeeded", "failed")),
+                              ("sparselaw_runs", ("queued", "running", "succeeded", "failed",
+                                                  "cancelled"))):
+            self.assertIn("# TYPE %s gauge" % gauge, text)
+            for state in states:
+                self.assertRegex(text, r'%s\{state="%s"\} \d+' % (gauge, state))
         samples = parse_metrics(text)
         total = "sparselaw_http_requests_total"
         self.assertGreaterEqual(metric_sum(samples, total, route="/v1/laws/{name}/loss",
