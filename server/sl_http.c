@@ -88,17 +88,10 @@ static void allow_header(const sl_request *req, char *buf, size_t cap);
 
 void sl_reply_error(sl_request *req, const sl_error *err) {
     unsigned status = sl_error_status(err);
-    json_t *body = sl_error_json(err);
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!text) abort();
-    size_t len = strlen(text);
-    text = realloc(text, len + 2);
-    if (!text) abort();
-    memcpy(text + len, "\n", 2);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len + 1, text, MHD_RESPMEM_MUST_FREE);
-    if (!resp) abort();
+    if (req->response) return; /* answered already: keep the first */
+    sl_reply_json(req, status, sl_error_json(err));
+    struct MHD_Response *resp = req->response;
+    if (!resp) abort(); /* an error object always encodes, short of memory */
     if (status == 405) {
         char allow[64];
         allow_header(req, allow, sizeof allow);
@@ -107,7 +100,6 @@ void sl_reply_error(sl_request *req, const sl_error *err) {
     if (status == 401)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"sparselaw\"");
     if (status == 503) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
-    set_response(req, status, resp, "application/json");
 }
 
 void sl_reply_fail(sl_request *req, sl_err_code code, const char *field, const char *fmt, ...) {
