@@ -6,6 +6,7 @@
  * and maps the run's status to the exit code: 0 completed, 1 diverged or out
  * of memory, 2 bad flags or unreadable corpus, 128 + signal when stopped.
  * JSON lines go to stdout; messages and the human progress line to stderr.
+ * `sparselaw-train serve ...` runs the HTTP worker instead (sl_train_serve.h).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "sl_train_run.h"
+#include "sl_train_serve.h"
 
 #ifndef SL_VERSION
 #define SL_VERSION "0.1.0"
@@ -31,6 +33,7 @@ static void on_signal(int sig) {
 
 int main(int argc, char **argv) {
     const char *prog = "sparselaw-train";
+    if (argc > 1 && strcmp(argv[1], "serve") == 0) return sl_train_serve_main(argc - 1, argv + 1);
     sl_train_options o;
     char err[1024];
     sl_train_options_default(&o);

@@ -1,0 +1,335 @@
+/*
+ * sl_backend_worker.c - the worker backend: `sparselaw-train serve` on
+ * another machine, over HTTP with libcurl.
+ *
+ * submit is POST /v1/train with the run spec's numbers (the same options
+ * the local backend puts on the command line; the worker uses its own
+ * corpus), and the worker's run id is the reference. poll is GET
+ * /v1/train/{id}; cancel is DELETE. The worker keeps runs in memory, so a
+ * 404 means it restarted and the run is gone: lost, worth a retry. A worker
+ * that does not answer is given SL_BACKEND_WORKER_LOST_AFTER_S before its
+ * runs count as lost; until then a poll says "cannot tell now" (-1).
+ */
+#include "sl_backend_worker.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define RESPONSE_MAX    (1u << 20) /* a run's status is a few KiB */
+#define CONNECT_TIMEOUT 5L
+#define REQUEST_TIMEOUT 30L
+#define ID_MAX          64
+
+typedef struct worker {
+    sl_backend base;
+    char url[1024]; /* without a trailing '/' */
+    CURL *curl;     /* one runner thread calls us: one handle, reused */
+    struct curl_slist *headers;
+    double lost_after;
+    double unreachable_since; /* monotonic seconds; 0 while the worker answers */
+} worker;
+
+typedef struct response {
+    char *data;
+    size_t len;
+} response;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *ctx) {
+    response *r = ctx;
+    size_t add = size * n;
+    if (r->len + add > RESPONSE_MAX) return 0; /* aborts the transfer */
+    char *d = realloc(r->data, r->len + add + 1);
+    if (!d) return 0;
+    memcpy(d + r->len, p, add);
+    r->data = d;
+    r->len += add;
+    d[r->len] = '\0';
+    return add;
+}
+
+/* One request. The HTTP status with the body parsed into *out (NULL when not
+ * JSON), or -1 with why the worker did not answer in problem. */
+static long request(worker *w, const char *method, const char *path, const char *body, json_t **out,
+                    char *problem, size_t cap) {
+    char url[1200];
+    response r = {NULL, 0};
+    long status = -1;
+    *out = NULL;
+    snprintf(url, sizeof url, "%s%s", w->url, path);
+    curl_easy_reset(w->curl);
+    curl_easy_setopt(w->curl, CURLOPT_URL, url);
+    curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, w->headers);
+    curl_easy_setopt(w->curl, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L); /* timeouts without SIGALRM in threads */
+    curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
+    curl_easy_setopt(w->curl, CURLOPT_TIMEOUT, REQUEST_TIMEOUT);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(w->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    CURLcode rc = curl_easy_perform(w->curl);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (r.data) *out = json_loadb(r.data, r.len, 0, NULL);
+    } else {
+        snprintf(problem, cap, "%s", curl_easy_strerror(rc));
+    }
+    free(r.data);
+    return status;
+}
+
+/* The worker's error message of a refused request, or "". */
+static const char *error_message(json_t *body) {
+    const char *m = json_string_value(json_object_get(json_object_get(body, "error"), "message"));
+    return m ? m : "";
+}
+
+/* A worker id is short hex: safe to put in a URL and to store. */
+static int valid_ref(const char *ref) {
+    size_t n = ref ? strlen(ref) : 0;
+    return n > 0 && n <= ID_MAX && strspn(ref, "0123456789abcdef") == n;
+}
+
+/* The run spec as the worker's options: what the local backend passes on
+ * the trainer's command line, less the paths. 0 means the trainer's
+ * default and is left out; without threads the worker divides its cores. */
+static json_t *spec_body(const sl_run_spec *spec) {
+    const sl_trainer_options *t = &spec->trainer;
+    json_t *b =
+        json_pack("{s:I, s:I, s:I, s:I, s:I}", "layers", (json_int_t)spec->size.layers, "width",
+                  (json_int_t)spec->size.width, "heads", (json_int_t)spec->size.heads, "tokens",
+                  (json_int_t)spec->tokens, "seed", (json_int_t)spec->seed);
+    if (spec->pattern_m) {
+        char p[32];
+        snprintf(p, sizeof p, "%u:%u", spec->pattern_n, spec->pattern_m);
+        json_object_set_new(b, "pattern", json_string(p));
+    } else {
+        json_object_set_new(b, "sparsity", json_real(spec->sparsity));
+    }
+    if (t->context) json_object_set_new(b, "context", json_integer(t->context));
+    if (t->batch) json_object_set_new(b, "batch", json_integer(t->batch));
+    if (t->lr > 0) json_object_set_new(b, "lr", json_real(t->lr));
+    if (t->warmup > 0) json_object_set_new(b, "warmup", json_real(t->warmup));
+    if (t->val_tokens) json_object_set_new(b, "val_tokens", json_integer(t->val_tokens));
+    if (t->threads) json_object_set_new(b, "threads", json_integer(t->threads));
+    return b;
+}
+
+static int worker_submit(sl_backend *b, long long id, long attempt, const sl_run_spec *spec,
+                         char *ref, size_t refcap, char *reason, size_t reasoncap) {
+    worker *w = (worker *)b;
+    (void)id;
+    (void)attempt;
+    json_t *body = spec_body(spec);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text) {
+        snprintf(reason, reasoncap, "internal: cannot encode the run's options");
+        return -1;
+    }
+    json_t *answer;
+    char problem[256];
+    long status = request(w, "POST", "/v1/train", text, &answer, problem, sizeof problem);
+    free(text);
+    const char *wid = json_string_value(json_object_get(answer, "id"));
+    int rc = -1;
+    if (status < 0) {
+        snprintf(reason, reasoncap, "cannot reach the worker at %.200s: %s", w->url, problem);
+    } else if (status == 201 && valid_ref(wid) && strlen(wid) < refcap) {
+        snprintf(ref, refcap, "%s", wid);
+        rc = 0;
+    } else if (status == 503) {
+        snprintf(reason, reasoncap, "the worker at %.200s is busy or stopping: %.80s", w->url,
+                 error_message(answer));
+    } else {
+        snprintf(reason, reasoncap, "the worker at %.200s answered %ld: %.80s", w->url, status,
+                 error_message(answer));
+    }
+    json_decref(answer);
+    return rc;
+}
+
+/* The worker's progress in the shape of sl_backend_status.progress. */
+static json_t *progress_json(json_t *answer) {
+    json_t *p = json_object_get(answer, "progress");
+    if (!json_is_object(p)) return NULL;
+    static const char *const keep[] = {"step",       "steps",        "tokens",
+                                       "train_loss", "val_loss",     "sparsity",
+                                       "nonzeros",   "tokens_per_s", "elapsed_s"};
+    json_t *out = json_object();
+    for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
+        json_t *x = json_object_get(p, keep[k]);
+        if (json_is_number(x)) json_object_set(out, keep[k], x);
+    }
+    json_t *evals = json_object_get(answer, "evaluations");
+    json_object_set_new(out, "evaluations",
+                        json_is_array(evals) ? json_incref(evals) : json_array());
+    return out;
+}
+
+static int worker_poll(sl_backend *b, long long id, long attempt, const char *ref,
+                       sl_backend_status *out) {
+    worker *w = (worker *)b;
+    (void)id;
+    (void)attempt;
+    memset(out, 0, sizeof *out);
+    if (!valid_ref(ref)) {
+        /* The server stopped between POST and storing the id: the run
+         * cannot be found on the worker again. */
+        out->state = SL_BACKEND_LOST;
+        snprintf(out->reason, sizeof out->reason,
+                 "no worker run id was stored for this attempt (the server stopped while "
+                 "submitting it)");
+        return 0;
+    }
+    char path[128], problem[256] = "";
+    snprintf(path, sizeof path, "/v1/train/%s", ref);
+    json_t *answer;
+    long status = request(w, "GET", path, NULL, &answer, problem, sizeof problem);
+    const char *state = json_string_value(json_object_get(answer, "state"));
+    if (status == 404) {
+        w->unreachable_since = 0;
+        out->state = SL_BACKEND_LOST;
+        snprintf(out->reason, sizeof out->reason,
+                 "the worker at %.200s no longer knows run %s (it restarted)", w->url, ref);
+        json_decref(answer);
+        return 0;
+    }
+    if (status != 200 || !state) {
+        /* Down, or answering nonsense (a wrong token, a proxy error): count
+         * it against the worker, not the run, until it lasts too long. */
+        if (status >= 0)
+            snprintf(problem, sizeof problem, "HTTP %ld %.120s", status, error_message(answer));
+        json_decref(answer);
+        double t = now_s();
+        if (w->unreachable_since == 0) w->unreachable_since = t;
+        if (t - w->unreachable_since < w->lost_after) return -1;
+        out->state = SL_BACKEND_LOST;
+        snprintf(out->reason, sizeof out->reason,
+                 "the worker at %.160s has not answered for %lld s (%.80s)", w->url,
+                 (long long)(t - w->unreachable_since), problem);
+        return 0;
+    }
+    w->unreachable_since = 0;
+    out->progress = progress_json(answer);
+    const char *why = json_string_value(json_object_get(answer, "reason"));
+    json_t *result = json_object_get(answer, "result");
+    int rc = 0;
+    if (!strcmp(state, "running")) {
+        int started = json_is_true(json_object_get(answer, "started"));
+        out->state = out->progress || started ? SL_BACKEND_RUNNING : SL_BACKEND_STARTING;
+    } else if (!strcmp(state, "succeeded") && json_is_object(result)) {
+        out->state = SL_BACKEND_SUCCEEDED;
+        out->result = json_incref(result);
+    } else if (!strcmp(state, "failed")) {
+        /* The worker says whether a retry could pass (killed, out of memory)
+         * or would repeat (divergence, refused options). */
+        out->state = json_is_true(json_object_get(answer, "retryable")) ? SL_BACKEND_LOST
+                                                                        : SL_BACKEND_FAILED;
+        snprintf(out->reason, sizeof out->reason, "on the worker: %.280s",
+                 why ? why : "the run failed");
+    } else if (!strcmp(state, "cancelled")) {
+        out->state = SL_BACKEND_LOST;
+        snprintf(out->reason, sizeof out->reason, "the run was cancelled on the worker");
+    } else {
+        sl_backend_status_free(out);
+        rc = -1;
+    }
+    json_decref(answer);
+    return rc;
+}
+
+static int worker_cancel(sl_backend *b, long long id, long attempt, const char *ref) {
+    worker *w = (worker *)b;
+    (void)id;
+    (void)attempt;
+    if (!valid_ref(ref)) return 0;
+    char path[128], problem[256];
+    snprintf(path, sizeof path, "/v1/train/%s", ref);
+    json_t *answer;
+    long status = request(w, "DELETE", path, NULL, &answer, problem, sizeof problem);
+    json_decref(answer);
+    /* 404: the worker forgot it, so it is not running there either. */
+    return status == 200 || status == 404 ? 0 : -1;
+}
+
+static void worker_close(sl_backend *b) {
+    worker *w = (worker *)b;
+    curl_slist_free_all(w->headers);
+    curl_easy_cleanup(w->curl);
+    free(w);
+    curl_global_cleanup();
+}
+
+void sl_backend_worker_set_lost_after(sl_backend *b, double seconds) {
+    if (b && seconds > 0) ((worker *)b)->lost_after = seconds;
+}
+
+sl_backend *sl_backend_worker_new(const char *url, const char *token, unsigned max_active,
+                                  char *err, size_t errcap) {
+    size_t ulen = url ? strlen(url) : 0;
+    while (ulen && url[ulen - 1] == '/')
+        ulen--;
+    if ((strncmp(url ? url : "", "http://", 7) != 0 &&
+         strncmp(url ? url : "", "https://", 8) != 0) ||
+        ulen < 9 || ulen >= 1024) {
+        snprintf(err, errcap, "the worker URL must be http://HOST:PORT or https://HOST:PORT");
+        return NULL;
+    }
+    char tok[300];
+    snprintf(tok, sizeof tok, "%s", token ? token : "");
+    size_t tlen = strlen(tok);
+    while (tlen && (tok[tlen - 1] == '\n' || tok[tlen - 1] == '\r' || tok[tlen - 1] == ' '))
+        tok[--tlen] = '\0';
+    int ok = tlen > 0 && tlen < 257;
+    for (size_t i = 0; ok && i < tlen; i++)
+        ok = tok[i] > ' ' && tok[i] <= '~';
+    if (!ok) { /* also keeps a CR or LF from adding headers */
+        snprintf(err, errcap, "the worker token must be 1 to 256 printable characters");
+        return NULL;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errcap, "cannot initialise libcurl");
+        return NULL;
+    }
+    worker *w = calloc(1, sizeof *w);
+    if (!w) abort();
+    w->curl = curl_easy_init();
+    char auth[340];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
+    w->headers = curl_slist_append(NULL, auth);
+    struct curl_slist *h =
+        w->headers ? curl_slist_append(w->headers, "Content-Type: application/json") : NULL;
+    if (!w->curl || !h) {
+        snprintf(err, errcap, "cannot initialise libcurl");
+        curl_slist_free_all(w->headers);
+        if (w->curl) curl_easy_cleanup(w->curl);
+        free(w);
+        curl_global_cleanup();
+        return NULL;
+    }
+    w->headers = h;
+    snprintf(w->url, sizeof w->url, "%.*s", (int)ulen, url);
+    w->lost_after = SL_BACKEND_WORKER_LOST_AFTER_S;
+    w->base.name = "worker"; /* sl_backend_kind_name(SL_BACKEND_WORKER) once the enum has it */
+    w->base.max_active = max_active ? max_active : 1;
+    w->base.submit = worker_submit;
+    w->base.poll = worker_poll;
+    w->base.cancel = worker_cancel;
+    w->base.close = worker_close;
+    return &w->base;
+}
