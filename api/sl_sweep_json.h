@@ -35,7 +35,11 @@
 #define SL_RUN_MAX_PARAMS   2.5e8 /* 12 x layers x width^2: a short calibration run */
 
 /* The backends a sweep may name. */
-typedef enum sl_backend_kind { SL_BACKEND_LOCAL = 0, SL_BACKEND_KIND_COUNT } sl_backend_kind;
+typedef enum sl_backend_kind {
+    SL_BACKEND_LOCAL = 0, /* sparselaw-train as a child process of the server */
+    SL_BACKEND_WORKER,    /* sparselaw-train serve on another machine, over HTTP */
+    SL_BACKEND_KIND_COUNT
+} sl_backend_kind;
 const char *sl_backend_kind_name(sl_backend_kind kind);
 
 typedef struct sl_run_size {

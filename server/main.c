@@ -9,6 +9,7 @@
 
 #include "sl_auth.h"
 #include "sl_backend.h"
+#include "sl_backend_worker.h"
 #include "sl_config.h"
 #include "sl_http.h"
 #include "sl_jobs.h"
@@ -25,6 +26,30 @@ static int print_routes(void) {
     fputc('\n', stdout);
     json_decref(routes);
     return 0;
+}
+
+/* The worker backend of --worker-url, with its token from --worker-token-file
+ * or SPARSELAW_WORKER_TOKEN; NULL with the reason in err. */
+static sl_backend *worker_backend(const sl_config *cfg, char *err, size_t errcap) {
+    char token[300] = "";
+    const char *env = getenv("SPARSELAW_WORKER_TOKEN");
+    if (cfg->worker_token_file[0]) {
+        FILE *f = fopen(cfg->worker_token_file, "r");
+        size_t n = f ? fread(token, 1, sizeof token - 1, f) : 0;
+        if (f) fclose(f);
+        while (n && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' ')) n--;
+        token[n] = '\0';
+    } else if (env) {
+        snprintf(token, sizeof token, "%s", env);
+    }
+    if (!token[0]) {
+        snprintf(err, errcap, "--worker-url needs a token: --worker-token-file F or "
+                              "SPARSELAW_WORKER_TOKEN");
+        return NULL;
+    }
+    sl_backend *b = sl_backend_worker_new(cfg->worker_url, token, cfg->worker_runs, err, errcap);
+    if (b) sl_backend_worker_set_lost_after(b, cfg->worker_lost_after);
+    return b;
 }
 
 int main(int argc, char **argv) {
@@ -80,7 +105,21 @@ int main(int argc, char **argv) {
         sl_store_close(store);
         return 1;
     }
-    server.runs = sl_runs_start(store, server.jobs, &local, 1);
+    sl_backend *backends[2] = {local, NULL};
+    size_t nbackends = 1;
+    if (cfg.worker_url[0]) {
+        sl_backend *worker = worker_backend(&cfg, errbuf, sizeof errbuf);
+        if (!worker) {
+            fprintf(stderr, "sparselawd: %s\n", errbuf);
+            local->close(local);
+            sl_jobs_stop(server.jobs);
+            sl_metrics_free(metrics);
+            sl_store_close(store);
+            return 1;
+        }
+        backends[nbackends++] = worker;
+    }
+    server.runs = sl_runs_start(store, server.jobs, backends, nbackends);
     unsigned port = 0;
     if (sl_http_start(&server, &port) != 0) {
         sl_runs_stop(server.runs);

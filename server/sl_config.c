@@ -54,6 +54,14 @@ static const option_def options[] = {
      "sparselaw-train, run by the local backend of calibration sweeps"},
     {"--corpus", "SPARSELAW_CORPUS", OPT_STRING, FIELD(corpus), 0, 0,
      "training text of local runs (file or directory; sweeps cannot choose it)"},
+    {"--worker-url", "SPARSELAW_WORKER_URL", OPT_STRING, FIELD(worker_url), 0, 0,
+     "http://HOST:PORT of a `sparselaw-train serve` worker (none by default)"},
+    {"--worker-token-file", "SPARSELAW_WORKER_TOKEN_FILE", OPT_STRING, FIELD(worker_token_file),
+     0, 0, "file holding the worker's bearer token (or set SPARSELAW_WORKER_TOKEN)"},
+    {"--worker-runs", "SPARSELAW_WORKER_RUNS", OPT_UINT, FIELD(worker_runs), 1, 256,
+     "runs sent to the worker at once (its --max-active)"},
+    {"--worker-lost-after", "SPARSELAW_WORKER_LOST_AFTER", OPT_UINT, FIELD(worker_lost_after), 1,
+     86400, "seconds an unreachable worker's runs wait before they count as lost"},
     {"--local-runs", "SPARSELAW_LOCAL_RUNS", OPT_UINT, FIELD(local_runs), 1, 256,
      "local training runs at once"},
     {"--routes", NULL, OPT_FLAG, FIELD(print_routes), 0, 0,
@@ -115,6 +123,8 @@ int sl_config_load(sl_config *cfg, int argc, char **argv) {
     default_trainer(cfg->trainer, sizeof cfg->trainer);
     snprintf(cfg->corpus, sizeof cfg->corpus, "%s", SL_DEFAULT_CORPUS);
     cfg->local_runs = 1;
+    cfg->worker_runs = 1;
+    cfg->worker_lost_after = 120;
 
     for (size_t i = 0; i < NOPTIONS; i++) {
         const char *v = options[i].env ? getenv(options[i].env) : NULL;

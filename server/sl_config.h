@@ -19,6 +19,10 @@ typedef struct sl_config {
     char trainer[1024];     /* sparselaw-train of the local backend */
     char corpus[1024];      /* its --corpus; "" for the trainer's default */
     unsigned local_runs;    /* local training runs at once */
+    char worker_url[1024];        /* a `sparselaw-train serve` worker; "" for none */
+    char worker_token_file[1024]; /* its token; "" for SPARSELAW_WORKER_TOKEN */
+    unsigned worker_runs;         /* runs sent to the worker at once (its --max-active) */
+    unsigned worker_lost_after;   /* seconds a silent worker's runs wait before counting as lost */
 } sl_config;
 
 /* Defaults, then environment, then flags. Returns 0, 1 after --help or

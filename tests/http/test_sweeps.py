@@ -25,6 +25,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_http as th  # noqa: E402  (Server, Base, TOKEN, ...)
+import test_worker as tw  # noqa: E402  (Worker: sparselaw-train serve)
 
 TOKEN = th.TOKEN
 TRAINER = None
@@ -424,6 +425,60 @@ class TestFailures(Base):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def free_port():
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class TestWorkerBackend(Base):
+    """Sweeps on `sparselaw-train serve` over HTTP, with the worker killed mid-run."""
+
+    def test_sweep_on_a_worker_survives_its_death(self):
+        tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-worker-")
+        port = free_port()
+        token_file = os.path.join(tmp, "worker-token")
+        with open(token_file, "w") as f:
+            f.write(tw.TOKEN + "\n")
+        worker = tw.Worker(os.path.join(tmp, "w1"), max_active=2, args=["--port", str(port)])
+        srv = th.Server(os.path.join(tmp, "data"), th.new_token_file(tmp), args=server_args([
+            "--worker-url", "http://127.0.0.1:%d" % port, "--worker-token-file", token_file,
+            "--worker-runs", "2", "--worker-lost-after", "30"]))
+        try:
+            grid = dict(GRID, tokens=[20000, 40000])
+            s = self.post_sweep(sweep_body("calib-worker", grid, backend="worker"), server=srv)
+            self.assertEqual(s["backend"], "worker")
+            # wait until a run trains on the worker, then kill the worker and its runs
+            self.wait_sweep(s["id"], lambda x: any(r["state"] == "running" and r["progress"]
+                                                   for r in x["runs"]), server=srv, timeout=60)
+            worker.proc.kill()
+            worker.proc.wait()
+            time.sleep(0.5)
+            # a new worker on the same address knows nothing of the old runs: 404, lost, retried
+            worker = tw.Worker(os.path.join(tmp, "w2"), max_active=2, args=["--port", str(port)])
+            s = self.wait_done(s["id"], server=srv, timeout=240)
+            self.assertEqual(s["status"], "succeeded", json.dumps(s)[:2000])
+            runs = s["runs"]
+            self.assertEqual(len(runs), 8)
+            self.assertTrue(all(r["state"] == "succeeded" for r in runs), runs)
+            self.assertTrue(any(r["attempts"] >= 2 for r in runs), [r["attempts"] for r in runs])
+            self.assertTrue(all(not r["reference"].startswith("pid:") for r in runs))
+            self.assertEqual(s["dataset"]["rows"], 8)
+            law = self.ok(srv.get("/v1/laws/calib-worker"))
+            self.assertEqual(law["source"]["kind"], "fit")
+        finally:
+            self.assertEqual(srv.stop(), 0)
+            worker.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(worker.proc.wait(timeout=40), 0)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_worker_backend_needs_a_worker(self):
+        r = self.srv.request("POST", "/v1/sweeps", token=TOKEN,
+                             json_body=sweep_body("calib-no-worker", backend="worker"))
+        self.assert_error(r, 422, "unprocessable", "backend")
+
+
 class TestRestart(Base):
     def test_kill9_mid_sweep_loses_nothing_and_runs_nothing_twice(self):
         tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-restart-")
@@ -485,7 +540,8 @@ class TestRestart(Base):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-TEST_CLASSES = [TestEndToEnd, TestBadRequests, TestCancel, TestFailures, TestRestart]
+TEST_CLASSES = [TestEndToEnd, TestBadRequests, TestCancel, TestFailures, TestWorkerBackend,
+                TestRestart]
 
 
 def main():
@@ -503,6 +559,7 @@ def main():
     th.OPENAPI_PATH = os.path.abspath(args.openapi)
     TRAINER = os.path.abspath(args.trainer)
     CORPUS = os.path.abspath(args.corpus)
+    tw.TRAINER, tw.CORPUS = TRAINER, CORPUS
     return th.run_tests(sys.modules[__name__], TEST_CLASSES, rest)
 
 
