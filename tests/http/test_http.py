@@ -75,18 +75,11 @@ class Response:
         return "<%d %s>" % (self.status, self.body[:300])
 
 
-class Server:
-    """One sparselawd process; its stderr lines are collected as they come."""
+class Listener:
+    """A process that announces {"event":"listening","port":N} on stderr; its
+    stderr lines are collected as they come."""
 
-    def __init__(self, data_dir, token_file=None, args=(), env_extra=None, threads=4):
-        self.data_dir = data_dir
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SPARSELAW_")}
-        env.update(env_extra or {})
-        cmd = [SERVER_BIN, "--port", "0", "--bind", "127.0.0.1", "--data-dir", data_dir,
-               "--threads", str(threads)]
-        if token_file:
-            cmd += ["--token-file", token_file]
-        cmd += list(args)
+    def __init__(self, cmd, env, what):
         self.lines = []
         self.lock = threading.Lock()
         self.listening = threading.Event()
@@ -98,7 +91,7 @@ class Server:
         if not self.listening.wait(10) or self.port is None:
             self.proc.kill()
             self.proc.wait()
-            raise RuntimeError("sparselawd did not start: %s" % self.stderr_text())
+            raise RuntimeError("%s did not start: %s" % (what, self.stderr_text()))
 
     def _read(self):
         for raw in self.proc.stderr:
@@ -118,6 +111,25 @@ class Server:
     def stderr_text(self):
         with self.lock:
             return "\n".join(self.lines)
+
+
+def clean_env(extra=None):
+    """This environment without SPARSELAW_* settings, plus extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPARSELAW_")}
+    env.update(extra or {})
+    return env
+
+
+class Server(Listener):
+    """One sparselawd process."""
+
+    def __init__(self, data_dir, token_file=None, args=(), env_extra=None, threads=4):
+        self.data_dir = data_dir
+        cmd = [SERVER_BIN, "--port", "0", "--bind", "127.0.0.1", "--data-dir", data_dir,
+               "--threads", str(threads)]
+        if token_file:
+            cmd += ["--token-file", token_file]
+        super().__init__(cmd + list(args), clean_env(env_extra), "sparselawd")
 
     def non_json_lines(self):
         with self.lock:
@@ -208,12 +220,21 @@ def setUpModule():
                     args=["--static-dir", static])
 
 
-def tearDownModule():
-    rc = SHARED.stop() if SHARED else 0
-    if SHARED_TMP:
-        shutil.rmtree(SHARED_TMP, ignore_errors=True)
+def stop_shared(server, tmp):
+    """Stops a module's shared server: it must exit 0 on SIGTERM and have
+    written JSON lines only (a sanitizer report is not)."""
+    rc = server.stop() if server else 0
+    stray = server.non_json_lines() if server else []
+    if tmp:
+        shutil.rmtree(tmp, ignore_errors=True)
     if rc != 0:
         raise AssertionError("shared server exited with %r on SIGTERM" % (rc,))
+    if stray:
+        raise AssertionError("shared server wrote non-JSON lines: %s" % stray[:20])
+
+
+def tearDownModule():
+    stop_shared(SHARED, SHARED_TMP)
 
 
 # ---------------------------------------------------------------- helpers

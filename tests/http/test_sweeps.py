@@ -80,14 +80,7 @@ def setUpModule():
 
 
 def tearDownModule():
-    rc = SHARED.stop() if SHARED else 0
-    stray = SHARED.non_json_lines() if SHARED else []
-    if SHARED_TMP:
-        shutil.rmtree(SHARED_TMP, ignore_errors=True)
-    if rc != 0:
-        raise AssertionError("shared server exited with %r on SIGTERM" % (rc,))
-    if stray:
-        raise AssertionError("shared server wrote non-JSON lines: %s" % stray[:20])
+    th.stop_shared(SHARED, SHARED_TMP)
 
 
 class Base(th.Base):

@@ -24,6 +24,9 @@ import unittest
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_http as th  # noqa: E402  (Listener: a process that says where it listens)
+
 TRAINER = None
 CORPUS = None
 TOKEN = "worker-test-token-0123456789"
@@ -45,44 +48,15 @@ def alive(pid):
     return state not in ("Z", "X")
 
 
-class Worker:
-    """One `sparselaw-train serve`; its stderr lines are collected as they come."""
+class Worker(th.Listener):
+    """One `sparselaw-train serve`."""
 
     def __init__(self, run_dir, max_active=1, env_token=TOKEN, args=()):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SPARSELAW_")}
-        if env_token is not None:
-            env["SPARSELAW_WORKER_TOKEN"] = env_token
+        env = th.clean_env({"SPARSELAW_WORKER_TOKEN": env_token} if env_token is not None
+                           else None)
         cmd = [TRAINER, "serve", "--port", "0", "--bind", "127.0.0.1", "--dir", run_dir,
                "--corpus", CORPUS, "--max-active", str(max_active)] + list(args)
-        self.lines = []
-        self.lock = threading.Lock()
-        self.listening = threading.Event()
-        self.port = None
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, env=env)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-        if not self.listening.wait(10) or self.port is None:
-            self.proc.kill()
-            self.proc.wait()
-            raise RuntimeError("the worker did not start: %s" % self.stderr_text())
-
-    def _read(self):
-        for raw in self.proc.stderr:
-            line = raw.decode("utf-8", "replace").rstrip("\n")
-            with self.lock:
-                self.lines.append(line)
-            if self.port is None and '"listening"' in line:
-                try:
-                    self.port = int(json.loads(line)["port"])
-                except (ValueError, KeyError):
-                    pass
-                self.listening.set()
-        self.listening.set()
-
-    def stderr_text(self):
-        with self.lock:
-            return "\n".join(self.lines)
+        super().__init__(cmd, env, "the worker")
 
     def pid_of(self, run_id):
         """The training child's pid, from the worker's run_started line."""
