@@ -1251,7 +1251,8 @@ void sl_dataset_free(sl_dataset *ds) {
 }
 
 void sl_dataset_truncate(sl_dataset *ds, size_t nrows) {
-    for (size_t i = nrows; i < ds->nrows; i++) free(ds->rows[i].run_id);
+    for (size_t i = nrows; i < ds->nrows; i++)
+        free(ds->rows[i].run_id);
     if (nrows < ds->nrows) ds->nrows = nrows;
 }
 

@@ -15,8 +15,8 @@ static int take_count(json_t *obj, const char *key, unsigned long max, unsigned 
     if (!v) return 0;
     if (!json_is_integer(v) || json_integer_value(v) < 0 ||
         (unsigned long long)json_integer_value(v) > max)
-        return sl_error_set(err, SL_ERR_INVALID_BODY, key, "%s must be an integer in [0, %lu]",
-                            key, max);
+        return sl_error_set(err, SL_ERR_INVALID_BODY, key, "%s must be an integer in [0, %lu]", key,
+                            max);
     *out = (unsigned long)json_integer_value(v);
     return 0;
 }
@@ -45,8 +45,9 @@ static int decode_loss(json_t *loss, sl_fit_request *out, sl_error *err) {
         if (strcmp(r, "plain") == 0)
             out->loss.residuals = SL_FIT_RESIDUALS_PLAIN;
         else if (strcmp(r, "log") != 0)
-            return sl_error_set(err, SL_ERR_INVALID_BODY, "loss.residuals",
-                                "loss.residuals must be \"plain\" (f - y) or \"log\" (log f - log y)");
+            return sl_error_set(
+                err, SL_ERR_INVALID_BODY, "loss.residuals",
+                "loss.residuals must be \"plain\" (f - y) or \"log\" (log f - log y)");
     }
     return 0;
 }
@@ -86,8 +87,8 @@ static int decode_holdout(json_t *h, sl_fit_request *out, sl_error *err) {
 }
 
 int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
-    static const char *const keys[] = {"dataset", "dataset_rows", "law", "loss", "seed",
-                                       "starts", "bootstrap", "holdout"};
+    static const char *const keys[] = {"dataset", "dataset_rows", "law",       "loss",
+                                       "seed",    "starts",       "bootstrap", "holdout"};
     memset(out, 0, sizeof *out);
     if (!json_is_object(body))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "", "the body must be a JSON object");
@@ -99,8 +100,9 @@ int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
     out->dataset = json_integer_value(ds);
     json_t *rows = json_object_get(body, "dataset_rows");
     if (rows && (!json_is_integer(rows) || json_integer_value(rows) < 1))
-        return sl_error_set(err, SL_ERR_INVALID_BODY, "dataset_rows",
-                            "dataset_rows must be a positive integer: fit the dataset's first k rows");
+        return sl_error_set(
+            err, SL_ERR_INVALID_BODY, "dataset_rows",
+            "dataset_rows must be a positive integer: fit the dataset's first k rows");
     out->dataset_rows = rows ? json_integer_value(rows) : 0;
     if (!json_is_string(law) || !sl_law_name_valid(json_string_value(law)))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "law",
@@ -131,16 +133,16 @@ int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
 json_t *sl_fit_request_json(const sl_fit_request *req) {
     json_t *o = json_pack("{s:I, s:I, s:s, s:{s:f, s:s}, s:I, s:i, s:i}", "dataset",
                           (json_int_t)req->dataset, "dataset_rows", (json_int_t)req->dataset_rows,
-                          "law", req->law, "loss", "delta",
-                          req->loss.delta, "residuals",
+                          "law", req->law, "loss", "delta", req->loss.delta, "residuals",
                           req->loss.residuals == SL_FIT_RESIDUALS_LOG ? "log" : "plain", "seed",
                           (json_int_t)req->seed, "starts", (int)req->starts, "bootstrap",
                           (int)req->bootstrap);
     if (req->holdout == SL_HOLDOUT_RUN_IDS)
         json_object_set_new(o, "holdout", json_pack("{s:O}", "run_ids", req->run_ids));
     else if (req->holdout == SL_HOLDOUT_LARGEST_NONZEROS)
-        json_object_set_new(o, "holdout", json_pack("{s:I}", "largest_nonzeros",
-                                                    (json_int_t)req->largest_nonzeros));
+        json_object_set_new(
+            o, "holdout",
+            json_pack("{s:I}", "largest_nonzeros", (json_int_t)req->largest_nonzeros));
     return o;
 }
 
@@ -169,7 +171,8 @@ int sl_fit_holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigne
     memset(heldout, 0, n);
     if (req->holdout == SL_HOLDOUT_NONE) return 0;
     if (req->holdout == SL_HOLDOUT_RUN_IDS) {
-        for (size_t i = 0; i < n; i++) held += heldout[i] = (unsigned char)listed(req->run_ids, ds->rows[i].run_id);
+        for (size_t i = 0; i < n; i++)
+            held += heldout[i] = (unsigned char)listed(req->run_ids, ds->rows[i].run_id);
         if (held == 0)
             return sl_error_set(err, SL_ERR_UNPROCESSABLE, "holdout.run_ids",
                                 "no row of dataset %lld has one of the run ids to hold out",
@@ -177,12 +180,15 @@ int sl_fit_holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigne
     } else {
         if (req->largest_nonzeros >= n)
             return sl_error_set(err, SL_ERR_UNPROCESSABLE, "holdout.largest_nonzeros",
-                                "holding out %zu rows of %zu leaves none to fit", req->largest_nonzeros, n);
+                                "holding out %zu rows of %zu leaves none to fit",
+                                req->largest_nonzeros, n);
         const sl_dataset_row **order = malloc(n * sizeof *order);
         if (!order) abort();
-        for (size_t i = 0; i < n; i++) order[i] = &ds->rows[i];
+        for (size_t i = 0; i < n; i++)
+            order[i] = &ds->rows[i];
         qsort(order, n, sizeof *order, by_nonzeros_desc);
-        for (size_t i = 0; i < req->largest_nonzeros; i++) heldout[order[i] - ds->rows] = 1;
+        for (size_t i = 0; i < req->largest_nonzeros; i++)
+            heldout[order[i] - ds->rows] = 1;
         free(order);
         held = req->largest_nonzeros;
     }
@@ -200,22 +206,21 @@ static json_t *intervals_json(const sl_fit_result *res) {
     if (!res->n_draws) return json_null();
     json_t *o = json_object();
     for (size_t i = 0; i < SL_LAW_NCOEF; i++)
-        json_object_set_new(o, sl_law_coef_names[i],
-                            json_pack("[o, o]", sl_json_number(res->lower[i]),
-                                      sl_json_number(res->upper[i])));
+        json_object_set_new(
+            o, sl_law_coef_names[i],
+            json_pack("[o, o]", sl_json_number(res->lower[i]), sl_json_number(res->upper[i])));
     return o;
 }
 
 static json_t *errors_json(const sl_fit_errors *e) {
     return json_pack("{s:I, s:o, s:o, s:o, s:o}", "rows", (json_int_t)e->rows, "objective",
-                     sl_json_number(e->objective), "rmse", sl_json_number(e->rmse),
-                     "max_abs_error", sl_json_number(e->max_abs_error), "mean_abs_rel_error",
+                     sl_json_number(e->objective), "rmse", sl_json_number(e->rmse), "max_abs_error",
+                     sl_json_number(e->max_abs_error), "mean_abs_rel_error",
                      sl_json_number(e->mean_abs_rel_error));
 }
 
 json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
-                           const unsigned char *heldout, const sl_fit_result *res,
-                           double seconds) {
+                           const unsigned char *heldout, const sl_fit_result *res, double seconds) {
     json_t *rows = json_array();
     sl_fit_errors held = {0};
     double sq = 0, abs_rel = 0;
@@ -223,11 +228,10 @@ json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
     for (size_t i = 0; i < ds->nrows; i++) {
         const sl_dataset_row *r = &ds->rows[i];
         double f = sl_law_loss(&res->law, r->sparsity, r->nonzeros, r->data);
-        json_t *row = json_pack("{s:I, s:f, s:f, s:f, s:f, s:o, s:o, s:b}", "row",
-                                (json_int_t)(i + 1), "sparsity", r->sparsity, "nonzeros",
-                                r->nonzeros, "data", r->data, "loss", r->loss, "predicted",
-                                sl_json_number(f), "residual", sl_json_number(f - r->loss),
-                                "heldout", heldout[i]);
+        json_t *row = json_pack(
+            "{s:I, s:f, s:f, s:f, s:f, s:o, s:o, s:b}", "row", (json_int_t)(i + 1), "sparsity",
+            r->sparsity, "nonzeros", r->nonzeros, "data", r->data, "loss", r->loss, "predicted",
+            sl_json_number(f), "residual", sl_json_number(f - r->loss), "heldout", heldout[i]);
         if (r->run_id) json_object_set_new(row, "run_id", json_string(r->run_id));
         json_array_append_new(rows, row);
         if (heldout[i]) {
@@ -253,40 +257,39 @@ json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
     char coef_unit[160];
     snprintf(coef_unit, sizeof coef_unit,
              "raw units: the law with nonzeros in parameters and data in %s", data_unit);
-    json_t *units = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}",
-                              "coefficients", coef_unit, "intervals", coef_unit, "sparsity",
-                              "fraction of weights that are zero, in [0, 1)", "nonzeros",
-                              "parameters", "data", data_unit, "loss",
-                              "the sweep's loss (validation loss)", "predicted",
-                              "the sweep's loss", "residual", "predicted - loss, in loss units",
-                              "rmse", "loss units", "mean_abs_rel_error",
-                              "fraction of the loss (0.0075 = 0.75 %)", "seconds",
-                              "seconds of wall-clock time");
+    json_t *units = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "coefficients", coef_unit,
+        "intervals", coef_unit, "sparsity", "fraction of weights that are zero, in [0, 1)",
+        "nonzeros", "parameters", "data", data_unit, "loss", "the sweep's loss (validation loss)",
+        "predicted", "the sweep's loss", "residual", "predicted - loss, in loss units", "rmse",
+        "loss units", "mean_abs_rel_error", "fraction of the loss (0.0075 = 0.75 %)", "seconds",
+        "seconds of wall-clock time");
     json_object_set_new(units, "max_abs_error", json_string("loss units"));
-    json_object_set_new(units, "objective", json_string(req->loss.residuals == SL_FIT_RESIDUALS_LOG
-                                                            ? "mean Huber of log residuals"
-                                                            : "mean Huber of residuals, loss units"));
+    json_object_set_new(units, "objective",
+                        json_string(req->loss.residuals == SL_FIT_RESIDUALS_LOG
+                                        ? "mean Huber of log residuals"
+                                        : "mean Huber of residuals, loss units"));
     return json_pack(
-        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:{s:i, s:i, s:i}, s:{s:i, s:I, s:i, s:f}, s:o}",
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:{s:i, s:i, s:i}, s:{s:i, s:I, s:i, "
+        "s:f}, s:o}",
         "coefficients", coefficients_json(&res->law), "objective",
         sl_json_number(res->errors.objective), "rmse", sl_json_number(res->errors.rmse),
         "max_abs_error", sl_json_number(res->errors.max_abs_error), "mean_abs_rel_error",
         sl_json_number(res->errors.mean_abs_rel_error), "fitted", errors_json(&res->errors),
-        "residuals", rows, "intervals", intervals_json(res), "holdout", holdout, "seconds",
-        seconds, "starts", "run", (int)res->starts, "converged", (int)res->starts_converged,
-        "at_best", (int)res->starts_at_best, "bootstrap", "requested", (int)req->bootstrap,
-        "draws", (json_int_t)res->n_draws, "failed", (int)res->bootstrap_failed, "level",
+        "residuals", rows, "intervals", intervals_json(res), "holdout", holdout, "seconds", seconds,
+        "starts", "run", (int)res->starts, "converged", (int)res->starts_converged, "at_best",
+        (int)res->starts_at_best, "bootstrap", "requested", (int)req->bootstrap, "draws",
+        (json_int_t)res->n_draws, "failed", (int)res->bootstrap_failed, "level",
         res->n_draws ? res->level : SL_FIT_DEFAULT_LEVEL, "units", units);
 }
 
 json_t *sl_fit_summary_json(const sl_fit_request *req, const sl_fit_result *res, long long fit_id) {
-    return json_pack("{s:I, s:o, s:{s:s, s:f, s:s}, s:o, s:o, s:I, s:o, s:f, s:I}", "fit_id",
-                     (json_int_t)fit_id, "objective", sl_json_number(res->errors.objective),
-                     "loss", "kind", "mean Huber", "delta", req->loss.delta, "residuals",
-                     req->loss.residuals == SL_FIT_RESIDUALS_LOG ? "log" : "plain", "rmse",
-                     sl_json_number(res->errors.rmse), "mean_abs_rel_error",
-                     sl_json_number(res->errors.mean_abs_rel_error), "rows",
-                     (json_int_t)res->errors.rows, "intervals", intervals_json(res), "level",
-                     res->n_draws ? res->level : SL_FIT_DEFAULT_LEVEL, "draws",
-                     (json_int_t)res->n_draws);
+    return json_pack(
+        "{s:I, s:o, s:{s:s, s:f, s:s}, s:o, s:o, s:I, s:o, s:f, s:I}", "fit_id", (json_int_t)fit_id,
+        "objective", sl_json_number(res->errors.objective), "loss", "kind", "mean Huber", "delta",
+        req->loss.delta, "residuals", req->loss.residuals == SL_FIT_RESIDUALS_LOG ? "log" : "plain",
+        "rmse", sl_json_number(res->errors.rmse), "mean_abs_rel_error",
+        sl_json_number(res->errors.mean_abs_rel_error), "rows", (json_int_t)res->errors.rows,
+        "intervals", intervals_json(res), "level", res->n_draws ? res->level : SL_FIT_DEFAULT_LEVEL,
+        "draws", (json_int_t)res->n_draws);
 }

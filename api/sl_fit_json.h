@@ -15,10 +15,10 @@
 #include "sl_fit.h"
 #include "sl_law_json.h"
 
-#define SL_FIT_REQUEST_MAX_RUN_IDS 1000
-#define SL_FIT_DEFAULT_BOOTSTRAP 200
+#define SL_FIT_REQUEST_MAX_RUN_IDS   1000
+#define SL_FIT_DEFAULT_BOOTSTRAP     200
 #define SL_FIT_MAX_REQUEST_BOOTSTRAP 10000
-#define SL_FIT_MAX_REQUEST_STARTS 10000
+#define SL_FIT_MAX_REQUEST_STARTS    10000
 
 typedef enum sl_holdout_kind {
     SL_HOLDOUT_NONE = 0,
@@ -59,8 +59,7 @@ int sl_fit_holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigne
  * max_abs_error, mean_abs_rel_error, residuals (one per row, held-out rows
  * marked), intervals, holdout, seconds, starts. */
 json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
-                           const unsigned char *heldout, const sl_fit_result *res,
-                           double seconds);
+                           const unsigned char *heldout, const sl_fit_result *res, double seconds);
 
 /* The law's `fit` object: {objective, rmse, rows, intervals, level, ...}. */
 json_t *sl_fit_summary_json(const sl_fit_request *req, const sl_fit_result *res, long long fit_id);

@@ -49,12 +49,11 @@ json_t *sl_law_record_json(const sl_law_record *rec) {
     json_t *source = json_pack("{s:s, s:s}", "kind", sl_source_kind_name(rec->source_kind),
                                "reference", rec->reference);
     json_object_set_new(source, "fit_id", rec->fit_id ? json_integer(rec->fit_id) : json_null());
-    json_t *out = json_pack("{s:s, s:I, s:s, s:o, s:{s:s, s:s}, s:o, s:s, s:b}",
-                            "name", rec->name, "version", (json_int_t)rec->version,
-                            "description", rec->description, "coefficients", coef,
-                            "units", "nonzeros", "parameters", "data",
-                            sl_data_unit_name(rec->data_unit), "source", source,
-                            "created_at", rec->created_at, "builtin", rec->builtin);
+    json_t *out =
+        json_pack("{s:s, s:I, s:s, s:o, s:{s:s, s:s}, s:o, s:s, s:b}", "name", rec->name, "version",
+                  (json_int_t)rec->version, "description", rec->description, "coefficients", coef,
+                  "units", "nonzeros", "parameters", "data", sl_data_unit_name(rec->data_unit),
+                  "source", source, "created_at", rec->created_at, "builtin", rec->builtin);
     json_t *fit = rec->fit_json[0] ? json_loads(rec->fit_json, 0, NULL) : NULL;
     if (fit) json_object_set_new(out, "fit", fit);
     return out;
@@ -62,15 +61,15 @@ json_t *sl_law_record_json(const sl_law_record *rec) {
 
 /* Copies an optional string member into buf; -1 with err when it is there
  * but not a string or too long. */
-static int take_string(const json_t *obj, const char *key, const char *path,
-                       char *buf, size_t cap, sl_error *err) {
+static int take_string(const json_t *obj, const char *key, const char *path, char *buf, size_t cap,
+                       sl_error *err) {
     const json_t *v = json_object_get(obj, key);
     if (!v) return 0;
     if (!json_is_string(v))
         return sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s must be a string", path);
     if (json_string_length(v) >= cap)
-        return sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s is longer than %zu bytes",
-                            path, cap - 1);
+        return sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s is longer than %zu bytes", path,
+                            cap - 1);
     memcpy(buf, json_string_value(v), json_string_length(v) + 1);
     return 0;
 }
@@ -81,7 +80,8 @@ int sl_json_only_members(json_t *obj, const char *path, const char *const *keys,
     json_t *v;
     json_object_foreach(obj, key, v) {
         size_t i = 0;
-        while (i < n && strcmp(key, keys[i]) != 0) i++;
+        while (i < n && strcmp(key, keys[i]) != 0)
+            i++;
         if (i == n)
             return sl_error_set(err, SL_ERR_INVALID_BODY, path[0] ? path : key,
                                 "%s has an unknown member '%.40s'", path[0] ? path : "the body",
@@ -112,8 +112,9 @@ int sl_law_put_decode(json_t *body, sl_law_record *rec, sl_error *err) {
         *sl_law_coef(&rec->law, i) = json_number_value(v);
     }
     if (!sl_law_valid(&rec->law))
-        return sl_error_set(err, SL_ERR_INVALID_BODY, "coefficients",
-                            "coefficients must be finite, a_s, b_s, c_s, b_n, a_d, b_d > 0 and c >= 0");
+        return sl_error_set(
+            err, SL_ERR_INVALID_BODY, "coefficients",
+            "coefficients must be finite, a_s, b_s, c_s, b_n, a_d, b_d > 0 and c >= 0");
 
     json_t *units = json_object_get(body, "units");
     if (!json_is_object(units))
@@ -131,8 +132,8 @@ int sl_law_put_decode(json_t *body, sl_law_record *rec, sl_error *err) {
 
     rec->description[0] = '\0';
     rec->reference[0] = '\0';
-    if (take_string(body, "description", "description", rec->description,
-                    sizeof rec->description, err))
+    if (take_string(body, "description", "description", rec->description, sizeof rec->description,
+                    err))
         return -1;
     json_t *source = json_object_get(body, "source");
     if (source) {
@@ -154,7 +155,9 @@ int sl_law_put_decode(json_t *body, sl_law_record *rec, sl_error *err) {
 
 /* Units of the response fields; "data" and "compute" depend on the law. */
 const char *sl_unit_of(sl_data_unit unit, const char *field) {
-    static const struct { const char *field, *unit; } fixed[] = {
+    static const struct {
+        const char *field, *unit;
+    } fixed[] = {
         {"sparsity", "fraction of weights that are zero, in [0, 1)"},
         {"max_sparsity", "fraction of weights that are zero, in [0, 1)"},
         {"nonzeros", "parameters"},
@@ -208,7 +211,8 @@ const sl_law_record sl_builtin_laws[SL_BUILTIN_COUNT] = {
      .builtin = 1},
     {.name = "t5-c4",
      .version = 1,
-     .description = "T5 on C4 (Frantar et al., ICLR 2024); data in tokens, 65,536 per training step",
+     .description =
+         "T5 on C4 (Frantar et al., ICLR 2024); data in tokens, 65,536 per training step",
      .law = {16.7870501071, 0.72161276, 45.0184473511, 0.24513173, 689991261.918, 0.20270772,
              0.65074219},
      .data_unit = SL_UNIT_TOKENS,

@@ -29,10 +29,10 @@ int sl_data_unit_parse(const char *text, sl_data_unit *out);
 const char *sl_source_kind_name(sl_source_kind kind);
 int sl_source_kind_parse(const char *text, sl_source_kind *out);
 
-#define SL_LAW_NAME_MAX 64
+#define SL_LAW_NAME_MAX        64
 #define SL_LAW_DESCRIPTION_MAX 1000
-#define SL_LAW_REFERENCE_MAX 500
-#define SL_LAW_FIT_JSON_MAX 2000
+#define SL_LAW_REFERENCE_MAX   500
+#define SL_LAW_FIT_JSON_MAX    2000
 
 typedef struct sl_law_record {
     char name[SL_LAW_NAME_MAX + 1];
@@ -42,7 +42,7 @@ typedef struct sl_law_record {
     sl_data_unit data_unit;
     sl_source_kind source_kind;
     char reference[SL_LAW_REFERENCE_MAX + 1];
-    long long fit_id; /* 0 when the law did not come from a fit */
+    long long fit_id;    /* 0 when the law did not come from a fit */
     char created_at[32]; /* RFC 3339, UTC */
     int builtin;
     /* For a fitted law: the contract's `fit` object as JSON text ({objective,
@@ -85,4 +85,3 @@ const char *sl_unit_of(sl_data_unit unit, const char *field);
 extern const sl_law_record sl_builtin_laws[SL_BUILTIN_COUNT];
 
 #endif
-

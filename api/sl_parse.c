@@ -40,24 +40,23 @@ static int in_range(double v, const sl_range *r) {
     return 1;
 }
 
-int sl_parse_number(const char *name, const char *text, const sl_range *range,
-                    double *out, sl_error *err) {
+int sl_parse_number(const char *name, const char *text, const sl_range *range, double *out,
+                    sl_error *err) {
     double v;
     if (!text || !*text)
-        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name, "%s is empty; expected a number %s",
-                            name, range->what);
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name,
+                            "%s is empty; expected a number %s", name, range->what);
     if (sl_parse_double(text, &v) != 0)
         return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name,
                             "%s must be a finite number %s (got '%.40s')", name, range->what, text);
     if (!in_range(v, range))
-        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name, "%s must be %s (got %.40s)",
-                            name, range->what, text);
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name, "%s must be %s (got %.40s)", name,
+                            range->what, text);
     *out = v;
     return 0;
 }
 
-int sl_parse_int(const char *name, const char *text, long lo, long hi,
-                 long *out, sl_error *err) {
+int sl_parse_int(const char *name, const char *text, long lo, long hi, long *out, sl_error *err) {
     double v;
     /* Integers too may be written in scientific notation ("1e3"). */
     if (sl_parse_double(text, &v) != 0 || v != floor(v))
@@ -71,9 +70,8 @@ int sl_parse_int(const char *name, const char *text, long lo, long hi,
     return 0;
 }
 
-int sl_parse_number_list(const char *name, const char *text,
-                         const sl_range *range, double *out, size_t max,
-                         size_t *count, sl_error *err) {
+int sl_parse_number_list(const char *name, const char *text, const sl_range *range, double *out,
+                         size_t max, size_t *count, sl_error *err) {
     char item[64];
     size_t n = 0;
     const char *p = text ? text : "";
@@ -84,14 +82,15 @@ int sl_parse_number_list(const char *name, const char *text,
                                 "%s takes at most %zu comma-separated values", name, max);
         if (len == 0 || len >= sizeof item)
             return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name,
-                                "%s must be a comma-separated list of numbers %s", name, range->what);
+                                "%s must be a comma-separated list of numbers %s", name,
+                                range->what);
         memcpy(item, p, len);
         item[len] = '\0';
         if (sl_parse_number(name, item, range, &out[n], err) != 0) return -1;
         for (size_t k = 0; k < n; k++)
             if (out[k] == out[n])
-                return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name,
-                                    "%s lists %.40s twice", name, item);
+                return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name, "%s lists %.40s twice",
+                                    name, item);
         n++;
         if (p[len] == '\0') break;
         p += len + 1;
@@ -100,8 +99,7 @@ int sl_parse_number_list(const char *name, const char *text,
     return 0;
 }
 
-int sl_parse_pattern(const char *name, const char *text, int *n, int *m,
-                     sl_error *err) {
+int sl_parse_pattern(const char *name, const char *text, int *n, int *m, sl_error *err) {
     char *end = NULL;
     long a = 0, b = 0;
     if (text && strspn(text, "0123456789:") == strlen(text)) {
@@ -113,9 +111,10 @@ int sl_parse_pattern(const char *name, const char *text, int *n, int *m,
         }
     }
     if (a < 1 || b < 2 || a >= b || b > 64)
-        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name,
-                            "%s must be n:m patterns with 1 <= n < m <= 64, such as 2:4 (got '%.40s')",
-                            name, text ? text : "");
+        return sl_error_set(
+            err, SL_ERR_INVALID_PARAMETER, name,
+            "%s must be n:m patterns with 1 <= n < m <= 64, such as 2:4 (got '%.40s')", name,
+            text ? text : "");
     *n = (int)a;
     *m = (int)b;
     return 0;

@@ -31,21 +31,18 @@ extern const sl_range sl_range_compute; /* [1, 1e45], FLOPs */
 int sl_parse_double(const char *text, double *out);
 
 /* `name`=`text` as a number in range. */
-int sl_parse_number(const char *name, const char *text, const sl_range *range,
-                    double *out, sl_error *err);
+int sl_parse_number(const char *name, const char *text, const sl_range *range, double *out,
+                    sl_error *err);
 
 /* An integer in [lo, hi]. */
-int sl_parse_int(const char *name, const char *text, long lo, long hi,
-                 long *out, sl_error *err);
+int sl_parse_int(const char *name, const char *text, long lo, long hi, long *out, sl_error *err);
 
 /* A comma-separated list of 1..max distinct numbers in range. */
-int sl_parse_number_list(const char *name, const char *text,
-                         const sl_range *range, double *out, size_t max,
-                         size_t *count, sl_error *err);
+int sl_parse_number_list(const char *name, const char *text, const sl_range *range, double *out,
+                         size_t max, size_t *count, sl_error *err);
 
 /* An n:m pattern with 1 <= n < m <= 64 into its sparsity 1 - n/m. */
-int sl_parse_pattern(const char *name, const char *text, int *n, int *m,
-                     sl_error *err);
+int sl_parse_pattern(const char *name, const char *text, int *n, int *m, sl_error *err);
 
 /* A law name: 1..64 of [a-z0-9._-], starting with a letter or digit. */
 int sl_law_name_valid(const char *name);

@@ -25,12 +25,12 @@ static int point_member(const json_t *obj, size_t i, const char *key, const sl_r
     return 0;
 }
 
-int sl_points_decode(const json_t *body, size_t max, sl_point **out, size_t *count,
-                     sl_error *err) {
+int sl_points_decode(const json_t *body, size_t max, sl_point **out, size_t *count, sl_error *err) {
     const json_t *points = json_is_object(body) ? json_object_get(body, "points") : NULL;
     if (!json_is_object(body) || json_object_size(body) != 1 || !json_is_array(points))
-        return sl_error_set(err, SL_ERR_INVALID_BODY, "points",
-                            "the body must be {\"points\": [{\"sparsity\", \"nonzeros\", \"data\"}, ...]}");
+        return sl_error_set(
+            err, SL_ERR_INVALID_BODY, "points",
+            "the body must be {\"points\": [{\"sparsity\", \"nonzeros\", \"data\"}, ...]}");
     size_t n = json_array_size(points);
     if (n == 0 || n > max)
         return sl_error_set(err, SL_ERR_INVALID_BODY, "points",
@@ -67,9 +67,8 @@ json_t *sl_loss_json(const sl_law *law, const sl_point *p) {
     return json_pack("{s:o, s:f, s:f, s:f, s:o, s:o, s:o}", "loss",
                      sl_json_number(sl_law_loss(law, s, n, d)), "sparsity", s, "nonzeros", n,
                      "data", d, "total_params", sl_json_number(sl_law_total_params(s, n)),
-                     "dense_equivalent_params",
-                     sl_json_number(n * sl_law_dense_multiplier(law, s)), "loss_floor",
-                     sl_json_number(sl_law_loss_floor(law, n, d)));
+                     "dense_equivalent_params", sl_json_number(n * sl_law_dense_multiplier(law, s)),
+                     "loss_floor", sl_json_number(sl_law_loss_floor(law, n, d)));
 }
 
 json_t *sl_optimum_json(const sl_law_record *rec, const sl_optimum_query *q,
@@ -79,11 +78,11 @@ json_t *sl_optimum_json(const sl_law_record *rec, const sl_optimum_query *q,
     double pays = sl_law_sparsity_pays_data(law, &q->cost, n);
     double chin = sl_law_dense_optimal_data(law, n);
     json_t *o = json_pack(
-        "{s:o, s:f, s:f, s:f, s:f, s:f, s:o, s:f, s:f, s:f, s:s, s:s, s:o, s:o, s:o, s:o}",
-        "law", sl_law_ref_json(rec), "sparsity", opt->sparsity, "loss", opt->loss, "dense_loss",
-        opt->dense_loss, "improvement", opt->dense_loss - opt->loss, "nonzeros", n,
-        "total_params", sl_json_number(sl_law_total_params(opt->sparsity, n)), "data", opt->data,
-        "dense_data", q->dense_data, "compute", 6.0 * n * q->dense_data, "cost_model",
+        "{s:o, s:f, s:f, s:f, s:f, s:f, s:o, s:f, s:f, s:f, s:s, s:s, s:o, s:o, s:o, s:o}", "law",
+        sl_law_ref_json(rec), "sparsity", opt->sparsity, "loss", opt->loss, "dense_loss",
+        opt->dense_loss, "improvement", opt->dense_loss - opt->loss, "nonzeros", n, "total_params",
+        sl_json_number(sl_law_total_params(opt->sparsity, n)), "data", opt->data, "dense_data",
+        q->dense_data, "compute", 6.0 * n * q->dense_data, "cost_model",
         q->cost.model == SL_COST_GMP ? "gmp" : "dense", "pattern", q->pattern,
         "sparsity_pays_above_data", sl_json_number(pays), "sparsity_pays_above_compute",
         sl_json_number(6.0 * n * pays), "dense_optimal_data", sl_json_number(chin),
@@ -92,23 +91,28 @@ json_t *sl_optimum_json(const sl_law_record *rec, const sl_optimum_query *q,
                         sl_json_number(100.0 * (opt->dense_loss - opt->loss) / opt->dense_loss));
     json_object_set_new(o, "max_sparsity", sl_json_number(q->max_sparsity));
     if (q->cost.model == SL_COST_GMP)
-        json_object_set_new(o, "pruning", json_pack("{s:f, s:f}", "start", q->cost.prune_start,
-                                                    "end", q->cost.prune_end));
+        json_object_set_new(
+            o, "pruning",
+            json_pack("{s:f, s:f}", "start", q->cost.prune_start, "end", q->cost.prune_end));
     char note[320];
     snprintf(note, sizeof note,
              "%s: the budget of a dense model with %.6g parameters seeing %.6g %s, i.e. compute = "
              "6 x nonzeros x dense_data; a sparse model costs more per %s, so it sees data = %.6g",
              q->given_compute ? "compute given" : "data given", n, q->dense_data,
-             sl_data_unit_name(rec->data_unit), rec->data_unit == SL_UNIT_EXAMPLES ? "example" :
-             rec->data_unit == SL_UNIT_STEPS ? "step" : "token", opt->data);
-    json_object_set_new(o, "budget", json_pack("{s:s, s:s}", "given",
-                                               q->given_compute ? "compute" : "data", "note", note));
+             sl_data_unit_name(rec->data_unit),
+             rec->data_unit == SL_UNIT_EXAMPLES ? "example"
+             : rec->data_unit == SL_UNIT_STEPS  ? "step"
+                                                : "token",
+             opt->data);
     json_object_set_new(
-        o, "units",
-        sl_units_json(rec->data_unit, "sparsity", "loss", "dense_loss", "improvement", "nonzeros",
-                      "total_params", "data", "dense_data", "compute", "sparsity_pays_above_data",
-                      "sparsity_pays_above_compute", "dense_optimal_data", "dense_optimal_compute",
-                      "max_sparsity", NULL));
+        o, "budget",
+        json_pack("{s:s, s:s}", "given", q->given_compute ? "compute" : "data", "note", note));
+    json_object_set_new(o, "units",
+                        sl_units_json(rec->data_unit, "sparsity", "loss", "dense_loss",
+                                      "improvement", "nonzeros", "total_params", "data",
+                                      "dense_data", "compute", "sparsity_pays_above_data",
+                                      "sparsity_pays_above_compute", "dense_optimal_data",
+                                      "dense_optimal_compute", "max_sparsity", NULL));
     return o;
 }
 

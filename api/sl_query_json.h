@@ -21,8 +21,7 @@ typedef struct sl_point {
 
 /* {"points": [{"sparsity", "nonzeros", "data"}, ...]}: 1..max points, each
  * validated; *out is malloc'd. Errors name the path, e.g. points[3].data. */
-int sl_points_decode(const json_t *body, size_t max, sl_point **out, size_t *count,
-                     sl_error *err);
+int sl_points_decode(const json_t *body, size_t max, sl_point **out, size_t *count, sl_error *err);
 
 /* The loss object at one point: loss, sparsity, nonzeros, data,
  * total_params, dense_equivalent_params, loss_floor. */
@@ -30,11 +29,11 @@ json_t *sl_loss_json(const sl_law *law, const sl_point *p);
 
 typedef struct sl_optimum_query {
     double nonzeros;
-    double dense_data;    /* D_dense: the budget as data for a dense N model */
-    int given_compute;    /* the client sent compute= rather than data= */
+    double dense_data; /* D_dense: the budget as data for a dense N model */
+    int given_compute; /* the client sent compute= rather than data= */
     sl_cost cost;
-    double max_sparsity;  /* NaN when patterns were given */
-    const char *pattern;  /* "unstructured", "dense" or "n:m" */
+    double max_sparsity; /* NaN when patterns were given */
+    const char *pattern; /* "unstructured", "dense" or "n:m" */
 } sl_optimum_query;
 
 /* The optimal-sparsity object, with units. */

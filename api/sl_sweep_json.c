@@ -24,15 +24,20 @@ static int take_int(json_t *obj, const char *path, const char *key, long long lo
     *out = dflt;
     if (!v) {
         if (!required) return 0;
-        return sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s is required: an integer in "
-                            "[%lld, %lld]", field, lo, hi);
+        return sl_error_set(err, SL_ERR_INVALID_BODY, field,
+                            "%s is required: an integer in "
+                            "[%lld, %lld]",
+                            field, lo, hi);
     }
     /* 1e4 is a fine way to write a token count; 1.5 is not an integer. */
     double d = json_is_integer(v) ? (double)json_integer_value(v)
-               : json_is_real(v)  ? json_real_value(v) : (double)NAN;
+               : json_is_real(v)  ? json_real_value(v)
+                                  : (double)NAN;
     if (!isfinite(d) || d != floor(d) || d < (double)lo || d > (double)hi)
-        return sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s must be an integer in "
-                            "[%lld, %lld]", field, lo, hi);
+        return sl_error_set(err, SL_ERR_INVALID_BODY, field,
+                            "%s must be an integer in "
+                            "[%lld, %lld]",
+                            field, lo, hi);
     *out = json_is_integer(v) ? json_integer_value(v) : (long long)d;
     return 0;
 }
@@ -54,8 +59,8 @@ static int take_real(json_t *obj, const char *path, const char *key, double lo, 
 }
 
 /* A non-empty array member of at most max elements. */
-static json_t *take_array(json_t *obj, const char *field, const char *key, size_t max,
-                          int required, sl_error *err) {
+static json_t *take_array(json_t *obj, const char *field, const char *key, size_t max, int required,
+                          sl_error *err) {
     json_t *a = json_object_get(obj, key);
     if (!a && !required) return json_array(); /* caller decrefs either way */
     if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > max) {
@@ -103,8 +108,8 @@ static int decode_sizes(json_t *grid, sl_sweep_request *out, sl_error *err) {
 
 static int decode_values(json_t *grid, sl_sweep_request *out, sl_error *err) {
     json_t *sp = take_array(grid, "grid.sparsities", "sparsities", SL_SWEEP_MAX_SPARSITIES, 0, err);
-    json_t *pa = sp ? take_array(grid, "grid.patterns", "patterns", SL_SWEEP_MAX_PATTERNS, 0, err)
-                    : NULL;
+    json_t *pa =
+        sp ? take_array(grid, "grid.patterns", "patterns", SL_SWEEP_MAX_PATTERNS, 0, err) : NULL;
     json_t *tk = pa ? take_array(grid, "grid.tokens", "tokens", SL_SWEEP_MAX_TOKENS, 1, err) : NULL;
     json_t *sd = tk ? take_array(grid, "grid.seeds", "seeds", SL_SWEEP_MAX_SEEDS, 0, err) : NULL;
     int rc = sd ? 0 : -1;
@@ -112,53 +117,56 @@ static int decode_values(json_t *grid, sl_sweep_request *out, sl_error *err) {
     json_t *v;
     char path[48];
     if (!rc) json_array_foreach(sp, i, v) {
-        double s = json_is_number(v) ? json_number_value(v) : (double)NAN;
-        if (!(s >= 0 && s < 1)) {
-            snprintf(path, sizeof path, "grid.sparsities[%zu]", i);
-            rc = sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s must be a number in [0, 1)",
-                              path);
-            break;
+            double s = json_is_number(v) ? json_number_value(v) : (double)NAN;
+            if (!(s >= 0 && s < 1)) {
+                snprintf(path, sizeof path, "grid.sparsities[%zu]", i);
+                rc = sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s must be a number in [0, 1)",
+                                  path);
+                break;
+            }
+            out->sparsities[out->nsparsities++] = s;
         }
-        out->sparsities[out->nsparsities++] = s;
-    }
     if (!rc) json_array_foreach(pa, i, v) {
-        int n = 0, m = 0;
-        snprintf(path, sizeof path, "grid.patterns[%zu]", i);
-        if (sl_parse_pattern(path, json_is_string(v) ? json_string_value(v) : "", &n, &m, err)) {
-            err->code = SL_ERR_INVALID_BODY;
-            rc = -1;
-            break;
+            int n = 0, m = 0;
+            snprintf(path, sizeof path, "grid.patterns[%zu]", i);
+            if (sl_parse_pattern(path, json_is_string(v) ? json_string_value(v) : "", &n, &m,
+                                 err)) {
+                err->code = SL_ERR_INVALID_BODY;
+                rc = -1;
+                break;
+            }
+            out->patterns[out->npatterns][0] = (unsigned)n;
+            out->patterns[out->npatterns++][1] = (unsigned)m;
         }
-        out->patterns[out->npatterns][0] = (unsigned)n;
-        out->patterns[out->npatterns++][1] = (unsigned)m;
-    }
     if (!rc && out->nsparsities + out->npatterns == 0)
         rc = sl_error_set(err, SL_ERR_INVALID_BODY, "grid.sparsities",
                           "the grid needs at least one of grid.sparsities (unstructured, 0 for "
                           "dense) and grid.patterns (n:m)");
     if (!rc) json_array_foreach(tk, i, v) {
-        json_t *wrap = json_pack("{s:O}", "v", v);
-        snprintf(path, sizeof path, "grid.tokens[%zu]", i);
-        long long t;
-        rc = take_int(wrap, "", "v", 1, (long long)SL_RUN_MAX_TOKENS, 1, 0, &t, err);
-        json_decref(wrap);
-        if (rc) {
-            sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s must be an integer number of "
-                         "training tokens in [1, 1e12]", path);
-            break;
+            json_t *wrap = json_pack("{s:O}", "v", v);
+            snprintf(path, sizeof path, "grid.tokens[%zu]", i);
+            long long t;
+            rc = take_int(wrap, "", "v", 1, (long long)SL_RUN_MAX_TOKENS, 1, 0, &t, err);
+            json_decref(wrap);
+            if (rc) {
+                sl_error_set(err, SL_ERR_INVALID_BODY, path,
+                             "%s must be an integer number of "
+                             "training tokens in [1, 1e12]",
+                             path);
+                break;
+            }
+            out->tokens[out->ntokens++] = t;
         }
-        out->tokens[out->ntokens++] = t;
-    }
     if (!rc) json_array_foreach(sd, i, v) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-            json_integer_value(v) > 0xffffffffLL) {
-            snprintf(path, sizeof path, "grid.seeds[%zu]", i);
-            rc = sl_error_set(err, SL_ERR_INVALID_BODY, path,
-                              "%s must be an integer in [0, 4294967295]", path);
-            break;
+            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                json_integer_value(v) > 0xffffffffLL) {
+                snprintf(path, sizeof path, "grid.seeds[%zu]", i);
+                rc = sl_error_set(err, SL_ERR_INVALID_BODY, path,
+                                  "%s must be an integer in [0, 4294967295]", path);
+                break;
+            }
+            out->seeds[out->nseeds++] = json_integer_value(v);
         }
-        out->seeds[out->nseeds++] = json_integer_value(v);
-    }
     if (!rc && out->nseeds == 0) out->seeds[out->nseeds++] = 1;
     json_decref(sp);
     json_decref(pa);
@@ -207,14 +215,16 @@ static int check_memory(const sl_sweep_request *req, sl_error *err) {
             snprintf(path, sizeof path, "grid.sizes[%zu]", i);
             return sl_error_set(err, SL_ERR_INVALID_BODY, path,
                                 "%s has about %.3g block parameters; a calibration run has at "
-                                "most %.3g", path, params, SL_RUN_MAX_PARAMS);
+                                "most %.3g",
+                                path, params, SL_RUN_MAX_PARAMS);
         }
         if (bt * 4.0 * s->width > 1e9 || acts > 2e9) {
             char path[48];
             snprintf(path, sizeof path, "grid.sizes[%zu]", i);
             return sl_error_set(err, SL_ERR_INVALID_BODY, path,
                                 "%s is too large for batch x context: the activations would "
-                                "need %.3g floats (at most 2e9)", path, acts);
+                                "need %.3g floats (at most 2e9)",
+                                path, acts);
         }
         for (size_t p = 0; p < req->npatterns; p++)
             if (s->width % req->patterns[p][1] != 0) {
@@ -222,8 +232,9 @@ static int check_memory(const sl_sweep_request *req, sl_error *err) {
                 snprintf(path, sizeof path, "grid.patterns[%zu]", p);
                 return sl_error_set(err, SL_ERR_INVALID_BODY, path,
                                     "pattern %u:%u needs every width divisible by %u; "
-                                    "grid.sizes[%zu] has width %u", req->patterns[p][0],
-                                    req->patterns[p][1], req->patterns[p][1], i, s->width);
+                                    "grid.sizes[%zu] has width %u",
+                                    req->patterns[p][0], req->patterns[p][1], req->patterns[p][1],
+                                    i, s->width);
             }
     }
     return 0;
@@ -271,7 +282,8 @@ int sl_sweep_request_decode(json_t *body, sl_sweep_request *out, sl_error *err) 
     if (backend) {
         const char *b = json_is_string(backend) ? json_string_value(backend) : "";
         int k = 0;
-        while (k < SL_BACKEND_KIND_COUNT && strcmp(b, backend_names[k]) != 0) k++;
+        while (k < SL_BACKEND_KIND_COUNT && strcmp(b, backend_names[k]) != 0)
+            k++;
         if (k == SL_BACKEND_KIND_COUNT)
             return sl_error_set(err, SL_ERR_INVALID_BODY, "backend",
                                 "backend must be \"local\" (sparselaw-train as a child process "
@@ -323,10 +335,9 @@ json_t *sl_sweep_request_json(const sl_sweep_request *req) {
     json_t *sizes = json_array(), *sp = json_array(), *pa = json_array(), *tk = json_array(),
            *sd = json_array();
     for (size_t i = 0; i < req->nsizes; i++)
-        json_array_append_new(sizes, json_pack("{s:i, s:i, s:i}", "layers",
-                                               (int)req->sizes[i].layers, "width",
-                                               (int)req->sizes[i].width, "heads",
-                                               (int)req->sizes[i].heads));
+        json_array_append_new(
+            sizes, json_pack("{s:i, s:i, s:i}", "layers", (int)req->sizes[i].layers, "width",
+                             (int)req->sizes[i].width, "heads", (int)req->sizes[i].heads));
     for (size_t i = 0; i < req->nsparsities; i++)
         json_array_append_new(sp, json_real(req->sparsities[i]));
     for (size_t i = 0; i < req->npatterns; i++) {
@@ -334,8 +345,10 @@ json_t *sl_sweep_request_json(const sl_sweep_request *req) {
         snprintf(buf, sizeof buf, "%u:%u", req->patterns[i][0], req->patterns[i][1]);
         json_array_append_new(pa, json_string(buf));
     }
-    for (size_t i = 0; i < req->ntokens; i++) json_array_append_new(tk, json_integer(req->tokens[i]));
-    for (size_t i = 0; i < req->nseeds; i++) json_array_append_new(sd, json_integer(req->seeds[i]));
+    for (size_t i = 0; i < req->ntokens; i++)
+        json_array_append_new(tk, json_integer(req->tokens[i]));
+    for (size_t i = 0; i < req->nseeds; i++)
+        json_array_append_new(sd, json_integer(req->seeds[i]));
     return json_pack("{s:s, s:s, s:{s:o, s:o, s:o, s:o, s:o}, s:o, s:i, s:o}", "law", req->law,
                      "backend", sl_backend_kind_name(req->backend), "grid", "sizes", sizes,
                      "sparsities", sp, "patterns", pa, "tokens", tk, "seeds", sd, "trainer",
@@ -346,8 +359,8 @@ json_t *sl_sweep_request_json(const sl_sweep_request *req) {
 static int same_point(const sl_run_spec *a, const sl_run_spec *b) {
     return a->size.layers == b->size.layers && a->size.width == b->size.width &&
            a->size.heads == b->size.heads && a->sparsity == b->sparsity &&
-           a->pattern_n == b->pattern_n && a->pattern_m == b->pattern_m &&
-           a->tokens == b->tokens && a->seed == b->seed;
+           a->pattern_n == b->pattern_n && a->pattern_m == b->pattern_m && a->tokens == b->tokens &&
+           a->seed == b->seed;
 }
 
 size_t sl_sweep_points(const sl_sweep_request *req, sl_run_spec *out, size_t cap) {
@@ -375,7 +388,8 @@ size_t sl_sweep_points(const sl_sweep_request *req, sl_run_spec *out, size_t cap
                     p.seed = req->seeds[k];
                     p.trainer = req->trainer;
                     size_t j = 0;
-                    while (j < n && !same_point(&all[j], &p)) j++;
+                    while (j < n && !same_point(&all[j], &p))
+                        j++;
                     if (j == n) all[n++] = p;
                 }
     if (out) memcpy(out, all, (n < cap ? n : cap) * sizeof *out);
@@ -400,18 +414,17 @@ const char *sl_run_spec_pattern(const sl_run_spec *spec, char *buf, size_t cap) 
 
 void sl_run_spec_key(const sl_run_spec *spec, char *buf, size_t cap) {
     char pattern[16];
-    snprintf(buf, cap, "L%u-W%u-H%u-S%.17g-%s-D%lld-seed%lld", spec->size.layers,
-             spec->size.width, spec->size.heads, spec->sparsity,
-             sl_run_spec_pattern(spec, pattern, sizeof pattern), spec->tokens, spec->seed);
+    snprintf(buf, cap, "L%u-W%u-H%u-S%.17g-%s-D%lld-seed%lld", spec->size.layers, spec->size.width,
+             spec->size.heads, spec->sparsity, sl_run_spec_pattern(spec, pattern, sizeof pattern),
+             spec->tokens, spec->seed);
 }
 
 json_t *sl_run_spec_json(const sl_run_spec *spec) {
     char pattern[16];
-    return json_pack("{s:i, s:i, s:i, s:f, s:s, s:I, s:I, s:o}", "layers",
-                     (int)spec->size.layers, "width", (int)spec->size.width, "heads",
-                     (int)spec->size.heads, "sparsity", spec->sparsity, "pattern",
-                     sl_run_spec_pattern(spec, pattern, sizeof pattern), "tokens",
-                     (json_int_t)spec->tokens, "seed", (json_int_t)spec->seed, "trainer",
+    return json_pack("{s:i, s:i, s:i, s:f, s:s, s:I, s:I, s:o}", "layers", (int)spec->size.layers,
+                     "width", (int)spec->size.width, "heads", (int)spec->size.heads, "sparsity",
+                     spec->sparsity, "pattern", sl_run_spec_pattern(spec, pattern, sizeof pattern),
+                     "tokens", (json_int_t)spec->tokens, "seed", (json_int_t)spec->seed, "trainer",
                      trainer_json(&spec->trainer));
 }
 
@@ -422,9 +435,8 @@ int sl_run_spec_decode(json_t *j, sl_run_spec *out, sl_error *err) {
     json_t *pattern = json_object_get(j, "pattern");
     const char *p = json_is_string(pattern) ? json_string_value(pattern) : "";
     int structured = strcmp(p, "unstructured") != 0;
-    json_t *size = json_pack("{s:O?, s:O?, s:O?}", "layers", json_object_get(j, "layers"),
-                             "width", json_object_get(j, "width"), "heads",
-                             json_object_get(j, "heads"));
+    json_t *size = json_pack("{s:O?, s:O?, s:O?}", "layers", json_object_get(j, "layers"), "width",
+                             json_object_get(j, "width"), "heads", json_object_get(j, "heads"));
     json_t *grid = json_pack("{s:[o], s:[O?], s:[O?]}", "sizes", size, "tokens",
                              json_object_get(j, "tokens"), "seeds", json_object_get(j, "seed"));
     if (structured)

@@ -14,25 +14,25 @@
 #include "sl_errors.h"
 #include "sl_law_json.h"
 
-#define SL_SWEEP_MAX_SIZES      32
-#define SL_SWEEP_MAX_SPARSITIES 32
-#define SL_SWEEP_MAX_PATTERNS   16
-#define SL_SWEEP_MAX_TOKENS     32
-#define SL_SWEEP_MAX_SEEDS      32
-#define SL_SWEEP_MAX_POINTS     1024 /* runs of one sweep, after duplicates are dropped */
-#define SL_SWEEP_MAX_ATTEMPTS   10
+#define SL_SWEEP_MAX_SIZES        32
+#define SL_SWEEP_MAX_SPARSITIES   32
+#define SL_SWEEP_MAX_PATTERNS     16
+#define SL_SWEEP_MAX_TOKENS       32
+#define SL_SWEEP_MAX_SEEDS        32
+#define SL_SWEEP_MAX_POINTS       1024 /* runs of one sweep, after duplicates are dropped */
+#define SL_SWEEP_MAX_ATTEMPTS     10
 #define SL_SWEEP_DEFAULT_ATTEMPTS 3
-#define SL_RUN_KEY_MAX          160
+#define SL_RUN_KEY_MAX            160
 
 /* Bounds of the model and of the trainer options: inside the trainer's own,
  * so a run the server accepts never fails on its options. */
-#define SL_RUN_MAX_LAYERS   64
-#define SL_RUN_MAX_WIDTH    4096
-#define SL_RUN_MAX_CONTEXT  4096
-#define SL_RUN_MAX_BATCH    4096
-#define SL_RUN_MAX_TOKENS   1e12
-#define SL_RUN_MAX_THREADS  256
-#define SL_RUN_MAX_PARAMS   2.5e8 /* 12 x layers x width^2: a short calibration run */
+#define SL_RUN_MAX_LAYERS  64
+#define SL_RUN_MAX_WIDTH   4096
+#define SL_RUN_MAX_CONTEXT 4096
+#define SL_RUN_MAX_BATCH   4096
+#define SL_RUN_MAX_TOKENS  1e12
+#define SL_RUN_MAX_THREADS 256
+#define SL_RUN_MAX_PARAMS  2.5e8 /* 12 x layers x width^2: a short calibration run */
 
 /* The backends a sweep may name. */
 typedef enum sl_backend_kind {
@@ -58,7 +58,7 @@ typedef struct sl_trainer_options {
 /* One training run: a grid point and the sweep's trainer options. */
 typedef struct sl_run_spec {
     sl_run_size size;
-    double sparsity;           /* in [0, 1); 1 - n/m for a pattern */
+    double sparsity;               /* in [0, 1); 1 - n/m for a pattern */
     unsigned pattern_n, pattern_m; /* 0, 0: unstructured (or dense at sparsity 0) */
     long long tokens;
     long long seed;

@@ -39,7 +39,8 @@ char *sl_table_csv(const sl_table *t, size_t *len) {
     if (!buf) abort();
     if (t->label_col) n += (size_t)snprintf(buf + n, cap - n, "%s,", t->label_col);
     for (size_t c = 0; c < t->ncols; c++)
-        n += (size_t)snprintf(buf + n, cap - n, "%s%s", t->cols[c], c + 1 < t->ncols ? "," : "\r\n");
+        n +=
+            (size_t)snprintf(buf + n, cap - n, "%s%s", t->cols[c], c + 1 < t->ncols ? "," : "\r\n");
     for (size_t r = 0; r < t->nrows; r++) {
         if (t->label_col) n += (size_t)snprintf(buf + n, cap - n, "%s,", t->labels[r]);
         for (size_t c = 0; c < t->ncols; c++) {
@@ -66,7 +67,8 @@ json_t *sl_table_series(const sl_table *t, size_t group_col) {
     size_t start = 0;
     while (start < t->nrows) {
         size_t end = start + 1;
-        while (end < t->nrows && same_group(t, start, end, group_col)) end++;
+        while (end < t->nrows && same_group(t, start, end, group_col))
+            end++;
         json_t *s = json_object();
         if (t->label_col) json_object_set_new(s, t->label_col, json_string(t->labels[start]));
         for (size_t c = 0; c < t->ncols; c++) {

@@ -12,11 +12,11 @@
 #define SL_TABLE_MAX_COLS 8
 
 typedef struct sl_table {
-    const char *label_col;          /* optional text column written first; NULL if none */
+    const char *label_col; /* optional text column written first; NULL if none */
     const char *cols[SL_TABLE_MAX_COLS];
     size_t ncols;
-    const char **labels;            /* per row, static strings */
-    double *vals;                   /* nrows x ncols; NaN is an empty cell / null */
+    const char **labels; /* per row, static strings */
+    double *vals;        /* nrows x ncols; NaN is an empty cell / null */
     size_t nrows, cap;
 } sl_table;
 

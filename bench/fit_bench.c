@@ -250,11 +250,16 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         uint64_t *dst = NULL, lo = 1, hi = 1000;
-        if (strcmp(a, "--reps") == 0) dst = &reps;
-        else if (strcmp(a, "--threads") == 0) dst = &threads, hi = SL_FIT_MAX_THREADS;
-        else if (strcmp(a, "--bootstrap-threads") == 0) dst = &boot_threads, hi = SL_FIT_MAX_THREADS;
-        else if (strcmp(a, "--bootstrap") == 0) dst = &resamples, lo = 0, hi = SL_FIT_MAX_BOOTSTRAP;
-        else if (strcmp(a, "--seed") == 0) dst = &seed, lo = 0, hi = UINT64_MAX;
+        if (strcmp(a, "--reps") == 0)
+            dst = &reps;
+        else if (strcmp(a, "--threads") == 0)
+            dst = &threads, hi = SL_FIT_MAX_THREADS;
+        else if (strcmp(a, "--bootstrap-threads") == 0)
+            dst = &boot_threads, hi = SL_FIT_MAX_THREADS;
+        else if (strcmp(a, "--bootstrap") == 0)
+            dst = &resamples, lo = 0, hi = SL_FIT_MAX_BOOTSTRAP;
+        else if (strcmp(a, "--seed") == 0)
+            dst = &seed, lo = 0, hi = UINT64_MAX;
         else if (a[0] == '-' || dir) {
             usage();
             return 2;

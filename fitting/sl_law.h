@@ -66,7 +66,7 @@ typedef struct sl_cost {
 } sl_cost;
 
 #define SL_COST_GMP_DEFAULT_START 0.25
-#define SL_COST_GMP_DEFAULT_END 0.75
+#define SL_COST_GMP_DEFAULT_END   0.75
 /* The default maximum sparsity for searches: keeps total size finite. */
 #define SL_LAW_DEFAULT_MAX_SPARSITY 0.999
 
@@ -87,22 +87,20 @@ typedef struct sl_law_optimum {
     double dense_loss; /* S = 0 with the whole budget: L(0, N, D_dense) */
 } sl_law_optimum;
 
-int sl_law_optimal_sparsity(const sl_law *law, const sl_cost *cost, double n,
-                            double d_dense, double max_sparsity,
-                            sl_law_optimum *out);
+int sl_law_optimal_sparsity(const sl_law *law, const sl_cost *cost, double n, double d_dense,
+                            double max_sparsity, sl_law_optimum *out);
 
 /* The best of dense (S = 0) and the given sparsities (each in [0, 1), as
  * fixed by n:m patterns: 1 - n/m). *chosen is the index into sparsities of
  * the winner, or count when dense wins (ties go to dense). */
-int sl_law_optimal_among(const sl_law *law, const sl_cost *cost, double n,
-                         double d_dense, const double *sparsities,
-                         size_t count, sl_law_optimum *out, size_t *chosen);
+int sl_law_optimal_among(const sl_law *law, const sl_cost *cost, double n, double d_dense,
+                         const double *sparsities, size_t count, sl_law_optimum *out,
+                         size_t *chosen);
 
 /* D_0(N): the budget (as D_dense) above which S_opt > 0 under cost. Closed
  * form for both models: the slope of the loss at S = 0 changes sign at
  * D_0 = a_d (k b_d N^b_n / (a_s b_s))^(1/b_d), k = 1 + mean_density'(0). */
-double sl_law_sparsity_pays_data(const sl_law *law, const sl_cost *cost,
-                                 double n);
+double sl_law_sparsity_pays_data(const sl_law *law, const sl_cost *cost, double n);
 
 /* On the iso line S_opt = s (dense cost model, s in [0, 1)):
  * D_dense = D_0(N) (1 - s)^(-(b_s + b_d) / b_d). */
@@ -119,8 +117,8 @@ typedef struct sl_law_plan {
     double loss;    /* the law at (sparsity, n, data): target_loss */
 } sl_law_plan;
 
-int sl_law_plan_min_compute(const sl_law *law, double target_loss, double n,
-                            double max_sparsity, sl_law_plan *out);
+int sl_law_plan_min_compute(const sl_law *law, double target_loss, double n, double max_sparsity,
+                            sl_law_plan *out);
 
 /* The lowest target_loss sl_law_plan_min_compute can reach with max_sparsity
  * (exclusive): c + (a_s (1 - max_sparsity)^b_s + c_s) N^-b_n. */

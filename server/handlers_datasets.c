@@ -153,7 +153,8 @@ void sl_handle_dataset_delete(sl_request *req) {
     int rc = sl_store_dataset_delete(sl_req_server(req)->store, id);
     if (rc == SL_STORE_CONFLICT)
         sl_reply_fail(req, SL_ERR_CONFLICT, "id",
-                      "dataset %lld is read by a queued or running fit; delete it when that ends", id);
+                      "dataset %lld is read by a queued or running fit; delete it when that ends",
+                      id);
     else if (rc == SL_STORE_NOT_FOUND)
         sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no dataset with id %lld", id);
     else if (rc != SL_STORE_OK)

@@ -18,17 +18,18 @@ static json_t *fit_json(const sl_fit_job *job) {
                           "status", sl_fit_state_name(job->state), "dataset",
                           (json_int_t)job->dataset_id, "law", job->law, "progress", job->progress,
                           "attempts", (int)job->attempts, "created_at", job->created_at);
-    json_object_set_new(o, "started_at", job->started_at[0] ? json_string(job->started_at) : json_null());
-    json_object_set_new(o, "finished_at", job->finished_at[0] ? json_string(job->finished_at) : json_null());
+    json_object_set_new(o, "started_at",
+                        job->started_at[0] ? json_string(job->started_at) : json_null());
+    json_object_set_new(o, "finished_at",
+                        job->finished_at[0] ? json_string(job->finished_at) : json_null());
     json_object_set_new(o, "request", json_loads(job->request, 0, NULL));
     json_t *result = job->result ? json_loads(job->result, 0, NULL) : NULL;
     if (result) json_object_update(o, result); /* coefficients, objective, ... at top level */
     json_decref(result);
     json_object_set_new(o, "published",
-                        job->published_version
-                            ? json_pack("{s:s, s:i}", "name", job->law, "version",
-                                        (int)job->published_version)
-                            : json_null());
+                        job->published_version ? json_pack("{s:s, s:i}", "name", job->law,
+                                                           "version", (int)job->published_version)
+                                               : json_null());
     json_object_set_new(o, "error", job->error ? json_string(job->error) : json_null());
     return o;
 }
@@ -60,7 +61,8 @@ static int validate(sl_request *req, sl_fit_request *fr) {
     if (have_law && law.builtin) {
         sl_reply_fail(req, SL_ERR_CONFLICT, "law",
                       "'%s' is a built-in law and cannot get new versions; publish under "
-                      "another name", fr->law);
+                      "another name",
+                      fr->law);
         return -1;
     }
     int rc = sl_store_dataset_rows(server->store, fr->dataset, &ds);
@@ -74,7 +76,8 @@ static int validate(sl_request *req, sl_fit_request *fr) {
     if (have_law && law.data_unit != ds.data_unit) {
         sl_reply_fail(req, SL_ERR_CONFLICT, "law",
                       "law '%s' measures data in %s but dataset %lld is in %s; publish under "
-                      "another name", fr->law, sl_data_unit_name(law.data_unit), fr->dataset,
+                      "another name",
+                      fr->law, sl_data_unit_name(law.data_unit), fr->dataset,
                       sl_data_unit_name(ds.data_unit));
         sl_dataset_free(&ds);
         return -1;
@@ -97,8 +100,8 @@ static int validate(sl_request *req, sl_fit_request *fr) {
     if (ok) {
         for (size_t i = 0; i < ds.nrows; i++)
             if (!heldout[i])
-                rows[n++] = (sl_fit_row){ds.rows[i].sparsity, ds.rows[i].nonzeros,
-                                         ds.rows[i].data, ds.rows[i].loss};
+                rows[n++] = (sl_fit_row){ds.rows[i].sparsity, ds.rows[i].nonzeros, ds.rows[i].data,
+                                         ds.rows[i].loss};
         if (sl_fit_check(rows, n, reason, sizeof reason) != SL_FIT_OK) {
             sl_error_set(&err, SL_ERR_UNPROCESSABLE, "dataset",
                          "dataset %lld cannot identify the law%s: %s", fr->dataset,
@@ -146,8 +149,8 @@ void sl_handle_fit_create(sl_request *req) {
     char *text = json_dumps(stored, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(stored);
     long long id = 0;
-    int rc = text ? sl_store_fit_create(server->store, fr.dataset, fr.law, text, &id)
-                  : SL_STORE_ERROR;
+    int rc =
+        text ? sl_store_fit_create(server->store, fr.dataset, fr.law, text, &id) : SL_STORE_ERROR;
     free(text);
     sl_fit_request_free(&fr);
     if (rc == SL_STORE_NOT_FOUND) {

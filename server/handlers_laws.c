@@ -30,7 +30,8 @@ int sl_handler_law(sl_request *req, sl_law_record *rec) {
     if (rc == SL_STORE_NOT_FOUND && version &&
         sl_store_law_get(sl_req_server(req)->store, name, 0, rec) == SL_STORE_OK) {
         sl_reply_fail(req, SL_ERR_NOT_FOUND, "version",
-                      "law '%.64s' has no version %ld (latest is %ld)", name, version, rec->version);
+                      "law '%.64s' has no version %ld (latest is %ld)", name, version,
+                      rec->version);
         return -1;
     }
     if (rc != SL_STORE_OK) {

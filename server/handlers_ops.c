@@ -26,17 +26,17 @@ void sl_handle_healthz(sl_request *req) {
         sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
         return;
     }
-    sl_reply_json(req, 200, json_pack("{s:s, s:s, s:i, s:i}", "status", "ok", "version",
-                                      SL_VERSION, "laws", laws, "schema_version",
-                                      sl_store_schema_version()));
+    sl_reply_json(req, 200,
+                  json_pack("{s:s, s:s, s:i, s:i}", "status", "ok", "version", SL_VERSION, "laws",
+                            laws, "schema_version", sl_store_schema_version()));
 }
 
 /* Appends one gauge with a sample per state to the metrics text. */
 static void append_states(char **text, size_t *len, const char *name, const char *help,
                           const long long *counts, int n, const char *(*state_name)(int)) {
     char gauge[1024];
-    size_t k = (size_t)snprintf(gauge, sizeof gauge, "# HELP %s %s\n# TYPE %s gauge\n", name,
-                                help, name);
+    size_t k =
+        (size_t)snprintf(gauge, sizeof gauge, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
     for (int s = 0; s < n && k < sizeof gauge; s++)
         k += (size_t)snprintf(gauge + k, sizeof gauge - k, "%s{state=\"%s\"} %lld\n", name,
                               state_name(s), counts[s]);
@@ -47,8 +47,12 @@ static void append_states(char **text, size_t *len, const char *name, const char
     *len += k;
 }
 
-static const char *fit_state(int s) { return sl_fit_state_name((sl_fit_state)s); }
-static const char *run_state(int s) { return sl_run_state_name((sl_run_state)s); }
+static const char *fit_state(int s) {
+    return sl_fit_state_name((sl_fit_state)s);
+}
+static const char *run_state(int s) {
+    return sl_run_state_name((sl_run_state)s);
+}
 
 void sl_handle_metrics(sl_request *req) {
     sl_store *store = sl_req_server(req)->store;
@@ -56,8 +60,8 @@ void sl_handle_metrics(sl_request *req) {
     char *text = sl_metrics_render(sl_req_server(req)->metrics, &len);
     long long fits[SL_FIT_STATE_COUNT], runs[SL_RUN_STATE_COUNT];
     if (sl_store_fit_counts(store, fits) == SL_STORE_OK)
-        append_states(&text, &len, "sparselaw_fits", "Fit jobs by state.", fits,
-                      SL_FIT_STATE_COUNT, fit_state);
+        append_states(&text, &len, "sparselaw_fits", "Fit jobs by state.", fits, SL_FIT_STATE_COUNT,
+                      fit_state);
     if (sl_store_run_counts(store, runs) == SL_STORE_OK)
         append_states(&text, &len, "sparselaw_runs", "Calibration training runs by state.", runs,
                       SL_RUN_STATE_COUNT, run_state);
@@ -73,7 +77,9 @@ void sl_handle_openapi(sl_request *req) {
 }
 
 static const char *content_type(const char *path) {
-    static const struct { const char *ext, *type; } types[] = {
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
         {".html", "text/html; charset=utf-8"},
         {".css", "text/css; charset=utf-8"},
         {".js", "text/javascript; charset=utf-8"},

@@ -12,7 +12,7 @@
 #include "sl_store.h"
 #include "sl_table.h"
 
-#define MAX_SERIES 16
+#define MAX_SERIES   16
 #define MAX_PATTERNS 8
 
 static const double default_max_sparsity = SL_LAW_DEFAULT_MAX_SPARSITY;
@@ -36,9 +36,8 @@ typedef struct draws {
 
 static void draws_load(sl_request *req, const sl_law_record *rec, draws *d) {
     memset(d, 0, sizeof *d);
-    if (rec->draws <= 0 ||
-        sl_store_law_draws(sl_req_server(req)->store, rec->name, rec->version, &d->law, &d->n) !=
-            SL_STORE_OK)
+    if (rec->draws <= 0 || sl_store_law_draws(sl_req_server(req)->store, rec->name, rec->version,
+                                              &d->law, &d->n) != SL_STORE_OK)
         return;
     d->values = malloc(d->n * sizeof *d->values);
     if (!d->values) abort();
@@ -141,7 +140,8 @@ static int parse_cost(sl_request *req, sl_cost *cost, sl_error *err) {
                             "cost_model must be dense or gmp (got '%.40s')", model);
     if (cost->model == SL_COST_DENSE) {
         const char *stray = sl_req_query(req, "prune_start") ? "prune_start"
-                            : sl_req_query(req, "prune_end") ? "prune_end" : NULL;
+                            : sl_req_query(req, "prune_end") ? "prune_end"
+                                                             : NULL;
         if (stray)
             return sl_error_set(err, SL_ERR_INVALID_PARAMETER, stray,
                                 "%s applies only to cost_model=gmp", stray);
@@ -173,8 +173,7 @@ static int parse_budget(sl_request *req, const sl_law_record *rec, double nonzer
                             sl_data_unit_name(rec->data_unit));
     *given_compute = compute != NULL;
     if (sl_parse_number(compute ? "compute" : "data", compute ? compute : data,
-                        compute ? &sl_range_compute : &sl_range_amount,
-                        &v, err))
+                        compute ? &sl_range_compute : &sl_range_amount, &v, err))
         return -1;
     if (compute && rec->data_unit != SL_UNIT_TOKENS)
         return sl_error_set(err, SL_ERR_UNIT_MISMATCH, "compute",
@@ -248,13 +247,14 @@ void sl_handle_optimal_sparsity(sl_request *req) {
                       "candidates are dense and the listed patterns only");
         return;
     }
-    int rc = patterns ? sl_law_optimal_among(&rec.law, &q.cost, q.nonzeros, q.dense_data,
-                                             pattern_s, npatterns, &opt, &chosen)
+    int rc = patterns ? sl_law_optimal_among(&rec.law, &q.cost, q.nonzeros, q.dense_data, pattern_s,
+                                             npatterns, &opt, &chosen)
                       : sl_law_optimal_sparsity(&rec.law, &q.cost, q.nonzeros, q.dense_data,
                                                 q.max_sparsity, &opt);
     if (rc != SL_LAW_OK || !isfinite(opt.loss) || !isfinite(opt.dense_loss)) {
         sl_reply_fail(req, SL_ERR_UNPROCESSABLE, NULL,
-                      "the law gives no finite optimum for nonzeros=%g and this budget", q.nonzeros);
+                      "the law gives no finite optimum for nonzeros=%g and this budget",
+                      q.nonzeros);
         return;
     }
     q.pattern = !patterns ? "unstructured" : chosen == npatterns ? "dense" : pattern_names[chosen];
@@ -269,9 +269,9 @@ void sl_handle_optimal_sparsity(sl_request *req) {
         size_t pick;
         int r = patterns ? sl_law_optimal_among(&d.law[i], &q.cost, q.nonzeros, q.dense_data,
                                                 pattern_s, npatterns, &o, &pick)
-                         : sl_law_optimal_sparsity(&d.law[i], &q.cost, q.nonzeros, q.dense_data,
-                                                   isnan(q.max_sparsity) ? default_max_sparsity
-                                                                         : q.max_sparsity, &o);
+                         : sl_law_optimal_sparsity(
+                               &d.law[i], &q.cost, q.nonzeros, q.dense_data,
+                               isnan(q.max_sparsity) ? default_max_sparsity : q.max_sparsity, &o);
         if (r == SL_LAW_OK) d.values[ok++] = o.sparsity;
     }
     d.n = ok;
@@ -340,8 +340,8 @@ void sl_handle_equivalent_dense(sl_request *req) {
         json_object_set_new(body, "dense_equivalent_params", sl_json_number(m * n));
     }
     json_object_set_new(body, "units",
-                        sl_units_json(rec.data_unit, "sparsity", "multiplier", "limit",
-                                      "nonzeros", "dense_equivalent_params", NULL));
+                        sl_units_json(rec.data_unit, "sparsity", "multiplier", "limit", "nonzeros",
+                                      "dense_equivalent_params", NULL));
     reply_law_ref(req, &rec, body);
 }
 
@@ -422,15 +422,15 @@ void sl_handle_curve_loss_vs_data(sl_request *req) {
             double row[] = {s[k], n, d, sl_law_loss(&rec.law, s[k], n, d)};
             sl_table_add(&t, NULL, row);
         }
-    json_t *body = json_pack("{s:f, s:o}", "nonzeros", n, "units",
-                             sl_units_json(rec.data_unit, "sparsity", "nonzeros", "data", "loss",
-                                           NULL));
+    json_t *body =
+        json_pack("{s:f, s:o}", "nonzeros", n, "units",
+                  sl_units_json(rec.data_unit, "sparsity", "nonzeros", "data", "loss", NULL));
     reply_table(req, &rec, &t, csv, 0, body);
 }
 
 void sl_handle_curve_optimal_sparsity(sl_request *req) {
-    static const char *const cols[] = {"nonzeros", "compute", "dense_data", "sparsity",
-                                       "loss", "dense_loss", "data", NULL};
+    static const char *const cols[] = {"nonzeros", "compute",    "dense_data", "sparsity",
+                                       "loss",     "dense_loss", "data",       NULL};
     static const double default_n[] = {1e8, 1e9, 1e10};
     sl_law_record rec;
     sl_cost cost;
@@ -443,8 +443,8 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
     if (sl_handler_law(req, &rec) != 0) return;
     memcpy(n, default_n, sizeof default_n);
     if (sl_req_wants_csv(req, &err, &csv) ||
-        (nonzeros && sl_parse_number_list("nonzeros", nonzeros, &sl_range_amount, n,
-                                          MAX_SERIES, &nn, &err)) ||
+        (nonzeros &&
+         sl_parse_number_list("nonzeros", nonzeros, &sl_range_amount, n, MAX_SERIES, &nn, &err)) ||
         parse_points(req, &points, &err) || parse_cost(req, &cost, &err) ||
         sl_req_number(req, "max_sparsity", &sl_range_sparsity, &default_max_sparsity, &max_s,
                       &err)) {
@@ -475,10 +475,10 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
     }
     double dlo = sl_law_dense_optimal_data(&rec.law, nmin) / 10;
     double dhi = sl_law_dense_optimal_data(&rec.law, nmax) * 1000;
-    if (by_compute ? parse_span(req, "compute_min", "compute_max", &sl_range_compute,
-                                6 * nmin * dlo, 6 * nmax * dhi, &lo, &hi, &err)
-                   : parse_span(req, "data_min", "data_max", &sl_range_amount, dlo, dhi, &lo, &hi,
-                                &err)) {
+    if (by_compute
+            ? parse_span(req, "compute_min", "compute_max", &sl_range_compute, 6 * nmin * dlo,
+                         6 * nmax * dhi, &lo, &hi, &err)
+            : parse_span(req, "data_min", "data_max", &sl_range_amount, dlo, dhi, &lo, &hi, &err)) {
         sl_reply_error(req, &err);
         return;
     }
@@ -495,15 +495,15 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
                               "no optimum for nonzeros=%g at dense data %g", n[k], dd);
                 return;
             }
-            double row[] = {n[k], 6 * n[k] * dd, dd, opt.sparsity, opt.loss, opt.dense_loss,
-                            opt.data};
+            double row[] = {n[k],     6 * n[k] * dd,  dd,      opt.sparsity,
+                            opt.loss, opt.dense_loss, opt.data};
             sl_table_add(&t, NULL, row);
         }
-    json_t *body = json_pack("{s:s, s:s, s:f, s:o}", "x", by_compute ? "compute" : "dense_data",
-                             "cost_model", cost.model == SL_COST_GMP ? "gmp" : "dense",
-                             "max_sparsity", max_s, "units",
-                             sl_units_json(rec.data_unit, "nonzeros", "compute", "dense_data",
-                                           "sparsity", "loss", "dense_loss", "data", NULL));
+    json_t *body =
+        json_pack("{s:s, s:s, s:f, s:o}", "x", by_compute ? "compute" : "dense_data", "cost_model",
+                  cost.model == SL_COST_GMP ? "gmp" : "dense", "max_sparsity", max_s, "units",
+                  sl_units_json(rec.data_unit, "nonzeros", "compute", "dense_data", "sparsity",
+                                "loss", "dense_loss", "data", NULL));
     reply_table(req, &rec, &t, csv, 0, body);
 }
 
@@ -543,11 +543,11 @@ void sl_handle_contours(sl_request *req) {
         double row[] = {NAN, n, dd, 6 * n * dd};
         sl_table_add(&t, "dense_optimal", row);
     }
-    json_t *body = json_pack("{s:s, s:s, s:o}", "cost_model", "dense", "note",
-                             "iso_sparsity lines: where S_opt equals sparsity; dense_optimal: "
-                             "the compute-optimal data of a dense model (S = 0 slice)",
-                             "units",
-                             sl_units_json(rec.data_unit, "sparsity", "nonzeros", "dense_data",
-                                           "compute", NULL));
+    json_t *body = json_pack(
+        "{s:s, s:s, s:o}", "cost_model", "dense", "note",
+        "iso_sparsity lines: where S_opt equals sparsity; dense_optimal: "
+        "the compute-optimal data of a dense model (S = 0 slice)",
+        "units",
+        sl_units_json(rec.data_unit, "sparsity", "nonzeros", "dense_data", "compute", NULL));
     reply_table(req, &rec, &t, csv, 0, body);
 }

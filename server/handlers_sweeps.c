@@ -140,20 +140,22 @@ static int validate(sl_request *req, const sl_sweep_request *sr) {
         if (law.builtin) {
             sl_reply_fail(req, SL_ERR_CONFLICT, "law",
                           "'%s' is a built-in law and cannot get new versions; publish under "
-                          "another name", sr->law);
+                          "another name",
+                          sr->law);
             return -1;
         }
         if (law.data_unit != SL_UNIT_TOKENS) {
             sl_reply_fail(req, SL_ERR_CONFLICT, "law",
                           "law '%s' measures data in %s but a sweep's runs measure it in tokens; "
-                          "publish under another name", sr->law, sl_data_unit_name(law.data_unit));
+                          "publish under another name",
+                          sr->law, sl_data_unit_name(law.data_unit));
             return -1;
         }
     }
     const char *backend = sl_backend_kind_name(sr->backend);
     if (!sl_runs_backend(server->runs, backend)) {
-        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "backend",
-                      "this server has no %s backend", backend);
+        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "backend", "this server has no %s backend",
+                      backend);
         return -1;
     }
     if (sr->backend == SL_BACKEND_LOCAL && access(server->config->trainer, X_OK) != 0) {
@@ -180,7 +182,7 @@ void sl_handle_sweep_create(sl_request *req) {
     size_t n = sl_sweep_points(&sr, NULL, 0);
     sl_run_spec *points = calloc(n, sizeof *points);
     sl_run_new *runs = calloc(n, sizeof *runs);
-    char (*keys)[SL_RUN_KEY_MAX] = calloc(n, sizeof *keys);
+    char(*keys)[SL_RUN_KEY_MAX] = calloc(n, sizeof *keys);
     if (!points || !runs || !keys) abort();
     sl_sweep_points(&sr, points, n);
     for (size_t i = 0; i < n; i++) {
@@ -199,7 +201,8 @@ void sl_handle_sweep_create(sl_request *req) {
                                           text, runs, n, (long)sr.max_attempts, &id)
                   : SL_STORE_ERROR;
     free(text);
-    for (size_t i = 0; i < n; i++) free((char *)(uintptr_t)runs[i].spec);
+    for (size_t i = 0; i < n; i++)
+        free((char *)(uintptr_t)runs[i].spec);
     free(runs);
     free(keys);
     free(points);
@@ -259,8 +262,8 @@ void sl_handle_run_delete(sl_request *req) {
             state = sl_run_state_name(run.state);
             sl_run_record_free(&run);
         }
-        sl_reply_fail(req, SL_ERR_CONFLICT, "id", "run %lld has already %s; nothing to cancel",
-                      id, state);
+        sl_reply_fail(req, SL_ERR_CONFLICT, "id", "run %lld has already %s; nothing to cancel", id,
+                      state);
         return;
     }
     if (rc != SL_STORE_OK) {

@@ -37,14 +37,16 @@ static sl_backend *worker_backend(const sl_config *cfg, char *err, size_t errcap
         FILE *f = fopen(cfg->worker_token_file, "r");
         size_t n = f ? fread(token, 1, sizeof token - 1, f) : 0;
         if (f) fclose(f);
-        while (n && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' ')) n--;
+        while (n && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' '))
+            n--;
         token[n] = '\0';
     } else if (env) {
         snprintf(token, sizeof token, "%s", env);
     }
     if (!token[0]) {
-        snprintf(err, errcap, "--worker-url needs a token: --worker-token-file F or "
-                              "SPARSELAW_WORKER_TOKEN");
+        snprintf(err, errcap,
+                 "--worker-url needs a token: --worker-token-file F or "
+                 "SPARSELAW_WORKER_TOKEN");
         return NULL;
     }
     sl_backend *b = sl_backend_worker_new(cfg->worker_url, token, cfg->worker_runs, err, errcap);

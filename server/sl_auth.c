@@ -22,8 +22,8 @@ static void trim(char *s) {
 static int valid_token(const char *t, char *errbuf, size_t errcap, const char *where) {
     size_t n = strlen(t);
     if (n < TOKEN_MIN || n > TOKEN_MAX) {
-        snprintf(errbuf, errcap, "the token from %s must be %d to %d characters", where,
-                 TOKEN_MIN, TOKEN_MAX);
+        snprintf(errbuf, errcap, "the token from %s must be %d to %d characters", where, TOKEN_MIN,
+                 TOKEN_MAX);
         return -1;
     }
     for (size_t i = 0; i < n; i++)
@@ -58,7 +58,8 @@ static int generate_token(const char *path, char *buf, size_t cap, char *errbuf,
     }
     close(rnd);
     if (cap < 2 * sizeof raw + 1) return -1;
-    for (size_t i = 0; i < sizeof raw; i++) snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(buf + 2 * i, 3, "%02x", raw[i]);
     /* O_EXCL: two servers starting on one directory must not trade tokens. */
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
@@ -95,7 +96,8 @@ int sl_auth_load_token(const sl_config *cfg, char *buf, size_t cap, char *errbuf
 unsigned sl_auth_check(const char *authorization, const char *token) {
     if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0) return 401;
     const char *given = authorization + 7;
-    while (*given == ' ') given++;
+    while (*given == ' ')
+        given++;
     size_t glen = strlen(given), tlen = strlen(token);
     /* Every byte of the token is compared whatever the input, so the time
      * taken says nothing about how much of a guess was right. */

@@ -28,7 +28,7 @@ typedef struct sl_backend_status {
                          tokens_per_s, evaluations: [{step, tokens, val_loss}]}; or NULL */
     json_t *result;   /* the trainer's result, when SUCCEEDED */
     char ref[SL_BACKEND_REF_MAX]; /* "" or a new reference to store (the run was found anew) */
-    char reason[320]; /* why, when FAILED or LOST */
+    char reason[320];             /* why, when FAILED or LOST */
 } sl_backend_status;
 
 void sl_backend_status_free(sl_backend_status *st);
@@ -42,8 +42,7 @@ struct sl_backend {
     int (*submit)(sl_backend *b, long long id, long attempt, const sl_run_spec *spec, char *ref,
                   size_t refcap, char *reason, size_t reasoncap);
     /* How the run stands; 0, or -1 when that cannot be told now. */
-    int (*poll)(sl_backend *b, long long id, long attempt, const char *ref,
-                sl_backend_status *out);
+    int (*poll)(sl_backend *b, long long id, long attempt, const char *ref, sl_backend_status *out);
     /* Asks the run to stop; 0 once asked or when it had ended. */
     int (*cancel)(sl_backend *b, long long id, long attempt, const char *ref);
     void (*close)(sl_backend *b);

@@ -27,7 +27,7 @@
 extern char **environ;
 
 #define MAX_ARGS 40
-#define LOG_MAX (16u << 20) /* a run's log is ~100 lines; more is not read */
+#define LOG_MAX  (16u << 20) /* a run's log is ~100 lines; more is not read */
 
 /* A child this server started: exited once reaped. */
 typedef struct child {
@@ -285,16 +285,14 @@ static void read_log(const char *path, sl_backend_status *st, json_t **result, j
             json_t *v = json_object_get(ev, "val_loss");
             if (json_is_number(v)) {
                 val = json_number_value(v);
-                json_array_append_new(evals, json_pack("{s:O, s:O, s:O}", "step",
-                                                       json_object_get(ev, "step"), "tokens",
-                                                       json_object_get(ev, "tokens"), "val_loss",
-                                                       v));
+                json_array_append_new(
+                    evals, json_pack("{s:O, s:O, s:O}", "step", json_object_get(ev, "step"),
+                                     "tokens", json_object_get(ev, "tokens"), "val_loss", v));
             }
             json_decref(st->progress);
             st->progress = json_object();
-            static const char *const keep[] = {"step", "steps", "tokens", "train_loss",
-                                               "sparsity", "nonzeros", "tokens_per_s",
-                                               "elapsed_s"};
+            static const char *const keep[] = {"step",     "steps",    "tokens",       "train_loss",
+                                               "sparsity", "nonzeros", "tokens_per_s", "elapsed_s"};
             for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
                 json_t *x = json_object_get(ev, keep[k]);
                 if (x) json_object_set(st->progress, keep[k], x);
@@ -369,7 +367,8 @@ static int local_poll(sl_backend *b, long long id, long attempt, const char *ref
         out->state = SL_BACKEND_LOST;
         snprintf(out->reason, sizeof out->reason, "the trainer was stopped (%s) after step %lld",
                  json_string_value(json_object_get(result, "signal"))
-                     ? json_string_value(json_object_get(result, "signal")) : "signal",
+                     ? json_string_value(json_object_get(result, "signal"))
+                     : "signal",
                  (long long)json_integer_value(json_object_get(result, "step")));
     } else if (error) {
         const char *code = json_string_value(json_object_get(error, "code"));
@@ -380,8 +379,8 @@ static int local_poll(sl_backend *b, long long id, long attempt, const char *ref
                  code ? code : "error", msg ? msg : "");
     } else {
         out->state = SL_BACKEND_LOST;
-        snprintf(out->reason, sizeof out->reason,
-                 "the trainer process ended without a result (%s)", how);
+        snprintf(out->reason, sizeof out->reason, "the trainer process ended without a result (%s)",
+                 how);
     }
     json_decref(result);
     json_decref(error);

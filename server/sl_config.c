@@ -6,7 +6,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 /* The trainer the build made (SL_DEFAULT_TRAINER); without one, the
  * sparselaw-train beside this executable. */
 #ifndef SL_DEFAULT_TRAINER
@@ -40,7 +39,8 @@ typedef struct option_def {
 
 static const option_def options[] = {
     {"--port", "SPARSELAW_PORT", OPT_UINT, FIELD(port), 0, 65535, "TCP port (0: any free port)"},
-    {"--bind", "SPARSELAW_BIND", OPT_STRING, FIELD(bind), 0, 0, "address to listen on (IPv4 or IPv6)"},
+    {"--bind", "SPARSELAW_BIND", OPT_STRING, FIELD(bind), 0, 0,
+     "address to listen on (IPv4 or IPv6)"},
     {"--data-dir", "SPARSELAW_DATA_DIR", OPT_STRING, FIELD(data_dir), 0, 0,
      "directory of the SQLite store and the generated token"},
     {"--threads", "SPARSELAW_THREADS", OPT_UINT, FIELD(threads), 1, 256, "HTTP worker threads"},
@@ -56,8 +56,8 @@ static const option_def options[] = {
      "training text of local runs (file or directory; sweeps cannot choose it)"},
     {"--worker-url", "SPARSELAW_WORKER_URL", OPT_STRING, FIELD(worker_url), 0, 0,
      "http://HOST:PORT of a `sparselaw-train serve` worker (none by default)"},
-    {"--worker-token-file", "SPARSELAW_WORKER_TOKEN_FILE", OPT_STRING, FIELD(worker_token_file),
-     0, 0, "file holding the worker's bearer token (or set SPARSELAW_WORKER_TOKEN)"},
+    {"--worker-token-file", "SPARSELAW_WORKER_TOKEN_FILE", OPT_STRING, FIELD(worker_token_file), 0,
+     0, "file holding the worker's bearer token (or set SPARSELAW_WORKER_TOKEN)"},
     {"--worker-runs", "SPARSELAW_WORKER_RUNS", OPT_UINT, FIELD(worker_runs), 1, 256,
      "runs sent to the worker at once (its --max-active)"},
     {"--worker-lost-after", "SPARSELAW_WORKER_LOST_AFTER", OPT_UINT, FIELD(worker_lost_after), 1,
@@ -75,10 +75,12 @@ static void usage(FILE *f) {
         fprintf(f, "  %-14s %-22s %s\n", options[i].flag, options[i].env ? options[i].env : "",
                 options[i].help);
     fprintf(f, "  %-14s %-22s %s\n", "", "SPARSELAW_TOKEN", "the bearer token itself");
-    fprintf(f, "\nDefaults: --port 8080 --bind 127.0.0.1 --data-dir ./sparselaw-data "
-               "--threads <cores> --max-body 8388608\n"
-               "          --trainer %s --local-runs 1\n",
-            SL_DEFAULT_TRAINER[0] ? SL_DEFAULT_TRAINER : "<sparselawd's directory>/sparselaw-train");
+    fprintf(f,
+            "\nDefaults: --port 8080 --bind 127.0.0.1 --data-dir ./sparselaw-data "
+            "--threads <cores> --max-body 8388608\n"
+            "          --trainer %s --local-runs 1\n",
+            SL_DEFAULT_TRAINER[0] ? SL_DEFAULT_TRAINER
+                                  : "<sparselawd's directory>/sparselaw-train");
 }
 
 static int set(sl_config *cfg, const option_def *o, const char *value, const char *source) {
@@ -143,7 +145,8 @@ int sl_config_load(sl_config *cfg, int argc, char **argv) {
         size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
         const option_def *o = NULL;
         for (size_t i = 0; i < NOPTIONS; i++)
-            if (strlen(options[i].flag) == len && !strncmp(arg, options[i].flag, len)) o = &options[i];
+            if (strlen(options[i].flag) == len && !strncmp(arg, options[i].flag, len))
+                o = &options[i];
         if (!o) {
             fprintf(stderr, "sparselawd: unknown option '%s' (see --help)\n", arg);
             return -1;

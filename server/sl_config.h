@@ -8,17 +8,17 @@
 #include <stddef.h>
 
 typedef struct sl_config {
-    unsigned port;          /* 0: any free port (logged at start) */
+    unsigned port; /* 0: any free port (logged at start) */
     char bind[64];
     char data_dir[1024];
     unsigned threads;
-    char token_file[1024];  /* "" when not given */
+    char token_file[1024]; /* "" when not given */
     char static_dir[1024];
-    size_t max_body;        /* bytes */
-    int print_routes;       /* --routes: print the route table as JSON and exit */
-    char trainer[1024];     /* sparselaw-train of the local backend */
-    char corpus[1024];      /* its --corpus; "" for the trainer's default */
-    unsigned local_runs;    /* local training runs at once */
+    size_t max_body;              /* bytes */
+    int print_routes;             /* --routes: print the route table as JSON and exit */
+    char trainer[1024];           /* sparselaw-train of the local backend */
+    char corpus[1024];            /* its --corpus; "" for the trainer's default */
+    unsigned local_runs;          /* local training runs at once */
     char worker_url[1024];        /* a `sparselaw-train serve` worker; "" for none */
     char worker_token_file[1024]; /* its token; "" for SPARSELAW_WORKER_TOKEN */
     unsigned worker_runs;         /* runs sent to the worker at once (its --max-active) */

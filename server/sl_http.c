@@ -40,7 +40,9 @@ struct sl_request {
 static struct MHD_Daemon *daemon_handle;
 static atomic_int in_flight;
 
-sl_server *sl_req_server(const sl_request *req) { return req->server; }
+sl_server *sl_req_server(const sl_request *req) {
+    return req->server;
+}
 
 /* ---------------------------------------------------------------- answers */
 
@@ -59,8 +61,8 @@ static void set_response(sl_request *req, unsigned status, struct MHD_Response *
 
 void sl_reply_text(sl_request *req, unsigned status, const char *content_type, char *buf,
                    size_t len) {
-    set_response(req, status,
-                 MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE), content_type);
+    set_response(req, status, MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE),
+                 content_type);
 }
 
 void sl_reply_json(sl_request *req, unsigned status, json_t *body) {
@@ -98,7 +100,8 @@ void sl_reply_error(sl_request *req, const sl_error *err) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     }
     if (status == 401)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"sparselaw\"");
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                "Bearer realm=\"sparselaw\"");
     if (status == 503) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "5");
 }
 
@@ -130,7 +133,9 @@ const char *sl_req_query(const sl_request *req, const char *name) {
     return value ? value : "";
 }
 
-json_t *sl_req_json(const sl_request *req) { return req->json; }
+json_t *sl_req_json(const sl_request *req) {
+    return req->json;
+}
 
 const char *sl_req_body(const sl_request *req, size_t *len) {
     *len = req->body_len;
@@ -149,8 +154,8 @@ int sl_req_number(const sl_request *req, const char *name, const sl_range *range
             *out = *dflt;
             return 0;
         }
-        return sl_error_set(err, SL_ERR_MISSING_PARAMETER, name,
-                            "%s is required: a number %s", name, range->what);
+        return sl_error_set(err, SL_ERR_MISSING_PARAMETER, name, "%s is required: a number %s",
+                            name, range->what);
     }
     return sl_parse_number(name, text, range, out, err);
 }
@@ -159,14 +164,15 @@ int sl_req_wants_csv(const sl_request *req, sl_error *err, int *wants) {
     const char *format = sl_req_query(req, "format");
     *wants = 0;
     if (format) {
-        if (strcmp(format, "csv") == 0) *wants = 1;
+        if (strcmp(format, "csv") == 0)
+            *wants = 1;
         else if (strcmp(format, "json") != 0)
             return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "format",
                                 "format must be json or csv (got '%.40s')", format);
         return 0;
     }
-    const char *accept = MHD_lookup_connection_value(req->con, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_ACCEPT);
+    const char *accept =
+        MHD_lookup_connection_value(req->con, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
     *wants = accept && strstr(accept, "text/csv") != NULL;
     return 0;
 }
@@ -288,7 +294,8 @@ static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const
  * Returns -1 with err set when the request must be refused now. */
 static int admit(sl_request *req, sl_error *err) {
     if (req->server->draining)
-        return sl_error_set(err, SL_ERR_SHUTTING_DOWN, NULL, "the server is shutting down; retry shortly");
+        return sl_error_set(err, SL_ERR_SHUTTING_DOWN, NULL,
+                            "the server is shutting down; retry shortly");
     req->route = find_route(req);
     if (req->route == -1)
         return sl_error_set(err, SL_ERR_NOT_FOUND, NULL, "no route for %.200s", req->url);
@@ -302,26 +309,28 @@ static int admit(sl_request *req, sl_error *err) {
     MHD_get_connection_values(req->con, MHD_GET_ARGUMENT_KIND, check_query_arg, &qc);
     if (qc.failed) return -1;
     if (r->flags & SL_ROUTE_AUTH) {
-        const char *auth = MHD_lookup_connection_value(req->con, MHD_HEADER_KIND,
-                                                       MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *auth =
+            MHD_lookup_connection_value(req->con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         unsigned status = sl_auth_check(auth, req->server->token);
         if (status == 401)
             return sl_error_set(err, SL_ERR_UNAUTHORIZED, NULL,
                                 "this route needs Authorization: Bearer <token>");
-        if (status == 403) return sl_error_set(err, SL_ERR_FORBIDDEN, NULL, "the bearer token is wrong");
+        if (status == 403)
+            return sl_error_set(err, SL_ERR_FORBIDDEN, NULL, "the bearer token is wrong");
     }
     if (r->flags & SL_ROUTE_JSON_BODY) {
-        const char *type = MHD_lookup_connection_value(req->con, MHD_HEADER_KIND,
-                                                       MHD_HTTP_HEADER_CONTENT_TYPE);
+        const char *type =
+            MHD_lookup_connection_value(req->con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         size_t n = strlen("application/json");
         if (!type || strncasecmp(type, "application/json", n) != 0 ||
             (type[n] && type[n] != ';' && type[n] != ' '))
-            return sl_error_set(err, SL_ERR_UNSUPPORTED_MEDIA_TYPE, NULL,
-                                "the body must be sent as Content-Type: application/json (got %.60s)",
-                                type ? type : "none");
+            return sl_error_set(
+                err, SL_ERR_UNSUPPORTED_MEDIA_TYPE, NULL,
+                "the body must be sent as Content-Type: application/json (got %.60s)",
+                type ? type : "none");
     }
-    const char *length = MHD_lookup_connection_value(req->con, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *length =
+        MHD_lookup_connection_value(req->con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length && strtoull(length, NULL, 10) > req->server->config->max_body)
         return sl_error_set(err, SL_ERR_PAYLOAD_TOO_LARGE, NULL,
                             "the body is larger than the limit of %zu bytes",
@@ -340,8 +349,8 @@ static int parse_body(sl_request *req, sl_error *err) {
     json_error_t jerr;
     /* Any JSON value parses ("3" is JSON); the decoders refuse the wrong shape
      * as invalid_body. */
-    req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                           &jerr);
+    req->json =
+        json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!req->json)
         return sl_error_set(err, SL_ERR_INVALID_JSON, NULL,
                             "invalid JSON at line %d, column %d (byte %d): %s", jerr.line,
@@ -357,7 +366,8 @@ static int append_body(sl_request *req, const char *data, size_t size) {
     }
     if (req->body_len + size + 1 > req->body_cap) {
         size_t cap = req->body_cap ? req->body_cap : 4096;
-        while (cap < req->body_len + size + 1) cap *= 2;
+        while (cap < req->body_len + size + 1)
+            cap *= 2;
         char *b = realloc(req->body, cap);
         if (!b) abort();
         req->body = b;
@@ -377,9 +387,8 @@ static enum MHD_Result queue(sl_request *req) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
     (void)version;
     sl_request *req = *con_cls;
     sl_error err;
@@ -448,8 +457,8 @@ static void log_request(const sl_request *req, double seconds) {
     n += (size_t)snprintf(line + n, sizeof line - n, "\",\"route\":\"%s\",\"path\":\"",
                           req->route >= 0 ? sl_routes[req->route].pattern : "unmatched");
     n = json_escape(line, sizeof line - 96, n, req->url);
-    n += (size_t)snprintf(line + n, sizeof line - n, "\",\"status\":%u,\"us\":%lld}\n",
-                          req->status, (long long)(seconds * 1e6));
+    n += (size_t)snprintf(line + n, sizeof line - n, "\",\"status\":%u,\"us\":%lld}\n", req->status,
+                          (long long)(seconds * 1e6));
     if (write(STDERR_FILENO, line, n) < 0) return; /* nowhere left to say so */
 }
 
@@ -493,8 +502,8 @@ int sl_http_start(sl_server *server, unsigned *port) {
     struct sockaddr_in v4;
     struct sockaddr_in6 v6;
     struct sockaddr *addr;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     memset(&v4, 0, sizeof v4);
     memset(&v6, 0, sizeof v6);
     if (inet_pton(AF_INET, cfg->bind, &v4.sin_addr) == 1) {
@@ -511,21 +520,18 @@ int sl_http_start(sl_server *server, unsigned *port) {
         return -1;
     }
     daemon_handle = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, server,
-        MHD_OPTION_SOCK_ADDR, addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-        MHD_OPTION_END);
+        flags, (uint16_t)cfg->port, NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR, addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, server, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)1, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (!daemon_handle) {
         fprintf(stderr, "sparselawd: cannot listen on %s port %u (in use, or not allowed)\n",
                 cfg->bind, cfg->port);
         return -1;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon_handle, MHD_DAEMON_INFO_BIND_PORT);
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(daemon_handle, MHD_DAEMON_INFO_BIND_PORT);
     *port = info ? info->port : cfg->port;
     return 0;
 }

@@ -36,8 +36,8 @@ static double now_seconds(void) {
 }
 
 static void log_fit(long long id, const char *event, const char *detail) {
-    json_t *line = json_pack("{s:s, s:s, s:I}", "level", "info", "event", event, "fit",
-                             (json_int_t)id);
+    json_t *line =
+        json_pack("{s:s, s:s, s:I}", "level", "info", "event", event, "fit", (json_int_t)id);
     if (detail) json_object_set_new(line, "detail", json_string(detail));
     char *text = json_dumps(line, JSON_COMPACT);
     json_decref(line);
@@ -71,8 +71,8 @@ static void fail(sl_jobs *jobs, long long id, const char *why) {
 /* Publishes the fit as a new version of its law, with the result, in one
  * transaction. */
 static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *req,
-                    const sl_dataset *ds, const unsigned char *heldout,
-                    const sl_fit_result *res, double seconds) {
+                    const sl_dataset *ds, const unsigned char *heldout, const sl_fit_result *res,
+                    double seconds) {
     sl_law_record rec;
     memset(&rec, 0, sizeof rec);
     snprintf(rec.name, sizeof rec.name, "%s", job->law);
@@ -258,7 +258,8 @@ void sl_jobs_stop(sl_jobs *jobs) {
     pthread_cond_broadcast(&jobs->queued);
     pthread_cond_broadcast(&jobs->ended);
     pthread_mutex_unlock(&jobs->lock);
-    for (unsigned i = 0; i < jobs->nworkers; i++) pthread_join(jobs->workers[i], NULL);
+    for (unsigned i = 0; i < jobs->nworkers; i++)
+        pthread_join(jobs->workers[i], NULL);
     pthread_mutex_destroy(&jobs->lock);
     pthread_cond_destroy(&jobs->queued);
     pthread_cond_destroy(&jobs->ended);

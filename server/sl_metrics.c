@@ -7,8 +7,8 @@
 #include <string.h>
 
 /* Statuses this server answers with; anything else is counted as "other". */
-static const unsigned statuses[] = {200, 201, 202, 204, 304, 400, 401, 403, 404,
-                                    405, 409, 413, 415, 422, 500, 503};
+static const unsigned statuses[] = {200, 201, 202, 204, 304, 400, 401, 403,
+                                    404, 405, 409, 413, 415, 422, 500, 503};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 static const double buckets[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                  0.025,  0.05,    0.1,    0.25,  0.5,    1.0,   2.5};
@@ -44,10 +44,12 @@ void sl_metrics_free(sl_metrics *m) {
 void sl_metrics_observe(sl_metrics *m, int route, unsigned status, double seconds) {
     size_t r = route < 0 || (size_t)route >= m->nroutes ? m->nroutes : (size_t)route;
     size_t s = 0;
-    while (s < NSTATUS && statuses[s] != status) s++;
+    while (s < NSTATUS && statuses[s] != status)
+        s++;
     atomic_fetch_add_explicit(&m->count[r * (NSTATUS + 1) + s], 1, memory_order_relaxed);
     size_t b = 0;
-    while (b < NBUCKET && seconds > buckets[b]) b++;
+    while (b < NBUCKET && seconds > buckets[b])
+        b++;
     atomic_fetch_add_explicit(&m->hist[b], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&m->sum_us, (unsigned long long)(seconds * 1e6),
                               memory_order_relaxed);
@@ -79,8 +81,9 @@ static void put(text *t, const char *fmt, ...) {
 char *sl_metrics_render(const sl_metrics *m, size_t *len) {
     text t = {malloc(4096), 0, 4096};
     if (!t.buf) abort();
-    put(&t, "# HELP sparselaw_http_requests_total HTTP requests by method, route pattern and status.\n"
-            "# TYPE sparselaw_http_requests_total counter\n");
+    put(&t,
+        "# HELP sparselaw_http_requests_total HTTP requests by method, route pattern and status.\n"
+        "# TYPE sparselaw_http_requests_total counter\n");
     for (size_t r = 0; r <= m->nroutes; r++)
         for (size_t s = 0; s <= NSTATUS; s++) {
             unsigned long long n =
@@ -102,7 +105,8 @@ char *sl_metrics_render(const sl_metrics *m, size_t *len) {
     for (size_t b = 0; b <= NBUCKET; b++) {
         cum += atomic_load_explicit(&m->hist[b], memory_order_relaxed);
         if (b < NBUCKET)
-            put(&t, "sparselaw_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[b], cum);
+            put(&t, "sparselaw_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[b],
+                cum);
         else
             put(&t, "sparselaw_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
     }

@@ -11,8 +11,7 @@ typedef struct sl_metrics sl_metrics;
 
 /* Route i is labelled by methods[i] and patterns[i]; requests matching no
  * route go under route "unmatched". */
-sl_metrics *sl_metrics_new(const char *const *methods, const char *const *patterns,
-                           size_t nroutes);
+sl_metrics *sl_metrics_new(const char *const *methods, const char *const *patterns, size_t nroutes);
 void sl_metrics_free(sl_metrics *m);
 
 /* route: an index below nroutes, or -1 for unmatched. */

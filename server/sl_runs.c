@@ -77,8 +77,8 @@ static char *dump(json_t *j) {
 static void attempt_lost(sl_runs *r, const sl_run_record *run, const char *why) {
     if (run->attempts >= run->max_attempts) {
         char reason[480];
-        snprintf(reason, sizeof reason, "gave up after %ld attempt%s; the last: %s",
-                 run->attempts, run->attempts == 1 ? "" : "s", why);
+        snprintf(reason, sizeof reason, "gave up after %ld attempt%s; the last: %s", run->attempts,
+                 run->attempts == 1 ? "" : "s", why);
         sl_store_run_end(r->store, run->id, SL_RUN_FAILED, NULL, NULL, reason);
         log_run("run_failed", run->id, run->sweep_id, reason);
         return;
@@ -140,9 +140,7 @@ static void poll_one(sl_runs *r, const sl_run_record *run) {
         sl_store_run_end(r->store, run->id, SL_RUN_FAILED, NULL, progress, st.reason);
         log_run("run_failed", run->id, run->sweep_id, st.reason);
         break;
-    case SL_BACKEND_LOST:
-        attempt_lost(r, run, st.reason);
-        break;
+    case SL_BACKEND_LOST: attempt_lost(r, run, st.reason); break;
     }
     free(progress);
     sl_backend_status_free(&st);
@@ -296,7 +294,8 @@ static void finish_sweep(sl_runs *r, long long id) {
 static void finish_sweeps(sl_runs *r) {
     long long ids[64];
     size_t n = sl_store_sweeps_ready(r->store, ids, 64);
-    for (size_t i = 0; i < n; i++) finish_sweep(r, ids[i]);
+    for (size_t i = 0; i < n; i++)
+        finish_sweep(r, ids[i]);
 }
 
 static void *runner(void *arg) {
@@ -309,7 +308,8 @@ static void *runner(void *arg) {
         if (stopping) break;
         stop_cancelled(r);
         poll_active(r);
-        for (size_t i = 0; i < r->nbackends; i++) submit_queued(r, r->backends[i]);
+        for (size_t i = 0; i < r->nbackends; i++)
+            submit_queued(r, r->backends[i]);
         finish_sweeps(r);
 
         struct timespec until;
@@ -358,7 +358,8 @@ void sl_runs_stop(sl_runs *r) {
     pthread_cond_broadcast(&r->wake);
     pthread_mutex_unlock(&r->lock);
     if (started) pthread_join(r->thread, NULL);
-    for (size_t i = 0; i < r->nbackends; i++) r->backends[i]->close(r->backends[i]);
+    for (size_t i = 0; i < r->nbackends; i++)
+        r->backends[i]->close(r->backends[i]);
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->wake);
     free(r);

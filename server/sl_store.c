@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 /* A bootstrap draw is stored as its 7 coefficients, native doubles. */
-#define DRAW_BYTES (SL_LAW_NCOEF * sizeof(double))
+#define DRAW_BYTES      (SL_LAW_NCOEF * sizeof(double))
 #define DRAW_BYTES_TEXT "56"
 
 /* Statements prepared once per connection, on first use. */
@@ -64,23 +64,23 @@ enum stmt_id {
     ST_COUNT
 };
 
-#define LAW_COLUMNS                                                                      \
-    "v.name, v.version, v.description, v.a_s, v.b_s, v.c_s, v.b_n, v.a_d, v.b_d, v.c, " \
-    "v.data_unit, v.source_kind, v.reference, v.fit_id, v.created_at, l.builtin, "      \
+#define LAW_COLUMNS                                                                                \
+    "v.name, v.version, v.description, v.a_s, v.b_s, v.c_s, v.b_n, v.a_d, v.b_d, v.c, "            \
+    "v.data_unit, v.source_kind, v.reference, v.fit_id, v.created_at, l.builtin, "                 \
     "v.fit_json, coalesce(length(v.draws), 0) / " DRAW_BYTES_TEXT
 
-#define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+#define NOW             "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 #define DATASET_COLUMNS "id, name, data_unit, rows, created_at, updated_at"
-#define FIT_COLUMNS                                                                       \
-    "id, state, dataset_id, law, request, result, error, progress, attempts, "             \
+#define FIT_COLUMNS                                                                                \
+    "id, state, dataset_id, law, request, result, error, progress, attempts, "                     \
     "published_version, created_at, coalesce(started_at, ''), coalesce(finished_at, '')"
 
-#define SWEEP_COLUMNS                                                                     \
-    "id, law, backend, state, request, error, coalesce(dataset_id, 0), coalesce(fit_id, 0), " \
+#define SWEEP_COLUMNS                                                                              \
+    "id, law, backend, state, request, error, coalesce(dataset_id, 0), coalesce(fit_id, 0), "      \
     "created_at, coalesce(finished_at, '')"
-#define RUN_COLUMNS                                                                        \
-    "id, sweep_id, state, point_key, backend, spec, coalesce(ref, ''), progress, result, "  \
-    "error, last_error, attempts, max_attempts, not_before, created_at, "                  \
+#define RUN_COLUMNS                                                                                \
+    "id, sweep_id, state, point_key, backend, spec, coalesce(ref, ''), progress, result, "         \
+    "error, last_error, attempts, max_attempts, not_before, created_at, "                          \
     "coalesce(started_at, ''), coalesce(finished_at, '')"
 #define RUN_LIVE "('queued', 'submitted', 'running')"
 
@@ -118,7 +118,8 @@ static const char *const stmt_sql[ST_COUNT] = {
     [ST_DATASET_BUSY] = "SELECT count(*) FROM fits WHERE dataset_id = ?1 "
                         "AND state IN ('queued', 'running')",
     [ST_DATASET_DELETE] = "DELETE FROM datasets WHERE id = ?1",
-    [ST_FIT_INSERT] = "INSERT INTO fits (dataset_id, law, request) VALUES (?1, ?2, ?3) RETURNING id",
+    [ST_FIT_INSERT] =
+        "INSERT INTO fits (dataset_id, law, request) VALUES (?1, ?2, ?3) RETURNING id",
     [ST_FIT_GET] = "SELECT " FIT_COLUMNS " FROM fits WHERE id = ?1",
     [ST_FIT_CLAIM] = "UPDATE fits SET state = 'running', attempts = attempts + 1, progress = 0, "
                      "started_at = " NOW " WHERE id = (SELECT id FROM fits WHERE state = 'queued' "
@@ -128,9 +129,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                    "finished_at = " NOW " WHERE id = ?1 AND state = 'running'",
     [ST_FIT_REQUEUE] = "UPDATE fits SET state = 'queued', progress = 0 WHERE state = 'running'",
     [ST_FIT_COUNTS] = "SELECT state, count(*) FROM fits GROUP BY state",
-    [ST_SWEEP_INSERT] = "INSERT INTO sweeps (law, backend, request) VALUES (?1, ?2, ?3) RETURNING id",
-    [ST_RUN_INSERT] = "INSERT OR IGNORE INTO runs (sweep_id, point_key, backend, spec, max_attempts) "
-                      "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_SWEEP_INSERT] =
+        "INSERT INTO sweeps (law, backend, request) VALUES (?1, ?2, ?3) RETURNING id",
+    [ST_RUN_INSERT] =
+        "INSERT OR IGNORE INTO runs (sweep_id, point_key, backend, spec, max_attempts) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_SWEEP_GET] = "SELECT " SWEEP_COLUMNS " FROM sweeps WHERE id = ?1",
     [ST_SWEEP_COUNTS] = "SELECT state, count(*) FROM runs WHERE sweep_id = ?1 GROUP BY state",
     [ST_SWEEP_RUNS] = "SELECT " RUN_COLUMNS " FROM runs WHERE sweep_id = ?1 ORDER BY id",
@@ -138,9 +141,9 @@ static const char *const stmt_sql[ST_COUNT] = {
                         " WHERE id = ?1 AND state = 'running'",
     [ST_SWEEP_CANCEL_RUNS] = "UPDATE runs SET state = 'cancelled', finished_at = " NOW
                              " WHERE sweep_id = ?1 AND state IN " RUN_LIVE,
-    [ST_SWEEP_READY] = "SELECT id FROM sweeps s WHERE state = 'running' AND NOT EXISTS "
-                       "(SELECT 1 FROM runs r WHERE r.sweep_id = s.id AND r.state IN " RUN_LIVE
-                       ") ORDER BY id",
+    [ST_SWEEP_READY] =
+        "SELECT id FROM sweeps s WHERE state = 'running' AND NOT EXISTS "
+        "(SELECT 1 FROM runs r WHERE r.sweep_id = s.id AND r.state IN " RUN_LIVE ") ORDER BY id",
     [ST_SWEEP_FINISH] = "UPDATE sweeps SET state = 'finished', dataset_id = ?2, fit_id = ?3, "
                         "error = ?4, finished_at = " NOW " WHERE id = ?1 AND state = 'running'",
     [ST_RUN_GET] = "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1",
@@ -327,16 +330,20 @@ static void cache_drop(sl_store *s, const char *name) {
     pthread_rwlock_unlock(&s->cache_lock);
 }
 
-int sl_store_schema_version(void) { return SCHEMA_VERSION; }
+int sl_store_schema_version(void) {
+    return SCHEMA_VERSION;
+}
 
 static void log_sqlite(sqlite3 *db, const char *what) {
-    fprintf(stderr, "{\"level\":\"error\",\"event\":\"sqlite\",\"what\":\"%s\",\"message\":\"%s\"}\n",
-            what, db ? sqlite3_errmsg(db) : "out of memory");
+    fprintf(stderr,
+            "{\"level\":\"error\",\"event\":\"sqlite\",\"what\":\"%s\",\"message\":\"%s\"}\n", what,
+            db ? sqlite3_errmsg(db) : "out of memory");
 }
 
 static conn *acquire(sl_store *s) {
     pthread_mutex_lock(&s->lock);
-    while (s->nfree == 0) pthread_cond_wait(&s->freed, &s->lock);
+    while (s->nfree == 0)
+        pthread_cond_wait(&s->freed, &s->lock);
     conn *c = &s->conns[s->free_ids[--s->nfree]];
     pthread_mutex_unlock(&s->lock);
     return c;
@@ -350,9 +357,8 @@ static void release(sl_store *s, conn *c) {
 }
 
 static sqlite3_stmt *stmt(conn *c, enum stmt_id id) {
-    if (!c->stmt[id] &&
-        sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &c->stmt[id],
-                           NULL) != SQLITE_OK) {
+    if (!c->stmt[id] && sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                           &c->stmt[id], NULL) != SQLITE_OK) {
         log_sqlite(c->db, stmt_sql[id]);
         return NULL;
     }
@@ -369,7 +375,8 @@ static void done(sqlite3_stmt *st) {
 static int exec(sqlite3 *db, const char *sql) {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fprintf(stderr, "{\"level\":\"error\",\"event\":\"sqlite\",\"sql\":\"%.60s\",\"message\":\"%s\"}\n",
+        fprintf(stderr,
+                "{\"level\":\"error\",\"event\":\"sqlite\",\"sql\":\"%.60s\",\"message\":\"%s\"}\n",
                 sql, msg ? msg : "?");
         sqlite3_free(msg);
         return -1;
@@ -379,10 +386,11 @@ static int exec(sqlite3 *db, const char *sql) {
 
 static int open_conn(conn *c, const char *path, char *errbuf, size_t cap) {
     memset(c, 0, sizeof *c);
-    int rc = sqlite3_open_v2(path, &c->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = sqlite3_open_v2(
+        path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        snprintf(errbuf, cap, "cannot open %s: %s", path, c->db ? sqlite3_errmsg(c->db) : "out of memory");
+        snprintf(errbuf, cap, "cannot open %s: %s", path,
+                 c->db ? sqlite3_errmsg(c->db) : "out of memory");
         return -1;
     }
     sqlite3_busy_timeout(c->db, 10000);
@@ -395,7 +403,8 @@ static int open_conn(conn *c, const char *path, char *errbuf, size_t cap) {
 }
 
 static void close_conn(conn *c) {
-    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(c->stmt[i]);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(c->stmt[i]);
     sqlite3_close(c->db);
 }
 
@@ -511,8 +520,9 @@ static int law_state(conn *c, const char *name) {
     if (rc == SQLITE_DONE)
         state = LAW_ABSENT;
     else if (rc == SQLITE_ROW)
-        state = !sqlite3_column_int(st, 1) ? LAW_ABSENT
-                : sqlite3_column_int(st, 0) ? LAW_BUILTIN : LAW_USER;
+        state = !sqlite3_column_int(st, 1)  ? LAW_ABSENT
+                : sqlite3_column_int(st, 0) ? LAW_BUILTIN
+                                            : LAW_USER;
     done(st);
     return state;
 }
@@ -554,7 +564,8 @@ sl_store *sl_store_open(const char *dir, int connections, char *errbuf, size_t c
     for (int i = 0; i < s->count; i++) {
         if (open_conn(&s->conns[i], path, errbuf, cap) != 0) {
             s->nfree = i + 1; /* close what was opened, this one included */
-            for (int j = 0; j <= i; j++) s->free_ids[j] = j;
+            for (int j = 0; j <= i; j++)
+                s->free_ids[j] = j;
             sl_store_close(s);
             return NULL;
         }
@@ -687,8 +698,9 @@ static int delete_law_tx(conn *c, void *ctx) {
     const char *name = ctx;
     int state = law_state(c, name);
     if (state != LAW_USER)
-        return state == LAW_ABSENT ? SL_STORE_NOT_FOUND
-               : state == LAW_BUILTIN ? SL_STORE_CONFLICT : SL_STORE_ERROR;
+        return state == LAW_ABSENT    ? SL_STORE_NOT_FOUND
+               : state == LAW_BUILTIN ? SL_STORE_CONFLICT
+                                      : SL_STORE_ERROR;
     sqlite3_stmt *st = stmt(c, ST_LAW_DELETE);
     if (!st) return SL_STORE_ERROR;
     bind_text(st, 1, name);
@@ -827,8 +839,7 @@ static int append_dataset_tx(conn *c, void *ctx) {
     return rc == SL_STORE_OK ? dataset_info(c, w->id, w->out) : rc;
 }
 
-int sl_store_dataset_append(sl_store *s, long long id, const sl_dataset *ds,
-                            sl_dataset_info *out) {
+int sl_store_dataset_append(sl_store *s, long long id, const sl_dataset *ds, sl_dataset_info *out) {
     dataset_write w = {id, NULL, ds, out};
     return in_transaction(s, append_dataset_tx, &w);
 }
@@ -919,7 +930,7 @@ int sl_store_dataset_delete(sl_store *s, long long id) {
 /* ---------------------------------------------------------------- fits */
 
 static const char *const fit_state_names[SL_FIT_STATE_COUNT] = {"queued", "running", "succeeded",
-                                                                 "failed"};
+                                                                "failed"};
 
 const char *sl_fit_state_name(sl_fit_state state) {
     return state < SL_FIT_STATE_COUNT ? fit_state_names[state] : "unknown";
@@ -1023,7 +1034,9 @@ int sl_store_fit_get(sl_store *s, long long id, sl_fit_job *out) {
     return fit_row(s, ST_FIT_GET, id, out);
 }
 
-int sl_store_fit_claim(sl_store *s, sl_fit_job *out) { return fit_row(s, ST_FIT_CLAIM, 0, out); }
+int sl_store_fit_claim(sl_store *s, sl_fit_job *out) {
+    return fit_row(s, ST_FIT_CLAIM, 0, out);
+}
 
 int sl_store_fit_progress(sl_store *s, long long id, double fraction) {
     conn *c = acquire(s);
@@ -1070,8 +1083,8 @@ static int end_fit_tx(conn *c, void *ctx) {
     return rc;
 }
 
-int sl_store_fit_succeed(sl_store *s, long long id, const char *result_json,
-                         sl_law_record *publish, const sl_law *draws, size_t ndraws) {
+int sl_store_fit_succeed(sl_store *s, long long id, const char *result_json, sl_law_record *publish,
+                         const sl_law *draws, size_t ndraws) {
     fit_end e = {id, SL_FIT_SUCCEEDED, result_json, NULL, publish, draws, ndraws};
     int rc = in_transaction(s, end_fit_tx, &e);
     if (publish) cache_drop(s, publish->name);
@@ -1111,7 +1124,7 @@ int sl_store_fit_counts(sl_store *s, long long counts[SL_FIT_STATE_COUNT]) {
 static const char *const run_state_names[SL_RUN_STATE_COUNT] = {
     "queued", "submitted", "running", "succeeded", "failed", "cancelled"};
 static const char *const sweep_state_names[SL_SWEEP_STATE_COUNT] = {"running", "finished",
-                                                                     "cancelled"};
+                                                                    "cancelled"};
 
 const char *sl_run_state_name(sl_run_state state) {
     return state < SL_RUN_STATE_COUNT ? run_state_names[state] : "unknown";
@@ -1235,7 +1248,8 @@ static int sweep_row(conn *c, long long id, sl_sweep_record *w) {
     if (rc != SL_STORE_OK) return rc;
     sqlite3_bind_int64(counts, 1, id);
     while ((step = sqlite3_step(counts)) == SQLITE_ROW)
-        w->counts[run_state_parse(sqlite3_column_text(counts, 0))] = sqlite3_column_int64(counts, 1);
+        w->counts[run_state_parse(sqlite3_column_text(counts, 0))] =
+            sqlite3_column_int64(counts, 1);
     done(counts);
     if (step != SQLITE_DONE) {
         sl_sweep_record_free(w);
@@ -1308,7 +1322,8 @@ size_t sl_store_sweeps_ready(sl_store *s, long long *out, size_t cap) {
     sqlite3_stmt *st = stmt(c, ST_SWEEP_READY);
     size_t n = 0;
     if (st) {
-        while (n < cap && sqlite3_step(st) == SQLITE_ROW) out[n++] = sqlite3_column_int64(st, 0);
+        while (n < cap && sqlite3_step(st) == SQLITE_ROW)
+            out[n++] = sqlite3_column_int64(st, 0);
         done(st);
     }
     release(s, c);
@@ -1405,8 +1420,8 @@ static int cancel_run_tx(conn *c, void *ctx) {
     if (!get || !cancel) return SL_STORE_ERROR;
     sqlite3_bind_int64(get, 1, id);
     int step = sqlite3_step(get);
-    sl_run_state state = step == SQLITE_ROW ? run_state_parse(sqlite3_column_text(get, 2))
-                                            : SL_RUN_FAILED;
+    sl_run_state state =
+        step == SQLITE_ROW ? run_state_parse(sqlite3_column_text(get, 2)) : SL_RUN_FAILED;
     done(get);
     if (step != SQLITE_ROW) return step == SQLITE_DONE ? SL_STORE_NOT_FOUND : SL_STORE_ERROR;
     if (state == SL_RUN_CANCELLED) return SL_STORE_OK;

@@ -141,7 +141,7 @@ int sl_run_state_ended(sl_run_state state);
 typedef struct sl_run_record {
     long long id, sweep_id;
     sl_run_state state;
-    char key[192];    /* the grid point, unique within the sweep */
+    char key[192]; /* the grid point, unique within the sweep */
     char backend[16];
     char *spec;       /* JSON text (sl_run_spec_json), malloc'd */
     char *ref;        /* the backend's reference, "" when none; malloc'd */
@@ -168,8 +168,8 @@ typedef struct sl_sweep_record {
     char law[SL_LAW_NAME_MAX + 1];
     char backend[16];
     sl_sweep_state state;
-    char *request; /* JSON text, malloc'd */
-    char *error;   /* or NULL, malloc'd */
+    char *request;                /* JSON text, malloc'd */
+    char *error;                  /* or NULL, malloc'd */
     long long dataset_id, fit_id; /* 0: none yet */
     long long counts[SL_RUN_STATE_COUNT];
     char created_at[32], finished_at[32];

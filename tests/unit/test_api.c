@@ -11,9 +11,12 @@
 #include "sl_table.h"
 
 Test(parse, accepts_plain_and_scientific_numbers) {
-    static const struct { const char *text; double value; } ok[] = {
-        {"0", 0}, {"1e9", 1e9}, {"2E11", 2e11}, {"0.5", 0.5}, {".5", 0.5}, {"-3", -3},
-        {"1.5e-3", 1.5e-3}, {"+7", 7}, {"1e-400", 0.0},
+    static const struct {
+        const char *text;
+        double value;
+    } ok[] = {
+        {"0", 0},   {"1e9", 1e9},       {"2E11", 2e11}, {"0.5", 0.5},    {".5", 0.5},
+        {"-3", -3}, {"1.5e-3", 1.5e-3}, {"+7", 7},      {"1e-400", 0.0},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         double v = -1;
@@ -23,9 +26,9 @@ Test(parse, accepts_plain_and_scientific_numbers) {
 }
 
 Test(parse, rejects_what_is_not_a_finite_decimal) {
-    static const char *const bad[] = {"", " 1", "1 ", "abc", "nan", "NaN", "inf", "-inf",
-                                      "Infinity", "1e400", "-1e400", "0x10", "1,5", "1e",
-                                      "--1", "1..2", "e5", "1e9x"};
+    static const char *const bad[] = {"",    " 1",   "1 ",       "abc",   "nan",    "NaN",
+                                      "inf", "-inf", "Infinity", "1e400", "-1e400", "0x10",
+                                      "1,5", "1e",   "--1",      "1..2",  "e5",     "1e9x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         double v = 42;
         cr_assert_eq(sl_parse_double(bad[i], &v), -1, "'%s' was accepted", bad[i]);
@@ -71,15 +74,21 @@ Test(parse, number_lists) {
     sl_error err;
     double v[4];
     size_t n = 0;
-    cr_assert_eq(sl_parse_number_list("sparsities", "0,0.5,0.75", &sl_range_sparsity, v, 4, &n, &err), 0);
+    cr_assert_eq(
+        sl_parse_number_list("sparsities", "0,0.5,0.75", &sl_range_sparsity, v, 4, &n, &err), 0);
     cr_assert_eq(n, 3);
     cr_assert_eq(v[2], 0.75);
-    cr_assert_eq(sl_parse_number_list("sparsities", "0,,0.5", &sl_range_sparsity, v, 4, &n, &err), -1);
-    cr_assert_eq(sl_parse_number_list("sparsities", "0,0.5,", &sl_range_sparsity, v, 4, &n, &err), -1);
+    cr_assert_eq(sl_parse_number_list("sparsities", "0,,0.5", &sl_range_sparsity, v, 4, &n, &err),
+                 -1);
+    cr_assert_eq(sl_parse_number_list("sparsities", "0,0.5,", &sl_range_sparsity, v, 4, &n, &err),
+                 -1);
     cr_assert_eq(sl_parse_number_list("sparsities", "0,1", &sl_range_sparsity, v, 4, &n, &err), -1);
-    cr_assert_eq(sl_parse_number_list("sparsities", "0,0.1,0.2,0.3,0.4", &sl_range_sparsity, v, 4, &n, &err), -1);
+    cr_assert_eq(
+        sl_parse_number_list("sparsities", "0,0.1,0.2,0.3,0.4", &sl_range_sparsity, v, 4, &n, &err),
+        -1);
     cr_assert(strstr(err.message, "at most 4"), "%s", err.message);
-    cr_assert_eq(sl_parse_number_list("sparsities", "0.5,0.25,0.5", &sl_range_sparsity, v, 4, &n, &err), -1);
+    cr_assert_eq(
+        sl_parse_number_list("sparsities", "0.5,0.25,0.5", &sl_range_sparsity, v, 4, &n, &err), -1);
     cr_assert(strstr(err.message, "twice"), "%s", err.message);
 }
 
@@ -88,7 +97,8 @@ Test(parse, patterns) {
     int n, m;
     cr_assert_eq(sl_parse_pattern("patterns", "2:4", &n, &m, &err), 0);
     cr_assert(n == 2 && m == 4);
-    static const char *const bad[] = {"4:4", "0:4", "5:4", "2:", ":4", "2-4", "2:4:8", "2:65", "a:b", ""};
+    static const char *const bad[] = {"4:4", "0:4",   "5:4",  "2:",  ":4",
+                                      "2-4", "2:4:8", "2:65", "a:b", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_eq(sl_parse_pattern("patterns", bad[i], &n, &m, &err), -1, "'%s'", bad[i]);
 }
@@ -119,7 +129,8 @@ Test(errors, table_is_complete_and_statuses_match_their_class) {
 
 Test(errors, json_is_always_encodable) {
     sl_error err;
-    sl_error_set(&err, SL_ERR_UNKNOWN_PARAMETER, "bad\xff\x01key", "unknown parameter '%s'", "x\xc3\x28");
+    sl_error_set(&err, SL_ERR_UNKNOWN_PARAMETER, "bad\xff\x01key", "unknown parameter '%s'",
+                 "x\xc3\x28");
     json_t *j = sl_error_json(&err);
     cr_assert_not_null(j);
     json_t *e = json_object_get(j, "error");
@@ -130,9 +141,9 @@ Test(errors, json_is_always_encodable) {
 }
 
 static json_t *law_body(void) {
-    return json_pack("{s:{s:f, s:f, s:f, s:f, s:f, s:f, s:f}, s:{s:s}, s:s}", "coefficients",
-                     "a_s", 10.0, "b_s", 0.7, "c_s", 40.0, "b_n", 0.25, "a_d", 7e8, "b_d", 0.2,
-                     "c", 0.65, "units", "data", "tokens", "description", "mine");
+    return json_pack("{s:{s:f, s:f, s:f, s:f, s:f, s:f, s:f}, s:{s:s}, s:s}", "coefficients", "a_s",
+                     10.0, "b_s", 0.7, "c_s", 40.0, "b_n", 0.25, "a_d", 7e8, "b_d", 0.2, "c", 0.65,
+                     "units", "data", "tokens", "description", "mine");
 }
 
 Test(law_json, put_decodes_and_round_trips) {
@@ -148,15 +159,20 @@ Test(law_json, put_decodes_and_round_trips) {
     rec.version = 3;
     json_t *out = sl_law_record_json(&rec);
     cr_assert_eq(json_integer_value(json_object_get(out, "version")), 3);
-    cr_assert_eq(json_real_value(json_object_get(json_object_get(out, "coefficients"), "b_n")), 0.25);
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "units"), "data")), "tokens");
-    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "source"), "kind")), "manual");
+    cr_assert_eq(json_real_value(json_object_get(json_object_get(out, "coefficients"), "b_n")),
+                 0.25);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "units"), "data")),
+                     "tokens");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(out, "source"), "kind")),
+                     "manual");
     json_decref(out);
     json_decref(body);
 }
 
 Test(law_json, put_rejects_bad_bodies_naming_the_path) {
-    static const struct { const char *patch_key, *patch_json, *field; } cases[] = {
+    static const struct {
+        const char *patch_key, *patch_json, *field;
+    } cases[] = {
         {"coefficients", "{\"a_s\": 1}", "coefficients.b_s"},
         {"coefficients", "5", "coefficients"},
         {"units", "{\"data\": \"images\"}", "units.data"},
@@ -167,7 +183,8 @@ Test(law_json, put_rejects_bad_bodies_naming_the_path) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         json_t *body = law_body();
-        json_object_set_new(body, cases[i].patch_key, json_loads(cases[i].patch_json, JSON_DECODE_ANY, NULL));
+        json_object_set_new(body, cases[i].patch_key,
+                            json_loads(cases[i].patch_json, JSON_DECODE_ANY, NULL));
         sl_law_record rec;
         sl_error err;
         cr_assert_eq(sl_law_put_decode(body, &rec, &err), -1, "case %zu", i);
@@ -226,11 +243,14 @@ Test(query_json, points_decode) {
     size_t n = 0;
     sl_error err;
     cr_assert_eq(decode_points("{\"points\":[{\"sparsity\":0.5,\"nonzeros\":1e8,\"data\":1e10}]}",
-                               &pts, &n, &err), 0);
+                               &pts, &n, &err),
+                 0);
     cr_assert_eq(n, 1);
     cr_assert_eq(pts[0].data, 1e10);
     free(pts);
-    static const struct { const char *body, *field; } bad[] = {
+    static const struct {
+        const char *body, *field;
+    } bad[] = {
         {"{\"points\":[]}", "points"},
         {"{\"points\":{}}", "points"},
         {"{\"pts\":[]}", "points"},
@@ -238,7 +258,9 @@ Test(query_json, points_decode) {
         {"{\"points\":[{\"sparsity\":\"0.5\",\"nonzeros\":1e8,\"data\":1}]}", "points[0].sparsity"},
         {"{\"points\":[{\"sparsity\":1,\"nonzeros\":1e8,\"data\":1}]}", "points[0].sparsity"},
         {"{\"points\":[{\"sparsity\":0,\"nonzeros\":-1,\"data\":1}]}", "points[0].nonzeros"},
-        {"{\"points\":[{\"sparsity\":0,\"nonzeros\":1,\"data\":1},{\"sparsity\":0,\"nonzeros\":1}]}", "points[1].data"},
+        {"{\"points\":[{\"sparsity\":0,\"nonzeros\":1,\"data\":1},{\"sparsity\":0,\"nonzeros\":1}]"
+         "}",
+         "points[1].data"},
         {"{\"points\":[{\"sparsity\":0,\"nonzeros\":1,\"data\":1,\"x\":2}]}", "points[0]"},
         {"{\"points\":[1,2,3,4]}", "points"},
     };
@@ -255,7 +277,8 @@ Test(query_json, loss_object_follows_the_law) {
     json_t *o = sl_loss_json(law, &p);
     cr_assert_float_eq(json_real_value(json_object_get(o, "loss")), 1.8361144547, 1e-9);
     cr_assert_eq(json_real_value(json_object_get(o, "total_params")), 2e8);
-    cr_assert(json_real_value(json_object_get(o, "loss_floor")) < json_real_value(json_object_get(o, "loss")));
+    cr_assert(json_real_value(json_object_get(o, "loss_floor")) <
+              json_real_value(json_object_get(o, "loss")));
     json_decref(o);
 }
 

@@ -20,57 +20,51 @@ static const sl_cost GMP = {SL_COST_GMP, SL_COST_GMP_DEFAULT_START, SL_COST_GMP_
 
 #define MAXS SL_LAW_DEFAULT_MAX_SPARSITY
 
-#define assert_near(got, want, tol)                                                       \
-    cr_assert(fabs((got) - (want)) <= (tol), "%s = %.12g, want %.12g (tol %g)", #got,     \
+#define assert_near(got, want, tol)                                                                \
+    cr_assert(fabs((got) - (want)) <= (tol), "%s = %.12g, want %.12g (tol %g)", #got,              \
               (double)(got), (double)(want), (double)(tol))
-#define assert_rel(got, want, rel) assert_near(got, want, (rel) * fabs(want))
+#define assert_rel(got, want, rel) assert_near(got, want, (rel)*fabs(want))
 
 /* ---- independent reference formulas (not the library's) ---- */
 
-static double ref_loss(const sl_law *l, double s, double n, double d)
-{
+static double ref_loss(const sl_law *l, double s, double n, double d) {
     return (l->a_s * pow(1 - s, l->b_s) + l->c_s) * pow(n, -l->b_n) + pow(l->a_d / d, l->b_d) +
            l->c;
 }
 
-static double ref_density(const sl_cost *c, double s)
-{
-    if (c->model == SL_COST_DENSE)
-        return 1;
+static double ref_density(const sl_cost *c, double s) {
+    if (c->model == SL_COST_DENSE) return 1;
     double t0 = c->prune_start, t1 = c->prune_end;
     return t0 + (t1 - t0) * (1 - 0.75 * s) + (1 - t1) * (1 - s);
 }
 
-static double ref_budget_loss(const sl_law *l, const sl_cost *c, double n, double dd, double s)
-{
+static double ref_budget_loss(const sl_law *l, const sl_cost *c, double n, double dd, double s) {
     return ref_loss(l, s, n, dd * (1 - s) / ref_density(c, s));
 }
 
 /* Compute needed to reach target at sparsity s (dense cost); inf if infeasible. */
-static double ref_plan_compute(const sl_law *l, double target, double n, double s)
-{
+static double ref_plan_compute(const sl_law *l, double target, double n, double s) {
     double r = target - l->c - (l->a_s * pow(1 - s, l->b_s) + l->c_s) * pow(n, -l->b_n);
-    if (!(r > 0))
-        return INFINITY;
+    if (!(r > 0)) return INFINITY;
     return 6 * n * l->a_d * pow(r, -1 / l->b_d) / (1 - s);
 }
 
 /* ---- deterministic RNG (splitmix64) ---- */
 
 static uint64_t rng_state;
-static double uniform(void)
-{
+static double uniform(void) {
     uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     z ^= z >> 31;
     return (double)(z >> 11) * 0x1.0p-53;
 }
-static double log_uniform(double lo, double hi) { return lo * pow(hi / lo, uniform()); }
+static double log_uniform(double lo, double hi) {
+    return lo * pow(hi / lo, uniform());
+}
 
 /* A built-in law with every coefficient scaled by up to +-25 %. */
-static sl_law random_law(void)
-{
+static sl_law random_law(void) {
     sl_law l = uniform() < 0.5 ? VIT : T5;
     for (size_t i = 0; i < SL_LAW_NCOEF; i++)
         *sl_law_coef(&l, i) *= exp(0.25 * (2 * uniform() - 1));
@@ -89,21 +83,18 @@ typedef struct brute {
 
 #define BRUTE_PTS 2000
 
-static brute brute_min(objective f, const void *ctx, double hi)
-{
+static brute brute_min(objective f, const void *ctx, double hi) {
     brute b = {0, INFINITY, 0, 0};
     double h = hi / BRUTE_PTS;
     for (int i = 0; i <= BRUTE_PTS; i++) {
         double s = hi * i / BRUTE_PTS, v = f(ctx, s);
-        if (v < b.f)
-            b.s = s, b.f = v;
+        if (v < b.f) b.s = s, b.f = v;
     }
     double lo = fmax(0, b.s - h), up = fmin(hi, b.s + h);
     b.step = (up - lo) / BRUTE_PTS;
     for (int i = 0; i <= BRUTE_PTS; i++) {
         double s = lo + (up - lo) * i / BRUTE_PTS, v = f(ctx, s);
-        if (v < b.f)
-            b.s = s, b.f = v;
+        if (v < b.f) b.s = s, b.f = v;
     }
     /* Where the minimum is this flat, rounding decides the brute-force argmin;
      * only then is its location not a valid reference. */
@@ -120,8 +111,7 @@ typedef struct budget_ctx {
     double n, dd;
 } budget_ctx;
 
-static double budget_obj(const void *p, double s)
-{
+static double budget_obj(const void *p, double s) {
     const budget_ctx *c = p;
     return ref_budget_loss(c->law, c->cost, c->n, c->dd, s);
 }
@@ -131,16 +121,14 @@ typedef struct plan_ctx {
     double target, n;
 } plan_ctx;
 
-static double plan_obj(const void *p, double s)
-{
+static double plan_obj(const void *p, double s) {
     const plan_ctx *c = p;
     return ref_plan_compute(c->law, c->target, c->n, s);
 }
 
 /* ---- coefficient table and validity ---- */
 
-Test(law, coef_names_and_access)
-{
+Test(law, coef_names_and_access) {
     static const char *const want[] = {"a_s", "b_s", "c_s", "b_n", "a_d", "b_d", "c"};
     sl_law l = VIT;
     const double vals[] = {VIT.a_s, VIT.b_s, VIT.c_s, VIT.b_n, VIT.a_d, VIT.b_d, VIT.c};
@@ -156,8 +144,7 @@ Test(law, coef_names_and_access)
     cr_assert(isnan(sl_law_coef_get(&l, SL_LAW_NCOEF)));
 }
 
-Test(law, valid)
-{
+Test(law, valid) {
     cr_assert(sl_law_valid(&VIT));
     cr_assert(sl_law_valid(&T5));
     cr_assert_not(sl_law_valid(NULL));
@@ -167,8 +154,7 @@ Test(law, valid)
     const double bad[] = {0, -1, NAN, INFINITY, -INFINITY};
     for (size_t i = 0; i < SL_LAW_NCOEF; i++) {
         for (size_t j = 0; j < sizeof bad / sizeof bad[0]; j++) {
-            if (i == 6 && bad[j] == 0)
-                continue; /* c = 0 is allowed */
+            if (i == 6 && bad[j] == 0) continue; /* c = 0 is allowed */
             sl_law l = VIT;
             *sl_law_coef(&l, i) = bad[j];
             cr_assert_not(sl_law_valid(&l), "%s = %g accepted", sl_law_coef_names[i], bad[j]);
@@ -176,14 +162,13 @@ Test(law, valid)
     }
 }
 
-Test(law, cost_valid_and_density)
-{
+Test(law, cost_valid_and_density) {
     cr_assert(sl_cost_valid(&DENSE));
     cr_assert(sl_cost_valid(&GMP));
     cr_assert_not(sl_cost_valid(NULL));
     const sl_cost bad[] = {
-        {(sl_cost_model)7, 0.25, 0.75}, {SL_COST_GMP, 0.8, 0.2},      {SL_COST_GMP, -0.1, 0.5},
-        {SL_COST_GMP, 0.2, 1.1},        {SL_COST_GMP, NAN, 0.5},      {SL_COST_GMP, 0.2, INFINITY},
+        {(sl_cost_model)7, 0.25, 0.75}, {SL_COST_GMP, 0.8, 0.2}, {SL_COST_GMP, -0.1, 0.5},
+        {SL_COST_GMP, 0.2, 1.1},        {SL_COST_GMP, NAN, 0.5}, {SL_COST_GMP, 0.2, INFINITY},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_not(sl_cost_valid(&bad[i]), "cost %zu accepted", i);
@@ -197,13 +182,12 @@ Test(law, cost_valid_and_density)
 
 /* ---- law-math §6 reference values ---- */
 
-Test(law, loss_table)
-{
+Test(law, loss_table) {
     const struct {
         const sl_law *law;
         double s, n, d, loss;
     } t[] = {
-        {&VIT, 0, 1e8, 1e9, 5.3500787637},     {&VIT, 0.5, 1e8, 1e10, 5.0147355131},
+        {&VIT, 0, 1e8, 1e9, 5.3500787637},      {&VIT, 0.5, 1e8, 1e10, 5.0147355131},
         {&VIT, 0.875, 1e9, 1e11, 4.6752193138}, {&T5, 0, 1e8, 1e9, 2.2543229175},
         {&T5, 0.5, 1e8, 1e10, 1.8361144547},    {&T5, 0.875, 1e9, 1e11, 1.3187432851},
     };
@@ -217,8 +201,7 @@ Test(law, loss_table)
     }
 }
 
-Test(law, optimal_sparsity_table)
-{
+Test(law, optimal_sparsity_table) {
     const struct {
         const sl_law *law;
         double n, dd, s, loss, dense_loss;
@@ -241,8 +224,7 @@ Test(law, optimal_sparsity_table)
     }
 }
 
-Test(law, dense_multiplier_table)
-{
+Test(law, dense_multiplier_table) {
     const double s[] = {0.5, 0.75, 0.875};
     const double vit[] = {1.5960, 2.1724, 2.6339}, t5[] = {1.5860, 2.1568, 2.6300};
     for (size_t i = 0; i < 3; i++) {
@@ -262,8 +244,7 @@ Test(law, dense_multiplier_table)
     }
 }
 
-Test(law, d0_over_dchin_table)
-{
+Test(law, d0_over_dchin_table) {
     const double n[] = {1e6, 1e8, 1e11};
     for (size_t i = 0; i < 3; i++) {
         assert_near(sl_law_sparsity_pays_data(&VIT, &DENSE, n[i]) /
@@ -276,8 +257,7 @@ Test(law, d0_over_dchin_table)
 }
 
 /* D_chin is where the dense loss at fixed C = 6 N D is stationary in N. */
-Test(law, dense_optimal_data_is_compute_optimal)
-{
+Test(law, dense_optimal_data_is_compute_optimal) {
     const sl_law *laws[] = {&VIT, &T5};
     for (size_t i = 0; i < 2; i++) {
         double n = 3e8, d = sl_law_dense_optimal_data(laws[i], n), c = 6 * n * d;
@@ -292,8 +272,7 @@ Test(law, dense_optimal_data_is_compute_optimal)
 
 /* ---- optimal sparsity against brute force ---- */
 
-static void check_against_brute(const sl_cost *cost_fixed, int random_schedule)
-{
+static void check_against_brute(const sl_cost *cost_fixed, int random_schedule) {
     rng_state = random_schedule ? 0x5eed0002 : 0x5eed0001;
     int resolved = 0, cases = 300;
     for (int k = 0; k < cases; k++) {
@@ -311,8 +290,7 @@ static void check_against_brute(const sl_cost *cost_fixed, int random_schedule)
 
         cr_assert(o.sparsity >= 0 && o.sparsity <= MAXS);
         cr_assert(o.loss <= b.f + 1e-14 * fabs(b.f),
-                  "case %d: loss %.17g > brute %.17g at %g vs %g", k, o.loss, b.f, o.sparsity,
-                  b.s);
+                  "case %d: loss %.17g > brute %.17g at %g vs %g", k, o.loss, b.f, o.sparsity, b.s);
         if (b.resolved) {
             resolved++;
             assert_near(o.sparsity, b.s, 1.5 * b.step);
@@ -325,13 +303,16 @@ static void check_against_brute(const sl_cost *cost_fixed, int random_schedule)
     cr_assert(resolved > cases / 2, "only %d of %d locations resolved", resolved, cases);
 }
 
-Test(optimum, dense_matches_brute_force) { check_against_brute(&DENSE, 0); }
-Test(optimum, gmp_matches_brute_force) { check_against_brute(&GMP, 1); }
+Test(optimum, dense_matches_brute_force) {
+    check_against_brute(&DENSE, 0);
+}
+Test(optimum, gmp_matches_brute_force) {
+    check_against_brute(&GMP, 1);
+}
 
 /* With pruning confined to the very end (t0 = t1 = 1) gmp costs what dense
  * does: the numeric search must reproduce the closed form. */
-Test(optimum, gmp_degenerate_schedule_matches_closed_form)
-{
+Test(optimum, gmp_degenerate_schedule_matches_closed_form) {
     const sl_cost late = {SL_COST_GMP, 1, 1};
     rng_state = 0x5eed0003;
     int interior = 0;
@@ -348,8 +329,7 @@ Test(optimum, gmp_degenerate_schedule_matches_closed_form)
     cr_assert(interior > 50, "only %d interior optima", interior);
 }
 
-Test(optimum, clipping_to_max_sparsity)
-{
+Test(optimum, clipping_to_max_sparsity) {
     const sl_cost *costs[] = {&DENSE, &GMP};
     for (size_t i = 0; i < 2; i++) {
         sl_law_optimum o;
@@ -371,8 +351,7 @@ Test(optimum, clipping_to_max_sparsity)
 }
 
 /* gmp credits the pruning phase, so it never prefers less sparsity. */
-Test(optimum, gmp_at_least_dense)
-{
+Test(optimum, gmp_at_least_dense) {
     rng_state = 0x5eed0004;
     for (int k = 0; k < 200; k++) {
         sl_law law = random_law();
@@ -387,8 +366,7 @@ Test(optimum, gmp_at_least_dense)
 
 /* ---- n:m patterns ---- */
 
-Test(among, matches_candidates_by_hand)
-{
+Test(among, matches_candidates_by_hand) {
     const double pats[] = {0.5, 0.75}; /* 2:4, 1:4 */
     const sl_cost *costs[] = {&DENSE, &GMP};
     const sl_law *laws[] = {&VIT, &T5};
@@ -405,8 +383,7 @@ Test(among, matches_candidates_by_hand)
                 size_t want = 2;
                 for (size_t i = 0; i < 2; i++) {
                     double v = ref_budget_loss(laws[l], costs[c], n, dd, pats[i]);
-                    if (v < best)
-                        best = v, want = i;
+                    if (v < best) best = v, want = i;
                 }
                 cr_assert_eq(chosen, want);
                 double s = want == 2 ? 0 : pats[want];
@@ -420,8 +397,7 @@ Test(among, matches_candidates_by_hand)
     cr_assert(won[0] > 0 && won[1] > 0 && won[2] > 0);
 }
 
-Test(among, ties_and_empty_go_to_dense)
-{
+Test(among, ties_and_empty_go_to_dense) {
     const double zero[] = {0, 0};
     sl_law_optimum o;
     size_t chosen = 99;
@@ -439,8 +415,7 @@ Test(among, ties_and_empty_go_to_dense)
 
 /* ---- where sparsity starts to pay; iso lines ---- */
 
-static void check_d0(const sl_law *law, const sl_cost *cost, double n)
-{
+static void check_d0(const sl_law *law, const sl_cost *cost, double n) {
     double d0 = sl_law_sparsity_pays_data(law, cost, n);
     sl_law_optimum o;
     cr_assert(d0 > 0 && isfinite(d0));
@@ -454,8 +429,7 @@ static void check_d0(const sl_law *law, const sl_cost *cost, double n)
     cr_assert(budget_obj(&hi, 1e-7) < budget_obj(&hi, 0));
 }
 
-Test(d0, sparsity_starts_to_pay)
-{
+Test(d0, sparsity_starts_to_pay) {
     const sl_cost custom = {SL_COST_GMP, 0.1, 0.9}, late = {SL_COST_GMP, 0.5, 0.5};
     const sl_cost *costs[] = {&DENSE, &GMP, &custom, &late};
     const sl_law *laws[] = {&VIT, &T5};
@@ -468,8 +442,7 @@ Test(d0, sparsity_starts_to_pay)
                sl_law_sparsity_pays_data(&VIT, &DENSE, 1e8) * pow(0.375, 1 / VIT.b_d), 1e-14);
 }
 
-Test(d0, iso_sparsity_lines)
-{
+Test(d0, iso_sparsity_lines) {
     const double s[] = {0.05, 0.3, 0.6, 0.9, 0.99};
     const sl_law *laws[] = {&VIT, &T5};
     for (size_t l = 0; l < 2; l++)
@@ -487,8 +460,7 @@ Test(d0, iso_sparsity_lines)
 
 /* ---- minimum-compute plan ---- */
 
-Test(plan, matches_brute_force)
-{
+Test(plan, matches_brute_force) {
     rng_state = 0x5eed0005;
     int resolved = 0, reachable = 0, unreachable = 0, interior = 0, cases = 300;
     for (int k = 0; k < cases; k++) {
@@ -526,8 +498,7 @@ Test(plan, matches_brute_force)
     cr_assert(resolved > reachable / 2, "only %d of %d locations resolved", resolved, reachable);
 }
 
-Test(plan, unreachable_at_and_below_floor)
-{
+Test(plan, unreachable_at_and_below_floor) {
     sl_law_plan p;
     double floor = sl_law_plan_floor(&T5, 1e9, MAXS);
     cr_assert_eq(sl_law_plan_min_compute(&T5, floor, 1e9, MAXS, &p), SL_LAW_UNREACHABLE);
@@ -545,8 +516,7 @@ Test(plan, unreachable_at_and_below_floor)
 
 /* ---- argument validation ---- */
 
-Test(invalid, arguments_rejected)
-{
+Test(invalid, arguments_rejected) {
     sl_law_optimum o;
     sl_law_plan p;
     size_t chosen;
@@ -566,8 +536,7 @@ Test(invalid, arguments_rejected)
     for (size_t i = 0; i < 4; i++) {
         cr_assert_eq(sl_law_optimal_sparsity(&VIT, &GMP, bad_pos[i], 1e10, MAXS, &o),
                      SL_LAW_EINVAL);
-        cr_assert_eq(sl_law_optimal_sparsity(&VIT, &GMP, 1e8, bad_pos[i], MAXS, &o),
-                     SL_LAW_EINVAL);
+        cr_assert_eq(sl_law_optimal_sparsity(&VIT, &GMP, 1e8, bad_pos[i], MAXS, &o), SL_LAW_EINVAL);
         cr_assert_eq(sl_law_optimal_among(&VIT, &GMP, bad_pos[i], 1e10, NULL, 0, &o, &chosen),
                      SL_LAW_EINVAL);
         cr_assert_eq(sl_law_optimal_among(&VIT, &GMP, 1e8, bad_pos[i], NULL, 0, &o, &chosen),
@@ -575,8 +544,7 @@ Test(invalid, arguments_rejected)
         cr_assert_eq(sl_law_plan_min_compute(&VIT, 5.2, bad_pos[i], MAXS, &p), SL_LAW_EINVAL);
     }
     for (size_t i = 0; i < 5; i++) {
-        cr_assert_eq(sl_law_optimal_sparsity(&VIT, &DENSE, 1e8, 1e10, bad_s[i], &o),
-                     SL_LAW_EINVAL);
+        cr_assert_eq(sl_law_optimal_sparsity(&VIT, &DENSE, 1e8, 1e10, bad_s[i], &o), SL_LAW_EINVAL);
         cr_assert_eq(sl_law_plan_min_compute(&VIT, 5.2, 1e8, bad_s[i], &p), SL_LAW_EINVAL);
         const double pats[] = {0.5, bad_s[i]};
         cr_assert_eq(sl_law_optimal_among(&VIT, &DENSE, 1e8, 1e10, pats, 2, &o, &chosen),
@@ -587,8 +555,7 @@ Test(invalid, arguments_rejected)
                  SL_LAW_EINVAL);
     cr_assert_eq(sl_law_optimal_among(&VIT, &DENSE, 1e8, 1e10, pats, 1, NULL, &chosen),
                  SL_LAW_EINVAL);
-    cr_assert_eq(sl_law_optimal_among(&VIT, &DENSE, 1e8, 1e10, pats, 1, &o, NULL),
-                 SL_LAW_EINVAL);
+    cr_assert_eq(sl_law_optimal_among(&VIT, &DENSE, 1e8, 1e10, pats, 1, &o, NULL), SL_LAW_EINVAL);
     cr_assert_eq(sl_law_optimal_among(&bad_law, &DENSE, 1e8, 1e10, pats, 1, &o, &chosen),
                  SL_LAW_EINVAL);
     cr_assert_eq(sl_law_optimal_among(&VIT, &bad_cost, 1e8, 1e10, pats, 1, &o, &chosen),
