@@ -8,7 +8,7 @@
 #include "sl_fit_json.h"
 #include "sl_parse.h"
 
-static const char *const backend_names[SL_BACKEND_KIND_COUNT] = {"local", "worker"};
+static const char *const backend_names[SL_BACKEND_KIND_COUNT] = {"local", "worker", "slurm"};
 
 const char *sl_backend_kind_name(sl_backend_kind kind) {
     return kind < SL_BACKEND_KIND_COUNT ? backend_names[kind] : "unknown";
@@ -287,7 +287,8 @@ int sl_sweep_request_decode(json_t *body, sl_sweep_request *out, sl_error *err) 
         if (k == SL_BACKEND_KIND_COUNT)
             return sl_error_set(err, SL_ERR_INVALID_BODY, "backend",
                                 "backend must be \"local\" (sparselaw-train as a child process "
-                                "of the server) or \"worker\" (sparselaw-train serve)");
+                                "of the server), \"worker\" (sparselaw-train serve) or \"slurm\" "
+                                "(a batch job through slurmrestd)");
         out->backend = (sl_backend_kind)k;
     }
     json_t *grid = json_object_get(body, "grid");

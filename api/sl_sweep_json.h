@@ -38,6 +38,7 @@
 typedef enum sl_backend_kind {
     SL_BACKEND_LOCAL = 0, /* sparselaw-train as a child process of the server */
     SL_BACKEND_WORKER,    /* sparselaw-train serve on another machine, over HTTP */
+    SL_BACKEND_SLURM,     /* a batch job through slurmrestd */
     SL_BACKEND_KIND_COUNT
 } sl_backend_kind;
 const char *sl_backend_kind_name(sl_backend_kind kind);

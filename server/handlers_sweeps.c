@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "handlers.h"
+#include "sl_auth.h"
 #include "sl_backend.h"
 #include "sl_runs.h"
 #include "sl_store.h"
@@ -272,4 +273,89 @@ void sl_handle_run_delete(sl_request *req) {
     }
     sl_runs_wake(sl_req_server(req)->runs);
     reply_run(req, id);
+}
+
+/* A run's own result, posted by its job (the Slurm backend) with the
+ * attempt's secret instead of the server's token: 401 without a bearer
+ * token, 403 with a wrong one (compared in constant time), 404 for an
+ * unknown run. Stored for the runner's next poll; posting it again is
+ * harmless; 409 once the run has ended another way or was queued again. */
+void sl_handle_run_report(sl_request *req) {
+    sl_server *server = sl_req_server(req);
+    long long id;
+    if (path_id(req, &id) != 0) return;
+    const char *auth = sl_req_header(req, "Authorization");
+    if (!auth || sl_auth_check(auth, "") == 401) {
+        sl_reply_fail(req, SL_ERR_UNAUTHORIZED, NULL,
+                      "a run's report needs Authorization: Bearer <the run's secret>");
+        return;
+    }
+    char secret[160];
+    sl_run_state state;
+    char *report = NULL;
+    int rc = sl_store_run_secret(server->store, id, secret, sizeof secret, &state, &report);
+    if (rc == SL_STORE_NOT_FOUND) {
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no run with id %lld", id);
+        return;
+    }
+    if (rc != SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+        return;
+    }
+    /* A run without a secret takes no report: nothing matches it. */
+    unsigned denied = secret[0] ? sl_auth_check(auth, secret) : 403;
+    if (denied) {
+        free(report);
+        sl_reply_fail(req, denied == 401 ? SL_ERR_UNAUTHORIZED : SL_ERR_FORBIDDEN, NULL,
+                      "this is not the secret of run %lld's current attempt", id);
+        return;
+    }
+    json_t *body = json_deep_copy(sl_req_json(req));
+    const char *status = json_string_value(json_object_get(body, "status"));
+    const char *event = json_string_value(json_object_get(body, "event"));
+    if (!json_is_object(body) || !status || (event && strcmp(event, "result") != 0)) {
+        json_decref(body);
+        free(report);
+        sl_reply_fail(req, SL_ERR_INVALID_BODY, "status",
+                      "the body must be the trainer's result event: a JSON object with "
+                      "\"status\"");
+        return;
+    }
+    json_object_del(body, "event");
+    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(body);
+    if (!text) abort();
+    /* The same report again is accepted whatever happened since; another
+     * one, or one for a run that is not out with Slurm, is a conflict. */
+    int accepted = report && strcmp(report, text) == 0;
+    if (!report && (state == SL_RUN_SUBMITTED || state == SL_RUN_RUNNING)) {
+        rc = sl_store_run_set_report(server->store, id, text);
+        if (rc == SL_STORE_NOT_FOUND) { /* another report came first, or the run moved on */
+            char *now = NULL;
+            if (sl_store_run_secret(server->store, id, secret, sizeof secret, &state, &now) ==
+                SL_STORE_OK)
+                accepted = now && strcmp(now, text) == 0;
+            free(now);
+        } else if (rc != SL_STORE_OK) {
+            free(report);
+            free(text);
+            sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store failed; the report was not kept");
+            return;
+        } else {
+            accepted = 1;
+        }
+    }
+    free(report);
+    free(text);
+    if (!accepted) {
+        sl_reply_fail(req, SL_ERR_CONFLICT, "id",
+                      "run %lld is %s: it takes no report (another result was kept, or the run "
+                      "ended otherwise)",
+                      id, sl_run_state_name(state));
+        return;
+    }
+    sl_runs_wake(server->runs);
+    sl_reply_json(req, 200,
+                  json_pack("{s:I, s:s, s:b}", "id", (json_int_t)id, "state",
+                            sl_run_state_name(state), "accepted", 1));
 }

@@ -6,9 +6,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sl_auth.h"
 #include "sl_backend.h"
+#include "sl_backend_slurm.h"
 #include "sl_backend_worker.h"
 #include "sl_config.h"
 #include "sl_http.h"
@@ -52,6 +54,37 @@ static sl_backend *worker_backend(const sl_config *cfg, char *err, size_t errcap
     sl_backend *b = sl_backend_worker_new(cfg->worker_url, token, cfg->worker_runs, err, errcap);
     if (b) sl_backend_worker_set_lost_after(b, cfg->worker_lost_after);
     return b;
+}
+
+/* The Slurm backend of --slurm-url, with its JWT from --slurm-jwt-file or
+ * SPARSELAW_SLURM_JWT; jobs write their files in DATA_DIR/slurm. */
+static sl_backend *slurm_backend(const sl_config *cfg, sl_store *store, char *err, size_t errcap) {
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/slurm", cfg->data_dir);
+    sl_slurm_options o = {
+        .url = cfg->slurm_url,
+        .user = cfg->slurm_user,
+        .jwt = getenv("SPARSELAW_SLURM_JWT"),
+        .jwt_file = cfg->slurm_jwt_file,
+        .trainer = cfg->trainer,
+        .corpus = cfg->corpus,
+        .dir = dir,
+        .report_url = cfg->report_url,
+        .max_active = cfg->slurm_runs,
+        .lost_after = cfg->slurm_lost_after,
+    };
+    return sl_backend_slurm_new(store, &o, err, errcap);
+}
+
+/* The URL Slurm jobs post results to when --report-url is not given. */
+static void default_report_url(const sl_config *cfg, unsigned port, char *buf, size_t cap) {
+    const char *host = cfg->bind;
+    if (!strcmp(host, "0.0.0.0") || !host[0]) host = "127.0.0.1";
+    if (!strcmp(host, "::")) host = "::1";
+    if (strchr(host, ':'))
+        snprintf(buf, cap, "http://[%s]:%u", host, port);
+    else
+        snprintf(buf, cap, "http://%s:%u", host, port);
 }
 
 int main(int argc, char **argv) {
@@ -107,19 +140,31 @@ int main(int argc, char **argv) {
         sl_store_close(store);
         return 1;
     }
-    sl_backend *backends[2] = {local, NULL};
+    /* Remote backends register here, each the same way: built from its
+     * flags, then handed to the runner, which finds it by the sweep's
+     * "backend" name (sl_backend.base.name). */
+    sl_backend *backends[4] = {local, NULL, NULL, NULL};
     size_t nbackends = 1;
+    sl_backend *slurm = NULL;
+    int failed = 0;
     if (cfg.worker_url[0]) {
         sl_backend *worker = worker_backend(&cfg, errbuf, sizeof errbuf);
-        if (!worker) {
-            fprintf(stderr, "sparselawd: %s\n", errbuf);
-            local->close(local);
-            sl_jobs_stop(server.jobs);
-            sl_metrics_free(metrics);
-            sl_store_close(store);
-            return 1;
-        }
-        backends[nbackends++] = worker;
+        failed = !worker;
+        if (worker) backends[nbackends++] = worker;
+    }
+    if (!failed && cfg.slurm_url[0]) {
+        slurm = slurm_backend(&cfg, store, errbuf, sizeof errbuf);
+        failed = !slurm;
+        if (slurm) backends[nbackends++] = slurm;
+    }
+    if (failed) {
+        fprintf(stderr, "sparselawd: %s\n", errbuf);
+        for (size_t i = 0; i < nbackends; i++)
+            backends[i]->close(backends[i]);
+        sl_jobs_stop(server.jobs);
+        sl_metrics_free(metrics);
+        sl_store_close(store);
+        return 1;
     }
     server.runs = sl_runs_start(store, server.jobs, backends, nbackends);
     unsigned port = 0;
@@ -129,6 +174,15 @@ int main(int argc, char **argv) {
         sl_metrics_free(metrics);
         sl_store_close(store);
         return 1;
+    }
+    if (slurm && !cfg.report_url[0]) {
+        char url[300];
+        default_report_url(&cfg, port, url, sizeof url);
+        if (sl_backend_slurm_set_report_url(slurm, url) != 0)
+            fprintf(stderr,
+                    "{\"level\":\"error\",\"event\":\"no_report_url\",\"detail\":"
+                    "\"Slurm jobs cannot post results to %s; set --report-url\"}\n",
+                    cfg.bind);
     }
     fprintf(stderr,
             "{\"level\":\"info\",\"event\":\"listening\",\"bind\":\"%s\",\"port\":%u,"

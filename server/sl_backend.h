@@ -33,6 +33,19 @@ typedef struct sl_backend_status {
 
 void sl_backend_status_free(sl_backend_status *st);
 
+/* Shared by the backends whose trainer writes its JSON lines to a file they
+ * can read. Reads the complete lines at path: the last progress (with every
+ * validation loss so far) into st->progress, the result event (without
+ * "event") into *result, an error event into *error; *started once the
+ * trainer said "start". A missing file leaves everything as it was. */
+void sl_backend_read_log(const char *path, sl_backend_status *st, json_t **result, json_t **error,
+                         int *started);
+/* How an ended run stands from its result or error (either may be NULL):
+ * completed -> SUCCEEDED (out->result set), diverged or refused options ->
+ * FAILED, interrupted, out of memory or nothing -> LOST; how says how the
+ * process ended, for the reason. */
+void sl_backend_outcome(json_t *result, json_t *error, const char *how, sl_backend_status *out);
+
 typedef struct sl_backend sl_backend;
 struct sl_backend {
     const char *name;    /* as in the sweep's "backend" */

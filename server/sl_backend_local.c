@@ -259,10 +259,8 @@ static int local_submit(sl_backend *b, long long id, long attempt, const sl_run_
     return 0;
 }
 
-/* Reads the complete lines of the run's log: the last progress (with every
- * validation loss so far), the result, or an error event. */
-static void read_log(const char *path, sl_backend_status *st, json_t **result, json_t **error,
-                     int *started) {
+void sl_backend_read_log(const char *path, sl_backend_status *st, json_t **result, json_t **error,
+                         int *started) {
     FILE *f = fopen(path, "r");
     if (!f) return;
     char *line = NULL;
@@ -345,7 +343,7 @@ static int local_poll(sl_backend *b, long long id, long attempt, const char *ref
     }
     json_t *result = NULL, *error = NULL;
     int started = 0;
-    read_log(path, out, &result, &error, &started);
+    sl_backend_read_log(path, out, &result, &error, &started);
     if (running) {
         json_decref(result);
         json_decref(error);
@@ -354,6 +352,14 @@ static int local_poll(sl_backend *b, long long id, long attempt, const char *ref
     }
     char how[64];
     describe_exit(mine, how, sizeof how);
+    sl_backend_outcome(result, error, how, out);
+    json_decref(result);
+    json_decref(error);
+    if (mine) drop_child(l, mine->pid);
+    return 0;
+}
+
+void sl_backend_outcome(json_t *result, json_t *error, const char *how, sl_backend_status *out) {
     const char *status = json_string_value(json_object_get(result, "status"));
     if (status && !strcmp(status, "completed")) {
         out->state = SL_BACKEND_SUCCEEDED;
@@ -382,10 +388,6 @@ static int local_poll(sl_backend *b, long long id, long attempt, const char *ref
         snprintf(out->reason, sizeof out->reason, "the trainer process ended without a result (%s)",
                  how);
     }
-    json_decref(result);
-    json_decref(error);
-    if (mine) drop_child(l, mine->pid);
-    return 0;
 }
 
 static int local_cancel(sl_backend *b, long long id, long attempt, const char *ref) {

@@ -62,6 +62,18 @@ static const option_def options[] = {
      "runs sent to the worker at once (its --max-active)"},
     {"--worker-lost-after", "SPARSELAW_WORKER_LOST_AFTER", OPT_UINT, FIELD(worker_lost_after), 1,
      86400, "seconds an unreachable worker's runs wait before they count as lost"},
+    {"--slurm-url", "SPARSELAW_SLURM_URL", OPT_STRING, FIELD(slurm_url), 0, 0,
+     "http://HOST:PORT of slurmrestd (API v0.0.38, JWT); none by default"},
+    {"--slurm-user", "SPARSELAW_SLURM_USER", OPT_STRING, FIELD(slurm_user), 0, 0,
+     "the user Slurm jobs are submitted as (X-SLURM-USER-NAME; default slurm)"},
+    {"--slurm-jwt-file", "SPARSELAW_SLURM_JWT_FILE", OPT_STRING, FIELD(slurm_jwt_file), 0, 0,
+     "file holding that user's JWT, read before each request (or set SPARSELAW_SLURM_JWT)"},
+    {"--slurm-runs", "SPARSELAW_SLURM_RUNS", OPT_UINT, FIELD(slurm_runs), 1, 4096,
+     "Slurm jobs of calibration runs at once"},
+    {"--slurm-lost-after", "SPARSELAW_SLURM_LOST_AFTER", OPT_UINT, FIELD(slurm_lost_after), 1,
+     86400, "seconds an unreachable slurmrestd's runs wait before they count as lost"},
+    {"--report-url", "SPARSELAW_REPORT_URL", OPT_STRING, FIELD(report_url), 0, 0,
+     "this server's URL as Slurm jobs reach it, to post results (default http://BIND:PORT)"},
     {"--local-runs", "SPARSELAW_LOCAL_RUNS", OPT_UINT, FIELD(local_runs), 1, 256,
      "local training runs at once"},
     {"--routes", NULL, OPT_FLAG, FIELD(print_routes), 0, 0,
@@ -127,6 +139,9 @@ int sl_config_load(sl_config *cfg, int argc, char **argv) {
     cfg->local_runs = 1;
     cfg->worker_runs = 1;
     cfg->worker_lost_after = 120;
+    snprintf(cfg->slurm_user, sizeof cfg->slurm_user, "slurm");
+    cfg->slurm_runs = 4;
+    cfg->slurm_lost_after = 300;
 
     for (size_t i = 0; i < NOPTIONS; i++) {
         const char *v = options[i].env ? getenv(options[i].env) : NULL;

@@ -23,6 +23,12 @@ typedef struct sl_config {
     char worker_token_file[1024]; /* its token; "" for SPARSELAW_WORKER_TOKEN */
     unsigned worker_runs;         /* runs sent to the worker at once (its --max-active) */
     unsigned worker_lost_after;   /* seconds a silent worker's runs wait before counting as lost */
+    char slurm_url[1024];         /* slurmrestd; "" for no Slurm backend */
+    char slurm_user[64];          /* the user Slurm jobs run as */
+    char slurm_jwt_file[1024];    /* its JWT; "" for SPARSELAW_SLURM_JWT */
+    unsigned slurm_runs;          /* jobs in Slurm at once */
+    unsigned slurm_lost_after;    /* seconds an unreachable slurmrestd's runs wait before lost */
+    char report_url[1024];        /* this server as Slurm jobs reach it; "" for http://BIND:PORT */
 } sl_config;
 
 /* Defaults, then environment, then flags. Returns 0, 1 after --help or

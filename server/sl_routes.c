@@ -136,6 +136,12 @@ const sl_route sl_routes[] = {
      {0},
      "a calibration run's state, attempts, progress and result"},
     {"DELETE", "/v1/runs/{id}", sl_handle_run_delete, AUTH, {0}, "cancel a calibration run"},
+    {"POST",
+     "/v1/runs/{id}/report",
+     sl_handle_run_report,
+     JSON_BODY,
+     {0},
+     "a Slurm job posts its run's result (authenticated by the run's secret, not the token)"},
 
     {"GET", "/", sl_handle_static, SL_ROUTE_STATIC, {0}, "the dashboard"},
     {"GET", "/{path*}", sl_handle_static, SL_ROUTE_STATIC, {0}, "dashboard files"},

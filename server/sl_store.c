@@ -61,6 +61,9 @@ enum stmt_id {
     ST_RUN_TO_STOP,
     ST_RUN_STOPPED,
     ST_RUN_COUNTS,
+    ST_RUN_SET_SECRET,
+    ST_RUN_SECRET,
+    ST_RUN_SET_REPORT,
     ST_COUNT
 };
 
@@ -151,10 +154,12 @@ static const char *const stmt_sql[ST_COUNT] = {
                       " WHERE id = ?1 AND state IN " RUN_LIVE,
     [ST_RUN_ACTIVE_COUNT] = "SELECT count(*) FROM runs WHERE backend = ?1 "
                             "AND state IN ('submitted', 'running')",
-    [ST_RUN_CLAIM] = "UPDATE runs SET state = 'submitted', attempts = attempts + 1, ref = NULL, "
-                     "stopped = 0, started_at = coalesce(started_at, " NOW ") WHERE id = "
-                     "(SELECT id FROM runs WHERE backend = ?1 AND state = 'queued' AND "
-                     "not_before <= ?2 ORDER BY id LIMIT 1) RETURNING " RUN_COLUMNS,
+    [ST_RUN_CLAIM] =
+        "UPDATE runs SET state = 'submitted', attempts = attempts + 1, ref = NULL, "
+        "secret = NULL, report = NULL, stopped = 0, started_at = coalesce(started_at, " NOW
+        ") WHERE id = "
+        "(SELECT id FROM runs WHERE backend = ?1 AND state = 'queued' AND "
+        "not_before <= ?2 ORDER BY id LIMIT 1) RETURNING " RUN_COLUMNS,
     [ST_RUN_SET_REF] = "UPDATE runs SET ref = ?2 WHERE id = ?1",
     [ST_RUN_ACTIVE] = "SELECT " RUN_COLUMNS " FROM runs WHERE state IN ('submitted', 'running') "
                       "ORDER BY id",
@@ -169,6 +174,11 @@ static const char *const stmt_sql[ST_COUNT] = {
                        "AND ref IS NOT NULL AND stopped = 0 ORDER BY id",
     [ST_RUN_STOPPED] = "UPDATE runs SET stopped = 1 WHERE id = ?1",
     [ST_RUN_COUNTS] = "SELECT state, count(*) FROM runs GROUP BY state",
+    [ST_RUN_SET_SECRET] = "UPDATE runs SET secret = ?2, report = NULL WHERE id = ?1 "
+                          "AND state IN ('submitted', 'running')",
+    [ST_RUN_SECRET] = "SELECT coalesce(secret, ''), state, report FROM runs WHERE id = ?1",
+    [ST_RUN_SET_REPORT] = "UPDATE runs SET report = ?2 WHERE id = ?1 "
+                          "AND state IN ('submitted', 'running') AND report IS NULL",
 };
 
 /* Migration k takes the schema from version k to k + 1. Append, never edit. */
@@ -266,6 +276,11 @@ static const char *const migrations[] = {
     "  UNIQUE (sweep_id, point_key)"
     ");"
     "CREATE INDEX runs_by_state ON runs (state, id);",
+
+    /* 4: runs that report their own result over HTTP (the Slurm backend):
+     * the current attempt's secret, and the result it posted. */
+    "ALTER TABLE runs ADD COLUMN secret TEXT;"
+    "ALTER TABLE runs ADD COLUMN report TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -1524,4 +1539,41 @@ int sl_store_run_counts(sl_store *s, long long counts[SL_RUN_STATE_COUNT]) {
     }
     release(s, c);
     return rc;
+}
+
+/* ---------------------------------------------------------------- reported results */
+
+int sl_store_run_set_secret(sl_store *s, long long id, const char *secret) {
+    run_update u = {ST_RUN_SET_SECRET, id, secret, NULL, NULL, NULL, 0};
+    return update_run(s, &u);
+}
+
+int sl_store_run_secret(sl_store *s, long long id, char *secret, size_t cap, sl_run_state *state,
+                        char **report) {
+    conn *c = acquire(s);
+    sqlite3_stmt *st = stmt(c, ST_RUN_SECRET);
+    int rc = SL_STORE_ERROR;
+    if (report) *report = NULL;
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            copy_text(secret, cap, st, 0);
+            *state = run_state_parse(sqlite3_column_text(st, 1));
+            if (report) *report = dup_column(st, 2);
+            rc = SL_STORE_OK;
+        } else if (step == SQLITE_DONE) {
+            rc = SL_STORE_NOT_FOUND;
+        } else {
+            log_sqlite(c->db, "read run secret");
+        }
+        done(st);
+    }
+    release(s, c);
+    return rc;
+}
+
+int sl_store_run_set_report(sl_store *s, long long id, const char *report_json) {
+    run_update u = {ST_RUN_SET_REPORT, id, report_json, NULL, NULL, NULL, 0};
+    return update_run(s, &u);
 }

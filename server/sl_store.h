@@ -231,4 +231,17 @@ int sl_store_runs_to_stop(sl_store *store, sl_store_run_fn fn, void *ctx);
 int sl_store_run_stopped(sl_store *store, long long id);
 int sl_store_run_counts(sl_store *store, long long counts[SL_RUN_STATE_COUNT]);
 
+/* Runs that post their own result (POST /v1/runs/{id}/report): the secret
+ * of the current attempt (a new claim clears it and any report), never
+ * shown to clients. Sets the secret of a submitted or running run and drops
+ * an earlier report; NOT_FOUND when the run is in no such state. */
+int sl_store_run_set_secret(sl_store *store, long long id, const char *secret);
+/* The run's secret ("" when none) into secret, its state, and with report
+ * non-NULL the reported result (malloc'd JSON text, or NULL). */
+int sl_store_run_secret(sl_store *store, long long id, char *secret, size_t cap,
+                        sl_run_state *state, char **report);
+/* Stores the reported result of a submitted or running run that has none
+ * yet; NOT_FOUND when it had one, or has ended or been queued again. */
+int sl_store_run_set_report(sl_store *store, long long id, const char *report_json);
+
 #endif

@@ -296,7 +296,7 @@ class TestBadRequests(Base):
             return sweep_body("calib-bad", {k: v for k, v in g.items() if v is not None})
         self.bad({"grid": GRID}, "law")
         self.bad(sweep_body("Bad Name"), "law")
-        self.bad(sweep_body("calib-bad", backend="slurm"), "backend")
+        self.bad(sweep_body("calib-bad", backend="pbs"), "backend")
         self.bad(sweep_body("calib-bad", backend=1), "backend")
         self.bad({"law": "calib-bad"}, "grid")
         self.bad(grid(sizes=[]), "grid.sizes")

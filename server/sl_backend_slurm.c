@@ -1,0 +1,706 @@
+/*
+ * sl_backend_slurm.c - the Slurm backend: batch jobs through slurmrestd.
+ *
+ * submit makes a new secret for the attempt (stored with the run), writes
+ * a job script from the run spec's numbers and the configured paths only,
+ * and POSTs it to /slurm/v0.0.38/job/submit; the job id is the reference.
+ * The job runs the trainer with its JSON lines in DIR/run-<id>-<attempt>.jsonl,
+ * then posts the last result line to POST /v1/runs/{id}/report with
+ * "Authorization: Bearer <secret>" (curl, retrying while the server is away).
+ *
+ * poll asks slurmrestd for the job, then looks for a reported result: a
+ * report settles the run whatever Slurm says. A job that ended without one
+ * is judged from its output file (the server and the node share DIR), so a
+ * result that could not be posted is not lost. slurmrestd down: "cannot tell
+ * now" (-1) for lost_after seconds, then lost. cancel is DELETE.
+ */
+#include "sl_backend_slurm.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sl_store.h"
+
+#define RESPONSE_MAX    (4u << 20) /* GET /jobs lists every job in the queue */
+#define CONNECT_TIMEOUT 5L
+#define REQUEST_TIMEOUT 30L
+#define JWT_MAX         4096
+#define SCRIPT_MAX      16384
+#define PATH_CAP        1024
+#define SECRET_BYTES    32
+
+/* Slurm's error numbers that say a job is not (or no longer) there. */
+#define ESLURM_INVALID_JOB_ID 2017
+#define ESLURM_ALREADY_DONE   2021
+
+typedef struct slurm {
+    sl_backend base;
+    sl_store *store;
+    char url[PATH_CAP];
+    char user[64];
+    char jwt[JWT_MAX];
+    char jwt_file[PATH_CAP];
+    char trainer[PATH_CAP], corpus[PATH_CAP], dir[PATH_CAP];
+    pthread_mutex_t lock; /* report_url: set by the main thread, read by the runner */
+    char report_url[PATH_CAP];
+    CURL *curl; /* one runner thread calls us: one handle, reused */
+    double lost_after;
+    double unreachable_since; /* monotonic seconds; 0 while slurmrestd answers */
+} slurm;
+
+typedef struct response {
+    char *data;
+    size_t len;
+} response;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *ctx) {
+    response *r = ctx;
+    size_t add = size * n;
+    if (r->len + add > RESPONSE_MAX) return 0; /* aborts the transfer */
+    char *d = realloc(r->data, r->len + add + 1);
+    if (!d) return 0;
+    memcpy(d + r->len, p, add);
+    r->data = d;
+    r->len += add;
+    d[r->len] = '\0';
+    return add;
+}
+
+static void trim(char *s) {
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+}
+
+/* A JWT is base64url in three dot-separated parts: nothing that could add a
+ * header line. */
+static int valid_jwt(const char *t) {
+    size_t n = strlen(t);
+    return n > 0 && n < JWT_MAX &&
+           strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=") == n;
+}
+
+/* The token for the next request: the file's current content when there is
+ * a file (an operator renews expiring tokens there), else the fixed one. */
+static int current_jwt(slurm *s, char *buf, size_t cap, char *problem, size_t pcap) {
+    if (!s->jwt_file[0]) {
+        snprintf(buf, cap, "%s", s->jwt);
+        return 0;
+    }
+    FILE *f = fopen(s->jwt_file, "r");
+    if (!f) {
+        snprintf(problem, pcap, "cannot read the Slurm token file %.200s: %s", s->jwt_file,
+                 strerror(errno));
+        return -1;
+    }
+    size_t n = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    trim(buf);
+    if (!strncmp(buf, "SLURM_JWT=", 10)) memmove(buf, buf + 10, strlen(buf + 10) + 1);
+    if (!valid_jwt(buf)) {
+        snprintf(problem, pcap, "the Slurm token file %.200s holds no JWT", s->jwt_file);
+        return -1;
+    }
+    return 0;
+}
+
+/* One request to slurmrestd. The HTTP status with the body parsed into *out
+ * (NULL when not JSON), or -1 with why there was no answer in problem. */
+static long request(slurm *s, const char *method, const char *path, const char *body, json_t **out,
+                    char *problem, size_t cap) {
+    char url[PATH_CAP + 200], jwt[JWT_MAX], h_user[128], h_token[JWT_MAX + 32];
+    response r = {NULL, 0};
+    long status = -1;
+    *out = NULL;
+    if (current_jwt(s, jwt, sizeof jwt, problem, cap) != 0) return -1;
+    snprintf(url, sizeof url, "%s%s", s->url, path);
+    snprintf(h_user, sizeof h_user, "X-SLURM-USER-NAME: %s", s->user);
+    snprintf(h_token, sizeof h_token, "X-SLURM-USER-TOKEN: %s", jwt);
+    struct curl_slist *headers = curl_slist_append(NULL, h_user);
+    struct curl_slist *h2 = headers ? curl_slist_append(headers, h_token) : NULL;
+    /* libcurl's default form type gets 400 from slurmrestd. */
+    struct curl_slist *h3 = h2 ? curl_slist_append(h2, "Content-Type: application/json") : NULL;
+    if (!h3) {
+        curl_slist_free_all(headers);
+        snprintf(problem, cap, "out of memory");
+        return -1;
+    }
+    headers = h3;
+    curl_easy_reset(s->curl);
+    curl_easy_setopt(s->curl, CURLOPT_URL, url);
+    curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    }
+    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
+    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT, REQUEST_TIMEOUT);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#endif
+    CURLcode rc = curl_easy_perform(s->curl);
+    if (rc == CURLE_OK) {
+        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (r.data) *out = json_loadb(r.data, r.len, 0, NULL);
+    } else {
+        snprintf(problem, cap, "%s", curl_easy_strerror(rc));
+    }
+    curl_slist_free_all(headers);
+    free(r.data);
+    return status;
+}
+
+/* Slurm's first error of an answer: its number (0 when none) and text. */
+static int slurm_error(json_t *answer, char *buf, size_t cap) {
+    json_t *e = json_array_get(json_object_get(answer, "errors"), 0);
+    const char *d = json_string_value(json_object_get(e, "description"));
+    const char *m = json_string_value(json_object_get(e, "error"));
+    if (buf) snprintf(buf, cap, "%.150s%s%.150s", m ? m : "", d && m ? ": " : "", d ? d : "");
+    return e ? (int)json_integer_value(json_object_get(e, "error_number")) : 0;
+}
+
+/* A job id: decimal digits, safe in a URL. */
+static int valid_ref(const char *ref) {
+    size_t n = ref ? strlen(ref) : 0;
+    return n > 0 && n <= 12 && strspn(ref, "0123456789") == n && ref[0] != '0';
+}
+
+static void file_path(const slurm *s, long long id, long attempt, const char *ext, char *buf,
+                      size_t cap) {
+    snprintf(buf, cap, "%s/run-%lld-%ld.%s", s->dir, id, attempt, ext);
+}
+
+static void job_name(long long id, long attempt, char *buf, size_t cap) {
+    snprintf(buf, cap, "sparselaw-run-%lld-%ld", id, attempt);
+}
+
+/* ---- the job script */
+
+typedef struct script {
+    char text[SCRIPT_MAX];
+    size_t len;
+    int overflow;
+} script;
+
+static void put(script *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(script *sc, const char *fmt, ...) {
+    if (sc->overflow) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(sc->text + sc->len, sizeof sc->text - sc->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof sc->text - sc->len)
+        sc->overflow = 1;
+    else
+        sc->len += (size_t)n;
+}
+
+/* A configured path or URL as one shell word: single-quoted. Checked at
+ * construction to hold no quote and no control character. */
+static void put_word(script *sc, const char *word) {
+    put(sc, "'%s'", word);
+}
+
+static int safe_word(const char *w) {
+    for (const unsigned char *p = (const unsigned char *)w; *p; p++)
+        if (*p < 0x20 || *p == 0x7f || *p == '\'' || *p == '\\') return 0;
+    return 1;
+}
+
+static void build_script(slurm *s, long long id, long attempt, const sl_run_spec *spec,
+                         const char *secret, const char *report_url, script *sc) {
+    char out[PATH_CAP + 64], err[PATH_CAP + 64], res[PATH_CAP + 64];
+    file_path(s, id, attempt, "jsonl", out, sizeof out);
+    file_path(s, id, attempt, "stderr", err, sizeof err);
+    file_path(s, id, attempt, "result", res, sizeof res);
+    const sl_trainer_options *t = &spec->trainer;
+    sc->len = 0;
+    sc->overflow = 0;
+    put(sc,
+        "#!/bin/sh\n# sparselaw run %lld, attempt %ld: written by sparselawd from the run's "
+        "numbers and its configured paths.\numask 077\n",
+        id, attempt);
+    put_word(sc, s->trainer);
+    put(sc, " --layers=%u --width=%u --heads=%u --tokens=%lld --seed=%lld", spec->size.layers,
+        spec->size.width, spec->size.heads, spec->tokens, spec->seed);
+    if (spec->pattern_m)
+        put(sc, " --pattern=%u:%u", spec->pattern_n, spec->pattern_m);
+    else
+        put(sc, " --sparsity=%.17g", spec->sparsity);
+    if (t->context) put(sc, " --context=%u", t->context);
+    if (t->batch) put(sc, " --batch=%u", t->batch);
+    if (t->lr > 0) put(sc, " --lr=%.17g", t->lr);
+    if (t->warmup > 0) put(sc, " --warmup=%.17g", t->warmup);
+    if (t->val_tokens) put(sc, " --val-tokens=%lld", t->val_tokens);
+    put(sc, " --threads=%u --progress=off", t->threads ? t->threads : 1);
+    if (s->corpus[0]) {
+        put(sc, " --corpus ");
+        put_word(sc, s->corpus);
+    }
+    put(sc, " </dev/null >");
+    put_word(sc, out);
+    put(sc, " 2>");
+    put_word(sc, err);
+    put(sc, "\nrc=$?\n");
+    /* The last result line, posted with the secret on stdin (printf is a
+     * shell builtin: the secret is on no command line). Retries cover a
+     * server restart; past them the server reads the output file. */
+    put(sc, "grep -F '\"event\":\"result\"' ");
+    put_word(sc, out);
+    put(sc, " | tail -n 1 >");
+    put_word(sc, res);
+    put(sc, "\nif [ -s ");
+    put_word(sc, res);
+    put(sc,
+        " ]; then\n  printf 'Authorization: Bearer %%s\\n' '%s' | curl -sS --fail -o /dev/null "
+        "--max-time 30 --retry 20 --retry-delay 3 --retry-connrefused -H @- "
+        "-H 'Content-Type: application/json' --data-binary @",
+        secret);
+    put_word(sc, res);
+    put(sc, " ");
+    put(sc, "'%s/v1/runs/%lld/report'", report_url, id);
+    put(sc, "\nfi\nexit $rc\n");
+}
+
+static int make_secret(char *buf, size_t cap) {
+    unsigned char raw[SECRET_BYTES];
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    int ok = fd >= 0 && read(fd, raw, sizeof raw) == (ssize_t)sizeof raw;
+    if (fd >= 0) close(fd);
+    if (!ok || cap < 2 * sizeof raw + 1) return -1;
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+    return 0;
+}
+
+static int slurm_submit(sl_backend *b, long long id, long attempt, const sl_run_spec *spec,
+                        char *ref, size_t refcap, char *reason, size_t reasoncap) {
+    slurm *s = (slurm *)b;
+    char report_url[PATH_CAP] = "";
+    /* With --port 0 the URL comes once the server listens, just after the
+     * runner starts: a run claimed in between waits for it. */
+    for (int i = 0; i < 100 && !report_url[0]; i++) {
+        pthread_mutex_lock(&s->lock);
+        snprintf(report_url, sizeof report_url, "%s", s->report_url);
+        pthread_mutex_unlock(&s->lock);
+        if (!report_url[0]) nanosleep(&(struct timespec){0, 50000000L}, NULL);
+    }
+    if (!report_url[0]) {
+        snprintf(reason, reasoncap, "internal: the Slurm backend has no report URL yet");
+        return -1;
+    }
+    char secret[2 * SECRET_BYTES + 1];
+    if (make_secret(secret, sizeof secret) != 0) {
+        snprintf(reason, reasoncap, "internal: cannot read /dev/urandom");
+        return -1;
+    }
+    /* Stored before the job exists, so that its report is always accepted. */
+    if (sl_store_run_set_secret(s->store, id, secret) != SL_STORE_OK) {
+        snprintf(reason, reasoncap, "internal: cannot store the run's secret");
+        return -1;
+    }
+    script *sc = calloc(1, sizeof *sc);
+    if (!sc) abort();
+    build_script(s, id, attempt, spec, secret, report_url, sc);
+    if (sc->overflow) {
+        free(sc);
+        snprintf(reason, reasoncap, "internal: the job script does not fit");
+        return -1;
+    }
+    char name[64], slurm_out[PATH_CAP + 64];
+    job_name(id, attempt, name, sizeof name);
+    file_path(s, id, attempt, "slurm", slurm_out, sizeof slurm_out);
+    json_t *job = json_pack(
+        "{s:s, s:s, s:{s:s}, s:s, s:s, s:i, s:i, s:i}", "name", name, "current_working_directory",
+        s->dir, "environment", "PATH", "/usr/local/bin:/usr/bin:/bin", "standard_output", slurm_out,
+        "standard_error", slurm_out, "time_limit", SL_SLURM_TIME_LIMIT_MIN, "cpus_per_task",
+        (int)(spec->trainer.threads ? spec->trainer.threads : 1), "minimum_nodes", 1);
+    json_t *body = json_pack("{s:s, s:o}", "script", sc->text, "job", job);
+    free(sc);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text) {
+        snprintf(reason, reasoncap, "internal: cannot encode the job");
+        return -1;
+    }
+    json_t *answer;
+    char problem[320] = "";
+    long status = request(s, "POST", "/slurm/" SL_SLURM_API "/job/submit", text, &answer, problem,
+                          sizeof problem);
+    free(text);
+    json_int_t job_id = json_integer_value(json_object_get(answer, "job_id"));
+    int rc = -1;
+    if (status < 0) {
+        snprintf(reason, reasoncap, "cannot reach slurmrestd at %.200s: %s", s->url, problem);
+    } else if (status == 200 && job_id > 0 && !slurm_error(answer, NULL, 0)) {
+        snprintf(ref, refcap, "%lld", (long long)job_id);
+        rc = 0;
+    } else {
+        slurm_error(answer, problem, sizeof problem);
+        snprintf(reason, reasoncap, "slurmrestd at %.160s refused the job (HTTP %ld): %.200s",
+                 s->url, status, problem[0] ? problem : "no reason given");
+    }
+    json_decref(answer);
+    return rc;
+}
+
+/* The job id of this attempt's job, found by its name: the server stopped
+ * between submitting it and storing the id. 1 found, 0 not there, -1 no
+ * answer. */
+static int find_job(slurm *s, long long id, long attempt, char *ref, size_t cap) {
+    char name[64], problem[256];
+    job_name(id, attempt, name, sizeof name);
+    json_t *answer;
+    long status =
+        request(s, "GET", "/slurm/" SL_SLURM_API "/jobs", NULL, &answer, problem, sizeof problem);
+    json_t *jobs = json_object_get(answer, "jobs");
+    if (status != 200 || !json_is_array(jobs)) {
+        json_decref(answer);
+        return -1;
+    }
+    size_t i;
+    json_t *j;
+    json_int_t found = 0;
+    json_array_foreach(jobs, i, j) {
+        const char *n = json_string_value(json_object_get(j, "name"));
+        const char *u = json_string_value(json_object_get(j, "user_name"));
+        /* Another server's run of the same id writes in another directory. */
+        const char *cwd = json_string_value(json_object_get(j, "current_working_directory"));
+        if (n && !strcmp(n, name) && (!u || !strcmp(u, s->user)) && (!cwd || !strcmp(cwd, s->dir)))
+            found = json_integer_value(json_object_get(j, "job_id"));
+    }
+    json_decref(answer);
+    if (found > 0) snprintf(ref, cap, "%lld", (long long)found);
+    return found > 0;
+}
+
+/* The run's output file: progress, and the result or error when it ended. */
+static void read_output(slurm *s, long long id, long attempt, sl_backend_status *out,
+                        json_t **result, json_t **error, int *started) {
+    char path[PATH_CAP + 64];
+    file_path(s, id, attempt, "jsonl", path, sizeof path);
+    sl_backend_read_log(path, out, result, error, started);
+}
+
+/* Judges an ended job from what the trainer left; without anything there,
+ * from Slurm's word (lost unless a retry would repeat it). */
+static void ended(slurm *s, long long id, long attempt, const char *job_state, long exit_code,
+                  sl_backend_status *out) {
+    json_t *result = NULL, *error = NULL;
+    int started = 0;
+    read_output(s, id, attempt, out, &result, &error, &started);
+    char how[160];
+    if (job_state)
+        snprintf(how, sizeof how, "Slurm job %s, exit status %ld", job_state,
+                 exit_code >= 0 ? (exit_code >> 8) & 0xff : -1);
+    else
+        snprintf(how, sizeof how, "the Slurm job ended and is gone");
+    if (result || error || !job_state) {
+        sl_backend_outcome(result, error, how, out);
+    } else if (!strcmp(job_state, "TIMEOUT") || !strcmp(job_state, "DEADLINE")) {
+        out->state = SL_BACKEND_FAILED; /* a retry would hit the same limit */
+        snprintf(out->reason, sizeof out->reason, "the Slurm job hit its time limit (%s)",
+                 job_state);
+    } else {
+        out->state = SL_BACKEND_LOST;
+        snprintf(out->reason, sizeof out->reason, "the trainer ended without a result (%s)", how);
+    }
+    json_decref(result);
+    json_decref(error);
+}
+
+static int one_of(const char *s, const char *const *set) {
+    for (; *set; set++)
+        if (!strcmp(s, *set)) return 1;
+    return 0;
+}
+
+static int slurm_poll(sl_backend *b, long long id, long attempt, const char *ref,
+                      sl_backend_status *out) {
+    slurm *s = (slurm *)b;
+    memset(out, 0, sizeof *out);
+    char job[32] = "", problem[320] = "";
+    long status = -1;
+    json_t *answer = NULL;
+    if (valid_ref(ref)) {
+        snprintf(job, sizeof job, "%s", ref);
+    } else {
+        int found = find_job(s, id, attempt, job, sizeof job);
+        if (found == 1) snprintf(out->ref, sizeof out->ref, "%s", job);
+        if (found == 0) status = 0; /* answered: there is no such job */
+        if (found < 0) snprintf(problem, sizeof problem, "cannot list the jobs");
+    }
+    if (job[0]) {
+        char path[64];
+        snprintf(path, sizeof path, "/slurm/" SL_SLURM_API "/job/%s", job);
+        status = request(s, "GET", path, NULL, &answer, problem, sizeof problem);
+    }
+    /* After asking Slurm: a report sent before the job ended is seen here. */
+    char secret[2 * SECRET_BYTES + 1];
+    sl_run_state run_state;
+    char *report = NULL;
+    sl_store_run_secret(s->store, id, secret, sizeof secret, &run_state, &report);
+    json_t *reported = report ? json_loads(report, 0, NULL) : NULL;
+    free(report);
+    if (json_is_object(reported)) {
+        json_decref(answer);
+        json_t *result = NULL, *error = NULL;
+        int started = 0;
+        read_output(s, id, attempt, out, &result, &error, &started); /* progress, if readable */
+        json_decref(result);
+        json_decref(error);
+        sl_backend_outcome(reported, NULL, "reported", out);
+        json_decref(reported);
+        return 0;
+    }
+    json_decref(reported);
+
+    json_t *j = json_array_get(json_object_get(answer, "jobs"), 0);
+    const char *state = json_string_value(json_object_get(j, "job_state"));
+    int gone =
+        status == 0 || (status >= 400 && slurm_error(answer, NULL, 0) == ESLURM_INVALID_JOB_ID);
+    if (!gone && (status != 200 || !state)) {
+        /* Down, or answering nonsense (an expired token answers 500): count
+         * it against slurmrestd, not the run, until it lasts too long. */
+        if (status >= 0) {
+            char e[256];
+            slurm_error(answer, e, sizeof e);
+            snprintf(problem, sizeof problem, "HTTP %ld %.200s", status, e);
+        }
+        json_decref(answer);
+        double t = now_s();
+        if (s->unreachable_since == 0) s->unreachable_since = t;
+        if (t - s->unreachable_since < s->lost_after) return -1;
+        out->state = SL_BACKEND_LOST;
+        snprintf(out->reason, sizeof out->reason,
+                 "slurmrestd at %.160s has not answered for %lld s (%.100s)", s->url,
+                 (long long)(t - s->unreachable_since), problem);
+        return 0;
+    }
+    s->unreachable_since = 0;
+    if (gone) {
+        json_decref(answer);
+        if (!job[0]) {
+            /* No id stored and no job of this attempt's name: never submitted. */
+            json_t *result = NULL, *error = NULL;
+            int started = 0;
+            read_output(s, id, attempt, out, &result, &error, &started);
+            if (result || error) {
+                sl_backend_outcome(result, error, "no Slurm job id was stored", out);
+            } else {
+                out->state = SL_BACKEND_LOST;
+                snprintf(out->reason, sizeof out->reason,
+                         "no Slurm job of this attempt was found (the server stopped while "
+                         "submitting it)");
+            }
+            json_decref(result);
+            json_decref(error);
+            return 0;
+        }
+        ended(s, id, attempt, NULL, -1, out);
+        return 0;
+    }
+    static const char *const waiting[] = {
+        "PENDING",       "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+        "RESV_DEL_HOLD", "SUSPENDED",   "STOPPED",  "RESIZING",     NULL};
+    static const char *const running[] = {"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT", NULL};
+    long exit_code = (long)json_integer_value(json_object_get(j, "exit_code"));
+    char st[32];
+    snprintf(st, sizeof st, "%s", state);
+    json_decref(answer);
+    if (one_of(st, waiting) || one_of(st, running)) {
+        json_t *result = NULL, *error = NULL;
+        int started = 0;
+        read_output(s, id, attempt, out, &result, &error, &started);
+        json_decref(result);
+        json_decref(error);
+        out->state = one_of(st, running) ? SL_BACKEND_RUNNING : SL_BACKEND_STARTING;
+        return 0;
+    }
+    /* COMPLETED, FAILED, CANCELLED, TIMEOUT, NODE_FAIL, PREEMPTED,
+     * BOOT_FAIL, DEADLINE, OUT_OF_MEMORY: it ended. */
+    ended(s, id, attempt, st, exit_code, out);
+    return 0;
+}
+
+static int slurm_cancel(sl_backend *b, long long id, long attempt, const char *ref) {
+    slurm *s = (slurm *)b;
+    char job[32] = "";
+    if (valid_ref(ref))
+        snprintf(job, sizeof job, "%s", ref);
+    else if (find_job(s, id, attempt, job, sizeof job) <= 0)
+        return 0; /* nothing to stop, or we cannot tell: the job cannot be named */
+    char path[64], problem[256];
+    snprintf(path, sizeof path, "/slurm/" SL_SLURM_API "/job/%s", job);
+    json_t *answer;
+    long status = request(s, "DELETE", path, NULL, &answer, problem, sizeof problem);
+    int err = slurm_error(answer, NULL, 0);
+    json_decref(answer);
+    if (status == 200 && !err) return 0;
+    /* Gone or already ended: it is not running either. */
+    return status > 0 && (err == ESLURM_INVALID_JOB_ID || err == ESLURM_ALREADY_DONE) ? 0 : -1;
+}
+
+static void slurm_close(sl_backend *b) {
+    slurm *s = (slurm *)b;
+    curl_easy_cleanup(s->curl);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    curl_global_cleanup();
+}
+
+/* http(s)://HOST[:PORT][/PATH] of characters that are plain in a URL and
+ * in a single-quoted shell word; the trailing '/' dropped. */
+static int clean_url(const char *url, char *out, size_t cap) {
+    size_t n = url ? strlen(url) : 0;
+    while (n && url[n - 1] == '/')
+        n--;
+    size_t scheme = !strncmp(url ? url : "", "http://", 7)    ? 7
+                    : !strncmp(url ? url : "", "https://", 8) ? 8
+                                                              : 0;
+    if (!scheme || n <= scheme || n >= cap) return -1;
+    static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                             ".-_~:/[]%";
+    for (size_t i = scheme; i < n; i++)
+        if (!strchr(ok, url[i])) return -1;
+    if (url[scheme] == '/') return -1;
+    snprintf(out, cap, "%.*s", (int)n, url);
+    return 0;
+}
+
+int sl_backend_slurm_set_report_url(sl_backend *b, const char *url) {
+    slurm *s = (slurm *)b;
+    char clean[PATH_CAP];
+    if (!s || clean_url(url, clean, sizeof clean) != 0) return -1;
+    pthread_mutex_lock(&s->lock);
+    snprintf(s->report_url, sizeof s->report_url, "%s", clean);
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+/* An absolute path as the node will see it, safe to single-quote. */
+static int config_path(const char *what, const char *path, int must_exist, char *out, size_t cap,
+                       char *err, size_t errcap) {
+    char *abs = path && path[0] ? realpath(path, NULL) : NULL;
+    const char *p = abs ? abs : path;
+    if (!p || p[0] != '/' || (must_exist && !abs)) {
+        snprintf(err, errcap,
+                 "the Slurm backend's %s must be an absolute path that exists (%.200s)", what,
+                 path ? path : "");
+        free(abs);
+        return -1;
+    }
+    if (strlen(p) >= cap || !safe_word(p)) {
+        snprintf(err, errcap,
+                 "the Slurm backend's %s must be a path without quotes, backslashes or control "
+                 "characters, under %zu bytes",
+                 what, cap);
+        free(abs);
+        return -1;
+    }
+    snprintf(out, cap, "%s", p);
+    free(abs);
+    return 0;
+}
+
+sl_backend *sl_backend_slurm_new(sl_store *store, const sl_slurm_options *o, char *err,
+                                 size_t errcap) {
+    slurm *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    if (clean_url(o->url, s->url, sizeof s->url) != 0) {
+        snprintf(err, errcap, "the Slurm URL must be http://HOST:PORT of slurmrestd");
+        goto fail;
+    }
+    size_t ulen = o->user ? strlen(o->user) : 0;
+    if (ulen == 0 || ulen >= 33 ||
+        strspn(o->user, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+            ulen ||
+        o->user[0] == '-') {
+        snprintf(err, errcap, "the Slurm user must be a user name (1 to 32 of a-z, 0-9, '_.-')");
+        goto fail;
+    }
+    snprintf(s->user, sizeof s->user, "%s", o->user);
+    if (o->jwt_file && o->jwt_file[0]) {
+        snprintf(s->jwt_file, sizeof s->jwt_file, "%s", o->jwt_file);
+        char jwt[JWT_MAX];
+        if (current_jwt(s, jwt, sizeof jwt, err, errcap) != 0) goto fail;
+    } else {
+        snprintf(s->jwt, sizeof s->jwt, "%s", o->jwt ? o->jwt : "");
+        trim(s->jwt);
+        if (!valid_jwt(s->jwt)) {
+            snprintf(err, errcap,
+                     "the Slurm backend needs a JWT (scontrol token): --slurm-jwt-file F or "
+                     "SPARSELAW_SLURM_JWT");
+            goto fail;
+        }
+    }
+    if (config_path("trainer", o->trainer, 1, s->trainer, sizeof s->trainer, err, errcap) != 0)
+        goto fail;
+    if (o->corpus && o->corpus[0] &&
+        config_path("corpus", o->corpus, 0, s->corpus, sizeof s->corpus, err, errcap) != 0)
+        goto fail;
+    if (mkdir(o->dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errcap, "cannot create the Slurm job directory %s: %s", o->dir,
+                 strerror(errno));
+        goto fail;
+    }
+    if (config_path("job directory", o->dir, 1, s->dir, sizeof s->dir, err, errcap) != 0) goto fail;
+    /* A root server hands the directory to the user the jobs run as. */
+    struct passwd *pw = geteuid() == 0 ? getpwnam(s->user) : NULL;
+    if (pw && pw->pw_uid != 0 && chown(s->dir, pw->pw_uid, pw->pw_gid) != 0) {
+        snprintf(err, errcap, "cannot give %s to the Slurm user %s: %s", s->dir, s->user,
+                 strerror(errno));
+        goto fail;
+    }
+    if (o->report_url && o->report_url[0] &&
+        clean_url(o->report_url, s->report_url, sizeof s->report_url) != 0) {
+        snprintf(err, errcap,
+                 "the report URL must be http(s)://HOST:PORT of this server as the "
+                 "Slurm node reaches it");
+        goto fail;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errcap, "cannot initialise libcurl");
+        goto fail;
+    }
+    if (!(s->curl = curl_easy_init())) {
+        curl_global_cleanup();
+        snprintf(err, errcap, "cannot initialise libcurl");
+        goto fail;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    s->store = store;
+    s->lost_after = o->lost_after > 0 ? o->lost_after : SL_BACKEND_SLURM_LOST_AFTER_S;
+    s->base.name = sl_backend_kind_name(SL_BACKEND_SLURM);
+    s->base.max_active = o->max_active ? o->max_active : 1;
+    s->base.submit = slurm_submit;
+    s->base.poll = slurm_poll;
+    s->base.cancel = slurm_cancel;
+    s->base.close = slurm_close;
+    return &s->base;
+fail:
+    free(s);
+    return NULL;
+}

@@ -1,0 +1,436 @@
+#!/usr/bin/env python3
+"""Black-box HTTP tests of calibration sweeps on the Slurm backend, against a
+real single-node Slurm (slurmctld, slurmd, slurmrestd with JWT, munge) that
+scripts/slurm.sh starts in a temporary directory and stops by its recorded
+PIDs: a sweep trained as batch jobs to a published law, the report route's
+authentication, a cancel that reaches Slurm, slurmrestd going away mid-run,
+and the server killed with -9 mid-run.
+
+    python3 tests/http/test_slurm.py --server build/sparselawd --openapi api/openapi.json \\
+        --trainer build/sparselaw-train [--corpus ../shared/data/tinyshakespeare.txt]
+
+Standard library only; the server helper comes from test_http.py beside this
+file. Needs root (the Slurm daemons); installs the packages through
+scripts/deps.sh slurm when they are missing. When Slurm cannot start, every
+test FAILS with the reason: CI must run these, never skip them.
+"""
+import argparse
+import atexit
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_http as th  # noqa: E402  (Server, Base, TOKEN, ...)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SLURM_SH = os.path.join(HERE, "..", "..", "scripts", "slurm.sh")
+API = "v0.0.38"
+TOKEN = th.TOKEN
+TRAINER = None
+CORPUS = None
+
+TRAINER_OPTS = {"context": 32, "batch": 4, "val_tokens": 2048, "threads": 1}
+SIZES = [{"layers": 1, "width": 32, "heads": 2}, {"layers": 2, "width": 48, "heads": 2}]
+# 8 distinct points: the fewest that identify the law's 7 coefficients.
+GRID = {"sizes": SIZES, "sparsities": [0, 0.5], "tokens": [4096, 8192], "seeds": [1]}
+# One run of several seconds: long enough to be caught mid-way.
+LONG_TOKENS = 3000000
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Slurm:
+    """The Slurm of scripts/slurm.sh under one directory."""
+
+    def __init__(self, root):
+        self.dir = os.path.join(root, "slurm")
+        self.url = None
+        self.user = pwd.getpwuid(os.getuid()).pw_name
+        self.jwt_file = os.path.join(root, "slurm.jwt")
+        self.started = False
+
+    def sh(self, *args, timeout=600):
+        return subprocess.run(["sh", SLURM_SH] + list(args), capture_output=True, text=True,
+                              timeout=timeout)
+
+    def start(self):
+        self.started = True  # stop even a half-started one
+        r = self.sh("start", self.dir)
+        if r.returncode != 0:
+            raise RuntimeError("scripts/slurm.sh start failed (exit %d): %s %s"
+                               % (r.returncode, r.stdout[-2000:], r.stderr[-3000:]))
+        self.url = r.stdout.strip().splitlines()[-1]
+        r = self.sh("token", self.dir, self.user, timeout=30)
+        if r.returncode != 0 or not r.stdout.strip():
+            raise RuntimeError("scripts/slurm.sh token failed: %s" % r.stderr[-2000:])
+        with open(self.jwt_file, "w") as f:
+            f.write(r.stdout.strip() + "\n")
+        os.chmod(self.jwt_file, 0o600)
+
+    def stop(self):
+        if self.started:
+            self.started = False
+            self.sh("stop", self.dir, timeout=120)
+
+    def pid(self, name):
+        pid = None
+        with open(os.path.join(self.dir, "pids")) as f:
+            for line in f:
+                n, p = line.split()
+                if n == name:
+                    pid = int(p)
+        return pid
+
+    def rest(self, method, path):
+        """slurmrestd's answer: (HTTP status, JSON body)."""
+        with open(self.jwt_file) as f:
+            jwt = f.read().strip()
+        req = urllib.request.Request(self.url + "/slurm/%s%s" % (API, path), method=method,
+                                     headers={"X-SLURM-USER-NAME": self.user,
+                                              "X-SLURM-USER-TOKEN": jwt})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read() or b"{}")
+
+    def job_state(self, job_id):
+        status, body = self.rest("GET", "/job/%s" % job_id)
+        jobs = body.get("jobs") or []
+        return jobs[0]["job_state"] if status == 200 and jobs else None
+
+    def jobs_named(self, prefix, cwd):
+        """Jobs whose name starts with prefix, run in the directory cwd (the
+        servers of these tests share one Slurm and their run ids)."""
+        status, body = self.rest("GET", "/jobs")
+        assert status == 200, body
+        return [j for j in body["jobs"] if j["name"].startswith(prefix)
+                and j.get("current_working_directory") == cwd]
+
+
+TMP = None
+SLURM = None
+SHARED = None
+SETUP_ERROR = None
+
+
+def stop_slurm():
+    if SLURM:
+        SLURM.stop()
+
+
+def server_args(extra=()):
+    args = ["--trainer", TRAINER, "--slurm-url", SLURM.url, "--slurm-user", SLURM.user,
+            "--slurm-jwt-file", SLURM.jwt_file, "--slurm-runs", "4"]
+    if CORPUS:
+        args += ["--corpus", CORPUS]
+    return args + list(extra)
+
+
+def setUpModule():
+    global TMP, SLURM, SHARED, SETUP_ERROR
+    TMP = tempfile.mkdtemp(prefix="sparselaw-slurm-")
+    # Slurm's daemons and jobs run as other users: they need a way in.
+    os.chmod(TMP, 0o755)
+    SLURM = Slurm(TMP)
+    atexit.register(stop_slurm)
+    try:
+        if not (TRAINER and os.access(TRAINER, os.X_OK)):
+            raise RuntimeError("--trainer %r is not an executable file" % TRAINER)
+        if os.getuid() != 0:
+            raise RuntimeError("the Slurm tests start slurmctld and slurmd: run them as root")
+        SLURM.start()
+        SHARED = th.Server(os.path.join(TMP, "data"), th.new_token_file(TMP),
+                           args=server_args())
+    except Exception as e:  # every test fails with the reason
+        SETUP_ERROR = "Slurm could not be started for the tests: %s" % e
+
+
+def tearDownModule():
+    try:
+        th.stop_shared(SHARED, None)
+    finally:
+        stop_slurm()
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+class Base(th.Base):
+    maxDiff = 4000
+
+    def setUp(self):
+        if SETUP_ERROR:
+            self.fail(SETUP_ERROR)
+
+    @property
+    def srv(self):
+        return SHARED
+
+    def post_sweep(self, body, server=None, status=202):
+        r = (server or self.srv).request("POST", "/v1/sweeps", json_body=body, token=TOKEN)
+        return self.ok(r, status)
+
+    def sweep(self, sid, server=None):
+        return self.ok((server or self.srv).get("/v1/sweeps/%d" % sid, token=TOKEN))
+
+    def run_get(self, rid, server=None):
+        return self.ok((server or self.srv).get("/v1/runs/%d" % rid, token=TOKEN))
+
+    def wait_sweep(self, sid, until, server=None, timeout=120):
+        deadline = time.time() + timeout
+        while True:
+            s = self.sweep(sid, server)
+            if until(s):
+                return s
+            if time.time() > deadline:
+                self.fail("sweep %d did not get there in %ds: %s" % (sid, timeout,
+                                                                    json.dumps(s)[:3000]))
+            time.sleep(0.1)
+
+    def wait_done(self, sid, server=None, timeout=180):
+        return self.wait_sweep(sid, lambda s: s["status"] in ("succeeded", "failed", "cancelled"),
+                               server, timeout)
+
+    def wait_running(self, sid, server=None, timeout=60):
+        return self.wait_sweep(sid, lambda s: any(r["state"] == "running" and r["progress"]
+                                                  for r in s["runs"]), server, timeout)
+
+    def long_sweep(self, law, server=None, tokens=LONG_TOKENS):
+        grid = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [tokens]}
+        return self.post_sweep(sweep_body(law, grid), server)
+
+    def secret(self, data_dir, run_id):
+        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(data_dir, "sparselaw.db"),
+                             uri=True)
+        try:
+            row = db.execute("SELECT secret FROM runs WHERE id = ?", (run_id,)).fetchone()
+        finally:
+            db.close()
+        return row[0] if row else None
+
+    def report(self, run_id, body, secret=None, server=None):
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["Authorization"] = "Bearer " + secret
+        return (server or self.srv).request("POST", "/v1/runs/%d/report" % run_id,
+                                            body=json.dumps(body), headers=headers)
+
+
+def sweep_body(law, grid=None, **extra):
+    body = {"law": law, "backend": "slurm", "grid": grid or GRID, "trainer": TRAINER_OPTS,
+            "fit": {"bootstrap": 10}}
+    body.update(extra)
+    return body
+
+
+RESULT = {"event": "result", "status": "completed", "step": 1, "steps": 1, "tokens": 4096,
+          "val_loss": 4.0, "sparsity": 0.5, "nonzeros": 6144}
+
+
+class TestEndToEnd(Base):
+    def test_sweep_runs_as_slurm_jobs_and_publishes(self):
+        s = self.post_sweep(sweep_body("calib-slurm"))
+        self.assertEqual(s["backend"], "slurm")
+        self.assertEqual(s["counts"]["total"], 8)
+        s = self.wait_done(s["id"])
+        self.assertEqual(s["status"], "succeeded", json.dumps(s)[:3000])
+        self.assertEqual(s["counts"]["succeeded"], 8)
+        self.assertEqual(s["dataset"]["rows"], 8)
+        self.assertEqual(s["fit"]["published"], {"name": "calib-slurm", "version": 1})
+        jobs = set()
+        for run in s["runs"]:
+            self.assertEqual(run["state"], "succeeded")
+            self.assertEqual(run["attempts"], 1)
+            self.assertRegex(run["reference"], r"^[1-9][0-9]*$")  # the Slurm job id
+            jobs.add(run["reference"])
+            res = run["result"]
+            self.assertEqual(res["status"], "completed")
+            self.assertNotIn("event", res)
+            self.assertGreaterEqual(res["tokens"], run["point"]["tokens"])
+            self.assertGreater(res["val_loss"], 0)
+            self.assertEqual(run["progress"]["val_loss"], res["val_loss"])
+            # Slurm ran it to the end
+            self.assertEqual(SLURM.job_state(run["reference"]), "COMPLETED")
+            # the result came through the report route (the request log says so)
+            self.assertTrue(self.srv.request_lines("/v1/runs/%d/report" % run["id"]), run["id"])
+            # the secret stays on the server
+            secret = self.secret(self.srv.data_dir, run["id"])
+            self.assertRegex(secret, r"^[0-9a-f]{64}$")
+            got = self.run_get(run["id"])
+            self.assertNotIn(secret, json.dumps(got))
+            self.assertNotIn(secret, json.dumps(self.sweep(s["id"])))
+        self.assertEqual(len(jobs), 8)
+        law = self.ok(self.srv.get("/v1/laws/calib-slurm"))
+        self.assertEqual(law["source"]["kind"], "fit")
+        self.assertEqual(law["units"]["data"], "tokens")
+        # a report for a run that ended: the same again is fine, another is not
+        run = s["runs"][0]
+        secret = self.secret(self.srv.data_dir, run["id"])
+        other = dict(RESULT, val_loss=1.5)
+        self.assert_error(self.report(run["id"], other, secret), 409, "conflict", "id")
+
+
+class TestReportRoute(Base):
+    def test_auth_cancel_and_conflict(self):
+        s = self.long_sweep("calib-slurm-cancel")
+        s = self.wait_running(s["id"])
+        run = s["runs"][0]
+        job = run["reference"]
+        self.assertRegex(job, r"^[1-9][0-9]*$")
+        self.assertEqual(SLURM.job_state(job), "RUNNING")
+        rid = run["id"]
+        secret = self.secret(self.srv.data_dir, rid)
+        # no secret, a wrong one, a wrong scheme, an unknown run
+        self.assert_error(self.report(rid, RESULT), 401, "unauthorized")
+        r = self.srv.request("POST", "/v1/runs/%d/report" % rid, body=json.dumps(RESULT),
+                             headers={"Content-Type": "application/json",
+                                      "Authorization": "Basic " + secret})
+        self.assert_error(r, 401, "unauthorized")
+        self.assert_error(self.report(rid, RESULT, "0" * 64), 403, "forbidden")
+        self.assert_error(self.report(rid, RESULT, secret[:-1]), 403, "forbidden")
+        self.assert_error(self.report(rid, RESULT, TOKEN), 403, "forbidden")
+        self.assert_error(self.report(999999, RESULT, secret), 404, "not_found", "id")
+        self.assert_error(self.report(rid, {"event": "progress"}, secret), 400, "invalid_body",
+                          "status")
+        # the run trains on, untouched
+        self.assertEqual(self.run_get(rid)["state"], "running")
+        # cancel it: the Slurm job is cancelled
+        r = self.ok(self.srv.request("DELETE", "/v1/runs/%d" % rid, token=TOKEN))
+        self.assertEqual(r["state"], "cancelled")
+        deadline = time.time() + 30
+        while SLURM.job_state(job) != "CANCELLED":
+            self.assertLess(time.time(), deadline, "job %s: %s" % (job, SLURM.job_state(job)))
+            time.sleep(0.2)
+        # a cancelled run takes no report
+        self.assert_error(self.report(rid, RESULT, secret), 409, "conflict", "id")
+        # its only run cancelled, the sweep has nothing to fit
+        s = self.wait_done(s["id"], timeout=30)
+        self.assertEqual(s["status"], "failed")
+        self.assertIn("no run succeeded", s["error"])
+
+    def test_local_runs_take_no_report(self):
+        grid = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [LONG_TOKENS]}
+        s = self.post_sweep(dict(sweep_body("calib-local-report", grid), backend="local"))
+        rid = s["runs"][0]["id"]
+        self.assert_error(self.report(rid, RESULT, "0" * 64), 403, "forbidden")
+        self.ok(self.srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN))
+
+    def test_slurm_backend_needs_slurmrestd(self):
+        tmp = tempfile.mkdtemp(prefix="sparselaw-no-slurm-")
+        srv = th.Server(os.path.join(tmp, "data"), th.new_token_file(tmp),
+                        args=["--trainer", TRAINER])
+        try:
+            r = srv.request("POST", "/v1/sweeps", json_body=sweep_body("calib-no-slurm"),
+                            token=TOKEN)
+            self.assert_error(r, 422, "unprocessable", "backend")
+        finally:
+            self.assertEqual(srv.stop(), 0)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class TestFaults(Base):
+    def test_slurmrestd_down_mid_run(self):
+        s = self.long_sweep("calib-slurm-restd")
+        s = self.wait_running(s["id"])
+        rid = s["runs"][0]["id"]
+        pid = SLURM.pid("slurmrestd")
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.time() + 15
+        while os.path.exists("/proc/%d" % pid):
+            self.assertLess(time.time(), deadline, "slurmrestd %d did not stop" % pid)
+            time.sleep(0.05)
+        # unreachable: the run does not fail, is not retried; it waits
+        time.sleep(2.5)
+        run = self.run_get(rid)
+        self.assertEqual(run["state"], "running", run)
+        self.assertEqual(run["attempts"], 1)
+        self.assertIsNone(run["last_error"])
+        r = SLURM.sh("restart-rest", SLURM.dir, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotEqual(SLURM.pid("slurmrestd"), pid)
+        s = self.wait_done(s["id"])
+        run = s["runs"][0]
+        self.assertEqual(run["state"], "succeeded", run)
+        self.assertEqual(run["attempts"], 1)
+        self.assertEqual(SLURM.job_state(run["reference"]), "COMPLETED")
+
+    def test_server_kill9_mid_run_finds_the_job_again(self):
+        tmp = tempfile.mkdtemp(prefix="sparselaw-slurm-restart-", dir=TMP)
+        os.chmod(tmp, 0o755)
+        data = os.path.join(tmp, "data")
+        token = th.new_token_file(tmp)
+        port = free_port()  # the same port after the restart: the job's report URL
+        srv = th.Server(data, token, args=server_args(["--port", str(port)]))
+        srv2 = None
+        try:
+            s = self.long_sweep("calib-slurm-restart", server=srv)
+            s = self.wait_running(s["id"], server=srv)
+            run = s["runs"][0]
+            job = run["reference"]
+            srv.proc.send_signal(signal.SIGKILL)
+            srv.proc.wait()
+            # the job trains on without the server
+            self.assertEqual(SLURM.job_state(job), "RUNNING")
+            time.sleep(0.5)
+            srv2 = th.Server(data, token, args=server_args(["--port", str(port)]))
+            s = self.wait_done(s["id"], server=srv2)
+            run = s["runs"][0]
+            self.assertEqual(run["state"], "succeeded", run)
+            self.assertEqual(run["attempts"], 1)
+            self.assertEqual(run["reference"], job)  # found again by its job id
+            self.assertEqual(SLURM.job_state(job), "COMPLETED")
+            # exactly once: one Slurm job for the run, one trainer start, one result
+            jobs = SLURM.jobs_named("sparselaw-run-%d-" % run["id"],
+                                    os.path.realpath(os.path.join(data, "slurm")))
+            self.assertEqual([str(j["job_id"]) for j in jobs], [job])
+            with open(os.path.join(data, "slurm", "run-%d-1.jsonl" % run["id"])) as f:
+                events = [json.loads(l)["event"] for l in f if l.strip()]
+            self.assertEqual(events.count("start"), 1)
+            self.assertEqual(events.count("result"), 1)
+            self.assertTrue(srv2.request_lines("/v1/runs/%d/report" % run["id"]))
+            self.assertEqual(srv2.stop(), 0)
+        finally:
+            if srv.proc.poll() is None:
+                srv.stop()
+            if srv2 and srv2.proc.poll() is None:
+                srv2.stop()
+
+
+TEST_CLASSES = [TestEndToEnd, TestReportRoute, TestFaults]
+
+
+def main():
+    global TRAINER, CORPUS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", required=True, help="path to sparselawd")
+    parser.add_argument("--openapi", required=True, help="path to api/openapi.json")
+    parser.add_argument("--trainer", required=True, help="path to sparselaw-train")
+    parser.add_argument("--corpus", default=os.path.join(HERE, "..", "..", "..", "shared", "data",
+                                                         "tinyshakespeare.txt"),
+                        help="training text (default: <repo>/../shared/data/tinyshakespeare.txt)")
+    args, rest = parser.parse_known_args()
+    th.SERVER_BIN = os.path.abspath(args.server)
+    th.OPENAPI_PATH = os.path.abspath(args.openapi)
+    TRAINER = os.path.abspath(args.trainer)
+    CORPUS = os.path.abspath(args.corpus)
+    return th.run_tests(sys.modules[__name__], TEST_CLASSES, rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
