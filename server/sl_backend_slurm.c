@@ -16,6 +16,8 @@
  */
 #include "sl_backend_slurm.h"
 
+#include "sl_backend_http.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -57,30 +59,6 @@ typedef struct slurm {
     double lost_after;
     double unreachable_since; /* monotonic seconds; 0 while slurmrestd answers */
 } slurm;
-
-typedef struct response {
-    char *data;
-    size_t len;
-} response;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static size_t on_data(char *p, size_t size, size_t n, void *ctx) {
-    response *r = ctx;
-    size_t add = size * n;
-    if (r->len + add > RESPONSE_MAX) return 0; /* aborts the transfer */
-    char *d = realloc(r->data, r->len + add + 1);
-    if (!d) return 0;
-    memcpy(d + r->len, p, add);
-    r->data = d;
-    r->len += add;
-    d[r->len] = '\0';
-    return add;
-}
 
 static void trim(char *s) {
     size_t n = strlen(s);
@@ -126,7 +104,7 @@ static int current_jwt(slurm *s, char *buf, size_t cap, char *problem, size_t pc
 static long request(slurm *s, const char *method, const char *path, const char *body, json_t **out,
                     char *problem, size_t cap) {
     char url[PATH_CAP + 200], jwt[JWT_MAX], h_user[128], h_token[JWT_MAX + 32];
-    response r = {NULL, 0};
+    sl_http_body r = {NULL, 0, RESPONSE_MAX};
     long status = -1;
     *out = NULL;
     if (current_jwt(s, jwt, sizeof jwt, problem, cap) != 0) return -1;
@@ -151,7 +129,7 @@ static long request(slurm *s, const char *method, const char *path, const char *
         curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
-    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, sl_http_body_collect);
     curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &r);
     curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
@@ -490,7 +468,7 @@ static int slurm_poll(sl_backend *b, long long id, long attempt, const char *ref
             snprintf(problem, sizeof problem, "HTTP %ld %.200s", status, e);
         }
         json_decref(answer);
-        double t = now_s();
+        double t = sl_backend_now();
         if (s->unreachable_since == 0) s->unreachable_since = t;
         if (t - s->unreachable_since < s->lost_after) return -1;
         out->state = SL_BACKEND_LOST;

@@ -12,6 +12,8 @@
  */
 #include "sl_backend_worker.h"
 
+#include "sl_backend_http.h"
+
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,36 +34,12 @@ typedef struct worker {
     double unreachable_since; /* monotonic seconds; 0 while the worker answers */
 } worker;
 
-typedef struct response {
-    char *data;
-    size_t len;
-} response;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static size_t on_data(char *p, size_t size, size_t n, void *ctx) {
-    response *r = ctx;
-    size_t add = size * n;
-    if (r->len + add > RESPONSE_MAX) return 0; /* aborts the transfer */
-    char *d = realloc(r->data, r->len + add + 1);
-    if (!d) return 0;
-    memcpy(d + r->len, p, add);
-    r->data = d;
-    r->len += add;
-    d[r->len] = '\0';
-    return add;
-}
-
 /* One request. The HTTP status with the body parsed into *out (NULL when not
  * JSON), or -1 with why the worker did not answer in problem. */
 static long request(worker *w, const char *method, const char *path, const char *body, json_t **out,
                     char *problem, size_t cap) {
     char url[1200];
-    response r = {NULL, 0};
+    sl_http_body r = {NULL, 0, RESPONSE_MAX};
     long status = -1;
     *out = NULL;
     snprintf(url, sizeof url, "%s%s", w->url, path);
@@ -73,7 +51,7 @@ static long request(worker *w, const char *method, const char *path, const char 
         curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
-    curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, sl_http_body_collect);
     curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, &r);
     curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L); /* timeouts without SIGALRM in threads */
     curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
@@ -215,7 +193,7 @@ static int worker_poll(sl_backend *b, long long id, long attempt, const char *re
         if (status >= 0)
             snprintf(problem, sizeof problem, "HTTP %ld %.120s", status, error_message(answer));
         json_decref(answer);
-        double t = now_s();
+        double t = sl_backend_now();
         if (w->unreachable_since == 0) w->unreachable_since = t;
         if (t - w->unreachable_since < w->lost_after) return -1;
         out->state = SL_BACKEND_LOST;
