@@ -58,13 +58,18 @@ class Worker(th.Listener):
                "--corpus", CORPUS, "--max-active", str(max_active)] + list(args)
         super().__init__(cmd, env, "the worker")
 
-    def pid_of(self, run_id):
-        """The training child's pid, from the worker's run_started line."""
-        with self.lock:
-            for line in self.lines:
-                if run_id in line and '"run_started"' in line:
-                    return int(json.loads(line)["pid"])
-        raise AssertionError("no run_started line for %s" % run_id)
+    def pid_of(self, run_id, timeout=5):
+        """The training child's pid, from the worker's run_started line (the
+        reader thread may take a moment to see it)."""
+        deadline = time.time() + timeout
+        while True:
+            with self.lock:
+                for line in self.lines:
+                    if run_id in line and '"run_started"' in line:
+                        return int(json.loads(line)["pid"])
+            if time.time() > deadline:
+                raise AssertionError("no run_started line for %s" % run_id)
+            time.sleep(0.02)
 
     def request(self, method, path, body=None, token=TOKEN, raw=None, headers=None):
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None
