@@ -6,7 +6,7 @@
  *   fit_bench DATA_DIR [--reps N] [--threads N] [--bootstrap N]
  *             [--bootstrap-threads N] [--seed N]
  *
- * DATA_DIR holds vit-jft-sweep.json and t5-c4-sweep.csv (../shared/data from
+ * DATA_DIR holds vit-jft-sweep.json and t5-c4-sweep.csv (data/ from
  * the project root); both are read with sl_dataset_parse, as an upload would
  * be:
  *   ViT: nonzeros = 84,934,656 x scale x (1 - S), data = total_examples;

@@ -23,7 +23,7 @@
 # missing, compile or fit failure); missing a speed target only prints so.
 #
 # Settings (environment):
-#   DATA_DIR=<root>/../shared/data   vit-jft-sweep.json and t5-c4-sweep.csv
+#   DATA_DIR=<root>/data          vit-jft-sweep.json and t5-c4-sweep.csv
 #   REPS=5            timed sl_fit runs per fit (best kept; bootstrap: REPS/2)
 #   THREADS=<cores>   threads of the multi-threaded fits
 #   BOOT_THREADS=2    threads of the bootstrap (the target is "on 2 cores")
@@ -48,7 +48,7 @@ build=${1:-./build}
 [ -d "$build" ] && build=$(cd "$build" && pwd)
 
 cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
-DATA_DIR=${DATA_DIR:-$root/../shared/data}
+DATA_DIR=${DATA_DIR:-$root/data}
 REPS=${REPS:-5}
 THREADS=${THREADS:-$cores}
 BOOT_THREADS=${BOOT_THREADS:-2}

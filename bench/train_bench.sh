@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 train="$build/sparselaw-train"
 py=/usr/bin/python3
-corpus=${CORPUS:-../shared/data/tinyshakespeare.txt}
+corpus=${CORPUS:-data/tinyshakespeare.txt}
 rounds=${ROUNDS:-3}
 c_steps=${C_STEPS:-300}
 torch_steps=${TORCH_STEPS:-150}

@@ -10,7 +10,7 @@ set -eu
 cd "$(dirname "$0")/.."
 build=${1:-build}
 train="$build/sparselaw-train"
-corpus=${CORPUS:-../shared/data/tinyshakespeare.txt}
+corpus=${CORPUS:-data/tinyshakespeare.txt}
 tokens=${TOKENS:-1000000}
 seeds=${SEEDS:-1 2}
 [ -x "$train" ] || { echo "no $train: build first (scripts/build.sh)" >&2; exit 2; }

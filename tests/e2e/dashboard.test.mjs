@@ -2,15 +2,14 @@
 // real sparselawd.
 //
 //   node tests/e2e/dashboard.test.mjs [--server build/sparselawd]
-//        [--shared ../shared/data] [--out build/e2e-screenshots]
+//        [--data-dir data] [--out build/e2e-screenshots]
 //        [--chromium /usr/bin/chromium]
 //
 // Starts its own server on a free port with a temporary data directory and
 // token file, drives Debian's chromium through playwright-core (npm ci; no
 // browser download), and stops the server with SIGTERM (which must exit 0).
-// Needs: chromium (Debian package), node_modules from `npm ci`. Tests that
-// need the authors' sweeps in ../shared/data say so and skip when they are
-// absent. Screenshots of every view, at a laptop's and a phone's width, go
+// Needs: chromium (Debian package), node_modules from `npm ci`, the authors'
+// sweeps in data/ (a test whose sweep is missing fails). Screenshots of every view, at a laptop's and a phone's width, go
 // to --out.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -27,7 +26,7 @@ const { values: args } = parseArgs({
   args: process.argv.slice(2),
   options: {
     server: { type: "string", default: join(ROOT, "build", "sparselawd") },
-    shared: { type: "string", default: resolve(ROOT, "..", "shared", "data") },
+    "data-dir": { type: "string", default: join(ROOT, "data") },
     out: { type: "string", default: join(ROOT, "build", "e2e-screenshots") },
     chromium: { type: "string", default: process.env.CHROMIUM || "/usr/bin/chromium" },
   },
@@ -37,8 +36,8 @@ const { values: args } = parseArgs({
 const TOKEN = "e2e-token-0123456789abcdef";
 const LAPTOP = { width: 1366, height: 900 };
 const PHONE = { width: 390, height: 844 };
-const VIT = join(args.shared, "vit-jft-sweep.json");
-const T5 = join(args.shared, "t5-c4-sweep.csv");
+const VIT = join(args["data-dir"], "vit-jft-sweep.json");
+const T5 = join(args["data-dir"], "t5-c4-sweep.csv");
 const VIEWS = ["planner", "curves", "contours", "laws", "data"];
 // What each view shows once it has loaded and drawn.
 const READY = {
@@ -333,7 +332,7 @@ test("the token is entered once and kept in session storage", async () => {
   await page.close();
 });
 
-test("an upload through the file picker, a fit that completes and draws its plots, and its published law", { skip: !existsSync(VIT) && `no ${VIT}` }, async () => {
+test("an upload through the file picker, a fit that completes and draws its plots, and its published law", async () => {
   const page = await newPage();
   await page.goto(`${base}/#/data`);
   await setToken(page);
@@ -435,7 +434,7 @@ test("an invalid upload by drag and drop shows the server's row errors", async (
   await page.close();
 });
 
-test("an upload missing a query option shows the server's message beside that option", { skip: !existsSync(T5) && `no ${T5}` }, async () => {
+test("an upload missing a query option shows the server's message beside that option", async () => {
   const csv = readFileSync(T5);
   const api = await apiPost("/v1/datasets?name=t5-c4-sweep", csv, "text/csv");
   assert.equal(api.status, 400);

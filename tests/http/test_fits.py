@@ -3,13 +3,13 @@
 hold-outs, bootstrap intervals, durability across restarts.
 
     python3 tests/http/test_fits.py --server build/sparselawd --openapi api/openapi.json \
-        [--data-dir ../shared/data]
+        [--data-dir data]
 
 Standard library only. The server helper (start with --port 0, read the port
 from stderr, SIGTERM must exit 0) comes from test_http.py beside this file.
 One shared server answers most tests; the restart, shutdown and body-limit
 tests start servers of their own on temporary data directories. The tests on
-the authors' two sweeps skip when --data-dir does not hold them.
+the authors' two sweeps fail when --data-dir does not hold them.
 """
 import argparse
 import csv
@@ -60,11 +60,7 @@ def huber(r, delta):
 
 
 def sweep_path(name):
-    return os.path.join(DATA_DIR, name) if DATA_DIR else None
-
-
-def have_sweeps():
-    return all(sweep_path(n) and os.path.isfile(sweep_path(n)) for n in (VIT_FILE, T5_FILE))
+    return os.path.join(DATA_DIR, name)
 
 
 def vit_expected():
@@ -302,14 +298,11 @@ class Base(th.Base):
 # ---------------------------------------------------------------- the authors' sweeps
 
 class TestSweeps(Base):
-    """The two sweeps in shared/data upload as they are and fit to the
+    """The two sweeps in data/ upload as they are and fit to the
     reference values of law-math.md section 5."""
 
     @classmethod
     def setUpClass(cls):
-        if not have_sweeps():
-            raise unittest.SkipTest("the sweeps %s and %s are not in %s (pass --data-dir)"
-                                    % (VIT_FILE, T5_FILE, DATA_DIR))
         with open(sweep_path(VIT_FILE), "rb") as f:
             cls.vit_body = f.read()
         with open(sweep_path(T5_FILE), "rb") as f:
@@ -1172,9 +1165,8 @@ def main():
     parser.add_argument("--server", required=True, help="path to sparselawd")
     parser.add_argument("--openapi", required=True, help="path to api/openapi.json")
     here = os.path.dirname(os.path.abspath(__file__))
-    parser.add_argument("--data-dir", default=os.path.join(here, "..", "..", "..", "shared",
-                                                           "data"),
-                        help="the shared sweeps (default: <repo>/../shared/data)")
+    parser.add_argument("--data-dir", default=os.path.join(here, "..", "..", "data"),
+                        help="the authors' sweeps (default: <repo>/data)")
     args, rest = parser.parse_known_args()
     th.SERVER_BIN = os.path.abspath(args.server)
     th.OPENAPI_PATH = os.path.abspath(args.openapi)

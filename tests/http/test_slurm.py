@@ -7,7 +7,7 @@ authentication, a cancel that reaches Slurm, slurmrestd going away mid-run,
 and the server killed with -9 mid-run.
 
     python3 tests/http/test_slurm.py --server build/sparselawd --openapi api/openapi.json \\
-        --trainer build/sparselaw-train [--corpus ../shared/data/tinyshakespeare.txt]
+        --trainer build/sparselaw-train [--corpus data/tinyshakespeare.txt]
 
 Standard library only; the server helper comes from test_http.py beside this
 file. Needs root (the Slurm daemons); installs the packages through
@@ -421,9 +421,8 @@ def main():
     parser.add_argument("--server", required=True, help="path to sparselawd")
     parser.add_argument("--openapi", required=True, help="path to api/openapi.json")
     parser.add_argument("--trainer", required=True, help="path to sparselaw-train")
-    parser.add_argument("--corpus", default=os.path.join(HERE, "..", "..", "..", "shared", "data",
-                                                         "tinyshakespeare.txt"),
-                        help="training text (default: <repo>/../shared/data/tinyshakespeare.txt)")
+    parser.add_argument("--corpus", default=os.path.join(HERE, "..", "..", "data", "tinyshakespeare.txt"),
+                        help="training text (default: <repo>/data/tinyshakespeare.txt)")
     args, rest = parser.parse_known_args()
     th.SERVER_BIN = os.path.abspath(args.server)
     th.OPENAPI_PATH = os.path.abspath(args.openapi)

@@ -4,7 +4,7 @@ real sparselaw-train runs, their dataset and the fit that publishes the law;
 duplicates, cancels, bad grids, retries, and a kill -9 in the middle.
 
     python3 tests/http/test_sweeps.py --server build/sparselawd --openapi api/openapi.json \
-        --trainer build/sparselaw-train [--corpus ../shared/data/tinyshakespeare.txt]
+        --trainer build/sparselaw-train [--corpus data/tinyshakespeare.txt]
 
 Standard library only; the server helper comes from test_http.py beside this
 file. Every test skips when --trainer is not an executable file. The runs
@@ -544,9 +544,8 @@ def main():
     parser.add_argument("--openapi", required=True, help="path to api/openapi.json")
     parser.add_argument("--trainer", required=True, help="path to sparselaw-train")
     here = os.path.dirname(os.path.abspath(__file__))
-    parser.add_argument("--corpus", default=os.path.join(here, "..", "..", "..", "shared", "data",
-                                                         "tinyshakespeare.txt"),
-                        help="training text (default: <repo>/../shared/data/tinyshakespeare.txt)")
+    parser.add_argument("--corpus", default=os.path.join(here, "..", "..", "data", "tinyshakespeare.txt"),
+                        help="training text (default: <repo>/data/tinyshakespeare.txt)")
     args, rest = parser.parse_known_args()
     th.SERVER_BIN = os.path.abspath(args.server)
     th.OPENAPI_PATH = os.path.abspath(args.openapi)

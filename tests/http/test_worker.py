@@ -3,7 +3,7 @@
 training runs from the server (trainer/sl_train_serve.h).
 
     python3 tests/http/test_worker.py --trainer build/sparselaw-train \
-        --corpus ../shared/data/tinyshakespeare.txt
+        --corpus data/tinyshakespeare.txt
 
 Standard library only. Each test starts a worker of its own (--port 0: the
 port comes from its {"event":"listening"} line on stderr) on a temporary run

@@ -9,8 +9,8 @@
 
 #include "sl_dataset.h"
 
-#ifndef SL_SHARED_DATA_DIR
-#define SL_SHARED_DATA_DIR "../shared/data"
+#ifndef SL_DATA_DIR
+#error "SL_DATA_DIR must name the project's data/ folder"
 #endif
 
 static sl_dataset_errors errs; /* big; each test runs in its own process */
@@ -921,7 +921,7 @@ Test(writers, errors_json_shape) {
 
 static char *slurp(const char *name, size_t *len) {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s", SL_SHARED_DATA_DIR, name);
+    snprintf(path, sizeof path, "%s/%s", SL_DATA_DIR, name);
     FILE *f = fopen(path, "rb");
     if (!f) return NULL;
     char *buf = NULL;
@@ -944,7 +944,7 @@ static char *slurp(const char *name, size_t *len) {
 Test(sweeps, vit_jft_column_dict) {
     size_t len;
     char *body = slurp("vit-jft-sweep.json", &len);
-    if (!body) cr_skip_test("%s/vit-jft-sweep.json is absent", SL_SHARED_DATA_DIR);
+    cr_assert(body, "%s/vit-jft-sweep.json is absent", SL_DATA_DIR);
     sl_dataset_options o = base(84934656);
     sl_dataset ds;
     int rc = sl_dataset_parse(body, len, SL_DATASET_JSON, &o, &ds, &errs);
@@ -969,7 +969,7 @@ Test(sweeps, vit_jft_column_dict) {
 Test(sweeps, t5_c4_csv) {
     size_t len;
     char *body = slurp("t5-c4-sweep.csv", &len);
-    if (!body) cr_skip_test("%s/t5-c4-sweep.csv is absent", SL_SHARED_DATA_DIR);
+    cr_assert(body, "%s/t5-c4-sweep.csv is absent", SL_DATA_DIR);
     sl_dataset_options o = base(169869312);
     o.has_tokens_per_step = 1;
     o.tokens_per_step = 65536;

@@ -4,9 +4,8 @@
  * synthetic sweeps, identifiability errors, determinism across seeds and
  * thread counts, progress and cancellation.
  *
- * The sweeps are read from SL_SHARED_DATA_DIR (CMake points it at
- * ../shared/data from the project root); tests that need them skip when
- * they are absent.
+ * The sweeps are read from SL_DATA_DIR (CMake points it at the project's
+ * data/ folder); a test whose sweep is missing fails.
  */
 #include <criterion/criterion.h>
 
@@ -20,8 +19,8 @@
 
 #include "sl_fit.h"
 
-#ifndef SL_SHARED_DATA_DIR
-#define SL_SHARED_DATA_DIR "../shared/data"
+#ifndef SL_DATA_DIR
+#error "SL_DATA_DIR must name the project's data/ folder"
 #endif
 
 /* law-math.md §2, full precision. */
@@ -46,7 +45,7 @@ static const sl_law T5 = {16.7870501071, 0.72161276, 45.0184473511, 0.24513173,
 
 static char *data_path(const char *name) {
     static char buf[4096];
-    snprintf(buf, sizeof buf, "%s/%s", SL_SHARED_DATA_DIR, name);
+    snprintf(buf, sizeof buf, "%s/%s", SL_DATA_DIR, name);
     return buf;
 }
 
@@ -230,7 +229,7 @@ static size_t synth_vit(const sl_law *law, double sigma, uint64_t seed, sl_fit_r
 Test(fit_sweeps, vit_reaches_reference_objective) {
     sl_fit_row rows[MAX_ROWS];
     size_t n = load_vit(rows, MAX_ROWS);
-    if (!n) cr_skip_test("%s not found", data_path("vit-jft-sweep.json"));
+    cr_assert(n, "%s not found or empty", data_path("vit-jft-sweep.json"));
     cr_assert_eq(n, 112);
     sl_fit_options o = vit_options();
     o.seed = 1;
@@ -261,7 +260,7 @@ Test(fit_sweeps, vit_reaches_reference_objective) {
 Test(fit_sweeps, t5_same_optimum_from_several_seeds) {
     sl_fit_row rows[MAX_ROWS];
     size_t n = load_t5(rows, MAX_ROWS);
-    if (!n) cr_skip_test("%s not found", data_path("t5-c4-sweep.csv"));
+    cr_assert(n, "%s not found or empty", data_path("t5-c4-sweep.csv"));
     cr_assert_eq(n, 48);
     sl_fit_options o = t5_options();
     sl_fit_result first;
@@ -292,7 +291,7 @@ Test(fit_sweeps, t5_same_optimum_from_several_seeds) {
 Test(fit_sweeps, t5_bootstrap_intervals) {
     sl_fit_row rows[MAX_ROWS];
     size_t n = load_t5(rows, MAX_ROWS);
-    if (!n) cr_skip_test("%s not found", data_path("t5-c4-sweep.csv"));
+    cr_assert(n, "%s not found or empty", data_path("t5-c4-sweep.csv"));
     sl_fit_options o = t5_options();
     o.seed = 7;
     o.bootstrap = 100;

@@ -4,8 +4,8 @@
  * reruns, the command line, the corpus, the JSON lines, a clean stop, and a
  * short run on tinyshakespeare that must beat the bigram entropy.
  *
- * The corpus is read from SL_SHARED_DATA_DIR (CMake points it at
- * ../shared/data).
+ * The corpus is read from SL_DATA_DIR (CMake points it at the project's
+ * data/ folder).
  */
 #include <criterion/criterion.h>
 
@@ -25,10 +25,10 @@
 #include "sl_train_rng.h"
 #include "sl_train_run.h"
 
-#ifndef SL_SHARED_DATA_DIR
-#define SL_SHARED_DATA_DIR "../shared/data"
+#ifndef SL_DATA_DIR
+#error "SL_DATA_DIR must name the project's data/ folder"
 #endif
-#define SHAKESPEARE SL_SHARED_DATA_DIR "/tinyshakespeare.txt"
+#define SHAKESPEARE SL_DATA_DIR "/tinyshakespeare.txt"
 
 /* ---- helpers ---- */
 
