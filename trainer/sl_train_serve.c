@@ -31,14 +31,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sl_secret.h"
 #include "sl_train_run.h"
 
 #define PROG        "sparselaw-train serve"
 #define BODY_MAX    16384
 #define RUNS_MAX    1024 /* records kept; the oldest ended one makes room */
 #define ID_LEN      32   /* hex digits of 16 random bytes */
-#define TOKEN_MIN   16
-#define TOKEN_MAX   256
 #define LOG_MAX     (16u << 20)
 #define MAX_ARGS    48
 #define ARG_LEN     64
@@ -53,7 +52,7 @@ typedef struct run {
 } run;
 
 typedef struct serve {
-    char dir[1024], corpus[1024], token[TOKEN_MAX + 1];
+    char dir[1024], corpus[1024], token[SL_SECRET_TOKEN_MAX + 1];
     unsigned max_active, threads;
     int devnull;
     volatile int stopping;
@@ -263,16 +262,11 @@ static int build_argv(serve *s, json_t *body, cmdline *c, char *msg, size_t cap,
 }
 
 static void new_id(char *id) {
-    unsigned char raw[ID_LEN / 2];
-    if (getrandom(raw, sizeof raw, 0) != (ssize_t)sizeof raw) {
-        /* Practically never; time and pid still keep ids apart. */
-        unsigned long long t =
-            (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
-        for (size_t i = 0; i < sizeof raw; i++)
-            raw[i] = (unsigned char)(t >> (8 * (i % 8)) ^ i);
-    }
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(id + 2 * i, 3, "%02x", raw[i]);
+    if (sl_secret_random_hex(id, ID_LEN / 2) == 0) return;
+    /* Practically never; time and pid still keep ids apart. */
+    unsigned long long t = (unsigned long long)time(NULL) ^ ((unsigned long long)getpid() << 32);
+    for (size_t i = 0; i < ID_LEN / 2; i++)
+        snprintf(id + 2 * i, 3, "%02x", (unsigned)((t >> (8 * (i % 8)) ^ i) & 0xff));
 }
 
 static void log_path(const serve *s, const char *id, const char *ext, char *buf, size_t cap) {
@@ -496,18 +490,9 @@ static enum MHD_Result handle_run(serve *s, struct MHD_Connection *con, const ch
     return reply(con, 200, run_json(s, &copy), NULL, 0);
 }
 
-/* Bearer token, every byte compared whatever the input (as sl_auth_check). */
 static unsigned auth(const serve *s, struct MHD_Connection *con) {
-    const char *h = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return 401;
-    const char *given = h + 7;
-    while (*given == ' ')
-        given++;
-    size_t glen = strlen(given), tlen = strlen(s->token);
-    unsigned char diff = (unsigned char)(glen != tlen);
-    for (size_t i = 0; i < tlen; i++)
-        diff |= (unsigned char)(s->token[i] ^ (i < glen ? given[i] : 0));
-    return diff ? 403 : 0;
+    return sl_secret_bearer_check(
+        MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization"), s->token);
 }
 
 typedef struct upload {
@@ -590,45 +575,17 @@ static void usage(FILE *f) {
                "  --dir DIR         where each run's JSON lines go (sparselaw-train-runs)\n");
 }
 
-static void trim(char *t) {
-    size_t n = strlen(t);
-    while (n && (t[n - 1] == '\n' || t[n - 1] == '\r' || t[n - 1] == ' ' || t[n - 1] == '\t'))
-        t[--n] = '\0';
-}
-
 static int load_token(serve *s, const char *file, char *err, size_t cap) {
-    const char *where = file ? file : "SPARSELAW_WORKER_TOKEN";
-    char buf[TOKEN_MAX + 2] = "";
-    if (file) {
-        FILE *f = fopen(file, "r");
-        if (!f) {
-            snprintf(err, cap, "cannot read token file %s: %s", file, strerror(errno));
-            return -1;
-        }
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-    } else {
-        const char *env = getenv("SPARSELAW_WORKER_TOKEN");
-        if (!env) {
-            snprintf(err, cap, "a token is required: --token-file F or SPARSELAW_WORKER_TOKEN");
-            return -1;
-        }
-        snprintf(buf, sizeof buf, "%s", env);
-        unsetenv("SPARSELAW_WORKER_TOKEN"); /* the runs need not see it */
-    }
-    trim(buf);
-    size_t n = strlen(buf);
-    int ok = n >= TOKEN_MIN && n <= TOKEN_MAX;
-    for (size_t i = 0; ok && i < n; i++)
-        ok = buf[i] > ' ' && buf[i] <= '~';
-    if (!ok) {
-        snprintf(err, cap, "the token from %s must be %d to %d printable characters", where,
-                 TOKEN_MIN, TOKEN_MAX);
+    if (file) return sl_secret_token_read(file, s->token, sizeof s->token, err, cap);
+    const char *env = getenv("SPARSELAW_WORKER_TOKEN");
+    if (!env) {
+        snprintf(err, cap, "a token is required: --token-file F or SPARSELAW_WORKER_TOKEN");
         return -1;
     }
-    memcpy(s->token, buf, n + 1); /* n <= TOKEN_MAX */
-    return 0;
+    int rc =
+        sl_secret_token_set(s->token, sizeof s->token, env, "SPARSELAW_WORKER_TOKEN", err, cap);
+    unsetenv("SPARSELAW_WORKER_TOKEN"); /* the runs need not see it */
+    return rc;
 }
 
 static int parse_uint(const char *v, unsigned long lo, unsigned long hi, unsigned *out) {

@@ -1,0 +1,21 @@
+/*
+ * sl_text.h - small text helpers that the server and the trainer share.
+ */
+#ifndef SL_TEXT_H
+#define SL_TEXT_H
+
+#include <stddef.h>
+
+/* The length of s without its trailing spaces, tabs and line ends. */
+size_t sl_text_trimmed_len(const char *s);
+
+/* Drops trailing spaces, tabs and line ends in place (a file written by an
+ * editor or `echo` usually ends in a newline). */
+void sl_text_trim_end(char *s);
+
+/* Reads at most cap - 1 bytes of a small file (a token, a JWT) into buf,
+ * NUL-terminated and trimmed as sl_text_trim_end does. 0, or -1 with errno
+ * set when the file cannot be opened or read. */
+int sl_text_read_file(const char *path, char *buf, size_t cap);
+
+#endif
