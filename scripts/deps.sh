@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages sparselaw builds, runs and tests with.
 # Idempotent: only missing packages are fetched. Run as root (or with sudo available).
 #   scripts/deps.sh          build + test dependencies
-#   scripts/deps.sh runtime  only the shared libraries the server needs at run time
+#   scripts/deps.sh serve    build dependencies and Node.js (npm installs the default corpus)
+#   scripts/deps.sh runtime  only the shared libraries the server and the trainer need at run time
 #   scripts/deps.sh bench    what bench/ compares against (wrk, scipy)
 #   scripts/deps.sh e2e      build + test dependencies and the browser tests' (Chromium, Node.js)
 #   scripts/deps.sh slurm    a real single-node Slurm for the Slurm backend's tests (scripts/slurm.sh)
@@ -16,19 +17,22 @@ bench_pkgs="wrk python3-scipy python3-numpy python3-torch"
 e2e_pkgs="chromium fonts-dejavu-core"
 # slurm-wlm-jwt-plugin: slurmrestd over TCP authenticates with JWT.
 slurm_pkgs="slurm-wlm slurmrestd slurm-wlm-jwt-plugin munge curl"
-runtime_pkgs="libmicrohttpd12 libjansson4 libgsl27 libsqlite3-0 curl ca-certificates"
+runtime_pkgs="libmicrohttpd12 libjansson4 libgsl27 libsqlite3-0 libcurl4 libopenblas0-openmp \
+libgomp1 curl ca-certificates"
 
 case "${1:-build}" in
   build) want=$build_pkgs ;;
   runtime) want=$runtime_pkgs ;;
   bench) want="$build_pkgs $bench_pkgs" ;;
   slurm) want=$slurm_pkgs ;;
-  e2e)
-    want="$build_pkgs $e2e_pkgs"
+  serve) want=$build_pkgs ;;
+  e2e) want="$build_pkgs $e2e_pkgs" ;;
+  *) echo "usage: $0 [build|serve|runtime|bench|e2e|slurm]" >&2; exit 2 ;;
+esac
+case "${1:-build}" in
+  serve|e2e)
     # A Node.js that brings its own npm (NodeSource) must not get Debian's npm on top.
-    command -v npm >/dev/null 2>&1 || want="$want nodejs npm"
-    ;;
-  *) echo "usage: $0 [build|runtime|bench|e2e|slurm]" >&2; exit 2 ;;
+    command -v npm >/dev/null 2>&1 || want="$want nodejs npm" ;;
 esac
 
 missing=""
