@@ -174,9 +174,6 @@ static int all_finite(const double *v, size_t n) {
     return 1;
 }
 
-/* Mean Huber objective and (if g) its gradient at t, which is z except
- * that t[IC] is u with c = softplus(u) when soft_c. Returns HUGE_OBJECTIVE
- * (gradient 0) where the law over- or underflows. */
 /* Row i's residual at prediction f, and dr/df in *s. */
 static double residual(const problem *p, size_t i, double f, double *s) {
     if (p->logres) {
@@ -187,6 +184,9 @@ static double residual(const problem *p, size_t i, double f, double *s) {
     return f - p->y[i];
 }
 
+/* Mean Huber objective and (if g) its gradient at t, which is z except
+ * that t[IC] is u with c = softplus(u) when soft_c. Returns HUGE_OBJECTIVE
+ * (gradient 0) where the law over- or underflows. */
 static double objective(const problem *p, const double *t, double *g, int soft_c) {
     double A = exp(t[0]), bs = exp(t[1]), CC = exp(t[2]), bn = exp(t[3]);
     double E = exp(t[4]), bd = exp(t[5]);
