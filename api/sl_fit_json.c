@@ -167,10 +167,11 @@ static int by_nonzeros_desc(const void *a, const void *b) {
 
 int sl_fit_holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigned char *heldout,
                         sl_error *err) {
-    size_t n = ds->nrows, held = 0;
+    size_t n = ds->nrows;
     memset(heldout, 0, n);
     if (req->holdout == SL_HOLDOUT_NONE) return 0;
     if (req->holdout == SL_HOLDOUT_RUN_IDS) {
+        size_t held = 0;
         for (size_t i = 0; i < n; i++)
             held += heldout[i] = (unsigned char)listed(req->run_ids, ds->rows[i].run_id);
         if (held == 0)
@@ -190,7 +191,6 @@ int sl_fit_holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigne
         for (size_t i = 0; i < req->largest_nonzeros; i++)
             heldout[order[i] - ds->rows] = 1;
         free(order);
-        held = req->largest_nonzeros;
     }
     return 0;
 }
@@ -224,7 +224,6 @@ json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
     json_t *rows = json_array();
     sl_fit_errors held = {0};
     double sq = 0, abs_rel = 0;
-    size_t fitted = 0;
     for (size_t i = 0; i < ds->nrows; i++) {
         const sl_dataset_row *r = &ds->rows[i];
         double f = sl_law_loss(&res->law, r->sparsity, r->nonzeros, r->data);
@@ -240,16 +239,12 @@ json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
             sq += e * e;
             abs_rel += e / r->loss;
             held.max_abs_error = fmax(held.max_abs_error, e);
-        } else {
-            fitted++;
         }
     }
-    (void)fitted;
     json_t *holdout = json_null();
     if (held.rows) {
         held.rmse = sqrt(sq / (double)held.rows);
         held.mean_abs_rel_error = abs_rel / (double)held.rows;
-        held.objective = NAN;
         holdout = errors_json(&held);
         json_object_del(holdout, "objective");
     }

@@ -174,9 +174,6 @@ static int all_finite(const double *v, size_t n) {
     return 1;
 }
 
-/* Mean Huber objective and (if g) its gradient at t, which is z except
- * that t[IC] is u with c = softplus(u) when soft_c. Returns HUGE_OBJECTIVE
- * (gradient 0) where the law over- or underflows. */
 /* Row i's residual at prediction f, and dr/df in *s. */
 static double residual(const problem *p, size_t i, double f, double *s) {
     if (p->logres) {
@@ -187,6 +184,9 @@ static double residual(const problem *p, size_t i, double f, double *s) {
     return f - p->y[i];
 }
 
+/* Mean Huber objective and (if g) its gradient at t, which is z except
+ * that t[IC] is u with c = softplus(u) when soft_c. Returns HUGE_OBJECTIVE
+ * (gradient 0) where the law over- or underflows. */
 static double objective(const problem *p, const double *t, double *g, int soft_c) {
     double A = exp(t[0]), bs = exp(t[1]), CC = exp(t[2]), bn = exp(t[3]);
     double E = exp(t[4]), bd = exp(t[5]);
@@ -330,8 +330,9 @@ typedef struct shared {
     problem base; /* the full data, unit weights, no scratch */
     unsigned starts, bstarts, boot;
     double ymin, ymean;
-    double shift[NP]; /* Cranley-Patterson rotation of the Halton points */
-    double *mem;      /* owns the arrays below and the problem's */
+    double log_kn, kd; /* log of N's geometric mean; D's geometric mean */
+    double shift[NP];  /* Cranley-Patterson rotation of the Halton points */
+    double *mem;       /* owns the arrays below and the problem's */
     size_t *idx;
 
     /* full fit: per start */
@@ -960,6 +961,152 @@ static int collect_bootstrap(const shared *sh, double log_kn, double kd, sl_fit_
     return rc;
 }
 
+/* sh from the options: start and resample counts, and its lock. 0, or -1
+ * when the lock cannot be made (nothing to free then). */
+static int shared_init(shared *sh, const sl_fit_options *opt) {
+    memset(sh, 0, sizeof *sh);
+    sh->opt = opt;
+    sh->starts = opt->starts ? opt->starts : SL_FIT_DEFAULT_STARTS;
+    sh->boot = opt->bootstrap;
+    sh->bstarts = opt->bootstrap_starts ? opt->bootstrap_starts : SL_FIT_DEFAULT_BOOTSTRAP_STARTS;
+    return pthread_mutex_init(&sh->lock, NULL) != 0 ? -1 : 0;
+}
+
+/* Per row log(1 - S), log N' and log D' (N and D over their geometric
+ * means), loss and log loss; the means into sh->log_kn and sh->kd, and the
+ * loss's minimum and mean for the start box. */
+static void normalise_rows(shared *sh, const sl_fit_row *rows, size_t n, double *lx, double *ln,
+                           double *ld, double *y, double *ly) {
+    double mln = 0, mld = 0;
+    sh->ymin = INFINITY;
+    sh->ymean = 0;
+    for (size_t i = 0; i < n; i++) {
+        mln += log(rows[i].nonzeros);
+        mld += log(rows[i].data);
+        sh->ymin = fmin(sh->ymin, rows[i].loss);
+        sh->ymean += rows[i].loss;
+    }
+    mln /= (double)n;
+    mld /= (double)n;
+    sh->ymean /= (double)n;
+    for (size_t i = 0; i < n; i++) {
+        lx[i] = log1p(-rows[i].sparsity);
+        ln[i] = log(rows[i].nonzeros) - mln;
+        ld[i] = log(rows[i].data) - mld;
+        y[i] = rows[i].loss;
+        ly[i] = log(rows[i].loss);
+    }
+    sh->log_kn = mln;
+    sh->kd = exp(mld);
+}
+
+/* The call's arrays and the full-data problem in internal units. */
+static int shared_load(shared *sh, const sl_fit_row *rows, size_t n) {
+    const sl_fit_options *opt = sh->opt;
+    size_t nb = sh->boot, ns = sh->starts;
+    /* One block of doubles: per row the three logged variables, their
+     * distinct values, loss and log loss; then per start and per resample
+     * results. A second block of indices, and a sort buffer. */
+    size_t total = 8 * n + ns * (NP + 1) + (size_t)sh->bstarts * NP + nb * (NP + 1);
+    sh->mem = malloc(total * sizeof *sh->mem);
+    sh->idx = malloc(3 * n * sizeof *sh->idx);
+    sh->st_conv = calloc(2 * ns, 1); /* converged flags, then pick_warm's marks */
+    keyed *tmp = malloc(n * sizeof *tmp);
+    if (!sh->mem || !sh->idx || !sh->st_conv || !tmp) {
+        free(tmp);
+        return SL_FIT_ENOMEM;
+    }
+    double *lx = sh->mem, *ln = lx + n, *ld = ln + n, *y = ld + n, *ly = y + n;
+    double *vx = ly + n, *vn = vx + n, *vd = vn + n;
+    sh->st_z = vd + n;
+    sh->st_obj = sh->st_z + ns * NP;
+    sh->warm = sh->st_obj + ns;
+    sh->bt_z = sh->warm + (size_t)sh->bstarts * NP;
+    sh->bt_obj = sh->bt_z + nb * NP;
+
+    normalise_rows(sh, rows, n, lx, ln, ld, y, ly);
+    sh->base.n = n;
+    sh->base.x = make_levels(lx, n, tmp, vx, sh->idx);
+    sh->base.nz = make_levels(ln, n, tmp, vn, sh->idx + n);
+    sh->base.d = make_levels(ld, n, tmp, vd, sh->idx + 2 * n);
+    free(tmp);
+    sh->base.y = y;
+    sh->base.ly = ly;
+    sh->base.wsum = (double)n;
+    sh->base.logres = opt->loss.residuals == SL_FIT_RESIDUALS_LOG;
+    sh->base.delta = opt->loss.delta;
+    for (size_t k = 0; k < NP; k++)
+        sh->shift[k] = u01(stream(opt->seed, STREAM_SHIFT, k));
+    sh->total_units = (double)ns + (double)nb * sh->bstarts;
+    return SL_FIT_OK;
+}
+
+/* How a phase ended: a worker out of memory, a cancel, or OK. */
+static int phase_status(const shared *sh) {
+    if (atomic_load(&sh->nomem)) return SL_FIT_ENOMEM;
+    if (stopping(sh)) return SL_FIT_ECANCELLED;
+    return SL_FIT_OK;
+}
+
+/* Phase 0: the starts; the best valid optimum wins (ties: lowest index).
+ * Fills res's law, start counts, scales and level, intervals NaN until the
+ * bootstrap; *best is the winning start. */
+static int multistart_phase(shared *sh, unsigned threads, sl_fit_result *res, size_t *best) {
+    const sl_fit_options *opt = sh->opt;
+    size_t ns = sh->starts;
+    run_phase(sh, 0, ns, threads);
+    int rc = phase_status(sh);
+    if (rc) return rc;
+    size_t b = SIZE_MAX;
+    for (size_t j = 0; j < ns; j++) {
+        sl_law l;
+        z_to_law(sh->st_z + j * NP, sh->log_kn, sh->kd, &l);
+        if (!(sh->st_obj[j] < HUGE_OBJECTIVE) || !sl_law_valid(&l)) {
+            sh->st_obj[j] = HUGE_OBJECTIVE;
+            sh->st_conv[j] = 0;
+            continue;
+        }
+        if (b == SIZE_MAX || sh->st_obj[j] < sh->st_obj[b]) b = j;
+    }
+    if (b == SIZE_MAX) return SL_FIT_ENOFIT;
+    res->starts = sh->starts;
+    for (size_t j = 0; j < ns; j++) {
+        res->starts_converged += sh->st_conv[j];
+        res->starts_at_best +=
+            sh->st_obj[j] <= sh->st_obj[b] + SAME_OPTIMUM_REL * fabs(sh->st_obj[b]) +
+                                 SAME_OPTIMUM_ABS * opt->loss.delta * opt->loss.delta;
+    }
+    z_to_law(sh->st_z + b * NP, sh->log_kn, sh->kd, &res->law);
+    res->n_scale = exp(sh->log_kn);
+    res->data_scale = sh->kd;
+    res->level = opt->level > 0 ? opt->level : SL_FIT_DEFAULT_LEVEL;
+    for (size_t k = 0; k < NP; k++)
+        res->lower[k] = res->upper[k] = (double)NAN;
+    *best = b;
+    return SL_FIT_OK;
+}
+
+/* Phase 1: the bootstrap, warm-started from the full fit's optima. */
+static int bootstrap_phase(shared *sh, unsigned threads, size_t best, sl_fit_result *res) {
+    if (sh->boot == 0) return SL_FIT_OK;
+    sh->nwarm = pick_warm(sh, best, sh->warm, sh->bstarts);
+    run_phase(sh, 1, sh->boot, threads);
+    int rc = phase_status(sh);
+    if (rc) return rc;
+    if (collect_bootstrap(sh, sh->log_kn, sh->kd, res) != SL_FIT_OK) return SL_FIT_ENOMEM;
+    return SL_FIT_OK;
+}
+
+/* The best law's errors and per-row residuals on the fitted rows. */
+static int fitted_errors(const sl_fit_row *rows, size_t n, const sl_fit_loss *loss,
+                         sl_fit_result *res) {
+    res->rows = n;
+    res->residuals = malloc(n * sizeof *res->residuals);
+    if (!res->residuals) return SL_FIT_ENOMEM;
+    sl_fit_evaluate(&res->law, rows, n, loss, NULL, res->residuals, &res->errors);
+    return SL_FIT_OK;
+}
+
 int sl_fit(const sl_fit_row *rows, size_t n, const sl_fit_options *opt, sl_fit_result *res,
            char *reason, size_t reason_size) {
     if (!res || !opt) {
@@ -972,117 +1119,17 @@ int sl_fit(const sl_fit_row *rows, size_t n, const sl_fit_options *opt, sl_fit_r
     if (rc) return rc;
 
     shared sh;
-    memset(&sh, 0, sizeof sh);
-    sh.opt = opt;
-    sh.starts = opt->starts ? opt->starts : SL_FIT_DEFAULT_STARTS;
-    sh.boot = opt->bootstrap;
-    sh.bstarts = opt->bootstrap_starts ? opt->bootstrap_starts : SL_FIT_DEFAULT_BOOTSTRAP_STARTS;
-    if (pthread_mutex_init(&sh.lock, NULL) != 0) {
+    if (shared_init(&sh, opt) != 0) {
         set_reason(reason, reason_size, "out of memory");
         return SL_FIT_ENOMEM;
     }
-    size_t nb = sh.boot, ns = sh.starts;
-
-    /* One block of doubles: per row the three logged variables, their
-     * distinct values, loss and log loss; then per start and per resample
-     * results. A second block of indices, and a sort buffer. */
-    size_t total = 8 * n + ns * (NP + 1) + (size_t)sh.bstarts * NP + nb * (NP + 1);
-    sh.mem = malloc(total * sizeof *sh.mem);
-    sh.idx = malloc(3 * n * sizeof *sh.idx);
-    sh.st_conv = calloc(2 * ns, 1); /* converged flags, then pick_warm's marks */
-    keyed *tmp = malloc(n * sizeof *tmp);
-    if (!sh.mem || !sh.idx || !sh.st_conv || !tmp) {
-        free(tmp);
-        return fail(&sh, res, SL_FIT_ENOMEM, reason, reason_size);
-    }
-    double *lx = sh.mem, *ln = lx + n, *ld = ln + n, *y = ld + n, *ly = y + n;
-    double *vx = ly + n, *vn = vx + n, *vd = vn + n;
-    sh.st_z = vd + n;
-    sh.st_obj = sh.st_z + ns * NP;
-    sh.warm = sh.st_obj + ns;
-    sh.bt_z = sh.warm + (size_t)sh.bstarts * NP;
-    sh.bt_obj = sh.bt_z + nb * NP;
-
-    /* Normalise N and D by their geometric means. */
-    double mln = 0, mld = 0;
-    sh.ymin = INFINITY;
-    sh.ymean = 0;
-    for (size_t i = 0; i < n; i++) {
-        mln += log(rows[i].nonzeros);
-        mld += log(rows[i].data);
-        sh.ymin = fmin(sh.ymin, rows[i].loss);
-        sh.ymean += rows[i].loss;
-    }
-    mln /= (double)n;
-    mld /= (double)n;
-    sh.ymean /= (double)n;
-    for (size_t i = 0; i < n; i++) {
-        lx[i] = log1p(-rows[i].sparsity);
-        ln[i] = log(rows[i].nonzeros) - mln;
-        ld[i] = log(rows[i].data) - mld;
-        y[i] = rows[i].loss;
-        ly[i] = log(rows[i].loss);
-    }
-    double kd = exp(mld);
-    sh.base.n = n;
-    sh.base.x = make_levels(lx, n, tmp, vx, sh.idx);
-    sh.base.nz = make_levels(ln, n, tmp, vn, sh.idx + n);
-    sh.base.d = make_levels(ld, n, tmp, vd, sh.idx + 2 * n);
-    free(tmp);
-    sh.base.y = y;
-    sh.base.ly = ly;
-    sh.base.wsum = (double)n;
-    sh.base.logres = opt->loss.residuals == SL_FIT_RESIDUALS_LOG;
-    sh.base.delta = opt->loss.delta;
-    for (size_t k = 0; k < NP; k++)
-        sh.shift[k] = u01(stream(opt->seed, STREAM_SHIFT, k));
-    sh.total_units = (double)ns + (double)nb * sh.bstarts;
     unsigned threads = thread_count(opt->threads);
-
-    /* Phase 0: the starts; the best valid optimum wins (ties: lowest index). */
-    run_phase(&sh, 0, ns, threads);
-    if (atomic_load(&sh.nomem)) return fail(&sh, res, SL_FIT_ENOMEM, reason, reason_size);
-    if (stopping(&sh)) return fail(&sh, res, SL_FIT_ECANCELLED, reason, reason_size);
     size_t best = SIZE_MAX;
-    for (size_t j = 0; j < ns; j++) {
-        sl_law l;
-        z_to_law(sh.st_z + j * NP, mln, kd, &l);
-        if (!(sh.st_obj[j] < HUGE_OBJECTIVE) || !sl_law_valid(&l)) {
-            sh.st_obj[j] = HUGE_OBJECTIVE;
-            sh.st_conv[j] = 0;
-            continue;
-        }
-        if (best == SIZE_MAX || sh.st_obj[j] < sh.st_obj[best]) best = j;
-    }
-    if (best == SIZE_MAX) return fail(&sh, res, SL_FIT_ENOFIT, reason, reason_size);
-    res->starts = sh.starts;
-    for (size_t j = 0; j < ns; j++) {
-        res->starts_converged += sh.st_conv[j];
-        res->starts_at_best +=
-            sh.st_obj[j] <= sh.st_obj[best] + SAME_OPTIMUM_REL * fabs(sh.st_obj[best]) +
-                                SAME_OPTIMUM_ABS * opt->loss.delta * opt->loss.delta;
-    }
-    z_to_law(sh.st_z + best * NP, mln, kd, &res->law);
-    res->n_scale = exp(mln);
-    res->data_scale = kd;
-    res->level = opt->level > 0 ? opt->level : SL_FIT_DEFAULT_LEVEL;
-    for (size_t k = 0; k < NP; k++)
-        res->lower[k] = res->upper[k] = (double)NAN;
-
-    /* Phase 1: the bootstrap, warm-started from the full fit's optima. */
-    if (nb > 0) {
-        sh.nwarm = pick_warm(&sh, best, sh.warm, sh.bstarts);
-        run_phase(&sh, 1, nb, threads);
-        if (atomic_load(&sh.nomem)) return fail(&sh, res, SL_FIT_ENOMEM, reason, reason_size);
-        if (stopping(&sh)) return fail(&sh, res, SL_FIT_ECANCELLED, reason, reason_size);
-        if (collect_bootstrap(&sh, mln, kd, res) != SL_FIT_OK)
-            return fail(&sh, res, SL_FIT_ENOMEM, reason, reason_size);
-    }
-
-    res->rows = n;
-    res->residuals = malloc(n * sizeof *res->residuals);
-    if (!res->residuals) return fail(&sh, res, SL_FIT_ENOMEM, reason, reason_size);
+    rc = shared_load(&sh, rows, n);
+    if (rc == SL_FIT_OK) rc = multistart_phase(&sh, threads, res, &best);
+    if (rc == SL_FIT_OK) rc = bootstrap_phase(&sh, threads, best, res);
+    if (rc == SL_FIT_OK) rc = fitted_errors(rows, n, &opt->loss, res);
+    if (rc != SL_FIT_OK) return fail(&sh, res, rc, reason, reason_size);
     free_shared(&sh);
-    sl_fit_evaluate(&res->law, rows, n, &opt->loss, NULL, res->residuals, &res->errors);
     return SL_FIT_OK;
 }

