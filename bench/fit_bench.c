@@ -1,6 +1,6 @@
 /*
  * fit_bench.c - how fast and how well sl_fit fits the two published sweeps
- * (shared/notes/law-math.md §5), for bench/fit_bench.sh to set beside the
+ * (docs/law-math.md §5), for bench/fit_bench.sh to set beside the
  * authors' scipy method (bench/scipy_fit.py).
  *
  *   fit_bench DATA_DIR [--reps N] [--threads N] [--bootstrap N]

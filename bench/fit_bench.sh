@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # fit_bench.sh - sl_fit against the authors' own fitting method on the two
-# published sweeps (shared/notes/law-math.md §5). Runs bench/fit_bench (the
+# published sweeps (docs/law-math.md §5). Runs bench/fit_bench (the
 # C fitter: default starts, on 1 thread and on THREADS; then a 1,000-resample
 # bootstrap of T5 on BOOT_THREADS) and bench/scipy_fit.py (scipy BFGS from 25
 # random starts in normalised units, as the notebook does), and sets them

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""scipy_fit.py - the authors' fitting method (shared/notes/law-math.md §5,
+"""scipy_fit.py - the authors' fitting method (docs/law-math.md §5,
 google-research/jaxpruner projects/bigsparse/sparsity-scaling.ipynb), the
 baseline bench/fit_bench.sh sets sl_fit against.
 

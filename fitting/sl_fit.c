@@ -1,6 +1,6 @@
 /*
  * sl_fit.c - multi-start fit of the sparse scaling law, with bootstrap
- * (see sl_fit.h and shared/notes/law-math.md §2, §5).
+ * (see sl_fit.h and docs/law-math.md §2, §5).
  *
  * Internal units: N' = N / kN and D' = D / kD, with kN and kD the geometric
  * means over the rows, so that

@@ -1,6 +1,6 @@
 /*
  * sl_fit.h - fitting the sparse scaling law to sweep results
- * (shared/notes/law-math.md §5).
+ * (docs/law-math.md §5).
  *
  * Objective (the authors'): mean over rows of Huber(r), with
  * r = log f - log y ("log" residuals) or r = f - y ("plain"), f the law's

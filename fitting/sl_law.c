@@ -1,6 +1,6 @@
 /*
  * sl_law.c - the sparse scaling law and its consequences (see sl_law.h and
- * shared/notes/law-math.md for the formulas).
+ * docs/law-math.md for the formulas).
  */
 #include "sl_law.h"
 

@@ -8,7 +8,7 @@
  * Units are raw: S is a fraction in [0, 1), N a count of non-zero
  * parameters, D the law's data unit (tokens, examples or steps). "Budget"
  * is always given as D_dense: the data a dense model with N parameters
- * would see for it, i.e. C = 6 N D_dense. Formulas: shared/notes/law-math.md.
+ * would see for it, i.e. C = 6 N D_dense. Formulas: docs/law-math.md.
  *
  * Pure functions: no I/O, no global state, no allocation except the GSL
  * minimiser's workspace, freed before sl_law_optimal_sparsity returns (gmp
