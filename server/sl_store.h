@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "sl_dataset.h"
-#include "sl_law_json.h"
+#include "sl_law_record.h"
 
 #define SL_DATASET_NAME_MAX 128
 
