@@ -89,10 +89,10 @@ int sl_store_dataset_delete(sl_store *store, long long id);
 /* ---- fit jobs (sl_store_fits.c) ---- */
 
 typedef enum sl_fit_state {
-    SL_FIT_QUEUED = 0,
-    SL_FIT_RUNNING,
-    SL_FIT_SUCCEEDED,
-    SL_FIT_FAILED,
+    SL_FIT_STATE_QUEUED = 0,
+    SL_FIT_STATE_RUNNING,
+    SL_FIT_STATE_SUCCEEDED,
+    SL_FIT_STATE_FAILED,
     SL_FIT_STATE_COUNT
 } sl_fit_state;
 
@@ -134,12 +134,12 @@ int sl_store_fit_counts(sl_store *store, long long counts[SL_FIT_STATE_COUNT]);
 /* ---- calibration sweeps and their training runs (sl_store_runs.c) ---- */
 
 typedef enum sl_run_state {
-    SL_RUN_QUEUED = 0,
-    SL_RUN_SUBMITTED, /* handed to the backend, not yet training */
-    SL_RUN_RUNNING,
-    SL_RUN_SUCCEEDED,
-    SL_RUN_FAILED,
-    SL_RUN_CANCELLED,
+    SL_RUN_STATE_QUEUED = 0,
+    SL_RUN_STATE_SUBMITTED, /* handed to the backend, not yet training */
+    SL_RUN_STATE_RUNNING,
+    SL_RUN_STATE_SUCCEEDED,
+    SL_RUN_STATE_FAILED,
+    SL_RUN_STATE_CANCELLED,
     SL_RUN_STATE_COUNT
 } sl_run_state;
 
@@ -166,9 +166,9 @@ typedef struct sl_run_record {
 void sl_run_record_free(sl_run_record *run);
 
 typedef enum sl_sweep_state {
-    SL_SWEEP_RUNNING = 0, /* runs not all ended */
-    SL_SWEEP_FINISHED,    /* dataset and fit created (or error says why not) */
-    SL_SWEEP_CANCELLED,
+    SL_SWEEP_STATE_RUNNING = 0, /* runs not all ended */
+    SL_SWEEP_STATE_FINISHED,    /* dataset and fit created (or error says why not) */
+    SL_SWEEP_STATE_CANCELLED,
     SL_SWEEP_STATE_COUNT
 } sl_sweep_state;
 

@@ -54,7 +54,7 @@ const char *sl_fit_state_name(sl_fit_state state) {
 static sl_fit_state fit_state_parse(const unsigned char *text) {
     for (int i = 0; i < SL_FIT_STATE_COUNT; i++)
         if (text && strcmp((const char *)text, fit_state_names[i]) == 0) return (sl_fit_state)i;
-    return SL_FIT_FAILED;
+    return SL_FIT_STATE_FAILED;
 }
 
 static void read_fit(sqlite3_stmt *st, sl_fit_job *j) {
@@ -198,14 +198,14 @@ static int end_fit_tx(sl_store_conn *c, void *ctx) {
 
 int sl_store_fit_succeed(sl_store *s, long long id, const char *result_json, sl_law_record *publish,
                          const sl_law *draws, size_t ndraws) {
-    fit_end e = {id, SL_FIT_SUCCEEDED, result_json, NULL, publish, draws, ndraws};
+    fit_end e = {id, SL_FIT_STATE_SUCCEEDED, result_json, NULL, publish, draws, ndraws};
     int rc = sl_store_in_transaction(s, end_fit_tx, &e);
     if (publish) sl_store_law_cache_drop(s, publish->name);
     return rc;
 }
 
 int sl_store_fit_fail(sl_store *s, long long id, const char *error) {
-    fit_end e = {id, SL_FIT_FAILED, NULL, error, NULL, NULL, 0};
+    fit_end e = {id, SL_FIT_STATE_FAILED, NULL, error, NULL, NULL, 0};
     return sl_store_in_transaction(s, end_fit_tx, &e);
 }
 

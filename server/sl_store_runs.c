@@ -113,13 +113,14 @@ const char *sl_run_state_name(sl_run_state state) {
 }
 
 int sl_run_state_ended(sl_run_state state) {
-    return state == SL_RUN_SUCCEEDED || state == SL_RUN_FAILED || state == SL_RUN_CANCELLED;
+    return state == SL_RUN_STATE_SUCCEEDED || state == SL_RUN_STATE_FAILED ||
+           state == SL_RUN_STATE_CANCELLED;
 }
 
 static sl_run_state run_state_parse(const unsigned char *text) {
     for (int i = 0; i < SL_RUN_STATE_COUNT; i++)
         if (text && strcmp((const char *)text, run_state_names[i]) == 0) return (sl_run_state)i;
-    return SL_RUN_FAILED;
+    return SL_RUN_STATE_FAILED;
 }
 
 static void read_run(sqlite3_stmt *st, sl_run_record *r) {
@@ -287,8 +288,8 @@ static int cancel_sweep_tx(sl_store_conn *c, void *ctx) {
     if (rc != SL_STORE_OK) return rc;
     sl_sweep_state state = w.state;
     sl_sweep_record_free(&w);
-    if (state == SL_SWEEP_CANCELLED) return SL_STORE_OK;
-    if (state != SL_SWEEP_RUNNING) return SL_STORE_CONFLICT;
+    if (state == SL_SWEEP_STATE_CANCELLED) return SL_STORE_OK;
+    if (state != SL_SWEEP_STATE_RUNNING) return SL_STORE_CONFLICT;
     sqlite3_stmt *sw = stmt(c, ST_SWEEP_CANCEL), *runs = stmt(c, ST_SWEEP_CANCEL_RUNS);
     if (!sw || !runs) return SL_STORE_ERROR;
     sqlite3_bind_int64(sw, 1, id);
@@ -403,10 +404,10 @@ static int cancel_run_tx(sl_store_conn *c, void *ctx) {
     sqlite3_bind_int64(get, 1, id);
     int step = sqlite3_step(get);
     sl_run_state state =
-        step == SQLITE_ROW ? run_state_parse(sqlite3_column_text(get, 2)) : SL_RUN_FAILED;
+        step == SQLITE_ROW ? run_state_parse(sqlite3_column_text(get, 2)) : SL_RUN_STATE_FAILED;
     sl_store_reset(get);
     if (step != SQLITE_ROW) return step == SQLITE_DONE ? SL_STORE_NOT_FOUND : SL_STORE_ERROR;
-    if (state == SL_RUN_CANCELLED) return SL_STORE_OK;
+    if (state == SL_RUN_STATE_CANCELLED) return SL_STORE_OK;
     if (sl_run_state_ended(state)) return SL_STORE_CONFLICT;
     sqlite3_bind_int64(cancel, 1, id);
     return sl_store_step_done(c, cancel, "cancel run");
