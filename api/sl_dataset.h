@@ -19,7 +19,7 @@
 #include <stddef.h>
 
 #include "sl_errors.h"
-#include "sl_law_json.h" /* sl_data_unit */
+#include "sl_law_record.h" /* sl_data_unit */
 
 #define SL_DATASET_MAX_ROWS    1000000 /* default cap on the rows of one upload */
 #define SL_DATASET_MAX_ERRORS  100     /* errors listed; the rest are counted */

@@ -1,6 +1,7 @@
 /*
- * sl_law_json.h - a law as stored and as it travels: coefficients, units,
- * source, version; its JSON codec, and the unit labels every response carries.
+ * sl_law_json.h - the JSON of a law (sl_law_record.h): the contract's law
+ * object, the body of PUT /v1/laws/{name}, and the unit labels every
+ * response carries.
  */
 #ifndef SL_LAW_JSON_H
 #define SL_LAW_JSON_H
@@ -8,49 +9,7 @@
 #include <jansson.h>
 
 #include "sl_errors.h"
-#include "sl_law.h"
-
-typedef enum sl_data_unit {
-    SL_UNIT_TOKENS = 0,
-    SL_UNIT_EXAMPLES,
-    SL_UNIT_STEPS,
-    SL_UNIT_COUNT
-} sl_data_unit;
-
-typedef enum sl_source_kind {
-    SL_SOURCE_BUILTIN = 0,
-    SL_SOURCE_MANUAL,
-    SL_SOURCE_FIT,
-    SL_SOURCE_COUNT
-} sl_source_kind;
-
-const char *sl_data_unit_name(sl_data_unit unit);
-int sl_data_unit_parse(const char *text, sl_data_unit *out);
-const char *sl_source_kind_name(sl_source_kind kind);
-int sl_source_kind_parse(const char *text, sl_source_kind *out);
-
-#define SL_LAW_NAME_MAX        64
-#define SL_LAW_DESCRIPTION_MAX 1000
-#define SL_LAW_REFERENCE_MAX   500
-#define SL_LAW_FIT_JSON_MAX    2000
-
-typedef struct sl_law_record {
-    char name[SL_LAW_NAME_MAX + 1];
-    long version;
-    char description[SL_LAW_DESCRIPTION_MAX + 1];
-    sl_law law;
-    sl_data_unit data_unit;
-    sl_source_kind source_kind;
-    char reference[SL_LAW_REFERENCE_MAX + 1];
-    long long fit_id;    /* 0 when the law did not come from a fit */
-    char created_at[32]; /* RFC 3339, UTC */
-    int builtin;
-    /* For a fitted law: the contract's `fit` object as JSON text ({objective,
-     * rmse, rows, intervals, ...}), "" otherwise; and how many bootstrap
-     * draws the store keeps for it (they give queries their intervals). */
-    char fit_json[SL_LAW_FIT_JSON_MAX + 1];
-    long draws;
-} sl_law_record;
+#include "sl_law_record.h"
 
 /* The full law object of the contract. */
 json_t *sl_law_record_json(const sl_law_record *rec);
@@ -79,9 +38,5 @@ json_t *sl_json_number(double v);
 json_t *sl_units_json(sl_data_unit unit, ...) __attribute__((sentinel));
 /* The unit of one response field for a law's data unit; NULL if unknown. */
 const char *sl_unit_of(sl_data_unit unit, const char *field);
-
-/* The authors' published fits (notes/law-math.md §2), loaded on first start. */
-#define SL_BUILTIN_COUNT 2
-extern const sl_law_record sl_builtin_laws[SL_BUILTIN_COUNT];
 
 #endif

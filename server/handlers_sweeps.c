@@ -45,15 +45,15 @@ static int append_run(const sl_run_record *run, void *ctx) {
 
 /* The sweep as clients see it: its status follows its fit once it has one. */
 static json_t *sweep_json(sl_store *store, const sl_sweep_record *w, json_t *runs) {
-    const char *status = w->state == SL_SWEEP_RUNNING     ? "running"
-                         : w->state == SL_SWEEP_CANCELLED ? "cancelled"
-                                                          : "failed";
+    const char *status = w->state == SL_SWEEP_STATE_RUNNING     ? "running"
+                         : w->state == SL_SWEEP_STATE_CANCELLED ? "cancelled"
+                                                                : "failed";
     json_t *fit = json_null(), *dataset = json_null();
     sl_fit_job job;
     if (w->fit_id && sl_store_fit_get(store, w->fit_id, &job) == SL_STORE_OK) {
-        status = job.state == SL_FIT_SUCCEEDED ? "succeeded"
-                 : job.state == SL_FIT_FAILED  ? "failed"
-                                               : "fitting";
+        status = job.state == SL_FIT_STATE_SUCCEEDED ? "succeeded"
+                 : job.state == SL_FIT_STATE_FAILED  ? "failed"
+                                                     : "fitting";
         fit = json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)job.id, "status",
                         sl_fit_state_name(job.state), "published",
                         job.published_version ? json_pack("{s:s, s:i}", "name", job.law, "version",
@@ -328,7 +328,7 @@ void sl_handle_run_report(sl_request *req) {
     /* The same report again is accepted whatever happened since; another
      * one, or one for a run that is not out with Slurm, is a conflict. */
     int accepted = report && strcmp(report, text) == 0;
-    if (!report && (state == SL_RUN_SUBMITTED || state == SL_RUN_RUNNING)) {
+    if (!report && (state == SL_RUN_STATE_SUBMITTED || state == SL_RUN_STATE_RUNNING)) {
         rc = sl_store_run_set_report(server->store, id, text);
         if (rc == SL_STORE_NOT_FOUND) { /* another report came first, or the run moved on */
             char *now = NULL;

@@ -242,7 +242,7 @@ int sl_jobs_wait(sl_jobs *jobs, long long id, unsigned timeout_ms) {
     while (!ended && rc != ETIMEDOUT && !jobs->stopping) {
         sl_fit_job job;
         if (sl_store_fit_get(jobs->store, id, &job) != SL_STORE_OK) break;
-        ended = job.state == SL_FIT_SUCCEEDED || job.state == SL_FIT_FAILED;
+        ended = job.state == SL_FIT_STATE_SUCCEEDED || job.state == SL_FIT_STATE_FAILED;
         sl_fit_job_free(&job);
         if (!ended) rc = pthread_cond_timedwait(&jobs->ended, &jobs->lock, &until);
     }

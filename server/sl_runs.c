@@ -79,7 +79,7 @@ static void attempt_lost(sl_runs *r, const sl_run_record *run, const char *why) 
         char reason[480];
         snprintf(reason, sizeof reason, "gave up after %ld attempt%s; the last: %s", run->attempts,
                  run->attempts == 1 ? "" : "s", why);
-        sl_store_run_end(r->store, run->id, SL_RUN_FAILED, NULL, NULL, reason);
+        sl_store_run_end(r->store, run->id, SL_RUN_STATE_FAILED, NULL, NULL, reason);
         log_run("run_failed", run->id, run->sweep_id, reason);
         return;
     }
@@ -110,7 +110,7 @@ static void stop_cancelled(sl_runs *r) {
 static void poll_one(sl_runs *r, const sl_run_record *run) {
     sl_backend *b = backend_named(r, run->backend);
     if (!b) {
-        sl_store_run_end(r->store, run->id, SL_RUN_FAILED, NULL, NULL,
+        sl_store_run_end(r->store, run->id, SL_RUN_STATE_FAILED, NULL, NULL,
                          "this server has no such backend");
         return;
     }
@@ -121,7 +121,8 @@ static void poll_one(sl_runs *r, const sl_run_record *run) {
     switch (st.state) {
     case SL_BACKEND_STARTING:
     case SL_BACKEND_RUNNING: {
-        sl_run_state state = st.state == SL_BACKEND_RUNNING ? SL_RUN_RUNNING : SL_RUN_SUBMITTED;
+        sl_run_state state =
+            st.state == SL_BACKEND_RUNNING ? SL_RUN_STATE_RUNNING : SL_RUN_STATE_SUBMITTED;
         int changed = state != run->state ||
                       (progress && (!run->progress || strcmp(progress, run->progress) != 0));
         if (changed) sl_store_run_progress(r->store, run->id, state, progress);
@@ -130,14 +131,14 @@ static void poll_one(sl_runs *r, const sl_run_record *run) {
     }
     case SL_BACKEND_SUCCEEDED: {
         char *result = dump(st.result);
-        if (sl_store_run_end(r->store, run->id, SL_RUN_SUCCEEDED, result, progress, NULL) ==
+        if (sl_store_run_end(r->store, run->id, SL_RUN_STATE_SUCCEEDED, result, progress, NULL) ==
             SL_STORE_OK)
             log_run("run_succeeded", run->id, run->sweep_id, NULL);
         free(result);
         break;
     }
     case SL_BACKEND_FAILED:
-        sl_store_run_end(r->store, run->id, SL_RUN_FAILED, NULL, progress, st.reason);
+        sl_store_run_end(r->store, run->id, SL_RUN_STATE_FAILED, NULL, progress, st.reason);
         log_run("run_failed", run->id, run->sweep_id, st.reason);
         break;
     case SL_BACKEND_LOST: attempt_lost(r, run, st.reason); break;
@@ -153,7 +154,8 @@ static void poll_active(sl_runs *r) {
     for (size_t i = 0; i < ids->n; i++) {
         sl_run_record run;
         if (sl_store_run_get(r->store, ids->ids[i], &run) != SL_STORE_OK) continue;
-        if (run.state == SL_RUN_SUBMITTED || run.state == SL_RUN_RUNNING) poll_one(r, &run);
+        if (run.state == SL_RUN_STATE_SUBMITTED || run.state == SL_RUN_STATE_RUNNING)
+            poll_one(r, &run);
         sl_run_record_free(&run);
     }
     free(ids);
@@ -176,7 +178,7 @@ static void submit_queued(sl_runs *r, sl_backend *b) {
         json_decref(j);
         char ref[SL_BACKEND_REF_MAX], reason[320];
         if (!ok) {
-            sl_store_run_end(r->store, run.id, SL_RUN_FAILED, NULL, NULL,
+            sl_store_run_end(r->store, run.id, SL_RUN_STATE_FAILED, NULL, NULL,
                              "internal: the stored run spec cannot be read");
         } else if (b->submit(b, run.id, run.attempts, &spec, ref, sizeof ref, reason,
                              sizeof reason) == 0) {
@@ -198,7 +200,7 @@ typedef struct {
 
 static int add_row(const sl_run_record *run, void *ctx) {
     rows_ctx *c = ctx;
-    if (run->state != SL_RUN_SUCCEEDED || !run->result) return 0;
+    if (run->state != SL_RUN_STATE_SUCCEEDED || !run->result) return 0;
     json_t *res = json_loads(run->result, 0, NULL), *spec_j = json_loads(run->spec, 0, NULL);
     sl_run_spec spec;
     sl_error err;

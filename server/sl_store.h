@@ -2,6 +2,11 @@
  * sl_store.h - the SQLite store in the data directory: WAL mode, schema
  * versioned by PRAGMA user_version, a small pool of connections so request
  * threads never share one. Every write is committed before it returns.
+ *
+ * One file per part: sl_store.c (opening, the pool, migrations,
+ * transactions), sl_store_laws.c, sl_store_datasets.c, sl_store_fits.c and
+ * sl_store_runs.c (sweeps and runs), each with its own SQL; what they share
+ * is in sl_store_internal.h.
  */
 #ifndef SL_STORE_H
 #define SL_STORE_H
@@ -9,7 +14,7 @@
 #include <stddef.h>
 
 #include "sl_dataset.h"
-#include "sl_law_json.h"
+#include "sl_law_record.h"
 
 #define SL_DATASET_NAME_MAX 128
 
@@ -22,6 +27,8 @@ typedef enum sl_store_status {
     SL_STORE_ERROR = -3,    /* SQLite failed; logged, nothing changed */
 } sl_store_status;
 
+/* ---- opening and closing (sl_store.c) ---- */
+
 /* Opens (creating) DIR/sparselaw.db with `connections` pooled connections,
  * migrates the schema and loads the built-in laws if absent. On failure
  * returns NULL and writes why into errbuf. */
@@ -31,6 +38,8 @@ void sl_store_close(sl_store *store);
 
 /* The schema version this build writes. */
 int sl_store_schema_version(void);
+
+/* ---- laws and their versions (sl_store_laws.c) ---- */
 
 /* version 0 means the latest. */
 int sl_store_law_get(sl_store *store, const char *name, long version, sl_law_record *out);
@@ -53,7 +62,7 @@ int sl_store_law_delete(sl_store *store, const char *name);
  * frees), *n may be 0. */
 int sl_store_law_draws(sl_store *store, const char *name, long version, sl_law **draws, size_t *n);
 
-/* ---- datasets: uploaded sweeps ---- */
+/* ---- datasets: uploaded sweeps (sl_store_datasets.c) ---- */
 
 typedef struct sl_dataset_info {
     long long id;
@@ -77,13 +86,13 @@ int sl_store_dataset_list(sl_store *store, sl_store_dataset_fn fn, void *ctx);
 /* CONFLICT while a queued or running fit reads the dataset. */
 int sl_store_dataset_delete(sl_store *store, long long id);
 
-/* ---- fit jobs ---- */
+/* ---- fit jobs (sl_store_fits.c) ---- */
 
 typedef enum sl_fit_state {
-    SL_FIT_QUEUED = 0,
-    SL_FIT_RUNNING,
-    SL_FIT_SUCCEEDED,
-    SL_FIT_FAILED,
+    SL_FIT_STATE_QUEUED = 0,
+    SL_FIT_STATE_RUNNING,
+    SL_FIT_STATE_SUCCEEDED,
+    SL_FIT_STATE_FAILED,
     SL_FIT_STATE_COUNT
 } sl_fit_state;
 
@@ -122,15 +131,15 @@ int sl_store_fit_fail(sl_store *store, long long id, const char *error);
 int sl_store_fit_requeue_running(sl_store *store);
 int sl_store_fit_counts(sl_store *store, long long counts[SL_FIT_STATE_COUNT]);
 
-/* ---- calibration sweeps and their training runs ---- */
+/* ---- calibration sweeps and their training runs (sl_store_runs.c) ---- */
 
 typedef enum sl_run_state {
-    SL_RUN_QUEUED = 0,
-    SL_RUN_SUBMITTED, /* handed to the backend, not yet training */
-    SL_RUN_RUNNING,
-    SL_RUN_SUCCEEDED,
-    SL_RUN_FAILED,
-    SL_RUN_CANCELLED,
+    SL_RUN_STATE_QUEUED = 0,
+    SL_RUN_STATE_SUBMITTED, /* handed to the backend, not yet training */
+    SL_RUN_STATE_RUNNING,
+    SL_RUN_STATE_SUCCEEDED,
+    SL_RUN_STATE_FAILED,
+    SL_RUN_STATE_CANCELLED,
     SL_RUN_STATE_COUNT
 } sl_run_state;
 
@@ -157,9 +166,9 @@ typedef struct sl_run_record {
 void sl_run_record_free(sl_run_record *run);
 
 typedef enum sl_sweep_state {
-    SL_SWEEP_RUNNING = 0, /* runs not all ended */
-    SL_SWEEP_FINISHED,    /* dataset and fit created (or error says why not) */
-    SL_SWEEP_CANCELLED,
+    SL_SWEEP_STATE_RUNNING = 0, /* runs not all ended */
+    SL_SWEEP_STATE_FINISHED,    /* dataset and fit created (or error says why not) */
+    SL_SWEEP_STATE_CANCELLED,
     SL_SWEEP_STATE_COUNT
 } sl_sweep_state;
 

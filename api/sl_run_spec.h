@@ -1,0 +1,42 @@
+/*
+ * sl_run_spec.h - one training run of a calibration sweep (a grid point and
+ * the sweep's trainer options) and the backends that run it. Types only, no
+ * JSON: its codec and the run's bounds are in sl_sweep_json.h, where
+ * sl_backend_kind_name is defined too.
+ */
+#ifndef SL_RUN_SPEC_H
+#define SL_RUN_SPEC_H
+
+/* The backends a sweep may name. */
+typedef enum sl_backend_kind {
+    SL_BACKEND_LOCAL = 0, /* sparselaw-train as a child process of the server */
+    SL_BACKEND_WORKER,    /* sparselaw-train serve on another machine, over HTTP */
+    SL_BACKEND_SLURM,     /* a batch job through slurmrestd */
+    SL_BACKEND_KIND_COUNT
+} sl_backend_kind;
+const char *sl_backend_kind_name(sl_backend_kind kind);
+
+typedef struct sl_run_size {
+    unsigned layers, width, heads;
+} sl_run_size;
+
+/* Trainer options common to every run of a sweep. 0 (or 0.0) means "the
+ * trainer's default" and is not passed on. */
+typedef struct sl_trainer_options {
+    unsigned context, batch;
+    double lr, warmup;
+    long long val_tokens;
+    unsigned threads; /* 0: the server divides its cores among concurrent runs */
+} sl_trainer_options;
+
+/* One training run: a grid point and the sweep's trainer options. */
+typedef struct sl_run_spec {
+    sl_run_size size;
+    double sparsity;               /* in [0, 1); 1 - n/m for a pattern */
+    unsigned pattern_n, pattern_m; /* 0, 0: unstructured (or dense at sparsity 0) */
+    long long tokens;
+    long long seed;
+    sl_trainer_options trainer;
+} sl_run_spec;
+
+#endif

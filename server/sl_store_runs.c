@@ -1,0 +1,547 @@
+/*
+ * sl_store_runs.c - calibration sweeps and their training runs in the store:
+ * a sweep created with its runs, runs claimed by backends, their progress,
+ * retries, ends and reported results, and a sweep finished into a dataset
+ * and a fit.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sl_store_internal.h"
+
+enum run_stmt {
+    ST_SWEEP_INSERT,
+    ST_RUN_INSERT,
+    ST_SWEEP_GET,
+    ST_SWEEP_COUNTS,
+    ST_SWEEP_RUNS,
+    ST_SWEEP_CANCEL,
+    ST_SWEEP_CANCEL_RUNS,
+    ST_SWEEP_READY,
+    ST_SWEEP_FINISH,
+    ST_RUN_GET,
+    ST_RUN_CANCEL,
+    ST_RUN_ACTIVE_COUNT,
+    ST_RUN_CLAIM,
+    ST_RUN_SET_REF,
+    ST_RUN_ACTIVE,
+    ST_RUN_PROGRESS,
+    ST_RUN_END,
+    ST_RUN_RETRY,
+    ST_RUN_TO_STOP,
+    ST_RUN_STOPPED,
+    ST_RUN_COUNTS,
+    ST_RUN_SET_SECRET,
+    ST_RUN_SECRET,
+    ST_RUN_SET_REPORT,
+    RUN_STMT_COUNT
+};
+
+#define SWEEP_COLUMNS                                                                              \
+    "id, law, backend, state, request, error, coalesce(dataset_id, 0), coalesce(fit_id, 0), "      \
+    "created_at, coalesce(finished_at, '')"
+#define RUN_COLUMNS                                                                                \
+    "id, sweep_id, state, point_key, backend, spec, coalesce(ref, ''), progress, result, "         \
+    "error, last_error, attempts, max_attempts, not_before, created_at, "                          \
+    "coalesce(started_at, ''), coalesce(finished_at, '')"
+#define RUN_LIVE "('queued', 'submitted', 'running')"
+
+static const char *const run_sql[RUN_STMT_COUNT] = {
+    [ST_SWEEP_INSERT] =
+        "INSERT INTO sweeps (law, backend, request) VALUES (?1, ?2, ?3) RETURNING id",
+    [ST_RUN_INSERT] =
+        "INSERT OR IGNORE INTO runs (sweep_id, point_key, backend, spec, max_attempts) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_SWEEP_GET] = "SELECT " SWEEP_COLUMNS " FROM sweeps WHERE id = ?1",
+    [ST_SWEEP_COUNTS] = "SELECT state, count(*) FROM runs WHERE sweep_id = ?1 GROUP BY state",
+    [ST_SWEEP_RUNS] = "SELECT " RUN_COLUMNS " FROM runs WHERE sweep_id = ?1 ORDER BY id",
+    [ST_SWEEP_CANCEL] = "UPDATE sweeps SET state = 'cancelled', finished_at = " SL_STORE_NOW
+                        " WHERE id = ?1 AND state = 'running'",
+    [ST_SWEEP_CANCEL_RUNS] = "UPDATE runs SET state = 'cancelled', finished_at = " SL_STORE_NOW
+                             " WHERE sweep_id = ?1 AND state IN " RUN_LIVE,
+    [ST_SWEEP_READY] =
+        "SELECT id FROM sweeps s WHERE state = 'running' AND NOT EXISTS "
+        "(SELECT 1 FROM runs r WHERE r.sweep_id = s.id AND r.state IN " RUN_LIVE ") ORDER BY id",
+    [ST_SWEEP_FINISH] =
+        "UPDATE sweeps SET state = 'finished', dataset_id = ?2, fit_id = ?3, "
+        "error = ?4, finished_at = " SL_STORE_NOW " WHERE id = ?1 AND state = 'running'",
+    [ST_RUN_GET] = "SELECT " RUN_COLUMNS " FROM runs WHERE id = ?1",
+    [ST_RUN_CANCEL] = "UPDATE runs SET state = 'cancelled', finished_at = " SL_STORE_NOW
+                      " WHERE id = ?1 AND state IN " RUN_LIVE,
+    [ST_RUN_ACTIVE_COUNT] = "SELECT count(*) FROM runs WHERE backend = ?1 "
+                            "AND state IN ('submitted', 'running')",
+    [ST_RUN_CLAIM] =
+        "UPDATE runs SET state = 'submitted', attempts = attempts + 1, ref = NULL, "
+        "secret = NULL, report = NULL, stopped = 0, started_at = coalesce(started_at, " SL_STORE_NOW
+        ") WHERE id = "
+        "(SELECT id FROM runs WHERE backend = ?1 AND state = 'queued' AND "
+        "not_before <= ?2 ORDER BY id LIMIT 1) RETURNING " RUN_COLUMNS,
+    [ST_RUN_SET_REF] = "UPDATE runs SET ref = ?2 WHERE id = ?1",
+    [ST_RUN_ACTIVE] = "SELECT " RUN_COLUMNS " FROM runs WHERE state IN ('submitted', 'running') "
+                      "ORDER BY id",
+    [ST_RUN_PROGRESS] = "UPDATE runs SET state = ?2, progress = coalesce(?3, progress) "
+                        "WHERE id = ?1 AND state IN ('submitted', 'running')",
+    [ST_RUN_END] = "UPDATE runs SET state = ?2, result = ?3, error = ?4, "
+                   "progress = coalesce(?5, progress), finished_at = " SL_STORE_NOW
+                   " WHERE id = ?1 AND state IN ('submitted', 'running')",
+    [ST_RUN_RETRY] = "UPDATE runs SET state = 'queued', ref = NULL, last_error = ?2, "
+                     "not_before = ?3 WHERE id = ?1 AND state IN ('submitted', 'running')",
+    [ST_RUN_TO_STOP] = "SELECT " RUN_COLUMNS " FROM runs WHERE state = 'cancelled' "
+                       "AND ref IS NOT NULL AND stopped = 0 ORDER BY id",
+    [ST_RUN_STOPPED] = "UPDATE runs SET stopped = 1 WHERE id = ?1",
+    [ST_RUN_COUNTS] = "SELECT state, count(*) FROM runs GROUP BY state",
+    [ST_RUN_SET_SECRET] = "UPDATE runs SET secret = ?2, report = NULL WHERE id = ?1 "
+                          "AND state IN ('submitted', 'running')",
+    [ST_RUN_SECRET] = "SELECT coalesce(secret, ''), state, report FROM runs WHERE id = ?1",
+    [ST_RUN_SET_REPORT] = "UPDATE runs SET report = ?2 WHERE id = ?1 "
+                          "AND state IN ('submitted', 'running') AND report IS NULL",
+};
+
+const sl_store_statements sl_store_run_statements = {run_sql, RUN_STMT_COUNT};
+
+static sqlite3_stmt *stmt(sl_store_conn *c, enum run_stmt id) {
+    return sl_store_stmt(c, SL_STORE_RUNS, (int)id);
+}
+
+static const char *const run_state_names[SL_RUN_STATE_COUNT] = {
+    "queued", "submitted", "running", "succeeded", "failed", "cancelled"};
+static const char *const sweep_state_names[SL_SWEEP_STATE_COUNT] = {"running", "finished",
+                                                                    "cancelled"};
+
+const char *sl_run_state_name(sl_run_state state) {
+    return state < SL_RUN_STATE_COUNT ? run_state_names[state] : "unknown";
+}
+
+int sl_run_state_ended(sl_run_state state) {
+    return state == SL_RUN_STATE_SUCCEEDED || state == SL_RUN_STATE_FAILED ||
+           state == SL_RUN_STATE_CANCELLED;
+}
+
+static sl_run_state run_state_parse(const unsigned char *text) {
+    for (int i = 0; i < SL_RUN_STATE_COUNT; i++)
+        if (text && strcmp((const char *)text, run_state_names[i]) == 0) return (sl_run_state)i;
+    return SL_RUN_STATE_FAILED;
+}
+
+static void read_run(sqlite3_stmt *st, sl_run_record *r) {
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    r->sweep_id = sqlite3_column_int64(st, 1);
+    r->state = run_state_parse(sqlite3_column_text(st, 2));
+    sl_store_copy_text(r->key, sizeof r->key, st, 3);
+    sl_store_copy_text(r->backend, sizeof r->backend, st, 4);
+    r->spec = sl_store_dup_column(st, 5);
+    r->ref = sl_store_dup_column(st, 6);
+    r->progress = sl_store_dup_column(st, 7);
+    r->result = sl_store_dup_column(st, 8);
+    r->error = sl_store_dup_column(st, 9);
+    r->last_error = sl_store_dup_column(st, 10);
+    r->attempts = (long)sqlite3_column_int64(st, 11);
+    r->max_attempts = (long)sqlite3_column_int64(st, 12);
+    r->not_before = sqlite3_column_double(st, 13);
+    sl_store_copy_text(r->created_at, sizeof r->created_at, st, 14);
+    sl_store_copy_text(r->started_at, sizeof r->started_at, st, 15);
+    sl_store_copy_text(r->finished_at, sizeof r->finished_at, st, 16);
+}
+
+void sl_run_record_free(sl_run_record *r) {
+    if (!r) return;
+    free(r->spec);
+    free(r->ref);
+    free(r->progress);
+    free(r->result);
+    free(r->error);
+    free(r->last_error);
+    r->spec = r->ref = r->progress = r->result = r->error = r->last_error = NULL;
+}
+
+void sl_sweep_record_free(sl_sweep_record *w) {
+    if (!w) return;
+    free(w->request);
+    free(w->error);
+    w->request = w->error = NULL;
+}
+
+/* ---------------------------------------------------------------- sweeps */
+
+typedef struct {
+    const char *law, *backend, *request;
+    const sl_run_new *runs;
+    size_t nruns;
+    long max_attempts;
+    long long id;
+} sweep_create;
+
+static int create_sweep_tx(sl_store_conn *c, void *ctx) {
+    sweep_create *w = ctx;
+    sqlite3_stmt *ins = stmt(c, ST_SWEEP_INSERT), *run = stmt(c, ST_RUN_INSERT);
+    if (!ins || !run) return SL_STORE_ERROR;
+    sl_store_bind_text(ins, 1, w->law);
+    sl_store_bind_text(ins, 2, w->backend);
+    sl_store_bind_text(ins, 3, w->request);
+    int step = sqlite3_step(ins);
+    if (step == SQLITE_ROW) w->id = sqlite3_column_int64(ins, 0);
+    if (step == SQLITE_ROW) step = sqlite3_step(ins);
+    sl_store_reset(ins);
+    if (step != SQLITE_DONE) return SL_STORE_ERROR;
+    for (size_t i = 0; i < w->nruns; i++) {
+        sqlite3_bind_int64(run, 1, w->id);
+        sl_store_bind_text(run, 2, w->runs[i].key);
+        sl_store_bind_text(run, 3, w->backend);
+        sl_store_bind_text(run, 4, w->runs[i].spec);
+        sqlite3_bind_int64(run, 5, w->max_attempts);
+        if (sl_store_step_done(c, run, "insert run") != SL_STORE_OK) return SL_STORE_ERROR;
+    }
+    return SL_STORE_OK;
+}
+
+int sl_store_sweep_create(sl_store *s, const char *law, const char *backend,
+                          const char *request_json, const sl_run_new *runs, size_t nruns,
+                          long max_attempts, long long *id) {
+    sweep_create w = {law, backend, request_json, runs, nruns, max_attempts, 0};
+    int rc = sl_store_in_transaction(s, create_sweep_tx, &w);
+    *id = w.id;
+    return rc;
+}
+
+/* The sweep and its run counts on c. */
+static int sweep_row(sl_store_conn *c, long long id, sl_sweep_record *w) {
+    sqlite3_stmt *st = stmt(c, ST_SWEEP_GET), *counts = stmt(c, ST_SWEEP_COUNTS);
+    if (!st || !counts) return SL_STORE_ERROR;
+    memset(w, 0, sizeof *w);
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st), rc = SL_STORE_ERROR;
+    if (step == SQLITE_ROW) {
+        w->id = sqlite3_column_int64(st, 0);
+        sl_store_copy_text(w->law, sizeof w->law, st, 1);
+        sl_store_copy_text(w->backend, sizeof w->backend, st, 2);
+        const unsigned char *state = sqlite3_column_text(st, 3);
+        for (int i = 0; i < SL_SWEEP_STATE_COUNT; i++)
+            if (state && strcmp((const char *)state, sweep_state_names[i]) == 0)
+                w->state = (sl_sweep_state)i;
+        w->request = sl_store_dup_column(st, 4);
+        w->error = sl_store_dup_column(st, 5);
+        w->dataset_id = sqlite3_column_int64(st, 6);
+        w->fit_id = sqlite3_column_int64(st, 7);
+        sl_store_copy_text(w->created_at, sizeof w->created_at, st, 8);
+        sl_store_copy_text(w->finished_at, sizeof w->finished_at, st, 9);
+        rc = SL_STORE_OK;
+    } else if (step == SQLITE_DONE) {
+        rc = SL_STORE_NOT_FOUND;
+    }
+    sl_store_reset(st);
+    if (rc != SL_STORE_OK) return rc;
+    sqlite3_bind_int64(counts, 1, id);
+    while ((step = sqlite3_step(counts)) == SQLITE_ROW)
+        w->counts[run_state_parse(sqlite3_column_text(counts, 0))] =
+            sqlite3_column_int64(counts, 1);
+    sl_store_reset(counts);
+    if (step != SQLITE_DONE) {
+        sl_sweep_record_free(w);
+        return SL_STORE_ERROR;
+    }
+    return SL_STORE_OK;
+}
+
+static int get_sweep_tx(sl_store_conn *c, void *ctx) {
+    sl_sweep_record *w = ctx;
+    return sweep_row(c, w->id, w);
+}
+
+int sl_store_sweep_get(sl_store *s, long long id, sl_sweep_record *out) {
+    /* A transaction, so that the counts agree with the sweep's state. */
+    out->id = id;
+    return sl_store_in_transaction(s, get_sweep_tx, out);
+}
+
+/* Calls fn for each row of a run statement bound to one id (0: none). */
+static int each_run(sl_store *s, enum run_stmt id_stmt, long long id, sl_store_run_fn fn,
+                    void *ctx) {
+    sl_store_conn *c = sl_store_acquire(s);
+    sqlite3_stmt *st = stmt(c, id_stmt);
+    int rc = SL_STORE_ERROR, step = SQLITE_ERROR;
+    if (st) {
+        if (id) sqlite3_bind_int64(st, 1, id);
+        sl_run_record r;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            read_run(st, &r);
+            int stop = fn(&r, ctx);
+            sl_run_record_free(&r);
+            if (stop) break;
+        }
+        rc = step == SQLITE_ROW || step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
+        if (rc != SL_STORE_OK) sl_store_log_sqlite(c->db, "list runs");
+        sl_store_reset(st);
+    }
+    sl_store_release(s, c);
+    return rc;
+}
+
+int sl_store_sweep_runs(sl_store *s, long long sweep_id, sl_store_run_fn fn, void *ctx) {
+    return each_run(s, ST_SWEEP_RUNS, sweep_id, fn, ctx);
+}
+
+static int cancel_sweep_tx(sl_store_conn *c, void *ctx) {
+    long long id = *(long long *)ctx;
+    sl_sweep_record w;
+    int rc = sweep_row(c, id, &w);
+    if (rc != SL_STORE_OK) return rc;
+    sl_sweep_state state = w.state;
+    sl_sweep_record_free(&w);
+    if (state == SL_SWEEP_STATE_CANCELLED) return SL_STORE_OK;
+    if (state != SL_SWEEP_STATE_RUNNING) return SL_STORE_CONFLICT;
+    sqlite3_stmt *sw = stmt(c, ST_SWEEP_CANCEL), *runs = stmt(c, ST_SWEEP_CANCEL_RUNS);
+    if (!sw || !runs) return SL_STORE_ERROR;
+    sqlite3_bind_int64(sw, 1, id);
+    sqlite3_bind_int64(runs, 1, id);
+    rc = sl_store_step_done(c, sw, "cancel sweep");
+    return rc == SL_STORE_OK ? sl_store_step_done(c, runs, "cancel sweep runs") : rc;
+}
+
+int sl_store_sweep_cancel(sl_store *s, long long id) {
+    return sl_store_in_transaction(s, cancel_sweep_tx, &id);
+}
+
+size_t sl_store_sweeps_ready(sl_store *s, long long *out, size_t cap) {
+    sl_store_conn *c = sl_store_acquire(s);
+    sqlite3_stmt *st = stmt(c, ST_SWEEP_READY);
+    size_t n = 0;
+    if (st) {
+        while (n < cap && sqlite3_step(st) == SQLITE_ROW)
+            out[n++] = sqlite3_column_int64(st, 0);
+        sl_store_reset(st);
+    }
+    sl_store_release(s, c);
+    return n;
+}
+
+typedef struct {
+    long long id;
+    const sl_dataset *ds;
+    const char *name, *law, *error;
+    char *(*fit_request)(long long dataset, void *ctx);
+    void *ctx;
+} sweep_finish;
+
+static int finish_sweep_tx(sl_store_conn *c, void *ctx) {
+    sweep_finish *f = ctx;
+    long long dataset = 0, fit = 0;
+    if (f->ds) {
+        sl_dataset_info info;
+        int rc = sl_store_dataset_insert(c, f->name, f->ds, &info, &dataset);
+        if (rc != SL_STORE_OK) return rc;
+        char *request = f->fit_request(dataset, f->ctx);
+        if (!request) return SL_STORE_ERROR;
+        rc = sl_store_fit_insert(c, dataset, f->law, request, &fit);
+        free(request);
+        if (rc != SL_STORE_OK) return rc;
+    }
+    sqlite3_stmt *st = stmt(c, ST_SWEEP_FINISH);
+    if (!st) return SL_STORE_ERROR;
+    sqlite3_bind_int64(st, 1, f->id);
+    if (dataset) sqlite3_bind_int64(st, 2, dataset);
+    if (fit) sqlite3_bind_int64(st, 3, fit);
+    if (f->error) sl_store_bind_text(st, 4, f->error);
+    int rc = sl_store_step_done(c, st, "finish sweep");
+    if (rc == SL_STORE_OK && sqlite3_changes(c->db) != 1) rc = SL_STORE_CONFLICT;
+    return rc;
+}
+
+int sl_store_sweep_finish(sl_store *s, long long id, const sl_dataset *ds, const char *name,
+                          const char *law, char *(*fit_request)(long long dataset, void *ctx),
+                          void *ctx, const char *error) {
+    sweep_finish f = {id, ds, name, law, error, fit_request, ctx};
+    return sl_store_in_transaction(s, finish_sweep_tx, &f);
+}
+
+/* ---------------------------------------------------------------- runs */
+
+/* One row of ST_RUN_GET (by id) or ST_RUN_CLAIM (by backend and time) into
+ * out; NOT_FOUND when there is none. */
+static int run_row(sl_store *s, enum run_stmt id_stmt, long long id, const char *text, double num,
+                   sl_run_record *out) {
+    sl_store_conn *c = sl_store_acquire(s);
+    sqlite3_stmt *st = stmt(c, id_stmt);
+    int rc = SL_STORE_ERROR;
+    if (st) {
+        if (id_stmt == ST_RUN_GET) {
+            sqlite3_bind_int64(st, 1, id);
+        } else { /* ST_RUN_CLAIM */
+            sl_store_bind_text(st, 1, text);
+            sqlite3_bind_double(st, 2, num);
+        }
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            read_run(st, out);
+            rc = SL_STORE_OK;
+            step = sqlite3_step(st);
+        } else if (step == SQLITE_DONE) {
+            rc = SL_STORE_NOT_FOUND;
+        }
+        if (step != SQLITE_DONE) {
+            sl_store_log_sqlite(c->db, "read run");
+            if (rc == SL_STORE_OK) sl_run_record_free(out);
+            rc = SL_STORE_ERROR;
+        }
+        sl_store_reset(st);
+    }
+    sl_store_release(s, c);
+    return rc;
+}
+
+int sl_store_run_get(sl_store *s, long long id, sl_run_record *out) {
+    return run_row(s, ST_RUN_GET, id, NULL, 0, out);
+}
+
+int sl_store_run_claim(sl_store *s, const char *backend, double now, sl_run_record *out) {
+    return run_row(s, ST_RUN_CLAIM, 0, backend, now, out);
+}
+
+static int cancel_run_tx(sl_store_conn *c, void *ctx) {
+    long long id = *(long long *)ctx;
+    sqlite3_stmt *get = stmt(c, ST_RUN_GET), *cancel = stmt(c, ST_RUN_CANCEL);
+    if (!get || !cancel) return SL_STORE_ERROR;
+    sqlite3_bind_int64(get, 1, id);
+    int step = sqlite3_step(get);
+    sl_run_state state =
+        step == SQLITE_ROW ? run_state_parse(sqlite3_column_text(get, 2)) : SL_RUN_STATE_FAILED;
+    sl_store_reset(get);
+    if (step != SQLITE_ROW) return step == SQLITE_DONE ? SL_STORE_NOT_FOUND : SL_STORE_ERROR;
+    if (state == SL_RUN_STATE_CANCELLED) return SL_STORE_OK;
+    if (sl_run_state_ended(state)) return SL_STORE_CONFLICT;
+    sqlite3_bind_int64(cancel, 1, id);
+    return sl_store_step_done(c, cancel, "cancel run");
+}
+
+int sl_store_run_cancel(sl_store *s, long long id) {
+    return sl_store_in_transaction(s, cancel_run_tx, &id);
+}
+
+long long sl_store_run_active_count(sl_store *s, const char *backend) {
+    sl_store_conn *c = sl_store_acquire(s);
+    sqlite3_stmt *st = stmt(c, ST_RUN_ACTIVE_COUNT);
+    long long n = -1;
+    if (st) {
+        sl_store_bind_text(st, 1, backend);
+        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+        sl_store_reset(st);
+    }
+    sl_store_release(s, c);
+    return n;
+}
+
+/* Runs an UPDATE on one run, bound by the caller's values: NOT_FOUND when
+ * it changed no row (the run had moved on, e.g. been cancelled). */
+typedef struct {
+    enum run_stmt st;
+    long long id;
+    const char *t2, *t3, *t4, *t5;
+    double d3;
+} run_update;
+
+static int update_run(sl_store *s, const run_update *u) {
+    sl_store_conn *c = sl_store_acquire(s);
+    sqlite3_stmt *st = stmt(c, u->st);
+    int rc = SL_STORE_ERROR;
+    if (st) {
+        sqlite3_bind_int64(st, 1, u->id);
+        if (u->t2) sl_store_bind_text(st, 2, u->t2);
+        if (u->st == ST_RUN_RETRY)
+            sqlite3_bind_double(st, 3, u->d3);
+        else if (u->t3)
+            sl_store_bind_text(st, 3, u->t3);
+        if (u->t4) sl_store_bind_text(st, 4, u->t4);
+        if (u->t5) sl_store_bind_text(st, 5, u->t5);
+        rc = sl_store_step_done(c, st, "update run");
+        if (rc == SL_STORE_OK && sqlite3_changes(c->db) != 1) rc = SL_STORE_NOT_FOUND;
+    }
+    sl_store_release(s, c);
+    return rc;
+}
+
+int sl_store_run_set_ref(sl_store *s, long long id, const char *ref) {
+    run_update u = {ST_RUN_SET_REF, id, ref, NULL, NULL, NULL, 0};
+    return update_run(s, &u);
+}
+
+int sl_store_runs_active(sl_store *s, sl_store_run_fn fn, void *ctx) {
+    return each_run(s, ST_RUN_ACTIVE, 0, fn, ctx);
+}
+
+int sl_store_run_progress(sl_store *s, long long id, sl_run_state state,
+                          const char *progress_json) {
+    run_update u = {ST_RUN_PROGRESS, id, sl_run_state_name(state), progress_json, NULL, NULL, 0};
+    return update_run(s, &u);
+}
+
+int sl_store_run_end(sl_store *s, long long id, sl_run_state state, const char *result_json,
+                     const char *progress_json, const char *error) {
+    run_update u = {ST_RUN_END, id, sl_run_state_name(state), result_json, error, progress_json, 0};
+    return update_run(s, &u);
+}
+
+int sl_store_run_retry(sl_store *s, long long id, double not_before, const char *why) {
+    run_update u = {ST_RUN_RETRY, id, why, NULL, NULL, NULL, not_before};
+    return update_run(s, &u);
+}
+
+int sl_store_runs_to_stop(sl_store *s, sl_store_run_fn fn, void *ctx) {
+    return each_run(s, ST_RUN_TO_STOP, 0, fn, ctx);
+}
+
+int sl_store_run_stopped(sl_store *s, long long id) {
+    run_update u = {ST_RUN_STOPPED, id, NULL, NULL, NULL, NULL, 0};
+    return update_run(s, &u);
+}
+
+int sl_store_run_counts(sl_store *s, long long counts[SL_RUN_STATE_COUNT]) {
+    sl_store_conn *c = sl_store_acquire(s);
+    sqlite3_stmt *st = stmt(c, ST_RUN_COUNTS);
+    int rc = SL_STORE_ERROR, step = SQLITE_ERROR;
+    memset(counts, 0, SL_RUN_STATE_COUNT * sizeof counts[0]);
+    if (st) {
+        while ((step = sqlite3_step(st)) == SQLITE_ROW)
+            counts[run_state_parse(sqlite3_column_text(st, 0))] = sqlite3_column_int64(st, 1);
+        rc = step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
+        sl_store_reset(st);
+    }
+    sl_store_release(s, c);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- reported results */
+
+int sl_store_run_set_secret(sl_store *s, long long id, const char *secret) {
+    run_update u = {ST_RUN_SET_SECRET, id, secret, NULL, NULL, NULL, 0};
+    return update_run(s, &u);
+}
+
+int sl_store_run_secret(sl_store *s, long long id, char *secret, size_t cap, sl_run_state *state,
+                        char **report) {
+    sl_store_conn *c = sl_store_acquire(s);
+    sqlite3_stmt *st = stmt(c, ST_RUN_SECRET);
+    int rc = SL_STORE_ERROR;
+    if (report) *report = NULL;
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            sl_store_copy_text(secret, cap, st, 0);
+            *state = run_state_parse(sqlite3_column_text(st, 1));
+            if (report) *report = sl_store_dup_column(st, 2);
+            rc = SL_STORE_OK;
+        } else if (step == SQLITE_DONE) {
+            rc = SL_STORE_NOT_FOUND;
+        } else {
+            sl_store_log_sqlite(c->db, "read run secret");
+        }
+        sl_store_reset(st);
+    }
+    sl_store_release(s, c);
+    return rc;
+}
+
+int sl_store_run_set_report(sl_store *s, long long id, const char *report_json) {
+    run_update u = {ST_RUN_SET_REPORT, id, report_json, NULL, NULL, NULL, 0};
+    return update_run(s, &u);
+}
