@@ -510,12 +510,6 @@ static const char *json_type_name(const json_t *j) {
     }
 }
 
-static int in_range(double v, const sl_range *r) {
-    if (r->lo_open ? !(v > r->lo) : !(v >= r->lo)) return 0;
-    if (r->hi_open ? !(v < r->hi) : !(v <= r->hi)) return 0;
-    return 1;
-}
-
 static int cell_missing(ctx *c, size_t row, const char *col, const cell *cl, const char *want) {
     if (cl->kind == CELL_ABSENT)
         add_error(c->errs, SL_ERR_UNPROCESSABLE, row, col, "is missing; expected %s", want);
@@ -554,7 +548,7 @@ static int cell_number(ctx *c, size_t row, int col, const cell *cl, const sl_ran
         return -1;
     }
     v += 0.0; /* -0 reads back as 0 */
-    if (!in_range(v, range)) {
+    if (!sl_range_contains(range, v)) {
         add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name, "must be %s (got %.17g)", range->what,
                   v);
         return -1;

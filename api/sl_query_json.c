@@ -17,8 +17,7 @@ static int point_member(const json_t *obj, size_t i, const char *key, const sl_r
         return sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s must be a number %s", path,
                             range->what);
     double x = json_number_value(v);
-    if (!isfinite(x) || (range->lo_open ? !(x > range->lo) : !(x >= range->lo)) ||
-        (range->hi_open ? !(x < range->hi) : !(x <= range->hi)))
+    if (!sl_range_contains(range, x))
         return sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s must be %s (got %.17g)", path,
                             range->what, x);
     *out = x;
