@@ -13,7 +13,6 @@
 /* ------------------------------------------------------------------ tables */
 
 static const char *const format_names[SL_DATASET_FORMAT_COUNT] = {"csv", "json", "ndjson"};
-static const char *const unit_names[SL_UNIT_COUNT] = {"tokens", "examples", "steps"};
 
 const char *sl_dataset_format_name(sl_dataset_format fmt) {
     return (unsigned)fmt < SL_DATASET_FORMAT_COUNT ? format_names[fmt] : "unknown";
@@ -181,19 +180,6 @@ int sl_dataset_format_from_content_type(const char *content_type, sl_dataset_for
 
 /* ----------------------------------------------------------------- options */
 
-static int unit_parse(const char *text, sl_data_unit *out) {
-    for (int i = 0; i < SL_UNIT_COUNT; i++)
-        if (text && strcmp(text, unit_names[i]) == 0) {
-            *out = (sl_data_unit)i;
-            return 0;
-        }
-    return -1;
-}
-
-static const char *unit_name(sl_data_unit u) {
-    return (unsigned)u < SL_UNIT_COUNT ? unit_names[u] : "unknown";
-}
-
 int sl_dataset_option_set(sl_dataset_options *opt, const char *name, const char *text,
                           sl_error *err) {
     double v;
@@ -210,7 +196,7 @@ int sl_dataset_option_set(sl_dataset_options *opt, const char *name, const char 
     }
     if (strcmp(name, "data_unit") == 0) {
         sl_data_unit u;
-        if (unit_parse(text, &u) != 0)
+        if (sl_data_unit_parse(text, &u) != 0)
             return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name,
                                 "data_unit must be tokens, examples or steps (got '%.40s')",
                                 text ? text : "");
@@ -494,7 +480,7 @@ static void resolve_columns(ctx *c) {
     }
     if (why && o->has_data_unit && o->data_unit != implied)
         add_error(c->errs, SL_ERR_UNIT_MISMATCH, 0, "data_unit", "data_unit=%s conflicts: %s",
-                  unit_name(o->data_unit), why);
+                  sl_data_unit_name(o->data_unit), why);
     c->unit = implied;
 }
 

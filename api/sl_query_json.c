@@ -98,11 +98,7 @@ json_t *sl_optimum_json(const sl_law_record *rec, const sl_optimum_query *q,
              "%s: the budget of a dense model with %.6g parameters seeing %.6g %s, i.e. compute = "
              "6 x nonzeros x dense_data; a sparse model costs more per %s, so it sees data = %.6g",
              q->given_compute ? "compute given" : "data given", n, q->dense_data,
-             sl_data_unit_name(rec->data_unit),
-             rec->data_unit == SL_UNIT_EXAMPLES ? "example"
-             : rec->data_unit == SL_UNIT_STEPS  ? "step"
-                                                : "token",
-             opt->data);
+             sl_data_unit_name(rec->data_unit), sl_data_unit_singular(rec->data_unit), opt->data);
     json_object_set_new(
         o, "budget",
         json_pack("{s:s, s:s}", "given", q->given_compute ? "compute" : "data", "note", note));
