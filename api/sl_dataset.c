@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sl_csv.h"
 #include "sl_parse.h"
 
 /* ------------------------------------------------------------------ tables */
@@ -323,7 +324,9 @@ json_t *sl_dataset_errors_json(const sl_dataset_errors *errs) {
 
 /* ----------------------------------------------------------------- parsing */
 
-#define MAX_COLS 64
+/* Distinct columns of an upload: a CSV header may name as many, so the
+ * reader keeps that many fields. */
+#define MAX_COLS SL_CSV_MAX_FIELDS
 
 enum cell_kind { CELL_ABSENT, CELL_EMPTY, CELL_TEXT, CELL_JSON };
 
@@ -746,116 +749,12 @@ static void object_cells(const ctx *c, const json_t *obj, cell *cells) {
 
 /* ---- CSV */
 
-typedef struct csv {
-    const char *p, *end;
-    char *buf;
-    size_t len, cap;
-    size_t start[MAX_COLS + 1];
-    size_t nf; /* fields of the record, may exceed MAX_COLS + 1 (only counted) */
-    int oom;
-} csv;
-
-static void csv_put(csv *r, char ch) {
-    if (r->len == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 256;
-        char *grown = realloc(r->buf, cap);
-        if (!grown) {
-            r->oom = 1;
-            return;
-        }
-        r->buf = grown;
-        r->cap = cap;
-    }
-    r->buf[r->len++] = ch;
-}
-
-static int is_eol(char ch) {
-    return ch == '\n' || ch == '\r';
-}
-
-static void csv_eol(csv *r) {
-    if (r->p < r->end && *r->p == '\r') r->p++;
-    if (r->p < r->end && *r->p == '\n') r->p++;
-}
-
-static void csv_skip_line(csv *r) {
-    while (r->p < r->end && !is_eol(*r->p))
-        r->p++;
-    csv_eol(r);
-}
-
-/* One record: 1 read (blank set for an empty line), 0 end of input,
- * -1 malformed (why says how; the rest of the line is skipped). */
-static int csv_record(csv *r, int *blank, const char **why) {
-    r->len = 0;
-    r->nf = 0;
-    *blank = 0;
-    if (r->p >= r->end) return 0;
-    if (is_eol(*r->p)) {
-        csv_eol(r);
-        *blank = 1;
-        return 1;
-    }
-    for (;;) {
-        if (r->nf <= MAX_COLS) r->start[r->nf] = r->len;
-        r->nf++;
-        if (r->p < r->end && *r->p == '"') {
-            r->p++;
-            for (;;) {
-                if (r->p >= r->end) {
-                    *why = "a quoted field is never closed";
-                    return -1;
-                }
-                if (*r->p == '"') {
-                    if (r->p + 1 < r->end && r->p[1] == '"') {
-                        csv_put(r, '"');
-                        r->p += 2;
-                        continue;
-                    }
-                    r->p++;
-                    break;
-                }
-                csv_put(r, *r->p++);
-            }
-            if (r->p < r->end && *r->p != ',' && !is_eol(*r->p)) {
-                *why = "text follows a closing quote; a field must be quoted whole";
-                csv_skip_line(r);
-                return -1;
-            }
-        } else {
-            while (r->p < r->end && *r->p != ',' && !is_eol(*r->p)) {
-                if (*r->p == '"') {
-                    *why = "a quote inside an unquoted field; quote the whole field and double "
-                           "its quotes";
-                    csv_skip_line(r);
-                    return -1;
-                }
-                csv_put(r, *r->p++);
-            }
-        }
-        csv_put(r, '\0');
-        if (r->p >= r->end) return 1;
-        if (*r->p == ',') {
-            r->p++;
-            continue;
-        }
-        csv_eol(r);
-        return 1;
-    }
-}
-
-static const char *csv_field(const csv *r, size_t i) {
-    return r->buf + r->start[i];
-}
-
 static void parse_csv(ctx *c, const char *body, size_t len) {
-    csv r;
-    memset(&r, 0, sizeof r);
-    r.p = body;
-    r.end = body + len;
+    sl_csv r;
+    sl_csv_init(&r, body, len);
     int blank = 0, st;
     const char *why = NULL;
-    while ((st = csv_record(&r, &blank, &why)) == 1 && blank) {
+    while ((st = sl_csv_record(&r, &blank, &why)) == 1 && blank) {
     }
     if (r.oom) goto oom;
     if (st == 0) {
@@ -872,7 +771,7 @@ static void parse_csv(ctx *c, const char *body, size_t len) {
         goto done;
     }
     for (size_t j = 0; j < r.nf; j++) {
-        char *copy = strdup(csv_field(&r, j));
+        char *copy = strdup(sl_csv_field(&r, j));
         if (!copy) goto oom;
         c->names[c->ncols] = copy;
         c->first_row[c->ncols++] = 0;
@@ -882,7 +781,7 @@ static void parse_csv(ctx *c, const char *body, size_t len) {
 
     size_t row = 0;
     for (;;) {
-        st = csv_record(&r, &blank, &why);
+        st = sl_csv_record(&r, &blank, &why);
         if (r.oom) goto oom;
         if (st == 0) break;
         if (st == 1 && blank) continue;
@@ -898,7 +797,7 @@ static void parse_csv(ctx *c, const char *body, size_t len) {
         }
         cell cells[MAX_COLS];
         for (size_t j = 0; j < c->ncols; j++) {
-            const char *t = csv_field(&r, j);
+            const char *t = sl_csv_field(&r, j);
             cells[j].kind = *t ? CELL_TEXT : CELL_EMPTY;
             cells[j].text = t;
             cells[j].json = NULL;
@@ -911,7 +810,7 @@ static void parse_csv(ctx *c, const char *body, size_t len) {
 oom:
     c->oom = 1;
 done:
-    free(r.buf);
+    sl_csv_free(&r);
 }
 
 /* ---- JSON */
@@ -1199,7 +1098,7 @@ int sl_dataset_parse(const char *body, size_t len, sl_dataset_format fmt,
             len -= 3;
         }
         size_t i = 0;
-        while (i < len && (body[i] == ' ' || body[i] == '\t' || is_eol(body[i])))
+        while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r'))
             i++;
         if (i == len)
             add_error(errs, SL_ERR_UNPROCESSABLE, 0, "", "the upload is empty");
@@ -1234,118 +1133,4 @@ void sl_dataset_truncate(sl_dataset *ds, size_t nrows) {
     for (size_t i = nrows; i < ds->nrows; i++)
         free(ds->rows[i].run_id);
     if (nrows < ds->nrows) ds->nrows = nrows;
-}
-
-/* ----------------------------------------------------------------- writing */
-
-/* The shortest of %.15g, %.16g, %.17g that reads back as v. */
-static int format_number(char *buf, size_t cap, double v) {
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    return n;
-}
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->p, cap);
-        if (!grown) {
-            b->oom = 1;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s) {
-    sb_add(b, s, strlen(s));
-}
-
-static void sb_num(sbuf *b, double v) {
-    char tmp[40];
-    int n = format_number(tmp, sizeof tmp, v);
-    sb_add(b, tmp, (size_t)n);
-}
-
-static void sb_csv_text(sbuf *b, const char *s) {
-    size_t n = strlen(s);
-    int quote = strpbrk(s, ",\"\r\n") != NULL || (n && (s[0] == ' ' || s[n - 1] == ' '));
-    if (!quote) {
-        sb_add(b, s, n);
-        return;
-    }
-    sb_add(b, "\"", 1);
-    for (const char *q = s; *q; q++) {
-        sb_add(b, q, 1);
-        if (*q == '"') sb_add(b, "\"", 1); /* a quote inside is doubled */
-    }
-    sb_add(b, "\"", 1);
-}
-
-char *sl_dataset_csv(const sl_dataset_row *rows, size_t nrows, size_t *len) {
-    sbuf b = {NULL, 0, 0, 0};
-    sb_str(&b, "sparsity,nonzeros,data,loss,run_id,pattern,seed\r\n");
-    for (size_t i = 0; i < nrows; i++) {
-        const sl_dataset_row *r = &rows[i];
-        sb_num(&b, r->sparsity);
-        sb_add(&b, ",", 1);
-        sb_num(&b, r->nonzeros);
-        sb_add(&b, ",", 1);
-        sb_num(&b, r->data);
-        sb_add(&b, ",", 1);
-        sb_num(&b, r->loss);
-        sb_add(&b, ",", 1);
-        if (r->run_id) sb_csv_text(&b, r->run_id);
-        sb_add(&b, ",", 1);
-        sb_str(&b, r->pattern);
-        sb_add(&b, ",", 1);
-        if (r->has_seed) {
-            char tmp[32];
-            int n = snprintf(tmp, sizeof tmp, "%lld", r->seed);
-            sb_add(&b, tmp, (size_t)n);
-        }
-        sb_add(&b, "\r\n", 2);
-    }
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    if (len) *len = b.len;
-    return b.p;
-}
-
-json_t *sl_dataset_row_json(const sl_dataset_row *r) {
-    json_t *o = json_pack("{s:f, s:f, s:f, s:f}", "sparsity", r->sparsity, "nonzeros", r->nonzeros,
-                          "data", r->data, "loss", r->loss);
-    if (!o) return NULL;
-    if (r->run_id) json_object_set_new(o, "run_id", json_string(r->run_id));
-    if (r->pattern[0]) json_object_set_new(o, "pattern", json_string(r->pattern));
-    if (r->has_seed) json_object_set_new(o, "seed", json_integer((json_int_t)r->seed));
-    return o;
-}
-
-json_t *sl_dataset_rows_json(const sl_dataset_row *rows, size_t nrows) {
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < nrows; i++)
-        if (json_array_append_new(a, sl_dataset_row_json(&rows[i])) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
 }
