@@ -385,59 +385,69 @@ static int same_ci(const char *a, const char *b) {
     return strcasecmp(a, b) == 0;
 }
 
-/* Maps the columns to variables, checks each variable has one source, the
- * options and the data unit. Every problem becomes an error. */
-static void resolve_columns(ctx *c) {
-    for (int v = 0; v < V_COUNT; v++)
-        c->src[v] = -1;
-    for (size_t j = 0; j < c->ncols; j++) {
-        const char *name = c->names[j];
-        size_t row = c->first_row[j];
-        c->kind[j] = -1;
-        if (name[0] == '\0' && !(c->fmt == SL_DATASET_CSV && j == 0)) {
-            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, "",
-                      "column %zu has an empty name (only a leading pandas index column may)",
-                      j + 1);
-            continue;
-        }
-        long k = column_index(name);
-        if (k < 0) {
-            const char *hint = NULL;
-            for (size_t i = 0; i < sl_dataset_column_count && !hint; i++)
-                if (sl_dataset_columns[i].gives && same_ci(sl_dataset_columns[i].name, name))
-                    hint = sl_dataset_columns[i].name;
-            if (hint)
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
-                          "unknown column '%s'; did you mean '%s'?", name, hint);
-            else
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
-                          "unknown column '%s'; expected sparsity, nonzeros, data, loss, run_id, "
-                          "pattern, seed or an alias (val-loss, val_loss, scale, total_params, "
-                          "steps, total_examples, tokens)",
-                          name);
-            continue;
-        }
-        if (c->fmt == SL_DATASET_CSV) {
-            int dup = 0;
-            for (size_t i = 0; i < j; i++)
-                dup |= strcmp(c->names[i], name) == 0;
-            if (dup) {
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, name,
-                          "column '%s' appears more than once in the header", name);
-                continue;
-            }
-        }
-        enum var v = column_kind[k].var;
-        if (v == V_COUNT) continue; /* ignored */
-        c->kind[j] = k;
-        if (c->src[v] >= 0) {
-            add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, name,
-                      "columns '%s' and '%s' both give %s; keep one", c->names[c->src[v]], name,
-                      var_names[v]);
-            continue;
-        }
-        c->src[v] = (int)j;
+/* The conversion of the column that gives variable v; C_IGNORE when none. */
+static enum conv source_conv(const ctx *c, enum var v) {
+    return c->src[v] >= 0 ? column_kind[c->kind[c->src[v]]].conv : C_IGNORE;
+}
+
+/* An unknown column name: the error suggests the known column it matches
+ * but for case, if any. */
+static void unknown_column(ctx *c, size_t row, const char *name) {
+    const char *hint = NULL;
+    for (size_t i = 0; i < sl_dataset_column_count && !hint; i++)
+        if (sl_dataset_columns[i].gives && same_ci(sl_dataset_columns[i].name, name))
+            hint = sl_dataset_columns[i].name;
+    if (hint)
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
+                  "unknown column '%s'; did you mean '%s'?", name, hint);
+    else
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
+                  "unknown column '%s'; expected sparsity, nonzeros, data, loss, run_id, "
+                  "pattern, seed or an alias (val-loss, val_loss, scale, total_params, "
+                  "steps, total_examples, tokens)",
+                  name);
+}
+
+/* Column j: its entry in sl_dataset_columns (c->kind[j], -1 when ignored or
+ * refused) and the variable it gives (c->src), or an error. */
+static void resolve_column(ctx *c, size_t j) {
+    const char *name = c->names[j];
+    size_t row = c->first_row[j];
+    c->kind[j] = -1;
+    if (name[0] == '\0' && !(c->fmt == SL_DATASET_CSV && j == 0)) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, "",
+                  "column %zu has an empty name (only a leading pandas index column may)", j + 1);
+        return;
     }
+    long k = column_index(name);
+    if (k < 0) {
+        unknown_column(c, row, name);
+        return;
+    }
+    if (c->fmt == SL_DATASET_CSV) {
+        int dup = 0;
+        for (size_t i = 0; i < j; i++)
+            dup |= strcmp(c->names[i], name) == 0;
+        if (dup) {
+            add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, name,
+                      "column '%s' appears more than once in the header", name);
+            return;
+        }
+    }
+    enum var v = column_kind[k].var;
+    if (v == V_COUNT) return; /* ignored */
+    c->kind[j] = k;
+    if (c->src[v] >= 0) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, name,
+                  "columns '%s' and '%s' both give %s; keep one", c->names[c->src[v]], name,
+                  var_names[v]);
+        return;
+    }
+    c->src[v] = (int)j;
+}
+
+/* Sparsity, nonzeros, data and loss each need a column. */
+static void require_variables(ctx *c) {
     static const char *const expected[] = {
         "sparsity", "nonzeros, scale (with base_params) or total_params",
         "data, steps, total_examples or tokens", "loss, val-loss or val_loss"};
@@ -445,11 +455,12 @@ static void resolve_columns(ctx *c) {
         if (c->src[v] < 0)
             add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, var_names[v],
                       "no column gives %s; expected %s", var_names[v], expected[v]);
+}
 
+/* base_params and tokens_per_step: needed by, and only for, a scale and a
+ * steps column (nz and dc: the conversions of the nonzeros and data ones). */
+static void check_conversion_options(ctx *c, enum conv nz, enum conv dc) {
     const sl_dataset_options *o = c->opt;
-    enum conv nz =
-        c->src[V_NONZEROS] >= 0 ? column_kind[c->kind[c->src[V_NONZEROS]]].conv : C_IGNORE;
-    enum conv dc = c->src[V_DATA] >= 0 ? column_kind[c->kind[c->src[V_DATA]]].conv : C_IGNORE;
     if (nz == C_SCALE && !o->has_base_params)
         add_error(c->errs, SL_ERR_MISSING_PARAMETER, 0, "base_params",
                   "the scale column needs the base_params option "
@@ -460,7 +471,12 @@ static void resolve_columns(ctx *c) {
     if (dc != C_STEPS && o->has_tokens_per_step && dc != C_IGNORE)
         add_error(c->errs, SL_ERR_INVALID_PARAMETER, 0, "tokens_per_step",
                   "tokens_per_step applies only to a steps column, and this upload has none");
+}
 
+/* The unit the rows' data will be in (c->unit), from the data column's
+ * conversion dc; a data_unit option must agree with the unit it implies. */
+static void resolve_data_unit(ctx *c, enum conv dc) {
+    const sl_dataset_options *o = c->opt;
     sl_data_unit implied = SL_UNIT_TOKENS;
     const char *why = NULL;
     switch (dc) {
@@ -485,6 +501,19 @@ static void resolve_columns(ctx *c) {
         add_error(c->errs, SL_ERR_UNIT_MISMATCH, 0, "data_unit", "data_unit=%s conflicts: %s",
                   sl_data_unit_name(o->data_unit), why);
     c->unit = implied;
+}
+
+/* Maps the columns to variables, checks each variable has one source, the
+ * options and the data unit. Every problem becomes an error. */
+static void resolve_columns(ctx *c) {
+    for (int v = 0; v < V_COUNT; v++)
+        c->src[v] = -1;
+    for (size_t j = 0; j < c->ncols; j++)
+        resolve_column(c, j);
+    require_variables(c);
+    enum conv nz = source_conv(c, V_NONZEROS), dc = source_conv(c, V_DATA);
+    check_conversion_options(c, nz, dc);
+    resolve_data_unit(c, dc);
 }
 
 static const char *json_type_name(const json_t *j) {
