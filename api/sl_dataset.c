@@ -610,121 +610,174 @@ static int seed_from_text(const char *s, long long *out) {
     return -1;
 }
 
-static void convert_row(ctx *c, size_t row, const cell *cells) {
+/* The four numbers of a row (v[V_SPARSITY..V_LOSS]), each in its range;
+ * have[k] says which were read. 1 when any is missing or invalid. */
+static int row_numbers(ctx *c, size_t row, const cell *cells, double v[4], int have[4]) {
     static const sl_range *const ranges[4] = {&sl_range_sparsity, &sl_range_positive,
                                               &sl_range_positive, &sl_range_positive};
-    const sl_dataset_options *o = c->opt;
-    double v[4] = {0, 0, 0, 0};
-    int have[4] = {0, 0, 0, 0}, bad = 0;
+    int bad = 0;
     for (int k = V_SPARSITY; k <= V_LOSS; k++) {
         int col = c->src[k];
         have[k] = cell_number(c, row, col, &cells[col], ranges[k], &v[k]) == 0;
         bad |= !have[k];
     }
+    return bad;
+}
 
-    int nzcol = c->src[V_NONZEROS], dcol = c->src[V_DATA];
-    enum conv nz = column_kind[c->kind[nzcol]].conv, dc = column_kind[c->kind[dcol]].conv;
-    if (have[V_NONZEROS] && (nz == C_SCALE || nz == C_TOTAL_PARAMS)) {
-        if (!have[V_SPARSITY]) {
-            bad = 1; /* the sparsity error says why */
-        } else {
-            double n = nz == C_SCALE ? o->base_params * v[V_NONZEROS] * (1.0 - v[V_SPARSITY])
-                                     : v[V_NONZEROS] * (1.0 - v[V_SPARSITY]);
-            if (!(isfinite(n) && n > 0)) {
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[nzcol],
-                          "gives nonzeros = %g, not a finite positive number", n);
-                bad = 1;
-            }
-            v[V_NONZEROS] = n;
-        }
+/* A scale or total_params column into nonzeros: x (1 - sparsity), and x
+ * base_params for a scale. 1 when it cannot be converted. */
+static int row_nonzeros(ctx *c, size_t row, double v[4], const int have[4]) {
+    const sl_dataset_options *o = c->opt;
+    enum conv nz = source_conv(c, V_NONZEROS);
+    if (!have[V_NONZEROS] || (nz != C_SCALE && nz != C_TOTAL_PARAMS)) return 0;
+    if (!have[V_SPARSITY]) return 1; /* the sparsity error says why */
+    double n = nz == C_SCALE ? o->base_params * v[V_NONZEROS] * (1.0 - v[V_SPARSITY])
+                             : v[V_NONZEROS] * (1.0 - v[V_SPARSITY]);
+    int bad = 0;
+    if (!(isfinite(n) && n > 0)) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[c->src[V_NONZEROS]],
+                  "gives nonzeros = %g, not a finite positive number", n);
+        bad = 1;
     }
-    if (have[V_DATA] && dc == C_STEPS && o->has_tokens_per_step) {
-        double d = v[V_DATA] * o->tokens_per_step;
-        if (!(isfinite(d) && d > 0)) {
-            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[dcol],
-                      "gives data = %g tokens, not a finite positive number", d);
-            bad = 1;
-        }
-        v[V_DATA] = d;
-    }
+    v[V_NONZEROS] = n;
+    return bad;
+}
 
+/* A steps column with tokens_per_step into data in tokens. 1 when it cannot
+ * be converted. */
+static int row_data(ctx *c, size_t row, double v[4], const int have[4]) {
+    const sl_dataset_options *o = c->opt;
+    if (!have[V_DATA] || source_conv(c, V_DATA) != C_STEPS || !o->has_tokens_per_step) return 0;
+    double d = v[V_DATA] * o->tokens_per_step;
+    int bad = 0;
+    if (!(isfinite(d) && d > 0)) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[c->src[V_DATA]],
+                  "gives data = %g tokens, not a finite positive number", d);
+        bad = 1;
+    }
+    v[V_DATA] = d;
+    return bad;
+}
+
+/* The optional run_id into r->run_id (copied only while the upload can still
+ * be kept: bad says this row has failed already). 1 when invalid. */
+static int row_run_id(ctx *c, size_t row, const cell *cells, int bad, sl_dataset_row *r) {
+    int col = c->src[V_RUN_ID];
+    const char *text = NULL;
+    if (col < 0) return 0;
+    int got = cell_text(c, row, col, &cells[col], &text);
+    if (got <= 0) return got < 0;
+    size_t n = strlen(text), ctl = 0;
+    for (size_t i = 0; i < n; i++)
+        ctl += (unsigned char)text[i] < 0x20 || text[i] == 0x7f;
+    if (n == 0 || n > SL_DATASET_RUN_ID_MAX || ctl) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                  "must be 1 to %d bytes of text without control characters (got %zu bytes)",
+                  SL_DATASET_RUN_ID_MAX, n);
+        return 1;
+    }
+    if (!bad && !failed(c)) {
+        r->run_id = strdup(text);
+        if (!r->run_id) c->oom = 1;
+    }
+    return 0;
+}
+
+/* The optional n:m pattern into r->pattern; 1 - n/m must be the row's
+ * sparsity (when it has one). 1 when invalid. */
+static int row_pattern(ctx *c, size_t row, const cell *cells, const double v[4], const int have[4],
+                       sl_dataset_row *r) {
+    int col = c->src[V_PATTERN];
+    const char *text = NULL;
+    int pn, pm;
+    sl_error tmp;
+    if (col < 0) return 0;
+    int got = cell_text(c, row, col, &cells[col], &text);
+    if (got <= 0) return got < 0;
+    if (sl_parse_pattern(c->names[col], text, &pn, &pm, &tmp) != 0) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                  "must be an n:m pattern with 1 <= n < m <= 64, such as 2:4 (got '%.40s')", text);
+        return 1;
+    }
+    double implied = 1.0 - (double)pn / (double)pm;
+    int bad = 0;
+    if (have[V_SPARSITY] && fabs(implied - v[V_SPARSITY]) > SL_DATASET_PATTERN_TOL) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                  "pattern %d:%d means sparsity %.17g, but the row's sparsity is %.17g", pn, pm,
+                  implied, v[V_SPARSITY]);
+        bad = 1;
+    }
+    snprintf(r->pattern, sizeof r->pattern, "%d:%d", pn, pm);
+    return bad;
+}
+
+/* The optional integer seed into r: text, a JSON integer, or a JSON real
+ * that holds an integer exactly. 1 when invalid. */
+static int row_seed(ctx *c, size_t row, const cell *cells, sl_dataset_row *r) {
+    int col = c->src[V_SEED];
+    if (col < 0) return 0;
+    const cell *cl = &cells[col];
+    const json_t *j = cl->kind == CELL_JSON ? cl->json : NULL;
+    if (cl->kind == CELL_TEXT) {
+        if (seed_from_text(cl->text, &r->seed) == 0) {
+            r->has_seed = 1;
+            return 0;
+        }
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                  "must be an integer (got '%.40s')", cl->text);
+        return 1;
+    }
+    if (j && json_is_integer(j)) {
+        r->seed = (long long)json_integer_value(j);
+        r->has_seed = 1;
+        return 0;
+    }
+    if (j && json_is_real(j) && json_real_value(j) == floor(json_real_value(j)) &&
+        fabs(json_real_value(j)) <= 9007199254740992.0) {
+        r->seed = (long long)json_real_value(j);
+        r->has_seed = 1;
+        return 0;
+    }
+    if (!j) return 0;
+    if (json_is_real(j))
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                  "must be an integer (got %.17g)", json_real_value(j));
+    else
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col], "must be an integer, not %s",
+                  json_type_name(j));
+    return 1;
+}
+
+/* Appends r; on failure to grow, frees its run_id and marks the upload out
+ * of memory. */
+static void append_row(ctx *c, const sl_dataset_row *r) {
+    if (c->nrows == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        sl_dataset_row *grown = realloc(c->rows, cap * sizeof *grown);
+        if (!grown) {
+            free(r->run_id);
+            c->oom = 1;
+            return;
+        }
+        c->rows = grown;
+        c->cap = cap;
+    }
+    c->rows[c->nrows++] = *r;
+}
+
+/* One data row: every cell checked (each problem an error), then kept as a
+ * row while the upload has no error. */
+static void convert_row(ctx *c, size_t row, const cell *cells) {
+    double v[4] = {0, 0, 0, 0};
+    int have[4] = {0, 0, 0, 0};
     sl_dataset_row r;
     memset(&r, 0, sizeof r);
-    const char *text = NULL;
-    int col = c->src[V_RUN_ID];
-    if (col >= 0) {
-        int got = cell_text(c, row, col, &cells[col], &text);
-        if (got < 0) {
-            bad = 1;
-        } else if (got) {
-            size_t n = strlen(text), ctl = 0;
-            for (size_t i = 0; i < n; i++)
-                ctl += (unsigned char)text[i] < 0x20 || text[i] == 0x7f;
-            if (n == 0 || n > SL_DATASET_RUN_ID_MAX || ctl) {
-                add_error(
-                    c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
-                    "must be 1 to %d bytes of text without control characters (got %zu bytes)",
-                    SL_DATASET_RUN_ID_MAX, n);
-                bad = 1;
-            } else if (!bad && !failed(c)) {
-                r.run_id = strdup(text);
-                if (!r.run_id) c->oom = 1;
-            }
-        }
-    }
-    col = c->src[V_PATTERN];
-    if (col >= 0) {
-        int got = cell_text(c, row, col, &cells[col], &text);
-        int pn, pm;
-        sl_error tmp;
-        if (got < 0) {
-            bad = 1;
-        } else if (got && sl_parse_pattern(c->names[col], text, &pn, &pm, &tmp) != 0) {
-            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
-                      "must be an n:m pattern with 1 <= n < m <= 64, such as 2:4 (got '%.40s')",
-                      text);
-            bad = 1;
-        } else if (got) {
-            double implied = 1.0 - (double)pn / (double)pm;
-            if (have[V_SPARSITY] && fabs(implied - v[V_SPARSITY]) > SL_DATASET_PATTERN_TOL) {
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
-                          "pattern %d:%d means sparsity %.17g, but the row's sparsity is %.17g", pn,
-                          pm, implied, v[V_SPARSITY]);
-                bad = 1;
-            }
-            snprintf(r.pattern, sizeof r.pattern, "%d:%d", pn, pm);
-        }
-    }
-    col = c->src[V_SEED];
-    if (col >= 0) {
-        const cell *cl = &cells[col];
-        const json_t *j = cl->kind == CELL_JSON ? cl->json : NULL;
-        if (cl->kind == CELL_TEXT) {
-            if (seed_from_text(cl->text, &r.seed) == 0) {
-                r.has_seed = 1;
-            } else {
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
-                          "must be an integer (got '%.40s')", cl->text);
-                bad = 1;
-            }
-        } else if (j && json_is_integer(j)) {
-            r.seed = (long long)json_integer_value(j);
-            r.has_seed = 1;
-        } else if (j && json_is_real(j) && json_real_value(j) == floor(json_real_value(j)) &&
-                   fabs(json_real_value(j)) <= 9007199254740992.0) {
-            r.seed = (long long)json_real_value(j);
-            r.has_seed = 1;
-        } else if (j) {
-            if (json_is_real(j))
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
-                          "must be an integer (got %.17g)", json_real_value(j));
-            else
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
-                          "must be an integer, not %s", json_type_name(j));
-            bad = 1;
-        }
-    }
-
+    int bad = row_numbers(c, row, cells, v, have);
+    bad |= row_nonzeros(c, row, v, have);
+    bad |= row_data(c, row, v, have);
+    bad |= row_run_id(c, row, cells, bad, &r);
+    bad |= row_pattern(c, row, cells, v, have, &r);
+    bad |= row_seed(c, row, cells, &r);
     if (bad || failed(c)) {
         free(r.run_id);
         /* All-or-nothing: once anything failed, keep checking but hold no rows. */
@@ -733,22 +786,11 @@ static void convert_row(ctx *c, size_t row, const cell *cells) {
         c->nrows = c->cap = 0;
         return;
     }
-    if (c->nrows == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 64;
-        sl_dataset_row *grown = realloc(c->rows, cap * sizeof *grown);
-        if (!grown) {
-            free(r.run_id);
-            c->oom = 1;
-            return;
-        }
-        c->rows = grown;
-        c->cap = cap;
-    }
     r.sparsity = v[V_SPARSITY];
     r.nonzeros = v[V_NONZEROS];
     r.data = v[V_DATA];
     r.loss = v[V_LOSS];
-    c->rows[c->nrows++] = r;
+    append_row(c, &r);
 }
 
 /* Over the row cap: one error at the first row too many, and the whole
