@@ -633,14 +633,11 @@ static int row_nonzeros(ctx *c, size_t row, double v[4], const int have[4]) {
     if (!have[V_SPARSITY]) return 1; /* the sparsity error says why */
     double n = nz == C_SCALE ? o->base_params * v[V_NONZEROS] * (1.0 - v[V_SPARSITY])
                              : v[V_NONZEROS] * (1.0 - v[V_SPARSITY]);
-    int bad = 0;
-    if (!(isfinite(n) && n > 0)) {
-        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[c->src[V_NONZEROS]],
-                  "gives nonzeros = %g, not a finite positive number", n);
-        bad = 1;
-    }
     v[V_NONZEROS] = n;
-    return bad;
+    if (isfinite(n) && n > 0) return 0;
+    add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[c->src[V_NONZEROS]],
+              "gives nonzeros = %g, not a finite positive number", n);
+    return 1;
 }
 
 /* A steps column with tokens_per_step into data in tokens. 1 when it cannot
@@ -649,14 +646,11 @@ static int row_data(ctx *c, size_t row, double v[4], const int have[4]) {
     const sl_dataset_options *o = c->opt;
     if (!have[V_DATA] || source_conv(c, V_DATA) != C_STEPS || !o->has_tokens_per_step) return 0;
     double d = v[V_DATA] * o->tokens_per_step;
-    int bad = 0;
-    if (!(isfinite(d) && d > 0)) {
-        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[c->src[V_DATA]],
-                  "gives data = %g tokens, not a finite positive number", d);
-        bad = 1;
-    }
     v[V_DATA] = d;
-    return bad;
+    if (isfinite(d) && d > 0) return 0;
+    add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[c->src[V_DATA]],
+              "gives data = %g tokens, not a finite positive number", d);
+    return 1;
 }
 
 /* The optional run_id into r->run_id (copied only while the upload can still
@@ -700,15 +694,12 @@ static int row_pattern(ctx *c, size_t row, const cell *cells, const double v[4],
         return 1;
     }
     double implied = 1.0 - (double)pn / (double)pm;
-    int bad = 0;
-    if (have[V_SPARSITY] && fabs(implied - v[V_SPARSITY]) > SL_DATASET_PATTERN_TOL) {
-        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
-                  "pattern %d:%d means sparsity %.17g, but the row's sparsity is %.17g", pn, pm,
-                  implied, v[V_SPARSITY]);
-        bad = 1;
-    }
     snprintf(r->pattern, sizeof r->pattern, "%d:%d", pn, pm);
-    return bad;
+    if (!have[V_SPARSITY] || fabs(implied - v[V_SPARSITY]) <= SL_DATASET_PATTERN_TOL) return 0;
+    add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+              "pattern %d:%d means sparsity %.17g, but the row's sparsity is %.17g", pn, pm,
+              implied, v[V_SPARSITY]);
+    return 1;
 }
 
 /* The optional integer seed into r: text, a JSON integer, or a JSON real
