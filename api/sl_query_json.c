@@ -1,6 +1,5 @@
 #include "sl_query_json.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 

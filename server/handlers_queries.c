@@ -1,7 +1,6 @@
 /* Planning queries on one law: loss, optimal sparsity, plan, dense
  * equivalent, and the series behind the dashboard's charts. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
