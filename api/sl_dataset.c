@@ -1,3 +1,7 @@
+/* Uploads into rows: the column table, content types, options, the error
+ * list, and the row conversion (column resolution, aliases, unit
+ * conversions) that CSV, JSON and NDJSON bodies share. CSV records come from
+ * sl_csv.c; the rows go back out through sl_dataset_write.c. */
 #include "sl_dataset.h"
 
 #include <errno.h>
