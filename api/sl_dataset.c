@@ -1,3 +1,7 @@
+/* Uploads into rows: the column table, content types, options, the error
+ * list, and the row conversion (column resolution, aliases, unit
+ * conversions) that CSV, JSON and NDJSON bodies share. CSV records come from
+ * sl_csv.c; the rows go back out through sl_dataset_write.c. */
 #include "sl_dataset.h"
 
 #include <errno.h>
@@ -8,12 +12,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sl_csv.h"
 #include "sl_parse.h"
 
 /* ------------------------------------------------------------------ tables */
 
 static const char *const format_names[SL_DATASET_FORMAT_COUNT] = {"csv", "json", "ndjson"};
-static const char *const unit_names[SL_UNIT_COUNT] = {"tokens", "examples", "steps"};
 
 const char *sl_dataset_format_name(sl_dataset_format fmt) {
     return (unsigned)fmt < SL_DATASET_FORMAT_COUNT ? format_names[fmt] : "unknown";
@@ -181,19 +185,6 @@ int sl_dataset_format_from_content_type(const char *content_type, sl_dataset_for
 
 /* ----------------------------------------------------------------- options */
 
-static int unit_parse(const char *text, sl_data_unit *out) {
-    for (int i = 0; i < SL_UNIT_COUNT; i++)
-        if (text && strcmp(text, unit_names[i]) == 0) {
-            *out = (sl_data_unit)i;
-            return 0;
-        }
-    return -1;
-}
-
-static const char *unit_name(sl_data_unit u) {
-    return (unsigned)u < SL_UNIT_COUNT ? unit_names[u] : "unknown";
-}
-
 int sl_dataset_option_set(sl_dataset_options *opt, const char *name, const char *text,
                           sl_error *err) {
     double v;
@@ -210,7 +201,7 @@ int sl_dataset_option_set(sl_dataset_options *opt, const char *name, const char 
     }
     if (strcmp(name, "data_unit") == 0) {
         sl_data_unit u;
-        if (unit_parse(text, &u) != 0)
+        if (sl_data_unit_parse(text, &u) != 0)
             return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name,
                                 "data_unit must be tokens, examples or steps (got '%.40s')",
                                 text ? text : "");
@@ -337,7 +328,9 @@ json_t *sl_dataset_errors_json(const sl_dataset_errors *errs) {
 
 /* ----------------------------------------------------------------- parsing */
 
-#define MAX_COLS 64
+/* Distinct columns of an upload: a CSV header may name as many, so the
+ * reader keeps that many fields. */
+#define MAX_COLS SL_CSV_MAX_FIELDS
 
 enum cell_kind { CELL_ABSENT, CELL_EMPTY, CELL_TEXT, CELL_JSON };
 
@@ -396,59 +389,69 @@ static int same_ci(const char *a, const char *b) {
     return strcasecmp(a, b) == 0;
 }
 
-/* Maps the columns to variables, checks each variable has one source, the
- * options and the data unit. Every problem becomes an error. */
-static void resolve_columns(ctx *c) {
-    for (int v = 0; v < V_COUNT; v++)
-        c->src[v] = -1;
-    for (size_t j = 0; j < c->ncols; j++) {
-        const char *name = c->names[j];
-        size_t row = c->first_row[j];
-        c->kind[j] = -1;
-        if (name[0] == '\0' && !(c->fmt == SL_DATASET_CSV && j == 0)) {
-            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, "",
-                      "column %zu has an empty name (only a leading pandas index column may)",
-                      j + 1);
-            continue;
-        }
-        long k = column_index(name);
-        if (k < 0) {
-            const char *hint = NULL;
-            for (size_t i = 0; i < sl_dataset_column_count && !hint; i++)
-                if (sl_dataset_columns[i].gives && same_ci(sl_dataset_columns[i].name, name))
-                    hint = sl_dataset_columns[i].name;
-            if (hint)
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
-                          "unknown column '%s'; did you mean '%s'?", name, hint);
-            else
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
-                          "unknown column '%s'; expected sparsity, nonzeros, data, loss, run_id, "
-                          "pattern, seed or an alias (val-loss, val_loss, scale, total_params, "
-                          "steps, total_examples, tokens)",
-                          name);
-            continue;
-        }
-        if (c->fmt == SL_DATASET_CSV) {
-            int dup = 0;
-            for (size_t i = 0; i < j; i++)
-                dup |= strcmp(c->names[i], name) == 0;
-            if (dup) {
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, name,
-                          "column '%s' appears more than once in the header", name);
-                continue;
-            }
-        }
-        enum var v = column_kind[k].var;
-        if (v == V_COUNT) continue; /* ignored */
-        c->kind[j] = k;
-        if (c->src[v] >= 0) {
-            add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, name,
-                      "columns '%s' and '%s' both give %s; keep one", c->names[c->src[v]], name,
-                      var_names[v]);
-            continue;
-        }
-        c->src[v] = (int)j;
+/* The conversion of the column that gives variable v; C_IGNORE when none. */
+static enum conv source_conv(const ctx *c, enum var v) {
+    return c->src[v] >= 0 ? column_kind[c->kind[c->src[v]]].conv : C_IGNORE;
+}
+
+/* An unknown column name: the error suggests the known column it matches
+ * but for case, if any. */
+static void unknown_column(ctx *c, size_t row, const char *name) {
+    const char *hint = NULL;
+    for (size_t i = 0; i < sl_dataset_column_count && !hint; i++)
+        if (sl_dataset_columns[i].gives && same_ci(sl_dataset_columns[i].name, name))
+            hint = sl_dataset_columns[i].name;
+    if (hint)
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
+                  "unknown column '%s'; did you mean '%s'?", name, hint);
+    else
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
+                  "unknown column '%s'; expected sparsity, nonzeros, data, loss, run_id, "
+                  "pattern, seed or an alias (val-loss, val_loss, scale, total_params, "
+                  "steps, total_examples, tokens)",
+                  name);
+}
+
+/* Column j: its entry in sl_dataset_columns (c->kind[j], -1 when ignored or
+ * refused) and the variable it gives (c->src), or an error. */
+static void resolve_column(ctx *c, size_t j) {
+    const char *name = c->names[j];
+    size_t row = c->first_row[j];
+    c->kind[j] = -1;
+    if (name[0] == '\0' && !(c->fmt == SL_DATASET_CSV && j == 0)) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, "",
+                  "column %zu has an empty name (only a leading pandas index column may)", j + 1);
+        return;
     }
+    long k = column_index(name);
+    if (k < 0) {
+        unknown_column(c, row, name);
+        return;
+    }
+    if (c->fmt == SL_DATASET_CSV) {
+        int dup = 0;
+        for (size_t i = 0; i < j; i++)
+            dup |= strcmp(c->names[i], name) == 0;
+        if (dup) {
+            add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, name,
+                      "column '%s' appears more than once in the header", name);
+            return;
+        }
+    }
+    enum var v = column_kind[k].var;
+    if (v == V_COUNT) return; /* ignored */
+    c->kind[j] = k;
+    if (c->src[v] >= 0) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, name,
+                  "columns '%s' and '%s' both give %s; keep one", c->names[c->src[v]], name,
+                  var_names[v]);
+        return;
+    }
+    c->src[v] = (int)j;
+}
+
+/* Sparsity, nonzeros, data and loss each need a column. */
+static void require_variables(ctx *c) {
     static const char *const expected[] = {
         "sparsity", "nonzeros, scale (with base_params) or total_params",
         "data, steps, total_examples or tokens", "loss, val-loss or val_loss"};
@@ -456,11 +459,12 @@ static void resolve_columns(ctx *c) {
         if (c->src[v] < 0)
             add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, var_names[v],
                       "no column gives %s; expected %s", var_names[v], expected[v]);
+}
 
+/* base_params and tokens_per_step: needed by, and only for, a scale and a
+ * steps column (nz and dc: the conversions of the nonzeros and data ones). */
+static void check_conversion_options(ctx *c, enum conv nz, enum conv dc) {
     const sl_dataset_options *o = c->opt;
-    enum conv nz =
-        c->src[V_NONZEROS] >= 0 ? column_kind[c->kind[c->src[V_NONZEROS]]].conv : C_IGNORE;
-    enum conv dc = c->src[V_DATA] >= 0 ? column_kind[c->kind[c->src[V_DATA]]].conv : C_IGNORE;
     if (nz == C_SCALE && !o->has_base_params)
         add_error(c->errs, SL_ERR_MISSING_PARAMETER, 0, "base_params",
                   "the scale column needs the base_params option "
@@ -471,7 +475,12 @@ static void resolve_columns(ctx *c) {
     if (dc != C_STEPS && o->has_tokens_per_step && dc != C_IGNORE)
         add_error(c->errs, SL_ERR_INVALID_PARAMETER, 0, "tokens_per_step",
                   "tokens_per_step applies only to a steps column, and this upload has none");
+}
 
+/* The unit the rows' data will be in (c->unit), from the data column's
+ * conversion dc; a data_unit option must agree with the unit it implies. */
+static void resolve_data_unit(ctx *c, enum conv dc) {
+    const sl_dataset_options *o = c->opt;
     sl_data_unit implied = SL_UNIT_TOKENS;
     const char *why = NULL;
     switch (dc) {
@@ -494,8 +503,21 @@ static void resolve_columns(ctx *c) {
     }
     if (why && o->has_data_unit && o->data_unit != implied)
         add_error(c->errs, SL_ERR_UNIT_MISMATCH, 0, "data_unit", "data_unit=%s conflicts: %s",
-                  unit_name(o->data_unit), why);
+                  sl_data_unit_name(o->data_unit), why);
     c->unit = implied;
+}
+
+/* Maps the columns to variables, checks each variable has one source, the
+ * options and the data unit. Every problem becomes an error. */
+static void resolve_columns(ctx *c) {
+    for (int v = 0; v < V_COUNT; v++)
+        c->src[v] = -1;
+    for (size_t j = 0; j < c->ncols; j++)
+        resolve_column(c, j);
+    require_variables(c);
+    enum conv nz = source_conv(c, V_NONZEROS), dc = source_conv(c, V_DATA);
+    check_conversion_options(c, nz, dc);
+    resolve_data_unit(c, dc);
 }
 
 static const char *json_type_name(const json_t *j) {
@@ -508,12 +530,6 @@ static const char *json_type_name(const json_t *j) {
     case JSON_NULL: return "null";
     default: return "a number";
     }
-}
-
-static int in_range(double v, const sl_range *r) {
-    if (r->lo_open ? !(v > r->lo) : !(v >= r->lo)) return 0;
-    if (r->hi_open ? !(v < r->hi) : !(v <= r->hi)) return 0;
-    return 1;
 }
 
 static int cell_missing(ctx *c, size_t row, const char *col, const cell *cl, const char *want) {
@@ -554,7 +570,7 @@ static int cell_number(ctx *c, size_t row, int col, const cell *cl, const sl_ran
         return -1;
     }
     v += 0.0; /* -0 reads back as 0 */
-    if (!in_range(v, range)) {
+    if (!sl_range_contains(range, v)) {
         add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name, "must be %s (got %.17g)", range->what,
                   v);
         return -1;
@@ -598,121 +614,165 @@ static int seed_from_text(const char *s, long long *out) {
     return -1;
 }
 
-static void convert_row(ctx *c, size_t row, const cell *cells) {
+/* The four numbers of a row (v[V_SPARSITY..V_LOSS]), each in its range;
+ * have[k] says which were read. 1 when any is missing or invalid. */
+static int row_numbers(ctx *c, size_t row, const cell *cells, double v[4], int have[4]) {
     static const sl_range *const ranges[4] = {&sl_range_sparsity, &sl_range_positive,
                                               &sl_range_positive, &sl_range_positive};
-    const sl_dataset_options *o = c->opt;
-    double v[4] = {0, 0, 0, 0};
-    int have[4] = {0, 0, 0, 0}, bad = 0;
+    int bad = 0;
     for (int k = V_SPARSITY; k <= V_LOSS; k++) {
         int col = c->src[k];
         have[k] = cell_number(c, row, col, &cells[col], ranges[k], &v[k]) == 0;
         bad |= !have[k];
     }
+    return bad;
+}
 
-    int nzcol = c->src[V_NONZEROS], dcol = c->src[V_DATA];
-    enum conv nz = column_kind[c->kind[nzcol]].conv, dc = column_kind[c->kind[dcol]].conv;
-    if (have[V_NONZEROS] && (nz == C_SCALE || nz == C_TOTAL_PARAMS)) {
-        if (!have[V_SPARSITY]) {
-            bad = 1; /* the sparsity error says why */
-        } else {
-            double n = nz == C_SCALE ? o->base_params * v[V_NONZEROS] * (1.0 - v[V_SPARSITY])
-                                     : v[V_NONZEROS] * (1.0 - v[V_SPARSITY]);
-            if (!(isfinite(n) && n > 0)) {
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[nzcol],
-                          "gives nonzeros = %g, not a finite positive number", n);
-                bad = 1;
-            }
-            v[V_NONZEROS] = n;
-        }
-    }
-    if (have[V_DATA] && dc == C_STEPS && o->has_tokens_per_step) {
-        double d = v[V_DATA] * o->tokens_per_step;
-        if (!(isfinite(d) && d > 0)) {
-            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[dcol],
-                      "gives data = %g tokens, not a finite positive number", d);
-            bad = 1;
-        }
-        v[V_DATA] = d;
-    }
+/* A scale or total_params column into nonzeros: x (1 - sparsity), and x
+ * base_params for a scale. 1 when it cannot be converted. */
+static int row_nonzeros(ctx *c, size_t row, double v[4], const int have[4]) {
+    const sl_dataset_options *o = c->opt;
+    enum conv nz = source_conv(c, V_NONZEROS);
+    if (!have[V_NONZEROS] || (nz != C_SCALE && nz != C_TOTAL_PARAMS)) return 0;
+    if (!have[V_SPARSITY]) return 1; /* the sparsity error says why */
+    double n = nz == C_SCALE ? o->base_params * v[V_NONZEROS] * (1.0 - v[V_SPARSITY])
+                             : v[V_NONZEROS] * (1.0 - v[V_SPARSITY]);
+    v[V_NONZEROS] = n;
+    if (isfinite(n) && n > 0) return 0;
+    add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[c->src[V_NONZEROS]],
+              "gives nonzeros = %g, not a finite positive number", n);
+    return 1;
+}
 
+/* A steps column with tokens_per_step into data in tokens. 1 when it cannot
+ * be converted. */
+static int row_data(ctx *c, size_t row, double v[4], const int have[4]) {
+    const sl_dataset_options *o = c->opt;
+    if (!have[V_DATA] || source_conv(c, V_DATA) != C_STEPS || !o->has_tokens_per_step) return 0;
+    double d = v[V_DATA] * o->tokens_per_step;
+    v[V_DATA] = d;
+    if (isfinite(d) && d > 0) return 0;
+    add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[c->src[V_DATA]],
+              "gives data = %g tokens, not a finite positive number", d);
+    return 1;
+}
+
+/* The optional run_id into r->run_id (copied only while the upload can still
+ * be kept: bad says this row has failed already). 1 when invalid. */
+static int row_run_id(ctx *c, size_t row, const cell *cells, int bad, sl_dataset_row *r) {
+    int col = c->src[V_RUN_ID];
+    const char *text = NULL;
+    if (col < 0) return 0;
+    int got = cell_text(c, row, col, &cells[col], &text);
+    if (got <= 0) return got < 0;
+    size_t n = strlen(text), ctl = 0;
+    for (size_t i = 0; i < n; i++)
+        ctl += (unsigned char)text[i] < 0x20 || text[i] == 0x7f;
+    if (n == 0 || n > SL_DATASET_RUN_ID_MAX || ctl) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                  "must be 1 to %d bytes of text without control characters (got %zu bytes)",
+                  SL_DATASET_RUN_ID_MAX, n);
+        return 1;
+    }
+    if (!bad && !failed(c)) {
+        r->run_id = strdup(text);
+        if (!r->run_id) c->oom = 1;
+    }
+    return 0;
+}
+
+/* The optional n:m pattern into r->pattern; 1 - n/m must be the row's
+ * sparsity (when it has one). 1 when invalid. */
+static int row_pattern(ctx *c, size_t row, const cell *cells, const double v[4], const int have[4],
+                       sl_dataset_row *r) {
+    int col = c->src[V_PATTERN];
+    const char *text = NULL;
+    int pn, pm;
+    sl_error tmp;
+    if (col < 0) return 0;
+    int got = cell_text(c, row, col, &cells[col], &text);
+    if (got <= 0) return got < 0;
+    if (sl_parse_pattern(c->names[col], text, &pn, &pm, &tmp) != 0) {
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                  "must be an n:m pattern with 1 <= n < m <= 64, such as 2:4 (got '%.40s')", text);
+        return 1;
+    }
+    double implied = 1.0 - (double)pn / (double)pm;
+    snprintf(r->pattern, sizeof r->pattern, "%d:%d", pn, pm);
+    if (!have[V_SPARSITY] || fabs(implied - v[V_SPARSITY]) <= SL_DATASET_PATTERN_TOL) return 0;
+    add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+              "pattern %d:%d means sparsity %.17g, but the row's sparsity is %.17g", pn, pm,
+              implied, v[V_SPARSITY]);
+    return 1;
+}
+
+/* The optional integer seed into r: text, a JSON integer, or a JSON real
+ * that holds an integer exactly. 1 when invalid. */
+static int row_seed(ctx *c, size_t row, const cell *cells, sl_dataset_row *r) {
+    int col = c->src[V_SEED];
+    if (col < 0) return 0;
+    const cell *cl = &cells[col];
+    const json_t *j = cl->kind == CELL_JSON ? cl->json : NULL;
+    if (cl->kind == CELL_TEXT) {
+        if (seed_from_text(cl->text, &r->seed) == 0) {
+            r->has_seed = 1;
+            return 0;
+        }
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                  "must be an integer (got '%.40s')", cl->text);
+        return 1;
+    }
+    if (j && json_is_integer(j)) {
+        r->seed = (long long)json_integer_value(j);
+        r->has_seed = 1;
+        return 0;
+    }
+    if (j && json_is_real(j) && json_real_value(j) == floor(json_real_value(j)) &&
+        fabs(json_real_value(j)) <= 9007199254740992.0) {
+        r->seed = (long long)json_real_value(j);
+        r->has_seed = 1;
+        return 0;
+    }
+    if (!j) return 0;
+    if (json_is_real(j))
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+                  "must be an integer (got %.17g)", json_real_value(j));
+    else
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col], "must be an integer, not %s",
+                  json_type_name(j));
+    return 1;
+}
+
+/* Appends r; on failure to grow, frees its run_id and marks the upload out
+ * of memory. */
+static void append_row(ctx *c, const sl_dataset_row *r) {
+    if (c->nrows == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        sl_dataset_row *grown = realloc(c->rows, cap * sizeof *grown);
+        if (!grown) {
+            free(r->run_id);
+            c->oom = 1;
+            return;
+        }
+        c->rows = grown;
+        c->cap = cap;
+    }
+    c->rows[c->nrows++] = *r;
+}
+
+/* One data row: every cell checked (each problem an error), then kept as a
+ * row while the upload has no error. */
+static void convert_row(ctx *c, size_t row, const cell *cells) {
+    double v[4] = {0, 0, 0, 0};
+    int have[4] = {0, 0, 0, 0};
     sl_dataset_row r;
     memset(&r, 0, sizeof r);
-    const char *text = NULL;
-    int col = c->src[V_RUN_ID];
-    if (col >= 0) {
-        int got = cell_text(c, row, col, &cells[col], &text);
-        if (got < 0) {
-            bad = 1;
-        } else if (got) {
-            size_t n = strlen(text), ctl = 0;
-            for (size_t i = 0; i < n; i++)
-                ctl += (unsigned char)text[i] < 0x20 || text[i] == 0x7f;
-            if (n == 0 || n > SL_DATASET_RUN_ID_MAX || ctl) {
-                add_error(
-                    c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
-                    "must be 1 to %d bytes of text without control characters (got %zu bytes)",
-                    SL_DATASET_RUN_ID_MAX, n);
-                bad = 1;
-            } else if (!bad && !failed(c)) {
-                r.run_id = strdup(text);
-                if (!r.run_id) c->oom = 1;
-            }
-        }
-    }
-    col = c->src[V_PATTERN];
-    if (col >= 0) {
-        int got = cell_text(c, row, col, &cells[col], &text);
-        int pn, pm;
-        sl_error tmp;
-        if (got < 0) {
-            bad = 1;
-        } else if (got && sl_parse_pattern(c->names[col], text, &pn, &pm, &tmp) != 0) {
-            add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
-                      "must be an n:m pattern with 1 <= n < m <= 64, such as 2:4 (got '%.40s')",
-                      text);
-            bad = 1;
-        } else if (got) {
-            double implied = 1.0 - (double)pn / (double)pm;
-            if (have[V_SPARSITY] && fabs(implied - v[V_SPARSITY]) > SL_DATASET_PATTERN_TOL) {
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
-                          "pattern %d:%d means sparsity %.17g, but the row's sparsity is %.17g", pn,
-                          pm, implied, v[V_SPARSITY]);
-                bad = 1;
-            }
-            snprintf(r.pattern, sizeof r.pattern, "%d:%d", pn, pm);
-        }
-    }
-    col = c->src[V_SEED];
-    if (col >= 0) {
-        const cell *cl = &cells[col];
-        const json_t *j = cl->kind == CELL_JSON ? cl->json : NULL;
-        if (cl->kind == CELL_TEXT) {
-            if (seed_from_text(cl->text, &r.seed) == 0) {
-                r.has_seed = 1;
-            } else {
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
-                          "must be an integer (got '%.40s')", cl->text);
-                bad = 1;
-            }
-        } else if (j && json_is_integer(j)) {
-            r.seed = (long long)json_integer_value(j);
-            r.has_seed = 1;
-        } else if (j && json_is_real(j) && json_real_value(j) == floor(json_real_value(j)) &&
-                   fabs(json_real_value(j)) <= 9007199254740992.0) {
-            r.seed = (long long)json_real_value(j);
-            r.has_seed = 1;
-        } else if (j) {
-            if (json_is_real(j))
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
-                          "must be an integer (got %.17g)", json_real_value(j));
-            else
-                add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
-                          "must be an integer, not %s", json_type_name(j));
-            bad = 1;
-        }
-    }
-
+    int bad = row_numbers(c, row, cells, v, have);
+    bad |= row_nonzeros(c, row, v, have);
+    bad |= row_data(c, row, v, have);
+    bad |= row_run_id(c, row, cells, bad, &r);
+    bad |= row_pattern(c, row, cells, v, have, &r);
+    bad |= row_seed(c, row, cells, &r);
     if (bad || failed(c)) {
         free(r.run_id);
         /* All-or-nothing: once anything failed, keep checking but hold no rows. */
@@ -721,22 +781,11 @@ static void convert_row(ctx *c, size_t row, const cell *cells) {
         c->nrows = c->cap = 0;
         return;
     }
-    if (c->nrows == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 64;
-        sl_dataset_row *grown = realloc(c->rows, cap * sizeof *grown);
-        if (!grown) {
-            free(r.run_id);
-            c->oom = 1;
-            return;
-        }
-        c->rows = grown;
-        c->cap = cap;
-    }
     r.sparsity = v[V_SPARSITY];
     r.nonzeros = v[V_NONZEROS];
     r.data = v[V_DATA];
     r.loss = v[V_LOSS];
-    c->rows[c->nrows++] = r;
+    append_row(c, &r);
 }
 
 /* Over the row cap: one error at the first row too many, and the whole
@@ -766,116 +815,12 @@ static void object_cells(const ctx *c, const json_t *obj, cell *cells) {
 
 /* ---- CSV */
 
-typedef struct csv {
-    const char *p, *end;
-    char *buf;
-    size_t len, cap;
-    size_t start[MAX_COLS + 1];
-    size_t nf; /* fields of the record, may exceed MAX_COLS + 1 (only counted) */
-    int oom;
-} csv;
-
-static void csv_put(csv *r, char ch) {
-    if (r->len == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 256;
-        char *grown = realloc(r->buf, cap);
-        if (!grown) {
-            r->oom = 1;
-            return;
-        }
-        r->buf = grown;
-        r->cap = cap;
-    }
-    r->buf[r->len++] = ch;
-}
-
-static int is_eol(char ch) {
-    return ch == '\n' || ch == '\r';
-}
-
-static void csv_eol(csv *r) {
-    if (r->p < r->end && *r->p == '\r') r->p++;
-    if (r->p < r->end && *r->p == '\n') r->p++;
-}
-
-static void csv_skip_line(csv *r) {
-    while (r->p < r->end && !is_eol(*r->p))
-        r->p++;
-    csv_eol(r);
-}
-
-/* One record: 1 read (blank set for an empty line), 0 end of input,
- * -1 malformed (why says how; the rest of the line is skipped). */
-static int csv_record(csv *r, int *blank, const char **why) {
-    r->len = 0;
-    r->nf = 0;
-    *blank = 0;
-    if (r->p >= r->end) return 0;
-    if (is_eol(*r->p)) {
-        csv_eol(r);
-        *blank = 1;
-        return 1;
-    }
-    for (;;) {
-        if (r->nf <= MAX_COLS) r->start[r->nf] = r->len;
-        r->nf++;
-        if (r->p < r->end && *r->p == '"') {
-            r->p++;
-            for (;;) {
-                if (r->p >= r->end) {
-                    *why = "a quoted field is never closed";
-                    return -1;
-                }
-                if (*r->p == '"') {
-                    if (r->p + 1 < r->end && r->p[1] == '"') {
-                        csv_put(r, '"');
-                        r->p += 2;
-                        continue;
-                    }
-                    r->p++;
-                    break;
-                }
-                csv_put(r, *r->p++);
-            }
-            if (r->p < r->end && *r->p != ',' && !is_eol(*r->p)) {
-                *why = "text follows a closing quote; a field must be quoted whole";
-                csv_skip_line(r);
-                return -1;
-            }
-        } else {
-            while (r->p < r->end && *r->p != ',' && !is_eol(*r->p)) {
-                if (*r->p == '"') {
-                    *why = "a quote inside an unquoted field; quote the whole field and double "
-                           "its quotes";
-                    csv_skip_line(r);
-                    return -1;
-                }
-                csv_put(r, *r->p++);
-            }
-        }
-        csv_put(r, '\0');
-        if (r->p >= r->end) return 1;
-        if (*r->p == ',') {
-            r->p++;
-            continue;
-        }
-        csv_eol(r);
-        return 1;
-    }
-}
-
-static const char *csv_field(const csv *r, size_t i) {
-    return r->buf + r->start[i];
-}
-
 static void parse_csv(ctx *c, const char *body, size_t len) {
-    csv r;
-    memset(&r, 0, sizeof r);
-    r.p = body;
-    r.end = body + len;
+    sl_csv r;
+    sl_csv_init(&r, body, len);
     int blank = 0, st;
     const char *why = NULL;
-    while ((st = csv_record(&r, &blank, &why)) == 1 && blank) {
+    while ((st = sl_csv_record(&r, &blank, &why)) == 1 && blank) {
     }
     if (r.oom) goto oom;
     if (st == 0) {
@@ -892,7 +837,7 @@ static void parse_csv(ctx *c, const char *body, size_t len) {
         goto done;
     }
     for (size_t j = 0; j < r.nf; j++) {
-        char *copy = strdup(csv_field(&r, j));
+        char *copy = strdup(sl_csv_field(&r, j));
         if (!copy) goto oom;
         c->names[c->ncols] = copy;
         c->first_row[c->ncols++] = 0;
@@ -902,7 +847,7 @@ static void parse_csv(ctx *c, const char *body, size_t len) {
 
     size_t row = 0;
     for (;;) {
-        st = csv_record(&r, &blank, &why);
+        st = sl_csv_record(&r, &blank, &why);
         if (r.oom) goto oom;
         if (st == 0) break;
         if (st == 1 && blank) continue;
@@ -918,7 +863,7 @@ static void parse_csv(ctx *c, const char *body, size_t len) {
         }
         cell cells[MAX_COLS];
         for (size_t j = 0; j < c->ncols; j++) {
-            const char *t = csv_field(&r, j);
+            const char *t = sl_csv_field(&r, j);
             cells[j].kind = *t ? CELL_TEXT : CELL_EMPTY;
             cells[j].text = t;
             cells[j].json = NULL;
@@ -931,7 +876,7 @@ static void parse_csv(ctx *c, const char *body, size_t len) {
 oom:
     c->oom = 1;
 done:
-    free(r.buf);
+    sl_csv_free(&r);
 }
 
 /* ---- JSON */
@@ -1219,7 +1164,7 @@ int sl_dataset_parse(const char *body, size_t len, sl_dataset_format fmt,
             len -= 3;
         }
         size_t i = 0;
-        while (i < len && (body[i] == ' ' || body[i] == '\t' || is_eol(body[i])))
+        while (i < len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r'))
             i++;
         if (i == len)
             add_error(errs, SL_ERR_UNPROCESSABLE, 0, "", "the upload is empty");
@@ -1254,118 +1199,4 @@ void sl_dataset_truncate(sl_dataset *ds, size_t nrows) {
     for (size_t i = nrows; i < ds->nrows; i++)
         free(ds->rows[i].run_id);
     if (nrows < ds->nrows) ds->nrows = nrows;
-}
-
-/* ----------------------------------------------------------------- writing */
-
-/* The shortest of %.15g, %.16g, %.17g that reads back as v. */
-static int format_number(char *buf, size_t cap, double v) {
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(buf, cap, "%.*g", prec, v);
-        if (strtod(buf, NULL) == v) break;
-    }
-    return n;
-}
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->p, cap);
-        if (!grown) {
-            b->oom = 1;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s) {
-    sb_add(b, s, strlen(s));
-}
-
-static void sb_num(sbuf *b, double v) {
-    char tmp[40];
-    int n = format_number(tmp, sizeof tmp, v);
-    sb_add(b, tmp, (size_t)n);
-}
-
-static void sb_csv_text(sbuf *b, const char *s) {
-    size_t n = strlen(s);
-    int quote = strpbrk(s, ",\"\r\n") != NULL || (n && (s[0] == ' ' || s[n - 1] == ' '));
-    if (!quote) {
-        sb_add(b, s, n);
-        return;
-    }
-    sb_add(b, "\"", 1);
-    for (const char *q = s; *q; q++) {
-        sb_add(b, q, 1);
-        if (*q == '"') sb_add(b, "\"", 1); /* a quote inside is doubled */
-    }
-    sb_add(b, "\"", 1);
-}
-
-char *sl_dataset_csv(const sl_dataset_row *rows, size_t nrows, size_t *len) {
-    sbuf b = {NULL, 0, 0, 0};
-    sb_str(&b, "sparsity,nonzeros,data,loss,run_id,pattern,seed\r\n");
-    for (size_t i = 0; i < nrows; i++) {
-        const sl_dataset_row *r = &rows[i];
-        sb_num(&b, r->sparsity);
-        sb_add(&b, ",", 1);
-        sb_num(&b, r->nonzeros);
-        sb_add(&b, ",", 1);
-        sb_num(&b, r->data);
-        sb_add(&b, ",", 1);
-        sb_num(&b, r->loss);
-        sb_add(&b, ",", 1);
-        if (r->run_id) sb_csv_text(&b, r->run_id);
-        sb_add(&b, ",", 1);
-        sb_str(&b, r->pattern);
-        sb_add(&b, ",", 1);
-        if (r->has_seed) {
-            char tmp[32];
-            int n = snprintf(tmp, sizeof tmp, "%lld", r->seed);
-            sb_add(&b, tmp, (size_t)n);
-        }
-        sb_add(&b, "\r\n", 2);
-    }
-    if (b.oom) {
-        free(b.p);
-        return NULL;
-    }
-    if (len) *len = b.len;
-    return b.p;
-}
-
-json_t *sl_dataset_row_json(const sl_dataset_row *r) {
-    json_t *o = json_pack("{s:f, s:f, s:f, s:f}", "sparsity", r->sparsity, "nonzeros", r->nonzeros,
-                          "data", r->data, "loss", r->loss);
-    if (!o) return NULL;
-    if (r->run_id) json_object_set_new(o, "run_id", json_string(r->run_id));
-    if (r->pattern[0]) json_object_set_new(o, "pattern", json_string(r->pattern));
-    if (r->has_seed) json_object_set_new(o, "seed", json_integer((json_int_t)r->seed));
-    return o;
-}
-
-json_t *sl_dataset_rows_json(const sl_dataset_row *rows, size_t nrows) {
-    json_t *a = json_array();
-    for (size_t i = 0; a && i < nrows; i++)
-        if (json_array_append_new(a, sl_dataset_row_json(&rows[i])) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    return a;
 }

@@ -141,7 +141,7 @@ void sl_dataset_truncate(sl_dataset *ds, size_t nrows);
  * (null for 0), field (null for ""), reason}], "omitted"?: n}}. */
 json_t *sl_dataset_errors_json(const sl_dataset_errors *errs);
 
-/* Rows as CSV with the canonical header
+/* The writers, in sl_dataset_write.c. Rows as CSV with the canonical header
  * sparsity,nonzeros,data,loss,run_id,pattern,seed (CRLF, RFC 4180 quoting,
  * empty cells for absent optional values, numbers that round-trip).
  * Malloc'd, NUL-terminated; NULL only when out of memory. */

@@ -4,7 +4,10 @@
 #include <stdarg.h>
 #include <string.h>
 
-static const char *const unit_names[SL_UNIT_COUNT] = {"tokens", "examples", "steps"};
+/* The one table of data-unit names: as the wire spells them, and one of each. */
+static const struct {
+    const char *name, *singular;
+} unit_names[SL_UNIT_COUNT] = {{"tokens", "token"}, {"examples", "example"}, {"steps", "step"}};
 static const char *const source_names[SL_SOURCE_COUNT] = {"builtin", "manual", "fit"};
 
 /* The index of text in names[0..n), or -1. */
@@ -15,13 +18,20 @@ static int lookup(const char *const *names, int n, const char *text) {
 }
 
 const char *sl_data_unit_name(sl_data_unit unit) {
-    return unit < SL_UNIT_COUNT ? unit_names[unit] : "unknown";
+    return unit < SL_UNIT_COUNT ? unit_names[unit].name : "unknown";
 }
 
 int sl_data_unit_parse(const char *text, sl_data_unit *out) {
-    int i = lookup(unit_names, SL_UNIT_COUNT, text);
-    if (i >= 0) *out = (sl_data_unit)i;
-    return i >= 0 ? 0 : -1;
+    for (int i = 0; text && i < SL_UNIT_COUNT; i++)
+        if (strcmp(text, unit_names[i].name) == 0) {
+            *out = (sl_data_unit)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *sl_data_unit_singular(sl_data_unit unit) {
+    return unit < SL_UNIT_COUNT ? unit_names[unit].singular : "unknown";
 }
 
 const char *sl_source_kind_name(sl_source_kind kind) {

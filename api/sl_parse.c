@@ -11,6 +11,13 @@ const sl_range sl_range_fraction = {0.0, 1.0, 0, 0, "in [0, 1]"};
 const sl_range sl_range_amount = {1.0, 1e30, 0, 0, "in [1, 1e30]"};
 const sl_range sl_range_compute = {1.0, 1e45, 0, 0, "in [1, 1e45]"};
 
+int sl_range_contains(const sl_range *range, double v) {
+    if (!isfinite(v)) return 0;
+    if (range->lo_open ? !(v > range->lo) : !(v >= range->lo)) return 0;
+    if (range->hi_open ? !(v < range->hi) : !(v <= range->hi)) return 0;
+    return 1;
+}
+
 int sl_parse_double(const char *text, double *out) {
     /* strtod alone accepts " 1", "0x10", "inf" and "nan"; a query string
      * holding those is a client mistake, not a number. */
@@ -34,12 +41,6 @@ int sl_parse_double(const char *text, double *out) {
     return 0;
 }
 
-static int in_range(double v, const sl_range *r) {
-    if (r->lo_open ? !(v > r->lo) : !(v >= r->lo)) return 0;
-    if (r->hi_open ? !(v < r->hi) : !(v <= r->hi)) return 0;
-    return 1;
-}
-
 int sl_parse_number(const char *name, const char *text, const sl_range *range, double *out,
                     sl_error *err) {
     double v;
@@ -49,7 +50,7 @@ int sl_parse_number(const char *name, const char *text, const sl_range *range, d
     if (sl_parse_double(text, &v) != 0)
         return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name,
                             "%s must be a finite number %s (got '%.40s')", name, range->what, text);
-    if (!in_range(v, range))
+    if (!sl_range_contains(range, v))
         return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name, "%s must be %s (got %.40s)", name,
                             range->what, text);
     *out = v;

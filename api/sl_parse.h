@@ -25,6 +25,10 @@ extern const sl_range sl_range_fraction; /* [0, 1] */
 extern const sl_range sl_range_amount;  /* [1, 1e30] */
 extern const sl_range sl_range_compute; /* [1, 1e45], FLOPs */
 
+/* 1 when v is finite and lies in range, else 0: the one range check behind
+ * query parameters, request bodies and upload cells. */
+int sl_range_contains(const sl_range *range, double v);
+
 /* A finite decimal number of at most 63 characters, scientific notation
  * allowed ("1e9", and "1e 9": a form-decoded "1e+9"); no other spaces, hex,
  * inf or nan. 0 on success, -1 otherwise. */

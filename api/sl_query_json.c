@@ -1,6 +1,5 @@
 #include "sl_query_json.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,8 +16,7 @@ static int point_member(const json_t *obj, size_t i, const char *key, const sl_r
         return sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s must be a number %s", path,
                             range->what);
     double x = json_number_value(v);
-    if (!isfinite(x) || (range->lo_open ? !(x > range->lo) : !(x >= range->lo)) ||
-        (range->hi_open ? !(x < range->hi) : !(x <= range->hi)))
+    if (!sl_range_contains(range, x))
         return sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s must be %s (got %.17g)", path,
                             range->what, x);
     *out = x;
@@ -99,11 +97,7 @@ json_t *sl_optimum_json(const sl_law_record *rec, const sl_optimum_query *q,
              "%s: the budget of a dense model with %.6g parameters seeing %.6g %s, i.e. compute = "
              "6 x nonzeros x dense_data; a sparse model costs more per %s, so it sees data = %.6g",
              q->given_compute ? "compute given" : "data given", n, q->dense_data,
-             sl_data_unit_name(rec->data_unit),
-             rec->data_unit == SL_UNIT_EXAMPLES ? "example"
-             : rec->data_unit == SL_UNIT_STEPS  ? "step"
-                                                : "token",
-             opt->data);
+             sl_data_unit_name(rec->data_unit), sl_data_unit_singular(rec->data_unit), opt->data);
     json_object_set_new(
         o, "budget",
         json_pack("{s:s, s:s}", "given", q->given_compute ? "compute" : "data", "note", note));

@@ -51,7 +51,8 @@ static int take_real(json_t *obj, const char *path, const char *key, double lo, 
     *out = dflt;
     if (!v) return 0;
     double d = json_is_number(v) ? json_number_value(v) : (double)NAN;
-    if (!isfinite(d) || d < lo || (lo_open && d == lo) || d > hi)
+    const sl_range range = {lo, hi, lo_open, 0, NULL};
+    if (!sl_range_contains(&range, d))
         return sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s must be a number in %c%g, %g]",
                             field, lo_open ? '(' : '[', lo, hi);
     *out = d;

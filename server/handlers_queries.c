@@ -1,19 +1,18 @@
 /* Planning queries on one law: loss, optimal sparsity, plan, dense
  * equivalent, and the series behind the dashboard's charts. */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "handlers.h"
 #include "sl_fit.h"
 #include "sl_law_json.h"
+#include "sl_query.h"
 #include "sl_query_json.h"
 #include "sl_store.h"
 #include "sl_table.h"
 
-#define MAX_SERIES   16
-#define MAX_PATTERNS 8
+#define MAX_SERIES 16
 
 static const double default_max_sparsity = SL_LAW_DEFAULT_MAX_SPARSITY;
 
@@ -126,99 +125,10 @@ void sl_handle_loss_batch(sl_request *req) {
     reply_law_ref(req, &rec, json_pack("{s:o, s:o}", "points", out, "units", units));
 }
 
-/* cost_model, prune_start and prune_end into cost. */
+/* The request's cost_model, prune_start and prune_end, decoded. */
 static int parse_cost(sl_request *req, sl_cost *cost, sl_error *err) {
-    const char *model = sl_req_query(req, "cost_model");
-    const double t0 = SL_COST_GMP_DEFAULT_START, t1 = SL_COST_GMP_DEFAULT_END;
-    cost->model = SL_COST_DENSE;
-    cost->prune_start = t0;
-    cost->prune_end = t1;
-    if (model && strcmp(model, "gmp") == 0)
-        cost->model = SL_COST_GMP;
-    else if (model && strcmp(model, "dense") != 0)
-        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "cost_model",
-                            "cost_model must be dense or gmp (got '%.40s')", model);
-    if (cost->model == SL_COST_DENSE) {
-        const char *stray = sl_req_query(req, "prune_start") ? "prune_start"
-                            : sl_req_query(req, "prune_end") ? "prune_end"
-                                                             : NULL;
-        if (stray)
-            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, stray,
-                                "%s applies only to cost_model=gmp", stray);
-        return 0;
-    }
-    if (sl_req_number(req, "prune_start", &sl_range_fraction, &t0, &cost->prune_start, err) ||
-        sl_req_number(req, "prune_end", &sl_range_fraction, &t1, &cost->prune_end, err))
-        return -1;
-    if (cost->prune_start > cost->prune_end)
-        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "prune_start",
-                            "prune_start (%g) must not be after prune_end (%g)", cost->prune_start,
-                            cost->prune_end);
-    return 0;
-}
-
-/* The budget as D_dense, from exactly one of compute= (FLOPs; token laws
- * only) and data= (the law's unit). */
-static int parse_budget(sl_request *req, const sl_law_record *rec, double nonzeros,
-                        double *dense_data, int *given_compute, sl_error *err) {
-    const char *compute = sl_req_query(req, "compute"), *data = sl_req_query(req, "data");
-    double v;
-    if (compute && data)
-        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "compute",
-                            "give the budget once: compute (FLOPs) or data, not both");
-    if (!compute && !data)
-        return sl_error_set(err, SL_ERR_MISSING_PARAMETER, "compute",
-                            "a budget is required: compute (FLOPs) or data (%s a dense model "
-                            "with nonzeros parameters would see)",
-                            sl_data_unit_name(rec->data_unit));
-    *given_compute = compute != NULL;
-    if (sl_parse_number(compute ? "compute" : "data", compute ? compute : data,
-                        compute ? &sl_range_compute : &sl_range_amount, &v, err))
-        return -1;
-    if (compute && rec->data_unit != SL_UNIT_TOKENS)
-        return sl_error_set(err, SL_ERR_UNIT_MISMATCH, "compute",
-                            "law '%s' measures data in %s, so a budget in FLOPs cannot be "
-                            "converted; pass data= (the %s a dense model with nonzeros "
-                            "parameters would see) instead",
-                            rec->name, sl_data_unit_name(rec->data_unit),
-                            sl_data_unit_name(rec->data_unit));
-    *dense_data = compute ? v / (6.0 * nonzeros) : v;
-    if (!isfinite(*dense_data) || *dense_data <= 0)
-        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, compute ? "compute" : "data",
-                            "the budget is too small for %g non-zeros", nonzeros);
-    /* The response states the budget as compute = 6 N D_dense: it must be a number. */
-    if (!isfinite(6.0 * nonzeros * *dense_data))
-        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, compute ? "compute" : "data",
-                            "the budget is too large for %g non-zeros", nonzeros);
-    return 0;
-}
-
-/* patterns=2:4,1:4 into sparsities and their names. */
-static int parse_patterns(const char *text, double *sparsity, char names[][8], size_t *count,
-                          sl_error *err) {
-    char item[16];
-    size_t n = 0;
-    const char *p = text;
-    for (;;) {
-        size_t len = strcspn(p, ",");
-        int a, b;
-        if (n == MAX_PATTERNS)
-            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "patterns",
-                                "patterns takes at most %d patterns", MAX_PATTERNS);
-        if (len == 0 || len >= sizeof item)
-            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "patterns",
-                                "patterns must be a comma-separated list such as 2:4,1:4");
-        memcpy(item, p, len);
-        item[len] = '\0';
-        if (sl_parse_pattern("patterns", item, &a, &b, err)) return -1;
-        sparsity[n] = 1.0 - (double)a / (double)b;
-        snprintf(names[n], sizeof names[n], "%d:%d", a, b);
-        n++;
-        if (!p[len]) break;
-        p += len + 1;
-    }
-    *count = n;
-    return 0;
+    return sl_query_cost_decode(sl_req_query(req, "cost_model"), sl_req_query(req, "prune_start"),
+                                sl_req_query(req, "prune_end"), cost, err);
 }
 
 void sl_handle_optimal_sparsity(sl_request *req) {
@@ -226,18 +136,20 @@ void sl_handle_optimal_sparsity(sl_request *req) {
     sl_optimum_query q;
     sl_law_optimum opt;
     sl_error err;
-    double pattern_s[MAX_PATTERNS];
-    char pattern_names[MAX_PATTERNS][8];
+    double pattern_s[SL_QUERY_MAX_PATTERNS];
+    char pattern_names[SL_QUERY_MAX_PATTERNS][SL_QUERY_PATTERN_NAME_MAX];
     size_t npatterns = 0, chosen = 0;
     const char *patterns = sl_req_query(req, "patterns");
     memset(&q, 0, sizeof q);
     if (sl_handler_law(req, &rec) != 0) return;
     if (amount(req, "nonzeros", NULL, &q.nonzeros, &err) ||
-        parse_budget(req, &rec, q.nonzeros, &q.dense_data, &q.given_compute, &err) ||
+        sl_query_budget_decode(sl_req_query(req, "compute"), sl_req_query(req, "data"), &rec,
+                               q.nonzeros, &q.dense_data, &q.given_compute, &err) ||
         parse_cost(req, &q.cost, &err) ||
         sl_req_number(req, "max_sparsity", &sl_range_sparsity, &default_max_sparsity,
                       &q.max_sparsity, &err) ||
-        (patterns && parse_patterns(patterns, pattern_s, pattern_names, &npatterns, &err))) {
+        (patterns &&
+         sl_query_patterns_decode(patterns, pattern_s, pattern_names, &npatterns, &err))) {
         sl_reply_error(req, &err);
         return;
     }
@@ -358,20 +270,12 @@ static double log_grid(double lo, double hi, long i, long points) {
     return exp(log(lo) + (log(hi) - log(lo)) * (double)i / (double)(points - 1));
 }
 
-/* A [lo, hi] pair of optional parameters in range, lo < hi, with defaults
- * (clamped into the range: they are derived from other inputs). */
+/* The request's [lo_name, hi_name] span, decoded (defaults dlo, dhi). */
 static int parse_span(sl_request *req, const char *lo_name, const char *hi_name,
                       const sl_range *range, double dlo, double dhi, double *lo, double *hi,
                       sl_error *err) {
-    dlo = fmin(fmax(dlo, range->lo), range->hi);
-    dhi = fmin(fmax(dhi, range->lo), range->hi);
-    if (sl_req_number(req, lo_name, range, &dlo, lo, err) ||
-        sl_req_number(req, hi_name, range, &dhi, hi, err))
-        return -1;
-    if (!(*lo < *hi))
-        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, lo_name, "%s (%g) must be below %s (%g)",
-                            lo_name, *lo, hi_name, *hi);
-    return 0;
+    return sl_query_span_decode(lo_name, sl_req_query(req, lo_name), hi_name,
+                                sl_req_query(req, hi_name), range, dlo, dhi, lo, hi, err);
 }
 
 /* Answers with the table as CSV or as JSON series, then frees it. */

@@ -1,0 +1,124 @@
+/* Decoding the multi-part query parameters of planning queries: budget,
+ * cost model, patterns and spans (moved here from the server's query
+ * handlers so they can be tested without HTTP). */
+#include "sl_query.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sl_law_json.h"
+
+/* name=text in range, or dflt when the parameter is absent. */
+static int optional_number(const char *name, const char *text, const sl_range *range, double dflt,
+                           double *out, sl_error *err) {
+    if (!text) {
+        *out = dflt;
+        return 0;
+    }
+    return sl_parse_number(name, text, range, out, err);
+}
+
+int sl_query_cost_decode(const char *model, const char *prune_start, const char *prune_end,
+                         sl_cost *cost, sl_error *err) {
+    const double t0 = SL_COST_GMP_DEFAULT_START, t1 = SL_COST_GMP_DEFAULT_END;
+    cost->model = SL_COST_DENSE;
+    cost->prune_start = t0;
+    cost->prune_end = t1;
+    if (model && strcmp(model, "gmp") == 0)
+        cost->model = SL_COST_GMP;
+    else if (model && strcmp(model, "dense") != 0)
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "cost_model",
+                            "cost_model must be dense or gmp (got '%.40s')", model);
+    if (cost->model == SL_COST_DENSE) {
+        const char *stray = prune_start ? "prune_start" : prune_end ? "prune_end" : NULL;
+        if (stray)
+            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, stray,
+                                "%s applies only to cost_model=gmp", stray);
+        return 0;
+    }
+    if (optional_number("prune_start", prune_start, &sl_range_fraction, t0, &cost->prune_start,
+                        err) ||
+        optional_number("prune_end", prune_end, &sl_range_fraction, t1, &cost->prune_end, err))
+        return -1;
+    if (cost->prune_start > cost->prune_end)
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "prune_start",
+                            "prune_start (%g) must not be after prune_end (%g)", cost->prune_start,
+                            cost->prune_end);
+    return 0;
+}
+
+int sl_query_budget_decode(const char *compute, const char *data, const struct sl_law_record *rec,
+                           double nonzeros, double *dense_data, int *given_compute, sl_error *err) {
+    double v;
+    if (compute && data)
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "compute",
+                            "give the budget once: compute (FLOPs) or data, not both");
+    if (!compute && !data)
+        return sl_error_set(err, SL_ERR_MISSING_PARAMETER, "compute",
+                            "a budget is required: compute (FLOPs) or data (%s a dense model "
+                            "with nonzeros parameters would see)",
+                            sl_data_unit_name(rec->data_unit));
+    *given_compute = compute != NULL;
+    if (sl_parse_number(compute ? "compute" : "data", compute ? compute : data,
+                        compute ? &sl_range_compute : &sl_range_amount, &v, err))
+        return -1;
+    if (compute && rec->data_unit != SL_UNIT_TOKENS)
+        return sl_error_set(err, SL_ERR_UNIT_MISMATCH, "compute",
+                            "law '%s' measures data in %s, so a budget in FLOPs cannot be "
+                            "converted; pass data= (the %s a dense model with nonzeros "
+                            "parameters would see) instead",
+                            rec->name, sl_data_unit_name(rec->data_unit),
+                            sl_data_unit_name(rec->data_unit));
+    *dense_data = compute ? v / (6.0 * nonzeros) : v;
+    if (!isfinite(*dense_data) || *dense_data <= 0)
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, compute ? "compute" : "data",
+                            "the budget is too small for %g non-zeros", nonzeros);
+    /* The response states the budget as compute = 6 N D_dense: it must be a number. */
+    if (!isfinite(6.0 * nonzeros * *dense_data))
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, compute ? "compute" : "data",
+                            "the budget is too large for %g non-zeros", nonzeros);
+    return 0;
+}
+
+int sl_query_patterns_decode(const char *text, double *sparsity,
+                             char names[][SL_QUERY_PATTERN_NAME_MAX], size_t *count,
+                             sl_error *err) {
+    char item[16];
+    size_t n = 0;
+    const char *p = text;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        int a, b;
+        if (n == SL_QUERY_MAX_PATTERNS)
+            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "patterns",
+                                "patterns takes at most %d patterns", SL_QUERY_MAX_PATTERNS);
+        if (len == 0 || len >= sizeof item)
+            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "patterns",
+                                "patterns must be a comma-separated list such as 2:4,1:4");
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (sl_parse_pattern("patterns", item, &a, &b, err)) return -1;
+        sparsity[n] = 1.0 - (double)a / (double)b;
+        snprintf(names[n], sizeof names[n], "%d:%d", a, b);
+        n++;
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    *count = n;
+    return 0;
+}
+
+int sl_query_span_decode(const char *lo_name, const char *lo_text, const char *hi_name,
+                         const char *hi_text, const sl_range *range, double dlo, double dhi,
+                         double *lo, double *hi, sl_error *err) {
+    dlo = fmin(fmax(dlo, range->lo), range->hi);
+    dhi = fmin(fmax(dhi, range->lo), range->hi);
+    if (optional_number(lo_name, lo_text, range, dlo, lo, err) ||
+        optional_number(hi_name, hi_text, range, dhi, hi, err))
+        return -1;
+    if (!(*lo < *hi))
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, lo_name, "%s (%g) must be below %s (%g)",
+                            lo_name, *lo, hi_name, *hi);
+    return 0;
+}

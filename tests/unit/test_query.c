@@ -1,0 +1,400 @@
+/* Unit tests of the query-string decoders of api/ (sl_query.h): cost model,
+ * budget, patterns and spans; each kind of invalid input and the (code,
+ * field, message) it answers with. Also the one range check and the one
+ * data-unit table they rest on. */
+#include <criterion/criterion.h>
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "sl_errors.h"
+#include "sl_law_json.h"
+#include "sl_parse.h"
+#include "sl_query.h"
+
+static const sl_law_record *law_in_tokens(void) {
+    cr_assert_eq(sl_builtin_laws[1].data_unit, SL_UNIT_TOKENS);
+    return &sl_builtin_laws[1]; /* t5-c4 */
+}
+
+static const sl_law_record *law_in_examples(void) {
+    cr_assert_eq(sl_builtin_laws[0].data_unit, SL_UNIT_EXAMPLES);
+    return &sl_builtin_laws[0]; /* vit-jft */
+}
+
+/* One refused input: the error it must give, and up to two fragments its
+ * message must hold (NULL: none). `what` names the case in failures. */
+typedef struct refusal {
+    const char *what;
+    sl_err_code code;
+    const char *field, *says, *says_too;
+} refusal;
+
+static void assert_refused(const refusal *want, int rc, const sl_error *err) {
+    cr_assert_eq(rc, -1, "%s: accepted", want->what);
+    cr_assert_eq(err->code, want->code, "%s: code %d, message: %s", want->what, err->code,
+                 err->message);
+    cr_assert_str_eq(err->field, want->field, "%s: message: %s", want->what, err->message);
+    if (want->says)
+        cr_assert(strstr(err->message, want->says), "%s: '%s' not in: %s", want->what, want->says,
+                  err->message);
+    if (want->says_too)
+        cr_assert(strstr(err->message, want->says_too), "%s: '%s' not in: %s", want->what,
+                  want->says_too, err->message);
+}
+
+/* ------------------------------------------------------------------ range */
+
+Test(range, bounds_open_and_closed_and_never_infinite) {
+    cr_assert(sl_range_contains(&sl_range_sparsity, 0.0));
+    cr_assert(sl_range_contains(&sl_range_sparsity, 0.999));
+    cr_assert_not(sl_range_contains(&sl_range_sparsity, 1.0));
+    cr_assert_not(sl_range_contains(&sl_range_sparsity, -0.1));
+    cr_assert(sl_range_contains(&sl_range_fraction, 1.0));
+    cr_assert_not(sl_range_contains(&sl_range_positive, 0.0));
+    cr_assert(sl_range_contains(&sl_range_positive, DBL_MIN));
+    cr_assert(sl_range_contains(&sl_range_positive, DBL_MAX));
+    cr_assert_not(sl_range_contains(&sl_range_positive, INFINITY));
+    cr_assert(sl_range_contains(&sl_range_amount, 1.0));
+    cr_assert(sl_range_contains(&sl_range_amount, 1e30));
+    cr_assert_not(sl_range_contains(&sl_range_amount, 1.1e30));
+    cr_assert(sl_range_contains(&sl_range_compute, 1e45));
+    cr_assert_not(sl_range_contains(&sl_range_compute, 0.5));
+    const sl_range everything = {-INFINITY, INFINITY, 0, 0, "anything"};
+    cr_assert(sl_range_contains(&everything, -1e300));
+    cr_assert_not(sl_range_contains(&everything, NAN));
+    cr_assert_not(sl_range_contains(&everything, INFINITY));
+}
+
+Test(units, one_table_of_names) {
+    static const char *const plural[] = {"tokens", "examples", "steps"};
+    static const char *const singular[] = {"token", "example", "step"};
+    for (int u = 0; u < SL_UNIT_COUNT; u++) {
+        sl_data_unit back = SL_UNIT_COUNT;
+        cr_assert_str_eq(sl_data_unit_name((sl_data_unit)u), plural[u]);
+        cr_assert_str_eq(sl_data_unit_singular((sl_data_unit)u), singular[u]);
+        cr_assert_eq(sl_data_unit_parse(plural[u], &back), 0);
+        cr_assert_eq(back, (sl_data_unit)u);
+        cr_assert_eq(sl_data_unit_parse(singular[u], &back), -1);
+    }
+    sl_data_unit u;
+    cr_assert_eq(sl_data_unit_parse(NULL, &u), -1);
+    cr_assert_eq(sl_data_unit_parse("Tokens", &u), -1);
+    cr_assert_str_eq(sl_data_unit_name(SL_UNIT_COUNT), "unknown");
+}
+
+/* ------------------------------------------------------------- cost model */
+
+Test(cost, defaults_to_dense) {
+    sl_cost cost;
+    sl_error err;
+    cr_assert_eq(sl_query_cost_decode(NULL, NULL, NULL, &cost, &err), 0);
+    cr_assert_eq(cost.model, SL_COST_DENSE);
+    cr_assert_eq(cost.prune_start, SL_COST_GMP_DEFAULT_START);
+    cr_assert_eq(cost.prune_end, SL_COST_GMP_DEFAULT_END);
+    cr_assert_eq(sl_query_cost_decode("dense", NULL, NULL, &cost, &err), 0);
+    cr_assert_eq(cost.model, SL_COST_DENSE);
+}
+
+Test(cost, gmp_with_and_without_its_schedule) {
+    static const struct {
+        const char *start, *end;
+        double want_start, want_end;
+    } ok[] = {
+        {NULL, NULL, SL_COST_GMP_DEFAULT_START, SL_COST_GMP_DEFAULT_END},
+        {"0.1", "0.9", 0.1, 0.9},
+        {"0.5", "0.5", 0.5, 0.5}, /* start = end is fine */
+        {"0", "1", 0.0, 1.0},
+        {NULL, "0.5", SL_COST_GMP_DEFAULT_START, 0.5},
+        {"0.5", NULL, 0.5, SL_COST_GMP_DEFAULT_END},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        sl_cost cost;
+        sl_error err;
+        cr_assert_eq(sl_query_cost_decode("gmp", ok[i].start, ok[i].end, &cost, &err), 0,
+                     "case %zu: %s", i, err.message);
+        cr_assert_eq(cost.model, SL_COST_GMP);
+        cr_assert_eq(cost.prune_start, ok[i].want_start, "case %zu", i);
+        cr_assert_eq(cost.prune_end, ok[i].want_end, "case %zu", i);
+    }
+}
+
+Test(cost, refusals_name_the_parameter) {
+    static const struct {
+        const char *model, *start, *end;
+        refusal want;
+    } bad[] = {
+        /* an unknown model, given empty, or in the wrong case */
+        {"sparse",
+         NULL,
+         NULL,
+         {"unknown model", SL_ERR_INVALID_PARAMETER, "cost_model", "must be dense or gmp",
+          "'sparse'"}},
+        {"", NULL, NULL, {"empty model", SL_ERR_INVALID_PARAMETER, "cost_model", "got ''", NULL}},
+        {"GMP", NULL, NULL, {"upper case", SL_ERR_INVALID_PARAMETER, "cost_model", NULL, NULL}},
+        /* a schedule without gmp; prune_start is named first */
+        {NULL,
+         "0.1",
+         NULL,
+         {"start, no model", SL_ERR_INVALID_PARAMETER, "prune_start",
+          "applies only to cost_model=gmp", NULL}},
+        {"dense",
+         NULL,
+         "0.9",
+         {"end, dense", SL_ERR_INVALID_PARAMETER, "prune_end", "applies only to cost_model=gmp",
+          NULL}},
+        {"dense",
+         "0.1",
+         "0.9",
+         {"both, dense", SL_ERR_INVALID_PARAMETER, "prune_start", NULL, NULL}},
+        {"dense",
+         "",
+         NULL,
+         {"empty start, dense", SL_ERR_INVALID_PARAMETER, "prune_start", NULL, NULL}},
+        /* a schedule out of range or malformed */
+        {"gmp",
+         "1.5",
+         NULL,
+         {"start above 1", SL_ERR_INVALID_PARAMETER, "prune_start", "in [0, 1]", "1.5"}},
+        {"gmp",
+         "0.1",
+         "-0.1",
+         {"end below 0", SL_ERR_INVALID_PARAMETER, "prune_end", "in [0, 1]", NULL}},
+        {"gmp",
+         "half",
+         NULL,
+         {"start not a number", SL_ERR_INVALID_PARAMETER, "prune_start", "finite number",
+          "'half'"}},
+        {"gmp", NULL, "", {"empty end", SL_ERR_INVALID_PARAMETER, "prune_end", "empty", NULL}},
+        /* a schedule out of order, also against a default */
+        {"gmp",
+         "0.9",
+         "0.1",
+         {"start after end", SL_ERR_INVALID_PARAMETER, "prune_start",
+          "prune_start (0.9) must not be after prune_end (0.1)", NULL}},
+        {"gmp",
+         "0.8",
+         NULL,
+         {"start after the default end", SL_ERR_INVALID_PARAMETER, "prune_start",
+          "prune_end (0.75)", NULL}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sl_cost cost;
+        sl_error err;
+        int rc = sl_query_cost_decode(bad[i].model, bad[i].start, bad[i].end, &cost, &err);
+        assert_refused(&bad[i].want, rc, &err);
+    }
+}
+
+/* ----------------------------------------------------------------- budget */
+
+Test(budget, compute_or_data) {
+    static const struct {
+        const char *compute, *data;
+        int law_in_examples;
+        double want_dense;
+        int want_given_compute;
+    } ok[] = {
+        {"6e18", NULL, 0, 1e9, 1}, /* compute = 6 N D_dense */
+        {NULL, "1e10", 0, 1e10, 0},
+        {NULL, "1e9", 1, 1e9, 0},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        const sl_law_record *rec = ok[i].law_in_examples ? law_in_examples() : law_in_tokens();
+        double dense = 0;
+        int given = -1;
+        sl_error err;
+        cr_assert_eq(
+            sl_query_budget_decode(ok[i].compute, ok[i].data, rec, 1e9, &dense, &given, &err), 0,
+            "case %zu: %s", i, err.message);
+        cr_assert_float_eq(dense, ok[i].want_dense, 1e-6 * ok[i].want_dense, "case %zu", i);
+        cr_assert_eq(given, ok[i].want_given_compute, "case %zu", i);
+    }
+}
+
+Test(budget, refusals_name_the_parameter) {
+    static const struct {
+        const char *compute, *data;
+        int law_in_examples;
+        double nonzeros;
+        refusal want;
+    } bad[] = {
+        /* exactly one of compute and data */
+        {"1e20", "1e10", 0, 1e9, {"both", SL_ERR_INVALID_PARAMETER, "compute", "not both", NULL}},
+        {NULL,
+         NULL,
+         0,
+         1e9,
+         {"neither", SL_ERR_MISSING_PARAMETER, "compute", "a budget is required",
+          "data (tokens a dense model"}},
+        {NULL,
+         NULL,
+         1,
+         1e9,
+         {"neither, examples", SL_ERR_MISSING_PARAMETER, "compute", "data (examples a dense model",
+          NULL}},
+        /* malformed or out of range */
+        {"lots",
+         NULL,
+         0,
+         1e9,
+         {"compute not a number", SL_ERR_INVALID_PARAMETER, "compute", "finite number in [1, 1e45]",
+          "'lots'"}},
+        {"1e46",
+         NULL,
+         0,
+         1e9,
+         {"compute too large", SL_ERR_INVALID_PARAMETER, "compute", "in [1, 1e45]", NULL}},
+        {NULL,
+         "0.5",
+         0,
+         1e9,
+         {"data below 1", SL_ERR_INVALID_PARAMETER, "data", "in [1, 1e30]", NULL}},
+        {NULL, "", 0, 1e9, {"data empty", SL_ERR_INVALID_PARAMETER, "data", "empty", NULL}},
+        /* FLOPs convert only for a law in tokens */
+        {"1e20",
+         NULL,
+         1,
+         1e9,
+         {"compute, examples", SL_ERR_UNIT_MISMATCH, "compute",
+          "law 'vit-jft' measures data in examples", "pass data= (the examples"}},
+        /* 6 N overflows: compute / (6 N) is no budget at all */
+        {"1",
+         NULL,
+         0,
+         1e308,
+         {"too small", SL_ERR_INVALID_PARAMETER, "compute", "the budget is too small", NULL}},
+        /* 6 N D is the compute the response states: it must be finite */
+        {NULL,
+         "1e30",
+         0,
+         1e300,
+         {"too large", SL_ERR_INVALID_PARAMETER, "data", "the budget is too large for 1e+300",
+          NULL}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        const sl_law_record *rec = bad[i].law_in_examples ? law_in_examples() : law_in_tokens();
+        double dense;
+        int given;
+        sl_error err;
+        int rc = sl_query_budget_decode(bad[i].compute, bad[i].data, rec, bad[i].nonzeros, &dense,
+                                        &given, &err);
+        assert_refused(&bad[i].want, rc, &err);
+    }
+}
+
+/* --------------------------------------------------------------- patterns */
+
+Test(patterns, lists_of_n_m) {
+    double s[SL_QUERY_MAX_PATTERNS];
+    char names[SL_QUERY_MAX_PATTERNS][SL_QUERY_PATTERN_NAME_MAX];
+    size_t n = 0;
+    sl_error err;
+    cr_assert_eq(sl_query_patterns_decode("2:4,1:4", s, names, &n, &err), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(s[0], 0.5);
+    cr_assert_eq(s[1], 0.75);
+    cr_assert_str_eq(names[0], "2:4");
+    cr_assert_str_eq(names[1], "1:4");
+    cr_assert_eq(sl_query_patterns_decode("63:64", s, names, &n, &err), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(names[0], "63:64");
+    cr_assert_eq(sl_query_patterns_decode("1:2,1:3,1:4,1:5,1:6,1:7,1:8,1:9", s, names, &n, &err),
+                 0);
+    cr_assert_eq(n, SL_QUERY_MAX_PATTERNS);
+    cr_assert_str_eq(names[7], "1:9");
+}
+
+Test(patterns, refusals_name_the_parameter) {
+    static const struct {
+        const char *text;
+        const char *says;
+    } bad[] = {
+        /* more than SL_QUERY_MAX_PATTERNS */
+        {"1:2,1:3,1:4,1:5,1:6,1:7,1:8,1:9,1:10", "at most 8 patterns"},
+        /* not a list: empty items, or an item too long to be a pattern */
+        {"", "comma-separated list such as"},
+        {",", "comma-separated list such as"},
+        {"2:4,", "comma-separated list such as"},
+        {",2:4", "comma-separated list such as"},
+        {"2:4,,1:4", "comma-separated list such as"},
+        {"1234567890123456:2", "comma-separated list such as"},
+        /* an item that is no n:m pattern */
+        {"4:2", "1 <= n < m <= 64"},
+        {"2:2", "1 <= n < m <= 64"},
+        {"0:4", "1 <= n < m <= 64"},
+        {"1:65", "1 <= n < m <= 64"},
+        {"2/4", "1 <= n < m <= 64"},
+        {"2:4:8", "1 <= n < m <= 64"},
+        {"a:b", "1 <= n < m <= 64"},
+        {"2:4,3", "1 <= n < m <= 64"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double s[SL_QUERY_MAX_PATTERNS];
+        char names[SL_QUERY_MAX_PATTERNS][SL_QUERY_PATTERN_NAME_MAX];
+        size_t n = 0;
+        sl_error err;
+        const refusal want = {bad[i].text, SL_ERR_INVALID_PARAMETER, "patterns", bad[i].says, NULL};
+        assert_refused(&want, sl_query_patterns_decode(bad[i].text, s, names, &n, &err), &err);
+    }
+}
+
+/* ------------------------------------------------------------------- span */
+
+Test(span, defaults_and_given_values) {
+    static const struct {
+        const char *lo_text, *hi_text;
+        const sl_range *range;
+        double dlo, dhi, want_lo, want_hi;
+    } ok[] = {
+        {NULL, NULL, &sl_range_amount, 1e9, 1e12, 1e9, 1e12},
+        {NULL, NULL, &sl_range_amount, 0.01, 1e40, 1.0, 1e30}, /* defaults clamped */
+        {"1e19", "1e22", &sl_range_compute, 1, 2, 1e19, 1e22},
+        {"1e5", NULL, &sl_range_amount, 1e9, 1e12, 1e5, 1e12},
+        {NULL, "1e10", &sl_range_amount, 1e9, 1e12, 1e9, 1e10},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        double lo = 0, hi = 0;
+        sl_error err;
+        cr_assert_eq(sl_query_span_decode("min", ok[i].lo_text, "max", ok[i].hi_text, ok[i].range,
+                                          ok[i].dlo, ok[i].dhi, &lo, &hi, &err),
+                     0, "case %zu: %s", i, err.message);
+        cr_assert_eq(lo, ok[i].want_lo, "case %zu", i);
+        cr_assert_eq(hi, ok[i].want_hi, "case %zu", i);
+    }
+}
+
+Test(span, refusals_name_the_parameter) {
+    static const struct {
+        const char *lo_text, *hi_text;
+        refusal want;
+    } bad[] = {
+        /* a bound out of range, malformed or empty */
+        {"0", NULL, {"lo below 1", SL_ERR_INVALID_PARAMETER, "data_min", "in [1, 1e30]", NULL}},
+        {NULL,
+         "many",
+         {"hi not a number", SL_ERR_INVALID_PARAMETER, "data_max", "finite number", "'many'"}},
+        {"", NULL, {"lo empty", SL_ERR_INVALID_PARAMETER, "data_min", "empty", NULL}},
+        /* lo must be below hi, also against a default */
+        {"1e12",
+         "1e9",
+         {"lo above hi", SL_ERR_INVALID_PARAMETER, "data_min",
+          "data_min (1e+12) must be below data_max (1e+09)", NULL}},
+        {"1e9", "1e9", {"empty span", SL_ERR_INVALID_PARAMETER, "data_min", "must be below", NULL}},
+        {"1e13",
+         NULL,
+         {"lo above the default hi", SL_ERR_INVALID_PARAMETER, "data_min", "below data_max (1e+12)",
+          NULL}},
+        {NULL,
+         "1e8",
+         {"hi below the default lo", SL_ERR_INVALID_PARAMETER, "data_min",
+          "data_min (1e+09) must be below data_max (1e+08)", NULL}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        double lo, hi;
+        sl_error err;
+        int rc = sl_query_span_decode("data_min", bad[i].lo_text, "data_max", bad[i].hi_text,
+                                      &sl_range_amount, 1e9, 1e12, &lo, &hi, &err);
+        assert_refused(&bad[i].want, rc, &err);
+    }
+}
