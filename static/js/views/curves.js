@@ -4,7 +4,7 @@
 import { api, lawPath } from "../api.js";
 import { drawChart, join, markStale, PALETTE } from "../charts.js";
 import { clearErrors, fillForm, readForm, showError, busy } from "../forms.js";
-import { computeUnitFor, sci, shortUnit } from "../format.js";
+import { sci, shortUnit } from "../format.js";
 import { LawPicker } from "../lawpicker.js";
 
 const DEFAULTS = { law: "t5-c4", nonzeros: "1e9", sparsities: "0,0.5,0.75,0.875", nonzeros_list: "1e8,1e9,1e10", cost_model: "dense", budget: "compute" };
@@ -30,11 +30,7 @@ export function init(c) {
 /** Budget units in the selected law's units: FLOPs only for a law in tokens. */
 function syncBudget() {
   const v = readForm(form);
-  const compute = computeUnitFor(picker.dataUnit);
-  for (const el of form.querySelectorAll('[data-unit="compute"]')) {
-    el.textContent = shortUnit(compute);
-    el.title = compute;
-  }
+  const compute = picker.computeUnit;
   for (const el of form.querySelectorAll(".budget-unit")) {
     el.textContent = v.budget === "compute" ? shortUnit(compute) : picker.dataUnit || "data units";
     el.title = v.budget === "compute" ? compute : "";

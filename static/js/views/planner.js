@@ -15,7 +15,7 @@
 import { api, lawPath } from "../api.js";
 import { clearStale, destroyChart, drawChart, markStale, PALETTE } from "../charts.js";
 import { clearErrors, fillForm, readForm, showError, busy } from "../forms.js";
-import { computeUnitFor, esc, num, qty, sci, shortUnit, unitHtml } from "../format.js";
+import { esc, num, qty, sci, shortUnit, unitHtml } from "../format.js";
 import { LawPicker } from "../lawpicker.js";
 
 const DEFAULTS = { law: "t5-c4", nonzeros: "1e9", budget: "compute", amount: "1.2e21", cost_model: "dense", prune_start: "0.25", prune_end: "0.75" };
@@ -59,12 +59,8 @@ function toParams(v) {
 function syncBudget() {
   const v = readForm(form);
   const data = picker.dataUnit || "data units";
-  const compute = computeUnitFor(picker.dataUnit);
+  const compute = picker.computeUnit;
   const flops = !picker.dataUnit || picker.dataUnit === "tokens";
-  for (const el of form.querySelectorAll('[data-unit="compute"]')) {
-    el.textContent = shortUnit(compute);
-    el.title = compute;
-  }
   const unitEl = form.querySelector(".budget-unit");
   unitEl.textContent = v.budget === "compute" ? shortUnit(compute) : data;
   unitEl.title = v.budget === "compute" ? compute : "";
