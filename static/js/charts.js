@@ -60,16 +60,12 @@ function padLin(u, min, max) {
   return [min - d, max + d];
 }
 
-/** Linear tick text with as many decimals as the tick step needs. */
-function linTick(v, incr) {
-  if (v === null || v === undefined) return "";
-  const a = Math.abs(v);
-  if (!incr || (a !== 0 && (a >= 1e5 || a < 1e-3))) return tick(v);
-  const dec = Math.max(0, Math.min(10, Math.ceil(-Math.log10(incr) - 1e-9)));
-  return v.toFixed(dec).replace("-", "−");
-}
-
-function axis(spec, isX) {
+/**
+ * One axis's options. record(splits, labels) learns the tick labels each time
+ * uPlot asks for them (the last call is what it draws), so the page can say
+ * which labels it shows.
+ */
+function axis(spec, isX, record) {
   const a = {
     label: spec.label,
     labelSize: 20,
@@ -79,12 +75,13 @@ function axis(spec, isX) {
     stroke: "#333",
     grid: { stroke: "#e6e6e6", width: 1 },
     ticks: { stroke: "#bbb", width: 1, size: 4 },
-    values: (u, splits, axisIdx, space, incr) => splits.map((v) => linTick(v, incr)),
+    // The step decides the digits (format.js tick), so 0.25 never shows as 0.3.
+    values: (u, splits, axisIdx, space, incr) => record(splits, splits.map((v) => tick(v, incr))),
   };
   if (spec.log) {
     a.splits = logSplits;
     a.filter = (u, splits) => splits; // logSplits already thinned them
-    a.values = (u, splits) => splits.map((v) => tick(v));
+    a.values = (u, splits) => record(splits, splits.map((v) => tick(v)));
   }
   if (isX) a.space = 60;
   return a;
@@ -133,7 +130,13 @@ function markersPlugin(markers) {
  */
 export function drawChart(el, spec) {
   destroyChart(el);
+  clearStale(el);
   el.innerHTML = "";
+  // data-ticks-x / -y: [[value, label], ...] as drawn, for tests and for reading.
+  const recorder = (name) => (splits, labels) => {
+    el.dataset[name] = JSON.stringify(splits.map((v, i) => [v, labels[i]]));
+    return labels;
+  };
   const xFmt = (u, v) => (v === null || v === undefined ? "–" : `${num(v, 4)} ${spec.x.unit || ""}`.trim());
   const series = [
     { label: spec.x.short || spec.x.label, value: xFmt },
@@ -170,7 +173,7 @@ export function drawChart(el, spec) {
         : { time: false, ...(spec.x.range ? { range: spec.x.range } : spec.x.pad ? { range: padLin } : {}) },
       y: spec.y.log ? { distr: 3, log: 10, range: exact } : { ...(spec.y.range ? { range: spec.y.range } : {}) },
     },
-    axes: [axis(spec.x, true), axis(spec.y, false)],
+    axes: [axis(spec.x, true, recorder("ticksX")), axis(spec.y, false, recorder("ticksY"))],
     legend: { live: true },
     cursor: { points: { size: 7 }, drag: { x: true, y: false } },
     plugins: spec.markers && spec.markers.length ? [markersPlugin(spec.markers)] : [],
@@ -195,6 +198,34 @@ export function destroyChart(el) {
     c.u.destroy();
     charts.delete(el);
   }
+}
+
+/**
+ * Marks a chart as no longer answering the form's inputs (a Draw the server
+ * refused): data-stale="true" on el and on its card, the chart greyed, and a
+ * note with the server's message above it. The next drawChart clears it.
+ */
+export function markStale(el, message) {
+  if (!el.querySelector("canvas")) return; // nothing drawn: nothing to mislead
+  el.dataset.stale = "true";
+  const card = el.closest(".card");
+  if (card) card.dataset.stale = "true";
+  let note = el.previousElementSibling;
+  if (!note || !note.classList.contains("stale-note")) {
+    note = document.createElement("p");
+    note.className = "stale-note";
+    note.setAttribute("role", "status");
+    el.before(note);
+  }
+  note.textContent = `Out of date: this chart still shows the previous inputs; the server refused the new ones: ${message}`;
+}
+
+export function clearStale(el) {
+  delete el.dataset.stale;
+  const card = el.closest(".card");
+  if (card) delete card.dataset.stale;
+  const note = el.previousElementSibling;
+  if (note && note.classList.contains("stale-note")) note.remove();
 }
 
 /** Aligns series that each have their own x values onto one x array (uPlot.join). */

@@ -33,12 +33,34 @@ export function sparsity(s, digits = 4) {
   return `${num(s, digits)} (${num(100 * s, 3)} % zeros)`;
 }
 
-/** Short axis tick text: 10⁹, 2×10⁹, 0.5 ... */
-export function tick(v) {
+/**
+ * The place of a step's last significant digit: 0.25 -> -2, 0.5 -> -1, 20 -> 1,
+ * 2.5e4 -> 3. A tick that is a multiple of the step needs digits down to it.
+ */
+function lastDigit(step) {
+  const a = Math.abs(step);
+  for (let k = Math.ceil(Math.log10(a)); k >= -12; k--) {
+    const m = a / 10 ** k;
+    if (Math.abs(m - Math.round(m)) < 1e-6 * Math.max(1, m)) return k;
+  }
+  return -12;
+}
+
+/**
+ * Axis tick text: 10⁹, 2×10⁹, 0.5 ... Given the tick step, as many digits as
+ * that step needs (0.25 and 0.75 at a step of 0.25, never 0.3 and 0.8), for
+ * every chart.
+ */
+export function tick(v, step) {
   if (v === null || v === undefined) return "";
   const a = Math.abs(v);
-  if (a !== 0 && (a >= 1e4 || a < 1e-2)) return sci(v, 2);
-  return num(v, 3);
+  if (!step || !Number.isFinite(step)) {
+    if (a !== 0 && (a >= 1e4 || a < 1e-2)) return sci(v, 2);
+    return num(v, 3);
+  }
+  const k = lastDigit(step);
+  if (a !== 0 && (a >= 1e5 || a < 1e-3)) return sci(v, Math.min(15, Math.max(1, Math.floor(Math.log10(a) + 1e-9) - k + 1)));
+  return v.toFixed(Math.min(12, Math.max(0, -k))).replace("-", "−");
 }
 
 /** Escapes text for innerHTML. */
@@ -46,12 +68,30 @@ export function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+/**
+ * The short form of one of the API's unit sentences, for beside a number:
+ * "the law's loss (validation loss, as fitted)" -> "loss", "FLOPs (6 x
+ * parameters x tokens)" -> "FLOPs", "parameter-examples x 6 (not FLOPs: ...)"
+ * -> "parameter-examples × 6". The sentence itself goes in a title.
+ */
+export function shortUnit(unit) {
+  if (!unit) return "";
+  return unit.split(/ \(|: |, /)[0].replace(/^the law's /, "").replace(/ x /g, " × ").trim();
+}
+
+/** A unit as HTML: its short form, the whole sentence on hover when they differ. */
+export function unitHtml(unit, cls = "unit") {
+  if (!unit) return "";
+  const short = shortUnit(unit);
+  return `<span class="${cls}"${short !== unit ? ` title="${esc(unit)}"` : ""}>${esc(short)}</span>`;
+}
+
 /** "value unit" as HTML, with the raw number kept in data-value for tests and copy. */
 export function qty(value, unit, { digits = 5, kind = "num", name = "" } = {}) {
   const text = kind === "sparsity" ? sparsity(value, digits) : num(value, digits);
   const raw = value === null || value === undefined ? "" : String(value);
   return `<span class="value"${name ? ` data-out="${esc(name)}"` : ""} data-value="${esc(raw)}" title="${esc(raw)}">${esc(text)}</span>` +
-    (unit ? ` <span class="unit">${esc(unit)}</span>` : "");
+    (unit ? ` ${unitHtml(unit)}` : "");
 }
 
 export function dateTime(iso) {
@@ -59,8 +99,12 @@ export function dateTime(iso) {
   return iso.replace("T", " ").replace(/\.\d+Z$/, " UTC").replace(/Z$/, " UTC");
 }
 
-/** A compute unit short enough for an axis: "FLOPs", or "parameter-examples x 6". */
-export function computeUnit(unit) {
-  if (!unit) return "";
-  return unit.startsWith("FLOPs") ? "FLOPs" : unit.replace(/\s*\(.*\)\s*$/, "");
+/**
+ * What compute is for a law whose data is in dataUnit, in the API's words:
+ * FLOPs for tokens; for examples or steps 6 x parameters x data, which is not
+ * FLOPs (and the server takes no compute= budget for such a law).
+ */
+export function computeUnitFor(dataUnit) {
+  if (!dataUnit || dataUnit === "tokens") return "FLOPs (6 x parameters x tokens)";
+  return `parameter-${dataUnit} x 6 (not FLOPs: the law's data is in ${dataUnit})`;
 }

@@ -1,6 +1,6 @@
 // The law and version selects that the planner, curves and contours share.
 import { laws, lawVersions } from "./api.js";
-import { esc, dateTime } from "./format.js";
+import { computeUnitFor, dateTime, esc, shortUnit } from "./format.js";
 import { showError } from "./forms.js";
 
 export class LawPicker {
@@ -74,11 +74,24 @@ export class LawPicker {
     return law;
   }
 
-  /** Writes the law's data unit into every [data-unit="data"] span of the form. */
+  /**
+   * Writes the law's data unit into every [data-unit="data"] span of the form,
+   * and what its compute is (FLOPs only for a law in tokens) into every
+   * [data-unit="compute"] one, the API's whole sentence on hover.
+   */
   applyUnits() {
     const form = this.host.closest("form");
     const unit = this.law?.units?.data || "data units";
     for (const el of form.querySelectorAll('[data-unit="data"]')) el.textContent = unit;
+    for (const el of form.querySelectorAll('[data-unit="compute"]')) {
+      el.textContent = shortUnit(this.computeUnit);
+      el.title = this.computeUnit;
+    }
+  }
+
+  /** The API's unit sentence for this law's compute. */
+  get computeUnit() {
+    return computeUnitFor(this.dataUnit);
   }
 
   get dataUnit() {

@@ -159,6 +159,60 @@ async function setToken(page) {
   await page.waitForSelector("#token-form.has-token");
 }
 
+/** The number a tick label stands for: "0.25", "−0.5", "10⁹", "2.5×10⁻³". */
+function tickNumber(label) {
+  const SUP = { "⁻": "-", "⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9" };
+  const s = label.replace(/−/g, "-");
+  const m = /^(-?\d*\.?\d*)×?10([⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)$/.exec(s);
+  if (!m) return Number(s);
+  const mant = m[1] === "" ? 1 : m[1] === "-" ? -1 : Number(m[1]);
+  return mant * 10 ** Number([...m[2]].map((c) => SUP[c]).join(""));
+}
+
+/** Every drawn axis label of every chart in the view reads as the value of its tick. */
+async function assertTickLabels(page, view, size) {
+  const axes = await page.$$eval(`#view-${view} .chart`, (els) =>
+    els.flatMap((el) => ["ticksX", "ticksY"].filter((k) => el.dataset[k]).map((k) => ({ chart: el.id, axis: k, ticks: JSON.parse(el.dataset[k]) })))
+  );
+  for (const { chart, axis, ticks } of axes)
+    for (const [v, label] of ticks) {
+      const n = tickNumber(label);
+      assert.ok(Math.abs(n - v) <= 1e-9 * Math.abs(v) + 1e-12, `${view} ${size}: #${chart} ${axis} labels the tick at ${v} "${label}"`);
+    }
+  return axes;
+}
+
+/** Text of each of root's elements sticking out of its own box, by more than a pixel. */
+async function overflowing(page, rootSel, childSel) {
+  return page.$$eval(`${rootSel}`, (boxes, childSel) => {
+    const out = [];
+    for (const box of boxes) {
+      const b = box.getBoundingClientRect();
+      const left = b.left + box.clientLeft, right = left + box.clientWidth;
+      for (const el of box.querySelectorAll(childSel)) {
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        const r = range.getBoundingClientRect();
+        if (r.width && (r.left < left - 1 || r.right > right + 1)) out.push(`${el.textContent} (${Math.round(r.left)}..${Math.round(r.right)} in ${Math.round(left)}..${Math.round(right)})`);
+      }
+    }
+    return out;
+  }, childSel);
+}
+
+/** The header's share of the screen, and whether its tabs sit in one row inside the screen. */
+async function headerFit(page) {
+  return page.evaluate(() => {
+    const h = document.querySelector("header.top").getBoundingClientRect();
+    const tabs = [...document.querySelectorAll(".tabs a")].map((a) => a.getBoundingClientRect());
+    return {
+      share: h.height / window.innerHeight,
+      oneRow: tabs.every((t) => Math.abs(t.top - tabs[0].top) < 1),
+      inside: tabs.every((t) => t.left >= 0 && t.right <= window.innerWidth),
+    };
+  });
+}
+
 // ------------------------------------------------------------------ setup
 
 before(async () => {
@@ -209,6 +263,18 @@ for (const view of VIEWS) {
       // Nothing wider than the screen (tables scroll inside their own box).
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, `${view} is ${overflow}px wider than a ${size} screen`);
+      // Tick labels carry the digits their step needs (0.25, not 0.3) on every chart.
+      const axes = await assertTickLabels(page, view, size);
+      if (view === "planner" && size === "phone") {
+        const xs = axes.find((a) => a.chart === "planner-chart" && a.axis === "ticksX").ticks.map((t) => t[1]);
+        assert.ok(xs.includes("0.25") && xs.includes("0.75"), `planner x ticks at a phone's width: ${xs.join(" ")}`);
+      }
+      if (size === "phone") {
+        // A phone's header is compact: at most a tenth of the screen, every tab in one row on it.
+        const h = await headerFit(page);
+        assert.ok(h.share <= 0.1, `${view}: the header takes ${(100 * h.share).toFixed(1)} % of a phone's height`);
+        assert.ok(h.oneRow && h.inside, `${view}: the tabs are ${h.oneRow ? "" : "not "}in one row and ${h.inside ? "" : "not "}inside the screen`);
+      }
       await shot(page, `${view}-${size}`);
       assert.deepEqual(unexpected(page), []);
       await page.close();
@@ -261,6 +327,15 @@ test("the planner shows the S_opt the API answers, entered through the form and 
     const shown = async (name) => Number(await page.getAttribute(`#planner-results [data-out="${name}"]`, "data-value"));
     for (const f of ["sparsity", "loss", "dense_loss", "improvement", "total_params", "data", "compute"])
       assert.equal(await shown(f), api.body[f], `${c.law} ${f}`);
+    // Beside each number its short unit; the API's whole unit sentence on hover.
+    const dataUnit = c.law === "vit-jft" ? "examples" : "tokens";
+    const short = { loss: "loss", dense_loss: "loss", improvement: "loss", total_params: "parameters", data: dataUnit, dense_data: dataUnit,
+      compute: c.law === "vit-jft" ? "parameter-examples × 6" : "FLOPs" };
+    for (const [f, text] of Object.entries(short)) {
+      const unit = `#planner-results [data-out="${f}"] + .unit`;
+      assert.equal(await page.textContent(unit), text, `${c.law} ${f}'s unit`);
+      assert.equal(await page.getAttribute(unit, "title"), text === api.body.units[f] ? null : api.body.units[f], `${c.law} ${f}'s unit title`);
+    }
     // The headline's text is that number, rounded.
     const text = await page.textContent('#planner-results [data-out="sparsity"]');
     assert.ok(text.startsWith(String(Number(api.body.sparsity.toPrecision(4)))), `headline ${text} for S_opt ${api.body.sparsity}`);
@@ -314,6 +389,84 @@ test("a planner input the server refuses shows the server's message beside that 
     assert.equal(await page.textContent(sel), r.body.error.message);
   }
   assert.deepEqual(unexpected(page, true), []);
+  await page.close();
+});
+
+test("a Draw the server refuses marks the charts it could not redraw as stale, with the server's message", async () => {
+  const page = await newPage();
+  await page.goto(`${base}/#/curves`);
+  await ready(page, "curves");
+  await page.fill('#curves-form [name="sparsities"]', "0,abc");
+  await page.click('#curves-form button[type="submit"]');
+  const slot = '#curves-form [data-error-for="sparsities"]';
+  await page.waitForFunction((s) => document.querySelector(s).textContent.length > 0, slot);
+  await page.waitForLoadState("networkidle");
+  const api = await apiGet("/v1/laws/t5-c4/curves/loss-vs-data?nonzeros=1e9&sparsities=0,abc");
+  assert.equal(api.status, 400);
+  assert.equal(await page.textContent(slot), api.body.error.message);
+  // The loss-against-data chart still shows the old sparsities: marked, with the reason.
+  assert.equal(await page.getAttribute("#curves-lvd", "data-stale"), "true");
+  const note = await page.textContent(".stale-note:has(+ #curves-lvd)");
+  assert.ok(note.includes(api.body.error.message), `stale note: ${note}`);
+  assert.ok(await page.isVisible(".stale-note:has(+ #curves-lvd)"));
+  // The S_opt chart's request succeeded: it answers the inputs and is not marked.
+  assert.equal(await page.getAttribute("#curves-sopt", "data-stale"), null);
+  await shot(page, "curves-stale-laptop");
+  // A Draw the server accepts clears the mark.
+  await page.fill('#curves-form [name="sparsities"]', "0,0.5");
+  await page.click('#curves-form button[type="submit"]');
+  await page.waitForFunction(() => document.getElementById("curves-lvd").dataset.series === "2");
+  assert.equal(await page.getAttribute("#curves-lvd", "data-stale"), null);
+  assert.equal(await page.locator("#view-curves .stale-note").count(), 0);
+
+  await page.goto(`${base}/#/contours`);
+  await ready(page, "contours");
+  await page.fill('#contours-form [name="levels"]', "0.5,2");
+  await page.click('#contours-form button[type="submit"]');
+  await page.waitForSelector('#contours-chart[data-stale="true"]');
+  const api2 = await apiGet("/v1/laws/t5-c4/contours?levels=0.5,2&nonzeros_min=1e7&nonzeros_max=1e12");
+  assert.equal(api2.status, 400);
+  assert.equal(await page.textContent('#contours-form [data-error-for="levels"]'), api2.body.error.message);
+  assert.ok((await page.textContent("#view-contours .stale-note")).includes(api2.body.error.message));
+
+  // The planner clears its results and chart when the server refuses a plan.
+  await page.goto(`${base}/#/planner`);
+  await planned(page);
+  await page.fill('#planner-form [name="nonzeros"]', "-5");
+  await page.click('#planner-form button[type="submit"]');
+  await page.waitForSelector('#planner-results[data-state="error"]');
+  assert.equal(await page.locator("#planner-chart canvas").count(), 0);
+  assert.deepEqual(unexpected(page, true), []);
+  await page.close();
+});
+
+test("the forms speak the selected law's units: no FLOPs for a law whose data is in examples", async () => {
+  const page = await newPage();
+  const units = (form) => page.$$eval(`${form} .unit`, (els) => els.map((e) => e.textContent));
+  await page.goto(`${base}/#/planner?law=vit-jft&nonzeros=1e8&data=1e10`);
+  await planned(page);
+  const api = await apiGet("/v1/laws/vit-jft/optimal-sparsity?nonzeros=1e8&data=1e10");
+  const compute = api.body.units.compute; // "parameter-examples x 6 (not FLOPs: ...)"
+  assert.deepEqual((await units("#planner-form")).filter((u) => u.includes("FLOPs")), []);
+  assert.equal(await page.textContent('#planner-form [data-unit="compute"]'), "parameter-examples × 6");
+  assert.equal(await page.getAttribute('#planner-form [data-unit="compute"]', "title"), compute);
+  await page.check('#planner-form input[name="budget"][value="compute"]');
+  assert.equal(await page.textContent("#planner-form .budget-unit"), "parameter-examples × 6");
+  const hint = await page.textContent("#planner-form .budget-hint");
+  assert.match(hint, /parameter-examples, not FLOPs/);
+  assert.match(hint, /dense data/); // the server refuses compute= for this law
+  await shot(page, "planner-vit-units-laptop");
+  // A law in tokens: compute is FLOPs.
+  await page.selectOption('#planner-form select[name="law"]', "t5-c4");
+  await page.waitForFunction(() => document.querySelector('#planner-form [data-unit="compute"]').textContent === "FLOPs");
+  assert.equal(await page.textContent("#planner-form .budget-unit"), "FLOPs");
+
+  await page.goto(`${base}/#/curves?law=vit-jft`);
+  await ready(page, "curves");
+  assert.deepEqual((await units("#curves-form")).filter((u) => u.includes("FLOPs")), []);
+  await page.check('#curves-form input[name="budget"][value="compute"]');
+  assert.deepEqual(await page.$$eval("#curves-form .budget-unit", (els) => els.map((e) => e.textContent)), ["parameter-examples × 6", "parameter-examples × 6"]);
+  assert.deepEqual(unexpected(page), []);
   await page.close();
 });
 
@@ -379,6 +532,9 @@ test("an upload through the file picker, a fit that completes and draws its plot
   assert.equal(await page.locator('article.law[data-law="e2e-vit"] section.version').count(), 2);
   const a_s = Number(await page.getAttribute('article.law[data-law="e2e-vit"] section.version.focus [data-coef="a_s"]', "data-value"));
   assert.equal(a_s, fit.body.coefficients.a_s);
+  // Each coefficient, its interval and its unit stay inside the coefficient's card.
+  assert.equal(await page.locator('article.law[data-law="e2e-vit"] .coef .interval').count(), 7);
+  assert.deepEqual(await overflowing(page, "article.law .coef", ".value, .interval, .unit"), [], "text outside its coefficient card at a laptop's width");
   await shot(page, "laws-fitted-laptop");
 
   // The planner gives the version with bootstrap draws an S_opt with its interval.
@@ -400,6 +556,12 @@ test("an upload through the file picker, a fit that completes and draws its plot
   await phone.goto(`${base}/#/data?fit=${fitId}`);
   await phone.waitForSelector("#fit-pvm canvas");
   await shot(phone, "data-fit-phone");
+  const h = await headerFit(phone); // with the token set
+  assert.ok(h.share <= 0.1 && h.oneRow && h.inside, `with a token the phone's header takes ${(100 * h.share).toFixed(1)} %, tabs in one row: ${h.oneRow}, inside: ${h.inside}`);
+  await phone.goto(`${base}/#/laws?law=e2e-vit&version=${fit.body.published.version}`);
+  await phone.waitForSelector('article.law[data-law="e2e-vit"] section.version.focus .interval');
+  assert.deepEqual(await overflowing(phone, "article.law .coef", ".value, .interval, .unit"), [], "text outside its coefficient card at a phone's width");
+  await shot(phone, "laws-fitted-phone");
   assert.deepEqual(unexpected(phone), []);
   await phone.close();
   assert.deepEqual(unexpected(page), []);

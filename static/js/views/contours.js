@@ -1,9 +1,9 @@
 // Contours: iso-S_opt lines over (non-zeros, compute), log-log, beside the
 // dense compute-optimal line (GET contours).
 import { api, lawPath } from "../api.js";
-import { drawChart, join, PALETTE } from "../charts.js";
+import { drawChart, join, markStale, PALETTE } from "../charts.js";
 import { clearErrors, fillForm, readForm, showError, busy } from "../forms.js";
-import { computeUnit as shortCompute, esc } from "../format.js";
+import { esc, shortUnit } from "../format.js";
 import { LawPicker } from "../lawpicker.js";
 
 const DEFAULTS = { law: "t5-c4", levels: "0.1,0.25,0.5,0.75,0.9", nonzeros_min: "1e7", nonzeros_max: "1e12" };
@@ -39,12 +39,14 @@ export async function show(params) {
       })
     );
   } catch (err) {
-    if (gen === generation) showError(form, err, { fieldMap: { name: "law" } });
+    if (gen !== generation) return;
+    showError(form, err, { fieldMap: { name: "law" } });
+    markStale(document.getElementById("contours-chart"), err.message);
     return;
   }
   if (gen !== generation) return;
   const u = r.units;
-  const computeUnit = shortCompute(u.compute);
+  const computeUnit = shortUnit(u.compute);
   document.getElementById("contours-sub").textContent = `${r.law.name} v${r.law.version}, cost model ${r.cost_model}`;
   document.getElementById("contours-note").innerHTML =
     `At fixed N more compute buys more data, so S<sub>opt</sub> grows upward: above the line for a level,

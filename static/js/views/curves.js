@@ -2,9 +2,9 @@
 // (GET curves/loss-vs-data) and S_opt against the budget for several N
 // (GET curves/optimal-sparsity). Data and compute span decades: log x axes.
 import { api, lawPath } from "../api.js";
-import { drawChart, join, PALETTE } from "../charts.js";
+import { drawChart, join, markStale, PALETTE } from "../charts.js";
 import { clearErrors, fillForm, readForm, showError, busy } from "../forms.js";
-import { computeUnit, sci } from "../format.js";
+import { sci, shortUnit } from "../format.js";
 import { LawPicker } from "../lawpicker.js";
 
 const DEFAULTS = { law: "t5-c4", nonzeros: "1e9", sparsities: "0,0.5,0.75,0.875", nonzeros_list: "1e8,1e9,1e10", cost_model: "dense", budget: "compute" };
@@ -27,10 +27,14 @@ export function init(c) {
   });
 }
 
+/** Budget units in the selected law's units: FLOPs only for a law in tokens. */
 function syncBudget() {
   const v = readForm(form);
-  const unit = v.budget === "compute" ? "FLOPs" : picker.dataUnit || "data units";
-  for (const el of form.querySelectorAll(".budget-unit")) el.textContent = unit;
+  const compute = picker.computeUnit;
+  for (const el of form.querySelectorAll(".budget-unit")) {
+    el.textContent = v.budget === "compute" ? shortUnit(compute) : picker.dataUnit || "data units";
+    el.title = v.budget === "compute" ? compute : "";
+  }
 }
 
 export async function show(params) {
@@ -56,7 +60,9 @@ async function lossVsData(gen) {
       query: { nonzeros: v.nonzeros, sparsities: v.sparsities, data_min: v.data_min, data_max: v.data_max, version: v.version },
     });
   } catch (err) {
-    if (gen === generation) showError(form, err, { fieldMap: { name: "law" } });
+    if (gen !== generation) return;
+    showError(form, err, { fieldMap: { name: "law" } });
+    markStale(el, err.message);
     return;
   }
   if (gen !== generation) return;
@@ -81,20 +87,21 @@ async function soptCurve(gen) {
       query: { nonzeros: v.nonzeros_list, cost_model: v.cost_model, version: v.version, ...range },
     });
   } catch (err) {
-    if (gen === generation)
-      showError(form, err, {
-        fieldMap: { name: "law", nonzeros: "nonzeros_list", compute_min: "budget_min", compute_max: "budget_max", data_min: "budget_min", data_max: "budget_max" },
-      });
+    if (gen !== generation) return;
+    showError(form, err, {
+      fieldMap: { name: "law", nonzeros: "nonzeros_list", compute_min: "budget_min", compute_max: "budget_max", data_min: "budget_min", data_max: "budget_max" },
+    });
+    markStale(el, err.message);
     return;
   }
   if (gen !== generation) return;
   const u = r.units;
   const xKey = r.x === "dense_data" ? "dense_data" : "compute";
-  const xLabel = xKey === "compute" ? `compute C (${computeUnit(u.compute)}, log)` : `dense data D_dense (${u.dense_data}, log)`;
+  const xLabel = xKey === "compute" ? `compute C (${shortUnit(u.compute)}, log)` : `dense data D_dense (${u.dense_data}, log)`;
   document.getElementById("curves-sopt-sub").textContent = `${r.law.name} v${r.law.version}, cost model ${r.cost_model}`;
   const data = join(r.series.map((s) => [s[xKey], s.sparsity]));
   drawChart(el, {
-    x: { label: xLabel, short: xKey === "compute" ? "C" : "D_dense", unit: xKey === "compute" ? computeUnit(u.compute) : u.dense_data, log: true },
+    x: { label: xLabel, short: xKey === "compute" ? "C" : "D_dense", unit: xKey === "compute" ? shortUnit(u.compute) : u.dense_data, log: true },
     y: { label: "S_opt (fraction zero)", unit: "", range: [0, 1] },
     series: r.series.map((s, i) => ({ label: `N = ${sci(s.nonzeros)} ${u.nonzeros}`, color: PALETTE[i % PALETTE.length] })),
     data,

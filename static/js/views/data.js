@@ -4,7 +4,7 @@
 import { api, forgetLaws, getToken } from "../api.js";
 import { drawChart, destroyChart, PALETTE } from "../charts.js";
 import { busy, clearErrors, readForm, rowErrorsTable, showError, showLocalError } from "../forms.js";
-import { dateTime, esc, num } from "../format.js";
+import { dateTime, esc, num, unitHtml } from "../format.js";
 import { coefUnit } from "./laws.js";
 
 let ctx, upForm, fitForm, chosenFile = null;
@@ -272,7 +272,7 @@ function renderResult(f) {
   const coefRows = COEFS.map((c) => {
     const iv = f.intervals?.[c];
     return `<tr><th scope="row">${c}</th><td class="num">${num(f.coefficients[c], 6)}</td><td class="num">${iv ? `[${num(iv[0], 4)}, ${num(iv[1], 4)}]` : "–"}</td>
-      <td class="unit">${esc(coefUnit(c, unit))}</td></tr>`;
+      <td>${unitHtml(coefUnit(c, unit))}</td></tr>`;
   }).join("");
   document.getElementById("fit-result").innerHTML = `
     ${pub ? `<p class="published-line">Published as <a class="published" href="#/laws?law=${encodeURIComponent(pub.name)}&version=${pub.version}">${esc(pub.name)} v${pub.version}</a>

@@ -1,7 +1,7 @@
 // Laws: every law and each of its versions, with coefficients (and their
 // bootstrap intervals for fitted laws), units, and where each came from.
 import { api, lawPath, laws, lawVersions } from "../api.js";
-import { dateTime, esc, num } from "../format.js";
+import { dateTime, esc, num, unitHtml } from "../format.js";
 
 const COEFS = ["a_s", "b_s", "c_s", "b_n", "a_d", "b_d", "c"];
 
@@ -54,7 +54,7 @@ function coefCell(v, name, dataUnit) {
   return `<div class="coef"><div class="coef-name">${COEF_HTML[name]}</div>
     <div class="value" data-coef="${name}" data-value="${v.coefficients[name]}" title="${v.coefficients[name]}">${esc(num(v.coefficients[name], 6))}</div>${
     iv ? `<div class="interval" data-lo="${iv[0]}" data-hi="${iv[1]}">[${esc(num(iv[0], 4))}, ${esc(num(iv[1], 4))}]</div>` : ""
-  }<div class="unit">${esc(coefUnit(name, dataUnit))}</div></div>`;
+  }${unitHtml(coefUnit(name, dataUnit))}</div>`;
 }
 
 function versionBlock(latest, v, focus) {

@@ -13,9 +13,9 @@
 // /v1/laws/{name}/loss; the point at S_opt must give the loss the
 // optimal-sparsity answer gave, and the page checks that it does.
 import { api, lawPath } from "../api.js";
-import { destroyChart, drawChart, PALETTE } from "../charts.js";
+import { clearStale, destroyChart, drawChart, markStale, PALETTE } from "../charts.js";
 import { clearErrors, fillForm, readForm, showError, busy } from "../forms.js";
-import { esc, num, qty, sci } from "../format.js";
+import { esc, num, qty, sci, shortUnit, unitHtml } from "../format.js";
 import { LawPicker } from "../lawpicker.js";
 
 const DEFAULTS = { law: "t5-c4", nonzeros: "1e9", budget: "compute", amount: "1.2e21", cost_model: "dense", prune_start: "0.25", prune_end: "0.75" };
@@ -55,15 +55,22 @@ function toParams(v) {
   return p;
 }
 
+/** Labels and hints in the selected law's units: FLOPs only for a law in tokens. */
 function syncBudget() {
   const v = readForm(form);
-  const unit = v.budget === "compute" ? "FLOPs" : picker.dataUnit || "data units";
-  form.querySelector(".budget-unit").textContent = unit;
+  const data = picker.dataUnit || "data units";
+  const compute = picker.computeUnit;
+  const flops = !picker.dataUnit || picker.dataUnit === "tokens";
+  const unitEl = form.querySelector(".budget-unit");
+  unitEl.textContent = v.budget === "compute" ? shortUnit(compute) : data;
+  unitEl.title = v.budget === "compute" ? compute : "";
   form.querySelector(".budget-label").textContent = v.budget === "compute" ? "Compute C" : "Dense data D_dense";
   form.querySelector(".budget-hint").textContent =
-    v.budget === "compute"
-      ? "C = 6 × N × D_dense: the FLOPs of training a dense model with N parameters on D_dense tokens."
-      : `The budget of a dense model with N parameters seeing this many ${picker.dataUnit || "data units"}: C = 6 N D_dense.`;
+    v.budget !== "compute"
+      ? `The budget of a dense model with N parameters seeing this many ${data}: C = 6 N D_dense.`
+      : flops
+        ? "C = 6 × N × D_dense: the FLOPs of training a dense model with N parameters on D_dense tokens."
+        : `This law's data is in ${data}, so C = 6 × N × D_dense counts parameter-${data}, not FLOPs, and the server takes no compute budget for it: give the budget as dense data.`;
   form.querySelector(".gmp-only").hidden = v.cost_model !== "gmp";
 }
 
@@ -98,6 +105,7 @@ async function run(gen) {
     if (gen !== generation) return;
     showError(form, err, { fieldMap: { compute: "amount", data: "amount", name: "law" } });
     destroyChart(chartEl);
+    clearStale(chartEl);
     chartEl.innerHTML = "";
     chartNote.textContent = "";
     delete chartEl.dataset.consistent;
@@ -182,6 +190,7 @@ async function drawLossChart(r, v, gen) {
   } catch (err) {
     if (gen !== generation) return;
     showError(form, err, { fallback: chartErr });
+    markStale(chartEl, err.message);
     return;
   }
   if (gen !== generation) return;
@@ -219,7 +228,7 @@ async function drawLossChart(r, v, gen) {
   data.push(only(iOpt));
   series.push({ label: "dense (S = 0)", unit: LOSS, color: "#333", pointsOnly: true, pointSize: 9, pointFill: "#fff" });
   data.push(only(iDense));
-  chartNote.innerHTML = `N = ${esc(sci(r.nonzeros))} ${esc(r.units.nonzeros)}, budget ${esc(sci(r.compute, 4))} ${esc(r.units.compute)}.
+  chartNote.innerHTML = `N = ${esc(sci(r.nonzeros))} ${unitHtml(r.units.nonzeros)}, budget ${esc(sci(r.compute, 4))} ${unitHtml(r.units.compute)}.
     At each sparsity S the model trains on the data that budget buys:
     D(S) = D<sub>dense</sub> × (1 − S) / ${r.cost_model === "gmp" ? `(${num(r.pruning?.start ?? 0.25)} + ${num((r.pruning?.end ?? 0.75) - (r.pruning?.start ?? 0.25))}(1 − 3S/4) + ${num(1 - (r.pruning?.end ?? 0.75))}(1 − S)), the mean density of gradual pruning` : "1 (dense cost model)"}.
     ${mismatch ? `<strong class="warn">The chart's loss at S_opt (${num(loss[iOpt], 8)}) differs from the optimum's (${num(r.loss, 8)}).</strong>` : ""}`;
