@@ -12,23 +12,11 @@ void sl_csv_init(sl_csv *r, const char *body, size_t len) {
 }
 
 void sl_csv_free(sl_csv *r) {
-    free(r->buf);
-    r->buf = NULL;
-    r->len = r->cap = 0;
+    sl_buf_free(&r->text);
 }
 
 static void csv_put(sl_csv *r, char ch) {
-    if (r->len == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 256;
-        char *grown = realloc(r->buf, cap);
-        if (!grown) {
-            r->oom = 1;
-            return;
-        }
-        r->buf = grown;
-        r->cap = cap;
-    }
-    r->buf[r->len++] = ch;
+    if (sl_buf_addc(&r->text, ch) != 0) r->oom = 1;
 }
 
 static int is_eol(char ch) {
@@ -47,7 +35,7 @@ static void csv_skip_line(sl_csv *r) {
 }
 
 int sl_csv_record(sl_csv *r, int *blank, const char **why) {
-    r->len = 0;
+    r->text.len = 0;
     r->nf = 0;
     *blank = 0;
     if (r->p >= r->end) return 0;
@@ -57,7 +45,7 @@ int sl_csv_record(sl_csv *r, int *blank, const char **why) {
         return 1;
     }
     for (;;) {
-        if (r->nf <= SL_CSV_MAX_FIELDS) r->start[r->nf] = r->len;
+        if (r->nf <= SL_CSV_MAX_FIELDS) r->start[r->nf] = r->text.len;
         r->nf++;
         if (r->p < r->end && *r->p == '"') {
             r->p++;
@@ -105,5 +93,5 @@ int sl_csv_record(sl_csv *r, int *blank, const char **why) {
 }
 
 const char *sl_csv_field(const sl_csv *r, size_t i) {
-    return r->buf + r->start[i];
+    return r->text.data + r->start[i];
 }

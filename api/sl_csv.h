@@ -9,13 +9,14 @@
 
 #include <stddef.h>
 
+#include "sl_buf.h"
+
 /* Fields of a record a caller can read; a record with more has them counted. */
 #define SL_CSV_MAX_FIELDS 64
 
 typedef struct sl_csv {
     const char *p, *end;
-    char *buf;
-    size_t len, cap;
+    sl_buf text; /* the record's fields, unquoted, each NUL-terminated */
     size_t start[SL_CSV_MAX_FIELDS + 1];
     size_t nf; /* fields of the record, may exceed SL_CSV_MAX_FIELDS + 1 (only counted) */
     int oom;

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sl_buf.h"
+
 /* The shortest of %.15g, %.16g, %.17g that reads back as v. */
 static int format_number(char *buf, size_t cap, double v) {
     int n = 0;
@@ -16,86 +18,45 @@ static int format_number(char *buf, size_t cap, double v) {
     return n;
 }
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *grown = realloc(b->p, cap);
-        if (!grown) {
-            b->oom = 1;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s) {
-    sb_add(b, s, strlen(s));
-}
-
-static void sb_num(sbuf *b, double v) {
+/* Each adder answers 0, or -1 once memory is out; callers OR them together. */
+static int put_num(sl_buf *b, double v) {
     char tmp[40];
     int n = format_number(tmp, sizeof tmp, v);
-    sb_add(b, tmp, (size_t)n);
+    return sl_buf_add(b, tmp, (size_t)n);
 }
 
-static void sb_csv_text(sbuf *b, const char *s) {
+static int put_csv_text(sl_buf *b, const char *s) {
     size_t n = strlen(s);
     int quote = strpbrk(s, ",\"\r\n") != NULL || (n && (s[0] == ' ' || s[n - 1] == ' '));
-    if (!quote) {
-        sb_add(b, s, n);
-        return;
-    }
-    sb_add(b, "\"", 1);
+    if (!quote) return sl_buf_add(b, s, n);
+    int bad = sl_buf_addc(b, '"');
     for (const char *q = s; *q; q++) {
-        sb_add(b, q, 1);
-        if (*q == '"') sb_add(b, "\"", 1); /* a quote inside is doubled */
+        bad |= sl_buf_addc(b, *q);
+        if (*q == '"') bad |= sl_buf_addc(b, '"'); /* a quote inside is doubled */
     }
-    sb_add(b, "\"", 1);
+    return bad | sl_buf_addc(b, '"');
 }
 
 char *sl_dataset_csv(const sl_dataset_row *rows, size_t nrows, size_t *len) {
-    sbuf b = {NULL, 0, 0, 0};
-    sb_str(&b, "sparsity,nonzeros,data,loss,run_id,pattern,seed\r\n");
-    for (size_t i = 0; i < nrows; i++) {
+    sl_buf b = {0};
+    int bad = sl_buf_adds(&b, "sparsity,nonzeros,data,loss,run_id,pattern,seed\r\n");
+    for (size_t i = 0; i < nrows && !bad; i++) {
         const sl_dataset_row *r = &rows[i];
-        sb_num(&b, r->sparsity);
-        sb_add(&b, ",", 1);
-        sb_num(&b, r->nonzeros);
-        sb_add(&b, ",", 1);
-        sb_num(&b, r->data);
-        sb_add(&b, ",", 1);
-        sb_num(&b, r->loss);
-        sb_add(&b, ",", 1);
-        if (r->run_id) sb_csv_text(&b, r->run_id);
-        sb_add(&b, ",", 1);
-        sb_str(&b, r->pattern);
-        sb_add(&b, ",", 1);
-        if (r->has_seed) {
-            char tmp[32];
-            int n = snprintf(tmp, sizeof tmp, "%lld", r->seed);
-            sb_add(&b, tmp, (size_t)n);
-        }
-        sb_add(&b, "\r\n", 2);
+        bad |= put_num(&b, r->sparsity) | sl_buf_addc(&b, ',');
+        bad |= put_num(&b, r->nonzeros) | sl_buf_addc(&b, ',');
+        bad |= put_num(&b, r->data) | sl_buf_addc(&b, ',');
+        bad |= put_num(&b, r->loss) | sl_buf_addc(&b, ',');
+        if (r->run_id) bad |= put_csv_text(&b, r->run_id);
+        bad |= sl_buf_addc(&b, ',') | sl_buf_adds(&b, r->pattern) | sl_buf_addc(&b, ',');
+        if (r->has_seed) bad |= sl_buf_addf(&b, "%lld", r->seed);
+        bad |= sl_buf_add(&b, "\r\n", 2);
     }
-    if (b.oom) {
-        free(b.p);
+    if (bad) {
+        sl_buf_free(&b);
         return NULL;
     }
     if (len) *len = b.len;
-    return b.p;
+    return sl_buf_take(&b);
 }
 
 json_t *sl_dataset_row_json(const sl_dataset_row *r) {

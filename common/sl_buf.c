@@ -30,25 +30,29 @@ int sl_buf_add(sl_buf *b, const void *p, size_t n) {
     return 0;
 }
 
-int sl_buf_addc(sl_buf *b, char c) {
-    return sl_buf_add(b, &c, 1);
-}
-
 int sl_buf_adds(sl_buf *b, const char *s) {
     return sl_buf_add(b, s, strlen(s));
+}
+
+int sl_buf_vaddf(sl_buf *b, const char *fmt, va_list ap) {
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    int rc = n < 0 || reserve(b, (size_t)n) != 0 ? -1 : 0;
+    if (rc == 0) {
+        vsnprintf(b->data + b->len, b->cap - b->len, fmt, again);
+        b->len += (size_t)n;
+    }
+    va_end(again);
+    return rc;
 }
 
 int sl_buf_addf(sl_buf *b, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int rc = sl_buf_vaddf(b, fmt, ap);
     va_end(ap);
-    if (n < 0 || reserve(b, (size_t)n) != 0) return -1;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
+    return rc;
 }
 
 char *sl_buf_take(sl_buf *b) {

@@ -10,6 +10,7 @@
 #ifndef SL_BUF_H
 #define SL_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 typedef struct sl_buf {
@@ -21,13 +22,24 @@ typedef struct sl_buf {
 
 /* 0, or -1 when the limit would be passed or memory is out (buffer unchanged). */
 int sl_buf_add(sl_buf *b, const void *p, size_t n) __attribute__((warn_unused_result));
-int sl_buf_addc(sl_buf *b, char c) __attribute__((warn_unused_result));
 int sl_buf_adds(sl_buf *b, const char *s) __attribute__((warn_unused_result));
 int sl_buf_addf(sl_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), warn_unused_result));
+int sl_buf_vaddf(sl_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0), warn_unused_result));
 
 /* Hands the text to the caller (free() it) and empties the buffer; an empty
  * buffer gives "" rather than NULL. NULL only when memory is out. */
+/* One byte; inline because readers add text byte by byte. */
+static inline int sl_buf_addc(sl_buf *b, char c) {
+    if (b->len + 1 < b->cap && (!b->max || b->len < b->max)) {
+        b->data[b->len++] = c;
+        b->data[b->len] = '\0';
+        return 0;
+    }
+    return sl_buf_add(b, &c, 1);
+}
+
 char *sl_buf_take(sl_buf *b) __attribute__((warn_unused_result));
 
 /* Releases the data; the buffer may be used again (its limit stays). */

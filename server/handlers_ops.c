@@ -32,19 +32,12 @@ void sl_handle_healthz(sl_request *req) {
 }
 
 /* Appends one gauge with a sample per state to the metrics text. */
-static void append_states(char **text, size_t *len, const char *name, const char *help,
-                          const long long *counts, int n, const char *(*state_name)(int)) {
-    char gauge[1024];
-    size_t k =
-        (size_t)snprintf(gauge, sizeof gauge, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-    for (int s = 0; s < n && k < sizeof gauge; s++)
-        k += (size_t)snprintf(gauge + k, sizeof gauge - k, "%s{state=\"%s\"} %lld\n", name,
-                              state_name(s), counts[s]);
-    if (k >= sizeof gauge) return;
-    *text = realloc(*text, *len + k + 1);
-    if (!*text) abort();
-    memcpy(*text + *len, gauge, k + 1);
-    *len += k;
+static void append_states(sl_buf *text, const char *name, const char *help, const long long *counts,
+                          int n, const char *(*state_name)(int)) {
+    int bad = sl_buf_addf(text, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+    for (int s = 0; s < n; s++)
+        bad |= sl_buf_addf(text, "%s{state=\"%s\"} %lld\n", name, state_name(s), counts[s]);
+    if (bad) abort();
 }
 
 static const char *fit_state(int s) {
@@ -56,16 +49,19 @@ static const char *run_state(int s) {
 
 void sl_handle_metrics(sl_request *req) {
     sl_store *store = sl_req_server(req)->store;
-    size_t len;
-    char *text = sl_metrics_render(sl_req_server(req)->metrics, &len);
+    sl_buf text = {0};
+    sl_metrics_render(sl_req_server(req)->metrics, &text);
     long long fits[SL_FIT_STATE_COUNT], runs[SL_RUN_STATE_COUNT];
     if (sl_store_fit_counts(store, fits) == SL_STORE_OK)
-        append_states(&text, &len, "sparselaw_fits", "Fit jobs by state.", fits, SL_FIT_STATE_COUNT,
+        append_states(&text, "sparselaw_fits", "Fit jobs by state.", fits, SL_FIT_STATE_COUNT,
                       fit_state);
     if (sl_store_run_counts(store, runs) == SL_STORE_OK)
-        append_states(&text, &len, "sparselaw_runs", "Calibration training runs by state.", runs,
+        append_states(&text, "sparselaw_runs", "Calibration training runs by state.", runs,
                       SL_RUN_STATE_COUNT, run_state);
-    sl_reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    size_t len = text.len;
+    char *body = sl_buf_take(&text);
+    if (!body) abort();
+    sl_reply_text(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }
 
 void sl_handle_openapi(sl_request *req) {

@@ -55,33 +55,18 @@ void sl_metrics_observe(sl_metrics *m, int route, unsigned status, double second
                               memory_order_relaxed);
 }
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} text;
-
-static void put(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(text *t, const char *fmt, ...) {
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) abort();
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
-            return;
-        }
-        t->cap = t->cap * 2 + (size_t)n;
-        t->buf = realloc(t->buf, t->cap);
-        if (!t->buf) abort();
-    }
+/* Metrics text is small: running out of memory for it is fatal, as elsewhere. */
+static void put(sl_buf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(sl_buf *t, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = sl_buf_vaddf(t, fmt, ap);
+    va_end(ap);
+    if (rc != 0) abort();
 }
 
-char *sl_metrics_render(const sl_metrics *m, size_t *len) {
-    text t = {malloc(4096), 0, 4096};
-    if (!t.buf) abort();
-    put(&t,
+void sl_metrics_render(const sl_metrics *m, sl_buf *t) {
+    put(t,
         "# HELP sparselaw_http_requests_total HTTP requests by method, route pattern and status.\n"
         "# TYPE sparselaw_http_requests_total counter\n");
     for (size_t r = 0; r <= m->nroutes; r++)
@@ -94,25 +79,22 @@ char *sl_metrics_render(const sl_metrics *m, size_t *len) {
                 snprintf(status, sizeof status, "%u", statuses[s]);
             else
                 snprintf(status, sizeof status, "other");
-            put(&t,
-                "sparselaw_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n",
+            put(t, "sparselaw_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n",
                 r < m->nroutes ? m->methods[r] : "", r < m->nroutes ? m->patterns[r] : "unmatched",
                 status, n);
         }
-    put(&t, "# HELP sparselaw_http_request_duration_seconds Time from first byte to response.\n"
-            "# TYPE sparselaw_http_request_duration_seconds histogram\n");
+    put(t, "# HELP sparselaw_http_request_duration_seconds Time from first byte to response.\n"
+           "# TYPE sparselaw_http_request_duration_seconds histogram\n");
     unsigned long long cum = 0;
     for (size_t b = 0; b <= NBUCKET; b++) {
         cum += atomic_load_explicit(&m->hist[b], memory_order_relaxed);
         if (b < NBUCKET)
-            put(&t, "sparselaw_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[b],
+            put(t, "sparselaw_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n", buckets[b],
                 cum);
         else
-            put(&t, "sparselaw_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+            put(t, "sparselaw_http_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
     }
-    put(&t, "sparselaw_http_request_duration_seconds_sum %.6f\n",
+    put(t, "sparselaw_http_request_duration_seconds_sum %.6f\n",
         (double)atomic_load_explicit(&m->sum_us, memory_order_relaxed) / 1e6);
-    put(&t, "sparselaw_http_request_duration_seconds_count %llu\n", cum);
-    *len = t.len;
-    return t.buf;
+    put(t, "sparselaw_http_request_duration_seconds_count %llu\n", cum);
 }

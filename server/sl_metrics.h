@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "sl_buf.h"
+
 typedef struct sl_metrics sl_metrics;
 
 /* Route i is labelled by methods[i] and patterns[i]; requests matching no
@@ -18,6 +20,6 @@ void sl_metrics_free(sl_metrics *m);
 void sl_metrics_observe(sl_metrics *m, int route, unsigned status, double seconds);
 
 /* The exposition text; malloc'd, caller frees. */
-char *sl_metrics_render(const sl_metrics *m, size_t *len);
+void sl_metrics_render(const sl_metrics *m, sl_buf *t);
 
 #endif

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sl_buf.h"
 #include "sl_secret.h"
 #include "sl_train_run.h"
 
@@ -496,8 +497,7 @@ static unsigned auth(const serve *s, struct MHD_Connection *con) {
 }
 
 typedef struct upload {
-    char *buf;
-    size_t len;
+    sl_buf body;
     int too_large;
 } upload;
 
@@ -513,14 +513,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         return MHD_YES;
     }
     if (*size) { /* gather the body; past the limit it is dropped and refused */
-        if (u->len + *size > BODY_MAX) {
+        if (u->body.len + *size > BODY_MAX) {
             u->too_large = 1;
-        } else if (!u->too_large) {
-            char *b = realloc(u->buf, u->len + *size);
-            if (!b) return MHD_NO;
-            memcpy(b + u->len, data, *size);
-            u->buf = b;
-            u->len += *size;
+        } else if (!u->too_large && sl_buf_add(&u->body, data, *size) != 0) {
+            return MHD_NO;
         }
         *size = 0;
         return MHD_YES;
@@ -545,7 +541,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     if (is_run) return handle_run(s, con, method, url + 10);
     if (strcmp(method, "POST") != 0) return not_allowed(con, "POST");
     if (u->too_large) return error(con, 413, "payload_too_large", "the body exceeds 16 KiB", NULL);
-    return handle_submit(s, con, u->buf ? u->buf : "", u->len);
+    return handle_submit(s, con, u->body.data ? u->body.data : "", u->body.len);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
@@ -555,7 +551,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
     (void)toe;
     upload *u = *con_cls;
     if (u) {
-        free(u->buf);
+        sl_buf_free(&u->body);
         free(u);
         *con_cls = NULL;
     }
