@@ -16,7 +16,7 @@
  */
 #include "sl_backend_slurm.h"
 
-#include "sl_backend_http.h"
+#include "sl_curl.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -104,7 +104,7 @@ static int current_jwt(slurm *s, char *buf, size_t cap, char *problem, size_t pc
 static long request(slurm *s, const char *method, const char *path, const char *body, json_t **out,
                     char *problem, size_t cap) {
     char url[PATH_CAP + 200], jwt[JWT_MAX], h_user[128], h_token[JWT_MAX + 32];
-    sl_http_body r = {NULL, 0, RESPONSE_MAX};
+    sl_curl_body r = {NULL, 0, RESPONSE_MAX};
     long status = -1;
     *out = NULL;
     if (current_jwt(s, jwt, sizeof jwt, problem, cap) != 0) return -1;
@@ -129,7 +129,7 @@ static long request(slurm *s, const char *method, const char *path, const char *
         curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
-    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, sl_http_body_collect);
+    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, sl_curl_body_collect);
     curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &r);
     curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);

@@ -12,7 +12,7 @@
  */
 #include "sl_backend_worker.h"
 
-#include "sl_backend_http.h"
+#include "sl_curl.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -39,7 +39,7 @@ typedef struct worker {
 static long request(worker *w, const char *method, const char *path, const char *body, json_t **out,
                     char *problem, size_t cap) {
     char url[1200];
-    sl_http_body r = {NULL, 0, RESPONSE_MAX};
+    sl_curl_body r = {NULL, 0, RESPONSE_MAX};
     long status = -1;
     *out = NULL;
     snprintf(url, sizeof url, "%s%s", w->url, path);
@@ -51,7 +51,7 @@ static long request(worker *w, const char *method, const char *path, const char 
         curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
-    curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, sl_http_body_collect);
+    curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, sl_curl_body_collect);
     curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, &r);
     curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L); /* timeouts without SIGALRM in threads */
     curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);

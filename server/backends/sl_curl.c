@@ -1,11 +1,11 @@
-#include "sl_backend_http.h"
+#include "sl_curl.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-size_t sl_http_body_collect(char *p, size_t size, size_t n, void *body) {
-    sl_http_body *r = body;
+size_t sl_curl_body_collect(char *p, size_t size, size_t n, void *body) {
+    sl_curl_body *r = body;
     size_t add = size * n;
     if (r->len + add > r->max) return 0; /* aborts the transfer */
     char *d = realloc(r->data, r->len + add + 1);
