@@ -1,7 +1,7 @@
 /*
  * sl_backend.c - what every backend shares: freeing a status, reading the
  * trainer's JSON lines from a file, and judging how an ended run stands
- * from its result or error (sl_backend.h).
+ * from its result or error, and the clock of a silent peer (sl_backend.h).
  */
 #include "sl_backend.h"
 
@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define LOG_MAX (16u << 20) /* a run's log is ~100 lines; more is not read */
 
@@ -101,4 +102,10 @@ void sl_backend_outcome(json_t *result, json_t *error, const char *how, sl_backe
         snprintf(out->reason, sizeof out->reason, "the trainer process ended without a result (%s)",
                  how);
     }
+}
+
+double sl_backend_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }

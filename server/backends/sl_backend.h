@@ -45,6 +45,9 @@ void sl_backend_read_log(const char *path, sl_backend_status *st, json_t **resul
  * FAILED, interrupted, out of memory or nothing -> LOST; how says how the
  * process ended, for the reason. */
 void sl_backend_outcome(json_t *result, json_t *error, const char *how, sl_backend_status *out);
+/* Monotonic seconds: the clock that times how long a backend's peer has
+ * been silent. */
+double sl_backend_now(void);
 
 typedef struct sl_backend sl_backend;
 struct sl_backend {

@@ -18,7 +18,6 @@
 
 #include "sl_curl.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -33,13 +32,11 @@
 
 #include "sl_store.h"
 
-#define RESPONSE_MAX    (4u << 20) /* GET /jobs lists every job in the queue */
-#define CONNECT_TIMEOUT 5L
-#define REQUEST_TIMEOUT 30L
-#define JWT_MAX         4096
-#define SCRIPT_MAX      16384
-#define PATH_CAP        1024
-#define SECRET_BYTES    32
+#define RESPONSE_MAX (4u << 20) /* GET /jobs lists every job in the queue */
+#define JWT_MAX      4096
+#define SCRIPT_MAX   16384
+#define PATH_CAP     1024
+#define SECRET_BYTES 32
 
 /* Slurm's error numbers that say a job is not (or no longer) there. */
 #define ESLURM_INVALID_JOB_ID 2017
@@ -99,16 +96,13 @@ static int current_jwt(slurm *s, char *buf, size_t cap, char *problem, size_t pc
     return 0;
 }
 
-/* One request to slurmrestd. The HTTP status with the body parsed into *out
- * (NULL when not JSON), or -1 with why there was no answer in problem. */
+/* One request to slurmrestd as the user, with the current token; answers
+ * as sl_curl_request. */
 static long request(slurm *s, const char *method, const char *path, const char *body, json_t **out,
                     char *problem, size_t cap) {
-    char url[PATH_CAP + 200], jwt[JWT_MAX], h_user[128], h_token[JWT_MAX + 32];
-    sl_curl_body r = {NULL, 0, RESPONSE_MAX};
-    long status = -1;
+    char jwt[JWT_MAX], h_user[128], h_token[JWT_MAX + 32];
     *out = NULL;
     if (current_jwt(s, jwt, sizeof jwt, problem, cap) != 0) return -1;
-    snprintf(url, sizeof url, "%s%s", s->url, path);
     snprintf(h_user, sizeof h_user, "X-SLURM-USER-NAME: %s", s->user);
     snprintf(h_token, sizeof h_token, "X-SLURM-USER-TOKEN: %s", jwt);
     struct curl_slist *headers = curl_slist_append(NULL, h_user);
@@ -121,31 +115,9 @@ static long request(slurm *s, const char *method, const char *path, const char *
         return -1;
     }
     headers = h3;
-    curl_easy_reset(s->curl);
-    curl_easy_setopt(s->curl, CURLOPT_URL, url);
-    curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, sl_curl_body_collect);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT, REQUEST_TIMEOUT);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-    CURLcode rc = curl_easy_perform(s->curl);
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-        if (r.data) *out = json_loadb(r.data, r.len, 0, NULL);
-    } else {
-        snprintf(problem, cap, "%s", curl_easy_strerror(rc));
-    }
+    long status = sl_curl_request(s->curl, method, s->url, path, headers, body, RESPONSE_MAX, out,
+                                  problem, cap);
     curl_slist_free_all(headers);
-    free(r.data);
     return status;
 }
 
@@ -543,10 +515,9 @@ static int slurm_cancel(sl_backend *b, long long id, long attempt, const char *r
 
 static void slurm_close(sl_backend *b) {
     slurm *s = (slurm *)b;
-    curl_easy_cleanup(s->curl);
+    sl_curl_free(s->curl);
     pthread_mutex_destroy(&s->lock);
     free(s);
-    curl_global_cleanup();
 }
 
 /* http(s)://HOST[:PORT][/PATH] of characters that are plain in a URL and
@@ -659,12 +630,7 @@ sl_backend *sl_backend_slurm_new(sl_store *store, const sl_slurm_options *o, cha
                  "Slurm node reaches it");
         goto fail;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(err, errcap, "cannot initialise libcurl");
-        goto fail;
-    }
-    if (!(s->curl = curl_easy_init())) {
-        curl_global_cleanup();
+    if (!(s->curl = sl_curl_new())) {
         snprintf(err, errcap, "cannot initialise libcurl");
         goto fail;
     }

@@ -1,24 +1,29 @@
 /*
- * sl_curl.h - what the backends that talk HTTP with libcurl share:
- * a bounded response body and the clock that times how long a peer has
- * been silent.
+ * sl_curl.h - sparselawd's HTTP client (libcurl), for the backends that
+ * drive a peer over HTTP (the worker, slurmrestd): one handle per backend
+ * and one request function with a bounded response body. The HTTP server
+ * is another module, sl_http (libmicrohttpd).
  */
 #ifndef SL_CURL_H
 #define SL_CURL_H
 
+#include <curl/curl.h>
+#include <jansson.h>
 #include <stddef.h>
 
-/* A response body, NUL-terminated, at most max bytes: a larger one aborts
- * the transfer rather than filling memory. */
-typedef struct sl_curl_body {
-    char *data; /* malloc'd; NULL until the first byte */
-    size_t len, max;
-} sl_curl_body;
+/* A handle for one thread's requests. Calls curl_global_init, so create it
+ * before other threads use libcurl. NULL when libcurl cannot start. */
+CURL *sl_curl_new(void);
+/* Frees a handle of sl_curl_new (NULL: nothing). */
+void sl_curl_free(CURL *curl);
 
-/* CURLOPT_WRITEFUNCTION for an sl_curl_body given as CURLOPT_WRITEDATA. */
-size_t sl_curl_body_collect(char *p, size_t size, size_t n, void *body);
-
-/* Monotonic seconds. */
-double sl_backend_now(void);
+/* One request on curl (reset first): method to base followed by path, with
+ * headers and body (NUL-terminated, or NULL for none), reading at most max
+ * bytes of answer (a larger one aborts the transfer rather than filling
+ * memory). The HTTP status with the body parsed into *out (NULL when not
+ * JSON), or -1 with why there was no answer in problem. */
+long sl_curl_request(CURL *curl, const char *method, const char *base, const char *path,
+                     struct curl_slist *headers, const char *body, size_t max, json_t **out,
+                     char *problem, size_t cap);
 
 #endif
