@@ -387,111 +387,150 @@ static int one_of(const char *s, const char *const *set) {
     return 0;
 }
 
-static int slurm_poll(sl_backend *b, long long id, long attempt, const char *ref,
-                      sl_backend_status *out) {
-    slurm *s = (slurm *)b;
-    memset(out, 0, sizeof *out);
-    char job[32] = "", problem[320] = "";
+/* Progress from the run's output file, when it can be read. */
+static void read_progress(slurm *s, long long id, long attempt, sl_backend_status *out) {
+    json_t *result = NULL, *error = NULL;
+    int started = 0;
+    read_output(s, id, attempt, out, &result, &error, &started);
+    json_decref(result);
+    json_decref(error);
+}
+
+/* Asks slurmrestd for this attempt's job: the stored one (ref), else the
+ * one of its name, whose id then goes into out->ref as well. job gets the
+ * id ("" when there is none) and *answer the answer. The HTTP status; 0
+ * when the job list said there is no such job; -1 with why in problem. */
+static long ask_for_job(slurm *s, long long id, long attempt, const char *ref, char *job,
+                        size_t jobcap, json_t **answer, sl_backend_status *out, char *problem,
+                        size_t cap) {
     long status = -1;
-    json_t *answer = NULL;
+    job[0] = '\0';
+    *answer = NULL;
     if (valid_ref(ref)) {
-        snprintf(job, sizeof job, "%s", ref);
+        snprintf(job, jobcap, "%s", ref);
     } else {
-        int found = find_job(s, id, attempt, job, sizeof job);
+        int found = find_job(s, id, attempt, job, jobcap);
         if (found == 1) snprintf(out->ref, sizeof out->ref, "%s", job);
         if (found == 0) status = 0; /* answered: there is no such job */
-        if (found < 0) snprintf(problem, sizeof problem, "cannot list the jobs");
+        if (found < 0) snprintf(problem, cap, "cannot list the jobs");
     }
     if (job[0]) {
         char path[64];
         snprintf(path, sizeof path, "/slurm/" SL_SLURM_API "/job/%s", job);
-        status = request(s, "GET", path, NULL, &answer, problem, sizeof problem);
+        status = request(s, "GET", path, NULL, answer, problem, cap);
     }
-    /* After asking Slurm: a report sent before the job ended is seen here. */
+    return status;
+}
+
+/* The result the job posted to POST /v1/runs/{id}/report, or NULL. */
+static json_t *reported_result(slurm *s, long long id) {
     char secret[2 * SECRET_BYTES + 1];
     sl_run_state run_state;
     char *report = NULL;
     sl_store_run_secret(s->store, id, secret, sizeof secret, &run_state, &report);
     json_t *reported = report ? json_loads(report, 0, NULL) : NULL;
     free(report);
-    if (json_is_object(reported)) {
+    if (json_is_object(reported)) return reported;
+    json_decref(reported);
+    return NULL;
+}
+
+/* slurmrestd is down, or answering nonsense (an expired token answers
+ * 500): count it against slurmrestd, not the run, until it lasts too long.
+ * -1 ("cannot tell now") until lost_after has passed, then 0 with the run
+ * lost. */
+static int unanswered(slurm *s, long status, json_t *answer, char *problem, size_t cap,
+                      sl_backend_status *out) {
+    if (status >= 0) {
+        char e[256];
+        slurm_error(answer, e, sizeof e);
+        snprintf(problem, cap, "HTTP %ld %.200s", status, e);
+    }
+    double t = sl_backend_now();
+    if (s->unreachable_since == 0) s->unreachable_since = t;
+    if (t - s->unreachable_since < s->lost_after) return -1;
+    out->state = SL_BACKEND_LOST;
+    snprintf(out->reason, sizeof out->reason,
+             "slurmrestd at %.160s has not answered for %lld s (%.100s)", s->url,
+             (long long)(t - s->unreachable_since), problem);
+    return 0;
+}
+
+/* A job Slurm does not know (any more): job ("" when none was stored and
+ * none of its name was found) ended, or was never submitted. */
+static void job_gone(slurm *s, long long id, long attempt, const char *job,
+                     sl_backend_status *out) {
+    if (job[0]) {
+        ended(s, id, attempt, NULL, -1, out);
+        return;
+    }
+    /* No id stored and no job of this attempt's name: never submitted. */
+    json_t *result = NULL, *error = NULL;
+    int started = 0;
+    read_output(s, id, attempt, out, &result, &error, &started);
+    if (result || error) {
+        sl_backend_outcome(result, error, "no Slurm job id was stored", out);
+    } else {
+        out->state = SL_BACKEND_LOST;
+        snprintf(out->reason, sizeof out->reason,
+                 "no Slurm job of this attempt was found (the server stopped while "
+                 "submitting it)");
+    }
+    json_decref(result);
+    json_decref(error);
+}
+
+/* A job Slurm knows, in Slurm's job state: waiting, running, or ended. */
+static void job_in_slurm(slurm *s, long long id, long attempt, const char *state, long exit_code,
+                         sl_backend_status *out) {
+    static const char *const waiting[] = {
+        "PENDING",       "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+        "RESV_DEL_HOLD", "SUSPENDED",   "STOPPED",  "RESIZING",     NULL};
+    static const char *const running[] = {"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT", NULL};
+    if (one_of(state, waiting) || one_of(state, running)) {
+        read_progress(s, id, attempt, out);
+        out->state = one_of(state, running) ? SL_BACKEND_RUNNING : SL_BACKEND_STARTING;
+        return;
+    }
+    /* COMPLETED, FAILED, CANCELLED, TIMEOUT, NODE_FAIL, PREEMPTED,
+     * BOOT_FAIL, DEADLINE, OUT_OF_MEMORY: it ended. */
+    ended(s, id, attempt, state, exit_code, out);
+}
+
+static int slurm_poll(sl_backend *b, long long id, long attempt, const char *ref,
+                      sl_backend_status *out) {
+    slurm *s = (slurm *)b;
+    memset(out, 0, sizeof *out);
+    char job[32], problem[320] = "";
+    json_t *answer;
+    long status =
+        ask_for_job(s, id, attempt, ref, job, sizeof job, &answer, out, problem, sizeof problem);
+    /* After asking Slurm: a report sent before the job ended is seen here,
+     * and settles the run whatever Slurm says. */
+    json_t *reported = reported_result(s, id);
+    if (reported) {
         json_decref(answer);
-        json_t *result = NULL, *error = NULL;
-        int started = 0;
-        read_output(s, id, attempt, out, &result, &error, &started); /* progress, if readable */
-        json_decref(result);
-        json_decref(error);
+        read_progress(s, id, attempt, out);
         sl_backend_outcome(reported, NULL, "reported", out);
         json_decref(reported);
         return 0;
     }
-    json_decref(reported);
-
     json_t *j = json_array_get(json_object_get(answer, "jobs"), 0);
     const char *state = json_string_value(json_object_get(j, "job_state"));
     int gone =
         status == 0 || (status >= 400 && slurm_error(answer, NULL, 0) == ESLURM_INVALID_JOB_ID);
     if (!gone && (status != 200 || !state)) {
-        /* Down, or answering nonsense (an expired token answers 500): count
-         * it against slurmrestd, not the run, until it lasts too long. */
-        if (status >= 0) {
-            char e[256];
-            slurm_error(answer, e, sizeof e);
-            snprintf(problem, sizeof problem, "HTTP %ld %.200s", status, e);
-        }
+        int rc = unanswered(s, status, answer, problem, sizeof problem, out);
         json_decref(answer);
-        double t = sl_backend_now();
-        if (s->unreachable_since == 0) s->unreachable_since = t;
-        if (t - s->unreachable_since < s->lost_after) return -1;
-        out->state = SL_BACKEND_LOST;
-        snprintf(out->reason, sizeof out->reason,
-                 "slurmrestd at %.160s has not answered for %lld s (%.100s)", s->url,
-                 (long long)(t - s->unreachable_since), problem);
-        return 0;
+        return rc;
     }
     s->unreachable_since = 0;
-    if (gone) {
-        json_decref(answer);
-        if (!job[0]) {
-            /* No id stored and no job of this attempt's name: never submitted. */
-            json_t *result = NULL, *error = NULL;
-            int started = 0;
-            read_output(s, id, attempt, out, &result, &error, &started);
-            if (result || error) {
-                sl_backend_outcome(result, error, "no Slurm job id was stored", out);
-            } else {
-                out->state = SL_BACKEND_LOST;
-                snprintf(out->reason, sizeof out->reason,
-                         "no Slurm job of this attempt was found (the server stopped while "
-                         "submitting it)");
-            }
-            json_decref(result);
-            json_decref(error);
-            return 0;
-        }
-        ended(s, id, attempt, NULL, -1, out);
-        return 0;
-    }
-    static const char *const waiting[] = {
-        "PENDING",       "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
-        "RESV_DEL_HOLD", "SUSPENDED",   "STOPPED",  "RESIZING",     NULL};
-    static const char *const running[] = {"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT", NULL};
-    long exit_code = (long)json_integer_value(json_object_get(j, "exit_code"));
-    char st[32];
-    snprintf(st, sizeof st, "%s", state);
+    if (gone)
+        job_gone(s, id, attempt, job, out);
+    else
+        job_in_slurm(s, id, attempt, state,
+                     (long)json_integer_value(json_object_get(j, "exit_code")), out);
     json_decref(answer);
-    if (one_of(st, waiting) || one_of(st, running)) {
-        json_t *result = NULL, *error = NULL;
-        int started = 0;
-        read_output(s, id, attempt, out, &result, &error, &started);
-        json_decref(result);
-        json_decref(error);
-        out->state = one_of(st, running) ? SL_BACKEND_RUNNING : SL_BACKEND_STARTING;
-        return 0;
-    }
-    /* COMPLETED, FAILED, CANCELLED, TIMEOUT, NODE_FAIL, PREEMPTED,
-     * BOOT_FAIL, DEADLINE, OUT_OF_MEMORY: it ended. */
-    ended(s, id, attempt, st, exit_code, out);
     return 0;
 }
 
