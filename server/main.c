@@ -51,9 +51,8 @@ static sl_backend *worker_backend(const sl_config *cfg, char *err, size_t errcap
                  "SPARSELAW_WORKER_TOKEN");
         return NULL;
     }
-    sl_backend *b = sl_backend_worker_new(cfg->worker_url, token, cfg->worker_runs, err, errcap);
-    if (b) sl_backend_worker_set_lost_after(b, cfg->worker_lost_after);
-    return b;
+    return sl_backend_worker_new(cfg->worker_url, token, cfg->worker_runs, cfg->worker_lost_after,
+                                 err, errcap);
 }
 
 /* The Slurm backend of --slurm-url, with its JWT from --slurm-jwt-file or
@@ -70,7 +69,9 @@ static sl_backend *slurm_backend(const sl_config *cfg, sl_store *store, char *er
         .corpus = cfg->corpus,
         .dir = dir,
         .report_url = cfg->report_url,
+        .path = cfg->slurm_path,
         .max_active = cfg->slurm_runs,
+        .time_limit = cfg->slurm_time_limit,
         .lost_after = cfg->slurm_lost_after,
     };
     return sl_backend_slurm_new(store, &o, err, errcap);
@@ -124,8 +125,9 @@ int main(int argc, char **argv) {
     sl_metrics *metrics = sl_metrics_new(methods, patterns, nroutes);
     sl_server server = {.config = &cfg, .store = store, .metrics = metrics, .token = token};
 
-    /* One fit at a time, using every core for its starts and bootstrap. */
-    server.jobs = sl_jobs_start(store, 1, 0);
+    /* --fit-workers fits at once, each using every core for its starts and
+     * bootstrap. */
+    server.jobs = sl_jobs_start(store, cfg.fit_workers, 0, cfg.fit_attempts);
 
     /* Calibration runs: the local backend keeps each run's JSON lines in
      * DATA_DIR/runs, where a restarted server reads them again. */

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -50,6 +51,8 @@ typedef struct slurm {
     char jwt[JWT_MAX];
     char jwt_file[PATH_CAP];
     char trainer[PATH_CAP], corpus[PATH_CAP], dir[PATH_CAP];
+    char path[PATH_CAP];  /* the jobs' PATH */
+    unsigned time_limit;  /* minutes */
     pthread_mutex_t lock; /* report_url: set by the main thread, read by the runner */
     char report_url[PATH_CAP];
     CURL *curl; /* one runner thread calls us: one handle, reused */
@@ -284,8 +287,8 @@ static int slurm_submit(sl_backend *b, long long id, long attempt, const sl_run_
     file_path(s, id, attempt, "slurm", slurm_out, sizeof slurm_out);
     json_t *job = json_pack(
         "{s:s, s:s, s:{s:s}, s:s, s:s, s:i, s:i, s:i}", "name", name, "current_working_directory",
-        s->dir, "environment", "PATH", "/usr/local/bin:/usr/bin:/bin", "standard_output", slurm_out,
-        "standard_error", slurm_out, "time_limit", SL_SLURM_TIME_LIMIT_MIN, "cpus_per_task",
+        s->dir, "environment", "PATH", s->path, "standard_output", slurm_out, "standard_error",
+        slurm_out, "time_limit", (int)s->time_limit, "cpus_per_task",
         (int)(spec->trainer.threads ? spec->trainer.threads : 1), "minimum_nodes", 1);
     json_t *body = json_pack("{s:s, s:o}", "script", sc->text, "job", job);
     free(sc);
@@ -669,13 +672,26 @@ sl_backend *sl_backend_slurm_new(sl_store *store, const sl_slurm_options *o, cha
                  "Slurm node reaches it");
         goto fail;
     }
+    size_t plen = o->path ? strlen(o->path) : 0;
+    if (plen == 0 || plen >= sizeof s->path) {
+        snprintf(err, errcap, "the Slurm jobs' PATH must be 1 to %zu characters",
+                 sizeof s->path - 1);
+        goto fail;
+    }
+    snprintf(s->path, sizeof s->path, "%s", o->path);
+    if (o->time_limit == 0 || o->time_limit > INT_MAX || !(o->lost_after > 0)) {
+        snprintf(err, errcap,
+                 "the Slurm backend's time limit and lost-after time must be positive");
+        goto fail;
+    }
+    s->time_limit = o->time_limit;
     if (!(s->curl = sl_curl_new())) {
         snprintf(err, errcap, "cannot initialise libcurl");
         goto fail;
     }
     pthread_mutex_init(&s->lock, NULL);
     s->store = store;
-    s->lost_after = o->lost_after > 0 ? o->lost_after : SL_BACKEND_SLURM_LOST_AFTER_S;
+    s->lost_after = o->lost_after;
     s->base.name = sl_backend_kind_name(SL_BACKEND_SLURM);
     s->base.max_active = o->max_active ? o->max_active : 1;
     s->base.submit = slurm_submit;

@@ -7,8 +7,9 @@
  * corpus), and the worker's run id is the reference. poll is GET
  * /v1/train/{id}; cancel is DELETE. The worker keeps runs in memory, so a
  * 404 means it restarted and the run is gone: lost, worth a retry. A worker
- * that does not answer is given SL_BACKEND_WORKER_LOST_AFTER_S before its
- * runs count as lost; until then a poll says "cannot tell now" (-1).
+ * that does not answer is given lost_after seconds (--worker-lost-after)
+ * before its runs count as lost; until then a poll says "cannot tell now"
+ * (-1).
  */
 #include "sl_backend_worker.h"
 
@@ -220,12 +221,8 @@ static void worker_close(sl_backend *b) {
     free(w);
 }
 
-void sl_backend_worker_set_lost_after(sl_backend *b, double seconds) {
-    if (b && seconds > 0) ((worker *)b)->lost_after = seconds;
-}
-
 sl_backend *sl_backend_worker_new(const char *url, const char *token, unsigned max_active,
-                                  char *err, size_t errcap) {
+                                  double lost_after, char *err, size_t errcap) {
     size_t ulen = url ? strlen(url) : 0;
     while (ulen && url[ulen - 1] == '/')
         ulen--;
@@ -247,6 +244,10 @@ sl_backend *sl_backend_worker_new(const char *url, const char *token, unsigned m
         snprintf(err, errcap, "the worker token must be 1 to 256 printable characters");
         return NULL;
     }
+    if (!(lost_after > 0)) {
+        snprintf(err, errcap, "the worker's lost-after time must be positive");
+        return NULL;
+    }
     worker *w = calloc(1, sizeof *w);
     if (!w) abort();
     w->curl = sl_curl_new();
@@ -264,7 +265,7 @@ sl_backend *sl_backend_worker_new(const char *url, const char *token, unsigned m
     }
     w->headers = h;
     snprintf(w->url, sizeof w->url, "%.*s", (int)ulen, url);
-    w->lost_after = SL_BACKEND_WORKER_LOST_AFTER_S;
+    w->lost_after = lost_after;
     w->base.name = "worker"; /* sl_backend_kind_name(SL_BACKEND_WORKER) once the enum has it */
     w->base.max_active = max_active ? max_active : 1;
     w->base.submit = worker_submit;

@@ -10,18 +10,13 @@
 
 #include "sl_backend.h"
 
-/* Seconds a worker may stay unreachable (or answer nonsense) before its
- * runs count as lost; until then a poll answers "cannot tell now". */
-#define SL_BACKEND_WORKER_LOST_AFTER_S 120.0
-
 /* url: "http://host:port" of the worker (a trailing '/' is dropped); token:
- * its bearer token; max_active: runs sent to it at once (its --max-active).
- * Calls curl_global_init, so create it before other threads use libcurl.
- * NULL with the reason in err. */
+ * its bearer token; max_active: runs sent to it at once (its --max-active);
+ * lost_after: seconds (> 0) the worker may stay unreachable (or answer
+ * nonsense) before its runs count as lost; until then a poll answers
+ * "cannot tell now". Calls curl_global_init, so create it before other
+ * threads use libcurl. NULL with the reason in err. */
 sl_backend *sl_backend_worker_new(const char *url, const char *token, unsigned max_active,
-                                  char *err, size_t errcap);
-
-/* Changes SL_BACKEND_WORKER_LOST_AFTER_S for this backend (seconds > 0). */
-void sl_backend_worker_set_lost_after(sl_backend *b, double seconds);
+                                  double lost_after, char *err, size_t errcap);
 
 #endif
