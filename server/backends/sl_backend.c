@@ -1,7 +1,8 @@
 /*
  * sl_backend.c - what every backend shares: freeing a status, reading the
  * trainer's JSON lines from a file, and judging how an ended run stands
- * from its result or error, and the clock of a silent peer (sl_backend.h).
+ * from its result or error, and how long a peer has been silent
+ * (sl_backend.h).
  */
 #include "sl_backend.h"
 
@@ -104,8 +105,10 @@ void sl_backend_outcome(json_t *result, json_t *error, const char *how, sl_backe
     }
 }
 
-double sl_backend_now(void) {
+double sl_backend_silent_for(double *since) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    double t = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    if (*since == 0) *since = t;
+    return t - *since;
 }

@@ -449,13 +449,12 @@ static int unanswered(slurm *s, long status, json_t *answer, char *problem, size
         slurm_error(answer, e, sizeof e);
         snprintf(problem, cap, "HTTP %ld %.200s", status, e);
     }
-    double t = sl_backend_now();
-    if (s->unreachable_since == 0) s->unreachable_since = t;
-    if (t - s->unreachable_since < s->lost_after) return -1;
+    double silent = sl_backend_silent_for(&s->unreachable_since);
+    if (silent < s->lost_after) return -1;
     out->state = SL_BACKEND_LOST;
     snprintf(out->reason, sizeof out->reason,
-             "slurmrestd at %.160s has not answered for %lld s (%.100s)", s->url,
-             (long long)(t - s->unreachable_since), problem);
+             "slurmrestd at %.160s has not answered for %lld s (%.100s)", s->url, (long long)silent,
+             problem);
     return 0;
 }
 

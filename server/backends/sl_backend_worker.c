@@ -162,13 +162,12 @@ static int worker_poll(sl_backend *b, long long id, long attempt, const char *re
         if (status >= 0)
             snprintf(problem, sizeof problem, "HTTP %ld %.120s", status, error_message(answer));
         json_decref(answer);
-        double t = sl_backend_now();
-        if (w->unreachable_since == 0) w->unreachable_since = t;
-        if (t - w->unreachable_since < w->lost_after) return -1;
+        double silent = sl_backend_silent_for(&w->unreachable_since);
+        if (silent < w->lost_after) return -1;
         out->state = SL_BACKEND_LOST;
         snprintf(out->reason, sizeof out->reason,
                  "the worker at %.160s has not answered for %lld s (%.80s)", w->url,
-                 (long long)(t - w->unreachable_since), problem);
+                 (long long)silent, problem);
         return 0;
     }
     w->unreachable_since = 0;
