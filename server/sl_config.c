@@ -50,14 +50,12 @@ typedef struct option_default {
     const char *shown;
 } option_default;
 
-#define NUMBER(n)                                                                                  \
-    { .number = (n) }
-#define TEXT(t)                                                                                    \
-    { .text = (t) }
-#define COMPUTED(fn, shown_as)                                                                     \
-    { .compute = (fn), .shown = (shown_as) }
-#define NONE                                                                                       \
-    { 0 }
+/* clang-format off */
+#define NUMBER(n)              {.number = (n)}
+#define TEXT(t)                {.text = (t)}
+#define COMPUTED(fn, shown_as) {.compute = (fn), .shown = (shown_as)}
+#define NONE                   {0}
+/* clang-format on */
 
 typedef struct option_def {
     const char *flag, *env;
