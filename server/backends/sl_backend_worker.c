@@ -265,7 +265,7 @@ sl_backend *sl_backend_worker_new(const char *url, const char *token, unsigned m
     w->headers = h;
     snprintf(w->url, sizeof w->url, "%.*s", (int)ulen, url);
     w->lost_after = lost_after;
-    w->base.name = "worker"; /* sl_backend_kind_name(SL_BACKEND_WORKER) once the enum has it */
+    w->base.name = sl_backend_kind_name(SL_BACKEND_WORKER);
     w->base.max_active = max_active ? max_active : 1;
     w->base.submit = worker_submit;
     w->base.poll = worker_poll;
