@@ -14,8 +14,8 @@ typedef struct sl_jobs sl_jobs;
 
 /* Requeues interrupted fits and starts `workers` threads; each fit uses up to
  * fit_threads threads for its starts and bootstrap (0: every core). A fit
- * interrupted more than max_attempts times (a crash it causes, say) is
- * failed, not rerun. */
+ * the server stopped max_attempts times while it ran (a crash it causes,
+ * say) is failed, not rerun. */
 sl_jobs *sl_jobs_start(struct sl_store *store, unsigned workers, unsigned fit_threads,
                        unsigned max_attempts);
 /* A fit was queued: wake a worker. */
