@@ -8,9 +8,8 @@
 #include "sl_jobs.h"
 #include "sl_store.h"
 
-/* How long ?wait=true may hold a request open, and how often it looks
- * whether the server is draining (SIGTERM). */
-#define FIT_WAIT_MS       120000
+/* How often ?wait=true looks whether the server is draining (SIGTERM); how
+ * long it may hold a request open is --fit-wait-ms. */
 #define FIT_WAIT_SLICE_MS 100
 
 static json_t *fit_json(const sl_fit_job *job) {
@@ -122,7 +121,7 @@ static int validate(sl_request *req, sl_fit_request *fr) {
  * hold the shutdown until the fit ends. The client then gets 202 and the fit
  * runs again at the next start. */
 static int wait_for_fit(sl_server *server, long long id) {
-    for (unsigned waited = 0; waited < FIT_WAIT_MS && !server->draining;
+    for (unsigned waited = 0; waited < server->config->fit_wait_ms && !server->draining;
          waited += FIT_WAIT_SLICE_MS)
         if (sl_jobs_wait(server->jobs, id, FIT_WAIT_SLICE_MS)) return 1;
     return 0;

@@ -51,9 +51,8 @@ static sl_backend *worker_backend(const sl_config *cfg, char *err, size_t errcap
                  "SPARSELAW_WORKER_TOKEN");
         return NULL;
     }
-    sl_backend *b = sl_backend_worker_new(cfg->worker_url, token, cfg->worker_runs, err, errcap);
-    if (b) sl_backend_worker_set_lost_after(b, cfg->worker_lost_after);
-    return b;
+    return sl_backend_worker_new(cfg->worker_url, token, cfg->worker_runs, cfg->worker_lost_after,
+                                 err, errcap);
 }
 
 /* The Slurm backend of --slurm-url, with its JWT from --slurm-jwt-file or
@@ -70,7 +69,9 @@ static sl_backend *slurm_backend(const sl_config *cfg, sl_store *store, char *er
         .corpus = cfg->corpus,
         .dir = dir,
         .report_url = cfg->report_url,
+        .path = cfg->slurm_path,
         .max_active = cfg->slurm_runs,
+        .time_limit = cfg->slurm_time_limit,
         .lost_after = cfg->slurm_lost_after,
     };
     return sl_backend_slurm_new(store, &o, err, errcap);
@@ -87,117 +88,141 @@ static void default_report_url(const sl_config *cfg, unsigned port, char *buf, s
         snprintf(buf, cap, "http://%s:%u", host, port);
 }
 
-int main(int argc, char **argv) {
+/* What main starts, in order. teardown stops what was started, so every
+ * exit takes the same path. */
+typedef struct service {
     sl_config cfg;
-    int rc = sl_config_load(&cfg, argc, argv);
-    if (rc != 0) return rc > 0 ? 0 : 2;
-    if (cfg.print_routes) return print_routes();
-
-    /* Block the stop signals in every thread (libmicrohttpd's inherit the
-     * mask); the main thread takes them with sigwait. */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    char errbuf[512] = "";
-    /* One connection per HTTP thread, and one spare for the main thread. */
-    sl_store *store = sl_store_open(cfg.data_dir, (int)cfg.threads + 1, errbuf, sizeof errbuf);
-    if (!store) {
-        fprintf(stderr, "sparselawd: %s\n", errbuf);
-        return 1;
-    }
+    sl_server server;
     char token[300];
-    if (sl_auth_load_token(&cfg, token, sizeof token, errbuf, sizeof errbuf) != 0) {
-        fprintf(stderr, "sparselawd: %s\n", errbuf);
-        sl_store_close(store);
-        return 1;
-    }
-    const char *methods[64], *patterns[64];
+    const char *methods[64], *patterns[64]; /* the metrics' labels: they keep these */
+    /* Owned here until the runner starts (then nbackends is 0). */
+    sl_backend *backends[4];
+    size_t nbackends;
+    sl_backend *slurm; /* one of them, or NULL: it learns the report URL late */
+    int listening;
+} service;
+
+/* Blocks the stop signals in every thread (libmicrohttpd's inherit the
+ * mask); the main thread takes them with sigwait. */
+static void block_stop_signals(sigset_t *stop) {
+    sigemptyset(stop);
+    sigaddset(stop, SIGTERM);
+    sigaddset(stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* The store, the write token and the metrics: what every request needs. */
+static int prepare_server(service *s, char *err, size_t errcap) {
+    /* One connection per HTTP thread, and one spare for the main thread. */
+    s->server.store = sl_store_open(s->cfg.data_dir, (int)s->cfg.threads + 1, err, errcap);
+    if (!s->server.store) return -1;
+    if (sl_auth_load_token(&s->cfg, s->token, sizeof s->token, err, errcap) != 0) return -1;
     size_t nroutes = sl_route_count < 64 ? sl_route_count : 64;
     for (size_t i = 0; i < nroutes; i++) {
-        methods[i] = sl_routes[i].method;
-        patterns[i] = sl_routes[i].pattern;
+        s->methods[i] = sl_routes[i].method;
+        s->patterns[i] = sl_routes[i].pattern;
     }
-    sl_metrics *metrics = sl_metrics_new(methods, patterns, nroutes);
-    sl_server server = {.config = &cfg, .store = store, .metrics = metrics, .token = token};
+    s->server.metrics = sl_metrics_new(s->methods, s->patterns, nroutes);
+    s->server.config = &s->cfg;
+    s->server.token = s->token;
+    return 0;
+}
 
-    /* One fit at a time, using every core for its starts and bootstrap. */
-    server.jobs = sl_jobs_start(store, 1, 0);
-
-    /* Calibration runs: the local backend keeps each run's JSON lines in
-     * DATA_DIR/runs, where a restarted server reads them again. */
+/* The backends of calibration runs: local always, the worker and Slurm
+ * when their URLs are given. */
+static int make_backends(service *s, char *err, size_t errcap) {
+    /* The local backend keeps each run's JSON lines in DATA_DIR/runs, where
+     * a restarted server reads them again. */
     char run_dir[1100];
-    snprintf(run_dir, sizeof run_dir, "%s/runs", cfg.data_dir);
-    sl_backend *local = sl_backend_local_new(cfg.trainer, cfg.corpus, run_dir, cfg.local_runs,
-                                             errbuf, sizeof errbuf);
-    if (!local) {
-        fprintf(stderr, "sparselawd: %s\n", errbuf);
-        sl_jobs_stop(server.jobs);
-        sl_metrics_free(metrics);
-        sl_store_close(store);
-        return 1;
-    }
+    snprintf(run_dir, sizeof run_dir, "%s/runs", s->cfg.data_dir);
+    sl_backend *local = sl_backend_local_new(s->cfg.trainer, s->cfg.corpus, run_dir,
+                                             s->cfg.local_runs, err, errcap);
+    if (!local) return -1;
+    s->backends[s->nbackends++] = local;
     /* Remote backends register here, each the same way: built from its
      * flags, then handed to the runner, which finds it by the sweep's
      * "backend" name (sl_backend.base.name). */
-    sl_backend *backends[4] = {local, NULL, NULL, NULL};
-    size_t nbackends = 1;
-    sl_backend *slurm = NULL;
-    int failed = 0;
-    if (cfg.worker_url[0]) {
-        sl_backend *worker = worker_backend(&cfg, errbuf, sizeof errbuf);
-        failed = !worker;
-        if (worker) backends[nbackends++] = worker;
+    if (s->cfg.worker_url[0]) {
+        sl_backend *worker = worker_backend(&s->cfg, err, errcap);
+        if (!worker) return -1;
+        s->backends[s->nbackends++] = worker;
     }
-    if (!failed && cfg.slurm_url[0]) {
-        slurm = slurm_backend(&cfg, store, errbuf, sizeof errbuf);
-        failed = !slurm;
-        if (slurm) backends[nbackends++] = slurm;
+    if (s->cfg.slurm_url[0]) {
+        s->slurm = slurm_backend(&s->cfg, s->server.store, err, errcap);
+        if (!s->slurm) return -1;
+        s->backends[s->nbackends++] = s->slurm;
     }
-    if (failed) {
-        fprintf(stderr, "sparselawd: %s\n", errbuf);
-        for (size_t i = 0; i < nbackends; i++)
-            backends[i]->close(backends[i]);
-        sl_jobs_stop(server.jobs);
-        sl_metrics_free(metrics);
-        sl_store_close(store);
-        return 1;
-    }
-    server.runs = sl_runs_start(store, server.jobs, backends, nbackends);
+    return 0;
+}
+
+/* Tells the Slurm backend where jobs post results, once the port is known. */
+static void set_report_url(const service *s, unsigned port) {
+    if (!s->slurm || s->cfg.report_url[0]) return;
+    char url[300];
+    default_report_url(&s->cfg, port, url, sizeof url);
+    if (sl_backend_slurm_set_report_url(s->slurm, url) != 0)
+        fprintf(stderr,
+                "{\"level\":\"error\",\"event\":\"no_report_url\",\"detail\":"
+                "\"Slurm jobs cannot post results to %s; set --report-url\"}\n",
+                s->cfg.bind);
+}
+
+/* Store, fit workers, backends, runner, HTTP: 0 once listening, or -1 with
+ * the problem printed. */
+static int start(service *s) {
+    char err[512] = "";
+    if (prepare_server(s, err, sizeof err) != 0) goto fail;
+    /* --fit-workers fits at once, each using every core for its starts and
+     * bootstrap. */
+    s->server.jobs = sl_jobs_start(s->server.store, s->cfg.fit_workers, 0, s->cfg.fit_attempts);
+    if (make_backends(s, err, sizeof err) != 0) goto fail;
+    s->server.runs = sl_runs_start(s->server.store, s->server.jobs, s->backends, s->nbackends);
+    s->nbackends = 0; /* the runner owns them now */
     unsigned port = 0;
-    if (sl_http_start(&server, &port) != 0) {
-        sl_runs_stop(server.runs);
-        sl_jobs_stop(server.jobs);
-        sl_metrics_free(metrics);
-        sl_store_close(store);
-        return 1;
-    }
-    if (slurm && !cfg.report_url[0]) {
-        char url[300];
-        default_report_url(&cfg, port, url, sizeof url);
-        if (sl_backend_slurm_set_report_url(slurm, url) != 0)
-            fprintf(stderr,
-                    "{\"level\":\"error\",\"event\":\"no_report_url\",\"detail\":"
-                    "\"Slurm jobs cannot post results to %s; set --report-url\"}\n",
-                    cfg.bind);
-    }
+    if (sl_http_start(&s->server, &port) != 0) return -1; /* it says why */
+    s->listening = 1;
+    set_report_url(s, port);
     fprintf(stderr,
             "{\"level\":\"info\",\"event\":\"listening\",\"bind\":\"%s\",\"port\":%u,"
             "\"data_dir\":\"%s\",\"threads\":%u,\"static_dir\":\"%s\",\"trainer\":\"%s\","
             "\"local_runs\":%u}\n",
-            cfg.bind, port, cfg.data_dir, cfg.threads, cfg.static_dir, cfg.trainer, cfg.local_runs);
+            s->cfg.bind, port, s->cfg.data_dir, s->cfg.threads, s->cfg.static_dir, s->cfg.trainer,
+            s->cfg.local_runs);
+    return 0;
+fail:
+    fprintf(stderr, "sparselawd: %s\n", err);
+    return -1;
+}
 
+/* The one way down, from wherever start got to: HTTP first (it finishes
+ * the requests in flight), then the runner (it closes the backends it
+ * owns), the fit workers, the store. */
+static void teardown(service *s) {
+    if (s->listening) sl_http_stop(&s->server, DRAIN_GRACE_MS);
+    sl_runs_stop(s->server.runs);
+    for (size_t i = 0; i < s->nbackends; i++)
+        s->backends[i]->close(s->backends[i]);
+    sl_jobs_stop(s->server.jobs);
+    sl_store_close(s->server.store);
+    sl_metrics_free(s->server.metrics);
+}
+
+int main(int argc, char **argv) {
+    static service s; /* zeroed: teardown knows what was not started */
+    int rc = sl_config_load(&s.cfg, argc, argv);
+    if (rc != 0) return rc > 0 ? 0 : 2;
+    if (s.cfg.print_routes) return print_routes();
+    sigset_t stop;
+    block_stop_signals(&stop);
+    if (start(&s) != 0) {
+        teardown(&s);
+        return 1;
+    }
     int sig = 0;
     sigwait(&stop, &sig);
     fprintf(stderr, "{\"level\":\"info\",\"event\":\"stopping\",\"signal\":%d}\n", sig);
-    sl_http_stop(&server, DRAIN_GRACE_MS);
-    sl_runs_stop(server.runs);
-    sl_jobs_stop(server.jobs);
-    sl_store_close(store);
-    sl_metrics_free(metrics);
+    teardown(&s);
     fprintf(stderr, "{\"level\":\"info\",\"event\":\"stopped\"}\n");
     return 0;
 }

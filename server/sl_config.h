@@ -1,6 +1,7 @@
 /*
  * sl_config.h - sparselawd's settings: each flag has an environment variable
- * and a default, so the server starts with no flags at all.
+ * and a default, so the server starts with no flags at all. The defaults,
+ * bounds and help live in one place: the option table in sl_config.c.
  */
 #ifndef SL_CONFIG_H
 #define SL_CONFIG_H
@@ -12,10 +13,15 @@ typedef struct sl_config {
     char bind[64];
     char data_dir[1024];
     unsigned threads;
-    char token_file[1024]; /* "" when not given */
+    unsigned http_timeout;    /* seconds an idle connection stays open */
+    unsigned max_connections; /* connections open at once */
+    char token_file[1024];    /* "" when not given */
     char static_dir[1024];
     size_t max_body;              /* bytes */
     int print_routes;             /* --routes: print the route table as JSON and exit */
+    unsigned fit_workers;         /* fits run at once */
+    unsigned fit_attempts;        /* a fit the server stopped this often fails */
+    unsigned fit_wait_ms;         /* longest ?wait=true of POST /v1/fits */
     char trainer[1024];           /* sparselaw-train of the local backend */
     char corpus[1024];            /* its --corpus; "" for the trainer's default */
     unsigned local_runs;          /* local training runs at once */
@@ -28,6 +34,8 @@ typedef struct sl_config {
     char slurm_jwt_file[1024];    /* its JWT; "" for SPARSELAW_SLURM_JWT */
     unsigned slurm_runs;          /* jobs in Slurm at once */
     unsigned slurm_lost_after;    /* seconds an unreachable slurmrestd's runs wait before lost */
+    unsigned slurm_time_limit;    /* minutes a Slurm job may run */
+    char slurm_path[1024];        /* PATH of Slurm jobs */
     char report_url[1024];        /* this server as Slurm jobs reach it; "" for http://BIND:PORT */
 } sl_config;
 

@@ -522,8 +522,8 @@ int sl_http_start(sl_server *server, unsigned *port) {
     daemon_handle = MHD_start_daemon(
         flags, (uint16_t)cfg->port, NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR, addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, server, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        on_completed, server, MHD_OPTION_CONNECTION_TIMEOUT, cfg->http_timeout,
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         (unsigned)1, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (!daemon_handle) {
         fprintf(stderr, "sparselawd: cannot listen on %s port %u (in use, or not allowed)\n",

@@ -13,20 +13,17 @@
 #include "sl_fit_json.h"
 #include "sl_store.h"
 
-#define MAX_WORKERS 16
-/* A fit interrupted this often (a crash it causes, say) is failed, not rerun. */
-#define MAX_ATTEMPTS 3
-
 struct sl_jobs {
     sl_store *store;
     unsigned fit_threads;
+    long max_attempts;
     pthread_mutex_t lock;
     pthread_cond_t queued; /* a fit was queued, or stop */
     pthread_cond_t ended;  /* a fit ended */
     int stopping;
     atomic_int cancel; /* seen by the fitter between iterations */
     unsigned nworkers;
-    pthread_t workers[MAX_WORKERS];
+    pthread_t workers[SL_JOBS_MAX_WORKERS];
 };
 
 static double now_seconds(void) {
@@ -117,11 +114,11 @@ static void run(sl_jobs *jobs, const sl_fit_job *job) {
         fail(jobs, job->id, "internal: the stored request cannot be read");
         return;
     }
-    if (job->attempts > MAX_ATTEMPTS) {
+    if (job->attempts > jobs->max_attempts) {
         char why[160];
         snprintf(why, sizeof why,
-                 "the server stopped while this fit ran, %d times; it is not run again",
-                 MAX_ATTEMPTS);
+                 "the server stopped while this fit ran, %ld times; it is not run again",
+                 jobs->max_attempts);
         fail(jobs, job->id, why);
         sl_fit_request_free(&req);
         return;
@@ -204,16 +201,18 @@ static void *worker(void *arg) {
     return NULL;
 }
 
-sl_jobs *sl_jobs_start(sl_store *store, unsigned workers, unsigned fit_threads) {
+sl_jobs *sl_jobs_start(sl_store *store, unsigned workers, unsigned fit_threads,
+                       unsigned max_attempts) {
     sl_jobs *jobs = calloc(1, sizeof *jobs);
     if (!jobs) abort();
     jobs->store = store;
     jobs->fit_threads = fit_threads;
+    jobs->max_attempts = max_attempts;
     pthread_mutex_init(&jobs->lock, NULL);
     pthread_cond_init(&jobs->queued, NULL);
     pthread_cond_init(&jobs->ended, NULL);
     sl_store_fit_requeue_running(store);
-    if (workers > MAX_WORKERS) workers = MAX_WORKERS;
+    if (workers > SL_JOBS_MAX_WORKERS) workers = SL_JOBS_MAX_WORKERS;
     for (unsigned i = 0; i < workers; i++)
         if (pthread_create(&jobs->workers[jobs->nworkers], NULL, worker, jobs) == 0)
             jobs->nworkers++;

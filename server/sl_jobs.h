@@ -9,9 +9,15 @@
 struct sl_store;
 typedef struct sl_jobs sl_jobs;
 
+/* The most worker threads sl_jobs_start starts. */
+#define SL_JOBS_MAX_WORKERS 16
+
 /* Requeues interrupted fits and starts `workers` threads; each fit uses up to
- * fit_threads threads for its starts and bootstrap (0: every core). */
-sl_jobs *sl_jobs_start(struct sl_store *store, unsigned workers, unsigned fit_threads);
+ * fit_threads threads for its starts and bootstrap (0: every core). A fit
+ * the server stopped max_attempts times while it ran (a crash it causes,
+ * say) is failed, not rerun. */
+sl_jobs *sl_jobs_start(struct sl_store *store, unsigned workers, unsigned fit_threads,
+                       unsigned max_attempts);
 /* A fit was queued: wake a worker. */
 void sl_jobs_wake(sl_jobs *jobs);
 /* Waits until fit `id` has ended or timeout_ms passed; 1 when it ended. */

@@ -27,7 +27,6 @@
 extern char **environ;
 
 #define MAX_ARGS 40
-#define LOG_MAX  (16u << 20) /* a run's log is ~100 lines; more is not read */
 
 /* A child this server started: exited once reaped. */
 typedef struct child {
@@ -43,12 +42,6 @@ typedef struct local {
     child *children;
     size_t nchildren, cap;
 } local;
-
-void sl_backend_status_free(sl_backend_status *st) {
-    json_decref(st->progress);
-    json_decref(st->result);
-    st->progress = st->result = NULL;
-}
 
 static void log_path(const local *l, long long id, long attempt, const char *ext, char *buf,
                      size_t cap) {
@@ -259,60 +252,6 @@ static int local_submit(sl_backend *b, long long id, long attempt, const sl_run_
     return 0;
 }
 
-void sl_backend_read_log(const char *path, sl_backend_status *st, json_t **result, json_t **error,
-                         int *started) {
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    char *line = NULL;
-    size_t cap = 0, total = 0;
-    ssize_t n;
-    json_t *evals = json_array();
-    double val = -1;
-    while ((n = getline(&line, &cap, f)) > 0 && total < LOG_MAX) {
-        total += (size_t)n;
-        if (line[n - 1] != '\n') break; /* still being written */
-        json_t *ev = json_loads(line, 0, NULL);
-        const char *kind = json_string_value(json_object_get(ev, "event"));
-        if (!kind) {
-            json_decref(ev);
-            continue;
-        }
-        if (!strcmp(kind, "start")) {
-            *started = 1;
-        } else if (!strcmp(kind, "progress")) {
-            json_t *v = json_object_get(ev, "val_loss");
-            if (json_is_number(v)) {
-                val = json_number_value(v);
-                json_array_append_new(
-                    evals, json_pack("{s:O, s:O, s:O}", "step", json_object_get(ev, "step"),
-                                     "tokens", json_object_get(ev, "tokens"), "val_loss", v));
-            }
-            json_decref(st->progress);
-            st->progress = json_object();
-            static const char *const keep[] = {"step",     "steps",    "tokens",       "train_loss",
-                                               "sparsity", "nonzeros", "tokens_per_s", "elapsed_s"};
-            for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
-                json_t *x = json_object_get(ev, keep[k]);
-                if (x) json_object_set(st->progress, keep[k], x);
-            }
-            /* The latest validation loss, even when this step had none. */
-            if (val >= 0) json_object_set_new(st->progress, "val_loss", json_real(val));
-        } else if (!strcmp(kind, "result")) {
-            json_decref(*result);
-            *result = json_incref(ev);
-            json_object_del(ev, "event");
-        } else if (!strcmp(kind, "error")) {
-            json_decref(*error);
-            *error = json_incref(ev);
-        }
-        json_decref(ev);
-    }
-    if (st->progress) json_object_set(st->progress, "evaluations", evals);
-    json_decref(evals);
-    free(line);
-    fclose(f);
-}
-
 static void describe_exit(const child *c, char *buf, size_t cap) {
     if (!c)
         snprintf(buf, cap, "while the server was away");
@@ -357,37 +296,6 @@ static int local_poll(sl_backend *b, long long id, long attempt, const char *ref
     json_decref(error);
     if (mine) drop_child(l, mine->pid);
     return 0;
-}
-
-void sl_backend_outcome(json_t *result, json_t *error, const char *how, sl_backend_status *out) {
-    const char *status = json_string_value(json_object_get(result, "status"));
-    if (status && !strcmp(status, "completed")) {
-        out->state = SL_BACKEND_SUCCEEDED;
-        out->result = json_incref(result);
-    } else if (status && !strcmp(status, "diverged")) {
-        out->state = SL_BACKEND_FAILED;
-        snprintf(out->reason, sizeof out->reason,
-                 "training diverged (non-finite loss) after step %lld",
-                 (long long)json_integer_value(json_object_get(result, "step")));
-    } else if (status) { /* interrupted: someone else stopped it */
-        out->state = SL_BACKEND_LOST;
-        snprintf(out->reason, sizeof out->reason, "the trainer was stopped (%s) after step %lld",
-                 json_string_value(json_object_get(result, "signal"))
-                     ? json_string_value(json_object_get(result, "signal"))
-                     : "signal",
-                 (long long)json_integer_value(json_object_get(result, "step")));
-    } else if (error) {
-        const char *code = json_string_value(json_object_get(error, "code"));
-        const char *msg = json_string_value(json_object_get(error, "message"));
-        /* Out of memory may pass; bad options or corpus will not. */
-        out->state = code && !strcmp(code, "memory") ? SL_BACKEND_LOST : SL_BACKEND_FAILED;
-        snprintf(out->reason, sizeof out->reason, "the trainer refused the run (%s): %.240s",
-                 code ? code : "error", msg ? msg : "");
-    } else {
-        out->state = SL_BACKEND_LOST;
-        snprintf(out->reason, sizeof out->reason, "the trainer process ended without a result (%s)",
-                 how);
-    }
 }
 
 static int local_cancel(sl_backend *b, long long id, long attempt, const char *ref) {

@@ -7,23 +7,21 @@
  * corpus), and the worker's run id is the reference. poll is GET
  * /v1/train/{id}; cancel is DELETE. The worker keeps runs in memory, so a
  * 404 means it restarted and the run is gone: lost, worth a retry. A worker
- * that does not answer is given SL_BACKEND_WORKER_LOST_AFTER_S before its
- * runs count as lost; until then a poll says "cannot tell now" (-1).
+ * that does not answer is given lost_after seconds (--worker-lost-after)
+ * before its runs count as lost; until then a poll says "cannot tell now"
+ * (-1).
  */
 #include "sl_backend_worker.h"
 
-#include "sl_backend_http.h"
+#include "sl_curl.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define RESPONSE_MAX    (1u << 20) /* a run's status is a few KiB */
-#define CONNECT_TIMEOUT 5L
-#define REQUEST_TIMEOUT 30L
-#define ID_MAX          64
+#define RESPONSE_MAX (1u << 20) /* a run's status is a few KiB */
+#define ID_MAX       64
 
 typedef struct worker {
     sl_backend base;
@@ -34,40 +32,11 @@ typedef struct worker {
     double unreachable_since; /* monotonic seconds; 0 while the worker answers */
 } worker;
 
-/* One request. The HTTP status with the body parsed into *out (NULL when not
- * JSON), or -1 with why the worker did not answer in problem. */
+/* One request to the worker, with its token. */
 static long request(worker *w, const char *method, const char *path, const char *body, json_t **out,
                     char *problem, size_t cap) {
-    char url[1200];
-    sl_http_body r = {NULL, 0, RESPONSE_MAX};
-    long status = -1;
-    *out = NULL;
-    snprintf(url, sizeof url, "%s%s", w->url, path);
-    curl_easy_reset(w->curl);
-    curl_easy_setopt(w->curl, CURLOPT_URL, url);
-    curl_easy_setopt(w->curl, CURLOPT_HTTPHEADER, w->headers);
-    curl_easy_setopt(w->curl, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-        curl_easy_setopt(w->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(w->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    curl_easy_setopt(w->curl, CURLOPT_WRITEFUNCTION, sl_http_body_collect);
-    curl_easy_setopt(w->curl, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(w->curl, CURLOPT_NOSIGNAL, 1L); /* timeouts without SIGALRM in threads */
-    curl_easy_setopt(w->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-    curl_easy_setopt(w->curl, CURLOPT_TIMEOUT, REQUEST_TIMEOUT);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(w->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-    CURLcode rc = curl_easy_perform(w->curl);
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(w->curl, CURLINFO_RESPONSE_CODE, &status);
-        if (r.data) *out = json_loadb(r.data, r.len, 0, NULL);
-    } else {
-        snprintf(problem, cap, "%s", curl_easy_strerror(rc));
-    }
-    free(r.data);
-    return status;
+    return sl_curl_request(w->curl, method, w->url, path, w->headers, body, RESPONSE_MAX, out,
+                           problem, cap);
 }
 
 /* The worker's error message of a refused request, or "". */
@@ -193,13 +162,12 @@ static int worker_poll(sl_backend *b, long long id, long attempt, const char *re
         if (status >= 0)
             snprintf(problem, sizeof problem, "HTTP %ld %.120s", status, error_message(answer));
         json_decref(answer);
-        double t = sl_backend_now();
-        if (w->unreachable_since == 0) w->unreachable_since = t;
-        if (t - w->unreachable_since < w->lost_after) return -1;
+        double silent = sl_backend_silent_for(&w->unreachable_since);
+        if (silent < w->lost_after) return -1;
         out->state = SL_BACKEND_LOST;
         snprintf(out->reason, sizeof out->reason,
                  "the worker at %.160s has not answered for %lld s (%.80s)", w->url,
-                 (long long)(t - w->unreachable_since), problem);
+                 (long long)silent, problem);
         return 0;
     }
     w->unreachable_since = 0;
@@ -248,17 +216,12 @@ static int worker_cancel(sl_backend *b, long long id, long attempt, const char *
 static void worker_close(sl_backend *b) {
     worker *w = (worker *)b;
     curl_slist_free_all(w->headers);
-    curl_easy_cleanup(w->curl);
+    sl_curl_free(w->curl);
     free(w);
-    curl_global_cleanup();
-}
-
-void sl_backend_worker_set_lost_after(sl_backend *b, double seconds) {
-    if (b && seconds > 0) ((worker *)b)->lost_after = seconds;
 }
 
 sl_backend *sl_backend_worker_new(const char *url, const char *token, unsigned max_active,
-                                  char *err, size_t errcap) {
+                                  double lost_after, char *err, size_t errcap) {
     size_t ulen = url ? strlen(url) : 0;
     while (ulen && url[ulen - 1] == '/')
         ulen--;
@@ -280,13 +243,13 @@ sl_backend *sl_backend_worker_new(const char *url, const char *token, unsigned m
         snprintf(err, errcap, "the worker token must be 1 to 256 printable characters");
         return NULL;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(err, errcap, "cannot initialise libcurl");
+    if (!(lost_after > 0)) {
+        snprintf(err, errcap, "the worker's lost-after time must be positive");
         return NULL;
     }
     worker *w = calloc(1, sizeof *w);
     if (!w) abort();
-    w->curl = curl_easy_init();
+    w->curl = sl_curl_new();
     char auth[340];
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
     w->headers = curl_slist_append(NULL, auth);
@@ -295,15 +258,14 @@ sl_backend *sl_backend_worker_new(const char *url, const char *token, unsigned m
     if (!w->curl || !h) {
         snprintf(err, errcap, "cannot initialise libcurl");
         curl_slist_free_all(w->headers);
-        if (w->curl) curl_easy_cleanup(w->curl);
+        sl_curl_free(w->curl);
         free(w);
-        curl_global_cleanup();
         return NULL;
     }
     w->headers = h;
     snprintf(w->url, sizeof w->url, "%.*s", (int)ulen, url);
-    w->lost_after = SL_BACKEND_WORKER_LOST_AFTER_S;
-    w->base.name = "worker"; /* sl_backend_kind_name(SL_BACKEND_WORKER) once the enum has it */
+    w->lost_after = lost_after;
+    w->base.name = sl_backend_kind_name(SL_BACKEND_WORKER);
     w->base.max_active = max_active ? max_active : 1;
     w->base.submit = worker_submit;
     w->base.poll = worker_poll;

@@ -45,6 +45,12 @@ void sl_backend_read_log(const char *path, sl_backend_status *st, json_t **resul
  * FAILED, interrupted, out of memory or nothing -> LOST; how says how the
  * process ended, for the reason. */
 void sl_backend_outcome(json_t *result, json_t *error, const char *how, sl_backend_status *out);
+/* For the backends that talk to a peer (the worker, slurmrestd): seconds
+ * since the first of the polls the peer has not answered, *since holding
+ * when that was (monotonic seconds; 0 while the peer answers, so the first
+ * unanswered poll starts the count at 0). The backend counts the silence
+ * against the peer, not the run, until it lasts too long. */
+double sl_backend_silent_for(double *since);
 
 typedef struct sl_backend sl_backend;
 struct sl_backend {

@@ -19,13 +19,6 @@ struct sl_store;
  * serve newer versions with other job fields. The one place it is named. */
 #define SL_SLURM_API "v0.0.38"
 
-/* Seconds slurmrestd may stay unreachable (or answer nonsense) before a
- * run's job counts as lost; until then a poll answers "cannot tell now". */
-#define SL_BACKEND_SLURM_LOST_AFTER_S 300.0
-
-/* A job's time limit in minutes. */
-#define SL_SLURM_TIME_LIMIT_MIN 1440
-
 typedef struct sl_slurm_options {
     const char *url;        /* http://HOST:PORT of slurmrestd (a trailing '/' is dropped) */
     const char *user;       /* X-SLURM-USER-NAME: the user the jobs run as */
@@ -36,8 +29,12 @@ typedef struct sl_slurm_options {
     const char *dir;        /* where jobs write their files; created, shared with the node */
     const char *report_url; /* http://HOST:PORT of this server as the jobs reach it, or ""
                                until sl_backend_slurm_set_report_url */
+    const char *path;       /* PATH of the jobs (their curl posts the result) */
     unsigned max_active;    /* jobs in Slurm at once */
-    double lost_after;      /* 0: SL_BACKEND_SLURM_LOST_AFTER_S */
+    unsigned time_limit;    /* minutes a job may run (> 0) */
+    double lost_after;      /* seconds (> 0) slurmrestd may stay unreachable (or answer
+                               nonsense) before a run's job counts as lost; until then a
+                               poll answers "cannot tell now" */
 } sl_slurm_options;
 
 /* The backend, or NULL with the reason in err. Every path and URL that goes

@@ -16,11 +16,11 @@
  */
 #include "sl_backend_slurm.h"
 
-#include "sl_backend_http.h"
+#include "sl_curl.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -33,13 +33,11 @@
 
 #include "sl_store.h"
 
-#define RESPONSE_MAX    (4u << 20) /* GET /jobs lists every job in the queue */
-#define CONNECT_TIMEOUT 5L
-#define REQUEST_TIMEOUT 30L
-#define JWT_MAX         4096
-#define SCRIPT_MAX      16384
-#define PATH_CAP        1024
-#define SECRET_BYTES    32
+#define RESPONSE_MAX (4u << 20) /* GET /jobs lists every job in the queue */
+#define JWT_MAX      4096
+#define SCRIPT_MAX   16384
+#define PATH_CAP     1024
+#define SECRET_BYTES 32
 
 /* Slurm's error numbers that say a job is not (or no longer) there. */
 #define ESLURM_INVALID_JOB_ID 2017
@@ -53,6 +51,8 @@ typedef struct slurm {
     char jwt[JWT_MAX];
     char jwt_file[PATH_CAP];
     char trainer[PATH_CAP], corpus[PATH_CAP], dir[PATH_CAP];
+    char path[PATH_CAP];  /* the jobs' PATH */
+    unsigned time_limit;  /* minutes */
     pthread_mutex_t lock; /* report_url: set by the main thread, read by the runner */
     char report_url[PATH_CAP];
     CURL *curl; /* one runner thread calls us: one handle, reused */
@@ -99,16 +99,13 @@ static int current_jwt(slurm *s, char *buf, size_t cap, char *problem, size_t pc
     return 0;
 }
 
-/* One request to slurmrestd. The HTTP status with the body parsed into *out
- * (NULL when not JSON), or -1 with why there was no answer in problem. */
+/* One request to slurmrestd as the user, with the current token; answers
+ * as sl_curl_request. */
 static long request(slurm *s, const char *method, const char *path, const char *body, json_t **out,
                     char *problem, size_t cap) {
-    char url[PATH_CAP + 200], jwt[JWT_MAX], h_user[128], h_token[JWT_MAX + 32];
-    sl_http_body r = {NULL, 0, RESPONSE_MAX};
-    long status = -1;
+    char jwt[JWT_MAX], h_user[128], h_token[JWT_MAX + 32];
     *out = NULL;
     if (current_jwt(s, jwt, sizeof jwt, problem, cap) != 0) return -1;
-    snprintf(url, sizeof url, "%s%s", s->url, path);
     snprintf(h_user, sizeof h_user, "X-SLURM-USER-NAME: %s", s->user);
     snprintf(h_token, sizeof h_token, "X-SLURM-USER-TOKEN: %s", jwt);
     struct curl_slist *headers = curl_slist_append(NULL, h_user);
@@ -121,31 +118,9 @@ static long request(slurm *s, const char *method, const char *path, const char *
         return -1;
     }
     headers = h3;
-    curl_easy_reset(s->curl);
-    curl_easy_setopt(s->curl, CURLOPT_URL, url);
-    curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, headers);
-    curl_easy_setopt(s->curl, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, sl_http_body_collect);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT);
-    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT, REQUEST_TIMEOUT);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#endif
-    CURLcode rc = curl_easy_perform(s->curl);
-    if (rc == CURLE_OK) {
-        curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-        if (r.data) *out = json_loadb(r.data, r.len, 0, NULL);
-    } else {
-        snprintf(problem, cap, "%s", curl_easy_strerror(rc));
-    }
+    long status = sl_curl_request(s->curl, method, s->url, path, headers, body, RESPONSE_MAX, out,
+                                  problem, cap);
     curl_slist_free_all(headers);
-    free(r.data);
     return status;
 }
 
@@ -312,8 +287,8 @@ static int slurm_submit(sl_backend *b, long long id, long attempt, const sl_run_
     file_path(s, id, attempt, "slurm", slurm_out, sizeof slurm_out);
     json_t *job = json_pack(
         "{s:s, s:s, s:{s:s}, s:s, s:s, s:i, s:i, s:i}", "name", name, "current_working_directory",
-        s->dir, "environment", "PATH", "/usr/local/bin:/usr/bin:/bin", "standard_output", slurm_out,
-        "standard_error", slurm_out, "time_limit", SL_SLURM_TIME_LIMIT_MIN, "cpus_per_task",
+        s->dir, "environment", "PATH", s->path, "standard_output", slurm_out, "standard_error",
+        slurm_out, "time_limit", (int)s->time_limit, "cpus_per_task",
         (int)(spec->trainer.threads ? spec->trainer.threads : 1), "minimum_nodes", 1);
     json_t *body = json_pack("{s:s, s:o}", "script", sc->text, "job", job);
     free(sc);
@@ -415,111 +390,149 @@ static int one_of(const char *s, const char *const *set) {
     return 0;
 }
 
-static int slurm_poll(sl_backend *b, long long id, long attempt, const char *ref,
-                      sl_backend_status *out) {
-    slurm *s = (slurm *)b;
-    memset(out, 0, sizeof *out);
-    char job[32] = "", problem[320] = "";
+/* Progress from the run's output file, when it can be read. */
+static void read_progress(slurm *s, long long id, long attempt, sl_backend_status *out) {
+    json_t *result = NULL, *error = NULL;
+    int started = 0;
+    read_output(s, id, attempt, out, &result, &error, &started);
+    json_decref(result);
+    json_decref(error);
+}
+
+/* Asks slurmrestd for this attempt's job: the stored one (ref), else the
+ * one of its name, whose id then goes into out->ref as well. job gets the
+ * id ("" when there is none) and *answer the answer. The HTTP status; 0
+ * when the job list said there is no such job; -1 with why in problem. */
+static long ask_for_job(slurm *s, long long id, long attempt, const char *ref, char *job,
+                        size_t jobcap, json_t **answer, sl_backend_status *out, char *problem,
+                        size_t cap) {
     long status = -1;
-    json_t *answer = NULL;
+    job[0] = '\0';
+    *answer = NULL;
     if (valid_ref(ref)) {
-        snprintf(job, sizeof job, "%s", ref);
+        snprintf(job, jobcap, "%s", ref);
     } else {
-        int found = find_job(s, id, attempt, job, sizeof job);
+        int found = find_job(s, id, attempt, job, jobcap);
         if (found == 1) snprintf(out->ref, sizeof out->ref, "%s", job);
         if (found == 0) status = 0; /* answered: there is no such job */
-        if (found < 0) snprintf(problem, sizeof problem, "cannot list the jobs");
+        if (found < 0) snprintf(problem, cap, "cannot list the jobs");
     }
     if (job[0]) {
         char path[64];
         snprintf(path, sizeof path, "/slurm/" SL_SLURM_API "/job/%s", job);
-        status = request(s, "GET", path, NULL, &answer, problem, sizeof problem);
+        status = request(s, "GET", path, NULL, answer, problem, cap);
     }
-    /* After asking Slurm: a report sent before the job ended is seen here. */
+    return status;
+}
+
+/* The result the job posted to POST /v1/runs/{id}/report, or NULL. */
+static json_t *reported_result(slurm *s, long long id) {
     char secret[2 * SECRET_BYTES + 1];
     sl_run_state run_state;
     char *report = NULL;
     sl_store_run_secret(s->store, id, secret, sizeof secret, &run_state, &report);
     json_t *reported = report ? json_loads(report, 0, NULL) : NULL;
     free(report);
-    if (json_is_object(reported)) {
+    if (json_is_object(reported)) return reported;
+    json_decref(reported);
+    return NULL;
+}
+
+/* slurmrestd is down, or answering nonsense (an expired token answers
+ * 500): count it against slurmrestd, not the run, until it lasts too long.
+ * -1 ("cannot tell now") until lost_after has passed, then 0 with the run
+ * lost. */
+static int unanswered(slurm *s, long status, json_t *answer, char *problem, size_t cap,
+                      sl_backend_status *out) {
+    if (status >= 0) {
+        char e[256];
+        slurm_error(answer, e, sizeof e);
+        snprintf(problem, cap, "HTTP %ld %.200s", status, e);
+    }
+    double silent = sl_backend_silent_for(&s->unreachable_since);
+    if (silent < s->lost_after) return -1;
+    out->state = SL_BACKEND_LOST;
+    snprintf(out->reason, sizeof out->reason,
+             "slurmrestd at %.160s has not answered for %lld s (%.100s)", s->url, (long long)silent,
+             problem);
+    return 0;
+}
+
+/* A job Slurm does not know (any more): job ("" when none was stored and
+ * none of its name was found) ended, or was never submitted. */
+static void job_gone(slurm *s, long long id, long attempt, const char *job,
+                     sl_backend_status *out) {
+    if (job[0]) {
+        ended(s, id, attempt, NULL, -1, out);
+        return;
+    }
+    /* No id stored and no job of this attempt's name: never submitted. */
+    json_t *result = NULL, *error = NULL;
+    int started = 0;
+    read_output(s, id, attempt, out, &result, &error, &started);
+    if (result || error) {
+        sl_backend_outcome(result, error, "no Slurm job id was stored", out);
+    } else {
+        out->state = SL_BACKEND_LOST;
+        snprintf(out->reason, sizeof out->reason,
+                 "no Slurm job of this attempt was found (the server stopped while "
+                 "submitting it)");
+    }
+    json_decref(result);
+    json_decref(error);
+}
+
+/* A job Slurm knows, in Slurm's job state: waiting, running, or ended. */
+static void job_in_slurm(slurm *s, long long id, long attempt, const char *state, long exit_code,
+                         sl_backend_status *out) {
+    static const char *const waiting[] = {
+        "PENDING",       "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
+        "RESV_DEL_HOLD", "SUSPENDED",   "STOPPED",  "RESIZING",     NULL};
+    static const char *const running[] = {"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT", NULL};
+    if (one_of(state, waiting) || one_of(state, running)) {
+        read_progress(s, id, attempt, out);
+        out->state = one_of(state, running) ? SL_BACKEND_RUNNING : SL_BACKEND_STARTING;
+        return;
+    }
+    /* COMPLETED, FAILED, CANCELLED, TIMEOUT, NODE_FAIL, PREEMPTED,
+     * BOOT_FAIL, DEADLINE, OUT_OF_MEMORY: it ended. */
+    ended(s, id, attempt, state, exit_code, out);
+}
+
+static int slurm_poll(sl_backend *b, long long id, long attempt, const char *ref,
+                      sl_backend_status *out) {
+    slurm *s = (slurm *)b;
+    memset(out, 0, sizeof *out);
+    char job[32], problem[320] = "";
+    json_t *answer;
+    long status =
+        ask_for_job(s, id, attempt, ref, job, sizeof job, &answer, out, problem, sizeof problem);
+    /* After asking Slurm: a report sent before the job ended is seen here,
+     * and settles the run whatever Slurm says. */
+    json_t *reported = reported_result(s, id);
+    if (reported) {
         json_decref(answer);
-        json_t *result = NULL, *error = NULL;
-        int started = 0;
-        read_output(s, id, attempt, out, &result, &error, &started); /* progress, if readable */
-        json_decref(result);
-        json_decref(error);
+        read_progress(s, id, attempt, out);
         sl_backend_outcome(reported, NULL, "reported", out);
         json_decref(reported);
         return 0;
     }
-    json_decref(reported);
-
     json_t *j = json_array_get(json_object_get(answer, "jobs"), 0);
     const char *state = json_string_value(json_object_get(j, "job_state"));
     int gone =
         status == 0 || (status >= 400 && slurm_error(answer, NULL, 0) == ESLURM_INVALID_JOB_ID);
     if (!gone && (status != 200 || !state)) {
-        /* Down, or answering nonsense (an expired token answers 500): count
-         * it against slurmrestd, not the run, until it lasts too long. */
-        if (status >= 0) {
-            char e[256];
-            slurm_error(answer, e, sizeof e);
-            snprintf(problem, sizeof problem, "HTTP %ld %.200s", status, e);
-        }
+        int rc = unanswered(s, status, answer, problem, sizeof problem, out);
         json_decref(answer);
-        double t = sl_backend_now();
-        if (s->unreachable_since == 0) s->unreachable_since = t;
-        if (t - s->unreachable_since < s->lost_after) return -1;
-        out->state = SL_BACKEND_LOST;
-        snprintf(out->reason, sizeof out->reason,
-                 "slurmrestd at %.160s has not answered for %lld s (%.100s)", s->url,
-                 (long long)(t - s->unreachable_since), problem);
-        return 0;
+        return rc;
     }
     s->unreachable_since = 0;
-    if (gone) {
-        json_decref(answer);
-        if (!job[0]) {
-            /* No id stored and no job of this attempt's name: never submitted. */
-            json_t *result = NULL, *error = NULL;
-            int started = 0;
-            read_output(s, id, attempt, out, &result, &error, &started);
-            if (result || error) {
-                sl_backend_outcome(result, error, "no Slurm job id was stored", out);
-            } else {
-                out->state = SL_BACKEND_LOST;
-                snprintf(out->reason, sizeof out->reason,
-                         "no Slurm job of this attempt was found (the server stopped while "
-                         "submitting it)");
-            }
-            json_decref(result);
-            json_decref(error);
-            return 0;
-        }
-        ended(s, id, attempt, NULL, -1, out);
-        return 0;
-    }
-    static const char *const waiting[] = {
-        "PENDING",       "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
-        "RESV_DEL_HOLD", "SUSPENDED",   "STOPPED",  "RESIZING",     NULL};
-    static const char *const running[] = {"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT", NULL};
-    long exit_code = (long)json_integer_value(json_object_get(j, "exit_code"));
-    char st[32];
-    snprintf(st, sizeof st, "%s", state);
+    if (gone)
+        job_gone(s, id, attempt, job, out);
+    else
+        job_in_slurm(s, id, attempt, state,
+                     (long)json_integer_value(json_object_get(j, "exit_code")), out);
     json_decref(answer);
-    if (one_of(st, waiting) || one_of(st, running)) {
-        json_t *result = NULL, *error = NULL;
-        int started = 0;
-        read_output(s, id, attempt, out, &result, &error, &started);
-        json_decref(result);
-        json_decref(error);
-        out->state = one_of(st, running) ? SL_BACKEND_RUNNING : SL_BACKEND_STARTING;
-        return 0;
-    }
-    /* COMPLETED, FAILED, CANCELLED, TIMEOUT, NODE_FAIL, PREEMPTED,
-     * BOOT_FAIL, DEADLINE, OUT_OF_MEMORY: it ended. */
-    ended(s, id, attempt, st, exit_code, out);
     return 0;
 }
 
@@ -543,10 +556,9 @@ static int slurm_cancel(sl_backend *b, long long id, long attempt, const char *r
 
 static void slurm_close(sl_backend *b) {
     slurm *s = (slurm *)b;
-    curl_easy_cleanup(s->curl);
+    sl_curl_free(s->curl);
     pthread_mutex_destroy(&s->lock);
     free(s);
-    curl_global_cleanup();
 }
 
 /* http(s)://HOST[:PORT][/PATH] of characters that are plain in a URL and
@@ -659,18 +671,26 @@ sl_backend *sl_backend_slurm_new(sl_store *store, const sl_slurm_options *o, cha
                  "Slurm node reaches it");
         goto fail;
     }
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        snprintf(err, errcap, "cannot initialise libcurl");
+    size_t plen = o->path ? strlen(o->path) : 0;
+    if (plen == 0 || plen >= sizeof s->path) {
+        snprintf(err, errcap, "the Slurm jobs' PATH must be 1 to %zu characters",
+                 sizeof s->path - 1);
         goto fail;
     }
-    if (!(s->curl = curl_easy_init())) {
-        curl_global_cleanup();
+    snprintf(s->path, sizeof s->path, "%s", o->path);
+    if (o->time_limit == 0 || o->time_limit > INT_MAX || !(o->lost_after > 0)) {
+        snprintf(err, errcap,
+                 "the Slurm backend's time limit and lost-after time must be positive");
+        goto fail;
+    }
+    s->time_limit = o->time_limit;
+    if (!(s->curl = sl_curl_new())) {
         snprintf(err, errcap, "cannot initialise libcurl");
         goto fail;
     }
     pthread_mutex_init(&s->lock, NULL);
     s->store = store;
-    s->lost_after = o->lost_after > 0 ? o->lost_after : SL_BACKEND_SLURM_LOST_AFTER_S;
+    s->lost_after = o->lost_after;
     s->base.name = sl_backend_kind_name(SL_BACKEND_SLURM);
     s->base.max_active = o->max_active ? o->max_active : 1;
     s->base.submit = slurm_submit;
