@@ -165,7 +165,7 @@ static int by_nonzeros_desc(const void *a, const void *b) {
     return (x < y) - (x > y);
 }
 
-int sl_fit_holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigned char *heldout,
+static int holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigned char *heldout,
                         sl_error *err) {
     size_t n = ds->nrows;
     memset(heldout, 0, n);
@@ -193,6 +193,29 @@ int sl_fit_holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigne
         free(order);
     }
     return 0;
+}
+
+int sl_fit_select(const sl_fit_request *req, const sl_dataset *ds, sl_fit_selection *sel,
+                  sl_error *err) {
+    size_t cap = ds->nrows ? ds->nrows : 1;
+    sel->heldout = calloc(cap, 1);
+    sel->rows = calloc(cap, sizeof *sel->rows);
+    sel->n = 0;
+    if (!sel->heldout || !sel->rows) abort();
+    if (holdout_mark(req, ds, sel->heldout, err) != 0) return -1;
+    for (size_t i = 0; i < ds->nrows; i++)
+        if (!sel->heldout[i])
+            sel->rows[sel->n++] = (sl_fit_row){ds->rows[i].sparsity, ds->rows[i].nonzeros,
+                                               ds->rows[i].data, ds->rows[i].loss};
+    return 0;
+}
+
+void sl_fit_selection_free(sl_fit_selection *sel) {
+    free(sel->heldout);
+    free(sel->rows);
+    sel->heldout = NULL;
+    sel->rows = NULL;
+    sel->n = 0;
 }
 
 static json_t *coefficients_json(const sl_law *law) {

@@ -50,10 +50,19 @@ int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err);
 json_t *sl_fit_request_json(const sl_fit_request *req);
 void sl_fit_request_free(sl_fit_request *req);
 
-/* Marks the held-out rows of ds (heldout[i] = 1); -1 with err (422) when the
- * hold-out leaves nothing out or too little to fit. */
-int sl_fit_holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigned char *heldout,
-                        sl_error *err);
+/* The rows of a dataset a fit request fits, and the ones it holds out. */
+typedef struct sl_fit_selection {
+    unsigned char *heldout; /* one flag per dataset row: 1 when held out */
+    sl_fit_row *rows;       /* the other rows, in dataset order */
+    size_t n;               /* how many rows there are to fit */
+} sl_fit_selection;
+
+/* Sets the request's hold-out aside and gathers the rest of ds to fit. 0, or
+ * -1 with err (422) when the hold-out matches nothing or leaves nothing to
+ * fit; sel is to be freed with sl_fit_selection_free either way. */
+int sl_fit_select(const sl_fit_request *req, const sl_dataset *ds, sl_fit_selection *sel,
+                  sl_error *err);
+void sl_fit_selection_free(sl_fit_selection *sel);
 
 /* The result object of a succeeded fit: coefficients, objective, rmse,
  * max_abs_error, mean_abs_rel_error, residuals (one per row, held-out rows

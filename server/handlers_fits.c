@@ -90,27 +90,17 @@ static int validate(sl_request *req, sl_fit_request *fr) {
     }
     if (!fr->dataset_rows) fr->dataset_rows = (long long)ds.nrows;
     sl_dataset_truncate(&ds, (size_t)fr->dataset_rows);
-    unsigned char *heldout = calloc(ds.nrows ? ds.nrows : 1, 1);
-    sl_fit_row *rows = calloc(ds.nrows ? ds.nrows : 1, sizeof *rows);
-    if (!heldout || !rows) abort();
-    size_t n = 0;
+    sl_fit_selection sel;
     char reason[256] = "";
-    int ok = sl_fit_holdout_mark(fr, &ds, heldout, &err) == 0;
-    if (ok) {
-        for (size_t i = 0; i < ds.nrows; i++)
-            if (!heldout[i])
-                rows[n++] = (sl_fit_row){ds.rows[i].sparsity, ds.rows[i].nonzeros, ds.rows[i].data,
-                                         ds.rows[i].loss};
-        if (sl_fit_check(rows, n, reason, sizeof reason) != SL_FIT_OK) {
-            sl_error_set(&err, SL_ERR_UNPROCESSABLE, "dataset",
-                         "dataset %lld cannot identify the law%s: %s", fr->dataset,
-                         fr->holdout ? " once the hold-out is set aside" : "", reason);
-            ok = 0;
-        }
+    int ok = sl_fit_select(fr, &ds, &sel, &err) == 0;
+    if (ok && sl_fit_check(sel.rows, sel.n, reason, sizeof reason) != SL_FIT_OK) {
+        sl_error_set(&err, SL_ERR_UNPROCESSABLE, "dataset",
+                     "dataset %lld cannot identify the law%s: %s", fr->dataset,
+                     fr->holdout ? " once the hold-out is set aside" : "", reason);
+        ok = 0;
     }
     if (!ok) sl_reply_error(req, &err);
-    free(rows);
-    free(heldout);
+    sl_fit_selection_free(&sel);
     sl_dataset_free(&ds);
     return ok ? 0 : -1;
 }

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "handlers.h"
-#include "sl_auth.h"
+#include "sl_secret.h"
 #include "sl_backend.h"
 #include "sl_runs.h"
 #include "sl_store.h"
@@ -285,7 +285,7 @@ void sl_handle_run_report(sl_request *req) {
     long long id;
     if (path_id(req, &id) != 0) return;
     const char *auth = sl_req_header(req, "Authorization");
-    if (!auth || sl_auth_check(auth, "") == 401) {
+    if (!auth || sl_secret_bearer_check(auth, "") == 401) {
         sl_reply_fail(req, SL_ERR_UNAUTHORIZED, NULL,
                       "a run's report needs Authorization: Bearer <the run's secret>");
         return;
@@ -303,7 +303,7 @@ void sl_handle_run_report(sl_request *req) {
         return;
     }
     /* A run without a secret takes no report: nothing matches it. */
-    unsigned denied = secret[0] ? sl_auth_check(auth, secret) : 403;
+    unsigned denied = secret[0] ? sl_secret_bearer_check(auth, secret) : 403;
     if (denied) {
         free(report);
         sl_reply_fail(req, denied == 401 ? SL_ERR_UNAUTHORIZED : SL_ERR_FORBIDDEN, NULL,

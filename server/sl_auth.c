@@ -49,7 +49,3 @@ int sl_auth_load_token(const sl_config *cfg, char *buf, size_t cap, char *errbuf
     fprintf(stderr, "{\"level\":\"info\",\"event\":\"token_created\",\"path\":\"%s\"}\n", path);
     return 0;
 }
-
-unsigned sl_auth_check(const char *authorization, const char *token) {
-    return sl_secret_bearer_check(authorization, token);
-}

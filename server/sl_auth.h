@@ -13,9 +13,7 @@
  * the reason in errbuf. Logs where a generated token is kept. */
 int sl_auth_load_token(const sl_config *cfg, char *buf, size_t cap, char *errbuf, size_t errcap);
 
-/* 0 when the Authorization header value carries the token, 401 when it is
- * absent or not a bearer token, 403 when the token is wrong. Constant time
- * in the token's content. */
-unsigned sl_auth_check(const char *authorization, const char *token);
+/* Requests are checked against the token with sl_secret_bearer_check
+ * (common/sl_secret.h). */
 
 #endif

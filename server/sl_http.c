@@ -12,8 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sl_auth.h"
+#include "sl_buf.h"
 #include "sl_metrics.h"
+#include "sl_secret.h"
 
 #define MAX_PATH_PARAMS 4
 
@@ -28,8 +29,7 @@ struct sl_request {
         char value[256];
     } path_params[MAX_PATH_PARAMS];
     int npath_params;
-    char *body;
-    size_t body_len, body_cap;
+    sl_buf body;
     int body_too_large;
     json_t *json;
     struct MHD_Response *response;
@@ -138,8 +138,8 @@ json_t *sl_req_json(const sl_request *req) {
 }
 
 const char *sl_req_body(const sl_request *req, size_t *len) {
-    *len = req->body_len;
-    return req->body ? req->body : "";
+    *len = req->body.len;
+    return req->body.data ? req->body.data : "";
 }
 
 const char *sl_req_header(const sl_request *req, const char *name) {
@@ -311,7 +311,7 @@ static int admit(sl_request *req, sl_error *err) {
     if (r->flags & SL_ROUTE_AUTH) {
         const char *auth =
             MHD_lookup_connection_value(req->con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
-        unsigned status = sl_auth_check(auth, req->server->token);
+        unsigned status = sl_secret_bearer_check(auth, req->server->token);
         if (status == 401)
             return sl_error_set(err, SL_ERR_UNAUTHORIZED, NULL,
                                 "this route needs Authorization: Bearer <token>");
@@ -344,13 +344,13 @@ static int parse_body(sl_request *req, sl_error *err) {
                             "the body is larger than the limit of %zu bytes",
                             req->server->config->max_body);
     if (!(sl_routes[req->route].flags & SL_ROUTE_JSON_BODY)) return 0;
-    if (req->body_len == 0)
+    if (req->body.len == 0)
         return sl_error_set(err, SL_ERR_INVALID_JSON, NULL, "the body is empty; expected JSON");
     json_error_t jerr;
     /* Any JSON value parses ("3" is JSON); the decoders refuse the wrong shape
      * as invalid_body. */
     req->json =
-        json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+        json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!req->json)
         return sl_error_set(err, SL_ERR_INVALID_JSON, NULL,
                             "invalid JSON at line %d, column %d (byte %d): %s", jerr.line,
@@ -360,22 +360,11 @@ static int parse_body(sl_request *req, sl_error *err) {
 
 static int append_body(sl_request *req, const char *data, size_t size) {
     size_t max = req->server->config->max_body;
-    if (req->body_too_large || req->body_len + size > max) {
+    if (req->body_too_large || req->body.len + size > max) {
         req->body_too_large = 1;
         return 0; /* keep reading and discard, then answer 413 */
     }
-    if (req->body_len + size + 1 > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 4096;
-        while (cap < req->body_len + size + 1)
-            cap *= 2;
-        char *b = realloc(req->body, cap);
-        if (!b) abort();
-        req->body = b;
-        req->body_cap = cap;
-    }
-    memcpy(req->body + req->body_len, data, size);
-    req->body_len += size;
-    req->body[req->body_len] = '\0';
+    if (sl_buf_add(&req->body, data, size) != 0) abort();
     return 0;
 }
 
@@ -479,7 +468,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
     }
     if (req->response) MHD_destroy_response(req->response);
     json_decref(req->json);
-    free(req->body);
+    sl_buf_free(&req->body);
     free(req);
     *con_cls = NULL;
     atomic_fetch_sub(&in_flight, 1);

@@ -12,6 +12,7 @@
 #include "sl_fit.h"
 #include "sl_fit_json.h"
 #include "sl_store.h"
+#include "sl_time.h"
 
 struct sl_jobs {
     sl_store *store;
@@ -25,12 +26,6 @@ struct sl_jobs {
     unsigned nworkers;
     pthread_t workers[SL_JOBS_MAX_WORKERS];
 };
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void log_fit(long long id, const char *event, const char *detail) {
     json_t *line =
@@ -51,7 +46,7 @@ typedef struct {
 /* Progress goes to the store at most every 2 % or half second. */
 static int on_progress(double fraction, void *ctx) {
     progress_ctx *p = ctx;
-    double t = now_seconds();
+    double t = sl_time_monotonic();
     if (fraction >= 1 || fraction - p->last_fraction >= 0.02 || t - p->last_time >= 0.5) {
         sl_store_fit_progress(p->store, p->id, fraction);
         p->last_fraction = fraction;
@@ -129,22 +124,15 @@ static void run(sl_jobs *jobs, const sl_fit_job *job) {
         return;
     }
     if (req.dataset_rows) sl_dataset_truncate(&ds, (size_t)req.dataset_rows);
-    unsigned char *heldout = calloc(ds.nrows ? ds.nrows : 1, 1);
-    sl_fit_row *rows = calloc(ds.nrows ? ds.nrows : 1, sizeof *rows);
-    if (!heldout || !rows) abort();
-    size_t n = 0;
+    sl_fit_selection sel;
     char reason[256] = "";
-    if (sl_fit_holdout_mark(&req, &ds, heldout, &err) != 0) {
+    if (sl_fit_select(&req, &ds, &sel, &err) != 0) {
         fail(jobs, job->id, err.message);
         goto out;
     }
-    for (size_t i = 0; i < ds.nrows; i++)
-        if (!heldout[i])
-            rows[n++] = (sl_fit_row){ds.rows[i].sparsity, ds.rows[i].nonzeros, ds.rows[i].data,
-                                     ds.rows[i].loss};
     sl_fit_options opt;
     sl_fit_options_default(&opt);
-    progress_ctx progress = {jobs->store, job->id, 0, now_seconds()};
+    progress_ctx progress = {jobs->store, job->id, 0, sl_time_monotonic()};
     opt.loss = req.loss;
     opt.seed = req.seed;
     opt.starts = req.starts;
@@ -154,20 +142,19 @@ static void run(sl_jobs *jobs, const sl_fit_job *job) {
     opt.progress_ctx = &progress;
     opt.cancel = &jobs->cancel;
     sl_fit_result res;
-    double start = now_seconds();
+    double start = sl_time_monotonic();
     log_fit(job->id, "fit_started", NULL);
-    int rc = sl_fit(rows, n, &opt, &res, reason, sizeof reason);
+    int rc = sl_fit(sel.rows, sel.n, &opt, &res, reason, sizeof reason);
     if (rc == SL_FIT_ECANCELLED) {
         log_fit(job->id, "fit_interrupted", "queued again for the next start");
     } else if (rc != SL_FIT_OK) {
         fail(jobs, job->id, reason[0] ? reason : "the fit failed");
     } else {
-        publish(jobs, job, &req, &ds, heldout, &res, now_seconds() - start);
+        publish(jobs, job, &req, &ds, sel.heldout, &res, sl_time_monotonic() - start);
         sl_fit_result_free(&res);
     }
 out:
-    free(rows);
-    free(heldout);
+    sl_fit_selection_free(&sel);
     sl_dataset_free(&ds);
     sl_fit_request_free(&req);
 }

@@ -16,6 +16,7 @@
 
 #include "sl_train_data.h"
 #include "sl_train_rng.h"
+#include "sl_time.h"
 
 #ifndef SL_VERSION
 #define SL_VERSION "0.1.0"
@@ -419,12 +420,6 @@ int sl_train_threads(int n) {
 #endif
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Mean loss over the fixed validation windows (batches of B). */
 static double evaluate(sl_train_model *m, const sl_train_corpus *c, size_t windows, int *in,
                        int *tg) {
@@ -595,7 +590,7 @@ static void emit_start(const train_run *r) {
  * loss; DIVERGED (nothing updated) or ENOMEM (pruning failed) otherwise. */
 static sl_train_status train_step(train_run *r, float *loss, char *err, size_t errlen) {
     const sl_train_options *o = r->o;
-    double t0 = now_s();
+    double t0 = sl_time_monotonic();
     r->lr = sl_train_lr(o, r->step - 1, r->steps);
     sl_train_adamw hp = o->adamw;
     hp.lr = r->lr;
@@ -610,7 +605,7 @@ static sl_train_status train_step(train_run *r, float *loss, char *err, size_t e
         snprintf(err, errlen, "out of memory while pruning");
         return SL_TRAIN_ENOMEM;
     }
-    r->train_s += now_s() - t0;
+    r->train_s += sl_time_monotonic() - t0;
     return SL_TRAIN_COMPLETED;
 }
 
@@ -626,7 +621,7 @@ static void emit_progress(train_run *r, int evaluated) {
     double sp = 1.0 - (double)nz / (double)r->m->prunable_params;
     double dt = r->train_s - r->train_s_log;
     double tps = dt > 0 ? (double)((step - r->step_log) * (long)r->BT) / dt : 0.0;
-    double now = now_s();
+    double now = sl_time_monotonic();
     fprintf(events, "{\"event\":\"progress\",\"step\":%ld,\"steps\":%ld,\"tokens\":%lld", step,
             steps, (long long)step * (long long)r->BT);
     json_num(events, "train_loss", r->last_train, 6);
@@ -652,7 +647,7 @@ static void emit_progress(train_run *r, int evaluated) {
 static sl_train_status train_loop(train_run *r, const sl_train_hooks *hooks, char *err,
                                   size_t errlen) {
     r->rng = sl_train_rng_seed(r->o->seed, 1);
-    r->t_start = now_s();
+    r->t_start = sl_time_monotonic();
     r->last_train = r->val = NAN;
     sl_train_status status = SL_TRAIN_COMPLETED;
     for (r->step = 1; r->step <= r->steps; r->step++) {
@@ -685,7 +680,7 @@ static void collect_result(train_run *r, sl_train_status status, sl_train_result
         r->val = evaluate(r->m, &r->corpus, r->val_windows, r->in, r->tg);
         if (r->loss_n > 0) r->last_train = r->loss_sum / (double)r->loss_n;
     }
-    double seconds = now_s() - r->t_start;
+    double seconds = sl_time_monotonic() - r->t_start;
     size_t nz = sl_train_model_nonzeros(r->m);
     res->status = status;
     res->steps = r->step;

@@ -12,6 +12,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "sl_time.h"
+
 #define LOG_MAX (16u << 20) /* a run's log is ~100 lines; more is not read */
 
 void sl_backend_status_free(sl_backend_status *st) {
@@ -106,9 +108,7 @@ void sl_backend_outcome(json_t *result, json_t *error, const char *how, sl_backe
 }
 
 double sl_backend_silent_for(double *since) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    double t = (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    double t = sl_time_monotonic();
     if (*since == 0) *since = t;
     return t - *since;
 }

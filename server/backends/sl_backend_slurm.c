@@ -19,7 +19,6 @@
 #include "sl_curl.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -31,7 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sl_secret.h"
 #include "sl_store.h"
+#include "sl_text.h"
 
 #define RESPONSE_MAX (4u << 20) /* GET /jobs lists every job in the queue */
 #define JWT_MAX      4096
@@ -60,12 +61,6 @@ typedef struct slurm {
     double unreachable_since; /* monotonic seconds; 0 while slurmrestd answers */
 } slurm;
 
-static void trim(char *s) {
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = '\0';
-}
-
 /* A JWT is base64url in three dot-separated parts: nothing that could add a
  * header line. */
 static int valid_jwt(const char *t) {
@@ -81,16 +76,11 @@ static int current_jwt(slurm *s, char *buf, size_t cap, char *problem, size_t pc
         snprintf(buf, cap, "%s", s->jwt);
         return 0;
     }
-    FILE *f = fopen(s->jwt_file, "r");
-    if (!f) {
+    if (sl_text_read_file(s->jwt_file, buf, cap) != 0) {
         snprintf(problem, pcap, "cannot read the Slurm token file %.200s: %s", s->jwt_file,
                  strerror(errno));
         return -1;
     }
-    size_t n = fread(buf, 1, cap - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    trim(buf);
     if (!strncmp(buf, "SLURM_JWT=", 10)) memmove(buf, buf + 10, strlen(buf + 10) + 1);
     if (!valid_jwt(buf)) {
         snprintf(problem, pcap, "the Slurm token file %.200s holds no JWT", s->jwt_file);
@@ -237,17 +227,6 @@ static void build_script(slurm *s, long long id, long attempt, const sl_run_spec
     put(sc, "\nfi\nexit $rc\n");
 }
 
-static int make_secret(char *buf, size_t cap) {
-    unsigned char raw[SECRET_BYTES];
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    int ok = fd >= 0 && read(fd, raw, sizeof raw) == (ssize_t)sizeof raw;
-    if (fd >= 0) close(fd);
-    if (!ok || cap < 2 * sizeof raw + 1) return -1;
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(buf + 2 * i, 3, "%02x", raw[i]);
-    return 0;
-}
-
 static int slurm_submit(sl_backend *b, long long id, long attempt, const sl_run_spec *spec,
                         char *ref, size_t refcap, char *reason, size_t reasoncap) {
     slurm *s = (slurm *)b;
@@ -265,8 +244,8 @@ static int slurm_submit(sl_backend *b, long long id, long attempt, const sl_run_
         return -1;
     }
     char secret[2 * SECRET_BYTES + 1];
-    if (make_secret(secret, sizeof secret) != 0) {
-        snprintf(reason, reasoncap, "internal: cannot read /dev/urandom");
+    if (sl_secret_random_hex(secret, SECRET_BYTES) != 0) {
+        snprintf(reason, reasoncap, "internal: no randomness from the OS for the run's secret");
         return -1;
     }
     /* Stored before the job exists, so that its report is always accepted. */
@@ -638,7 +617,7 @@ sl_backend *sl_backend_slurm_new(sl_store *store, const sl_slurm_options *o, cha
         if (current_jwt(s, jwt, sizeof jwt, err, errcap) != 0) goto fail;
     } else {
         snprintf(s->jwt, sizeof s->jwt, "%s", o->jwt ? o->jwt : "");
-        trim(s->jwt);
+        sl_text_trim_end(s->jwt);
         if (!valid_jwt(s->jwt)) {
             snprintf(err, errcap,
                      "the Slurm backend needs a JWT (scontrol token): --slurm-jwt-file F or "

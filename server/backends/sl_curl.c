@@ -8,27 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sl_buf.h"
+
 #define CONNECT_TIMEOUT 5L
 #define REQUEST_TIMEOUT 30L
 
-/* A response body, NUL-terminated, at most max bytes. */
-typedef struct response {
-    char *data; /* malloc'd; NULL until the first byte */
-    size_t len, max;
-} response;
-
-/* CURLOPT_WRITEFUNCTION for a response given as CURLOPT_WRITEDATA. */
+/* CURLOPT_WRITEFUNCTION for an sl_buf given as CURLOPT_WRITEDATA; past the
+ * buffer's limit it answers 0, which aborts the transfer. */
 static size_t collect(char *p, size_t size, size_t n, void *body) {
-    response *r = body;
-    size_t add = size * n;
-    if (r->len + add > r->max) return 0; /* aborts the transfer */
-    char *d = realloc(r->data, r->len + add + 1);
-    if (!d) return 0;
-    memcpy(d + r->len, p, add);
-    r->data = d;
-    r->len += add;
-    d[r->len] = '\0';
-    return add;
+    return sl_buf_add(body, p, size * n) == 0 ? size * n : 0;
 }
 
 CURL *sl_curl_new(void) {
@@ -48,7 +36,7 @@ long sl_curl_request(CURL *curl, const char *method, const char *base, const cha
                      struct curl_slist *headers, const char *body, size_t max, json_t **out,
                      char *problem, size_t cap) {
     char url[2048]; /* base (under 1024 bytes) and a short path */
-    response r = {NULL, 0, max};
+    sl_buf r = {.max = max};
     long status = -1;
     *out = NULL;
     snprintf(url, sizeof url, "%s%s", base, path);
@@ -75,6 +63,6 @@ long sl_curl_request(CURL *curl, const char *method, const char *base, const cha
     } else {
         snprintf(problem, cap, "%s", curl_easy_strerror(rc));
     }
-    free(r.data);
+    sl_buf_free(&r);
     return status;
 }
