@@ -36,8 +36,6 @@ enum {
     SL_ROUTE_AUTH = 1u << 0,      /* needs the bearer token */
     SL_ROUTE_JSON_BODY = 1u << 1, /* takes an application/json body */
     SL_ROUTE_STATIC = 1u << 2,    /* files of --static-dir; not an API route */
-    SL_ROUTE_CSV = 1u << 3,       /* can answer text/csv (?format=csv) */
-    SL_ROUTE_RAW_BODY = 1u << 4,  /* takes a body of its own media type (sl_req_body) */
 };
 
 #define SL_ROUTE_MAX_PARAMS 16
@@ -70,7 +68,8 @@ const char *sl_req_path_param(const sl_request *req, const char *name);
 const char *sl_req_query(const sl_request *req, const char *name);
 /* The body as parsed JSON (routes with SL_ROUTE_JSON_BODY), never NULL there. */
 json_t *sl_req_json(const sl_request *req);
-/* The raw body of SL_ROUTE_RAW_BODY routes (NUL-terminated; len excludes it). */
+/* The raw body, for routes that read a media type of their own (NUL-terminated;
+ * len excludes it). */
 const char *sl_req_body(const sl_request *req, size_t *len);
 /* A request header, or NULL. */
 const char *sl_req_header(const sl_request *req, const char *name);

@@ -3,12 +3,10 @@
  * path reach which handler, with which query parameters and flags. The
  * dispatcher, /metrics labels and the openapi.json sync test all read it.
  */
-#include "handlers.h"
+#include "sl_handle.h"
 
 #define AUTH      SL_ROUTE_AUTH
 #define JSON_BODY SL_ROUTE_JSON_BODY
-#define CSV       SL_ROUTE_CSV
-#define RAW_BODY  SL_ROUTE_RAW_BODY
 
 const sl_route sl_routes[] = {
     {"GET", "/healthz", sl_handle_healthz, 0, {0}, "liveness and store check"},
@@ -60,41 +58,41 @@ const sl_route sl_routes[] = {
     {"GET",
      "/v1/laws/{name}/curves/loss-vs-data",
      sl_handle_curve_loss_vs_data,
-     CSV,
+     0,
      {"nonzeros", "sparsities", "data_min", "data_max", "points", "version", "format"},
      "loss against data for several sparsities at fixed N"},
     {"GET",
      "/v1/laws/{name}/curves/optimal-sparsity",
      sl_handle_curve_optimal_sparsity,
-     CSV,
+     0,
      {"nonzeros", "compute_min", "compute_max", "data_min", "data_max", "points", "cost_model",
       "prune_start", "prune_end", "max_sparsity", "version", "format"},
      "S_opt against the training budget for several N"},
     {"GET",
      "/v1/laws/{name}/contours",
      sl_handle_contours,
-     CSV,
+     0,
      {"levels", "nonzeros_min", "nonzeros_max", "points", "version", "format"},
      "iso-S_opt lines over (nonzeros, compute) beside the dense compute-optimal line"},
 
     {"POST",
      "/v1/datasets",
      sl_handle_dataset_create,
-     AUTH | RAW_BODY,
+     AUTH,
      {"name", "base_params", "tokens_per_step", "data_unit"},
      "upload a sweep (CSV, JSON or NDJSON); all rows or none"},
     {"GET", "/v1/datasets", sl_handle_datasets_list, AUTH, {0}, "every dataset"},
     {"GET",
      "/v1/datasets/{id}",
      sl_handle_dataset_get,
-     AUTH | CSV,
+     AUTH,
      {"format"},
      "one dataset and its rows (JSON, or CSV)"},
     {"DELETE", "/v1/datasets/{id}", sl_handle_dataset_delete, AUTH, {0}, "remove a dataset"},
     {"POST",
      "/v1/datasets/{id}/rows",
      sl_handle_dataset_append,
-     AUTH | RAW_BODY,
+     AUTH,
      {"base_params", "tokens_per_step", "data_unit"},
      "append rows; all or none"},
 

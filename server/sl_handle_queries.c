@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handlers.h"
+#include "sl_handle.h"
 #include "sl_fit.h"
 #include "sl_law_json.h"
 #include "sl_query.h"
@@ -79,7 +79,7 @@ void sl_handle_loss(sl_request *req) {
     sl_law_record rec;
     sl_point p;
     sl_error err;
-    if (sl_handler_law(req, &rec) != 0) return;
+    if (sl_handle_path_law(req, &rec) != 0) return;
     if (sl_req_number(req, "sparsity", &sl_range_sparsity, NULL, &p.sparsity, &err) ||
         amount(req, "nonzeros", NULL, &p.nonzeros, &err) ||
         amount(req, "data", NULL, &p.data, &err)) {
@@ -103,7 +103,7 @@ void sl_handle_loss_batch(sl_request *req) {
     sl_point *pts = NULL;
     size_t n = 0;
     sl_error err;
-    if (sl_handler_law(req, &rec) != 0) return;
+    if (sl_handle_path_law(req, &rec) != 0) return;
     if (sl_points_decode(sl_req_json(req), SL_BATCH_MAX_POINTS, &pts, &n, &err) != 0) {
         sl_reply_error(req, &err);
         return;
@@ -141,7 +141,7 @@ void sl_handle_optimal_sparsity(sl_request *req) {
     size_t npatterns = 0, chosen = 0;
     const char *patterns = sl_req_query(req, "patterns");
     memset(&q, 0, sizeof q);
-    if (sl_handler_law(req, &rec) != 0) return;
+    if (sl_handle_path_law(req, &rec) != 0) return;
     if (amount(req, "nonzeros", NULL, &q.nonzeros, &err) ||
         sl_query_budget_decode(sl_req_query(req, "compute"), sl_req_query(req, "data"), &rec,
                                q.nonzeros, &q.dense_data, &q.given_compute, &err) ||
@@ -205,7 +205,7 @@ void sl_handle_plan(sl_request *req) {
     sl_law_plan plan, dense;
     double target, n, max_s;
     sl_error err;
-    if (sl_handler_law(req, &rec) != 0) return;
+    if (sl_handle_path_law(req, &rec) != 0) return;
     if (sl_req_number(req, "target_loss", &sl_range_positive, NULL, &target, &err) ||
         amount(req, "nonzeros", NULL, &n, &err) ||
         sl_req_number(req, "max_sparsity", &sl_range_sparsity, &default_max_sparsity, &max_s,
@@ -238,7 +238,7 @@ void sl_handle_equivalent_dense(sl_request *req) {
     sl_law_record rec;
     double s, n = NAN;
     sl_error err;
-    if (sl_handler_law(req, &rec) != 0) return;
+    if (sl_handle_path_law(req, &rec) != 0) return;
     if (sl_req_number(req, "sparsity", &sl_range_sparsity, NULL, &s, &err) ||
         (sl_req_query(req, "nonzeros") && amount(req, "nonzeros", NULL, &n, &err))) {
         sl_reply_error(req, &err);
@@ -303,7 +303,7 @@ void sl_handle_curve_loss_vs_data(sl_request *req) {
     int csv;
     sl_error err;
     const char *sparsities = sl_req_query(req, "sparsities");
-    if (sl_handler_law(req, &rec) != 0) return;
+    if (sl_handle_path_law(req, &rec) != 0) return;
     memcpy(s, default_s, sizeof default_s);
     if (sl_req_wants_csv(req, &err, &csv) || amount(req, "nonzeros", NULL, &n, &err) ||
         (sparsities && sl_parse_number_list("sparsities", sparsities, &sl_range_sparsity, s,
@@ -344,7 +344,7 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
     int csv;
     sl_error err;
     const char *nonzeros = sl_req_query(req, "nonzeros");
-    if (sl_handler_law(req, &rec) != 0) return;
+    if (sl_handle_path_law(req, &rec) != 0) return;
     memcpy(n, default_n, sizeof default_n);
     if (sl_req_wants_csv(req, &err, &csv) ||
         (nonzeros &&
@@ -421,7 +421,7 @@ void sl_handle_contours(sl_request *req) {
     int csv;
     sl_error err;
     const char *levels_text = sl_req_query(req, "levels");
-    if (sl_handler_law(req, &rec) != 0) return;
+    if (sl_handle_path_law(req, &rec) != 0) return;
     memcpy(levels, default_levels, sizeof default_levels);
     if (sl_req_wants_csv(req, &err, &csv) ||
         (levels_text && sl_parse_number_list("levels", levels_text, &sl_range_sparsity, levels,

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "handlers.h"
+#include "sl_handle.h"
 #include "sl_secret.h"
 #include "sl_backend.h"
 #include "sl_runs.h"

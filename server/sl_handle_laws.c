@@ -1,7 +1,7 @@
 /* Laws: list, get, history, write a new version, delete. */
 #include <string.h>
 
-#include "handlers.h"
+#include "sl_handle.h"
 #include "sl_law_json.h"
 #include "sl_store.h"
 
@@ -17,7 +17,7 @@ static void reply_store_failure(sl_request *req, int rc, const char *name) {
         sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store failed; nothing was changed");
 }
 
-int sl_handler_law(sl_request *req, sl_law_record *rec) {
+int sl_handle_path_law(sl_request *req, sl_law_record *rec) {
     const char *name = sl_req_path_param(req, "name");
     const char *version_text = sl_req_query(req, "version");
     long version = 0;
@@ -58,7 +58,7 @@ void sl_handle_laws_list(sl_request *req) {
 
 void sl_handle_law_get(sl_request *req) {
     sl_law_record rec;
-    if (sl_handler_law(req, &rec) != 0) return;
+    if (sl_handle_path_law(req, &rec) != 0) return;
     sl_reply_json(req, 200, sl_law_record_json(&rec));
 }
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handlers.h"
+#include "sl_handle.h"
 #include "sl_dataset.h"
 #include "sl_store.h"
 

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "handlers.h"
+#include "sl_handle.h"
 #include "sl_metrics.h"
 #include "sl_store.h"
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "handlers.h"
+#include "sl_handle.h"
 #include "sl_fit_json.h"
 #include "sl_jobs.h"
 #include "sl_store.h"
