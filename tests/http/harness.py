@@ -87,6 +87,19 @@ class Response:
         return "<%d %s>" % (self.status, self.body[:300])
 
 
+def _no_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+def parse_log_line(line):
+    """One stderr line as the JSON object it must be (NaN and Infinity, which
+    Python's json reads, are not JSON); ValueError when it is not."""
+    v = json.loads(line, parse_constant=_no_constant)
+    if not isinstance(v, dict):
+        raise ValueError("not a JSON object")
+    return v
+
+
 class Listener:
     """A process that announces {"event":"listening","port":N} on stderr; its
     stderr lines are collected as they come."""
@@ -125,21 +138,30 @@ class Listener:
             return "\n".join(self.lines)
 
     def non_json_lines(self):
-        with self.lock:
-            return [l for l in self.lines if l.strip() and not l.lstrip().startswith("{")]
-
-    def log_entries(self):
-        """stderr lines that are JSON objects."""
-        out = []
+        """The stderr lines that do not parse as a JSON object (a blank line,
+        a sanitizer report and a line cut short among them)."""
         with self.lock:
             lines = list(self.lines)
+        bad = []
         for line in lines:
             try:
-                v = json.loads(line)
+                parse_log_line(line)
             except ValueError:
-                continue
-            if isinstance(v, dict):
-                out.append(v)
+                bad.append(line)
+        return bad
+
+    def log_entries(self):
+        """Every stderr line as a JSON object; a line that is not one fails
+        the test that reads the log."""
+        with self.lock:
+            lines = list(self.lines)
+        out = []
+        for i, line in enumerate(lines):
+            try:
+                out.append(parse_log_line(line))
+            except ValueError as e:
+                raise AssertionError("stderr line %d is not a JSON object (%s): %r"
+                                     % (i + 1, e, line[:500])) from None
         return out
 
     def terminate(self, timeout):

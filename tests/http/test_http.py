@@ -931,7 +931,10 @@ class TestMetricsAndLogs(Base):
         self.assertEqual({l["status"] for l in lines[-2:]}, {200})
 
     def test_stderr_is_json_lines(self):
+        """Every line the shared server wrote so far parses as a JSON object."""
         self.assertEqual(self.srv.non_json_lines(), [])
+        entries = self.srv.log_entries()  # names the first line that does not parse
+        self.assertIn("listening", [e.get("event") for e in entries])
 
 
 # ---------------------------------------------------------------- writes
