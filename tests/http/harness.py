@@ -394,6 +394,25 @@ class Base(unittest.TestCase):
     def assert_rel(self, got, want, rel, msg=None):
         self.assert_close(got, want, rel * abs(want), msg)
 
+    def probe_errors(self, probes):
+        """Provokes each error of probes, (status, code, method, path, request
+        keywords), on the shared server, so that the observed-error checks
+        have observations of their own whichever tests ran before them."""
+        for status, code, method, path, kw in probes:
+            self.assert_error(self.srv.request(method, path, **kw), status, code,
+                              msg="%s %s" % (method, path))
+
+    def assert_observed_errors_match_the_server_table(self, probes):
+        """Every error code seen, the probes' among them, has the status of
+        the server's table (api/sl_errors.c)."""
+        table = error_table_from_source()
+        if table is None:
+            self.skipTest("api/sl_errors.c not beside openapi.json")
+        self.probe_errors(probes)
+        self.assertTrue(OBSERVED_ERRORS)
+        for code, status in OBSERVED_ERRORS.items():
+            self.assertEqual(table.get(code), status, code)
+
 
 class OwnServers:
     """A mixin for tests that start servers of their own on one temporary
