@@ -9,6 +9,7 @@
 #include "sl_parse.h"
 #include "sl_query_json.h"
 #include "sl_table.h"
+#include "sl_test.h"
 
 Test(parse, accepts_plain_and_scientific_numbers) {
     static const struct {
@@ -215,6 +216,13 @@ Test(law_json, builtins_are_the_published_fits) {
         cr_assert(sl_builtin_laws[i].builtin);
     }
     cr_assert_eq(sl_builtin_laws[1].law.a_d, 689991261.918);
+    /* every coefficient at full precision (law-math.md §2) */
+    for (size_t k = 0; k < SL_LAW_NCOEF; k++) {
+        cr_assert_eq(sl_law_coef_get(&sl_builtin_laws[0].law, k), sl_law_coef_get(&SL_TEST_VIT, k),
+                     "vit-jft %s", sl_law_coef_names[k]);
+        cr_assert_eq(sl_law_coef_get(&sl_builtin_laws[1].law, k), sl_law_coef_get(&SL_TEST_T5, k),
+                     "t5-c4 %s", sl_law_coef_names[k]);
+    }
 }
 
 Test(units, depend_on_the_law) {
