@@ -282,15 +282,14 @@ class TestSweeps(Base):
             cls.vit_body = f.read()
         with open(sweep_path(T5_FILE), "rb") as f:
             cls.t5_body = f.read()
-        r = harness.SHARED.request("POST", "/v1/datasets?" + q(name="vit-jft sweep",
-                                                        base_params=VIT_BASE),
-                           body=cls.vit_body, headers={"Content-Type": "application/json"},
-                           token=TOKEN)
+        srv = harness.SHARED
+        r = srv.request("POST", "/v1/datasets?" + q(name="vit-jft sweep", base_params=VIT_BASE),
+                        body=cls.vit_body, headers={"Content-Type": "application/json"},
+                        token=TOKEN)
         cls.vit_upload = r
-        r = harness.SHARED.request("POST", "/v1/datasets?" + q(name="t5-c4 sweep",
-                                                                base_params=T5_BASE,
-                                                        tokens_per_step=T5_TOKENS_PER_STEP),
-                           body=cls.t5_body, headers={"Content-Type": "text/csv"}, token=TOKEN)
+        r = srv.request("POST", "/v1/datasets?" + q(name="t5-c4 sweep", base_params=T5_BASE,
+                                                    tokens_per_step=T5_TOKENS_PER_STEP),
+                        body=cls.t5_body, headers={"Content-Type": "text/csv"}, token=TOKEN)
         cls.t5_upload = r
 
     def uploaded(self, resp, rows, unit, name):
@@ -530,8 +529,8 @@ class TestHoldout(Base):
     def setUpClass(cls):
         cls.rows = synthetic_rows(seed=11)
         r = harness.SHARED.request("POST", "/v1/datasets?name=holdout&data_unit=tokens",
-                           body=ndjson(cls.rows),
-                           headers={"Content-Type": "application/x-ndjson"}, token=TOKEN)
+                                   body=ndjson(cls.rows),
+                                   headers={"Content-Type": "application/x-ndjson"}, token=TOKEN)
         assert r.status == 201, r
         cls.ds = r.json()["id"]
 
@@ -779,17 +778,20 @@ def small_grid(n, sparsities=(0.0, 0.5, 0.75)):
     return csv_text(GOOD_HEADER, rows)
 
 
+def csv_dataset(body, name):
+    """A CSV upload to the shared server, from a setUpClass: the dataset's id."""
+    r = harness.SHARED.request("POST", "/v1/datasets?" + q(name=name), body=body,
+                               headers={"Content-Type": "text/csv"}, token=TOKEN)
+    assert r.status == 201, r
+    return r.json()["id"]
+
+
 class TestBadFits(Base):
     @classmethod
     def setUpClass(cls):
-        def make(body, name):
-            r = harness.SHARED.request("POST", "/v1/datasets?" + q(name=name), body=body,
-                               headers={"Content-Type": "text/csv"}, token=TOKEN)
-            assert r.status == 201, r
-            return r.json()["id"]
-        cls.good = make(small_grid(24), "fit ok")
-        cls.seven = make(small_grid(7), "seven rows")
-        cls.one_s = make(small_grid(12, sparsities=(0.5,)), "one sparsity")
+        cls.good = csv_dataset(small_grid(24), "fit ok")
+        cls.seven = csv_dataset(small_grid(7), "seven rows")
+        cls.one_s = csv_dataset(small_grid(12, sparsities=(0.5,)), "one sparsity")
 
     def refused(self, body, status, code, field=None, path="/v1/fits"):
         r = self.srv.request("POST", path, json_body=body, token=TOKEN)
@@ -1084,14 +1086,8 @@ class TestZErrorCodes(Base):
     def setUpClass(cls):
         # what the other tests saw, before the probes add theirs
         cls.seen_before = len(OBSERVED_STATUSES), len(harness.OBSERVED_ERRORS)
-
-        def make(rows, name):
-            r = harness.SHARED.request("POST", "/v1/datasets?" + q(name=name), body=rows,
-                                       headers={"Content-Type": "text/csv"}, token=TOKEN)
-            assert r.status == 201, r
-            return r.json()["id"]
-        cls.good = make(small_grid(24), "probe ok")
-        cls.seven = make(small_grid(7), "probe seven rows")
+        cls.good = csv_dataset(small_grid(24), "probe ok")
+        cls.seven = csv_dataset(small_grid(7), "probe seven rows")
 
     def error_probes(self):
         csv_body = {"body": small_grid(24), "headers": {"Content-Type": "text/csv"},
