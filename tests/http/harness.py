@@ -7,7 +7,7 @@ globals below) and then the named tests, or all of them. The rest, in order:
 - the reference laws (law-math.md section 2) and q(), the query encoder;
 - the processes: Listener (a process that announces {"event":"listening"} on
   stderr and whose stderr lines are kept), Server (sparselawd), Worker
-  (sparselaw-train serve), free_port(), pid_alive();
+  (sparselaw-train serve), free_port(), pid_alive(), stop_running();
 - the shared server of a test file (start_shared / stop_shared) and Base,
   the TestCase with the JSON error checks; OwnServers for tests that start
   servers of their own;
@@ -292,6 +292,14 @@ class Worker(Listener):
             self.proc.stderr.close()
 
 
+def stop_running(*servers):
+    """SIGTERM each of servers (None allowed) that still runs: the cleanup of a
+    test that may have ended half-way."""
+    for s in servers:
+        if s and s.proc.poll() is None:
+            s.stop()
+
+
 def new_token_file(directory):
     path = os.path.join(directory, "token")
     with open(path, "w") as f:
@@ -488,6 +496,11 @@ class SweepBase(Base):
                 self.fail("sweep %d did not get there in %ds: %s" % (sid, timeout,
                                                                     json.dumps(s)[:3000]))
             time.sleep(0.1)
+
+    def assert_no_backend(self, body, server=None):
+        """POST /v1/sweeps of body is refused up front: the server lacks its backend."""
+        r = (server or self.srv).request("POST", "/v1/sweeps", json_body=body, token=TOKEN)
+        self.assert_error(r, 422, "unprocessable", "backend")
 
     def wait_done(self, sid, server=None, timeout=None):
         return self.wait_sweep(sid, lambda s: s["status"] in ENDED, server,

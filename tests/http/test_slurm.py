@@ -31,7 +31,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import (SIZES, TOKEN, Server, SweepBase, free_port, jsonl_events,  # noqa: E402
-                     new_token_file)
+                     new_token_file, stop_running)
 
 SLURM_SH = os.path.join(harness.REPO, "scripts", "slurm.sh")
 API = "v0.0.38"
@@ -284,9 +284,7 @@ class TestReportRoute(Base):
         srv = Server(os.path.join(tmp, "data"), new_token_file(tmp),
                      args=["--trainer", harness.TRAINER])
         try:
-            r = srv.request("POST", "/v1/sweeps", json_body=sweep_body("calib-no-slurm"),
-                            token=TOKEN)
-            self.assert_error(r, 422, "unprocessable", "backend")
+            self.assert_no_backend(sweep_body("calib-no-slurm"), server=srv)
         finally:
             self.assertEqual(srv.stop(), 0)
             shutil.rmtree(tmp, ignore_errors=True)
@@ -353,10 +351,7 @@ class TestFaults(Base):
             self.assertTrue(srv2.request_lines("/v1/runs/%d/report" % run["id"]))
             self.assertEqual(srv2.stop(), 0)
         finally:
-            if srv.proc.poll() is None:
-                srv.stop()
-            if srv2 and srv2.proc.poll() is None:
-                srv2.stop()
+            stop_running(srv, srv2)
 
 
 TEST_CLASSES = [TestEndToEnd, TestReportRoute, TestFaults]

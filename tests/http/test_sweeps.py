@@ -24,7 +24,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import (COEF, GRID, SIZES, TOKEN, WORKER_TOKEN, Server, SweepBase,  # noqa: E402
-                     Worker, free_port, jsonl_events, new_token_file, pid_alive, sweep_body)
+                     Worker, free_port, jsonl_events, new_token_file, pid_alive, stop_running,
+                     sweep_body)
 
 
 def have_trainer():
@@ -337,9 +338,7 @@ class TestFailures(Base):
             # a server whose trainer is not there refuses sweeps up front
             srv = self.server(tmp, ["--trainer", os.path.join(tmp, "nothing-here")])
             try:
-                r = srv.request("POST", "/v1/sweeps", json_body=sweep_body("calib-none"),
-                                token=TOKEN)
-                self.assert_error(r, 422, "unprocessable", "backend")
+                self.assert_no_backend(sweep_body("calib-none"), server=srv)
             finally:
                 self.assertEqual(srv.stop(), 0)
         finally:
@@ -387,9 +386,7 @@ class TestWorkerBackend(Base):
             shutil.rmtree(tmp, ignore_errors=True)
 
     def test_worker_backend_needs_a_worker(self):
-        r = self.srv.request("POST", "/v1/sweeps", token=TOKEN,
-                             json_body=sweep_body("calib-no-worker", backend="worker"))
-        self.assert_error(r, 422, "unprocessable", "backend")
+        self.assert_no_backend(sweep_body("calib-no-worker", backend="worker"))
 
 
 class TestRestart(Base):
@@ -445,10 +442,7 @@ class TestRestart(Base):
                     self.assertEqual(events.count("result"), 1, p)
             self.assertEqual(srv2.stop(), 0)
         finally:
-            if srv.proc.poll() is None:
-                srv.stop()
-            if srv2 and srv2.proc.poll() is None:
-                srv2.stop()
+            stop_running(srv, srv2)
             shutil.rmtree(tmp, ignore_errors=True)
 
 
