@@ -6,12 +6,11 @@ hold-outs, bootstrap intervals, durability across restarts.
         [--data-dir data]
 
 Standard library only. The server helper (start with --port 0, read the port
-from stderr, SIGTERM must exit 0) comes from test_http.py beside this file.
+from stderr, SIGTERM must exit 0) comes from harness.py beside this file.
 One shared server answers most tests; the restart, shutdown and body-limit
 tests start servers of their own on temporary data directories. The tests on
 the authors' two sweeps fail when --data-dir does not hold them.
 """
-import argparse
 import csv
 import io
 import json
@@ -26,17 +25,14 @@ import sys
 import tempfile
 import threading
 import time
-import unittest
-import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_http as th  # noqa: E402  (Server, Base, COEF, TOKEN, ...)
+import harness  # noqa: E402
+from harness import (COEF, TOKEN, OwnServers, Response, metric_sum, parse_metrics, q,  # noqa: E402
+                     ref_loss, resolve, route_to_openapi_path)
 
-TOKEN = th.TOKEN
-COEF = th.COEF
 COEF_NAMES = ("a_s", "b_s", "c_s", "b_n", "a_d", "b_d", "c")
 DATA_DIR = None
-FULL_RUN = False
 
 # The sweeps' conversions (shared/data/README.md, law-math.md section 5).
 VIT_BASE = 12 * 12 * 768 ** 2   # 84,934,656 non-zeros at scale 1
@@ -48,10 +44,6 @@ T5_FILE = "t5-c4-sweep.csv"
 # A fit long enough to be caught running (about 2 s on 2 cores, a few tenths
 # on 16), well under the request cap of api/sl_fit_json.h (bootstrap <= 10000).
 LONG_BOOTSTRAP = 2000
-
-
-def q(**params):
-    return urllib.parse.urlencode(params)
 
 
 def huber(r, delta):
@@ -115,7 +107,7 @@ def synthetic_rows(seed=SYN_SEED):
     for s in SYN_S:
         for n in SYN_N:
             for d in SYN_D:
-                y = th.ref_loss(k, s, n, d) * math.exp(rng.gauss(0.0, SYN_SIGMA))
+                y = ref_loss(k, s, n, d) * math.exp(rng.gauss(0.0, SYN_SIGMA))
                 rows.append({"sparsity": s, "nonzeros": n, "data": d, "loss": y,
                              "run_id": "run-s%g-n%g-d%g" % (s, n, d)})
     return rows
@@ -135,8 +127,9 @@ def csv_text(header, rows):
 OBSERVED_STATUSES = set()
 
 
-class Server(th.Server):
-    """test_http's server, with a longer client timeout for ?wait=true."""
+class Server(harness.Server):
+    """The harness's server, with a longer client timeout for ?wait=true, that
+    records the status of every answer."""
 
     def connect(self, timeout=90):
         return super().connect(timeout)
@@ -146,33 +139,16 @@ class Server(th.Server):
         OBSERVED_STATUSES.add((method, path.split("?")[0], r.status))
         return r
 
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait()
-        self.reader.join(5)
-
-
-SHARED = None
-SHARED_TMP = None
-
 
 def setUpModule():
-    global SHARED, SHARED_TMP
-    SHARED_TMP = tempfile.mkdtemp(prefix="sparselaw-fits-")
-    SHARED = Server(os.path.join(SHARED_TMP, "data"), th.new_token_file(SHARED_TMP))
+    harness.start_shared(tempfile.mkdtemp(prefix="sparselaw-fits-"), server_cls=Server)
 
 
 def tearDownModule():
-    th.stop_shared(SHARED, SHARED_TMP)
+    harness.stop_shared()
 
 
-class Base(th.Base):
-    maxDiff = 4000
-
-    @property
-    def srv(self):
-        return SHARED
-
+class Base(harness.Base):
     # -- datasets
 
     def upload(self, body, ctype="text/csv", server=None, token=TOKEN, path="/v1/datasets",
@@ -204,8 +180,7 @@ class Base(th.Base):
         err = resp.json()["error"]
         self.assertEqual(err["code"], code, resp)
         self.assertTrue(err["message"], resp)
-        th.OBSERVED_ERRORS.setdefault(code, status)
-        self.assertEqual(th.OBSERVED_ERRORS[code], status, code)
+        self.observe_error(code, status)
         if not check_row:  # an option refused before the body is read
             if field:
                 self.assertEqual(err.get("field"), field, resp)
@@ -272,7 +247,7 @@ class Base(th.Base):
             for k in ("sparsity", "nonzeros", "data"):
                 self.assertEqual(r[k], want[k], (i, k))
             self.assertEqual(r["loss"], want["loss"], "row %d loss" % (i + 1))
-            pred = th.ref_loss(coef, r["sparsity"], r["nonzeros"], r["data"])
+            pred = ref_loss(coef, r["sparsity"], r["nonzeros"], r["data"])
             self.assert_rel(r["predicted"], pred, 1e-12, "row %d predicted" % (i + 1))
             self.assert_close(r["residual"], r["predicted"] - r["loss"], 1e-12)
             if not r["heldout"]:
@@ -307,14 +282,14 @@ class TestSweeps(Base):
             cls.vit_body = f.read()
         with open(sweep_path(T5_FILE), "rb") as f:
             cls.t5_body = f.read()
-        r = SHARED.request("POST", "/v1/datasets?" + q(name="vit-jft sweep",
-                                                        base_params=VIT_BASE),
-                           body=cls.vit_body, headers={"Content-Type": "application/json"},
-                           token=TOKEN)
+        srv = harness.SHARED
+        r = srv.request("POST", "/v1/datasets?" + q(name="vit-jft sweep", base_params=VIT_BASE),
+                        body=cls.vit_body, headers={"Content-Type": "application/json"},
+                        token=TOKEN)
         cls.vit_upload = r
-        r = SHARED.request("POST", "/v1/datasets?" + q(name="t5-c4 sweep", base_params=T5_BASE,
-                                                        tokens_per_step=T5_TOKENS_PER_STEP),
-                           body=cls.t5_body, headers={"Content-Type": "text/csv"}, token=TOKEN)
+        r = srv.request("POST", "/v1/datasets?" + q(name="t5-c4 sweep", base_params=T5_BASE,
+                                                    tokens_per_step=T5_TOKENS_PER_STEP),
+                        body=cls.t5_body, headers={"Content-Type": "text/csv"}, token=TOKEN)
         cls.t5_upload = r
 
     def uploaded(self, resp, rows, unit, name):
@@ -427,7 +402,7 @@ class TestSweeps(Base):
         pt = q(sparsity=0.75, nonzeros=1e8, data=1e10)
         loss = self.ok(self.srv.get("/v1/laws/vit-refit/loss?" + pt))
         self.assertEqual(loss["law"], {"name": "vit-refit", "version": 2})
-        self.assert_rel(loss["loss"], th.ref_loss(law["coefficients"], 0.75, 1e8, 1e10), 1e-12)
+        self.assert_rel(loss["loss"], ref_loss(law["coefficients"], 0.75, 1e8, 1e10), 1e-12)
         lo, hi = loss["interval"]
         self.assertLess(lo, hi)
         self.assertLessEqual(lo, loss["loss"])
@@ -553,9 +528,9 @@ class TestHoldout(Base):
     @classmethod
     def setUpClass(cls):
         cls.rows = synthetic_rows(seed=11)
-        r = SHARED.request("POST", "/v1/datasets?name=holdout&data_unit=tokens",
-                           body=ndjson(cls.rows),
-                           headers={"Content-Type": "application/x-ndjson"}, token=TOKEN)
+        r = harness.SHARED.request("POST", "/v1/datasets?name=holdout&data_unit=tokens",
+                                   body=ndjson(cls.rows),
+                                   headers={"Content-Type": "application/x-ndjson"}, token=TOKEN)
         assert r.status == 201, r
         cls.ds = r.json()["id"]
 
@@ -771,7 +746,8 @@ class TestBadUploads(Base):
 
     def test_body_over_the_cap(self):
         tmp = tempfile.mkdtemp(prefix="sparselaw-cap-")
-        s = Server(os.path.join(tmp, "data"), th.new_token_file(tmp), args=["--max-body", "1024"])
+        s = Server(os.path.join(tmp, "data"), harness.new_token_file(tmp),
+                   args=["--max-body", "1024"])
         try:
             small = csv_text(GOOD_HEADER, GOOD_ROWS)
             big = csv_text(GOOD_HEADER, [(0.5, 1e8 + i, 1e10, 2.5) for i in range(60)])
@@ -798,21 +774,24 @@ def small_grid(n, sparsities=(0.0, 0.5, 0.75)):
     for i in range(n):
         s = sparsities[i % len(sparsities)]
         nz, d = 1e7 * (1 + i), 1e9 * (1 + i % 4)
-        rows.append((s, nz, d, th.ref_loss(COEF["t5-c4"], s, nz, d)))
+        rows.append((s, nz, d, ref_loss(COEF["t5-c4"], s, nz, d)))
     return csv_text(GOOD_HEADER, rows)
+
+
+def csv_dataset(body, name):
+    """A CSV upload to the shared server, from a setUpClass: the dataset's id."""
+    r = harness.SHARED.request("POST", "/v1/datasets?" + q(name=name), body=body,
+                               headers={"Content-Type": "text/csv"}, token=TOKEN)
+    assert r.status == 201, r
+    return r.json()["id"]
 
 
 class TestBadFits(Base):
     @classmethod
     def setUpClass(cls):
-        def make(body, name):
-            r = SHARED.request("POST", "/v1/datasets?" + q(name=name), body=body,
-                               headers={"Content-Type": "text/csv"}, token=TOKEN)
-            assert r.status == 201, r
-            return r.json()["id"]
-        cls.good = make(small_grid(24), "fit ok")
-        cls.seven = make(small_grid(7), "seven rows")
-        cls.one_s = make(small_grid(12, sparsities=(0.5,)), "one sparsity")
+        cls.good = csv_dataset(small_grid(24), "fit ok")
+        cls.seven = csv_dataset(small_grid(7), "seven rows")
+        cls.one_s = csv_dataset(small_grid(12, sparsities=(0.5,)), "one sparsity")
 
     def refused(self, body, status, code, field=None, path="/v1/fits"):
         r = self.srv.request("POST", path, json_body=body, token=TOKEN)
@@ -987,27 +966,9 @@ class TestAppendAndDelete(Base):
 
 # ---------------------------------------------------------------- restarts
 
-class TestDurability(Base):
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="sparselaw-durable-")
-        self.data = os.path.join(self.tmp, "data")
-        self.token_file = th.new_token_file(self.tmp)
-        self.servers = []
-
-    def tearDown(self):
-        for s in self.servers:
-            if s.proc.poll() is None:
-                s.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def start(self):
-        s = Server(self.data, self.token_file)
-        self.servers.append(s)
-        return s
-
-    def stop(self, s):
-        self.assertEqual(s.stop(), 0, s.stderr_text()[-2000:])
-        self.assertEqual(s.non_json_lines(), [])
+class TestDurability(OwnServers, Base):
+    server_cls = Server
+    tmp_prefix = "sparselaw-durable-"
 
     def log_events(self, s, event):
         return [e for e in s.log_entries() if e.get("event") == event]
@@ -1053,9 +1014,9 @@ class TestDurability(Base):
         self.assertEqual(self.dataset_list(s), datasets)
         time.sleep(0.3)
         self.assertEqual(self.log_events(s, "fit_started"), [])
-        samples = th.parse_metrics(s.get("/metrics").text())
+        samples = parse_metrics(s.get("/metrics").text())
         for state, count in (("queued", 0), ("running", 0), ("succeeded", 2), ("failed", 0)):
-            self.assertEqual(th.metric_sum(samples, "sparselaw_fits", state=state), count, state)
+            self.assertEqual(metric_sum(samples, "sparselaw_fits", state=state), count, state)
         self.stop(s)
 
     def test_sigterm_while_a_client_waits(self):
@@ -1100,7 +1061,7 @@ class TestDurability(Base):
         self.assertEqual(s.non_json_lines(), [])
         self.assertLess(stopped - sent, 5, "SIGTERM waited for the fit")
         resp = out.get("resp")
-        self.assertIsInstance(resp, th.Response, resp)
+        self.assertIsInstance(resp, Response, resp)
         self.assertEqual(resp.status, 202, resp)
         self.assertIn(resp.json()["status"], ("queued", "running"))
         self.assertLess(out["at"] - sent, 5)
@@ -1117,40 +1078,72 @@ class TestDurability(Base):
 
 class TestZErrorCodes(Base):
     """Runs last: what the other tests saw agrees with the server's error
-    table and with openapi.json."""
+    table and with openapi.json. Each test first provokes the errors of
+    error_probes() on the routes of this file, so that run alone it still
+    checks something."""
+
+    @classmethod
+    def setUpClass(cls):
+        # what the other tests saw, before the probes add theirs
+        cls.seen_before = len(OBSERVED_STATUSES), len(harness.OBSERVED_ERRORS)
+        cls.good = csv_dataset(small_grid(24), "probe ok")
+        cls.seven = csv_dataset(small_grid(7), "probe seven rows")
+
+    def error_probes(self):
+        csv_body = {"body": small_grid(24), "headers": {"Content-Type": "text/csv"},
+                    "token": TOKEN}
+        json_body = {"headers": {"Content-Type": "application/json"}, "token": TOKEN}
+        return [
+            (401, "unauthorized", "GET", "/v1/datasets", {}),
+            (403, "forbidden", "GET", "/v1/datasets", {"token": "wrong-token-0123456789abcdef"}),
+            (404, "not_found", "GET", "/v1/fits/999999", {"token": TOKEN}),
+            (404, "not_found", "GET", "/v1/datasets/999999", {"token": TOKEN}),
+            (400, "invalid_parameter", "GET", "/v1/datasets/0", {"token": TOKEN}),
+            (400, "missing_parameter", "POST", "/v1/datasets", csv_body),
+            (400, "unknown_parameter", "POST", "/v1/datasets?" + q(name="probe", nope=1),
+             csv_body),
+            (415, "unsupported_media_type", "POST", "/v1/datasets?" + q(name="probe"),
+             dict(csv_body, headers={"Content-Type": "text/plain"})),
+            (422, "unit_mismatch", "POST",
+             "/v1/datasets/%d/rows?" % self.good + q(data_unit="examples"), csv_body),
+            (400, "invalid_json", "POST", "/v1/fits", dict(json_body, body="{")),
+            (400, "invalid_body", "POST", "/v1/fits", dict(json_body, body='{"law": "probe"}')),
+            (409, "conflict", "POST", "/v1/fits",
+             dict(json_body, body=json.dumps({"dataset": self.good, "law": "t5-c4"}))),
+            (422, "unprocessable", "POST", "/v1/fits",
+             dict(json_body, body=json.dumps({"dataset": self.seven, "law": "probe"}))),
+        ]
 
     def test_observed_statuses_are_documented(self):
-        with open(th.OPENAPI_PATH) as f:
+        self.probe_errors(self.error_probes())
+        with open(harness.OPENAPI_PATH) as f:
             doc = json.load(f)
-        out = subprocess.run([th.SERVER_BIN, "--routes"], capture_output=True, timeout=10,
+        out = subprocess.run([harness.SERVER_BIN, "--routes"], capture_output=True, timeout=10,
                              check=True)
         routes = []
         for r in json.loads(out.stdout):
             if r["static"]:
                 continue
             rx = re.sub(r"\\\{\w+\\\}", "[^/]+", re.escape(r["path"]))
-            routes.append((r["method"], re.compile(rx + "$"), th.route_to_openapi_path(r["path"])))
+            routes.append((r["method"], re.compile(rx + "$"), route_to_openapi_path(r["path"])))
+        self.assertTrue(OBSERVED_STATUSES)
         for method, path, status in sorted(OBSERVED_STATUSES):
             match = [p for m, rx, p in routes if m == method and rx.match(path)]
             self.assertTrue(match, "%s %s is not in the route table" % (method, path))
             op = doc.get("paths", {}).get(match[0], {}).get(method.lower())
             if not op:
                 continue  # not documented yet: the openapi sync test of test_http says so
-            responses = th.resolve(doc, op).get("responses", {})
+            responses = resolve(doc, op).get("responses", {})
             self.assertTrue(str(status) in responses or "default" in responses,
                             "%s %s answered %d, not documented for %s"
                             % (method, path, status, match[0]))
-        if FULL_RUN:
-            self.assertGreater(len(OBSERVED_STATUSES), 20)
+        if harness.FULL_RUN:
+            self.assertGreater(self.seen_before[0], 20)
 
     def test_observed_errors_match_the_server_table(self):
-        table = th.error_table_from_source()
-        if table is None:
-            self.skipTest("api/sl_errors.c not beside openapi.json")
-        if FULL_RUN:
-            self.assertGreaterEqual(len(th.OBSERVED_ERRORS), 10)
-        for code, status in th.OBSERVED_ERRORS.items():
-            self.assertEqual(table.get(code), status, code)
+        if harness.FULL_RUN:
+            self.assertGreaterEqual(self.seen_before[1], 10)
+        self.assert_observed_errors_match_the_server_table(self.error_probes())
 
 
 # ---------------------------------------------------------------- main
@@ -1159,21 +1152,13 @@ TEST_CLASSES = [TestSweeps, TestReadBack, TestSyntheticRecovery, TestHoldout, Te
                 TestBadFits, TestAppendAndDelete, TestDurability, TestZErrorCodes]
 
 
-def main():
-    global DATA_DIR, FULL_RUN
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", required=True, help="path to sparselawd")
-    parser.add_argument("--openapi", required=True, help="path to api/openapi.json")
-    here = os.path.dirname(os.path.abspath(__file__))
-    parser.add_argument("--data-dir", default=os.path.join(here, "..", "..", "data"),
-                        help="the authors' sweeps (default: <repo>/data)")
-    args, rest = parser.parse_known_args()
-    th.SERVER_BIN = os.path.abspath(args.server)
-    th.OPENAPI_PATH = os.path.abspath(args.openapi)
+def configure(args):
+    global DATA_DIR
     DATA_DIR = os.path.abspath(args.data_dir)
-    FULL_RUN = not rest
-    return th.run_tests(sys.modules[__name__], TEST_CLASSES, rest)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    parser = harness.parser(__doc__)
+    parser.add_argument("--data-dir", default=os.path.join(harness.REPO, "data"),
+                        help="the authors' sweeps (default: <repo>/data)")
+    sys.exit(harness.main(TEST_CLASSES, parser, configure))

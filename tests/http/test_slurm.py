@@ -9,51 +9,35 @@ and the server killed with -9 mid-run.
     python3 tests/http/test_slurm.py --server build/sparselawd --openapi api/openapi.json \\
         --trainer build/sparselaw-train [--corpus data/tinyshakespeare.txt]
 
-Standard library only; the server helper comes from test_http.py beside this
-file. Needs root (the Slurm daemons); installs the packages through
+Standard library only; the server and sweep helpers come from harness.py
+beside this file. Needs root (the Slurm daemons); installs the packages through
 scripts/deps.sh slurm when they are missing. When Slurm cannot start, every
 test FAILS with the reason: CI must run these, never skip them.
 """
-import argparse
 import atexit
 import json
 import os
 import pwd
-import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import unittest
 import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_http as th  # noqa: E402  (Server, Base, TOKEN, ...)
+import harness  # noqa: E402
+from harness import (SIZES, TOKEN, Server, SweepBase, free_port, jsonl_events,  # noqa: E402
+                     new_token_file, stop_running)
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SLURM_SH = os.path.join(HERE, "..", "..", "scripts", "slurm.sh")
+SLURM_SH = os.path.join(harness.REPO, "scripts", "slurm.sh")
 API = "v0.0.38"
-TOKEN = th.TOKEN
-TRAINER = None
-CORPUS = None
 
-TRAINER_OPTS = {"context": 32, "batch": 4, "val_tokens": 2048, "threads": 1}
-SIZES = [{"layers": 1, "width": 32, "heads": 2}, {"layers": 2, "width": 48, "heads": 2}]
-# 8 distinct points: the fewest that identify the law's 7 coefficients.
-GRID = {"sizes": SIZES, "sparsities": [0, 0.5], "tokens": [4096, 8192], "seeds": [1]}
 # One run of several seconds: long enough to be caught mid-way.
 LONG_TOKENS = 3000000
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Slurm:
@@ -127,7 +111,6 @@ class Slurm:
 
 TMP = None
 SLURM = None
-SHARED = None
 SETUP_ERROR = None
 
 
@@ -137,79 +120,45 @@ def stop_slurm():
 
 
 def server_args(extra=()):
-    args = ["--trainer", TRAINER, "--slurm-url", SLURM.url, "--slurm-user", SLURM.user,
+    args = ["--trainer", harness.TRAINER, "--slurm-url", SLURM.url, "--slurm-user", SLURM.user,
             "--slurm-jwt-file", SLURM.jwt_file, "--slurm-runs", "4"]
-    if CORPUS:
-        args += ["--corpus", CORPUS]
+    if harness.CORPUS:
+        args += ["--corpus", harness.CORPUS]
     return args + list(extra)
 
 
 def setUpModule():
-    global TMP, SLURM, SHARED, SETUP_ERROR
+    global TMP, SLURM, SETUP_ERROR
     TMP = tempfile.mkdtemp(prefix="sparselaw-slurm-")
     # Slurm's daemons and jobs run as other users: they need a way in.
     os.chmod(TMP, 0o755)
     SLURM = Slurm(TMP)
     atexit.register(stop_slurm)
     try:
-        if not (TRAINER and os.access(TRAINER, os.X_OK)):
-            raise RuntimeError("--trainer %r is not an executable file" % TRAINER)
+        if not (harness.TRAINER and os.access(harness.TRAINER, os.X_OK)):
+            raise RuntimeError("--trainer %r is not an executable file" % harness.TRAINER)
         if os.getuid() != 0:
             raise RuntimeError("the Slurm tests start slurmctld and slurmd: run them as root")
         SLURM.start()
-        SHARED = th.Server(os.path.join(TMP, "data"), th.new_token_file(TMP),
-                           args=server_args())
+        harness.start_shared(TMP, args=server_args(), own_tmp=False)
     except Exception as e:  # every test fails with the reason
         SETUP_ERROR = "Slurm could not be started for the tests: %s" % e
 
 
 def tearDownModule():
     try:
-        th.stop_shared(SHARED, None)
+        harness.stop_shared()
     finally:
         stop_slurm()
         shutil.rmtree(TMP, ignore_errors=True)
 
 
-class Base(th.Base):
-    maxDiff = 4000
+class Base(SweepBase):
+    done_timeout = 180
 
     def setUp(self):
         if SETUP_ERROR:
             self.fail(SETUP_ERROR)
-
-    @property
-    def srv(self):
-        return SHARED
-
-    def post_sweep(self, body, server=None, status=202):
-        r = (server or self.srv).request("POST", "/v1/sweeps", json_body=body, token=TOKEN)
-        return self.ok(r, status)
-
-    def sweep(self, sid, server=None):
-        return self.ok((server or self.srv).get("/v1/sweeps/%d" % sid, token=TOKEN))
-
-    def run_get(self, rid, server=None):
-        return self.ok((server or self.srv).get("/v1/runs/%d" % rid, token=TOKEN))
-
-    def wait_sweep(self, sid, until, server=None, timeout=120):
-        deadline = time.time() + timeout
-        while True:
-            s = self.sweep(sid, server)
-            if until(s):
-                return s
-            if time.time() > deadline:
-                self.fail("sweep %d did not get there in %ds: %s" % (sid, timeout,
-                                                                    json.dumps(s)[:3000]))
-            time.sleep(0.1)
-
-    def wait_done(self, sid, server=None, timeout=180):
-        return self.wait_sweep(sid, lambda s: s["status"] in ("succeeded", "failed", "cancelled"),
-                               server, timeout)
-
-    def wait_running(self, sid, server=None, timeout=60):
-        return self.wait_sweep(sid, lambda s: any(r["state"] == "running" and r["progress"]
-                                                  for r in s["runs"]), server, timeout)
 
     def long_sweep(self, law, server=None, tokens=LONG_TOKENS):
         grid = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [tokens]}
@@ -233,10 +182,9 @@ class Base(th.Base):
 
 
 def sweep_body(law, grid=None, **extra):
-    body = {"law": law, "backend": "slurm", "grid": grid or GRID, "trainer": TRAINER_OPTS,
-            "fit": {"bootstrap": 10}}
-    body.update(extra)
-    return body
+    """A sweep on the Slurm backend, unless extra says another."""
+    extra.setdefault("backend", "slurm")
+    return harness.sweep_body(law, grid, bootstrap=10, **extra)
 
 
 RESULT = {"event": "result", "status": "completed", "step": 1, "steps": 1, "tokens": 4096,
@@ -333,12 +281,10 @@ class TestReportRoute(Base):
 
     def test_slurm_backend_needs_slurmrestd(self):
         tmp = tempfile.mkdtemp(prefix="sparselaw-no-slurm-")
-        srv = th.Server(os.path.join(tmp, "data"), th.new_token_file(tmp),
-                        args=["--trainer", TRAINER])
+        srv = Server(os.path.join(tmp, "data"), new_token_file(tmp),
+                     args=["--trainer", harness.TRAINER])
         try:
-            r = srv.request("POST", "/v1/sweeps", json_body=sweep_body("calib-no-slurm"),
-                            token=TOKEN)
-            self.assert_error(r, 422, "unprocessable", "backend")
+            self.assert_no_backend(sweep_body("calib-no-slurm"), server=srv)
         finally:
             self.assertEqual(srv.stop(), 0)
             shutil.rmtree(tmp, ignore_errors=True)
@@ -374,9 +320,9 @@ class TestFaults(Base):
         tmp = tempfile.mkdtemp(prefix="sparselaw-slurm-restart-", dir=TMP)
         os.chmod(tmp, 0o755)
         data = os.path.join(tmp, "data")
-        token = th.new_token_file(tmp)
+        token = new_token_file(tmp)
         port = free_port()  # the same port after the restart: the job's report URL
-        srv = th.Server(data, token, args=server_args(["--port", str(port)]))
+        srv = Server(data, token, args=server_args(["--port", str(port)]))
         srv2 = None
         try:
             s = self.long_sweep("calib-slurm-restart", server=srv)
@@ -388,7 +334,7 @@ class TestFaults(Base):
             # the job trains on without the server
             self.assertEqual(SLURM.job_state(job), "RUNNING")
             time.sleep(0.5)
-            srv2 = th.Server(data, token, args=server_args(["--port", str(port)]))
+            srv2 = Server(data, token, args=server_args(["--port", str(port)]))
             s = self.wait_done(s["id"], server=srv2)
             run = s["runs"][0]
             self.assertEqual(run["state"], "succeeded", run)
@@ -399,37 +345,18 @@ class TestFaults(Base):
             jobs = SLURM.jobs_named("sparselaw-run-%d-" % run["id"],
                                     os.path.realpath(os.path.join(data, "slurm")))
             self.assertEqual([str(j["job_id"]) for j in jobs], [job])
-            with open(os.path.join(data, "slurm", "run-%d-1.jsonl" % run["id"])) as f:
-                events = [json.loads(l)["event"] for l in f if l.strip()]
+            events = jsonl_events(os.path.join(data, "slurm", "run-%d-1.jsonl" % run["id"]))
             self.assertEqual(events.count("start"), 1)
             self.assertEqual(events.count("result"), 1)
             self.assertTrue(srv2.request_lines("/v1/runs/%d/report" % run["id"]))
             self.assertEqual(srv2.stop(), 0)
         finally:
-            if srv.proc.poll() is None:
-                srv.stop()
-            if srv2 and srv2.proc.poll() is None:
-                srv2.stop()
+            stop_running(srv, srv2)
 
 
 TEST_CLASSES = [TestEndToEnd, TestReportRoute, TestFaults]
 
 
-def main():
-    global TRAINER, CORPUS
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", required=True, help="path to sparselawd")
-    parser.add_argument("--openapi", required=True, help="path to api/openapi.json")
-    parser.add_argument("--trainer", required=True, help="path to sparselaw-train")
-    parser.add_argument("--corpus", default=os.path.join(HERE, "..", "..", "data", "tinyshakespeare.txt"),
-                        help="training text (default: <repo>/data/tinyshakespeare.txt)")
-    args, rest = parser.parse_known_args()
-    th.SERVER_BIN = os.path.abspath(args.server)
-    th.OPENAPI_PATH = os.path.abspath(args.openapi)
-    TRAINER = os.path.abspath(args.trainer)
-    CORPUS = os.path.abspath(args.corpus)
-    return th.run_tests(sys.modules[__name__], TEST_CLASSES, rest)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(TEST_CLASSES, harness.parser(__doc__, trainer=True,
+                                                       corpus=harness.DEFAULT_CORPUS)))

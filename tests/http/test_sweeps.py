@@ -6,12 +6,11 @@ duplicates, cancels, bad grids, retries, and a kill -9 in the middle.
     python3 tests/http/test_sweeps.py --server build/sparselawd --openapi api/openapi.json \
         --trainer build/sparselaw-train [--corpus data/tinyshakespeare.txt]
 
-Standard library only; the server helper comes from test_http.py beside this
-file. Every test skips when --trainer is not an executable file. The runs
+Standard library only; the server, worker and sweep helpers come from
+harness.py beside this file. Every test skips when --trainer is not an executable file. The runs
 are tiny (a few thousand tokens of a 1-layer model on tinyshakespeare), so
 the whole file takes well under a minute on 2 cores.
 """
-import argparse
 import glob
 import json
 import os
@@ -21,44 +20,24 @@ import stat
 import sys
 import tempfile
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_http as th  # noqa: E402  (Server, Base, TOKEN, ...)
-import test_worker as tw  # noqa: E402  (Worker: sparselaw-train serve)
-
-TOKEN = th.TOKEN
-TRAINER = None
-CORPUS = None
-
-# Tiny runs: 1 to 2 layers of width 32 to 48, windows of 32 bytes, a small
-# validation set, one thread each.
-TRAINER_OPTS = {"context": 32, "batch": 4, "val_tokens": 2048, "threads": 1}
-SIZES = [{"layers": 1, "width": 32, "heads": 2}, {"layers": 2, "width": 48, "heads": 2}]
-# 8 distinct points: the fewest that identify the law's 7 coefficients.
-GRID = {"sizes": SIZES, "sparsities": [0, 0.5], "tokens": [4096, 8192], "seeds": [1]}
-ENDED = ("succeeded", "failed", "cancelled")
+import harness  # noqa: E402
+from harness import (COEF, GRID, SIZES, TOKEN, WORKER_TOKEN, Server, SweepBase,  # noqa: E402
+                     Worker, free_port, jsonl_events, new_token_file, pid_alive, stop_running,
+                     sweep_body)
 
 
 def have_trainer():
-    return bool(TRAINER) and os.path.isfile(TRAINER) and os.access(TRAINER, os.X_OK)
+    trainer = harness.TRAINER
+    return bool(trainer) and os.path.isfile(trainer) and os.access(trainer, os.X_OK)
 
 
 def server_args(extra=()):
-    args = ["--trainer", TRAINER or "/nonexistent", "--local-runs", "2"]
-    if CORPUS:
-        args += ["--corpus", CORPUS]
+    args = ["--trainer", harness.TRAINER or "/nonexistent", "--local-runs", "2"]
+    if harness.CORPUS:
+        args += ["--corpus", harness.CORPUS]
     return args + list(extra)
-
-
-def pid_alive(pid):
-    """A running process (not a zombie) with this pid."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def ref_pid(run):
@@ -66,67 +45,22 @@ def ref_pid(run):
     return int(ref.split(":")[1]) if ref.startswith("pid:") else None
 
 
-SHARED = None
-SHARED_TMP = None
-
-
 def setUpModule():
-    global SHARED, SHARED_TMP
-    if not have_trainer():
-        return
-    SHARED_TMP = tempfile.mkdtemp(prefix="sparselaw-sweeps-")
-    SHARED = th.Server(os.path.join(SHARED_TMP, "data"), th.new_token_file(SHARED_TMP),
-                       args=server_args())
+    if have_trainer():
+        harness.start_shared(tempfile.mkdtemp(prefix="sparselaw-sweeps-"), args=server_args())
 
 
 def tearDownModule():
-    th.stop_shared(SHARED, SHARED_TMP)
+    harness.stop_shared()
 
 
-class Base(th.Base):
-    maxDiff = 4000
-
+class Base(SweepBase):
     def setUp(self):
         if not have_trainer():
-            self.skipTest("--trainer %r is not an executable file" % TRAINER)
-
-    @property
-    def srv(self):
-        return SHARED
-
-    def post_sweep(self, body, server=None, status=202):
-        r = (server or self.srv).request("POST", "/v1/sweeps", json_body=body, token=TOKEN)
-        return self.ok(r, status)
-
-    def sweep(self, sid, server=None):
-        return self.ok((server or self.srv).get("/v1/sweeps/%d" % sid, token=TOKEN))
-
-    def run_get(self, rid, server=None):
-        return self.ok((server or self.srv).get("/v1/runs/%d" % rid, token=TOKEN))
-
-    def wait_sweep(self, sid, until, server=None, timeout=120):
-        deadline = time.time() + timeout
-        while True:
-            s = self.sweep(sid, server)
-            if until(s):
-                return s
-            if time.time() > deadline:
-                self.fail("sweep %d did not get there in %ds: %s" % (sid, timeout,
-                                                                    json.dumps(s)[:3000]))
-            time.sleep(0.1)
-
-    def wait_done(self, sid, server=None, timeout=120):
-        return self.wait_sweep(sid, lambda s: s["status"] in ("succeeded", "failed", "cancelled"),
-                               server, timeout)
+            self.skipTest("--trainer %r is not an executable file" % harness.TRAINER)
 
     def logs(self, server):
         return sorted(glob.glob(os.path.join(server.data_dir, "runs", "run-*.jsonl")))
-
-
-def sweep_body(law, grid=None, **extra):
-    body = {"law": law, "grid": grid or GRID, "trainer": TRAINER_OPTS, "fit": {"bootstrap": 20}}
-    body.update(extra)
-    return body
 
 
 class TestEndToEnd(Base):
@@ -185,8 +119,7 @@ class TestEndToEnd(Base):
                 if os.path.basename(p).split("-")[1] in {str(r["id"]) for r in s["runs"]}]
         self.assertEqual(len(logs), 8)
         for p in logs:
-            with open(p) as f:
-                events = [json.loads(l)["event"] for l in f if l.strip()]
+            events = jsonl_events(p)
             self.assertEqual(events.count("start"), 1, p)
             self.assertEqual(events.count("result"), 1, p)
         # a finished sweep and a succeeded run cannot be cancelled
@@ -228,10 +161,6 @@ class TestCancel(Base):
     def long_sweep(self, law, tokens=3000000):
         grid = {"sizes": [SIZES[0]], "sparsities": [0.25, 0.75], "tokens": [tokens]}
         return self.post_sweep(sweep_body(law, grid))
-
-    def wait_running(self, sid, n):
-        return self.wait_sweep(sid, lambda s: sum(1 for r in s["runs"] if r["state"] == "running"
-                                                  and r["progress"]) >= n, timeout=60)
 
     def wait_gone(self, pid, timeout=20):
         deadline = time.time() + timeout
@@ -344,7 +273,7 @@ class TestBadRequests(Base):
 
     def test_conflicts_and_auth(self):
         self.bad(sweep_body("t5-c4"), "law", 409, "conflict")
-        law = {"coefficients": th.COEF["vit-jft"], "units": {"data": "examples"}}
+        law = {"coefficients": COEF["vit-jft"], "units": {"data": "examples"}}
         self.ok(self.srv.request("PUT", "/v1/laws/calib-images", json_body=law, token=TOKEN), 201)
         self.bad(sweep_body("calib-images"), "law", 409, "conflict")
         r = self.srv.request("POST", "/v1/sweeps", json_body=sweep_body("calib-x"))
@@ -360,7 +289,7 @@ class TestFailures(Base):
     """Servers of their own, with a trainer that dies or a corpus that is not there."""
 
     def server(self, tmp, args):
-        return th.Server(os.path.join(tmp, "data"), th.new_token_file(tmp), args=args)
+        return Server(os.path.join(tmp, "data"), new_token_file(tmp), args=args)
 
     def test_lost_runs_retry_with_backoff_then_fail(self):
         tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-fail-")
@@ -394,7 +323,7 @@ class TestFailures(Base):
     def test_refused_runs_fail_at_once(self):
         tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-corpus-")
         try:
-            srv = self.server(tmp, ["--trainer", TRAINER, "--corpus",
+            srv = self.server(tmp, ["--trainer", harness.TRAINER, "--corpus",
                                     os.path.join(tmp, "no-such-corpus.txt")])
             try:
                 grid = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [4096]}
@@ -409,20 +338,11 @@ class TestFailures(Base):
             # a server whose trainer is not there refuses sweeps up front
             srv = self.server(tmp, ["--trainer", os.path.join(tmp, "nothing-here")])
             try:
-                r = srv.request("POST", "/v1/sweeps", json_body=sweep_body("calib-none"),
-                                token=TOKEN)
-                self.assert_error(r, 422, "unprocessable", "backend")
+                self.assert_no_backend(sweep_body("calib-none"), server=srv)
             finally:
                 self.assertEqual(srv.stop(), 0)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def free_port():
-    import socket
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class TestWorkerBackend(Base):
@@ -433,9 +353,9 @@ class TestWorkerBackend(Base):
         port = free_port()
         token_file = os.path.join(tmp, "worker-token")
         with open(token_file, "w") as f:
-            f.write(tw.TOKEN + "\n")
-        worker = tw.Worker(os.path.join(tmp, "w1"), max_active=2, args=["--port", str(port)])
-        srv = th.Server(os.path.join(tmp, "data"), th.new_token_file(tmp), args=server_args([
+            f.write(WORKER_TOKEN + "\n")
+        worker = Worker(os.path.join(tmp, "w1"), max_active=2, args=["--port", str(port)])
+        srv = Server(os.path.join(tmp, "data"), new_token_file(tmp), args=server_args([
             "--worker-url", "http://127.0.0.1:%d" % port, "--worker-token-file", token_file,
             "--worker-runs", "2", "--worker-lost-after", "30"]))
         try:
@@ -443,13 +363,12 @@ class TestWorkerBackend(Base):
             s = self.post_sweep(sweep_body("calib-worker", grid, backend="worker"), server=srv)
             self.assertEqual(s["backend"], "worker")
             # wait until a run trains on the worker, then kill the worker and its runs
-            self.wait_sweep(s["id"], lambda x: any(r["state"] == "running" and r["progress"]
-                                                   for r in x["runs"]), server=srv, timeout=60)
+            self.wait_running(s["id"], server=srv)
             worker.proc.kill()
             worker.proc.wait()
             time.sleep(0.5)
             # a new worker on the same address knows nothing of the old runs: 404, lost, retried
-            worker = tw.Worker(os.path.join(tmp, "w2"), max_active=2, args=["--port", str(port)])
+            worker = Worker(os.path.join(tmp, "w2"), max_active=2, args=["--port", str(port)])
             s = self.wait_done(s["id"], server=srv, timeout=240)
             self.assertEqual(s["status"], "succeeded", json.dumps(s)[:2000])
             runs = s["runs"]
@@ -467,17 +386,15 @@ class TestWorkerBackend(Base):
             shutil.rmtree(tmp, ignore_errors=True)
 
     def test_worker_backend_needs_a_worker(self):
-        r = self.srv.request("POST", "/v1/sweeps", token=TOKEN,
-                             json_body=sweep_body("calib-no-worker", backend="worker"))
-        self.assert_error(r, 422, "unprocessable", "backend")
+        self.assert_no_backend(sweep_body("calib-no-worker", backend="worker"))
 
 
 class TestRestart(Base):
     def test_kill9_mid_sweep_loses_nothing_and_runs_nothing_twice(self):
         tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-restart-")
-        token = th.new_token_file(tmp)
+        token = new_token_file(tmp)
         data = os.path.join(tmp, "data")
-        srv = th.Server(data, token, args=server_args())
+        srv = Server(data, token, args=server_args())
         srv2 = None
         try:
             # runs of 1 to 3 s: long enough to be caught mid-way by the kill
@@ -503,7 +420,7 @@ class TestRestart(Base):
             time.sleep(0.1)
             with open(os.path.join(data, "runs", "run-%d-1.jsonl" % victim["id"])) as f:
                 self.assertNotIn('"result"', f.read(), "the victim ended before the kill")
-            srv2 = th.Server(data, token, args=server_args())
+            srv2 = Server(data, token, args=server_args())
             s = self.wait_done(sid, server=srv2, timeout=120)
             self.assertEqual(s["status"], "succeeded", json.dumps(s)[:3000])
             self.assertEqual(s["counts"]["succeeded"], 8)
@@ -519,17 +436,13 @@ class TestRestart(Base):
             logs = self.logs(srv2)
             self.assertEqual(len(logs), 9, logs)
             for p in logs:
-                with open(p) as f:
-                    events = [json.loads(l)["event"] for l in f if l.strip()]
+                events = jsonl_events(p)
                 self.assertEqual(events.count("start"), 1, p)
                 if not p.endswith("run-%d-1.jsonl" % victim["id"]):
                     self.assertEqual(events.count("result"), 1, p)
             self.assertEqual(srv2.stop(), 0)
         finally:
-            if srv.proc.poll() is None:
-                srv.stop()
-            if srv2 and srv2.proc.poll() is None:
-                srv2.stop()
+            stop_running(srv, srv2)
             shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -537,23 +450,6 @@ TEST_CLASSES = [TestEndToEnd, TestBadRequests, TestCancel, TestFailures, TestWor
                 TestRestart]
 
 
-def main():
-    global TRAINER, CORPUS
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--server", required=True, help="path to sparselawd")
-    parser.add_argument("--openapi", required=True, help="path to api/openapi.json")
-    parser.add_argument("--trainer", required=True, help="path to sparselaw-train")
-    here = os.path.dirname(os.path.abspath(__file__))
-    parser.add_argument("--corpus", default=os.path.join(here, "..", "..", "data", "tinyshakespeare.txt"),
-                        help="training text (default: <repo>/data/tinyshakespeare.txt)")
-    args, rest = parser.parse_known_args()
-    th.SERVER_BIN = os.path.abspath(args.server)
-    th.OPENAPI_PATH = os.path.abspath(args.openapi)
-    TRAINER = os.path.abspath(args.trainer)
-    CORPUS = os.path.abspath(args.corpus)
-    tw.TRAINER, tw.CORPUS = TRAINER, CORPUS
-    return th.run_tests(sys.modules[__name__], TEST_CLASSES, rest)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(TEST_CLASSES, harness.parser(__doc__, trainer=True,
+                                                       corpus=harness.DEFAULT_CORPUS)))

@@ -5,103 +5,31 @@ training runs from the server (trainer/sl_train_serve.h).
     python3 tests/http/test_worker.py --trainer build/sparselaw-train \
         --corpus data/tinyshakespeare.txt
 
-Standard library only. Each test starts a worker of its own (--port 0: the
-port comes from its {"event":"listening"} line on stderr) on a temporary run
-directory and stops it with SIGTERM, which must exit 0. Runs are tiny models
+Standard library only; the worker helper comes from harness.py beside this
+file. Each test starts a worker of its own (--port 0: the port comes from its
+{"event":"listening"} line on stderr) on a temporary run directory and stops
+it with SIGTERM, which must exit 0. Runs are tiny models
 on the given corpus: a short one that must succeed, and long ones that are
 cancelled, killed or stopped with the worker.
 """
-import argparse
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_http as th  # noqa: E402  (Listener: a process that says where it listens)
-
-TRAINER = None
-CORPUS = None
-TOKEN = "worker-test-token-0123456789"
+import harness  # noqa: E402
+from harness import WORKER_TOKEN, Worker, clean_env, pid_alive  # noqa: E402
 
 # A model small enough to train in a blink on one thread.
 TINY = {"layers": 1, "width": 32, "heads": 2, "context": 32, "batch": 4, "val_tokens": 2048,
         "threads": 1}
 SHORT = dict(TINY, tokens=4096, sparsity=0.5)
 LONG = dict(TINY, tokens=10 ** 10, sparsity=0.5, log_every=2)  # runs until stopped
-
-
-def alive(pid):
-    """Whether pid is a live process (not gone, not a zombie)."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            state = f.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
-class Worker(th.Listener):
-    """One `sparselaw-train serve`."""
-
-    def __init__(self, run_dir, max_active=1, env_token=TOKEN, args=()):
-        env = th.clean_env({"SPARSELAW_WORKER_TOKEN": env_token} if env_token is not None
-                           else None)
-        cmd = [TRAINER, "serve", "--port", "0", "--bind", "127.0.0.1", "--dir", run_dir,
-               "--corpus", CORPUS, "--max-active", str(max_active)] + list(args)
-        super().__init__(cmd, env, "the worker")
-
-    def pid_of(self, run_id, timeout=5):
-        """The training child's pid, from the worker's run_started line (the
-        reader thread may take a moment to see it)."""
-        deadline = time.time() + timeout
-        while True:
-            with self.lock:
-                for line in self.lines:
-                    if run_id in line and '"run_started"' in line:
-                        return int(json.loads(line)["pid"])
-            if time.time() > deadline:
-                raise AssertionError("no run_started line for %s" % run_id)
-            time.sleep(0.02)
-
-    def request(self, method, path, body=None, token=TOKEN, raw=None, headers=None):
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None
-                                            else None)
-        req = urllib.request.Request("http://127.0.0.1:%d%s" % (self.port, path), data=data,
-                                     method=method)
-        if token is not None:
-            req.add_header("Authorization", "Bearer " + token)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        for k, v in (headers or {}).items():
-            req.add_header(k, v)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                status, hdrs, text = r.status, r.headers, r.read()
-        except urllib.error.HTTPError as e:
-            status, hdrs, text = e.code, e.headers, e.read()
-        return status, hdrs, json.loads(text) if text else None
-
-    def stop(self, timeout=60):
-        """SIGTERM; the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise AssertionError("the worker did not stop on SIGTERM: %s" % self.stderr_text())
-        finally:
-            self.reader.join(5)
-            self.proc.stderr.close()
 
 
 class Base(unittest.TestCase):
@@ -153,8 +81,8 @@ class TestRequests(Base):
     def test_auth(self):
         for token, want, code in ((None, 401, "unauthorized"), ("wrong-token-0123456789", 403,
                                                                   "forbidden"),
-                                  (TOKEN + "x", 403, "forbidden"), (TOKEN[:-1], 403, "forbidden"),
-                                  ("", 403, "forbidden")):
+                                  (WORKER_TOKEN + "x", 403, "forbidden"),
+                                  (WORKER_TOKEN[:-1], 403, "forbidden"), ("", 403, "forbidden")):
             for method, path, body in (("POST", "/v1/train", SHORT),
                                        ("GET", "/v1/train/" + "0" * 32, None),
                                        ("DELETE", "/v1/train/" + "0" * 32, None)):
@@ -163,7 +91,7 @@ class TestRequests(Base):
                 if want == 401:
                     self.assertEqual(hdrs.get("WWW-Authenticate"), "Bearer")
         status, _, j = self.w.request("GET", "/v1/train/" + "0" * 32, token=None,
-                                      headers={"Authorization": "Basic " + TOKEN})
+                                      headers={"Authorization": "Basic " + WORKER_TOKEN})
         self.assert_error(status, j, 401, "unauthorized")
         # Nothing ran: no log was written.
         self.assertEqual(os.listdir(self.run_dir), [])
@@ -253,25 +181,25 @@ class TestRuns(Base):
         with open(os.path.join(self.run_dir, rid + ".jsonl")) as f:
             start = json.loads(f.readline())
         self.assertEqual(start["event"], "start")
-        self.assertEqual(os.path.realpath(start["corpus"]), os.path.realpath(CORPUS))
+        self.assertEqual(os.path.realpath(start["corpus"]), os.path.realpath(harness.CORPUS))
         # DELETE of an ended run changes nothing.
         status, _, d = self.w.request("DELETE", "/v1/train/" + rid)
         self.assertEqual((status, d["state"]), (200, "succeeded"))
-        self.assertFalse(alive(self.w.pid_of(rid)))
+        self.assertFalse(pid_alive(self.w.pid_of(rid)))
 
     def test_delete_cancels(self):
         rid = self.submit(LONG)
         self.wait(rid, lambda j: j["progress"] is not None)
         pid = self.w.pid_of(rid)
-        self.assertTrue(alive(pid))
+        self.assertTrue(pid_alive(pid))
         status, _, j = self.w.request("DELETE", "/v1/train/" + rid)
         self.assertEqual((status, j["state"]), (200, "cancelled"), j)
         status, _, j = self.w.request("DELETE", "/v1/train/" + rid)  # again: still asked once
         self.assertEqual((status, j["state"]), (200, "cancelled"), j)
         deadline = time.time() + 60
-        while alive(pid) and time.time() < deadline:
+        while pid_alive(pid) and time.time() < deadline:
             time.sleep(0.1)
-        self.assertFalse(alive(pid))
+        self.assertFalse(pid_alive(pid))
         j = self.get(rid)
         self.assertEqual(j["state"], "cancelled")
         self.assertIsNone(j["result"])
@@ -289,7 +217,7 @@ class TestRuns(Base):
         pid = self.w.pid_of(rid)
         self.w.request("DELETE", "/v1/train/" + rid)
         deadline = time.time() + 60
-        while alive(pid) and time.time() < deadline:
+        while pid_alive(pid) and time.time() < deadline:
             time.sleep(0.1)
         # The slot is free once the child has exited.
         deadline = time.time() + 10
@@ -317,7 +245,7 @@ class TestRuns(Base):
         self.wait(rid, lambda j: j["progress"] is not None)
         pid = self.w.pid_of(rid)
         self.assertEqual(self.w.stop(), 0, self.w.stderr_text())
-        self.assertFalse(alive(pid))
+        self.assertFalse(pid_alive(pid))
         with open(os.path.join(self.run_dir, rid + ".jsonl")) as f:
             last = json.loads(f.read().splitlines()[-1])
         self.assertEqual((last["event"], last["status"]), ("result", "interrupted"))
@@ -334,26 +262,25 @@ class TestRuns(Base):
         self.w.proc.kill()  # no clean stop: the children must still not outlive it
         self.assertEqual(self.w.stop(), -signal.SIGKILL)
         deadline = time.time() + 60
-        while alive(pid) and time.time() < deadline:
+        while pid_alive(pid) and time.time() < deadline:
             time.sleep(0.1)
-        self.assertFalse(alive(pid))
+        self.assertFalse(pid_alive(pid))
         self.w = Worker(self.run_dir, self.max_active)
 
 
 class TestStartup(unittest.TestCase):
     def run_serve(self, args, env_token):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SPARSELAW_")}
-        if env_token is not None:
-            env["SPARSELAW_WORKER_TOKEN"] = env_token
-        return subprocess.run([TRAINER, "serve", "--port", "0"] + args, env=env,
+        env = clean_env({"SPARSELAW_WORKER_TOKEN": env_token} if env_token is not None else None)
+        return subprocess.run([harness.TRAINER, "serve", "--port", "0"] + args, env=env,
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
 
     def test_refuses_without_token_or_bad_flags(self):
         with tempfile.TemporaryDirectory() as tmp:
             d = ["--dir", os.path.join(tmp, "runs")]
-            for args, token in ((d, None), (d, "short"), (d + ["--port", "x"], TOKEN),
-                                (d + ["--max-active", "0"], TOKEN), (d + ["--nope", "1"], TOKEN),
-                                (d + ["--corpus", os.path.join(tmp, "missing")], TOKEN),
+            for args, token in ((d, None), (d, "short"), (d + ["--port", "x"], WORKER_TOKEN),
+                                (d + ["--max-active", "0"], WORKER_TOKEN),
+                                (d + ["--nope", "1"], WORKER_TOKEN),
+                                (d + ["--corpus", os.path.join(tmp, "missing")], WORKER_TOKEN),
                                 (d + ["--token-file", os.path.join(tmp, "missing")], None)):
                 p = self.run_serve(args, token)
                 self.assertEqual(p.returncode, 2, (args, p.stderr))
@@ -363,7 +290,7 @@ class TestStartup(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "token")
             with open(path, "w") as f:
-                f.write(TOKEN + "\n")
+                f.write(WORKER_TOKEN + "\n")
             w = Worker(os.path.join(tmp, "runs"), env_token=None, args=["--token-file", path])
             try:
                 status, _, j = w.request("GET", "/v1/train/" + "0" * 32)
@@ -372,16 +299,9 @@ class TestStartup(unittest.TestCase):
                 self.assertEqual(w.stop(), 0)
 
 
-def main():
-    global TRAINER, CORPUS
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--trainer", required=True)
-    ap.add_argument("--corpus", required=True)
-    args, rest = ap.parse_known_args()
-    TRAINER = os.path.abspath(args.trainer)
-    CORPUS = os.path.abspath(args.corpus)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
+TEST_CLASSES = [TestRequests, TestRuns, TestStartup]
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(harness.main(TEST_CLASSES, harness.parser(__doc__, server=False, trainer=True,
+                                                       corpus=True)))

@@ -9,6 +9,7 @@
 #include "sl_parse.h"
 #include "sl_query_json.h"
 #include "sl_table.h"
+#include "sl_test.h"
 
 Test(parse, accepts_plain_and_scientific_numbers) {
     static const struct {
@@ -125,6 +126,44 @@ Test(errors, table_is_complete_and_statuses_match_their_class) {
     }
     cr_assert_eq(sl_err_table[SL_ERR_METHOD_NOT_ALLOWED].status, 405);
     cr_assert_eq(sl_err_table[SL_ERR_UNIT_MISMATCH].status, 422);
+    /* Every code, in enum order, with its name and the status of its class
+     * (sl_errors.h): a code added to the enum without a row here fails. */
+    static const struct {
+        sl_err_code code;
+        const char *name;
+        unsigned status;
+    } want[] = {
+        {SL_ERR_INVALID_PARAMETER, "invalid_parameter", 400},
+        {SL_ERR_MISSING_PARAMETER, "missing_parameter", 400},
+        {SL_ERR_UNKNOWN_PARAMETER, "unknown_parameter", 400},
+        {SL_ERR_INVALID_JSON, "invalid_json", 400},
+        {SL_ERR_INVALID_BODY, "invalid_body", 400},
+        {SL_ERR_UNAUTHORIZED, "unauthorized", 401},
+        {SL_ERR_FORBIDDEN, "forbidden", 403},
+        {SL_ERR_NOT_FOUND, "not_found", 404},
+        {SL_ERR_METHOD_NOT_ALLOWED, "method_not_allowed", 405},
+        {SL_ERR_CONFLICT, "conflict", 409},
+        {SL_ERR_PAYLOAD_TOO_LARGE, "payload_too_large", 413},
+        {SL_ERR_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", 415},
+        {SL_ERR_UNIT_MISMATCH, "unit_mismatch", 422},
+        {SL_ERR_UNREACHABLE, "unreachable_target", 422},
+        {SL_ERR_UNPROCESSABLE, "unprocessable", 422},
+        {SL_ERR_SHUTTING_DOWN, "shutting_down", 503},
+        {SL_ERR_INTERNAL, "internal", 500},
+    };
+    const size_t n = sizeof want / sizeof want[0];
+    cr_assert_eq(n, (size_t)SL_ERR_COUNT - 1, "%zu rows for %d codes", n, SL_ERR_COUNT - 1);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_eq(want[i].code, (sl_err_code)(i + 1), "row %zu is out of enum order", i);
+        const sl_err_info *e = &sl_err_table[want[i].code];
+        cr_assert_str_eq(e->code, want[i].name);
+        cr_assert_eq(e->status, want[i].status, "%s: %u, want %u", e->code, e->status,
+                     want[i].status);
+        cr_assert_not_null(e->title, "%s has no title", e->code);
+        sl_error err;
+        sl_error_set(&err, want[i].code, NULL, "x");
+        cr_assert_eq(sl_error_status(&err), want[i].status, "%s", e->code);
+    }
 }
 
 Test(errors, json_is_always_encodable) {
@@ -215,6 +254,13 @@ Test(law_json, builtins_are_the_published_fits) {
         cr_assert(sl_builtin_laws[i].builtin);
     }
     cr_assert_eq(sl_builtin_laws[1].law.a_d, 689991261.918);
+    /* every coefficient at full precision (law-math.md §2) */
+    for (size_t k = 0; k < SL_LAW_NCOEF; k++) {
+        cr_assert_eq(sl_law_coef_get(&sl_builtin_laws[0].law, k), sl_law_coef_get(&SL_TEST_VIT, k),
+                     "vit-jft %s", sl_law_coef_names[k]);
+        cr_assert_eq(sl_law_coef_get(&sl_builtin_laws[1].law, k), sl_law_coef_get(&SL_TEST_T5, k),
+                     "t5-c4 %s", sl_law_coef_names[k]);
+    }
 }
 
 Test(units, depend_on_the_law) {

@@ -12,6 +12,7 @@
 #ifndef SL_DATA_DIR
 #error "SL_DATA_DIR must name the project's data/ folder"
 #endif
+#include "sl_test.h"
 
 static sl_dataset_errors errs; /* big; each test runs in its own process */
 
@@ -920,9 +921,7 @@ Test(writers, errors_json_shape) {
 /* ----------------------------------------------------------- shared sweeps */
 
 static char *slurp(const char *name, size_t *len) {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", SL_DATA_DIR, name);
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(sl_test_data_path(name), "rb");
     if (!f) return NULL;
     char *buf = NULL;
     size_t cap = 0, n = 0, got;
@@ -945,7 +944,7 @@ Test(sweeps, vit_jft_column_dict) {
     size_t len;
     char *body = slurp("vit-jft-sweep.json", &len);
     cr_assert(body, "%s/vit-jft-sweep.json is absent", SL_DATA_DIR);
-    sl_dataset_options o = base(84934656);
+    sl_dataset_options o = base(SL_TEST_VIT_BASE);
     sl_dataset ds;
     int rc = sl_dataset_parse(body, len, SL_DATASET_JSON, &o, &ds, &errs);
     cr_assert_eq(rc, 0, "%s", dump());
@@ -970,9 +969,9 @@ Test(sweeps, t5_c4_csv) {
     size_t len;
     char *body = slurp("t5-c4-sweep.csv", &len);
     cr_assert(body, "%s/t5-c4-sweep.csv is absent", SL_DATA_DIR);
-    sl_dataset_options o = base(169869312);
+    sl_dataset_options o = base(SL_TEST_T5_BASE);
     o.has_tokens_per_step = 1;
-    o.tokens_per_step = 65536;
+    o.tokens_per_step = SL_TEST_T5_TOKENS_PER_STEP;
     sl_dataset ds;
     int rc = sl_dataset_parse(body, len, SL_DATASET_CSV, &o, &ds, &errs);
     cr_assert_eq(rc, 0, "%s", dump());

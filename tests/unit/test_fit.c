@@ -22,38 +22,17 @@
 #ifndef SL_DATA_DIR
 #error "SL_DATA_DIR must name the project's data/ folder"
 #endif
-
-/* law-math.md §2, full precision. */
-static const sl_law VIT = {294.389596179, 0.82101251, 468.157382899, 0.39222675,
-                           237412873.842, 0.88979104, 4.51669257};
-static const sl_law T5 = {16.7870501071, 0.72161276, 45.0184473511, 0.24513173,
-                          689991261.918, 0.20270772, 0.65074219};
-
-/* Base sizes (law-math §5, data/README.md): 12 d^2 per block, d = 768. */
-#define VIT_BASE           84934656.0  /* 12 blocks */
-#define T5_BASE            169869312.0 /* 24 blocks */
-#define T5_TOKENS_PER_STEP 65536.0
+#include "sl_test.h"
 
 #define MAX_ROWS 512
 
-#define assert_near(got, want, tol)                                                                \
-    cr_assert(fabs((got) - (want)) <= (tol), "%s = %.12g, want %.12g (tol %g)", #got,              \
-              (double)(got), (double)(want), (double)(tol))
-#define assert_rel(got, want, rel) assert_near(got, want, (rel)*fabs(want))
-
 /* ---- sweep files ---- */
-
-static char *data_path(const char *name) {
-    static char buf[4096];
-    snprintf(buf, sizeof buf, "%s/%s", SL_DATA_DIR, name);
-    return buf;
-}
 
 /* ViT: pandas column-dict JSON {"column": {"row": value}}; rows are the
  * keys of "scale", in file order. Returns the row count, 0 if absent. */
 static size_t load_vit(sl_fit_row *rows, size_t max) {
     json_error_t err;
-    json_t *root = json_load_file(data_path("vit-jft-sweep.json"), 0, &err);
+    json_t *root = json_load_file(sl_test_data_path("vit-jft-sweep.json"), 0, &err);
     if (!root) return 0;
     json_t *scale = json_object_get(root, "scale"), *sp = json_object_get(root, "sparsity");
     json_t *ex = json_object_get(root, "total_examples"), *vl = json_object_get(root, "val-loss");
@@ -71,7 +50,7 @@ static size_t load_vit(sl_fit_row *rows, size_t max) {
                   "row %s incomplete", key);
         double sparsity = json_number_value(s);
         rows[n].sparsity = sparsity;
-        rows[n].nonzeros = VIT_BASE * json_number_value(v) * (1 - sparsity);
+        rows[n].nonzeros = SL_TEST_VIT_BASE * json_number_value(v) * (1 - sparsity);
         rows[n].data = json_number_value(d);
         rows[n].loss = json_number_value(l);
         n++;
@@ -91,7 +70,7 @@ static int column_of(char *header, const char *name) {
 }
 
 static size_t load_t5(sl_fit_row *rows, size_t max) {
-    FILE *f = fopen(data_path("t5-c4-sweep.csv"), "r");
+    FILE *f = fopen(sl_test_data_path("t5-c4-sweep.csv"), "r");
     if (!f) return 0;
     char line[1024], hdr[1024];
     cr_assert(fgets(line, sizeof line, f), "empty t5-c4-sweep.csv");
@@ -125,8 +104,8 @@ static size_t load_t5(sl_fit_row *rows, size_t max) {
         cr_assert(n < max);
         double s = v[cs + shift], scale = v[cscale + shift];
         rows[n].sparsity = s;
-        rows[n].nonzeros = T5_BASE * scale * (1 - s);
-        rows[n].data = v[csteps + shift] * T5_TOKENS_PER_STEP;
+        rows[n].nonzeros = SL_TEST_T5_BASE * scale * (1 - s);
+        rows[n].data = v[csteps + shift] * SL_TEST_T5_TOKENS_PER_STEP;
         rows[n].loss = v[closs + shift];
         n++;
     }
@@ -167,19 +146,7 @@ static void print_law(const char *what, const sl_fit_result *r) {
                     r->lower[k], r->upper[k]);
 }
 
-/* ---- deterministic noise (splitmix64 + Box-Muller) ---- */
-
-static uint64_t rng_state;
-static double uniform(void) {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return ((double)(z >> 11) + 0.5) * 0x1.0p-53;
-}
-static double normal(void) {
-    return sqrt(-2 * log(uniform())) * cos(2 * 3.14159265358979323846 * uniform());
-}
+/* ---- synthetic sweeps (noise from sl_test.h's RNG) ---- */
 
 /* The T5 design (4 sparsities x 4 sizes x 3 step counts; the sparse model
  * has the dense model's non-zeros at twice, four, eight times the size),
@@ -188,17 +155,17 @@ static size_t synth_t5(const sl_law *law, double sigma, uint64_t seed, sl_fit_ro
     static const double sp[4] = {0, 0.5, 0.75, 0.875};
     static const double base_scale[4] = {0.0078125, 0.03125, 0.125, 0.5};
     static const double steps[3] = {250000, 500000, 1000000};
-    rng_state = seed;
+    sl_test_rng_seed(seed);
     size_t n = 0;
     for (size_t a = 0; a < 4; a++)
         for (size_t b = 0; b < 3; b++)
             for (size_t s = 0; s < 4; s++) {
                 double scale = base_scale[a] * pow(2, (double)s);
                 rows[n].sparsity = sp[s];
-                rows[n].nonzeros = T5_BASE * scale * (1 - sp[s]);
-                rows[n].data = steps[b] * T5_TOKENS_PER_STEP;
+                rows[n].nonzeros = SL_TEST_T5_BASE * scale * (1 - sp[s]);
+                rows[n].data = steps[b] * SL_TEST_T5_TOKENS_PER_STEP;
                 rows[n].loss = sl_law_loss(law, rows[n].sparsity, rows[n].nonzeros, rows[n].data) *
-                               exp(sigma * normal());
+                               exp(sigma * sl_test_normal());
                 n++;
             }
     return n;
@@ -208,17 +175,17 @@ static size_t synth_t5(const sl_law *law, double sigma, uint64_t seed, sl_fit_ro
 static size_t synth_vit(const sl_law *law, double sigma, uint64_t seed, sl_fit_row *rows) {
     static const double sp[4] = {0, 0.5, 0.75, 0.875};
     static const double data[5] = {1.8e8, 4.5e8, 9e8, 1.8e9, 3.6e9};
-    rng_state = seed;
+    sl_test_rng_seed(seed);
     size_t n = 0;
     for (size_t a = 0; a < 6; a++)
         for (size_t b = 0; b < 5; b++)
             for (size_t s = 0; s < 4; s++) {
                 double scale = pow(2, (double)a - 6);
                 rows[n].sparsity = sp[s];
-                rows[n].nonzeros = VIT_BASE * scale * (1 - sp[s]);
+                rows[n].nonzeros = SL_TEST_VIT_BASE * scale * (1 - sp[s]);
                 rows[n].data = data[b];
                 rows[n].loss = sl_law_loss(law, rows[n].sparsity, rows[n].nonzeros, rows[n].data) +
-                               sigma * normal();
+                               sigma * sl_test_normal();
                 n++;
             }
     return n;
@@ -229,7 +196,7 @@ static size_t synth_vit(const sl_law *law, double sigma, uint64_t seed, sl_fit_r
 Test(fit_sweeps, vit_reaches_reference_objective) {
     sl_fit_row rows[MAX_ROWS];
     size_t n = load_vit(rows, MAX_ROWS);
-    cr_assert(n, "%s not found or empty", data_path("vit-jft-sweep.json"));
+    cr_assert(n, "%s not found or empty", sl_test_data_path("vit-jft-sweep.json"));
     cr_assert_eq(n, 112);
     sl_fit_options o = vit_options();
     o.seed = 1;
@@ -244,7 +211,7 @@ Test(fit_sweeps, vit_reaches_reference_objective) {
               r.starts_at_best, r.starts);
     /* The published fit is this optimum, rounded by the authors' optimiser. */
     for (size_t k = 0; k < SL_LAW_NCOEF; k++)
-        assert_rel(sl_law_coef_get(&r.law, k), sl_law_coef_get(&VIT, k), 2e-3);
+        assert_rel(sl_law_coef_get(&r.law, k), sl_law_coef_get(&SL_TEST_VIT, k), 2e-3);
     /* Residuals are per row, f - y, and consistent with the errors. */
     cr_assert_eq(r.rows, n);
     double sq = 0;
@@ -260,7 +227,7 @@ Test(fit_sweeps, vit_reaches_reference_objective) {
 Test(fit_sweeps, t5_same_optimum_from_several_seeds) {
     sl_fit_row rows[MAX_ROWS];
     size_t n = load_t5(rows, MAX_ROWS);
-    cr_assert(n, "%s not found or empty", data_path("t5-c4-sweep.csv"));
+    cr_assert(n, "%s not found or empty", sl_test_data_path("t5-c4-sweep.csv"));
     cr_assert_eq(n, 48);
     sl_fit_options o = t5_options();
     sl_fit_result first;
@@ -271,7 +238,7 @@ Test(fit_sweeps, t5_same_optimum_from_several_seeds) {
      * 7.6036e-6 (the authors' 25-start search stopped in a worse basin). */
     cr_assert(first.errors.objective <= 4.8801166e-6, "objective %.10e", first.errors.objective);
     sl_fit_errors pub;
-    cr_assert_eq(sl_fit_evaluate(&T5, rows, n, &o.loss, NULL, NULL, &pub), SL_FIT_OK);
+    cr_assert_eq(sl_fit_evaluate(&SL_TEST_T5, rows, n, &o.loss, NULL, NULL, &pub), SL_FIT_OK);
     cr_assert(first.errors.objective < pub.objective);
     static const uint64_t seeds[] = {1, 2, 3, 0x5eed, 0xdeadbeefcafeULL};
     for (size_t s = 0; s < sizeof seeds / sizeof seeds[0]; s++) {
@@ -291,7 +258,7 @@ Test(fit_sweeps, t5_same_optimum_from_several_seeds) {
 Test(fit_sweeps, t5_bootstrap_intervals) {
     sl_fit_row rows[MAX_ROWS];
     size_t n = load_t5(rows, MAX_ROWS);
-    cr_assert(n, "%s not found or empty", data_path("t5-c4-sweep.csv"));
+    cr_assert(n, "%s not found or empty", sl_test_data_path("t5-c4-sweep.csv"));
     sl_fit_options o = t5_options();
     o.seed = 7;
     o.bootstrap = 100;
@@ -331,7 +298,7 @@ static void check_recovered(const sl_law *truth, const sl_fit_result *r) {
 
 Test(fit_synthetic, exact_t5_law_is_recovered) {
     sl_fit_row rows[MAX_ROWS];
-    size_t n = synth_t5(&T5, 0, 1, rows);
+    size_t n = synth_t5(&SL_TEST_T5, 0, 1, rows);
     sl_fit_options o = t5_options();
     o.seed = 3;
     sl_fit_result r;
@@ -339,13 +306,13 @@ Test(fit_synthetic, exact_t5_law_is_recovered) {
     print_law("exact t5", &r);
     cr_assert(r.errors.objective < 1e-20, "objective %g", r.errors.objective);
     for (size_t k = 0; k < SL_LAW_NCOEF; k++)
-        assert_rel(sl_law_coef_get(&r.law, k), sl_law_coef_get(&T5, k), 1e-5);
+        assert_rel(sl_law_coef_get(&r.law, k), sl_law_coef_get(&SL_TEST_T5, k), 1e-5);
     sl_fit_result_free(&r);
 }
 
 Test(fit_synthetic, exact_vit_law_is_recovered_with_plain_residuals) {
     sl_fit_row rows[MAX_ROWS];
-    size_t n = synth_vit(&VIT, 0, 1, rows);
+    size_t n = synth_vit(&SL_TEST_VIT, 0, 1, rows);
     sl_fit_options o = vit_options();
     o.seed = 4;
     sl_fit_result r;
@@ -353,40 +320,40 @@ Test(fit_synthetic, exact_vit_law_is_recovered_with_plain_residuals) {
     print_law("exact vit", &r);
     cr_assert(r.errors.objective < 1e-20, "objective %g", r.errors.objective);
     for (size_t k = 0; k < SL_LAW_NCOEF; k++)
-        assert_rel(sl_law_coef_get(&r.law, k), sl_law_coef_get(&VIT, k), 1e-5);
+        assert_rel(sl_law_coef_get(&r.law, k), sl_law_coef_get(&SL_TEST_VIT, k), 1e-5);
     sl_fit_result_free(&r);
 }
 
 Test(fit_synthetic, noisy_t5_law_within_bootstrap_intervals) {
     sl_fit_row rows[MAX_ROWS];
-    size_t n = synth_t5(&T5, 0.002, 11, rows);
+    size_t n = synth_t5(&SL_TEST_T5, 0.002, 11, rows);
     sl_fit_options o = t5_options();
     o.seed = 5;
     o.bootstrap = 200;
     sl_fit_result r;
     fit_ok(rows, n, &o, &r);
     print_law("noisy t5", &r);
-    check_recovered(&T5, &r);
+    check_recovered(&SL_TEST_T5, &r);
     sl_fit_result_free(&r);
 }
 
 Test(fit_synthetic, noisy_vit_law_within_bootstrap_intervals) {
     sl_fit_row rows[MAX_ROWS];
-    size_t n = synth_vit(&VIT, 0.01, 12, rows);
+    size_t n = synth_vit(&SL_TEST_VIT, 0.01, 12, rows);
     sl_fit_options o = vit_options();
     o.seed = 6;
     o.bootstrap = 200;
     sl_fit_result r;
     fit_ok(rows, n, &o, &r);
     print_law("noisy vit", &r);
-    check_recovered(&VIT, &r);
+    check_recovered(&SL_TEST_VIT, &r);
     sl_fit_result_free(&r);
 }
 
 /* c = 0 lies on the boundary of the parameter space: the fit must reach it
  * (c >= 0, tiny) rather than stall with a law that is worse elsewhere. */
 Test(fit_synthetic, zero_offset_is_reached) {
-    sl_law law = T5;
+    sl_law law = SL_TEST_T5;
     law.c = 0;
     sl_fit_row rows[MAX_ROWS];
     size_t n = synth_t5(&law, 0, 1, rows);
@@ -415,7 +382,7 @@ static int same_result(const sl_fit_result *a, const sl_fit_result *b) {
 
 Test(fit_determinism, bit_identical_across_runs_and_thread_counts) {
     sl_fit_row rows[MAX_ROWS];
-    size_t n = synth_t5(&T5, 0.003, 21, rows);
+    size_t n = synth_t5(&SL_TEST_T5, 0.003, 21, rows);
     sl_fit_options o = t5_options();
     o.seed = 42;
     o.starts = 24;
@@ -462,7 +429,7 @@ static void expect_error(const sl_fit_row *rows, size_t n, int want, const char 
 
 Test(fit_checks, identifiability) {
     sl_fit_row rows[MAX_ROWS];
-    size_t n = synth_t5(&T5, 0, 1, rows);
+    size_t n = synth_t5(&SL_TEST_T5, 0, 1, rows);
     char why[256];
     cr_assert_eq(sl_fit_check(rows, n, why, sizeof why), SL_FIT_OK);
 
@@ -491,7 +458,7 @@ Test(fit_checks, identifiability) {
 
 Test(fit_checks, invalid_rows_are_named) {
     sl_fit_row rows[MAX_ROWS];
-    size_t n = synth_t5(&T5, 0, 1, rows);
+    size_t n = synth_t5(&SL_TEST_T5, 0, 1, rows);
     sl_fit_row bad[MAX_ROWS];
 
     memcpy(bad, rows, n * sizeof *rows);
@@ -517,7 +484,7 @@ Test(fit_checks, invalid_rows_are_named) {
 
 Test(fit_checks, invalid_options) {
     sl_fit_row rows[MAX_ROWS];
-    size_t n = synth_t5(&T5, 0, 1, rows);
+    size_t n = synth_t5(&SL_TEST_T5, 0, 1, rows);
     sl_fit_result r;
     char why[256];
     sl_fit_options o = t5_options();
@@ -542,7 +509,7 @@ Test(fit_checks, invalid_options) {
 /* ---- evaluation on held-out rows ---- */
 
 Test(fit_evaluate, errors_by_hand) {
-    const sl_law law = T5;
+    const sl_law law = SL_TEST_T5;
     sl_fit_row rows[3] = {{0, 1e8, 1e9, 2.2}, {0.5, 1e8, 1e10, 1.9}, {0.875, 1e9, 1e11, 1.3}};
     /* law-math §6 test vectors */
     const double f[3] = {2.2543229175, 1.8361144547, 1.3187432851};
@@ -621,7 +588,7 @@ static int on_progress(double fraction, void *ctx) {
 
 Test(fit_progress, reports_up_to_one) {
     sl_fit_row rows[MAX_ROWS];
-    size_t n = synth_t5(&T5, 0.002, 2, rows);
+    size_t n = synth_t5(&SL_TEST_T5, 0.002, 2, rows);
     sl_fit_options o = t5_options();
     o.starts = 16;
     o.bootstrap = 10;
@@ -639,7 +606,7 @@ Test(fit_progress, reports_up_to_one) {
 
 Test(fit_progress, callback_cancels) {
     sl_fit_row rows[MAX_ROWS];
-    size_t n = synth_t5(&T5, 0.002, 2, rows);
+    size_t n = synth_t5(&SL_TEST_T5, 0.002, 2, rows);
     sl_fit_options o = t5_options();
     o.starts = 64;
     o.bootstrap = 100;
@@ -657,7 +624,7 @@ Test(fit_progress, callback_cancels) {
 
 Test(fit_progress, flag_cancels) {
     sl_fit_row rows[MAX_ROWS];
-    size_t n = synth_t5(&T5, 0.002, 2, rows);
+    size_t n = synth_t5(&SL_TEST_T5, 0.002, 2, rows);
     sl_fit_options o = t5_options();
     atomic_int cancel = 1;
     o.cancel = &cancel;

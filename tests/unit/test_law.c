@@ -8,22 +8,12 @@
 #include <stdint.h>
 
 #include "sl_law.h"
-
-/* law-math.md §2, full precision. */
-static const sl_law VIT = {294.389596179, 0.82101251, 468.157382899, 0.39222675,
-                           237412873.842, 0.88979104, 4.51669257};
-static const sl_law T5 = {16.7870501071, 0.72161276, 45.0184473511, 0.24513173,
-                          689991261.918, 0.20270772, 0.65074219};
+#include "sl_test.h"
 
 static const sl_cost DENSE = {SL_COST_DENSE, 0, 0};
 static const sl_cost GMP = {SL_COST_GMP, SL_COST_GMP_DEFAULT_START, SL_COST_GMP_DEFAULT_END};
 
 #define MAXS SL_LAW_DEFAULT_MAX_SPARSITY
-
-#define assert_near(got, want, tol)                                                                \
-    cr_assert(fabs((got) - (want)) <= (tol), "%s = %.12g, want %.12g (tol %g)", #got,              \
-              (double)(got), (double)(want), (double)(tol))
-#define assert_rel(got, want, rel) assert_near(got, want, (rel)*fabs(want))
 
 /* ---- independent reference formulas (not the library's) ---- */
 
@@ -49,25 +39,13 @@ static double ref_plan_compute(const sl_law *l, double target, double n, double 
     return 6 * n * l->a_d * pow(r, -1 / l->b_d) / (1 - s);
 }
 
-/* ---- deterministic RNG (splitmix64) ---- */
-
-static uint64_t rng_state;
-static double uniform(void) {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) * 0x1.0p-53;
-}
-static double log_uniform(double lo, double hi) {
-    return lo * pow(hi / lo, uniform());
-}
+/* ---- random laws (sl_test.h's RNG) ---- */
 
 /* A built-in law with every coefficient scaled by up to +-25 %. */
 static sl_law random_law(void) {
-    sl_law l = uniform() < 0.5 ? VIT : T5;
+    sl_law l = sl_test_uniform() < 0.5 ? SL_TEST_VIT : SL_TEST_T5;
     for (size_t i = 0; i < SL_LAW_NCOEF; i++)
-        *sl_law_coef(&l, i) *= exp(0.25 * (2 * uniform() - 1));
+        *sl_law_coef(&l, i) *= exp(0.25 * (2 * sl_test_uniform() - 1));
     return l;
 }
 
@@ -130,8 +108,9 @@ static double plan_obj(const void *p, double s) {
 
 Test(law, coef_names_and_access) {
     static const char *const want[] = {"a_s", "b_s", "c_s", "b_n", "a_d", "b_d", "c"};
-    sl_law l = VIT;
-    const double vals[] = {VIT.a_s, VIT.b_s, VIT.c_s, VIT.b_n, VIT.a_d, VIT.b_d, VIT.c};
+    sl_law l = SL_TEST_VIT;
+    const double vals[] = {SL_TEST_VIT.a_s, SL_TEST_VIT.b_s, SL_TEST_VIT.c_s, SL_TEST_VIT.b_n,
+                           SL_TEST_VIT.a_d, SL_TEST_VIT.b_d, SL_TEST_VIT.c};
     for (size_t i = 0; i < SL_LAW_NCOEF; i++) {
         cr_assert_str_eq(sl_law_coef_names[i], want[i]);
         cr_assert(sl_law_coef_get(&l, i) == vals[i]);
@@ -145,17 +124,17 @@ Test(law, coef_names_and_access) {
 }
 
 Test(law, valid) {
-    cr_assert(sl_law_valid(&VIT));
-    cr_assert(sl_law_valid(&T5));
+    cr_assert(sl_law_valid(&SL_TEST_VIT));
+    cr_assert(sl_law_valid(&SL_TEST_T5));
     cr_assert_not(sl_law_valid(NULL));
-    sl_law zero_c = T5;
+    sl_law zero_c = SL_TEST_T5;
     zero_c.c = 0;
     cr_assert(sl_law_valid(&zero_c));
     const double bad[] = {0, -1, NAN, INFINITY, -INFINITY};
     for (size_t i = 0; i < SL_LAW_NCOEF; i++) {
         for (size_t j = 0; j < sizeof bad / sizeof bad[0]; j++) {
             if (i == 6 && bad[j] == 0) continue; /* c = 0 is allowed */
-            sl_law l = VIT;
+            sl_law l = SL_TEST_VIT;
             *sl_law_coef(&l, i) = bad[j];
             cr_assert_not(sl_law_valid(&l), "%s = %g accepted", sl_law_coef_names[i], bad[j]);
         }
@@ -187,9 +166,12 @@ Test(law, loss_table) {
         const sl_law *law;
         double s, n, d, loss;
     } t[] = {
-        {&VIT, 0, 1e8, 1e9, 5.3500787637},      {&VIT, 0.5, 1e8, 1e10, 5.0147355131},
-        {&VIT, 0.875, 1e9, 1e11, 4.6752193138}, {&T5, 0, 1e8, 1e9, 2.2543229175},
-        {&T5, 0.5, 1e8, 1e10, 1.8361144547},    {&T5, 0.875, 1e9, 1e11, 1.3187432851},
+        {&SL_TEST_VIT, 0, 1e8, 1e9, 5.3500787637},
+        {&SL_TEST_VIT, 0.5, 1e8, 1e10, 5.0147355131},
+        {&SL_TEST_VIT, 0.875, 1e9, 1e11, 4.6752193138},
+        {&SL_TEST_T5, 0, 1e8, 1e9, 2.2543229175},
+        {&SL_TEST_T5, 0.5, 1e8, 1e10, 1.8361144547},
+        {&SL_TEST_T5, 0.875, 1e9, 1e11, 1.3187432851},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         double l = sl_law_loss(t[i].law, t[i].s, t[i].n, t[i].d);
@@ -206,11 +188,11 @@ Test(law, optimal_sparsity_table) {
         const sl_law *law;
         double n, dd, s, loss, dense_loss;
     } t[] = {
-        {&VIT, 1e8, 1e10, 0.631446, 5.039153, 5.107751},
-        {&VIT, 1e9, 2e11, 0.868448, 4.686434, 4.744209},
-        {&T5, 1e8, 1e10, 0.118715, 1.907471, 1.908384},
-        {&T5, 1e9, 2e11, 0.158611, 1.351129, 1.352074},
-        {&T5, 1e8, 2e12, 0.724266, 1.473627, 1.525479},
+        {&SL_TEST_VIT, 1e8, 1e10, 0.631446, 5.039153, 5.107751},
+        {&SL_TEST_VIT, 1e9, 2e11, 0.868448, 4.686434, 4.744209},
+        {&SL_TEST_T5, 1e8, 1e10, 0.118715, 1.907471, 1.908384},
+        {&SL_TEST_T5, 1e9, 2e11, 0.158611, 1.351129, 1.352074},
+        {&SL_TEST_T5, 1e8, 2e12, 0.724266, 1.473627, 1.525479},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         sl_law_optimum o;
@@ -228,14 +210,15 @@ Test(law, dense_multiplier_table) {
     const double s[] = {0.5, 0.75, 0.875};
     const double vit[] = {1.5960, 2.1724, 2.6339}, t5[] = {1.5860, 2.1568, 2.6300};
     for (size_t i = 0; i < 3; i++) {
-        assert_near(sl_law_dense_multiplier(&VIT, s[i]), vit[i], 5e-5); /* 4 decimals */
-        assert_near(sl_law_dense_multiplier(&T5, s[i]), t5[i], 5e-5);
+        assert_near(sl_law_dense_multiplier(&SL_TEST_VIT, s[i]), vit[i], 5e-5); /* 4 decimals */
+        assert_near(sl_law_dense_multiplier(&SL_TEST_T5, s[i]), t5[i], 5e-5);
     }
-    assert_near(sl_law_dense_multiplier(&VIT, 0), 1, 1e-15);
+    assert_near(sl_law_dense_multiplier(&SL_TEST_VIT, 0), 1, 1e-15);
     /* The multiplier really is an equivalence: same loss as the dense model. */
-    double m = sl_law_dense_multiplier(&T5, 0.75);
-    assert_rel(sl_law_loss(&T5, 0, m * 1e8, 1e10), sl_law_loss(&T5, 0.75, 1e8, 1e10), 1e-13);
-    const sl_law *laws[] = {&VIT, &T5};
+    double m = sl_law_dense_multiplier(&SL_TEST_T5, 0.75);
+    assert_rel(sl_law_loss(&SL_TEST_T5, 0, m * 1e8, 1e10),
+               sl_law_loss(&SL_TEST_T5, 0.75, 1e8, 1e10), 1e-13);
+    const sl_law *laws[] = {&SL_TEST_VIT, &SL_TEST_T5};
     for (size_t i = 0; i < 2; i++) {
         const sl_law *l = laws[i];
         assert_rel(sl_law_dense_multiplier_limit(l), pow((l->a_s + l->c_s) / l->c_s, 1 / l->b_n),
@@ -247,18 +230,18 @@ Test(law, dense_multiplier_table) {
 Test(law, d0_over_dchin_table) {
     const double n[] = {1e6, 1e8, 1e11};
     for (size_t i = 0; i < 3; i++) {
-        assert_near(sl_law_sparsity_pays_data(&VIT, &DENSE, n[i]) /
-                        sl_law_dense_optimal_data(&VIT, n[i]),
+        assert_near(sl_law_sparsity_pays_data(&SL_TEST_VIT, &DENSE, n[i]) /
+                        sl_law_dense_optimal_data(&SL_TEST_VIT, n[i]),
                     1.27055, 5e-6);
-        assert_near(sl_law_sparsity_pays_data(&T5, &DENSE, n[i]) /
-                        sl_law_dense_optimal_data(&T5, n[i]),
+        assert_near(sl_law_sparsity_pays_data(&SL_TEST_T5, &DENSE, n[i]) /
+                        sl_law_dense_optimal_data(&SL_TEST_T5, n[i]),
                     3.01475, 5e-6);
     }
 }
 
 /* D_chin is where the dense loss at fixed C = 6 N D is stationary in N. */
 Test(law, dense_optimal_data_is_compute_optimal) {
-    const sl_law *laws[] = {&VIT, &T5};
+    const sl_law *laws[] = {&SL_TEST_VIT, &SL_TEST_T5};
     for (size_t i = 0; i < 2; i++) {
         double n = 3e8, d = sl_law_dense_optimal_data(laws[i], n), c = 6 * n * d;
         double h = 1e-4;
@@ -273,16 +256,16 @@ Test(law, dense_optimal_data_is_compute_optimal) {
 /* ---- optimal sparsity against brute force ---- */
 
 static void check_against_brute(const sl_cost *cost_fixed, int random_schedule) {
-    rng_state = random_schedule ? 0x5eed0002 : 0x5eed0001;
+    sl_test_rng_seed(random_schedule ? 0x5eed0002 : 0x5eed0001);
     int resolved = 0, cases = 300;
     for (int k = 0; k < cases; k++) {
         sl_law law = random_law();
         sl_cost cost = *cost_fixed;
         if (random_schedule && k % 2) {
-            cost.prune_start = uniform();
-            cost.prune_end = cost.prune_start + (1 - cost.prune_start) * uniform();
+            cost.prune_start = sl_test_uniform();
+            cost.prune_end = cost.prune_start + (1 - cost.prune_start) * sl_test_uniform();
         }
-        double n = log_uniform(1e6, 1e11), dd = log_uniform(1e8, 1e13);
+        double n = sl_test_log_uniform(1e6, 1e11), dd = sl_test_log_uniform(1e8, 1e13);
         sl_law_optimum o;
         cr_assert_eq(sl_law_optimal_sparsity(&law, &cost, n, dd, MAXS, &o), 0);
         budget_ctx ctx = {&law, &cost, n, dd};
@@ -314,11 +297,11 @@ Test(optimum, gmp_matches_brute_force) {
  * does: the numeric search must reproduce the closed form. */
 Test(optimum, gmp_degenerate_schedule_matches_closed_form) {
     const sl_cost late = {SL_COST_GMP, 1, 1};
-    rng_state = 0x5eed0003;
+    sl_test_rng_seed(0x5eed0003);
     int interior = 0;
     for (int k = 0; k < 200; k++) {
         sl_law law = random_law();
-        double n = log_uniform(1e6, 1e11), dd = log_uniform(1e8, 1e13);
+        double n = sl_test_log_uniform(1e6, 1e11), dd = sl_test_log_uniform(1e8, 1e13);
         sl_law_optimum a, b;
         cr_assert_eq(sl_law_optimal_sparsity(&law, &DENSE, n, dd, MAXS, &a), 0);
         cr_assert_eq(sl_law_optimal_sparsity(&law, &late, n, dd, MAXS, &b), 0);
@@ -333,29 +316,29 @@ Test(optimum, clipping_to_max_sparsity) {
     const sl_cost *costs[] = {&DENSE, &GMP};
     for (size_t i = 0; i < 2; i++) {
         sl_law_optimum o;
-        cr_assert_eq(sl_law_optimal_sparsity(&T5, costs[i], 1e6, 1e20, 0.9, &o), 0);
+        cr_assert_eq(sl_law_optimal_sparsity(&SL_TEST_T5, costs[i], 1e6, 1e20, 0.9, &o), 0);
         cr_assert(o.sparsity == 0.9);
-        cr_assert_eq(sl_law_optimal_sparsity(&T5, costs[i], 1e8, 1e12, 0, &o), 0);
+        cr_assert_eq(sl_law_optimal_sparsity(&SL_TEST_T5, costs[i], 1e8, 1e12, 0, &o), 0);
         cr_assert(o.sparsity == 0);
         assert_rel(o.loss, o.dense_loss, 1e-15);
-        cr_assert_eq(sl_law_optimal_sparsity(&VIT, costs[i], 1e10, 1e8, MAXS, &o), 0);
+        cr_assert_eq(sl_law_optimal_sparsity(&SL_TEST_VIT, costs[i], 1e10, 1e8, MAXS, &o), 0);
         cr_assert(o.sparsity == 0);
     }
     /* gmp with pruning from the start (t0 = t1 = 0) sees all of the data at any
      * S, so the most sparsity wins and sparsity pays from the smallest budget. */
     const sl_cost early = {SL_COST_GMP, 0, 0};
     sl_law_optimum o;
-    cr_assert_eq(sl_law_optimal_sparsity(&VIT, &early, 1e8, 1e8, 0.95, &o), 0);
+    cr_assert_eq(sl_law_optimal_sparsity(&SL_TEST_VIT, &early, 1e8, 1e8, 0.95, &o), 0);
     cr_assert(o.sparsity == 0.95);
-    cr_assert(sl_law_sparsity_pays_data(&VIT, &early, 1e8) == 0);
+    cr_assert(sl_law_sparsity_pays_data(&SL_TEST_VIT, &early, 1e8) == 0);
 }
 
 /* gmp credits the pruning phase, so it never prefers less sparsity. */
 Test(optimum, gmp_at_least_dense) {
-    rng_state = 0x5eed0004;
+    sl_test_rng_seed(0x5eed0004);
     for (int k = 0; k < 200; k++) {
         sl_law law = random_law();
-        double n = log_uniform(1e6, 1e11), dd = log_uniform(1e8, 1e13);
+        double n = sl_test_log_uniform(1e6, 1e11), dd = sl_test_log_uniform(1e8, 1e13);
         sl_law_optimum a, b;
         cr_assert_eq(sl_law_optimal_sparsity(&law, &DENSE, n, dd, MAXS, &a), 0);
         cr_assert_eq(sl_law_optimal_sparsity(&law, &GMP, n, dd, MAXS, &b), 0);
@@ -369,7 +352,7 @@ Test(optimum, gmp_at_least_dense) {
 Test(among, matches_candidates_by_hand) {
     const double pats[] = {0.5, 0.75}; /* 2:4, 1:4 */
     const sl_cost *costs[] = {&DENSE, &GMP};
-    const sl_law *laws[] = {&VIT, &T5};
+    const sl_law *laws[] = {&SL_TEST_VIT, &SL_TEST_T5};
     int won[3] = {0, 0, 0};
     for (size_t c = 0; c < 2; c++)
         for (size_t l = 0; l < 2; l++)
@@ -401,15 +384,15 @@ Test(among, ties_and_empty_go_to_dense) {
     const double zero[] = {0, 0};
     sl_law_optimum o;
     size_t chosen = 99;
-    cr_assert_eq(sl_law_optimal_among(&T5, &DENSE, 1e8, 1e14, zero, 2, &o, &chosen), 0);
+    cr_assert_eq(sl_law_optimal_among(&SL_TEST_T5, &DENSE, 1e8, 1e14, zero, 2, &o, &chosen), 0);
     cr_assert_eq(chosen, 2);
     cr_assert(o.sparsity == 0);
-    cr_assert_eq(sl_law_optimal_among(&T5, &GMP, 1e8, 1e14, NULL, 0, &o, &chosen), 0);
+    cr_assert_eq(sl_law_optimal_among(&SL_TEST_T5, &GMP, 1e8, 1e14, NULL, 0, &o, &chosen), 0);
     cr_assert_eq(chosen, 0);
     assert_rel(o.loss, o.dense_loss, 1e-15);
     /* Equal patterns: the first listed wins. */
     const double same[] = {0.5, 0.5};
-    cr_assert_eq(sl_law_optimal_among(&T5, &DENSE, 1e8, 1e14, same, 2, &o, &chosen), 0);
+    cr_assert_eq(sl_law_optimal_among(&SL_TEST_T5, &DENSE, 1e8, 1e14, same, 2, &o, &chosen), 0);
     cr_assert_eq(chosen, 0);
 }
 
@@ -432,19 +415,21 @@ static void check_d0(const sl_law *law, const sl_cost *cost, double n) {
 Test(d0, sparsity_starts_to_pay) {
     const sl_cost custom = {SL_COST_GMP, 0.1, 0.9}, late = {SL_COST_GMP, 0.5, 0.5};
     const sl_cost *costs[] = {&DENSE, &GMP, &custom, &late};
-    const sl_law *laws[] = {&VIT, &T5};
+    const sl_law *laws[] = {&SL_TEST_VIT, &SL_TEST_T5};
     for (size_t c = 0; c < 4; c++)
         for (size_t l = 0; l < 2; l++)
             for (double n = 1e6; n <= 1e11; n *= 100)
                 check_d0(laws[l], costs[c], n);
     /* gmp: k = 0.75 t0 + 0.25 t1 = 0.375 for the paper's schedule */
-    assert_rel(sl_law_sparsity_pays_data(&VIT, &GMP, 1e8),
-               sl_law_sparsity_pays_data(&VIT, &DENSE, 1e8) * pow(0.375, 1 / VIT.b_d), 1e-14);
+    assert_rel(sl_law_sparsity_pays_data(&SL_TEST_VIT, &GMP, 1e8),
+               sl_law_sparsity_pays_data(&SL_TEST_VIT, &DENSE, 1e8) *
+                   pow(0.375, 1 / SL_TEST_VIT.b_d),
+               1e-14);
 }
 
 Test(d0, iso_sparsity_lines) {
     const double s[] = {0.05, 0.3, 0.6, 0.9, 0.99};
-    const sl_law *laws[] = {&VIT, &T5};
+    const sl_law *laws[] = {&SL_TEST_VIT, &SL_TEST_T5};
     for (size_t l = 0; l < 2; l++)
         for (double n = 1e7; n <= 1e11; n *= 100)
             for (size_t i = 0; i < 5; i++) {
@@ -454,20 +439,20 @@ Test(d0, iso_sparsity_lines) {
                 assert_near(o.sparsity, s[i], 1e-9);
             }
     /* s = 0 is D_0 itself */
-    assert_rel(sl_law_iso_sparsity_data(&T5, 1e9, 0), sl_law_sparsity_pays_data(&T5, &DENSE, 1e9),
-               1e-15);
+    assert_rel(sl_law_iso_sparsity_data(&SL_TEST_T5, 1e9, 0),
+               sl_law_sparsity_pays_data(&SL_TEST_T5, &DENSE, 1e9), 1e-15);
 }
 
 /* ---- minimum-compute plan ---- */
 
 Test(plan, matches_brute_force) {
-    rng_state = 0x5eed0005;
+    sl_test_rng_seed(0x5eed0005);
     int resolved = 0, reachable = 0, unreachable = 0, interior = 0, cases = 300;
     for (int k = 0; k < cases; k++) {
         sl_law law = random_law();
-        double n = log_uniform(1e6, 1e11);
-        double target = ref_loss(&law, 0.99 * uniform(), n, log_uniform(1e8, 1e13));
-        double maxs = k % 3 ? MAXS : 0.9 * uniform();
+        double n = sl_test_log_uniform(1e6, 1e11);
+        double target = ref_loss(&law, 0.99 * sl_test_uniform(), n, sl_test_log_uniform(1e8, 1e13));
+        double maxs = k % 3 ? MAXS : 0.9 * sl_test_uniform();
         plan_ctx ctx = {&law, target, n};
         sl_law_plan p;
         int rc = sl_law_plan_min_compute(&law, target, n, maxs, &p);
@@ -500,18 +485,19 @@ Test(plan, matches_brute_force) {
 
 Test(plan, unreachable_at_and_below_floor) {
     sl_law_plan p;
-    double floor = sl_law_plan_floor(&T5, 1e9, MAXS);
-    cr_assert_eq(sl_law_plan_min_compute(&T5, floor, 1e9, MAXS, &p), SL_LAW_UNREACHABLE);
-    cr_assert_eq(sl_law_plan_min_compute(&T5, floor - 0.1, 1e9, MAXS, &p), SL_LAW_UNREACHABLE);
-    cr_assert_eq(sl_law_plan_min_compute(&T5, 0, 1e9, MAXS, &p), SL_LAW_UNREACHABLE);
+    double floor = sl_law_plan_floor(&SL_TEST_T5, 1e9, MAXS);
+    cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_T5, floor, 1e9, MAXS, &p), SL_LAW_UNREACHABLE);
+    cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_T5, floor - 0.1, 1e9, MAXS, &p),
+                 SL_LAW_UNREACHABLE);
+    cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_T5, 0, 1e9, MAXS, &p), SL_LAW_UNREACHABLE);
     /* just above the floor: reachable only at the most sparsity, with lots of data */
-    cr_assert_eq(sl_law_plan_min_compute(&T5, floor + 1e-3, 1e9, MAXS, &p), 0);
+    cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_T5, floor + 1e-3, 1e9, MAXS, &p), 0);
     cr_assert(p.sparsity == MAXS);
     assert_rel(p.loss, floor + 1e-3, 1e-12);
     /* a dense-only plan is Chinchilla-style: L(0, N, D) = target */
-    cr_assert_eq(sl_law_plan_min_compute(&VIT, 5.2, 1e8, 0, &p), 0);
+    cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_VIT, 5.2, 1e8, 0, &p), 0);
     cr_assert(p.sparsity == 0);
-    assert_rel(ref_loss(&VIT, 0, 1e8, p.data), 5.2, 1e-12);
+    assert_rel(ref_loss(&SL_TEST_VIT, 0, 1e8, p.data), 5.2, 1e-12);
 }
 
 /* ---- argument validation ---- */
@@ -520,49 +506,58 @@ Test(invalid, arguments_rejected) {
     sl_law_optimum o;
     sl_law_plan p;
     size_t chosen;
-    sl_law bad_law = VIT;
+    sl_law bad_law = SL_TEST_VIT;
     bad_law.b_d = NAN;
     const sl_cost bad_cost = {SL_COST_GMP, 0.9, 0.1}, bad_model = {(sl_cost_model)5, 0, 0};
     const double bad_pos[] = {0, -1, NAN, INFINITY};
     const double bad_s[] = {1, -0.1, NAN, INFINITY, 1.5};
 
-    cr_assert_eq(sl_law_optimal_sparsity(&VIT, &DENSE, 1e8, 1e10, MAXS, &o), 0);
+    cr_assert_eq(sl_law_optimal_sparsity(&SL_TEST_VIT, &DENSE, 1e8, 1e10, MAXS, &o), 0);
     cr_assert_eq(sl_law_optimal_sparsity(NULL, &DENSE, 1e8, 1e10, MAXS, &o), SL_LAW_EINVAL);
     cr_assert_eq(sl_law_optimal_sparsity(&bad_law, &DENSE, 1e8, 1e10, MAXS, &o), SL_LAW_EINVAL);
-    cr_assert_eq(sl_law_optimal_sparsity(&VIT, NULL, 1e8, 1e10, MAXS, &o), SL_LAW_EINVAL);
-    cr_assert_eq(sl_law_optimal_sparsity(&VIT, &bad_cost, 1e8, 1e10, MAXS, &o), SL_LAW_EINVAL);
-    cr_assert_eq(sl_law_optimal_sparsity(&VIT, &bad_model, 1e8, 1e10, MAXS, &o), SL_LAW_EINVAL);
-    cr_assert_eq(sl_law_optimal_sparsity(&VIT, &DENSE, 1e8, 1e10, MAXS, NULL), SL_LAW_EINVAL);
+    cr_assert_eq(sl_law_optimal_sparsity(&SL_TEST_VIT, NULL, 1e8, 1e10, MAXS, &o), SL_LAW_EINVAL);
+    cr_assert_eq(sl_law_optimal_sparsity(&SL_TEST_VIT, &bad_cost, 1e8, 1e10, MAXS, &o),
+                 SL_LAW_EINVAL);
+    cr_assert_eq(sl_law_optimal_sparsity(&SL_TEST_VIT, &bad_model, 1e8, 1e10, MAXS, &o),
+                 SL_LAW_EINVAL);
+    cr_assert_eq(sl_law_optimal_sparsity(&SL_TEST_VIT, &DENSE, 1e8, 1e10, MAXS, NULL),
+                 SL_LAW_EINVAL);
     for (size_t i = 0; i < 4; i++) {
-        cr_assert_eq(sl_law_optimal_sparsity(&VIT, &GMP, bad_pos[i], 1e10, MAXS, &o),
+        cr_assert_eq(sl_law_optimal_sparsity(&SL_TEST_VIT, &GMP, bad_pos[i], 1e10, MAXS, &o),
                      SL_LAW_EINVAL);
-        cr_assert_eq(sl_law_optimal_sparsity(&VIT, &GMP, 1e8, bad_pos[i], MAXS, &o), SL_LAW_EINVAL);
-        cr_assert_eq(sl_law_optimal_among(&VIT, &GMP, bad_pos[i], 1e10, NULL, 0, &o, &chosen),
+        cr_assert_eq(sl_law_optimal_sparsity(&SL_TEST_VIT, &GMP, 1e8, bad_pos[i], MAXS, &o),
                      SL_LAW_EINVAL);
-        cr_assert_eq(sl_law_optimal_among(&VIT, &GMP, 1e8, bad_pos[i], NULL, 0, &o, &chosen),
+        cr_assert_eq(
+            sl_law_optimal_among(&SL_TEST_VIT, &GMP, bad_pos[i], 1e10, NULL, 0, &o, &chosen),
+            SL_LAW_EINVAL);
+        cr_assert_eq(
+            sl_law_optimal_among(&SL_TEST_VIT, &GMP, 1e8, bad_pos[i], NULL, 0, &o, &chosen),
+            SL_LAW_EINVAL);
+        cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_VIT, 5.2, bad_pos[i], MAXS, &p),
                      SL_LAW_EINVAL);
-        cr_assert_eq(sl_law_plan_min_compute(&VIT, 5.2, bad_pos[i], MAXS, &p), SL_LAW_EINVAL);
     }
     for (size_t i = 0; i < 5; i++) {
-        cr_assert_eq(sl_law_optimal_sparsity(&VIT, &DENSE, 1e8, 1e10, bad_s[i], &o), SL_LAW_EINVAL);
-        cr_assert_eq(sl_law_plan_min_compute(&VIT, 5.2, 1e8, bad_s[i], &p), SL_LAW_EINVAL);
+        cr_assert_eq(sl_law_optimal_sparsity(&SL_TEST_VIT, &DENSE, 1e8, 1e10, bad_s[i], &o),
+                     SL_LAW_EINVAL);
+        cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_VIT, 5.2, 1e8, bad_s[i], &p), SL_LAW_EINVAL);
         const double pats[] = {0.5, bad_s[i]};
-        cr_assert_eq(sl_law_optimal_among(&VIT, &DENSE, 1e8, 1e10, pats, 2, &o, &chosen),
+        cr_assert_eq(sl_law_optimal_among(&SL_TEST_VIT, &DENSE, 1e8, 1e10, pats, 2, &o, &chosen),
                      SL_LAW_EINVAL);
     }
     const double pats[] = {0.5};
-    cr_assert_eq(sl_law_optimal_among(&VIT, &DENSE, 1e8, 1e10, NULL, 1, &o, &chosen),
+    cr_assert_eq(sl_law_optimal_among(&SL_TEST_VIT, &DENSE, 1e8, 1e10, NULL, 1, &o, &chosen),
                  SL_LAW_EINVAL);
-    cr_assert_eq(sl_law_optimal_among(&VIT, &DENSE, 1e8, 1e10, pats, 1, NULL, &chosen),
+    cr_assert_eq(sl_law_optimal_among(&SL_TEST_VIT, &DENSE, 1e8, 1e10, pats, 1, NULL, &chosen),
                  SL_LAW_EINVAL);
-    cr_assert_eq(sl_law_optimal_among(&VIT, &DENSE, 1e8, 1e10, pats, 1, &o, NULL), SL_LAW_EINVAL);
+    cr_assert_eq(sl_law_optimal_among(&SL_TEST_VIT, &DENSE, 1e8, 1e10, pats, 1, &o, NULL),
+                 SL_LAW_EINVAL);
     cr_assert_eq(sl_law_optimal_among(&bad_law, &DENSE, 1e8, 1e10, pats, 1, &o, &chosen),
                  SL_LAW_EINVAL);
-    cr_assert_eq(sl_law_optimal_among(&VIT, &bad_cost, 1e8, 1e10, pats, 1, &o, &chosen),
+    cr_assert_eq(sl_law_optimal_among(&SL_TEST_VIT, &bad_cost, 1e8, 1e10, pats, 1, &o, &chosen),
                  SL_LAW_EINVAL);
     cr_assert_eq(sl_law_plan_min_compute(&bad_law, 5.2, 1e8, MAXS, &p), SL_LAW_EINVAL);
     cr_assert_eq(sl_law_plan_min_compute(NULL, 5.2, 1e8, MAXS, &p), SL_LAW_EINVAL);
-    cr_assert_eq(sl_law_plan_min_compute(&VIT, NAN, 1e8, MAXS, &p), SL_LAW_EINVAL);
-    cr_assert_eq(sl_law_plan_min_compute(&VIT, INFINITY, 1e8, MAXS, &p), SL_LAW_EINVAL);
-    cr_assert_eq(sl_law_plan_min_compute(&VIT, 5.2, 1e8, MAXS, NULL), SL_LAW_EINVAL);
+    cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_VIT, NAN, 1e8, MAXS, &p), SL_LAW_EINVAL);
+    cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_VIT, INFINITY, 1e8, MAXS, &p), SL_LAW_EINVAL);
+    cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_VIT, 5.2, 1e8, MAXS, NULL), SL_LAW_EINVAL);
 }

@@ -1,0 +1,93 @@
+/*
+ * sl_test.h - what the unit tests of fitting/ and api/ share: tolerance
+ * assertions, a deterministic RNG, the reference laws of law-math.md §2 with
+ * the sweeps' size conversions, and paths into the project's data/ folder.
+ *
+ * Header only (static inline), so each test binary takes what it uses. The
+ * trainer's tests do not include it: trainer/ stands alone, and they draw from
+ * the trainer's own RNG.
+ */
+#ifndef SL_TEST_H
+#define SL_TEST_H
+
+#include <criterion/criterion.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "sl_law.h"
+
+/* ---- assertions with a tolerance ---- */
+
+#define assert_near(got, want, tol)                                                                \
+    cr_assert(fabs((got) - (want)) <= (tol), "%s = %.12g, want %.12g (tol %g)", #got,              \
+              (double)(got), (double)(want), (double)(tol))
+#define assert_rel(got, want, rel) assert_near(got, want, (rel)*fabs(want))
+
+/* ---- the reference laws ---- */
+
+/* law-math.md §2, full precision. */
+static const sl_law SL_TEST_VIT = {294.389596179, 0.82101251, 468.157382899, 0.39222675,
+                                   237412873.842, 0.88979104, 4.51669257};
+static const sl_law SL_TEST_T5 = {16.7870501071, 0.72161276, 45.0184473511, 0.24513173,
+                                  689991261.918, 0.20270772, 0.65074219};
+
+/* The sweeps' base sizes (law-math §5, data/README.md): 12 d^2 per block,
+ * d = 768, non-zeros at scale 1; and T5's tokens per training step. */
+#define SL_TEST_VIT_BASE           84934656.0  /* 12 blocks */
+#define SL_TEST_T5_BASE            169869312.0 /* 24 blocks */
+#define SL_TEST_T5_TOKENS_PER_STEP 65536.0
+
+/* ---- deterministic RNG (splitmix64) ---- */
+
+/* One stream per test process: Criterion runs each test in a process of its
+ * own, and each test seeds it before drawing. */
+static uint64_t sl_test_rng_state;
+
+static inline void sl_test_rng_seed(uint64_t seed) {
+    sl_test_rng_state = seed;
+}
+
+static inline uint64_t sl_test_rng_next(void) {
+    uint64_t z = (sl_test_rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return z;
+}
+
+/* Uniform on [0, 1), in steps of 2^-53. */
+static inline double sl_test_uniform(void) {
+    return (double)(sl_test_rng_next() >> 11) * 0x1.0p-53;
+}
+
+/* Uniform on (0, 1): the midpoints of the same steps, never 0, so that a log
+ * of it is finite. */
+static inline double sl_test_uniform_open(void) {
+    return ((double)(sl_test_rng_next() >> 11) + 0.5) * 0x1.0p-53;
+}
+
+/* Standard normal (Box-Muller on sl_test_uniform_open). */
+static inline double sl_test_normal(void) {
+    return sqrt(-2 * log(sl_test_uniform_open())) *
+           cos(2 * 3.14159265358979323846 * sl_test_uniform_open());
+}
+
+/* Log-uniform on [lo, hi). */
+static inline double sl_test_log_uniform(double lo, double hi) {
+    return lo * pow(hi / lo, sl_test_uniform());
+}
+
+/* ---- data/ ---- */
+
+#ifdef SL_DATA_DIR
+/* SL_DATA_DIR/name, in a buffer the next call reuses. */
+static inline const char *sl_test_data_path(const char *name) {
+    static char buf[4096];
+    snprintf(buf, sizeof buf, "%s/%s", SL_DATA_DIR, name);
+    return buf;
+}
+#endif
+
+#endif
