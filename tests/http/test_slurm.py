@@ -100,6 +100,17 @@ class Slurm:
         jobs = body.get("jobs") or []
         return jobs[0]["job_state"] if status == 200 and jobs else None
 
+    def settled_state(self, job_id, timeout=30):
+        """The job's state once Slurm is done with it. A run succeeds when its
+        job posts the result, a moment before the job's script exits: until
+        then Slurm may still say RUNNING or COMPLETING."""
+        deadline = time.time() + timeout
+        state = self.job_state(job_id)
+        while state in ("RUNNING", "COMPLETING", "PENDING") and time.time() < deadline:
+            time.sleep(0.1)
+            state = self.job_state(job_id)
+        return state
+
     def jobs_named(self, prefix, cwd):
         """Jobs whose name starts with prefix, run in the directory cwd (the
         servers of these tests share one Slurm and their run ids)."""
@@ -214,7 +225,7 @@ class TestEndToEnd(Base):
             self.assertGreater(res["val_loss"], 0)
             self.assertEqual(run["progress"]["val_loss"], res["val_loss"])
             # Slurm ran it to the end
-            self.assertEqual(SLURM.job_state(run["reference"]), "COMPLETED")
+            self.assertEqual(SLURM.settled_state(run["reference"]), "COMPLETED")
             # the result came through the report route (the request log says so)
             self.assertTrue(self.srv.request_lines("/v1/runs/%d/report" % run["id"]), run["id"])
             # the secret stays on the server
@@ -314,7 +325,7 @@ class TestFaults(Base):
         run = s["runs"][0]
         self.assertEqual(run["state"], "succeeded", run)
         self.assertEqual(run["attempts"], 1)
-        self.assertEqual(SLURM.job_state(run["reference"]), "COMPLETED")
+        self.assertEqual(SLURM.settled_state(run["reference"]), "COMPLETED")
 
     def test_server_kill9_mid_run_finds_the_job_again(self):
         tmp = tempfile.mkdtemp(prefix="sparselaw-slurm-restart-", dir=TMP)
@@ -340,7 +351,7 @@ class TestFaults(Base):
             self.assertEqual(run["state"], "succeeded", run)
             self.assertEqual(run["attempts"], 1)
             self.assertEqual(run["reference"], job)  # found again by its job id
-            self.assertEqual(SLURM.job_state(job), "COMPLETED")
+            self.assertEqual(SLURM.settled_state(job), "COMPLETED")
             # exactly once: one Slurm job for the run, one trainer start, one result
             jobs = SLURM.jobs_named("sparselaw-run-%d-" % run["id"],
                                     os.path.realpath(os.path.join(data, "slurm")))
