@@ -38,7 +38,5 @@ json_t *sl_json_number(double v);
 json_t *sl_units_json(sl_data_unit unit, ...) __attribute__((sentinel));
 /* The unit of one response field for a law's data unit; NULL if unknown. */
 const char *sl_unit_of(sl_data_unit unit, const char *field);
-/* One of a data unit, as prose says it: "token", "example", "step". */
-const char *sl_data_unit_singular(sl_data_unit unit);
 
 #endif

@@ -1,8 +1,7 @@
 /*
  * sl_law_record.h - a law as the service keeps it: coefficients, data unit,
- * source, version, and the built-in laws. Types only, no JSON, so the store
- * and the dataset reader can use them without a codec; the names and
- * parsing below are defined beside the law's codec, in sl_law_json.c.
+ * source, version, and the built-in laws. No JSON, so the store and the
+ * dataset reader can use them without a codec.
  */
 #ifndef SL_LAW_RECORD_H
 #define SL_LAW_RECORD_H
@@ -25,6 +24,8 @@ typedef enum sl_source_kind {
 
 const char *sl_data_unit_name(sl_data_unit unit);
 int sl_data_unit_parse(const char *text, sl_data_unit *out);
+/* "token", "example", "step". */
+const char *sl_data_unit_singular(sl_data_unit unit);
 const char *sl_source_kind_name(sl_source_kind kind);
 int sl_source_kind_parse(const char *text, sl_source_kind *out);
 
@@ -51,7 +52,7 @@ typedef struct sl_law_record {
     long draws;
 } sl_law_record;
 
-/* The authors' published fits (notes/law-math.md §2), loaded on first start. */
+/* The authors' published fits (docs/law-math.md §2), loaded on first start. */
 #define SL_BUILTIN_COUNT 2
 extern const sl_law_record sl_builtin_laws[SL_BUILTIN_COUNT];
 

@@ -1,8 +1,7 @@
 /*
  * sl_run_spec.h - one training run of a calibration sweep (a grid point and
- * the sweep's trainer options) and the backends that run it. Types only, no
- * JSON: its codec and the run's bounds are in sl_sweep_json.h, where
- * sl_backend_kind_name is defined too.
+ * the sweep's trainer options) and the backends that run it. No JSON: its
+ * codec and the run's bounds are in sl_sweep_json.h.
  */
 #ifndef SL_RUN_SPEC_H
 #define SL_RUN_SPEC_H
@@ -15,6 +14,8 @@ typedef enum sl_backend_kind {
     SL_BACKEND_KIND_COUNT
 } sl_backend_kind;
 const char *sl_backend_kind_name(sl_backend_kind kind);
+/* 0 with *out set when text names a backend ("local", "worker", "slurm"), else -1. */
+int sl_backend_kind_parse(const char *text, sl_backend_kind *out);
 
 typedef struct sl_run_size {
     unsigned layers, width, heads;

@@ -8,12 +8,6 @@
 #include "sl_fit_json.h"
 #include "sl_parse.h"
 
-static const char *const backend_names[SL_BACKEND_KIND_COUNT] = {"local", "worker", "slurm"};
-
-const char *sl_backend_kind_name(sl_backend_kind kind) {
-    return kind < SL_BACKEND_KIND_COUNT ? backend_names[kind] : "unknown";
-}
-
 /* An integer member in [lo, hi]; absent: *out = dflt, or an error when
  * required. */
 static int take_int(json_t *obj, const char *path, const char *key, long long lo, long long hi,
@@ -281,16 +275,11 @@ int sl_sweep_request_decode(json_t *body, sl_sweep_request *out, sl_error *err) 
     json_t *backend = json_object_get(body, "backend");
     out->backend = SL_BACKEND_LOCAL;
     if (backend) {
-        const char *b = json_is_string(backend) ? json_string_value(backend) : "";
-        int k = 0;
-        while (k < SL_BACKEND_KIND_COUNT && strcmp(b, backend_names[k]) != 0)
-            k++;
-        if (k == SL_BACKEND_KIND_COUNT)
+        if (sl_backend_kind_parse(json_string_value(backend), &out->backend) != 0)
             return sl_error_set(err, SL_ERR_INVALID_BODY, "backend",
                                 "backend must be \"local\" (sparselaw-train as a child process "
                                 "of the server), \"worker\" (sparselaw-train serve) or \"slurm\" "
                                 "(a batch job through slurmrestd)");
-        out->backend = (sl_backend_kind)k;
     }
     json_t *grid = json_object_get(body, "grid");
     if (!json_is_object(grid))

@@ -10,7 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "sl_sweep_json.h"
+#include "sl_run_spec.h"
 
 #define SL_BACKEND_REF_MAX 128
 
