@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sl_auth.h"
 #include "sl_backend.h"
@@ -99,6 +100,8 @@ typedef struct service {
     sl_backend *backends[4];
     size_t nbackends;
     sl_backend *slurm; /* one of them, or NULL: it learns the report URL late */
+    int listen_fd;     /* the bound socket, ours while has_socket (then the daemon's) */
+    int has_socket;
     int listening;
 } service;
 
@@ -168,19 +171,22 @@ static void set_report_url(const service *s, unsigned port) {
                 s->cfg.bind);
 }
 
-/* Store, fit workers, backends, runner, HTTP: 0 once listening, or -1 with
+/* Socket, store, fit workers, backends, runner, HTTP: 0 once serving, or -1 with
  * the problem printed. */
 static int start(service *s) {
     char err[512] = "";
+    unsigned port = 0;
+    if (sl_http_listen(&s->cfg, &s->listen_fd, &port, err, sizeof err) != 0) goto fail;
+    s->has_socket = 1;
     if (prepare_server(s, err, sizeof err) != 0) goto fail;
     /* --fit-workers fits at once, each using every core for its starts and
      * bootstrap. */
     s->server.jobs = sl_jobs_start(s->server.store, s->cfg.fit_workers, 0, s->cfg.fit_attempts);
     if (make_backends(s, err, sizeof err) != 0) goto fail;
     s->server.runs = sl_runs_start(s->server.store, s->server.jobs, s->backends, s->nbackends);
-    s->nbackends = 0; /* the runner owns them now */
-    unsigned port = 0;
-    if (sl_http_start(&s->server, &port) != 0) return -1; /* it says why */
+    s->nbackends = 0;  /* the runner owns them now */
+    s->has_socket = 0; /* the daemon owns it now, or closed it */
+    if (sl_http_start(&s->server, s->listen_fd) != 0) return -1; /* it says why */
     s->listening = 1;
     set_report_url(s, port);
     fprintf(stderr,
@@ -200,6 +206,7 @@ fail:
  * owns), the fit workers, the store. */
 static void teardown(service *s) {
     if (s->listening) sl_http_stop(&s->server, DRAIN_GRACE_MS);
+    if (s->has_socket) close(s->listen_fd);
     sl_runs_stop(s->server.runs);
     for (size_t i = 0; i < s->nbackends; i++)
         s->backends[i]->close(s->backends[i]);

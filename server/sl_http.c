@@ -1,6 +1,7 @@
 #include "sl_http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -486,42 +488,70 @@ static size_t unescape(void *cls, struct MHD_Connection *con, char *s) {
     return strstr(s, "%00") ? strlen(s) : MHD_http_unescape(s);
 }
 
-int sl_http_start(sl_server *server, unsigned *port) {
+int sl_http_listen(const sl_config *cfg, int *fd, unsigned *port, char *err, size_t errcap) {
+    struct sockaddr_storage ss;
+    socklen_t len;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    if (inet_pton(AF_INET, cfg->bind, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)cfg->port);
+        len = sizeof *v4;
+    } else if (inet_pton(AF_INET6, cfg->bind, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)cfg->port);
+        len = sizeof *v6;
+    } else {
+        snprintf(err, errcap, "--bind %s is not an IPv4 or IPv6 address", cfg->bind);
+        return -1;
+    }
+    int s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0) {
+        snprintf(err, errcap, "cannot open a socket: %s", strerror(errno));
+        return -1;
+    }
+    /* SO_REUSEADDR only lets a restart take over a port in TIME_WAIT; with no
+     * SO_REUSEPORT a second server on a port in use is refused. */
+    int one = 1;
+    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (ss.ss_family == AF_INET6) setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (bind(s, (struct sockaddr *)&ss, len) != 0 || listen(s, SOMAXCONN) != 0) {
+        if (errno == EADDRINUSE)
+            snprintf(err, errcap, "port %u is in use on %s", cfg->port, cfg->bind);
+        else
+            snprintf(err, errcap, "cannot listen on %s port %u: %s", cfg->bind, cfg->port,
+                     strerror(errno));
+        close(s);
+        return -1;
+    }
+    len = sizeof ss;
+    if (getsockname(s, (struct sockaddr *)&ss, &len) != 0) {
+        snprintf(err, errcap, "cannot read the port bound: %s", strerror(errno));
+        close(s);
+        return -1;
+    }
+    *port = ntohs(ss.ss_family == AF_INET6 ? v6->sin6_port : v4->sin_port);
+    *fd = s;
+    return 0;
+}
+
+int sl_http_start(sl_server *server, int fd) {
     const sl_config *cfg = server->config;
-    struct sockaddr_in v4;
-    struct sockaddr_in6 v6;
-    struct sockaddr *addr;
     unsigned flags =
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
-    memset(&v4, 0, sizeof v4);
-    memset(&v6, 0, sizeof v6);
-    if (inet_pton(AF_INET, cfg->bind, &v4.sin_addr) == 1) {
-        v4.sin_family = AF_INET;
-        v4.sin_port = htons((uint16_t)cfg->port);
-        addr = (struct sockaddr *)&v4;
-    } else if (inet_pton(AF_INET6, cfg->bind, &v6.sin6_addr) == 1) {
-        v6.sin6_family = AF_INET6;
-        v6.sin6_port = htons((uint16_t)cfg->port);
-        addr = (struct sockaddr *)&v6;
-        flags |= MHD_USE_IPv6;
-    } else {
-        fprintf(stderr, "sparselawd: --bind %s is not an IPv4 or IPv6 address\n", cfg->bind);
-        return -1;
-    }
     daemon_handle = MHD_start_daemon(
-        flags, (uint16_t)cfg->port, NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR, addr,
+        flags, 0, NULL, NULL, on_request, server, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, server, MHD_OPTION_CONNECTION_TIMEOUT, cfg->http_timeout,
-        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-        (unsigned)1, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
+        NULL, MHD_OPTION_END);
     if (!daemon_handle) {
-        fprintf(stderr, "sparselawd: cannot listen on %s port %u (in use, or not allowed)\n",
-                cfg->bind, cfg->port);
+        fprintf(stderr, "sparselawd: cannot start the HTTP daemon on %s port %u\n", cfg->bind,
+                cfg->port);
+        close(fd);
         return -1;
     }
-    const union MHD_DaemonInfo *info =
-        MHD_get_daemon_info(daemon_handle, MHD_DAEMON_INFO_BIND_PORT);
-    *port = info ? info->port : cfg->port;
     return 0;
 }
 

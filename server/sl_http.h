@@ -55,8 +55,13 @@ extern const size_t sl_route_count;
 /* The route table as JSON, for --routes and the openapi sync test. */
 json_t *sl_routes_json(void);
 
-/* Starts the daemon; 0 on success. The port actually bound is in *port. */
-int sl_http_start(sl_server *server, unsigned *port);
+/* Binds and listens on --bind and --port before anything else starts, so
+ * that a port in use stops the server before it touches its data. 0 with
+ * the socket in *fd and the port bound in *port (the free one for --port 0),
+ * or -1 with the reason in err ("port P is in use"). */
+int sl_http_listen(const sl_config *cfg, int *fd, unsigned *port, char *err, size_t errcap);
+/* Serves on the socket from sl_http_listen, which it then owns; 0 on success. */
+int sl_http_start(sl_server *server, int fd);
 /* Stops accepting, waits up to grace_ms for in-flight requests, stops. */
 void sl_http_stop(sl_server *server, unsigned grace_ms);
 

@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sl_store_internal.h"
 
@@ -280,6 +283,44 @@ fail:
     return -1;
 }
 
+/* Two servers on one directory would run every fit and training run twice:
+ * the first holds an exclusive flock on DIR/lock (which names its pid) until
+ * it exits, however it exits; a second is refused. */
+static int lock_dir(const char *dir, char *errbuf, size_t cap) {
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/lock", dir) >= sizeof path) {
+        snprintf(errbuf, cap, "data directory path too long");
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(errbuf, cap, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int why = errno;
+        char holder[32] = "";
+        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(fd);
+        if (why == EWOULDBLOCK)
+            snprintf(errbuf, cap,
+                     "data directory %s is in use by another sparselawd (pid %s); stop it or "
+                     "give this one another --data-dir",
+                     dir, holder[0] ? holder : "unknown");
+        else
+            snprintf(errbuf, cap, "cannot lock %s: %s", path, strerror(why));
+        return -1;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        fprintf(stderr,
+                "{\"level\":\"warning\",\"event\":\"lock_pid_unwritten\",\"path\":\"%s\"}\n", path);
+    return fd;
+}
+
 sl_store *sl_store_open(const char *dir, int connections, char *errbuf, size_t cap) {
     char path[4096];
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
@@ -290,8 +331,11 @@ sl_store *sl_store_open(const char *dir, int connections, char *errbuf, size_t c
         snprintf(errbuf, cap, "data directory path too long");
         return NULL;
     }
+    int lock_fd = lock_dir(dir, errbuf, cap);
+    if (lock_fd < 0) return NULL;
     sl_store *s = calloc(1, sizeof *s);
     if (!s) abort();
+    s->lock_fd = lock_fd;
     s->count = connections < 1 ? 1 : connections;
     s->conns = calloc((size_t)s->count, sizeof *s->conns);
     s->free_ids = calloc((size_t)s->count, sizeof *s->free_ids);
@@ -328,6 +372,7 @@ void sl_store_close(sl_store *s) {
     pthread_rwlock_destroy(&s->law_cache.lock);
     free(s->conns);
     free(s->free_ids);
+    close(s->lock_fd); /* releases the directory */
     free(s);
 }
 

@@ -73,6 +73,7 @@ struct sl_store {
     int nfree;
     int *free_ids;
     sl_store_conn *conns;
+    int lock_fd; /* DIR/lock, flock'ed for the life of the store; -1 when not held */
 
     sl_store_law_cache law_cache;
 };

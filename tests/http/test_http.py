@@ -1171,6 +1171,37 @@ class TestRestart(OwnServers, Base):
             self.assertEqual(health["laws"], 3)
             self.stop(s)
 
+    def second_server(self, *args):
+        """A second sparselawd run to its exit: (exit code, stderr)."""
+        out = subprocess.run([harness.SERVER_BIN, "--bind", "127.0.0.1",
+                              "--token-file", self.token_file] + list(args),
+                             capture_output=True, text=True, timeout=30,
+                             env=harness.clean_env())
+        return out.returncode, out.stderr
+
+    def test_a_port_in_use_is_refused_before_the_data_is_touched(self):
+        s = self.start()
+        other = os.path.join(self.tmp, "other")
+        rc, err = self.second_server("--port", str(s.port), "--data-dir", other)
+        self.assertNotEqual(rc, 0, err)
+        self.assertIn("port %d is in use" % s.port, err)
+        self.assertFalse(os.path.exists(other), "the refused server created its data directory")
+        self.ok(s.get("/healthz"))  # the first one still answers, alone
+        self.stop(s)
+
+    def test_one_server_per_data_directory(self):
+        s = self.start()
+        rc, err = self.second_server("--port", "0", "--data-dir", self.data)
+        self.assertNotEqual(rc, 0, err)
+        self.assertIn("data directory %s is in use by another sparselawd (pid %d)"
+                      % (self.data, s.proc.pid), err)
+        self.ok(s.get("/healthz"))
+        # Killed, however it dies, the first releases the directory.
+        s.kill()
+        s = self.start()
+        self.ok(s.get("/healthz"))
+        self.stop(s)
+
     def test_generated_token(self):
         s = self.start(token_file=None)
         path = os.path.join(self.data, "token")
