@@ -143,6 +143,16 @@ static int make_backends(service *s, char *err, size_t errcap) {
                                              s->cfg.local_runs, err, errcap);
     if (!local) return -1;
     s->backends[s->nbackends++] = local;
+    char why[1200];
+    if (sl_backend_local_corpus_check(s->cfg.corpus, why, sizeof why) != 0) {
+        json_t *line = json_pack("{s:s, s:s, s:s}", "level", "warning", "event",
+                                 "corpus_unreadable", "detail", why);
+        char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+        fprintf(stderr, "%s\n",
+                text ? text : "{\"level\":\"warning\",\"event\":\"corpus_unreadable\"}");
+        free(text);
+        json_decref(line);
+    }
     /* Remote backends register here, each the same way: built from its
      * flags, then handed to the runner, which finds it by the sweep's
      * "backend" name (sl_backend.base.name). */

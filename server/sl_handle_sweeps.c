@@ -165,6 +165,15 @@ static int validate(sl_request *req, const sl_sweep_request *sr) {
                       "(the server's --trainer)");
         return -1;
     }
+    char why[1200];
+    if (sr->backend == SL_BACKEND_LOCAL &&
+        sl_backend_local_corpus_check(server->config->corpus, why, sizeof why) != 0) {
+        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "backend",
+                      "the local backend cannot run: %s (the server's --corpus; the default "
+                      "comes with `npm ci`)",
+                      why);
+        return -1;
+    }
     return 0;
 }
 

@@ -74,4 +74,9 @@ struct sl_backend {
 sl_backend *sl_backend_local_new(const char *trainer, const char *corpus, const char *dir,
                                  unsigned max_active, char *err, size_t errcap);
 
+/* 0 when the trainer can read corpus as it does: a readable file that is not
+ * empty, or a directory with a readable *.txt file. -1 with the reason in why. Checked
+ * before a local sweep is accepted, so that its runs do not all fail. */
+int sl_backend_local_corpus_check(const char *corpus, char *why, size_t cap);
+
 #endif

@@ -323,6 +323,40 @@ static void local_close(sl_backend *b) {
     free(l);
 }
 
+int sl_backend_local_corpus_check(const char *corpus, char *why, size_t cap) {
+    struct stat st;
+    if (!corpus[0] || stat(corpus, &st) != 0) {
+        snprintf(why, cap, "the corpus %s does not exist", corpus[0] ? corpus : "(none set)");
+        return -1;
+    }
+    if (S_ISREG(st.st_mode)) {
+        if (st.st_size == 0) {
+            snprintf(why, cap, "the corpus %s is empty", corpus);
+            return -1;
+        }
+        if (access(corpus, R_OK) == 0) return 0;
+        snprintf(why, cap, "the corpus %s cannot be read: %s", corpus, strerror(errno));
+        return -1;
+    }
+    DIR *d = S_ISDIR(st.st_mode) ? opendir(corpus) : NULL;
+    if (!d) {
+        snprintf(why, cap, "the corpus %s is neither a readable file nor a readable directory",
+                 corpus);
+        return -1;
+    }
+    int found = 0;
+    for (struct dirent *e; !found && (e = readdir(d)) != NULL;) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".txt") != 0) continue;
+        char path[2048];
+        snprintf(path, sizeof path, "%s/%s", corpus, e->d_name);
+        found = access(path, R_OK) == 0;
+    }
+    closedir(d);
+    if (!found) snprintf(why, cap, "the corpus directory %s holds no readable .txt file", corpus);
+    return found ? 0 : -1;
+}
+
 sl_backend *sl_backend_local_new(const char *trainer, const char *corpus, const char *dir,
                                  unsigned max_active, char *err, size_t errcap) {
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {

@@ -1202,6 +1202,31 @@ class TestRestart(OwnServers, Base):
         self.ok(s.get("/healthz"))
         self.stop(s)
 
+    def test_an_unreadable_corpus_is_said_at_start_and_refuses_local_sweeps(self):
+        missing = os.path.join(self.tmp, "no-such-corpus")
+        s = self.start(args=["--corpus", missing])
+        warnings = [e for e in s.log_entries() if e.get("event") == "corpus_unreadable"]
+        self.assertEqual(len(warnings), 1, s.stderr_text()[-2000:])
+        self.assertIn(missing, warnings[0]["detail"])
+        r = s.request("POST", "/v1/sweeps", json_body=harness.sweep_body("no-corpus"), token=TOKEN)
+        err = self.assert_error(r, 422, "unprocessable", "backend")
+        self.assertIn(missing, err["message"])
+        self.assertIn("--corpus", err["message"])
+        self.assert_error(s.get("/v1/sweeps/1", token=TOKEN), 404, "not_found")  # none stored
+        # An empty directory or an empty file is no corpus either.
+        os.mkdir(missing)
+        r = s.request("POST", "/v1/sweeps", json_body=harness.sweep_body("no-corpus"), token=TOKEN)
+        err = self.assert_error(r, 422, "unprocessable", "backend")
+        self.assertIn("no readable .txt file", err["message"])
+        self.stop(s)
+        empty = os.path.join(self.tmp, "empty.txt")
+        open(empty, "w").close()
+        s = self.start(args=["--corpus", empty])
+        r = s.request("POST", "/v1/sweeps", json_body=harness.sweep_body("no-corpus"), token=TOKEN)
+        err = self.assert_error(r, 422, "unprocessable", "backend")
+        self.assertIn("is empty", err["message"])
+        self.stop(s)
+
     def test_generated_token(self):
         s = self.start(token_file=None)
         path = os.path.join(self.data, "token")

@@ -323,8 +323,11 @@ class TestFailures(Base):
     def test_refused_runs_fail_at_once(self):
         tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-corpus-")
         try:
-            srv = self.server(tmp, ["--trainer", harness.TRAINER, "--corpus",
-                                    os.path.join(tmp, "no-such-corpus.txt")])
+            # Readable, so the sweep is accepted; too small, so the trainer refuses it.
+            tiny = os.path.join(tmp, "tiny-corpus.txt")
+            with open(tiny, "w") as f:
+                f.write("abc")
+            srv = self.server(tmp, ["--trainer", harness.TRAINER, "--corpus", tiny])
             try:
                 grid = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [4096]}
                 s = self.post_sweep(sweep_body("calib-refused", grid), server=srv)
