@@ -275,8 +275,10 @@ static int colmap_parse(const char *text, colmap *m, char *why, size_t cap) {
             return -1;
         }
         if (!colon) {
-            snprintf(why, cap, "'%.*s' in columns has no ':'; write target:column, e.g. loss:%.*s",
-                     shown, p, shown, p);
+            snprintf(why, cap,
+                     "'%.*s' in columns has no ':'; write target:column pairs, e.g. "
+                     "loss:my_loss,data:tok",
+                     shown, p);
             return -1;
         }
         size_t tlen = (size_t)(colon - p);
