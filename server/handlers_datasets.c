@@ -100,11 +100,10 @@ void sl_handle_dataset_append(sl_request *req) {
     sl_dataset ds;
     if (dataset_id(req, &id, &info) != 0 || parse_upload(req, &ds) != 0) return;
     int rc = sl_store_dataset_append(sl_req_server(req)->store, id, &ds, &info);
-    sl_data_unit unit = ds.data_unit;
     if (rc == SL_STORE_CONFLICT)
         sl_reply_fail(req, SL_ERR_UNIT_MISMATCH, "data",
                       "these rows measure data in %s but dataset %lld is in %s; nothing was added",
-                      sl_data_unit_name(unit), id, sl_data_unit_name(info.data_unit));
+                      sl_data_unit_name(ds.data_unit), id, sl_data_unit_name(info.data_unit));
     else if (rc == SL_STORE_NOT_FOUND)
         sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no dataset with id %lld", id);
     else if (rc != SL_STORE_OK)
