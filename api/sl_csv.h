@@ -11,8 +11,10 @@
 
 #include "sl_buf.h"
 
-/* Fields of a record a caller can read; a record with more has them counted. */
-#define SL_CSV_MAX_FIELDS 64
+/* Fields of a record a caller can read; a record with more has them counted.
+ * Wide enough for a W&B or MLflow export, which has a column per config
+ * key, metric and tag. */
+#define SL_CSV_MAX_FIELDS 1024
 
 typedef struct sl_csv {
     const char *p, *end;

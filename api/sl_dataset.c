@@ -1,9 +1,11 @@
 /* Uploads into rows: the column table, content types, options, the error
- * list, and the row conversion (column resolution, aliases, unit
- * conversions) that CSV, JSON and NDJSON bodies share. CSV records come from
- * sl_csv.c; the rows go back out through sl_dataset_write.c. */
+ * list, and the row conversion (column resolution with aliases, prefixes and
+ * the columns option, unit conversions, run states, skipped rows) that CSV,
+ * JSON and NDJSON bodies share. CSV records come from sl_csv.c; the rows go
+ * back out through sl_dataset_write.c. */
 #include "sl_dataset.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -50,16 +52,35 @@ const sl_dataset_option_doc sl_dataset_option_docs[] = {
                         "tokens_per_step, in tokens; without it, steps stay in steps."},
     {"data_unit", "tokens | examples | steps: the unit of a data column (default tokens). With "
                   "steps, tokens or total_examples it must agree with the unit they imply."},
+    {"columns", "Which column gives what, as target:column pairs separated by commas "
+                "(loss:my_loss,data:tok): the column is read as a column named target would be "
+                "(target: any column name this table lists, e.g. loss, data, steps, scale, "
+                "run_id, state); other columns that would give the same variable are ignored. "
+                "A column whose name holds a comma cannot be named."},
+    {"skip_invalid", "true | false (default false). true: rows with bad values (a crashed run's "
+                     "empty or NaN loss, a state other than finished) are left out and answered "
+                     "in skipped [{row, field, reason}]; the good rows are stored. An upload "
+                     "left with no good row is still refused."},
 };
 const size_t sl_dataset_option_doc_count =
     sizeof sl_dataset_option_docs / sizeof sl_dataset_option_docs[0];
 
 /* The variables a row holds, and how a column turns into one. */
-enum var { V_SPARSITY, V_NONZEROS, V_DATA, V_LOSS, V_RUN_ID, V_PATTERN, V_SEED, V_COUNT };
+enum var {
+    V_SPARSITY,
+    V_NONZEROS,
+    V_DATA,
+    V_LOSS,
+    V_RUN_ID,
+    V_PATTERN,
+    V_SEED,
+    V_STATE, /* read to refuse rows of runs that did not finish; never stored */
+    V_COUNT
+};
 enum conv { C_PLAIN, C_SCALE, C_TOTAL_PARAMS, C_DATA, C_STEPS, C_EXAMPLES, C_TOKENS, C_IGNORE };
 
 static const char *const var_names[V_COUNT] = {"sparsity", "nonzeros", "data", "loss",
-                                               "run_id",   "pattern",  "seed"};
+                                               "run_id",   "pattern",  "seed", "state"};
 
 const sl_dataset_column sl_dataset_columns[] = {
     {"sparsity", "sparsity", NULL, "Weight sparsity S, in [0, 1)."},
@@ -72,8 +93,17 @@ const sl_dataset_column sl_dataset_columns[] = {
      "Optional n:m sparsity pattern such as 2:4 (1 <= n < m <= 64); 1 - n/m must equal the "
      "row's sparsity within 1e-9."},
     {"seed", "seed", NULL, "Optional integer seed."},
+    {"state", "state", NULL,
+     "Optional run state, not stored: a row is kept only for a finished run (finished in any "
+     "case; an empty cell is no state). Failed, crashed, killed, running or any other state "
+     "refuses the row, or leaves it out with skip_invalid."},
+    {"State", "state", NULL, "The run state column of a W&B runs table export: as state."},
+    {"status", "state", NULL,
+     "The status column of MLflow's search_runs (FINISHED, FAILED, KILLED, RUNNING, "
+     "SCHEDULED): as state."},
     {"val-loss", "loss", NULL, "Alias of loss."},
     {"val_loss", "loss", NULL, "Alias of loss."},
+    {"val/loss", "loss", NULL, "Alias of loss: the name W&B runs often log validation loss under."},
     {"scale", "nonzeros", "base_params",
      "Model scale relative to a base model: nonzeros = base_params x scale x (1 - sparsity). "
      "Needs base_params."},
@@ -95,23 +125,27 @@ static const struct {
     enum var var;
     enum conv conv;
 } column_kind[] = {
-    {V_SPARSITY, C_PLAIN},
-    {V_NONZEROS, C_PLAIN},
-    {V_DATA, C_DATA},
-    {V_LOSS, C_PLAIN},
-    {V_RUN_ID, C_PLAIN},
-    {V_PATTERN, C_PLAIN},
-    {V_SEED, C_PLAIN},
-    {V_LOSS, C_PLAIN},
-    {V_LOSS, C_PLAIN},
-    {V_NONZEROS, C_SCALE},
-    {V_NONZEROS, C_TOTAL_PARAMS},
-    {V_DATA, C_STEPS},
-    {V_DATA, C_EXAMPLES},
-    {V_DATA, C_TOKENS},
-    {V_COUNT, C_IGNORE},
-    {V_COUNT, C_IGNORE},
-    {V_COUNT, C_IGNORE},
+    {V_SPARSITY, C_PLAIN},        /* sparsity */
+    {V_NONZEROS, C_PLAIN},        /* nonzeros */
+    {V_DATA, C_DATA},             /* data */
+    {V_LOSS, C_PLAIN},            /* loss */
+    {V_RUN_ID, C_PLAIN},          /* run_id */
+    {V_PATTERN, C_PLAIN},         /* pattern */
+    {V_SEED, C_PLAIN},            /* seed */
+    {V_STATE, C_PLAIN},           /* state */
+    {V_STATE, C_PLAIN},           /* State */
+    {V_STATE, C_PLAIN},           /* status */
+    {V_LOSS, C_PLAIN},            /* val-loss */
+    {V_LOSS, C_PLAIN},            /* val_loss */
+    {V_LOSS, C_PLAIN},            /* val/loss */
+    {V_NONZEROS, C_SCALE},        /* scale */
+    {V_NONZEROS, C_TOTAL_PARAMS}, /* total_params */
+    {V_DATA, C_STEPS},            /* steps */
+    {V_DATA, C_EXAMPLES},         /* total_examples */
+    {V_DATA, C_TOKENS},           /* tokens */
+    {V_COUNT, C_IGNORE},          /* "" */
+    {V_COUNT, C_IGNORE},          /* index */
+    {V_COUNT, C_IGNORE},          /* Unnamed: 0 */
 };
 _Static_assert(sizeof column_kind / sizeof column_kind[0] ==
                    sizeof sl_dataset_columns / sizeof sl_dataset_columns[0],
@@ -126,6 +160,31 @@ static long column_index(const char *name) {
 const sl_dataset_column *sl_dataset_column_find(const char *name) {
     long i = name ? column_index(name) : -1;
     return i < 0 ? NULL : &sl_dataset_columns[i];
+}
+
+/* W&B flattens a run's config and summary under these; MLflow's search_runs
+ * its params and metrics. tags. is not one: tags are text, never a value. */
+const char *const sl_dataset_column_prefixes[] = {"params.", "config.", "metrics.", "summary."};
+const size_t sl_dataset_column_prefix_count =
+    sizeof sl_dataset_column_prefixes / sizeof sl_dataset_column_prefixes[0];
+
+/* name without its prefix, or name itself when it has none. */
+static const char *strip_prefix(const char *name) {
+    for (size_t i = 0; i < sl_dataset_column_prefix_count; i++) {
+        size_t n = strlen(sl_dataset_column_prefixes[i]);
+        if (strncmp(name, sl_dataset_column_prefixes[i], n) == 0 && name[n]) return name + n;
+    }
+    return name;
+}
+
+/* The entry a column name stands for: its own, else (for an entry that
+ * gives a variable) the one it names after a prefix; -1 when none. */
+static long lookup_column(const char *name) {
+    long k = column_index(name);
+    if (k >= 0) return k;
+    const char *base = strip_prefix(name);
+    k = base == name ? -1 : column_index(base);
+    return k >= 0 && sl_dataset_columns[k].gives ? k : -1;
 }
 
 /* ------------------------------------------------------------ content type */
@@ -185,6 +244,88 @@ int sl_dataset_format_from_content_type(const char *content_type, sl_dataset_for
 
 /* ----------------------------------------------------------------- options */
 
+/* The columns option, parsed: pair i reads the column src[i] (len[i] bytes
+ * of the option's text) as the entry k[i] of sl_dataset_columns. */
+typedef struct colmap {
+    long k[V_COUNT];
+    const char *src[V_COUNT];
+    size_t len[V_COUNT];
+    size_t n;
+} colmap;
+
+/* 0, or -1 with why (cap bytes) saying what is wrong. Each pair's target
+ * must give a variable no other pair gives, and no column may be named
+ * twice: anything else would leave which column wins to chance. */
+static int colmap_parse(const char *text, colmap *m, char *why, size_t cap) {
+    memset(m, 0, sizeof *m);
+    if (!text || !*text) {
+        snprintf(why, cap, "columns is empty; give target:column pairs such as loss:my_loss");
+        return -1;
+    }
+    for (const char *p = text;; p++) {
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, ",");
+        const char *colon = memchr(p, ':', n);
+        int shown = (int)(n > 60 ? 60 : n);
+        if (n == 0) {
+            snprintf(why, cap,
+                     "columns has an empty pair; give target:column pairs separated "
+                     "by commas, such as loss:my_loss,data:tok");
+            return -1;
+        }
+        if (!colon) {
+            snprintf(why, cap,
+                     "'%.*s' in columns has no ':'; write target:column pairs, e.g. "
+                     "loss:my_loss,data:tok",
+                     shown, p);
+            return -1;
+        }
+        size_t tlen = (size_t)(colon - p);
+        while (tlen && p[tlen - 1] == ' ')
+            tlen--;
+        char target[32];
+        long k = -1;
+        if (tlen < sizeof target) {
+            memcpy(target, p, tlen);
+            target[tlen] = '\0';
+            k = column_index(target);
+        }
+        if (k < 0 || !sl_dataset_columns[k].gives) {
+            snprintf(why, cap,
+                     "'%.*s' in columns is not a column name this upload reads; targets are "
+                     "sparsity, nonzeros, data, loss, run_id, pattern, seed, state and their "
+                     "aliases (val-loss, scale, total_params, steps, total_examples, tokens)",
+                     (int)(tlen > 40 ? 40 : tlen), p);
+            return -1;
+        }
+        const char *src = colon + 1;
+        size_t slen = n - (size_t)(src - p);
+        if (slen == 0) {
+            snprintf(why, cap, "'%.*s' in columns names no column after ':'", shown, p);
+            return -1;
+        }
+        enum var v = column_kind[k].var;
+        for (size_t i = 0; i < m->n; i++) {
+            if (column_kind[m->k[i]].var == v) {
+                snprintf(why, cap, "columns gives %s twice (%s and %s); name one column for it",
+                         var_names[v], sl_dataset_columns[m->k[i]].name, target);
+                return -1;
+            }
+            if (m->len[i] == slen && memcmp(m->src[i], src, slen) == 0) {
+                snprintf(why, cap, "columns names column '%.*s' twice; a column gives one thing",
+                         (int)(slen > 60 ? 60 : slen), src);
+                return -1;
+            }
+        }
+        m->k[m->n] = k; /* the checks above keep n below V_COUNT */
+        m->src[m->n] = src;
+        m->len[m->n++] = slen;
+        p += n;
+        if (!*p) return 0;
+    }
+}
+
 int sl_dataset_option_set(sl_dataset_options *opt, const char *name, const char *text,
                           sl_error *err) {
     double v;
@@ -207,6 +348,22 @@ int sl_dataset_option_set(sl_dataset_options *opt, const char *name, const char 
                                 text ? text : "");
         opt->has_data_unit = 1;
         opt->data_unit = u;
+        return 0;
+    }
+    if (strcmp(name, "columns") == 0) {
+        colmap m;
+        char why[224];
+        if (colmap_parse(text, &m, why, sizeof why) != 0)
+            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name, "%s", why);
+        opt->columns = text;
+        return 0;
+    }
+    if (strcmp(name, "skip_invalid") == 0) {
+        if (!text || (strcmp(text, "true") != 0 && strcmp(text, "false") != 0))
+            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, name,
+                                "skip_invalid must be true or false (got '%.40s')",
+                                text ? text : "");
+        opt->skip_invalid = text[0] == 't';
         return 0;
     }
     return 1;
@@ -287,6 +444,12 @@ static size_t error_total(const sl_dataset_errors *e) {
     return e->count + e->omitted;
 }
 
+/* {row (null for 0), field (null for ""), reason}: an error, or a skipped row. */
+static json_t *item_json(size_t row, const char *field, const char *reason) {
+    return json_pack("{s:o, s:o, s:s}", "row", row ? json_integer((json_int_t)row) : json_null(),
+                     "field", field[0] ? json_string(field) : json_null(), "reason", reason);
+}
+
 json_t *sl_dataset_errors_json(const sl_dataset_errors *errs) {
     sl_err_code code =
         (errs->code > SL_ERR_NONE && errs->code < SL_ERR_COUNT) ? errs->code : SL_ERR_UNPROCESSABLE;
@@ -312,11 +475,7 @@ json_t *sl_dataset_errors_json(const sl_dataset_errors *errs) {
     json_t *list = json_array();
     for (size_t i = 0; i < errs->count; i++) {
         const sl_dataset_error *it = &errs->items[i];
-        json_array_append_new(
-            list,
-            json_pack("{s:o, s:o, s:s}", "row",
-                      it->row ? json_integer((json_int_t)it->row) : json_null(), "field",
-                      it->field[0] ? json_string(it->field) : json_null(), "reason", it->reason));
+        json_array_append_new(list, item_json(it->row, it->field, it->reason));
     }
     json_t *e = json_pack("{s:s, s:s, s:o}", "code", sl_err_table[code].code, "message", msg,
                           "errors", list);
@@ -324,6 +483,26 @@ json_t *sl_dataset_errors_json(const sl_dataset_errors *errs) {
         json_object_set_new(e, "field", json_string(errs->items[0].field));
     if (errs->omitted) json_object_set_new(e, "omitted", json_integer((json_int_t)errs->omitted));
     return json_pack("{s:o}", "error", e);
+}
+
+int sl_dataset_report_json(const sl_dataset *ds, json_t *obj) {
+    json_t *ignored = json_array(), *skipped = json_array();
+    int rc = ignored && skipped ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < ds->nignored; i++)
+        rc = json_array_append_new(ignored, json_string(ds->ignored[i]));
+    for (size_t i = 0; rc == 0 && i < ds->nskipped; i++) {
+        const sl_dataset_skip *s = &ds->skipped[i];
+        rc = json_array_append_new(skipped, item_json(s->row, s->field, s->reason));
+    }
+    if (rc == 0)
+        rc = json_object_set_new(obj, "ignored_columns", ignored);
+    else
+        json_decref(ignored);
+    if (rc == 0)
+        rc = json_object_set_new(obj, "skipped", skipped);
+    else
+        json_decref(skipped);
+    return rc;
 }
 
 /* ----------------------------------------------------------------- parsing */
@@ -340,9 +519,11 @@ typedef struct cell {
     const json_t *json; /* CELL_JSON, never JSON null (that is CELL_EMPTY) */
 } cell;
 
+/* The parse's state; big (a row of cells, a scratch error list), so it
+ * lives on the heap. */
 typedef struct ctx {
     const sl_dataset_options *opt;
-    sl_dataset_errors *errs;
+    sl_dataset_errors *errs; /* where problems go: the upload's, or row_errs for one row */
     sl_dataset_format fmt;
     size_t max_rows;
     char *names[MAX_COLS];
@@ -350,9 +531,14 @@ typedef struct ctx {
     long kind[MAX_COLS];        /* index into sl_dataset_columns, -1 when ignored */
     size_t ncols;
     int src[V_COUNT]; /* column giving each variable, -1 when none */
+    colmap map;       /* the columns option */
     sl_data_unit unit;
     sl_dataset_row *rows;
     size_t nrows, cap;
+    sl_dataset_skip *skipped; /* skip_invalid: the rows left out */
+    size_t nskipped, skip_cap;
+    sl_dataset_errors row_errs; /* skip_invalid: the problems of the row being read */
+    cell cells[MAX_COLS];       /* the row being read, one per column */
     int oom;
 } ctx;
 
@@ -360,6 +546,12 @@ static void rows_free(sl_dataset_row *rows, size_t n) {
     for (size_t i = 0; i < n; i++)
         free(rows[i].run_id);
     free(rows);
+}
+
+static void skipped_free(sl_dataset_skip *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(s[i].field); /* reason shares the allocation */
+    free(s);
 }
 
 static int failed(const ctx *c) {
@@ -385,35 +577,31 @@ static long add_column(ctx *c, const char *name, size_t first_row) {
     return (long)c->ncols++;
 }
 
-static int same_ci(const char *a, const char *b) {
-    return strcasecmp(a, b) == 0;
-}
-
 /* The conversion of the column that gives variable v; C_IGNORE when none. */
 static enum conv source_conv(const ctx *c, enum var v) {
     return c->src[v] >= 0 ? column_kind[c->kind[c->src[v]]].conv : C_IGNORE;
 }
 
-/* An unknown column name: the error suggests the known column it matches
- * but for case, if any. */
-static void unknown_column(ctx *c, size_t row, const char *name) {
-    const char *hint = NULL;
-    for (size_t i = 0; i < sl_dataset_column_count && !hint; i++)
-        if (sl_dataset_columns[i].gives && same_ci(sl_dataset_columns[i].name, name))
-            hint = sl_dataset_columns[i].name;
-    if (hint)
-        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
-                  "unknown column '%s'; did you mean '%s'?", name, hint);
-    else
-        add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,
-                  "unknown column '%s'; expected sparsity, nonzeros, data, loss, run_id, "
-                  "pattern, seed or an alias (val-loss, val_loss, scale, total_params, "
-                  "steps, total_examples, tokens)",
-                  name);
+/* The entry the columns option reads column `name` as, or -1. */
+static long mapped_kind(const ctx *c, const char *name) {
+    size_t n = strlen(name);
+    for (size_t i = 0; i < c->map.n; i++)
+        if (c->map.len[i] == n && memcmp(c->map.src[i], name, n) == 0) return c->map.k[i];
+    return -1;
+}
+
+/* 1 when the columns option says which column gives v. */
+static int mapped_var(const ctx *c, enum var v) {
+    for (size_t i = 0; i < c->map.n; i++)
+        if (column_kind[c->map.k[i]].var == v) return 1;
+    return 0;
 }
 
 /* Column j: its entry in sl_dataset_columns (c->kind[j], -1 when ignored or
- * refused) and the variable it gives (c->src), or an error. */
+ * refused) and the variable it gives (c->src), or an error. A column the
+ * columns option names is read as its target; any other column is read by
+ * its name (or its name after a prefix), unless the option names another
+ * column for that variable; a column none of this reads is ignored. */
 static void resolve_column(ctx *c, size_t j) {
     const char *name = c->names[j];
     size_t row = c->first_row[j];
@@ -423,10 +611,10 @@ static void resolve_column(ctx *c, size_t j) {
                   "column %zu has an empty name (only a leading pandas index column may)", j + 1);
         return;
     }
-    long k = column_index(name);
+    long k = mapped_kind(c, name);
     if (k < 0) {
-        unknown_column(c, row, name);
-        return;
+        k = lookup_column(name);
+        if (k < 0 || column_kind[k].var == V_COUNT || mapped_var(c, column_kind[k].var)) return;
     }
     if (c->fmt == SL_DATASET_CSV) {
         int dup = 0;
@@ -439,26 +627,100 @@ static void resolve_column(ctx *c, size_t j) {
         }
     }
     enum var v = column_kind[k].var;
-    if (v == V_COUNT) return; /* ignored */
     c->kind[j] = k;
     if (c->src[v] >= 0) {
         add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, name,
-                  "columns '%s' and '%s' both give %s; keep one", c->names[c->src[v]], name,
-                  var_names[v]);
+                  "columns '%s' and '%s' both give %s; keep one, or choose one with "
+                  "?columns=%s:<column>",
+                  c->names[c->src[v]], name, var_names[v], var_names[v]);
         return;
     }
     c->src[v] = (int)j;
 }
 
-/* Sparsity, nonzeros, data and loss each need a column. */
+/* Every column the columns option names must be in the upload. */
+static void check_mapped_columns_exist(ctx *c) {
+    for (size_t i = 0; i < c->map.n; i++) {
+        int found = 0;
+        for (size_t j = 0; j < c->ncols && !found; j++)
+            found = strlen(c->names[j]) == c->map.len[i] &&
+                    memcmp(c->names[j], c->map.src[i], c->map.len[i]) == 0;
+        if (!found) {
+            int n = (int)(c->map.len[i] > 60 ? 60 : c->map.len[i]);
+            add_error(c->errs, SL_ERR_INVALID_PARAMETER, 0, "columns",
+                      "columns reads %s from '%.*s', but the upload has no column '%.*s'",
+                      sl_dataset_columns[c->map.k[i]].name, n, c->map.src[i], n, c->map.src[i]);
+        }
+    }
+}
+
+/* Edit distance between a and b, ignoring case; past 3 it stops counting. */
+static size_t distance_ci(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64 || (la > lb ? la - lb : lb - la) > 3) return 4;
+    size_t prev[65], cur[65];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] +
+                         (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
+    }
+    return prev[lb] > 3 ? 4 : prev[lb];
+}
+
+/* The ignored column whose name (after a prefix) is the nearest miss of a
+ * name giving v, as `Loss` or `sparsty` are: its index and that name in
+ * *hint, or -1. Short names must match but for case; longer ones may be off
+ * by one letter, from 6 letters on by two. */
+static long near_miss(const ctx *c, enum var v, const char **hint) {
+    long best = -1;
+    size_t best_d = 4;
+    for (size_t j = 0; j < c->ncols; j++) {
+        if (c->kind[j] >= 0 || !c->names[j][0]) continue;
+        const char *base = strip_prefix(c->names[j]);
+        for (size_t i = 0; i < sl_dataset_column_count; i++) {
+            const char *cand = sl_dataset_columns[i].name;
+            if (column_kind[i].var != v) continue;
+            size_t shorter = strlen(base) < strlen(cand) ? strlen(base) : strlen(cand);
+            size_t allowed = shorter >= 6 ? 2 : shorter >= 4 ? 1 : 0;
+            size_t d = distance_ci(base, cand);
+            if (d <= allowed && d < best_d) {
+                best = (long)j;
+                best_d = d;
+                *hint = cand;
+            }
+        }
+    }
+    return best;
+}
+
+/* Sparsity, nonzeros, data and loss each need a column. When an ignored
+ * column looks like the one missing, the error names it. */
 static void require_variables(ctx *c) {
     static const char *const expected[] = {
         "sparsity", "nonzeros, scale (with base_params) or total_params",
-        "data, steps, total_examples or tokens", "loss, val-loss or val_loss"};
-    for (int v = V_SPARSITY; v <= V_LOSS; v++)
-        if (c->src[v] < 0)
+        "data, steps, total_examples or tokens", "loss, val-loss, val_loss or val/loss"};
+    for (int v = V_SPARSITY; v <= V_LOSS; v++) {
+        if (c->src[v] >= 0 || mapped_var(c, (enum var)v)) continue; /* else the columns error */
+        const char *hint = NULL;
+        long j = near_miss(c, (enum var)v, &hint);
+        if (j >= 0)
+            add_error(c->errs, SL_ERR_UNPROCESSABLE, c->first_row[j], c->names[j],
+                      "no column gives %s and column '%s' was ignored: did you mean '%s'? "
+                      "(or read it as %s with ?columns=%s:%s)",
+                      var_names[v], c->names[j], hint, hint, hint, c->names[j]);
+        else
             add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, var_names[v],
-                      "no column gives %s; expected %s", var_names[v], expected[v]);
+                      "no column gives %s; expected %s (a params., config., metrics. or "
+                      "summary. prefix allowed), or name it with ?columns=%s:<column>",
+                      var_names[v], expected[v], var_names[v]);
+    }
 }
 
 /* base_params and tokens_per_step: needed by, and only for, a scale and a
@@ -512,6 +774,7 @@ static void resolve_data_unit(ctx *c, enum conv dc) {
 static void resolve_columns(ctx *c) {
     for (int v = 0; v < V_COUNT; v++)
         c->src[v] = -1;
+    check_mapped_columns_exist(c);
     for (size_t j = 0; j < c->ncols; j++)
         resolve_column(c, j);
     require_variables(c);
@@ -760,19 +1023,83 @@ static void append_row(ctx *c, const sl_dataset_row *r) {
     c->rows[c->nrows++] = *r;
 }
 
+/* The optional run state: only a finished run's row is kept, since a run
+ * that failed, crashed, was killed or still runs did not train on the data
+ * its row states. 1 when the row is refused. */
+static int row_state(ctx *c, size_t row, const cell *cells) {
+    static const struct {
+        const char *state, *what;
+    } said[] = {{"failed", "the run failed"},           {"crashed", "the run crashed"},
+                {"killed", "the run was killed"},       {"running", "the run is still running"},
+                {"pending", "the run has not started"}, {"scheduled", "the run has not started"}};
+    int col = c->src[V_STATE];
+    const char *text = NULL;
+    if (col < 0) return 0;
+    int got = cell_text(c, row, col, &cells[col], &text);
+    if (got <= 0) return got < 0;
+    if (strcasecmp(text, "finished") == 0) return 0;
+    const char *what = "the run did not finish";
+    for (size_t i = 0; i < sizeof said / sizeof said[0]; i++)
+        if (strcasecmp(text, said[i].state) == 0) what = said[i].what;
+    add_error(c->errs, SL_ERR_UNPROCESSABLE, row, c->names[col],
+              "%s (state '%.40s'): only a finished run's row is stored; ?skip_invalid=true "
+              "leaves such rows out",
+              what, text);
+    return 1;
+}
+
+/* skip_invalid: row is left out, with the first problem found in it. */
+static void skip_row(ctx *c, size_t row) {
+    const sl_dataset_error *first = c->row_errs.count ? &c->row_errs.items[0] : NULL;
+    if (!first) return; /* out of memory, which the upload reports */
+    if (c->nskipped == c->skip_cap) {
+        size_t cap = c->skip_cap ? 2 * c->skip_cap : 16;
+        sl_dataset_skip *grown = realloc(c->skipped, cap * sizeof *grown);
+        if (!grown) {
+            c->oom = 1;
+            return;
+        }
+        c->skipped = grown;
+        c->skip_cap = cap;
+    }
+    size_t nf = strlen(first->field), nr = strlen(first->reason);
+    char *text = malloc(nf + nr + 2);
+    if (!text) {
+        c->oom = 1;
+        return;
+    }
+    memcpy(text, first->field, nf + 1);
+    memcpy(text + nf + 1, first->reason, nr + 1);
+    c->skipped[c->nskipped++] = (sl_dataset_skip){row, text, text + nf + 1};
+}
+
 /* One data row: every cell checked (each problem an error), then kept as a
- * row while the upload has no error. */
+ * row while the upload has no error. With skip_invalid the row's problems
+ * are its own: a bad row is left out and the upload goes on. */
 static void convert_row(ctx *c, size_t row, const cell *cells) {
     double v[4] = {0, 0, 0, 0};
     int have[4] = {0, 0, 0, 0};
     sl_dataset_row r;
     memset(&r, 0, sizeof r);
-    int bad = row_numbers(c, row, cells, v, have);
+    sl_dataset_errors *upload_errs = c->errs;
+    if (c->opt->skip_invalid) {
+        c->row_errs.code = SL_ERR_NONE;
+        c->row_errs.count = c->row_errs.omitted = 0;
+        c->errs = &c->row_errs;
+    }
+    int bad = row_state(c, row, cells);
+    bad |= row_numbers(c, row, cells, v, have);
     bad |= row_nonzeros(c, row, v, have);
     bad |= row_data(c, row, v, have);
     bad |= row_run_id(c, row, cells, bad, &r);
     bad |= row_pattern(c, row, cells, v, have, &r);
     bad |= row_seed(c, row, cells, &r);
+    c->errs = upload_errs;
+    if (c->opt->skip_invalid && (bad || error_total(&c->row_errs) > 0)) {
+        free(r.run_id);
+        skip_row(c, row);
+        return;
+    }
     if (bad || failed(c)) {
         free(r.run_id);
         /* All-or-nothing: once anything failed, keep checking but hold no rows. */
@@ -861,7 +1188,7 @@ static void parse_csv(ctx *c, const char *body, size_t len) {
                       r.nf, c->ncols);
             continue;
         }
-        cell cells[MAX_COLS];
+        cell *cells = c->cells;
         for (size_t j = 0; j < c->ncols; j++) {
             const char *t = sl_csv_field(&r, j);
             cells[j].kind = *t ? CELL_TEXT : CELL_EMPTY;
@@ -914,7 +1241,7 @@ static void parse_json_rows(ctx *c, json_t *arr) {
     resolve_columns(c);
     if (failed(c)) return;
     for (size_t i = 0; i < n && !c->oom; i++) {
-        cell cells[MAX_COLS];
+        cell *cells = c->cells;
         object_cells(c, json_array_get(arr, i), cells);
         convert_row(c, i + 1, cells);
     }
@@ -1006,7 +1333,7 @@ static void parse_json_columns(ctx *c, json_t *doc) {
         }
         qsort(keys, n, sizeof *keys, numeric == n ? cmp_numeric : cmp_text);
         for (i = 0; i < n && !c->oom; i++) {
-            cell cells[MAX_COLS];
+            cell *cells = c->cells;
             for (size_t j = 0; j < c->ncols; j++) {
                 const json_t *cv = json_object_get(columns[j], keys[i].key);
                 cells[j].kind = !cv ? CELL_ABSENT : json_is_null(cv) ? CELL_EMPTY : CELL_JSON;
@@ -1093,7 +1420,7 @@ static void parse_ndjson(ctx *c, const char *body, size_t len) {
             c->oom = 1; /* parsed the first time: only memory can fail */
             break;
         }
-        cell cells[MAX_COLS];
+        cell *cells = c->cells;
         object_cells(c, obj, cells);
         convert_row(c, ++row, cells);
         json_decref(obj);
@@ -1124,6 +1451,7 @@ static int check_utf8(ctx *c, const char *body, size_t len) {
 }
 
 static int check_options(ctx *c, const sl_dataset_options *o) {
+    char why[224];
     if (o->has_base_params && !(isfinite(o->base_params) && o->base_params > 0))
         add_error(c->errs, SL_ERR_INVALID_PARAMETER, 0, "base_params",
                   "base_params must be a positive finite number");
@@ -1133,7 +1461,34 @@ static int check_options(ctx *c, const sl_dataset_options *o) {
     if (o->has_data_unit && (unsigned)o->data_unit >= SL_UNIT_COUNT)
         add_error(c->errs, SL_ERR_INVALID_PARAMETER, 0, "data_unit",
                   "data_unit must be tokens, examples or steps");
+    if (o->columns && colmap_parse(o->columns, &c->map, why, sizeof why) != 0)
+        add_error(c->errs, SL_ERR_INVALID_PARAMETER, 0, "columns", "%s", why);
     return failed(c) ? -1 : 0;
+}
+
+/* skip_invalid left no row: the upload is refused, naming each row's problem. */
+static void nothing_left(ctx *c) {
+    add_error(c->errs, SL_ERR_UNPROCESSABLE, 0, "",
+              "no row is valid: skip_invalid left out all %zu rows, so there is nothing to store",
+              c->nskipped);
+    for (size_t i = 0; i < c->nskipped; i++)
+        add_error(c->errs, SL_ERR_UNPROCESSABLE, c->skipped[i].row, c->skipped[i].field, "%s",
+                  c->skipped[i].reason);
+}
+
+/* Moves the names of the ignored columns into out (each name once). */
+static int hand_over_ignored(ctx *c, sl_dataset *out) {
+    out->ignored = malloc((c->ncols ? c->ncols : 1) * sizeof *out->ignored);
+    if (!out->ignored) return -1;
+    for (size_t j = 0; j < c->ncols; j++) {
+        int seen = c->kind[j] >= 0;
+        for (size_t i = 0; i < out->nignored && !seen; i++)
+            seen = strcmp(out->ignored[i], c->names[j]) == 0;
+        if (seen) continue;
+        out->ignored[out->nignored++] = c->names[j];
+        c->names[j] = NULL;
+    }
+    return 0;
 }
 
 int sl_dataset_parse(const char *body, size_t len, sl_dataset_format fmt,
@@ -1143,13 +1498,6 @@ int sl_dataset_parse(const char *body, size_t len, sl_dataset_format fmt,
     errs->count = errs->omitted = 0;
     if (out) memset(out, 0, sizeof *out);
 
-    ctx c;
-    memset(&c, 0, sizeof c);
-    c.opt = opt ? opt : &none;
-    c.errs = errs;
-    c.fmt = fmt;
-    c.max_rows = c.opt->max_rows ? c.opt->max_rows : SL_DATASET_MAX_ROWS;
-
     if (!out || (!body && len)) {
         add_error(errs, SL_ERR_INTERNAL, 0, "", "sl_dataset_parse called without a body or output");
         return -1;
@@ -1158,7 +1506,17 @@ int sl_dataset_parse(const char *body, size_t len, sl_dataset_format fmt,
         add_error(errs, SL_ERR_UNSUPPORTED_MEDIA_TYPE, 0, "", "unknown upload format");
         return -1;
     }
-    if (check_options(&c, c.opt) == 0 && check_utf8(&c, body, len) == 0) {
+    ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        add_error(errs, SL_ERR_INTERNAL, 0, "", "out of memory while reading the upload");
+        return -1;
+    }
+    c->opt = opt ? opt : &none;
+    c->errs = errs;
+    c->fmt = fmt;
+    c->max_rows = c->opt->max_rows ? c->opt->max_rows : SL_DATASET_MAX_ROWS;
+
+    if (check_options(c, c->opt) == 0 && check_utf8(c, body, len) == 0) {
         if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) { /* a BOM, as Excel writes */
             body += 3;
             len -= 3;
@@ -1169,29 +1527,41 @@ int sl_dataset_parse(const char *body, size_t len, sl_dataset_format fmt,
         if (i == len)
             add_error(errs, SL_ERR_UNPROCESSABLE, 0, "", "the upload is empty");
         else if (fmt == SL_DATASET_CSV)
-            parse_csv(&c, body, len);
+            parse_csv(c, body, len);
         else if (fmt == SL_DATASET_JSON)
-            parse_json(&c, body, len);
+            parse_json(c, body, len);
         else
-            parse_ndjson(&c, body, len);
+            parse_ndjson(c, body, len);
     }
-    for (size_t j = 0; j < c.ncols; j++)
-        free(c.names[j]);
-    if (c.oom && error_total(errs) == 0)
+    if (!failed(c) && c->nrows == 0 && c->nskipped > 0) nothing_left(c);
+    if (!failed(c) && hand_over_ignored(c, out) != 0) c->oom = 1;
+    for (size_t j = 0; j < c->ncols; j++)
+        free(c->names[j]);
+    if (c->oom && error_total(errs) == 0)
         add_error(errs, SL_ERR_INTERNAL, 0, "", "out of memory while reading the upload");
-    if (failed(&c)) {
-        rows_free(c.rows, c.nrows);
-        return -1;
+    int rc = failed(c) ? -1 : 0;
+    if (rc == 0) {
+        out->rows = c->rows;
+        out->nrows = c->nrows;
+        out->data_unit = c->unit;
+        out->skipped = c->skipped;
+        out->nskipped = c->nskipped;
+    } else {
+        rows_free(c->rows, c->nrows);
+        skipped_free(c->skipped, c->nskipped);
+        sl_dataset_free(out);
     }
-    out->rows = c.rows;
-    out->nrows = c.nrows;
-    out->data_unit = c.unit;
-    return 0;
+    free(c);
+    return rc;
 }
 
 void sl_dataset_free(sl_dataset *ds) {
     if (!ds) return;
     rows_free(ds->rows, ds->nrows);
+    for (size_t i = 0; i < ds->nignored; i++)
+        free(ds->ignored[i]);
+    free(ds->ignored);
+    skipped_free(ds->skipped, ds->nskipped);
     memset(ds, 0, sizeof *ds);
 }
 

@@ -3,14 +3,22 @@
  * NDJSON bodies into rows of the law's variables, and those rows back out as
  * CSV or JSON. Pure C + jansson: no I/O, no HTTP, no storage.
  *
- * An upload is all-or-nothing. sl_dataset_parse either returns every row or
- * none, and then a list of {row, field, reason} naming each problem (up to
- * SL_DATASET_MAX_ERRORS of them, with a count of the rest).
+ * An upload is all-or-nothing by default. sl_dataset_parse either returns
+ * every row or none, and then a list of {row, field, reason} naming each
+ * problem (up to SL_DATASET_MAX_ERRORS of them, with a count of the rest).
+ * With the skip_invalid option, rows whose values are bad (a crashed run's
+ * empty or NaN loss, a state other than finished) are left out and listed
+ * instead, each with its first problem; problems of the upload as a whole
+ * (header, options, malformed records) still refuse it.
  *
  * Canonical columns: sparsity, nonzeros, data, loss; optional run_id,
- * pattern, seed. The aliases and conversions accepted besides them are the
- * table sl_dataset_columns (openapi.json states the same ones); each of the
- * four variables must come from exactly one column.
+ * pattern, seed, state. The aliases and conversions accepted besides them
+ * are the table sl_dataset_columns (openapi.json states the same ones); a
+ * name may also carry one of the prefixes sl_dataset_column_prefixes that
+ * W&B and MLflow exports write (config.sparsity, metrics.val_loss). Any
+ * other column is ignored and listed. Each of the four variables must come
+ * from exactly one column; the columns option names it when the upload's
+ * own names do not (loss:my_loss).
  */
 #ifndef SL_DATASET_H
 #define SL_DATASET_H
@@ -60,7 +68,12 @@ typedef struct sl_dataset_options {
     double tokens_per_step; /* turns a steps column into tokens */
     int has_data_unit;
     sl_data_unit data_unit; /* unit of a `data` column (default tokens); else a check */
-    size_t max_rows;        /* 0: SL_DATASET_MAX_ROWS */
+    /* "target:column,...": column gives what the column named target would
+     * (loss:my_loss, steps:global_step); other columns that would give the
+     * same variable are then ignored. Not copied: it must outlive the parse. */
+    const char *columns;
+    int skip_invalid; /* leave out rows with bad values, list them in sl_dataset.skipped */
+    size_t max_rows;  /* 0: SL_DATASET_MAX_ROWS */
 } sl_dataset_options;
 
 /* Sets option `name` from its query-string text. 0 when set; 1 when `name` is
@@ -93,6 +106,11 @@ extern const size_t sl_dataset_column_count;
 /* The entry for a column name, or NULL. */
 const sl_dataset_column *sl_dataset_column_find(const char *name);
 
+/* Prefixes a column name may carry before a name of sl_dataset_columns that
+ * gives a variable: "params.", "config.", "metrics.", "summary.". */
+extern const char *const sl_dataset_column_prefixes[];
+extern const size_t sl_dataset_column_prefix_count;
+
 typedef struct sl_dataset_row {
     double sparsity; /* in [0, 1) */
     double nonzeros; /* > 0, raw count of non-zero parameters */
@@ -104,10 +122,24 @@ typedef struct sl_dataset_row {
     long long seed;
 } sl_dataset_row;
 
+/* A row left out by skip_invalid: its first problem, as an error would say it. */
+typedef struct sl_dataset_skip {
+    size_t row;   /* 1-based, numbered as sl_dataset_error.row */
+    char *field;  /* the column as the client wrote it, "" when none; malloc'd */
+    char *reason; /* inside field's allocation (freed with it) */
+} sl_dataset_skip;
+
 typedef struct sl_dataset {
     sl_dataset_row *rows;
     size_t nrows;
     sl_data_unit data_unit;
+    /* What the upload said besides its rows (empty for a dataset read back):
+     * the columns no variable came from, as written, in the upload's order,
+     * and the rows skip_invalid left out. */
+    char **ignored;
+    size_t nignored;
+    sl_dataset_skip *skipped;
+    size_t nskipped;
 } sl_dataset;
 
 typedef struct sl_dataset_error {
@@ -127,9 +159,11 @@ typedef struct sl_dataset_errors {
 } sl_dataset_errors;
 
 /* Parses an upload. body need not be NUL-terminated. opt may be NULL (no
- * options). On success 0: out holds every row and the data unit, errs is
- * empty. On any problem -1: out is empty (nothing to free) and errs lists
- * the problems. errs must not be NULL. */
+ * options). On success 0: out holds every row (every good row with
+ * skip_invalid, which refuses an upload with none), the data unit, the
+ * ignored columns and the skipped rows; errs is empty. On any problem -1:
+ * out is empty (nothing to free) and errs lists the problems. errs must not
+ * be NULL. */
 int sl_dataset_parse(const char *body, size_t len, sl_dataset_format fmt,
                      const sl_dataset_options *opt, sl_dataset *out, sl_dataset_errors *errs);
 
@@ -140,6 +174,11 @@ void sl_dataset_truncate(sl_dataset *ds, size_t nrows);
 /* {"error": {"code", "message", "field"? (when one error), "errors": [{row
  * (null for 0), field (null for ""), reason}], "omitted"?: n}}. */
 json_t *sl_dataset_errors_json(const sl_dataset_errors *errs);
+
+/* Adds "ignored_columns": [name, ...] and "skipped": [{row, field (null
+ * for ""), reason}] (the shape of the error list's items) to obj, the
+ * answer to an upload. 0, or -1 when out of memory. */
+int sl_dataset_report_json(const sl_dataset *ds, json_t *obj);
 
 /* The writers, in sl_dataset_write.c. Rows as CSV with the canonical header
  * sparsity,nonzeros,data,loss,run_id,pattern,seed (CRLF, RFC 4180 quoting,

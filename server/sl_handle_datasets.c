@@ -1,4 +1,6 @@
-/* Datasets: uploaded sweep results. An upload is all-or-nothing. */
+/* Datasets: uploaded sweep results. An upload is all-or-nothing, unless
+ * ?skip_invalid=true stores its good rows; its answer lists the columns it
+ * ignored and the rows it left out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +33,18 @@ static int dataset_id(sl_request *req, long long *id, sl_dataset_info *info) {
     return rc == SL_STORE_OK ? 0 : -1;
 }
 
-/* Reads the upload's options from the query and parses the body. Answers
- * the client itself and returns -1 when the upload is refused. */
+/* The answer to an upload: the dataset, the columns it ignored and the
+ * rows it left out. */
+static json_t *upload_json(const sl_dataset_info *info, const sl_dataset *ds) {
+    json_t *body = info_json(info);
+    if (!body || sl_dataset_report_json(ds, body) != 0) abort();
+    return body;
+}
+
+/* Reads the upload's options (sl_dataset_option_docs names them) from the
+ * query and parses the body. Answers the client itself and returns -1 when
+ * the upload is refused. */
 static int parse_upload(sl_request *req, sl_dataset *ds) {
-    static const char *const options[] = {"base_params", "tokens_per_step", "data_unit"};
     sl_dataset_options opt;
     sl_dataset_format fmt;
     sl_error err;
@@ -43,9 +53,10 @@ static int parse_upload(sl_request *req, sl_dataset *ds) {
         sl_reply_error(req, &err);
         return -1;
     }
-    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
-        const char *v = sl_req_query(req, options[i]);
-        if (v && sl_dataset_option_set(&opt, options[i], v, &err) < 0) {
+    for (size_t i = 0; i < sl_dataset_option_doc_count; i++) {
+        const char *name = sl_dataset_option_docs[i].name;
+        const char *v = sl_req_query(req, name);
+        if (v && sl_dataset_option_set(&opt, name, v, &err) < 0) {
             sl_reply_error(req, &err);
             return -1;
         }
@@ -76,12 +87,11 @@ void sl_handle_dataset_create(sl_request *req) {
     if (parse_upload(req, &ds) != 0) return;
     sl_dataset_info info;
     int rc = sl_store_dataset_create(sl_req_server(req)->store, name, &ds, &info);
-    sl_dataset_free(&ds);
-    if (rc != SL_STORE_OK) {
+    if (rc != SL_STORE_OK)
         sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store failed; nothing was stored");
-        return;
-    }
-    sl_reply_json(req, 201, info_json(&info));
+    else
+        sl_reply_json(req, 201, upload_json(&info, &ds));
+    sl_dataset_free(&ds);
 }
 
 void sl_handle_dataset_append(sl_request *req) {
@@ -90,18 +100,17 @@ void sl_handle_dataset_append(sl_request *req) {
     sl_dataset ds;
     if (dataset_id(req, &id, &info) != 0 || parse_upload(req, &ds) != 0) return;
     int rc = sl_store_dataset_append(sl_req_server(req)->store, id, &ds, &info);
-    sl_data_unit unit = ds.data_unit;
-    sl_dataset_free(&ds);
     if (rc == SL_STORE_CONFLICT)
         sl_reply_fail(req, SL_ERR_UNIT_MISMATCH, "data",
                       "these rows measure data in %s but dataset %lld is in %s; nothing was added",
-                      sl_data_unit_name(unit), id, sl_data_unit_name(info.data_unit));
+                      sl_data_unit_name(ds.data_unit), id, sl_data_unit_name(info.data_unit));
     else if (rc == SL_STORE_NOT_FOUND)
         sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no dataset with id %lld", id);
     else if (rc != SL_STORE_OK)
         sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store failed; nothing was added");
     else
-        sl_reply_json(req, 200, info_json(&info));
+        sl_reply_json(req, 200, upload_json(&info, &ds));
+    sl_dataset_free(&ds);
 }
 
 static int append_info(const sl_dataset_info *info, void *array) {

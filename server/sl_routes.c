@@ -79,8 +79,9 @@ const sl_route sl_routes[] = {
      "/v1/datasets",
      sl_handle_dataset_create,
      AUTH,
-     {"name", "base_params", "tokens_per_step", "data_unit"},
-     "upload a sweep (CSV, JSON or NDJSON); all rows or none"},
+     {"name", "base_params", "tokens_per_step", "data_unit", "columns", "skip_invalid"},
+     "upload a sweep (CSV, JSON, NDJSON; W&B and MLflow exports too); all rows or none (or "
+     "the good ones, with skip_invalid)"},
     {"GET", "/v1/datasets", sl_handle_datasets_list, AUTH, {0}, "every dataset"},
     {"GET",
      "/v1/datasets/{id}",
@@ -93,8 +94,8 @@ const sl_route sl_routes[] = {
      "/v1/datasets/{id}/rows",
      sl_handle_dataset_append,
      AUTH,
-     {"base_params", "tokens_per_step", "data_unit"},
-     "append rows; all or none"},
+     {"base_params", "tokens_per_step", "data_unit", "columns", "skip_invalid"},
+     "append rows; all or none (or the good ones, with skip_invalid)"},
 
     {"POST",
      "/v1/fits",
