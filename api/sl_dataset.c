@@ -45,25 +45,10 @@ const sl_dataset_media_type sl_dataset_media_types[] = {
 const size_t sl_dataset_media_type_count =
     sizeof sl_dataset_media_types / sizeof sl_dataset_media_types[0];
 
-const sl_dataset_option_doc sl_dataset_option_docs[] = {
-    {"base_params", "Parameters of the scale = 1 model (positive). Required with a scale column: "
-                    "nonzeros = base_params x scale x (1 - sparsity)."},
-    {"tokens_per_step", "Tokens per training step (positive). With a steps column: data = steps x "
-                        "tokens_per_step, in tokens; without it, steps stay in steps."},
-    {"data_unit", "tokens | examples | steps: the unit of a data column (default tokens). With "
-                  "steps, tokens or total_examples it must agree with the unit they imply."},
-    {"columns", "Which column gives what, as target:column pairs separated by commas "
-                "(loss:my_loss,data:tok): the column is read as a column named target would be "
-                "(target: any column name this table lists, e.g. loss, data, steps, scale, "
-                "run_id, state); other columns that would give the same variable are ignored. "
-                "A column whose name holds a comma cannot be named."},
-    {"skip_invalid", "true | false (default false). true: rows with bad values (a crashed run's "
-                     "empty or NaN loss, a state other than finished) are left out and answered "
-                     "in skipped [{row, field, reason}]; the good rows are stored. An upload "
-                     "left with no good row is still refused."},
-};
-const size_t sl_dataset_option_doc_count =
-    sizeof sl_dataset_option_docs / sizeof sl_dataset_option_docs[0];
+const char *const sl_dataset_option_names[] = {"base_params", "tokens_per_step", "data_unit",
+                                               "columns", "skip_invalid"};
+const size_t sl_dataset_option_count =
+    sizeof sl_dataset_option_names / sizeof sl_dataset_option_names[0];
 
 /* The variables a row holds, and how a column turns into one. */
 enum var {
@@ -83,40 +68,27 @@ static const char *const var_names[V_COUNT] = {"sparsity", "nonzeros", "data", "
                                                "run_id",   "pattern",  "seed", "state"};
 
 const sl_dataset_column sl_dataset_columns[] = {
-    {"sparsity", "sparsity", NULL, "Weight sparsity S, in [0, 1)."},
-    {"nonzeros", "nonzeros", NULL, "Non-zero parameters N, a raw count (not millions), > 0."},
-    {"data", "data", "data_unit",
-     "Training data D, > 0, in the unit named by data_unit (tokens when not given)."},
-    {"loss", "loss", NULL, "The run's loss, > 0."},
-    {"run_id", "run_id", NULL, "Optional run identifier: 1 to 64 bytes of UTF-8 text."},
-    {"pattern", "pattern", NULL,
-     "Optional n:m sparsity pattern such as 2:4 (1 <= n < m <= 64); 1 - n/m must equal the "
-     "row's sparsity within 1e-9."},
-    {"seed", "seed", NULL, "Optional integer seed."},
-    {"state", "state", NULL,
-     "Optional run state, not stored: a row is kept only for a finished run (finished in any "
-     "case; an empty cell is no state). Failed, crashed, killed, running or any other state "
-     "refuses the row, or leaves it out with skip_invalid."},
-    {"State", "state", NULL, "The run state column of a W&B runs table export: as state."},
-    {"status", "state", NULL,
-     "The status column of MLflow's search_runs (FINISHED, FAILED, KILLED, RUNNING, "
-     "SCHEDULED): as state."},
-    {"val-loss", "loss", NULL, "Alias of loss."},
-    {"val_loss", "loss", NULL, "Alias of loss."},
-    {"val/loss", "loss", NULL, "Alias of loss: the name W&B runs often log validation loss under."},
-    {"scale", "nonzeros", "base_params",
-     "Model scale relative to a base model: nonzeros = base_params x scale x (1 - sparsity). "
-     "Needs base_params."},
-    {"total_params", "nonzeros", NULL,
-     "Total parameters, zeros included: nonzeros = total_params x (1 - sparsity)."},
-    {"steps", "data", "tokens_per_step",
-     "Training steps: with tokens_per_step, data = steps x tokens_per_step in tokens; "
-     "without it, data = steps in steps."},
-    {"total_examples", "data", NULL, "Training examples (e.g. images) seen: data in examples."},
-    {"tokens", "data", NULL, "Training tokens seen: data in tokens."},
-    {"", NULL, NULL, "The unnamed index column pandas writes first in a CSV file: ignored."},
-    {"index", NULL, NULL, "A pandas index written as a column: ignored."},
-    {"Unnamed: 0", NULL, NULL, "A pandas index read back and written again: ignored."},
+    {"sparsity", "sparsity", NULL},
+    {"nonzeros", "nonzeros", NULL},
+    {"data", "data", "data_unit"},
+    {"loss", "loss", NULL},
+    {"run_id", "run_id", NULL},
+    {"pattern", "pattern", NULL},
+    {"seed", "seed", NULL},
+    {"state", "state", NULL},  /* read, never stored: only finished runs are kept */
+    {"State", "state", NULL},  /* W&B runs table export */
+    {"status", "state", NULL}, /* MLflow search_runs */
+    {"val-loss", "loss", NULL},
+    {"val_loss", "loss", NULL},
+    {"val/loss", "loss", NULL},
+    {"scale", "nonzeros", "base_params"},
+    {"total_params", "nonzeros", NULL},
+    {"steps", "data", "tokens_per_step"},
+    {"total_examples", "data", NULL},
+    {"tokens", "data", NULL},
+    {"", NULL, NULL}, /* the unnamed index column pandas writes first in a CSV */
+    {"index", NULL, NULL},
+    {"Unnamed: 0", NULL, NULL}, /* a pandas index read back and written again */
 };
 const size_t sl_dataset_column_count = sizeof sl_dataset_columns / sizeof sl_dataset_columns[0];
 

@@ -83,22 +83,20 @@ typedef struct sl_dataset_options {
 int sl_dataset_option_set(sl_dataset_options *opt, const char *name, const char *text,
                           sl_error *err);
 
-typedef struct sl_dataset_option_doc {
-    const char *name;
-    const char *description;
-} sl_dataset_option_doc;
-extern const sl_dataset_option_doc sl_dataset_option_docs[];
-extern const size_t sl_dataset_option_doc_count;
+/* The names of the upload options, in the order sl_dataset_option_set
+ * knows them. openapi.json documents each (a unit test checks it). */
+extern const char *const sl_dataset_option_names[];
+extern const size_t sl_dataset_option_count;
 
 /* Every column name an upload may use. `gives` is the canonical field it
  * fills (equal to name for a canonical column; NULL for a column that is
  * ignored), `option` the query option it needs or honours (NULL if none).
- * For openapi.json and the tests; sl_dataset_parse follows this table. */
+ * sl_dataset_parse follows this table; openapi.json names every column
+ * (a unit test checks it). */
 typedef struct sl_dataset_column {
     const char *name;
     const char *gives;
     const char *option;
-    const char *description;
 } sl_dataset_column;
 extern const sl_dataset_column sl_dataset_columns[];
 extern const size_t sl_dataset_column_count;

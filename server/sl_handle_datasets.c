@@ -41,7 +41,7 @@ static json_t *upload_json(const sl_dataset_info *info, const sl_dataset *ds) {
     return body;
 }
 
-/* Reads the upload's options (sl_dataset_option_docs names them) from the
+/* Reads the upload's options (sl_dataset_option_names names them) from the
  * query and parses the body. Answers the client itself and returns -1 when
  * the upload is refused. */
 static int parse_upload(sl_request *req, sl_dataset *ds) {
@@ -53,8 +53,8 @@ static int parse_upload(sl_request *req, sl_dataset *ds) {
         sl_reply_error(req, &err);
         return -1;
     }
-    for (size_t i = 0; i < sl_dataset_option_doc_count; i++) {
-        const char *name = sl_dataset_option_docs[i].name;
+    for (size_t i = 0; i < sl_dataset_option_count; i++) {
+        const char *name = sl_dataset_option_names[i];
         const char *v = sl_req_query(req, name);
         if (v && sl_dataset_option_set(&opt, name, v, &err) < 0) {
             sl_reply_error(req, &err);

@@ -525,9 +525,9 @@ Test(skip, option_values) {
     cr_assert_eq(sl_dataset_option_set(&o, "skip_invalid", "", &err), -1);
     cr_assert_eq(sl_dataset_option_set(&o, "nope", "true", &err), 1);
     int documented = 0;
-    for (size_t i = 0; i < sl_dataset_option_doc_count; i++)
-        documented += strcmp(sl_dataset_option_docs[i].name, "skip_invalid") == 0 ||
-                      strcmp(sl_dataset_option_docs[i].name, "columns") == 0;
+    for (size_t i = 0; i < sl_dataset_option_count; i++)
+        documented += strcmp(sl_dataset_option_names[i], "skip_invalid") == 0 ||
+                      strcmp(sl_dataset_option_names[i], "columns") == 0;
     cr_assert_eq(documented, 2);
 }
 
