@@ -514,18 +514,6 @@ typedef struct ctx {
     int oom;
 } ctx;
 
-static void rows_free(sl_dataset_row *rows, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        free(rows[i].run_id);
-    free(rows);
-}
-
-static void skipped_free(sl_dataset_skip *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        free(s[i].field); /* reason shares the allocation */
-    free(s);
-}
-
 static int failed(const ctx *c) {
     return c->oom || error_total(c->errs) > 0;
 }
@@ -1075,7 +1063,7 @@ static void convert_row(ctx *c, size_t row, const cell *cells) {
     if (bad || failed(c)) {
         free(r.run_id);
         /* All-or-nothing: once anything failed, keep checking but hold no rows. */
-        rows_free(c->rows, c->nrows);
+        sl_dataset_rows_free(c->rows, c->nrows);
         c->rows = NULL;
         c->nrows = c->cap = 0;
         return;
@@ -1519,26 +1507,10 @@ int sl_dataset_parse(const char *body, size_t len, sl_dataset_format fmt,
         out->skipped = c->skipped;
         out->nskipped = c->nskipped;
     } else {
-        rows_free(c->rows, c->nrows);
-        skipped_free(c->skipped, c->nskipped);
+        sl_dataset_rows_free(c->rows, c->nrows);
+        sl_dataset_skipped_free(c->skipped, c->nskipped);
         sl_dataset_free(out);
     }
     free(c);
     return rc;
-}
-
-void sl_dataset_free(sl_dataset *ds) {
-    if (!ds) return;
-    rows_free(ds->rows, ds->nrows);
-    for (size_t i = 0; i < ds->nignored; i++)
-        free(ds->ignored[i]);
-    free(ds->ignored);
-    skipped_free(ds->skipped, ds->nskipped);
-    memset(ds, 0, sizeof *ds);
-}
-
-void sl_dataset_truncate(sl_dataset *ds, size_t nrows) {
-    for (size_t i = nrows; i < ds->nrows; i++)
-        free(ds->rows[i].run_id);
-    if (nrows < ds->nrows) ds->nrows = nrows;
 }

@@ -26,12 +26,12 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "sl_dataset_rows.h"
 #include "sl_errors.h"
 #include "sl_law_record.h" /* sl_data_unit */
 
 #define SL_DATASET_MAX_ROWS    1000000 /* default cap on the rows of one upload */
 #define SL_DATASET_MAX_ERRORS  100     /* errors listed; the rest are counted */
-#define SL_DATASET_RUN_ID_MAX  64      /* bytes of UTF-8, control characters refused */
 #define SL_DATASET_PATTERN_TOL 1e-9    /* |1 - n/m - sparsity| allowed for a pattern */
 
 typedef enum sl_dataset_format {
@@ -109,37 +109,6 @@ const sl_dataset_column *sl_dataset_column_find(const char *name);
 extern const char *const sl_dataset_column_prefixes[];
 extern const size_t sl_dataset_column_prefix_count;
 
-typedef struct sl_dataset_row {
-    double sparsity; /* in [0, 1) */
-    double nonzeros; /* > 0, raw count of non-zero parameters */
-    double data;     /* > 0, in the dataset's data_unit */
-    double loss;     /* > 0 */
-    char *run_id;    /* NULL when absent; else 1..SL_DATASET_RUN_ID_MAX bytes, malloc'd */
-    char pattern[8]; /* "" when absent; else normalised "n:m" with 1 <= n < m <= 64 */
-    int has_seed;
-    long long seed;
-} sl_dataset_row;
-
-/* A row left out by skip_invalid: its first problem, as an error would say it. */
-typedef struct sl_dataset_skip {
-    size_t row;   /* 1-based, numbered as sl_dataset_error.row */
-    char *field;  /* the column as the client wrote it, "" when none; malloc'd */
-    char *reason; /* inside field's allocation (freed with it) */
-} sl_dataset_skip;
-
-typedef struct sl_dataset {
-    sl_dataset_row *rows;
-    size_t nrows;
-    sl_data_unit data_unit;
-    /* What the upload said besides its rows (empty for a dataset read back):
-     * the columns no variable came from, as written, in the upload's order,
-     * and the rows skip_invalid left out. */
-    char **ignored;
-    size_t nignored;
-    sl_dataset_skip *skipped;
-    size_t nskipped;
-} sl_dataset;
-
 typedef struct sl_dataset_error {
     /* 1-based data row: CSV records after the header (blank lines skipped),
      * JSON array elements, column-dict rows in index order, NDJSON non-blank
@@ -164,10 +133,6 @@ typedef struct sl_dataset_errors {
  * be NULL. */
 int sl_dataset_parse(const char *body, size_t len, sl_dataset_format fmt,
                      const sl_dataset_options *opt, sl_dataset *out, sl_dataset_errors *errs);
-
-void sl_dataset_free(sl_dataset *ds);
-/* Keeps only the first nrows rows (no-op when it has fewer). */
-void sl_dataset_truncate(sl_dataset *ds, size_t nrows);
 
 /* {"error": {"code", "message", "field"? (when one error), "errors": [{row
  * (null for 0), field (null for ""), reason}], "omitted"?: n}}. */

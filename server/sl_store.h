@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "sl_dataset.h"
+#include "sl_dataset_rows.h"
 #include "sl_law_record.h"
 
 #define SL_DATASET_NAME_MAX 128
