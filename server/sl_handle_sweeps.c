@@ -1,4 +1,5 @@
 /* Sweeps: a grid of calibration runs, their progress, and the law they fit. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,152 @@ static json_t *text_or_null(const char *text) {
     return text && text[0] ? json_string(text) : json_null();
 }
 
+/* ---- how long: the estimated time remaining of a run and of a sweep */
+
+/* A run's measured rate: tokens per second of its training so far,
+ * evaluations included (tokens / elapsed_s of its last progress event, or
+ * the event's tokens_per_s without elapsed_s); 0 when nothing is measured. */
+static double progress_rate(const json_t *progress) {
+    double tokens = json_number_value(json_object_get(progress, "tokens"));
+    double elapsed = json_number_value(json_object_get(progress, "elapsed_s"));
+    if (tokens > 0 && elapsed > 0) return tokens / elapsed;
+    double rate = json_number_value(json_object_get(progress, "tokens_per_s"));
+    return rate > 0 && isfinite(rate) ? rate : 0.0;
+}
+
+/* Tokens a run has left from its last progress event (steps - step of
+ * tokens / step each); -1 when the event does not say. */
+static double progress_left(const json_t *progress) {
+    double step = json_number_value(json_object_get(progress, "step"));
+    double steps = json_number_value(json_object_get(progress, "steps"));
+    double tokens = json_number_value(json_object_get(progress, "tokens"));
+    if (!(step >= 1 && steps >= step && tokens > 0)) return -1.0;
+    return (steps - step) * tokens / step;
+}
+
+/* A running run's seconds to go at its own measured rate, as of its last
+ * progress event; null before the first one and once it has ended. */
+static json_t *run_eta(sl_run_state state, const json_t *progress) {
+    double rate = progress_rate(progress), left = progress_left(progress);
+    if (state != SL_RUN_STATE_RUNNING || rate <= 0 || left < 0) return json_null();
+    return json_real(left / rate);
+}
+
+static double point_num(const json_t *point, const char *key) {
+    return json_number_value(json_object_get(point, key));
+}
+
+/* Matmul weights a token passes through (12 L C^2 in the blocks, 256 C in
+ * the output projection): how a rate measured on one size carries to
+ * another. */
+static double size_weights(const json_t *point) {
+    double L = point_num(point, "layers"), C = point_num(point, "width");
+    return 12.0 * L * C * C + 256.0 * C;
+}
+
+/* The rates a sweep's runs have measured: the mean per model size (a grid
+ * has at most 32 sizes) and the mean of rate x size_weights over them all. */
+#define ETA_SIZES 64
+
+typedef struct {
+    struct {
+        double layers, width, heads, sum;
+        size_t n;
+    } size[ETA_SIZES];
+    size_t sizes, n;
+    double scaled;
+} measured_rates;
+
+static void measure_rates(const json_t *runs, measured_rates *m) {
+    memset(m, 0, sizeof *m);
+    size_t i, k;
+    json_t *r;
+    json_array_foreach(runs, i, r) {
+        double rate = progress_rate(json_object_get(r, "progress"));
+        if (rate <= 0) continue;
+        const json_t *p = json_object_get(r, "point");
+        m->scaled += rate * size_weights(p);
+        m->n++;
+        double L = point_num(p, "layers"), C = point_num(p, "width"), H = point_num(p, "heads");
+        for (k = 0; k < m->sizes; k++)
+            if (m->size[k].layers == L && m->size[k].width == C && m->size[k].heads == H) break;
+        if (k == m->sizes) {
+            if (k == ETA_SIZES) continue;
+            m->sizes++;
+            m->size[k].layers = L;
+            m->size[k].width = C;
+            m->size[k].heads = H;
+        }
+        m->size[k].sum += rate;
+        m->size[k].n++;
+    }
+}
+
+/* The rate for a run that has measured none: the mean measured rate of the
+ * sweep's runs of its size, or else the mean of all measured runs scaled by
+ * size_weights; 0 when no run has measured one. */
+static double borrowed_rate(const measured_rates *m, const json_t *point) {
+    double L = point_num(point, "layers"), C = point_num(point, "width");
+    double H = point_num(point, "heads");
+    for (size_t k = 0; k < m->sizes; k++)
+        if (m->size[k].layers == L && m->size[k].width == C && m->size[k].heads == H)
+            return m->size[k].sum / (double)m->size[k].n;
+    double w = size_weights(point);
+    return m->n && w > 0 ? m->scaled / (double)m->n / w : 0.0;
+}
+
+/* A running sweep's remaining_tokens (the tokens its queued, submitted and
+ * running runs have still to train) and eta_seconds: each such run's
+ * remaining seconds (a running run at its own measured rate, any other at
+ * the rate borrowed_rate gives it), summed and shared among the backend's
+ * run slots as if the sweep had them to itself, but never less than the
+ * longest single run. Both null once the sweep's runs have all ended;
+ * eta_seconds null while a run has no rate to go by (no run of the sweep
+ * has measured one yet). */
+static void sweep_eta(json_t *sweep, const json_t *runs, unsigned slots) {
+    const char *status = json_string_value(json_object_get(sweep, "status"));
+    double tokens = 0.0, total = 0.0, longest = 0.0;
+    size_t live = 0, unknown = 0, i;
+    measured_rates *rates = malloc(sizeof *rates);
+    if (!rates) abort();
+    measure_rates(runs, rates);
+    json_t *r;
+    json_array_foreach(runs, i, r) {
+        const char *state = json_string_value(json_object_get(r, "state"));
+        if (!state ||
+            (strcmp(state, "queued") && strcmp(state, "submitted") && strcmp(state, "running")))
+            continue;
+        live++;
+        const json_t *progress = json_object_get(r, "progress"),
+                     *point = json_object_get(r, "point");
+        double left = -1.0, rate = 0.0;
+        if (!strcmp(state, "running")) {
+            left = progress_left(progress);
+            rate = progress_rate(progress);
+        }
+        if (left < 0) {
+            left = json_number_value(json_object_get(point, "tokens"));
+            rate = 0.0;
+        }
+        if (rate <= 0) rate = borrowed_rate(rates, point);
+        tokens += left;
+        if (rate <= 0) {
+            unknown++;
+            continue;
+        }
+        total += left / rate;
+        if (left / rate > longest) longest = left / rate;
+    }
+    free(rates);
+    int running = status && !strcmp(status, "running") && live > 0;
+    double eta = total / (double)(slots ? slots : 1);
+    json_object_set_new(sweep, "remaining_tokens",
+                        running ? json_integer((json_int_t)llround(tokens)) : json_null());
+    json_object_set_new(sweep, "eta_seconds",
+                        running && !unknown ? json_real(eta > longest ? eta : longest)
+                                            : json_null());
+}
+
 static json_t *run_json(const sl_run_record *run) {
     json_t *o = json_pack("{s:I, s:I, s:s, s:i, s:i, s:s}", "id", (json_int_t)run->id, "sweep",
                           (json_int_t)run->sweep_id, "state", sl_run_state_name(run->state),
@@ -28,8 +175,10 @@ static json_t *run_json(const sl_run_record *run) {
                           "backend", run->backend);
     json_object_set_new(o, "reference", text_or_null(run->ref));
     json_object_set_new(o, "point", parse_or_null(run->spec));
-    json_object_set_new(o, "progress", parse_or_null(run->progress));
+    json_t *progress = parse_or_null(run->progress);
+    json_object_set_new(o, "progress", progress);
     json_object_set_new(o, "result", parse_or_null(run->result));
+    json_object_set_new(o, "eta_seconds", run_eta(run->state, progress));
     json_object_set_new(o, "error", text_or_null(run->error));
     json_object_set_new(o, "last_error", text_or_null(run->last_error));
     json_object_set_new(o, "created_at", json_string(run->created_at));
@@ -102,7 +251,10 @@ static void reply_sweep(sl_request *req, long long id, unsigned status) {
         sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
         return;
     }
-    sl_reply_json(req, status, sweep_json(store, &w, runs));
+    const sl_backend *b = sl_runs_backend(sl_req_server(req)->runs, w.backend);
+    json_t *o = sweep_json(store, &w, runs);
+    sweep_eta(o, runs, b ? b->max_active : 1);
+    sl_reply_json(req, status, o);
     sl_sweep_record_free(&w);
 }
 

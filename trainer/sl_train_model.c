@@ -403,6 +403,15 @@ static size_t layout_acts(sl_train_model *m, float *base) {
     return off;
 }
 
+double sl_train_model_bytes(const sl_train_model_config *cfg) {
+    sl_train_model m = {.cfg = *cfg};
+    double params = (double)sl_train_model_count_params(cfg);
+    double acts = (double)layout_acts(&m, NULL);
+    double bt = (double)(cfg->batch * cfg->seq_len);
+    return params * (4.0 * sizeof(float) + 1.0) + 2.0 * acts * sizeof(float) +
+           2.0 * bt * sizeof(int);
+}
+
 /* The gradient buffer that mirrors activation p. */
 #define GRAD(m, p) ((m)->grad_acts + ((p) - (m)->acts))
 

@@ -120,5 +120,8 @@ double sl_train_model_forward_flops_per_token(const sl_train_model_config *cfg);
 /* Parameter counts of a shape without allocating it. */
 size_t sl_train_model_count_params(const sl_train_model_config *cfg);
 size_t sl_train_model_count_prunable(const sl_train_model_config *cfg);
+/* Bytes sl_train_model_new allocates for this shape: parameters, gradients,
+ * both moments and the mask, the activations and their gradients. */
+double sl_train_model_bytes(const sl_train_model_config *cfg);
 
 #endif

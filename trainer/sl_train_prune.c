@@ -52,6 +52,16 @@ int sl_train_prune_due(const sl_train_prune_config *pc, long step, long total) {
     return step == t1 || (step - t0) % pc->every == 0;
 }
 
+long sl_train_prune_updates(const sl_train_prune_config *pc, long total) {
+    long t0, t1;
+    sl_train_prune_window(pc, total, &t0, &t1);
+    if (pc->sparsity <= 0.0) return 0;
+    /* t0 + j every inside [max(t0, 1), t1], and t1 when it is off that grid */
+    long first = t0 >= 1 ? t0 : t0 + (1 - t0 + pc->every - 1) / pc->every * pc->every;
+    long on_grid = first <= t1 ? (t1 - first) / pc->every + 1 : 0;
+    return on_grid + (first > t1 || (t1 - t0) % pc->every != 0);
+}
+
 size_t sl_train_prune_count(size_t numel, double s) {
     return (size_t)llround(s * (double)numel);
 }

@@ -47,6 +47,8 @@ void sl_train_prune_window(const sl_train_prune_config *pc, long total, long *t0
 double sl_train_prune_target(const sl_train_prune_config *pc, long step, long total);
 /* 1 when the masks are updated after completed step `step`. */
 int sl_train_prune_due(const sl_train_prune_config *pc, long step, long total);
+/* Mask updates in a run of total steps: the steps where _due is 1. */
+long sl_train_prune_updates(const sl_train_prune_config *pc, long total);
 /* round(s * numel). */
 size_t sl_train_prune_count(size_t numel, double s);
 

@@ -22,7 +22,7 @@ static inline uint64_t sl_train_rng_next(sl_train_rng *r) {
 }
 
 /* A stream for (seed, purpose): purpose 0 initialises weights, 1 draws
- * training windows. */
+ * training windows, 2 the dry run's random bytes. */
 static inline sl_train_rng sl_train_rng_seed(uint64_t seed, uint64_t purpose) {
     sl_train_rng r = {seed ^ (purpose * 0xD1B54A32D192ED03ULL)};
     (void)sl_train_rng_next(&r);

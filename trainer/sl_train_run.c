@@ -15,6 +15,7 @@
 #endif
 
 #include "sl_train_data.h"
+#include "sl_train_estimate.h"
 #include "sl_train_rng.h"
 #include "sl_time.h"
 
@@ -114,7 +115,8 @@ static size_t option_table(sl_train_options *o, opt *t) {
     OPT("threads", OT_INT, &o->threads, 0, 1024, "N", "OpenMP and BLAS threads (0: all cores)");
     OPT("progress", OT_PROGRESS, &o->progress, 0, 0, "WHEN",
         "human progress line on stderr: auto (a terminal), on, off");
-    OPT("dry-run", OT_FLAG, &o->dry_run, 0, 0, NULL, "print sizes and FLOPs per token, exit");
+    OPT("dry-run", OT_FLAG, &o->dry_run, 0, 0, NULL,
+        "print sizes, FLOPs and the time a few timed steps predict, exit");
     OPT("version", OT_FLAG, &o->version, 0, 0, NULL, "print the version, exit");
     OPT("help", OT_FLAG, &o->help, 0, 0, NULL, "this text");
 #undef OPT
@@ -339,6 +341,23 @@ long sl_train_options_steps(const sl_train_options *o) {
     return (long)((o->tokens + bt - 1) / bt);
 }
 
+long sl_train_eval_every(const sl_train_options *o, long steps) {
+    return o->eval_every > 0 ? o->eval_every : (steps + 9) / 10;
+}
+
+long sl_train_evaluations(const sl_train_options *o, long steps) {
+    long every = sl_train_eval_every(o, steps);
+    return steps / every + (steps % every != 0);
+}
+
+size_t sl_train_val_windows(const sl_train_options *o, size_t available) {
+    size_t B = o->model.batch;
+    size_t w = (size_t)((unsigned long long)o->val_tokens / o->model.seq_len);
+    if (w > available) w = available;
+    w = w / B * B;
+    return w < B ? B : w;
+}
+
 float sl_train_lr(const sl_train_options *o, long s, long total) {
     double peak = (double)o->adamw.lr, lo = peak * o->min_lr;
     long warm = lround(o->warmup * (double)total);
@@ -450,10 +469,42 @@ static void human_line(FILE *h, long step, long steps, double train, double val,
     fflush(h);
 }
 
+/* A duration as people read it: 12.3 s, 4 min 05 s, 2 h 07 min. */
+static const char *duration(double s, char *buf, size_t n) {
+    if (s < 60)
+        snprintf(buf, n, "%.3g s", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%d min %02d s", (int)(s / 60), (int)fmod(s, 60));
+    else
+        snprintf(buf, n, "%.0f h %02d min", floor(s / 3600), (int)fmod(s / 60, 60));
+    return buf;
+}
+
+static void json_estimate(FILE *f, const sl_train_estimate *e) {
+    double na = NAN;
+    fprintf(f, ",\"estimate_basis\":\"%s\"", e->measured ? "timed_steps" : "unmeasured");
+    json_num(f, "estimated_seconds", e->measured ? e->total_s : na, 6);
+    json_num(f, "estimated_train_seconds", e->measured ? e->train_s : na, 6);
+    json_num(f, "estimated_eval_seconds", e->measured ? e->eval_s : na, 6);
+    json_num(f, "estimated_prune_seconds", e->measured ? e->prune_s : na, 6);
+    json_num(f, "measured_tokens_per_second", e->measured ? e->tokens_per_s : na, 6);
+    json_num(f, "measured_step_seconds", e->measured ? e->step_s : na, 6);
+    fprintf(f, ",\"timed_steps\":%d,\"evaluations\":%ld,\"eval_batches\":%ld,\"mask_updates\":%ld",
+            e->timed_steps, e->evaluations, e->eval_batches, e->mask_updates);
+    fprintf(f, ",\"unmeasured_reason\":");
+    if (e->measured)
+        fprintf(f, "null");
+    else
+        json_str(f, e->reason);
+    json_num(f, "timing_seconds", e->took_s, 6);
+}
+
 void sl_train_dry_run(const sl_train_options *o, FILE *events, FILE *human) {
     long steps = sl_train_options_steps(o);
     long long tokens = (long long)steps * (long long)(o->model.batch * o->model.seq_len);
     double fwd = sl_train_model_forward_flops_per_token(&o->model);
+    sl_train_estimate e;
+    sl_train_estimate_run(o, &e);
     char pbuf[32];
     fprintf(events, "{\"event\":\"dry_run\"");
     json_sizes(events, o);
@@ -462,6 +513,7 @@ void sl_train_dry_run(const sl_train_options *o, FILE *events, FILE *human) {
     json_num(events, "sparsity", o->prune.sparsity, 6);
     fprintf(events, ",\"steps\":%ld,\"tokens\":%lld", steps, tokens);
     json_num(events, "train_flops", 3.0 * fwd * (double)tokens, 6);
+    json_estimate(events, &e);
     fprintf(events, "}\n");
     fflush(events);
     if (human) {
@@ -478,6 +530,18 @@ void sl_train_dry_run(const sl_train_options *o, FILE *events, FILE *human) {
                 prunable - sl_train_prune_count(prunable, o->prune.sparsity), o->prune.sparsity,
                 pattern_name(&o->prune, pbuf, sizeof pbuf), fwd, 3.0 * fwd, steps, tokens,
                 3.0 * fwd * (double)tokens);
+        char d0[32], d1[32], d2[32], d3[32];
+        if (e.measured)
+            fprintf(human,
+                    "estimate     %s on this machine (%d timed steps after a warm-up: %.3g ms "
+                    "a step, %.0f tokens/s)\n"
+                    "             %s training, %s in %ld evaluations, %s in %ld mask updates\n",
+                    duration(e.total_s, d0, sizeof d0), e.timed_steps, 1e3 * e.step_s,
+                    e.tokens_per_s, duration(e.train_s, d1, sizeof d1),
+                    duration(e.eval_s, d2, sizeof d2), e.evaluations,
+                    duration(e.prune_s, d3, sizeof d3), e.mask_updates);
+        else
+            fprintf(human, "estimate     unmeasured (%s)\n", e.reason);
     }
 }
 
@@ -526,12 +590,7 @@ static sl_train_status run_setup(train_run *r, const sl_train_options *o, FILE *
         sl_train_corpus_free(&r->corpus);
         return SL_TRAIN_EUSAGE;
     }
-    size_t val_windows = (size_t)((unsigned long long)o->val_tokens / r->T);
-    size_t avail = sl_train_data_val_windows(&r->corpus, r->T);
-    if (val_windows > avail) val_windows = avail;
-    val_windows = val_windows / r->B * r->B;
-    if (val_windows < r->B) val_windows = r->B;
-    r->val_windows = val_windows;
+    r->val_windows = sl_train_val_windows(o, sl_train_data_val_windows(&r->corpus, r->T));
 
     r->m = sl_train_model_new(&o->model, o->seed);
     r->in = malloc(r->BT * sizeof(int));
@@ -546,7 +605,7 @@ static sl_train_status run_setup(train_run *r, const sl_train_options *o, FILE *
     }
 
     r->steps = sl_train_options_steps(o);
-    r->eval_every = o->eval_every > 0 ? o->eval_every : (r->steps + 9) / 10;
+    r->eval_every = sl_train_eval_every(o, r->steps);
     r->log_every = o->log_every > 0 ? o->log_every : (r->steps + 99) / 100;
     return SL_TRAIN_COMPLETED;
 }

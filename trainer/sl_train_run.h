@@ -55,6 +55,14 @@ int sl_train_options_parse(sl_train_options *o, int argc, char **argv, char *err
 void sl_train_usage(FILE *f, const char *prog);
 /* Steps the run will take. */
 long sl_train_options_steps(const sl_train_options *o);
+/* The validation interval in steps of a run of `steps` (--eval-every, or ten
+ * evaluations), and how many evaluations the run makes (the last step always
+ * evaluates). */
+long sl_train_eval_every(const sl_train_options *o, long steps);
+long sl_train_evaluations(const sl_train_options *o, long steps);
+/* Validation windows of T bytes: --val-tokens of them, at most `available`,
+ * whole batches, at least one batch. */
+size_t sl_train_val_windows(const sl_train_options *o, size_t available);
 /* The learning rate for 0-based step s of total. */
 float sl_train_lr(const sl_train_options *o, long s, long total);
 
@@ -101,7 +109,8 @@ void sl_train_json_error(FILE *f, const char *code, const char *message);
  * and returns the count that parallel loops will use. */
 int sl_train_threads(int n);
 
-/* The dry run: sizes and FLOPs as one JSON line (and a table on human). */
+/* The dry run: sizes, FLOPs and the estimated time on this machine
+ * (sl_train_estimate.h) as one JSON line, and a table on human. */
 void sl_train_dry_run(const sl_train_options *o, FILE *events, FILE *human);
 
 #endif

@@ -449,8 +449,104 @@ class TestRestart(Base):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class TestEta(Base):
+    """Estimated time remaining: a running run's eta_seconds at its own measured rate, a
+    sweep's eta_seconds and remaining_tokens over its unfinished runs."""
+
+    def srv_doc(self):
+        with open(harness.OPENAPI_PATH) as f:
+            return json.load(f)
+
+    def check_run_eta(self, run):
+        """eta_seconds of one run as documented; returns it."""
+        self.assertIn("eta_seconds", run)
+        eta, prog = run["eta_seconds"], run["progress"]
+        if run["state"] != "running" or not prog:
+            self.assertIsNone(eta, run)
+            return None
+        self.assertIsInstance(eta, float)
+        self.assertGreaterEqual(eta, 0)
+        # the tokens still to train at the rate measured so far (evaluations included)
+        left = (prog["steps"] - prog["step"]) * prog["tokens"] / prog["step"]
+        self.assertAlmostEqual(eta, left / (prog["tokens"] / prog["elapsed_s"]),
+                               delta=1e-6 * (1 + eta))
+        return eta
+
+    def test_eta_of_runs_and_sweeps(self):
+        doc_run, doc_sweep = (self.srv_doc()["components"]["schemas"][k]["properties"]
+                              for k in ("Run", "Sweep"))
+        self.assertIn("eta_seconds", doc_run)
+        self.assertIn("eta_seconds", doc_sweep)
+        self.assertIn("remaining_tokens", doc_sweep)
+        # three runs of 2 to 5 s on two slots (the runner polls each 0.25 s): one waits queued
+        grid = {"sizes": [SIZES[0]], "sparsities": [0, 0.25, 0.5], "tokens": [600000]}
+        s = self.post_sweep(sweep_body("calib-eta", grid))
+        self.assertIsNone(s["eta_seconds"])  # nothing measured yet
+        self.assertGreaterEqual(s["remaining_tokens"], 3 * 600000)
+        for run in s["runs"]:
+            self.assertIsNone(self.check_run_eta(run))
+        seen = {}  # run id -> [(step, eta)]
+        sweep_etas, remaining = [], [s["remaining_tokens"]]
+        deadline = time.time() + 120
+        while s["status"] == "running":
+            self.assertLess(time.time(), deadline, json.dumps(s)[:3000])
+            time.sleep(0.05)
+            s = self.sweep(s["id"])
+            run_etas = []
+            for run in s["runs"]:
+                eta = self.check_run_eta(run)
+                if eta is not None:
+                    run_etas.append(eta)
+                    steps = seen.setdefault(run["id"], [])
+                    if not steps or steps[-1][0] != run["progress"]["step"]:
+                        steps.append((run["progress"]["step"], eta))
+                    self.check_run_eta(self.run_get(run["id"]))  # the run's own route too
+            if s["status"] != "running":
+                break
+            remaining.append(s["remaining_tokens"])
+            self.assertLessEqual(remaining[-1], remaining[-2])
+            if s["eta_seconds"] is not None:
+                self.assertGreater(s["eta_seconds"], 0)
+                # never less than the longest run still going
+                self.assertGreaterEqual(s["eta_seconds"], max(run_etas or [0]) - 1e-6)
+                sweep_etas.append(s["eta_seconds"])
+            elif run_etas:
+                self.fail("a run has measured a rate but the sweep has no eta: %s"
+                          % json.dumps(s)[:2000])
+        # each run's estimate fell as it trained
+        self.assertTrue(seen, "no running run with progress was seen")
+        for rid, steps in seen.items():
+            if len(steps) >= 2:
+                self.assertLess(steps[-1][1], steps[0][1], (rid, steps))
+        self.assertTrue(any(len(v) >= 2 for v in seen.values()), seen)
+        self.assertGreaterEqual(len(sweep_etas), 2)
+        self.assertLess(sweep_etas[-1], sweep_etas[0])
+        # ended: no estimates left
+        s = self.wait_done(s["id"])
+        self.assertIsNone(s["eta_seconds"])
+        self.assertIsNone(s["remaining_tokens"])
+        for run in s["runs"]:
+            self.assertEqual(run["state"], "succeeded")
+            self.assertIsNone(run["eta_seconds"])
+            self.assertIsNone(self.run_get(run["id"])["eta_seconds"])
+
+    def test_eta_null_once_cancelled(self):
+        grid = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [3000000]}
+        s = self.post_sweep(sweep_body("calib-eta-cancel", grid))
+        s = self.wait_sweep(s["id"], lambda x: x["runs"][0]["eta_seconds"] is not None,
+                            timeout=60)
+        self.assertGreater(s["eta_seconds"], 0)
+        self.assertGreater(s["remaining_tokens"], 0)
+        s = self.ok(self.srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN))
+        self.assertEqual(s["status"], "cancelled")
+        self.assertIsNone(s["eta_seconds"])
+        self.assertIsNone(s["remaining_tokens"])
+        self.assertIsNone(s["runs"][0]["eta_seconds"])
+        self.assertIsNone(self.run_get(s["runs"][0]["id"])["eta_seconds"])
+
+
 TEST_CLASSES = [TestEndToEnd, TestBadRequests, TestCancel, TestFailures, TestWorkerBackend,
-                TestRestart]
+                TestRestart, TestEta]
 
 
 if __name__ == "__main__":

@@ -691,3 +691,129 @@ Test(train_run, a_stop_request_ends_with_an_interrupted_result) {
     json_decref(ev);
     fclose(f);
 }
+
+/* ---- the dry run's estimate ---- */
+
+static json_t *dry_run_line(const sl_train_options *o) {
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    sl_train_dry_run(o, f, NULL);
+    size_t n;
+    json_t *ev = read_lines(f, &n);
+    fclose(f);
+    cr_assert_eq(n, 1u);
+    json_t *d = json_incref(json_array_get(ev, 0));
+    json_decref(ev);
+    cr_assert_str_eq(json_string_value(json_object_get(d, "event")), "dry_run");
+    return d;
+}
+
+static double num(const json_t *o, const char *key) {
+    const json_t *v = json_object_get(o, key);
+    cr_assert(json_is_number(v), "%s is not a number", key);
+    return json_number_value(v);
+}
+
+Test(train_estimate, mask_updates_count_the_steps_where_masks_change) {
+    static const struct {
+        long steps, every;
+        double start, end;
+    } cases[] = {{60, 100, 0.25, 0.75},  {60, 5, 0.25, 0.75}, {60, 7, 0.0, 1.0},
+                 {1, 1, 0.0, 0.0},       {97, 3, 0.1, 0.9},   {10, 4, 0.5, 0.5},
+                 {3907, 100, 0.25, 0.75}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sl_train_prune_config pc = {
+            .sparsity = 0.5, .start = cases[i].start, .end = cases[i].end, .every = cases[i].every};
+        long due = 0;
+        for (long s = 1; s <= cases[i].steps; s++)
+            due += sl_train_prune_due(&pc, s, cases[i].steps);
+        cr_assert(due > 0, "case %zu", i);
+        cr_assert_eq(sl_train_prune_updates(&pc, cases[i].steps), due, "case %zu: %ld, not %ld", i,
+                     sl_train_prune_updates(&pc, cases[i].steps), due);
+        pc.sparsity = 0.0;
+        cr_assert_eq(sl_train_prune_updates(&pc, cases[i].steps), 0);
+    }
+}
+
+Test(train_estimate, dry_run_times_steps_and_extrapolates_to_the_run, .timeout = 60) {
+    sl_train_options o = tiny_options();
+    o.model =
+        (sl_train_model_config){.n_layer = 2, .n_embd = 64, .n_head = 2, .seq_len = 32, .batch = 4};
+    o.steps = 400;
+    o.val_tokens = 1024;
+    o.prune.sparsity = 0.5;
+    json_t *d = dry_run_line(&o);
+    /* every field of before is still there */
+    const char *kept[] = {"layers",
+                          "width",
+                          "heads",
+                          "context",
+                          "batch",
+                          "vocab",
+                          "total_params",
+                          "prunable_params",
+                          "steps",
+                          "tokens",
+                          "target_nonzeros",
+                          "forward_flops_per_token",
+                          "train_flops_per_token",
+                          "train_flops",
+                          "sparsity"};
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+        cr_assert(json_is_number(json_object_get(d, kept[i])), "%s", kept[i]);
+    cr_assert_str_eq(json_string_value(json_object_get(d, "pattern")), "unstructured");
+
+    cr_assert_str_eq(json_string_value(json_object_get(d, "estimate_basis")), "timed_steps");
+    cr_assert(json_is_null(json_object_get(d, "unmeasured_reason")));
+    double total = num(d, "estimated_seconds"), train = num(d, "estimated_train_seconds");
+    double eval = num(d, "estimated_eval_seconds"), prune = num(d, "estimated_prune_seconds");
+    double tps = num(d, "measured_tokens_per_second"), step = num(d, "measured_step_seconds");
+    cr_assert(total > 0 && train > 0 && eval > 0 && prune > 0 && tps > 0 && step > 0,
+              "%g %g %g %g %g %g", total, train, eval, prune, tps, step);
+    cr_assert_geq(num(d, "timed_steps"), 3);
+    /* consistent: tokens/s is a step's tokens over its time; the run is its parts */
+    cr_assert_float_eq(tps * step, 4.0 * 32.0, 1e-3 * 128.0);
+    cr_assert_float_eq(train, 400.0 * step, 1e-4 * train);
+    cr_assert_float_eq(total, train + eval + prune, 1e-4 * total);
+    cr_assert_float_eq(num(d, "tokens") / tps, train, 1e-3 * train);
+    /* the counts the run will have: 10 evaluations of 1024 / 32 / 4 batches,
+     * masks updated after steps 100, 200 and 300 */
+    cr_assert_eq(num(d, "evaluations"), 10);
+    cr_assert_eq(num(d, "eval_batches"), 8);
+    long due = 0;
+    for (long s = 1; s <= 400; s++)
+        due += sl_train_prune_due(&o.prune, s, 400);
+    cr_assert_eq(due, 3);
+    cr_assert_eq(num(d, "mask_updates"), (double)due);
+    /* fast, and near what the run takes (one thread, the same machine) */
+    double took = num(d, "timing_seconds");
+    cr_assert(took > 0 && took < 3.0, "the dry run took %g s", took);
+    sl_train_result res;
+    run_quiet(&o, NULL, &res);
+    cr_assert(total > res.seconds / 4 && total < res.seconds * 4,
+              "estimated %g s, the run took %g s", total, res.seconds);
+    json_decref(d);
+}
+
+Test(train_estimate, a_model_too_large_to_time_is_unmeasured_with_the_reason) {
+    sl_train_options o = tiny_options();
+    /* 3.2e9 parameters (55 GB with moments), 2e13 FLOPs a step */
+    o.model = (sl_train_model_config){
+        .n_layer = 64, .n_embd = 2048, .n_head = 16, .seq_len = 1024, .batch = 1};
+    char err[128];
+    cr_assert_eq(sl_train_model_config_check(&o.model, err, sizeof err), 0, "%s", err);
+    json_t *d = dry_run_line(&o);
+    cr_assert_str_eq(json_string_value(json_object_get(d, "estimate_basis")), "unmeasured");
+    const char *why = json_string_value(json_object_get(d, "unmeasured_reason"));
+    cr_assert_not_null(why);
+    cr_assert(strncmp(why, "memory: ", 8) == 0 || strncmp(why, "time: ", 6) == 0, "%s", why);
+    const char *nulls[] = {"estimated_seconds",          "estimated_train_seconds",
+                           "estimated_eval_seconds",     "estimated_prune_seconds",
+                           "measured_tokens_per_second", "measured_step_seconds"};
+    for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++)
+        cr_assert(json_is_null(json_object_get(d, nulls[i])), "%s", nulls[i]);
+    cr_assert_eq(num(d, "timed_steps"), 0);
+    cr_assert_lt(num(d, "timing_seconds"), 1.0);
+    cr_assert(json_is_number(json_object_get(d, "train_flops")));
+    json_decref(d);
+}
