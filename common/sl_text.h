@@ -18,4 +18,12 @@ void sl_text_trim_end(char *s);
  * set when the file cannot be opened or read. */
 int sl_text_read_file(const char *path, char *buf, size_t cap);
 
+/* The length (1 to 4) of the well-formed UTF-8 character at s, of which n
+ * bytes are there; 0 when the bytes are not one (overlong forms, surrogates,
+ * past U+10FFFF, cut short). */
+size_t sl_text_utf8_len(const char *s, size_t n);
+
+/* 1 when s[0..n) is well-formed UTF-8. */
+int sl_text_utf8_valid(const char *s, size_t n);
+
 #endif

@@ -19,6 +19,7 @@
 #include "sl_metrics.h"
 #include "sl_runs.h"
 #include "sl_store.h"
+#include "sl_log.h"
 
 /* How long SIGTERM waits for in-flight requests before closing anyway. */
 #define DRAIN_GRACE_MS 10000
@@ -144,15 +145,8 @@ static int make_backends(service *s, char *err, size_t errcap) {
     if (!local) return -1;
     s->backends[s->nbackends++] = local;
     char why[1200];
-    if (sl_backend_local_corpus_check(s->cfg.corpus, why, sizeof why) != 0) {
-        json_t *line = json_pack("{s:s, s:s, s:s}", "level", "warning", "event",
-                                 "corpus_unreadable", "detail", why);
-        char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
-        fprintf(stderr, "%s\n",
-                text ? text : "{\"level\":\"warning\",\"event\":\"corpus_unreadable\"}");
-        free(text);
-        json_decref(line);
-    }
+    if (sl_backend_local_corpus_check(s->cfg.corpus, why, sizeof why) != 0)
+        sl_log(SL_LOG_WARNING, "corpus_unreadable", why);
     /* Remote backends register here, each the same way: built from its
      * flags, then handed to the runner, which finds it by the sweep's
      * "backend" name (sl_backend.base.name). */
@@ -174,11 +168,12 @@ static void set_report_url(const service *s, unsigned port) {
     if (!s->slurm || s->cfg.report_url[0]) return;
     char url[300];
     default_report_url(&s->cfg, port, url, sizeof url);
-    if (sl_backend_slurm_set_report_url(s->slurm, url) != 0)
-        fprintf(stderr,
-                "{\"level\":\"error\",\"event\":\"no_report_url\",\"detail\":"
-                "\"Slurm jobs cannot post results to %s; set --report-url\"}\n",
-                s->cfg.bind);
+    if (sl_backend_slurm_set_report_url(s->slurm, url) != 0) {
+        char why[400];
+        snprintf(why, sizeof why, "Slurm jobs cannot post results to %s; set --report-url",
+                 s->cfg.bind);
+        sl_log(SL_LOG_ERROR, "no_report_url", why);
+    }
 }
 
 /* Socket, store, fit workers, backends, runner, HTTP: 0 once serving, or -1 with
@@ -199,15 +194,20 @@ static int start(service *s) {
     if (sl_http_start(&s->server, s->listen_fd) != 0) return -1; /* it says why */
     s->listening = 1;
     set_report_url(s, port);
-    fprintf(stderr,
-            "{\"level\":\"info\",\"event\":\"listening\",\"bind\":\"%s\",\"port\":%u,"
-            "\"data_dir\":\"%s\",\"threads\":%u,\"static_dir\":\"%s\",\"trainer\":\"%s\","
-            "\"local_runs\":%u}\n",
-            s->cfg.bind, port, s->cfg.data_dir, s->cfg.threads, s->cfg.static_dir, s->cfg.trainer,
-            s->cfg.local_runs);
+    sl_log_line l;
+    sl_log_begin(&l, SL_LOG_INFO, "listening");
+    sl_log_str(&l, "bind", s->cfg.bind);
+    sl_log_int(&l, "port", port);
+    sl_log_str(&l, "data_dir", s->cfg.data_dir);
+    sl_log_int(&l, "threads", s->cfg.threads);
+    sl_log_str(&l, "static_dir", s->cfg.static_dir);
+    sl_log_str(&l, "trainer", s->cfg.trainer);
+    sl_log_str(&l, "corpus", s->cfg.corpus);
+    sl_log_int(&l, "local_runs", s->cfg.local_runs);
+    sl_log_end(&l);
     return 0;
 fail:
-    fprintf(stderr, "sparselawd: %s\n", err);
+    sl_log(SL_LOG_ERROR, "cannot_start", err);
     return -1;
 }
 
@@ -238,8 +238,11 @@ int main(int argc, char **argv) {
     }
     int sig = 0;
     sigwait(&stop, &sig);
-    fprintf(stderr, "{\"level\":\"info\",\"event\":\"stopping\",\"signal\":%d}\n", sig);
+    sl_log_line l;
+    sl_log_begin(&l, SL_LOG_INFO, "stopping");
+    sl_log_int(&l, "signal", sig);
+    sl_log_end(&l);
     teardown(&s);
-    fprintf(stderr, "{\"level\":\"info\",\"event\":\"stopped\"}\n");
+    sl_log(SL_LOG_INFO, "stopped", NULL);
     return 0;
 }

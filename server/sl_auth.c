@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "sl_secret.h"
+#include "sl_log.h"
 
 /* 32 random bytes: 64 hex digits, well inside SL_SECRET_TOKEN_MAX. */
 #define TOKEN_BYTES 32
@@ -46,6 +47,9 @@ int sl_auth_load_token(const sl_config *cfg, char *buf, size_t cap, char *errbuf
     snprintf(path, sizeof path, "%s/token", cfg->data_dir);
     if (access(path, F_OK) == 0) return sl_secret_token_read(path, buf, cap, errbuf, errcap);
     if (generate_token(path, buf, cap, errbuf, errcap) != 0) return -1;
-    fprintf(stderr, "{\"level\":\"info\",\"event\":\"token_created\",\"path\":\"%s\"}\n", path);
+    sl_log_line l;
+    sl_log_begin(&l, SL_LOG_INFO, "token_created");
+    sl_log_str(&l, "path", path);
+    sl_log_end(&l);
     return 0;
 }

@@ -17,6 +17,7 @@
 #include "sl_buf.h"
 #include "sl_metrics.h"
 #include "sl_secret.h"
+#include "sl_log.h"
 
 #define MAX_PATH_PARAMS 4
 
@@ -423,34 +424,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 
 /* Appends s to the line as JSON string content. Bytes outside printable
  * ASCII are escaped one by one, so the line is valid JSON whatever the path. */
-static size_t json_escape(char *out, size_t cap, size_t n, const char *s) {
-    for (; *s && n + 7 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') {
-            out[n++] = '\\';
-            out[n++] = (char)ch;
-        } else if (ch < 0x20 || ch >= 0x7f) {
-            n += (size_t)snprintf(out + n, cap - n, "\\u%04x", ch);
-        } else {
-            out[n++] = (char)ch;
-        }
-    }
-    return n;
-}
-
-/* One JSON line per request, written with a single write(2) so lines from
- * different threads never interleave. Formatted by hand: this runs on every
- * request. Paths longer than the line are cut short, never dropped. */
 static void log_request(const sl_request *req, double seconds) {
-    char line[2048];
-    size_t n = (size_t)snprintf(line, sizeof line, "{\"method\":\"");
-    n = json_escape(line, sizeof line - 96, n, req->method);
-    n += (size_t)snprintf(line + n, sizeof line - n, "\",\"route\":\"%s\",\"path\":\"",
-                          req->route >= 0 ? sl_routes[req->route].pattern : "unmatched");
-    n = json_escape(line, sizeof line - 96, n, req->url);
-    n += (size_t)snprintf(line + n, sizeof line - n, "\",\"status\":%u,\"us\":%lld}\n", req->status,
-                          (long long)(seconds * 1e6));
-    if (write(STDERR_FILENO, line, n) < 0) return; /* nowhere left to say so */
+    sl_log_line l;
+    sl_log_begin_bare(&l);
+    sl_log_str(&l, "method", req->method);
+    sl_log_str(&l, "route", req->route >= 0 ? sl_routes[req->route].pattern : "unmatched");
+    sl_log_str(&l, "path", req->url);
+    sl_log_int(&l, "status", req->status);
+    sl_log_int(&l, "us", (long long)(seconds * 1e6));
+    sl_log_end(&l);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
@@ -547,8 +529,7 @@ int sl_http_start(sl_server *server, int fd) {
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
         NULL, MHD_OPTION_END);
     if (!daemon_handle) {
-        fprintf(stderr, "sparselawd: cannot start the HTTP daemon on %s port %u\n", cfg->bind,
-                cfg->port);
+        sl_log(SL_LOG_ERROR, "cannot_start", "libmicrohttpd would not serve the listening socket");
         close(fd);
         return -1;
     }

@@ -13,6 +13,7 @@
 #include "sl_fit_json.h"
 #include "sl_store.h"
 #include "sl_time.h"
+#include "sl_log.h"
 
 struct sl_jobs {
     sl_store *store;
@@ -28,13 +29,11 @@ struct sl_jobs {
 };
 
 static void log_fit(long long id, const char *event, const char *detail) {
-    json_t *line =
-        json_pack("{s:s, s:s, s:I}", "level", "info", "event", event, "fit", (json_int_t)id);
-    if (detail) json_object_set_new(line, "detail", json_string(detail));
-    char *text = json_dumps(line, JSON_COMPACT);
-    json_decref(line);
-    if (text) fprintf(stderr, "%s\n", text);
-    free(text);
+    sl_log_line l;
+    sl_log_begin(&l, SL_LOG_INFO, event);
+    sl_log_int(&l, "fit", id);
+    if (detail) sl_log_str(&l, "detail", detail);
+    sl_log_end(&l);
 }
 
 typedef struct {

@@ -12,6 +12,7 @@
 #include "sl_jobs.h"
 #include "sl_store.h"
 #include "sl_sweep_json.h"
+#include "sl_log.h"
 
 #define MAX_BACKENDS 4
 /* How often the runner looks at its runs when nothing wakes it. */
@@ -36,14 +37,12 @@ static double wall_seconds(void) {
 }
 
 static void log_run(const char *event, long long run, long long sweep, const char *detail) {
-    json_t *line = json_pack("{s:s, s:s}", "level", "info", "event", event);
-    if (run) json_object_set_new(line, "run", json_integer(run));
-    if (sweep) json_object_set_new(line, "sweep", json_integer(sweep));
-    if (detail) json_object_set_new(line, "detail", json_string(detail));
-    char *text = json_dumps(line, JSON_COMPACT);
-    json_decref(line);
-    if (text) fprintf(stderr, "%s\n", text);
-    free(text);
+    sl_log_line l;
+    sl_log_begin(&l, SL_LOG_INFO, event);
+    if (run) sl_log_int(&l, "run", run);
+    if (sweep) sl_log_int(&l, "sweep", sweep);
+    if (detail) sl_log_str(&l, "detail", detail);
+    sl_log_end(&l);
 }
 
 static sl_backend *backend_named(const sl_runs *r, const char *name) {
@@ -338,7 +337,7 @@ sl_runs *sl_runs_start(sl_store *store, sl_jobs *jobs, sl_backend **backends, si
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->wake, NULL);
     if (pthread_create(&r->thread, NULL, runner, r) != 0) {
-        fprintf(stderr, "{\"level\":\"error\",\"event\":\"runner_not_started\"}\n");
+        sl_log(SL_LOG_ERROR, "runner_not_started", "calibration runs will not start");
         r->stopping = -1;
     }
     return r;

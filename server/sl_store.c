@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "sl_store_internal.h"
+#include "sl_log.h"
 
 /* Migration k takes the schema from version k to k + 1. Append, never edit. */
 static const char *const migrations[] = {
@@ -121,17 +122,23 @@ static const char *const migrations[] = {
 /* ---------------------------------------------------------------- SQLite helpers */
 
 void sl_store_log_sqlite(sqlite3 *db, const char *what) {
-    fprintf(stderr,
-            "{\"level\":\"error\",\"event\":\"sqlite\",\"what\":\"%s\",\"message\":\"%s\"}\n", what,
-            db ? sqlite3_errmsg(db) : "out of memory");
+    sl_log_line l;
+    sl_log_begin(&l, SL_LOG_ERROR, "sqlite");
+    sl_log_str(&l, "what", what);
+    sl_log_str(&l, "message", db ? sqlite3_errmsg(db) : "out of memory");
+    sl_log_end(&l);
 }
 
 int sl_store_exec(sqlite3 *db, const char *sql) {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fprintf(stderr,
-                "{\"level\":\"error\",\"event\":\"sqlite\",\"sql\":\"%.60s\",\"message\":\"%s\"}\n",
-                sql, msg ? msg : "?");
+        char head[61];
+        snprintf(head, sizeof head, "%s", sql);
+        sl_log_line l;
+        sl_log_begin(&l, SL_LOG_ERROR, "sqlite");
+        sl_log_str(&l, "sql", head);
+        sl_log_str(&l, "message", msg ? msg : "?");
+        sl_log_end(&l);
         sqlite3_free(msg);
         return -1;
     }
@@ -316,8 +323,7 @@ static int lock_dir(const char *dir, char *errbuf, size_t cap) {
     char pid[32];
     int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
-        fprintf(stderr,
-                "{\"level\":\"warning\",\"event\":\"lock_pid_unwritten\",\"path\":\"%s\"}\n", path);
+        sl_log(SL_LOG_WARNING, "lock_pid_unwritten", path);
     return fd;
 }
 

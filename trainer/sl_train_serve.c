@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "sl_buf.h"
+#include "sl_log.h"
 #include "sl_secret.h"
 #include "sl_train_run.h"
 
@@ -468,8 +469,11 @@ static enum MHD_Result handle_submit(serve *s, struct MHD_Connection *con, const
                                 "retry later",
                                 NULL);
     }
-    fprintf(stderr, "{\"event\":\"run_started\",\"id\":\"%s\",\"pid\":%d}\n", copy.id,
-            (int)copy.pid);
+    sl_log_line l;
+    sl_log_begin(&l, SL_LOG_INFO, "run_started");
+    sl_log_str(&l, "id", copy.id);
+    sl_log_int(&l, "pid", copy.pid);
+    sl_log_end(&l);
     return reply(con, 201, json_pack("{s:s, s:s}", "id", copy.id, "state", "running"), NULL, 0);
 }
 
@@ -765,13 +769,18 @@ int sl_train_serve_main(int argc, char **argv) {
         free(s);
         return 1;
     }
-    fprintf(stderr, "{\"event\":\"listening\",\"port\":%u,\"max_active\":%u}\n", port,
-            s->max_active);
+    sl_log_line l;
+    sl_log_begin(&l, SL_LOG_INFO, "listening");
+    sl_log_int(&l, "port", port);
+    sl_log_int(&l, "max_active", s->max_active);
+    sl_log_end(&l);
     int sig;
     while ((sig = wait_signal(s, &set, 1000)) != SIGTERM && sig != SIGINT)
         continue;
 
-    fprintf(stderr, "{\"event\":\"stopping\",\"signal\":%d}\n", sig);
+    sl_log_begin(&l, SL_LOG_INFO, "stopping");
+    sl_log_int(&l, "signal", sig);
+    sl_log_end(&l);
     s->stopping = 1;
     MHD_socket listener = MHD_quiesce_daemon(d);
     if (listener != MHD_INVALID_SOCKET) close(listener);
@@ -780,6 +789,6 @@ int sl_train_serve_main(int argc, char **argv) {
     pthread_mutex_destroy(&s->lock);
     if (s->devnull >= 0) close(s->devnull);
     free(s);
-    fprintf(stderr, "{\"event\":\"stopped\"}\n");
+    sl_log(SL_LOG_INFO, "stopped", NULL);
     return 0;
 }

@@ -1,15 +1,19 @@
 /*
  * Unit tests for common/: the growable buffer (limits, growth, take), token
- * checks and the bearer comparison, random secrets, trimming and small files.
+ * checks and the bearer comparison, random secrets, trimming and small files,
+ * UTF-8, and the logger (every line one valid JSON object, whatever it holds).
  */
 #include <criterion/criterion.h>
 
+#include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sl_buf.h"
+#include "sl_log.h"
 #include "sl_secret.h"
 #include "sl_text.h"
 
@@ -150,4 +154,120 @@ Test(text, trim_and_read_file) {
     cr_assert_str_eq(whole, "abcdef");
     unlink(path);
     cr_assert_eq(sl_text_read_file(path, whole, sizeof whole), -1);
+}
+
+/* ---- the logger ---- */
+
+/* What the calls in between wrote to stderr, as one string. */
+static int saved_stderr = -1;
+static FILE *capture;
+
+static void capture_begin(void) {
+    capture = tmpfile();
+    cr_assert_not_null(capture);
+    fflush(stderr);
+    saved_stderr = dup(STDERR_FILENO);
+    dup2(fileno(capture), STDERR_FILENO);
+}
+
+static char *capture_end(void) {
+    dup2(saved_stderr, STDERR_FILENO);
+    close(saved_stderr);
+    long n = ftell(capture);
+    cr_assert(n >= 0);
+    char *text = calloc((size_t)n + 1, 1);
+    rewind(capture);
+    cr_assert_eq(fread(text, 1, (size_t)n, capture), (size_t)n);
+    fclose(capture);
+    return text;
+}
+
+static json_t *one_line(const char *text) {
+    size_t n = strlen(text);
+    cr_assert(n > 0 && text[n - 1] == '\n', "not one line: %s", text);
+    cr_assert_null(memchr(text, '\n', n - 1), "more than one line: %s", text);
+    json_error_t err;
+    json_t *v = json_loads(text, 0, &err);
+    cr_assert(json_is_object(v), "not a JSON object (%s): %s", err.text, text);
+    return v;
+}
+
+Test(log, escapes_every_string_and_keeps_utf8_valid) {
+    capture_begin();
+    sl_log_line l;
+    sl_log_begin(&l, SL_LOG_WARNING, "odd \"event\"");
+    sl_log_str(&l, "path", "/tmp/a \"quoted\" \\ dir\n\ttab");
+    sl_log_str(&l, "bytes", "caf\xc3\xa9 \xff\xfe half \xe2\x82");
+    sl_log_str(&l, "none", NULL);
+    sl_log_int(&l, "n", -42);
+    sl_log_num(&l, "x", 0.25);
+    sl_log_num(&l, "nan", NAN);
+    sl_log_end(&l);
+    char *text = capture_end();
+    json_t *v = one_line(text);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "level")), "warning");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "event")), "odd \"event\"");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "path")),
+                     "/tmp/a \"quoted\" \\ dir\n\ttab");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "bytes")),
+                     "caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd half \xef\xbf\xbd\xef\xbf\xbd");
+    cr_assert(json_is_null(json_object_get(v, "none")));
+    cr_assert_eq(json_integer_value(json_object_get(v, "n")), -42);
+    cr_assert_float_eq(json_real_value(json_object_get(v, "x")), 0.25, 0);
+    cr_assert(json_is_null(json_object_get(v, "nan")));
+    const char *ts = json_string_value(json_object_get(v, "ts"));
+    cr_assert(ts && strlen(ts) == 24 && ts[10] == 'T' && ts[23] == 'Z', "ts %s", ts);
+    json_decref(v);
+    free(text);
+}
+
+Test(log, a_line_too_long_is_cut_and_stays_valid) {
+    char *big = malloc(3 * SL_LOG_LINE_MAX);
+    memset(big, 'y', 3 * SL_LOG_LINE_MAX - 1);
+    big[3 * SL_LOG_LINE_MAX - 1] = '\0';
+    for (int where = 0; where < 3; where++) {
+        capture_begin();
+        sl_log_line l;
+        sl_log_begin(&l, SL_LOG_INFO, "long");
+        if (where == 0) sl_log_str(&l, "big", big); /* cut inside the value */
+        for (int i = 0; i < 400; i++) {             /* fields until the line is full */
+            char key[16];
+            snprintf(key, sizeof key, "k%d", i);
+            if (where == 1)
+                sl_log_int(&l, key, 1234567890123LL);
+            else
+                sl_log_str(&l, key, "\"\"\"\"\"\"\"");
+        }
+        sl_log_end(&l);
+        char *text = capture_end();
+        cr_assert(strlen(text) <= SL_LOG_LINE_MAX, "%zu bytes", strlen(text));
+        json_t *v = one_line(text);
+        cr_assert_str_eq(json_string_value(json_object_get(v, "event")), "long");
+        if (where == 0) {
+            const char *cut = json_string_value(json_object_get(v, "big"));
+            cr_assert(cut && strlen(cut) > 1000 && !strcmp(cut + strlen(cut) - 3, "..."));
+            cr_assert_null(json_object_get(v, "k0"));
+        } else {
+            cr_assert_not_null(json_object_get(v, "k0"));
+            cr_assert_null(json_object_get(v, "k399"));
+        }
+        json_decref(v);
+        free(text);
+    }
+    free(big);
+}
+
+Test(text, utf8_lengths) {
+    cr_assert_eq(sl_text_utf8_len("a", 1), 1);
+    cr_assert_eq(sl_text_utf8_len("\xc3\xa9", 2), 2);
+    cr_assert_eq(sl_text_utf8_len("\xe2\x82\xac", 3), 3);
+    cr_assert_eq(sl_text_utf8_len("\xf0\x9f\x98\x80", 4), 4);
+    cr_assert_eq(sl_text_utf8_len("\xc3", 1), 0);             /* cut short */
+    cr_assert_eq(sl_text_utf8_len("\xc0\xaf", 2), 0);         /* overlong */
+    cr_assert_eq(sl_text_utf8_len("\xed\xa0\x80", 3), 0);     /* surrogate */
+    cr_assert_eq(sl_text_utf8_len("\xf4\x90\x80\x80", 4), 0); /* past U+10FFFF */
+    cr_assert_eq(sl_text_utf8_len("\xff", 1), 0);
+    cr_assert(sl_text_utf8_valid("plain caf\xc3\xa9", 11));
+    cr_assert_not(sl_text_utf8_valid("%\xff", 2));
+    cr_assert_not(sl_text_utf8_valid("\xc3\x28", 2));
 }
