@@ -14,39 +14,7 @@
 #error "SL_DATA_DIR must name the project's data/ folder"
 #endif
 #include "sl_test.h"
-
-static sl_dataset_errors errs; /* big; each test runs in its own process */
-
-static const char *dump(void) {
-    static char buf[8192];
-    size_t n = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < errs.count && n < sizeof buf - 400; i++)
-        n += (size_t)snprintf(buf + n, sizeof buf - n, "[row %zu, field '%s': %s] ",
-                              errs.items[i].row, errs.items[i].field, errs.items[i].reason);
-    return buf;
-}
-
-static int parse_opt(const char *body, sl_dataset_format fmt, const sl_dataset_options *opt,
-                     sl_dataset *ds) {
-    return sl_dataset_parse(body, strlen(body), fmt, opt, ds, &errs);
-}
-
-static void parse_ok(const char *body, sl_dataset_format fmt, const sl_dataset_options *opt,
-                     sl_dataset *ds, size_t nrows) {
-    int rc = parse_opt(body, fmt, opt, ds);
-    cr_assert_eq(rc, 0, "rejected: %s", dump());
-    cr_assert_eq(errs.count, 0);
-    cr_assert_eq(errs.code, SL_ERR_NONE);
-    cr_assert_eq(ds->nrows, nrows, "%zu rows, expected %zu", ds->nrows, nrows);
-}
-
-static const sl_dataset_error *find_err(size_t row, const char *field) {
-    for (size_t i = 0; i < errs.count; i++)
-        if (errs.items[i].row == row && strcmp(errs.items[i].field, field) == 0)
-            return &errs.items[i];
-    return NULL;
-}
+#include "sl_test_dataset.h"
 
 /* The upload fails, returns nothing, and lists {row, field} (reason holding
  * `reason` when not NULL). */
@@ -887,7 +855,7 @@ Test(writers, json_rows_with_canonical_names) {
 Test(writers, errors_json_shape) {
     sl_dataset ds;
     /* an unknown column is ignored now: a near miss of a missing one still errs */
-    cr_assert_eq(parse_opt("sparsity,nonzeros,data,Loss\n0,1,2,3\n", SL_DATASET_CSV, NULL, &ds),
+    cr_assert_eq(parse_text("sparsity,nonzeros,data,Loss\n0,1,2,3\n", SL_DATASET_CSV, NULL, &ds),
                  -1);
     json_t *j = sl_dataset_errors_json(&errs);
     json_t *e = json_object_get(j, "error");
@@ -901,7 +869,7 @@ Test(writers, errors_json_shape) {
     cr_assert_null(json_object_get(e, "omitted"));
     json_decref(j);
 
-    cr_assert_eq(parse_opt(CANON "0,1,2,3\n0,1,2\n", SL_DATASET_CSV, NULL, &ds), -1);
+    cr_assert_eq(parse_text(CANON "0,1,2,3\n0,1,2\n", SL_DATASET_CSV, NULL, &ds), -1);
     j = sl_dataset_errors_json(&errs);
     it = json_array_get(json_object_get(json_object_get(j, "error"), "errors"), 0);
     cr_assert_eq(json_integer_value(json_object_get(it, "row")), 2);
@@ -918,7 +886,7 @@ Test(writers, errors_json_shape) {
     char body[512], map[512];
     snprintf(body, sizeof body, "sparsity,nonzeros,data,%s\n0,1,2,x\n", longname);
     snprintf(map, sizeof map, "loss:%s", longname);
-    cr_assert_eq(parse_opt(body, SL_DATASET_CSV, &(sl_dataset_options){.columns = map}, &ds), -1);
+    cr_assert_eq(parse_text(body, SL_DATASET_CSV, &(sl_dataset_options){.columns = map}, &ds), -1);
     cr_assert_eq(errs.items[0].row, 1);
     j = sl_dataset_errors_json(&errs);
     cr_assert_not_null(j);
@@ -930,30 +898,9 @@ Test(writers, errors_json_shape) {
 
 /* ----------------------------------------------------------- shared sweeps */
 
-static char *slurp(const char *name, size_t *len) {
-    FILE *f = fopen(sl_test_data_path(name), "rb");
-    if (!f) return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0, got;
-    do {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 65536;
-            char *grown = realloc(buf, cap);
-            cr_assert_not_null(grown);
-            buf = grown;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-    } while (got > 0);
-    fclose(f);
-    *len = n;
-    return buf;
-}
-
 Test(sweeps, vit_jft_column_dict) {
     size_t len;
-    char *body = slurp("vit-jft-sweep.json", &len);
-    cr_assert(body, "%s/vit-jft-sweep.json is absent", SL_DATA_DIR);
+    char *body = slurp_path(sl_test_data_path("vit-jft-sweep.json"), &len);
     sl_dataset_options o = base(SL_TEST_VIT_BASE);
     sl_dataset ds;
     int rc = sl_dataset_parse(body, len, SL_DATASET_JSON, &o, &ds, &errs);
@@ -977,8 +924,7 @@ Test(sweeps, vit_jft_column_dict) {
 
 Test(sweeps, t5_c4_csv) {
     size_t len;
-    char *body = slurp("t5-c4-sweep.csv", &len);
-    cr_assert(body, "%s/t5-c4-sweep.csv is absent", SL_DATA_DIR);
+    char *body = slurp_path(sl_test_data_path("t5-c4-sweep.csv"), &len);
     sl_dataset_options o = base(SL_TEST_T5_BASE);
     o.has_tokens_per_step = 1;
     o.tokens_per_step = SL_TEST_T5_TOKENS_PER_STEP;

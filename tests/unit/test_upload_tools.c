@@ -1,4 +1,4 @@
-/* Unit tests of uploads from the tools people already use (issue 9, item 6):
+/* Unit tests of uploads from the tools people already use:
  * a W&B runs-table export and an MLflow search_runs CSV (tests/fixtures/, a
  * crashed run each) uploaded as they are; the column prefixes and aliases
  * those tools write; other columns ignored and listed; the columns option;
@@ -12,6 +12,7 @@
 
 #include "sl_csv.h" /* SL_CSV_MAX_FIELDS */
 #include "sl_dataset.h"
+#include "sl_test_dataset.h"
 
 #ifndef SL_FIXTURES_DIR
 #error "SL_FIXTURES_DIR must name the project's tests/fixtures/ folder"
@@ -21,53 +22,10 @@
 #define MLFLOW_FILE "mlflow-search-runs.csv"
 #define CANON_ROW   "sparsity,nonzeros,data,loss\n0,1,2,3\n"
 
-static sl_dataset_errors errs; /* big; each test runs in its own process */
-
-static const char *dump(void) {
-    static char buf[8192];
-    size_t n = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < errs.count && n < sizeof buf - 400; i++)
-        n += (size_t)snprintf(buf + n, sizeof buf - n, "[row %zu, field '%s': %s] ",
-                              errs.items[i].row, errs.items[i].field, errs.items[i].reason);
-    return buf;
-}
-
 static char *slurp(const char *name, size_t *len) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", SL_FIXTURES_DIR, name);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot read the fixture %s", path);
-    cr_assert_eq(fseek(f, 0, SEEK_END), 0);
-    long n = ftell(f);
-    cr_assert_gt(n, 0);
-    rewind(f);
-    char *buf = malloc((size_t)n);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
-static int parse_text(const char *body, sl_dataset_format fmt, const sl_dataset_options *opt,
-                      sl_dataset *ds) {
-    return sl_dataset_parse(body, strlen(body), fmt, opt, ds, &errs);
-}
-
-static void parse_ok(const char *body, sl_dataset_format fmt, const sl_dataset_options *opt,
-                     sl_dataset *ds, size_t nrows) {
-    int rc = parse_text(body, fmt, opt, ds);
-    cr_assert_eq(rc, 0, "rejected: %s", dump());
-    cr_assert_eq(errs.count, 0);
-    cr_assert_eq(ds->nrows, nrows, "%zu rows, expected %zu", ds->nrows, nrows);
-}
-
-static const sl_dataset_error *find_err(size_t row, const char *field) {
-    for (size_t i = 0; i < errs.count; i++)
-        if (errs.items[i].row == row && strcmp(errs.items[i].field, field) == 0)
-            return &errs.items[i];
-    return NULL;
+    return slurp_path(path, len);
 }
 
 /* The upload is refused, returns nothing, and lists {row, field} with a
