@@ -72,7 +72,8 @@ typedef struct option_def {
 #define FIELD(f) offsetof(sl_config, f), sizeof(((sl_config *)0)->f)
 
 /* One row per option: flag, environment variable, kind, field, bounds,
- * default, help. --help is printed from here. */
+ * default, help. --help, --options-json and the config file's keys (the
+ * flags without their dashes) come from here. */
 static const option_def options[] = {
     {"--config", "SPARSELAW_CONFIG", OPT_STRING, FIELD(config_file), 0, 0, NONE,
      "file of `key = value` lines, keys being these flags without the dashes"},
@@ -184,8 +185,9 @@ static void usage(FILE *f) {
     fprintf(f, "usage: sparselawd [options]\n"
                "       sparselawd --help | --version | --options-json | --routes\n\n"
                "Each option is a flag (--port 8080 or --port=8080), an environment variable,\n"
-               "or a line `port = 8080` of the --config file (the flag without its dashes;\n"
-               "`#` starts a comment). Precedence: flag > environment > config file > default.\n"
+               "or a line `port = 8080` of the --config file (the flag without its dashes; a\n"
+               "`#` at the start or after a blank starts a comment). Precedence:\n"
+               "flag > environment > config file > default.\n"
                "--options-json prints this table as JSON.\n\n");
     for (size_t i = 0; i < NOPTIONS; i++) {
         char dflt[1100];

@@ -353,6 +353,20 @@ class TestOptionTable(unittest.TestCase):
             if o["default"]:
                 self.assertTrue(line[0].endswith("[default %s]" % o["default"]), line[0])
 
+    def test_the_readme_states_the_precedence_and_its_example_file_reads(self):
+        with open(README) as f:
+            text = f.read()
+        self.assertIn("flag > environment > config file > default", text)
+        examples = re.findall(r"\n```\n(# [^\n]*sparselawd --config [^\n]*\n.*?)```", text, re.S)
+        self.assertEqual(len(examples), 1, "README.md's example config file")
+        with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+            f.write(examples[0])
+            f.flush()
+            # --routes exits once the settings are read, before the data directory is touched.
+            rc, out, err = run_server(["--config", f.name, "--routes"])
+        self.assertEqual((rc, err), (0, ""))
+        self.assertTrue(json.loads(out))
+
     def test_every_key_is_its_flag_and_every_env_is_distinct(self):
         table = options_json()
         for o in table:
