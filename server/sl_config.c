@@ -1,17 +1,20 @@
 /*
  * sl_config.c - sparselawd's options: one table row per option (flag,
  * environment variable, bounds, default, help), read as defaults, then the
- * environment, then the command line.
+ * --config file, then the environment, then the command line. --help and
+ * --options-json are printed from the same table.
  */
 #include "sl_config.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "sl_jobs.h"
+#include "sl_text.h"
 
 /* The trainer the build made (SL_DEFAULT_TRAINER); without one, the
  * sparselaw-train beside this executable. */
@@ -69,8 +72,11 @@ typedef struct option_def {
 #define FIELD(f) offsetof(sl_config, f), sizeof(((sl_config *)0)->f)
 
 /* One row per option: flag, environment variable, kind, field, bounds,
- * default, help. --help is printed from here. */
+ * default, help. --help, --options-json and the config file's keys (the
+ * flags without their dashes) come from here. */
 static const option_def options[] = {
+    {"--config", "SPARSELAW_CONFIG", OPT_STRING, FIELD(config_file), 0, 0, NONE,
+     "file of `key = value` lines, keys being these flags without the dashes"},
     {"--port", "SPARSELAW_PORT", OPT_UINT, FIELD(port), 0, 65535, NUMBER(8080),
      "TCP port (0: any free port)"},
     {"--bind", "SPARSELAW_BIND", OPT_STRING, FIELD(bind), 0, 0, TEXT("127.0.0.1"),
@@ -130,6 +136,13 @@ static const option_def options[] = {
      "print the route table as JSON and exit"},
 };
 #define NOPTIONS (sizeof options / sizeof options[0])
+/* The row of --config: the one option a config file cannot set. */
+#define CONFIG_OPTION (&options[0])
+
+/* An option's key in a config file: its flag without the dashes. */
+static const char *option_key(const option_def *o) {
+    return o->flag + 2;
+}
 
 static void set_default(sl_config *cfg, const option_def *o) {
     void *field = (char *)cfg + o->offset;
@@ -169,7 +182,13 @@ static void usage(FILE *f) {
         if (fl > flag_w) flag_w = fl;
         if (el > env_w) env_w = el;
     }
-    fprintf(f, "usage: sparselawd [options]\n\n");
+    fprintf(f, "usage: sparselawd [options]\n"
+               "       sparselawd --help | --version | --options-json | --routes\n\n"
+               "Each option is a flag (--port 8080 or --port=8080), an environment variable,\n"
+               "or a line `port = 8080` of the --config file (the flag without its dashes; a\n"
+               "`#` at the start or after a blank starts a comment). Precedence:\n"
+               "flag > environment > config file > default.\n"
+               "--options-json prints this table as JSON.\n\n");
     for (size_t i = 0; i < NOPTIONS; i++) {
         char dflt[1100];
         default_text(&options[i], dflt, sizeof dflt);
@@ -180,11 +199,55 @@ static void usage(FILE *f) {
     fprintf(f, "  %-*s %-*s %s\n", flag_w, "", env_w, "SPARSELAW_TOKEN", "the bearer token itself");
 }
 
-static int set(sl_config *cfg, const option_def *o, const char *value, const char *source) {
+static const char *kind_name(opt_kind kind) {
+    switch (kind) {
+    case OPT_UINT: return "integer";
+    case OPT_SIZE: return "bytes";
+    case OPT_STRING: return "string";
+    case OPT_FLAG: return "flag";
+    }
+    return "";
+}
+
+/* The option table as JSON, for tools and the test that holds the README's
+ * table to it: flag, key, environment variable, kind, bounds, default as
+ * --help shows it, help. */
+static int print_options_json(void) {
+    json_t *all = json_array();
+    for (size_t i = 0; i < NOPTIONS && all; i++) {
+        const option_def *o = &options[i];
+        char dflt[1100];
+        default_text(o, dflt, sizeof dflt);
+        json_t *row = json_pack("{s:s, s:s, s:o, s:s, s:s, s:s}", "flag", o->flag, "key",
+                                option_key(o), "env", o->env ? json_string(o->env) : json_null(),
+                                "kind", kind_name(o->kind), "default", dflt, "help", o->help);
+        if (row && (o->kind == OPT_UINT || o->kind == OPT_SIZE)) {
+            json_object_set_new(row, "min", json_integer((json_int_t)o->lo));
+            json_object_set_new(row, "max", json_integer((json_int_t)o->hi));
+        }
+        if (!row || json_array_append_new(all, row) != 0) {
+            json_decref(all);
+            all = NULL;
+        }
+    }
+    if (!all || json_dumpf(all, stdout, JSON_INDENT(2)) != 0) {
+        json_decref(all);
+        fprintf(stderr, "sparselawd: out of memory\n");
+        return -1;
+    }
+    fputc('\n', stdout);
+    json_decref(all);
+    return 1;
+}
+
+/* Sets o from value. source says where value came from (command line, an
+ * environment variable, FILE:LINE) and name how it called the option. */
+static int set(sl_config *cfg, const option_def *o, const char *value, const char *source,
+               const char *name) {
     char *field = (char *)cfg + o->offset;
     if (o->kind == OPT_STRING) {
         if (!*value || strlen(value) >= o->size) {
-            fprintf(stderr, "sparselawd: %s: %s must be 1 to %zu characters\n", source, o->flag,
+            fprintf(stderr, "sparselawd: %s: %s must be 1 to %zu characters\n", source, name,
                     o->size - 1);
             return -1;
         }
@@ -192,7 +255,12 @@ static int set(sl_config *cfg, const option_def *o, const char *value, const cha
         return 0;
     }
     if (o->kind == OPT_FLAG) {
-        *(int *)(void *)field = 1;
+        if (strcmp(value, "true") && strcmp(value, "false")) {
+            fprintf(stderr, "sparselawd: %s: %s must be true or false (got '%s')\n", source, name,
+                    value);
+            return -1;
+        }
+        *(int *)(void *)field = !strcmp(value, "true");
         return 0;
     }
     char *end = NULL;
@@ -200,7 +268,7 @@ static int set(sl_config *cfg, const option_def *o, const char *value, const cha
     unsigned long v = strtoul(value, &end, 10);
     if (!*value || *end || errno || value[0] == '-' || v < o->lo || v > o->hi) {
         fprintf(stderr, "sparselawd: %s: %s must be an integer in [%lu, %lu] (got '%s')\n", source,
-                o->flag, o->lo, o->hi, value);
+                name, o->lo, o->hi, value);
         return -1;
     }
     if (o->kind == OPT_UINT)
@@ -210,45 +278,178 @@ static int set(sl_config *cfg, const option_def *o, const char *value, const cha
     return 0;
 }
 
+/* ------------------------------------------------------------ config file */
+
+static char *skip_blanks(char *s) {
+    while (*s == ' ' || *s == '\t')
+        s++;
+    return s;
+}
+
+/* Cuts s at its comment: a `#` that starts the line or follows a space or
+ * tab (so a `#` inside a value, as in a URL, stays). */
+static void cut_comment(char *s) {
+    for (char *p = s; *p; p++)
+        if (*p == '#' && (p == s || p[-1] == ' ' || p[-1] == '\t')) {
+            *p = '\0';
+            return;
+        }
+}
+
+/* One line of a config file: blank, a comment, or `key = value`. where is
+ * FILE:LINE; first[i] is the line that set options[i] (0: none yet). */
+static int apply_line(sl_config *cfg, char *line, const char *where, unsigned lineno,
+                      unsigned *first) {
+    cut_comment(line);
+    sl_text_trim_end(line);
+    char *key = skip_blanks(line);
+    if (!*key) return 0;
+    char *eq = strchr(key, '=');
+    if (!eq) {
+        fprintf(stderr, "sparselawd: %s: '%s' is not `key = value` (no '=')\n", where, key);
+        return -1;
+    }
+    *eq = '\0';
+    sl_text_trim_end(key);
+    char *value = skip_blanks(eq + 1);
+    if (!*key) {
+        fprintf(stderr, "sparselawd: %s: no key before '='\n", where);
+        return -1;
+    }
+    const option_def *o = NULL;
+    for (size_t i = 0; i < NOPTIONS && !o; i++)
+        if (!strcmp(option_key(&options[i]), key)) o = &options[i];
+    if (!o) {
+        fprintf(stderr,
+                "sparselawd: %s: unknown key '%s' (keys are the flags of --help without their "
+                "dashes)\n",
+                where, key);
+        return -1;
+    }
+    if (o == CONFIG_OPTION) {
+        fprintf(stderr, "sparselawd: %s: %s: a config file cannot name another one\n", where, key);
+        return -1;
+    }
+    size_t i = (size_t)(o - options);
+    if (first[i]) {
+        fprintf(stderr, "sparselawd: %s: %s is set twice (first on line %u)\n", where, key,
+                first[i]);
+        return -1;
+    }
+    first[i] = lineno;
+    return set(cfg, o, value, where, key);
+}
+
+/* Reads the settings of the config file at path into cfg; -1, with the
+ * file, line and key of the problem printed, on the first bad line. */
+static int load_file(sl_config *cfg, const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "sparselawd: cannot read config file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    unsigned first[NOPTIONS] = {0};
+    char *line = NULL;
+    size_t cap = 0;
+    unsigned lineno = 0;
+    int rc = 0;
+    ssize_t n;
+    errno = 0;
+    while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+        char where[1100];
+        snprintf(where, sizeof where, "%s:%u", path, ++lineno);
+        if (memchr(line, '\0', (size_t)n)) {
+            fprintf(stderr, "sparselawd: %s: a NUL byte (not a text file)\n", where);
+            rc = -1;
+        } else {
+            rc = apply_line(cfg, line, where, lineno, first);
+        }
+    }
+    if (rc == 0 && ferror(f)) {
+        fprintf(stderr, "sparselawd: cannot read config file %s: %s\n", path, strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* ------------------------------------------------------------ loading */
+
+/* The option argv[*a] names, with its value (the text after '=', or the
+ * next argument, which *a then moves past; "true" for a flag). NULL, with
+ * the problem printed, for an unknown option or a missing value. */
+static const option_def *parse_arg(int argc, char **argv, int *a, const char **value) {
+    const char *arg = argv[*a], *eq = strchr(arg, '=');
+    size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+    const option_def *o = NULL;
+    for (size_t i = 0; i < NOPTIONS && !o; i++)
+        if (strlen(options[i].flag) == len && !strncmp(arg, options[i].flag, len)) o = &options[i];
+    if (!o) {
+        fprintf(stderr, "sparselawd: unknown option '%s' (see --help)\n", arg);
+        return NULL;
+    }
+    if (o->kind == OPT_FLAG) {
+        *value = eq ? eq + 1 : "true";
+    } else if (eq) {
+        *value = eq + 1;
+    } else if (*a + 1 < argc) {
+        *value = argv[++*a];
+    } else {
+        fprintf(stderr, "sparselawd: %s needs a value\n", o->flag);
+        return NULL;
+    }
+    return o;
+}
+
+/* The commands that print and exit: 1 when arg was one (it ran), else 0;
+ * -1 when it failed. */
+static int run_command(const char *arg) {
+    if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+        usage(stdout);
+        return 1;
+    }
+    if (!strcmp(arg, "--version")) {
+        printf("sparselawd %s\n", SL_VERSION);
+        return 1;
+    }
+    if (!strcmp(arg, "--options-json")) return print_options_json();
+    return 0;
+}
+
 int sl_config_load(sl_config *cfg, int argc, char **argv) {
     memset(cfg, 0, sizeof *cfg);
     for (size_t i = 0; i < NOPTIONS; i++)
         set_default(cfg, &options[i]);
+    /* The command line first for its commands, its syntax and the file it
+     * names; its values apply last, over the file and the environment. */
+    const char *config = getenv(CONFIG_OPTION->env), *config_source = CONFIG_OPTION->env;
+    for (int a = 1; a < argc; a++) {
+        int ran = run_command(argv[a]);
+        if (ran != 0) return ran;
+        const char *value = NULL;
+        const option_def *o = parse_arg(argc, argv, &a, &value);
+        if (!o) return -1;
+        if (o == CONFIG_OPTION) {
+            config = value;
+            config_source = "command line";
+        }
+    }
+    if (config) {
+        if (set(cfg, CONFIG_OPTION, config, config_source, CONFIG_OPTION->flag) != 0 ||
+            load_file(cfg, cfg->config_file) != 0)
+            return -1;
+    }
     for (size_t i = 0; i < NOPTIONS; i++) {
         const char *v = options[i].env ? getenv(options[i].env) : NULL;
-        if (v && set(cfg, &options[i], v, options[i].env) != 0) return -1;
+        if (v && &options[i] != CONFIG_OPTION &&
+            set(cfg, &options[i], v, options[i].env, options[i].flag) != 0)
+            return -1;
     }
     for (int a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) {
-            usage(stdout);
-            return 1;
-        }
-        if (!strcmp(argv[a], "--version")) {
-            printf("sparselawd %s\n", SL_VERSION);
-            return 1;
-        }
-        const char *arg = argv[a], *eq = strchr(arg, '=');
-        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
-        const option_def *o = NULL;
-        for (size_t i = 0; i < NOPTIONS; i++)
-            if (strlen(options[i].flag) == len && !strncmp(arg, options[i].flag, len))
-                o = &options[i];
-        if (!o) {
-            fprintf(stderr, "sparselawd: unknown option '%s' (see --help)\n", arg);
-            return -1;
-        }
-        const char *value = "";
-        if (o->kind != OPT_FLAG) {
-            if (eq)
-                value = eq + 1;
-            else if (a + 1 < argc)
-                value = argv[++a];
-            else {
-                fprintf(stderr, "sparselawd: %s needs a value\n", o->flag);
-                return -1;
-            }
-        }
-        if (set(cfg, o, value, "command line") != 0) return -1;
+        const char *value = NULL;
+        const option_def *o = parse_arg(argc, argv, &a, &value);
+        if (o != CONFIG_OPTION && set(cfg, o, value, "command line", o->flag) != 0) return -1;
     }
     return 0;
 }

@@ -1,7 +1,8 @@
 /*
- * sl_config.h - sparselawd's settings: each flag has an environment variable
- * and a default, so the server starts with no flags at all. The defaults,
- * bounds and help live in one place: the option table in sl_config.c.
+ * sl_config.h - sparselawd's settings: each flag has an environment variable,
+ * a `key = value` line of the --config file and a default, so the server
+ * starts with no flags at all. The defaults, bounds and help live in one
+ * place: the option table in sl_config.c.
  */
 #ifndef SL_CONFIG_H
 #define SL_CONFIG_H
@@ -9,7 +10,8 @@
 #include <stddef.h>
 
 typedef struct sl_config {
-    unsigned port; /* 0: any free port (logged at start) */
+    char config_file[1024]; /* --config; "" when none was read */
+    unsigned port;          /* 0: any free port (logged at start) */
     char bind[64];
     char data_dir[1024];
     unsigned threads;
@@ -39,8 +41,11 @@ typedef struct sl_config {
     char report_url[1024];        /* this server as Slurm jobs reach it; "" for http://BIND:PORT */
 } sl_config;
 
-/* Defaults, then environment, then flags. Returns 0, 1 after --help or
- * --version (exit 0), or -1 with the problem printed (exit 2). */
+/* Defaults, then the --config file (or SPARSELAW_CONFIG), then the
+ * environment, then the flags: flag > environment > file > default. Returns
+ * 0, 1 after --help, --version or --options-json (exit 0), or -1 with the
+ * problem printed, naming the file, line and key of a bad config line
+ * (exit 2). */
 int sl_config_load(sl_config *cfg, int argc, char **argv);
 
 #endif
