@@ -12,11 +12,14 @@
  * long it may hold a request open is --fit-wait-ms. */
 #define FIT_WAIT_SLICE_MS 100
 
+/* `status` is a deprecated copy of `state`, kept for the clients that read
+ * it before fits, runs and sweeps all said `state`. */
 static json_t *fit_json(const sl_fit_job *job) {
-    json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:f, s:i, s:s}", "id", (json_int_t)job->id,
-                          "status", sl_fit_state_name(job->state), "dataset",
-                          (json_int_t)job->dataset_id, "law", job->law, "progress", job->progress,
-                          "attempts", (int)job->attempts, "created_at", job->created_at);
+    const char *state = sl_fit_state_name(job->state);
+    json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:s, s:f, s:i, s:s}", "id", (json_int_t)job->id,
+                          "state", state, "status", state, "dataset", (json_int_t)job->dataset_id,
+                          "law", job->law, "progress", job->progress, "attempts",
+                          (int)job->attempts, "created_at", job->created_at);
     json_object_set_new(o, "started_at",
                         job->started_at[0] ? json_string(job->started_at) : json_null());
     json_object_set_new(o, "finished_at",

@@ -125,7 +125,7 @@ static double borrowed_rate(const measured_rates *m, const json_t *point) {
  * eta_seconds null while a run has no rate to go by (no run of the sweep
  * has measured one yet). */
 static void sweep_eta(json_t *sweep, const json_t *runs, unsigned slots) {
-    const char *status = json_string_value(json_object_get(sweep, "status"));
+    const char *status = json_string_value(json_object_get(sweep, "state"));
     double tokens = 0.0, total = 0.0, longest = 0.0;
     size_t live = 0, unknown = 0, i;
     measured_rates *rates = malloc(sizeof *rates);
@@ -192,7 +192,8 @@ static int append_run(const sl_run_record *run, void *ctx) {
     return 0;
 }
 
-/* The sweep as clients see it: its status follows its fit once it has one. */
+/* The sweep as clients see it: its state follows its fit once it has one.
+ * `status`, here and in `fit`, is a deprecated copy of `state`. */
 static json_t *sweep_json(sl_store *store, const sl_sweep_record *w, json_t *runs) {
     const char *status = w->state == SL_SWEEP_STATE_RUNNING     ? "running"
                          : w->state == SL_SWEEP_STATE_CANCELLED ? "cancelled"
@@ -203,8 +204,9 @@ static json_t *sweep_json(sl_store *store, const sl_sweep_record *w, json_t *run
         status = job.state == SL_FIT_STATE_SUCCEEDED ? "succeeded"
                  : job.state == SL_FIT_STATE_FAILED  ? "failed"
                                                      : "fitting";
-        fit = json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)job.id, "status",
-                        sl_fit_state_name(job.state), "published",
+        const char *fit_state = sl_fit_state_name(job.state);
+        fit = json_pack("{s:I, s:s, s:s, s:o, s:o}", "id", (json_int_t)job.id, "state", fit_state,
+                        "status", fit_state, "published",
                         job.published_version ? json_pack("{s:s, s:i}", "name", job.law, "version",
                                                           (int)job.published_version)
                                               : json_null(),
@@ -224,8 +226,8 @@ static json_t *sweep_json(sl_store *store, const sl_sweep_record *w, json_t *run
         total += w->counts[s];
     }
     json_object_set_new(counts, "total", json_integer(total));
-    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)w->id, "status",
-                          status, "law", w->law, "backend", w->backend, "request",
+    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)w->id, "state",
+                          status, "status", status, "law", w->law, "backend", w->backend, "request",
                           parse_or_null(w->request), "counts", counts);
     json_object_set_new(o, "runs", runs ? runs : json_array());
     json_object_set_new(o, "dataset", dataset);

@@ -508,14 +508,14 @@ test("an upload through the file picker, a fit that completes and draws its plot
   await page.fill('#fit-form [name="largest_nonzeros"]', "8");
   await page.click('#fit-form button[type="submit"]');
   await page.waitForFunction(() => /fit=\d+/.test(location.hash));
-  await page.waitForSelector('#fit-status [data-status="succeeded"]', { timeout: 90000 });
+  await page.waitForSelector('#fit-state [data-state="succeeded"]', { timeout: 90000 });
   await page.waitForSelector("#fit-pvm canvas");
   await page.waitForSelector("#fit-resid canvas");
   assert.equal(await page.getAttribute("#fit-pvm", "data-heldout"), "8");
   assert.equal(await page.getAttribute("#fit-pvm", "data-points"), "112");
   const fitId = /fit=(\d+)/.exec(page.url())[1];
   const fit = await apiGet(`/v1/fits/${fitId}`);
-  assert.equal(fit.body.status, "succeeded");
+  assert.equal(fit.body.state, "succeeded");
   assert.equal(fit.body.residuals.filter((r) => r.heldout).length, 8);
   const href = await page.getAttribute("#fit-result a.published", "href");
   assert.equal(href, `#/laws?law=e2e-vit&version=${fit.body.published.version}`);

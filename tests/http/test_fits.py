@@ -205,7 +205,7 @@ class Base(harness.Base):
         self.assertEqual(r.status, 200 if wait else 202, r)
         f = r.json()
         if wait:
-            self.assertEqual(f["status"], "succeeded", f)
+            self.assertEqual(f["state"], "succeeded", f)
         return f
 
     def get_fit(self, fit_id, server=None):
@@ -224,9 +224,9 @@ class Base(harness.Base):
             time.sleep(interval)
 
     def poll_done(self, fit_id, server=None, timeout=60):
-        f = self.poll_fit(fit_id, lambda f: f["status"] in ("succeeded", "failed"), server,
+        f = self.poll_fit(fit_id, lambda f: f["state"] in ("succeeded", "failed"), server,
                           timeout, interval=0.05)
-        self.assertEqual(f["status"], "succeeded", f)
+        self.assertEqual(f["state"], "succeeded", f)
         return f
 
     def law_versions(self, name, server=None):
@@ -359,7 +359,7 @@ class TestSweeps(Base):
         # the stored request has the defaults filled in and the rows pinned
         self.assertEqual(f2["request"], dict(req, starts=f2["request"]["starts"], dataset_rows=112))
         for f in (f1, f2):
-            self.assertEqual(f["status"], "succeeded")
+            self.assertEqual(f["state"], "succeeded")
             self.assertIsNone(f["error"])
             self.assertGreaterEqual(f["attempts"], 1)
             self.assertEqual(f["progress"], 1)
@@ -935,11 +935,11 @@ class TestAppendAndDelete(Base):
         b = self.create(small_grid(24), name="queued behind")
         fa = self.fit({"dataset": a["id"], "law": "busy", "loss": SYN_LOSS,
                        "bootstrap": LONG_BOOTSTRAP}, wait=False)
-        self.assertIn(fa["status"], ("queued", "running"))
+        self.assertIn(fa["state"], ("queued", "running"))
         fb = self.fit({"dataset": b["id"], "law": "queued-behind", "bootstrap": 0}, wait=False)
-        self.poll_fit(fa["id"], lambda f: f["status"] == "running")
+        self.poll_fit(fa["id"], lambda f: f["state"] == "running")
         # one worker: b's fit waits behind a's
-        self.assertEqual(self.get_fit(fb["id"])["status"], "queued")
+        self.assertEqual(self.get_fit(fb["id"])["state"], "queued")
         for ds in (a["id"], b["id"]):
             err = self.assert_error(self.srv.request("DELETE", "/v1/datasets/%d" % ds,
                                                      token=TOKEN), 409, "conflict", "id")
@@ -957,7 +957,7 @@ class TestAppendAndDelete(Base):
                               404, "not_found", "id")
             self.assertNotIn(ds, [d["id"] for d in self.dataset_list()])
             # the fit and its law outlive the dataset
-            self.assertEqual(self.get_fit(f["id"])["status"], "succeeded")
+            self.assertEqual(self.get_fit(f["id"])["state"], "succeeded")
             self.ok(self.srv.get("/v1/laws/%s" % f["law"]))
         # a fit of a deleted dataset: 404
         r = self.srv.request("POST", "/v1/fits", json_body={"dataset": a["id"], "law": "busy"},
@@ -986,7 +986,7 @@ class TestDurability(OwnServers, Base):
         fa = self.fit(long_req, server=s, wait=False)
         fb = self.fit({"dataset": b["id"], "law": "second", "bootstrap": 0}, server=s,
                       wait=False)
-        self.poll_fit(fa["id"], lambda f: f["status"] == "running" and f["progress"] > 0.02,
+        self.poll_fit(fa["id"], lambda f: f["state"] == "running" and f["progress"] > 0.02,
                       server=s)
         s.kill()  # SIGKILL, mid-fit: no chance to tidy up
         s = self.start()
@@ -1046,9 +1046,9 @@ class TestDurability(OwnServers, Base):
         while not self.log_events(s, "fit_started") and time.time() < deadline:
             time.sleep(0.02)
         fit_id = self.log_events(s, "fit_started")[0]["fit"]
-        f = self.poll_fit(fit_id, lambda f: f["progress"] > 0 or f["status"] != "running",
+        f = self.poll_fit(fit_id, lambda f: f["progress"] > 0 or f["state"] != "running",
                           server=s)
-        self.assertEqual(f["status"], "running", "the fit ended too soon for this test")
+        self.assertEqual(f["state"], "running", "the fit ended too soon for this test")
         sent = time.time()
         s.proc.send_signal(signal.SIGTERM)
         try:
@@ -1064,7 +1064,7 @@ class TestDurability(OwnServers, Base):
         resp = out.get("resp")
         self.assertIsInstance(resp, Response, resp)
         self.assertEqual(resp.status, 202, resp)
-        self.assertIn(resp.json()["status"], ("queued", "running"))
+        self.assertIn(resp.json()["state"], ("queued", "running"))
         self.assertLess(out["at"] - sent, 5)
         self.assertTrue(self.log_events(s, "fit_interrupted"), s.stderr_text()[-2000:])
         s = self.start()

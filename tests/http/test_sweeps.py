@@ -66,7 +66,7 @@ class Base(SweepBase):
 class TestEndToEnd(Base):
     def test_grid_trains_fits_and_publishes(self):
         s = self.post_sweep(sweep_body("calib-e2e"))
-        self.assertEqual(s["status"], "running")
+        self.assertEqual(s["state"], "running")
         self.assertEqual(s["backend"], "local")
         self.assertEqual(s["counts"]["total"], 8)
         self.assertEqual(len(s["runs"]), 8)
@@ -76,7 +76,7 @@ class TestEndToEnd(Base):
                   for r in s["runs"]}
         self.assertEqual(len(points), 8)
         s = self.wait_done(s["id"])
-        self.assertEqual(s["status"], "succeeded", json.dumps(s)[:2000])
+        self.assertEqual(s["state"], "succeeded", json.dumps(s)[:2000])
         self.assertEqual(s["counts"]["succeeded"], 8)
         self.assertEqual(s["fit"]["published"], {"name": "calib-e2e", "version": 1})
         self.assertEqual(s["dataset"]["rows"], 8)
@@ -108,7 +108,7 @@ class TestEndToEnd(Base):
             self.assertEqual(row["loss"], run["result"]["val_loss"])
             self.assertEqual(row["seed"], 1)
         fit = self.ok(self.srv.get("/v1/fits/%d" % s["fit"]["id"], token=TOKEN))
-        self.assertEqual(fit["status"], "succeeded")
+        self.assertEqual(fit["state"], "succeeded")
         self.assertEqual(fit["request"]["bootstrap"], 20)
         law = self.ok(self.srv.get("/v1/laws/calib-e2e"))
         self.assertEqual(law["source"]["kind"], "fit")
@@ -140,7 +140,7 @@ class TestEndToEnd(Base):
         self.assertEqual(s["counts"]["succeeded"], 2)
         self.assertTrue(all(r["attempts"] == 1 for r in s["runs"]))
         # two rows cannot identify seven coefficients: the fit says so
-        self.assertEqual(s["status"], "failed")
+        self.assertEqual(s["state"], "failed")
         self.assertEqual(s["dataset"]["rows"], 2)
         self.assertIn("8 rows", s["fit"]["error"])
         ds = self.ok(self.srv.get("/v1/datasets/%d?format=csv" % s["dataset"]["id"],
@@ -184,15 +184,15 @@ class TestCancel(Base):
         self.assertEqual(r["state"], "cancelled")
         # the sweep goes on with its other run; cancel it too
         s = self.sweep(s["id"])
-        self.assertEqual(s["status"], "running")
+        self.assertEqual(s["state"], "running")
         self.assertEqual(s["counts"]["cancelled"], 1)
         pid2 = ref_pid(self.run_get(second["id"]))
         s = self.ok(self.srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN))
-        self.assertEqual(s["status"], "cancelled")
+        self.assertEqual(s["state"], "cancelled")
         self.assertEqual(s["counts"]["cancelled"], 2)
         self.wait_gone(pid2)
         s = self.ok(self.srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN))
-        self.assertEqual(s["status"], "cancelled")
+        self.assertEqual(s["state"], "cancelled")
         time.sleep(0.6)  # a few runner ticks: nothing more happens to it
         s = self.sweep(s["id"])
         self.assertIsNone(s["dataset"])
@@ -312,7 +312,7 @@ class TestFailures(Base):
                 self.assertIn("killed by signal 9", run["error"])
                 self.assertIn("ended without a result", run["last_error"])
                 self.assertGreaterEqual(took, 1 + 2)  # backoff 1 s, then 2 s
-                self.assertEqual(s["status"], "failed")
+                self.assertEqual(s["state"], "failed")
                 self.assertIn("no run succeeded", s["error"])
                 self.assertIsNone(s["dataset"])
             finally:
@@ -373,7 +373,7 @@ class TestWorkerBackend(Base):
             # a new worker on the same address knows nothing of the old runs: 404, lost, retried
             worker = Worker(os.path.join(tmp, "w2"), max_active=2, args=["--port", str(port)])
             s = self.wait_done(s["id"], server=srv, timeout=240)
-            self.assertEqual(s["status"], "succeeded", json.dumps(s)[:2000])
+            self.assertEqual(s["state"], "succeeded", json.dumps(s)[:2000])
             runs = s["runs"]
             self.assertEqual(len(runs), 8)
             self.assertTrue(all(r["state"] == "succeeded" for r in runs), runs)
@@ -425,7 +425,7 @@ class TestRestart(Base):
                 self.assertNotIn('"result"', f.read(), "the victim ended before the kill")
             srv2 = Server(data, token, args=server_args())
             s = self.wait_done(sid, server=srv2, timeout=120)
-            self.assertEqual(s["status"], "succeeded", json.dumps(s)[:3000])
+            self.assertEqual(s["state"], "succeeded", json.dumps(s)[:3000])
             self.assertEqual(s["counts"]["succeeded"], 8)
             self.assertEqual(s["dataset"]["rows"], 8)
             self.assertEqual(s["fit"]["published"], {"name": "calib-restart", "version": 1})
@@ -488,7 +488,7 @@ class TestEta(Base):
         seen = {}  # run id -> [(step, eta)]
         sweep_etas, remaining = [], [s["remaining_tokens"]]
         deadline = time.time() + 120
-        while s["status"] == "running":
+        while s["state"] == "running":
             self.assertLess(time.time(), deadline, json.dumps(s)[:3000])
             time.sleep(0.05)
             s = self.sweep(s["id"])
@@ -501,7 +501,7 @@ class TestEta(Base):
                     if not steps or steps[-1][0] != run["progress"]["step"]:
                         steps.append((run["progress"]["step"], eta))
                     self.check_run_eta(self.run_get(run["id"]))  # the run's own route too
-            if s["status"] != "running":
+            if s["state"] != "running":
                 break
             remaining.append(s["remaining_tokens"])
             self.assertLessEqual(remaining[-1], remaining[-2])
@@ -538,7 +538,7 @@ class TestEta(Base):
         self.assertGreater(s["eta_seconds"], 0)
         self.assertGreater(s["remaining_tokens"], 0)
         s = self.ok(self.srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN))
-        self.assertEqual(s["status"], "cancelled")
+        self.assertEqual(s["state"], "cancelled")
         self.assertIsNone(s["eta_seconds"])
         self.assertIsNone(s["remaining_tokens"])
         self.assertIsNone(s["runs"][0]["eta_seconds"])

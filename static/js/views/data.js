@@ -224,28 +224,31 @@ async function watchFit(id, gen) {
     } catch (err) {
       if (gen !== generation) return;
       showError(card, err, { fallback: errEl });
-      document.getElementById("fit-status").innerHTML = "";
+      document.getElementById("fit-state").innerHTML = "";
       return;
     }
     if (gen !== generation) return;
-    renderStatus(f);
-    if (f.status === "succeeded" || f.status === "failed") {
-      if (f.status === "failed") errEl.textContent = f.error || "the fit failed";
+    renderState(f);
+    if (f.state === "succeeded" || f.state === "failed") {
+      if (f.state === "failed") errEl.textContent = f.error || "the fit failed";
       else renderResult(f);
       if (f.published && last !== "published") forgetLaws();
       return;
     }
-    last = f.status;
+    last = f.state;
     await new Promise((res) => setTimeout(res, 400));
     if (gen !== generation) return;
   }
 }
 
-function renderStatus(f) {
+/** A job's state (fit, sweep or run) as a coloured word. */
+const stateBadge = (state) => `<span class="state state-${esc(state)}" data-state="${esc(state)}">${esc(state)}</span>`;
+
+function renderState(f) {
   const pct = Math.round(100 * (f.progress || 0));
   const req = f.request || {};
-  document.getElementById("fit-status").innerHTML = `
-    <p><span class="status status-${esc(f.status)}" data-status="${esc(f.status)}">${esc(f.status)}</span>
+  document.getElementById("fit-state").innerHTML = `
+    <p>${stateBadge(f.state)}
       <progress max="100" value="${pct}">${pct} %</progress> <span class="unit">${pct} %</span>
       · dataset ${f.dataset} → law <strong>${esc(f.law)}</strong> · attempt ${f.attempts}</p>
     <p class="hint">queued ${esc(dateTime(f.created_at))}${f.started_at ? `, started ${esc(dateTime(f.started_at))}` : ""}${
