@@ -158,6 +158,37 @@ void sl_handle_fit_create(sl_request *req) {
     reply_fit(req, id, ended ? 200 : 202);
 }
 
+static const char *fit_state_name(int state) {
+    return sl_fit_state_name((sl_fit_state)state);
+}
+
+/* A page of fits, newest first, each as GET /v1/fits/{id} answers it less
+ * its residuals (one per dataset row: a list stays small; the fit has them). */
+void sl_handle_fits_list(sl_request *req) {
+    sl_store_page page;
+    const char *law;
+    int state;
+    if (sl_handle_page_params(req, &page) != 0 || sl_handle_law_param(req, &law) != 0 ||
+        sl_handle_state_param(req, fit_state_name, SL_FIT_STATE_COUNT, &state) != 0)
+        return;
+    sl_fit_job *jobs;
+    size_t n;
+    if (sl_store_fit_list(sl_req_server(req)->store, &page, law, (sl_fit_state)state, &jobs, &n) !=
+        SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+        return;
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = fit_json(&jobs[i]);
+        json_object_del(o, "residuals");
+        json_array_append_new(items, o);
+        sl_fit_job_free(&jobs[i]);
+    }
+    free(jobs);
+    sl_reply_json(req, 200, sl_handle_page_json("fits", items, &page));
+}
+
 void sl_handle_fit_get(sl_request *req) {
     long v;
     sl_error err;
