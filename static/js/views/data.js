@@ -1,10 +1,13 @@
 // Data & fits: upload a sweep (file picker or drag and drop), list datasets,
 // start a fit, watch it, and draw predicted against measured and the
-// residuals, held-out rows marked. Every route here needs the bearer token.
+// residuals, held-out rows marked; jobs.js lists the fits and the sweeps.
+// Every route here needs the bearer token.
 import { api, forgetLaws, getToken } from "../api.js";
 import { drawChart, destroyChart, PALETTE } from "../charts.js";
 import { busy, clearErrors, readForm, rowErrorsTable, showError, showLocalError } from "../forms.js";
 import { dateTime, esc, num, unitHtml } from "../format.js";
+import * as jobs from "./jobs.js";
+import { stateBadge } from "./jobs.js";
 import { coefUnit } from "./laws.js";
 
 let ctx, upForm, fitForm, chosenFile = null;
@@ -54,6 +57,7 @@ export function init(c) {
     }
   });
   document.getElementById("datasets-list").addEventListener("click", onDatasetAction);
+  jobs.init();
   window.addEventListener("sparselaw:token", () => {
     if (!document.getElementById("view-data").hidden) show(current);
   });
@@ -241,9 +245,6 @@ async function watchFit(id, gen) {
   }
 }
 
-/** A job's state (fit, sweep or run) as a coloured word. */
-const stateBadge = (state) => `<span class="state state-${esc(state)}" data-state="${esc(state)}">${esc(state)}</span>`;
-
 function renderState(f) {
   const pct = Math.round(100 * (f.progress || 0));
   const req = f.request || {};
@@ -333,14 +334,17 @@ export async function show(params) {
   document.getElementById("data-token-notice").hidden = !!getToken();
   await loadDatasets(params.dataset);
   if (gen !== generation) return;
+  const lists = jobs.show(params, gen);
   if (params.fit) await watchFit(params.fit, gen);
   else {
     document.getElementById("fit-card").hidden = true;
     destroyChart(document.getElementById("fit-pvm"));
     destroyChart(document.getElementById("fit-resid"));
   }
+  await lists;
 }
 
 export function hide() {
   generation++;
+  jobs.hide();
 }
