@@ -314,31 +314,67 @@ int sl_store_sweep_get(sl_store *s, long long id, sl_sweep_record *out) {
     return sl_store_in_transaction(s, get_sweep_tx, out);
 }
 
+/* A page of records read in one transaction (so that they agree with one
+ * another): out holds n records of `size` bytes, at most page->limit. */
 typedef struct {
     sl_store_page *page;
+    size_t size, n;
+    void *out;
+    void (*release)(void *record);
+} page_read;
+
+/* Runs tx(c, p) in a transaction to fill p; on failure frees what it read
+ * and leaves p empty. */
+static int read_page(sl_store *s, page_read *p, int (*tx)(sl_store_conn *c, void *p)) {
+    if (!p->page->limit) p->page->limit = 1;
+    p->page->next_before = 0;
+    p->n = 0;
+    p->out = calloc(p->page->limit, p->size);
+    if (!p->out) abort();
+    int rc = sl_store_in_transaction(s, tx, p);
+    if (rc != SL_STORE_OK) {
+        for (size_t i = 0; i < p->n; i++)
+            p->release((char *)p->out + i * p->size);
+        free(p->out);
+        p->out = NULL;
+        p->n = 0;
+        p->page->next_before = 0;
+    }
+    return rc;
+}
+
+static void release_sweep(void *w) {
+    sl_sweep_record_free(w);
+}
+
+static void release_run(void *r) {
+    sl_run_record_free(r);
+}
+
+typedef struct {
+    page_read p; /* first: list_sweeps_tx gets it as its context */
     const char *law;
     sl_sweep_phase phase;
-    sl_sweep_record *out;
-    size_t n;
 } sweep_list;
 
 static int list_sweeps_tx(sl_store_conn *c, void *ctx) {
     sweep_list *l = ctx;
-    size_t cap = l->page->limit;
+    sl_sweep_record *out = l->p.out;
+    size_t cap = l->p.page->limit;
     sqlite3_stmt *st = stmt(c, ST_SWEEP_LIST);
     if (!st) return SL_STORE_ERROR;
-    sqlite3_bind_int64(st, 1, l->page->before > 0 ? l->page->before : INT64_MAX);
+    sqlite3_bind_int64(st, 1, l->p.page->before > 0 ? l->p.page->before : INT64_MAX);
     if (l->law) sl_store_bind_text(st, 2, l->law);
     if (l->phase < SL_SWEEP_PHASE_COUNT) sl_store_bind_text(st, 3, sl_sweep_phase_name(l->phase));
     sqlite3_bind_int64(st, 4, (sqlite3_int64)cap + 1);
     int step = SQLITE_DONE, rc = SL_STORE_OK;
     while (rc == SL_STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (l->n == cap) { /* one more than the page: older sweeps match too */
-            l->page->next_before = l->out[cap - 1].id;
+        if (l->p.n == cap) { /* one more than the page: older sweeps match too */
+            l->p.page->next_before = out[cap - 1].id;
             break;
         }
-        read_sweep(st, &l->out[l->n]);
-        rc = sweep_counts(c, &l->out[l->n++]);
+        read_sweep(st, &out[l->p.n]);
+        rc = sweep_counts(c, &out[l->p.n++]);
     }
     if (rc == SL_STORE_OK && step != SQLITE_ROW && step != SQLITE_DONE) {
         sl_store_log_sqlite(c->db, "list sweeps");
@@ -350,22 +386,11 @@ static int list_sweeps_tx(sl_store_conn *c, void *ctx) {
 
 int sl_store_sweep_list(sl_store *s, sl_store_page *page, const char *law, sl_sweep_phase phase,
                         sl_sweep_record **out, size_t *n) {
-    if (!page->limit) page->limit = 1;
-    sweep_list l = {page, law, phase, calloc(page->limit, sizeof *l.out), 0};
-    if (!l.out) abort();
-    page->next_before = 0;
     /* A transaction, so that each sweep's counts agree with its state. */
-    int rc = sl_store_in_transaction(s, list_sweeps_tx, &l);
-    if (rc != SL_STORE_OK) {
-        for (size_t i = 0; i < l.n; i++)
-            sl_sweep_record_free(&l.out[i]);
-        free(l.out);
-        l.out = NULL;
-        l.n = 0;
-        page->next_before = 0;
-    }
-    *out = l.out;
-    *n = l.n;
+    sweep_list l = {{page, sizeof **out, 0, NULL, release_sweep}, law, phase};
+    int rc = read_page(s, &l.p, list_sweeps_tx);
+    *out = l.p.out;
+    *n = l.p.n;
     return rc;
 }
 
@@ -397,16 +422,15 @@ int sl_store_sweep_runs(sl_store *s, long long sweep_id, sl_store_run_fn fn, voi
 }
 
 typedef struct {
+    page_read p; /* first: list_runs_tx gets it as its context */
     long long sweep_id;
-    sl_store_page *page;
     sl_run_state state;
-    sl_run_record *out;
-    size_t n;
 } run_list;
 
 static int list_runs_tx(sl_store_conn *c, void *ctx) {
     run_list *l = ctx;
-    size_t cap = l->page->limit;
+    sl_run_record *out = l->p.out;
+    size_t cap = l->p.page->limit;
     sl_sweep_record w;
     int rc = sweep_row(c, l->sweep_id, &w);
     if (rc != SL_STORE_OK) return rc;
@@ -414,16 +438,16 @@ static int list_runs_tx(sl_store_conn *c, void *ctx) {
     sqlite3_stmt *st = stmt(c, ST_SWEEP_RUN_LIST);
     if (!st) return SL_STORE_ERROR;
     sqlite3_bind_int64(st, 1, l->sweep_id);
-    sqlite3_bind_int64(st, 2, l->page->before > 0 ? l->page->before : INT64_MAX);
+    sqlite3_bind_int64(st, 2, l->p.page->before > 0 ? l->p.page->before : INT64_MAX);
     if (l->state < SL_RUN_STATE_COUNT) sl_store_bind_text(st, 3, sl_run_state_name(l->state));
     sqlite3_bind_int64(st, 4, (sqlite3_int64)cap + 1);
     int step = SQLITE_DONE;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (l->n == cap) { /* one more than the page: older runs match too */
-            l->page->next_before = l->out[cap - 1].id;
+        if (l->p.n == cap) { /* one more than the page: older runs match too */
+            l->p.page->next_before = out[cap - 1].id;
             break;
         }
-        read_run(st, &l->out[l->n++]);
+        read_run(st, &out[l->p.n++]);
     }
     sl_store_reset(st);
     if (step == SQLITE_ROW || step == SQLITE_DONE) return SL_STORE_OK;
@@ -433,22 +457,11 @@ static int list_runs_tx(sl_store_conn *c, void *ctx) {
 
 int sl_store_sweep_run_list(sl_store *s, long long sweep_id, sl_store_page *page,
                             sl_run_state state, sl_run_record **out, size_t *n) {
-    if (!page->limit) page->limit = 1;
-    run_list l = {sweep_id, page, state, calloc(page->limit, sizeof *l.out), 0};
-    if (!l.out) abort();
-    page->next_before = 0;
-    /* A transaction, so that a sweep that exists is listed as it stands. */
-    int rc = sl_store_in_transaction(s, list_runs_tx, &l);
-    if (rc != SL_STORE_OK) {
-        for (size_t i = 0; i < l.n; i++)
-            sl_run_record_free(&l.out[i]);
-        free(l.out);
-        l.out = NULL;
-        l.n = 0;
-        page->next_before = 0;
-    }
-    *out = l.out;
-    *n = l.n;
+    /* A transaction: the sweep is found and its runs listed as they stand. */
+    run_list l = {{page, sizeof **out, 0, NULL, release_run}, sweep_id, state};
+    int rc = read_page(s, &l.p, list_runs_tx);
+    *out = l.p.out;
+    *n = l.p.n;
     return rc;
 }
 
