@@ -37,13 +37,35 @@ void sl_handle_dataset_get(sl_request *req);
 void sl_handle_dataset_delete(sl_request *req);
 void sl_handle_dataset_append(sl_request *req);
 
+/* sl_handle_page.c: what the list routes share. Newest first, a page of
+ * ?limit= items (default SL_PAGE_DEFAULT_LIMIT, at most SL_PAGE_MAX_LIMIT)
+ * below the id ?before=; each answer says next_before (or null). */
+#define SL_PAGE_DEFAULT_LIMIT 50
+#define SL_PAGE_MAX_LIMIT     500
+
+struct sl_store_page;
+
+/* Each of these reads its query parameter; on failure it has answered 400
+ * naming it and returns -1. ?limit= and ?before= into page. */
+int sl_handle_page_params(sl_request *req, struct sl_store_page *page);
+/* ?law=, a law name, or NULL when absent. */
+int sl_handle_law_param(sl_request *req, const char **law);
+/* ?state=, one of name(0) .. name(count - 1), as its index (count when
+ * absent); an unknown one is refused with the list of the valid ones. */
+int sl_handle_state_param(sl_request *req, const char *(*name)(int), int count, int *state);
+/* {key: items, "next_before": id or null}; steals items. */
+json_t *sl_handle_page_json(const char *key, json_t *items, const struct sl_store_page *page);
+
 /* sl_handle_fits.c */
 void sl_handle_fit_create(sl_request *req);
+void sl_handle_fits_list(sl_request *req);
 void sl_handle_fit_get(sl_request *req);
 
 /* sl_handle_sweeps.c */
 void sl_handle_sweep_create(sl_request *req);
+void sl_handle_sweeps_list(sl_request *req);
 void sl_handle_sweep_get(sl_request *req);
+void sl_handle_sweep_runs(sl_request *req);
 void sl_handle_sweep_delete(sl_request *req);
 void sl_handle_run_get(sl_request *req);
 void sl_handle_run_delete(sl_request *req);

@@ -12,11 +12,14 @@
  * long it may hold a request open is --fit-wait-ms. */
 #define FIT_WAIT_SLICE_MS 100
 
+/* `status` is a deprecated copy of `state`, kept for the clients that read
+ * it before fits, runs and sweeps all said `state`. */
 static json_t *fit_json(const sl_fit_job *job) {
-    json_t *o = json_pack("{s:I, s:s, s:I, s:s, s:f, s:i, s:s}", "id", (json_int_t)job->id,
-                          "status", sl_fit_state_name(job->state), "dataset",
-                          (json_int_t)job->dataset_id, "law", job->law, "progress", job->progress,
-                          "attempts", (int)job->attempts, "created_at", job->created_at);
+    const char *state = sl_fit_state_name(job->state);
+    json_t *o = json_pack("{s:I, s:s, s:s, s:I, s:s, s:f, s:i, s:s}", "id", (json_int_t)job->id,
+                          "state", state, "status", state, "dataset", (json_int_t)job->dataset_id,
+                          "law", job->law, "progress", job->progress, "attempts",
+                          (int)job->attempts, "created_at", job->created_at);
     json_object_set_new(o, "started_at",
                         job->started_at[0] ? json_string(job->started_at) : json_null());
     json_object_set_new(o, "finished_at",
@@ -153,6 +156,37 @@ void sl_handle_fit_create(sl_request *req) {
     sl_jobs_wake(server->jobs);
     int ended = wait && strcmp(wait, "true") == 0 && wait_for_fit(server, id);
     reply_fit(req, id, ended ? 200 : 202);
+}
+
+static const char *fit_state_name(int state) {
+    return sl_fit_state_name((sl_fit_state)state);
+}
+
+/* A page of fits, newest first, each as GET /v1/fits/{id} answers it less
+ * its residuals (one per dataset row: a list stays small; the fit has them). */
+void sl_handle_fits_list(sl_request *req) {
+    sl_store_page page;
+    const char *law;
+    int state;
+    if (sl_handle_page_params(req, &page) != 0 || sl_handle_law_param(req, &law) != 0 ||
+        sl_handle_state_param(req, fit_state_name, SL_FIT_STATE_COUNT, &state) != 0)
+        return;
+    sl_fit_job *jobs;
+    size_t n;
+    if (sl_store_fit_list(sl_req_server(req)->store, &page, law, (sl_fit_state)state, &jobs, &n) !=
+        SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+        return;
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = fit_json(&jobs[i]);
+        json_object_del(o, "residuals");
+        json_array_append_new(items, o);
+        sl_fit_job_free(&jobs[i]);
+    }
+    free(jobs);
+    sl_reply_json(req, 200, sl_handle_page_json("fits", items, &page));
 }
 
 void sl_handle_fit_get(sl_request *req) {

@@ -125,7 +125,7 @@ static double borrowed_rate(const measured_rates *m, const json_t *point) {
  * eta_seconds null while a run has no rate to go by (no run of the sweep
  * has measured one yet). */
 static void sweep_eta(json_t *sweep, const json_t *runs, unsigned slots) {
-    const char *status = json_string_value(json_object_get(sweep, "status"));
+    const char *sweep_state = json_string_value(json_object_get(sweep, "state"));
     double tokens = 0.0, total = 0.0, longest = 0.0;
     size_t live = 0, unknown = 0, i;
     measured_rates *rates = malloc(sizeof *rates);
@@ -159,7 +159,7 @@ static void sweep_eta(json_t *sweep, const json_t *runs, unsigned slots) {
         if (left / rate > longest) longest = left / rate;
     }
     free(rates);
-    int running = status && !strcmp(status, "running") && live > 0;
+    int running = sweep_state && !strcmp(sweep_state, "running") && live > 0;
     double eta = total / (double)(slots ? slots : 1);
     json_object_set_new(sweep, "remaining_tokens",
                         running ? json_integer((json_int_t)llround(tokens)) : json_null());
@@ -192,31 +192,25 @@ static int append_run(const sl_run_record *run, void *ctx) {
     return 0;
 }
 
-/* The sweep as clients see it: its status follows its fit once it has one. */
-static json_t *sweep_json(sl_store *store, const sl_sweep_record *w, json_t *runs) {
-    const char *status = w->state == SL_SWEEP_STATE_RUNNING     ? "running"
-                         : w->state == SL_SWEEP_STATE_CANCELLED ? "cancelled"
-                                                                : "failed";
+/* The sweep as clients see it (its state follows its fit once it has one),
+ * with runs, or without the member for a list. `status`, here and in `fit`,
+ * is a deprecated copy of `state`. */
+static json_t *sweep_json(const sl_sweep_record *w, json_t *runs) {
+    const char *state = sl_sweep_phase_name(w->phase);
     json_t *fit = json_null(), *dataset = json_null();
-    sl_fit_job job;
-    if (w->fit_id && sl_store_fit_get(store, w->fit_id, &job) == SL_STORE_OK) {
-        status = job.state == SL_FIT_STATE_SUCCEEDED ? "succeeded"
-                 : job.state == SL_FIT_STATE_FAILED  ? "failed"
-                                                     : "fitting";
-        fit = json_pack("{s:I, s:s, s:o, s:o}", "id", (json_int_t)job.id, "status",
-                        sl_fit_state_name(job.state), "published",
-                        job.published_version ? json_pack("{s:s, s:i}", "name", job.law, "version",
-                                                          (int)job.published_version)
-                                              : json_null(),
-                        "error", text_or_null(job.error));
-        sl_fit_job_free(&job);
+    if (w->fit_id) {
+        const char *fit_state = sl_fit_state_name(w->fit_state);
+        fit =
+            json_pack("{s:I, s:s, s:s, s:o, s:o}", "id", (json_int_t)w->fit_id, "state", fit_state,
+                      "status", fit_state, "published",
+                      w->fit_published_version ? json_pack("{s:s, s:i}", "name", w->law, "version",
+                                                           (int)w->fit_published_version)
+                                               : json_null(),
+                      "error", text_or_null(w->fit_error));
     }
-    sl_dataset_info info;
-    if (w->dataset_id) {
-        int have = sl_store_dataset_get(store, w->dataset_id, &info) == SL_STORE_OK;
+    if (w->dataset_id)
         dataset = json_pack("{s:I, s:o}", "id", (json_int_t)w->dataset_id, "rows",
-                            have ? json_integer(info.rows) : json_null());
-    }
+                            w->dataset_rows >= 0 ? json_integer(w->dataset_rows) : json_null());
     long long total = 0;
     json_t *counts = json_object();
     for (int s = 0; s < SL_RUN_STATE_COUNT; s++) {
@@ -224,10 +218,10 @@ static json_t *sweep_json(sl_store *store, const sl_sweep_record *w, json_t *run
         total += w->counts[s];
     }
     json_object_set_new(counts, "total", json_integer(total));
-    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)w->id, "status",
-                          status, "law", w->law, "backend", w->backend, "request",
+    json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)w->id, "state",
+                          state, "status", state, "law", w->law, "backend", w->backend, "request",
                           parse_or_null(w->request), "counts", counts);
-    json_object_set_new(o, "runs", runs ? runs : json_array());
+    if (runs) json_object_set_new(o, "runs", runs);
     json_object_set_new(o, "dataset", dataset);
     json_object_set_new(o, "fit", fit);
     json_object_set_new(o, "error", text_or_null(w->error));
@@ -252,10 +246,58 @@ static void reply_sweep(sl_request *req, long long id, unsigned status) {
         return;
     }
     const sl_backend *b = sl_runs_backend(sl_req_server(req)->runs, w.backend);
-    json_t *o = sweep_json(store, &w, runs);
+    json_t *o = sweep_json(&w, runs);
     sweep_eta(o, runs, b ? b->max_active : 1);
     sl_reply_json(req, status, o);
     sl_sweep_record_free(&w);
+}
+
+static const char *sweep_phase_name(int phase) {
+    return sl_sweep_phase_name((sl_sweep_phase)phase);
+}
+
+static const char *run_state_name(int state) {
+    return sl_run_state_name((sl_run_state)state);
+}
+
+/* A page of sweeps, newest first, each as GET /v1/sweeps/{id} answers it
+ * less its runs (GET /v1/sweeps/{id}/runs pages them). Only a running
+ * sweep's runs are read, for its remaining_tokens and eta_seconds. */
+void sl_handle_sweeps_list(sl_request *req) {
+    sl_server *server = sl_req_server(req);
+    sl_store_page page;
+    const char *law;
+    int phase;
+    if (sl_handle_page_params(req, &page) != 0 || sl_handle_law_param(req, &law) != 0 ||
+        sl_handle_state_param(req, sweep_phase_name, SL_SWEEP_PHASE_COUNT, &phase) != 0)
+        return;
+    sl_sweep_record *sweeps;
+    size_t n;
+    if (sl_store_sweep_list(server->store, &page, law, (sl_sweep_phase)phase, &sweeps, &n) !=
+        SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+        return;
+    }
+    json_t *items = json_array();
+    int rc = SL_STORE_OK;
+    for (size_t i = 0; i < n; i++) {
+        const sl_sweep_record *w = &sweeps[i];
+        json_t *runs = json_array(), *o = sweep_json(w, NULL);
+        if (rc == SL_STORE_OK && w->phase == SL_SWEEP_PHASE_RUNNING)
+            rc = sl_store_sweep_runs(server->store, w->id, append_run, runs);
+        const sl_backend *b = sl_runs_backend(server->runs, w->backend);
+        sweep_eta(o, runs, b ? b->max_active : 1);
+        json_decref(runs);
+        json_array_append_new(items, o);
+        sl_sweep_record_free(&sweeps[i]);
+    }
+    free(sweeps);
+    if (rc != SL_STORE_OK) {
+        json_decref(items);
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+        return;
+    }
+    sl_reply_json(req, 200, sl_handle_page_json("sweeps", items, &page));
 }
 
 static void reply_run(sl_request *req, long long id) {
@@ -380,6 +422,35 @@ void sl_handle_sweep_create(sl_request *req) {
 void sl_handle_sweep_get(sl_request *req) {
     long long id;
     if (path_id(req, &id) == 0) reply_sweep(req, id, 200);
+}
+
+/* A page of the sweep's runs, newest first, each as GET /v1/runs/{id}. */
+void sl_handle_sweep_runs(sl_request *req) {
+    long long id;
+    sl_store_page page;
+    int state;
+    if (path_id(req, &id) != 0 || sl_handle_page_params(req, &page) != 0 ||
+        sl_handle_state_param(req, run_state_name, SL_RUN_STATE_COUNT, &state) != 0)
+        return;
+    sl_run_record *runs;
+    size_t n;
+    int rc = sl_store_sweep_run_list(sl_req_server(req)->store, id, &page, (sl_run_state)state,
+                                     &runs, &n);
+    if (rc == SL_STORE_NOT_FOUND) {
+        sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no sweep with id %lld", id);
+        return;
+    }
+    if (rc != SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+        return;
+    }
+    json_t *items = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(items, run_json(&runs[i]));
+        sl_run_record_free(&runs[i]);
+    }
+    free(runs);
+    sl_reply_json(req, 200, sl_handle_page_json("runs", items, &page));
 }
 
 void sl_handle_sweep_delete(sl_request *req) {

@@ -39,6 +39,17 @@ void sl_store_close(sl_store *store);
 /* The schema version this build writes. */
 int sl_store_schema_version(void);
 
+/* ---- pages of a list (fits, sweeps, a sweep's runs), newest first ---- */
+
+/* Ids below `before` (0: from the newest), at most `limit` of them; the
+ * store sets next_before to the last id it gave when older ones match too,
+ * else to 0, so that a client walks everything page by page. */
+typedef struct sl_store_page {
+    long long before;
+    size_t limit;
+    long long next_before;
+} sl_store_page;
+
 /* ---- laws and their versions (sl_store_laws.c) ---- */
 
 /* version 0 means the latest. */
@@ -118,6 +129,10 @@ void sl_fit_job_free(sl_fit_job *job);
 int sl_store_fit_create(sl_store *store, long long dataset_id, const char *law,
                         const char *request_json, long long *id);
 int sl_store_fit_get(sl_store *store, long long id, sl_fit_job *out);
+/* A page of fits of law (NULL: any) in state (SL_FIT_STATE_COUNT: any) into
+ * *out, malloc'd with *n jobs (free each with sl_fit_job_free, then *out). */
+int sl_store_fit_list(sl_store *store, sl_store_page *page, const char *law, sl_fit_state state,
+                      sl_fit_job **out, size_t *n);
 /* Moves the oldest queued fit to running and returns it; NOT_FOUND if none. */
 int sl_store_fit_claim(sl_store *store, sl_fit_job *out);
 int sl_store_fit_progress(sl_store *store, long long id, double fraction);
@@ -172,14 +187,33 @@ typedef enum sl_sweep_state {
     SL_SWEEP_STATE_COUNT
 } sl_sweep_state;
 
+/* A sweep's state as clients see it: its own until its runs have all
+ * ended, then its fit's. */
+typedef enum sl_sweep_phase {
+    SL_SWEEP_PHASE_RUNNING = 0,
+    SL_SWEEP_PHASE_FITTING,   /* its fit is queued or running */
+    SL_SWEEP_PHASE_SUCCEEDED, /* its fit succeeded */
+    SL_SWEEP_PHASE_FAILED,    /* its fit failed, or no run succeeded */
+    SL_SWEEP_PHASE_CANCELLED,
+    SL_SWEEP_PHASE_COUNT
+} sl_sweep_phase;
+
+const char *sl_sweep_phase_name(sl_sweep_phase phase);
+
 typedef struct sl_sweep_record {
     long long id;
     char law[SL_LAW_NAME_MAX + 1];
     char backend[16];
     sl_sweep_state state;
+    sl_sweep_phase phase;
     char *request;                /* JSON text, malloc'd */
     char *error;                  /* or NULL, malloc'd */
     long long dataset_id, fit_id; /* 0: none yet */
+    long long dataset_rows;       /* -1 when the dataset was deleted since */
+    /* Its fit (fit_id), read with the sweep so that they agree with phase. */
+    sl_fit_state fit_state;
+    long fit_published_version; /* 0 when none */
+    char *fit_error;            /* or NULL, malloc'd */
     long long counts[SL_RUN_STATE_COUNT];
     char created_at[32], finished_at[32];
 } sl_sweep_record;
@@ -198,9 +232,19 @@ int sl_store_sweep_create(sl_store *store, const char *law, const char *backend,
                           const char *request_json, const sl_run_new *runs, size_t nruns,
                           long max_attempts, long long *id);
 int sl_store_sweep_get(sl_store *store, long long id, sl_sweep_record *out);
+/* A page of sweeps of law (NULL: any) in phase (SL_SWEEP_PHASE_COUNT: any),
+ * each with its run counts, into *out, malloc'd with *n records (free each
+ * with sl_sweep_record_free, then *out). */
+int sl_store_sweep_list(sl_store *store, sl_store_page *page, const char *law, sl_sweep_phase phase,
+                        sl_sweep_record **out, size_t *n);
 typedef int (*sl_store_run_fn)(const sl_run_record *run, void *ctx);
 /* Every run of a sweep, by id. */
 int sl_store_sweep_runs(sl_store *store, long long sweep_id, sl_store_run_fn fn, void *ctx);
+/* A page of a sweep's runs in state (SL_RUN_STATE_COUNT: any) into *out,
+ * malloc'd with *n records (free each with sl_run_record_free, then *out);
+ * NOT_FOUND when there is no such sweep. */
+int sl_store_sweep_run_list(sl_store *store, long long sweep_id, sl_store_page *page,
+                            sl_run_state state, sl_run_record **out, size_t *n);
 /* Cancels a running sweep and its runs that have not ended; CONFLICT when
  * it has finished (a cancelled one is OK). */
 int sl_store_sweep_cancel(sl_store *store, long long id);

@@ -1,8 +1,9 @@
 /*
  * sl_store_fits.c - fit jobs in the store: queued, claimed by a worker,
  * ended (a success may publish a law version in the same transaction),
- * requeued at start, counted by state.
+ * requeued at start, counted by state, listed newest first.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ enum fit_stmt {
     ST_FIT_END,
     ST_FIT_REQUEUE,
     ST_FIT_COUNTS,
+    ST_FIT_LIST,
     FIT_STMT_COUNT
 };
 
@@ -36,6 +38,10 @@ static const char *const fit_sql[FIT_STMT_COUNT] = {
                    "finished_at = " SL_STORE_NOW " WHERE id = ?1 AND state = 'running'",
     [ST_FIT_REQUEUE] = "UPDATE fits SET state = 'queued', progress = 0 WHERE state = 'running'",
     [ST_FIT_COUNTS] = "SELECT state, count(*) FROM fits GROUP BY state",
+    /* Down the primary key from ?1; ?4 is one more than the page holds, so
+     * that the page knows whether older fits match too. */
+    [ST_FIT_LIST] = "SELECT " FIT_COLUMNS " FROM fits WHERE id < ?1 AND (?2 IS NULL OR law = ?2) "
+                    "AND (?3 IS NULL OR state = ?3) ORDER BY id DESC LIMIT ?4",
 };
 
 const sl_store_statements sl_store_fit_statements = {fit_sql, FIT_STMT_COUNT};
@@ -145,6 +151,46 @@ static int fit_row(sl_store *s, enum fit_stmt id_stmt, long long id, sl_fit_job 
 
 int sl_store_fit_get(sl_store *s, long long id, sl_fit_job *out) {
     return fit_row(s, ST_FIT_GET, id, out);
+}
+
+int sl_store_fit_list(sl_store *s, sl_store_page *page, const char *law, sl_fit_state state,
+                      sl_fit_job **out, size_t *n) {
+    size_t cap = page->limit ? page->limit : 1;
+    sl_fit_job *jobs = calloc(cap, sizeof *jobs);
+    if (!jobs) abort();
+    *n = 0;
+    page->next_before = 0;
+    sl_store_conn *c = sl_store_acquire(s);
+    sqlite3_stmt *st = stmt(c, ST_FIT_LIST);
+    int rc = SL_STORE_ERROR, step = SQLITE_ERROR;
+    if (st) {
+        sqlite3_bind_int64(st, 1, page->before > 0 ? page->before : INT64_MAX);
+        if (law) sl_store_bind_text(st, 2, law);
+        if (state < SL_FIT_STATE_COUNT) sl_store_bind_text(st, 3, sl_fit_state_name(state));
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)cap + 1);
+        while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+            if (*n == cap) { /* one more than the page: older fits match too */
+                page->next_before = jobs[cap - 1].id;
+                break;
+            }
+            read_fit(st, &jobs[(*n)++]);
+        }
+        if (step == SQLITE_ROW || step == SQLITE_DONE)
+            rc = SL_STORE_OK;
+        else
+            sl_store_log_sqlite(c->db, "list fits");
+        sl_store_reset(st);
+    }
+    sl_store_release(s, c);
+    if (rc != SL_STORE_OK) {
+        for (size_t i = 0; i < *n; i++)
+            sl_fit_job_free(&jobs[i]);
+        free(jobs);
+        jobs = NULL;
+        *n = 0;
+    }
+    *out = jobs;
+    return rc;
 }
 
 int sl_store_fit_claim(sl_store *s, sl_fit_job *out) {

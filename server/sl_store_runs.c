@@ -2,8 +2,9 @@
  * sl_store_runs.c - calibration sweeps and their training runs in the store:
  * a sweep created with its runs, runs claimed by backends, their progress,
  * retries, ends and reported results, and a sweep finished into a dataset
- * and a fit.
+ * and a fit; pages of sweeps and of a sweep's runs, newest first.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,8 +14,10 @@ enum run_stmt {
     ST_SWEEP_INSERT,
     ST_RUN_INSERT,
     ST_SWEEP_GET,
+    ST_SWEEP_LIST,
     ST_SWEEP_COUNTS,
     ST_SWEEP_RUNS,
+    ST_SWEEP_RUN_LIST,
     ST_SWEEP_CANCEL,
     ST_SWEEP_CANCEL_RUNS,
     ST_SWEEP_READY,
@@ -37,9 +40,19 @@ enum run_stmt {
     RUN_STMT_COUNT
 };
 
+/* A sweep with its fit and dataset: what clients see of them is read in one
+ * statement, so that they agree. SWEEP_PHASE is the one definition of the
+ * state a client sees (sl_sweep_phase). */
+#define SWEEP_FROM                                                                                 \
+    "sweeps s LEFT JOIN fits f ON f.id = s.fit_id LEFT JOIN datasets d ON d.id = s.dataset_id"
+#define SWEEP_PHASE                                                                                \
+    "(CASE WHEN s.state = 'running' THEN 'running' WHEN s.state = 'cancelled' THEN 'cancelled' "   \
+    "WHEN f.state = 'succeeded' THEN 'succeeded' WHEN f.state IN ('queued', 'running') "           \
+    "THEN 'fitting' ELSE 'failed' END)"
 #define SWEEP_COLUMNS                                                                              \
-    "id, law, backend, state, request, error, coalesce(dataset_id, 0), coalesce(fit_id, 0), "      \
-    "created_at, coalesce(finished_at, '')"
+    "s.id, s.law, s.backend, s.state, s.request, s.error, coalesce(s.dataset_id, 0), "             \
+    "coalesce(s.fit_id, 0), s.created_at, coalesce(s.finished_at, ''), " SWEEP_PHASE ", "          \
+    "coalesce(d.rows, -1), f.state, coalesce(f.published_version, 0), f.error"
 #define RUN_COLUMNS                                                                                \
     "id, sweep_id, state, point_key, backend, spec, coalesce(ref, ''), progress, result, "         \
     "error, last_error, attempts, max_attempts, not_before, created_at, "                          \
@@ -52,9 +65,17 @@ static const char *const run_sql[RUN_STMT_COUNT] = {
     [ST_RUN_INSERT] =
         "INSERT OR IGNORE INTO runs (sweep_id, point_key, backend, spec, max_attempts) "
         "VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_SWEEP_GET] = "SELECT " SWEEP_COLUMNS " FROM sweeps WHERE id = ?1",
+    [ST_SWEEP_GET] = "SELECT " SWEEP_COLUMNS " FROM " SWEEP_FROM " WHERE s.id = ?1",
+    /* Pages: down the primary key from ?1, ?4 one more than the page holds
+     * (so that it knows whether older ones match too). */
+    [ST_SWEEP_LIST] =
+        "SELECT " SWEEP_COLUMNS " FROM " SWEEP_FROM
+        " WHERE s.id < ?1 AND (?2 IS NULL OR s.law = ?2) AND (?3 IS NULL OR " SWEEP_PHASE
+        " = ?3) ORDER BY s.id DESC LIMIT ?4",
     [ST_SWEEP_COUNTS] = "SELECT state, count(*) FROM runs WHERE sweep_id = ?1 GROUP BY state",
     [ST_SWEEP_RUNS] = "SELECT " RUN_COLUMNS " FROM runs WHERE sweep_id = ?1 ORDER BY id",
+    [ST_SWEEP_RUN_LIST] = "SELECT " RUN_COLUMNS " FROM runs WHERE sweep_id = ?1 AND id < ?2 "
+                          "AND (?3 IS NULL OR state = ?3) ORDER BY id DESC LIMIT ?4",
     [ST_SWEEP_CANCEL] = "UPDATE sweeps SET state = 'cancelled', finished_at = " SL_STORE_NOW
                         " WHERE id = ?1 AND state = 'running'",
     [ST_SWEEP_CANCEL_RUNS] = "UPDATE runs SET state = 'cancelled', finished_at = " SL_STORE_NOW
@@ -107,9 +128,16 @@ static const char *const run_state_names[SL_RUN_STATE_COUNT] = {
     "queued", "submitted", "running", "succeeded", "failed", "cancelled"};
 static const char *const sweep_state_names[SL_SWEEP_STATE_COUNT] = {"running", "finished",
                                                                     "cancelled"};
+/* As SWEEP_PHASE spells them. */
+static const char *const sweep_phase_names[SL_SWEEP_PHASE_COUNT] = {
+    "running", "fitting", "succeeded", "failed", "cancelled"};
 
 const char *sl_run_state_name(sl_run_state state) {
     return state < SL_RUN_STATE_COUNT ? run_state_names[state] : "unknown";
+}
+
+const char *sl_sweep_phase_name(sl_sweep_phase phase) {
+    return phase < SL_SWEEP_PHASE_COUNT ? sweep_phase_names[phase] : "unknown";
 }
 
 int sl_run_state_ended(sl_run_state state) {
@@ -159,7 +187,8 @@ void sl_sweep_record_free(sl_sweep_record *w) {
     if (!w) return;
     free(w->request);
     free(w->error);
-    w->request = w->error = NULL;
+    free(w->fit_error);
+    w->request = w->error = w->fit_error = NULL;
 }
 
 /* ---------------------------------------------------------------- sweeps */
@@ -204,39 +233,70 @@ int sl_store_sweep_create(sl_store *s, const char *law, const char *backend,
     return rc;
 }
 
+/* Index of text in names[0..n), or dflt. */
+static int name_index(const unsigned char *text, const char *const *names, int n, int dflt) {
+    for (int i = 0; i < n; i++)
+        if (text && strcmp((const char *)text, names[i]) == 0) return i;
+    return dflt;
+}
+
+static sl_fit_state fit_state_of(const unsigned char *text) {
+    for (int i = 0; i < SL_FIT_STATE_COUNT; i++)
+        if (text && strcmp((const char *)text, sl_fit_state_name((sl_fit_state)i)) == 0)
+            return (sl_fit_state)i;
+    return SL_FIT_STATE_FAILED;
+}
+
+/* One row of SWEEP_COLUMNS into w. */
+static void read_sweep(sqlite3_stmt *st, sl_sweep_record *w) {
+    memset(w, 0, sizeof *w);
+    w->id = sqlite3_column_int64(st, 0);
+    sl_store_copy_text(w->law, sizeof w->law, st, 1);
+    sl_store_copy_text(w->backend, sizeof w->backend, st, 2);
+    w->state = (sl_sweep_state)name_index(sqlite3_column_text(st, 3), sweep_state_names,
+                                          SL_SWEEP_STATE_COUNT, SL_SWEEP_STATE_RUNNING);
+    w->request = sl_store_dup_column(st, 4);
+    w->error = sl_store_dup_column(st, 5);
+    w->dataset_id = sqlite3_column_int64(st, 6);
+    w->fit_id = sqlite3_column_int64(st, 7);
+    sl_store_copy_text(w->created_at, sizeof w->created_at, st, 8);
+    sl_store_copy_text(w->finished_at, sizeof w->finished_at, st, 9);
+    w->phase = (sl_sweep_phase)name_index(sqlite3_column_text(st, 10), sweep_phase_names,
+                                          SL_SWEEP_PHASE_COUNT, SL_SWEEP_PHASE_FAILED);
+    w->dataset_rows = sqlite3_column_int64(st, 11);
+    w->fit_state = fit_state_of(sqlite3_column_text(st, 12));
+    w->fit_published_version = (long)sqlite3_column_int64(st, 13);
+    w->fit_error = sl_store_dup_column(st, 14);
+}
+
+/* The sweep's runs counted by state, on c. */
+static int sweep_counts(sl_store_conn *c, sl_sweep_record *w) {
+    sqlite3_stmt *counts = stmt(c, ST_SWEEP_COUNTS);
+    if (!counts) return SL_STORE_ERROR;
+    sqlite3_bind_int64(counts, 1, w->id);
+    int step;
+    while ((step = sqlite3_step(counts)) == SQLITE_ROW)
+        w->counts[run_state_parse(sqlite3_column_text(counts, 0))] =
+            sqlite3_column_int64(counts, 1);
+    sl_store_reset(counts);
+    return step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
+}
+
 /* The sweep and its run counts on c. */
 static int sweep_row(sl_store_conn *c, long long id, sl_sweep_record *w) {
-    sqlite3_stmt *st = stmt(c, ST_SWEEP_GET), *counts = stmt(c, ST_SWEEP_COUNTS);
-    if (!st || !counts) return SL_STORE_ERROR;
-    memset(w, 0, sizeof *w);
+    sqlite3_stmt *st = stmt(c, ST_SWEEP_GET);
+    if (!st) return SL_STORE_ERROR;
     sqlite3_bind_int64(st, 1, id);
     int step = sqlite3_step(st), rc = SL_STORE_ERROR;
     if (step == SQLITE_ROW) {
-        w->id = sqlite3_column_int64(st, 0);
-        sl_store_copy_text(w->law, sizeof w->law, st, 1);
-        sl_store_copy_text(w->backend, sizeof w->backend, st, 2);
-        const unsigned char *state = sqlite3_column_text(st, 3);
-        for (int i = 0; i < SL_SWEEP_STATE_COUNT; i++)
-            if (state && strcmp((const char *)state, sweep_state_names[i]) == 0)
-                w->state = (sl_sweep_state)i;
-        w->request = sl_store_dup_column(st, 4);
-        w->error = sl_store_dup_column(st, 5);
-        w->dataset_id = sqlite3_column_int64(st, 6);
-        w->fit_id = sqlite3_column_int64(st, 7);
-        sl_store_copy_text(w->created_at, sizeof w->created_at, st, 8);
-        sl_store_copy_text(w->finished_at, sizeof w->finished_at, st, 9);
+        read_sweep(st, w);
         rc = SL_STORE_OK;
     } else if (step == SQLITE_DONE) {
         rc = SL_STORE_NOT_FOUND;
     }
     sl_store_reset(st);
     if (rc != SL_STORE_OK) return rc;
-    sqlite3_bind_int64(counts, 1, id);
-    while ((step = sqlite3_step(counts)) == SQLITE_ROW)
-        w->counts[run_state_parse(sqlite3_column_text(counts, 0))] =
-            sqlite3_column_int64(counts, 1);
-    sl_store_reset(counts);
-    if (step != SQLITE_DONE) {
+    if (sweep_counts(c, w) != SL_STORE_OK) {
         sl_sweep_record_free(w);
         return SL_STORE_ERROR;
     }
@@ -252,6 +312,86 @@ int sl_store_sweep_get(sl_store *s, long long id, sl_sweep_record *out) {
     /* A transaction, so that the counts agree with the sweep's state. */
     out->id = id;
     return sl_store_in_transaction(s, get_sweep_tx, out);
+}
+
+/* A page of records read in one transaction (so that they agree with one
+ * another): out holds n records of `size` bytes, at most page->limit. */
+typedef struct {
+    sl_store_page *page;
+    size_t size, n;
+    void *out;
+    void (*release)(void *record);
+} page_read;
+
+/* Runs tx(c, p) in a transaction to fill p; on failure frees what it read
+ * and leaves p empty. */
+static int read_page(sl_store *s, page_read *p, int (*tx)(sl_store_conn *c, void *p)) {
+    if (!p->page->limit) p->page->limit = 1;
+    p->page->next_before = 0;
+    p->n = 0;
+    p->out = calloc(p->page->limit, p->size);
+    if (!p->out) abort();
+    int rc = sl_store_in_transaction(s, tx, p);
+    if (rc != SL_STORE_OK) {
+        for (size_t i = 0; i < p->n; i++)
+            p->release((char *)p->out + i * p->size);
+        free(p->out);
+        p->out = NULL;
+        p->n = 0;
+        p->page->next_before = 0;
+    }
+    return rc;
+}
+
+static void release_sweep(void *w) {
+    sl_sweep_record_free(w);
+}
+
+static void release_run(void *r) {
+    sl_run_record_free(r);
+}
+
+typedef struct {
+    page_read p; /* first: list_sweeps_tx gets it as its context */
+    const char *law;
+    sl_sweep_phase phase;
+} sweep_list;
+
+static int list_sweeps_tx(sl_store_conn *c, void *ctx) {
+    sweep_list *l = ctx;
+    sl_sweep_record *out = l->p.out;
+    size_t cap = l->p.page->limit;
+    sqlite3_stmt *st = stmt(c, ST_SWEEP_LIST);
+    if (!st) return SL_STORE_ERROR;
+    sqlite3_bind_int64(st, 1, l->p.page->before > 0 ? l->p.page->before : INT64_MAX);
+    if (l->law) sl_store_bind_text(st, 2, l->law);
+    if (l->phase < SL_SWEEP_PHASE_COUNT) sl_store_bind_text(st, 3, sl_sweep_phase_name(l->phase));
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)cap + 1);
+    int step = SQLITE_DONE, rc = SL_STORE_OK;
+    while (rc == SL_STORE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (l->p.n == cap) { /* one more than the page: older sweeps match too */
+            l->p.page->next_before = out[cap - 1].id;
+            break;
+        }
+        read_sweep(st, &out[l->p.n]);
+        rc = sweep_counts(c, &out[l->p.n++]);
+    }
+    if (rc == SL_STORE_OK && step != SQLITE_ROW && step != SQLITE_DONE) {
+        sl_store_log_sqlite(c->db, "list sweeps");
+        rc = SL_STORE_ERROR;
+    }
+    sl_store_reset(st);
+    return rc;
+}
+
+int sl_store_sweep_list(sl_store *s, sl_store_page *page, const char *law, sl_sweep_phase phase,
+                        sl_sweep_record **out, size_t *n) {
+    /* A transaction, so that each sweep's counts agree with its state. */
+    sweep_list l = {{page, sizeof **out, 0, NULL, release_sweep}, law, phase};
+    int rc = read_page(s, &l.p, list_sweeps_tx);
+    *out = l.p.out;
+    *n = l.p.n;
+    return rc;
 }
 
 /* Calls fn for each row of a run statement bound to one id (0: none). */
@@ -279,6 +419,50 @@ static int each_run(sl_store *s, enum run_stmt id_stmt, long long id, sl_store_r
 
 int sl_store_sweep_runs(sl_store *s, long long sweep_id, sl_store_run_fn fn, void *ctx) {
     return each_run(s, ST_SWEEP_RUNS, sweep_id, fn, ctx);
+}
+
+typedef struct {
+    page_read p; /* first: list_runs_tx gets it as its context */
+    long long sweep_id;
+    sl_run_state state;
+} run_list;
+
+static int list_runs_tx(sl_store_conn *c, void *ctx) {
+    run_list *l = ctx;
+    sl_run_record *out = l->p.out;
+    size_t cap = l->p.page->limit;
+    sl_sweep_record w;
+    int rc = sweep_row(c, l->sweep_id, &w);
+    if (rc != SL_STORE_OK) return rc;
+    sl_sweep_record_free(&w);
+    sqlite3_stmt *st = stmt(c, ST_SWEEP_RUN_LIST);
+    if (!st) return SL_STORE_ERROR;
+    sqlite3_bind_int64(st, 1, l->sweep_id);
+    sqlite3_bind_int64(st, 2, l->p.page->before > 0 ? l->p.page->before : INT64_MAX);
+    if (l->state < SL_RUN_STATE_COUNT) sl_store_bind_text(st, 3, sl_run_state_name(l->state));
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)cap + 1);
+    int step = SQLITE_DONE;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (l->p.n == cap) { /* one more than the page: older runs match too */
+            l->p.page->next_before = out[cap - 1].id;
+            break;
+        }
+        read_run(st, &out[l->p.n++]);
+    }
+    sl_store_reset(st);
+    if (step == SQLITE_ROW || step == SQLITE_DONE) return SL_STORE_OK;
+    sl_store_log_sqlite(c->db, "list runs");
+    return SL_STORE_ERROR;
+}
+
+int sl_store_sweep_run_list(sl_store *s, long long sweep_id, sl_store_page *page,
+                            sl_run_state state, sl_run_record **out, size_t *n) {
+    /* A transaction: the sweep is found and its runs listed as they stand. */
+    run_list l = {{page, sizeof **out, 0, NULL, release_run}, sweep_id, state};
+    int rc = read_page(s, &l.p, list_runs_tx);
+    *out = l.p.out;
+    *n = l.p.n;
+    return rc;
 }
 
 static int cancel_sweep_tx(sl_store_conn *c, void *ctx) {

@@ -39,6 +39,14 @@ const PHONE = { width: 390, height: 844 };
 const VIT = join(args["data-dir"], "vit-jft-sweep.json");
 const T5 = join(args["data-dir"], "t5-c4-sweep.csv");
 const VIEWS = ["planner", "curves", "contours", "laws", "data"];
+// A tiny calibration sweep (tests/http/harness.py's grid): 8 runs of a few thousand tokens
+// on 1- and 2-layer models, a second or two in all, then a fit that publishes the law.
+const TINY_SWEEP = {
+  law: "e2e-calib",
+  grid: { sizes: [{ layers: 1, width: 32, heads: 2 }, { layers: 2, width: 48, heads: 2 }], sparsities: [0, 0.5], tokens: [4096, 8192], seeds: [1] },
+  trainer: { context: 32, batch: 4, val_tokens: 2048, threads: 1 },
+  fit: { bootstrap: 20 },
+};
 // What each view shows once it has loaded and drawn.
 const READY = {
   planner: ['#planner-results[data-state="ok"]', '#planner-chart[data-consistent="yes"] canvas'],
@@ -58,7 +66,9 @@ function startServer() {
   writeFileSync(tokenFile, TOKEN + "\n", { mode: 0o600 });
   const proc = spawn(
     args.server,
-    ["--port", "0", "--bind", "127.0.0.1", "--data-dir", join(tmp, "data"), "--token-file", tokenFile, "--static-dir", join(ROOT, "static"), "--threads", "2"],
+    ["--port", "0", "--bind", "127.0.0.1", "--data-dir", join(tmp, "data"), "--token-file", tokenFile, "--static-dir", join(ROOT, "static"), "--threads", "2",
+      // Sweeps train on the build's sparselaw-train, beside the server, on the repository's corpus.
+      "--corpus", join(ROOT, "data", "tinyshakespeare.txt"), "--local-runs", "2"],
     { stdio: ["ignore", "ignore", "pipe"] }
   );
   const log = [];
@@ -508,14 +518,14 @@ test("an upload through the file picker, a fit that completes and draws its plot
   await page.fill('#fit-form [name="largest_nonzeros"]', "8");
   await page.click('#fit-form button[type="submit"]');
   await page.waitForFunction(() => /fit=\d+/.test(location.hash));
-  await page.waitForSelector('#fit-status [data-status="succeeded"]', { timeout: 90000 });
+  await page.waitForSelector('#fit-state [data-state="succeeded"]', { timeout: 90000 });
   await page.waitForSelector("#fit-pvm canvas");
   await page.waitForSelector("#fit-resid canvas");
   assert.equal(await page.getAttribute("#fit-pvm", "data-heldout"), "8");
   assert.equal(await page.getAttribute("#fit-pvm", "data-points"), "112");
   const fitId = /fit=(\d+)/.exec(page.url())[1];
   const fit = await apiGet(`/v1/fits/${fitId}`);
-  assert.equal(fit.body.status, "succeeded");
+  assert.equal(fit.body.state, "succeeded");
   assert.equal(fit.body.residuals.filter((r) => r.heldout).length, 8);
   const href = await page.getAttribute("#fit-result a.published", "href");
   assert.equal(href, `#/laws?law=e2e-vit&version=${fit.body.published.version}`);
@@ -634,5 +644,70 @@ test("a wrong token shows the server's message beside the token", async () => {
   assert.equal(r.status, 403);
   assert.equal(await page.textContent(slot), (await r.json()).error.message);
   assert.deepEqual(unexpected(page, true), []);
+  await page.close();
+});
+
+test("sweeps appear with their state, progress and runs, and link to the dataset and fit they made", async () => {
+  const page = await newPage();
+  await page.goto(`${base}/#/data`);
+  await setToken(page);
+  // Before any sweep: the list says so.
+  await page.waitForSelector("#sweeps-list .hint");
+  assert.match(await page.textContent("#sweeps-list"), /No sweeps yet/);
+  assert.equal((await apiGet("/v1/sweeps")).body.sweeps.length, 0);
+
+  const posted = await apiPost("/v1/sweeps", JSON.stringify(TINY_SWEEP), "application/json");
+  assert.equal(posted.status, 202, JSON.stringify(posted.body));
+  const id = posted.body.id;
+  await page.reload();
+  await page.waitForSelector(`#sweeps-list tr[data-id="${id}"]`);
+  // The page follows the sweep until its fit has published the law.
+  await page.waitForSelector(`#sweeps-list tr[data-id="${id}"][data-state="succeeded"]`, { timeout: 90000 });
+  const listed = (await apiGet("/v1/sweeps")).body.sweeps.find((s) => s.id === id);
+  assert.equal(listed.state, "succeeded");
+  const row = `#sweeps-list tr[data-id="${id}"]`;
+  assert.equal(await page.getAttribute(`${row} [data-ended]`, "data-ended"), "8");
+  assert.equal(await page.getAttribute(`${row} [data-total]`, "data-total"), "8");
+  assert.equal(await page.getAttribute(`${row} progress`, "value"), "8");
+  assert.equal(await page.getAttribute(`${row} a.sweep-dataset`, "href"), `#/data?dataset=${listed.dataset.id}`);
+  assert.equal(await page.getAttribute(`${row} a.sweep-fit`, "href"), `#/data?fit=${listed.fit.id}`);
+  // Its fit is in the list of fits too.
+  await page.waitForSelector(`#fits-list tr[data-id="${listed.fit.id}"][data-state="succeeded"]`);
+  await shot(page, "data-sweeps-laptop");
+
+  // Its runs, as the API pages them (newest first), each succeeded.
+  await page.click(`${row} a.open-sweep`);
+  await page.waitForFunction(() => /sweep=\d+/.test(location.hash));
+  await page.waitForSelector("#sweep-runs tr[data-id]");
+  const runs = (await apiGet(`/v1/sweeps/${id}/runs`)).body.runs;
+  assert.equal(runs.length, 8);
+  const shown = await page.$$eval("#sweep-runs tr[data-id]", (trs) => trs.map((tr) => [Number(tr.dataset.id), tr.dataset.state]));
+  assert.deepEqual(shown, runs.map((r) => [r.id, "succeeded"]));
+  assert.equal(await page.textContent("#sweep-title"), `Sweep ${id} · e2e-calib`);
+  assert.equal(await page.getAttribute("#sweep-state a.sweep-law", "href"), "#/laws?law=e2e-calib&version=1");
+  assert.deepEqual(await overflowing(page, "#sweep-card", "p"), [], "text outside the sweep's card");
+  await shot(page, "data-sweep-runs-laptop");
+
+  // The link to its dataset selects it for a fit; the one to its fit opens the fit.
+  await page.click("#sweep-state a.sweep-dataset");
+  await page.waitForFunction((d) => document.querySelector('#fit-form [name="dataset"]').value === String(d), listed.dataset.id);
+  assert.ok(await page.isHidden("#sweep-card"));
+  await page.click(`${row} a.sweep-fit`);
+  await page.waitForSelector('#fit-state [data-state="succeeded"]');
+  await page.waitForSelector("#fit-pvm canvas");
+  assert.equal(await page.getAttribute("#fit-pvm", "data-points"), "8");
+
+  // On a phone: nothing wider than the screen (the tables scroll in their box).
+  const phone = await newPage(PHONE);
+  await phone.goto(`${base}/#/data`);
+  await setToken(phone);
+  await phone.goto(`${base}/#/data?sweep=${id}`);
+  await phone.waitForSelector("#sweep-runs tr[data-id]");
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the sweep's runs are ${overflow}px wider than a phone's screen`);
+  await shot(phone, "data-sweep-runs-phone");
+  assert.deepEqual(unexpected(phone), []);
+  await phone.close();
+  assert.deepEqual(unexpected(page), []);
   await page.close();
 });

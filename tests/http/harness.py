@@ -503,7 +503,7 @@ class SweepBase(Base):
         self.assert_error(r, 422, "unprocessable", "backend")
 
     def wait_done(self, sid, server=None, timeout=None):
-        return self.wait_sweep(sid, lambda s: s["status"] in ENDED, server,
+        return self.wait_sweep(sid, lambda s: s["state"] in ENDED, server,
                                timeout or self.done_timeout)
 
     def wait_running(self, sid, n=1, server=None, timeout=60):

@@ -205,7 +205,7 @@ class Base(harness.Base):
         self.assertEqual(r.status, 200 if wait else 202, r)
         f = r.json()
         if wait:
-            self.assertEqual(f["status"], "succeeded", f)
+            self.assertEqual(f["state"], "succeeded", f)
         return f
 
     def get_fit(self, fit_id, server=None):
@@ -224,9 +224,9 @@ class Base(harness.Base):
             time.sleep(interval)
 
     def poll_done(self, fit_id, server=None, timeout=60):
-        f = self.poll_fit(fit_id, lambda f: f["status"] in ("succeeded", "failed"), server,
+        f = self.poll_fit(fit_id, lambda f: f["state"] in ("succeeded", "failed"), server,
                           timeout, interval=0.05)
-        self.assertEqual(f["status"], "succeeded", f)
+        self.assertEqual(f["state"], "succeeded", f)
         return f
 
     def law_versions(self, name, server=None):
@@ -359,7 +359,7 @@ class TestSweeps(Base):
         # the stored request has the defaults filled in and the rows pinned
         self.assertEqual(f2["request"], dict(req, starts=f2["request"]["starts"], dataset_rows=112))
         for f in (f1, f2):
-            self.assertEqual(f["status"], "succeeded")
+            self.assertEqual(f["state"], "succeeded")
             self.assertIsNone(f["error"])
             self.assertGreaterEqual(f["attempts"], 1)
             self.assertEqual(f["progress"], 1)
@@ -935,11 +935,11 @@ class TestAppendAndDelete(Base):
         b = self.create(small_grid(24), name="queued behind")
         fa = self.fit({"dataset": a["id"], "law": "busy", "loss": SYN_LOSS,
                        "bootstrap": LONG_BOOTSTRAP}, wait=False)
-        self.assertIn(fa["status"], ("queued", "running"))
+        self.assertIn(fa["state"], ("queued", "running"))
         fb = self.fit({"dataset": b["id"], "law": "queued-behind", "bootstrap": 0}, wait=False)
-        self.poll_fit(fa["id"], lambda f: f["status"] == "running")
+        self.poll_fit(fa["id"], lambda f: f["state"] == "running")
         # one worker: b's fit waits behind a's
-        self.assertEqual(self.get_fit(fb["id"])["status"], "queued")
+        self.assertEqual(self.get_fit(fb["id"])["state"], "queued")
         for ds in (a["id"], b["id"]):
             err = self.assert_error(self.srv.request("DELETE", "/v1/datasets/%d" % ds,
                                                      token=TOKEN), 409, "conflict", "id")
@@ -957,12 +957,163 @@ class TestAppendAndDelete(Base):
                               404, "not_found", "id")
             self.assertNotIn(ds, [d["id"] for d in self.dataset_list()])
             # the fit and its law outlive the dataset
-            self.assertEqual(self.get_fit(f["id"])["status"], "succeeded")
+            self.assertEqual(self.get_fit(f["id"])["state"], "succeeded")
             self.ok(self.srv.get("/v1/laws/%s" % f["law"]))
         # a fit of a deleted dataset: 404
         r = self.srv.request("POST", "/v1/fits", json_body={"dataset": a["id"], "law": "busy"},
                              token=TOKEN)
         self.assert_error(r, 404, "not_found", "dataset")
+
+
+# ---------------------------------------------------------------- lists
+
+FIT_STATES = ("queued", "running", "succeeded", "failed")
+# What GET /v1/fits/{id} says of a fit and a list leaves out.
+LIST_LEAVES_OUT = ("residuals",)
+
+
+class TestFitLists(Base):
+    """GET /v1/fits: newest first, a page at a time, by law and by state."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dataset = csv_dataset(small_grid(24), "for lists")
+
+    def quick_fit(self, law, wait=True):
+        return self.fit({"dataset": self.dataset, "law": law, "bootstrap": 0, "starts": 2},
+                        wait=wait)
+
+    def page(self, status=200, token=TOKEN, **params):
+        return self.ok(self.srv.get("/v1/fits?" + q(**params), token=token), status)
+
+    def walk(self, **params):
+        """Every page from the newest: the fits, and how many pages there were."""
+        fits, pages, before = [], 0, None
+        while True:
+            p = dict(params, **({"before": before} if before else {}))
+            body = self.page(**p)
+            self.assertEqual(set(body), {"fits", "next_before"})
+            pages += 1
+            fits += body["fits"]
+            before = body["next_before"]
+            if before is None:
+                return fits, pages
+            self.assertEqual(before, body["fits"][-1]["id"])
+            self.assertLessEqual(pages, 1000)
+
+    def test_pages_walk_every_fit_of_a_law_newest_first(self):
+        ids = [self.quick_fit("list-walk")["id"] for _ in range(7)]
+        other = self.quick_fit("list-other")["id"]
+        for limit, sizes in ((3, [3, 3, 1]), (7, [7]), (1, [1] * 7), (500, [7])):
+            fits, pages = self.walk(law="list-walk", limit=limit)
+            self.assertEqual([f["id"] for f in fits], ids[::-1], limit)
+            self.assertEqual(pages, len(sizes), limit)
+        first = self.page(law="list-walk", limit=3)
+        self.assertEqual([len(first["fits"]), first["next_before"]], [3, ids[4]])
+        second = self.page(law="list-walk", limit=3, before=first["next_before"])
+        self.assertEqual([f["id"] for f in second["fits"]], ids[3:0:-1])
+        last = self.page(law="list-walk", limit=3, before=ids[1])
+        self.assertEqual(([f["id"] for f in last["fits"]], last["next_before"]), ([ids[0]], None))
+        # each as GET /v1/fits/{id} answers it, but its residuals; state, and status its copy
+        for f in fits:
+            one = self.get_fit(f["id"])
+            self.assertIn("residuals", one)
+            self.assertEqual(f, {k: v for k, v in one.items() if k not in LIST_LEAVES_OUT})
+            self.assertEqual((f["state"], f["status"]), ("succeeded", "succeeded"))
+        # ?before= an id that is not a fit's: those below it; below the first fit, nothing
+        self.assertEqual([f["id"] for f in self.page(law="list-walk", before=ids[3] + 1)["fits"]],
+                         ids[3::-1])
+        self.assertEqual(self.page(before=1), {"fits": [], "next_before": None})
+        # a law no fit publishes: nothing
+        self.assertEqual(self.page(law="no-fit-publishes-this"), {"fits": [], "next_before": None})
+        # without a law: every fit, these among them, newest first, each once
+        everything, _ = self.walk(limit=4)
+        all_ids = [f["id"] for f in everything]
+        self.assertEqual(all_ids, sorted(set(all_ids), reverse=True))
+        self.assertTrue(set(ids + [other]) <= set(all_ids))
+        self.assertEqual([f["id"] for f in self.walk()[0]], all_ids)
+
+    def test_default_and_largest_page(self):
+        while True:
+            everything, _ = self.walk(limit=500)
+            if len(everything) > 51:
+                break
+            for _ in range(52 - len(everything)):
+                self.quick_fit("list-many", wait=False)
+        body = self.page()
+        self.assertEqual(len(body["fits"]), 50)
+        self.assertEqual(body["next_before"], body["fits"][-1]["id"])
+        ids = lambda page: [f["id"] for f in page["fits"]]  # noqa: E731 (states move on)
+        self.assertEqual(ids(body), ids(self.page(limit=50)))
+        self.assertEqual(ids(self.page(limit=500)), [f["id"] for f in everything][:500])
+
+    def test_state_filter(self):
+        # one worker: a long fit runs while a quick one waits queued behind it
+        long_fit = self.fit({"dataset": self.dataset, "law": "list-live", "bootstrap":
+                             LONG_BOOTSTRAP}, wait=False)
+        queued = self.quick_fit("list-live", wait=False)
+        self.poll_fit(long_fit["id"], lambda f: f["state"] == "running")
+        by_state = {st: [f["id"] for f in self.walk(law="list-live", state=st)[0]]
+                    for st in FIT_STATES}
+        if self.get_fit(queued["id"])["state"] == "queued":  # still behind the long one
+            self.assertEqual(by_state, {"queued": [queued["id"]], "running": [long_fit["id"]],
+                                        "succeeded": [], "failed": []})
+        self.poll_done(long_fit["id"])
+        self.poll_done(queued["id"])
+        self.assertEqual([f["id"] for f in self.page(law="list-live", state="succeeded")["fits"]],
+                         [queued["id"], long_fit["id"]])
+        self.assertEqual(self.page(law="list-live", state="running")["fits"], [])
+        # across every law: each listed fit is in the state asked for, and the states
+        # partition the list
+        seen = []
+        for st in FIT_STATES:
+            fits, _ = self.walk(state=st, limit=100)
+            self.assertTrue(all(f["state"] == st for f in fits), st)
+            seen += [f["id"] for f in fits]
+        everything = [f["id"] for f in self.walk(limit=500)[0]]
+        self.assertEqual(sorted(seen), sorted(everything))
+
+    def test_every_invalid_parameter_is_refused_naming_it(self):
+        bad = {"limit": ("0", "501", "-1", "1.5", "abc", "", "nan", "1e9"),
+               "before": ("0", "-3", "1.5", "x", "", "4503599627370497"),
+               "law": ("", "A", "bad name", "-dash", "x" * 65, "t5_c4/../x"),
+               "state": ("", "done", "Succeeded", "fitting", "cancelled", "queued,running")}
+        for name, values in bad.items():
+            for v in values:
+                r = self.srv.get("/v1/fits?" + q(**{name: v}), token=TOKEN)
+                err = self.assert_error(r, 400, "invalid_parameter", name, msg="%s=%r" % (name, v))
+                self.assertIn(name, err["message"])
+        # an unknown state names the valid ones
+        err = self.assert_error(self.srv.get("/v1/fits?state=done", token=TOKEN), 400,
+                                "invalid_parameter", "state")
+        for st in FIT_STATES:
+            self.assertIn(st, err["message"])
+        self.assert_error(self.srv.get("/v1/fits?limit=2&limit=3", token=TOKEN), 400,
+                          "invalid_parameter", "limit")
+        self.assert_error(self.srv.get("/v1/fits?page=2", token=TOKEN), 400, "unknown_parameter",
+                          "page")
+        self.assert_error(self.srv.get("/v1/fits?status=queued", token=TOKEN), 400,
+                          "unknown_parameter", "status")
+
+    def test_needs_the_token(self):
+        self.assert_error(self.srv.get("/v1/fits"), 401, "unauthorized")
+        self.assert_error(self.srv.get("/v1/fits?limit=1", token="wrong-token-0123456789abcdef"),
+                          403, "forbidden")
+
+    def test_documented(self):
+        with open(harness.OPENAPI_PATH) as f:
+            doc = json.load(f)
+        op = doc["paths"]["/v1/fits"]["get"]
+        schema = resolve(doc, op["responses"]["200"]["content"]["application/json"]["schema"])
+        self.assertEqual(set(schema["required"]), {"fits", "next_before"})
+        fit = resolve(doc, schema["properties"]["fits"]["items"])
+        self.assertIn("state", fit["required"])
+        self.assertTrue(fit["properties"]["status"]["deprecated"])
+        self.assertIn("deprecated: the same as state", fit["properties"]["status"]["description"])
+        body = self.page(limit=1)
+        for f in body["fits"]:
+            self.assertTrue(set(fit["required"]) <= set(f), f)
+            self.assertTrue(set(f) <= set(fit["properties"]), f)
 
 
 # ---------------------------------------------------------------- restarts
@@ -986,7 +1137,7 @@ class TestDurability(OwnServers, Base):
         fa = self.fit(long_req, server=s, wait=False)
         fb = self.fit({"dataset": b["id"], "law": "second", "bootstrap": 0}, server=s,
                       wait=False)
-        self.poll_fit(fa["id"], lambda f: f["status"] == "running" and f["progress"] > 0.02,
+        self.poll_fit(fa["id"], lambda f: f["state"] == "running" and f["progress"] > 0.02,
                       server=s)
         s.kill()  # SIGKILL, mid-fit: no chance to tidy up
         s = self.start()
@@ -1046,9 +1197,9 @@ class TestDurability(OwnServers, Base):
         while not self.log_events(s, "fit_started") and time.time() < deadline:
             time.sleep(0.02)
         fit_id = self.log_events(s, "fit_started")[0]["fit"]
-        f = self.poll_fit(fit_id, lambda f: f["progress"] > 0 or f["status"] != "running",
+        f = self.poll_fit(fit_id, lambda f: f["progress"] > 0 or f["state"] != "running",
                           server=s)
-        self.assertEqual(f["status"], "running", "the fit ended too soon for this test")
+        self.assertEqual(f["state"], "running", "the fit ended too soon for this test")
         sent = time.time()
         s.proc.send_signal(signal.SIGTERM)
         try:
@@ -1064,7 +1215,7 @@ class TestDurability(OwnServers, Base):
         resp = out.get("resp")
         self.assertIsInstance(resp, Response, resp)
         self.assertEqual(resp.status, 202, resp)
-        self.assertIn(resp.json()["status"], ("queued", "running"))
+        self.assertIn(resp.json()["state"], ("queued", "running"))
         self.assertLess(out["at"] - sent, 5)
         self.assertTrue(self.log_events(s, "fit_interrupted"), s.stderr_text()[-2000:])
         s = self.start()
@@ -1150,7 +1301,7 @@ class TestZErrorCodes(Base):
 # ---------------------------------------------------------------- main
 
 TEST_CLASSES = [TestSweeps, TestReadBack, TestSyntheticRecovery, TestHoldout, TestBadUploads,
-                TestBadFits, TestAppendAndDelete, TestDurability, TestZErrorCodes]
+                TestBadFits, TestAppendAndDelete, TestFitLists, TestDurability, TestZErrorCodes]
 
 
 def configure(args):

@@ -208,7 +208,7 @@ class TestEndToEnd(Base):
         self.assertEqual(s["backend"], "slurm")
         self.assertEqual(s["counts"]["total"], 8)
         s = self.wait_done(s["id"])
-        self.assertEqual(s["status"], "succeeded", json.dumps(s)[:3000])
+        self.assertEqual(s["state"], "succeeded", json.dumps(s)[:3000])
         self.assertEqual(s["counts"]["succeeded"], 8)
         self.assertEqual(s["dataset"]["rows"], 8)
         self.assertEqual(s["fit"]["published"], {"name": "calib-slurm", "version": 1})
@@ -280,7 +280,7 @@ class TestReportRoute(Base):
         self.assert_error(self.report(rid, RESULT, secret), 409, "conflict", "id")
         # its only run cancelled, the sweep has nothing to fit
         s = self.wait_done(s["id"], timeout=30)
-        self.assertEqual(s["status"], "failed")
+        self.assertEqual(s["state"], "failed")
         self.assertIn("no run succeeded", s["error"])
 
     def test_local_runs_take_no_report(self):

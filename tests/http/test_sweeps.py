@@ -66,7 +66,7 @@ class Base(SweepBase):
 class TestEndToEnd(Base):
     def test_grid_trains_fits_and_publishes(self):
         s = self.post_sweep(sweep_body("calib-e2e"))
-        self.assertEqual(s["status"], "running")
+        self.assertEqual(s["state"], "running")
         self.assertEqual(s["backend"], "local")
         self.assertEqual(s["counts"]["total"], 8)
         self.assertEqual(len(s["runs"]), 8)
@@ -76,7 +76,7 @@ class TestEndToEnd(Base):
                   for r in s["runs"]}
         self.assertEqual(len(points), 8)
         s = self.wait_done(s["id"])
-        self.assertEqual(s["status"], "succeeded", json.dumps(s)[:2000])
+        self.assertEqual(s["state"], "succeeded", json.dumps(s)[:2000])
         self.assertEqual(s["counts"]["succeeded"], 8)
         self.assertEqual(s["fit"]["published"], {"name": "calib-e2e", "version": 1})
         self.assertEqual(s["dataset"]["rows"], 8)
@@ -108,7 +108,7 @@ class TestEndToEnd(Base):
             self.assertEqual(row["loss"], run["result"]["val_loss"])
             self.assertEqual(row["seed"], 1)
         fit = self.ok(self.srv.get("/v1/fits/%d" % s["fit"]["id"], token=TOKEN))
-        self.assertEqual(fit["status"], "succeeded")
+        self.assertEqual(fit["state"], "succeeded")
         self.assertEqual(fit["request"]["bootstrap"], 20)
         law = self.ok(self.srv.get("/v1/laws/calib-e2e"))
         self.assertEqual(law["source"]["kind"], "fit")
@@ -140,7 +140,7 @@ class TestEndToEnd(Base):
         self.assertEqual(s["counts"]["succeeded"], 2)
         self.assertTrue(all(r["attempts"] == 1 for r in s["runs"]))
         # two rows cannot identify seven coefficients: the fit says so
-        self.assertEqual(s["status"], "failed")
+        self.assertEqual(s["state"], "failed")
         self.assertEqual(s["dataset"]["rows"], 2)
         self.assertIn("8 rows", s["fit"]["error"])
         ds = self.ok(self.srv.get("/v1/datasets/%d?format=csv" % s["dataset"]["id"],
@@ -184,15 +184,15 @@ class TestCancel(Base):
         self.assertEqual(r["state"], "cancelled")
         # the sweep goes on with its other run; cancel it too
         s = self.sweep(s["id"])
-        self.assertEqual(s["status"], "running")
+        self.assertEqual(s["state"], "running")
         self.assertEqual(s["counts"]["cancelled"], 1)
         pid2 = ref_pid(self.run_get(second["id"]))
         s = self.ok(self.srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN))
-        self.assertEqual(s["status"], "cancelled")
+        self.assertEqual(s["state"], "cancelled")
         self.assertEqual(s["counts"]["cancelled"], 2)
         self.wait_gone(pid2)
         s = self.ok(self.srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN))
-        self.assertEqual(s["status"], "cancelled")
+        self.assertEqual(s["state"], "cancelled")
         time.sleep(0.6)  # a few runner ticks: nothing more happens to it
         s = self.sweep(s["id"])
         self.assertIsNone(s["dataset"])
@@ -312,7 +312,7 @@ class TestFailures(Base):
                 self.assertIn("killed by signal 9", run["error"])
                 self.assertIn("ended without a result", run["last_error"])
                 self.assertGreaterEqual(took, 1 + 2)  # backoff 1 s, then 2 s
-                self.assertEqual(s["status"], "failed")
+                self.assertEqual(s["state"], "failed")
                 self.assertIn("no run succeeded", s["error"])
                 self.assertIsNone(s["dataset"])
             finally:
@@ -373,7 +373,7 @@ class TestWorkerBackend(Base):
             # a new worker on the same address knows nothing of the old runs: 404, lost, retried
             worker = Worker(os.path.join(tmp, "w2"), max_active=2, args=["--port", str(port)])
             s = self.wait_done(s["id"], server=srv, timeout=240)
-            self.assertEqual(s["status"], "succeeded", json.dumps(s)[:2000])
+            self.assertEqual(s["state"], "succeeded", json.dumps(s)[:2000])
             runs = s["runs"]
             self.assertEqual(len(runs), 8)
             self.assertTrue(all(r["state"] == "succeeded" for r in runs), runs)
@@ -425,7 +425,7 @@ class TestRestart(Base):
                 self.assertNotIn('"result"', f.read(), "the victim ended before the kill")
             srv2 = Server(data, token, args=server_args())
             s = self.wait_done(sid, server=srv2, timeout=120)
-            self.assertEqual(s["status"], "succeeded", json.dumps(s)[:3000])
+            self.assertEqual(s["state"], "succeeded", json.dumps(s)[:3000])
             self.assertEqual(s["counts"]["succeeded"], 8)
             self.assertEqual(s["dataset"]["rows"], 8)
             self.assertEqual(s["fit"]["published"], {"name": "calib-restart", "version": 1})
@@ -488,7 +488,7 @@ class TestEta(Base):
         seen = {}  # run id -> [(step, eta)]
         sweep_etas, remaining = [], [s["remaining_tokens"]]
         deadline = time.time() + 120
-        while s["status"] == "running":
+        while s["state"] == "running":
             self.assertLess(time.time(), deadline, json.dumps(s)[:3000])
             time.sleep(0.05)
             s = self.sweep(s["id"])
@@ -501,7 +501,7 @@ class TestEta(Base):
                     if not steps or steps[-1][0] != run["progress"]["step"]:
                         steps.append((run["progress"]["step"], eta))
                     self.check_run_eta(self.run_get(run["id"]))  # the run's own route too
-            if s["status"] != "running":
+            if s["state"] != "running":
                 break
             remaining.append(s["remaining_tokens"])
             self.assertLessEqual(remaining[-1], remaining[-2])
@@ -538,15 +538,182 @@ class TestEta(Base):
         self.assertGreater(s["eta_seconds"], 0)
         self.assertGreater(s["remaining_tokens"], 0)
         s = self.ok(self.srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN))
-        self.assertEqual(s["status"], "cancelled")
+        self.assertEqual(s["state"], "cancelled")
         self.assertIsNone(s["eta_seconds"])
         self.assertIsNone(s["remaining_tokens"])
         self.assertIsNone(s["runs"][0]["eta_seconds"])
         self.assertIsNone(self.run_get(s["runs"][0]["id"])["eta_seconds"])
 
 
+SWEEP_STATES = ("running", "fitting", "succeeded", "failed", "cancelled")
+RUN_STATES = ("queued", "submitted", "running", "succeeded", "failed", "cancelled")
+
+
+class TestLists(Base):
+    """GET /v1/sweeps and GET /v1/sweeps/{id}/runs: newest first, a page at a time,
+    by law and by state."""
+
+    def page(self, path, token=TOKEN, **params):
+        return self.ok(self.srv.get(path + "?" + harness.q(**params), token=token))
+
+    def walk(self, path, key, **params):
+        """Every page from the newest: the items, and how many pages there were."""
+        items, pages, before = [], 0, None
+        while True:
+            body = self.page(path, **dict(params, **({"before": before} if before else {})))
+            self.assertEqual(set(body), {key, "next_before"})
+            pages += 1
+            items += body[key]
+            before = body["next_before"]
+            if before is None:
+                return items, pages
+            self.assertEqual(before, body[key][-1]["id"])
+            self.assertLessEqual(pages, 1000)
+
+    def small_sweep(self, law, sparsities=(0.5,), tokens=4096):
+        grid = {"sizes": [SIZES[0]], "sparsities": list(sparsities), "tokens": [tokens]}
+        return self.post_sweep(sweep_body(law, grid))
+
+    def cancel(self, sid):
+        """Cancels a sweep and waits until its trainers are gone."""
+        s = self.ok(self.srv.request("DELETE", "/v1/sweeps/%d" % sid, token=TOKEN))
+        self.wait_sweep(sid, lambda s: all(not pid_alive(ref_pid(r) or 0) for r in s["runs"]),
+                        timeout=20)
+        return s
+
+    def test_sweeps_pages_and_filters(self):
+        # one-run sweeps: one row cannot identify the law, so their fit fails
+        failed = [self.small_sweep("list-sweeps")["id"] for _ in range(4)]
+        for sid in failed:
+            self.wait_done(sid)
+        ok = self.post_sweep(sweep_body("list-sweeps", bootstrap=0))["id"]
+        self.assertEqual(self.wait_done(ok)["state"], "succeeded")
+        live = self.small_sweep("list-sweeps", tokens=3000000)["id"]
+        self.wait_running(live)
+        ids = failed + [ok, live]
+        # a running sweep is listed with what it has left, without its runs
+        running = self.page("/v1/sweeps", law="list-sweeps", state="running")
+        self.assertEqual([s["id"] for s in running["sweeps"]], [live])
+        self.assertIsNone(running["next_before"])
+        self.assertNotIn("runs", running["sweeps"][0])
+        self.assertGreater(running["sweeps"][0]["remaining_tokens"], 0)
+        self.assertEqual(self.cancel(live)["state"], "cancelled")
+        for limit, pages in ((2, 3), (4, 2), (6, 1), (1, 6), (500, 1)):
+            sweeps, n = self.walk("/v1/sweeps", "sweeps", law="list-sweeps", limit=limit)
+            self.assertEqual([s["id"] for s in sweeps], ids[::-1], limit)
+            self.assertEqual(n, pages, limit)
+        first = self.page("/v1/sweeps", law="list-sweeps", limit=4)
+        self.assertEqual(first["next_before"], ids[2])
+        rest = self.page("/v1/sweeps", law="list-sweeps", limit=4, before=first["next_before"])
+        self.assertEqual(([s["id"] for s in rest["sweeps"]], rest["next_before"]),
+                         (ids[1::-1], None))
+        # each as GET /v1/sweeps/{id} answers it, less its runs; status a copy of state
+        for s in sweeps:
+            one = self.sweep(s["id"])
+            self.assertEqual(s, {k: v for k, v in one.items() if k != "runs"})
+            self.assertEqual(s["status"], s["state"])
+            if s["fit"]:
+                self.assertEqual(s["fit"]["status"], s["fit"]["state"])
+        # by state: each sweep under the state GET /v1/sweeps/{id} says
+        by_state = {st: [s["id"] for s in self.walk("/v1/sweeps", "sweeps", law="list-sweeps",
+                                                    state=st, limit=2)[0]]
+                    for st in SWEEP_STATES}
+        self.assertEqual(by_state, {"running": [], "fitting": [], "succeeded": [ok],
+                                    "failed": failed[::-1], "cancelled": [live]})
+        self.assertEqual(self.sweep(failed[0])["fit"]["state"], "failed")
+        # every law: these among them, newest first, each once; a law without sweeps: none
+        everything = [s["id"] for s in self.walk("/v1/sweeps", "sweeps", limit=3)[0]]
+        self.assertEqual(everything, sorted(set(everything), reverse=True))
+        self.assertTrue(set(ids) <= set(everything))
+        self.assertEqual([s["id"] for s in self.walk("/v1/sweeps", "sweeps")[0]], everything)
+        for st in SWEEP_STATES:
+            self.assertTrue(all(s["state"] == st for s in
+                                self.walk("/v1/sweeps", "sweeps", state=st)[0]), st)
+        self.assertEqual(self.page("/v1/sweeps", law="no-sweep-calibrates-this"),
+                         {"sweeps": [], "next_before": None})
+        self.assertEqual(self.page("/v1/sweeps", before=1), {"sweeps": [], "next_before": None})
+
+    def test_runs_pages_and_states(self):
+        s = self.small_sweep("list-runs", sparsities=(0, 0.25, 0.5, 0.75, 0.875))
+        runs = [r["id"] for r in s["runs"]]  # oldest first
+        self.assertEqual(len(runs), 5)
+        s = self.wait_done(s["id"])
+        path = "/v1/sweeps/%d/runs" % s["id"]
+        for limit, pages in ((2, 3), (5, 1), (1, 5), (500, 1)):
+            got, n = self.walk(path, "runs", limit=limit)
+            self.assertEqual([r["id"] for r in got], runs[::-1], limit)
+            self.assertEqual(n, pages, limit)
+        # each as GET /v1/runs/{id}, and as the sweep lists it
+        by_id = {r["id"]: r for r in s["runs"]}
+        for r in got:
+            self.assertEqual(r, self.run_get(r["id"]))
+            self.assertEqual(r, by_id[r["id"]])
+        body = self.page(path)  # the default page holds all five
+        self.assertEqual(([r["id"] for r in body["runs"]], body["next_before"]),
+                         (runs[::-1], None))
+        body = self.page(path, before=runs[2])
+        self.assertEqual([r["id"] for r in body["runs"]], runs[1::-1])
+        self.assertEqual([r["id"] for r in self.page(path, state="succeeded")["runs"]], runs[::-1])
+        for st in RUN_STATES:
+            if st != "succeeded":
+                self.assertEqual(self.page(path, state=st), {"runs": [], "next_before": None}, st)
+        # a sweep whose runs are on the way: two running on the two slots, one queued
+        live = self.small_sweep("list-runs-live", sparsities=(0.25, 0.5, 0.75), tokens=3000000)
+        first, second, third = [r["id"] for r in live["runs"]]
+        self.wait_running(live["id"], 2)
+        path = "/v1/sweeps/%d/runs" % live["id"]
+        self.assertEqual([r["id"] for r in self.page(path, state="running")["runs"]],
+                         [second, first])
+        self.assertEqual([r["id"] for r in self.page(path, state="queued")["runs"]], [third])
+        page = self.page(path, limit=1, state="running")
+        self.assertEqual(([r["id"] for r in page["runs"]], page["next_before"]), ([second], second))
+        self.cancel(live["id"])
+        self.assertEqual([r["id"] for r in self.page(path, state="cancelled")["runs"]],
+                         [third, second, first])
+        # an unknown sweep, a bad id
+        self.assert_error(self.srv.get("/v1/sweeps/999999/runs", token=TOKEN), 404, "not_found",
+                          "id")
+        for bad in ("0", "abc", "1.5"):
+            self.assert_error(self.srv.get("/v1/sweeps/%s/runs" % bad, token=TOKEN), 400,
+                              "invalid_parameter", "id")
+
+    def test_every_invalid_parameter_is_refused_naming_it(self):
+        sid = self.small_sweep("list-bad")["id"]
+        self.wait_done(sid)
+        bad = {"limit": ("0", "501", "-1", "1.5", "abc", "", "nan"),
+               "before": ("0", "-3", "1.5", "x", "", "4503599627370497")}
+        sweeps = dict(bad, law=("", "A", "bad name", "x" * 65),
+                      state=("", "done", "Running", "queued", "finished"))
+        runs = dict(bad, state=("", "done", "Queued", "fitting", "finished"))
+        for path, params, valid in (("/v1/sweeps", sweeps, SWEEP_STATES),
+                                    ("/v1/sweeps/%d/runs" % sid, runs, RUN_STATES)):
+            for name, values in params.items():
+                for v in values:
+                    r = self.srv.get(path + "?" + harness.q(**{name: v}), token=TOKEN)
+                    err = self.assert_error(r, 400, "invalid_parameter", name,
+                                            msg="%s %s=%r" % (path, name, v))
+                    self.assertIn(name, err["message"])
+            # an unknown state names the valid ones
+            err = self.assert_error(self.srv.get(path + "?state=done", token=TOKEN), 400,
+                                    "invalid_parameter", "state")
+            for st in valid:
+                self.assertIn(st, err["message"])
+            self.assert_error(self.srv.get(path + "?limit=1&limit=2", token=TOKEN), 400,
+                              "invalid_parameter", "limit")
+            self.assert_error(self.srv.get(path + "?status=running", token=TOKEN), 400,
+                              "unknown_parameter", "status")
+        self.assert_error(self.srv.get("/v1/sweeps/%d/runs?law=list-bad" % sid, token=TOKEN),
+                          400, "unknown_parameter", "law")
+
+    def test_need_the_token(self):
+        for path in ("/v1/sweeps", "/v1/sweeps/1/runs", "/v1/sweeps?limit=1"):
+            self.assert_error(self.srv.get(path), 401, "unauthorized")
+            self.assert_error(self.srv.get(path, token="wrong-token-0123456789abcdef"), 403,
+                              "forbidden")
+
+
 TEST_CLASSES = [TestEndToEnd, TestBadRequests, TestCancel, TestFailures, TestWorkerBackend,
-                TestRestart, TestEta]
+                TestRestart, TestEta, TestLists]
 
 
 if __name__ == "__main__":

@@ -154,7 +154,7 @@ class TestExports(Base):
                              json_body={"dataset": info["id"], "law": "mlflow-export",
                                         "bootstrap": 0})
         self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.json()["status"], "succeeded", r)
+        self.assertEqual(r.json()["state"], "succeeded", r)
 
     def test_append_with_skip_invalid_and_refused_appends(self):
         info = self.ok(self.upload(fixture(MLFLOW_FILE), skip_invalid="true"), 201)

@@ -1,10 +1,13 @@
 // Data & fits: upload a sweep (file picker or drag and drop), list datasets,
 // start a fit, watch it, and draw predicted against measured and the
-// residuals, held-out rows marked. Every route here needs the bearer token.
+// residuals, held-out rows marked; jobs.js lists the fits and the sweeps.
+// Every route here needs the bearer token.
 import { api, forgetLaws, getToken } from "../api.js";
 import { drawChart, destroyChart, PALETTE } from "../charts.js";
 import { busy, clearErrors, readForm, rowErrorsTable, showError, showLocalError } from "../forms.js";
 import { dateTime, esc, num, unitHtml } from "../format.js";
+import * as jobs from "./jobs.js";
+import { stateBadge } from "./jobs.js";
 import { coefUnit } from "./laws.js";
 
 let ctx, upForm, fitForm, chosenFile = null;
@@ -54,6 +57,7 @@ export function init(c) {
     }
   });
   document.getElementById("datasets-list").addEventListener("click", onDatasetAction);
+  jobs.init();
   window.addEventListener("sparselaw:token", () => {
     if (!document.getElementById("view-data").hidden) show(current);
   });
@@ -224,28 +228,28 @@ async function watchFit(id, gen) {
     } catch (err) {
       if (gen !== generation) return;
       showError(card, err, { fallback: errEl });
-      document.getElementById("fit-status").innerHTML = "";
+      document.getElementById("fit-state").innerHTML = "";
       return;
     }
     if (gen !== generation) return;
-    renderStatus(f);
-    if (f.status === "succeeded" || f.status === "failed") {
-      if (f.status === "failed") errEl.textContent = f.error || "the fit failed";
+    renderState(f);
+    if (f.state === "succeeded" || f.state === "failed") {
+      if (f.state === "failed") errEl.textContent = f.error || "the fit failed";
       else renderResult(f);
       if (f.published && last !== "published") forgetLaws();
       return;
     }
-    last = f.status;
+    last = f.state;
     await new Promise((res) => setTimeout(res, 400));
     if (gen !== generation) return;
   }
 }
 
-function renderStatus(f) {
+function renderState(f) {
   const pct = Math.round(100 * (f.progress || 0));
   const req = f.request || {};
-  document.getElementById("fit-status").innerHTML = `
-    <p><span class="status status-${esc(f.status)}" data-status="${esc(f.status)}">${esc(f.status)}</span>
+  document.getElementById("fit-state").innerHTML = `
+    <p>${stateBadge(f.state)}
       <progress max="100" value="${pct}">${pct} %</progress> <span class="unit">${pct} %</span>
       · dataset ${f.dataset} → law <strong>${esc(f.law)}</strong> · attempt ${f.attempts}</p>
     <p class="hint">queued ${esc(dateTime(f.created_at))}${f.started_at ? `, started ${esc(dateTime(f.started_at))}` : ""}${
@@ -330,14 +334,17 @@ export async function show(params) {
   document.getElementById("data-token-notice").hidden = !!getToken();
   await loadDatasets(params.dataset);
   if (gen !== generation) return;
+  const lists = jobs.show(params, gen);
   if (params.fit) await watchFit(params.fit, gen);
   else {
     document.getElementById("fit-card").hidden = true;
     destroyChart(document.getElementById("fit-pvm"));
     destroyChart(document.getElementById("fit-resid"));
   }
+  await lists;
 }
 
 export function hide() {
   generation++;
+  jobs.hide();
 }
