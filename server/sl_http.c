@@ -84,6 +84,38 @@ void sl_reply_json(sl_request *req, unsigned status, json_t *body) {
     sl_reply_text(req, status, "application/json", buf, len + 1);
 }
 
+typedef struct {
+    sl_stream_fill fill;
+    void (*done)(void *ctx);
+    void *ctx;
+} stream;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    stream *st = cls;
+    long n = st->fill(st->ctx, buf, max);
+    return n > 0 ? (ssize_t)n
+           : n == 0 ? MHD_CONTENT_READER_END_OF_STREAM
+                    : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls) {
+    stream *st = cls;
+    if (st->done) st->done(st->ctx);
+    free(st);
+}
+
+void sl_reply_stream(sl_request *req, unsigned status, const char *content_type,
+                     sl_stream_fill fill, void (*done)(void *ctx), void *ctx) {
+    stream *st = malloc(sizeof *st);
+    if (!st) abort();
+    *st = (stream){fill, done, ctx};
+    set_response(req, status,
+                 MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, st,
+                                                   stream_free),
+                 content_type);
+}
+
 void sl_reply_file(sl_request *req, int fd, size_t size, const char *content_type) {
     set_response(req, 200, MHD_create_response_from_fd(size, fd), content_type);
 }
