@@ -504,12 +504,18 @@ sl_store *sl_store_open(const char *dir, int connections, char *errbuf, size_t c
         sl_store_close(s);
         return NULL;
     }
+    s->read_only = sqlite3_db_readonly(s->conns[0].db, "main") == 1;
+    if (s->read_only)
+        sl_log(SL_LOG_WARNING, "read_only_store",
+               "the database cannot be written: reads are served, writes answer 500, and no fit "
+               "or training run starts");
     return s;
 }
 
 void sl_store_close(sl_store *s) {
     if (!s) return;
-    if (s->conns[0].db) sl_store_exec(s->conns[0].db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    if (s->conns[0].db && !s->read_only)
+        sl_store_exec(s->conns[0].db, "PRAGMA wal_checkpoint(TRUNCATE)");
     for (int i = 0; i < s->count; i++)
         if (s->conns[i].db) close_conn(&s->conns[i]);
     pthread_mutex_destroy(&s->lock);

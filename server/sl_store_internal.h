@@ -75,6 +75,7 @@ struct sl_store {
     sl_store_conn *conns;
     int lock_fd; /* DIR/lock, flock'ed for the life of the store; -1 when not held */
     char path[4096]; /* DIR/sparselaw.db, for the health check's own connection */
+    int read_only;   /* the database cannot be written: it serves reads, runs nothing */
 
     sl_store_law_cache law_cache;
 };

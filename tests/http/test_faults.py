@@ -9,6 +9,7 @@
   refused one left nothing, and PRAGMA integrity_check is ok;
 - a full disk (a 2 MiB tmpfs, where the test may mount one): writes are
   refused with nothing stored, and the server starts again on it;
+- a read-only database: the server starts, serves reads and refuses writes;
 - a damaged database page: the server refuses to start on it, and /healthz
   of a running server reports damage that appears under it (500);
 - text that is not UTF-8 is refused naming the field, and a name stored by
@@ -26,6 +27,7 @@ figures on stderr ("figures: ...").
 import json
 import os
 import random
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -285,6 +287,46 @@ class TestFullDisk(OwnServers, Base):
                 "writes refused with 500 and nothing stored (the rest kept), %d restarts on the "
                 "full disk (after kill -9, after SIGTERM), writes again once space was freed, "
                 "%.1f s" % (len(acked), late_refused, starts, time.time() - t0))
+
+
+# ---------------------------------------------------------------- a read-only database
+
+class ServerAs(harness.Server):
+    """sparselawd started through a command prefix (setpriv: as another user)."""
+
+    def __init__(self, prefix, data_dir, token_file):
+        self.data_dir = data_dir
+        cmd = prefix + [harness.SERVER_BIN, "--port", "0", "--bind", "127.0.0.1", "--data-dir",
+                        data_dir, "--token-file", token_file, "--threads", "2"]
+        harness.Listener.__init__(self, cmd, harness.clean_env(), "sparselawd")
+
+
+class TestReadOnly(OwnServers, Base):
+    tmp_prefix = "sparselaw-faults-ro-"
+
+    def test_a_read_only_database_serves_reads(self):
+        srv = self.start()
+        self.assertEqual(srv.request("PUT", "/v1/laws/kept", json_body=law_body("kept"),
+                                     token=TOKEN).status, 201)
+        self.stop(srv)
+        os.chmod(db_path(self.data), 0o444)
+        prefix = []
+        if os.geteuid() == 0:  # root writes whatever the mode: run as nobody
+            if not shutil.which("setpriv"):
+                self.skipTest("running as root without setpriv to drop to nobody")
+            subprocess.run(["chown", "-R", "nobody", self.tmp], check=True)
+            prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        srv = ServerAs(prefix, self.data, self.token_file)
+        self.servers.append(srv)
+        self.assertEqual(self.ok(srv.request("GET", "/v1/laws/kept"))["description"], "kept")
+        self.ok(srv.request("GET", "/healthz"))
+        self.assert_error(srv.request("PUT", "/v1/laws/kept", json_body=law_body("again"),
+                                      token=TOKEN), 500, "internal")
+        time.sleep(1)  # the fit workers and the runner poll meanwhile: they claim nothing
+        events = [e.get("event") for e in srv.log_entries()]
+        self.assertIn("read_only_store", events)
+        self.assertLessEqual(events.count("sqlite"), 2, srv.stderr_text())  # the refused PUT's
+        self.assertEqual(srv.stop(), 0)
 
 
 # ---------------------------------------------------------------- a damaged page
@@ -548,7 +590,8 @@ def tearDownModule():
     harness.stop_shared()
 
 
-TEST_CLASSES = [TestKill9, TestFullDisk, TestCorruption, TestUtf8, TestRefusals, TestLargeRead]
+TEST_CLASSES = [TestKill9, TestFullDisk, TestReadOnly, TestCorruption, TestUtf8, TestRefusals,
+                TestLargeRead]
 
 
 if __name__ == "__main__":
