@@ -18,6 +18,7 @@
 #include "sl_metrics.h"
 #include "sl_secret.h"
 #include "sl_log.h"
+#include "sl_text.h"
 
 #define MAX_PATH_PARAMS 4
 
@@ -550,6 +551,16 @@ int sl_http_listen(const sl_config *cfg, int *fd, unsigned *port, char *err, siz
     return 0;
 }
 
+/* libmicrohttpd's own messages (a connection closed on a cut answer, say),
+ * as JSON lines like every other. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    sl_text_trim_end(msg);
+    sl_log(SL_LOG_WARNING, "libmicrohttpd", msg);
+}
+
 int sl_http_start(sl_server *server, int fd) {
     const sl_config *cfg = server->config;
     unsigned flags =
@@ -559,7 +570,7 @@ int sl_http_start(sl_server *server, int fd) {
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, server, MHD_OPTION_CONNECTION_TIMEOUT, cfg->http_timeout,
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-        NULL, MHD_OPTION_END);
+        NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!daemon_handle) {
         sl_log(SL_LOG_ERROR, "cannot_start", "libmicrohttpd would not serve the listening socket");
         close(fd);

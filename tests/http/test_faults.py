@@ -577,6 +577,25 @@ class TestLargeRead(OwnServers, Base):
                 "peak RSS grew %.1f MiB" % (self.ROWS, sizes[0], sizes[2], took, grown / 1024))
 
 
+    def test_a_dataset_deleted_while_read_cuts_the_answer(self):
+        srv = self.start()
+        r = upload(srv, csv_rows(self.ROWS), "going")
+        self.assertEqual(r.status, 201, r)
+        did = r.json()["id"]
+        conn = srv.connect()
+        conn.request("GET", "/v1/datasets/%d" % did, headers={"Authorization": "Bearer " + TOKEN})
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 200)
+        first = resp.read(65536)
+        self.ok(srv.request("DELETE", "/v1/datasets/%d" % did, token=TOKEN))
+        with self.assertRaises(harness.http.client.IncompleteRead):
+            rest = resp.read()  # the server closes before the last chunk
+            self.fail("a whole answer of %d bytes after the delete" % (len(first) + len(rest)))
+        conn.close()
+        self.assertIn("dataset_answer_cut", [e.get("event") for e in srv.log_entries()])
+        self.stop(srv)
+
+
 def setUpModule():
     args = []
     if harness.TRAINER:
