@@ -495,6 +495,7 @@ sl_store *sl_store_open(const char *dir, int connections, char *errbuf, size_t c
                      path, why, path);
         else
             snprintf(errbuf, cap, "cannot check the database %s: %s", path, why);
+        s->read_only = 1; /* no checkpoint into a damaged file on the way out */
         sl_store_close(s);
         return NULL;
     }
