@@ -73,7 +73,7 @@ struct sl_store {
     int nfree;
     int *free_ids;
     sl_store_conn *conns;
-    int lock_fd; /* DIR/lock, flock'ed for the life of the store; -1 when not held */
+    int lock_fd;     /* DIR/lock, flock'ed for the life of the store; -1 when not held */
     char path[4096]; /* DIR/sparselaw.db, for the health check's own connection */
     int read_only;   /* the database cannot be written: it serves reads, runs nothing */
 
