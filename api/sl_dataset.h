@@ -148,6 +148,10 @@ int sl_dataset_report_json(const sl_dataset *ds, json_t *obj);
  * empty cells for absent optional values, numbers that round-trip).
  * Malloc'd, NUL-terminated; NULL only when out of memory. */
 char *sl_dataset_csv(const sl_dataset_row *rows, size_t nrows, size_t *len);
+/* The same rows appended to b, after the header line when header is set: a
+ * long export written page by page. 0, or -1 when b is full or memory out. */
+struct sl_buf;
+int sl_dataset_csv_add(struct sl_buf *b, const sl_dataset_row *rows, size_t nrows, int header);
 
 /* One row as {sparsity, nonzeros, data, loss, run_id?, pattern?, seed?}. */
 json_t *sl_dataset_row_json(const sl_dataset_row *row);

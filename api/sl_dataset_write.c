@@ -37,21 +37,25 @@ static int put_csv_text(sl_buf *b, const char *s) {
     return bad | sl_buf_addc(b, '"');
 }
 
-char *sl_dataset_csv(const sl_dataset_row *rows, size_t nrows, size_t *len) {
-    sl_buf b = {0};
-    int bad = sl_buf_adds(&b, "sparsity,nonzeros,data,loss,run_id,pattern,seed\r\n");
+int sl_dataset_csv_add(sl_buf *b, const sl_dataset_row *rows, size_t nrows, int header) {
+    int bad = header ? sl_buf_adds(b, "sparsity,nonzeros,data,loss,run_id,pattern,seed\r\n") : 0;
     for (size_t i = 0; i < nrows && !bad; i++) {
         const sl_dataset_row *r = &rows[i];
-        bad |= put_num(&b, r->sparsity) | sl_buf_addc(&b, ',');
-        bad |= put_num(&b, r->nonzeros) | sl_buf_addc(&b, ',');
-        bad |= put_num(&b, r->data) | sl_buf_addc(&b, ',');
-        bad |= put_num(&b, r->loss) | sl_buf_addc(&b, ',');
-        if (r->run_id) bad |= put_csv_text(&b, r->run_id);
-        bad |= sl_buf_addc(&b, ',') | sl_buf_adds(&b, r->pattern) | sl_buf_addc(&b, ',');
-        if (r->has_seed) bad |= sl_buf_addf(&b, "%lld", r->seed);
-        bad |= sl_buf_add(&b, "\r\n", 2);
+        bad |= put_num(b, r->sparsity) | sl_buf_addc(b, ',');
+        bad |= put_num(b, r->nonzeros) | sl_buf_addc(b, ',');
+        bad |= put_num(b, r->data) | sl_buf_addc(b, ',');
+        bad |= put_num(b, r->loss) | sl_buf_addc(b, ',');
+        if (r->run_id) bad |= put_csv_text(b, r->run_id);
+        bad |= sl_buf_addc(b, ',') | sl_buf_adds(b, r->pattern) | sl_buf_addc(b, ',');
+        if (r->has_seed) bad |= sl_buf_addf(b, "%lld", r->seed);
+        bad |= sl_buf_add(b, "\r\n", 2);
     }
-    if (bad) {
+    return bad ? -1 : 0;
+}
+
+char *sl_dataset_csv(const sl_dataset_row *rows, size_t nrows, size_t *len) {
+    sl_buf b = {0};
+    if (sl_dataset_csv_add(&b, rows, nrows, 1) != 0) {
         sl_buf_free(&b);
         return NULL;
     }

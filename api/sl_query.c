@@ -101,6 +101,12 @@ int sl_query_patterns_decode(const char *text, double *sparsity,
         if (sl_parse_pattern("patterns", item, &a, &b, err)) return -1;
         sparsity[n] = 1.0 - (double)a / (double)b;
         snprintf(names[n], sizeof names[n], "%d:%d", a, b);
+        /* As the number lists: a pattern listed twice (2:4 and 02:04 too)
+         * is a mistake. 1:2 and 2:4 are two patterns of one sparsity. */
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(names[k], names[n]) == 0)
+                return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "patterns",
+                                    "patterns lists %s twice", names[n]);
         n++;
         if (!p[len]) break;
         p += len + 1;

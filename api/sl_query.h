@@ -32,8 +32,8 @@ int sl_query_cost_decode(const char *model, const char *prune_start, const char 
 int sl_query_budget_decode(const char *compute, const char *data, const struct sl_law_record *rec,
                            double nonzeros, double *dense_data, int *given_compute, sl_error *err);
 
-/* patterns=2:4,1:4: 1..SL_QUERY_MAX_PATTERNS n:m patterns into their
- * sparsities 1 - n/m and their names "n:m" (field "patterns"). */
+/* patterns=2:4,1:4: 1..SL_QUERY_MAX_PATTERNS distinct n:m patterns into
+ * their sparsities 1 - n/m and their names "n:m" (field "patterns"). */
 int sl_query_patterns_decode(const char *text, double *sparsity,
                              char names[][SL_QUERY_PATTERN_NAME_MAX], size_t *count, sl_error *err);
 

@@ -53,14 +53,17 @@ static int take_real(json_t *obj, const char *path, const char *key, double lo, 
     return 0;
 }
 
-/* A non-empty array member of at most max elements. */
+/* An array member of at most max elements: non-empty, unless may_be_empty
+ * (sparsities and patterns, of which the grid needs one or the other: a
+ * stored request lists the one it has not as []). */
 static json_t *take_array(json_t *obj, const char *field, const char *key, size_t max, int required,
-                          sl_error *err) {
+                          int may_be_empty, sl_error *err) {
     json_t *a = json_object_get(obj, key);
     if (!a && !required) return json_array(); /* caller decrefs either way */
-    if (!json_is_array(a) || json_array_size(a) == 0 || json_array_size(a) > max) {
-        sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s must be an array of 1 to %zu values",
-                     field, max);
+    size_t lo = may_be_empty ? 0 : 1;
+    if (!json_is_array(a) || json_array_size(a) < lo || json_array_size(a) > max) {
+        sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s must be an array of %zu to %zu values",
+                     field, lo, max);
         return NULL;
     }
     return json_incref(a);
@@ -68,7 +71,7 @@ static json_t *take_array(json_t *obj, const char *field, const char *key, size_
 
 static int decode_sizes(json_t *grid, sl_sweep_request *out, sl_error *err) {
     static const char *const keys[] = {"layers", "width", "heads"};
-    json_t *a = take_array(grid, "grid.sizes", "sizes", SL_SWEEP_MAX_SIZES, 1, err);
+    json_t *a = take_array(grid, "grid.sizes", "sizes", SL_SWEEP_MAX_SIZES, 1, 0, err);
     if (!a) return -1;
     size_t i;
     json_t *v;
@@ -102,11 +105,13 @@ static int decode_sizes(json_t *grid, sl_sweep_request *out, sl_error *err) {
 }
 
 static int decode_values(json_t *grid, sl_sweep_request *out, sl_error *err) {
-    json_t *sp = take_array(grid, "grid.sparsities", "sparsities", SL_SWEEP_MAX_SPARSITIES, 0, err);
+    json_t *sp =
+        take_array(grid, "grid.sparsities", "sparsities", SL_SWEEP_MAX_SPARSITIES, 0, 1, err);
     json_t *pa =
-        sp ? take_array(grid, "grid.patterns", "patterns", SL_SWEEP_MAX_PATTERNS, 0, err) : NULL;
-    json_t *tk = pa ? take_array(grid, "grid.tokens", "tokens", SL_SWEEP_MAX_TOKENS, 1, err) : NULL;
-    json_t *sd = tk ? take_array(grid, "grid.seeds", "seeds", SL_SWEEP_MAX_SEEDS, 0, err) : NULL;
+        sp ? take_array(grid, "grid.patterns", "patterns", SL_SWEEP_MAX_PATTERNS, 0, 1, err) : NULL;
+    json_t *tk =
+        pa ? take_array(grid, "grid.tokens", "tokens", SL_SWEEP_MAX_TOKENS, 1, 0, err) : NULL;
+    json_t *sd = tk ? take_array(grid, "grid.seeds", "seeds", SL_SWEEP_MAX_SEEDS, 0, 0, err) : NULL;
     int rc = sd ? 0 : -1;
     size_t i;
     json_t *v;
@@ -347,45 +352,83 @@ json_t *sl_sweep_request_json(const sl_sweep_request *req) {
                      req->fit ? json_deep_copy(req->fit) : json_object());
 }
 
-static int same_point(const sl_run_spec *a, const sl_run_spec *b) {
-    return a->size.layers == b->size.layers && a->size.width == b->size.width &&
-           a->size.heads == b->size.heads && a->sparsity == b->sparsity &&
-           a->pattern_n == b->pattern_n && a->pattern_m == b->pattern_m && a->tokens == b->tokens &&
-           a->seed == b->seed;
+/* Where each of the grid's lists has a value not seen earlier in it: a
+ * point is one choice from each list, so points drawn from these are all
+ * distinct and their number is the product of the counts. Each list is
+ * short (SL_SWEEP_MAX_*), so finding these is cheap whatever the grid. */
+typedef struct {
+    unsigned char size[SL_SWEEP_MAX_SIZES];
+    unsigned char kind[SL_SWEEP_MAX_SPARSITIES + SL_SWEEP_MAX_PATTERNS]; /* sparsities, patterns */
+    unsigned char token[SL_SWEEP_MAX_TOKENS];
+    unsigned char seed[SL_SWEEP_MAX_SEEDS];
+    size_t nsize, nkind, ntoken, nseed;
+} grid_firsts;
+
+static int same_size(const sl_run_size *a, const sl_run_size *b) {
+    return a->layers == b->layers && a->width == b->width && a->heads == b->heads;
+}
+
+/* Index i of kind is sparsity i, or pattern i - nsparsities after them. */
+static int same_kind(const sl_sweep_request *req, size_t i, size_t j) {
+    size_t ns = req->nsparsities;
+    if ((i < ns) != (j < ns)) return 0; /* a pattern is never an unstructured point */
+    if (i < ns) return req->sparsities[i] == req->sparsities[j];
+    return req->patterns[i - ns][0] == req->patterns[j - ns][0] &&
+           req->patterns[i - ns][1] == req->patterns[j - ns][1];
+}
+
+static void grid_firsts_find(const sl_sweep_request *req, grid_firsts *g) {
+    memset(g, 0, sizeof *g);
+    for (size_t i = 0; i < req->nsizes; i++) {
+        size_t k = 0;
+        while (k < g->nsize && !same_size(&req->sizes[g->size[k]], &req->sizes[i]))
+            k++;
+        if (k == g->nsize) g->size[g->nsize++] = (unsigned char)i;
+    }
+    for (size_t i = 0; i < req->nsparsities + req->npatterns; i++) {
+        size_t k = 0;
+        while (k < g->nkind && !same_kind(req, g->kind[k], i))
+            k++;
+        if (k == g->nkind) g->kind[g->nkind++] = (unsigned char)i;
+    }
+    for (size_t i = 0; i < req->ntokens; i++) {
+        size_t k = 0;
+        while (k < g->ntoken && req->tokens[g->token[k]] != req->tokens[i])
+            k++;
+        if (k == g->ntoken) g->token[g->ntoken++] = (unsigned char)i;
+    }
+    for (size_t i = 0; i < req->nseeds; i++) {
+        size_t k = 0;
+        while (k < g->nseed && req->seeds[g->seed[k]] != req->seeds[i])
+            k++;
+        if (k == g->nseed) g->seed[g->nseed++] = (unsigned char)i;
+    }
 }
 
 size_t sl_sweep_points(const sl_sweep_request *req, sl_run_spec *out, size_t cap) {
-    /* Duplicates are found among the points already written, so count
-     * without out by expanding into a scratch array. */
-    size_t total = req->nsizes * (req->nsparsities + req->npatterns) * req->ntokens * req->nseeds;
-    sl_run_spec *all = calloc(total ? total : 1, sizeof *all);
-    if (!all) abort();
+    grid_firsts g;
+    grid_firsts_find(req, &g);
     size_t n = 0;
-    for (size_t z = 0; z < req->nsizes; z++)
-        for (size_t s = 0; s < req->nsparsities + req->npatterns; s++)
-            for (size_t t = 0; t < req->ntokens; t++)
-                for (size_t k = 0; k < req->nseeds; k++) {
-                    sl_run_spec p;
-                    memset(&p, 0, sizeof p);
-                    p.size = req->sizes[z];
-                    if (s < req->nsparsities) {
-                        p.sparsity = req->sparsities[s];
+    for (size_t z = 0; out && z < g.nsize && n < cap; z++)
+        for (size_t s = 0; s < g.nkind && n < cap; s++)
+            for (size_t t = 0; t < g.ntoken && n < cap; t++)
+                for (size_t k = 0; k < g.nseed && n < cap; k++) {
+                    sl_run_spec *p = &out[n++];
+                    size_t kind = g.kind[s];
+                    memset(p, 0, sizeof *p);
+                    p->size = req->sizes[g.size[z]];
+                    if (kind < req->nsparsities) {
+                        p->sparsity = req->sparsities[kind];
                     } else {
-                        p.pattern_n = req->patterns[s - req->nsparsities][0];
-                        p.pattern_m = req->patterns[s - req->nsparsities][1];
-                        p.sparsity = 1.0 - (double)p.pattern_n / (double)p.pattern_m;
+                        p->pattern_n = req->patterns[kind - req->nsparsities][0];
+                        p->pattern_m = req->patterns[kind - req->nsparsities][1];
+                        p->sparsity = 1.0 - (double)p->pattern_n / (double)p->pattern_m;
                     }
-                    p.tokens = req->tokens[t];
-                    p.seed = req->seeds[k];
-                    p.trainer = req->trainer;
-                    size_t j = 0;
-                    while (j < n && !same_point(&all[j], &p))
-                        j++;
-                    if (j == n) all[n++] = p;
+                    p->tokens = req->tokens[g.token[t]];
+                    p->seed = req->seeds[g.seed[k]];
+                    p->trainer = req->trainer;
                 }
-    if (out) memcpy(out, all, (n < cap ? n : cap) * sizeof *out);
-    free(all);
-    return n;
+    return g.nsize * g.nkind * g.ntoken * g.nseed;
 }
 
 json_t *sl_sweep_fit_body(json_t *fit_options, const char *law, long long dataset) {

@@ -61,7 +61,9 @@ void sl_sweep_request_free(sl_sweep_request *req);
 
 /* The distinct grid points, sizes x (sparsities, patterns) x tokens x seeds
  * in that nesting; writes up to cap and returns how many there are (which
- * may exceed cap). Identical points appear once. */
+ * may exceed cap). Identical points appear once: a value repeated in a list
+ * counts once. With out NULL it only counts, from the lists' sizes and
+ * nothing expanded, so a grid too large is refused at once. */
 size_t sl_sweep_points(const sl_sweep_request *req, sl_run_spec *out, size_t cap);
 
 /* The fit request of a finished sweep: the sweep's fit options on dataset. */

@@ -6,8 +6,11 @@
 #include <string.h>
 
 #include "sl_handle.h"
+#include "sl_buf.h"
 #include "sl_dataset.h"
+#include "sl_log.h"
 #include "sl_store.h"
+#include "sl_text.h"
 
 static json_t *info_json(const sl_dataset_info *d) {
     return json_pack("{s:I, s:s, s:I, s:{s:s, s:s}, s:s, s:s}", "id", (json_int_t)d->id, "name",
@@ -83,6 +86,13 @@ void sl_handle_dataset_create(sl_request *req) {
             sl_reply_fail(req, SL_ERR_INVALID_PARAMETER, "name", "name has a control character");
             return;
         }
+    /* Refused here, before anything is stored: every answer that carries
+     * the name must encode as JSON. */
+    if (!sl_text_utf8_valid(name, strlen(name))) {
+        sl_reply_fail(req, SL_ERR_INVALID_PARAMETER, "name",
+                      "name must be UTF-8 text (percent-encode its UTF-8 bytes)");
+        return;
+    }
     sl_dataset ds;
     if (parse_upload(req, &ds) != 0) return;
     sl_dataset_info info;
@@ -127,10 +137,83 @@ void sl_handle_datasets_list(sl_request *req) {
     sl_reply_json(req, 200, json_pack("{s:o}", "datasets", list));
 }
 
+/* ---- reading a dataset back: its rows a page at a time, as the client
+ * takes them, so that memory stays bounded whatever the dataset's size. */
+
+#define PAGE_ROWS 2048
+
+typedef struct {
+    sl_store *store;
+    long long id;
+    long long next, total; /* rows sent, and rows the answer holds */
+    int csv, done;
+    sl_buf out; /* text made and not yet sent, from `sent` on */
+    size_t sent;
+    sl_dataset_row rows[PAGE_ROWS];
+} dataset_stream;
+
+/* The next page of rows into s->out, or the end of the document after
+ * the last one. -1 when the store fails or the rows went (a delete). */
+static int next_page(dataset_stream *s) {
+    s->out.len = 0;
+    s->sent = 0;
+    if (s->next >= s->total) {
+        s->done = 1;
+        return s->csv ? 0 : sl_buf_adds(&s->out, "]}\n");
+    }
+    size_t n = 0;
+    if (sl_store_dataset_rows_page(s->store, s->id, s->next, s->total, PAGE_ROWS, s->rows, &n) !=
+            SL_STORE_OK ||
+        n == 0)
+        return -1;
+    int bad = 0;
+    if (s->csv) {
+        bad = sl_dataset_csv_add(&s->out, s->rows, n, 0);
+    } else {
+        json_t *page = sl_dataset_rows_json(s->rows, n);
+        char *text = page ? json_dumps(page, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+        json_decref(page);
+        /* The page's array without its brackets, after the last page's rows. */
+        bad = !text || (s->next > 0 && sl_buf_addc(&s->out, ',')) ||
+              sl_buf_add(&s->out, text + 1, strlen(text) - 2);
+        free(text);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(s->rows[i].run_id);
+    s->next += (long long)n;
+    return bad ? -1 : 0;
+}
+
+static long dataset_fill(void *ctx, char *buf, size_t max) {
+    dataset_stream *s = ctx;
+    while (s->sent == s->out.len) {
+        if (s->done) return 0;
+        if (next_page(s) != 0) {
+            sl_log_line l;
+            sl_log_begin(&l, SL_LOG_WARNING, "dataset_answer_cut");
+            sl_log_int(&l, "dataset", s->id);
+            sl_log_int(&l, "rows_sent", s->next);
+            sl_log_int(&l, "rows", s->total);
+            sl_log_end(&l);
+            return -1;
+        }
+    }
+    size_t n = s->out.len - s->sent;
+    if (n > max) n = max;
+    memcpy(buf, s->out.data + s->sent, n);
+    s->sent += n;
+    return (long)n;
+}
+
+static void dataset_stream_free(void *ctx) {
+    dataset_stream *s = ctx;
+    sl_buf_free(&s->out);
+    free(s);
+}
+
 void sl_handle_dataset_get(sl_request *req) {
     long long id;
     sl_dataset_info info;
-    sl_dataset ds;
     sl_error err;
     int csv;
     if (dataset_id(req, &id, &info) != 0) return;
@@ -138,21 +221,27 @@ void sl_handle_dataset_get(sl_request *req) {
         sl_reply_error(req, &err);
         return;
     }
-    if (sl_store_dataset_rows(sl_req_server(req)->store, id, &ds) != SL_STORE_OK) {
-        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
-        return;
-    }
+    dataset_stream *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    s->store = sl_req_server(req)->store;
+    s->id = id;
+    s->total = info.rows;
+    s->csv = csv;
+    /* The head now: JSON is the dataset's info with "records" last, its
+     * rows to follow, exactly as one json_dumps of the whole would be. */
     if (csv) {
-        size_t len;
-        char *text = sl_dataset_csv(ds.rows, ds.nrows, &len);
-        if (!text) abort();
-        sl_reply_text(req, 200, "text/csv; charset=utf-8", text, len);
+        if (sl_dataset_csv_add(&s->out, NULL, 0, 1) != 0) abort();
     } else {
-        json_t *body = info_json(&info);
-        json_object_set_new(body, "records", sl_dataset_rows_json(ds.rows, ds.nrows));
-        sl_reply_json(req, 200, body);
+        json_t *head = info_json(&info);
+        char *text = head ? json_dumps(head, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+        json_decref(head);
+        if (!text || sl_buf_add(&s->out, text, strlen(text) - 1) != 0 ||
+            sl_buf_adds(&s->out, ",\"records\":[") != 0)
+            abort();
+        free(text);
     }
-    sl_dataset_free(&ds);
+    sl_reply_stream(req, 200, csv ? "text/csv; charset=utf-8" : "application/json", dataset_fill,
+                    dataset_stream_free, s);
 }
 
 void sl_handle_dataset_delete(sl_request *req) {

@@ -22,6 +22,12 @@ static int count_law(const sl_law_record *rec, void *n) {
 
 void sl_handle_healthz(sl_request *req) {
     int laws = 0;
+    char why[320];
+    /* Damage on disk first: a pooled connection's cache would not see it. */
+    if (sl_store_check(sl_req_server(req)->store, why, sizeof why) != SL_STORE_OK) {
+        sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "%s", why);
+        return;
+    }
     if (sl_store_law_list(sl_req_server(req)->store, count_law, &laws) != SL_STORE_OK) {
         sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
         return;

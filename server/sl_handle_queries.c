@@ -278,6 +278,37 @@ static int parse_span(sl_request *req, const char *lo_name, const char *hi_name,
                                 sl_req_query(req, hi_name), range, dlo, dhi, lo, hi, err);
 }
 
+/* A span whose defaults dlo, dhi come from the law. What the client sent
+ * wrong is the client's 400, naming what it sent; a span the law's defaults
+ * leave empty (a law extreme enough to put them out of bounds or past
+ * what a double holds) cannot be drawn without a range of the client's:
+ * 422, naming the law and the range. */
+static int parse_law_span(sl_request *req, const sl_law_record *rec, const char *what,
+                          const char *lo_name, const char *hi_name, const sl_range *range,
+                          double dlo, double dhi, double *lo, double *hi, sl_error *err) {
+    const char *lo_text = sl_req_query(req, lo_name), *hi_text = sl_req_query(req, hi_name);
+    if (sl_query_span_decode(lo_name, lo_text, hi_name, hi_text, range, dlo, dhi, lo, hi, err) == 0)
+        return 0;
+    double v;
+    sl_error own;
+    if ((lo_text && sl_parse_number(lo_name, lo_text, range, &v, &own)) ||
+        (hi_text && sl_parse_number(hi_name, hi_text, range, &v, &own)) || (lo_text && hi_text))
+        return -1; /* a value, or a span, all of the client's */
+    int drawable = isfinite(dlo) && isfinite(dhi) && fmax(dlo, range->lo) < fmin(dhi, range->hi);
+    if (drawable) { /* one bound sent, past the law's default for the other */
+        const char *given = lo_text ? lo_name : hi_name, *other = lo_text ? hi_name : lo_name;
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, given,
+                            "%s (%.40s) leaves no range against the default %s of law '%s' (%g); "
+                            "give %s too",
+                            given, lo_text ? lo_text : hi_text, other, rec->name,
+                            lo_text ? dhi : dlo, other);
+    }
+    return sl_error_set(err, SL_ERR_UNPROCESSABLE, NULL,
+                        "law '%s' has no default %s range to draw here: it would run from %g to "
+                        "%g, and %s must be %s; give %s and %s",
+                        rec->name, what, dlo, dhi, what, range->what, lo_name, hi_name);
+}
+
 /* Answers with the table as CSV or as JSON series, then frees it. */
 static void reply_table(sl_request *req, const sl_law_record *rec, sl_table *t, int csv,
                         size_t group_col, json_t *body) {
@@ -313,8 +344,8 @@ void sl_handle_curve_loss_vs_data(sl_request *req) {
         return;
     }
     double chin = sl_law_dense_optimal_data(&rec.law, n);
-    if (parse_span(req, "data_min", "data_max", &sl_range_amount, chin / 10, chin * 100, &lo, &hi,
-                   &err)) {
+    if (parse_law_span(req, &rec, "data", "data_min", "data_max", &sl_range_amount, chin / 10,
+                       chin * 100, &lo, &hi, &err)) {
         sl_reply_error(req, &err);
         return;
     }
@@ -380,9 +411,10 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
     double dlo = sl_law_dense_optimal_data(&rec.law, nmin) / 10;
     double dhi = sl_law_dense_optimal_data(&rec.law, nmax) * 1000;
     if (by_compute
-            ? parse_span(req, "compute_min", "compute_max", &sl_range_compute, 6 * nmin * dlo,
-                         6 * nmax * dhi, &lo, &hi, &err)
-            : parse_span(req, "data_min", "data_max", &sl_range_amount, dlo, dhi, &lo, &hi, &err)) {
+            ? parse_law_span(req, &rec, "compute", "compute_min", "compute_max", &sl_range_compute,
+                             6 * nmin * dlo, 6 * nmax * dhi, &lo, &hi, &err)
+            : parse_law_span(req, &rec, "data", "data_min", "data_max", &sl_range_amount, dlo, dhi,
+                             &lo, &hi, &err)) {
         sl_reply_error(req, &err);
         return;
     }

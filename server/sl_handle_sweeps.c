@@ -509,28 +509,26 @@ void sl_handle_run_delete(sl_request *req) {
 
 /* A run's own result, posted by its job (the Slurm backend) with the
  * attempt's secret instead of the server's token: 401 without a bearer
- * token, 403 with a wrong one (compared in constant time), 404 for an
- * unknown run. Stored for the runner's next poll; posting it again is
- * harmless; 409 once the run has ended another way or was queued again. */
+ * token, 403 with a wrong one (compared in constant time), and 403 too for
+ * an unknown run, so that no caller without the secret can tell which runs
+ * exist. Stored for the runner's next poll; posting it again is harmless;
+ * 409 once the run has ended another way or was queued again. */
 void sl_handle_run_report(sl_request *req) {
     sl_server *server = sl_req_server(req);
     long long id;
-    if (path_id(req, &id) != 0) return;
     const char *auth = sl_req_header(req, "Authorization");
     if (!auth || sl_secret_bearer_check(auth, "") == 401) {
         sl_reply_fail(req, SL_ERR_UNAUTHORIZED, NULL,
                       "a run's report needs Authorization: Bearer <the run's secret>");
         return;
     }
+    if (path_id(req, &id) != 0) return;
     char secret[160];
     sl_run_state state;
     char *report = NULL;
     int rc = sl_store_run_secret(server->store, id, secret, sizeof secret, &state, &report);
-    if (rc == SL_STORE_NOT_FOUND) {
-        sl_reply_fail(req, SL_ERR_NOT_FOUND, "id", "no run with id %lld", id);
-        return;
-    }
-    if (rc != SL_STORE_OK) {
+    if (rc == SL_STORE_NOT_FOUND) secret[0] = '\0'; /* answered as a wrong secret, below */
+    if (rc != SL_STORE_OK && rc != SL_STORE_NOT_FOUND) {
         sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
         return;
     }

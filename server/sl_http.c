@@ -18,6 +18,7 @@
 #include "sl_metrics.h"
 #include "sl_secret.h"
 #include "sl_log.h"
+#include "sl_text.h"
 
 #define MAX_PATH_PARAMS 4
 
@@ -82,6 +83,38 @@ void sl_reply_json(sl_request *req, unsigned status, json_t *body) {
     buf[len] = '\n';
     buf[len + 1] = '\0';
     sl_reply_text(req, status, "application/json", buf, len + 1);
+}
+
+typedef struct {
+    sl_stream_fill fill;
+    void (*done)(void *ctx);
+    void *ctx;
+} stream;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    stream *st = cls;
+    long n = st->fill(st->ctx, buf, max);
+    return n > 0    ? (ssize_t)n
+           : n == 0 ? MHD_CONTENT_READER_END_OF_STREAM
+                    : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls) {
+    stream *st = cls;
+    if (st->done) st->done(st->ctx);
+    free(st);
+}
+
+void sl_reply_stream(sl_request *req, unsigned status, const char *content_type,
+                     sl_stream_fill fill, void (*done)(void *ctx), void *ctx) {
+    stream *st = malloc(sizeof *st);
+    if (!st) abort();
+    *st = (stream){fill, done, ctx};
+    set_response(req, status,
+                 MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, st,
+                                                   stream_free),
+                 content_type);
 }
 
 void sl_reply_file(sl_request *req, int fd, size_t size, const char *content_type) {
@@ -518,6 +551,16 @@ int sl_http_listen(const sl_config *cfg, int *fd, unsigned *port, char *err, siz
     return 0;
 }
 
+/* libmicrohttpd's own messages (a connection closed on a cut answer, say),
+ * as JSON lines like every other. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    sl_text_trim_end(msg);
+    sl_log(SL_LOG_WARNING, "libmicrohttpd", msg);
+}
+
 int sl_http_start(sl_server *server, int fd) {
     const sl_config *cfg = server->config;
     unsigned flags =
@@ -527,7 +570,7 @@ int sl_http_start(sl_server *server, int fd) {
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, server, MHD_OPTION_CONNECTION_TIMEOUT, cfg->http_timeout,
         MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, MHD_OPTION_UNESCAPE_CALLBACK, unescape,
-        NULL, MHD_OPTION_END);
+        NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!daemon_handle) {
         sl_log(SL_LOG_ERROR, "cannot_start", "libmicrohttpd would not serve the listening socket");
         close(fd);

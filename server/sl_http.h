@@ -91,6 +91,15 @@ void sl_reply_json(sl_request *req, unsigned status, json_t *body);
 /* Takes ownership of a malloc'd buffer. */
 void sl_reply_text(sl_request *req, unsigned status, const char *content_type, char *buf,
                    size_t len);
+/* A body made as the client reads it, for answers too large to hold at
+ * once: fill writes up to max bytes at buf and returns how many, 0 at the
+ * end, or -1 when it cannot go on (the connection is then closed, so the
+ * client sees a cut answer, never a short one that looks whole). done(ctx)
+ * is called once the answer is over, however it ended or if it is never
+ * sent. Sent chunked (HTTP/1.1) or to the connection's close (HTTP/1.0). */
+typedef long (*sl_stream_fill)(void *ctx, char *buf, size_t max);
+void sl_reply_stream(sl_request *req, unsigned status, const char *content_type,
+                     sl_stream_fill fill, void (*done)(void *ctx), void *ctx);
 /* A file's contents; takes ownership of fd. */
 void sl_reply_file(sl_request *req, int fd, size_t size, const char *content_type);
 /* The one error helper: status from the code, JSON body, Allow for 405. */

@@ -15,6 +15,7 @@
 
 #include "sl_store_internal.h"
 #include "sl_log.h"
+#include "sl_text.h"
 
 /* Migration k takes the schema from version k to k + 1. Append, never edit. */
 static const char *const migrations[] = {
@@ -160,20 +161,56 @@ int sl_store_step_done(sl_store_conn *c, sqlite3_stmt *st, const char *what) {
     return SL_STORE_ERROR;
 }
 
+#define REPLACEMENT_CHAR "\xef\xbf\xbd" /* U+FFFD */
+
+/* Copies s[0..n) into dst (cap >= 1 bytes, NUL-terminated) as UTF-8: each
+ * byte that is not part of a well-formed character becomes U+FFFD, and the
+ * copy stops before the first character that does not fit. */
+static void copy_utf8(char *dst, size_t cap, const char *s, size_t n) {
+    size_t out = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = sl_text_utf8_len(s + i, n - i);
+        size_t w = k ? k : sizeof REPLACEMENT_CHAR - 1;
+        if (out + w >= cap) break;
+        memcpy(dst + out, k ? s + i : REPLACEMENT_CHAR, w);
+        out += w;
+        i += k ? k : 1;
+    }
+    dst[out] = '\0';
+}
+
+/* A malloc'd copy of s[0..n) that is UTF-8 (copy_utf8). */
+static char *dup_utf8(const char *s, size_t n) {
+    if (sl_text_utf8_valid(s, n)) {
+        char *t = strdup(s);
+        if (!t) abort();
+        return t;
+    }
+    size_t cap = 3 * n + 1; /* every byte a U+FFFD at worst */
+    char *t = malloc(cap);
+    if (!t) abort();
+    copy_utf8(t, cap, s, n);
+    return t;
+}
+
 void sl_store_bind_text(sqlite3_stmt *st, int i, const char *text) {
-    sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
+    size_t n = strlen(text);
+    if (sl_text_utf8_valid(text, n))
+        sqlite3_bind_text(st, i, text, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_text(st, i, dup_utf8(text, n), -1, free);
 }
 
 void sl_store_copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col) {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(dst, cap, "%s", t ? (const char *)t : "");
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    copy_utf8(dst, cap, t ? t : "", t ? strlen(t) : 0);
 }
 
 char *sl_store_dup_column(sqlite3_stmt *st, int col) {
     if (sqlite3_column_type(st, col) == SQLITE_NULL) return NULL;
-    char *t = strdup((const char *)sqlite3_column_text(st, col));
-    if (!t) abort();
-    return t;
+    const char *t = (const char *)sqlite3_column_text(st, col);
+    if (!t) abort(); /* out of memory converting the value to text */
+    return dup_utf8(t, strlen(t));
 }
 
 /* ---------------------------------------------------------------- statements */
@@ -221,7 +258,8 @@ int sl_store_in_transaction(sl_store *s, int (*body)(sl_store_conn *c, void *ctx
     if (sl_store_exec(c->db, "BEGIN IMMEDIATE") == 0) {
         rc = body(c, ctx);
         if (rc != SL_STORE_OK || sl_store_exec(c->db, "COMMIT") != 0) {
-            sl_store_exec(c->db, "ROLLBACK");
+            /* A COMMIT that failed (a full disk) may have rolled back already. */
+            if (!sqlite3_get_autocommit(c->db)) sl_store_exec(c->db, "ROLLBACK");
             if (rc == SL_STORE_OK) rc = SL_STORE_ERROR;
         }
     }
@@ -263,31 +301,117 @@ static void close_conn(sl_store_conn *c) {
     sqlite3_close(c->db);
 }
 
-static int migrate(sqlite3 *db, char *errbuf, size_t cap) {
-    if (sl_store_exec(db, "BEGIN IMMEDIATE")) goto fail;
+/* PRAGMA user_version, or -1 when it cannot be read. */
+static int schema_version(sqlite3 *db) {
     sqlite3_stmt *st = NULL;
     int version = -1;
     if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
-    if (version < 0 || version > SCHEMA_VERSION) {
-        sl_store_exec(db, "ROLLBACK");
+    return version;
+}
+
+/* Brings the schema to SCHEMA_VERSION. A current schema is only read: a
+ * store whose disk is full (or a read-only one) still opens. SQLite's
+ * message is taken before the rollback, which would replace it. */
+static int migrate(sqlite3 *db, char *errbuf, size_t cap) {
+    int version = schema_version(db);
+    if (version == SCHEMA_VERSION) return 0;
+    if (version < 0) {
+        snprintf(errbuf, cap, "cannot read the schema version: %s", sqlite3_errmsg(db));
+        return -1;
+    }
+    if (version > SCHEMA_VERSION) {
         snprintf(errbuf, cap, "database schema version %d is newer than this build's %d", version,
                  SCHEMA_VERSION);
         return -1;
     }
-    for (int v = version; v < SCHEMA_VERSION; v++)
-        if (sl_store_exec(db, migrations[v])) goto rollback;
+    if (sl_store_exec(db, "BEGIN IMMEDIATE")) {
+        snprintf(errbuf, cap, "schema migration failed: %s", sqlite3_errmsg(db));
+        return -1;
+    }
     char pragma[48];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d", SCHEMA_VERSION);
-    if (sl_store_exec(db, pragma) || sl_store_exec(db, "COMMIT")) goto rollback;
+    for (int v = version; v <= SCHEMA_VERSION; v++) {
+        const char *sql = v < SCHEMA_VERSION ? migrations[v] : pragma;
+        if (sl_store_exec(db, sql) == 0) continue;
+        snprintf(errbuf, cap, "schema migration from version %d failed: %s", version,
+                 sqlite3_errmsg(db));
+        sl_store_exec(db, "ROLLBACK");
+        return -1;
+    }
+    if (sl_store_exec(db, "COMMIT") != 0) {
+        snprintf(errbuf, cap, "schema migration from version %d failed: %s", version,
+                 sqlite3_errmsg(db));
+        if (!sqlite3_get_autocommit(db)) sl_store_exec(db, "ROLLBACK");
+        return -1;
+    }
     return 0;
-rollback:
-    sl_store_exec(db, "ROLLBACK");
-fail:
-    snprintf(errbuf, cap, "schema migration failed: %s", sqlite3_errmsg(db));
-    return -1;
+}
+
+/* The first problem PRAGMA quick_check finds in table (NULL: the whole
+ * database) into why. 0 when it finds none, 1 when the database is damaged,
+ * -1 when the check could not run (why says why). */
+static int quick_check(sqlite3 *db, const char *table, char *why, size_t cap) {
+    char *sql = table ? sqlite3_mprintf("PRAGMA quick_check(\"%w\")", table)
+                      : sqlite3_mprintf("PRAGMA quick_check");
+    sqlite3_stmt *st = NULL;
+    int rc = -1;
+    if (!sql) abort();
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            const char *first = (const char *)sqlite3_column_text(st, 0);
+            rc = first && strcmp(first, "ok") == 0 ? 0 : 1;
+            if (rc) copy_utf8(why, cap, first ? first : "?", first ? strlen(first) : 1);
+        }
+    }
+    if (rc < 0) {
+        int code = sqlite3_errcode(db);
+        rc = code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? 1 : -1;
+        snprintf(why, cap, "%s", sqlite3_errmsg(db));
+    }
+    sqlite3_finalize(st);
+    sqlite3_free(sql);
+    return rc;
+}
+
+/* The tables a health check reads: all but the dataset rows, which grow
+ * with every upload (the start checks them). */
+#define HEALTH_MAX_TABLES 32
+
+int sl_store_check(sl_store *s, char *why, size_t cap) {
+    /* A connection of its own: a pooled one would answer from its page
+     * cache and miss what changed on disk. */
+    sqlite3 *db = NULL;
+    char detail[256] = "";
+    char tables[HEALTH_MAX_TABLES][64];
+    size_t ntables = 0;
+    int bad = -1;
+    if (sqlite3_open_v2(s->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) ==
+        SQLITE_OK) {
+        sqlite3_busy_timeout(db, 2000);
+        sqlite3_stmt *st = NULL;
+        bad = quick_check(db, "sqlite_schema", detail, sizeof detail);
+        if (!bad && sqlite3_prepare_v2(db,
+                                       "SELECT name FROM sqlite_schema WHERE type = 'table' "
+                                       "AND name <> 'dataset_rows' ORDER BY name",
+                                       -1, &st, NULL) == SQLITE_OK) {
+            while (sqlite3_step(st) == SQLITE_ROW && ntables < HEALTH_MAX_TABLES)
+                sl_store_copy_text(tables[ntables++], sizeof tables[0], st, 0);
+        }
+        sqlite3_finalize(st);
+        for (size_t i = 0; !bad && i < ntables; i++)
+            bad = quick_check(db, tables[i], detail, sizeof detail);
+    } else {
+        snprintf(detail, sizeof detail, "%s", db ? sqlite3_errmsg(db) : "out of memory");
+    }
+    sqlite3_close(db);
+    if (bad > 0)
+        snprintf(why, cap, "the database is damaged: %s", detail);
+    else if (bad < 0)
+        snprintf(why, cap, "the database cannot be read: %s", detail);
+    return bad ? SL_STORE_ERROR : SL_STORE_OK;
 }
 
 /* Two servers on one directory would run every fit and training run twice:
@@ -359,18 +483,40 @@ sl_store *sl_store_open(const char *dir, int connections, char *errbuf, size_t c
         }
         s->free_ids[s->nfree++] = i;
     }
+    snprintf(s->path, sizeof s->path, "%s", path);
+    /* Damage found now stops the start, before anything writes over it. */
+    char why[256];
+    int bad = quick_check(s->conns[0].db, NULL, why, sizeof why);
+    if (bad) {
+        if (bad > 0)
+            snprintf(errbuf, cap,
+                     "the database %s is damaged (%s); restore it from a backup, or recover "
+                     "what it holds with `sqlite3 %s .recover`",
+                     path, why, path);
+        else
+            snprintf(errbuf, cap, "cannot check the database %s: %s", path, why);
+        s->read_only = 1; /* no checkpoint into a damaged file on the way out */
+        sl_store_close(s);
+        return NULL;
+    }
     if (migrate(s->conns[0].db, errbuf, cap) != 0 ||
         sl_store_law_load_builtins(&s->conns[0]) != 0) {
         if (!errbuf[0]) snprintf(errbuf, cap, "cannot load the built-in laws");
         sl_store_close(s);
         return NULL;
     }
+    s->read_only = sqlite3_db_readonly(s->conns[0].db, "main") == 1;
+    if (s->read_only)
+        sl_log(SL_LOG_WARNING, "read_only_store",
+               "the database cannot be written: reads are served, writes answer 500, and no fit "
+               "or training run starts");
     return s;
 }
 
 void sl_store_close(sl_store *s) {
     if (!s) return;
-    if (s->conns[0].db) sl_store_exec(s->conns[0].db, "PRAGMA wal_checkpoint(TRUNCATE)");
+    if (s->conns[0].db && !s->read_only)
+        sl_store_exec(s->conns[0].db, "PRAGMA wal_checkpoint(TRUNCATE)");
     for (int i = 0; i < s->count; i++)
         if (s->conns[i].db) close_conn(&s->conns[i]);
     pthread_mutex_destroy(&s->lock);

@@ -30,14 +30,22 @@ typedef enum sl_store_status {
 /* ---- opening and closing (sl_store.c) ---- */
 
 /* Opens (creating) DIR/sparselaw.db with `connections` pooled connections,
- * migrates the schema and loads the built-in laws if absent. On failure
- * returns NULL and writes why into errbuf. */
+ * refuses a damaged database (PRAGMA quick_check), migrates the schema and
+ * loads the built-in laws if absent; a store that needs neither is only
+ * read, so it opens on a full disk. On failure returns NULL and writes why
+ * into errbuf. */
 sl_store *sl_store_open(const char *dir, int connections, char *errbuf, size_t cap);
 /* Checkpoints the WAL into the database file and closes. */
 void sl_store_close(sl_store *store);
 
 /* The schema version this build writes. */
 int sl_store_schema_version(void);
+
+/* A cheap check that the database on disk is sound, for /healthz: PRAGMA
+ * quick_check of every table but the dataset rows (which the start checks
+ * with the rest), on a connection of its own so that no page cache hides
+ * the disk. OK, or ERROR with the problem as a sentence in why. */
+int sl_store_check(sl_store *store, char *why, size_t cap);
 
 /* ---- pages of a list (fits, sweeps, a sweep's runs), newest first ---- */
 
@@ -55,6 +63,8 @@ typedef struct sl_store_page {
 /* version 0 means the latest. */
 int sl_store_law_get(sl_store *store, const char *name, long version, sl_law_record *out);
 
+/* A list's callback: 0 to go on; anything else stops the list, which then
+ * answers ERROR (the caller has less than the whole list). */
 typedef int (*sl_store_law_fn)(const sl_law_record *rec, void *ctx);
 /* Calls fn for the latest version of every law, by name. */
 int sl_store_law_list(sl_store *store, sl_store_law_fn fn, void *ctx);
@@ -92,8 +102,15 @@ int sl_store_dataset_append(sl_store *store, long long id, const sl_dataset *ds,
 int sl_store_dataset_get(sl_store *store, long long id, sl_dataset_info *out);
 /* Every row, in upload order, into out (free with sl_dataset_free). */
 int sl_store_dataset_rows(sl_store *store, long long id, sl_dataset *out);
+/* Every dataset, by id; fn as sl_store_law_fn (nonzero stops: ERROR). */
 typedef int (*sl_store_dataset_fn)(const sl_dataset_info *info, void *ctx);
 int sl_store_dataset_list(sl_store *store, sl_store_dataset_fn fn, void *ctx);
+/* Rows from (0-based, upload order) up to at most `upto` and `max` of them
+ * into rows (room for max; free each run_id, or use sl_dataset_rows_free on
+ * a malloc'd array), their count into *n: one page of a dataset read back
+ * in pieces, each its own read, so a long answer holds no transaction. */
+int sl_store_dataset_rows_page(sl_store *store, long long id, long long from, long long upto,
+                               size_t max, sl_dataset_row *rows, size_t *n);
 /* CONFLICT while a queued or running fit reads the dataset. */
 int sl_store_dataset_delete(sl_store *store, long long id);
 

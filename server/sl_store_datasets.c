@@ -14,6 +14,7 @@ enum dataset_stmt {
     ST_DATASET_GET,
     ST_DATASET_LIST,
     ST_DATASET_ROWS,
+    ST_DATASET_PAGE,
     ST_DATASET_BUSY,
     ST_DATASET_DELETE,
     DATASET_STMT_COUNT
@@ -31,6 +32,9 @@ static const char *const dataset_sql[DATASET_STMT_COUNT] = {
     [ST_DATASET_LIST] = "SELECT " DATASET_COLUMNS " FROM datasets ORDER BY id",
     [ST_DATASET_ROWS] = "SELECT sparsity, nonzeros, data, loss, run_id, pattern, seed "
                         "FROM dataset_rows WHERE dataset_id = ?1 ORDER BY idx",
+    [ST_DATASET_PAGE] = "SELECT sparsity, nonzeros, data, loss, run_id, pattern, seed "
+                        "FROM dataset_rows WHERE dataset_id = ?1 AND idx >= ?2 AND idx < ?3 "
+                        "ORDER BY idx LIMIT ?4",
     [ST_DATASET_BUSY] = "SELECT count(*) FROM fits WHERE dataset_id = ?1 "
                         "AND state IN ('queued', 'running')",
     [ST_DATASET_DELETE] = "DELETE FROM datasets WHERE id = ?1",
@@ -151,6 +155,19 @@ int sl_store_dataset_get(sl_store *s, long long id, sl_dataset_info *out) {
     return rc;
 }
 
+/* The row st is on (columns as ST_DATASET_ROWS selects them) into r. */
+static void read_row(sqlite3_stmt *st, sl_dataset_row *r) {
+    memset(r, 0, sizeof *r);
+    r->sparsity = sqlite3_column_double(st, 0);
+    r->nonzeros = sqlite3_column_double(st, 1);
+    r->data = sqlite3_column_double(st, 2);
+    r->loss = sqlite3_column_double(st, 3);
+    r->run_id = sl_store_dup_column(st, 4);
+    sl_store_copy_text(r->pattern, sizeof r->pattern, st, 5);
+    r->has_seed = sqlite3_column_type(st, 6) != SQLITE_NULL;
+    r->seed = sqlite3_column_int64(st, 6);
+}
+
 int sl_store_dataset_rows(sl_store *s, long long id, sl_dataset *out) {
     sl_store_conn *c = sl_store_acquire(s);
     sl_dataset_info info;
@@ -163,24 +180,40 @@ int sl_store_dataset_rows(sl_store *s, long long id, sl_dataset *out) {
         if (!out->rows) abort();
         sqlite3_bind_int64(st, 1, id);
         int step;
-        while ((step = sqlite3_step(st)) == SQLITE_ROW && out->nrows < (size_t)info.rows) {
-            sl_dataset_row *r = &out->rows[out->nrows++];
-            r->sparsity = sqlite3_column_double(st, 0);
-            r->nonzeros = sqlite3_column_double(st, 1);
-            r->data = sqlite3_column_double(st, 2);
-            r->loss = sqlite3_column_double(st, 3);
-            if (sqlite3_column_type(st, 4) != SQLITE_NULL) {
-                r->run_id = strdup((const char *)sqlite3_column_text(st, 4));
-                if (!r->run_id) abort();
-            }
-            sl_store_copy_text(r->pattern, sizeof r->pattern, st, 5);
-            r->has_seed = sqlite3_column_type(st, 6) != SQLITE_NULL;
-            r->seed = sqlite3_column_int64(st, 6);
-        }
+        while ((step = sqlite3_step(st)) == SQLITE_ROW && out->nrows < (size_t)info.rows)
+            read_row(st, &out->rows[out->nrows++]);
         if (step != SQLITE_DONE && step != SQLITE_ROW) {
             sl_store_log_sqlite(c->db, "read dataset rows");
             sl_dataset_free(out);
             rc = SL_STORE_ERROR;
+        }
+        sl_store_reset(st);
+    }
+    sl_store_release(s, c);
+    return rc;
+}
+
+int sl_store_dataset_rows_page(sl_store *s, long long id, long long from, long long upto,
+                               size_t max, sl_dataset_row *rows, size_t *n) {
+    sl_store_conn *c = sl_store_acquire(s);
+    sqlite3_stmt *st = stmt(c, ST_DATASET_PAGE);
+    int rc = SL_STORE_ERROR;
+    *n = 0;
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, from);
+        sqlite3_bind_int64(st, 3, upto);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
+        int step = SQLITE_DONE;
+        while (*n < max && (step = sqlite3_step(st)) == SQLITE_ROW)
+            read_row(st, &rows[(*n)++]);
+        if (*n == max || step == SQLITE_DONE) {
+            rc = SL_STORE_OK;
+        } else {
+            sl_store_log_sqlite(c->db, "read dataset rows");
+            for (size_t i = 0; i < *n; i++)
+                free(rows[i].run_id);
+            *n = 0;
         }
         sl_store_reset(st);
     }
@@ -198,7 +231,9 @@ int sl_store_dataset_list(sl_store *s, sl_store_dataset_fn fn, void *ctx) {
             read_dataset(st, &info);
             if (fn(&info, ctx) != 0) break;
         }
-        rc = step == SQLITE_ROW || step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
+        /* Stopped on a row (fn failed): the list is not whole, so not OK. */
+        rc = step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
+        if (step != SQLITE_DONE && step != SQLITE_ROW) sl_store_log_sqlite(c->db, "list datasets");
         sl_store_reset(st);
     }
     sl_store_release(s, c);

@@ -194,6 +194,7 @@ int sl_store_fit_list(sl_store *s, sl_store_page *page, const char *law, sl_fit_
 }
 
 int sl_store_fit_claim(sl_store *s, sl_fit_job *out) {
+    if (s->read_only) return SL_STORE_NOT_FOUND; /* nothing can start */
     return fit_row(s, ST_FIT_CLAIM, 0, out);
 }
 
@@ -256,6 +257,7 @@ int sl_store_fit_fail(sl_store *s, long long id, const char *error) {
 }
 
 int sl_store_fit_requeue_running(sl_store *s) {
+    if (s->read_only) return SL_STORE_OK;
     sl_store_conn *c = sl_store_acquire(s);
     sqlite3_stmt *st = stmt(c, ST_FIT_REQUEUE);
     int rc = st ? sl_store_step_done(c, st, "requeue fits") : SL_STORE_ERROR;

@@ -73,7 +73,9 @@ struct sl_store {
     int nfree;
     int *free_ids;
     sl_store_conn *conns;
-    int lock_fd; /* DIR/lock, flock'ed for the life of the store; -1 when not held */
+    int lock_fd;     /* DIR/lock, flock'ed for the life of the store; -1 when not held */
+    char path[4096]; /* DIR/sparselaw.db, for the health check's own connection */
+    int read_only;   /* the database cannot be written: it serves reads, runs nothing */
 
     sl_store_law_cache law_cache;
 };
@@ -97,11 +99,15 @@ int sl_store_exec(sqlite3 *db, const char *sql);
 void sl_store_reset(sqlite3_stmt *st);
 /* A statement that changes rows and returns none, bound by the caller. */
 int sl_store_step_done(sl_store_conn *c, sqlite3_stmt *st, const char *what);
-/* Binds text that outlives the statement's step (SQLITE_STATIC). */
+/* Binds text that outlives the statement's step (SQLITE_STATIC). Text that
+ * is not UTF-8 is bound as a copy with each stray byte made U+FFFD: the
+ * store holds UTF-8 only (clients' text is refused before it gets here). */
 void sl_store_bind_text(sqlite3_stmt *st, int i, const char *text);
-/* Column col as text into dst ("" for NULL), cut to cap. */
+/* Column col as text into dst ("" for NULL), cut to cap at a character
+ * boundary; a stray byte (a row an older server wrote) reads as U+FFFD, so
+ * what the store hands out always encodes as JSON. */
 void sl_store_copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col);
-/* Column col as malloc'd text, or NULL for NULL. */
+/* Column col as malloc'd text (UTF-8 as above), or NULL for NULL. */
 char *sl_store_dup_column(sqlite3_stmt *st, int col);
 
 /* ---- steps one resource takes inside another's transaction ---- */

@@ -186,6 +186,14 @@ int sl_store_law_state(sl_store_conn *c, const char *name) {
 }
 
 int sl_store_law_load_builtins(sl_store_conn *c) {
+    /* Loaded on an earlier start: nothing to write (a full disk still starts). */
+    size_t absent = 0;
+    for (size_t i = 0; i < SL_BUILTIN_COUNT; i++) {
+        int state = sl_store_law_state(c, sl_builtin_laws[i].name);
+        if (state == SL_STORE_ERROR) return -1;
+        absent += state == SL_STORE_LAW_ABSENT;
+    }
+    if (!absent) return 0;
     if (sl_store_exec(c->db, "BEGIN IMMEDIATE")) return -1;
     for (size_t i = 0; i < SL_BUILTIN_COUNT; i++) {
         sl_law_record rec = sl_builtin_laws[i];
@@ -194,9 +202,9 @@ int sl_store_law_load_builtins(sl_store_conn *c) {
         if (state != SL_STORE_LAW_ABSENT) continue; /* loaded on an earlier start */
         if (sl_store_law_insert_version(c, &rec, NULL, 0) != SL_STORE_OK) goto rollback;
     }
-    return sl_store_exec(c->db, "COMMIT");
+    if (sl_store_exec(c->db, "COMMIT") == 0) return 0;
 rollback:
-    sl_store_exec(c->db, "ROLLBACK");
+    if (!sqlite3_get_autocommit(c->db)) sl_store_exec(c->db, "ROLLBACK");
     return -1;
 }
 
@@ -240,9 +248,10 @@ static int each_law(sl_store *s, enum law_stmt id, const char *name, sl_store_la
             rows++;
             if (fn(&rec, ctx) != 0) break;
         }
-        if (step == SQLITE_ROW || step == SQLITE_DONE)
+        /* Stopped on a row (fn failed): the list is not whole, so not OK. */
+        if (step == SQLITE_DONE)
             rc = (rows == 0 && name) ? SL_STORE_NOT_FOUND : SL_STORE_OK;
-        else
+        else if (step != SQLITE_ROW)
             sl_store_log_sqlite(c->db, "list laws");
         sl_store_reset(st);
     }

@@ -578,6 +578,7 @@ int sl_store_run_get(sl_store *s, long long id, sl_run_record *out) {
 }
 
 int sl_store_run_claim(sl_store *s, const char *backend, double now, sl_run_record *out) {
+    if (s->read_only) return SL_STORE_NOT_FOUND; /* nothing can start */
     return run_row(s, ST_RUN_CLAIM, 0, backend, now, out);
 }
 

@@ -264,7 +264,8 @@ class TestReportRoute(Base):
         self.assert_error(self.report(rid, RESULT, "0" * 64), 403, "forbidden")
         self.assert_error(self.report(rid, RESULT, secret[:-1]), 403, "forbidden")
         self.assert_error(self.report(rid, RESULT, TOKEN), 403, "forbidden")
-        self.assert_error(self.report(999999, RESULT, secret), 404, "not_found", "id")
+        # an unknown run is answered as a wrong secret: ids cannot be probed
+        self.assert_error(self.report(999999, RESULT, secret), 403, "forbidden")
         self.assert_error(self.report(rid, {"event": "progress"}, secret), 400, "invalid_body",
                           "status")
         # the run trains on, untouched

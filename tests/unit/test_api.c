@@ -1,13 +1,15 @@
 /* Unit tests of api/: strict parameter parsing, the error table, the law and
- * query codecs, and the table writer behind curves. */
+ * query codecs, the table writer behind curves, and sweep grids. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "sl_errors.h"
 #include "sl_law_json.h"
 #include "sl_parse.h"
 #include "sl_query_json.h"
+#include "sl_sweep_json.h"
 #include "sl_table.h"
 #include "sl_test.h"
 
@@ -370,4 +372,101 @@ Test(table, labels_and_missing_values) {
     cr_assert(json_is_null(json_object_get(json_array_get(series, 1), "sparsity")));
     json_decref(series);
     sl_table_free(&t);
+}
+
+/* ---- sweep grids: counted from the lists' sizes, expanded once each ---- */
+
+static json_t *sweep_body(json_t *grid) {
+    return json_pack("{s:s, s:o}", "law", "calib", "grid", grid);
+}
+
+Test(sweep_json, a_huge_grid_is_counted_not_expanded) {
+    /* 32 sizes x (32 sparsities + 16 patterns) x 32 tokens x 8 seeds. */
+    static const char *const pats[] = {"1:2",   "1:4",   "3:4",   "1:8",  "3:8",  "5:8",
+                                       "7:8",   "1:16",  "3:16",  "5:16", "7:16", "9:16",
+                                       "11:16", "13:16", "15:16", "1:32"};
+    json_t *sizes = json_array(), *sp = json_array(), *pa = json_array(), *tk = json_array(),
+           *sd = json_array();
+    for (int i = 0; i < 32; i++) {
+        json_array_append_new(
+            sizes, json_pack("{s:i, s:i, s:i}", "layers", 1, "width", 64 * (i + 1), "heads", 2));
+        json_array_append_new(sp, json_real(i / 40.0));
+        json_array_append_new(tk, json_integer(4096 + i));
+    }
+    for (int i = 0; i < 16; i++)
+        json_array_append_new(pa, json_string(pats[i]));
+    for (int i = 0; i < 8; i++)
+        json_array_append_new(sd, json_integer(i));
+    json_t *body = sweep_body(json_pack("{s:o, s:o, s:o, s:o, s:o}", "sizes", sizes, "sparsities",
+                                        sp, "patterns", pa, "tokens", tk, "seeds", sd));
+    sl_sweep_request req;
+    sl_error err;
+    clock_t t0 = clock();
+    cr_assert_eq(sl_sweep_request_decode(body, &req, &err), -1);
+    double took = (double)(clock() - t0) / CLOCKS_PER_SEC;
+    cr_assert_str_eq(err.field, "grid");
+    cr_assert(strstr(err.message, "393216 distinct points"), "%s", err.message);
+    cr_assert_lt(took, 0.05, "%.3f s", took);
+    json_decref(body);
+}
+
+Test(sweep_json, repeated_values_count_once_in_order) {
+    json_t *body = sweep_body(json_pack(
+        "{s:[{s:i, s:i, s:i}, {s:i, s:i, s:i}, {s:i, s:i, s:i}], s:[f, f, f, f], s:[s, s, s],"
+        " s:[i, f, i], s:[i, i]}",
+        "sizes", "layers", 1, "width", 32, "heads", 2, "layers", 2, "width", 32, "heads", 2,
+        "layers", 1, "width", 32, "heads", 2, "sparsities", 0.5, 0.0, 0.5, -0.0, "patterns", "2:4",
+        "02:04", "1:2", "tokens", 4096, 4096.0, 8192, "seeds", 3, 3));
+    sl_sweep_request req;
+    sl_error err;
+    cr_assert_eq(sl_sweep_request_decode(body, &req, &err), 0, "%s", err.message);
+    /* sizes 2 x (0.5, 0, 2:4, 1:2) x tokens 2 x seeds 1 */
+    size_t n = sl_sweep_points(&req, NULL, 0);
+    cr_assert_eq(n, 16);
+    sl_run_spec pts[16];
+    cr_assert_eq(sl_sweep_points(&req, pts, 16), 16);
+    cr_assert_eq(pts[0].size.layers, 1);
+    cr_assert_eq(pts[0].sparsity, 0.5);
+    cr_assert_eq(pts[0].tokens, 4096);
+    cr_assert_eq(pts[1].tokens, 8192);
+    cr_assert_eq(pts[2].sparsity, 0.0);
+    cr_assert_eq(pts[4].pattern_m, 4);
+    cr_assert_eq(pts[6].pattern_m, 2);
+    cr_assert_eq(pts[8].size.layers, 2);
+    for (size_t i = 0; i < 16; i++)
+        for (size_t j = 0; j < i; j++) {
+            char a[SL_RUN_KEY_MAX], b[SL_RUN_KEY_MAX];
+            sl_run_spec_key(&pts[i], a, sizeof a);
+            sl_run_spec_key(&pts[j], b, sizeof b);
+            cr_assert_str_neq(a, b);
+        }
+    /* fewer than there are: the first ones */
+    sl_run_spec first[3];
+    cr_assert_eq(sl_sweep_points(&req, first, 3), 16);
+    cr_assert_eq(memcmp(first, pts, sizeof first), 0);
+    sl_sweep_request_free(&req);
+    json_decref(body);
+}
+
+Test(sweep_json, a_patterns_only_request_decodes_again_as_stored) {
+    json_t *body =
+        sweep_body(json_pack("{s:[{s:i, s:i, s:i}], s:[s], s:[i]}", "sizes", "layers", 1, "width",
+                             32, "heads", 2, "patterns", "2:4", "tokens", 4096));
+    sl_sweep_request req, again;
+    sl_error err;
+    cr_assert_eq(sl_sweep_request_decode(body, &req, &err), 0, "%s", err.message);
+    json_t *stored = sl_sweep_request_json(&req);
+    cr_assert_eq(json_array_size(json_object_get(json_object_get(stored, "grid"), "sparsities")),
+                 0);
+    cr_assert_eq(sl_sweep_request_decode(stored, &again, &err), 0, "%s", err.message);
+    json_t *twice = sl_sweep_request_json(&again);
+    cr_assert(json_equal(stored, twice));
+    /* the grid still needs one of the two */
+    json_object_set_new(json_object_get(stored, "grid"), "patterns", json_array());
+    cr_assert_eq(sl_sweep_request_decode(stored, &again, &err), -1);
+    cr_assert_str_eq(err.field, "grid.sparsities");
+    json_decref(twice);
+    json_decref(stored);
+    sl_sweep_request_free(&req);
+    json_decref(body);
 }

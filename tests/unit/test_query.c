@@ -328,6 +328,9 @@ Test(patterns, refusals_name_the_parameter) {
         {"2:4:8", "1 <= n < m <= 64"},
         {"a:b", "1 <= n < m <= 64"},
         {"2:4,3", "1 <= n < m <= 64"},
+        /* a pattern twice, however written */
+        {"2:4,2:4", "lists 2:4 twice"},
+        {"2:4,1:4,02:04", "lists 2:4 twice"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         double s[SL_QUERY_MAX_PATTERNS];
