@@ -8,6 +8,7 @@
 #include "sl_law_json.h"
 #include "sl_parse.h"
 #include "sl_query_json.h"
+#include "sl_sweep_json.h"
 #include "sl_table.h"
 #include "sl_test.h"
 
@@ -370,4 +371,35 @@ Test(table, labels_and_missing_values) {
     cr_assert(json_is_null(json_object_get(json_array_get(series, 1), "sparsity")));
     json_decref(series);
     sl_table_free(&t);
+}
+
+/* Found by tests/fuzz/fuzz_decode.c: the request a sweep stores and returns
+ * wrote "patterns": [] (or "sparsities": []), which the decoder refuses, so
+ * no sweep could be submitted again as it was returned. */
+Test(sweep_json, stored_request_decodes_again) {
+    static const char *const bodies[] = {
+        "{\"law\": \"a\", \"grid\": {\"sizes\": [{\"layers\": 1, \"width\": 64, \"heads\": 2}], "
+        "\"sparsities\": [0, 0.5], \"tokens\": [4096]}}",
+        "{\"law\": \"b\", \"grid\": {\"sizes\": [{\"layers\": 1, \"width\": 64, \"heads\": 2}], "
+        "\"patterns\": [\"2:4\"], \"tokens\": [4096]}}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        json_t *body = json_loads(bodies[i], 0, NULL);
+        sl_sweep_request req, again;
+        sl_error err;
+        cr_assert_eq(sl_sweep_request_decode(body, &req, &err), 0, "%s", err.message);
+        json_t *stored = sl_sweep_request_json(&req);
+        json_t *grid = json_object_get(stored, "grid");
+        cr_assert_eq(json_object_get(grid, "sparsities") != NULL, i == 0);
+        cr_assert_eq(json_object_get(grid, "patterns") != NULL, i == 1);
+        cr_assert_eq(sl_sweep_request_decode(stored, &again, &err), 0, "%s: %s", err.field,
+                     err.message);
+        json_t *stored2 = sl_sweep_request_json(&again);
+        cr_assert(json_equal(stored, stored2));
+        json_decref(stored2);
+        json_decref(stored);
+        json_decref(body);
+        sl_sweep_request_free(&again);
+        sl_sweep_request_free(&req);
+    }
 }
