@@ -355,45 +355,81 @@ json_t *sl_sweep_request_json(const sl_sweep_request *req) {
     return out;
 }
 
-static int same_point(const sl_run_spec *a, const sl_run_spec *b) {
-    return a->size.layers == b->size.layers && a->size.width == b->size.width &&
-           a->size.heads == b->size.heads && a->sparsity == b->sparsity &&
-           a->pattern_n == b->pattern_n && a->pattern_m == b->pattern_m && a->tokens == b->tokens &&
-           a->seed == b->seed;
+/* The distinct values of each axis of a grid, in the order they first
+ * appear. A point repeats an earlier one exactly when each of its values
+ * does, so the distinct points are the product of these lists, in the same
+ * nesting: counted from the lists' lengths, written out one by one. */
+typedef struct grid_axes {
+    sl_run_size sizes[SL_SWEEP_MAX_SIZES];
+    double sparsity[SL_SWEEP_MAX_SPARSITIES + SL_SWEEP_MAX_PATTERNS];
+    unsigned pattern[SL_SWEEP_MAX_SPARSITIES + SL_SWEEP_MAX_PATTERNS][2]; /* 0, 0: unstructured */
+    long long tokens[SL_SWEEP_MAX_TOKENS], seeds[SL_SWEEP_MAX_SEEDS];
+    size_t nsizes, nsparsity, ntokens, nseeds;
+} grid_axes;
+
+/* Appends v to list (n values) unless it holds it already. */
+static void add_distinct(long long *list, size_t *n, long long v) {
+    for (size_t i = 0; i < *n; i++)
+        if (list[i] == v) return;
+    list[(*n)++] = v;
+}
+
+static void grid_axes_of(const sl_sweep_request *req, grid_axes *g) {
+    memset(g, 0, sizeof *g);
+    for (size_t i = 0; i < req->nsizes; i++) {
+        const sl_run_size *z = &req->sizes[i];
+        size_t j = 0;
+        while (j < g->nsizes && !(g->sizes[j].layers == z->layers &&
+                                  g->sizes[j].width == z->width && g->sizes[j].heads == z->heads))
+            j++;
+        if (j == g->nsizes) g->sizes[g->nsizes++] = *z;
+    }
+    for (size_t i = 0; i < req->nsparsities + req->npatterns; i++) {
+        unsigned n = 0, m = 0;
+        double sp;
+        if (i < req->nsparsities) {
+            sp = req->sparsities[i];
+        } else {
+            n = req->patterns[i - req->nsparsities][0];
+            m = req->patterns[i - req->nsparsities][1];
+            sp = 1.0 - (double)n / (double)m;
+        }
+        size_t j = 0;
+        while (j < g->nsparsity &&
+               !(g->sparsity[j] == sp && g->pattern[j][0] == n && g->pattern[j][1] == m))
+            j++;
+        if (j < g->nsparsity) continue;
+        g->sparsity[j] = sp;
+        g->pattern[j][0] = n;
+        g->pattern[j][1] = m;
+        g->nsparsity++;
+    }
+    for (size_t i = 0; i < req->ntokens; i++)
+        add_distinct(g->tokens, &g->ntokens, req->tokens[i]);
+    for (size_t i = 0; i < req->nseeds; i++)
+        add_distinct(g->seeds, &g->nseeds, req->seeds[i]);
 }
 
 size_t sl_sweep_points(const sl_sweep_request *req, sl_run_spec *out, size_t cap) {
-    /* Duplicates are found among the points already written, so count
-     * without out by expanding into a scratch array. */
-    size_t total = req->nsizes * (req->nsparsities + req->npatterns) * req->ntokens * req->nseeds;
-    sl_run_spec *all = calloc(total ? total : 1, sizeof *all);
-    if (!all) abort();
-    size_t n = 0;
-    for (size_t z = 0; z < req->nsizes; z++)
-        for (size_t s = 0; s < req->nsparsities + req->npatterns; s++)
-            for (size_t t = 0; t < req->ntokens; t++)
-                for (size_t k = 0; k < req->nseeds; k++) {
-                    sl_run_spec p;
-                    memset(&p, 0, sizeof p);
-                    p.size = req->sizes[z];
-                    if (s < req->nsparsities) {
-                        p.sparsity = req->sparsities[s];
-                    } else {
-                        p.pattern_n = req->patterns[s - req->nsparsities][0];
-                        p.pattern_m = req->patterns[s - req->nsparsities][1];
-                        p.sparsity = 1.0 - (double)p.pattern_n / (double)p.pattern_m;
-                    }
-                    p.tokens = req->tokens[t];
-                    p.seed = req->seeds[k];
-                    p.trainer = req->trainer;
-                    size_t j = 0;
-                    while (j < n && !same_point(&all[j], &p))
-                        j++;
-                    if (j == n) all[n++] = p;
-                }
-    if (out) memcpy(out, all, (n < cap ? n : cap) * sizeof *out);
-    free(all);
-    return n;
+    grid_axes g;
+    grid_axes_of(req, &g);
+    size_t total = g.nsizes * g.nsparsity * g.ntokens * g.nseeds;
+    for (size_t i = 0; out && i < total && i < cap; i++) {
+        /* Point i of the nesting sizes x sparsities x tokens x seeds. */
+        size_t k = i % g.nseeds, t = i / g.nseeds % g.ntokens;
+        size_t s = i / (g.nseeds * g.ntokens) % g.nsparsity;
+        size_t z = i / (g.nseeds * g.ntokens * g.nsparsity);
+        sl_run_spec *p = &out[i];
+        memset(p, 0, sizeof *p);
+        p->size = g.sizes[z];
+        p->sparsity = g.sparsity[s];
+        p->pattern_n = g.pattern[s][0];
+        p->pattern_m = g.pattern[s][1];
+        p->tokens = g.tokens[t];
+        p->seed = g.seeds[k];
+        p->trainer = req->trainer;
+    }
+    return total;
 }
 
 json_t *sl_sweep_fit_body(json_t *fit_options, const char *law, long long dataset) {
