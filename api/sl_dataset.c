@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -782,6 +783,9 @@ static int cell_number(ctx *c, size_t row, int col, const cell *cl, const sl_ran
         }
     } else if (json_is_number(cl->json)) {
         v = json_number_value(cl->json);
+        /* Below DBL_MIN is zero, as sl_parse_double reads the same text in a
+         * CSV cell: else the rows, written out as CSV, would not read back. */
+        if (fabs(v) < DBL_MIN) v = 0.0;
     } else {
         if (json_is_string(cl->json))
             add_error(c->errs, SL_ERR_UNPROCESSABLE, row, name,

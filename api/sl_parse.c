@@ -6,7 +6,7 @@
 #include <string.h>
 
 const sl_range sl_range_sparsity = {0.0, 1.0, 0, 1, "in [0, 1)"};
-const sl_range sl_range_positive = {0.0, INFINITY, 1, 1, "> 0"};
+const sl_range sl_range_positive = {0.0, (double)INFINITY, 1, 1, "> 0"};
 const sl_range sl_range_fraction = {0.0, 1.0, 0, 0, "in [0, 1]"};
 const sl_range sl_range_amount = {1.0, 1e30, 0, 0, "in [1, 1e30]"};
 const sl_range sl_range_compute = {1.0, 1e45, 0, 0, "in [1, 1e45]"};

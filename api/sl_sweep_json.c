@@ -345,11 +345,19 @@ json_t *sl_sweep_request_json(const sl_sweep_request *req) {
         json_array_append_new(tk, json_integer(req->tokens[i]));
     for (size_t i = 0; i < req->nseeds; i++)
         json_array_append_new(sd, json_integer(req->seeds[i]));
-    return json_pack("{s:s, s:s, s:{s:o, s:o, s:o, s:o, s:o}, s:o, s:i, s:o}", "law", req->law,
-                     "backend", sl_backend_kind_name(req->backend), "grid", "sizes", sizes,
-                     "sparsities", sp, "patterns", pa, "tokens", tk, "seeds", sd, "trainer",
-                     trainer_json(&req->trainer), "max_attempts", (int)req->max_attempts, "fit",
-                     req->fit ? json_deep_copy(req->fit) : json_object());
+    json_t *out = json_pack("{s:s, s:s, s:{s:o, s:o, s:o}, s:o, s:i, s:o}", "law", req->law,
+                            "backend", sl_backend_kind_name(req->backend), "grid", "sizes", sizes,
+                            "tokens", tk, "seeds", sd, "trainer", trainer_json(&req->trainer),
+                            "max_attempts", (int)req->max_attempts, "fit",
+                            req->fit ? json_deep_copy(req->fit) : json_object());
+    /* An empty list is left out, as the client did: the request must decode
+     * again as it is returned, and the decoder takes a list of 1 or more. */
+    json_t *grid = json_object_get(out, "grid");
+    if (req->nsparsities) json_object_set(grid, "sparsities", sp);
+    if (req->npatterns) json_object_set(grid, "patterns", pa);
+    json_decref(sp);
+    json_decref(pa);
+    return out;
 }
 
 /* Where each of the grid's lists has a value not seen earlier in it: a

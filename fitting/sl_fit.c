@@ -978,7 +978,7 @@ static int shared_init(shared *sh, const sl_fit_options *opt) {
 static void normalise_rows(shared *sh, const sl_fit_row *rows, size_t n, double *lx, double *ln,
                            double *ld, double *y, double *ly) {
     double mln = 0, mld = 0;
-    sh->ymin = INFINITY;
+    sh->ymin = (double)INFINITY;
     sh->ymean = 0;
     for (size_t i = 0; i < n; i++) {
         mln += log(rows[i].nonzeros);

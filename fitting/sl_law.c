@@ -29,7 +29,7 @@ double *sl_law_coef(sl_law *law, size_t i) {
 }
 
 double sl_law_coef_get(const sl_law *law, size_t i) {
-    if (!law) return NAN;
+    if (!law) return (double)NAN;
     switch (i) {
     case 0: return law->a_s;
     case 1: return law->b_s;
@@ -38,7 +38,7 @@ double sl_law_coef_get(const sl_law *law, size_t i) {
     case 4: return law->a_d;
     case 5: return law->b_d;
     case 6: return law->c;
-    default: return NAN;
+    default: return (double)NAN;
     }
 }
 

@@ -7,6 +7,7 @@
 #   scripts/deps.sh bench    what bench/ compares against (wrk, scipy)
 #   scripts/deps.sh e2e      build + test dependencies and the browser tests' (Chromium, Node.js)
 #   scripts/deps.sh slurm    a real single-node Slurm for the Slurm backend's tests (scripts/slurm.sh)
+#   scripts/deps.sh fuzz     build dependencies and clang's libFuzzer, for tests/fuzz/run.sh
 set -eu
 
 build_pkgs="build-essential cmake pkg-config curl ca-certificates \
@@ -17,6 +18,8 @@ bench_pkgs="wrk python3-scipy python3-numpy python3-torch"
 e2e_pkgs="chromium fonts-dejavu-core"
 # slurm-wlm-jwt-plugin: slurmrestd over TCP authenticates with JWT.
 slurm_pkgs="slurm-wlm slurmrestd slurm-wlm-jwt-plugin munge curl"
+# libclang-rt-14-dev: libFuzzer and the sanitizer runtimes clang links in.
+fuzz_pkgs="clang-14 libclang-rt-14-dev"
 runtime_pkgs="libmicrohttpd12 libjansson4 libgsl27 libsqlite3-0 libcurl4 libopenblas0-openmp \
 libgomp1 curl ca-certificates"
 
@@ -27,7 +30,8 @@ case "${1:-build}" in
   slurm) want=$slurm_pkgs ;;
   serve) want=$build_pkgs ;;
   e2e) want="$build_pkgs $e2e_pkgs" ;;
-  *) echo "usage: $0 [build|serve|runtime|bench|e2e|slurm]" >&2; exit 2 ;;
+  fuzz) want="$build_pkgs $fuzz_pkgs" ;;
+  *) echo "usage: $0 [build|serve|runtime|bench|e2e|slurm|fuzz]" >&2; exit 2 ;;
 esac
 case "${1:-build}" in
   serve|e2e)

@@ -76,6 +76,18 @@ void sl_backend_read_log(const char *path, sl_backend_status *st, json_t **resul
     fclose(f);
 }
 
+/* Drops the UTF-8 sequence a truncation cut at the end of s: the texts a
+ * reason quotes are whole UTF-8 (jansson read them), only the cut is not. */
+static void drop_cut_sequence(char *s) {
+    size_t n = strlen(s), i = n;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
+    if (i == 0) return;
+    unsigned lead = (unsigned char)s[i - 1];
+    size_t len = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (n - (i - 1) < len) s[i - 1] = '\0';
+}
+
 void sl_backend_outcome(json_t *result, json_t *error, const char *how, sl_backend_status *out) {
     const char *status = json_string_value(json_object_get(result, "status"));
     if (status && !strcmp(status, "completed")) {
@@ -105,6 +117,7 @@ void sl_backend_outcome(json_t *result, json_t *error, const char *how, sl_backe
         snprintf(out->reason, sizeof out->reason, "the trainer process ended without a result (%s)",
                  how);
     }
+    drop_cut_sequence(out->reason); /* it is stored, logged and answered as JSON */
 }
 
 double sl_backend_silent_for(double *since) {

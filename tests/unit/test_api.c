@@ -470,3 +470,85 @@ Test(sweep_json, a_patterns_only_request_decodes_again_as_stored) {
     sl_sweep_request_free(&req);
     json_decref(body);
 }
+
+/* Found by tests/fuzz/fuzz_decode.c: the request a sweep stores and returns
+ * wrote "patterns": [] (or "sparsities": []), which the decoder refuses, so
+ * no sweep could be submitted again as it was returned. */
+Test(sweep_json, stored_request_decodes_again) {
+    static const char *const bodies[] = {
+        "{\"law\": \"a\", \"grid\": {\"sizes\": [{\"layers\": 1, \"width\": 64, \"heads\": 2}], "
+        "\"sparsities\": [0, 0.5], \"tokens\": [4096]}}",
+        "{\"law\": \"b\", \"grid\": {\"sizes\": [{\"layers\": 1, \"width\": 64, \"heads\": 2}], "
+        "\"patterns\": [\"2:4\"], \"tokens\": [4096]}}",
+    };
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        json_t *body = json_loads(bodies[i], 0, NULL);
+        sl_sweep_request req, again;
+        sl_error err;
+        cr_assert_eq(sl_sweep_request_decode(body, &req, &err), 0, "%s", err.message);
+        json_t *stored = sl_sweep_request_json(&req);
+        json_t *grid = json_object_get(stored, "grid");
+        cr_assert_eq(json_object_get(grid, "sparsities") != NULL, i == 0);
+        cr_assert_eq(json_object_get(grid, "patterns") != NULL, i == 1);
+        cr_assert_eq(sl_sweep_request_decode(stored, &again, &err), 0, "%s: %s", err.field,
+                     err.message);
+        json_t *stored2 = sl_sweep_request_json(&again);
+        cr_assert(json_equal(stored, stored2));
+        json_decref(stored2);
+        json_decref(stored);
+        json_decref(body);
+        sl_sweep_request_free(&again);
+        sl_sweep_request_free(&req);
+    }
+}
+
+/* A grid is refused from the sizes of its lists, before any point is made:
+ * 32 sizes x 32 sparsities x 32 token counts x 32 seeds took minutes to
+ * expand and de-duplicate (quadratically) only to be refused. */
+Test(sweep_json, big_grids_refused_before_expansion, .timeout = 5) {
+    json_t *sizes = json_array(), *sp = json_array(), *tk = json_array(), *sd = json_array();
+    for (int i = 0; i < 32; i++) {
+        json_array_append_new(sizes, json_pack("{s:i, s:i, s:i}", "layers", 1 + i % 4, "width",
+                                               8 * (1 + i / 4), "heads", 1));
+        json_array_append_new(sp, json_real(i / 32.0));
+        json_array_append_new(tk, json_integer(1000 + i));
+        json_array_append_new(sd, json_integer(i));
+    }
+    json_t *body = json_pack("{s:s, s:{s:o, s:o, s:o, s:o}}", "law", "big", "grid", "sizes", sizes,
+                             "sparsities", sp, "tokens", tk, "seeds", sd);
+    sl_sweep_request req;
+    sl_error err;
+    cr_assert_eq(sl_sweep_request_decode(body, &req, &err), -1);
+    cr_assert_str_eq(err.field, "grid");
+    cr_assert(strstr(err.message, "1048576 distinct points"), "%s", err.message);
+    json_decref(body);
+}
+
+/* Repeated values are dropped axis by axis, the first of each kept, in the
+ * nesting sizes x (sparsities, patterns) x tokens x seeds. */
+Test(sweep_json, points_drop_repeats_in_order) {
+    json_t *body = json_loads(
+        "{\"law\": \"a\", \"grid\": {\"sizes\": [{\"layers\": 1, \"width\": 64, \"heads\": 2}, "
+        "{\"layers\": 1, \"width\": 64, \"heads\": 2}], \"sparsities\": [0.5, 0, 0.5], "
+        "\"patterns\": [\"2:4\", \"2:4\"], \"tokens\": [10, 20, 10], \"seeds\": [3, 3]}}",
+        0, NULL);
+    sl_sweep_request req;
+    sl_error err;
+    cr_assert_eq(sl_sweep_request_decode(body, &req, &err), 0, "%s", err.message);
+    sl_run_spec p[8];
+    cr_assert_eq(sl_sweep_points(&req, p, 8), 6);
+    static const struct {
+        double sparsity;
+        unsigned m;
+        long long tokens;
+    } want[] = {{0.5, 0, 10}, {0.5, 0, 20}, {0, 0, 10}, {0, 0, 20}, {0.5, 4, 10}, {0.5, 4, 20}};
+    for (size_t i = 0; i < 6; i++) {
+        cr_assert_eq(p[i].sparsity, want[i].sparsity, "point %zu", i);
+        cr_assert_eq(p[i].pattern_m, want[i].m, "point %zu", i);
+        cr_assert_eq(p[i].tokens, want[i].tokens, "point %zu", i);
+        cr_assert_eq(p[i].seed, 3);
+    }
+    cr_assert_eq(sl_sweep_points(&req, p, 2), 6); /* the count, though only 2 are written */
+    sl_sweep_request_free(&req);
+    json_decref(body);
+}

@@ -772,6 +772,23 @@ Test(formats, negative_zero_reads_as_zero) {
     sl_dataset_free(&ds);
 }
 
+/* Found by tests/fuzz/fuzz_dataset.c: a JSON loss of 5e-324 was kept, but
+ * written out as CSV it read back as 0 and the rows could not be uploaded
+ * again. Below DBL_MIN a JSON number is zero, as the same text in CSV is. */
+Test(formats, json_numbers_below_dbl_min_read_as_csv_cells_do) {
+    sl_dataset ds;
+    parse_ok("[{\"sparsity\": 1e-310, \"nonzeros\": 1, \"data\": 2, \"loss\": 3}]", SL_DATASET_JSON,
+             NULL, &ds, 1);
+    cr_assert_eq(ds.rows[0].sparsity, 0.0);
+    sl_dataset_free(&ds);
+    parse_ok(CANON "1e-310,1,2,3\n", SL_DATASET_CSV, NULL, &ds, 1);
+    cr_assert_eq(ds.rows[0].sparsity, 0.0);
+    sl_dataset_free(&ds);
+    bad("[{\"sparsity\": 0, \"nonzeros\": 1, \"data\": 2, \"loss\": 4.9e-324}]", SL_DATASET_JSON,
+        NULL, 1, "loss", "got 0");
+    bad(CANON "0,1,2,4.9e-324\n", SL_DATASET_CSV, NULL, 1, "loss", "got 0");
+}
+
 Test(bad, ndjson_line_that_is_not_an_object) {
     bad("{\"sparsity\":0,\"nonzeros\":1,\"data\":2,\"loss\":3}\n\n5\n", SL_DATASET_NDJSON, NULL, 2,
         "", "not a number");

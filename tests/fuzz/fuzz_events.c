@@ -1,0 +1,106 @@
+/*
+ * fuzz_events.c - libFuzzer harness of the server's reading of the
+ * trainer's JSON-lines events (server/backends/sl_backend.c): the log of a
+ * run as sl_backend_read_log reads it (the local and Slurm backends), then
+ * how the run stands from its result or error (sl_backend_outcome).
+ *
+ * Input: the log file, as the trainer (or anything that writes to its file)
+ * left it; its last line may be cut. It is read from an unlinked temporary
+ * file through /proc/self/fd, since the reader takes a path.
+ *
+ * Properties: the progress, when there is one, holds only the fields kept
+ * and an array of evaluations, each with a numeric val_loss; the result has
+ * no "event" member; the error is an error event; the outcome is one of the
+ * states with a reason, or the result itself when the run completed.
+ */
+#include "sl_fuzz.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "sl_backend.h"
+
+static FILE *log_file;
+static char log_path[64];
+
+static void write_log(const uint8_t *data, size_t size) {
+    if (!log_file) {
+        log_file = tmpfile(); /* already unlinked: nothing is left behind */
+        SL_FUZZ_CHECK(log_file != NULL, "no temporary file");
+        snprintf(log_path, sizeof log_path, "/proc/self/fd/%d", fileno(log_file));
+    }
+    int fd = fileno(log_file);
+    SL_FUZZ_CHECK(ftruncate(fd, 0) == 0, "cannot truncate the log");
+    for (size_t off = 0; off < size;) {
+        ssize_t n = pwrite(fd, data + off, size - off, (off_t)off);
+        SL_FUZZ_CHECK(n > 0, "cannot write the log");
+        off += (size_t)n;
+    }
+}
+
+static void check_progress(json_t *progress) {
+    static const char *const kept[] = {"step",     "steps",      "tokens",       "train_loss",
+                                       "sparsity", "nonzeros",   "tokens_per_s", "elapsed_s",
+                                       "val_loss", "evaluations"};
+    SL_FUZZ_CHECK(json_is_object(progress), "the progress is not an object");
+    const char *key;
+    json_t *v;
+    json_object_foreach(progress, key, v) {
+        size_t i = 0;
+        while (i < sizeof kept / sizeof kept[0] && strcmp(key, kept[i]) != 0)
+            i++;
+        SL_FUZZ_CHECK(i < sizeof kept / sizeof kept[0], "the progress keeps '%s'", key);
+    }
+    json_t *evals = json_object_get(progress, "evaluations");
+    SL_FUZZ_CHECK(json_is_array(evals), "the progress has no evaluations");
+    size_t i;
+    json_array_foreach(evals, i, v) {
+        SL_FUZZ_CHECK(json_is_object(v) && json_is_number(json_object_get(v, "val_loss")),
+                      "evaluation %zu", i);
+    }
+    json_t *val = json_object_get(progress, "val_loss");
+    SL_FUZZ_CHECK(!val || json_is_number(val), "val_loss is not a number");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    write_log(data, size);
+    sl_backend_status st;
+    memset(&st, 0, sizeof st);
+    json_t *result = NULL, *error = NULL;
+    int started = 0;
+    sl_backend_read_log(log_path, &st, &result, &error, &started);
+
+    SL_FUZZ_CHECK(started == 0 || started == 1, "started %d", started);
+    SL_FUZZ_CHECK(st.result == NULL, "the reader set a result in the status");
+    if (st.progress) check_progress(st.progress);
+    if (result)
+        SL_FUZZ_CHECK(json_is_object(result) && !json_object_get(result, "event"),
+                      "the result keeps its event");
+    if (error) {
+        const char *kind = json_string_value(json_object_get(error, "event"));
+        SL_FUZZ_CHECK(kind && strcmp(kind, "error") == 0, "the error is a '%s' event",
+                      kind ? kind : "(none)");
+    }
+
+    sl_backend_status out;
+    memset(&out, 0, sizeof out);
+    sl_backend_outcome(result, error, "exit status 1", &out);
+    SL_FUZZ_CHECK(out.state == SL_BACKEND_SUCCEEDED || out.state == SL_BACKEND_FAILED ||
+                      out.state == SL_BACKEND_LOST,
+                  "state %d", out.state);
+    if (out.state == SL_BACKEND_SUCCEEDED)
+        SL_FUZZ_CHECK(out.result == result && out.reason[0] == '\0', "completed, but no result");
+    else
+        SL_FUZZ_CHECK(out.result == NULL && out.reason[0] != '\0', "ended without a reason");
+    SL_FUZZ_CHECK(memchr(out.reason, '\0', sizeof out.reason) != NULL, "reason not terminated");
+    /* The reason is stored with the run and shown in its answers. */
+    json_t *reason = json_string(out.reason);
+    SL_FUZZ_CHECK(reason != NULL, "the reason is not UTF-8: %s", out.reason);
+    json_decref(reason);
+
+    sl_backend_status_free(&out);
+    sl_backend_status_free(&st);
+    json_decref(result);
+    json_decref(error);
+    return 0;
+}
