@@ -39,6 +39,11 @@ typedef struct sl_config {
     unsigned slurm_time_limit;    /* minutes a Slurm job may run */
     char slurm_path[1024];        /* PATH of Slurm jobs */
     char report_url[1024];        /* this server as Slurm jobs reach it; "" for http://BIND:PORT */
+
+    /* Bounds on what one client holds: connections and the time to send a request. */
+    unsigned max_connections_per_ip; /* from one client address; 0: no limit */
+    unsigned header_timeout;         /* seconds to send a request's headers */
+    unsigned body_timeout;           /* seconds to send its body once the headers are in */
 } sl_config;
 
 /* Defaults, then the --config file (or SPARSELAW_CONFIG), then the

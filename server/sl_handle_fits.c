@@ -8,10 +8,6 @@
 #include "sl_jobs.h"
 #include "sl_store.h"
 
-/* How often ?wait=true looks whether the server is draining (SIGTERM); how
- * long it may hold a request open is --fit-wait-ms. */
-#define FIT_WAIT_SLICE_MS 100
-
 /* `status` is a deprecated copy of `state`, kept for the clients that read
  * it before fits, runs and sweeps all said `state`. */
 static json_t *fit_json(const sl_fit_job *job) {
@@ -36,6 +32,11 @@ static json_t *fit_json(const sl_fit_job *job) {
     return o;
 }
 
+static int fit_ended(const sl_fit_job *job) {
+    return job->state == SL_FIT_STATE_SUCCEEDED || job->state == SL_FIT_STATE_FAILED;
+}
+
+/* status 0: 200 once the fit has ended, 202 before (the answer to ?wait=true). */
 static void reply_fit(sl_request *req, long long id, unsigned status) {
     sl_fit_job job;
     int rc = sl_store_fit_get(sl_req_server(req)->store, id, &job);
@@ -47,6 +48,7 @@ static void reply_fit(sl_request *req, long long id, unsigned status) {
         sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
         return;
     }
+    if (!status) status = fit_ended(&job) ? 200 : 202;
     sl_reply_json(req, status, fit_json(&job));
     sl_fit_job_free(&job);
 }
@@ -108,16 +110,28 @@ static int validate(sl_request *req, sl_fit_request *fr) {
     return ok ? 0 : -1;
 }
 
-/* Waits until fit id ends (1) or the wait limit passes (0). Waits in slices
- * so that SIGTERM ends the wait at once: the drain finishes in-flight
- * requests before the jobs stop, so a wait for a long fit would otherwise
- * hold the shutdown until the fit ends. The client then gets 202 and the fit
- * runs again at the next start. */
-static int wait_for_fit(sl_server *server, long long id) {
-    for (unsigned waited = 0; waited < server->config->fit_wait_ms && !server->draining;
-         waited += FIT_WAIT_SLICE_MS)
-        if (sl_jobs_wait(server->jobs, id, FIT_WAIT_SLICE_MS)) return 1;
-    return 0;
+/* ?wait=true parks the request (sl_req_park) rather than hold an HTTP thread
+ * for up to --fit-wait-ms; the end of any fit wakes its waiters, who then
+ * answer 200 with the result, or 202 when the wait ran out or SIGTERM came
+ * first (the fit then runs again at the next start). */
+static void on_fit_end(long long id, void *arg) {
+    (void)arg;
+    sl_http_wake(id);
+}
+
+static void answer_wait(sl_request *req, long long id) {
+    reply_fit(req, id, 0);
+}
+
+static void wait_for_fit(sl_request *req, long long id) {
+    sl_server *server = sl_req_server(req);
+    sl_fit_job job;
+    sl_jobs_on_end(server->jobs, on_fit_end, NULL);
+    sl_req_park(req, id, server->config->fit_wait_ms, answer_wait);
+    /* A fit that ended before the park woke nobody: look once more. */
+    if (sl_store_fit_get(server->store, id, &job) != SL_STORE_OK) return;
+    if (fit_ended(&job)) sl_http_wake(id);
+    sl_fit_job_free(&job);
 }
 
 void sl_handle_fit_create(sl_request *req) {
@@ -154,8 +168,10 @@ void sl_handle_fit_create(sl_request *req) {
         return;
     }
     sl_jobs_wake(server->jobs);
-    int ended = wait && strcmp(wait, "true") == 0 && wait_for_fit(server, id);
-    reply_fit(req, id, ended ? 200 : 202);
+    if (wait && strcmp(wait, "true") == 0 && server->config->fit_wait_ms > 0)
+        wait_for_fit(req, id);
+    else
+        reply_fit(req, id, 202);
 }
 
 static const char *fit_state_name(int state) {

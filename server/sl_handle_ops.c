@@ -100,38 +100,54 @@ static const char *content_type(const char *path) {
     return "application/octet-stream";
 }
 
+/* Opens rel (a/b/c.js) under the directory root one name at a time, with
+ * O_NOFOLLOW, refusing any name that starts with '.': no symlink leads out
+ * of --static-dir, ".." cannot climb, and no dotfile (.git, .env) is
+ * served. A directory gives its index.html. The fd of a regular file, with
+ * its size in *st and its name in *last; or -1. */
+static int open_static(const char *root, const char *rel, struct stat *st, const char **last) {
+    int dir = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const char *name = rel;
+    while (dir >= 0) {
+        char part[256];
+        if (!*name) name = "index.html"; /* the path named a directory */
+        size_t n = strcspn(name, "/");
+        int more = name[n] == '/';
+        if (n == 0 || n >= sizeof part || name[0] == '.') break;
+        memcpy(part, name, n);
+        part[n] = '\0';
+        /* The type first, so that a FIFO or a device is never opened. */
+        if (fstatat(dir, part, st, AT_SYMLINK_NOFOLLOW) != 0 ||
+            !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)) || (more && !S_ISDIR(st->st_mode)))
+            break;
+        int fd = openat(dir, part, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        close(dir);
+        dir = fd;
+        if (fd < 0 || fstat(fd, st) != 0) break;
+        if (S_ISREG(st->st_mode) && !more) {
+            *last = name;
+            return fd;
+        }
+        if (!S_ISDIR(st->st_mode)) break; /* changed since fstatat */
+        name += n + (size_t)more;
+    }
+    if (dir >= 0) close(dir);
+    return -1;
+}
+
 void sl_handle_static(sl_request *req) {
     const char *rel = sl_req_path_param(req, "path");
-    char path[2048];
-    if (!*rel) rel = "index.html";
-    /* Only plain relative names: nothing can climb out of --static-dir. */
-    if (strspn(rel, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/") !=
-            strlen(rel) ||
-        strstr(rel, "..") || rel[0] == '/' || strstr(rel, "//")) {
-        sl_reply_fail(req, SL_ERR_NOT_FOUND, NULL, "no such file");
-        return;
-    }
-    int n = snprintf(path, sizeof path, "%s/%s", sl_req_server(req)->config->static_dir, rel);
+    const char *last = NULL;
     struct stat st;
-    if (n < 0 || (size_t)n >= sizeof path || stat(path, &st) != 0) {
-        sl_reply_fail(req, SL_ERR_NOT_FOUND, NULL, "no such file: /%.200s", rel);
-        return;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        if (strlen(path) + sizeof "/index.html" > sizeof path) {
-            sl_reply_fail(req, SL_ERR_NOT_FOUND, NULL, "no such file");
-            return;
-        }
-        strcat(path, "/index.html");
-        if (stat(path, &st) != 0) {
-            sl_reply_fail(req, SL_ERR_NOT_FOUND, NULL, "no such file: /%.200s", rel);
-            return;
-        }
-    }
-    int fd = S_ISREG(st.st_mode) ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+    if (!*rel) rel = "index.html";
+    /* Only plain relative names. */
+    int fd = strspn(rel, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/") ==
+                     strlen(rel)
+                 ? open_static(sl_req_server(req)->config->static_dir, rel, &st, &last)
+                 : -1;
     if (fd < 0) {
         sl_reply_fail(req, SL_ERR_NOT_FOUND, NULL, "no such file: /%.200s", rel);
         return;
     }
-    sl_reply_file(req, fd, (size_t)st.st_size, content_type(path));
+    sl_reply_file(req, fd, (size_t)st.st_size, content_type(last));
 }

@@ -7,6 +7,7 @@
 #define SL_HTTP_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "sl_config.h"
@@ -26,7 +27,7 @@ typedef struct sl_server {
     struct sl_jobs *jobs;
     struct sl_runs *runs; /* calibration runs (sweeps) */
     const char *token;
-    volatile int draining; /* set on SIGTERM: new requests get 503 */
+    atomic_int draining; /* set on SIGTERM: new requests get 503 */
 } sl_server;
 
 typedef struct sl_request sl_request;
@@ -84,6 +85,17 @@ int sl_req_wants_csv(const sl_request *req, sl_error *err, int *wants);
 /* Query parameter as a number in range. dflt NULL: required. */
 int sl_req_number(const sl_request *req, const char *name, const sl_range *range,
                   const double *dflt, double *out, sl_error *err);
+
+/* ---- answering later: long waits off the HTTP threads ---- */
+typedef void (*sl_resume_fn)(sl_request *req, long long key);
+/* Parks the request instead of answering: its HTTP thread returns at once
+ * and libmicrohttpd stops polling the connection (suspend). resume(req, key)
+ * then answers it on an HTTP thread once sl_http_wake(key) is called,
+ * timeout_ms have passed or the server drains, whichever comes first; while
+ * the server drains it runs at once. */
+void sl_req_park(sl_request *req, long long key, unsigned timeout_ms, sl_resume_fn resume);
+/* Any thread: resumes every request parked on key (none: nothing happens). */
+void sl_http_wake(long long key);
 
 /* ---- answering: call exactly one ---- */
 /* Steals body. */

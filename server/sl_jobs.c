@@ -1,6 +1,5 @@
 #include "sl_jobs.h"
 
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,7 +20,8 @@ struct sl_jobs {
     long max_attempts;
     pthread_mutex_t lock;
     pthread_cond_t queued; /* a fit was queued, or stop */
-    pthread_cond_t ended;  /* a fit ended */
+    void (*on_end)(long long id, void *arg);
+    void *on_end_arg;
     int stopping;
     atomic_int cancel; /* seen by the fitter between iterations */
     unsigned nworkers;
@@ -169,10 +169,12 @@ static void *worker(void *arg) {
         int rc = sl_store_fit_claim(jobs->store, &job);
         if (rc == SL_STORE_OK) {
             run(jobs, &job);
-            sl_fit_job_free(&job);
             pthread_mutex_lock(&jobs->lock);
-            pthread_cond_broadcast(&jobs->ended);
+            void (*on_end)(long long, void *) = jobs->on_end;
+            void *on_end_arg = jobs->on_end_arg;
             pthread_mutex_unlock(&jobs->lock);
+            if (on_end) on_end(job.id, on_end_arg);
+            sl_fit_job_free(&job);
             continue;
         }
         /* Nothing queued (or the store is busy): sleep until woken, with a
@@ -196,7 +198,6 @@ sl_jobs *sl_jobs_start(sl_store *store, unsigned workers, unsigned fit_threads,
     jobs->max_attempts = max_attempts;
     pthread_mutex_init(&jobs->lock, NULL);
     pthread_cond_init(&jobs->queued, NULL);
-    pthread_cond_init(&jobs->ended, NULL);
     sl_store_fit_requeue_running(store);
     if (workers > SL_JOBS_MAX_WORKERS) workers = SL_JOBS_MAX_WORKERS;
     for (unsigned i = 0; i < workers; i++)
@@ -211,28 +212,11 @@ void sl_jobs_wake(sl_jobs *jobs) {
     pthread_mutex_unlock(&jobs->lock);
 }
 
-int sl_jobs_wait(sl_jobs *jobs, long long id, unsigned timeout_ms) {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    /* The state is read under the lock the worker takes to announce an end,
-     * so an end between the read and the wait is never missed. */
-    int ended = 0, rc = 0;
+void sl_jobs_on_end(sl_jobs *jobs, void (*fn)(long long id, void *arg), void *arg) {
     pthread_mutex_lock(&jobs->lock);
-    while (!ended && rc != ETIMEDOUT && !jobs->stopping) {
-        sl_fit_job job;
-        if (sl_store_fit_get(jobs->store, id, &job) != SL_STORE_OK) break;
-        ended = job.state == SL_FIT_STATE_SUCCEEDED || job.state == SL_FIT_STATE_FAILED;
-        sl_fit_job_free(&job);
-        if (!ended) rc = pthread_cond_timedwait(&jobs->ended, &jobs->lock, &until);
-    }
+    jobs->on_end = fn;
+    jobs->on_end_arg = arg;
     pthread_mutex_unlock(&jobs->lock);
-    return ended;
 }
 
 void sl_jobs_stop(sl_jobs *jobs) {
@@ -241,12 +225,10 @@ void sl_jobs_stop(sl_jobs *jobs) {
     jobs->stopping = 1;
     atomic_store(&jobs->cancel, 1);
     pthread_cond_broadcast(&jobs->queued);
-    pthread_cond_broadcast(&jobs->ended);
     pthread_mutex_unlock(&jobs->lock);
     for (unsigned i = 0; i < jobs->nworkers; i++)
         pthread_join(jobs->workers[i], NULL);
     pthread_mutex_destroy(&jobs->lock);
     pthread_cond_destroy(&jobs->queued);
-    pthread_cond_destroy(&jobs->ended);
     free(jobs);
 }

@@ -20,8 +20,11 @@ sl_jobs *sl_jobs_start(struct sl_store *store, unsigned workers, unsigned fit_th
                        unsigned max_attempts);
 /* A fit was queued: wake a worker. */
 void sl_jobs_wake(sl_jobs *jobs);
-/* Waits until fit `id` has ended or timeout_ms passed; 1 when it ended. */
-int sl_jobs_wait(sl_jobs *jobs, long long id, unsigned timeout_ms);
+/* fn(id, arg) runs on a worker thread each time it has run fit `id` (it
+ * succeeded, failed, or was interrupted and stays queued): how ?wait=true
+ * learns of the end without holding a thread. One hook; setting it again
+ * replaces it. */
+void sl_jobs_on_end(sl_jobs *jobs, void (*fn)(long long id, void *arg), void *arg);
 /* Cancels running fits (they stay queued for the next start) and joins. */
 void sl_jobs_stop(sl_jobs *jobs);
 
