@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,22 +42,13 @@ def options_json():
     return json.loads(out)
 
 
-class ConfigCase(unittest.TestCase):
-    """A temporary directory with a token file, config files written into it
-    and servers started from them (killed at the end if a test left one)."""
+class ConfigCase(harness.OwnServers, unittest.TestCase):
+    """A temporary directory with a token file (OwnServers), config files
+    written into it and servers started from them (killed at the end if a
+    test left one)."""
 
     maxDiff = 4000
-
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="sparselaw-config-")
-        self.token_file = harness.new_token_file(self.tmp)
-        self.servers = []
-
-    def tearDown(self):
-        for s in self.servers:
-            if s.proc.poll() is None:
-                s.kill()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+    tmp_prefix = "sparselaw-config-"
 
     def write(self, text, name="sparselaw.conf"):
         path = os.path.join(self.tmp, name)
