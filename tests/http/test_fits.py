@@ -608,7 +608,7 @@ class TestBadUploads(Base):
     def test_columns(self):
         self.refused(csv_text(["sparsity", "nonzeros", "data"], [r[:3] for r in GOOD_ROWS]),
                      422, "unprocessable", None, "loss")
-        # issue 9 item 6: an unknown column is ignored and listed, no longer refused
+        # an unknown column is ignored and listed, not refused
         info = self.create(csv_text(GOOD_HEADER + ["foo"], [r + (1,) for r in GOOD_ROWS]))
         self.assertEqual(info["ignored_columns"], ["foo"])
         err = self.refused(csv_text(["sparsity", "nonzeros", "data", "Loss"], GOOD_ROWS),

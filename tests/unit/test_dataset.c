@@ -304,7 +304,7 @@ Test(bad, two_sources_for_one_variable) {
         SL_DATASET_JSON, NULL, 0, "nonzeros", NULL);
 }
 
-/* Issue 9 item 6: unknown columns are no longer refused but ignored and
+/* Unknown columns are not refused but ignored and
  * listed (test_upload_tools.c covers that); a near miss of a column the
  * upload lacks is still named, at the row its key first appears in. */
 Test(bad, unknown_columns_are_ignored_near_misses_named) {
