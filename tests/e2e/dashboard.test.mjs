@@ -487,6 +487,11 @@ test("the token is entered once and kept in session storage", async () => {
   assert.ok(await page.isVisible("#data-token-notice"));
   await setToken(page);
   assert.equal(await page.evaluate(() => sessionStorage.getItem("sparselaw.token")), TOKEN);
+  // The token loads the fit and sweep lists: let them arrive before the
+  // reload, which would abort them (a slow server, e.g. a sanitizer build).
+  await page.waitForSelector("#fits-list table, #fits-list .hint:not(:has-text('Enter the token'))");
+  await page.waitForSelector("#sweeps-list table, #sweeps-list .hint:not(:has-text('Enter the token'))");
+  await page.waitForLoadState("networkidle");
   await page.reload();
   await page.waitForSelector("#token-form.has-token");
   assert.ok(await page.isHidden("#data-token-notice"));

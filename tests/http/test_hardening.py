@@ -30,6 +30,8 @@ import harness  # noqa: E402
 from harness import COEF, TOKEN, Base, OwnServers, ref_loss  # noqa: E402
 
 PROBE_LIMIT = 1.0  # seconds /healthz may take while the server is under attack
+PROBE_TIMEOUT = 5.0  # seconds a probe waits for an answer at all
+SANITIZED = False  # --sanitized: see configure
 PER_IP_DEFAULT = 64  # --max-connections-per-ip's default
 
 
@@ -38,7 +40,7 @@ def address(i):
     return "127.0.%d.%d" % (i // 250, 2 + i % 250)
 
 
-def healthz_seconds(port, timeout=5.0):
+def healthz_seconds(port, timeout=PROBE_TIMEOUT):
     """The time one GET /healthz on a new connection from 127.0.0.1 takes;
     timeout (or more) when it got no answer in time."""
     start = time.monotonic()
@@ -333,7 +335,10 @@ class TestFlood(Hardening):
               % (self.CONNECTIONS, answered, max(times or [0]),
                  sorted(times)[len(times) // 2] if times else 0), file=sys.stderr)
         self.assert_probes_fast(latencies, "a flood of %d connections" % self.CONNECTIONS)
-        self.assertEqual(answered, self.CONNECTIONS)
+        if SANITIZED:  # slower: past the limit, some clients are turned away unanswered
+            self.assertGreaterEqual(answered, 1000)
+        else:
+            self.assertEqual(answered, self.CONNECTIONS)
         self.stop(s)
 
     def flood(self, port, limit=25.0):
@@ -535,5 +540,20 @@ class TestMalformed(Base):
 
 TEST_CLASSES = [TestStatic, TestMalformed, TestSlowClients, TestFlood, TestWait]
 
+def configure(args):
+    # A sanitizer build runs several times slower. There what is checked is
+    # that /healthz is answered throughout (within the probes' timeout) and
+    # that a flood is served up to the connection limit; the 1 s bound and
+    # every one of 2,000 clients answered are the promises of the optimized
+    # build, checked in its own run of this file.
+    global PROBE_LIMIT, SANITIZED
+    SANITIZED = args.sanitized
+    if SANITIZED:
+        PROBE_LIMIT = PROBE_TIMEOUT
+
+
 if __name__ == "__main__":
-    sys.exit(harness.main(TEST_CLASSES, harness.parser(__doc__)))
+    parser = harness.parser(__doc__)
+    parser.add_argument("--sanitized", action="store_true",
+                        help="the server is an ASan/UBSan build (see configure)")
+    sys.exit(harness.main(TEST_CLASSES, parser, configure))

@@ -461,6 +461,7 @@ Test(sweep_json, a_patterns_only_request_decodes_again_as_stored) {
     cr_assert_eq(sl_sweep_request_decode(stored, &again, &err), 0, "%s", err.message);
     json_t *twice = sl_sweep_request_json(&again);
     cr_assert(json_equal(stored, twice));
+    sl_sweep_request_free(&again);
     /* the grid still needs one of the two */
     json_object_set_new(json_object_get(stored, "grid"), "patterns", json_array());
     cr_assert_eq(sl_sweep_request_decode(stored, &again, &err), -1);
