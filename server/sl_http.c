@@ -1,18 +1,16 @@
 #include "sl_http.h"
+#include "sl_http_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,320 +20,9 @@
 #include "sl_secret.h"
 #include "sl_log.h"
 #include "sl_text.h"
-#include "sl_time.h"
-
-#define MAX_PATH_PARAMS 4
-
-struct sl_request {
-    sl_server *server;
-    struct MHD_Connection *con;
-    const char *method;
-    const char *url;
-    int route; /* index into sl_routes, -1 when none matched */
-    struct {
-        char name[32];
-        char value[256];
-    } path_params[MAX_PATH_PARAMS];
-    int npath_params;
-    sl_buf body;
-    int body_too_large;
-    json_t *json;
-    struct MHD_Response *response;
-    unsigned status;
-    struct timespec start;
-    const char *version;
-    struct sl_conn *conn; /* its connection in the guard's list */
-    /* sl_req_park; park and the links change under guard.lock */
-    int park;
-    long long park_key;
-    double park_until;
-    sl_resume_fn park_resume;
-    sl_request *park_prev, *park_next;
-};
 
 static struct MHD_Daemon *daemon_handle;
 static atomic_int in_flight;
-
-/* ---------------------------------------------------------------- the guard */
-
-/* libmicrohttpd's --http-timeout is idle time, which every byte resets: one
- * header line every few seconds would hold a connection for ever, and with
- * it the connection limit. The guard is one thread that knows where every
- * connection is in its request and shuts down those past their deadline
- * (--header-timeout, --body-timeout); it also resumes parked requests
- * (sl_req_park) whose wait is over. */
-
-/* How often the guard looks: the deadlines' precision. */
-#define GUARD_TICK_S 0.1
-/* Near the connection limit, how long a new connection may stay silent
- * (one that was answered already: a tick), and how long a request's headers
- * may take: clients send them in one go, so this cuts only trickles. */
-#define GUARD_SILENT_S  1.0
-#define GUARD_HEADERS_S 0.25
-
-typedef enum {
-    CONN_IDLE,    /* before a request's first byte: --http-timeout (libmicrohttpd's) */
-    CONN_HEADERS, /* from that byte to the end of the headers: --header-timeout */
-    CONN_BODY,    /* reading the body: --body-timeout */
-    CONN_BUSY,    /* handling or answering it, or parked: no deadline here */
-    CONN_CLOSING, /* shut down by the guard; libmicrohttpd closes it */
-} conn_phase;
-
-typedef struct sl_conn {
-    struct sl_conn *prev, *next;
-    int fd;
-    conn_phase phase;
-    double since; /* when the phase began */
-    int served;   /* it has had an answer */
-} sl_conn;
-
-enum { PARK_NONE, PARK_WAITING, PARK_RESUMED };
-
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t wake; /* a parked request or stop */
-    sl_conn *conns;      /* every open connection */
-    size_t nconns;
-    sl_request *parked; /* suspended, PARK_WAITING */
-    const sl_server *server;
-    pthread_t thread;
-    int running, stop;
-} guard = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
-
-/* libmicrohttpd's connection notifications: the list of open connections. */
-static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code) {
-    (void)cls;
-    sl_conn *c = *socket_context;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *info =
-            MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
-        c = calloc(1, sizeof *c);
-        if (!c) abort();
-        c->fd = info ? info->connect_fd : -1;
-        /* Bytes waiting at the accept: the client has begun a request. */
-        int waiting = 0;
-        if (c->fd >= 0 && ioctl(c->fd, FIONREAD, &waiting) == 0 && waiting > 0)
-            c->phase = CONN_HEADERS;
-        else
-            c->phase = CONN_IDLE;
-        c->since = sl_time_monotonic();
-        pthread_mutex_lock(&guard.lock);
-        c->next = guard.conns;
-        if (guard.conns) guard.conns->prev = c;
-        guard.conns = c;
-        guard.nconns++;
-        pthread_mutex_unlock(&guard.lock);
-        *socket_context = c;
-        return;
-    }
-    if (!c) return;
-    /* Called before libmicrohttpd closes the socket, and under the lock the
-     * guard shuts sockets down with: it never touches a closed fd. */
-    pthread_mutex_lock(&guard.lock);
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        guard.conns = c->next;
-    if (c->next) c->next->prev = c->prev;
-    guard.nconns--;
-    pthread_mutex_unlock(&guard.lock);
-    free(c);
-    *socket_context = NULL;
-}
-
-static void set_phase(sl_request *req, conn_phase phase) {
-    if (!req->conn) return;
-    pthread_mutex_lock(&guard.lock);
-    if (req->conn->phase != CONN_CLOSING) {
-        req->conn->phase = phase;
-        req->conn->since = sl_time_monotonic();
-    }
-    pthread_mutex_unlock(&guard.lock);
-}
-
-/* Whether bytes came in on fd during the last `seconds`: libmicrohttpd reads
- * a request as it arrives, so the socket's own record (TCP_INFO) is what
- * tells a kept-alive connection that starts a request from one that idles. */
-static int data_within(int fd, double seconds) {
-    struct tcp_info ti;
-    socklen_t len = sizeof ti;
-    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return 0;
-    /* 20 ms of slack for the kernel's clock ticks */
-    return (double)ti.tcpi_last_data_recv * 1e-3 + 0.02 < seconds;
-}
-
-typedef struct {
-    long long headers, body, idle;
-} guard_counts;
-
-/* One pass over the connections, under guard.lock. Near the connection
- * limit (90 %) the clients waiting to connect need places: idle connections
- * are closed first (HTTP lets a server close an idle connection at any
- * time), then those whose headers trickle (GUARD_*_S). */
-static void guard_connections(const sl_config *cfg, double now, guard_counts *closed) {
-    int crowded = guard.nconns * 10 >= (size_t)cfg->max_connections * 9;
-    double header_limit = crowded && cfg->header_timeout > GUARD_HEADERS_S
-                              ? GUARD_HEADERS_S
-                              : (double)cfg->header_timeout;
-    for (sl_conn *c = guard.conns; c; c = c->next) {
-        double age = now - c->since;
-        long long *count = NULL;
-        if (c->phase == CONN_IDLE && data_within(c->fd, age)) {
-            c->phase = CONN_HEADERS; /* the first byte came in this tick */
-            c->since = now;
-        } else if (c->phase == CONN_IDLE && crowded &&
-                   age >= (c->served ? GUARD_TICK_S : GUARD_SILENT_S)) {
-            count = &closed->idle;
-        } else if (c->phase == CONN_HEADERS && age >= header_limit) {
-            count = &closed->headers;
-        } else if (c->phase == CONN_BODY && age >= cfg->body_timeout) {
-            count = &closed->body;
-        }
-        if (count && c->fd >= 0) {
-            /* libmicrohttpd sees the end of the stream and closes it */
-            shutdown(c->fd, SHUT_RDWR);
-            c->phase = CONN_CLOSING;
-            (*count)++;
-        }
-    }
-}
-
-/* Under guard.lock: out of the parked list. */
-static void park_unlink(sl_request *req) {
-    if (req->park_prev)
-        req->park_prev->park_next = req->park_next;
-    else
-        guard.parked = req->park_next;
-    if (req->park_next) req->park_next->park_prev = req->park_prev;
-    req->park_prev = req->park_next = NULL;
-}
-
-/* Under guard.lock: the parked request goes back to libmicrohttpd, which
- * calls on_request again, where its resume function answers. */
-static void unpark(sl_request *req) {
-    park_unlink(req);
-    req->park = PARK_RESUMED;
-    MHD_resume_connection(req->con);
-}
-
-/* Resumes the parked requests whose time is up (all of them while the server
- * drains); the earliest deadline left, or `next` when none is earlier. */
-static double guard_parked(double now, double next) {
-    sl_request *req = guard.parked;
-    while (req) {
-        sl_request *following = req->park_next;
-        if (guard.server->draining || now >= req->park_until)
-            unpark(req);
-        else if (req->park_until < next)
-            next = req->park_until;
-        req = following;
-    }
-    return next;
-}
-
-static void log_closed(const guard_counts *n) {
-    sl_log_line l;
-    sl_log_begin(&l, SL_LOG_WARNING, "connections_closed");
-    sl_log_int(&l, "header_timeout", n->headers);
-    sl_log_int(&l, "body_timeout", n->body);
-    sl_log_int(&l, "idle_at_limit", n->idle);
-    sl_log_end(&l);
-}
-
-static void *guard_main(void *arg) {
-    (void)arg;
-    pthread_mutex_lock(&guard.lock);
-    while (!guard.stop) {
-        double now = sl_time_monotonic();
-        guard_counts closed = {0};
-        guard_connections(guard.server->config, now, &closed);
-        double next = guard_parked(now, now + GUARD_TICK_S);
-        if (closed.headers || closed.body || closed.idle) {
-            pthread_mutex_unlock(&guard.lock); /* stderr may block; connections may not */
-            log_closed(&closed);
-            pthread_mutex_lock(&guard.lock);
-        }
-        /* The monotonic clock as a CLOCK_REALTIME deadline: the wait is
-         * short, so a change of the wall clock costs one tick at most. */
-        double wait = next - sl_time_monotonic();
-        if (wait > GUARD_TICK_S) wait = GUARD_TICK_S;
-        if (wait < 0.001) wait = 0.001;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        long ns = until.tv_nsec + (long)(wait * 1e9);
-        until.tv_sec += ns / 1000000000L;
-        until.tv_nsec = ns % 1000000000L;
-        if (!guard.stop) pthread_cond_timedwait(&guard.wake, &guard.lock, &until);
-    }
-    pthread_mutex_unlock(&guard.lock);
-    return NULL;
-}
-
-void sl_req_park(sl_request *req, long long key, unsigned timeout_ms, sl_resume_fn resume) {
-    pthread_mutex_lock(&guard.lock);
-    if (req->server->draining || !guard.running || guard.stop) {
-        pthread_mutex_unlock(&guard.lock);
-        resume(req, key);
-        return;
-    }
-    req->park = PARK_WAITING;
-    req->park_key = key;
-    req->park_until = sl_time_monotonic() + timeout_ms * 1e-3;
-    req->park_resume = resume;
-    req->park_prev = NULL;
-    req->park_next = guard.parked;
-    if (guard.parked) guard.parked->park_prev = req;
-    guard.parked = req;
-    /* Suspended before anyone can find it, so that a resume always follows
-     * a suspend. */
-    MHD_suspend_connection(req->con);
-    pthread_cond_signal(&guard.wake); /* its deadline may be the next */
-    pthread_mutex_unlock(&guard.lock);
-}
-
-void sl_http_wake(long long key) {
-    pthread_mutex_lock(&guard.lock);
-    sl_request *req = guard.parked;
-    while (req) {
-        sl_request *following = req->park_next;
-        if (req->park_key == key) unpark(req);
-        req = following;
-    }
-    pthread_mutex_unlock(&guard.lock);
-}
-
-/* The request's park state (PARK_*); with take, a resumed request leaves
- * it, to be answered now. */
-static int park_state(sl_request *req, int take) {
-    pthread_mutex_lock(&guard.lock);
-    int park = req->park;
-    if (take && park == PARK_RESUMED) req->park = PARK_NONE;
-    pthread_mutex_unlock(&guard.lock);
-    return park;
-}
-
-static int guard_start(const sl_server *server) {
-    guard.server = server;
-    guard.stop = 0;
-    if (pthread_create(&guard.thread, NULL, guard_main, NULL) != 0) return -1;
-    guard.running = 1;
-    return 0;
-}
-
-/* Resumes what is still parked (libmicrohttpd must not stop with suspended
- * connections) and stops the thread. */
-static void guard_stop(void) {
-    if (!guard.running) return;
-    pthread_mutex_lock(&guard.lock);
-    while (guard.parked)
-        unpark(guard.parked);
-    guard.stop = 1;
-    pthread_cond_signal(&guard.wake);
-    pthread_mutex_unlock(&guard.lock);
-    pthread_join(guard.thread, NULL);
-    guard.running = 0;
-}
 
 sl_server *sl_req_server(const sl_request *req) {
     return req->server;
@@ -744,14 +431,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     sl_error err;
     if (!req) {
         req = *con_cls = new_request(cls, con, url, method, version);
-        set_phase(req, CONN_BODY);
+        sl_http_guard_phase(req, SL_CONN_BODY);
         if (admit(req, &err) != 0) {
             sl_reply_error(req, &err);
             /* A refused body is never read: with one to come, answer now
              * (libmicrohttpd then closes the connection); without one, the
              * final call comes at once and the connection stays open. */
             if (has_body(req)) {
-                set_phase(req, CONN_BUSY);
+                sl_http_guard_phase(req, SL_CONN_BUSY);
                 return queue(req);
             }
         }
@@ -766,17 +453,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         *upload_data_size = 0;
         return MHD_YES;
     }
-    set_phase(req, CONN_BUSY);
+    sl_http_guard_phase(req, SL_CONN_BUSY);
     if (req->response) return queue(req); /* refused by admit() */
-    int park = park_state(req, 1);
-    if (park == PARK_WAITING) return MHD_YES; /* not resumed yet */
-    if (park == PARK_RESUMED)
+    int park = sl_http_guard_park_state(req, 1);
+    if (park == SL_PARK_WAITING) return MHD_YES; /* not resumed yet */
+    if (park == SL_PARK_RESUMED)
         req->park_resume(req, req->park_key);
     else if (parse_body(req, &err) != 0)
         sl_reply_error(req, &err);
     else
         sl_routes[req->route].handler(req);
-    if (!req->response && park_state(req, 0) != PARK_NONE) return MHD_YES; /* parked */
+    if (!req->response && sl_http_guard_park_state(req, 0) != SL_PARK_NONE)
+        return MHD_YES; /* parked */
     if (!req->response) sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the handler gave no answer");
     return queue(req);
 }
@@ -809,14 +497,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
         sl_metrics_observe(server->metrics, req->route, req->status, seconds);
         log_request(req, seconds);
     }
-    pthread_mutex_lock(&guard.lock);
-    if (req->park == PARK_WAITING) park_unlink(req); /* ended while parked */
-    if (req->conn && req->conn->phase != CONN_CLOSING) {
-        req->conn->phase = CONN_IDLE;
-        req->conn->since = sl_time_monotonic();
-        req->conn->served = 1;
-    }
-    pthread_mutex_unlock(&guard.lock);
+    sl_http_guard_request_done(req);
     if (req->response) MHD_destroy_response(req->response);
     json_decref(req->json);
     sl_buf_free(&req->body);
@@ -900,7 +581,7 @@ int sl_http_start(sl_server *server, int fd) {
     const sl_config *cfg = server->config;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
-    if (guard_start(server) != 0) {
+    if (sl_http_guard_start(server) != 0) {
         sl_log(SL_LOG_ERROR, "cannot_start", "cannot start the connection guard thread");
         close(fd);
         return -1;
@@ -909,13 +590,13 @@ int sl_http_start(sl_server *server, int fd) {
         flags, 0, NULL, NULL, on_request, server, MHD_OPTION_EXTERNAL_LOGGER, library_log, NULL,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned)cfg->threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
-        cfg->http_timeout, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
+        MHD_OPTION_NOTIFY_CONNECTION, sl_http_guard_on_connection, NULL,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->http_timeout, MHD_OPTION_CONNECTION_LIMIT,
+        cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_END);
     if (!daemon_handle) {
         sl_log(SL_LOG_ERROR, "cannot_start", "libmicrohttpd would not serve the listening socket");
-        guard_stop();
+        sl_http_guard_stop();
         close(fd);
         return -1;
     }
@@ -932,7 +613,7 @@ void sl_http_stop(sl_server *server, unsigned grace_ms) {
     if (listener != MHD_INVALID_SOCKET) shutdown(listener, SHUT_RDWR);
     for (unsigned waited = 0; atomic_load(&in_flight) > 0 && waited < grace_ms; waited += 10)
         usleep(10000);
-    guard_stop(); /* after the drain: it answers the parked requests */
+    sl_http_guard_stop(); /* after the drain: it answers the parked requests */
     MHD_stop_daemon(daemon_handle);
     daemon_handle = NULL;
     if (listener != MHD_INVALID_SOCKET) close(listener);
