@@ -213,6 +213,23 @@ char *sl_store_dup_column(sqlite3_stmt *st, int col) {
     return dup_utf8(t, strlen(t));
 }
 
+int sl_store_name_index(const unsigned char *text, const char *const *names, int n, int unknown) {
+    for (int i = 0; text && i < n; i++)
+        if (strcmp((const char *)text, names[i]) == 0) return i;
+    return unknown;
+}
+
+int sl_store_state_counts(sqlite3_stmt *st, const char *const *names, int n, int unknown,
+                          long long *counts) {
+    memset(counts, 0, (size_t)n * sizeof counts[0]);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW)
+        counts[sl_store_name_index(sqlite3_column_text(st, 0), names, n, unknown)] =
+            sqlite3_column_int64(st, 1);
+    sl_store_reset(st);
+    return step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
+}
+
 /* ---------------------------------------------------------------- statements */
 
 /* Every resource's statements, by sl_store_resource. */

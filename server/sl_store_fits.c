@@ -58,9 +58,8 @@ const char *sl_fit_state_name(sl_fit_state state) {
 }
 
 static sl_fit_state fit_state_parse(const unsigned char *text) {
-    for (int i = 0; i < SL_FIT_STATE_COUNT; i++)
-        if (text && strcmp((const char *)text, fit_state_names[i]) == 0) return (sl_fit_state)i;
-    return SL_FIT_STATE_FAILED;
+    return (sl_fit_state)sl_store_name_index(text, fit_state_names, SL_FIT_STATE_COUNT,
+                                             SL_FIT_STATE_FAILED);
 }
 
 static void read_fit(sqlite3_stmt *st, sl_fit_job *j) {
@@ -268,14 +267,10 @@ int sl_store_fit_requeue_running(sl_store *s) {
 int sl_store_fit_counts(sl_store *s, long long counts[SL_FIT_STATE_COUNT]) {
     sl_store_conn *c = sl_store_acquire(s);
     sqlite3_stmt *st = stmt(c, ST_FIT_COUNTS);
-    int rc = SL_STORE_ERROR, step = SQLITE_ERROR;
     memset(counts, 0, SL_FIT_STATE_COUNT * sizeof counts[0]);
-    if (st) {
-        while ((step = sqlite3_step(st)) == SQLITE_ROW)
-            counts[fit_state_parse(sqlite3_column_text(st, 0))] = sqlite3_column_int64(st, 1);
-        rc = step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
-        sl_store_reset(st);
-    }
+    int rc = st ? sl_store_state_counts(st, fit_state_names, SL_FIT_STATE_COUNT,
+                                        SL_FIT_STATE_FAILED, counts)
+                : SL_STORE_ERROR;
     sl_store_release(s, c);
     return rc;
 }

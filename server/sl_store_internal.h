@@ -109,6 +109,13 @@ void sl_store_bind_text(sqlite3_stmt *st, int i, const char *text);
 void sl_store_copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col);
 /* Column col as malloc'd text (UTF-8 as above), or NULL for NULL. */
 char *sl_store_dup_column(sqlite3_stmt *st, int col);
+/* The index of text in names[0..n), or unknown when it is not there. */
+int sl_store_name_index(const unsigned char *text, const char *const *names, int n, int unknown);
+/* Steps st, whose rows are (state name, count), into counts[0..n) (zeroed
+ * first) at each name's index in names (unknown for one not there), and
+ * resets it. OK, or ERROR. */
+int sl_store_state_counts(sqlite3_stmt *st, const char *const *names, int n, int unknown,
+                          long long *counts);
 
 /* ---- steps one resource takes inside another's transaction ---- */
 

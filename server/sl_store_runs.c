@@ -146,9 +146,8 @@ int sl_run_state_ended(sl_run_state state) {
 }
 
 static sl_run_state run_state_parse(const unsigned char *text) {
-    for (int i = 0; i < SL_RUN_STATE_COUNT; i++)
-        if (text && strcmp((const char *)text, run_state_names[i]) == 0) return (sl_run_state)i;
-    return SL_RUN_STATE_FAILED;
+    return (sl_run_state)sl_store_name_index(text, run_state_names, SL_RUN_STATE_COUNT,
+                                             SL_RUN_STATE_FAILED);
 }
 
 static void read_run(sqlite3_stmt *st, sl_run_record *r) {
@@ -274,12 +273,8 @@ static int sweep_counts(sl_store_conn *c, sl_sweep_record *w) {
     sqlite3_stmt *counts = stmt(c, ST_SWEEP_COUNTS);
     if (!counts) return SL_STORE_ERROR;
     sqlite3_bind_int64(counts, 1, w->id);
-    int step;
-    while ((step = sqlite3_step(counts)) == SQLITE_ROW)
-        w->counts[run_state_parse(sqlite3_column_text(counts, 0))] =
-            sqlite3_column_int64(counts, 1);
-    sl_store_reset(counts);
-    return step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
+    return sl_store_state_counts(counts, run_state_names, SL_RUN_STATE_COUNT, SL_RUN_STATE_FAILED,
+                                 w->counts);
 }
 
 /* The sweep and its run counts on c. */
@@ -682,14 +677,10 @@ int sl_store_run_stopped(sl_store *s, long long id) {
 int sl_store_run_counts(sl_store *s, long long counts[SL_RUN_STATE_COUNT]) {
     sl_store_conn *c = sl_store_acquire(s);
     sqlite3_stmt *st = stmt(c, ST_RUN_COUNTS);
-    int rc = SL_STORE_ERROR, step = SQLITE_ERROR;
     memset(counts, 0, SL_RUN_STATE_COUNT * sizeof counts[0]);
-    if (st) {
-        while ((step = sqlite3_step(st)) == SQLITE_ROW)
-            counts[run_state_parse(sqlite3_column_text(st, 0))] = sqlite3_column_int64(st, 1);
-        rc = step == SQLITE_DONE ? SL_STORE_OK : SL_STORE_ERROR;
-        sl_store_reset(st);
-    }
+    int rc = st ? sl_store_state_counts(st, run_state_names, SL_RUN_STATE_COUNT,
+                                        SL_RUN_STATE_FAILED, counts)
+                : SL_STORE_ERROR;
     sl_store_release(s, c);
     return rc;
 }
