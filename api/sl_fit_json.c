@@ -106,8 +106,7 @@ int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
     out->dataset_rows = rows ? json_integer_value(rows) : 0;
     if (!json_is_string(law) || !sl_law_name_valid(json_string_value(law)))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "law",
-                            "law must be the name to publish under: 1 to 64 of a-z, 0-9, '.', "
-                            "'_', '-', starting with a letter or digit");
+                            "law must be the name to publish under: " SL_LAW_NAME_RULE);
     snprintf(out->law, sizeof out->law, "%s", json_string_value(law));
     unsigned long seed, starts, bootstrap;
     if (decode_loss(json_object_get(body, "loss"), out, err) ||

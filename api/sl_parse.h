@@ -50,5 +50,7 @@ int sl_parse_pattern(const char *name, const char *text, int *n, int *m, sl_erro
 
 /* A law name: 1..64 of [a-z0-9._-], starting with a letter or digit. */
 int sl_law_name_valid(const char *name);
+/* The rule of sl_law_name_valid, as the error messages state it. */
+#define SL_LAW_NAME_RULE "1 to 64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"
 
 #endif

@@ -273,9 +273,9 @@ int sl_sweep_request_decode(json_t *body, sl_sweep_request *out, sl_error *err) 
     if (sl_json_only_members(body, "", keys, sizeof keys / sizeof keys[0], err)) return -1;
     json_t *law = json_object_get(body, "law");
     if (!json_is_string(law) || !sl_law_name_valid(json_string_value(law)))
-        return sl_error_set(err, SL_ERR_INVALID_BODY, "law",
-                            "law must be the name to publish the fitted law under: 1 to 64 of "
-                            "a-z, 0-9, '.', '_', '-', starting with a letter or digit");
+        return sl_error_set(
+            err, SL_ERR_INVALID_BODY, "law",
+            "law must be the name to publish the fitted law under: " SL_LAW_NAME_RULE);
     snprintf(out->law, sizeof out->law, "%s", json_string_value(law));
     json_t *backend = json_object_get(body, "backend");
     out->backend = SL_BACKEND_LOCAL;

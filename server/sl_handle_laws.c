@@ -80,9 +80,7 @@ void sl_handle_law_put(sl_request *req) {
     sl_error err;
     memset(&rec, 0, sizeof rec);
     if (!sl_law_name_valid(name)) {
-        sl_reply_fail(req, SL_ERR_INVALID_PARAMETER, "name",
-                      "a law name is 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a "
-                      "letter or digit");
+        sl_reply_fail(req, SL_ERR_INVALID_PARAMETER, "name", "a law name is " SL_LAW_NAME_RULE);
         return;
     }
     if (sl_law_put_decode(sl_req_json(req), &rec, &err) != 0) {

@@ -34,9 +34,7 @@ int sl_handle_law_param(sl_request *req, const char **law) {
     *law = sl_req_query(req, "law");
     if (!*law || sl_law_name_valid(*law)) return 0;
     sl_reply_fail(req, SL_ERR_INVALID_PARAMETER, "law",
-                  "law must be a law name: 1 to 64 of a-z, 0-9, '.', '_', '-', starting with a "
-                  "letter or digit (got '%.40s')",
-                  *law);
+                  "law must be a law name: " SL_LAW_NAME_RULE " (got '%.40s')", *law);
     return -1;
 }
 
