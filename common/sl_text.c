@@ -67,3 +67,8 @@ int sl_text_utf8_valid(const char *s, size_t n) {
     }
     return 1;
 }
+
+int sl_text_ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}

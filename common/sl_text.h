@@ -18,6 +18,10 @@ void sl_text_trim_end(char *s);
  * set when the file cannot be opened or read. */
 int sl_text_read_file(const char *path, char *buf, size_t cap);
 
+/* 1 when suffix ends s and s is longer than it (".txt" alone is no text
+ * file's name); the trainer and the server judge corpus files with it. */
+int sl_text_ends_with(const char *s, const char *suffix);
+
 /* The length (1 to 4) of the well-formed UTF-8 character at s, of which n
  * bytes are there; 0 when the bytes are not one (overlong forms, surrogates,
  * past U+10FFFF, cut short). */

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sl_text.h"
+
 static void split(sl_train_corpus *c) {
     c->train_len = c->len / 10 * 9 + (c->len % 10) * 9 / 10; /* floor(0.9 len) */
     c->val_start = c->train_len;
@@ -52,11 +54,6 @@ static int name_cmp(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int ends_with_txt(const char *s) {
-    size_t n = strlen(s);
-    return n > 4 && strcmp(s + n - 4, ".txt") == 0;
-}
-
 static int load_dir(sl_train_corpus *c, const char *path, uint8_t **buf, size_t *len, size_t *cap,
                     char *err, size_t errlen) {
     DIR *d = opendir(path);
@@ -69,7 +66,7 @@ static int load_dir(sl_train_corpus *c, const char *path, uint8_t **buf, size_t 
     int rc = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (!ends_with_txt(e->d_name)) continue;
+        if (!sl_text_ends_with(e->d_name, ".txt")) continue;
         if (n == ncap) {
             ncap = ncap ? ncap * 2 : 64;
             char **nn = realloc(names, ncap * sizeof *names);

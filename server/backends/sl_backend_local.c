@@ -24,6 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sl_text.h"
+
 extern char **environ;
 
 #define MAX_ARGS 40
@@ -346,8 +348,7 @@ int sl_backend_local_corpus_check(const char *corpus, char *why, size_t cap) {
     }
     int found = 0;
     for (struct dirent *e; !found && (e = readdir(d)) != NULL;) {
-        size_t n = strlen(e->d_name);
-        if (n < 5 || strcmp(e->d_name + n - 4, ".txt") != 0) continue;
+        if (!sl_text_ends_with(e->d_name, ".txt")) continue;
         char path[2048];
         snprintf(path, sizeof path, "%s/%s", corpus, e->d_name);
         found = access(path, R_OK) == 0;

@@ -271,3 +271,10 @@ Test(text, utf8_lengths) {
     cr_assert_not(sl_text_utf8_valid("%\xff", 2));
     cr_assert_not(sl_text_utf8_valid("\xc3\x28", 2));
 }
+
+Test(text, ends_with_is_a_proper_suffix) {
+    cr_assert(sl_text_ends_with("a.txt", ".txt"));
+    cr_assert_not(sl_text_ends_with(".txt", ".txt")); /* no name before it */
+    cr_assert_not(sl_text_ends_with("a.txt.gz", ".txt"));
+    cr_assert_not(sl_text_ends_with("txt", ".txt"));
+}
