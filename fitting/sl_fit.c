@@ -144,6 +144,8 @@ typedef struct problem {
     double wsum;
     int logres;
     double delta;
+    int fixed;            /* coordinate held at fixed_z (profiles), -1: none */
+    double fixed_z;       /* its value in z */
     double *px, *pn, *pd; /* scratch for the powers (one problem per worker) */
 } problem;
 
@@ -222,6 +224,7 @@ static double objective(const problem *p, const double *t, double *g, int soft_c
         g[4] = g4 * inv;
         g[5] = g5 * bd * inv;
         g[6] = g6 * (soft_c ? logistic(t[IC]) : 1) * inv;
+        if (p->fixed >= 0) g[p->fixed] = 0;
     }
     if (!isfinite(obj) || (g && !all_finite(g, NP))) {
         if (g)
@@ -233,12 +236,16 @@ static double objective(const problem *p, const double *t, double *g, int soft_c
 }
 
 /* Objective, gradient and exact Hessian (row-major NP x NP) at z: the mean
- * of w [psi'(r) dr dr^T + psi(r) d2r]. For the Newton stage. */
-static double objective_hess(const problem *p, const double *z, double *g, double *H) {
+ * of w [psi'(r) dr dr^T + psi(r) d2r]. For the Newton stage; with B (the
+ * diagnostics) also the mean of w psi(r)^2 dr dr^T and, in sums, the means
+ * of psi^2 and psi'. A fixed coordinate gets a zero gradient and a unit
+ * row and column, so Newton never moves it. */
+static double objective_hess(const problem *p, const double *z, double *g, double *H, double *B,
+                             double sums[2]) {
     double A = exp(z[0]), bs = exp(z[1]), CC = exp(z[2]), bn = exp(z[3]);
     double E = exp(z[4]), bd = exp(z[5]), c = z[IC];
     powers(p, bs, bn, bd);
-    double acc = 0, G[NP] = {0}, S[NP * NP] = {0};
+    double acc = 0, G[NP] = {0}, S[NP * NP] = {0}, O[NP * NP] = {0}, psi2 = 0, dpsi2 = 0;
     for (size_t i = 0; i < p->n; i++) {
         double w = p->w ? p->w[i] : 1;
         if (w == 0) continue;
@@ -271,12 +278,31 @@ static double objective_hess(const problem *p, const double *z, double *g, doubl
             for (size_t b = a; b < NP; b++)
                 S[a * NP + b] += outer * df[a] * df[b] + curv * d2[a * NP + b];
         }
+        if (B) {
+            psi2 += w * psi * psi;
+            dpsi2 += w * dpsi;
+            for (size_t a = 0; a < NP; a++)
+                for (size_t b = a; b < NP; b++)
+                    O[a * NP + b] += w * psi * psi * s * s * df[a] * df[b];
+        }
     }
     double inv = 1 / p->wsum;
     for (size_t a = 0; a < NP; a++) {
         g[a] = G[a] * inv;
-        for (size_t b = a; b < NP; b++)
+        for (size_t b = a; b < NP; b++) {
             H[a * NP + b] = H[b * NP + a] = S[a * NP + b] * inv;
+            if (B) B[a * NP + b] = B[b * NP + a] = O[a * NP + b] * inv;
+        }
+    }
+    if (B) {
+        sums[0] = psi2 * inv;
+        sums[1] = dpsi2 * inv;
+    }
+    if (p->fixed >= 0) {
+        for (size_t k = 0; k < NP; k++)
+            H[(size_t)p->fixed * NP + k] = H[k * NP + (size_t)p->fixed] = 0;
+        H[(size_t)p->fixed * NP + (size_t)p->fixed] = 1;
+        g[p->fixed] = 0;
     }
     double obj = acc * inv;
     return isfinite(obj) && all_finite(g, NP) && all_finite(H, NP * NP) ? obj : HUGE_OBJECTIVE;
@@ -434,6 +460,7 @@ static double bfgs_stage(worker *wk, double z[NP]) {
         t[k] = gsl_vector_get(wk->x, k);
     memcpy(z, t, sizeof t);
     z[IC] = softplus(t[IC]);
+    if (wk->p.fixed >= 0) z[wk->p.fixed] = wk->p.fixed_z; /* no softplus round trip */
     return best;
 }
 
@@ -482,7 +509,7 @@ static int damped_newton_step(const double *H, const double *g, double lambda, d
 static double newton_stage(worker *wk, double z[NP], double *pgnorm) {
     double g[NP], H[NP * NP], Hm[NP * NP], gm[NP], step[NP], zn[NP];
     double lambda = 0;
-    double f = objective_hess(&wk->p, z, g, H);
+    double f = objective_hess(&wk->p, z, g, H, NULL, NULL);
     for (int it = 0; it < NEWTON_MAX_ITER && f < HUGE_OBJECTIVE; it++) {
         if (stopping(wk->sh)) break;
         /* c on its bound with the gradient pushing it down: hold it there. */
@@ -519,7 +546,7 @@ static double newton_stage(worker *wk, double z[NP], double *pgnorm) {
         if (!accepted) break;
         memcpy(z, zn, sizeof zn);
         double gain = f - fn;
-        f = objective_hess(&wk->p, z, g, H);
+        f = objective_hess(&wk->p, z, g, H, NULL, NULL);
         lambda = lambda * 0.1 < 1e-12 ? 0 : lambda * 0.1;
         if (gain <= 1e-15 * fabs(f)) break;
     }
@@ -557,11 +584,29 @@ static void z_to_law(const double z[NP], double log_kn, double kd, sl_law *law) 
     law->c = z[IC];
 }
 
+/* The inverse of z_to_law. */
+static void law_to_z(const sl_law *law, double log_kn, double kd, double z[NP]) {
+    z[0] = log(law->a_s) - law->b_n * log_kn;
+    z[1] = log(law->b_s);
+    z[2] = log(law->c_s) - law->b_n * log_kn;
+    z[3] = log(law->b_n);
+    z[4] = law->b_d * log(law->a_d / kd);
+    z[5] = log(law->b_d);
+    z[IC] = law->c;
+}
+
+/* Start j: the caller's warm laws first (profiles), then Halton points. */
 static void job_start(worker *wk, size_t j) {
     shared *sh = wk->sh;
+    const sl_fit_options *opt = sh->opt;
     double u[NP], z[NP];
-    halton_point(j + 1, sh->shift, u);
-    start_point(sh, u, z);
+    if (j < opt->nwarm) {
+        law_to_z(&opt->warm[j], sh->log_kn, sh->kd, z);
+    } else {
+        halton_point(j + 1 - opt->nwarm, sh->shift, u);
+        start_point(sh, u, z);
+    }
+    if (wk->p.fixed >= 0) z[wk->p.fixed] = wk->p.fixed_z;
     int conv;
     double f = local_search(wk, z, &conv);
     memcpy(sh->st_z + j * NP, z, sizeof z);
@@ -596,6 +641,7 @@ static void job_resample(worker *wk, size_t b) {
             halton_point(k - sh->nwarm + 1, shift, u);
             start_point(sh, u, z);
         }
+        if (wk->p.fixed >= 0) z[wk->p.fixed] = wk->p.fixed_z;
         int conv;
         double f = local_search(wk, z, &conv);
         if (k == 0 || f < best) {
@@ -888,6 +934,17 @@ static int options_valid(const sl_fit_options *opt, char *reason, size_t size) {
         set_reason(reason, size, "level must be in (0, 1)");
         return 0;
     }
+    size_t k = opt->fixed - 1;
+    if (opt->fixed && (!(k == 1 || k == 3 || k == 5 || k == IC) || !isfinite(opt->fixed_value) ||
+                       !(k == IC ? opt->fixed_value >= 0 : opt->fixed_value > 0))) {
+        set_reason(reason, size, "fixed: only b_s, b_n, b_d (> 0) or c (>= 0) can be held");
+        return 0;
+    }
+    for (size_t j = 0; j < opt->nwarm; j++)
+        if (!sl_law_valid(&opt->warm[j])) {
+            set_reason(reason, size, "warm start %zu is not a valid law", j);
+            return 0;
+        }
     return 1;
 }
 
@@ -967,6 +1024,7 @@ static int shared_init(shared *sh, const sl_fit_options *opt) {
     memset(sh, 0, sizeof *sh);
     sh->opt = opt;
     sh->starts = opt->starts ? opt->starts : SL_FIT_DEFAULT_STARTS;
+    if (sh->starts < opt->nwarm) sh->starts = (unsigned)opt->nwarm;
     sh->boot = opt->bootstrap;
     sh->bstarts = opt->bootstrap_starts ? opt->bootstrap_starts : SL_FIT_DEFAULT_BOOTSTRAP_STARTS;
     return pthread_mutex_init(&sh->lock, NULL) != 0 ? -1 : 0;
@@ -1035,6 +1093,10 @@ static int shared_load(shared *sh, const sl_fit_row *rows, size_t n) {
     sh->base.wsum = (double)n;
     sh->base.logres = opt->loss.residuals == SL_FIT_RESIDUALS_LOG;
     sh->base.delta = opt->loss.delta;
+    sh->base.fixed = opt->fixed ? (int)opt->fixed - 1 : -1;
+    sh->base.fixed_z = !opt->fixed            ? 0
+                       : sh->base.fixed == IC ? opt->fixed_value
+                                              : log(opt->fixed_value);
     for (size_t k = 0; k < NP; k++)
         sh->shift[k] = u01(stream(opt->seed, STREAM_SHIFT, k));
     sh->total_units = (double)ns + (double)nb * sh->bstarts;
@@ -1132,4 +1194,46 @@ int sl_fit(const sl_fit_row *rows, size_t n, const sl_fit_options *opt, sl_fit_r
     if (rc != SL_FIT_OK) return fail(&sh, res, rc, reason, reason_size);
     free_shared(&sh);
     return SL_FIT_OK;
+}
+
+int sl_fit_curvature(const sl_fit_row *rows, size_t n, const sl_fit_loss *loss, const sl_law *law,
+                     double n_scale, double data_scale, sl_fit_curv *out) {
+    if (!rows || n == 0 || !loss || !out || !loss_valid(loss) || !sl_law_valid(law) ||
+        !(n_scale > 0) || !(data_scale > 0) || check_rows(rows, n, NULL, 0))
+        return SL_FIT_EINVAL;
+    /* Every row its own level: the problem's level tables, unshared. */
+    double *mem = malloc(8 * n * sizeof *mem);
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!mem || !idx) {
+        free(mem);
+        free(idx);
+        return SL_FIT_ENOMEM;
+    }
+    double *lx = mem, *ln = lx + n, *ld = ln + n, *y = ld + n, *ly = y + n;
+    problem p = {.n = n, .y = y, .ly = ly, .wsum = (double)n, .fixed = -1};
+    p.logres = loss->residuals == SL_FIT_RESIDUALS_LOG;
+    p.delta = loss->delta;
+    p.px = ly + n;
+    p.pn = p.px + n;
+    p.pd = p.pn + n;
+    double log_kn = log(n_scale);
+    for (size_t i = 0; i < n; i++) {
+        idx[i] = i;
+        lx[i] = log1p(-rows[i].sparsity);
+        ln[i] = log(rows[i].nonzeros) - log_kn;
+        ld[i] = log(rows[i].data / data_scale);
+        y[i] = rows[i].loss;
+        ly[i] = log(rows[i].loss);
+    }
+    p.x = (levels){n, lx, idx};
+    p.nz = (levels){n, ln, idx};
+    p.d = (levels){n, ld, idx};
+    double z[NP], sums[2];
+    law_to_z(law, log_kn, data_scale, z);
+    out->objective = objective_hess(&p, z, out->gradient, out->hessian, out->scores, sums);
+    out->mean_psi2 = sums[0];
+    out->mean_dpsi = sums[1];
+    free(mem);
+    free(idx);
+    return out->objective < HUGE_OBJECTIVE ? SL_FIT_OK : SL_FIT_EINVAL;
 }

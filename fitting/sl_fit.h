@@ -98,6 +98,15 @@ typedef struct sl_fit_options {
      * Checked between optimiser iterations, so it takes effect within
      * milliseconds; sl_fit then returns SL_FIT_ECANCELLED. */
     atomic_int *cancel;
+    /* Optional, for profiles (sl_fit_diag.c). fixed = k + 1 holds
+     * coefficient k (sl_law_coef order; only b_s, b_n, b_d or c) at
+     * fixed_value while the others are fitted. The first nwarm starts are the
+     * laws warm[0..nwarm) (k set to fixed_value), then quasi-random ones;
+     * starts counts both (at least nwarm). 0 / NULL: none. */
+    unsigned fixed;
+    double fixed_value;
+    const sl_law *warm;
+    size_t nwarm;
 } sl_fit_options;
 
 /* Zero starts/bootstrap_starts/level/threads, plain residuals with
@@ -158,6 +167,22 @@ int sl_fit(const sl_fit_row *rows, size_t n, const sl_fit_options *opt, sl_fit_r
  * SL_FIT_EINVAL for an invalid law, row values or loss. */
 int sl_fit_evaluate(const sl_law *law, const sl_fit_row *rows, size_t n, const sl_fit_loss *loss,
                     double *predictions, double *residuals, sl_fit_errors *errors);
+
+/* The objective's curvature at a law, in the fit's internal coordinates
+ * z = (log A, log b_s, log CC, log b_n, log E, log b_d, c) with N and D over
+ * n_scale and data_scale (sl_fit.c's header): for standard errors and
+ * profile tolerances (sl_fit_diag.c). Means over the rows. */
+typedef struct sl_fit_curv {
+    double objective;
+    double gradient[SL_LAW_NCOEF];
+    double hessian[SL_LAW_NCOEF * SL_LAW_NCOEF]; /* exact, row-major */
+    /* mean psi(r)^2 dr dr^T: the middle of the sandwich covariance */
+    double scores[SL_LAW_NCOEF * SL_LAW_NCOEF];
+    double mean_psi2, mean_dpsi; /* means of psi(r)^2 and psi'(r) (0 or 1) */
+} sl_fit_curv;
+
+int sl_fit_curvature(const sl_fit_row *rows, size_t n, const sl_fit_loss *loss, const sl_law *law,
+                     double n_scale, double data_scale, sl_fit_curv *out);
 
 /* The central percentile interval at level (in (0, 1)) of values[0..n),
  * linear interpolation between order statistics (numpy's default), for
