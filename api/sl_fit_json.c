@@ -52,6 +52,37 @@ static int decode_loss(json_t *loss, sl_fit_request *out, sl_error *err) {
     return 0;
 }
 
+/* "publish" and "reference". */
+static int decode_publish(json_t *body, sl_fit_request *out, sl_error *err) {
+    static const char *const keys[] = {"nonzeros", "data"};
+    json_t *p = json_object_get(body, "publish"), *ref = json_object_get(body, "reference");
+    if (p) {
+        const char *v = json_is_string(p) ? json_string_value(p) : "";
+        if (strcmp(v, "always") != 0 && strcmp(v, "unless_unidentified") != 0)
+            return sl_error_set(err, SL_ERR_INVALID_BODY, "publish",
+                                "publish must be \"unless_unidentified\" (the default: good and "
+                                "weak fits are published) or \"always\" (unidentified ones too)");
+        out->publish_always = strcmp(v, "always") == 0;
+    }
+    if (!ref) return 0;
+    if (!json_is_object(ref))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "reference",
+                            "reference must be {\"nonzeros\": N, \"data\": D}");
+    if (sl_json_only_members(ref, "reference", keys, 2, err)) return -1;
+    double *dst[2] = {&out->ref_nonzeros, &out->ref_data};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(ref, keys[i]);
+        double x = json_is_number(v) ? json_number_value(v) : -1;
+        if (!(isfinite(x) && x >= 1 && x <= 1e30))
+            return sl_error_set(
+                err, SL_ERR_INVALID_BODY, i ? "reference.data" : "reference.nonzeros",
+                "reference.%s must be a number in [1, 1e30]: %s", keys[i],
+                i ? "the dense data budget, in the dataset's data unit" : "non-zero parameters");
+        *dst[i] = x;
+    }
+    return 0;
+}
+
 static int decode_holdout(json_t *h, sl_fit_request *out, sl_error *err) {
     out->holdout = SL_HOLDOUT_NONE;
     if (!h) return 0;
@@ -88,7 +119,8 @@ static int decode_holdout(json_t *h, sl_fit_request *out, sl_error *err) {
 
 int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
     static const char *const keys[] = {"dataset", "dataset_rows", "law",       "loss",
-                                       "seed",    "starts",       "bootstrap", "holdout"};
+                                       "seed",    "starts",       "bootstrap", "holdout",
+                                       "publish", "reference"};
     memset(out, 0, sizeof *out);
     if (!json_is_object(body))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "", "the body must be a JSON object");
@@ -115,7 +147,8 @@ int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
                    err) ||
         take_count(body, "bootstrap", SL_FIT_MAX_REQUEST_BOOTSTRAP, SL_FIT_DEFAULT_BOOTSTRAP,
                    &bootstrap, err) ||
-        decode_holdout(json_object_get(body, "holdout"), out, err)) {
+        decode_holdout(json_object_get(body, "holdout"), out, err) ||
+        decode_publish(body, out, err)) {
         sl_fit_request_free(out);
         return -1;
     }
@@ -136,6 +169,12 @@ json_t *sl_fit_request_json(const sl_fit_request *req) {
                           req->loss.residuals == SL_FIT_RESIDUALS_LOG ? "log" : "plain", "seed",
                           (json_int_t)req->seed, "starts", (int)req->starts, "bootstrap",
                           (int)req->bootstrap);
+    json_object_set_new(o, "publish",
+                        json_string(req->publish_always ? "always" : "unless_unidentified"));
+    if (req->ref_nonzeros > 0)
+        json_object_set_new(
+            o, "reference",
+            json_pack("{s:f, s:f}", "nonzeros", req->ref_nonzeros, "data", req->ref_data));
     if (req->holdout == SL_HOLDOUT_RUN_IDS)
         json_object_set_new(o, "holdout", json_pack("{s:O}", "run_ids", req->run_ids));
     else if (req->holdout == SL_HOLDOUT_LARGEST_NONZEROS)
@@ -309,4 +348,93 @@ json_t *sl_fit_summary_json(const sl_fit_request *req, const sl_fit_result *res,
         sl_json_number(res->errors.mean_abs_rel_error), "rows", (json_int_t)res->errors.rows,
         "intervals", intervals_json(res), "level", res->n_draws ? res->level : SL_FIT_DEFAULT_LEVEL,
         "draws", (json_int_t)res->n_draws);
+}
+
+/* ---- diagnostics ---- */
+
+static json_t *pair_json(double a, double b) {
+    return json_pack("[o, o]", sl_json_number(a), sl_json_number(b));
+}
+
+static json_t *profile_json(const sl_fit_profile *p) {
+    json_t *points = json_array();
+    for (size_t i = 0; i < p->npoints; i++)
+        json_array_append_new(points, json_pack("{s:f, s:o, s:o}", "value", p->value[i],
+                                                "objective", sl_json_number(p->objective[i]),
+                                                "s_opt", sl_json_number(p->s_opt[i])));
+    return json_pack("{s:f, s:o, s:[b, b], s:o, s:o}", "best", p->best, "range",
+                     pair_json(p->lower, p->upper), "open", p->lower_open, p->upper_open,
+                     "s_opt_range", pair_json(p->s_opt_lower, p->s_opt_upper), "points", points);
+}
+
+json_t *sl_fit_diag_json(const sl_fit_diag *d, sl_data_unit unit) {
+    json_t *bound = json_array(), *se = json_object(), *order = json_array(), *m = json_array();
+    for (size_t k = 0; k < SL_LAW_NCOEF; k++) {
+        if (d->at_bound[k]) json_array_append_new(bound, json_string(sl_law_coef_names[k]));
+        json_object_set_new(se, sl_law_coef_names[k], sl_json_number(d->se[k]));
+        json_array_append_new(order, json_string(sl_law_coef_names[k]));
+        json_t *row = json_array();
+        for (size_t l = 0; l < SL_LAW_NCOEF; l++)
+            json_array_append_new(row, sl_json_number(d->corr[k * SL_LAW_NCOEF + l]));
+        json_array_append_new(m, row);
+    }
+    json_t *profiles = json_object();
+    for (size_t i = 0; i < d->nprofiles; i++)
+        json_object_set_new(profiles, sl_law_coef_names[d->profiles[i].coef],
+                            profile_json(&d->profiles[i]));
+    const char *u = sl_data_unit_name(unit);
+    char coef_unit[160], ref_unit[200];
+    snprintf(coef_unit, sizeof coef_unit,
+             "each coefficient's raw unit (the law with nonzeros in parameters and data in %s)", u);
+    snprintf(ref_unit, sizeof ref_unit,
+             "nonzeros: parameters; data: the dense budget D_dense, %s; s_opt and interval: "
+             "fraction of weights that are zero (dense cost model)",
+             u);
+    json_t *units = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "standard_errors", coef_unit, "correlation",
+        "dimensionless, in [-1, 1]", "condition_number",
+        "dimensionless: largest over smallest eigenvalue", "profile_tolerance",
+        "objective: the objective's units (mean Huber); relative: a fraction of the best objective",
+        "profiles",
+        "value and range: the coefficient's raw unit (c in loss units, exponents dimensionless); "
+        "objective: mean Huber; s_opt: fraction, at the reference query",
+        "reference", ref_unit, "design",
+        "levels: counts of distinct values; decades: log10(max / min)", "starts", "counts");
+    return json_pack(
+        "{s:{s:i, s:i, s:i}, s:o, s:o, s:{s:o, s:o}, s:{s:o, s:o}, s:{s:o, s:o, s:f, s:s}, s:o, "
+        "s:{s:f, s:f, s:o, s:o, s:s}, s:{s:I, s:i, s:i, s:i, s:f, s:f}, s:s, s:o}",
+        "starts", "run", (int)d->starts, "converged", (int)d->converged, "at_best", (int)d->at_best,
+        "at_bound", bound, "standard_errors", se, "correlation", "order", order, "matrix", m,
+        "condition_number", "correlation", sl_json_number(d->correlation_condition), "hessian",
+        sl_json_number(d->hessian_condition), "profile_tolerance", "objective",
+        sl_json_number(d->tolerance), "relative", sl_json_number(d->tolerance / d->objective),
+        "level", d->level, "rule",
+        "a profile range holds the values whose refit's objective is at most best + tolerance, "
+        "tolerance = q chi2_1(level) mean psi^2 / (2 (rows - 7) mean psi'): the robust "
+        "likelihood-ratio bound",
+        "profiles", profiles, "reference", "nonzeros", d->ref_nonzeros, "data", d->ref_data,
+        "s_opt", sl_json_number(d->ref_s_opt), "interval", pair_json(d->ref_lower, d->ref_upper),
+        "interval_kind", "bootstrap percentile", "design", "points", (json_int_t)d->design.points,
+        "sparsities", (int)d->design.sparsities, "nonzeros", (int)d->design.nonzeros, "data",
+        (int)d->design.data, "nonzero_decades", d->design.nonzero_decades, "data_decades",
+        d->design.data_decades, "standard_errors_kind",
+        "sandwich H^-1 B H^-1 / (rows - 7) of the Huber M-estimator, by the delta method; null "
+        "where the Hessian is not positive definite or the coefficient sits on its bound",
+        "units", units);
+}
+
+json_t *sl_fit_reasons_json(const sl_fit_diag *d) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < d->nreasons; i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:s}", "code", d->reasons[i].code, "level",
+                                           sl_fit_verdict_name(d->reasons[i].level), "message",
+                                           d->reasons[i].message));
+    return a;
+}
+
+json_t *sl_fit_warnings_json(const sl_fit_diag *d) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < d->nreasons; i++)
+        json_array_append_new(a, json_string(d->reasons[i].message));
+    return a;
 }

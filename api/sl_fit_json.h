@@ -13,6 +13,7 @@
 #include "sl_dataset.h"
 #include "sl_errors.h"
 #include "sl_fit.h"
+#include "sl_fit_diag.h"
 #include "sl_law_json.h"
 
 #define SL_FIT_REQUEST_MAX_RUN_IDS   1000
@@ -39,6 +40,12 @@ typedef struct sl_fit_request {
     /* The fit reads the dataset's first dataset_rows rows: pinned when the fit
      * is requested, so rows appended later do not change it. 0: not pinned. */
     long long dataset_rows;
+    /* "publish": "always" publishes even an unidentified fit; the default,
+     * "unless_unidentified", publishes good and weak ones. */
+    int publish_always;
+    /* "reference": {"nonzeros", "data"}: the query of S_opt along the
+     * profiles (data as D_dense); 0: the default (sl_fit_diag.h). */
+    double ref_nonzeros, ref_data;
 } sl_fit_request;
 
 /* {"dataset": id, "dataset_rows"?: k, "law": name, "loss"?: {"delta"?, "residuals"?: plain|log},
@@ -69,6 +76,15 @@ void sl_fit_selection_free(sl_fit_selection *sel);
  * marked), intervals, holdout, seconds, starts. */
 json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
                            const unsigned char *heldout, const sl_fit_result *res, double seconds);
+
+/* The diagnostics of a fit (GET /v1/fits/{id} `diagnostics`, and kept with
+ * the law version), with units for the law's data unit. */
+json_t *sl_fit_diag_json(const sl_fit_diag *d, sl_data_unit unit);
+/* [{code, level, message}]: the reasons of the verdict. */
+json_t *sl_fit_reasons_json(const sl_fit_diag *d);
+/* ["sentence", ...]: the reasons as the warnings of a weak or unidentified
+ * law version; [] for a good one. */
+json_t *sl_fit_warnings_json(const sl_fit_diag *d);
 
 /* The law's `fit` object: {objective, rmse, rows, intervals, level, ...}. */
 json_t *sl_fit_summary_json(const sl_fit_request *req, const sl_fit_result *res, long long fit_id);

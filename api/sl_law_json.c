@@ -26,7 +26,14 @@ json_t *sl_law_record_json(const sl_law_record *rec) {
                   "source", source, "created_at", rec->created_at, "builtin", rec->builtin);
     json_t *fit = rec->fit_json[0] ? json_loads(rec->fit_json, 0, NULL) : NULL;
     if (fit) json_object_set_new(out, "fit", fit);
+    json_object_set_new(out, "verdict", rec->verdict[0] ? json_string(rec->verdict) : json_null());
+    json_object_set_new(out, "warnings", sl_law_warnings_json(rec));
     return out;
+}
+
+json_t *sl_law_warnings_json(const sl_law_record *rec) {
+    json_t *w = rec->warnings[0] ? json_loads(rec->warnings, 0, NULL) : NULL;
+    return json_is_array(w) ? w : (json_decref(w), json_array());
 }
 
 /* Copies an optional string member into buf; -1 with err when it is there

@@ -13,6 +13,8 @@
 
 /* The full law object of the contract. */
 json_t *sl_law_record_json(const sl_law_record *rec);
+/* The warnings of a law version: an array of sentences, [] when none. */
+json_t *sl_law_warnings_json(const sl_law_record *rec);
 /* {"name", "version"}: which law answered a query. */
 json_t *sl_law_ref_json(const sl_law_record *rec);
 

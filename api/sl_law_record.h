@@ -33,6 +33,8 @@ int sl_source_kind_parse(const char *text, sl_source_kind *out);
 #define SL_LAW_DESCRIPTION_MAX 1000
 #define SL_LAW_REFERENCE_MAX   500
 #define SL_LAW_FIT_JSON_MAX    2000
+#define SL_LAW_WARNINGS_MAX    6000
+#define SL_LAW_VERDICT_MAX     15
 
 typedef struct sl_law_record {
     char name[SL_LAW_NAME_MAX + 1];
@@ -50,6 +52,14 @@ typedef struct sl_law_record {
      * draws the store keeps for it (they give queries their intervals). */
     char fit_json[SL_LAW_FIT_JSON_MAX + 1];
     long draws;
+    /* For a fitted law: "good", "weak" or "unidentified" ("" otherwise), and
+     * the warnings every answer on this version carries, as a JSON array of
+     * sentences ("" when none). */
+    char verdict[SL_LAW_VERDICT_MAX + 1];
+    char warnings[SL_LAW_WARNINGS_MAX + 1];
+    /* Writes only: the fit's diagnostics (JSON text) to keep with the
+     * version, or NULL. Reads leave it NULL (sl_store_law_diagnostics). */
+    const char *diagnostics;
 } sl_law_record;
 
 /* The authors' published fits (docs/law-math.md §2), loaded on first start. */

@@ -1,4 +1,5 @@
 /* Laws: list, get, history, write a new version, delete. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "sl_handle.h"
@@ -38,6 +39,8 @@ int sl_handle_path_law(sl_request *req, sl_law_record *rec) {
         reply_store_failure(req, rc, name);
         return -1;
     }
+    /* The one place every answer on a law's version learns its warnings. */
+    sl_req_add_warnings(req, sl_law_warnings_json(rec));
     return 0;
 }
 
@@ -59,7 +62,15 @@ void sl_handle_laws_list(sl_request *req) {
 void sl_handle_law_get(sl_request *req) {
     sl_law_record rec;
     if (sl_handle_path_law(req, &rec) != 0) return;
-    sl_reply_json(req, 200, sl_law_record_json(&rec));
+    json_t *body = sl_law_record_json(&rec);
+    char *diag = NULL;
+    if (rec.fit_id &&
+        sl_store_law_diagnostics(sl_req_server(req)->store, rec.name, rec.version, &diag) ==
+            SL_STORE_OK &&
+        diag)
+        json_object_set_new(body, "diagnostics", json_loads(diag, 0, NULL));
+    free(diag);
+    sl_reply_json(req, 200, body);
 }
 
 void sl_handle_law_versions(sl_request *req) {

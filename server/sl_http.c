@@ -38,6 +38,12 @@ static void set_response(sl_request *req, unsigned status, struct MHD_Response *
     }
     if (!resp) abort();
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (req->warnings && status < 300 && strncmp(content_type, "text/csv", 8) == 0) {
+        /* A CSV body has no room for them: the header carries them. */
+        char *w = json_dumps(req->warnings, JSON_COMPACT | JSON_ENSURE_ASCII);
+        if (w) MHD_add_response_header(resp, "Sparselaw-Warnings", w);
+        free(w);
+    }
     if (req->server->draining) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     req->response = resp;
     req->status = status;
@@ -49,7 +55,14 @@ void sl_reply_text(sl_request *req, unsigned status, const char *content_type, c
                  content_type);
 }
 
+void sl_req_add_warnings(sl_request *req, json_t *warnings) {
+    json_decref(req->warnings);
+    req->warnings = json_array_size(warnings) ? warnings : (json_decref(warnings), NULL);
+}
+
 void sl_reply_json(sl_request *req, unsigned status, json_t *body) {
+    if (req->warnings && status < 300 && json_is_object(body) && !json_object_get(body, "warnings"))
+        json_object_set(body, "warnings", req->warnings);
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(body);
     if (!text) {
@@ -500,6 +513,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
     sl_http_guard_request_done(req);
     if (req->response) MHD_destroy_response(req->response);
     json_decref(req->json);
+    json_decref(req->warnings);
     sl_buf_free(&req->body);
     free(req);
     *con_cls = NULL;

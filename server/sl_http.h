@@ -97,6 +97,12 @@ void sl_req_park(sl_request *req, long long key, unsigned timeout_ms, sl_resume_
 /* Any thread: resumes every request parked on key (none: nothing happens). */
 void sl_http_wake(long long key);
 
+/* Warnings (a JSON array of sentences; stolen) that every successful answer
+ * to this request carries: a "warnings" member of a JSON object body, the
+ * Sparselaw-Warnings header (the array as ASCII JSON) of a CSV one. An empty
+ * array sets none. */
+void sl_req_add_warnings(sl_request *req, json_t *warnings);
+
 /* ---- answering: call exactly one ---- */
 /* Steals body. */
 void sl_reply_json(sl_request *req, unsigned status, json_t *body);

@@ -41,6 +41,7 @@ struct sl_request {
     double park_until;
     sl_resume_fn park_resume;
     sl_request *park_prev, *park_next;
+    json_t *warnings; /* sl_req_add_warnings: an array, or NULL */
 };
 
 typedef enum sl_conn_phase {

@@ -59,11 +59,29 @@ static void fail(sl_jobs *jobs, long long id, const char *why) {
     sl_store_fit_fail(jobs->store, id, why);
 }
 
+/* The verdict's reasons as the version's warnings (JSON text): as many as
+ * fit, in order; "" for a good fit. */
+static void set_warnings(sl_law_record *rec, const sl_fit_diag *diag) {
+    rec->warnings[0] = '\0';
+    if (diag->verdict == SL_FIT_VERDICT_GOOD) return;
+    json_t *w = sl_fit_warnings_json(diag);
+    for (;;) {
+        size_t n = json_dumpb(w, rec->warnings, sizeof rec->warnings - 1, JSON_COMPACT);
+        if (n > 0 && n < sizeof rec->warnings - 1) {
+            rec->warnings[n] = '\0';
+            break;
+        }
+        json_array_remove(w, json_array_size(w) - 1);
+    }
+    json_decref(w);
+}
+
 /* Publishes the fit as a new version of its law, with the result, in one
- * transaction. */
+ * transaction; an unidentified fit only with "publish": "always" (else the
+ * result is kept and nothing is published). */
 static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *req,
                     const sl_dataset *ds, const unsigned char *heldout, const sl_fit_result *res,
-                    double seconds) {
+                    const sl_fit_diag *diag, double seconds) {
     sl_law_record rec;
     memset(&rec, 0, sizeof rec);
     snprintf(rec.name, sizeof rec.name, "%s", job->law);
@@ -83,18 +101,53 @@ static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *
         return;
     }
     rec.fit_json[n] = '\0';
+    snprintf(rec.verdict, sizeof rec.verdict, "%s", sl_fit_verdict_name(diag->verdict));
+    set_warnings(&rec, diag);
+    int published = diag->verdict != SL_FIT_VERDICT_UNIDENTIFIED || req->publish_always;
     json_t *result = sl_fit_result_json(req, ds, heldout, res, seconds);
+    json_t *dj = sl_fit_diag_json(diag, ds->data_unit);
+    char *diag_text = json_dumps(dj, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_object_set_new(result, "verdict", json_string(rec.verdict));
+    json_object_set_new(result, "reasons", sl_fit_reasons_json(diag));
+    json_object_set_new(result, "diagnostics", dj);
+    json_object_set_new(result, "not_published",
+                        published ? json_null()
+                                  : json_string("the verdict is unidentified, so no law version "
+                                                "was published; fit again with \"publish\": "
+                                                "\"always\" to publish it anyway"));
     char *text = json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(result);
-    if (!text) abort();
-    int rc = sl_store_fit_succeed(jobs->store, job->id, text, &rec, res->draws, res->n_draws);
+    if (!text || !diag_text) abort();
+    rec.diagnostics = diag_text;
+    int rc = sl_store_fit_succeed(jobs->store, job->id, text, published ? &rec : NULL, res->draws,
+                                  res->n_draws);
     free(text);
+    free(diag_text);
     if (rc == SL_STORE_CONFLICT)
         fail(jobs, job->id, "the law to publish is built-in and cannot be changed");
     else if (rc != SL_STORE_OK)
         fail(jobs, job->id, "internal: the store could not save the result");
     else
         log_fit(job->id, "fit_succeeded", NULL);
+}
+
+/* The diagnostics (profiles refit, so they can be cancelled too), then
+ * publish. */
+static void diagnose_and_publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *req,
+                                 const sl_dataset *ds, const sl_fit_selection *sel,
+                                 const sl_fit_options *opt, const sl_fit_result *res,
+                                 double start) {
+    sl_fit_diag *diag = malloc(sizeof *diag);
+    if (!diag) abort();
+    sl_fit_diag_options dopt = {req->ref_nonzeros, req->ref_data, 0};
+    int rc = sl_fit_diagnose(sel->rows, sel->n, opt, res, &dopt, diag);
+    if (rc == SL_FIT_ECANCELLED)
+        log_fit(job->id, "fit_interrupted", "queued again for the next start");
+    else if (rc != SL_FIT_OK)
+        fail(jobs, job->id, "internal: the fit's diagnostics could not be computed");
+    else
+        publish(jobs, job, req, ds, sel->heldout, res, diag, sl_time_monotonic() - start);
+    free(diag);
 }
 
 static void run(sl_jobs *jobs, const sl_fit_job *job) {
@@ -149,7 +202,7 @@ static void run(sl_jobs *jobs, const sl_fit_job *job) {
     } else if (rc != SL_FIT_OK) {
         fail(jobs, job->id, reason[0] ? reason : "the fit failed");
     } else {
-        publish(jobs, job, &req, &ds, sel.heldout, &res, sl_time_monotonic() - start);
+        diagnose_and_publish(jobs, job, &req, &ds, &sel, &opt, &res, start);
         sl_fit_result_free(&res);
     }
 out:

@@ -117,6 +117,13 @@ static const char *const migrations[] = {
      * the current attempt's secret, and the result it posted. */
     "ALTER TABLE runs ADD COLUMN secret TEXT;"
     "ALTER TABLE runs ADD COLUMN report TEXT;",
+
+    /* 5: how far a fitted law version can be trusted: its verdict, the
+     * warnings every query on it repeats (a JSON array of sentences), and
+     * the fit's diagnostics (JSON). */
+    "ALTER TABLE law_versions ADD COLUMN verdict TEXT;"
+    "ALTER TABLE law_versions ADD COLUMN warnings TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE law_versions ADD COLUMN diagnostics TEXT;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -82,6 +82,9 @@ int sl_store_law_delete(sl_store *store, const char *name);
 /* The bootstrap draws kept for a law version: *draws malloc'd (caller
  * frees), *n may be 0. */
 int sl_store_law_draws(sl_store *store, const char *name, long version, sl_law **draws, size_t *n);
+/* The diagnostics kept with a fitted law version (JSON text, malloc'd; the
+ * caller frees), NULL in *json when it has none. */
+int sl_store_law_diagnostics(sl_store *store, const char *name, long version, char **json);
 
 /* ---- datasets: uploaded sweeps (sl_store_datasets.c) ---- */
 

@@ -24,13 +24,15 @@ enum law_stmt {
     ST_LAW_INSERT_VERSION,
     ST_LAW_DELETE,
     ST_LAW_DRAWS,
+    ST_LAW_DIAGNOSTICS,
     LAW_STMT_COUNT
 };
 
 #define LAW_COLUMNS                                                                                \
     "v.name, v.version, v.description, v.a_s, v.b_s, v.c_s, v.b_n, v.a_d, v.b_d, v.c, "            \
     "v.data_unit, v.source_kind, v.reference, v.fit_id, v.created_at, l.builtin, "                 \
-    "v.fit_json, coalesce(length(v.draws), 0) / " DRAW_BYTES_TEXT
+    "v.fit_json, coalesce(length(v.draws), 0) / " DRAW_BYTES_TEXT ", coalesce(v.verdict, ''), "    \
+    "v.warnings"
 
 static const char *const law_sql[LAW_STMT_COUNT] = {
     [ST_LAW_LATEST] = "SELECT " LAW_COLUMNS " FROM law_versions v JOIN laws l USING (name) "
@@ -50,11 +52,14 @@ static const char *const law_sql[LAW_STMT_COUNT] = {
     [ST_LAW_INSERT_NAME] = "INSERT OR IGNORE INTO laws (name, builtin) VALUES (?1, ?2)",
     [ST_LAW_INSERT_VERSION] =
         "INSERT INTO law_versions (name, version, description, a_s, b_s, c_s, b_n, a_d, b_d, "
-        "c, data_unit, source_kind, reference, fit_id, fit_json, draws) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) "
+        "c, data_unit, source_kind, reference, fit_id, fit_json, draws, verdict, warnings, "
+        "diagnostics) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+        "?19) "
         "RETURNING created_at",
     [ST_LAW_DELETE] = "DELETE FROM law_versions WHERE name = ?1",
     [ST_LAW_DRAWS] = "SELECT draws FROM law_versions WHERE name = ?1 AND version = ?2",
+    [ST_LAW_DIAGNOSTICS] = "SELECT diagnostics FROM law_versions WHERE name = ?1 AND version = ?2",
 };
 
 const sl_store_statements sl_store_law_statements = {law_sql, LAW_STMT_COUNT};
@@ -122,6 +127,8 @@ static void read_law(sqlite3_stmt *st, sl_law_record *r) {
     r->builtin = sqlite3_column_int(st, 15);
     sl_store_copy_text(r->fit_json, sizeof r->fit_json, st, 16);
     r->draws = (long)sqlite3_column_int64(st, 17);
+    sl_store_copy_text(r->verdict, sizeof r->verdict, st, 18);
+    sl_store_copy_text(r->warnings, sizeof r->warnings, st, 19);
 }
 
 int sl_store_law_insert_version(sl_store_conn *c, sl_law_record *rec, const sl_law *draws,
@@ -158,6 +165,9 @@ int sl_store_law_insert_version(sl_store_conn *c, sl_law_record *rec, const sl_l
         sqlite3_bind_blob64(ins, 16, blob, ndraws * DRAW_BYTES, free);
     }
     rec->draws = (long)ndraws;
+    if (rec->verdict[0]) sl_store_bind_text(ins, 17, rec->verdict);
+    sl_store_bind_text(ins, 18, rec->warnings);
+    if (rec->diagnostics) sl_store_bind_text(ins, 19, rec->diagnostics);
     if (sqlite3_step(ins) != SQLITE_ROW) goto out;
     sl_store_copy_text(rec->created_at, sizeof rec->created_at, ins, 0);
     if (sqlite3_step(ins) != SQLITE_DONE) goto out;
@@ -329,6 +339,27 @@ int sl_store_law_draws(sl_store *s, const char *name, long version, sl_law **dra
                         *sl_law_coef(&(*draws)[i], k) = blob[i * SL_LAW_NCOEF + k];
             }
             *n = count;
+            rc = SL_STORE_OK;
+        } else {
+            rc = step == SQLITE_DONE ? SL_STORE_NOT_FOUND : SL_STORE_ERROR;
+        }
+        sl_store_reset(st);
+    }
+    sl_store_release(s, c);
+    return rc;
+}
+
+int sl_store_law_diagnostics(sl_store *s, const char *name, long version, char **json) {
+    sl_store_conn *c = sl_store_acquire(s);
+    sqlite3_stmt *st = stmt(c, ST_LAW_DIAGNOSTICS);
+    int rc = SL_STORE_ERROR;
+    *json = NULL;
+    if (st) {
+        sl_store_bind_text(st, 1, name);
+        sqlite3_bind_int64(st, 2, version);
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            *json = sl_store_dup_column(st, 0);
             rc = SL_STORE_OK;
         } else {
             rc = step == SQLITE_DONE ? SL_STORE_NOT_FOUND : SL_STORE_ERROR;

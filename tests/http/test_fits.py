@@ -357,7 +357,8 @@ class TestSweeps(Base):
         self.assertEqual(f2["published"], {"name": "vit-refit", "version": 2})
         self.assertEqual(self.law_versions("vit-refit"), [1, 2])
         # the stored request has the defaults filled in and the rows pinned
-        self.assertEqual(f2["request"], dict(req, starts=f2["request"]["starts"], dataset_rows=112))
+        self.assertEqual(f2["request"], dict(req, starts=f2["request"]["starts"], dataset_rows=112,
+                                             publish="unless_unidentified"))
         for f in (f1, f2):
             self.assertEqual(f["state"], "succeeded")
             self.assertIsNone(f["error"])
@@ -1149,7 +1150,8 @@ class TestDurability(OwnServers, Base):
         self.assertGreaterEqual(done_a["attempts"], 2)
         self.assertEqual(done_b["attempts"], 1)  # it was still queued at the kill
         self.assertEqual(done_a["request"], dict(long_req, starts=done_a["request"]["starts"],
-                                                 dataset_rows=done_a["request"]["dataset_rows"]))
+                                                 dataset_rows=done_a["request"]["dataset_rows"],
+                                                 publish="unless_unidentified"))
         self.assertEqual(done_a["published"], {"name": "durable", "version": 1})
         self.assertEqual(done_b["published"], {"name": "second", "version": 1})
         self.assertEqual(self.law_versions("durable", s), [1])
@@ -1298,10 +1300,192 @@ class TestZErrorCodes(Base):
         self.assert_observed_errors_match_the_server_table(self.error_probes())
 
 
+# ---------------------------------------------------------------- verdicts
+
+def thin_rows(seed=3):
+    """12 runs (2 sparsities x 2 sizes x 3 data amounts, 2 % noise): far too
+    few for the law's 7 coefficients."""
+    rng = random.Random(seed)
+    rows = []
+    for s in (0.0, 0.5):
+        for nz in (2e7, 3e7):
+            for d in (1e9, 1.3e9, 1.7e9):
+                loss = ref_loss(COEF["t5-c4"], s, nz, d) * math.exp(0.02 * rng.gauss(0, 1))
+                rows.append((s, nz, d, loss))
+    return csv_text(GOOD_HEADER, rows)
+
+
+# Every answer on a law version: the routes of the query path (JSON).
+QUERY_PATHS = ("/loss?" + q(sparsity=0.5, nonzeros=1e9, data=2e11),
+               "/optimal-sparsity?" + q(nonzeros=1e9, data=2e11),
+               "/plan?" + q(target_loss=3.0, nonzeros=1e9),
+               "/equivalent-dense?" + q(sparsity=0.5),
+               "/curves/loss-vs-data?" + q(nonzeros=1e9),
+               "/curves/optimal-sparsity?" + q(nonzeros=1e9),
+               "/contours")
+
+
+class TestVerdicts(Base):
+    """Every fit says how far it can be trusted (diagnostics, a verdict and
+    its reasons); an unidentified fit is published only when asked; every
+    answer on a law version with warnings repeats them."""
+
+    @classmethod
+    def setUpClass(cls):
+        with open(sweep_path(T5_FILE), "rb") as f:
+            r = harness.SHARED.request(
+                "POST", "/v1/datasets?" + q(name="t5 verdict", base_params=T5_BASE,
+                                            tokens_per_step=T5_TOKENS_PER_STEP),
+                body=f.read(), headers={"Content-Type": "text/csv"}, token=TOKEN)
+        assert r.status == 201, r
+        cls.t5 = r.json()["id"]
+        cls.thin = csv_dataset(thin_rows(), "thin")
+        r = harness.SHARED.request("POST", "/v1/datasets?" + q(name="rich", data_unit="tokens"),
+                                   body=ndjson(synthetic_rows()),
+                                   headers={"Content-Type": "application/x-ndjson"}, token=TOKEN)
+        assert r.status == 201, r
+        cls.rich = r.json()["id"]
+
+    def answers(self, law):
+        """Each query route's answer on law (JSON), and the CSV header."""
+        out = {p: self.ok(self.srv.get("/v1/laws/%s%s" % (law, p))) for p in QUERY_PATHS}
+        r = self.srv.get("/v1/laws/%s/curves/loss-vs-data?" % law + q(nonzeros=1e9, format="csv"))
+        self.assertEqual(r.status, 200, r)
+        return out, r.header("sparselaw-warnings")
+
+    def check_diagnostics(self, f):
+        d = f["diagnostics"]
+        self.assertEqual(d["starts"], f["starts"])
+        names = list(COEF_NAMES)
+        self.assertEqual(d["correlation"]["order"], names)
+        m = d["correlation"]["matrix"]
+        for i in range(7):
+            for j in range(7):
+                if m[i][j] is not None:
+                    self.assertAlmostEqual(m[i][j], m[j][i], 9)
+                    self.assertLessEqual(abs(m[i][j]), 1 + 1e-9)
+            if m[i][i] is not None:
+                self.assertAlmostEqual(m[i][i], 1, 9)
+        tol = d["profile_tolerance"]["objective"]
+        self.assertGreater(tol, 0)
+        self.assert_rel(d["profile_tolerance"]["relative"], tol / f["objective"], 1e-9)
+        self.assertEqual(set(d["profiles"]), {"b_s", "b_n", "b_d", "c"})
+        for k, p in d["profiles"].items():
+            self.assert_rel(p["best"], f["coefficients"][k], 1e-12, k)
+            lo, hi = p["range"]
+            self.assertLessEqual(lo, p["best"])
+            self.assertGreaterEqual(hi, p["best"])
+            for pt in p["points"]:  # the optimum is the lowest point of every profile
+                self.assertGreaterEqual(pt["objective"], f["objective"] * (1 - 1e-9), (k, pt))
+                if lo < pt["value"] < hi:
+                    self.assertLessEqual(pt["objective"], f["objective"] + tol * (1 + 1e-9))
+        self.assertIn("units", d)
+        return d
+
+    def test_t5_is_weak_and_every_answer_says_so(self):
+        f = self.fit({"dataset": self.t5, "law": "t5-weak", "loss": {"delta": 1e-3},
+                      "bootstrap": 100, "reference": {"nonzeros": 1e9, "data": 2e11}})
+        d = self.check_diagnostics(f)
+        self.assertEqual(f["verdict"], "weak", f["reasons"])
+        codes = [r["code"] for r in f["reasons"]]
+        self.assertIn("narrow_data", codes)
+        self.assertTrue(all(r["level"] == "weak" for r in f["reasons"]), f["reasons"])
+        design = [r["message"] for r in f["reasons"] if r["code"] == "narrow_data"][0]
+        for word in ("3 data amounts", "4x", "a_d", "b_d"):
+            self.assertIn(word, design)
+        self.assertEqual((d["design"]["data"], d["design"]["sparsities"]), (3, 4))
+        self.assertAlmostEqual(d["design"]["data_decades"], math.log10(4), 9)
+        # the issue's finding: b_d anywhere in 0.1 .. 0.5 fits about as well
+        lo, hi = d["profiles"]["b_d"]["range"]
+        self.assertLess(lo, 0.12)
+        self.assertGreater(hi, 0.45)
+        s_lo, s_hi = d["profiles"]["b_d"]["s_opt_range"]
+        self.assertGreater(s_hi - s_lo, 0.1)
+        self.assertIn("s_opt_depends", codes)
+        self.assertEqual(d["reference"]["nonzeros"], 1e9)
+        self.assertEqual(d["reference"]["data"], 2e11)
+        a, b = d["reference"]["interval"]
+        self.assertTrue(a <= d["reference"]["s_opt"] <= b)
+        self.assertIsNotNone(d["standard_errors"]["b_d"])
+        # published, with the verdict, the warnings and the diagnostics
+        self.assertEqual(f["published"]["name"], "t5-weak")
+        self.assertIsNone(f["not_published"])
+        law = self.ok(self.srv.get("/v1/laws/t5-weak"))
+        self.assertEqual(law["verdict"], "weak")
+        warnings = [r["message"] for r in f["reasons"]]
+        self.assertEqual(law["warnings"], warnings)
+        self.assertEqual(law["diagnostics"], d)
+        answers, header = self.answers("t5-weak")
+        for p, body in answers.items():
+            self.assertEqual(body.get("warnings"), warnings, p)
+        self.assertEqual(json.loads(header), warnings)
+
+    def test_rich_sweep_is_good_and_answers_carry_no_warnings(self):
+        f = self.fit({"dataset": self.rich, "law": "rich-good", "loss": SYN_LOSS, "seed": 7,
+                      "bootstrap": 100})
+        self.check_diagnostics(f)
+        self.assertEqual(f["verdict"], "good", f["reasons"])
+        self.assertEqual(f["reasons"], [])
+        law = self.ok(self.srv.get("/v1/laws/rich-good"))
+        self.assertEqual((law["verdict"], law["warnings"]), ("good", []))
+        answers, header = self.answers("rich-good")
+        for p, body in answers.items():
+            self.assertNotIn("warnings", body, p)
+        self.assertIsNone(header)
+        # and the built-in laws carry no verdict
+        builtin = self.ok(self.srv.get("/v1/laws/t5-c4"))
+        self.assertEqual((builtin["verdict"], builtin["warnings"]), (None, []))
+
+    def test_unidentified_is_published_only_when_asked(self):
+        req = {"dataset": self.thin, "law": "thin-law", "bootstrap": 50}
+        f = self.fit(req)
+        self.assertEqual(f["verdict"], "unidentified", f["reasons"])
+        self.assertTrue(any(r["level"] == "unidentified" for r in f["reasons"]), f["reasons"])
+        self.assertIsNone(f["published"])
+        self.assertIn("publish", f["not_published"])
+        self.assertIn("unidentified", f["not_published"])
+        self.assertEqual(self.get_fit(f["id"])["verdict"], "unidentified")
+        r = self.srv.get("/v1/laws/thin-law")
+        self.assert_error(r, 404, "not_found")
+        f = self.fit(dict(req, publish="always"))
+        self.assertEqual(f["verdict"], "unidentified")
+        self.assertEqual(f["published"], {"name": "thin-law", "version": 1})
+        law = self.ok(self.srv.get("/v1/laws/thin-law"))
+        self.assertEqual(law["verdict"], "unidentified")
+        warnings = [r["message"] for r in f["reasons"]]
+        self.assertTrue(warnings)
+        body = self.ok(self.srv.get("/v1/laws/thin-law/optimal-sparsity?" +
+                                    q(nonzeros=1e9, data=1e11)))
+        self.assertEqual(body["warnings"], warnings)
+        # an older version's answers carry that version's warnings
+        self.fit({"dataset": self.rich, "law": "thin-law", "loss": SYN_LOSS, "bootstrap": 0})
+        self.assertNotIn("warnings", self.ok(self.srv.get("/v1/laws/thin-law/equivalent-dense?" +
+                                                          q(sparsity=0.5))))
+        old = self.ok(self.srv.get("/v1/laws/thin-law/equivalent-dense?" +
+                                   q(sparsity=0.5, version=1)))
+        self.assertEqual(old["warnings"], warnings)
+
+    def test_publish_and_reference_are_checked(self):
+        g = self.rich
+        for publish in ("sometimes", "", 1, None, True):
+            r = self.srv.request("POST", "/v1/fits", json_body={"dataset": g, "law": "x",
+                                                                "publish": publish}, token=TOKEN)
+            self.assert_error(r, 400, "invalid_body", "publish")
+        for ref, field in (({"nonzeros": -1, "data": 1e9}, "reference.nonzeros"),
+                           ({"nonzeros": 1e9}, "reference.data"),
+                           ({"nonzeros": 1e9, "data": "1e9"}, "reference.data"),
+                           ({"nonzeros": 1e9, "data": 1e9, "n": 1}, "reference"),
+                           ("1e9", "reference")):
+            r = self.srv.request("POST", "/v1/fits", json_body={"dataset": g, "law": "x",
+                                                                "reference": ref}, token=TOKEN)
+            self.assert_error(r, 400, "invalid_body", field)
+
+
 # ---------------------------------------------------------------- main
 
 TEST_CLASSES = [TestSweeps, TestReadBack, TestSyntheticRecovery, TestHoldout, TestBadUploads,
-                TestBadFits, TestAppendAndDelete, TestFitLists, TestDurability, TestZErrorCodes]
+                TestBadFits, TestAppendAndDelete, TestFitLists, TestVerdicts, TestDurability,
+                TestZErrorCodes]
 
 
 def configure(args):
