@@ -108,3 +108,13 @@ export function computeUnitFor(dataUnit) {
   if (!dataUnit || dataUnit === "tokens") return "FLOPs (6 x parameters x tokens)";
   return `parameter-${dataUnit} x 6 (not FLOPs: the law's data is in ${dataUnit})`;
 }
+
+/**
+ * The warnings of a weak or unidentified fitted law, where its numbers are
+ * shown, so that nobody plans from it unawares. "" when there are none.
+ */
+export function warningsHtml(warnings, verdict) {
+  if (!warnings || !warnings.length) return "";
+  const head = verdict ? `This law's fit is <strong>${esc(verdict)}</strong>:` : "This law's fit carries warnings:";
+  return `<div class="warnings" role="note" data-verdict="${esc(verdict || "")}">${head}<ul>${warnings.map((w) => `<li>${esc(w)}</li>`).join("")}</ul></div>`;
+}

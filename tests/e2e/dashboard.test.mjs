@@ -45,7 +45,7 @@ const TINY_SWEEP = {
   law: "e2e-calib",
   grid: { sizes: [{ layers: 1, width: 32, heads: 2 }, { layers: 2, width: 48, heads: 2 }], sparsities: [0, 0.5], tokens: [4096, 8192], seeds: [1] },
   trainer: { context: 32, batch: 4, val_tokens: 2048, threads: 1 },
-  fit: { bootstrap: 20 },
+  fit: { bootstrap: 20, publish: "always" }, // 8 runs cannot identify the law: publish it anyway
 };
 // What each view shows once it has loaded and drawn.
 const READY = {
@@ -649,6 +649,46 @@ test("a wrong token shows the server's message beside the token", async () => {
   assert.equal(r.status, 403);
   assert.equal(await page.textContent(slot), (await r.json()).error.message);
   assert.deepEqual(unexpected(page, true), []);
+  await page.close();
+});
+
+test("a weak law's warnings show where its numbers are: the laws view, the planner and its fit", async () => {
+  const up = await apiPost("/v1/datasets?name=t5-weak&base_params=169869312&tokens_per_step=65536", readFileSync(T5), "text/csv");
+  assert.equal(up.status, 201);
+  const fit = await apiPost("/v1/fits?wait=true", JSON.stringify({ dataset: up.body.id, law: "e2e-t5-weak", bootstrap: 20 }), "application/json");
+  assert.equal(fit.status, 200);
+  assert.equal(fit.body.verdict, "weak");
+  const warnings = fit.body.reasons.map((r) => r.message);
+  assert.ok(warnings.some((w) => w.includes("3 data amounts") && w.includes("a_d")), warnings.join(" | "));
+  const items = (page, sel) => page.$$eval(`${sel} .warnings li`, (els) => els.map((e) => e.textContent));
+
+  const page = await newPage();
+  await page.goto(`${base}/#/laws?law=e2e-t5-weak`);
+  await setToken(page); // for the fit view below
+  await page.waitForSelector('article.law[data-law="e2e-t5-weak"] .warnings li');
+  assert.deepEqual(await items(page, 'article.law[data-law="e2e-t5-weak"] section.version'), warnings);
+  assert.equal(await page.getAttribute('article.law[data-law="e2e-t5-weak"] .warnings', "data-verdict"), "weak");
+  // the built-in laws carry none
+  assert.equal(await page.$$eval('article.law[data-law="t5-c4"] .warnings', (els) => els.length), 0);
+
+  await page.goto(`${base}/#/planner`);
+  await ready(page, "planner");
+  await page.selectOption('#planner-form select[name="law"]', "e2e-t5-weak");
+  await page.waitForFunction(() => document.querySelector('#planner-form select[name="law"]').value === "e2e-t5-weak");
+  await page.fill('#planner-form [name="nonzeros"]', "1e9");
+  await page.check('#planner-form input[name="budget"][value="data"]');
+  await page.fill('#planner-form [name="amount"]', "2e11");
+  await page.click('#planner-form button[type="submit"]');
+  await page.waitForFunction(() => location.hash.includes("e2e-t5-weak") && location.hash.includes("2e11"));
+  await planned(page);
+  assert.deepEqual(await items(page, "#planner-results"), warnings);
+  await shot(page, "planner-weak-law-laptop");
+
+  await page.goto(`${base}/#/data?fit=${fit.body.id}`);
+  await page.waitForSelector("#fit-result .warnings li");
+  assert.deepEqual(await items(page, "#fit-result"), warnings);
+  assert.equal(await page.getAttribute("#fit-result .verdict [data-verdict]", "data-verdict"), "weak");
+  assert.deepEqual(unexpected(page), []);
   await page.close();
 });
 

@@ -5,7 +5,7 @@
 import { api, forgetLaws, getToken } from "../api.js";
 import { drawChart, destroyChart, PALETTE } from "../charts.js";
 import { busy, clearErrors, readForm, rowErrorsTable, showError, showLocalError } from "../forms.js";
-import { dateTime, esc, num, unitHtml } from "../format.js";
+import { dateTime, esc, num, unitHtml, warningsHtml } from "../format.js";
 import * as jobs from "./jobs.js";
 import { stateBadge } from "./jobs.js";
 import { coefUnit } from "./laws.js";
@@ -281,6 +281,8 @@ function renderResult(f) {
   document.getElementById("fit-result").innerHTML = `
     ${pub ? `<p class="published-line">Published as <a class="published" href="#/laws?law=${encodeURIComponent(pub.name)}&version=${pub.version}">${esc(pub.name)} v${pub.version}</a>
       · <a href="#/planner?law=${encodeURIComponent(pub.name)}&version=${pub.version}">plan with it</a></p>` : ""}
+    ${f.verdict ? `<p class="verdict">Verdict: <strong data-verdict="${esc(f.verdict)}">${esc(f.verdict)}</strong>${f.not_published ? ` · ${esc(f.not_published)}` : ""}</p>` : ""}
+    ${warningsHtml((f.reasons || []).map((r) => r.message), f.verdict)}
     <div class="cols">
       <div class="scroll"><table class="fit-errors"><caption>Fit errors (loss in the law's units)</caption>
         <thead><tr><th></th><th class="num">rows</th><th class="num">objective <span class="unit">mean Huber</span></th><th class="num">RMSE <span class="unit">loss</span></th>

@@ -1,7 +1,7 @@
 // Laws: every law and each of its versions, with coefficients (and their
 // bootstrap intervals for fitted laws), units, and where each came from.
 import { api, lawPath, laws, lawVersions } from "../api.js";
-import { dateTime, esc, num, unitHtml } from "../format.js";
+import { dateTime, esc, num, unitHtml, warningsHtml } from "../format.js";
 
 const COEFS = ["a_s", "b_s", "c_s", "b_n", "a_d", "b_d", "c"];
 
@@ -65,6 +65,7 @@ function versionBlock(latest, v, focus) {
     <h3>v${v.version} <small>${esc(dateTime(v.created_at))}</small> ${source(v)}
       <a class="plan-link" href="#/planner?law=${encodeURIComponent(v.name)}&version=${v.version}">plan with v${v.version}</a></h3>
     ${desc}
+    ${warningsHtml(v.warnings, v.verdict)}
     <div class="coefs">${COEFS.map((c) => coefCell(v, c, unit)).join("")}</div>
     ${v.fit ? `<p class="fit-summary">${fitSummary(v)}</p>` : ""}
   </section>`;

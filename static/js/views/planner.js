@@ -15,7 +15,7 @@
 import { api, lawPath } from "../api.js";
 import { clearStale, destroyChart, drawChart, markStale, PALETTE } from "../charts.js";
 import { clearErrors, fillForm, readForm, showError, busy } from "../forms.js";
-import { esc, num, qty, sci, shortUnit, unitHtml } from "../format.js";
+import { esc, num, qty, sci, shortUnit, unitHtml, warningsHtml } from "../format.js";
 import { LawPicker } from "../lawpicker.js";
 
 const DEFAULTS = { law: "t5-c4", nonzeros: "1e9", budget: "compute", amount: "1.2e21", cost_model: "dense", prune_start: "0.25", prune_end: "0.75" };
@@ -142,6 +142,7 @@ function renderResults(r) {
   results.dataset.state = "ok";
   results.innerHTML = `
     <h2>Optimal sparsity for ${esc(r.law.name)} v${r.law.version}</h2>
+    ${warningsHtml(r.warnings, picker.law?.name === r.law.name && picker.law?.version === r.law.version ? picker.law.verdict : "")}
     <div class="headline">
       <div><span class="big">S<sub>opt</sub> = ${qty(r.sparsity, "", { kind: "sparsity", name: "sparsity" })}</span>${pattern}${interval(r.interval, "", levelText(), "sparsity_interval")}</div>
       <div class="gain">loss ${qty(r.loss, L, { name: "loss" })} <span class="interval-slot" data-for="loss"></span>
