@@ -410,8 +410,8 @@ json_t *sl_fit_diag_json(const sl_fit_diag *d, sl_data_unit unit) {
         sl_json_number(d->tolerance), "relative", sl_json_number(d->tolerance / d->objective),
         "level", d->level, "rule",
         "a profile range holds the values whose refit's objective is at most best + tolerance, "
-        "tolerance = q chi2_1(level) mean psi^2 / (2 (rows - 7) mean psi'): the robust "
-        "likelihood-ratio bound",
+        "tolerance = q chi2_1(level) mean psi^2 / (2 (rows - 7) P(|r| <= delta)), P from the "
+        "kernel-smoothed residuals: the robust likelihood-ratio bound",
         "profiles", profiles, "reference", "nonzeros", d->ref_nonzeros, "data", d->ref_data,
         "s_opt", sl_json_number(d->ref_s_opt), "interval", pair_json(d->ref_lower, d->ref_upper),
         "interval_kind", "bootstrap percentile", "design", "points", (json_int_t)d->design.points,

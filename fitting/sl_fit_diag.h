@@ -106,8 +106,9 @@ typedef struct sl_fit_diag {
     double correlation_condition;             /* of corr: 1 = independent */
     double hessian_condition;                 /* of H in the fit's internal coordinates */
     /* Profile tolerance, objective units: q chi2_1(level) mean psi^2 /
-     * (2 (n - 7) mean psi'), the robust likelihood-ratio bound of a
-     * level-interval (least squares: q objective / (n - 7)). */
+     * (2 (n - 7) P(|r| <= delta)), the robust likelihood-ratio bound of a
+     * level-interval (least squares: q objective / (n - 7)); P, the mean of
+     * psi', from the kernel-smoothed residuals (sl_fit_diag.c). */
     double tolerance;
     double level;
     double ref_nonzeros, ref_data; /* the reference query (data as D_dense) */

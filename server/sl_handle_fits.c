@@ -179,7 +179,8 @@ static const char *fit_state_name(int state) {
 }
 
 /* A page of fits, newest first, each as GET /v1/fits/{id} answers it less
- * its residuals (one per dataset row: a list stays small; the fit has them). */
+ * its residuals (one per dataset row) and diagnostics (profiles, matrices):
+ * a list stays small; the fit has them, and its verdict and reasons stay. */
 void sl_handle_fits_list(sl_request *req) {
     sl_store_page page;
     const char *law;
@@ -198,6 +199,7 @@ void sl_handle_fits_list(sl_request *req) {
     for (size_t i = 0; i < n; i++) {
         json_t *o = fit_json(&jobs[i]);
         json_object_del(o, "residuals");
+        json_object_del(o, "diagnostics");
         json_array_append_new(items, o);
         sl_fit_job_free(&jobs[i]);
     }

@@ -318,27 +318,19 @@ int sl_store_law_delete(sl_store *s, const char *name) {
     return rc;
 }
 
-int sl_store_law_draws(sl_store *s, const char *name, long version, sl_law **draws, size_t *n) {
+/* One column of one law version (ST_LAW_DRAWS, ST_LAW_DIAGNOSTICS): read(st,
+ * ctx) on its row. NOT_FOUND when there is no such version. */
+static int law_version_column(sl_store *s, enum law_stmt id, const char *name, long version,
+                              void (*read)(sqlite3_stmt *st, void *ctx), void *ctx) {
     sl_store_conn *c = sl_store_acquire(s);
-    sqlite3_stmt *st = stmt(c, ST_LAW_DRAWS);
+    sqlite3_stmt *st = stmt(c, id);
     int rc = SL_STORE_ERROR;
-    *draws = NULL;
-    *n = 0;
     if (st) {
         sl_store_bind_text(st, 1, name);
         sqlite3_bind_int64(st, 2, version);
         int step = sqlite3_step(st);
         if (step == SQLITE_ROW) {
-            const double *blob = sqlite3_column_blob(st, 0);
-            size_t count = (size_t)sqlite3_column_bytes(st, 0) / DRAW_BYTES;
-            if (count) {
-                *draws = calloc(count, sizeof **draws);
-                if (!*draws) abort();
-                for (size_t i = 0; i < count; i++)
-                    for (size_t k = 0; k < SL_LAW_NCOEF; k++)
-                        *sl_law_coef(&(*draws)[i], k) = blob[i * SL_LAW_NCOEF + k];
-            }
-            *n = count;
+            read(st, ctx);
             rc = SL_STORE_OK;
         } else {
             rc = step == SQLITE_DONE ? SL_STORE_NOT_FOUND : SL_STORE_ERROR;
@@ -349,23 +341,37 @@ int sl_store_law_draws(sl_store *s, const char *name, long version, sl_law **dra
     return rc;
 }
 
-int sl_store_law_diagnostics(sl_store *s, const char *name, long version, char **json) {
-    sl_store_conn *c = sl_store_acquire(s);
-    sqlite3_stmt *st = stmt(c, ST_LAW_DIAGNOSTICS);
-    int rc = SL_STORE_ERROR;
-    *json = NULL;
-    if (st) {
-        sl_store_bind_text(st, 1, name);
-        sqlite3_bind_int64(st, 2, version);
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            *json = sl_store_dup_column(st, 0);
-            rc = SL_STORE_OK;
-        } else {
-            rc = step == SQLITE_DONE ? SL_STORE_NOT_FOUND : SL_STORE_ERROR;
-        }
-        sl_store_reset(st);
+typedef struct {
+    sl_law **draws;
+    size_t *n;
+} draws_out;
+
+static void read_draws(sqlite3_stmt *st, void *ctx) {
+    draws_out *o = ctx;
+    const double *blob = sqlite3_column_blob(st, 0);
+    size_t count = (size_t)sqlite3_column_bytes(st, 0) / DRAW_BYTES;
+    if (count) {
+        *o->draws = calloc(count, sizeof **o->draws);
+        if (!*o->draws) abort();
+        for (size_t i = 0; i < count; i++)
+            for (size_t k = 0; k < SL_LAW_NCOEF; k++)
+                *sl_law_coef(&(*o->draws)[i], k) = blob[i * SL_LAW_NCOEF + k];
     }
-    sl_store_release(s, c);
-    return rc;
+    *o->n = count;
+}
+
+int sl_store_law_draws(sl_store *s, const char *name, long version, sl_law **draws, size_t *n) {
+    draws_out o = {draws, n};
+    *draws = NULL;
+    *n = 0;
+    return law_version_column(s, ST_LAW_DRAWS, name, version, read_draws, &o);
+}
+
+static void read_text(sqlite3_stmt *st, void *ctx) {
+    *(char **)ctx = sl_store_dup_column(st, 0);
+}
+
+int sl_store_law_diagnostics(sl_store *s, const char *name, long version, char **json) {
+    *json = NULL;
+    return law_version_column(s, ST_LAW_DIAGNOSTICS, name, version, read_text, json);
 }

@@ -56,6 +56,18 @@ static void print_diag(const char *what, const sl_fit_result *r, const sl_fit_di
                     d->reasons[i].message);
 }
 
+/* Fits rows as the service does, with a bootstrap of boot resamples, and
+ * diagnoses the fit (dopt may be NULL); logs both. */
+static void fit_and_diagnose(const char *what, const sl_fit_row *rows, size_t n,
+                             sl_fit_residuals residuals, double delta, unsigned boot,
+                             const sl_fit_diag_options *dopt, sl_fit_result *r, sl_fit_diag *d) {
+    sl_fit_options o = loss_options(residuals, delta);
+    o.bootstrap = boot;
+    fit_ok(rows, n, &o, r);
+    cr_assert_eq(sl_fit_diagnose(rows, n, &o, r, dopt, d), SL_FIT_OK);
+    print_diag(what, r, d);
+}
+
 static int has_reason(const sl_fit_diag *d, const char *code, const char *word) {
     for (size_t i = 0; i < d->nreasons; i++)
         if (strcmp(d->reasons[i].code, code) == 0 && (!word || strstr(d->reasons[i].message, word)))
@@ -256,14 +268,10 @@ Test(fit_diag, t5_data_term_is_weak, .timeout = 60) {
     sl_fit_row rows[MAX_ROWS];
     size_t n = load_t5(rows, MAX_ROWS);
     cr_assert_eq(n, 48);
-    sl_fit_options o = loss_options(SL_FIT_RESIDUALS_LOG, 1e-3);
-    o.bootstrap = 100;
     sl_fit_result r;
-    fit_ok(rows, n, &o, &r);
     sl_fit_diag d;
     sl_fit_diag_options dopt = {1e9, 2e11, 0};
-    cr_assert_eq(sl_fit_diagnose(rows, n, &o, &r, &dopt, &d), SL_FIT_OK);
-    print_diag("t5", &r, &d);
+    fit_and_diagnose("t5", rows, n, SL_FIT_RESIDUALS_LOG, 1e-3, 100, &dopt, &r, &d);
     cr_assert_eq(d.verdict, SL_FIT_VERDICT_WEAK);
     cr_assert(has_reason(&d, "narrow_data", "a_d"));
     cr_assert(has_reason(&d, "profile_wide", "b_d"));
@@ -278,8 +286,7 @@ Test(fit_diag, t5_data_term_is_weak, .timeout = 60) {
     for (size_t i = 0; i < bd->npoints; i++)
         if (fabs(log(bd->value[i] / 0.2)) < fabs(log(bd->value[near] / 0.2))) near = i;
     cr_assert(bd->objective[near] >= d.objective * (1 - 1e-9));
-    sl_fit_options b = o;
-    b.bootstrap = 0;
+    sl_fit_options b = loss_options(SL_FIT_RESIDUALS_LOG, 1e-3);
     b.fixed = 6;
     b.fixed_value = bd->value[near];
     b.starts = 128;
@@ -295,13 +302,9 @@ Test(fit_diag, vit_is_weak_only_for_its_data_span) {
     sl_fit_row rows[MAX_ROWS];
     size_t n = load_vit(rows, MAX_ROWS);
     cr_assert_eq(n, 112);
-    sl_fit_options o = loss_options(SL_FIT_RESIDUALS_PLAIN, 1e-2);
-    o.bootstrap = 100;
     sl_fit_result r;
-    fit_ok(rows, n, &o, &r);
     sl_fit_diag d;
-    cr_assert_eq(sl_fit_diagnose(rows, n, &o, &r, NULL, &d), SL_FIT_OK);
-    print_diag("vit", &r, &d);
+    fit_and_diagnose("vit", rows, n, SL_FIT_RESIDUALS_PLAIN, 1e-2, 100, NULL, &r, &d);
     cr_assert_eq(d.verdict, SL_FIT_VERDICT_WEAK);
     cr_assert_eq(d.nreasons, 1);
     cr_assert(has_reason(&d, "narrow_data", "4 data amounts spanning only 8x"));
@@ -316,13 +319,9 @@ Test(fit_diag, twelve_rows_are_unidentified) {
     sl_fit_row rows[MAX_ROWS];
     size_t n = synth(0, 0.02, 3, rows);
     cr_assert_eq(n, 12);
-    sl_fit_options o = loss_options(SL_FIT_RESIDUALS_LOG, 1e-3);
-    o.bootstrap = 50;
     sl_fit_result r;
-    fit_ok(rows, n, &o, &r);
     sl_fit_diag d;
-    cr_assert_eq(sl_fit_diagnose(rows, n, &o, &r, NULL, &d), SL_FIT_OK);
-    print_diag("12 rows", &r, &d);
+    fit_and_diagnose("12 rows", rows, n, SL_FIT_RESIDUALS_LOG, 1e-3, 50, NULL, &r, &d);
     cr_assert_eq(d.verdict, SL_FIT_VERDICT_UNIDENTIFIED);
     cr_assert(has_reason(&d, "few_data", "only 3 data amounts") ||
               has_reason(&d, "narrow_data", "3 data amounts"));
@@ -333,13 +332,9 @@ Test(fit_diag, twelve_rows_are_unidentified) {
 Test(fit_diag, rich_design_is_good) {
     sl_fit_row rows[MAX_ROWS];
     size_t n = synth(1, 0.01, 11, rows);
-    sl_fit_options o = loss_options(SL_FIT_RESIDUALS_LOG, 1e-3);
-    o.bootstrap = 100;
     sl_fit_result r;
-    fit_ok(rows, n, &o, &r);
     sl_fit_diag d;
-    cr_assert_eq(sl_fit_diagnose(rows, n, &o, &r, NULL, &d), SL_FIT_OK);
-    print_diag("rich", &r, &d);
+    fit_and_diagnose("rich", rows, n, SL_FIT_RESIDUALS_LOG, 1e-3, 100, NULL, &r, &d);
     cr_assert_eq(d.verdict, SL_FIT_VERDICT_GOOD);
     cr_assert_eq(d.nreasons, 0);
     for (size_t i = 0; i < d.nprofiles; i++) { /* each range holds the truth here */
