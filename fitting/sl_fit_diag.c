@@ -204,8 +204,7 @@ static int profile_walk(const profile_ctx *c, size_t k, double min_loss, double 
     size_t np = 0;
     pts[np++] = (point){best, best_obj, s_opt_of(c->best, c->ref_n, c->ref_d)};
     double margin = 2 * (c->threshold - best_obj); /* go on past the crossing a little */
-    int maxsteps = expo ? (int)lround(log10(SL_FIT_UNIDENTIFIED_PROFILE_RATIO) *
-                                      SL_FIT_PROFILE_STEPS_PER_DECADE)
+    int maxsteps = expo ? (int)lround(log10(SL_FIT_PROFILE_REACH) * SL_FIT_PROFILE_STEPS_PER_DECADE)
                         : SL_FIT_PROFILE_C_STEPS;
     double dc = min_loss / SL_FIT_PROFILE_C_STEPS;
     for (int dir = -1; dir <= 1; dir += 2) {

@@ -20,10 +20,12 @@
 /* ---- the verdict's thresholds ---- */
 
 /* unidentified: no start converged, or a coefficient's bootstrap interval
- * (a_s, c_s, a_d: positive, so a ratio) spans more than this many decades,
- * or an exponent's profile range spans more than this factor. */
+ * (of a positive one: a ratio) spans more than this many decades, or an
+ * exponent's profile range spans more than this factor or reaches both ends
+ * of its grid (SL_FIT_PROFILE_REACH each way: the data bound it on neither
+ * side). */
 #define SL_FIT_UNIDENTIFIED_DECADES       3.0
-#define SL_FIT_UNIDENTIFIED_PROFILE_RATIO 10.0
+#define SL_FIT_UNIDENTIFIED_PROFILE_RATIO 30.0
 /* weak: any design shortfall (sl_fit_design.h); c at its bound 0; the best
  * objective reached by a single start; fewer than this fraction of the
  * starts converged; a coefficient's bootstrap interval wider than this many
@@ -45,10 +47,11 @@
 
 /* Profiles: an exponent is walked from its optimum in steps of
  * 10^(1/SL_FIT_PROFILE_STEPS_PER_DECADE) out to a factor
- * SL_FIT_UNIDENTIFIED_PROFILE_RATIO each way; c in steps of 1/16 of the
+ * SL_FIT_PROFILE_REACH each way; c in steps of 1/16 of the
  * smallest observed loss, from 0 up to that loss. Each point refits the
  * other six coefficients from the optimum, the previous point and
  * SL_FIT_PROFILE_RANDOM_STARTS quasi-random starts. */
+#define SL_FIT_PROFILE_REACH            10.0
 #define SL_FIT_PROFILE_STEPS_PER_DECADE 8
 #define SL_FIT_PROFILE_C_STEPS          16
 #define SL_FIT_PROFILE_RANDOM_STARTS    2
