@@ -65,6 +65,10 @@ static double min1d(plan_fn f, const void *ctx, double lo, double hi, double *fb
     }
     if (fc < bf) bf = fc, bx = c;
     if (fd < bf) bf = fd, bx = d;
+    /* Within rounding of the lower end, the lower end: a minimum flat at
+     * S = 0 is dense, not S = 1e-16. */
+    double flo = f(lo, ctx);
+    if (flo <= bf + 4 * DBL_EPSILON * fabs(bf)) bf = flo, bx = lo;
     *fbest = bf;
     return bx;
 }
