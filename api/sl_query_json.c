@@ -341,6 +341,16 @@ json_t *sl_inference_json(const sl_law_record *rec, const sl_inference_query *q,
         json_t *h = json_object();
         sl_hardware_add_json(h, "training", hw, rec, p->training_compute, pattern);
         sl_hardware_add_json(h, "inference", hw, rec, p->inference_compute, infer_pattern);
+        json_t *tr = json_object_get(h, "training"), *in = json_object_get(h, "inference");
+        double hours = json_number_value(json_object_get(tr, "gpu_hours")) +
+                       json_number_value(json_object_get(in, "gpu_hours"));
+        int known = json_is_number(json_object_get(tr, "gpu_hours"));
+        json_object_set_new(h, "total",
+                            json_pack("{s:o, s:o}", "gpu_hours",
+                                      known ? sl_json_number(hours) : json_null(), "cost",
+                                      known && !isnan(hw->price_per_hour)
+                                          ? sl_json_number(hours * hw->price_per_hour)
+                                          : json_null()));
         json_object_set_new(o, "hardware", h);
     }
     json_object_set_new(o, "units",

@@ -355,6 +355,9 @@ class TestHardware(Planning):
                         inf["training_compute"] / (312e12 * 0.4) / 3600, 1e-12)
         self.assert_rel(inf["hardware"]["inference"]["gpu_hours"],
                         inf["inference_compute"] / (312e12 * 0.4) / 3600, 1e-12)
+        self.assert_rel(inf["hardware"]["total"]["gpu_hours"],
+                        inf["total_compute"] / (312e12 * 0.4) / 3600, 1e-12)
+        self.assertIsNone(inf["hardware"]["total"]["cost"])
 
     def test_sparse_speedup_per_pattern(self):
         sp = "2:4=1.5,unstructured=1.2"
