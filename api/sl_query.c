@@ -115,6 +115,13 @@ int sl_query_patterns_decode(const char *text, double *sparsity,
     return 0;
 }
 
+int sl_query_patterns_exclusive(const char *patterns, const char *max_sparsity, sl_error *err) {
+    if (!patterns || !max_sparsity) return 0;
+    return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "max_sparsity",
+                        "max_sparsity bounds the search over any sparsity; with patterns= the "
+                        "candidates are dense and the listed patterns only");
+}
+
 int sl_query_span_decode(const char *lo_name, const char *lo_text, const char *hi_name,
                          const char *hi_text, const sl_range *range, double dlo, double dhi,
                          double *lo, double *hi, sl_error *err) {

@@ -38,6 +38,11 @@ int sl_query_budget_decode(const char *compute, const char *data, const struct s
 int sl_query_patterns_decode(const char *text, double *sparsity,
                              char names[][SL_QUERY_PATTERN_NAME_MAX], size_t *count, sl_error *err);
 
+/* patterns= and max_sparsity= are exclusive (the candidates of patterns= are
+ * dense and the listed patterns only): 0 when not both were given, else the
+ * 400 naming max_sparsity. */
+int sl_query_patterns_exclusive(const char *patterns, const char *max_sparsity, sl_error *err);
+
 /* A [lo, hi] pair of optional parameters lo_name=lo_text, hi_name=hi_text
  * in range with lo < hi; an absent one takes its default dlo or dhi,
  * clamped into the range (defaults are derived from other inputs). */

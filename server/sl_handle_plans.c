@@ -99,10 +99,8 @@ void sl_handle_compute_optimal(sl_request *req) {
         sl_reply_error(req, &err);
         return;
     }
-    if (patterns && sl_req_query(req, "max_sparsity")) {
-        sl_reply_fail(req, SL_ERR_INVALID_PARAMETER, "max_sparsity",
-                      "max_sparsity bounds the search over any sparsity; with patterns= the "
-                      "candidates are dense and the listed patterns only");
+    if (sl_query_patterns_exclusive(patterns, sl_req_query(req, "max_sparsity"), &err)) {
+        sl_reply_error(req, &err);
         return;
     }
     q.max_nonzeros = max_n;

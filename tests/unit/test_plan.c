@@ -17,18 +17,7 @@ static const sl_cost GMP = {SL_COST_GMP, SL_COST_GMP_DEFAULT_START, SL_COST_GMP_
 
 #define MAXS SL_LAW_DEFAULT_MAX_SPARSITY
 
-/* ---- independent reference formulas ---- */
-
-static double ref_loss(const sl_law *l, double s, double n, double d) {
-    return (l->a_s * pow(1 - s, l->b_s) + l->c_s) * pow(n, -l->b_n) + pow(l->a_d / d, l->b_d) +
-           l->c;
-}
-
-static double ref_density(const sl_cost *c, double s) {
-    if (c->model == SL_COST_DENSE) return 1;
-    double t0 = c->prune_start, t1 = c->prune_end;
-    return t0 + (t1 - t0) * (1 - 0.75 * s) + (1 - t1) * (1 - s);
-}
+/* ---- independent reference formulas (beside sl_test.h's) ---- */
 
 /* The paper's points, interpolated piecewise in (log(1 - S), log r). */
 static double ref_factor(double s) {
@@ -45,7 +34,7 @@ static double ref_data(const sl_law *l, double target, double s, double n) {
 }
 
 static double ref_compute(const sl_cost *c, double s, double n, double d) {
-    return 6 * n / (1 - s) * d * ref_density(c, s);
+    return 6 * n / (1 - s) * d * sl_test_ref_density(c, s);
 }
 
 /* ---- random inputs (sl_test.h's RNG) ---- */
@@ -150,9 +139,9 @@ Test(pretrained, factor_points_and_interpolation) {
         cr_assert_eq(sl_plan_pretrained_factor(out[i], &got), SL_LAW_EINVAL, "S = %g", out[i]);
     cr_assert(isnan(sl_plan_loss(&SL_TEST_T5, SL_PLAN_PRETRAINED, 0.3, 1e9, 1e10)));
     assert_rel(sl_plan_loss(&SL_TEST_T5, SL_PLAN_PRETRAINED, 0.75, 1e9, 1e10),
-               ref_loss(&SL_TEST_T5, 0.75, 1e9, 4.27e10), 1e-14);
+               sl_test_ref_loss(&SL_TEST_T5, 0.75, 1e9, 4.27e10), 1e-14);
     assert_rel(sl_plan_loss(&SL_TEST_T5, SL_PLAN_SCRATCH, 0.3, 1e9, 1e10),
-               ref_loss(&SL_TEST_T5, 0.3, 1e9, 1e10), 1e-15);
+               sl_test_ref_loss(&SL_TEST_T5, 0.3, 1e9, 1e10), 1e-15);
 }
 
 /* ---- plans for a target loss ---- */
@@ -178,7 +167,8 @@ static void check_plans(int pretrained, uint64_t seed) {
         sl_law law = random_law();
         sl_cost cost = random_cost(k);
         double n = sl_test_log_uniform(1e6, 1e11);
-        double target = ref_loss(&law, 0.95 * sl_test_uniform(), n, sl_test_log_uniform(1e8, 1e13));
+        double target =
+            sl_test_ref_loss(&law, 0.95 * sl_test_uniform(), n, sl_test_log_uniform(1e8, 1e13));
         double maxs = k % 4 ? MAXS : 0.5 + 0.45 * sl_test_uniform();
         double lo = pretrained ? 0.5 : 0, hi = pretrained ? fmin(0.875, maxs) : maxs;
         sl_plan_query q = {target, n,   cost,
@@ -204,7 +194,7 @@ static void check_plans(int pretrained, uint64_t seed) {
         interior += p.sparsity > lo && p.sparsity < hi;
         assert_rel(p.compute, plan_obj(&ctx, p.sparsity), 1e-13);
         double eff = pretrained ? ref_factor(p.sparsity) * p.data : p.data;
-        assert_rel(ref_loss(&law, p.sparsity, n, eff), target, 1e-12);
+        assert_rel(sl_test_ref_loss(&law, p.sparsity, n, eff), target, 1e-12);
         assert_rel(p.loss, target, 1e-12);
     }
     cr_assert(reachable > cases / 2 && unreachable > 0 && interior > cases / 5,
@@ -226,7 +216,8 @@ Test(plan, dense_agrees_with_closed_form) {
     for (int k = 0; k < 300; k++) {
         sl_law law = random_law();
         double n = sl_test_log_uniform(1e6, 1e11);
-        double target = ref_loss(&law, 0.95 * sl_test_uniform(), n, sl_test_log_uniform(1e8, 1e13));
+        double target =
+            sl_test_ref_loss(&law, 0.95 * sl_test_uniform(), n, sl_test_log_uniform(1e8, 1e13));
         sl_plan_query q = {target, n, DENSE, MAXS, NAN, SL_PLAN_SCRATCH};
         sl_law_plan a, b;
         int ra = sl_law_plan_min_compute(&law, target, n, MAXS, &a);
@@ -245,7 +236,8 @@ Test(plan, fixed_sparsity) {
         sl_law law = random_law();
         sl_cost cost = random_cost(k);
         double n = sl_test_log_uniform(1e6, 1e11), s = 0.99 * sl_test_uniform();
-        double target = ref_loss(&law, 0.95 * sl_test_uniform(), n, sl_test_log_uniform(1e8, 1e13));
+        double target =
+            sl_test_ref_loss(&law, 0.95 * sl_test_uniform(), n, sl_test_log_uniform(1e8, 1e13));
         sl_plan_query q = {target, n, cost, MAXS, s, SL_PLAN_SCRATCH};
         sl_law_plan p;
         int rc = sl_plan_solve(&law, &q, &p);
@@ -287,8 +279,8 @@ typedef struct budget_ctx {
 
 static double pre_budget_obj(const void *p, double s) {
     const budget_ctx *c = p;
-    double d = c->dd * (1 - s) / ref_density(c->cost, s);
-    return ref_loss(c->law, s, c->n, ref_factor(s) * d);
+    double d = c->dd * (1 - s) / sl_test_ref_density(c->cost, s);
+    return sl_test_ref_loss(c->law, s, c->n, ref_factor(s) * d);
 }
 
 Test(optimum, pretrained_matches_brute_force) {
@@ -312,8 +304,8 @@ Test(optimum, pretrained_matches_brute_force) {
         }
         interior += o.sparsity > 0.5 && o.sparsity < hi;
         assert_rel(o.loss, pre_budget_obj(&ctx, o.sparsity), 1e-14);
-        assert_rel(o.data, dd * (1 - o.sparsity) / ref_density(&cost, o.sparsity), 1e-14);
-        assert_rel(o.dense_loss, ref_loss(&law, 0, n, dd), 1e-14);
+        assert_rel(o.data, dd * (1 - o.sparsity) / sl_test_ref_density(&cost, o.sparsity), 1e-14);
+        assert_rel(o.dense_loss, sl_test_ref_loss(&law, 0, n, dd), 1e-14);
     }
     cr_assert(resolved > cases / 3 && interior > 20, "resolved %d interior %d", resolved, interior);
 }
@@ -327,9 +319,9 @@ Test(optimum, at_fixed_sparsity_and_scratch_passthrough) {
         double s = 0.99 * sl_test_uniform();
         sl_law_optimum o, best;
         cr_assert_eq(sl_plan_optimum_at(&law, &cost, SL_PLAN_SCRATCH, n, dd, s, &o), 0);
-        double d = dd * (1 - s) / ref_density(&cost, s);
+        double d = dd * (1 - s) / sl_test_ref_density(&cost, s);
         assert_rel(o.data, d, 1e-14);
-        assert_rel(o.loss, ref_loss(&law, s, n, d), 1e-14);
+        assert_rel(o.loss, sl_test_ref_loss(&law, s, n, d), 1e-14);
         cr_assert_eq(sl_plan_optimal_sparsity(&law, &cost, SL_PLAN_SCRATCH, n, dd, MAXS, &best), 0);
         cr_assert(best.loss <= o.loss * (1 + 1e-14));
         sl_law_optimum ref;
@@ -382,8 +374,8 @@ static double frontier_obj(const void *p, double log_n, double s) {
     const frontier_ctx *f = p;
     double n = exp(log_n);
     if (n > f->max_n) return INFINITY;
-    double d = f->c * (1 - s) / (6 * n * ref_density(f->cost, s));
-    return ref_loss(f->law, s, n, d);
+    double d = f->c * (1 - s) / (6 * n * sl_test_ref_density(f->cost, s));
+    return sl_test_ref_loss(f->law, s, n, d);
 }
 
 Test(frontier, matches_brute_force) {
@@ -408,7 +400,7 @@ Test(frontier, matches_brute_force) {
         cr_assert(f.sparsity >= 0 && f.sparsity <= maxs);
         cr_assert(f.nonzeros <= max_n);
         assert_rel(ref_compute(&cost, f.sparsity, f.nonzeros, f.data), c, 1e-13);
-        assert_rel(f.loss, ref_loss(&law, f.sparsity, f.nonzeros, f.data), 1e-14);
+        assert_rel(f.loss, sl_test_ref_loss(&law, f.sparsity, f.nonzeros, f.data), 1e-14);
         capped += f.capped;
         sparse += f.sparsity > 0;
         dense += f.sparsity == 0;
@@ -509,8 +501,9 @@ Test(inference, matches_brute_force) {
     for (int k = 0; k < cases; k++) {
         sl_law law = random_law();
         sl_cost cost = random_cost(k);
-        double target = ref_loss(&law, 0.9 * sl_test_uniform(), sl_test_log_uniform(1e7, 1e11),
-                                 sl_test_log_uniform(1e9, 1e13));
+        double target =
+            sl_test_ref_loss(&law, 0.9 * sl_test_uniform(), sl_test_log_uniform(1e7, 1e11),
+                             sl_test_log_uniform(1e9, 1e13));
         double tokens = k % 5 == 0 ? 0 : sl_test_log_uniform(1e8, 1e15);
         int total = k % 2;
         sl_inference_query q = {target, tokens, total ? SL_INFER_TOTAL : SL_INFER_NONZEROS, cost,
