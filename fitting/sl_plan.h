@@ -131,7 +131,9 @@ typedef struct sl_inference_plan {
 } sl_inference_plan;
 
 /* The (N, S, D) reaching target_loss at the lowest training plus inference
- * compute. SL_LAW_UNREACHABLE when target_loss <= c + c_s-floor at any N. */
+ * compute, N searched in logs from where the target comes into reach.
+ * SL_LAW_UNREACHABLE when target_loss <= c (no N reaches it), or when no
+ * plan is finite (a target so far above the law that no data is needed). */
 int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_inference_plan *out);
 
 /* Total compute of the plan (N, S) for q: training + inference; INFINITY

@@ -155,7 +155,7 @@ void sl_handle_plan_inference(sl_request *req, const sl_law_record *rec) {
     sl_inference_query t0 = q;
     t0.tokens = 0;
     int rc = sl_inference_solve(&rec->law, &q, &p);
-    if (rc == SL_LAW_UNREACHABLE) {
+    if (rc == SL_LAW_UNREACHABLE && q.target_loss <= rec->law.c) {
         sl_error_set(&err, SL_ERR_UNREACHABLE, "target_loss",
                      "target_loss %g is out of reach at any size: the law never gets below its "
                      "irreducible loss c = %.6g",

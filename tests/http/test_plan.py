@@ -325,6 +325,8 @@ class TestInference(Planning):
         err = self.bad("plan", 422, "unreachable_target", "target_loss", target_loss=0.6,
                        inference_tokens=1e13)
         self.assert_close(err["loss_floor"], T5["c"], 1e-12)
+        # far above any loss the law gives: no data at all would be needed
+        self.bad("plan", 422, "unprocessable", None, target_loss=1e300, inference_tokens=1e13)
 
 
 class TestHardware(Planning):
@@ -473,8 +475,54 @@ class TestPretrained(Planning):
                  compute=1e21, strategy="pretrained", patterns="2:4")
 
 
+class TestExtremes(Planning):
+    """Extreme but valid inputs to every new parameter: an answer or a clear
+    400/422, never a 500, for both built-in laws."""
+
+    CASES = [
+        ("compute-optimal", {"compute": 1e21}, {"compute": ["1", "1e45"], "max_nonzeros":
+                                                ["1", "1e30"], "max_sparsity": ["0", "0.9999999"]}),
+        ("compute-optimal", {"param_data": 1e20}, {"param_data": ["1", "1e44"]}),
+        ("plan", {"target_loss": 1.5, "inference_tokens": 1e13},
+         {"target_loss": ["1e-300", "0.65074219", "0.6507422", "1e300"],
+          "inference_tokens": ["0", "1e-300", "1e30"], "max_sparsity": ["0", "0.9999999"]}),
+        ("plan", {"target_loss": 1.5, "nonzeros": 1e9, "cost_model": "gmp"},
+         {"target_loss": ["1e-300", "1e300"], "nonzeros": ["1", "1e30"],
+          "prune_start": ["0", "0.75"], "prune_end": ["0.75", "1"]}),
+        ("plan", {"target_loss": 1.5, "nonzeros": 1e9, "strategy": "pretrained"},
+         {"target_loss": ["1e300", "1e-300"], "nonzeros": ["1", "1e30"],
+          "sparsity": ["0.5", "0.875"], "pretrain_compute": ["1", "1e45"]}),
+        ("optimal-sparsity", {"nonzeros": 1e9, "data": 1e11, "strategy": "pretrained"},
+         {"nonzeros": ["1", "1e30"], "data": ["1", "1e30"], "pattern": ["1:2", "7:8"]}),
+        ("plan", {"target_loss": 1.5, "nonzeros": 1e9, "hardware": "a100"},
+         {"mfu": ["1e-300", "1"], "price_per_hour": ["0", "1e9"],
+          "sparse_speedup": ["unstructured=1e-300", "unstructured=1000"]}),
+        ("contours", {"cost_model": "gmp", "points": 3},
+         {"prune_start": ["0", "1"], "prune_end": ["1"], "levels": ["0", "0.9999"]}),
+    ]
+
+    def test_extreme_values_never_500(self):
+        count = 0
+        for route, base, extremes in self.CASES:
+            for law in ("t5-c4", "vit-jft"):
+                for name, values in extremes.items():
+                    for v in values:
+                        params = dict(base, **{name: v})
+                        if law == "vit-jft" and "compute" in params:
+                            continue
+                        if name == "prune_start" and "prune_end" not in params:
+                            params["prune_end"] = 1
+                        r = self.srv.get("/v1/laws/%s/%s?%s" % (law, route, q(**params)))
+                        count += 1
+                        self.assertIn(r.status, (200, 400, 422), "%s %s %s" % (law, params, r))
+                        body = r.json()
+                        if r.status == 200:
+                            self.assertNotIn("error", body)
+        self.assertGreater(count, 80)
+
+
 TEST_CLASSES = [TestComputeOptimal, TestPlanCostAndChoice, TestContoursGmp, TestInference,
-                TestHardware, TestPretrained]
+                TestHardware, TestPretrained, TestExtremes]
 
 
 if __name__ == "__main__":
