@@ -142,10 +142,9 @@ void sl_cost_add_json(json_t *obj, const sl_cost *cost) {
             json_pack("{s:f, s:f}", "start", cost->prune_start, "end", cost->prune_end));
 }
 
-json_t *sl_hardware_json(const sl_hardware *hw, const sl_law_record *rec, double compute,
-                         const char *pattern) {
-    if (!hw || !hw->given) return NULL;
-    double speedup = sl_hardware_speedup(hw, pattern);
+/* The hardware block at a given speedup; extra (or NULL) is said in its note. */
+static json_t *hardware_block(const sl_hardware *hw, const sl_law_record *rec, double compute,
+                              const char *pattern, double speedup, const char *extra) {
     json_t *o = json_pack("{s:o, s:f, s:f, s:s, s:s, s:f}", "profile",
                           hw->profile ? json_string(hw->profile) : json_null(), "peak_flops",
                           hw->peak_flops, "mfu", hw->mfu, "mfu_source",
@@ -168,10 +167,12 @@ json_t *sl_hardware_json(const sl_hardware *hw, const sl_law_record *rec, double
         json_object_set_new(o, "cost",
                             isnan(hw->price_per_hour) ? json_null()
                                                       : sl_json_number(hours * hw->price_per_hour));
-        json_object_set_new(o, "note",
-                            json_string("gpu_hours = compute / (peak_flops x mfu x "
-                                        "sparse_speedup) / 3600; cost = gpu_hours x "
-                                        "price_per_hour"));
+        char note[320];
+        snprintf(note, sizeof note,
+                 "gpu_hours = compute / (peak_flops x mfu x sparse_speedup) / 3600; cost = "
+                 "gpu_hours x price_per_hour%s%s",
+                 extra ? "; " : "", extra ? extra : "");
+        json_object_set_new(o, "note", json_string(note));
     }
     json_object_set_new(
         o, "units",
@@ -182,6 +183,12 @@ json_t *sl_hardware_json(const sl_hardware *hw, const sl_law_record *rec, double
                   "GPU-hours", "price_per_hour", "currency units per GPU-hour, as given", "cost",
                   "the currency of price_per_hour"));
     return o;
+}
+
+json_t *sl_hardware_json(const sl_hardware *hw, const sl_law_record *rec, double compute,
+                         const char *pattern) {
+    if (!hw || !hw->given) return NULL;
+    return hardware_block(hw, rec, compute, pattern, sl_hardware_speedup(hw, pattern), NULL);
 }
 
 void sl_hardware_add_json(json_t *obj, const char *key, const sl_hardware *hw,
@@ -226,7 +233,15 @@ static const char *frontier_reason(const sl_law_record *rec, const sl_frontier_q
                                    const sl_frontier *best, char *buf, size_t size) {
     double st = sl_plan_dense_stationary(&rec->law);
     int dense = best->sparsity == 0;
-    if (dense && q->cost.model == SL_COST_DENSE && !best->capped) {
+    if (dense && q->cost.model == SL_COST_DENSE && !best->capped && st < 1) {
+        snprintf(buf, size,
+                 "dense among the candidates: for this law the sparse term at a fixed total size "
+                 "is lowest at x^b_s = b_n c_s / (a_s (b_s - b_n)) = %.4g < 1, i.e. S = %.4g, "
+                 "but %s",
+                 st, 1 - pow(st, 1 / rec->law.b_s),
+                 q->count ? "none of the listed patterns beats dense"
+                          : "max_sparsity keeps the search at S = 0");
+    } else if (dense && q->cost.model == SL_COST_DENSE && !best->capped) {
         if (isinf(st))
             snprintf(buf, size,
                      "dense: under cost_model=dense a sparse model costs what a dense model of its "
@@ -239,10 +254,10 @@ static const char *frontier_reason(const sl_law_record *rec, const sl_frontier_q
                      "dense: under cost_model=dense a sparse model costs what a dense model of its "
                      "total size costs, and at a fixed total size the sparse term "
                      "(a_s x^(b_s-b_n) + c_s x^(-b_n)) is lowest where x^b_s = b_n c_s / "
-                     "(a_s (b_s - b_n)) = %.4g%s, so at x = 1 - S = 1. Sparsity pays at fixed "
+                     "(a_s (b_s - b_n)) = %.4g >= 1, so at x = 1 - S = 1. Sparsity pays at fixed "
                      "compute only when N is capped (max_nonzeros, an inference limit) or when "
                      "the cost model credits sparse FLOPs (cost_model=gmp)",
-                     st, st >= 1 ? " >= 1" : "");
+                     st);
     } else if (dense) {
         snprintf(buf, size,
                  "dense: %s%s the loss a dense model reaches with this compute is still the "
@@ -336,11 +351,17 @@ json_t *sl_inference_json(const sl_law_record *rec, const sl_inference_query *q,
                           "zeros); total_compute = training + inference"));
     if (training_only) json_object_set_new(o, "training_only", inference_fields(training_only));
     if (hw && hw->given) {
-        /* Inference FLOPs per non-zero already count only the non-zeros. */
-        const char *infer_pattern = q->kind == SL_INFER_TOTAL ? pattern : "dense";
+        /* Inference FLOPs per non-zero already count only the non-zeros: a
+         * kernel speedup on top would count the skipped zeros twice. */
         json_t *h = json_object();
         sl_hardware_add_json(h, "training", hw, rec, p->training_compute, pattern);
-        sl_hardware_add_json(h, "inference", hw, rec, p->inference_compute, infer_pattern);
+        json_object_set_new(
+            h, "inference",
+            q->kind == SL_INFER_TOTAL
+                ? sl_hardware_json(hw, rec, p->inference_compute, pattern)
+                : hardware_block(hw, rec, p->inference_compute, pattern, 1.0,
+                                 "inference_cost=nonzeros counts only the non-zeros' FLOPs, so "
+                                 "no sparse_speedup applies on top"));
         json_t *tr = json_object_get(h, "training"), *in = json_object_get(h, "inference");
         double hours = json_number_value(json_object_get(tr, "gpu_hours")) +
                        json_number_value(json_object_get(in, "gpu_hours"));

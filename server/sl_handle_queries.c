@@ -102,8 +102,13 @@ void sl_handle_loss(sl_request *req) {
     if (strategy == SL_PLAN_PRETRAINED) {
         json_object_set_new(body, "data", json_real(given_data));
         json_object_set_new(body, "effective_data", sl_json_number(p.data));
-        json_object_set_new(body, "strategy",
-                            sl_strategy_json(strategy, p.sparsity, pretrain, NAN, &rec));
+        json_t *st = sl_strategy_json(strategy, p.sparsity, pretrain, NAN, &rec);
+        /* A loss has no compute figure to count pretraining in. */
+        json_object_del(st, "pretrain_compute");
+        json_object_set_new(st, "pretrain_note",
+                            json_string("a loss has no compute figure: the dense pretraining "
+                                        "compute is not part of this answer"));
+        json_object_set_new(body, "strategy", st);
     }
     json_t *units = sl_units_json(rec.data_unit, "loss", "sparsity", "nonzeros", "data",
                                   "total_params", "dense_equivalent_params", "loss_floor", NULL);
@@ -226,10 +231,15 @@ void sl_handle_optimal_sparsity(sl_request *req) {
                                       "sparsity", given_s, "loss", sl_json_number(at.loss), "data",
                                       sl_json_number(at.data), "loss_above_optimum",
                                       sl_json_number(at.loss - opt.loss)));
-    if (strategy == SL_PLAN_PRETRAINED)
+    if (strategy == SL_PLAN_PRETRAINED) {
         json_object_set_new(body, "strategy",
                             sl_strategy_json(strategy, opt.sparsity, pretrain,
                                              6.0 * q.nonzeros * q.dense_data, &rec));
+        json_object_set_new(body, "dense_loss_note",
+                            json_string("loss: the pruned pretrained model after a pruning run "
+                                        "of this budget; dense_loss: a dense model trained from "
+                                        "scratch on the same budget"));
+    }
     sl_hardware_add_json(body, "hardware", &hw, &rec, 6.0 * q.nonzeros * q.dense_data, q.pattern);
     /* The interval of S_opt over the bootstrap draws of a fitted law. */
     draws d;

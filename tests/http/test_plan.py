@@ -15,7 +15,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import COEF, Base, q, ref_loss  # noqa: E402
+from harness import COEF, TOKEN, Base, q, ref_loss  # noqa: E402
 
 T5 = COEF["t5-c4"]
 GMP = (0.25, 0.75)
@@ -136,8 +136,33 @@ class TestComputeOptimal(Planning):
         self.assertIn("FLOPs per example", body["hardware"]["note"])
         self.assertIn("not FLOPs", body["units"]["compute"])
 
+    def test_verdict_where_sparsity_pays_under_dense_cost(self):
+        """A law whose x^b_s = b_n c_s / (a_s (b_s - b_n)) < 1: the optimum is sparse at
+        that x at every compute, and dense only when max_sparsity or the patterns keep it."""
+        coef = dict(T5, c_s=T5["c_s"] * 0.3)
+        st = coef["b_n"] * coef["c_s"] / (coef["a_s"] * (coef["b_s"] - coef["b_n"]))
+        self.assertLess(st, 1)
+        body = {"coefficients": coef, "units": {"data": "tokens"}, "description": "test_plan"}
+        r = self.srv.request("PUT", "/v1/laws/plan-sparse-pays", json_body=body, token=TOKEN)
+        self.assertIn(r.status, (200, 201), r)
+        for c in (1e19, 1e23):
+            got = self.law("plan-sparse-pays", "compute-optimal", compute=c)
+            self.assertEqual(got["verdict"]["optimum"], "sparse")
+            self.assertAlmostEqual(got["sparsity"], 1 - st ** (1 / coef["b_s"]), delta=1e-6)
+            self.assertIn("< 1", got["verdict"]["reason"])
+            v, s, n = self.brute(coef, c, "dense")
+            self.assertLessEqual(got["loss"], v * (1 + 1e-12))
+        kept = self.law("plan-sparse-pays", "compute-optimal", compute=1e21, max_sparsity=0)
+        self.assertEqual(kept["verdict"]["optimum"], "dense")
+        self.assertIn("max_sparsity", kept["verdict"]["reason"])
+
     def test_invalid(self):
         self.bad("compute-optimal", 400, "missing_parameter", "compute")
+        self.bad("compute-optimal", 400, "invalid_parameter", "max_sparsity", compute=1e21,
+                 max_sparsity=1)
+        self.bad("compute-optimal", 400, "invalid_parameter", "hardware", compute=1e21,
+                 hardware="b200")
+        self.bad("compute-optimal", 400, "invalid_parameter", "mfu", compute=1e21, mfu=0.4)
         self.bad("compute-optimal", 400, "invalid_parameter", "compute", compute=1e21,
                  param_data=1e20)
         for v in ("-1", "0", "nan", "1e50", "x"):
@@ -257,6 +282,9 @@ class TestContoursGmp(Planning):
         self.bad("contours", 422, "unprocessable", "prune_start", cost_model="gmp",
                  prune_start=0, prune_end=0)
         self.bad("contours", 400, "invalid_parameter", "cost_model", cost_model="x")
+        self.bad("contours", 400, "invalid_parameter", "prune_start", prune_start=0.2)
+        self.bad("contours", 400, "invalid_parameter", "prune_end", cost_model="gmp",
+                 prune_end=-1)
 
 
 class TestInference(Planning):
@@ -360,6 +388,13 @@ class TestHardware(Planning):
         self.assert_rel(inf["hardware"]["total"]["gpu_hours"],
                         inf["total_compute"] / (312e12 * 0.4) / 3600, 1e-12)
         self.assertIsNone(inf["hardware"]["total"]["cost"])
+        # per non-zero, inference FLOPs already skip the zeros: no speedup on top
+        sp = self.t5("plan", target_loss=1.4, inference_tokens=1e13, hardware="a100",
+                     sparse_speedup="unstructured=2")
+        self.assertEqual(sp["hardware"]["training"]["sparse_speedup"], 2)
+        self.assertEqual(sp["hardware"]["inference"]["sparse_speedup"], 1)
+        self.assert_rel(sp["hardware"]["training"]["gpu_hours"],
+                        sp["training_compute"] / (312e12 * 0.4 * 2) / 3600, 1e-12)
 
     def test_sparse_speedup_per_pattern(self):
         sp = "2:4=1.5,unstructured=1.2"
@@ -409,7 +444,8 @@ class TestPretrained(Planning):
             self.assertEqual(st["name"], "pretrained")
             self.assertIn("empirical", st["note"])
             self.assertIn("one setting", st["note"])
-            self.assertEqual(st["pretrain_compute"], "sunk")
+            self.assertNotIn("pretrain_compute", st)  # a loss has no compute to count it in
+            self.assertIn("not part", st["pretrain_note"])
         mid = 1 - math.sqrt(0.5 * 0.25)
         body = self.t5("loss", sparsity=mid, nonzeros=1e9, data=1e10, strategy="pretrained")
         self.assert_rel(body["strategy"]["data_factor"], math.sqrt(4.90 * 4.27), 1e-12)
@@ -473,6 +509,12 @@ class TestPretrained(Planning):
                      nonzeros=1e9, strategy="pretrained", pretrain_compute=v)
         self.bad("optimal-sparsity", 400, "invalid_parameter", "patterns", nonzeros=1e9,
                  compute=1e21, strategy="pretrained", patterns="2:4")
+        self.bad("plan", 400, "invalid_parameter", "strategy", target_loss=1.6, nonzeros=1e9,
+                 strategy="finetune")
+        self.bad("optimal-sparsity", 400, "invalid_parameter", "strategy", nonzeros=1e9,
+                 compute=1e21, strategy="Pretrained")
+        self.bad("compute-optimal", 400, "unknown_parameter", "strategy", compute=1e21,
+                 strategy="pretrained")
 
 
 class TestExtremes(Planning):
