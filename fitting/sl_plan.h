@@ -76,8 +76,8 @@ int sl_plan_optimal_sparsity(const sl_law *law, const sl_cost *cost, sl_plan_str
 
 /* The budget (as D_dense) at which S_opt = s for n non-zeros: the zero of
  * dL/dS is linear in (a_d / D_dense)^b_d, so closed form for both cost
- * models. INFINITY when the cost model never stops S from growing (gmp with
- * t0 = t1 = 0). */
+ * models. NaN when the cost model never stops S from growing (gmp with
+ * t0 = t1 = 0: S_opt is max_sparsity at every budget). */
 double sl_plan_iso_sparsity_data(const sl_law *law, const sl_cost *cost, double n, double s);
 
 /* ---- the compute frontier, N free ---- */
