@@ -16,6 +16,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import COEF, TOKEN, Base, q, ref_loss  # noqa: E402
+from test_http import BAD_NUMBERS  # noqa: E402
 
 T5 = COEF["t5-c4"]
 GMP = (0.25, 0.75)
@@ -563,8 +564,42 @@ class TestExtremes(Planning):
         self.assertGreater(count, 80)
 
 
+class TestNewNumbers(Planning):
+    """Every new numeric parameter, on a query that is valid without it: each
+    malformed or out-of-range text, a duplicate, and a bare name are 400
+    naming it."""
+
+    # (route, valid query, new numeric parameter, a valid value)
+    CASES = [
+        ("compute-optimal", {}, "compute", 1e21),
+        ("compute-optimal", {}, "param_data", 1e20),
+        ("compute-optimal", {"compute": 1e21}, "max_nonzeros", 1e9),
+        ("plan", {"target_loss": 1.4}, "inference_tokens", 1e13),
+        ("plan", {"target_loss": 1.6, "nonzeros": 1e9}, "sparsity", 0.5),
+        ("plan", {"target_loss": 1.6, "nonzeros": 1e9, "strategy": "pretrained"},
+         "pretrain_compute", 1e21),
+        ("optimal-sparsity", {"nonzeros": 1e9, "compute": 1e21}, "peak_flops", 1e15),
+        ("optimal-sparsity", {"nonzeros": 1e9, "compute": 1e21, "hardware": "h100"}, "mfu", 0.5),
+        ("optimal-sparsity", {"nonzeros": 1e9, "compute": 1e21, "hardware": "h100"},
+         "price_per_hour", 2),
+        ("plan", {"target_loss": 1.6, "nonzeros": 1e9, "cost_model": "gmp"}, "prune_start", 0.2),
+        ("contours", {"cost_model": "gmp"}, "prune_end", 0.8),
+    ]
+
+    def test_bad_numbers_duplicates_and_bare_names(self):
+        for route, base, name, good in self.CASES:
+            self.t5(route, **dict(base, **{name: good}))
+            for value in BAD_NUMBERS:
+                self.bad(route, 400, "invalid_parameter", name, **dict(base, **{name: value}))
+            url = "/v1/laws/t5-c4/%s?%s" % (route, q(**dict(base, **{name: good})))
+            self.assert_error(self.srv.get(url + "&%s=%s" % (name, good)), 400,
+                              "invalid_parameter", name, msg=url)
+            bare = "/v1/laws/t5-c4/%s?%s" % (route, "&".join(filter(None, (q(**base), name))))
+            self.assert_error(self.srv.get(bare), 400, "invalid_parameter", name, msg=bare)
+
+
 TEST_CLASSES = [TestComputeOptimal, TestPlanCostAndChoice, TestContoursGmp, TestInference,
-                TestHardware, TestPretrained, TestExtremes]
+                TestHardware, TestPretrained, TestExtremes, TestNewNumbers]
 
 
 if __name__ == "__main__":
