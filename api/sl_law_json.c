@@ -147,16 +147,23 @@ const char *sl_unit_of(sl_data_unit unit, const char *field) {
         {"improvement", "the law's loss: dense_loss - loss"},
         {"multiplier", "dense parameters per non-zero parameter"},
         {"limit", "dense parameters per non-zero parameter, as sparsity -> 1"},
+        {"max_nonzeros", "parameters"},
+        {"improvement_percent", "percent of dense_loss"},
+        {"data_factor", "pretrained-equivalent data per unit of pruning-run data"},
     };
     static const char *const compute_units[SL_UNIT_COUNT] = {
         "FLOPs (6 x parameters x tokens)",
         "parameter-examples x 6 (not FLOPs: the law's data is in examples)",
         "parameter-steps x 6 (not FLOPs: the law's data is in steps)"};
     if (strcmp(field, "data") == 0 || strcmp(field, "dense_data") == 0 ||
-        strcmp(field, "sparsity_pays_above_data") == 0 || strcmp(field, "dense_optimal_data") == 0)
+        strcmp(field, "sparsity_pays_above_data") == 0 ||
+        strcmp(field, "dense_optimal_data") == 0 || strcmp(field, "effective_data") == 0 ||
+        strcmp(field, "inference_tokens") == 0)
         return sl_data_unit_name(unit);
     if (strcmp(field, "compute") == 0 || strcmp(field, "sparsity_pays_above_compute") == 0 ||
-        strcmp(field, "dense_optimal_compute") == 0)
+        strcmp(field, "dense_optimal_compute") == 0 || strcmp(field, "training_compute") == 0 ||
+        strcmp(field, "inference_compute") == 0 || strcmp(field, "total_compute") == 0 ||
+        strcmp(field, "pretrain_compute") == 0)
         return unit < SL_UNIT_COUNT ? compute_units[unit] : NULL;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
         if (strcmp(field, fixed[i].field) == 0) return fixed[i].unit;

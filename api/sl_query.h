@@ -13,6 +13,7 @@
 #include "sl_errors.h"
 #include "sl_law.h"   /* sl_cost */
 #include "sl_parse.h" /* sl_range */
+#include "sl_plan.h"  /* sl_plan_strategy */
 
 struct sl_law_record;
 
@@ -37,11 +38,61 @@ int sl_query_budget_decode(const char *compute, const char *data, const struct s
 int sl_query_patterns_decode(const char *text, double *sparsity,
                              char names[][SL_QUERY_PATTERN_NAME_MAX], size_t *count, sl_error *err);
 
+/* patterns= and max_sparsity= are exclusive (the candidates of patterns= are
+ * dense and the listed patterns only): 0 when not both were given, else the
+ * 400 naming max_sparsity. */
+int sl_query_patterns_exclusive(const char *patterns, const char *max_sparsity, sl_error *err);
+
 /* A [lo, hi] pair of optional parameters lo_name=lo_text, hi_name=hi_text
  * in range with lo < hi; an absent one takes its default dlo or dhi,
  * clamped into the range (defaults are derived from other inputs). */
 int sl_query_span_decode(const char *lo_name, const char *lo_text, const char *hi_name,
                          const char *hi_text, const sl_range *range, double dlo, double dhi,
                          double *lo, double *hi, sl_error *err);
+
+/* pattern=n:m or pattern=dense: its sparsity (1 - n/m, 0 for dense) and its
+ * name ("n:m" or "dense"). */
+int sl_query_pattern_decode(const char *text, double *sparsity,
+                            char name[SL_QUERY_PATTERN_NAME_MAX], sl_error *err);
+
+/* strategy (scratch | pretrained; scratch when absent) and pretrain_compute
+ * (the dense pretraining compute to count, in the law's compute unit;
+ * pretrained only; NaN, i.e. sunk, when absent). */
+int sl_query_strategy_decode(const char *strategy, const char *pretrain_compute,
+                             sl_plan_strategy *out, double *pretrain, sl_error *err);
+
+/* inference_cost (nonzeros | total; nonzeros when absent). */
+int sl_query_inference_cost_decode(const char *text, sl_inference_cost *out, sl_error *err);
+
+/* ---- hardware and money ---- */
+
+#define SL_QUERY_MAX_SPEEDUPS   8
+#define SL_QUERY_SPEEDUP_NAME   16 /* "unstructured" or "n:m", with its NUL */
+#define SL_HARDWARE_DEFAULT_MFU 0.4
+
+/* What turns compute into GPU-hours and money. given is 0 when the client
+ * asked for neither hardware= nor peak_flops=; then nothing else is set. */
+typedef struct sl_hardware {
+    int given;
+    const char *profile;   /* "a100", "h100", "h200", or NULL for peak_flops= */
+    double peak_flops;     /* FLOP/s per GPU */
+    double mfu;            /* fraction of peak reached */
+    int mfu_default;       /* mfu was not given: SL_HARDWARE_DEFAULT_MFU */
+    double price_per_hour; /* per GPU-hour; NaN when not given */
+    size_t nspeedups;
+    char speedup_names[SL_QUERY_MAX_SPEEDUPS][SL_QUERY_SPEEDUP_NAME];
+    double speedups[SL_QUERY_MAX_SPEEDUPS];
+} sl_hardware;
+
+/* hardware (a100 | h100 | h200: published dense BF16 peaks) or peak_flops,
+ * with mfu, price_per_hour and sparse_speedup (PATTERN=FACTOR,... with
+ * PATTERN n:m or unstructured), which need one of the two. */
+int sl_query_hardware_decode(const char *hardware, const char *peak_flops, const char *mfu,
+                             const char *price_per_hour, const char *sparse_speedup,
+                             sl_hardware *hw, sl_error *err);
+
+/* The kernel speedup for a model of pattern ("dense", "unstructured" or
+ * "n:m"): 1 for dense and for patterns the client did not list. */
+double sl_hardware_speedup(const sl_hardware *hw, const char *pattern);
 
 #endif

@@ -12,6 +12,8 @@
 #include "sl_errors.h"
 #include "sl_law.h"
 #include "sl_law_json.h"
+#include "sl_plan.h"
+#include "sl_query.h"
 
 #define SL_BATCH_MAX_POINTS 10000
 
@@ -44,5 +46,38 @@ json_t *sl_optimum_json(const sl_law_record *rec, const sl_optimum_query *q,
  * cannot reach the target. */
 json_t *sl_plan_json(const sl_law_record *rec, double target_loss, double nonzeros,
                      const sl_law_plan *plan, const sl_law_plan *dense_plan);
+
+/* ---- planning beyond S_opt (docs/planning.md) ---- */
+
+/* Adds cost_model and, for gmp, pruning {start, end} to obj. */
+void sl_cost_add_json(json_t *obj, const sl_cost *cost);
+
+/* The GPU-hours and money of compute (the law's compute unit) for a model
+ * of pattern ("dense", "unstructured" or "n:m"), or NULL when hw was not
+ * given. For laws whose data is not tokens it says the FLOPs-per-example
+ * conversion is missing instead. */
+json_t *sl_hardware_json(const sl_hardware *hw, const sl_law_record *rec, double compute,
+                         const char *pattern);
+/* obj[key] = sl_hardware_json(...) when hw was given. */
+void sl_hardware_add_json(json_t *obj, const char *key, const sl_hardware *hw,
+                          const sl_law_record *rec, double compute, const char *pattern);
+
+/* The strategy block of a pretrained start at sparsity (NULL from scratch):
+ * the data factor, that it is empirical, and the pretraining compute
+ * (sunk when pretrain is NaN, else counted on top of run_compute, which
+ * may be NaN where the answer has no compute). */
+json_t *sl_strategy_json(sl_plan_strategy strategy, double sparsity, double pretrain,
+                         double run_compute, const sl_law_record *rec);
+
+/* The compute-optimal answer: best, the S = 0 optimum beside it, the
+ * pattern of best, why it is dense or sparse. */
+json_t *sl_frontier_json(const sl_law_record *rec, const sl_frontier_query *q,
+                         const sl_frontier *best, const sl_frontier *dense, const char *pattern,
+                         const sl_hardware *hw);
+
+/* The inference-aware plan, with the training-only plan (T = 0) beside. */
+json_t *sl_inference_json(const sl_law_record *rec, const sl_inference_query *q,
+                          const sl_inference_plan *p, const sl_inference_plan *training_only,
+                          const sl_hardware *hw);
 
 #endif

@@ -1,10 +1,12 @@
 /* Planning queries on one law: loss, optimal sparsity, plan, dense
  * equivalent, and the series behind the dashboard's charts. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sl_handle.h"
+#include "sl_handle_plans.h"
 #include "sl_fit.h"
 #include "sl_law_json.h"
 #include "sl_query.h"
@@ -80,15 +82,40 @@ void sl_handle_loss(sl_request *req) {
     sl_point p;
     sl_error err;
     if (sl_handle_path_law(req, &rec) != 0) return;
+    sl_plan_strategy strategy;
+    double pretrain, factor = 1;
     if (sl_req_number(req, "sparsity", &sl_range_sparsity, NULL, &p.sparsity, &err) ||
         amount(req, "nonzeros", NULL, &p.nonzeros, &err) ||
-        amount(req, "data", NULL, &p.data, &err)) {
+        amount(req, "data", NULL, &p.data, &err) ||
+        sl_handle_strategy_params(req, &strategy, &pretrain, &err)) {
         sl_reply_error(req, &err);
         return;
     }
+    if (strategy == SL_PLAN_PRETRAINED) {
+        if (sl_handle_pretrained_range(req, "sparsity", p.sparsity)) return;
+        sl_plan_pretrained_factor(p.sparsity, &factor);
+    }
+    /* A pruning run of D units counts as factor x D from scratch. */
+    double given_data = p.data;
+    p.data *= factor;
     json_t *body = sl_loss_json(&rec.law, &p);
+    if (strategy == SL_PLAN_PRETRAINED) {
+        json_object_set_new(body, "data", json_real(given_data));
+        json_object_set_new(body, "effective_data", sl_json_number(p.data));
+        json_t *st = sl_strategy_json(strategy, p.sparsity, pretrain, NAN, &rec);
+        /* A loss has no compute figure to count pretraining in. */
+        json_object_del(st, "pretrain_compute");
+        json_object_set_new(st, "pretrain_note",
+                            json_string("a loss has no compute figure: the dense pretraining "
+                                        "compute is not part of this answer"));
+        json_object_set_new(body, "strategy", st);
+    }
     json_t *units = sl_units_json(rec.data_unit, "loss", "sparsity", "nonzeros", "data",
                                   "total_params", "dense_equivalent_params", "loss_floor", NULL);
+    if (strategy == SL_PLAN_PRETRAINED)
+        json_object_set_new(units, "effective_data",
+                            json_pack("s+", sl_data_unit_name(rec.data_unit),
+                                      " from scratch that the pruning run's data is worth"));
     draws d;
     draws_load(req, &rec, &d);
     add_loss_interval(body, &d, &p);
@@ -153,16 +180,40 @@ void sl_handle_optimal_sparsity(sl_request *req) {
         sl_reply_error(req, &err);
         return;
     }
-    if (patterns && sl_req_query(req, "max_sparsity")) {
-        sl_reply_fail(req, SL_ERR_INVALID_PARAMETER, "max_sparsity",
-                      "max_sparsity bounds the search over any sparsity; with patterns= the "
-                      "candidates are dense and the listed patterns only");
+    if (sl_query_patterns_exclusive(patterns, sl_req_query(req, "max_sparsity"), &err)) {
+        sl_reply_error(req, &err);
         return;
+    }
+    /* pattern=: the loss of that one choice, beside the optimum. */
+    const char *given_pattern = sl_req_query(req, "pattern");
+    double given_s = 0, pretrain;
+    char given_name[SL_QUERY_PATTERN_NAME_MAX];
+    sl_plan_strategy strategy;
+    sl_hardware hw;
+    if ((given_pattern && sl_query_pattern_decode(given_pattern, &given_s, given_name, &err)) ||
+        sl_handle_strategy_params(req, &strategy, &pretrain, &err) ||
+        sl_handle_hardware_params(req, &hw, &err)) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    if (strategy == SL_PLAN_PRETRAINED) {
+        if (patterns) {
+            sl_reply_fail(req, SL_ERR_INVALID_PARAMETER, "patterns",
+                          "strategy=pretrained searches S in [%g, %g]; patterns= compares with "
+                          "dense, which pruning a dense checkpoint does not give: use pattern= "
+                          "for one pattern",
+                          SL_PLAN_PRETRAINED_MIN, SL_PLAN_PRETRAINED_MAX);
+            return;
+        }
+        if (q.max_sparsity < SL_PLAN_PRETRAINED_MIN &&
+            sl_handle_pretrained_range(req, "max_sparsity", q.max_sparsity))
+            return;
+        if (given_pattern && sl_handle_pretrained_range(req, "pattern", given_s)) return;
     }
     int rc = patterns ? sl_law_optimal_among(&rec.law, &q.cost, q.nonzeros, q.dense_data, pattern_s,
                                              npatterns, &opt, &chosen)
-                      : sl_law_optimal_sparsity(&rec.law, &q.cost, q.nonzeros, q.dense_data,
-                                                q.max_sparsity, &opt);
+                      : sl_plan_optimal_sparsity(&rec.law, &q.cost, strategy, q.nonzeros,
+                                                 q.dense_data, q.max_sparsity, &opt);
     if (rc != SL_LAW_OK || !isfinite(opt.loss) || !isfinite(opt.dense_loss)) {
         sl_reply_fail(req, SL_ERR_UNPROCESSABLE, NULL,
                       "the law gives no finite optimum for nonzeros=%g and this budget",
@@ -172,6 +223,24 @@ void sl_handle_optimal_sparsity(sl_request *req) {
     q.pattern = !patterns ? "unstructured" : chosen == npatterns ? "dense" : pattern_names[chosen];
     if (patterns) q.max_sparsity = NAN;
     json_t *body = sl_optimum_json(&rec, &q, &opt);
+    sl_law_optimum at;
+    if (given_pattern && sl_plan_optimum_at(&rec.law, &q.cost, strategy, q.nonzeros, q.dense_data,
+                                            given_s, &at) == SL_LAW_OK)
+        json_object_set_new(body, "at_pattern",
+                            json_pack("{s:s, s:f, s:o, s:o, s:o}", "pattern", given_name,
+                                      "sparsity", given_s, "loss", sl_json_number(at.loss), "data",
+                                      sl_json_number(at.data), "loss_above_optimum",
+                                      sl_json_number(at.loss - opt.loss)));
+    if (strategy == SL_PLAN_PRETRAINED) {
+        json_object_set_new(body, "strategy",
+                            sl_strategy_json(strategy, opt.sparsity, pretrain,
+                                             6.0 * q.nonzeros * q.dense_data, &rec));
+        json_object_set_new(body, "dense_loss_note",
+                            json_string("loss: the pruned pretrained model after a pruning run "
+                                        "of this budget; dense_loss: a dense model trained from "
+                                        "scratch on the same budget"));
+    }
+    sl_hardware_add_json(body, "hardware", &hw, &rec, 6.0 * q.nonzeros * q.dense_data, q.pattern);
     /* The interval of S_opt over the bootstrap draws of a fitted law. */
     draws d;
     draws_load(req, &rec, &d);
@@ -181,8 +250,8 @@ void sl_handle_optimal_sparsity(sl_request *req) {
         size_t pick;
         int r = patterns ? sl_law_optimal_among(&d.law[i], &q.cost, q.nonzeros, q.dense_data,
                                                 pattern_s, npatterns, &o, &pick)
-                         : sl_law_optimal_sparsity(
-                               &d.law[i], &q.cost, q.nonzeros, q.dense_data,
+                         : sl_plan_optimal_sparsity(
+                               &d.law[i], &q.cost, strategy, q.nonzeros, q.dense_data,
                                isnan(q.max_sparsity) ? default_max_sparsity : q.max_sparsity, &o);
         if (r == SL_LAW_OK) d.values[ok++] = o.sparsity;
     }
@@ -200,26 +269,84 @@ static int plan_finite(const sl_law_plan *p) {
     return p->data > 0 && isfinite(p->data) && isfinite(p->compute) && isfinite(p->loss);
 }
 
+/* The fixed choice of a plan: sparsity= or pattern= (name "unstructured"
+ * for sparsity=), NaN when neither; 400 for both, or either beside
+ * max_sparsity (which bounds a search there is then none of). */
+static int plan_choice(sl_request *req, double *fixed, char name[SL_QUERY_PATTERN_NAME_MAX],
+                       const char **field, sl_error *err) {
+    const char *sp = sl_req_query(req, "sparsity"), *pat = sl_req_query(req, "pattern");
+    *fixed = NAN;
+    *field = sp ? "sparsity" : "pattern";
+    if (sp && pat)
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "pattern",
+                            "give one choice: sparsity= or pattern=, not both");
+    if ((sp || pat) && sl_req_query(req, "max_sparsity"))
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "max_sparsity",
+                            "max_sparsity bounds the search for the cheapest sparsity; with %s= "
+                            "the choice is fixed",
+                            *field);
+    snprintf(name, SL_QUERY_PATTERN_NAME_MAX, "%s", "dense");
+    if (pat) return sl_query_pattern_decode(pat, fixed, name, err);
+    if (sp) {
+        if (sl_parse_number("sparsity", sp, &sl_range_sparsity, fixed, err)) return -1;
+        snprintf(name, SL_QUERY_PATTERN_NAME_MAX, "%s", *fixed == 0 ? "dense" : "");
+    }
+    return 0;
+}
+
+/* The compute figures of a plan object: training compute's GPU time. */
+static void plan_hardware(json_t *obj, const sl_hardware *hw, const sl_law_record *rec) {
+    json_t *s = json_object_get(obj, "sparsity"), *c = json_object_get(obj, "compute");
+    if (!json_is_number(s) || !json_is_number(c)) return;
+    sl_hardware_add_json(obj, "hardware", hw, rec, json_number_value(c),
+                         json_number_value(s) == 0 ? "dense" : "unstructured");
+}
+
 void sl_handle_plan(sl_request *req) {
     sl_law_record rec;
     sl_law_plan plan, dense;
-    double target, n, max_s;
+    sl_plan_query q;
+    sl_hardware hw;
+    double pretrain;
+    char choice_name[SL_QUERY_PATTERN_NAME_MAX];
+    const char *choice_field;
     sl_error err;
+    memset(&q, 0, sizeof q);
     if (sl_handle_path_law(req, &rec) != 0) return;
-    if (sl_req_number(req, "target_loss", &sl_range_positive, NULL, &target, &err) ||
-        amount(req, "nonzeros", NULL, &n, &err) ||
-        sl_req_number(req, "max_sparsity", &sl_range_sparsity, &default_max_sparsity, &max_s,
-                      &err)) {
+    if (sl_req_query(req, "inference_tokens") || sl_req_query(req, "inference_cost")) {
+        sl_handle_plan_inference(req, &rec);
+        return;
+    }
+    if (sl_req_number(req, "target_loss", &sl_range_positive, NULL, &q.target_loss, &err) ||
+        amount(req, "nonzeros", NULL, &q.nonzeros, &err) ||
+        sl_req_number(req, "max_sparsity", &sl_range_sparsity, &default_max_sparsity,
+                      &q.max_sparsity, &err) ||
+        parse_cost(req, &q.cost, &err) ||
+        plan_choice(req, &q.fixed_sparsity, choice_name, &choice_field, &err) ||
+        sl_handle_strategy_params(req, &q.strategy, &pretrain, &err) ||
+        sl_handle_hardware_params(req, &hw, &err)) {
         sl_reply_error(req, &err);
         return;
     }
-    int rc = sl_law_plan_min_compute(&rec.law, target, n, max_s, &plan);
+    double target = q.target_loss, n = q.nonzeros, max_s = q.max_sparsity;
+    int fixed = !isnan(q.fixed_sparsity);
+    if (q.strategy == SL_PLAN_PRETRAINED &&
+        (fixed ? sl_handle_pretrained_range(req, choice_field, q.fixed_sparsity)
+               : max_s < SL_PLAN_PRETRAINED_MIN &&
+                     sl_handle_pretrained_range(req, "max_sparsity", max_s)))
+        return;
+    int rc = sl_plan_solve(&rec.law, &q, &plan);
     if (rc == SL_LAW_UNREACHABLE) {
-        double floor = sl_law_plan_floor(&rec.law, n, max_s);
+        /* The floor at the most sparsity the query allows. */
+        double top = fixed                              ? q.fixed_sparsity
+                     : q.strategy == SL_PLAN_PRETRAINED ? fmin(max_s, SL_PLAN_PRETRAINED_MAX)
+                                                        : max_s;
+        double floor = sl_law_plan_floor(&rec.law, n, top);
         sl_error_set(&err, SL_ERR_UNREACHABLE, "target_loss",
                      "target_loss %g is out of reach for nonzeros=%g: no amount of data gets "
-                     "below %.6g at sparsity <= %g (and never below %.6g at any sparsity)",
-                     target, n, floor, max_s, rec.law.c + rec.law.c_s * pow(n, -rec.law.b_n));
+                     "below %.6g at sparsity %s %g (and never below %.6g at any sparsity)",
+                     target, n, floor, fixed ? "=" : "<=", top,
+                     rec.law.c + rec.law.c_s * pow(n, -rec.law.b_n));
         err.extra_name = "loss_floor";
         err.extra_value = floor;
         sl_reply_error(req, &err);
@@ -231,7 +358,47 @@ void sl_handle_plan(sl_request *req) {
     }
     int dense_ok = sl_law_plan_min_compute(&rec.law, target, n, 0.0, &dense) == SL_LAW_OK &&
                    plan_finite(&dense);
-    sl_reply_json(req, 200, sl_plan_json(&rec, target, n, &plan, dense_ok ? &dense : NULL));
+    json_t *body = sl_plan_json(&rec, target, n, &plan, dense_ok ? &dense : NULL);
+    sl_cost_add_json(body, &q.cost);
+    json_object_set_new(body, "choice",
+                        json_string(!fixed                   ? "cheapest"
+                                    : choice_field[0] == 'p' ? "pattern"
+                                                             : "sparsity"));
+    if (fixed && choice_name[0]) json_object_set_new(body, "pattern", json_string(choice_name));
+    if (fixed) { /* the cheapest plan beside the fixed choice */
+        sl_plan_query free_q = q;
+        sl_law_plan best;
+        free_q.fixed_sparsity = NAN;
+        free_q.max_sparsity = default_max_sparsity;
+        if (sl_plan_solve(&rec.law, &free_q, &best) == SL_LAW_OK && plan_finite(&best)) {
+            json_object_set_new(body, "cheapest",
+                                json_pack("{s:f, s:f, s:f, s:f}", "sparsity", best.sparsity, "data",
+                                          best.data, "compute", best.compute, "loss", best.loss));
+            json_object_set_new(body, "compute_above_cheapest",
+                                sl_json_number(plan.compute / best.compute));
+        }
+    } else {
+        json_object_set_new(body, "max_sparsity", json_real(max_s));
+    }
+    if (q.strategy == SL_PLAN_PRETRAINED)
+        json_object_set_new(
+            body, "strategy",
+            sl_strategy_json(q.strategy, plan.sparsity, pretrain, plan.compute, &rec));
+    if (hw.given) {
+        if (fixed && choice_name[0] && strcmp(choice_name, "dense") != 0)
+            sl_hardware_add_json(body, "hardware", &hw, &rec, plan.compute, choice_name);
+        else
+            plan_hardware(body, &hw, &rec);
+        json_t *dj = json_object_get(body, "dense");
+        if (json_is_object(dj)) plan_hardware(dj, &hw, &rec);
+    }
+    json_object_set_new(json_object_get(body, "units"), "compute_above_cheapest",
+                        json_string("ratio of compute to the cheapest plan's"));
+    if (q.cost.model == SL_COST_GMP)
+        json_object_set_new(body, "compute_note",
+                            json_string("cost_model=gmp: compute = 6 x total parameters x data x "
+                                        "mean density over the pruning schedule"));
+    sl_reply_json(req, 200, body);
 }
 
 void sl_handle_equivalent_dense(sl_request *req) {
@@ -447,6 +614,7 @@ void sl_handle_contours(sl_request *req) {
     static const char *const cols[] = {"sparsity", "nonzeros", "dense_data", "compute", NULL};
     static const double default_levels[] = {0.1, 0.25, 0.5, 0.75, 0.9};
     sl_law_record rec;
+    sl_cost cost;
     double levels[MAX_SERIES], lo, hi;
     size_t nl = 5;
     long points;
@@ -460,8 +628,16 @@ void sl_handle_contours(sl_request *req) {
                                              MAX_SERIES, &nl, &err)) ||
         parse_points(req, &points, &err) ||
         parse_span(req, "nonzeros_min", "nonzeros_max", &sl_range_amount, 1e7, 1e12, &lo, &hi,
-                   &err)) {
+                   &err) ||
+        parse_cost(req, &cost, &err)) {
         sl_reply_error(req, &err);
+        return;
+    }
+    if (!isfinite(sl_plan_iso_sparsity_data(&rec.law, &cost, lo, levels[0]))) {
+        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "prune_start",
+                      "with pruning from the very start (prune_start = prune_end = 0) gmp costs "
+                      "no more at any sparsity, so S_opt is max_sparsity at every budget: there "
+                      "are no iso-S_opt lines to draw");
         return;
     }
     sl_table t;
@@ -469,7 +645,7 @@ void sl_handle_contours(sl_request *req) {
     for (size_t k = 0; k < nl; k++)
         for (long i = 0; i < points; i++) {
             double n = log_grid(lo, hi, i, points);
-            double dd = sl_law_iso_sparsity_data(&rec.law, n, levels[k]);
+            double dd = sl_plan_iso_sparsity_data(&rec.law, &cost, n, levels[k]);
             double row[] = {levels[k], n, dd, 6 * n * dd};
             sl_table_add(&t, "iso_sparsity", row);
         }
@@ -480,10 +656,11 @@ void sl_handle_contours(sl_request *req) {
         sl_table_add(&t, "dense_optimal", row);
     }
     json_t *body = json_pack(
-        "{s:s, s:s, s:o}", "cost_model", "dense", "note",
+        "{s:s, s:s, s:o}", "cost_model", cost.model == SL_COST_GMP ? "gmp" : "dense", "note",
         "iso_sparsity lines: where S_opt equals sparsity; dense_optimal: "
         "the compute-optimal data of a dense model (S = 0 slice)",
         "units",
         sl_units_json(rec.data_unit, "sparsity", "nonzeros", "dense_data", "compute", NULL));
+    sl_cost_add_json(body, &cost);
     reply_table(req, &rec, &t, csv, 0, body);
 }

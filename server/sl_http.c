@@ -299,7 +299,7 @@ static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const
     for (int i = 0; i < SL_ROUTE_MAX_PARAMS && qc->route->params[i]; i++)
         if (strcmp(key, qc->route->params[i]) == 0) known = i;
     if (known < 0) {
-        char list[256] = "";
+        char list[512] = "";
         for (int i = 0; i < SL_ROUTE_MAX_PARAMS && qc->route->params[i]; i++) {
             strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
             strncat(list, qc->route->params[i], sizeof list - strlen(list) - 1);

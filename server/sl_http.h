@@ -39,7 +39,7 @@ enum {
     SL_ROUTE_STATIC = 1u << 2,    /* files of --static-dir; not an API route */
 };
 
-#define SL_ROUTE_MAX_PARAMS 16
+#define SL_ROUTE_MAX_PARAMS 24
 
 typedef struct sl_route {
     const char *method;

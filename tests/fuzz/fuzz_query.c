@@ -10,7 +10,8 @@
  * one past the last, is a parameter not given (NULL). Selectors: d double,
  * n number, i int, l number list, p pattern, w law name, c cost model,
  * b budget, P pattern list, s span, o upload option, t Content-Type,
- * k names; any other byte picks one by its value.
+ * k names, h hardware (hardware, peak_flops, mfu, price_per_hour,
+ * sparse_speedup); any other byte picks one by its value.
  *
  * Properties: what parses is in range and reads back the same when written
  * out; what does not names a parameter with a printable message that
@@ -29,7 +30,7 @@
 
 #define MAX_FIELDS 6
 
-static const char selectors[] = "dnilpwcbPsotk";
+static const char selectors[] = "dnilpwcbPsotkh";
 
 /* Ranges a query parameter may be given; "selected" by a text's first byte. */
 static const sl_range *pick_range(const char *text, int closed_only) {
@@ -211,6 +212,25 @@ static void fuzz_content_type(const char *text) {
         SL_FUZZ_CHECK(err.code == SL_ERR_UNSUPPORTED_MEDIA_TYPE, "code %d", err.code);
 }
 
+/* What decodes is usable: a positive peak, mfu in (0, 1], a price >= 0 or
+ * absent, speedups in (0, 1000] looked up by the names they were given as. */
+static void fuzz_hardware(const char *name, const char *peak, const char *mfu, const char *price,
+                          const char *speedup) {
+    sl_hardware hw;
+    sl_error err;
+    int rc = sl_query_hardware_decode(name, peak, mfu, price, speedup, &hw, &err);
+    check_rc(rc, &err);
+    if (rc || !hw.given) return;
+    SL_FUZZ_CHECK(hw.peak_flops > 0 && isfinite(hw.peak_flops), "peak %g", hw.peak_flops);
+    SL_FUZZ_CHECK(hw.mfu > 0 && hw.mfu <= 1, "mfu %g", hw.mfu);
+    SL_FUZZ_CHECK(isnan(hw.price_per_hour) || hw.price_per_hour >= 0, "price %g",
+                  hw.price_per_hour);
+    for (size_t i = 0; i < hw.nspeedups; i++) {
+        double v = sl_hardware_speedup(&hw, hw.speedup_names[i]);
+        SL_FUZZ_CHECK(v > 0 && v <= 1000 && v == hw.speedups[i], "%s: %g", hw.speedup_names[i], v);
+    }
+}
+
 static void fuzz_names(const char *text) {
     sl_data_unit u;
     sl_source_kind s;
@@ -257,6 +277,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case 's': fuzz_span(f[0], f[1], f[2], f[3], f[4]); break;
     case 'o': fuzz_option(f[0], f[1]); break;
     case 't': fuzz_content_type(f[0]); break;
+    case 'h': fuzz_hardware(f[0], f[1], f[2], f[3], f[4]); break;
     default: fuzz_names(f[0]); break;
     }
     for (size_t i = 0; i < MAX_FIELDS; i++)

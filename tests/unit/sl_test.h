@@ -33,6 +33,19 @@ static const sl_law SL_TEST_VIT = {294.389596179, 0.82101251, 468.157382899, 0.3
 static const sl_law SL_TEST_T5 = {16.7870501071, 0.72161276, 45.0184473511, 0.24513173,
                                   689991261.918, 0.20270772, 0.65074219};
 
+/* Reference formulas written apart from the library's (law-math §1, §4):
+ * the law, and the mean density of a cost model over a run. */
+static inline double sl_test_ref_loss(const sl_law *l, double s, double n, double d) {
+    return (l->a_s * pow(1 - s, l->b_s) + l->c_s) * pow(n, -l->b_n) + pow(l->a_d / d, l->b_d) +
+           l->c;
+}
+
+static inline double sl_test_ref_density(const sl_cost *c, double s) {
+    if (c->model == SL_COST_DENSE) return 1;
+    double t0 = c->prune_start, t1 = c->prune_end;
+    return t0 + (t1 - t0) * (1 - 0.75 * s) + (1 - t1) * (1 - s);
+}
+
 /* The sweeps' base sizes (law-math §5, data/README.md): 12 d^2 per block,
  * d = 768, non-zeros at scale 1; and T5's tokens per training step. */
 #define SL_TEST_VIT_BASE           84934656.0  /* 12 blocks */

@@ -1,7 +1,8 @@
 /* Unit tests of the query-string decoders of api/ (sl_query.h): cost model,
- * budget, patterns and spans; each kind of invalid input and the (code,
- * field, message) it answers with. Also the one range check and the one
- * data-unit table they rest on. */
+ * budget, patterns and spans, one pattern, strategy, inference cost and
+ * hardware; each kind of invalid input and the (code, field, message) it
+ * answers with. Also the one range check and the one data-unit table they
+ * rest on. */
 #include <criterion/criterion.h>
 #include <float.h>
 #include <math.h>
@@ -398,6 +399,220 @@ Test(span, refusals_name_the_parameter) {
         sl_error err;
         int rc = sl_query_span_decode("data_min", bad[i].lo_text, "data_max", bad[i].hi_text,
                                       &sl_range_amount, 1e9, 1e12, &lo, &hi, &err);
+        assert_refused(&bad[i].want, rc, &err);
+    }
+}
+
+/* ---------------------------------------------------------- one pattern */
+
+Test(pattern, one_n_m_or_dense) {
+    double s = -1;
+    char name[SL_QUERY_PATTERN_NAME_MAX];
+    sl_error err;
+    cr_assert_eq(sl_query_pattern_decode("2:4", &s, name, &err), 0);
+    cr_assert(s == 0.5);
+    cr_assert_str_eq(name, "2:4");
+    cr_assert_eq(sl_query_pattern_decode("1:8", &s, name, &err), 0);
+    cr_assert(s == 0.875);
+    cr_assert_eq(sl_query_pattern_decode("dense", &s, name, &err), 0);
+    cr_assert(s == 0);
+    cr_assert_str_eq(name, "dense");
+    const char *bad[] = {"", "4:2", "2:4,1:4", "Dense", "unstructured", "0:4", "2:65"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        refusal want = {bad[i], SL_ERR_INVALID_PARAMETER, "pattern", NULL, NULL};
+        assert_refused(&want, sl_query_pattern_decode(bad[i], &s, name, &err), &err);
+    }
+}
+
+/* -------------------------------------------------- strategy, inference */
+
+Test(strategy, scratch_pretrained_and_pretrain_compute) {
+    sl_plan_strategy st;
+    double pre;
+    sl_error err;
+    cr_assert_eq(sl_query_strategy_decode(NULL, NULL, &st, &pre, &err), 0);
+    cr_assert(st == SL_PLAN_SCRATCH && isnan(pre));
+    cr_assert_eq(sl_query_strategy_decode("scratch", NULL, &st, &pre, &err), 0);
+    cr_assert(st == SL_PLAN_SCRATCH);
+    cr_assert_eq(sl_query_strategy_decode("pretrained", NULL, &st, &pre, &err), 0);
+    cr_assert(st == SL_PLAN_PRETRAINED && isnan(pre));
+    cr_assert_eq(sl_query_strategy_decode("pretrained", "1e22", &st, &pre, &err), 0);
+    cr_assert(pre == 1e22);
+    static const struct {
+        const char *strategy, *pretrain;
+        refusal want;
+    } bad[] = {
+        {"pruned",
+         NULL,
+         {"unknown", SL_ERR_INVALID_PARAMETER, "strategy", "scratch or pretrained", "'pruned'"}},
+        {"", NULL, {"empty", SL_ERR_INVALID_PARAMETER, "strategy", NULL, NULL}},
+        {NULL,
+         "1e21",
+         {"no strategy", SL_ERR_INVALID_PARAMETER, "pretrain_compute",
+          "only to strategy=pretrained", NULL}},
+        {"scratch", "1e21", {"scratch", SL_ERR_INVALID_PARAMETER, "pretrain_compute", NULL, NULL}},
+        {"pretrained",
+         "-1",
+         {"negative", SL_ERR_INVALID_PARAMETER, "pretrain_compute", NULL, NULL}},
+        {"pretrained", "nan", {"nan", SL_ERR_INVALID_PARAMETER, "pretrain_compute", NULL, NULL}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_refused(&bad[i].want,
+                       sl_query_strategy_decode(bad[i].strategy, bad[i].pretrain, &st, &pre, &err),
+                       &err);
+}
+
+Test(inference, cost_kinds) {
+    sl_inference_cost k;
+    sl_error err;
+    cr_assert_eq(sl_query_inference_cost_decode(NULL, &k, &err), 0);
+    cr_assert_eq(k, SL_INFER_NONZEROS);
+    cr_assert_eq(sl_query_inference_cost_decode("nonzeros", &k, &err), 0);
+    cr_assert_eq(k, SL_INFER_NONZEROS);
+    cr_assert_eq(sl_query_inference_cost_decode("total", &k, &err), 0);
+    cr_assert_eq(k, SL_INFER_TOTAL);
+    refusal want = {"dense", SL_ERR_INVALID_PARAMETER, "inference_cost", "nonzeros or total",
+                    "'dense'"};
+    assert_refused(&want, sl_query_inference_cost_decode("dense", &k, &err), &err);
+}
+
+/* --------------------------------------------------------------- hardware */
+
+Test(hardware, profiles_peak_and_defaults) {
+    sl_hardware hw;
+    sl_error err;
+    cr_assert_eq(sl_query_hardware_decode(NULL, NULL, NULL, NULL, NULL, &hw, &err), 0);
+    cr_assert_not(hw.given);
+    const char *names[] = {"a100", "h100", "h200"};
+    const double peaks[] = {312e12, 989e12, 989e12};
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(sl_query_hardware_decode(names[i], NULL, NULL, NULL, NULL, &hw, &err), 0);
+        cr_assert(hw.given && hw.peak_flops == peaks[i] && hw.mfu == 0.4 && hw.mfu_default);
+        cr_assert_str_eq(hw.profile, names[i]);
+        cr_assert(isnan(hw.price_per_hour));
+    }
+    cr_assert_eq(
+        sl_query_hardware_decode(NULL, "2e15", "0.5", "0", "2:4=1.5,unstructured=1.1", &hw, &err),
+        0);
+    cr_assert(hw.profile == NULL && hw.peak_flops == 2e15 && hw.mfu == 0.5 && !hw.mfu_default);
+    cr_assert(hw.price_per_hour == 0);
+    cr_assert(sl_hardware_speedup(&hw, "2:4") == 1.5);
+    cr_assert(sl_hardware_speedup(&hw, "unstructured") == 1.1);
+    cr_assert(sl_hardware_speedup(&hw, "1:4") == 1);
+    cr_assert(sl_hardware_speedup(&hw, "dense") == 1);
+    /* 02:04 is 2:4 */
+    cr_assert_eq(sl_query_hardware_decode("h100", NULL, NULL, NULL, "02:04=2", &hw, &err), 0);
+    cr_assert(sl_hardware_speedup(&hw, "2:4") == 2);
+}
+
+Test(hardware, refusals_name_the_parameter) {
+    static const struct {
+        const char *hw, *peak, *mfu, *price, *speedup;
+        refusal want;
+    } bad[] = {
+        {"tpu",
+         NULL,
+         NULL,
+         NULL,
+         NULL,
+         {"unknown profile", SL_ERR_INVALID_PARAMETER, "hardware", "a100, h100 or h200", "'tpu'"}},
+        {"H100",
+         NULL,
+         NULL,
+         NULL,
+         NULL,
+         {"upper case", SL_ERR_INVALID_PARAMETER, "hardware", NULL, NULL}},
+        {"h100",
+         "1e15",
+         NULL,
+         NULL,
+         NULL,
+         {"both", SL_ERR_INVALID_PARAMETER, "peak_flops", "not both", NULL}},
+        {NULL,
+         "0",
+         NULL,
+         NULL,
+         NULL,
+         {"zero peak", SL_ERR_INVALID_PARAMETER, "peak_flops", NULL, NULL}},
+        {NULL,
+         "1e21",
+         NULL,
+         NULL,
+         NULL,
+         {"peak too big", SL_ERR_INVALID_PARAMETER, "peak_flops", NULL, NULL}},
+        {"h100", NULL, "0", NULL, NULL, {"mfu 0", SL_ERR_INVALID_PARAMETER, "mfu", "(0, 1]", NULL}},
+        {"h100",
+         NULL,
+         "1.01",
+         NULL,
+         NULL,
+         {"mfu > 1", SL_ERR_INVALID_PARAMETER, "mfu", NULL, NULL}},
+        {"h100",
+         NULL,
+         NULL,
+         "-2",
+         NULL,
+         {"negative price", SL_ERR_INVALID_PARAMETER, "price_per_hour", "[0, 1e9]", NULL}},
+        {NULL,
+         NULL,
+         "0.5",
+         NULL,
+         NULL,
+         {"mfu alone", SL_ERR_INVALID_PARAMETER, "mfu", "hardware= (a100, h100, h200)", NULL}},
+        {NULL,
+         NULL,
+         NULL,
+         "3",
+         NULL,
+         {"price alone", SL_ERR_INVALID_PARAMETER, "price_per_hour", NULL, NULL}},
+        {NULL,
+         NULL,
+         NULL,
+         NULL,
+         "2:4=1.5",
+         {"speedup alone", SL_ERR_INVALID_PARAMETER, "sparse_speedup", NULL, NULL}},
+        {"h100",
+         NULL,
+         NULL,
+         NULL,
+         "1.5",
+         {"no pattern", SL_ERR_INVALID_PARAMETER, "sparse_speedup", "PATTERN=FACTOR", NULL}},
+        {"h100",
+         NULL,
+         NULL,
+         NULL,
+         "2:4=0",
+         {"zero factor", SL_ERR_INVALID_PARAMETER, "sparse_speedup", "(0, 1000]", NULL}},
+        {"h100",
+         NULL,
+         NULL,
+         NULL,
+         "4:2=1.5",
+         {"bad pattern", SL_ERR_INVALID_PARAMETER, "sparse_speedup", NULL, NULL}},
+        {"h100",
+         NULL,
+         NULL,
+         NULL,
+         "2:4=1.5,02:04=1.2",
+         {"twice", SL_ERR_INVALID_PARAMETER, "sparse_speedup", "twice", NULL}},
+        {"h100",
+         NULL,
+         NULL,
+         NULL,
+         "dense=2",
+         {"dense", SL_ERR_INVALID_PARAMETER, "sparse_speedup", NULL, NULL}},
+        {"h100",
+         NULL,
+         NULL,
+         NULL,
+         "2:4=1,1:4=1,1:8=1,3:4=1,1:2=1,2:8=1,3:8=1,5:8=1,7:8=1",
+         {"too many", SL_ERR_INVALID_PARAMETER, "sparse_speedup", "at most 8", NULL}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sl_hardware hw;
+        sl_error err;
+        int rc = sl_query_hardware_decode(bad[i].hw, bad[i].peak, bad[i].mfu, bad[i].price,
+                                          bad[i].speedup, &hw, &err);
         assert_refused(&bad[i].want, rc, &err);
     }
 }

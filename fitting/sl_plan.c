@@ -1,0 +1,445 @@
+/*
+ * sl_plan.c - planning beyond S_opt: cost-model plans, fixed choices, the
+ * compute frontier, inference-aware plans, pretrained starts, iso lines
+ * under gmp and GPU time (see sl_plan.h and docs/planning.md).
+ */
+#include "sl_plan.h"
+
+#include <float.h>
+#include <math.h>
+
+static int positive(double v) {
+    return isfinite(v) && v > 0;
+}
+
+static int sparsity_ok(double s) {
+    return isfinite(s) && s >= 0 && s < 1;
+}
+
+/* mean_density is affine in x = 1 - S: g = k + (1 - k) x, k its value at
+ * S = 1 (1 for dense, 0.75 t0 + 0.25 t1 for gmp). */
+static double cost_k(const sl_cost *cost) {
+    return sl_cost_mean_density(cost, 1.0);
+}
+
+/* ---- a bracketing 1-D minimiser ---- */
+
+typedef double (*plan_fn)(double x, const void *ctx);
+
+#define PLAN_GRID 96
+
+/* The lowest point of f on [lo, hi]: the best of a uniform grid (which
+ * brackets the minimum of a unimodal f to one cell each side), refined by
+ * golden section inside that bracket. Every point evaluated is a candidate,
+ * so a flat or non-finite stretch cannot make it return worse than the
+ * grid. *fbest gets f there. */
+static double min1d(plan_fn f, const void *ctx, double lo, double hi, double *fbest) {
+    double bx = lo, bf = f(lo, ctx);
+    if (!(hi > lo)) {
+        *fbest = bf;
+        return lo;
+    }
+    int bi = 0;
+    for (int i = 1; i <= PLAN_GRID; i++) {
+        double x = i == PLAN_GRID ? hi : lo + (hi - lo) * (double)i / PLAN_GRID;
+        double v = f(x, ctx);
+        if (v < bf) bf = v, bx = x, bi = i;
+    }
+    double a = lo + (hi - lo) * (double)(bi > 0 ? bi - 1 : 0) / PLAN_GRID;
+    double b = bi < PLAN_GRID ? lo + (hi - lo) * (double)(bi + 1) / PLAN_GRID : hi;
+    const double invphi = 0.6180339887498949;
+    double c = b - (b - a) * invphi, d = a + (b - a) * invphi;
+    double fc = f(c, ctx), fd = f(d, ctx);
+    for (int it = 0; it < 200 && b - a > 4 * DBL_EPSILON * fmax(fabs(a), fabs(b)); it++) {
+        if (fc < bf) bf = fc, bx = c;
+        if (fd < bf) bf = fd, bx = d;
+        if (fc < fd) {
+            b = d, d = c, fd = fc;
+            c = b - (b - a) * invphi;
+            fc = f(c, ctx);
+        } else {
+            a = c, c = d, fc = fd;
+            d = a + (b - a) * invphi;
+            fd = f(d, ctx);
+        }
+    }
+    if (fc < bf) bf = fc, bx = c;
+    if (fd < bf) bf = fd, bx = d;
+    /* Within rounding of the lower end, the lower end: a minimum flat at
+     * S = 0 is dense, not S = 1e-16. */
+    double flo = f(lo, ctx);
+    if (flo <= bf + 4 * DBL_EPSILON * fabs(bf)) bf = flo, bx = lo;
+    *fbest = bf;
+    return bx;
+}
+
+/* ---- pretrained starts ---- */
+
+static const double pre_s[3] = {0.5, 0.75, 0.875};
+static const double pre_r[3] = {4.90, 4.27, 2.45};
+
+/* d log r / d log(1 - S) on segment i (0: [0.5, 0.75], 1: [0.75, 0.875]). */
+static double pre_slope(int i) {
+    return (log(pre_r[i + 1]) - log(pre_r[i])) / (log1p(-pre_s[i + 1]) - log1p(-pre_s[i]));
+}
+
+int sl_plan_pretrained_factor(double s, double *r) {
+    if (!r || !(s >= SL_PLAN_PRETRAINED_MIN && s <= SL_PLAN_PRETRAINED_MAX)) return SL_LAW_EINVAL;
+    int i = s <= pre_s[1] ? 0 : 1;
+    *r = exp(log(pre_r[i]) + pre_slope(i) * (log1p(-s) - log1p(-pre_s[i])));
+    return SL_LAW_OK;
+}
+
+double sl_plan_loss(const sl_law *law, sl_plan_strategy strategy, double s, double n, double d) {
+    double r = 1;
+    if (strategy == SL_PLAN_PRETRAINED && sl_plan_pretrained_factor(s, &r)) return (double)NAN;
+    return sl_law_loss(law, s, n, r * d);
+}
+
+double sl_plan_training_compute(const sl_cost *cost, double s, double n, double d) {
+    return 6 * (n / (1 - s)) * d * sl_cost_mean_density(cost, s);
+}
+
+/* ---- plans for a target loss ---- */
+
+double sl_plan_data_for_loss(const sl_law *law, sl_plan_strategy strategy, double target, double s,
+                             double n) {
+    double r = target - law->c - (law->a_s * pow(1 - s, law->b_s) + law->c_s) * pow(n, -law->b_n);
+    if (!(r > 0)) return (double)INFINITY;
+    double d = law->a_d * pow(r, -1 / law->b_d), factor = 1;
+    if (strategy == SL_PLAN_PRETRAINED && sl_plan_pretrained_factor(s, &factor))
+        return (double)INFINITY;
+    return d / factor;
+}
+
+static int plan_at(const sl_law *law, const sl_plan_query *q, double s, sl_law_plan *out) {
+    double d = sl_plan_data_for_loss(law, q->strategy, q->target_loss, s, q->nonzeros);
+    double c = sl_plan_training_compute(&q->cost, s, q->nonzeros, d);
+    if (!isfinite(d) || !isfinite(c)) return SL_LAW_UNREACHABLE;
+    out->sparsity = s;
+    out->data = d;
+    out->compute = c;
+    out->loss = sl_plan_loss(law, q->strategy, s, q->nonzeros, d);
+    return SL_LAW_OK;
+}
+
+typedef struct target_ctx {
+    double e;  /* L* - c - c_s N^-b_n */
+    double u1; /* a_s N^-b_n: u(x) = u1 x^b_s */
+    double b_s, b_d, k;
+} target_ctx;
+
+/* x d/dx of log C(x) - beta log x, with C the compute to reach the target
+ * (beta: the slope of log r for a pruning run, 0 from scratch). With
+ * r = e - u, D = a_d r^(-1/b_d) and g = k + (1 - k) x it is
+ * b_s u / (b_d r) - k / (k + (1 - k) x) - beta, increasing in x on the
+ * feasible side (u < e): the unique zero is the minimum. */
+static double target_slope(const target_ctx *t, double x, double beta) {
+    double u = t->u1 * pow(x, t->b_s), r = t->e - u;
+    if (!(r > 0)) return (double)INFINITY;
+    return t->b_s * u / (t->b_d * r) - t->k / (t->k + (1 - t->k) * x) - beta;
+}
+
+/* The x in [xl, xu] with the least compute (bracketed by the slope's sign
+ * at the ends, refined by bisection), or NaN when all of it is out of reach. */
+static double target_min_x(const target_ctx *t, double xl, double xu, double beta) {
+    if (!(t->e > 0)) return (double)NAN;
+    double xe = pow(t->e / t->u1, 1 / t->b_s); /* u(xe) = e: infinite data */
+    if (!(xl < xe)) return (double)NAN;
+    double hi = fmin(xu, xe), lo = xl;
+    if (target_slope(t, lo, beta) >= 0) return lo;
+    if (hi == xu && target_slope(t, hi, beta) <= 0) return hi;
+    for (int it = 0; it < 200; it++) {
+        double mid = 0.5 * (lo + hi);
+        if (mid <= lo || mid >= hi) break;
+        if (target_slope(t, mid, beta) < 0)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo; /* feasible, within an ulp or two of the zero */
+}
+
+static int plan_query_ok(const sl_law *law, const sl_plan_query *q) {
+    return q && sl_law_valid(law) && sl_cost_valid(&q->cost) && isfinite(q->target_loss) &&
+           positive(q->nonzeros) && sparsity_ok(q->max_sparsity) &&
+           (q->strategy == SL_PLAN_SCRATCH || q->strategy == SL_PLAN_PRETRAINED);
+}
+
+static int pretrained_ok(sl_plan_strategy strategy, double s) {
+    return strategy != SL_PLAN_PRETRAINED ||
+           (s >= SL_PLAN_PRETRAINED_MIN && s <= SL_PLAN_PRETRAINED_MAX);
+}
+
+int sl_plan_solve(const sl_law *law, const sl_plan_query *q, sl_law_plan *out) {
+    if (!out || !plan_query_ok(law, q)) return SL_LAW_EINVAL;
+    if (!isnan(q->fixed_sparsity)) {
+        if (!sparsity_ok(q->fixed_sparsity) || !pretrained_ok(q->strategy, q->fixed_sparsity))
+            return SL_LAW_EINVAL;
+        return plan_at(law, q, q->fixed_sparsity, out);
+    }
+    double nb = pow(q->nonzeros, -law->b_n);
+    target_ctx t = {q->target_loss - law->c - law->c_s * nb, law->a_s * nb, law->b_s, law->b_d,
+                    cost_k(&q->cost)};
+    /* Segments of S with log r linear in log x: one from scratch. */
+    double seg_lo[2], seg_hi[2], beta[2];
+    int nseg = 1;
+    if (q->strategy == SL_PLAN_SCRATCH) {
+        seg_lo[0] = 0, seg_hi[0] = q->max_sparsity, beta[0] = 0;
+    } else {
+        double top = fmin(SL_PLAN_PRETRAINED_MAX, q->max_sparsity);
+        if (top < SL_PLAN_PRETRAINED_MIN) return SL_LAW_EINVAL;
+        seg_lo[0] = pre_s[0], seg_hi[0] = fmin(top, pre_s[1]), beta[0] = pre_slope(0);
+        if (top > pre_s[1]) seg_lo[1] = pre_s[1], seg_hi[1] = top, beta[1] = pre_slope(1), nseg = 2;
+    }
+    int found = 0;
+    for (int i = 0; i < nseg; i++) {
+        double x = target_min_x(&t, 1 - seg_hi[i], 1 - seg_lo[i], beta[i]);
+        if (isnan(x)) continue;
+        double s = fmin(fmax(1 - x, seg_lo[i]), seg_hi[i]);
+        sl_law_plan p;
+        if (plan_at(law, q, s, &p) != SL_LAW_OK) continue;
+        if (!found || p.compute < out->compute) *out = p;
+        found = 1;
+    }
+    return found ? SL_LAW_OK : SL_LAW_UNREACHABLE;
+}
+
+/* ---- optimal sparsity with a strategy ---- */
+
+static int budget_ok(const sl_law *law, const sl_cost *cost, sl_plan_strategy strategy, double n,
+                     double d_dense) {
+    return sl_law_valid(law) && sl_cost_valid(cost) && positive(n) && positive(d_dense) &&
+           (strategy == SL_PLAN_SCRATCH || strategy == SL_PLAN_PRETRAINED);
+}
+
+int sl_plan_optimum_at(const sl_law *law, const sl_cost *cost, sl_plan_strategy strategy, double n,
+                       double d_dense, double s, sl_law_optimum *out) {
+    if (!out || !budget_ok(law, cost, strategy, n, d_dense) || !sparsity_ok(s) ||
+        !pretrained_ok(strategy, s))
+        return SL_LAW_EINVAL;
+    out->sparsity = s;
+    out->data = sl_cost_data_seen(cost, s, d_dense);
+    out->loss = sl_plan_loss(law, strategy, s, n, out->data);
+    out->dense_loss = sl_law_loss(law, 0, n, d_dense);
+    return SL_LAW_OK;
+}
+
+typedef struct pre_budget_ctx {
+    const sl_law *law;
+    const sl_cost *cost;
+    double n, d_dense;
+} pre_budget_ctx;
+
+static double pre_budget_loss(double s, const void *p) {
+    const pre_budget_ctx *c = p;
+    return sl_plan_loss(c->law, SL_PLAN_PRETRAINED, s, c->n,
+                        sl_cost_data_seen(c->cost, s, c->d_dense));
+}
+
+int sl_plan_optimal_sparsity(const sl_law *law, const sl_cost *cost, sl_plan_strategy strategy,
+                             double n, double d_dense, double max_sparsity, sl_law_optimum *out) {
+    if (strategy == SL_PLAN_SCRATCH)
+        return sl_law_optimal_sparsity(law, cost, n, d_dense, max_sparsity, out);
+    if (!out || !budget_ok(law, cost, strategy, n, d_dense) || !sparsity_ok(max_sparsity) ||
+        max_sparsity < SL_PLAN_PRETRAINED_MIN)
+        return SL_LAW_EINVAL;
+    /* r has a kink at 0.75: each side is searched on its own. */
+    pre_budget_ctx c = {law, cost, n, d_dense};
+    double top = fmin(SL_PLAN_PRETRAINED_MAX, max_sparsity), f0, f1 = (double)INFINITY;
+    double s = min1d(pre_budget_loss, &c, pre_s[0], fmin(top, pre_s[1]), &f0);
+    if (top > pre_s[1]) {
+        double s1 = min1d(pre_budget_loss, &c, pre_s[1], top, &f1);
+        if (f1 < f0) s = s1;
+    }
+    return sl_plan_optimum_at(law, cost, strategy, n, d_dense, s, out);
+}
+
+/* ---- iso-S_opt lines ---- */
+
+/* dL/dS = -A b_s x^(b_s-1) + B b_d h^(b_d-1) k / x^2 with A = a_s N^-b_n,
+ * B = (a_d / D_dense)^b_d, h = g / x (sl_law.c); its zero at x gives B. */
+double sl_plan_iso_sparsity_data(const sl_law *law, const sl_cost *cost, double n, double s) {
+    double k = cost_k(cost), x = 1 - s;
+    if (!(k > 0)) return (double)NAN;
+    double h = sl_cost_mean_density(cost, s) / x;
+    double log_b = log(law->a_s * law->b_s / (law->b_d * k)) - law->b_n * log(n) +
+                   (law->b_s + 1) * log(x) - (law->b_d - 1) * log(h);
+    return law->a_d * exp(-log_b / law->b_d);
+}
+
+/* ---- the compute frontier ---- */
+
+static int frontier_query_ok(const sl_law *law, const sl_frontier_query *q) {
+    if (!q || !sl_law_valid(law) || !sl_cost_valid(&q->cost) || !positive(q->compute) ||
+        !(q->max_nonzeros > 0) || !sparsity_ok(q->max_sparsity) || (q->count && !q->sparsities))
+        return 0;
+    for (size_t i = 0; i < q->count; i++)
+        if (!sparsity_ok(q->sparsities[i])) return 0;
+    return 1;
+}
+
+/* With D = C x / (6 N g): L = A N^-b_n + B N^b_d + c, A = a_s x^b_s + c_s,
+ * B = (6 a_d g / (C x))^b_d; stationary (and minimal) at
+ * N^(b_n+b_d) = b_n A / (b_d B). Logs keep B and N in range. */
+static void frontier_point(const sl_law *law, const sl_frontier_query *q, double s,
+                           sl_frontier *out) {
+    double x = 1 - s, g = sl_cost_mean_density(&q->cost, s);
+    double a = law->a_s * pow(x, law->b_s) + law->c_s;
+    double log_n =
+        (log(law->b_n * a / law->b_d) - law->b_d * log(6 * law->a_d * g / (q->compute * x))) /
+        (law->b_n + law->b_d);
+    double n = exp(log_n);
+    out->capped = n > q->max_nonzeros;
+    if (out->capped) n = q->max_nonzeros;
+    out->sparsity = s;
+    out->nonzeros = n;
+    out->data = q->compute * x / (6 * n * g);
+    out->loss = sl_law_loss(law, s, n, out->data);
+    out->chosen = q->count;
+}
+
+int sl_plan_frontier_at(const sl_law *law, const sl_frontier_query *q, double s, sl_frontier *out) {
+    if (!out || !frontier_query_ok(law, q) || !sparsity_ok(s)) return SL_LAW_EINVAL;
+    frontier_point(law, q, s, out);
+    return SL_LAW_OK;
+}
+
+typedef struct frontier_ctx {
+    const sl_law *law;
+    const sl_frontier_query *q;
+} frontier_ctx;
+
+static double frontier_loss(double s, const void *p) {
+    const frontier_ctx *c = p;
+    sl_frontier f;
+    frontier_point(c->law, c->q, s, &f);
+    return isfinite(f.loss) ? f.loss : (double)INFINITY;
+}
+
+int sl_plan_frontier_solve(const sl_law *law, const sl_frontier_query *q, sl_frontier *out) {
+    if (!out || !frontier_query_ok(law, q)) return SL_LAW_EINVAL;
+    frontier_point(law, q, 0, out);
+    if (q->count) {
+        for (size_t i = 0; i < q->count; i++) {
+            sl_frontier cand;
+            frontier_point(law, q, q->sparsities[i], &cand);
+            if (cand.loss < out->loss) { /* strict: ties keep dense / the earlier one */
+                *out = cand;
+                out->chosen = i;
+            }
+        }
+        return SL_LAW_OK;
+    }
+    frontier_ctx c = {law, q};
+    double f, s = min1d(frontier_loss, &c, 0, q->max_sparsity, &f);
+    /* A minimum this flat at S = 0 is dense: rounding must not invent sparsity. */
+    if (f < out->loss * (1 - 4 * DBL_EPSILON)) frontier_point(law, q, s, out);
+    return SL_LAW_OK;
+}
+
+double sl_plan_dense_stationary(const sl_law *law) {
+    if (!(law->b_s > law->b_n)) return (double)INFINITY;
+    return law->b_n * law->c_s / (law->a_s * (law->b_s - law->b_n));
+}
+
+/* ---- inference-aware plans ---- */
+
+static int inference_query_ok(const sl_law *law, const sl_inference_query *q) {
+    return q && sl_law_valid(law) && sl_cost_valid(&q->cost) && isfinite(q->target_loss) &&
+           isfinite(q->tokens) && q->tokens >= 0 && sparsity_ok(q->max_sparsity) &&
+           (q->kind == SL_INFER_NONZEROS || q->kind == SL_INFER_TOTAL);
+}
+
+double sl_inference_total(const sl_law *law, const sl_inference_query *q, double n, double s) {
+    double d = sl_plan_data_for_loss(law, SL_PLAN_SCRATCH, q->target_loss, s, n);
+    if (!isfinite(d)) return (double)INFINITY;
+    double k = q->kind == SL_INFER_TOTAL ? n / (1 - s) : n;
+    return sl_plan_training_compute(&q->cost, s, n, d) + 2 * k * q->tokens;
+}
+
+typedef struct inference_ctx {
+    const sl_law *law;
+    const sl_inference_query *q;
+    double n;
+} inference_ctx;
+
+static double inference_in_s(double s, const void *p) {
+    const inference_ctx *c = p;
+    double v = sl_inference_total(c->law, c->q, c->n, s);
+    return isfinite(v) ? v : (double)INFINITY;
+}
+
+/* The best S for n: with inference per non-zero the inference part does not
+ * depend on S, so it is the plan for the target; per total parameter it
+ * grows as 1 / (1 - S) and the search is numeric, over the S that reach. */
+static double inference_best_s(const sl_law *law, const sl_inference_query *q, double n,
+                               double *total) {
+    if (q->kind == SL_INFER_NONZEROS) {
+        sl_plan_query pq = {q->target_loss,  n,           q->cost,
+                            q->max_sparsity, (double)NAN, SL_PLAN_SCRATCH};
+        sl_law_plan p;
+        if (sl_plan_solve(law, &pq, &p) != SL_LAW_OK) {
+            *total = (double)INFINITY;
+            return 0;
+        }
+        *total = sl_inference_total(law, q, n, p.sparsity);
+        return p.sparsity;
+    }
+    /* Reachable where a_s x^b_s N^-b_n < e: S above 1 - xe. */
+    double nb = pow(n, -law->b_n), e = q->target_loss - law->c - law->c_s * nb;
+    if (!(e > 0)) {
+        *total = (double)INFINITY;
+        return 0;
+    }
+    double lo = fmax(0, 1 - pow(e / (law->a_s * nb), 1 / law->b_s));
+    if (!(lo <= q->max_sparsity)) {
+        *total = (double)INFINITY;
+        return 0;
+    }
+    inference_ctx c = {law, q, n};
+    return min1d(inference_in_s, &c, lo, q->max_sparsity, total);
+}
+
+static double inference_in_log_n(double log_n, const void *p) {
+    const inference_ctx *c = p;
+    double total;
+    inference_best_s(c->law, c->q, exp(log_n), &total);
+    return isfinite(total) ? total : (double)INFINITY;
+}
+
+/* N is searched from where the target becomes reachable at max_sparsity
+ * (N_min) up by 18 decades, past any training-optimal N of a law whose
+ * exponents are not tiny, and not past 1e30 (the largest N a client sends). */
+#define INFERENCE_DECADES 18.0
+#define INFERENCE_MAX_N   1e30
+
+int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_inference_plan *out) {
+    if (!out || !inference_query_ok(law, q)) return SL_LAW_EINVAL;
+    double e0 = q->target_loss - law->c;
+    if (!(e0 > 0)) return SL_LAW_UNREACHABLE;
+    double a_top = law->a_s * pow(1 - q->max_sparsity, law->b_s) + law->c_s;
+    double lo = (log(a_top) - log(e0)) / law->b_n + 1e-9;
+    double hi = fmin(lo + INFERENCE_DECADES * log(10), log(INFERENCE_MAX_N));
+    if (!(lo < hi)) return SL_LAW_UNREACHABLE;
+    inference_ctx c = {law, q, 0};
+    double total, log_n = min1d(inference_in_log_n, &c, lo, hi, &total);
+    if (!isfinite(total)) return SL_LAW_UNREACHABLE;
+    double n = exp(log_n);
+    double s = inference_best_s(law, q, n, &total);
+    double d = sl_plan_data_for_loss(law, SL_PLAN_SCRATCH, q->target_loss, s, n);
+    out->nonzeros = n;
+    out->sparsity = s;
+    out->data = d;
+    out->loss = sl_law_loss(law, s, n, d);
+    out->training_compute = sl_plan_training_compute(&q->cost, s, n, d);
+    out->inference_compute = 2 * (q->kind == SL_INFER_TOTAL ? n / (1 - s) : n) * q->tokens;
+    out->total_compute = out->training_compute + out->inference_compute;
+    return isfinite(out->total_compute) ? SL_LAW_OK : SL_LAW_UNREACHABLE;
+}
+
+/* ---- GPU time ---- */
+
+double sl_plan_gpu_hours(double compute, double peak_flops, double mfu, double speedup) {
+    return compute / (peak_flops * mfu * speedup) / 3600.0;
+}

@@ -1,0 +1,25 @@
+/*
+ * sl_handle_plans.h - what the query handlers share of sl_handle_plans.c:
+ * readers of the planning parameters (hardware, strategy) and the
+ * inference-aware branch of GET plan. Each reader, on failure, fills err
+ * (or, where it says so, has answered) and returns -1.
+ */
+#ifndef SL_HANDLE_PLANS_H
+#define SL_HANDLE_PLANS_H
+
+#include "sl_http.h"
+#include "sl_query.h"
+
+struct sl_law_record;
+
+/* hardware, peak_flops, mfu, price_per_hour, sparse_speedup into hw. */
+int sl_handle_hardware_params(sl_request *req, sl_hardware *hw, sl_error *err);
+/* strategy and pretrain_compute. */
+int sl_handle_strategy_params(sl_request *req, sl_plan_strategy *strategy, double *pretrain,
+                              sl_error *err);
+/* 0 when s is inside the pretrained span; else has answered 422 naming field. */
+int sl_handle_pretrained_range(sl_request *req, const char *field, double s);
+/* GET plan with inference_tokens: N free (answers). */
+void sl_handle_plan_inference(sl_request *req, const struct sl_law_record *rec);
+
+#endif
