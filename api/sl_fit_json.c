@@ -52,21 +52,28 @@ static int decode_loss(json_t *loss, sl_fit_request *out, sl_error *err) {
     return 0;
 }
 
+#define HOLDOUT_SHAPES                                                                             \
+    "holdout must be {\"run_ids\": [...]}, {\"largest_nonzeros\": k} or "                          \
+    "{\"largest_nonzeros_levels\": k}"
+
 static int decode_holdout(json_t *h, sl_fit_request *out, sl_error *err) {
     out->holdout = SL_HOLDOUT_NONE;
     if (!h) return 0;
     if (!json_is_object(h) || json_object_size(h) != 1)
-        return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout",
-                            "holdout must be {\"run_ids\": [...]} or {\"largest_nonzeros\": k}");
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout", HOLDOUT_SHAPES);
     json_t *ids = json_object_get(h, "run_ids"), *k = json_object_get(h, "largest_nonzeros");
-    if (k) {
-        if (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > 1000000)
-            return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout.largest_nonzeros",
-                                "holdout.largest_nonzeros must be a positive integer");
-        out->holdout = SL_HOLDOUT_LARGEST_NONZEROS;
-        out->largest_nonzeros = (size_t)json_integer_value(k);
+    json_t *levels = json_object_get(h, "largest_nonzeros_levels");
+    if (k || levels) {
+        const char *field = k ? "holdout.largest_nonzeros" : "holdout.largest_nonzeros_levels";
+        json_t *v = k ? k : levels;
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000)
+            return sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s must be a positive integer",
+                                field);
+        out->holdout = k ? SL_HOLDOUT_LARGEST_NONZEROS : SL_HOLDOUT_LARGEST_NONZEROS_LEVELS;
+        out->largest_nonzeros = (size_t)json_integer_value(v);
         return 0;
     }
+    if (!ids) return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout", HOLDOUT_SHAPES);
     if (!json_is_array(ids) || json_array_size(ids) == 0 ||
         json_array_size(ids) > SL_FIT_REQUEST_MAX_RUN_IDS)
         return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout.run_ids",
@@ -86,9 +93,29 @@ static int decode_holdout(json_t *h, sl_fit_request *out, sl_error *err) {
     return 0;
 }
 
+/* "rollout": {"levels": m}. */
+static int decode_rollout(json_t *r, sl_fit_request *out, sl_error *err) {
+    static const char *const keys[] = {"levels"};
+    out->rollout_levels = 0;
+    if (!r) return 0;
+    if (!json_is_object(r))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "rollout",
+                            "rollout must be an object {\"levels\": m}");
+    if (sl_json_only_members(r, "rollout", keys, 1, err)) return -1;
+    json_t *m = json_object_get(r, "levels");
+    if (!json_is_integer(m) || json_integer_value(m) < 1 ||
+        json_integer_value(m) > SL_FIT_MAX_ROLLOUT)
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "rollout.levels",
+                            "rollout.levels must be an integer in [1, %d]: how many of the "
+                            "largest nonzeros levels to extrapolate to in turn",
+                            SL_FIT_MAX_ROLLOUT);
+    out->rollout_levels = (unsigned)json_integer_value(m);
+    return 0;
+}
+
 int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
-    static const char *const keys[] = {"dataset", "dataset_rows", "law",       "loss",
-                                       "seed",    "starts",       "bootstrap", "holdout"};
+    static const char *const keys[] = {"dataset", "dataset_rows", "law",     "loss",   "seed",
+                                       "starts",  "bootstrap",    "holdout", "rollout"};
     memset(out, 0, sizeof *out);
     if (!json_is_object(body))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "", "the body must be a JSON object");
@@ -115,7 +142,8 @@ int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
                    err) ||
         take_count(body, "bootstrap", SL_FIT_MAX_REQUEST_BOOTSTRAP, SL_FIT_DEFAULT_BOOTSTRAP,
                    &bootstrap, err) ||
-        decode_holdout(json_object_get(body, "holdout"), out, err)) {
+        decode_holdout(json_object_get(body, "holdout"), out, err) ||
+        decode_rollout(json_object_get(body, "rollout"), out, err)) {
         sl_fit_request_free(out);
         return -1;
     }
@@ -142,6 +170,12 @@ json_t *sl_fit_request_json(const sl_fit_request *req) {
         json_object_set_new(
             o, "holdout",
             json_pack("{s:I}", "largest_nonzeros", (json_int_t)req->largest_nonzeros));
+    else if (req->holdout == SL_HOLDOUT_LARGEST_NONZEROS_LEVELS)
+        json_object_set_new(
+            o, "holdout",
+            json_pack("{s:I}", "largest_nonzeros_levels", (json_int_t)req->largest_nonzeros));
+    if (req->rollout_levels)
+        json_object_set_new(o, "rollout", json_pack("{s:i}", "levels", (int)req->rollout_levels));
     return o;
 }
 
@@ -158,10 +192,64 @@ static int listed(json_t *ids, const char *run_id) {
     return 0;
 }
 
+/* Largest nonzeros first; equal nonzeros in dataset order (the earlier row
+ * first), so the rows chosen never depend on how a sort breaks ties. */
 static int by_nonzeros_desc(const void *a, const void *b) {
-    double x = (*(const sl_dataset_row *const *)a)->nonzeros;
-    double y = (*(const sl_dataset_row *const *)b)->nonzeros;
+    const sl_dataset_row *x = *(const sl_dataset_row *const *)a;
+    const sl_dataset_row *y = *(const sl_dataset_row *const *)b;
+    if (x->nonzeros != y->nonzeros) return x->nonzeros < y->nonzeros ? 1 : -1;
+    return (x > y) - (x < y);
+}
+
+static int cmp_double_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
     return (x < y) - (x > y);
+}
+
+/* Is v at level (the level's largest value)? */
+static int at_level(double v, double level) {
+    return v >= level * (1 - SL_FIT_LEVEL_REL_TOL);
+}
+
+size_t sl_fit_nonzeros_levels(const sl_fit_row *rows, size_t n, double *levels) {
+    for (size_t i = 0; i < n; i++)
+        levels[i] = rows[i].nonzeros;
+    qsort(levels, n, sizeof *levels, cmp_double_desc);
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (count == 0 || !at_level(levels[i], levels[count - 1])) levels[count++] = levels[i];
+    return count;
+}
+
+/* The level of each row counted from the largest (0), given the levels. */
+static size_t level_of(double v, const double *levels, size_t nlevels) {
+    size_t k = 0;
+    while (k + 1 < nlevels && !at_level(v, levels[k]))
+        k++;
+    return k;
+}
+
+static int holdout_levels(const sl_fit_request *req, const sl_dataset *ds, unsigned char *heldout,
+                          sl_error *err) {
+    size_t n = ds->nrows;
+    sl_fit_row *rows = calloc(n ? n : 1, sizeof *rows);
+    double *levels = malloc((n ? n : 1) * sizeof *levels);
+    if (!rows || !levels) abort();
+    for (size_t i = 0; i < n; i++)
+        rows[i].nonzeros = ds->rows[i].nonzeros;
+    size_t nlevels = sl_fit_nonzeros_levels(rows, n, levels), k = req->largest_nonzeros;
+    int rc = 0;
+    if (k + 2 > nlevels)
+        rc = sl_error_set(err, SL_ERR_UNPROCESSABLE, "holdout.largest_nonzeros_levels",
+                          "holding out the %zu largest of the %zu nonzeros levels of dataset "
+                          "%lld leaves %zu; the fit needs at least 2 to determine b_n",
+                          k, nlevels, req->dataset, nlevels > k ? nlevels - k : 0);
+    else
+        for (size_t i = 0; i < n; i++)
+            heldout[i] = (unsigned char)(level_of(ds->rows[i].nonzeros, levels, nlevels) < k);
+    free(rows);
+    free(levels);
+    return rc;
 }
 
 static int holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigned char *heldout,
@@ -169,6 +257,8 @@ static int holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigne
     size_t n = ds->nrows;
     memset(heldout, 0, n);
     if (req->holdout == SL_HOLDOUT_NONE) return 0;
+    if (req->holdout == SL_HOLDOUT_LARGEST_NONZEROS_LEVELS)
+        return holdout_levels(req, ds, heldout, err);
     if (req->holdout == SL_HOLDOUT_RUN_IDS) {
         size_t held = 0;
         for (size_t i = 0; i < n; i++)
@@ -194,27 +284,69 @@ static int holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigne
     return 0;
 }
 
+void sl_fit_rollout_split(const sl_fit_selection *sel, size_t step, sl_fit_row *train,
+                          size_t *ntrain, sl_fit_row *test, size_t *ntest) {
+    *ntrain = *ntest = 0;
+    for (size_t i = 0; i < sel->n; i++) {
+        size_t k = level_of(sel->rows[i].nonzeros, sel->levels, sel->nlevels);
+        if (k == step)
+            test[(*ntest)++] = sel->rows[i];
+        else if (k > step)
+            train[(*ntrain)++] = sel->rows[i];
+    }
+}
+
+/* Every rollout step must leave rows below its level that identify the law. */
+static int rollout_check(const sl_fit_request *req, const sl_fit_selection *sel, sl_error *err) {
+    size_t m = req->rollout_levels;
+    if (!m) return 0;
+    if (m + 2 > sel->nlevels)
+        return sl_error_set(err, SL_ERR_UNPROCESSABLE, "rollout.levels",
+                            "a rollout over the %zu largest nonzeros levels needs at least %zu "
+                            "levels to fit (2 below the last one), but the rows to fit have %zu",
+                            m, m + 2, sel->nlevels);
+    sl_fit_row *train = malloc(2 * sel->n * sizeof *train);
+    if (!train) abort();
+    int rc = 0;
+    for (size_t k = 0; k < m && rc == 0; k++) {
+        size_t ntrain, ntest;
+        char reason[200];
+        sl_fit_rollout_split(sel, k, train, &ntrain, train + sel->n, &ntest);
+        if (sl_fit_check(train, ntrain, reason, sizeof reason) != SL_FIT_OK)
+            rc = sl_error_set(err, SL_ERR_UNPROCESSABLE, "rollout.levels",
+                              "rollout step %zu (nonzeros %g): the rows below cannot identify "
+                              "the law: %s",
+                              k + 1, sel->levels[k], reason);
+    }
+    free(train);
+    return rc;
+}
+
 int sl_fit_select(const sl_fit_request *req, const sl_dataset *ds, sl_fit_selection *sel,
                   sl_error *err) {
     size_t cap = ds->nrows ? ds->nrows : 1;
     sel->heldout = calloc(cap, 1);
     sel->rows = calloc(cap, sizeof *sel->rows);
-    sel->n = 0;
-    if (!sel->heldout || !sel->rows) abort();
+    sel->levels = calloc(cap, sizeof *sel->levels);
+    sel->n = sel->nlevels = 0;
+    if (!sel->heldout || !sel->rows || !sel->levels) abort();
     if (holdout_mark(req, ds, sel->heldout, err) != 0) return -1;
     for (size_t i = 0; i < ds->nrows; i++)
         if (!sel->heldout[i])
             sel->rows[sel->n++] = (sl_fit_row){ds->rows[i].sparsity, ds->rows[i].nonzeros,
                                                ds->rows[i].data, ds->rows[i].loss};
-    return 0;
+    sel->nlevels = sl_fit_nonzeros_levels(sel->rows, sel->n, sel->levels);
+    return rollout_check(req, sel, err);
 }
 
 void sl_fit_selection_free(sl_fit_selection *sel) {
     free(sel->heldout);
     free(sel->rows);
+    free(sel->levels);
     sel->heldout = NULL;
     sel->rows = NULL;
-    sel->n = 0;
+    sel->levels = NULL;
+    sel->n = sel->nlevels = 0;
 }
 
 static json_t *coefficients_json(const sl_law *law) {
@@ -309,4 +441,25 @@ json_t *sl_fit_summary_json(const sl_fit_request *req, const sl_fit_result *res,
         sl_json_number(res->errors.mean_abs_rel_error), "rows", (json_int_t)res->errors.rows,
         "intervals", intervals_json(res), "level", res->n_draws ? res->level : SL_FIT_DEFAULT_LEVEL,
         "draws", (json_int_t)res->n_draws);
+}
+
+json_t *sl_fit_rollout_json(const sl_fit_request *req, const sl_fit_rollout_step *steps, size_t n) {
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const sl_fit_rollout_step *st = &steps[i];
+        json_t *e = errors_json(&st->errors);
+        json_object_set_new(e, "level", json_integer((json_int_t)(i + 1)));
+        json_object_set_new(e, "nonzeros", json_real(st->nonzeros));
+        json_object_set_new(e, "fitted_rows", json_integer((json_int_t)st->fitted_rows));
+        json_object_set_new(e, "fitted_levels", json_integer((json_int_t)st->fitted_levels));
+        json_object_set_new(e, "largest_fitted_nonzeros", json_real(st->largest_fitted));
+        json_array_append_new(arr, e);
+    }
+    return json_pack(
+        "{s:i, s:o, s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "levels", (int)req->rollout_levels, "steps",
+        arr, "units", "nonzeros", "parameters", "rmse", "loss units", "max_abs_error", "loss units",
+        "mean_abs_rel_error", "fraction of the loss (0.0075 = 0.75 %)", "objective",
+        req->loss.residuals == SL_FIT_RESIDUALS_LOG ? "mean Huber of log residuals"
+                                                    : "mean Huber of residuals, loss units",
+        "rows", "rows at the level, predicted by the law fitted to the rows below it");
 }

@@ -63,7 +63,7 @@ static void fail(sl_jobs *jobs, long long id, const char *why) {
  * transaction. */
 static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *req,
                     const sl_dataset *ds, const unsigned char *heldout, const sl_fit_result *res,
-                    double seconds) {
+                    json_t *rolled, double seconds) {
     sl_law_record rec;
     memset(&rec, 0, sizeof rec);
     snprintf(rec.name, sizeof rec.name, "%s", job->law);
@@ -79,11 +79,13 @@ static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *
     size_t n = json_dumpb(summary, rec.fit_json, sizeof rec.fit_json - 1, JSON_COMPACT);
     json_decref(summary);
     if (n == 0 || n >= sizeof rec.fit_json - 1) {
+        json_decref(rolled);
         fail(jobs, job->id, "internal: the fit summary is too large to publish");
         return;
     }
     rec.fit_json[n] = '\0';
     json_t *result = sl_fit_result_json(req, ds, heldout, res, seconds);
+    if (rolled) json_object_set_new(result, "rollout", rolled);
     char *text = json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(result);
     if (!text) abort();
@@ -95,6 +97,44 @@ static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *
         fail(jobs, job->id, "internal: the store could not save the result");
     else
         log_fit(job->id, "fit_succeeded", NULL);
+}
+
+/* The rollout: for each of the largest m levels, the law fitted to the rows
+ * below it (no bootstrap: only its point errors are reported) evaluated on
+ * the level's rows. *out is the result's `rollout`; returns sl_fit's status
+ * (reason filled) when a step's fit fails or is cancelled. */
+static int rollout(const sl_fit_request *req, const sl_fit_selection *sel,
+                   const sl_fit_options *base, json_t **out, char *reason, size_t size) {
+    size_t m = req->rollout_levels;
+    *out = NULL;
+    if (!m) return SL_FIT_OK;
+    sl_fit_row *train = malloc(2 * sel->n * sizeof *train);
+    sl_fit_rollout_step *steps = calloc(m, sizeof *steps);
+    double *levels = malloc(sel->n * sizeof *levels);
+    if (!train || !steps || !levels) abort();
+    sl_fit_options opt = *base;
+    opt.bootstrap = 0;
+    opt.progress = NULL;
+    int rc = SL_FIT_OK;
+    for (size_t k = 0; k < m && rc == SL_FIT_OK; k++) {
+        size_t ntrain, ntest;
+        sl_fit_row *test = train + sel->n;
+        sl_fit_rollout_split(sel, k, train, &ntrain, test, &ntest);
+        sl_fit_result res;
+        rc = sl_fit(train, ntrain, &opt, &res, reason, size);
+        if (rc != SL_FIT_OK) break;
+        steps[k].nonzeros = sel->levels[k];
+        steps[k].fitted_rows = ntrain;
+        steps[k].fitted_levels = sl_fit_nonzeros_levels(train, ntrain, levels);
+        steps[k].largest_fitted = levels[0];
+        sl_fit_evaluate(&res.law, test, ntest, &req->loss, NULL, NULL, &steps[k].errors);
+        sl_fit_result_free(&res);
+    }
+    if (rc == SL_FIT_OK) *out = sl_fit_rollout_json(req, steps, m);
+    free(train);
+    free(steps);
+    free(levels);
+    return rc;
 }
 
 static void run(sl_jobs *jobs, const sl_fit_job *job) {
@@ -144,12 +184,17 @@ static void run(sl_jobs *jobs, const sl_fit_job *job) {
     double start = sl_time_monotonic();
     log_fit(job->id, "fit_started", NULL);
     int rc = sl_fit(sel.rows, sel.n, &opt, &res, reason, sizeof reason);
+    json_t *rolled = NULL;
+    if (rc == SL_FIT_OK) {
+        rc = rollout(&req, &sel, &opt, &rolled, reason, sizeof reason);
+        if (rc != SL_FIT_OK) sl_fit_result_free(&res);
+    }
     if (rc == SL_FIT_ECANCELLED) {
         log_fit(job->id, "fit_interrupted", "queued again for the next start");
     } else if (rc != SL_FIT_OK) {
         fail(jobs, job->id, reason[0] ? reason : "the fit failed");
     } else {
-        publish(jobs, job, &req, &ds, sel.heldout, &res, sl_time_monotonic() - start);
+        publish(jobs, job, &req, &ds, sel.heldout, &res, rolled, sl_time_monotonic() - start);
         sl_fit_result_free(&res);
     }
 out:
