@@ -30,6 +30,9 @@ void sl_handle_curve_loss_vs_data(sl_request *req);
 void sl_handle_curve_optimal_sparsity(sl_request *req);
 void sl_handle_contours(sl_request *req);
 
+/* sl_handle_next_runs.c */
+void sl_handle_next_runs(sl_request *req);
+
 /* sl_handle_datasets.c */
 void sl_handle_dataset_create(sl_request *req);
 void sl_handle_datasets_list(sl_request *req);

@@ -74,6 +74,13 @@ const sl_route sl_routes[] = {
      0,
      {"levels", "nonzeros_min", "nonzeros_max", "points", "version", "format"},
      "iso-S_opt lines over (nonzeros, compute) beside the dense compute-optimal line"},
+    {"POST",
+     "/v1/laws/{name}/next-runs",
+     sl_handle_next_runs,
+     JSON_BODY,
+     {"version"},
+     "rank candidate runs by how much each is expected to narrow a decision's interval per "
+     "FLOP, from the law's bootstrap draws"},
 
     {"POST",
      "/v1/datasets",
