@@ -78,6 +78,7 @@ typedef int (*sl_fit_progress_fn)(double fraction, void *ctx);
 #define SL_FIT_MAX_STARTS               100000
 #define SL_FIT_MAX_BOOTSTRAP            1000000
 #define SL_FIT_MAX_THREADS              256
+#define SL_FIT_MAX_PATTERNS             8 /* pattern factors per fit */
 
 typedef struct sl_fit_options {
     sl_fit_loss loss;
@@ -98,6 +99,14 @@ typedef struct sl_fit_options {
      * Checked between optimiser iterations, so it takes effect within
      * milliseconds; sl_fit then returns SL_FIT_ECANCELLED. */
     atomic_int *cancel;
+    /* Optional pattern factors: row i's sparse term is multiplied by
+     * eta[pattern[i] - 1] when pattern[i] > 0 (an n:m row) and by 1 when it
+     * is 0 (unstructured), so that f = (a_s eta (1 - S)^b_s + c_s) N^-b_n +
+     * ...; the npatterns factors (1..SL_FIT_MAX_PATTERNS) are fitted with
+     * the seven coefficients, each from eta = 1. pattern has one entry per
+     * row; NULL (npatterns 0): no factors. */
+    const unsigned *pattern;
+    unsigned npatterns;
 } sl_fit_options;
 
 /* Zero starts/bootstrap_starts/level/threads, plain residuals with
@@ -134,6 +143,13 @@ typedef struct sl_fit_result {
     double lower[SL_LAW_NCOEF]; /* percentile interval per coefficient, */
     double upper[SL_LAW_NCOEF]; /* in sl_law_coef order; NaN without draws */
     double n_scale, data_scale; /* the internal normalisation (geometric means) */
+    /* Pattern factors (when the options asked for them): the best eta per
+     * pattern, their percentile intervals (NaN without draws), and each
+     * draw's, draw_eta[d * npatterns + k] (malloc'd, n_draws rows). */
+    unsigned npatterns;
+    double eta[SL_FIT_MAX_PATTERNS];
+    double eta_lower[SL_FIT_MAX_PATTERNS], eta_upper[SL_FIT_MAX_PATTERNS];
+    double *draw_eta;
 } sl_fit_result;
 
 /* Frees the arrays of a result filled by sl_fit and zeroes it. NULL is fine. */
@@ -158,6 +174,19 @@ int sl_fit(const sl_fit_row *rows, size_t n, const sl_fit_options *opt, sl_fit_r
  * SL_FIT_EINVAL for an invalid law, row values or loss. */
 int sl_fit_evaluate(const sl_law *law, const sl_fit_row *rows, size_t n, const sl_fit_loss *loss,
                     double *predictions, double *residuals, sl_fit_errors *errors);
+
+/* sl_fit_evaluate with pattern factors: row i's sparse term times
+ * eta[pattern[i] - 1] when pattern[i] > 0. pattern NULL: as sl_fit_evaluate. */
+int sl_fit_evaluate_factors(const sl_law *law, const double *eta, const unsigned *pattern,
+                            const sl_fit_row *rows, size_t n, const sl_fit_loss *loss,
+                            double *predictions, double *residuals, sl_fit_errors *errors);
+
+/* Checks that rows with pattern factors can be fitted (after sl_fit_check):
+ * every pattern index at most npatterns (SL_FIT_EINVAL), every factor with
+ * a row, 8 + npatterns rows, and 2 distinct sparsities among the
+ * unstructured rows, which alone determine b_s (SL_FIT_EUNIDENTIFIABLE). */
+int sl_fit_check_patterns(const sl_fit_row *rows, size_t n, const unsigned *pattern,
+                          unsigned npatterns, char *reason, size_t reason_size);
 
 /* The central percentile interval at level (in (0, 1)) of values[0..n),
  * linear interpolation between order statistics (numpy's default), for
