@@ -114,8 +114,9 @@ static int decode_rollout(json_t *r, sl_fit_request *out, sl_error *err) {
 }
 
 int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
-    static const char *const keys[] = {"dataset", "dataset_rows", "law",     "loss",   "seed",
-                                       "starts",  "bootstrap",    "holdout", "rollout"};
+    static const char *const keys[] = {"dataset", "dataset_rows",   "law",       "loss",
+                                       "seed",    "starts",         "bootstrap", "holdout",
+                                       "rollout", "pattern_factors"};
     memset(out, 0, sizeof *out);
     if (!json_is_object(body))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "", "the body must be a JSON object");
@@ -151,6 +152,20 @@ int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
         sl_fit_request_free(out);
         return sl_error_set(err, SL_ERR_INVALID_BODY, "starts", "starts must be at least 1");
     }
+    json_t *pf = json_object_get(body, "pattern_factors");
+    if (pf && !json_is_boolean(pf)) {
+        sl_fit_request_free(out);
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "pattern_factors",
+                            "pattern_factors must be true or false: fit one factor per n:m "
+                            "pattern on the sparse term");
+    }
+    out->pattern_factors = json_is_true(pf);
+    if (out->pattern_factors && out->rollout_levels) {
+        sl_fit_request_free(out);
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "rollout",
+                            "rollout and pattern_factors cannot be combined: a rollout step "
+                            "may have no rows of some pattern to fit its factor");
+    }
     out->seed = seed;
     out->starts = (unsigned)starts;
     out->bootstrap = (unsigned)bootstrap;
@@ -176,6 +191,7 @@ json_t *sl_fit_request_json(const sl_fit_request *req) {
             json_pack("{s:I}", "largest_nonzeros_levels", (json_int_t)req->largest_nonzeros));
     if (req->rollout_levels)
         json_object_set_new(o, "rollout", json_pack("{s:i}", "levels", (int)req->rollout_levels));
+    if (req->pattern_factors) json_object_set_new(o, "pattern_factors", json_true());
     return o;
 }
 
@@ -296,6 +312,46 @@ void sl_fit_rollout_split(const sl_fit_selection *sel, size_t step, sl_fit_row *
     }
 }
 
+/* The fitted rows' n:m patterns, each a factor, in order of first
+ * appearance; 422 when there are none, too many, or they cannot be fitted. */
+static int select_patterns(const sl_fit_request *req, const sl_dataset *ds, sl_fit_selection *sel,
+                           sl_error *err) {
+    if (!req->pattern_factors) return 0;
+    sel->pattern = calloc(ds->nrows ? ds->nrows : 1, sizeof *sel->pattern);
+    if (!sel->pattern) abort();
+    size_t j = 0;
+    for (size_t i = 0; i < ds->nrows; i++) {
+        if (sel->heldout[i]) continue;
+        const char *name = ds->rows[i].pattern;
+        unsigned k = 0;
+        while (name[0] && k < sel->npatterns && strcmp(sel->pattern_names[k], name) != 0)
+            k++;
+        if (name[0] && k == sel->npatterns) {
+            if (k == SL_FIT_MAX_PATTERNS)
+                return sl_error_set(err, SL_ERR_UNPROCESSABLE, "pattern_factors",
+                                    "the rows to fit have more than %d n:m patterns; at most "
+                                    "%d factors can be fitted",
+                                    SL_FIT_MAX_PATTERNS, SL_FIT_MAX_PATTERNS);
+            snprintf(sel->pattern_names[k], sizeof sel->pattern_names[k], "%s", name);
+            sel->npatterns++;
+        }
+        if (name[0]) sel->pattern_rows[k]++;
+        sel->pattern[j++] = name[0] ? k + 1 : 0;
+    }
+    if (!sel->npatterns)
+        return sl_error_set(err, SL_ERR_UNPROCESSABLE, "pattern_factors",
+                            "dataset %lld has no rows with an n:m pattern (its pattern column) "
+                            "among the rows to fit: pattern_factors needs some",
+                            req->dataset);
+    char reason[256];
+    if (sl_fit_check_patterns(sel->rows, sel->n, sel->pattern, sel->npatterns, reason,
+                              sizeof reason) != SL_FIT_OK)
+        return sl_error_set(err, SL_ERR_UNPROCESSABLE, "pattern_factors",
+                            "dataset %lld cannot identify the pattern factors: %s", req->dataset,
+                            reason);
+    return 0;
+}
+
 /* Every rollout step must leave rows below its level that identify the law. */
 static int rollout_check(const sl_fit_request *req, const sl_fit_selection *sel, sl_error *err) {
     size_t m = req->rollout_levels;
@@ -329,6 +385,9 @@ int sl_fit_select(const sl_fit_request *req, const sl_dataset *ds, sl_fit_select
     sel->rows = calloc(cap, sizeof *sel->rows);
     sel->levels = calloc(cap, sizeof *sel->levels);
     sel->n = sel->nlevels = 0;
+    sel->pattern = NULL;
+    sel->npatterns = 0;
+    memset(sel->pattern_rows, 0, sizeof sel->pattern_rows);
     if (!sel->heldout || !sel->rows || !sel->levels) abort();
     if (holdout_mark(req, ds, sel->heldout, err) != 0) return -1;
     for (size_t i = 0; i < ds->nrows; i++)
@@ -336,6 +395,7 @@ int sl_fit_select(const sl_fit_request *req, const sl_dataset *ds, sl_fit_select
             sel->rows[sel->n++] = (sl_fit_row){ds->rows[i].sparsity, ds->rows[i].nonzeros,
                                                ds->rows[i].data, ds->rows[i].loss};
     sel->nlevels = sl_fit_nonzeros_levels(sel->rows, sel->n, sel->levels);
+    if (select_patterns(req, ds, sel, err)) return -1;
     return rollout_check(req, sel, err);
 }
 
@@ -343,6 +403,8 @@ void sl_fit_selection_free(sl_fit_selection *sel) {
     free(sel->heldout);
     free(sel->rows);
     free(sel->levels);
+    free(sel->pattern);
+    sel->pattern = NULL;
     sel->heldout = NULL;
     sel->rows = NULL;
     sel->levels = NULL;
@@ -373,14 +435,50 @@ static json_t *errors_json(const sl_fit_errors *e) {
                      sl_json_number(e->mean_abs_rel_error));
 }
 
+/* The fitted factor of a pattern name ("" for none), or 1. */
+static double factor_of(const sl_fit_selection *sel, const sl_fit_result *res, const char *name) {
+    for (unsigned k = 0; name[0] && k < res->npatterns && k < sel->npatterns; k++)
+        if (strcmp(sel->pattern_names[k], name) == 0) return res->eta[k];
+    return 1;
+}
+
+static json_t *patterns_json(const sl_fit_selection *sel, const sl_fit_result *res) {
+    json_t *o = json_object();
+    for (unsigned k = 0; k < res->npatterns; k++)
+        json_object_set_new(
+            o, sel->pattern_names[k],
+            json_pack("{s:o, s:o, s:I}", "eta", sl_json_number(res->eta[k]), "interval",
+                      res->n_draws ? json_pack("[o, o]", sl_json_number(res->eta_lower[k]),
+                                               sl_json_number(res->eta_upper[k]))
+                                   : json_null(),
+                      "rows", (json_int_t)sel->pattern_rows[k]));
+    return o;
+}
+
+void sl_fit_patterns_record(const sl_fit_selection *sel, const sl_fit_result *res,
+                            sl_law_record *rec) {
+    rec->npatterns = 0;
+    for (unsigned k = 0; k < res->npatterns && k < SL_LAW_MAX_PATTERNS; k++) {
+        sl_law_pattern *p = &rec->patterns[rec->npatterns++];
+        snprintf(p->name, sizeof p->name, "%s", sel->pattern_names[k]);
+        p->eta = res->eta[k];
+        p->lower = res->n_draws ? res->eta_lower[k] : (double)NAN;
+        p->upper = res->n_draws ? res->eta_upper[k] : (double)NAN;
+        p->rows = (long)sel->pattern_rows[k];
+    }
+}
+
 json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
-                           const unsigned char *heldout, const sl_fit_result *res, double seconds) {
+                           const sl_fit_selection *sel, const sl_fit_result *res, double seconds) {
+    const unsigned char *heldout = sel->heldout;
     json_t *rows = json_array();
     sl_fit_errors held = {0};
     double sq = 0, abs_rel = 0;
     for (size_t i = 0; i < ds->nrows; i++) {
         const sl_dataset_row *r = &ds->rows[i];
-        double f = sl_law_loss(&res->law, r->sparsity, r->nonzeros, r->data);
+        sl_law l = res->law;
+        l.a_s *= factor_of(sel, res, r->pattern);
+        double f = sl_law_loss(&l, r->sparsity, r->nonzeros, r->data);
         json_t *row = json_pack(
             "{s:I, s:f, s:f, s:f, s:f, s:o, s:o, s:b}", "row", (json_int_t)(i + 1), "sparsity",
             r->sparsity, "nonzeros", r->nonzeros, "data", r->data, "loss", r->loss, "predicted",
@@ -414,11 +512,15 @@ json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
         "loss units", "mean_abs_rel_error", "fraction of the loss (0.0075 = 0.75 %)", "seconds",
         "seconds of wall-clock time");
     json_object_set_new(units, "max_abs_error", json_string("loss units"));
+    if (res->npatterns)
+        json_object_set_new(units, "pattern_factors",
+                            json_string("eta: dimensionless factor on a_s for the pattern's rows, "
+                                        "(a_s eta (1 - S)^b_s + c_s) N^-b_n + ...; rows: rows"));
     json_object_set_new(units, "objective",
                         json_string(req->loss.residuals == SL_FIT_RESIDUALS_LOG
                                         ? "mean Huber of log residuals"
                                         : "mean Huber of residuals, loss units"));
-    return json_pack(
+    json_t *out = json_pack(
         "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:{s:i, s:i, s:i}, s:{s:i, s:I, s:i, "
         "s:f}, s:o}",
         "coefficients", coefficients_json(&res->law), "objective",
@@ -430,6 +532,8 @@ json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
         (int)res->starts_at_best, "bootstrap", "requested", (int)req->bootstrap, "draws",
         (json_int_t)res->n_draws, "failed", (int)res->bootstrap_failed, "level",
         res->n_draws ? res->level : SL_FIT_DEFAULT_LEVEL, "units", units);
+    if (res->npatterns) json_object_set_new(out, "pattern_factors", patterns_json(sel, res));
+    return out;
 }
 
 json_t *sl_fit_summary_json(const sl_fit_request *req, const sl_fit_result *res, long long fit_id) {

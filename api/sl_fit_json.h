@@ -42,6 +42,7 @@ typedef struct sl_fit_request {
     sl_holdout_kind holdout;
     size_t largest_nonzeros; /* k of largest_nonzeros and of largest_nonzeros_levels */
     unsigned rollout_levels; /* m: rollout over the m largest levels; 0: none */
+    int pattern_factors;     /* fit one factor per n:m pattern of the rows */
     json_t *run_ids;         /* array of strings when holdout is by run id; owned */
     /* The fit reads the dataset's first dataset_rows rows: pinned when the fit
      * is requested, so rows appended later do not change it. 0: not pinned. */
@@ -50,7 +51,8 @@ typedef struct sl_fit_request {
 
 /* {"dataset": id, "dataset_rows"?: k, "law": name, "loss"?: {"delta"?, "residuals"?: plain|log},
  *  "seed"?, "starts"?, "bootstrap"?, "holdout"?: {"run_ids": [...]} |
- *  {"largest_nonzeros": k} | {"largest_nonzeros_levels": k}, "rollout"?: {"levels": m}}.
+ *  {"largest_nonzeros": k} | {"largest_nonzeros_levels": k}, "rollout"?: {"levels": m},
+ *  "pattern_factors"?: bool}.
  * Defaults: log residuals, delta 1e-3, seed 0,
  * starts SL_FIT_DEFAULT_STARTS, bootstrap SL_FIT_DEFAULT_BOOTSTRAP. */
 int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err);
@@ -65,6 +67,12 @@ typedef struct sl_fit_selection {
     size_t n;               /* how many rows there are to fit */
     double *levels;         /* distinct nonzeros of rows, largest first */
     size_t nlevels;
+    /* With pattern_factors: per row, 0 (unstructured) or k for the factor
+     * of pattern_names[k - 1]; the patterns in order of first appearance. */
+    unsigned *pattern;
+    unsigned npatterns;
+    char pattern_names[SL_FIT_MAX_PATTERNS][SL_LAW_PATTERN_NAME];
+    size_t pattern_rows[SL_FIT_MAX_PATTERNS];
 } sl_fit_selection;
 
 /* Sets the request's hold-out aside and gathers the rest of ds to fit. 0, or
@@ -101,7 +109,11 @@ json_t *sl_fit_rollout_json(const sl_fit_request *req, const sl_fit_rollout_step
  * max_abs_error, mean_abs_rel_error, residuals (one per row, held-out rows
  * marked), intervals, holdout, seconds, starts. */
 json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
-                           const unsigned char *heldout, const sl_fit_result *res, double seconds);
+                           const sl_fit_selection *sel, const sl_fit_result *res, double seconds);
+
+/* The fitted pattern factors into the law record to publish. */
+void sl_fit_patterns_record(const sl_fit_selection *sel, const sl_fit_result *res,
+                            sl_law_record *rec);
 
 /* The law's `fit` object: {objective, rmse, rows, intervals, level, ...}. */
 json_t *sl_fit_summary_json(const sl_fit_request *req, const sl_fit_result *res, long long fit_id);

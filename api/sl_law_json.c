@@ -26,7 +26,22 @@ json_t *sl_law_record_json(const sl_law_record *rec) {
                   "source", source, "created_at", rec->created_at, "builtin", rec->builtin);
     json_t *fit = rec->fit_json[0] ? json_loads(rec->fit_json, 0, NULL) : NULL;
     if (fit) json_object_set_new(out, "fit", fit);
+    if (rec->npatterns) json_object_set_new(out, "pattern_factors", sl_law_patterns_json(rec));
     return out;
+}
+
+json_t *sl_law_patterns_json(const sl_law_record *rec) {
+    json_t *o = json_object();
+    for (unsigned k = 0; k < rec->npatterns; k++) {
+        const sl_law_pattern *p = &rec->patterns[k];
+        json_t *interval = isfinite(p->lower) && isfinite(p->upper)
+                               ? json_pack("[f, f]", p->lower, p->upper)
+                               : json_null();
+        json_object_set_new(o, p->name,
+                            json_pack("{s:o, s:o, s:I}", "eta", sl_json_number(p->eta), "interval",
+                                      interval, "rows", (json_int_t)p->rows));
+    }
+    return o;
 }
 
 /* Copies an optional string member into buf; -1 with err when it is there

@@ -492,10 +492,15 @@ static int damped_newton_step(const double *H, const double *g, double lambda, d
 /* Levenberg-damped Newton with the exact Hessian, c >= 0 by projection.
  * Every accepted step lowers f. Returns f; *pgnorm is the largest
  * component of the projected gradient at the end. */
+/* The objective (and Hessian) of the coefficients with the pattern factors,
+ * if any, at their optimum for z (the profile; see "pattern factors"). */
+static double objective_at(worker *wk, const double *z);
+static double objective_hess_at(worker *wk, const double *z, double *g, double *H);
+
 static double newton_stage(worker *wk, double z[NP], double *pgnorm) {
     double g[NP], H[NP * NP], Hm[NP * NP], gm[NP], step[NP], zn[NP];
     double lambda = 0;
-    double f = objective_hess(&wk->p, z, g, H);
+    double f = objective_hess_at(wk, z, g, H);
     for (int it = 0; it < NEWTON_MAX_ITER && f < HUGE_OBJECTIVE; it++) {
         if (stopping(wk->sh)) break;
         /* c on its bound with the gradient pushing it down: hold it there. */
@@ -520,7 +525,7 @@ static double newton_stage(worker *wk, double z[NP], double *pgnorm) {
                     for (size_t k = 0; k < NP; k++)
                         zn[k] = z[k] + alpha * step[k];
                     if (zn[IC] < 0) zn[IC] = 0;
-                    fn = objective(&wk->p, zn, NULL, 0);
+                    fn = objective_at(wk, zn);
                     if (fn < f) {
                         accepted = 1;
                         break;
@@ -532,7 +537,7 @@ static double newton_stage(worker *wk, double z[NP], double *pgnorm) {
         if (!accepted) break;
         memcpy(z, zn, sizeof zn);
         double gain = f - fn;
-        f = objective_hess(&wk->p, z, g, H);
+        f = objective_hess_at(wk, z, g, H);
         lambda = lambda * 0.1 < 1e-12 ? 0 : lambda * 0.1;
         if (gain <= 1e-15 * fabs(f)) break;
     }
@@ -564,13 +569,14 @@ static double local_search(worker *wk, double z[NP], int *conv) {
 /* ---- pattern factors ---- */
 
 /* Each n:m pattern's factor eta_k multiplies the sparse term of its rows
- * only. The coefficient stages above hold the factors fixed (p.rowf); here
- * each factor is fitted with the coefficients fixed, one 1-D Newton problem
- * per pattern in u = log eta_k, since eta_k touches only its own rows.
- * local_search alternates the two until the objective stops falling: a
- * block coordinate descent, which keeps the seven-coefficient optimiser as
- * it is. */
-#define PATTERN_MAX_ROUNDS 200
+ * only, so for given coefficients each factor is a 1-D problem in
+ * u = log eta_k (eta_stage). The coefficient stages hold the factors fixed
+ * as a per-row multiplier (p.rowf); the Newton stage works on the profile
+ * min over eta of the objective: at each point it first fits the factors,
+ * then its gradient is the coefficients' (the envelope theorem) and its
+ * Hessian the Schur complement H_zz - sum_k h_zk h_zk^T / h_kk. That keeps
+ * the seven-coefficient optimiser as it is and converges as fast. */
+#define PATTERN_MAX_ROUNDS 8
 #define PATTERN_MAX_ITER   50
 
 /* The worker's factors from eta (NULL: every factor 1), and their per-row
@@ -607,10 +613,12 @@ static double pattern_objective(const worker *wk, unsigned k, double u, double *
     return isfinite(acc) ? acc : HUGE_OBJECTIVE;
 }
 
-/* Fits every factor with the coefficients z fixed (move), or only
- * measures; returns the largest |d objective / d log eta| at the start
- * (per unit weight, as the coefficients' gradient). */
-static double eta_stage(worker *wk, const double z[NP], int move) {
+/* Fits every factor with the coefficients z fixed, in at most `iters`
+ * Newton steps each (0: only measures); returns the largest
+ * |d objective / d log eta| at the start (per unit weight, as the
+ * coefficients' gradient). */
+static double eta_stage(worker *wk, const double z[NP], int iters) {
+    int move = iters > 0;
     problem *p = &wk->p;
     double A = exp(z[0]), bs = exp(z[1]), CC = exp(z[2]), bn = exp(z[3]);
     double E = exp(z[4]), bd = exp(z[5]);
@@ -625,12 +633,14 @@ static double eta_stage(worker *wk, const double z[NP], int move) {
         double u = log(wk->eta[k]), g, h;
         double f = pattern_objective(wk, k, u, &g, &h);
         gmax = fmax(gmax, fabs(g) / p->wsum);
-        for (int it = 0; move && it < PATTERN_MAX_ITER && f < HUGE_OBJECTIVE; it++) {
+        for (int it = 0; it < iters && f < HUGE_OBJECTIVE; it++) {
             double step = h > 0 ? -g / h : (g > 0 ? -0.5 : 0.5);
             step = fmax(-2, fmin(2, step));
             double un = u, fn = f, gn = g, hn = h;
             int accepted = 0;
-            for (int ls = 0; ls < NEWTON_MAX_HALVINGS && !accepted; ls++, step *= 0.5) {
+            /* A step below ~1e-12 in log eta is rounding: the factor is there. */
+            for (int ls = 0; ls < NEWTON_MAX_HALVINGS && !accepted && fabs(step) > 1e-12;
+                 ls++, step *= 0.5) {
                 un = u + step;
                 fn = pattern_objective(wk, k, un, &gn, &hn);
                 accepted = fn < f;
@@ -646,19 +656,71 @@ static double eta_stage(worker *wk, const double z[NP], int move) {
     return gmax;
 }
 
-/* Alternates the factors and the coefficients (Newton, warm) from z and the
- * worker's factors until a round gains nothing; *gn is the largest
- * projected gradient component of either block at the end. */
+/* The profile's Hessian: H (of the coefficients, factors fixed at their
+ * optimum) less each factor's coupling, h_zk h_zk^T / h_kk, with
+ * h_zk = d2 f / dz du_k and h_kk = d2 f / du_k^2 (means over the rows). */
+static void profile_hessian(const worker *wk, const double *z, double *H) {
+    const problem *p = &wk->p;
+    const unsigned *pat = wk->sh->opt->pattern;
+    double hz[SL_FIT_MAX_PATTERNS][NP] = {{0}}, hk[SL_FIT_MAX_PATTERNS] = {0};
+    double CC = exp(z[2]), E = exp(z[4]), bs = exp(z[1]), bn = exp(z[3]), bd = exp(z[5]);
+    for (size_t i = 0; i < p->n; i++) {
+        double w = p->w ? p->w[i] : 1;
+        if (!pat[i] || w == 0) continue;
+        unsigned k = pat[i] - 1;
+        size_t in = p->nz.index[i], id = p->d.index[i];
+        double t1 = wk->pt[i] * wk->eta[k], t2 = CC * p->pn[in], t3 = E * p->pd[id];
+        double f = t1 + wk->pr[i];
+        double lx = p->x.value[p->x.index[i]] * bs, ln = p->nz.value[in] * bn;
+        double ld = p->d.value[id] * bd;
+        double sr, psi, dpsi;
+        double r = residual(p, i, f, &sr);
+        huber3(r, p->delta, &psi, &dpsi);
+        double outer = w * (dpsi * sr * sr - (p->logres ? psi * sr * sr : 0)), curv = w * psi * sr;
+        /* df/dz (as objective_hess), df/du = t1, d2f/du dz = dt1/dz */
+        double df[NP] = {t1, t1 * lx, t2, -(t1 + t2) * ln, t3, -t3 * ld, 1};
+        double dt[NP] = {t1, t1 * lx, 0, -t1 * ln, 0, 0, 0};
+        for (size_t a = 0; a < NP; a++)
+            hz[k][a] += outer * df[a] * t1 + curv * dt[a];
+        hk[k] += outer * t1 * t1 + curv * t1;
+    }
+    for (unsigned k = 0; k < wk->sh->npat; k++) {
+        if (!(hk[k] > 0)) continue;
+        double inv = 1 / (hk[k] * p->wsum);
+        for (size_t a = 0; a < NP; a++)
+            for (size_t b = 0; b < NP; b++)
+                H[a * NP + b] -= hz[k][a] * hz[k][b] * inv;
+    }
+}
+
+/* At a trial point one step on the factors is enough: the profile is at
+ * most the objective at any factors, so a decrease found here is one of the
+ * profile; the next objective_hess_at fits them fully. */
+static double objective_at(worker *wk, const double *z) {
+    if (wk->sh->npat) eta_stage(wk, z, 1);
+    return objective(&wk->p, z, NULL, 0);
+}
+
+static double objective_hess_at(worker *wk, const double *z, double *g, double *H) {
+    if (wk->sh->npat) eta_stage(wk, z, PATTERN_MAX_ITER);
+    double f = objective_hess(&wk->p, z, g, H);
+    if (wk->sh->npat && f < HUGE_OBJECTIVE) profile_hessian(wk, z, H);
+    return f;
+}
+
+/* After BFGS (factors fixed), the profile Newton stage from z; repeated
+ * while a round still gains (rarely more than once). *gn is the largest
+ * projected gradient component of coefficients and factors at the end. */
 static double pattern_rounds(worker *wk, double z[NP], double f, double *gn) {
     for (int round = 0; round < PATTERN_MAX_ROUNDS && !stopping(wk->sh); round++) {
-        eta_stage(wk, z, 1);
         double gz, fn = newton_stage(wk, z, &gz);
         *gn = gz;
         if (!(fn < HUGE_OBJECTIVE)) return HUGE_OBJECTIVE;
         double gain = f - fn;
         f = fn;
-        if (gain <= 1e-14 * fabs(f)) break;
+        if (gain <= 1e-14 * fabs(f) + SAME_OPTIMUM_ABS * wk->p.delta * wk->p.delta) break;
     }
+    eta_stage(wk, z, PATTERN_MAX_ITER); /* z's own factors, not a rejected trial point's */
     *gn = fmax(*gn, eta_stage(wk, z, 0));
     return objective(&wk->p, z, NULL, 0);
 }

@@ -62,7 +62,7 @@ static void fail(sl_jobs *jobs, long long id, const char *why) {
 /* Publishes the fit as a new version of its law, with the result, in one
  * transaction. */
 static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *req,
-                    const sl_dataset *ds, const unsigned char *heldout, const sl_fit_result *res,
+                    const sl_dataset *ds, const sl_fit_selection *sel, const sl_fit_result *res,
                     json_t *rolled, double seconds) {
     sl_law_record rec;
     memset(&rec, 0, sizeof rec);
@@ -75,6 +75,7 @@ static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *
     snprintf(rec.reference, sizeof rec.reference, "fit %lld of dataset %lld", job->id,
              job->dataset_id);
     rec.fit_id = job->id;
+    sl_fit_patterns_record(sel, res, &rec);
     json_t *summary = sl_fit_summary_json(req, res, job->id);
     size_t n = json_dumpb(summary, rec.fit_json, sizeof rec.fit_json - 1, JSON_COMPACT);
     json_decref(summary);
@@ -84,12 +85,13 @@ static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *
         return;
     }
     rec.fit_json[n] = '\0';
-    json_t *result = sl_fit_result_json(req, ds, heldout, res, seconds);
+    json_t *result = sl_fit_result_json(req, ds, sel, res, seconds);
     if (rolled) json_object_set_new(result, "rollout", rolled);
     char *text = json_dumps(result, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(result);
     if (!text) abort();
-    int rc = sl_store_fit_succeed(jobs->store, job->id, text, &rec, res->draws, res->n_draws);
+    int rc = sl_store_fit_succeed(jobs->store, job->id, text, &rec, res->draws, res->n_draws,
+                                  res->draw_eta);
     free(text);
     if (rc == SL_STORE_CONFLICT)
         fail(jobs, job->id, "the law to publish is built-in and cannot be changed");
@@ -115,6 +117,8 @@ static int rollout(const sl_fit_request *req, const sl_fit_selection *sel,
     sl_fit_options opt = *base;
     opt.bootstrap = 0;
     opt.progress = NULL;
+    opt.pattern = NULL; /* refused with a rollout: a step may lack a pattern's rows */
+    opt.npatterns = 0;
     int rc = SL_FIT_OK;
     for (size_t k = 0; k < m && rc == SL_FIT_OK; k++) {
         size_t ntrain, ntest;
@@ -180,6 +184,8 @@ static void run(sl_jobs *jobs, const sl_fit_job *job) {
     opt.progress = on_progress;
     opt.progress_ctx = &progress;
     opt.cancel = &jobs->cancel;
+    opt.pattern = sel.npatterns ? sel.pattern : NULL;
+    opt.npatterns = sel.npatterns;
     sl_fit_result res;
     double start = sl_time_monotonic();
     log_fit(job->id, "fit_started", NULL);
@@ -194,7 +200,7 @@ static void run(sl_jobs *jobs, const sl_fit_job *job) {
     } else if (rc != SL_FIT_OK) {
         fail(jobs, job->id, reason[0] ? reason : "the fit failed");
     } else {
-        publish(jobs, job, &req, &ds, sel.heldout, &res, rolled, sl_time_monotonic() - start);
+        publish(jobs, job, &req, &ds, &sel, &res, rolled, sl_time_monotonic() - start);
         sl_fit_result_free(&res);
     }
 out:

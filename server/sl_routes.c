@@ -28,7 +28,7 @@ const sl_route sl_routes[] = {
      "/v1/laws/{name}/loss",
      sl_handle_loss,
      0,
-     {"sparsity", "nonzeros", "data", "version"},
+     {"sparsity", "nonzeros", "data", "pattern", "version"},
      "predicted loss at one point"},
     {"POST",
      "/v1/laws/{name}/loss",

@@ -117,6 +117,11 @@ static const char *const migrations[] = {
      * the current attempt's secret, and the result it posted. */
     "ALTER TABLE runs ADD COLUMN secret TEXT;"
     "ALTER TABLE runs ADD COLUMN report TEXT;",
+
+    /* 5: a fitted law's n:m pattern factors (sl_law_patterns_format) and
+     * each bootstrap draw's factors, npatterns doubles per draw. */
+    "ALTER TABLE law_versions ADD COLUMN patterns TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE law_versions ADD COLUMN pattern_draws BLOB;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

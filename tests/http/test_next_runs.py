@@ -46,8 +46,16 @@ THIN = [(s, n, d) for s in THIN_S for n in THIN_N for d in THIN_D]
 GRID = {"sparsities": list(THIN_S), "nonzeros": list(THIN_N), "data": list(THIN_D + NEW_D)}
 
 
+class Server(harness.Server):
+    """The harness's server with a client timeout long enough for ?wait=true
+    on a loaded machine."""
+
+    def connect(self, timeout=90):
+        return super().connect(timeout)
+
+
 def setUpModule():
-    harness.start_shared(tempfile.mkdtemp(prefix="sparselaw-next-"))
+    harness.start_shared(server_cls=Server, tmp=tempfile.mkdtemp(prefix="sparselaw-next-"))
 
 
 def tearDownModule():
