@@ -18,7 +18,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import COEF, TOKEN, q, ref_loss  # noqa: E402
+from harness import COEF, TOKEN, ndjson, q, ref_loss  # noqa: E402
 
 THIN_S = (0.0, 0.5, 0.75, 0.875)
 THIN_N = (1.5e7, 5e7, 1.5e8, 5e8)
@@ -38,44 +38,21 @@ def runs(seed, points):
             for s, n, d in points]
 
 
-def ndjson(rows):
-    return "".join(json.dumps(r) + "\n" for r in rows).encode()
-
-
 THIN = [(s, n, d) for s in THIN_S for n in THIN_N for d in THIN_D]
 GRID = {"sparsities": list(THIN_S), "nonzeros": list(THIN_N), "data": list(THIN_D + NEW_D)}
 
 
-class Server(harness.Server):
-    """The harness's server with a client timeout long enough for ?wait=true
-    on a loaded machine."""
-
-    def connect(self, timeout=90):
-        return super().connect(timeout)
-
-
 def setUpModule():
-    harness.start_shared(server_cls=Server, tmp=tempfile.mkdtemp(prefix="sparselaw-next-"))
+    harness.start_shared(tempfile.mkdtemp(prefix="sparselaw-next-"), server_cls=harness.FitServer)
 
 
 def tearDownModule():
     harness.stop_shared()
 
 
-class Base(harness.Base):
-    def upload(self, rows, name):
-        r = self.srv.request("POST", "/v1/datasets?" + q(name=name, data_unit="tokens"),
-                             body=ndjson(rows), headers={"Content-Type": "application/x-ndjson"},
-                             token=TOKEN)
-        self.assertEqual(r.status, 201, r)
-        return r.json()["id"]
-
+class Base(harness.FitBase):
     def fit(self, ds, law, **extra):
-        body = dict(FIT, dataset=ds, law=law, **extra)
-        r = self.srv.request("POST", "/v1/fits?wait=true", json_body=body, token=TOKEN)
-        self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.json()["state"], "succeeded", r)
-        return r.json()
+        return self.fit_ok(dict(FIT, dataset=ds, law=law, **extra))
 
     def s_opt(self, law, version=None):
         params = dict(nonzeros=DECISION["nonzeros"], data=DECISION["data"])
@@ -91,7 +68,7 @@ class Base(harness.Base):
 class TestThinDesign(Base):
     def check_seed(self, seed):
         law = "thin-%d" % seed
-        ds = self.upload(runs(seed, THIN), law)
+        ds = self.upload_rows(runs(seed, THIN), law)
         self.fit(ds, law)
         before = self.s_opt(law, 1)
         width_before = before["interval"][1] - before["interval"][0]
@@ -140,7 +117,7 @@ class TestThinDesign(Base):
         self.assertLess(width_after, 0.7 * width_before, (before, after))
         # the same 8 runs at the largest data amount sampled narrow it less
         control = runs(seed + 1000, [(s, n, max(THIN_D)) for s, n, _ in points])
-        cds = self.upload(runs(seed, THIN) + control, law + "-control")
+        cds = self.upload_rows(runs(seed, THIN) + control, law + "-control")
         self.fit(cds, law + "-control")
         ctl = self.s_opt(law + "-control")
         self.assertLess(width_after, ctl["interval"][1] - ctl["interval"][0], (after, ctl))

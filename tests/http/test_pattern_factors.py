@@ -10,7 +10,6 @@ optimal-sparsity with patterns= use them, and say so when a pattern has none.
 
 Standard library only; the server comes from harness.py beside this file.
 """
-import json
 import math
 import os
 import random
@@ -19,7 +18,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import COEF, TOKEN, q, ref_loss  # noqa: E402
+from harness import COEF, TOKEN, ndjson, q, ref_loss  # noqa: E402
 
 SPARSITIES = (0.0, 0.5, 0.75, 0.875)
 NONZEROS = (1e7, 3e7, 1e8, 3e8, 1e9)
@@ -52,42 +51,18 @@ def sweep(seed=5, patterns=True):
     return rows
 
 
-def ndjson(rows):
-    return "".join(json.dumps(r) + "\n" for r in rows).encode()
-
-
-class Server(harness.Server):
-    """The harness's server with a client timeout long enough for ?wait=true
-    on a loaded machine."""
-
-    def connect(self, timeout=90):
-        return super().connect(timeout)
-
-
 def setUpModule():
-    harness.start_shared(server_cls=Server, tmp=tempfile.mkdtemp(prefix="sparselaw-patterns-"))
+    harness.start_shared(tempfile.mkdtemp(prefix="sparselaw-patterns-"),
+                         server_cls=harness.FitServer)
 
 
 def tearDownModule():
     harness.stop_shared()
 
 
-class Base(harness.Base):
-    def upload(self, rows, name):
-        r = self.srv.request("POST", "/v1/datasets?" + q(name=name, data_unit="tokens"),
-                             body=ndjson(rows), headers={"Content-Type": "application/x-ndjson"},
-                             token=TOKEN)
-        self.assertEqual(r.status, 201, r)
-        return r.json()["id"]
-
-    def post_fit(self, body):
-        return self.srv.request("POST", "/v1/fits?wait=true", json_body=body, token=TOKEN)
-
+class Base(harness.FitBase):
     def fit(self, body):
-        r = self.post_fit(body)
-        self.assertEqual(r.status, 200, r)
-        self.assertEqual(r.json()["state"], "succeeded", r)
-        return r.json()
+        return self.fit_ok(body)
 
 
 class TestPatternFactors(Base):
@@ -223,13 +198,13 @@ class TestPatternFactors(Base):
 
 class TestRefused(Base):
     def test_refused(self):
-        plain = self.upload(sweep(patterns=False), "no-patterns")
+        plain = self.upload_rows(sweep(patterns=False), "no-patterns")
         r = self.post_fit({"dataset": plain, "law": "pat-bad", "pattern_factors": True})
         err = self.assert_error(r, 422, "unprocessable", "pattern_factors")
         self.assertIn("no rows with an n:m pattern", err["message"])
         # only dense unstructured rows: b_s cannot be told from the factors
         rows = [r for r in sweep() if "pattern" in r or r["sparsity"] == 0]
-        one = self.upload(rows, "one-sparsity")
+        one = self.upload_rows(rows, "one-sparsity")
         r = self.post_fit({"dataset": one, "law": "pat-bad", "pattern_factors": True})
         err = self.assert_error(r, 422, "unprocessable", "pattern_factors")
         self.assertIn("unstructured rows", err["message"])
