@@ -16,6 +16,10 @@
  * (its optimum is sometimes exactly 0). Start points come from the seed and
  * the data alone, never from a published law. Details in sl_fit.c.
  *
+ * Optionally one factor eta per n:m pattern on the sparse term of that
+ * pattern's rows (sl_fit_options.pattern): fitted with the coefficients, the
+ * Newton stage working on the profile over the factors.
+ *
  * Results are deterministic: the same rows, options and seed give
  * bit-identical results for any thread count, because every start and every
  * bootstrap resample is an independent job whose inputs depend only on its
