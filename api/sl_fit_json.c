@@ -83,21 +83,28 @@ static int decode_publish(json_t *body, sl_fit_request *out, sl_error *err) {
     return 0;
 }
 
+#define HOLDOUT_SHAPES                                                                             \
+    "holdout must be {\"run_ids\": [...]}, {\"largest_nonzeros\": k} or "                          \
+    "{\"largest_nonzeros_levels\": k}"
+
 static int decode_holdout(json_t *h, sl_fit_request *out, sl_error *err) {
     out->holdout = SL_HOLDOUT_NONE;
     if (!h) return 0;
     if (!json_is_object(h) || json_object_size(h) != 1)
-        return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout",
-                            "holdout must be {\"run_ids\": [...]} or {\"largest_nonzeros\": k}");
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout", HOLDOUT_SHAPES);
     json_t *ids = json_object_get(h, "run_ids"), *k = json_object_get(h, "largest_nonzeros");
-    if (k) {
-        if (!json_is_integer(k) || json_integer_value(k) < 1 || json_integer_value(k) > 1000000)
-            return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout.largest_nonzeros",
-                                "holdout.largest_nonzeros must be a positive integer");
-        out->holdout = SL_HOLDOUT_LARGEST_NONZEROS;
-        out->largest_nonzeros = (size_t)json_integer_value(k);
+    json_t *levels = json_object_get(h, "largest_nonzeros_levels");
+    if (k || levels) {
+        const char *field = k ? "holdout.largest_nonzeros" : "holdout.largest_nonzeros_levels";
+        json_t *v = k ? k : levels;
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000000)
+            return sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s must be a positive integer",
+                                field);
+        out->holdout = k ? SL_HOLDOUT_LARGEST_NONZEROS : SL_HOLDOUT_LARGEST_NONZEROS_LEVELS;
+        out->largest_nonzeros = (size_t)json_integer_value(v);
         return 0;
     }
+    if (!ids) return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout", HOLDOUT_SHAPES);
     if (!json_is_array(ids) || json_array_size(ids) == 0 ||
         json_array_size(ids) > SL_FIT_REQUEST_MAX_RUN_IDS)
         return sl_error_set(err, SL_ERR_INVALID_BODY, "holdout.run_ids",
@@ -117,10 +124,30 @@ static int decode_holdout(json_t *h, sl_fit_request *out, sl_error *err) {
     return 0;
 }
 
+/* "rollout": {"levels": m}. */
+static int decode_rollout(json_t *r, sl_fit_request *out, sl_error *err) {
+    static const char *const keys[] = {"levels"};
+    out->rollout_levels = 0;
+    if (!r) return 0;
+    if (!json_is_object(r))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "rollout",
+                            "rollout must be an object {\"levels\": m}");
+    if (sl_json_only_members(r, "rollout", keys, 1, err)) return -1;
+    json_t *m = json_object_get(r, "levels");
+    if (!json_is_integer(m) || json_integer_value(m) < 1 ||
+        json_integer_value(m) > SL_FIT_MAX_ROLLOUT)
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "rollout.levels",
+                            "rollout.levels must be an integer in [1, %d]: how many of the "
+                            "largest nonzeros levels to extrapolate to in turn",
+                            SL_FIT_MAX_ROLLOUT);
+    out->rollout_levels = (unsigned)json_integer_value(m);
+    return 0;
+}
+
 int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
-    static const char *const keys[] = {"dataset", "dataset_rows", "law",       "loss",
-                                       "seed",    "starts",       "bootstrap", "holdout",
-                                       "publish", "reference"};
+    static const char *const keys[] = {"dataset", "dataset_rows",    "law",       "loss",
+                                       "seed",    "starts",          "bootstrap", "holdout",
+                                       "rollout", "pattern_factors", "publish",   "reference"};
     memset(out, 0, sizeof *out);
     if (!json_is_object(body))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "", "the body must be a JSON object");
@@ -148,13 +175,28 @@ int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
         take_count(body, "bootstrap", SL_FIT_MAX_REQUEST_BOOTSTRAP, SL_FIT_DEFAULT_BOOTSTRAP,
                    &bootstrap, err) ||
         decode_holdout(json_object_get(body, "holdout"), out, err) ||
-        decode_publish(body, out, err)) {
+        decode_publish(body, out, err) ||
+        decode_rollout(json_object_get(body, "rollout"), out, err)) {
         sl_fit_request_free(out);
         return -1;
     }
     if (starts == 0) {
         sl_fit_request_free(out);
         return sl_error_set(err, SL_ERR_INVALID_BODY, "starts", "starts must be at least 1");
+    }
+    json_t *pf = json_object_get(body, "pattern_factors");
+    if (pf && !json_is_boolean(pf)) {
+        sl_fit_request_free(out);
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "pattern_factors",
+                            "pattern_factors must be true or false: fit one factor per n:m "
+                            "pattern on the sparse term");
+    }
+    out->pattern_factors = json_is_true(pf);
+    if (out->pattern_factors && out->rollout_levels) {
+        sl_fit_request_free(out);
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "rollout",
+                            "rollout and pattern_factors cannot be combined: a rollout step "
+                            "may have no rows of some pattern to fit its factor");
     }
     out->seed = seed;
     out->starts = (unsigned)starts;
@@ -181,6 +223,13 @@ json_t *sl_fit_request_json(const sl_fit_request *req) {
         json_object_set_new(
             o, "holdout",
             json_pack("{s:I}", "largest_nonzeros", (json_int_t)req->largest_nonzeros));
+    else if (req->holdout == SL_HOLDOUT_LARGEST_NONZEROS_LEVELS)
+        json_object_set_new(
+            o, "holdout",
+            json_pack("{s:I}", "largest_nonzeros_levels", (json_int_t)req->largest_nonzeros));
+    if (req->rollout_levels)
+        json_object_set_new(o, "rollout", json_pack("{s:i}", "levels", (int)req->rollout_levels));
+    if (req->pattern_factors) json_object_set_new(o, "pattern_factors", json_true());
     return o;
 }
 
@@ -197,10 +246,64 @@ static int listed(json_t *ids, const char *run_id) {
     return 0;
 }
 
+/* Largest nonzeros first; equal nonzeros in dataset order (the earlier row
+ * first), so the rows chosen never depend on how a sort breaks ties. */
 static int by_nonzeros_desc(const void *a, const void *b) {
-    double x = (*(const sl_dataset_row *const *)a)->nonzeros;
-    double y = (*(const sl_dataset_row *const *)b)->nonzeros;
+    const sl_dataset_row *x = *(const sl_dataset_row *const *)a;
+    const sl_dataset_row *y = *(const sl_dataset_row *const *)b;
+    if (x->nonzeros != y->nonzeros) return x->nonzeros < y->nonzeros ? 1 : -1;
+    return (x > y) - (x < y);
+}
+
+static int cmp_double_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
     return (x < y) - (x > y);
+}
+
+/* Is v at level (the level's largest value)? */
+static int at_level(double v, double level) {
+    return v >= level * (1 - SL_FIT_LEVEL_REL_TOL);
+}
+
+size_t sl_fit_nonzeros_levels(const sl_fit_row *rows, size_t n, double *levels) {
+    for (size_t i = 0; i < n; i++)
+        levels[i] = rows[i].nonzeros;
+    qsort(levels, n, sizeof *levels, cmp_double_desc);
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (count == 0 || !at_level(levels[i], levels[count - 1])) levels[count++] = levels[i];
+    return count;
+}
+
+/* The level of each row counted from the largest (0), given the levels. */
+static size_t level_of(double v, const double *levels, size_t nlevels) {
+    size_t k = 0;
+    while (k + 1 < nlevels && !at_level(v, levels[k]))
+        k++;
+    return k;
+}
+
+static int holdout_levels(const sl_fit_request *req, const sl_dataset *ds, unsigned char *heldout,
+                          sl_error *err) {
+    size_t n = ds->nrows;
+    sl_fit_row *rows = calloc(n ? n : 1, sizeof *rows);
+    double *levels = malloc((n ? n : 1) * sizeof *levels);
+    if (!rows || !levels) abort();
+    for (size_t i = 0; i < n; i++)
+        rows[i].nonzeros = ds->rows[i].nonzeros;
+    size_t nlevels = sl_fit_nonzeros_levels(rows, n, levels), k = req->largest_nonzeros;
+    int rc = 0;
+    if (k + 2 > nlevels)
+        rc = sl_error_set(err, SL_ERR_UNPROCESSABLE, "holdout.largest_nonzeros_levels",
+                          "holding out the %zu largest of the %zu nonzeros levels of dataset "
+                          "%lld leaves %zu; the fit needs at least 2 to determine b_n",
+                          k, nlevels, req->dataset, nlevels > k ? nlevels - k : 0);
+    else
+        for (size_t i = 0; i < n; i++)
+            heldout[i] = (unsigned char)(level_of(ds->rows[i].nonzeros, levels, nlevels) < k);
+    free(rows);
+    free(levels);
+    return rc;
 }
 
 static int holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigned char *heldout,
@@ -208,6 +311,8 @@ static int holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigne
     size_t n = ds->nrows;
     memset(heldout, 0, n);
     if (req->holdout == SL_HOLDOUT_NONE) return 0;
+    if (req->holdout == SL_HOLDOUT_LARGEST_NONZEROS_LEVELS)
+        return holdout_levels(req, ds, heldout, err);
     if (req->holdout == SL_HOLDOUT_RUN_IDS) {
         size_t held = 0;
         for (size_t i = 0; i < n; i++)
@@ -233,27 +338,115 @@ static int holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigne
     return 0;
 }
 
+void sl_fit_rollout_split(const sl_fit_selection *sel, size_t step, sl_fit_row *train,
+                          size_t *ntrain, sl_fit_row *test, size_t *ntest) {
+    *ntrain = *ntest = 0;
+    for (size_t i = 0; i < sel->n; i++) {
+        size_t k = level_of(sel->rows[i].nonzeros, sel->levels, sel->nlevels);
+        if (k == step)
+            test[(*ntest)++] = sel->rows[i];
+        else if (k > step)
+            train[(*ntrain)++] = sel->rows[i];
+    }
+}
+
+/* The fitted rows' n:m patterns, each a factor, in order of first
+ * appearance; 422 when there are none, too many, or they cannot be fitted. */
+static int select_patterns(const sl_fit_request *req, const sl_dataset *ds, sl_fit_selection *sel,
+                           sl_error *err) {
+    if (!req->pattern_factors) return 0;
+    sel->pattern = calloc(ds->nrows ? ds->nrows : 1, sizeof *sel->pattern);
+    if (!sel->pattern) abort();
+    size_t j = 0;
+    for (size_t i = 0; i < ds->nrows; i++) {
+        if (sel->heldout[i]) continue;
+        const char *name = ds->rows[i].pattern;
+        unsigned k = 0;
+        while (name[0] && k < sel->npatterns && strcmp(sel->pattern_names[k], name) != 0)
+            k++;
+        if (name[0] && k == sel->npatterns) {
+            if (k == SL_FIT_MAX_PATTERNS)
+                return sl_error_set(err, SL_ERR_UNPROCESSABLE, "pattern_factors",
+                                    "the rows to fit have more than %d n:m patterns; at most "
+                                    "%d factors can be fitted",
+                                    SL_FIT_MAX_PATTERNS, SL_FIT_MAX_PATTERNS);
+            snprintf(sel->pattern_names[k], sizeof sel->pattern_names[k], "%s", name);
+            sel->npatterns++;
+        }
+        if (name[0]) sel->pattern_rows[k]++;
+        sel->pattern[j++] = name[0] ? k + 1 : 0;
+    }
+    if (!sel->npatterns)
+        return sl_error_set(err, SL_ERR_UNPROCESSABLE, "pattern_factors",
+                            "dataset %lld has no rows with an n:m pattern (its pattern column) "
+                            "among the rows to fit: pattern_factors needs some",
+                            req->dataset);
+    char reason[256];
+    if (sl_fit_check_patterns(sel->rows, sel->n, sel->pattern, sel->npatterns, reason,
+                              sizeof reason) != SL_FIT_OK)
+        return sl_error_set(err, SL_ERR_UNPROCESSABLE, "pattern_factors",
+                            "dataset %lld cannot identify the pattern factors: %s", req->dataset,
+                            reason);
+    return 0;
+}
+
+/* Every rollout step must leave rows below its level that identify the law. */
+static int rollout_check(const sl_fit_request *req, const sl_fit_selection *sel, sl_error *err) {
+    size_t m = req->rollout_levels;
+    if (!m) return 0;
+    if (m + 2 > sel->nlevels)
+        return sl_error_set(err, SL_ERR_UNPROCESSABLE, "rollout.levels",
+                            "a rollout over the %zu largest nonzeros levels needs at least %zu "
+                            "levels to fit (2 below the last one), but the rows to fit have %zu",
+                            m, m + 2, sel->nlevels);
+    sl_fit_row *train = malloc(2 * sel->n * sizeof *train);
+    if (!train) abort();
+    int rc = 0;
+    for (size_t k = 0; k < m && rc == 0; k++) {
+        size_t ntrain, ntest;
+        char reason[200];
+        sl_fit_rollout_split(sel, k, train, &ntrain, train + sel->n, &ntest);
+        if (sl_fit_check(train, ntrain, reason, sizeof reason) != SL_FIT_OK)
+            rc = sl_error_set(err, SL_ERR_UNPROCESSABLE, "rollout.levels",
+                              "rollout step %zu (nonzeros %g): the rows below cannot identify "
+                              "the law: %s",
+                              k + 1, sel->levels[k], reason);
+    }
+    free(train);
+    return rc;
+}
+
 int sl_fit_select(const sl_fit_request *req, const sl_dataset *ds, sl_fit_selection *sel,
                   sl_error *err) {
     size_t cap = ds->nrows ? ds->nrows : 1;
     sel->heldout = calloc(cap, 1);
     sel->rows = calloc(cap, sizeof *sel->rows);
-    sel->n = 0;
-    if (!sel->heldout || !sel->rows) abort();
+    sel->levels = calloc(cap, sizeof *sel->levels);
+    sel->n = sel->nlevels = 0;
+    sel->pattern = NULL;
+    sel->npatterns = 0;
+    memset(sel->pattern_rows, 0, sizeof sel->pattern_rows);
+    if (!sel->heldout || !sel->rows || !sel->levels) abort();
     if (holdout_mark(req, ds, sel->heldout, err) != 0) return -1;
     for (size_t i = 0; i < ds->nrows; i++)
         if (!sel->heldout[i])
             sel->rows[sel->n++] = (sl_fit_row){ds->rows[i].sparsity, ds->rows[i].nonzeros,
                                                ds->rows[i].data, ds->rows[i].loss};
-    return 0;
+    sel->nlevels = sl_fit_nonzeros_levels(sel->rows, sel->n, sel->levels);
+    if (select_patterns(req, ds, sel, err)) return -1;
+    return rollout_check(req, sel, err);
 }
 
 void sl_fit_selection_free(sl_fit_selection *sel) {
     free(sel->heldout);
     free(sel->rows);
+    free(sel->levels);
+    free(sel->pattern);
+    sel->pattern = NULL;
     sel->heldout = NULL;
     sel->rows = NULL;
-    sel->n = 0;
+    sel->levels = NULL;
+    sel->n = sel->nlevels = 0;
 }
 
 static json_t *coefficients_json(const sl_law *law) {
@@ -280,14 +473,50 @@ static json_t *errors_json(const sl_fit_errors *e) {
                      sl_json_number(e->mean_abs_rel_error));
 }
 
+/* The fitted factor of a pattern name ("" for none), or 1. */
+static double factor_of(const sl_fit_selection *sel, const sl_fit_result *res, const char *name) {
+    for (unsigned k = 0; name[0] && k < res->npatterns && k < sel->npatterns; k++)
+        if (strcmp(sel->pattern_names[k], name) == 0) return res->eta[k];
+    return 1;
+}
+
+static json_t *patterns_json(const sl_fit_selection *sel, const sl_fit_result *res) {
+    json_t *o = json_object();
+    for (unsigned k = 0; k < res->npatterns; k++)
+        json_object_set_new(
+            o, sel->pattern_names[k],
+            json_pack("{s:o, s:o, s:I}", "eta", sl_json_number(res->eta[k]), "interval",
+                      res->n_draws ? json_pack("[o, o]", sl_json_number(res->eta_lower[k]),
+                                               sl_json_number(res->eta_upper[k]))
+                                   : json_null(),
+                      "rows", (json_int_t)sel->pattern_rows[k]));
+    return o;
+}
+
+void sl_fit_patterns_record(const sl_fit_selection *sel, const sl_fit_result *res,
+                            sl_law_record *rec) {
+    rec->npatterns = 0;
+    for (unsigned k = 0; k < res->npatterns && k < SL_LAW_MAX_PATTERNS; k++) {
+        sl_law_pattern *p = &rec->patterns[rec->npatterns++];
+        snprintf(p->name, sizeof p->name, "%s", sel->pattern_names[k]);
+        p->eta = res->eta[k];
+        p->lower = res->n_draws ? res->eta_lower[k] : (double)NAN;
+        p->upper = res->n_draws ? res->eta_upper[k] : (double)NAN;
+        p->rows = (long)sel->pattern_rows[k];
+    }
+}
+
 json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
-                           const unsigned char *heldout, const sl_fit_result *res, double seconds) {
+                           const sl_fit_selection *sel, const sl_fit_result *res, double seconds) {
+    const unsigned char *heldout = sel->heldout;
     json_t *rows = json_array();
     sl_fit_errors held = {0};
     double sq = 0, abs_rel = 0;
     for (size_t i = 0; i < ds->nrows; i++) {
         const sl_dataset_row *r = &ds->rows[i];
-        double f = sl_law_loss(&res->law, r->sparsity, r->nonzeros, r->data);
+        sl_law l = res->law;
+        l.a_s *= factor_of(sel, res, r->pattern);
+        double f = sl_law_loss(&l, r->sparsity, r->nonzeros, r->data);
         json_t *row = json_pack(
             "{s:I, s:f, s:f, s:f, s:f, s:o, s:o, s:b}", "row", (json_int_t)(i + 1), "sparsity",
             r->sparsity, "nonzeros", r->nonzeros, "data", r->data, "loss", r->loss, "predicted",
@@ -321,11 +550,15 @@ json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
         "loss units", "mean_abs_rel_error", "fraction of the loss (0.0075 = 0.75 %)", "seconds",
         "seconds of wall-clock time");
     json_object_set_new(units, "max_abs_error", json_string("loss units"));
+    if (res->npatterns)
+        json_object_set_new(units, "pattern_factors",
+                            json_string("eta: dimensionless factor on a_s for the pattern's rows, "
+                                        "(a_s eta (1 - S)^b_s + c_s) N^-b_n + ...; rows: rows"));
     json_object_set_new(units, "objective",
                         json_string(req->loss.residuals == SL_FIT_RESIDUALS_LOG
                                         ? "mean Huber of log residuals"
                                         : "mean Huber of residuals, loss units"));
-    return json_pack(
+    json_t *out = json_pack(
         "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:f, s:{s:i, s:i, s:i}, s:{s:i, s:I, s:i, "
         "s:f}, s:o}",
         "coefficients", coefficients_json(&res->law), "objective",
@@ -337,6 +570,8 @@ json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
         (int)res->starts_at_best, "bootstrap", "requested", (int)req->bootstrap, "draws",
         (json_int_t)res->n_draws, "failed", (int)res->bootstrap_failed, "level",
         res->n_draws ? res->level : SL_FIT_DEFAULT_LEVEL, "units", units);
+    if (res->npatterns) json_object_set_new(out, "pattern_factors", patterns_json(sel, res));
+    return out;
 }
 
 json_t *sl_fit_summary_json(const sl_fit_request *req, const sl_fit_result *res, long long fit_id) {
@@ -437,4 +672,25 @@ json_t *sl_fit_warnings_json(const sl_fit_diag *d) {
     for (size_t i = 0; i < d->nreasons; i++)
         json_array_append_new(a, json_string(d->reasons[i].message));
     return a;
+}
+
+json_t *sl_fit_rollout_json(const sl_fit_request *req, const sl_fit_rollout_step *steps, size_t n) {
+    json_t *arr = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const sl_fit_rollout_step *st = &steps[i];
+        json_t *e = errors_json(&st->errors);
+        json_object_set_new(e, "level", json_integer((json_int_t)(i + 1)));
+        json_object_set_new(e, "nonzeros", json_real(st->nonzeros));
+        json_object_set_new(e, "fitted_rows", json_integer((json_int_t)st->fitted_rows));
+        json_object_set_new(e, "fitted_levels", json_integer((json_int_t)st->fitted_levels));
+        json_object_set_new(e, "largest_fitted_nonzeros", json_real(st->largest_fitted));
+        json_array_append_new(arr, e);
+    }
+    return json_pack(
+        "{s:i, s:o, s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "levels", (int)req->rollout_levels, "steps",
+        arr, "units", "nonzeros", "parameters", "rmse", "loss units", "max_abs_error", "loss units",
+        "mean_abs_rel_error", "fraction of the loss (0.0075 = 0.75 %)", "objective",
+        req->loss.residuals == SL_FIT_RESIDUALS_LOG ? "mean Huber of log residuals"
+                                                    : "mean Huber of residuals, loss units",
+        "rows", "rows at the level, predicted by the law fitted to the rows below it");
 }

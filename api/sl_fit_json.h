@@ -23,9 +23,15 @@
 
 typedef enum sl_holdout_kind {
     SL_HOLDOUT_NONE = 0,
-    SL_HOLDOUT_RUN_IDS,          /* rows whose run_id is listed */
-    SL_HOLDOUT_LARGEST_NONZEROS, /* the k rows with the largest nonzeros */
+    SL_HOLDOUT_RUN_IDS,                 /* rows whose run_id is listed */
+    SL_HOLDOUT_LARGEST_NONZEROS,        /* the k rows with the largest nonzeros */
+    SL_HOLDOUT_LARGEST_NONZEROS_LEVELS, /* every row of the k largest nonzeros levels */
 } sl_holdout_kind;
+
+/* Nonzeros within this relative distance of a level's largest value belong
+ * to that level: one model size reached through rounding is one level. */
+#define SL_FIT_LEVEL_REL_TOL 1e-9
+#define SL_FIT_MAX_ROLLOUT   100
 
 typedef struct sl_fit_request {
     long long dataset;
@@ -35,8 +41,10 @@ typedef struct sl_fit_request {
     unsigned starts;
     unsigned bootstrap;
     sl_holdout_kind holdout;
-    size_t largest_nonzeros;
-    json_t *run_ids; /* array of strings when holdout is by run id; owned */
+    size_t largest_nonzeros; /* k of largest_nonzeros and of largest_nonzeros_levels */
+    unsigned rollout_levels; /* m: rollout over the m largest levels; 0: none */
+    int pattern_factors;     /* fit one factor per n:m pattern of the rows */
+    json_t *run_ids;         /* array of strings when holdout is by run id; owned */
     /* The fit reads the dataset's first dataset_rows rows: pinned when the fit
      * is requested, so rows appended later do not change it. 0: not pinned. */
     long long dataset_rows;
@@ -50,7 +58,9 @@ typedef struct sl_fit_request {
 
 /* {"dataset": id, "dataset_rows"?: k, "law": name, "loss"?: {"delta"?, "residuals"?: plain|log},
  *  "seed"?, "starts"?, "bootstrap"?, "holdout"?: {"run_ids": [...]} |
- *  {"largest_nonzeros": k}}. Defaults: log residuals, delta 1e-3, seed 0,
+ *  {"largest_nonzeros": k} | {"largest_nonzeros_levels": k}, "rollout"?: {"levels": m},
+ *  "pattern_factors"?: bool}.
+ * Defaults: log residuals, delta 1e-3, seed 0,
  * starts SL_FIT_DEFAULT_STARTS, bootstrap SL_FIT_DEFAULT_BOOTSTRAP. */
 int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err);
 /* The request with its defaults filled in: what the job stores and reports. */
@@ -62,6 +72,14 @@ typedef struct sl_fit_selection {
     unsigned char *heldout; /* one flag per dataset row: 1 when held out */
     sl_fit_row *rows;       /* the other rows, in dataset order */
     size_t n;               /* how many rows there are to fit */
+    double *levels;         /* distinct nonzeros of rows, largest first */
+    size_t nlevels;
+    /* With pattern_factors: per row, 0 (unstructured) or k for the factor
+     * of pattern_names[k - 1]; the patterns in order of first appearance. */
+    unsigned *pattern;
+    unsigned npatterns;
+    char pattern_names[SL_FIT_MAX_PATTERNS][SL_LAW_PATTERN_NAME];
+    size_t pattern_rows[SL_FIT_MAX_PATTERNS];
 } sl_fit_selection;
 
 /* Sets the request's hold-out aside and gathers the rest of ds to fit. 0, or
@@ -71,11 +89,38 @@ int sl_fit_select(const sl_fit_request *req, const sl_dataset *ds, sl_fit_select
                   sl_error *err);
 void sl_fit_selection_free(sl_fit_selection *sel);
 
+/* The distinct nonzeros levels of rows[0..n), largest first, into levels
+ * (room for n); a value within SL_FIT_LEVEL_REL_TOL of the level above it
+ * joins that level. Returns how many. */
+size_t sl_fit_nonzeros_levels(const sl_fit_row *rows, size_t n, double *levels);
+
+/* Rollout step `step` (0: the largest level) of a selection: the rows below
+ * level sel->levels[step] into train, the rows at that level into test (each
+ * with room for sel->n), in selection order. */
+void sl_fit_rollout_split(const sl_fit_selection *sel, size_t step, sl_fit_row *train,
+                          size_t *ntrain, sl_fit_row *test, size_t *ntest);
+
+/* One rollout step's result, for sl_fit_rollout_json. */
+typedef struct sl_fit_rollout_step {
+    double nonzeros;       /* the level extrapolated to */
+    size_t fitted_rows;    /* rows below it that were fitted */
+    size_t fitted_levels;  /* their distinct nonzeros */
+    double largest_fitted; /* the largest nonzeros fitted */
+    sl_fit_errors errors;  /* of the fit below on the level's rows */
+} sl_fit_rollout_step;
+
+/* The result's `rollout` object: {levels, steps: [...], units}. */
+json_t *sl_fit_rollout_json(const sl_fit_request *req, const sl_fit_rollout_step *steps, size_t n);
+
 /* The result object of a succeeded fit: coefficients, objective, rmse,
  * max_abs_error, mean_abs_rel_error, residuals (one per row, held-out rows
  * marked), intervals, holdout, seconds, starts. */
 json_t *sl_fit_result_json(const sl_fit_request *req, const sl_dataset *ds,
-                           const unsigned char *heldout, const sl_fit_result *res, double seconds);
+                           const sl_fit_selection *sel, const sl_fit_result *res, double seconds);
+
+/* The fitted pattern factors into the law record to publish. */
+void sl_fit_patterns_record(const sl_fit_selection *sel, const sl_fit_result *res,
+                            sl_law_record *rec);
 
 /* The diagnostics of a fit (GET /v1/fits/{id} `diagnostics`, and kept with
  * the law version), with units for the law's data unit. */

@@ -28,12 +28,27 @@ json_t *sl_law_record_json(const sl_law_record *rec) {
     if (fit) json_object_set_new(out, "fit", fit);
     json_object_set_new(out, "verdict", rec->verdict[0] ? json_string(rec->verdict) : json_null());
     json_object_set_new(out, "warnings", sl_law_warnings_json(rec));
+    if (rec->npatterns) json_object_set_new(out, "pattern_factors", sl_law_patterns_json(rec));
     return out;
 }
 
 json_t *sl_law_warnings_json(const sl_law_record *rec) {
     json_t *w = rec->warnings[0] ? json_loads(rec->warnings, 0, NULL) : NULL;
     return json_is_array(w) ? w : (json_decref(w), json_array());
+}
+
+json_t *sl_law_patterns_json(const sl_law_record *rec) {
+    json_t *o = json_object();
+    for (unsigned k = 0; k < rec->npatterns; k++) {
+        const sl_law_pattern *p = &rec->patterns[k];
+        json_t *interval = isfinite(p->lower) && isfinite(p->upper)
+                               ? json_pack("[f, f]", p->lower, p->upper)
+                               : json_null();
+        json_object_set_new(o, p->name,
+                            json_pack("{s:o, s:o, s:I}", "eta", sl_json_number(p->eta), "interval",
+                                      interval, "rows", (json_int_t)p->rows));
+    }
+    return o;
 }
 
 /* Copies an optional string member into buf; -1 with err when it is there

@@ -17,6 +17,8 @@ json_t *sl_law_record_json(const sl_law_record *rec);
 json_t *sl_law_warnings_json(const sl_law_record *rec);
 /* {"name", "version"}: which law answered a query. */
 json_t *sl_law_ref_json(const sl_law_record *rec);
+/* A fitted law's pattern factors: {"2:4": {"eta", "interval", "rows"}, ...}. */
+json_t *sl_law_patterns_json(const sl_law_record *rec);
 
 /* Decodes the body of PUT /v1/laws/{name}:
  *   {"coefficients": {a_s, b_s, c_s, b_n, a_d, b_d, c},

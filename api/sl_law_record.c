@@ -2,6 +2,8 @@
  * laws (sl_law_record.h). */
 #include "sl_law_record.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The one table of data-unit names: as the wire spells them, and one of each. */
@@ -67,3 +69,45 @@ const sl_law_record sl_builtin_laws[SL_BUILTIN_COUNT] = {
                   "2024; google-research/jaxpruner projects/bigsparse notebook fit",
      .builtin = 1},
 };
+
+const sl_law_pattern *sl_law_record_pattern(const sl_law_record *rec, const char *name) {
+    for (unsigned k = 0; k < rec->npatterns; k++)
+        if (strcmp(rec->patterns[k].name, name) == 0) return &rec->patterns[k];
+    return NULL;
+}
+
+int sl_law_patterns_format(const sl_law_record *rec, char *buf, size_t cap) {
+    size_t used = 0;
+    if (cap) buf[0] = '\0';
+    for (unsigned k = 0; k < rec->npatterns; k++) {
+        const sl_law_pattern *p = &rec->patterns[k];
+        int n = snprintf(buf + used, cap - used, "%s %.17g %.17g %.17g %ld\n", p->name, p->eta,
+                         p->lower, p->upper, p->rows);
+        if (n < 0 || (size_t)n >= cap - used) return -1;
+        used += (size_t)n;
+    }
+    return 0;
+}
+
+int sl_law_patterns_parse(const char *text, sl_law_record *rec) {
+    rec->npatterns = 0;
+    for (const char *line = text; line && *line;) {
+        sl_law_pattern p;
+        char *end;
+        size_t len = strcspn(line, " ");
+        if (rec->npatterns == SL_LAW_MAX_PATTERNS || len == 0 || len >= sizeof p.name) break;
+        memcpy(p.name, line, len);
+        p.name[len] = '\0';
+        p.eta = strtod(line + len, &end);
+        p.lower = strtod(end, &end);
+        p.upper = strtod(end, &end);
+        p.rows = strtol(end, &end, 10);
+        if (*end != '\n') break;
+        rec->patterns[rec->npatterns++] = p;
+        line = end + 1;
+        if (!*line) return 0;
+    }
+    int ok = !text || !*text;
+    if (!ok) rec->npatterns = 0;
+    return ok ? 0 : -1;
+}

@@ -35,6 +35,18 @@ int sl_source_kind_parse(const char *text, sl_source_kind *out);
 #define SL_LAW_FIT_JSON_MAX    2000
 #define SL_LAW_WARNINGS_MAX    6000
 #define SL_LAW_VERDICT_MAX     15
+#define SL_LAW_MAX_PATTERNS    8 /* = SL_FIT_MAX_PATTERNS */
+#define SL_LAW_PATTERN_NAME    8 /* bytes of "n:m" with its NUL */
+#define SL_LAW_PATTERNS_TEXT   1024
+
+/* A fitted factor of an n:m pattern on the sparse term: the law at that
+ * pattern is (a_s eta (1 - S)^b_s + c_s) N^-b_n + (a_d / D)^b_d + c. */
+typedef struct sl_law_pattern {
+    char name[SL_LAW_PATTERN_NAME]; /* "2:4" */
+    double eta;
+    double lower, upper; /* bootstrap percentile interval; NaN without draws */
+    long rows;           /* rows of the pattern the fit saw */
+} sl_law_pattern;
 
 typedef struct sl_law_record {
     char name[SL_LAW_NAME_MAX + 1];
@@ -60,7 +72,19 @@ typedef struct sl_law_record {
     /* Writes only: the fit's diagnostics (JSON text) to keep with the
      * version, or NULL. Reads leave it NULL (sl_store_law_diagnostics). */
     const char *diagnostics;
+    /* Fitted pattern factors, when the fit asked for them (the store keeps
+     * each draw's too, beside the draws). */
+    unsigned npatterns;
+    sl_law_pattern patterns[SL_LAW_MAX_PATTERNS];
 } sl_law_record;
+
+/* The record's factor for pattern name ("2:4"), or NULL when it has none. */
+const sl_law_pattern *sl_law_record_pattern(const sl_law_record *rec, const char *name);
+/* The factors as the store keeps them, one line "n:m eta lower upper rows"
+ * each; "" for none. 0, or -1 when buf is too small. */
+int sl_law_patterns_format(const sl_law_record *rec, char *buf, size_t cap);
+/* The inverse into rec->patterns; -1 (and no factors) for a malformed text. */
+int sl_law_patterns_parse(const char *text, sl_law_record *rec);
 
 /* The authors' published fits (docs/law-math.md §2), loaded on first start. */
 #define SL_BUILTIN_COUNT 2

@@ -141,6 +141,9 @@ typedef struct problem {
     const double *y;  /* loss */
     const double *ly; /* log loss */
     const double *w;  /* row weights (bootstrap counts); NULL: all 1 */
+    /* Per row, the pattern factor on the sparse term (eta of its n:m
+     * pattern, fixed during the coefficient stages); NULL: all 1. */
+    const double *rowf;
     double wsum;
     int logres;
     double delta;
@@ -200,7 +203,8 @@ static double objective(const problem *p, const double *t, double *g, int soft_c
         if (w == 0) continue;
         size_t ix = p->x.index[i], in = p->nz.index[i], id = p->d.index[i];
         double pn = p->pn[in];
-        double t1 = A * p->px[ix] * pn, t2 = CC * pn, t3 = E * p->pd[id];
+        double t1 = A * p->px[ix] * pn * (p->rowf ? p->rowf[i] : 1), t2 = CC * pn;
+        double t3 = E * p->pd[id];
         double f = t1 + t2 + t3 + c;
         double s, psi, dpsi;
         double r = residual(p, i, f, &s);
@@ -253,7 +257,8 @@ static double objective_hess(const problem *p, const double *z, double *g, doubl
         /* d(power)/d(log exponent) / power */
         double lx = p->x.value[ix] * bs, ln = p->nz.value[in] * bn, ld = p->d.value[id] * bd;
         double pn = p->pn[in];
-        double t1 = A * p->px[ix] * pn, t2 = CC * pn, t3 = E * p->pd[id];
+        double t1 = A * p->px[ix] * pn * (p->rowf ? p->rowf[i] : 1), t2 = CC * pn;
+        double t3 = E * p->pd[id];
         double f = t1 + t2 + t3 + c;
         double df[NP] = {t1, t1 * lx, t2, -(t1 + t2) * ln, t3, -t3 * ld, 1};
         double d2[NP * NP] = {0}; /* upper triangle of d2f; f is linear in c */
@@ -372,6 +377,11 @@ typedef struct shared {
     double *bt_z;
     double *bt_obj;
 
+    /* pattern factors: per start, per warm start and per resample, npat
+     * each (NULL without factors) */
+    unsigned npat;
+    double *st_eta, *warm_eta, *bt_eta;
+
     /* scheduling */
     int phase; /* 0: starts, 1: bootstrap */
     size_t njobs;
@@ -396,6 +406,9 @@ typedef struct worker {
     problem p;
     evaluator ev;
     gsl_multimin_function_fdf fdf;
+    double eta[SL_FIT_MAX_PATTERNS]; /* the pattern factors of the current search */
+    double *rowf;                    /* their per-row values, for p.rowf */
+    double *pt, *pr;                 /* per row: sparse term without its factor, the rest of f */
 } worker;
 
 /* ---- start points ---- */
@@ -506,10 +519,15 @@ static int damped_newton_step(const double *H, const double *g, double lambda, d
 /* Levenberg-damped Newton with the exact Hessian, c >= 0 by projection.
  * Every accepted step lowers f. Returns f; *pgnorm is the largest
  * component of the projected gradient at the end. */
+/* The objective (and Hessian) of the coefficients with the pattern factors,
+ * if any, at their optimum for z (the profile; see "pattern factors"). */
+static double objective_at(worker *wk, const double *z);
+static double objective_hess_at(worker *wk, const double *z, double *g, double *H);
+
 static double newton_stage(worker *wk, double z[NP], double *pgnorm) {
     double g[NP], H[NP * NP], Hm[NP * NP], gm[NP], step[NP], zn[NP];
     double lambda = 0;
-    double f = objective_hess(&wk->p, z, g, H, NULL, NULL);
+    double f = objective_hess_at(wk, z, g, H);
     for (int it = 0; it < NEWTON_MAX_ITER && f < HUGE_OBJECTIVE; it++) {
         if (stopping(wk->sh)) break;
         /* c on its bound with the gradient pushing it down: hold it there. */
@@ -534,7 +552,7 @@ static double newton_stage(worker *wk, double z[NP], double *pgnorm) {
                     for (size_t k = 0; k < NP; k++)
                         zn[k] = z[k] + alpha * step[k];
                     if (zn[IC] < 0) zn[IC] = 0;
-                    fn = objective(&wk->p, zn, NULL, 0);
+                    fn = objective_at(wk, zn);
                     if (fn < f) {
                         accepted = 1;
                         break;
@@ -546,7 +564,7 @@ static double newton_stage(worker *wk, double z[NP], double *pgnorm) {
         if (!accepted) break;
         memcpy(z, zn, sizeof zn);
         double gain = f - fn;
-        f = objective_hess(&wk->p, z, g, H, NULL, NULL);
+        f = objective_hess_at(wk, z, g, H);
         lambda = lambda * 0.1 < 1e-12 ? 0 : lambda * 0.1;
         if (gain <= 1e-15 * fabs(f)) break;
     }
@@ -562,14 +580,183 @@ static double newton_stage(worker *wk, double z[NP], double *pgnorm) {
  * next to the objective; starts stuck on a slow ridge have gradients within
  * a few orders of magnitude of f. The floor covers exact data (f ~ 0),
  * where rounding leaves residuals, and so gradients, of ~1e-16. */
+static double pattern_rounds(worker *wk, double z[NP], double f, double *gn);
+
 static double local_search(worker *wk, double z[NP], int *conv) {
     *conv = 0;
     double f = bfgs_stage(wk, z);
     if (!(f < HUGE_OBJECTIVE) || stopping(wk->sh)) return HUGE_OBJECTIVE;
     double gn;
     f = newton_stage(wk, z, &gn);
+    if (wk->sh->npat && f < HUGE_OBJECTIVE) f = pattern_rounds(wk, z, f, &gn);
     *conv = f < HUGE_OBJECTIVE && gn <= 1e-4 * f + 1e-10 * wk->p.delta;
     return f;
+}
+
+/* ---- pattern factors ---- */
+
+/* Each n:m pattern's factor eta_k multiplies the sparse term of its rows
+ * only, so for given coefficients each factor is a 1-D problem in
+ * u = log eta_k (eta_stage). The coefficient stages hold the factors fixed
+ * as a per-row multiplier (p.rowf); the Newton stage works on the profile
+ * min over eta of the objective: at each point it first fits the factors,
+ * then its gradient is the coefficients' (the envelope theorem) and its
+ * Hessian the Schur complement H_zz - sum_k h_zk h_zk^T / h_kk. That keeps
+ * the seven-coefficient optimiser as it is and converges as fast. */
+#define PATTERN_MAX_ROUNDS 8
+#define PATTERN_MAX_ITER   50
+
+/* The worker's factors from eta (NULL: every factor 1), and their per-row
+ * values. */
+static void set_eta(worker *wk, const double *eta) {
+    const shared *sh = wk->sh;
+    if (!sh->npat) return;
+    for (unsigned k = 0; k < sh->npat; k++)
+        wk->eta[k] = eta ? eta[k] : 1;
+    const unsigned *pat = sh->opt->pattern;
+    for (size_t i = 0; i < sh->base.n; i++)
+        wk->rowf[i] = pat[i] ? wk->eta[pat[i] - 1] : 1;
+}
+
+/* Pattern k's objective (its rows' weighted Huber sum), gradient and
+ * second derivative in u = log eta_k, from the per-row terms pt, pr. */
+static double pattern_objective(const worker *wk, unsigned k, double u, double *g, double *h) {
+    const problem *p = &wk->p;
+    const unsigned *pat = wk->sh->opt->pattern;
+    double e = exp(u), acc = 0, gg = 0, hh = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        double w = p->w ? p->w[i] : 1;
+        if (pat[i] != k + 1 || w == 0) continue;
+        double te = wk->pt[i] * e, f = te + wk->pr[i];
+        double sr, psi, dpsi;
+        double r = residual(p, i, f, &sr);
+        acc += w * huber3(r, p->delta, &psi, &dpsi);
+        double dr = sr * te, d2r = dr - (p->logres ? dr * dr : 0);
+        gg += w * psi * dr;
+        hh += w * (dpsi * dr * dr + psi * d2r);
+    }
+    *g = gg;
+    *h = hh;
+    return isfinite(acc) ? acc : HUGE_OBJECTIVE;
+}
+
+/* Fits every factor with the coefficients z fixed, in at most `iters`
+ * Newton steps each (0: only measures); returns the largest
+ * |d objective / d log eta| at the start (per unit weight, as the
+ * coefficients' gradient). */
+static double eta_stage(worker *wk, const double z[NP], int iters) {
+    int move = iters > 0;
+    problem *p = &wk->p;
+    double A = exp(z[0]), bs = exp(z[1]), CC = exp(z[2]), bn = exp(z[3]);
+    double E = exp(z[4]), bd = exp(z[5]);
+    powers(p, bs, bn, bd);
+    for (size_t i = 0; i < p->n; i++) {
+        double pn = p->pn[p->nz.index[i]];
+        wk->pt[i] = A * p->px[p->x.index[i]] * pn;
+        wk->pr[i] = CC * pn + E * p->pd[p->d.index[i]] + z[IC];
+    }
+    double gmax = 0;
+    for (unsigned k = 0; k < wk->sh->npat; k++) {
+        double u = log(wk->eta[k]), g, h;
+        double f = pattern_objective(wk, k, u, &g, &h);
+        gmax = fmax(gmax, fabs(g) / p->wsum);
+        for (int it = 0; it < iters && f < HUGE_OBJECTIVE; it++) {
+            double step = h > 0 ? -g / h : (g > 0 ? -0.5 : 0.5);
+            step = fmax(-2, fmin(2, step));
+            double un = u, fn = f, gn = g, hn = h;
+            int accepted = 0;
+            /* A step below ~1e-12 in log eta is rounding: the factor is there. */
+            for (int ls = 0; ls < NEWTON_MAX_HALVINGS && !accepted && fabs(step) > 1e-12;
+                 ls++, step *= 0.5) {
+                un = u + step;
+                fn = pattern_objective(wk, k, un, &gn, &hn);
+                accepted = fn < f;
+            }
+            if (!accepted) break;
+            double gain = f - fn;
+            u = un, f = fn, g = gn, h = hn;
+            if (gain <= 1e-15 * fabs(f)) break;
+        }
+        if (move) wk->eta[k] = exp(u);
+    }
+    if (move) set_eta(wk, wk->eta);
+    return gmax;
+}
+
+/* The profile's Hessian: H (of the coefficients, factors fixed at their
+ * optimum) less each factor's coupling, h_zk h_zk^T / h_kk, with
+ * h_zk = d2 f / dz du_k and h_kk = d2 f / du_k^2 (means over the rows). */
+static void profile_hessian(const worker *wk, const double *z, double *H) {
+    const problem *p = &wk->p;
+    const unsigned *pat = wk->sh->opt->pattern;
+    double hz[SL_FIT_MAX_PATTERNS][NP] = {{0}}, hk[SL_FIT_MAX_PATTERNS] = {0};
+    double CC = exp(z[2]), E = exp(z[4]), bs = exp(z[1]), bn = exp(z[3]), bd = exp(z[5]);
+    for (size_t i = 0; i < p->n; i++) {
+        double w = p->w ? p->w[i] : 1;
+        if (!pat[i] || w == 0) continue;
+        unsigned k = pat[i] - 1;
+        size_t in = p->nz.index[i], id = p->d.index[i];
+        double t1 = wk->pt[i] * wk->eta[k], t2 = CC * p->pn[in], t3 = E * p->pd[id];
+        double f = t1 + wk->pr[i];
+        double lx = p->x.value[p->x.index[i]] * bs, ln = p->nz.value[in] * bn;
+        double ld = p->d.value[id] * bd;
+        double sr, psi, dpsi;
+        double r = residual(p, i, f, &sr);
+        huber3(r, p->delta, &psi, &dpsi);
+        double outer = w * (dpsi * sr * sr - (p->logres ? psi * sr * sr : 0)), curv = w * psi * sr;
+        /* df/dz (as objective_hess), df/du = t1, d2f/du dz = dt1/dz */
+        double df[NP] = {t1, t1 * lx, t2, -(t1 + t2) * ln, t3, -t3 * ld, 1};
+        double dt[NP] = {t1, t1 * lx, 0, -t1 * ln, 0, 0, 0};
+        for (size_t a = 0; a < NP; a++)
+            hz[k][a] += outer * df[a] * t1 + curv * dt[a];
+        hk[k] += outer * t1 * t1 + curv * t1;
+    }
+    for (unsigned k = 0; k < wk->sh->npat; k++) {
+        if (!(hk[k] > 0)) continue;
+        double inv = 1 / (hk[k] * p->wsum);
+        for (size_t a = 0; a < NP; a++)
+            for (size_t b = 0; b < NP; b++)
+                H[a * NP + b] -= hz[k][a] * hz[k][b] * inv;
+    }
+}
+
+/* At a trial point one step on the factors is enough: the profile is at
+ * most the objective at any factors, so a decrease found here is one of the
+ * profile; the next objective_hess_at fits them fully. */
+static double objective_at(worker *wk, const double *z) {
+    if (wk->sh->npat) eta_stage(wk, z, 1);
+    return objective(&wk->p, z, NULL, 0);
+}
+
+static double objective_hess_at(worker *wk, const double *z, double *g, double *H) {
+    if (wk->sh->npat) eta_stage(wk, z, PATTERN_MAX_ITER);
+    double f = objective_hess(&wk->p, z, g, H, NULL, NULL);
+    if (wk->sh->npat && f < HUGE_OBJECTIVE) {
+        profile_hessian(wk, z, H);
+        if (wk->p.fixed >= 0) { /* keep the held coordinate out of the step */
+            for (size_t k = 0; k < NP; k++)
+                H[(size_t)wk->p.fixed * NP + k] = H[k * NP + (size_t)wk->p.fixed] = 0;
+            H[(size_t)wk->p.fixed * NP + (size_t)wk->p.fixed] = 1;
+        }
+    }
+    return f;
+}
+
+/* After BFGS (factors fixed), the profile Newton stage from z; repeated
+ * while a round still gains (rarely more than once). *gn is the largest
+ * projected gradient component of coefficients and factors at the end. */
+static double pattern_rounds(worker *wk, double z[NP], double f, double *gn) {
+    for (int round = 0; round < PATTERN_MAX_ROUNDS && !stopping(wk->sh); round++) {
+        double gz, fn = newton_stage(wk, z, &gz);
+        *gn = gz;
+        if (!(fn < HUGE_OBJECTIVE)) return HUGE_OBJECTIVE;
+        double gain = f - fn;
+        f = fn;
+        if (gain <= 1e-14 * fabs(f) + SAME_OPTIMUM_ABS * wk->p.delta * wk->p.delta) break;
+    }
+    eta_stage(wk, z, PATTERN_MAX_ITER); /* z's own factors, not a rejected trial point's */
+    *gn = fmax(*gn, eta_stage(wk, z, 0));
+    return objective(&wk->p, z, NULL, 0);
 }
 
 /* ---- jobs ---- */
@@ -607,9 +794,11 @@ static void job_start(worker *wk, size_t j) {
         start_point(sh, u, z);
     }
     if (wk->p.fixed >= 0) z[wk->p.fixed] = wk->p.fixed_z;
+    set_eta(wk, NULL);
     int conv;
     double f = local_search(wk, z, &conv);
     memcpy(sh->st_z + j * NP, z, sizeof z);
+    if (sh->npat) memcpy(sh->st_eta + j * sh->npat, wk->eta, sh->npat * sizeof *wk->eta);
     sh->st_obj[j] = f;
     sh->st_conv[j] = (unsigned char)conv;
 }
@@ -629,17 +818,19 @@ static void job_resample(worker *wk, size_t b) {
     wk->p.w = wk->w;
     wk->p.wsum = (double)n;
 
-    double shift[NP], best_z[NP], best = HUGE_OBJECTIVE;
+    double shift[NP], best_z[NP], best = HUGE_OBJECTIVE, best_eta[SL_FIT_MAX_PATTERNS];
     for (size_t k = 0; k < NP; k++)
         shift[k] = u01(stream(sh->opt->seed, STREAM_BOOT_SHIFT, b * NP + k));
     for (unsigned k = 0; k < sh->bstarts; k++) {
         double z[NP];
         if (k < sh->nwarm) {
             memcpy(z, sh->warm + (size_t)k * NP, sizeof z);
+            set_eta(wk, sh->npat ? sh->warm_eta + (size_t)k * sh->npat : NULL);
         } else {
             double u[NP];
             halton_point(k - sh->nwarm + 1, shift, u);
             start_point(sh, u, z);
+            set_eta(wk, NULL);
         }
         if (wk->p.fixed >= 0) z[wk->p.fixed] = wk->p.fixed_z;
         int conv;
@@ -647,9 +838,11 @@ static void job_resample(worker *wk, size_t b) {
         if (k == 0 || f < best) {
             best = f;
             memcpy(best_z, z, sizeof z);
+            memcpy(best_eta, wk->eta, sizeof best_eta);
         }
     }
     memcpy(sh->bt_z + b * NP, best_z, sizeof best_z);
+    if (sh->npat) memcpy(sh->bt_eta + b * sh->npat, best_eta, sh->npat * sizeof *best_eta);
     sh->bt_obj[b] = best;
     wk->p.w = NULL;
 }
@@ -685,7 +878,13 @@ static int worker_init(worker *wk, shared *sh) {
         wk->p.pn = wk->p.px + sh->base.x.count;
         wk->p.pd = wk->p.pn + sh->base.nz.count;
     }
-    return wk->m && wk->x && wk->w && wk->scratch ? 0 : -1;
+    if (sh->npat) {
+        wk->rowf = malloc(3 * sh->base.n * sizeof *wk->rowf);
+        wk->pt = wk->rowf ? wk->rowf + sh->base.n : NULL;
+        wk->pr = wk->rowf ? wk->pt + sh->base.n : NULL;
+        wk->p.rowf = wk->rowf;
+    }
+    return wk->m && wk->x && wk->w && wk->scratch && (!sh->npat || wk->rowf) ? 0 : -1;
 }
 
 static void worker_free(worker *wk) {
@@ -693,6 +892,7 @@ static void worker_free(worker *wk) {
     if (wk->x) gsl_vector_free(wk->x);
     free(wk->w);
     free(wk->scratch);
+    free(wk->rowf);
 }
 
 static void *worker_main(void *arg) {
@@ -756,6 +956,7 @@ void sl_fit_result_free(sl_fit_result *res) {
     if (!res) return;
     free(res->residuals);
     free(res->draws);
+    free(res->draw_eta);
     memset(res, 0, sizeof *res);
 }
 
@@ -831,6 +1032,48 @@ int sl_fit_check(const sl_fit_row *rows, size_t n, char *reason, size_t reason_s
     return SL_FIT_OK;
 }
 
+int sl_fit_check_patterns(const sl_fit_row *rows, size_t n, const unsigned *pattern,
+                          unsigned npatterns, char *reason, size_t reason_size) {
+    if (!pattern || npatterns < 1 || npatterns > SL_FIT_MAX_PATTERNS) {
+        set_reason(reason, reason_size, "pattern factors: 1 to %d patterns, got %u",
+                   SL_FIT_MAX_PATTERNS, npatterns);
+        return SL_FIT_EINVAL;
+    }
+    size_t count[SL_FIT_MAX_PATTERNS + 1] = {0}, first = SIZE_MAX;
+    int ds = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (pattern[i] > npatterns) {
+            set_reason(reason, reason_size, "row %zu: pattern %u of %u", i, pattern[i], npatterns);
+            return SL_FIT_EINVAL;
+        }
+        count[pattern[i]]++;
+        if (pattern[i]) continue;
+        if (first == SIZE_MAX) first = i;
+        ds |= rows[i].sparsity != rows[first].sparsity;
+    }
+    for (unsigned k = 1; k <= npatterns; k++)
+        if (!count[k]) {
+            set_reason(reason, reason_size, "pattern factor %u has no row to fit it", k);
+            return SL_FIT_EUNIDENTIFIABLE;
+        }
+    if (n < NP + npatterns + 1) {
+        set_reason(reason, reason_size,
+                   "need at least %u rows to fit the law's %d coefficients and %u pattern "
+                   "factors, got %zu",
+                   NP + npatterns + 1, NP, npatterns, n);
+        return SL_FIT_EUNIDENTIFIABLE;
+    }
+    if (!ds) {
+        set_reason(reason, reason_size,
+                   "the unstructured rows (no n:m pattern) have %s: need at least 2 distinct "
+                   "sparsities among them to fit b_s, since each pattern's rows get a factor of "
+                   "their own",
+                   first == SIZE_MAX ? "no rows" : "one sparsity");
+        return SL_FIT_EUNIDENTIFIABLE;
+    }
+    return SL_FIT_OK;
+}
+
 static int loss_valid(const sl_fit_loss *loss) {
     return (loss->residuals == SL_FIT_RESIDUALS_PLAIN || loss->residuals == SL_FIT_RESIDUALS_LOG) &&
            isfinite(loss->delta) && loss->delta > 0;
@@ -843,13 +1086,22 @@ static double huber(double r, double delta) {
 
 int sl_fit_evaluate(const sl_law *law, const sl_fit_row *rows, size_t n, const sl_fit_loss *loss,
                     double *predictions, double *residuals, sl_fit_errors *errors) {
-    if (!errors || !sl_law_valid(law) || (n > 0 && !rows) || (loss && !loss_valid(loss)))
+    return sl_fit_evaluate_factors(law, NULL, NULL, rows, n, loss, predictions, residuals, errors);
+}
+
+int sl_fit_evaluate_factors(const sl_law *law, const double *eta, const unsigned *pattern,
+                            const sl_fit_row *rows, size_t n, const sl_fit_loss *loss,
+                            double *predictions, double *residuals, sl_fit_errors *errors) {
+    if (!errors || !sl_law_valid(law) || (n > 0 && !rows) || (loss && !loss_valid(loss)) ||
+        (pattern && !eta))
         return SL_FIT_EINVAL;
     if (check_rows(rows, n, NULL, 0)) return SL_FIT_EINVAL;
     double obj = 0, sq = 0, maxabs = 0, rel = 0;
     for (size_t i = 0; i < n; i++) {
         const sl_fit_row *r = &rows[i];
-        double f = sl_law_loss(law, r->sparsity, r->nonzeros, r->data);
+        sl_law l = *law;
+        if (pattern && pattern[i]) l.a_s *= eta[pattern[i] - 1];
+        double f = sl_law_loss(&l, r->sparsity, r->nonzeros, r->data);
         double e = f - r->loss;
         if (predictions) predictions[i] = f;
         if (residuals) residuals[i] = e;
@@ -892,6 +1144,7 @@ static unsigned pick_warm(const shared *sh, size_t best, double *warm, unsigned 
     unsigned count = 0;
     if (max == 0) return 0;
     memcpy(warm, sh->st_z + best * NP, NP * sizeof *warm);
+    if (sh->npat) memcpy(sh->warm_eta, sh->st_eta + best * sh->npat, sh->npat * sizeof *warm);
     count = 1;
     /* Selection by repeated scans: cheap next to the fits. */
     unsigned char *used = sh->st_conv + sh->starts;
@@ -912,6 +1165,9 @@ static unsigned pick_warm(const shared *sh, size_t best, double *warm, unsigned 
                 dmax = fmax(dmax, fabs(t[q] - warm[(size_t)k * NP + q]));
             distinct = dmax > DISTINCT_OPTIMUM;
         }
+        if (distinct && sh->npat)
+            memcpy(sh->warm_eta + (size_t)count * sh->npat, sh->st_eta + pick * sh->npat,
+                   sh->npat * sizeof *warm);
         if (distinct) memcpy(warm + (size_t)count++ * NP, t, NP * sizeof *warm);
     }
     return count;
@@ -952,6 +1208,7 @@ static void free_shared(shared *sh) {
     free(sh->mem);
     free(sh->idx);
     free(sh->st_conv);
+    free(sh->st_eta);
     pthread_mutex_destroy(&sh->lock);
 }
 
@@ -999,13 +1256,24 @@ static int collect_bootstrap(const shared *sh, double log_kn, double kd, sl_fit_
         free(col);
         return SL_FIT_ENOMEM;
     }
+    if (sh->npat) {
+        res->draw_eta = malloc(nb * sh->npat * sizeof *res->draw_eta);
+        if (!res->draw_eta) {
+            free(col);
+            return SL_FIT_ENOMEM;
+        }
+    }
     for (size_t b = 0; b < nb; b++) {
         sl_law l;
         z_to_law(sh->bt_z + b * NP, log_kn, kd, &l);
-        if (sh->bt_obj[b] < HUGE_OBJECTIVE && sl_law_valid(&l))
+        if (sh->bt_obj[b] < HUGE_OBJECTIVE && sl_law_valid(&l)) {
+            if (sh->npat)
+                memcpy(res->draw_eta + res->n_draws * sh->npat, sh->bt_eta + b * sh->npat,
+                       sh->npat * sizeof *res->draw_eta);
             res->draws[res->n_draws++] = l;
-        else
+        } else {
             res->bootstrap_failed++;
+        }
     }
     int rc = SL_FIT_OK;
     for (size_t k = 0; k < NP && res->n_draws > 0 && rc == SL_FIT_OK; k++) {
@@ -1013,6 +1281,12 @@ static int collect_bootstrap(const shared *sh, double log_kn, double kd, sl_fit_
             col[b] = sl_law_coef_get(&res->draws[b], k);
         rc = sl_fit_percentile_interval(col, res->n_draws, res->level, &res->lower[k],
                                         &res->upper[k]);
+    }
+    for (size_t k = 0; k < sh->npat && res->n_draws > 0 && rc == SL_FIT_OK; k++) {
+        for (size_t b = 0; b < res->n_draws; b++)
+            col[b] = res->draw_eta[b * sh->npat + k];
+        rc = sl_fit_percentile_interval(col, res->n_draws, res->level, &res->eta_lower[k],
+                                        &res->eta_upper[k]);
     }
     free(col);
     return rc;
@@ -1027,6 +1301,7 @@ static int shared_init(shared *sh, const sl_fit_options *opt) {
     if (sh->starts < opt->nwarm) sh->starts = (unsigned)opt->nwarm;
     sh->boot = opt->bootstrap;
     sh->bstarts = opt->bootstrap_starts ? opt->bootstrap_starts : SL_FIT_DEFAULT_BOOTSTRAP_STARTS;
+    sh->npat = opt->pattern ? opt->npatterns : 0;
     return pthread_mutex_init(&sh->lock, NULL) != 0 ? -1 : 0;
 }
 
@@ -1070,7 +1345,12 @@ static int shared_load(shared *sh, const sl_fit_row *rows, size_t n) {
     sh->idx = malloc(3 * n * sizeof *sh->idx);
     sh->st_conv = calloc(2 * ns, 1); /* converged flags, then pick_warm's marks */
     keyed *tmp = malloc(n * sizeof *tmp);
-    if (!sh->mem || !sh->idx || !sh->st_conv || !tmp) {
+    if (sh->npat) { /* per start, per warm start, per resample */
+        sh->st_eta = malloc((ns + sh->bstarts + nb) * sh->npat * sizeof *sh->st_eta);
+        sh->warm_eta = sh->st_eta ? sh->st_eta + ns * sh->npat : NULL;
+        sh->bt_eta = sh->st_eta ? sh->warm_eta + (size_t)sh->bstarts * sh->npat : NULL;
+    }
+    if (!sh->mem || !sh->idx || !sh->st_conv || !tmp || (sh->npat && !sh->st_eta)) {
         free(tmp);
         return SL_FIT_ENOMEM;
     }
@@ -1139,6 +1419,11 @@ static int multistart_phase(shared *sh, unsigned threads, sl_fit_result *res, si
                                  SAME_OPTIMUM_ABS * opt->loss.delta * opt->loss.delta;
     }
     z_to_law(sh->st_z + b * NP, sh->log_kn, sh->kd, &res->law);
+    res->npatterns = sh->npat;
+    for (size_t k = 0; k < sh->npat; k++) {
+        res->eta[k] = sh->st_eta[b * sh->npat + k];
+        res->eta_lower[k] = res->eta_upper[k] = (double)NAN;
+    }
     res->n_scale = exp(sh->log_kn);
     res->data_scale = sh->kd;
     res->level = opt->level > 0 ? opt->level : SL_FIT_DEFAULT_LEVEL;
@@ -1160,12 +1445,13 @@ static int bootstrap_phase(shared *sh, unsigned threads, size_t best, sl_fit_res
 }
 
 /* The best law's errors and per-row residuals on the fitted rows. */
-static int fitted_errors(const sl_fit_row *rows, size_t n, const sl_fit_loss *loss,
+static int fitted_errors(const sl_fit_row *rows, size_t n, const sl_fit_options *opt,
                          sl_fit_result *res) {
     res->rows = n;
     res->residuals = malloc(n * sizeof *res->residuals);
     if (!res->residuals) return SL_FIT_ENOMEM;
-    sl_fit_evaluate(&res->law, rows, n, loss, NULL, res->residuals, &res->errors);
+    sl_fit_evaluate_factors(&res->law, res->eta, res->npatterns ? opt->pattern : NULL, rows, n,
+                            &opt->loss, NULL, res->residuals, &res->errors);
     return SL_FIT_OK;
 }
 
@@ -1178,6 +1464,8 @@ int sl_fit(const sl_fit_row *rows, size_t n, const sl_fit_options *opt, sl_fit_r
     memset(res, 0, sizeof *res);
     if (!options_valid(opt, reason, reason_size)) return SL_FIT_EINVAL;
     int rc = sl_fit_check(rows, n, reason, reason_size);
+    if (rc == SL_FIT_OK && opt->pattern)
+        rc = sl_fit_check_patterns(rows, n, opt->pattern, opt->npatterns, reason, reason_size);
     if (rc) return rc;
 
     shared sh;
@@ -1190,7 +1478,7 @@ int sl_fit(const sl_fit_row *rows, size_t n, const sl_fit_options *opt, sl_fit_r
     rc = shared_load(&sh, rows, n);
     if (rc == SL_FIT_OK) rc = multistart_phase(&sh, threads, res, &best);
     if (rc == SL_FIT_OK) rc = bootstrap_phase(&sh, threads, best, res);
-    if (rc == SL_FIT_OK) rc = fitted_errors(rows, n, &opt->loss, res);
+    if (rc == SL_FIT_OK) rc = fitted_errors(rows, n, opt, res);
     if (rc != SL_FIT_OK) return fail(&sh, res, rc, reason, reason_size);
     free_shared(&sh);
     return SL_FIT_OK;

@@ -16,6 +16,10 @@
  * (its optimum is sometimes exactly 0). Start points come from the seed and
  * the data alone, never from a published law. Details in sl_fit.c.
  *
+ * Optionally one factor eta per n:m pattern on the sparse term of that
+ * pattern's rows (sl_fit_options.pattern): fitted with the coefficients, the
+ * Newton stage working on the profile over the factors.
+ *
  * Results are deterministic: the same rows, options and seed give
  * bit-identical results for any thread count, because every start and every
  * bootstrap resample is an independent job whose inputs depend only on its
@@ -78,6 +82,7 @@ typedef int (*sl_fit_progress_fn)(double fraction, void *ctx);
 #define SL_FIT_MAX_STARTS               100000
 #define SL_FIT_MAX_BOOTSTRAP            1000000
 #define SL_FIT_MAX_THREADS              256
+#define SL_FIT_MAX_PATTERNS             8 /* pattern factors per fit */
 
 typedef struct sl_fit_options {
     sl_fit_loss loss;
@@ -107,6 +112,14 @@ typedef struct sl_fit_options {
     double fixed_value;
     const sl_law *warm;
     size_t nwarm;
+    /* Optional pattern factors: row i's sparse term is multiplied by
+     * eta[pattern[i] - 1] when pattern[i] > 0 (an n:m row) and by 1 when it
+     * is 0 (unstructured), so that f = (a_s eta (1 - S)^b_s + c_s) N^-b_n +
+     * ...; the npatterns factors (1..SL_FIT_MAX_PATTERNS) are fitted with
+     * the seven coefficients, each from eta = 1. pattern has one entry per
+     * row; NULL (npatterns 0): no factors. */
+    const unsigned *pattern;
+    unsigned npatterns;
 } sl_fit_options;
 
 /* Zero starts/bootstrap_starts/level/threads, plain residuals with
@@ -143,6 +156,13 @@ typedef struct sl_fit_result {
     double lower[SL_LAW_NCOEF]; /* percentile interval per coefficient, */
     double upper[SL_LAW_NCOEF]; /* in sl_law_coef order; NaN without draws */
     double n_scale, data_scale; /* the internal normalisation (geometric means) */
+    /* Pattern factors (when the options asked for them): the best eta per
+     * pattern, their percentile intervals (NaN without draws), and each
+     * draw's, draw_eta[d * npatterns + k] (malloc'd, n_draws rows). */
+    unsigned npatterns;
+    double eta[SL_FIT_MAX_PATTERNS];
+    double eta_lower[SL_FIT_MAX_PATTERNS], eta_upper[SL_FIT_MAX_PATTERNS];
+    double *draw_eta;
 } sl_fit_result;
 
 /* Frees the arrays of a result filled by sl_fit and zeroes it. NULL is fine. */
@@ -183,6 +203,18 @@ typedef struct sl_fit_curv {
 
 int sl_fit_curvature(const sl_fit_row *rows, size_t n, const sl_fit_loss *loss, const sl_law *law,
                      double n_scale, double data_scale, sl_fit_curv *out);
+/* sl_fit_evaluate with pattern factors: row i's sparse term times
+ * eta[pattern[i] - 1] when pattern[i] > 0. pattern NULL: as sl_fit_evaluate. */
+int sl_fit_evaluate_factors(const sl_law *law, const double *eta, const unsigned *pattern,
+                            const sl_fit_row *rows, size_t n, const sl_fit_loss *loss,
+                            double *predictions, double *residuals, sl_fit_errors *errors);
+
+/* Checks that rows with pattern factors can be fitted (after sl_fit_check):
+ * every pattern index at most npatterns (SL_FIT_EINVAL), every factor with
+ * a row, 8 + npatterns rows, and 2 distinct sparsities among the
+ * unstructured rows, which alone determine b_s (SL_FIT_EUNIDENTIFIABLE). */
+int sl_fit_check_patterns(const sl_fit_row *rows, size_t n, const unsigned *pattern,
+                          unsigned npatterns, char *reason, size_t reason_size);
 
 /* The central percentile interval at level (in (0, 1)) of values[0..n),
  * linear interpolation between order statistics (numpy's default), for

@@ -247,16 +247,26 @@ int sl_law_optimal_sparsity(const sl_law *law, const sl_cost *cost, double n, do
 int sl_law_optimal_among(const sl_law *law, const sl_cost *cost, double n, double d_dense,
                          const double *sparsities, size_t count, sl_law_optimum *out,
                          size_t *chosen) {
+    return sl_law_optimal_among_factors(law, cost, n, d_dense, sparsities, NULL, count, out,
+                                        chosen);
+}
+
+int sl_law_optimal_among_factors(const sl_law *law, const sl_cost *cost, double n, double d_dense,
+                                 const double *sparsities, const double *factors, size_t count,
+                                 sl_law_optimum *out, size_t *chosen) {
     if (!out || !chosen || !budget_args_ok(law, cost, n, d_dense) || (count && !sparsities))
         return SL_LAW_EINVAL;
     for (size_t i = 0; i < count; i++)
-        if (!sparsity_ok(sparsities[i])) return SL_LAW_EINVAL;
+        if (!sparsity_ok(sparsities[i]) || (factors && !(isfinite(factors[i]) && factors[i] > 0)))
+            return SL_LAW_EINVAL;
 
     fill_optimum(law, cost, n, d_dense, 0, out);
     *chosen = count;
     for (size_t i = 0; i < count; i++) {
         sl_law_optimum cand;
-        fill_optimum(law, cost, n, d_dense, sparsities[i], &cand);
+        sl_law l = *law;
+        if (factors) l.a_s *= factors[i]; /* the pattern's sparse term */
+        fill_optimum(&l, cost, n, d_dense, sparsities[i], &cand);
         if (cand.loss < out->loss) { /* strict: ties keep dense / the earlier one */
             *out = cand;
             *chosen = i;

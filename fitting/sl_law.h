@@ -97,6 +97,13 @@ int sl_law_optimal_among(const sl_law *law, const sl_cost *cost, double n, doubl
                          const double *sparsities, size_t count, sl_law_optimum *out,
                          size_t *chosen);
 
+/* The same with a factor eta_i > 0 per candidate on its sparse term, as an
+ * n:m pattern's fitted factor: (a_s eta_i (1 - S)^b_s + c_s) N^-b_n + ...
+ * factors NULL: every eta 1 (sl_law_optimal_among). */
+int sl_law_optimal_among_factors(const sl_law *law, const sl_cost *cost, double n, double d_dense,
+                                 const double *sparsities, const double *factors, size_t count,
+                                 sl_law_optimum *out, size_t *chosen);
+
 /* D_0(N): the budget (as D_dense) above which S_opt > 0 under cost. Closed
  * form for both models: the slope of the loss at S = 0 changes sign at
  * D_0 = a_d (k b_d N^b_n / (a_s b_s))^(1/b_d), k = 1 + mean_density'(0). */

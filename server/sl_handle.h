@@ -32,6 +32,27 @@ void sl_handle_contours(sl_request *req);
 
 /* sl_handle_plans.c */
 void sl_handle_compute_optimal(sl_request *req);
+/* sl_handle_patterns.c: a law version's n:m pattern factors for queries. */
+typedef struct sl_handle_patterns {
+    size_t count;        /* the patterns asked about */
+    const char *name[8]; /* "2:4", borrowed (8: SL_QUERY_MAX_PATTERNS) */
+    double eta[8];       /* fitted factor, or 1 */
+    int index[8];        /* into the record's patterns; -1: not fitted */
+    unsigned npatterns;  /* the record's */
+    double *draw_eta;    /* per draw, npatterns each; NULL without */
+} sl_handle_patterns;
+void sl_handle_patterns_load(sl_request *req, const struct sl_law_record *rec,
+                             const char *const *names, size_t count, size_t ndraws,
+                             sl_handle_patterns *out);
+/* Pattern i's factor in draw `draw` (its fitted factor without draws, 1
+ * when it has none). */
+double sl_handle_patterns_draw_eta(const sl_handle_patterns *p, size_t i, size_t draw);
+/* [{"pattern", "eta", "fitted", "interval"?, "note"?}, ...] */
+json_t *sl_handle_patterns_json(const struct sl_law_record *rec, const sl_handle_patterns *p);
+void sl_handle_patterns_free(sl_handle_patterns *p);
+
+/* sl_handle_next_runs.c */
+void sl_handle_next_runs(sl_request *req);
 
 /* sl_handle_datasets.c */
 void sl_handle_dataset_create(sl_request *req);

@@ -7,6 +7,7 @@
 
 #include "sl_handle.h"
 #include "sl_handle_plans.h"
+#include "sl_dataset.h" /* SL_DATASET_PATTERN_TOL */
 #include "sl_fit.h"
 #include "sl_law_json.h"
 #include "sl_query.h"
@@ -77,14 +78,34 @@ static void reply_law_ref(sl_request *req, const sl_law_record *rec, json_t *bod
     sl_reply_json(req, 200, body);
 }
 
+/* pattern=n:m of a loss query: its sparsity 1 - n/m (the default of
+ * sparsity=, which must agree when given) and name. */
+static int parse_loss_pattern(sl_request *req, const char *text, double *sparsity, char *name,
+                              size_t cap, sl_error *err) {
+    int n, m;
+    if (sl_parse_pattern("pattern", text, &n, &m, err)) return -1;
+    snprintf(name, cap, "%d:%d", n, m);
+    double s = 1.0 - (double)n / (double)m;
+    if (sl_req_number(req, "sparsity", &sl_range_sparsity, &s, sparsity, err)) return -1;
+    if (fabs(*sparsity - s) > SL_DATASET_PATTERN_TOL)
+        return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "pattern",
+                            "pattern %s means sparsity %.17g, but sparsity is %.17g", name, s,
+                            *sparsity);
+    return 0;
+}
+
 void sl_handle_loss(sl_request *req) {
     sl_law_record rec;
     sl_point p;
     sl_error err;
+    const char *pattern = sl_req_query(req, "pattern");
+    char pattern_name[SL_QUERY_PATTERN_NAME_MAX] = "";
     if (sl_handle_path_law(req, &rec) != 0) return;
     sl_plan_strategy strategy;
     double pretrain, factor = 1;
-    if (sl_req_number(req, "sparsity", &sl_range_sparsity, NULL, &p.sparsity, &err) ||
+    if ((pattern ? parse_loss_pattern(req, pattern, &p.sparsity, pattern_name, sizeof pattern_name,
+                                      &err)
+                 : sl_req_number(req, "sparsity", &sl_range_sparsity, NULL, &p.sparsity, &err)) ||
         amount(req, "nonzeros", NULL, &p.nonzeros, &err) ||
         amount(req, "data", NULL, &p.data, &err) ||
         sl_handle_strategy_params(req, &strategy, &pretrain, &err)) {
@@ -98,7 +119,23 @@ void sl_handle_loss(sl_request *req) {
     /* A pruning run of D units counts as factor x D from scratch. */
     double given_data = p.data;
     p.data *= factor;
-    json_t *body = sl_loss_json(&rec.law, &p);
+    draws d;
+    draws_load(req, &rec, &d);
+    sl_law law = rec.law;
+    json_t *pattern_json = NULL;
+    if (pattern) { /* the pattern's factor on the sparse term, in the law and each draw */
+        const char *names[1] = {pattern_name};
+        sl_handle_patterns pf;
+        sl_handle_patterns_load(req, &rec, names, 1, d.n, &pf);
+        law.a_s *= pf.eta[0];
+        for (size_t i = 0; i < d.n; i++)
+            d.law[i].a_s *= sl_handle_patterns_draw_eta(&pf, 0, i);
+        json_t *all = sl_handle_patterns_json(&rec, &pf);
+        pattern_json = json_incref(json_array_get(all, 0));
+        json_decref(all);
+        sl_handle_patterns_free(&pf);
+    }
+    json_t *body = sl_loss_json(&law, &p);
     if (strategy == SL_PLAN_PRETRAINED) {
         json_object_set_new(body, "data", json_real(given_data));
         json_object_set_new(body, "effective_data", sl_json_number(p.data));
@@ -116,8 +153,11 @@ void sl_handle_loss(sl_request *req) {
         json_object_set_new(units, "effective_data",
                             json_pack("s+", sl_data_unit_name(rec.data_unit),
                                       " from scratch that the pruning run's data is worth"));
-    draws d;
-    draws_load(req, &rec, &d);
+    if (pattern_json) {
+        json_object_set_new(body, "pattern", pattern_json);
+        json_object_set_new(units, "pattern",
+                            json_string("eta: dimensionless factor on a_s for the pattern"));
+    }
     add_loss_interval(body, &d, &p);
     add_interval_unit(units, &d, "loss");
     draws_free(&d);
@@ -210,27 +250,39 @@ void sl_handle_optimal_sparsity(sl_request *req) {
             return;
         if (given_pattern && sl_handle_pretrained_range(req, "pattern", given_s)) return;
     }
-    int rc = patterns ? sl_law_optimal_among(&rec.law, &q.cost, q.nonzeros, q.dense_data, pattern_s,
-                                             npatterns, &opt, &chosen)
+    const char *names[SL_QUERY_MAX_PATTERNS];
+    for (size_t i = 0; i < npatterns; i++)
+        names[i] = pattern_names[i];
+    sl_handle_patterns pf;
+    sl_handle_patterns_load(req, &rec, names, npatterns, 0, &pf);
+    int rc = patterns ? sl_law_optimal_among_factors(&rec.law, &q.cost, q.nonzeros, q.dense_data,
+                                                     pattern_s, pf.eta, npatterns, &opt, &chosen)
                       : sl_plan_optimal_sparsity(&rec.law, &q.cost, strategy, q.nonzeros,
                                                  q.dense_data, q.max_sparsity, &opt);
     if (rc != SL_LAW_OK || !isfinite(opt.loss) || !isfinite(opt.dense_loss)) {
         sl_reply_fail(req, SL_ERR_UNPROCESSABLE, NULL,
                       "the law gives no finite optimum for nonzeros=%g and this budget",
                       q.nonzeros);
+        sl_handle_patterns_free(&pf);
         return;
     }
     q.pattern = !patterns ? "unstructured" : chosen == npatterns ? "dense" : pattern_names[chosen];
     if (patterns) q.max_sparsity = NAN;
     json_t *body = sl_optimum_json(&rec, &q, &opt);
+    if (patterns) json_object_set_new(body, "pattern_factors", sl_handle_patterns_json(&rec, &pf));
     sl_law_optimum at;
-    if (given_pattern && sl_plan_optimum_at(&rec.law, &q.cost, strategy, q.nonzeros, q.dense_data,
+    sl_law at_law = rec.law; /* the given pattern's fitted factor, if the law has one */
+    const sl_law_pattern *given_factor =
+        given_pattern ? sl_law_record_pattern(&rec, given_name) : NULL;
+    if (given_factor) at_law.a_s *= given_factor->eta;
+    if (given_pattern && sl_plan_optimum_at(&at_law, &q.cost, strategy, q.nonzeros, q.dense_data,
                                             given_s, &at) == SL_LAW_OK)
         json_object_set_new(body, "at_pattern",
-                            json_pack("{s:s, s:f, s:o, s:o, s:o}", "pattern", given_name,
+                            json_pack("{s:s, s:f, s:o, s:o, s:o, s:f}", "pattern", given_name,
                                       "sparsity", given_s, "loss", sl_json_number(at.loss), "data",
                                       sl_json_number(at.data), "loss_above_optimum",
-                                      sl_json_number(at.loss - opt.loss)));
+                                      sl_json_number(at.loss - opt.loss), "eta",
+                                      given_factor ? given_factor->eta : 1.0));
     if (strategy == SL_PLAN_PRETRAINED) {
         json_object_set_new(body, "strategy",
                             sl_strategy_json(strategy, opt.sparsity, pretrain,
@@ -244,15 +296,21 @@ void sl_handle_optimal_sparsity(sl_request *req) {
     /* The interval of S_opt over the bootstrap draws of a fitted law. */
     draws d;
     draws_load(req, &rec, &d);
+    sl_handle_patterns_free(&pf);
+    sl_handle_patterns_load(req, &rec, names, npatterns, d.n, &pf);
     size_t ok = 0;
     for (size_t i = 0; i < d.n; i++) {
         sl_law_optimum o;
         size_t pick;
-        int r = patterns ? sl_law_optimal_among(&d.law[i], &q.cost, q.nonzeros, q.dense_data,
-                                                pattern_s, npatterns, &o, &pick)
-                         : sl_plan_optimal_sparsity(
-                               &d.law[i], &q.cost, strategy, q.nonzeros, q.dense_data,
-                               isnan(q.max_sparsity) ? default_max_sparsity : q.max_sparsity, &o);
+        double eta[SL_QUERY_MAX_PATTERNS];
+        for (size_t k = 0; k < npatterns; k++)
+            eta[k] = sl_handle_patterns_draw_eta(&pf, k, i);
+        int r = patterns
+                    ? sl_law_optimal_among_factors(&d.law[i], &q.cost, q.nonzeros, q.dense_data,
+                                                   pattern_s, eta, npatterns, &o, &pick)
+                    : sl_plan_optimal_sparsity(
+                          &d.law[i], &q.cost, strategy, q.nonzeros, q.dense_data,
+                          isnan(q.max_sparsity) ? default_max_sparsity : q.max_sparsity, &o);
         if (r == SL_LAW_OK) d.values[ok++] = o.sparsity;
     }
     d.n = ok;
@@ -260,6 +318,7 @@ void sl_handle_optimal_sparsity(sl_request *req) {
     if (interval) json_object_set_new(body, "interval", interval);
     add_interval_unit(json_object_get(body, "units"), &d, "sparsity");
     draws_free(&d);
+    sl_handle_patterns_free(&pf);
     sl_reply_json(req, 200, body);
 }
 

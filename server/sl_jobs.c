@@ -80,8 +80,8 @@ static void set_warnings(sl_law_record *rec, const sl_fit_diag *diag) {
  * transaction; an unidentified fit only with "publish": "always" (else the
  * result is kept and nothing is published). */
 static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *req,
-                    const sl_dataset *ds, const unsigned char *heldout, const sl_fit_result *res,
-                    const sl_fit_diag *diag, double seconds) {
+                    const sl_dataset *ds, const sl_fit_selection *sel, const sl_fit_result *res,
+                    const sl_fit_diag *diag, json_t *rolled, double seconds) {
     sl_law_record rec;
     memset(&rec, 0, sizeof rec);
     snprintf(rec.name, sizeof rec.name, "%s", job->law);
@@ -93,10 +93,12 @@ static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *
     snprintf(rec.reference, sizeof rec.reference, "fit %lld of dataset %lld", job->id,
              job->dataset_id);
     rec.fit_id = job->id;
+    sl_fit_patterns_record(sel, res, &rec);
     json_t *summary = sl_fit_summary_json(req, res, job->id);
     size_t n = json_dumpb(summary, rec.fit_json, sizeof rec.fit_json - 1, JSON_COMPACT);
     json_decref(summary);
     if (n == 0 || n >= sizeof rec.fit_json - 1) {
+        json_decref(rolled);
         fail(jobs, job->id, "internal: the fit summary is too large to publish");
         return;
     }
@@ -104,7 +106,8 @@ static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *
     snprintf(rec.verdict, sizeof rec.verdict, "%s", sl_fit_verdict_name(diag->verdict));
     set_warnings(&rec, diag);
     int published = diag->verdict != SL_FIT_VERDICT_UNIDENTIFIED || req->publish_always;
-    json_t *result = sl_fit_result_json(req, ds, heldout, res, seconds);
+    json_t *result = sl_fit_result_json(req, ds, sel, res, seconds);
+    if (rolled) json_object_set_new(result, "rollout", rolled);
     json_t *dj = sl_fit_diag_json(diag, ds->data_unit);
     char *diag_text = json_dumps(dj, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_object_set_new(result, "verdict", json_string(rec.verdict));
@@ -120,7 +123,7 @@ static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *
     if (!text || !diag_text) abort();
     rec.diagnostics = diag_text;
     int rc = sl_store_fit_succeed(jobs->store, job->id, text, published ? &rec : NULL, res->draws,
-                                  res->n_draws);
+                                  res->n_draws, res->draw_eta);
     free(text);
     free(diag_text);
     if (rc == SL_STORE_CONFLICT)
@@ -136,18 +139,61 @@ static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *
 static void diagnose_and_publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *req,
                                  const sl_dataset *ds, const sl_fit_selection *sel,
                                  const sl_fit_options *opt, const sl_fit_result *res,
-                                 double start) {
+                                 json_t *rolled, double start) {
     sl_fit_diag *diag = malloc(sizeof *diag);
     if (!diag) abort();
     sl_fit_diag_options dopt = {req->ref_nonzeros, req->ref_data, 0};
     int rc = sl_fit_diagnose(sel->rows, sel->n, opt, res, &dopt, diag);
-    if (rc == SL_FIT_ECANCELLED)
+    if (rc == SL_FIT_OK) {
+        publish(jobs, job, req, ds, sel, res, diag, rolled, sl_time_monotonic() - start);
+        rolled = NULL; /* publish hands it to the result */
+    } else if (rc == SL_FIT_ECANCELLED) {
         log_fit(job->id, "fit_interrupted", "queued again for the next start");
-    else if (rc != SL_FIT_OK)
+    } else {
         fail(jobs, job->id, "internal: the fit's diagnostics could not be computed");
-    else
-        publish(jobs, job, req, ds, sel->heldout, res, diag, sl_time_monotonic() - start);
+    }
+    json_decref(rolled);
     free(diag);
+}
+
+/* The rollout: for each of the largest m levels, the law fitted to the rows
+ * below it (no bootstrap: only its point errors are reported) evaluated on
+ * the level's rows. *out is the result's `rollout`; returns sl_fit's status
+ * (reason filled) when a step's fit fails or is cancelled. */
+static int rollout(const sl_fit_request *req, const sl_fit_selection *sel,
+                   const sl_fit_options *base, json_t **out, char *reason, size_t size) {
+    size_t m = req->rollout_levels;
+    *out = NULL;
+    if (!m) return SL_FIT_OK;
+    sl_fit_row *train = malloc(2 * sel->n * sizeof *train);
+    sl_fit_rollout_step *steps = calloc(m, sizeof *steps);
+    double *levels = malloc(sel->n * sizeof *levels);
+    if (!train || !steps || !levels) abort();
+    sl_fit_options opt = *base;
+    opt.bootstrap = 0;
+    opt.progress = NULL;
+    opt.pattern = NULL; /* refused with a rollout: a step may lack a pattern's rows */
+    opt.npatterns = 0;
+    int rc = SL_FIT_OK;
+    for (size_t k = 0; k < m && rc == SL_FIT_OK; k++) {
+        size_t ntrain, ntest;
+        sl_fit_row *test = train + sel->n;
+        sl_fit_rollout_split(sel, k, train, &ntrain, test, &ntest);
+        sl_fit_result res;
+        rc = sl_fit(train, ntrain, &opt, &res, reason, size);
+        if (rc != SL_FIT_OK) break;
+        steps[k].nonzeros = sel->levels[k];
+        steps[k].fitted_rows = ntrain;
+        steps[k].fitted_levels = sl_fit_nonzeros_levels(train, ntrain, levels);
+        steps[k].largest_fitted = levels[0];
+        sl_fit_evaluate(&res.law, test, ntest, &req->loss, NULL, NULL, &steps[k].errors);
+        sl_fit_result_free(&res);
+    }
+    if (rc == SL_FIT_OK) *out = sl_fit_rollout_json(req, steps, m);
+    free(train);
+    free(steps);
+    free(levels);
+    return rc;
 }
 
 static void run(sl_jobs *jobs, const sl_fit_job *job) {
@@ -193,16 +239,23 @@ static void run(sl_jobs *jobs, const sl_fit_job *job) {
     opt.progress = on_progress;
     opt.progress_ctx = &progress;
     opt.cancel = &jobs->cancel;
+    opt.pattern = sel.npatterns ? sel.pattern : NULL;
+    opt.npatterns = sel.npatterns;
     sl_fit_result res;
     double start = sl_time_monotonic();
     log_fit(job->id, "fit_started", NULL);
     int rc = sl_fit(sel.rows, sel.n, &opt, &res, reason, sizeof reason);
+    json_t *rolled = NULL;
+    if (rc == SL_FIT_OK) {
+        rc = rollout(&req, &sel, &opt, &rolled, reason, sizeof reason);
+        if (rc != SL_FIT_OK) sl_fit_result_free(&res);
+    }
     if (rc == SL_FIT_ECANCELLED) {
         log_fit(job->id, "fit_interrupted", "queued again for the next start");
     } else if (rc != SL_FIT_OK) {
         fail(jobs, job->id, reason[0] ? reason : "the fit failed");
     } else {
-        diagnose_and_publish(jobs, job, &req, &ds, &sel, &opt, &res, start);
+        diagnose_and_publish(jobs, job, &req, &ds, &sel, &opt, &res, rolled, start);
         sl_fit_result_free(&res);
     }
 out:

@@ -28,7 +28,7 @@ const sl_route sl_routes[] = {
      "/v1/laws/{name}/loss",
      sl_handle_loss,
      0,
-     {"sparsity", "nonzeros", "data", "version", "strategy"},
+     {"sparsity", "nonzeros", "data", "pattern", "version", "strategy"},
      "predicted loss at one point"},
     {"POST",
      "/v1/laws/{name}/loss",
@@ -86,6 +86,13 @@ const sl_route sl_routes[] = {
      {"levels", "nonzeros_min", "nonzeros_max", "points", "version", "format", "cost_model",
       "prune_start", "prune_end"},
      "iso-S_opt lines over (nonzeros, compute) beside the dense compute-optimal line"},
+    {"POST",
+     "/v1/laws/{name}/next-runs",
+     sl_handle_next_runs,
+     JSON_BODY,
+     {"version"},
+     "rank candidate runs by how much each is expected to narrow a decision's interval per "
+     "FLOP, from the law's bootstrap draws"},
 
     {"POST",
      "/v1/datasets",

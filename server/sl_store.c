@@ -124,6 +124,11 @@ static const char *const migrations[] = {
     "ALTER TABLE law_versions ADD COLUMN verdict TEXT;"
     "ALTER TABLE law_versions ADD COLUMN warnings TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE law_versions ADD COLUMN diagnostics TEXT;",
+
+    /* 6: a fitted law's n:m pattern factors (sl_law_patterns_format) and
+     * each bootstrap draw's factors, npatterns doubles per draw. */
+    "ALTER TABLE law_versions ADD COLUMN patterns TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE law_versions ADD COLUMN pattern_draws BLOB;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -85,6 +85,10 @@ int sl_store_law_draws(sl_store *store, const char *name, long version, sl_law *
 /* The diagnostics kept with a fitted law version (JSON text, malloc'd; the
  * caller frees), NULL in *json when it has none. */
 int sl_store_law_diagnostics(sl_store *store, const char *name, long version, char **json);
+/* Each draw's pattern factors, npatterns per draw in draw order: *eta
+ * malloc'd (caller frees), *n draws (0 when the version has none). */
+int sl_store_law_pattern_draws(sl_store *store, const char *name, long version, unsigned npatterns,
+                               double **eta, size_t *n);
 
 /* ---- datasets: uploaded sweeps (sl_store_datasets.c) ---- */
 
@@ -160,7 +164,8 @@ int sl_store_fit_progress(sl_store *store, long long id, double fraction);
  * publish->name (with its draws) is written in the same transaction as the
  * result; CONFLICT if that name is a built-in law. */
 int sl_store_fit_succeed(sl_store *store, long long id, const char *result_json,
-                         sl_law_record *publish, const sl_law *draws, size_t ndraws);
+                         sl_law_record *publish, const sl_law *draws, size_t ndraws,
+                         const double *draw_eta);
 int sl_store_fit_fail(sl_store *store, long long id, const char *error);
 /* At start: fits that were running when the server stopped run again. */
 int sl_store_fit_requeue_running(sl_store *store);

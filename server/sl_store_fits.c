@@ -217,6 +217,7 @@ typedef struct {
     sl_law_record *publish;
     const sl_law *draws;
     size_t ndraws;
+    const double *draw_eta; /* publish->npatterns per draw, or NULL */
 } fit_end;
 
 static int end_fit_tx(sl_store_conn *c, void *ctx) {
@@ -226,7 +227,7 @@ static int end_fit_tx(sl_store_conn *c, void *ctx) {
         int state = sl_store_law_state(c, e->publish->name);
         if (state == SL_STORE_ERROR) return SL_STORE_ERROR;
         if (state == SL_STORE_LAW_BUILTIN) return SL_STORE_CONFLICT;
-        int rc = sl_store_law_insert_version(c, e->publish, e->draws, e->ndraws);
+        int rc = sl_store_law_insert_version(c, e->publish, e->draws, e->ndraws, e->draw_eta);
         if (rc != SL_STORE_OK) return rc;
         version = e->publish->version;
     }
@@ -243,15 +244,15 @@ static int end_fit_tx(sl_store_conn *c, void *ctx) {
 }
 
 int sl_store_fit_succeed(sl_store *s, long long id, const char *result_json, sl_law_record *publish,
-                         const sl_law *draws, size_t ndraws) {
-    fit_end e = {id, SL_FIT_STATE_SUCCEEDED, result_json, NULL, publish, draws, ndraws};
+                         const sl_law *draws, size_t ndraws, const double *draw_eta) {
+    fit_end e = {id, SL_FIT_STATE_SUCCEEDED, result_json, NULL, publish, draws, ndraws, draw_eta};
     int rc = sl_store_in_transaction(s, end_fit_tx, &e);
     if (publish) sl_store_law_cache_drop(s, publish->name);
     return rc;
 }
 
 int sl_store_fit_fail(sl_store *s, long long id, const char *error) {
-    fit_end e = {id, SL_FIT_STATE_FAILED, NULL, error, NULL, NULL, 0};
+    fit_end e = {id, SL_FIT_STATE_FAILED, NULL, error, NULL, NULL, 0, NULL};
     return sl_store_in_transaction(s, end_fit_tx, &e);
 }
 

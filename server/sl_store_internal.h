@@ -127,7 +127,7 @@ int sl_store_law_state(sl_store_conn *c, const char *name);
 /* Inserts a version on c inside the caller's transaction, with its
  * bootstrap draws (none: NULL, 0). */
 int sl_store_law_insert_version(sl_store_conn *c, sl_law_record *rec, const sl_law *draws,
-                                size_t ndraws);
+                                size_t ndraws, const double *draw_eta);
 /* After a committed write to name: its cached latest version is stale. */
 void sl_store_law_cache_drop(sl_store *s, const char *name);
 /* At open: loads the built-in laws not yet in the database. 0 or -1. */

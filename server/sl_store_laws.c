@@ -25,6 +25,7 @@ enum law_stmt {
     ST_LAW_DELETE,
     ST_LAW_DRAWS,
     ST_LAW_DIAGNOSTICS,
+    ST_LAW_PATTERN_DRAWS,
     LAW_STMT_COUNT
 };
 
@@ -32,7 +33,7 @@ enum law_stmt {
     "v.name, v.version, v.description, v.a_s, v.b_s, v.c_s, v.b_n, v.a_d, v.b_d, v.c, "            \
     "v.data_unit, v.source_kind, v.reference, v.fit_id, v.created_at, l.builtin, "                 \
     "v.fit_json, coalesce(length(v.draws), 0) / " DRAW_BYTES_TEXT ", coalesce(v.verdict, ''), "    \
-    "v.warnings"
+    "v.warnings, v.patterns"
 
 static const char *const law_sql[LAW_STMT_COUNT] = {
     [ST_LAW_LATEST] = "SELECT " LAW_COLUMNS " FROM law_versions v JOIN laws l USING (name) "
@@ -53,13 +54,15 @@ static const char *const law_sql[LAW_STMT_COUNT] = {
     [ST_LAW_INSERT_VERSION] =
         "INSERT INTO law_versions (name, version, description, a_s, b_s, c_s, b_n, a_d, b_d, "
         "c, data_unit, source_kind, reference, fit_id, fit_json, draws, verdict, warnings, "
-        "diagnostics) "
+        "diagnostics, patterns, pattern_draws) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-        "?19) "
+        "?19, ?20, ?21) "
         "RETURNING created_at",
     [ST_LAW_DELETE] = "DELETE FROM law_versions WHERE name = ?1",
     [ST_LAW_DRAWS] = "SELECT draws FROM law_versions WHERE name = ?1 AND version = ?2",
     [ST_LAW_DIAGNOSTICS] = "SELECT diagnostics FROM law_versions WHERE name = ?1 AND version = ?2",
+    [ST_LAW_PATTERN_DRAWS] =
+        "SELECT pattern_draws FROM law_versions WHERE name = ?1 AND version = ?2",
 };
 
 const sl_store_statements sl_store_law_statements = {law_sql, LAW_STMT_COUNT};
@@ -129,10 +132,11 @@ static void read_law(sqlite3_stmt *st, sl_law_record *r) {
     r->draws = (long)sqlite3_column_int64(st, 17);
     sl_store_copy_text(r->verdict, sizeof r->verdict, st, 18);
     sl_store_copy_text(r->warnings, sizeof r->warnings, st, 19);
+    sl_law_patterns_parse((const char *)sqlite3_column_text(st, 20), r);
 }
 
 int sl_store_law_insert_version(sl_store_conn *c, sl_law_record *rec, const sl_law *draws,
-                                size_t ndraws) {
+                                size_t ndraws, const double *draw_eta) {
     sqlite3_stmt *ins_name = stmt(c, ST_LAW_INSERT_NAME);
     sqlite3_stmt *next = stmt(c, ST_LAW_NEXT_VERSION);
     sqlite3_stmt *ins = stmt(c, ST_LAW_INSERT_VERSION);
@@ -168,6 +172,12 @@ int sl_store_law_insert_version(sl_store_conn *c, sl_law_record *rec, const sl_l
     if (rec->verdict[0]) sl_store_bind_text(ins, 17, rec->verdict);
     sl_store_bind_text(ins, 18, rec->warnings);
     if (rec->diagnostics) sl_store_bind_text(ins, 19, rec->diagnostics);
+    char patterns[SL_LAW_PATTERNS_TEXT];
+    if (sl_law_patterns_format(rec, patterns, sizeof patterns) != 0) goto out;
+    sl_store_bind_text(ins, 20, patterns);
+    if (ndraws && rec->npatterns && draw_eta)
+        sqlite3_bind_blob64(ins, 21, draw_eta, ndraws * rec->npatterns * sizeof *draw_eta,
+                            SQLITE_TRANSIENT);
     if (sqlite3_step(ins) != SQLITE_ROW) goto out;
     sl_store_copy_text(rec->created_at, sizeof rec->created_at, ins, 0);
     if (sqlite3_step(ins) != SQLITE_DONE) goto out;
@@ -210,7 +220,7 @@ int sl_store_law_load_builtins(sl_store_conn *c) {
         int state = sl_store_law_state(c, rec.name);
         if (state == SL_STORE_ERROR) goto rollback;
         if (state != SL_STORE_LAW_ABSENT) continue; /* loaded on an earlier start */
-        if (sl_store_law_insert_version(c, &rec, NULL, 0) != SL_STORE_OK) goto rollback;
+        if (sl_store_law_insert_version(c, &rec, NULL, 0, NULL) != SL_STORE_OK) goto rollback;
     }
     if (sl_store_exec(c->db, "COMMIT") == 0) return 0;
 rollback:
@@ -289,7 +299,7 @@ static int put_law_tx(sl_store_conn *c, void *ctx) {
     *p->created = state == SL_STORE_LAW_ABSENT;
     return state == SL_STORE_ERROR         ? SL_STORE_ERROR
            : state == SL_STORE_LAW_BUILTIN ? SL_STORE_CONFLICT
-                                           : sl_store_law_insert_version(c, p->rec, NULL, 0);
+                                           : sl_store_law_insert_version(c, p->rec, NULL, 0, NULL);
 }
 
 int sl_store_law_put(sl_store *s, sl_law_record *rec, int *created) {
@@ -374,4 +384,31 @@ static void read_text(sqlite3_stmt *st, void *ctx) {
 int sl_store_law_diagnostics(sl_store *s, const char *name, long version, char **json) {
     *json = NULL;
     return law_version_column(s, ST_LAW_DIAGNOSTICS, name, version, read_text, json);
+}
+
+typedef struct {
+    unsigned npatterns;
+    double **eta;
+    size_t *n;
+} pattern_draws_out;
+
+static void read_pattern_draws(sqlite3_stmt *st, void *ctx) {
+    pattern_draws_out *o = ctx;
+    size_t row = o->npatterns * sizeof **o->eta;
+    size_t count = (size_t)sqlite3_column_bytes(st, 0) / row;
+    if (count) {
+        *o->eta = malloc(count * row);
+        if (!*o->eta) abort();
+        memcpy(*o->eta, sqlite3_column_blob(st, 0), count * row);
+    }
+    *o->n = count;
+}
+
+int sl_store_law_pattern_draws(sl_store *s, const char *name, long version, unsigned npatterns,
+                               double **eta, size_t *n) {
+    pattern_draws_out o = {npatterns, eta, n};
+    *eta = NULL;
+    *n = 0;
+    if (!npatterns) return SL_STORE_OK;
+    return law_version_column(s, ST_LAW_PATTERN_DRAWS, name, version, read_pattern_draws, &o);
 }

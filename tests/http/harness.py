@@ -422,6 +422,39 @@ class Base(unittest.TestCase):
             self.assertEqual(table.get(code), status, code)
 
 
+def ndjson(rows):
+    """Rows (dicts) as an NDJSON upload body."""
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+class FitServer(Server):
+    """A server whose client waits long enough for POST /v1/fits?wait=true
+    on a loaded machine."""
+
+    def connect(self, timeout=90):
+        return super().connect(timeout)
+
+
+class FitBase(Base):
+    """Uploads of rows and fits that must succeed, on the shared server."""
+
+    def upload_rows(self, rows, name, data_unit="tokens"):
+        r = self.srv.request("POST", "/v1/datasets?" + q(name=name, data_unit=data_unit),
+                             body=ndjson(rows), headers={"Content-Type": "application/x-ndjson"},
+                             token=TOKEN)
+        self.assertEqual(r.status, 201, r)
+        return r.json()["id"]
+
+    def post_fit(self, body):
+        return self.srv.request("POST", "/v1/fits?wait=true", json_body=body, token=TOKEN)
+
+    def fit_ok(self, body):
+        r = self.post_fit(body)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["state"], "succeeded", r)
+        return r.json()
+
+
 class OwnServers:
     """A mixin for tests that start servers of their own on one temporary
     data directory (restarts, kills): start() them, stop() checks each stops

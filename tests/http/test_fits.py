@@ -582,6 +582,105 @@ class TestHoldout(Base):
         self.assertGreaterEqual(smallest_held, largest_fitted)
         self.check_holdout(f, held, "syn-ho-nz")
 
+    def test_largest_nonzeros_ties_go_to_the_earlier_row(self):
+        # 16 rows share the largest nonzeros (1e9); 5 of them are held out:
+        # the first 5 in dataset order, on every fit of the same request
+        top = max(r["nonzeros"] for r in self.rows)
+        tied = [i for i, r in enumerate(self.rows) if r["nonzeros"] == top]
+        self.assertEqual(len(tied), 16)
+        for law in ("syn-ho-tie1", "syn-ho-tie2"):
+            f = self.fit({"dataset": self.ds, "law": law, "loss": SYN_LOSS, "bootstrap": 0,
+                          "starts": 8, "holdout": {"largest_nonzeros": 5}})
+            held = [i for i, r in enumerate(f["residuals"]) if r["heldout"]]
+            self.assertEqual(held, tied[:5])
+
+    def test_by_largest_nonzeros_levels(self):
+        levels = sorted({r["nonzeros"] for r in self.rows}, reverse=True)
+        self.assertEqual(len(levels), 5)
+        f = self.fit({"dataset": self.ds, "law": "syn-ho-lv", "loss": SYN_LOSS, "bootstrap": 0,
+                      "holdout": {"largest_nonzeros_levels": 2}})
+        self.assertEqual(f["request"]["holdout"], {"largest_nonzeros_levels": 2})
+        held = {i for i, r in enumerate(self.rows) if r["nonzeros"] in levels[:2]}
+        self.assertEqual(len(held), 32)  # every row of the two sizes, none of the others
+        self.check_holdout(f, held, "syn-ho-lv")
+
+    def test_levels_that_leave_too_few_to_fit(self):
+        for k, left in ((4, 1), (5, 0), (9, 0)):
+            with self.subTest(k=k):
+                r = self.srv.request("POST", "/v1/fits", token=TOKEN, json_body={
+                    "dataset": self.ds, "law": "syn-ho-bad", "loss": SYN_LOSS,
+                    "holdout": {"largest_nonzeros_levels": k}})
+                err = self.assert_error(r, 422, "unprocessable", "holdout.largest_nonzeros_levels")
+                self.assertIn("%d largest of the 5 nonzeros levels" % k, err["message"])
+                self.assertIn("leaves %d" % left, err["message"])
+        for bad in ({"largest_nonzeros_levels": 0}, {"largest_nonzeros_levels": "2"},
+                    {"largest_nonzeros_levels": 1.5},
+                    {"largest_nonzeros_levels": 1, "largest_nonzeros": 1}):
+            with self.subTest(holdout=bad):
+                r = self.srv.request("POST", "/v1/fits", token=TOKEN, json_body={
+                    "dataset": self.ds, "law": "syn-ho-bad", "holdout": bad})
+                err = self.assert_error(r, 400, "invalid_body")
+                self.assertTrue(err["field"].startswith("holdout"), err)
+        self.assertEqual(self.srv.get("/v1/laws/syn-ho-bad").status, 404)
+
+    def test_rollout(self):
+        """Each step is the law fitted to the smaller models alone: the same
+        fit as holding out the larger levels, so its errors on the level are
+        that fit's held-out errors on the level's rows."""
+        levels = sorted({r["nonzeros"] for r in self.rows}, reverse=True)
+        body = {"dataset": self.ds, "law": "syn-roll", "loss": SYN_LOSS, "bootstrap": 0,
+                "starts": 16, "rollout": {"levels": 2}}
+        f = self.fit(body)
+        self.assertEqual(f["request"]["rollout"], {"levels": 2})
+        ro = f["rollout"]
+        self.assertEqual(ro["levels"], 2)
+        self.assertEqual(ro["units"]["rmse"], "loss units")
+        self.assertIn("fraction", ro["units"]["mean_abs_rel_error"])
+        self.assertEqual([s["level"] for s in ro["steps"]], [1, 2])
+        for k, step in enumerate(ro["steps"]):
+            self.assertEqual(step["nonzeros"], levels[k])
+            self.assertEqual(step["rows"], 16)
+            self.assertEqual(step["fitted_rows"], 16 * (4 - k))
+            self.assertEqual(step["fitted_levels"], 4 - k)
+            self.assertEqual(step["largest_fitted_nonzeros"], levels[k + 1])
+            # the same fit by hand: hold out level k and every larger one
+            ref = self.fit({"dataset": self.ds, "law": "syn-roll-ref", "loss": SYN_LOSS,
+                            "bootstrap": 0, "starts": 16,
+                            "holdout": {"largest_nonzeros_levels": k + 1}})
+            at = [r for r in ref["residuals"] if r["nonzeros"] == levels[k]]
+            self.assertEqual(len(at), step["rows"])
+            self.assert_rel(step["rmse"],
+                            math.sqrt(sum(r["residual"] ** 2 for r in at) / len(at)), 1e-9)
+            self.assert_rel(step["max_abs_error"], max(abs(r["residual"]) for r in at), 1e-9)
+            self.assert_rel(step["mean_abs_rel_error"],
+                            sum(abs(r["residual"]) / r["loss"] for r in at) / len(at), 1e-9)
+            obj = sum(huber(math.log(r["predicted"]) - math.log(r["loss"]), SYN_LOSS["delta"])
+                      for r in at) / len(at)
+            self.assert_rel(step["objective"], obj, 1e-9)
+            self.assertLess(step["mean_abs_rel_error"], 0.03)  # a true law extrapolates
+        # the main fit is unchanged by the rollout beside it
+        plain = self.fit({k: v for k, v in body.items() if k != "rollout"} | {"law": "syn-roll2"})
+        self.assertEqual(plain["coefficients"], f["coefficients"])
+        self.assertNotIn("rollout", plain)
+
+    def test_rollout_refused(self):
+        base = {"dataset": self.ds, "law": "syn-roll-bad", "loss": SYN_LOSS}
+        r = self.srv.request("POST", "/v1/fits", token=TOKEN,
+                             json_body=base | {"rollout": {"levels": 4}})
+        err = self.assert_error(r, 422, "unprocessable", "rollout.levels")
+        self.assertIn("at least 6 levels", err["message"])
+        # with 2 levels held out, 3 remain: a rollout over 2 needs 4
+        r = self.srv.request("POST", "/v1/fits", token=TOKEN, json_body=base | {
+            "rollout": {"levels": 2}, "holdout": {"largest_nonzeros_levels": 2}})
+        self.assert_error(r, 422, "unprocessable", "rollout.levels")
+        for bad in ({"levels": 0}, {"levels": 101}, {"levels": "2"}, {"level": 2}, {}, 2, []):
+            with self.subTest(rollout=bad):
+                r = self.srv.request("POST", "/v1/fits", token=TOKEN,
+                                     json_body=base | {"rollout": bad})
+                err = self.assert_error(r, 400, "invalid_body")
+                self.assertTrue(err["field"].startswith("rollout"), err)
+        self.assertEqual(self.srv.get("/v1/laws/syn-roll-bad").status, 404)
+
 
 # ---------------------------------------------------------------- bad uploads
 
