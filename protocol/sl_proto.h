@@ -36,6 +36,8 @@ typedef enum sl_proto_type {
 #define SL_PROTO_TRAINER 8u /* the trainer's command line only */
 #define SL_PROTO_RUN     (SL_PROTO_GRID | SL_PROTO_SWEEP)
 #define SL_PROTO_ANY     (SL_PROTO_GRID | SL_PROTO_SWEEP | SL_PROTO_WORKER | SL_PROTO_TRAINER)
+/* With the owners in a mask: only the options a trainer takes (a flag). */
+#define SL_PROTO_FLAGGED 16u
 
 /*
  * The table: X(ID, name, flag, type, lo, open, hi, default, unit, who, choices, help).
@@ -55,8 +57,8 @@ typedef enum sl_proto_type {
       "unstructured, or n:m such as 2:4 (sparsity 1 - n/m)")                                       \
     X(TOKENS, "tokens", "tokens", INT, 1, 0, 1e12, 1e6, "tokens", GRID, NULL,                      \
       "training tokens (steps = tokens / (batch x context), rounded up)")                          \
-    X(SEED, "seed", "seed", INT, 0, 0, 4294967295.0, 1, "1", GRID, NULL,                           \
-      "seeds initialisation and data order")                                                       \
+    X(SEED, "seed", "seed", INT, 0, 0, 9007199254740992.0, 1, "1", GRID, NULL,                     \
+      "seeds initialisation and data order (at most 2^53: exact in JSON)")                         \
     X(CONTEXT, "context", "context", INT, 1, 0, 4096, 64, "tokens", SWEEP, NULL,                   \
       "tokens (bytes) per window")                                                                 \
     X(BATCH, "batch", "batch", INT, 1, 0, 4096, 4, "windows", SWEEP, NULL, "windows per step")     \

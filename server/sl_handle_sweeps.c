@@ -181,6 +181,9 @@ static json_t *run_json(const sl_run_record *run) {
     json_object_set_new(o, "eta_seconds", run_eta(run->state, progress));
     json_object_set_new(o, "error", text_or_null(run->error));
     json_object_set_new(o, "last_error", text_or_null(run->last_error));
+    json_object_set_new(o, "failure", run->failure[0] ? json_string(run->failure) : json_null());
+    json_object_set_new(o, "last_failure",
+                        run->last_failure[0] ? json_string(run->last_failure) : json_null());
     json_object_set_new(o, "created_at", json_string(run->created_at));
     json_object_set_new(o, "started_at", text_or_null(run->started_at));
     json_object_set_new(o, "finished_at", text_or_null(run->finished_at));
