@@ -97,6 +97,34 @@ const char *sl_proto_default_text(const sl_proto_option *o, char *buf, size_t ca
     return buf;
 }
 
+static const char *owner_name(unsigned who) {
+    return who == SL_PROTO_GRID     ? "grid"
+           : who == SL_PROTO_SWEEP  ? "sweep"
+           : who == SL_PROTO_WORKER ? "worker"
+                                    : "trainer";
+}
+
+const char *sl_proto_doc_option_row(const sl_proto_option *o, char *buf, size_t cap) {
+    char flag[48], d[160], dflt[64];
+    if (o->flag)
+        snprintf(flag, sizeof flag, "`--%s`", o->flag);
+    else
+        snprintf(flag, sizeof flag, "(runner)");
+    snprintf(buf, cap, "| `%s` | %s | %s | %s | %s | %s | %s |", o->name, flag,
+             sl_proto_describe(o, d, sizeof d), sl_proto_default_text(o, dflt, sizeof dflt),
+             o->unit, owner_name(o->who), o->help);
+    return buf;
+}
+
+const char *sl_proto_doc_field_row(const sl_proto_field *f, char *buf, size_t cap) {
+    snprintf(buf, cap, "| `%s` | `%s` | %s | %s | %s | %s |", f->event, f->name, f->type, f->unit,
+             f->required == 1   ? "yes"
+             : f->required == 2 ? "when completed"
+                                : "no",
+             f->help);
+    return buf;
+}
+
 /* ----------------------------------------------------------------- specs */
 
 void sl_proto_spec_init(sl_proto_spec *s) {

@@ -165,8 +165,16 @@ int sl_proto_from_json(sl_proto_spec *s, json_t *obj, unsigned who, const char *
 json_t *sl_proto_to_json(const sl_proto_spec *s, unsigned who);
 /* The option's value as JSON (a number, the pattern or choice as text). */
 json_t *sl_proto_value_json(const sl_proto_spec *s, sl_proto_id id);
-/* The JSON Schema (OpenAPI 3.0) of an object of the options of who. */
+/* The JSON Schema (OpenAPI 3.1) of an object of the options of who. */
 json_t *sl_proto_schema(unsigned who, const char *description);
+/* The description api/openapi.json's TrainerOptions (the sweep options) has. */
+#define SL_PROTO_SCHEMA_DESCRIPTION                                                                \
+    "Options common to every run of a sweep (generated from protocol/sl_proto.h); each absent "    \
+    "one keeps the trainer's default. The corpus is the server's (--corpus), never the request's."
+
+/* The option's row of docs/trainer-protocol.md's table (no newline):
+ * | `name` | `--flag` | values | default | unit | who | meaning |. */
+const char *sl_proto_doc_option_row(const sl_proto_option *o, char *buf, size_t cap);
 
 /* ---- argv ---- */
 
@@ -232,6 +240,9 @@ typedef struct sl_proto_field {
 
 /* The fields' table and its length. */
 const sl_proto_field *sl_proto_fields(size_t *n);
+/* The field's row of docs/trainer-protocol.md's table (no newline):
+ * | `event` | `name` | type | unit | required | meaning |. */
+const char *sl_proto_doc_field_row(const sl_proto_field *f, char *buf, size_t cap);
 
 typedef struct sl_proto_event {
     sl_proto_event_kind kind;
