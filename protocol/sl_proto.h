@@ -11,9 +11,11 @@
  * so the trainer links it too.
  *
  * Adding a trainer option: one row in SL_PROTO_OPTIONS (below), its binding
- * in trainer/sl_train_run.c, its row in docs/trainer-protocol.md (and in the
- * TrainerOptions schema of api/openapi.json when it is a sweep option: the
- * test prints the schema it expects). Every other place reads the table.
+ * (and use) in trainer/sl_train_run.c, then scripts/protocol-sync.sh, which
+ * writes its row into docs/trainer-protocol.md and, for a sweep option, into
+ * api/openapi.json's TrainerOptions. The API, the worker, the three backends
+ * and the trainer's parser and --help read the table; nothing else states a
+ * bound, a default or a field.
  */
 #ifndef SL_PROTO_H
 #define SL_PROTO_H
