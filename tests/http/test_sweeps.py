@@ -465,6 +465,22 @@ class TestFailures(Base):
                 self.assertEqual(run["attempts"], 0, run)
                 self.assertEqual(run["last_failure"], "backend_unavailable", run)
                 self.assertIn("cannot reach the worker", run["last_error"])
+    def test_the_documents_own_trainer_runs(self):
+        # The smallest trainer of docs/trainer-protocol.md, as it is written there.
+        doc = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                                "trainer-protocol.md")).read()
+        code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+        self.assertTrue(code.startswith("#!/usr/bin/env python3\n"))
+        with self.fake_server('exec python3 - "$@" <<\'PY\'\n' + code + "PY\n") as srv:
+            grid = dict(self.ONE, seeds=[1, 2])
+            s = self.post_sweep(sweep_body("calib-own", grid), server=srv)
+            s = self.wait_sweep(s["id"], lambda s: s["counts"]["succeeded"] == 2, server=srv,
+                                timeout=30)
+            for run in s["runs"]:
+                self.assertIsNone(run["failure"])
+                self.assertEqual(run["result"]["tokens"], 4096)
+                self.assertEqual(run["result"]["val_loss"], 2.31)
+
 
 class TestWorkerBackend(Base):
     """Sweeps on `sparselaw-train serve` over HTTP, with the worker killed mid-run."""
