@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -369,6 +370,28 @@ void sl_proto_to_argv(const sl_proto_spec *s, sl_proto_argv *out) {
         out->argc++;
     }
     out->argv[out->argc] = NULL;
+}
+
+void sl_proto_command_build(const sl_proto_spec *s, const char *prog, unsigned threads,
+                            const char *corpus, sl_proto_command *out) {
+    static char progress_off[] = "--progress=off", corpus_flag[] = "--corpus";
+    sl_proto_spec spec = *s;
+    if (!spec.given[SL_PROTO_THREADS] || spec.value[SL_PROTO_THREADS] == 0) {
+        spec.value[SL_PROTO_THREADS] = threads ? threads : 1;
+        spec.given[SL_PROTO_THREADS] = 1;
+    }
+    sl_proto_to_argv(&spec, &out->options);
+    int argc = 0;
+    out->argv[argc++] = (char *)(uintptr_t)prog; /* execv's argv is not const; nothing writes it */
+    for (int i = 0; i < out->options.argc; i++)
+        out->argv[argc++] = out->options.argv[i];
+    out->argv[argc++] = progress_off;
+    if (corpus && corpus[0]) { /* a path of the machine's own, as its own word */
+        out->argv[argc++] = corpus_flag;
+        out->argv[argc++] = (char *)(uintptr_t)corpus;
+    }
+    out->argv[argc] = NULL;
+    out->argc = argc;
 }
 
 int sl_proto_from_argv(sl_proto_spec *s, int argc, char *const *argv, char *err, size_t cap) {

@@ -191,6 +191,21 @@ typedef struct sl_proto_argv {
 /* "--flag=value" for each given option that a trainer takes (in the
  * table's order; the pattern as --pattern when it is n:m, else --sparsity). */
 void sl_proto_to_argv(const sl_proto_spec *s, sl_proto_argv *out);
+/* The whole command line of a trainer run as sparselaw-train takes it:
+ * prog, the spec's options (sl_proto_to_argv; threads, when the spec gives
+ * none or 0, is `threads`, the backend's share of its cores), --progress=off
+ * and, when corpus is not empty, --corpus CORPUS as two words. prog and
+ * corpus are pointed to, not copied. The one builder of a trainer's argv:
+ * the local backend, the worker and the Slurm job script use it. */
+typedef struct sl_proto_command {
+    sl_proto_argv options;
+    char *argv[SL_PROTO_COUNT + 8]; /* NULL-terminated */
+    int argc;
+} sl_proto_command;
+
+void sl_proto_command_build(const sl_proto_spec *s, const char *prog, unsigned threads,
+                            const char *corpus, sl_proto_command *out);
+
 /* The inverse: argv[0..argc) of --flag=value or --flag value words, each an
  * option of the table. 0, or -1 with err. */
 int sl_proto_from_argv(sl_proto_spec *s, int argc, char *const *argv, char *err, size_t cap);

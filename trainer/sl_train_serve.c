@@ -18,7 +18,6 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,8 +41,6 @@
 #define RUNS_MAX    1024 /* records kept; the oldest ended one makes room */
 #define ID_LEN      32   /* hex digits of 16 random bytes */
 #define LOG_MAX     (16u << 20)
-#define MAX_ARGS    48
-#define ARG_LEN     64
 #define STOP_GRACE  30 /* seconds a stopping run gets before SIGKILL */
 #define RETRY_AFTER "10"
 
@@ -141,30 +138,13 @@ static run *new_slot(serve *s) {
     return NULL;
 }
 
-typedef struct cmdline {
-    char *argv[MAX_ARGS + 4];
-    char bufs[MAX_ARGS][ARG_LEN];
-    int argc;
-} cmdline;
-
-static void add_arg(cmdline *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_arg(cmdline *c, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->bufs[c->argc], ARG_LEN, fmt, ap); /* numbers and flag names: always fit */
-    va_end(ap);
-    c->argv[c->argc] = c->bufs[c->argc];
-    c->argc++;
-}
-
 /* The trainer's argv from the body: the run protocol's options that a
  * trainer takes (grid, sweep and worker ones), checked against its table;
  * 0, or -1 with msg and the field in bad. */
-static int build_argv(serve *s, json_t *body, cmdline *c, char *msg, size_t cap, char *bad,
+static int build_argv(serve *s, json_t *body, sl_proto_command *c, char *msg, size_t cap, char *bad,
                       size_t badcap) {
     sl_proto_spec spec;
     sl_proto_spec_init(&spec);
-    c->argc = 0;
     if (!json_is_object(body)) {
         bad[0] = '\0';
         snprintf(msg, cap, "the body must be a JSON object of training options");
@@ -173,23 +153,9 @@ static int build_argv(serve *s, json_t *body, cmdline *c, char *msg, size_t cap,
     if (sl_proto_from_json(&spec, body, SL_PROTO_RUN | SL_PROTO_WORKER | SL_PROTO_FLAGGED, "", bad,
                            badcap, msg, cap) != 0)
         return -1;
-    /* Concurrent runs share the cores instead of each taking them all. */
-    if (!spec.given[SL_PROTO_THREADS] || spec.value[SL_PROTO_THREADS] == 0) {
-        char e[160];
-        sl_proto_set(&spec, SL_PROTO_THREADS, s->threads, NULL, e, sizeof e);
-    }
-    sl_proto_argv pa;
-    sl_proto_to_argv(&spec, &pa);
-    add_arg(c, "sparselaw-train");
-    for (int i = 0; i < pa.argc; i++)
-        add_arg(c, "%s", pa.argv[i]);
-    add_arg(c, "--progress=off");
-    static char corpus_flag[] = "--corpus";
-    if (s->corpus[0]) { /* the worker's own path, never the client's */
-        c->argv[c->argc++] = corpus_flag;
-        c->argv[c->argc++] = s->corpus;
-    }
-    c->argv[c->argc] = NULL;
+    /* Concurrent runs share the cores instead of each taking them all; the
+     * corpus is the worker's own path, never the client's. */
+    sl_proto_command_build(&spec, "sparselaw-train", s->threads, s->corpus, c);
     sl_train_options o;
     sl_train_options_default(&o);
     char err[512];
@@ -213,7 +179,7 @@ static void log_path(const serve *s, const char *id, const char *ext, char *buf,
 }
 
 /* Starts the run (caller holds the lock); 0, or -1 with msg. */
-static int start_run(serve *s, run *r, cmdline *c, char *msg, size_t cap) {
+static int start_run(serve *s, run *r, sl_proto_command *c, char *msg, size_t cap) {
     char out_path[1200], err_path[1200];
     log_path(s, r->id, "jsonl", out_path, sizeof out_path);
     log_path(s, r->id, "stderr", err_path, sizeof err_path);
@@ -314,7 +280,7 @@ static enum MHD_Result handle_submit(serve *s, struct MHD_Connection *con, const
         snprintf(msg, sizeof msg, "the body is not valid JSON: %s", jerr.text);
         return error(con, 400, "invalid_json", msg, NULL);
     }
-    cmdline *c = malloc(sizeof *c);
+    sl_proto_command *c = malloc(sizeof *c);
     if (!c) abort();
     char msg[600], which[96];
     if (build_argv(s, body, c, msg, sizeof msg, which, sizeof which) != 0) {

@@ -136,6 +136,27 @@ Test(proto_argv, refuses_unknown_flags_bad_values_and_missing_values) {
     cr_assert_eq(s.value[SL_PROTO_DEVICE], 1);
 }
 
+Test(proto_argv, the_command_line_of_a_run) {
+    sl_proto_spec s;
+    sl_proto_command c;
+    char err[256];
+    sl_proto_spec_init(&s);
+    cr_assert_eq(sl_proto_set(&s, SL_PROTO_LAYERS, 2, NULL, err, sizeof err), 0);
+    cr_assert_eq(sl_proto_set(&s, SL_PROTO_TIME_LIMIT, 60, NULL, err, sizeof err), 0);
+    sl_proto_command_build(&s, "/bin/trainer", 3, "/data/my corpus.txt", &c);
+    const char *want[] = {"/bin/trainer", "--layers=2",          "--threads=3", "--progress=off",
+                          "--corpus",     "/data/my corpus.txt", NULL};
+    for (int i = 0; want[i]; i++)
+        cr_assert_str_eq(c.argv[i], want[i], "word %d", i);
+    cr_assert_eq(c.argc, 6, "time_limit is the runner's: not on the command line");
+    cr_assert_null(c.argv[c.argc]);
+    /* The spec's own threads win; no corpus, no --corpus. */
+    cr_assert_eq(sl_proto_set(&s, SL_PROTO_THREADS, 8, NULL, err, sizeof err), 0);
+    sl_proto_command_build(&s, "t", 3, "", &c);
+    cr_assert_eq(c.argc, 4);
+    cr_assert_str_eq(c.argv[2], "--threads=8");
+}
+
 Test(proto_json, round_trip_per_owner) {
     sl_proto_spec s, back;
     char err[256], field[96];
