@@ -74,7 +74,7 @@ typedef enum sl_proto_type {
     X(DEVICE, "device", "device", CHOICE, 0, 0, 0, 0, "1", SWEEP, "cpu|cuda",                      \
       "where the run computes")                                                                    \
     X(TIME_LIMIT, "time_limit", NULL, INT, 1, 0, 604800, 21600, "s", SWEEP, NULL,                  \
-      "wall-clock limit of one attempt; past it the run fails as timed_out")                       \
+      "wall-clock limit of one attempt, from its submission; past it the run fails as timed_out")  \
     X(STEPS, "steps", "steps", INT, 0, 0, 1e12, 0, "steps", WORKER, NULL,                          \
       "training steps; overrides tokens (0: from tokens)")                                         \
     X(MIN_LR, "min_lr", "min-lr", REAL, 0, 0, 1, 0.1, "x peak", WORKER, NULL,                      \
@@ -233,6 +233,7 @@ typedef enum sl_proto_event_kind {
       "validation loss, only on a step that evaluated")                                            \
     X("progress", "sparsity", "number", "fraction", 0, "sparsity of the prunable weights now")     \
     X("progress", "nonzeros", "integer", "parameters", 0, "non-zero prunable weights now (N)")     \
+    X("progress", "lr", "number", "1", 0, "learning rate of this step")                            \
     X("progress", "tokens_per_s", "number", "tokens/s", 0, "training throughput")                  \
     X("progress", "elapsed_s", "number", "s", 0, "seconds since the start event")                  \
     X("result", "status", "string", "1", 1, "completed, interrupted or diverged")                  \
