@@ -311,6 +311,19 @@ json_t *sl_proto_to_json(const sl_proto_spec *s, unsigned who) {
     return j;
 }
 
+void sl_proto_schema_bounds(const sl_proto_option *o, json_t *schema) {
+    static const char *const keys[] = {"minimum", "exclusiveMinimum", "maximum",
+                                       "exclusiveMaximum"};
+    for (size_t k = 0; k < 4; k++)
+        json_object_del(schema, keys[k]);
+    json_object_set_new(schema, o->open & 1 ? "exclusiveMinimum" : "minimum",
+                        o->type == SL_PROTO_T_INT ? json_integer((json_int_t)o->lo)
+                                                  : json_real(o->lo));
+    json_object_set_new(schema, o->open & 2 ? "exclusiveMaximum" : "maximum",
+                        o->type == SL_PROTO_T_INT ? json_integer((json_int_t)o->hi)
+                                                  : json_real(o->hi));
+}
+
 json_t *sl_proto_schema(unsigned who, const char *description) {
     json_t *props = json_object();
     for (size_t i = 0; i < SL_PROTO_COUNT; i++) {
@@ -325,12 +338,7 @@ json_t *sl_proto_schema(unsigned who, const char *description) {
                                                            : "string",
                               "description", text);
         if (o->type == SL_PROTO_T_INT || o->type == SL_PROTO_T_REAL) {
-            json_object_set_new(p, o->open & 1 ? "exclusiveMinimum" : "minimum",
-                                o->type == SL_PROTO_T_INT ? json_integer((json_int_t)o->lo)
-                                                          : json_real(o->lo));
-            json_object_set_new(p, o->open & 2 ? "exclusiveMaximum" : "maximum",
-                                o->type == SL_PROTO_T_INT ? json_integer((json_int_t)o->hi)
-                                                          : json_real(o->hi));
+            sl_proto_schema_bounds(o, p);
         } else if (o->type == SL_PROTO_T_CHOICE) {
             json_t *e = json_array();
             for (int c = 0; c < choice_count(o); c++) {

@@ -169,6 +169,19 @@ json_t *sl_proto_to_json(const sl_proto_spec *s, unsigned who);
 json_t *sl_proto_value_json(const sl_proto_spec *s, sl_proto_id id);
 /* The JSON Schema (OpenAPI 3.1) of an object of the options of who. */
 json_t *sl_proto_schema(unsigned who, const char *description);
+/* Sets the bounds of a number option in a JSON Schema object: minimum or
+ * exclusiveMinimum, maximum or exclusiveMaximum (the others removed). */
+void sl_proto_schema_bounds(const sl_proto_option *o, json_t *schema);
+/* Where api/openapi.json states a grid option's bounds: the schema below
+ * components.schemas, the path of properties in it ('.' between them; a
+ * trailing "[]" for an array's items), the option. */
+#define SL_PROTO_OPENAPI_GRID(X)                                                                   \
+    X("SweepSize", "layers", LAYERS)                                                               \
+    X("SweepSize", "width", WIDTH)                                                                 \
+    X("SweepSize", "heads", HEADS)                                                                 \
+    X("SweepRequest", "grid.sparsities[]", SPARSITY)                                               \
+    X("SweepRequest", "grid.tokens[]", TOKENS)                                                     \
+    X("SweepRequest", "grid.seeds[]", SEED)
 /* The description api/openapi.json's TrainerOptions (the sweep options) has. */
 #define SL_PROTO_SCHEMA_DESCRIPTION                                                                \
     "Options common to every run of a sweep (generated from protocol/sl_proto.h); each absent "    \

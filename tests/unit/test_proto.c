@@ -392,6 +392,20 @@ Test(proto_doc, the_document_has_a_row_for_every_option_field_and_class) {
     free(doc);
 }
 
+/* The schema at path (properties joined by '.', "[]" for items) in schema. */
+static json_t *schema_at(json_t *schema, const char *path) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *seg = strtok(buf, "."); seg && schema; seg = strtok(NULL, ".")) {
+        size_t n = strlen(seg);
+        int items = n > 2 && !strcmp(seg + n - 2, "[]");
+        if (items) seg[n - 2] = '\0';
+        schema = json_object_get(json_object_get(schema, "properties"), seg);
+        if (items) schema = json_object_get(schema, "items");
+    }
+    return schema;
+}
+
 Test(proto_doc, openapi_trainer_options_are_the_tables_sweep_options) {
     json_error_t jerr;
     json_t *api = json_load_file(SL_OPENAPI_PATH, 0, &jerr);
@@ -406,5 +420,20 @@ Test(proto_doc, openapi_trainer_options_are_the_tables_sweep_options) {
               text);
     free(text);
     json_decref(want);
+    json_t *schemas = json_object_get(json_object_get(api, "components"), "schemas");
+#define SL_PROTO_GRID_CHECK(schema, member, id)                                                    \
+    {                                                                                              \
+        json_t *node = schema_at(json_object_get(schemas, schema), member);                        \
+        cr_assert_not_null(node, "openapi.json has no %s.%s", schema, member);                     \
+        json_t *fixed = json_deep_copy(node);                                                      \
+        sl_proto_schema_bounds(sl_proto_option_at(SL_PROTO_##id), fixed);                          \
+        cr_expect(json_equal(node, fixed),                                                         \
+                  "openapi.json's %s.%s does not state the table's bounds of %s "                  \
+                  "(scripts/protocol-sync.sh writes them)",                                        \
+                  schema, member, sl_proto_option_at(SL_PROTO_##id)->name);                        \
+        json_decref(fixed);                                                                        \
+    }
+    SL_PROTO_OPENAPI_GRID(SL_PROTO_GRID_CHECK)
+#undef SL_PROTO_GRID_CHECK
     json_decref(api);
 }
