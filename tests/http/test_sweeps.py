@@ -512,6 +512,8 @@ class TestWorkerBackend(Base):
             self.assertEqual(len(runs), 8)
             self.assertTrue(all(r["state"] == "succeeded" for r in runs), runs)
             self.assertTrue(any(r["attempts"] >= 2 for r in runs), [r["attempts"] for r in runs])
+            self.assertTrue(any(r["last_failure"] == "lost" for r in runs),
+                            [r["last_failure"] for r in runs])
             self.assertTrue(all(not r["reference"].startswith("pid:") for r in runs))
             self.assertEqual(s["dataset"]["rows"], 8)
             law = self.ok(srv.get("/v1/laws/calib-worker"))
@@ -524,6 +526,33 @@ class TestWorkerBackend(Base):
 
     def test_worker_backend_needs_a_worker(self):
         self.assert_no_backend(sweep_body("calib-no-worker", backend="worker"))
+
+    def test_a_run_the_worker_refuses_is_not_retried(self):
+        # The protocol's device option reaches the worker's trainer, which
+        # computes on the CPU only: refused, by the worker's class, at once.
+        tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-worker-refused-")
+        port = free_port()
+        token_file = os.path.join(tmp, "worker-token")
+        with open(token_file, "w") as f:
+            f.write(WORKER_TOKEN + "\n")
+        worker = Worker(os.path.join(tmp, "w"), args=["--port", str(port)])
+        srv = Server(os.path.join(tmp, "data"), new_token_file(tmp), args=server_args([
+            "--worker-url", "http://127.0.0.1:%d" % port, "--worker-token-file", token_file]))
+        try:
+            grid = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [4096]}
+            body = sweep_body("calib-worker-cuda", grid, backend="worker",
+                              trainer=dict(harness.TRAINER_OPTS, device="cuda"), max_attempts=3)
+            s = self.wait_done(self.post_sweep(body, server=srv)["id"], server=srv, timeout=60)
+            run = s["runs"][0]
+            self.assertEqual(run["state"], "failed", run)
+            self.assertEqual(run["failure"], "refused", run)
+            self.assertEqual(run["attempts"], 1, run)
+            self.assertIn("(device)", run["error"])
+        finally:
+            self.assertEqual(srv.stop(), 0)
+            worker.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(worker.proc.wait(timeout=40), 0)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class TestRestart(Base):
