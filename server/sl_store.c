@@ -129,6 +129,12 @@ static const char *const migrations[] = {
      * each bootstrap draw's factors, npatterns doubles per draw. */
     "ALTER TABLE law_versions ADD COLUMN patterns TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE law_versions ADD COLUMN pattern_draws BLOB;",
+
+    /* 7: failure classes (sl_proto.h) of a failed run and of its last
+     * failed attempt, and when the current attempt began (its time limit). */
+    "ALTER TABLE runs ADD COLUMN failure TEXT;"
+    "ALTER TABLE runs ADD COLUMN last_failure TEXT;"
+    "ALTER TABLE runs ADD COLUMN attempt_started REAL;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
