@@ -361,6 +361,8 @@ static void judge_profile(const sl_fit_diag *dd, const sl_fit_profile *p, double
                    "%.2f to %.2f along the profile of %s: a decision there depends on %s, which "
                    "the data do not pin down",
                    dd->ref_nonzeros, dd->ref_data, p->s_opt_lower, p->s_opt_upper, name, name);
+    for (size_t i = 0; i < d->nreasons; i++) /* one such reason says it */
+        if (strcmp(d->reasons[i].code, "better_optimum") == 0) return;
     for (size_t i = 0; i < p->npoints; i++)
         if (p->objective[i] < dd->objective - 1e-9 * fabs(dd->objective) - 1e-15) {
             add_reason(d, "better_optimum", SL_FIT_VERDICT_WEAK,
