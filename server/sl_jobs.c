@@ -139,7 +139,8 @@ static void diagnose_and_publish(sl_jobs *jobs, const sl_fit_job *job, const sl_
                                  double start) {
     sl_fit_diag *diag = malloc(sizeof *diag);
     if (!diag) abort();
-    sl_fit_diag_options dopt = {req->ref_nonzeros, req->ref_data, 0};
+    sl_fit_diag_options dopt = {req->ref_nonzeros, req->ref_data, 0,
+                                sl_data_unit_name(ds->data_unit)};
     int rc = sl_fit_diagnose(sel->rows, sel->n, opt, res, &dopt, diag);
     if (rc == SL_FIT_ECANCELLED)
         log_fit(job->id, "fit_interrupted", "queued again for the next start");
