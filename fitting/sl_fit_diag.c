@@ -313,12 +313,12 @@ static void judge_intervals(const sl_fit_result *res, sl_fit_diag *d) {
         double dec = lo > 0 && hi > 0 ? log10(hi / lo) : (double)INFINITY;
         if (dec > SL_FIT_UNIDENTIFIED_DECADES)
             add_reason(d, "interval_unbounded", SL_FIT_VERDICT_UNIDENTIFIED,
-                       "the %.0f %% bootstrap interval of %s spans %.3g decades (%.3g to %.3g): "
+                       "the %.0f %% bootstrap interval of %s spans %.1f decades (%.3g to %.3g): "
                        "%s is not determined by the data",
                        100 * res->level, sl_law_coef_names[k], dec, lo, hi, sl_law_coef_names[k]);
         else if (dec > SL_FIT_WEAK_DECADES)
             add_reason(d, "interval_wide", SL_FIT_VERDICT_WEAK,
-                       "the %.0f %% bootstrap interval of %s spans %.2g decades (%.3g to %.3g): "
+                       "the %.0f %% bootstrap interval of %s spans %.1f decades (%.3g to %.3g): "
                        "%s is weakly determined, and predictions that lean on it are uncertain",
                        100 * res->level, sl_law_coef_names[k], dec, lo, hi, sl_law_coef_names[k]);
     }
