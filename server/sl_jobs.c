@@ -128,7 +128,8 @@ static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *
     else if (rc != SL_STORE_OK)
         fail(jobs, job->id, "internal: the store could not save the result");
     else
-        log_fit(job->id, "fit_succeeded", NULL);
+        log_fit(job->id, "fit_succeeded",
+                published ? NULL : "unidentified: no law version published");
 }
 
 /* The diagnostics (profiles refit, so they can be cancelled too), then
