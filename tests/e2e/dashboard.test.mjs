@@ -688,6 +688,11 @@ test("a weak law's warnings show where its numbers are: the laws view, the plann
   await page.waitForSelector("#fit-result .warnings li");
   assert.deepEqual(await items(page, "#fit-result"), warnings);
   assert.equal(await page.getAttribute("#fit-result .verdict [data-verdict]", "data-verdict"), "weak");
+  // and the list of fits tags it, its reasons on hover
+  const tag = `#fits-list tr[data-id="${fit.body.id}"] .tag.verdict`;
+  await page.waitForSelector(tag);
+  assert.equal(await page.getAttribute(tag, "data-verdict"), "weak");
+  assert.equal(await page.getAttribute(tag, "title"), warnings.join("\n"));
   assert.deepEqual(unexpected(page), []);
   await page.close();
 });
