@@ -11,7 +11,8 @@
 /* sl_handle_laws.c */
 struct sl_law_record;
 /* The law named in the path, at ?version= or latest. On failure it has
- * answered (400 bad version, 404 unknown law) and returns -1. */
+ * answered (400 bad version, 404 unknown law) and returns -1; also -1 when
+ * it answered 304, the client's copy being current (sl_req_not_modified). */
 int sl_handle_path_law(sl_request *req, struct sl_law_record *rec);
 
 void sl_handle_laws_list(sl_request *req);
@@ -29,6 +30,9 @@ void sl_handle_equivalent_dense(sl_request *req);
 void sl_handle_curve_loss_vs_data(sl_request *req);
 void sl_handle_curve_optimal_sparsity(sl_request *req);
 void sl_handle_contours(sl_request *req);
+
+/* sl_handle_compare.c */
+void sl_handle_compare(sl_request *req);
 
 /* sl_handle_datasets.c */
 void sl_handle_dataset_create(sl_request *req);

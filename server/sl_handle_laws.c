@@ -38,7 +38,8 @@ int sl_handle_path_law(sl_request *req, sl_law_record *rec) {
         reply_store_failure(req, rc, name);
         return -1;
     }
-    return 0;
+    const char *names[] = {rec->name};
+    return sl_req_not_modified(req, 1, names, &rec->version, version_text != NULL) ? -1 : 0;
 }
 
 static int append_law(const sl_law_record *rec, void *array) {
