@@ -31,6 +31,26 @@ void sl_handle_curve_loss_vs_data(sl_request *req);
 void sl_handle_curve_optimal_sparsity(sl_request *req);
 void sl_handle_contours(sl_request *req);
 
+/* sl_handle_intervals.c: intervals from a fitted law's bootstrap draws.
+ * fn is any quantity of (law, query) (fitting/sl_draws.h). */
+#include "sl_draws.h"
+struct sl_law_record;
+typedef struct sl_handle_draws {
+    sl_law *law; /* malloc'd, n of them; none for a law without draws */
+    size_t n;
+} sl_handle_draws;
+void sl_handle_draws_load(sl_request *req, const struct sl_law_record *rec, sl_handle_draws *d);
+void sl_handle_draws_free(sl_handle_draws *d);
+/* obj's "intervals": {fields[k]: [lo, hi] or null} for fn's outputs k (one
+ * per field, NULL-terminated list), "interval_draws": {field: draws that
+ * gave it}, and their units in obj's "units"; nothing without draws. */
+void sl_handle_add_intervals(json_t *obj, const sl_handle_draws *d, sl_draws_fn fn,
+                             const void *query, const char *const *fields);
+/* The interval of fn's nout outputs into lo, hi (NaN where draws give
+ * none): 0, or -1 without draws. For the rows of a curve. */
+int sl_handle_interval_row(const sl_handle_draws *d, sl_draws_fn fn, const void *query, size_t nout,
+                           double *lo, double *hi);
+
 /* sl_handle_compare.c */
 void sl_handle_compare(sl_request *req);
 
