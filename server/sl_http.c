@@ -202,15 +202,16 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-/* Whether If-None-Match (a list of entity tags, or *) holds etag; the
- * comparison is weak (RFC 9110 section 13.1.2): W/ is ignored. */
+/* Whether If-None-Match (a list of entity tags) holds etag; the comparison
+ * is weak (RFC 9110 section 13.1.2): W/ is ignored. "*" holds nothing here:
+ * the tag is checked before the query is, and only a valid query has an
+ * answer to be current (a tag of ours can only come from one). */
 static int none_match_holds(const char *header, const char *etag) {
     size_t elen = strlen(etag);
     const char *p = header;
     while (*p) {
         while (*p == ' ' || *p == '\t' || *p == ',')
             p++;
-        if (*p == '*') return 1;
         if (p[0] == 'W' && p[1] == '/') p += 2;
         const char *end = *p == '"' ? strchr(p + 1, '"') : NULL;
         if (!end) return 0;
