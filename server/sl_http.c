@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sl_buf.h"
+#include "sl_json_write.h"
 #include "sl_metrics.h"
 #include "sl_secret.h"
 #include "sl_log.h"
@@ -78,19 +79,16 @@ void sl_reply_json(sl_request *req, unsigned status, json_t *body) {
         capture(req, status, body);
         return;
     }
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    sl_buf out = {0};
+    /* One trailing newline keeps curl output readable. */
+    int bad = !body || sl_json_write(&out, body) != 0 || sl_buf_add(&out, "\n", 1) != 0;
     json_decref(body);
-    if (!text) {
+    if (bad) {
+        sl_buf_free(&out);
         sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "could not encode the response");
         return;
     }
-    size_t len = strlen(text);
-    /* One trailing newline keeps curl output readable. */
-    char *buf = realloc(text, len + 2);
-    if (!buf) abort();
-    buf[len] = '\n';
-    buf[len + 1] = '\0';
-    sl_reply_text(req, status, "application/json", buf, len + 1);
+    sl_reply_text(req, status, "application/json", out.data, out.len);
 }
 
 typedef struct {

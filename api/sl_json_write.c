@@ -1,0 +1,212 @@
+/* Compact JSON text of a jansson value (sl_json_write.h). Reals: 17
+ * significant digits from one long double product (64-bit mantissa), kept
+ * only when they provably read back as the same double, else the exact
+ * printf; then the trailing zeros dropped, as %.17g does. */
+#include "sl_json_write.h"
+
+#include <float.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+/* 10^k for k in [POW_MIN, POW_MAX], as long doubles. */
+#define POW_MIN -360
+#define POW_MAX 360
+static long double pow10_table[POW_MAX - POW_MIN + 1];
+static pthread_once_t pow10_once = PTHREAD_ONCE_INIT;
+
+static void pow10_init(void) {
+    for (int k = POW_MIN; k <= POW_MAX; k++)
+        pow10_table[k - POW_MIN] = powl(10.0L, (long double)k);
+}
+
+/* The exact way, as jansson: %.17g. */
+static size_t format_printf(double v, char *out) {
+    return (size_t)snprintf(out, 32, "%.17g", v);
+}
+
+/* digits[0..17) and decimal exponent e with v ~ 0.d1d2...d17 x 10^(e+1),
+ * i.e. d1.d2...d17 x 10^e; 0 when they read back as v, -1 when unsure. */
+static int digits17(double v, char *digits, int *exp10) {
+    int e2;
+    frexp(v, &e2);                                      /* v in [2^(e2-1), 2^e2) */
+    int e = (int)floor((e2 - 1) * 0.30102999566398120); /* log10(v), or one short */
+    for (int tries = 0; tries < 2; tries++) {
+        int k = 16 - e;
+        if (k < POW_MIN || k > POW_MAX) return -1;
+        long double scaled = (long double)v * pow10_table[k - POW_MIN];
+        long double r = rintl(scaled); /* ties to even, as printf */
+        if (r >= 1e17L) {              /* log10 was one short, or rounding carried */
+            e++;
+            continue;
+        }
+        if (r < 1e16L) {
+            e--;
+            continue;
+        }
+        uint64_t d = (uint64_t)r;
+        /* Back: d x 10^-k must lie inside v's rounding interval, by a margin
+         * wider than the product's own error (a few units in 2^-64). */
+        long double back = (long double)d * pow10_table[-k - POW_MIN];
+        long double half_ulp = ldexpl(1.0L, e2 - 54); /* half the gap above v */
+        /* and below: half as wide at a power of two */
+        long double below = frexp(v, &e2) == 0.5 ? half_ulp / 2 : half_ulp;
+        long double err = back - (long double)v;
+        if (err >= 0 ? err >= half_ulp * (1 - 1.0L / 64) : -err >= below * (1 - 1.0L / 64))
+            return -1;
+        for (int i = 16; i >= 0; i--) {
+            digits[i] = (char)('0' + d % 10);
+            d /= 10;
+        }
+        *exp10 = e;
+        return 0;
+    }
+    return -1;
+}
+
+size_t sl_json_format_real(double v, char *out) {
+    if (!isfinite(v)) {
+        memcpy(out, "null", 5);
+        return 4;
+    }
+    pthread_once(&pow10_once, pow10_init);
+    char *p = out;
+    if (signbit(v)) {
+        *p++ = '-';
+        v = -v;
+    }
+    if (v == 0) {
+        memcpy(p, "0.0", 4);
+        return (size_t)(p - out) + 3;
+    }
+    char digits[17];
+    int e, n = 17;
+    if (v < DBL_MIN || digits17(v, digits, &e) != 0) { /* subnormals too: the exact way */
+        char tmp[32];
+        format_printf(v, tmp);
+        /* jansson's touches: no '+' or leading zeros in the exponent, ".0"
+         * on a value printed as an integer */
+        const char *x = strchr(tmp, 'e');
+        size_t o = x ? (size_t)(x - tmp) : strlen(tmp);
+        memcpy(p, tmp, o);
+        if (x) {
+            p[o++] = 'e';
+            x++;
+            if (*x == '-') p[o++] = *x;
+            if (*x == '-' || *x == '+') x++;
+            while (*x == '0')
+                x++;
+            while (*x)
+                p[o++] = *x++;
+        } else if (!memchr(p, '.', o)) {
+            p[o++] = '.';
+            p[o++] = '0';
+        }
+        p[o] = '\0';
+        return (size_t)(p - out) + o;
+    }
+    while (n > 1 && digits[n - 1] == '0')
+        n--;
+    if (e < -4 || e >= 17) { /* %g's scientific form */
+        *p++ = digits[0];
+        if (n > 1) {
+            *p++ = '.';
+            memcpy(p, digits + 1, (size_t)(n - 1));
+            p += n - 1;
+        }
+        p += snprintf(p, 8, "e%d", e);
+        return (size_t)(p - out);
+    }
+    if (e < 0) {
+        *p++ = '0';
+        *p++ = '.';
+        for (int i = -1; i > e; i--)
+            *p++ = '0';
+        memcpy(p, digits, (size_t)n);
+        p += n;
+    } else {
+        for (int i = 0; i <= e; i++)
+            *p++ = i < n ? digits[i] : '0';
+        *p++ = '.';
+        if (n > e + 1) {
+            memcpy(p, digits + e + 1, (size_t)(n - e - 1));
+            p += n - e - 1;
+        } else {
+            *p++ = '0';
+        }
+    }
+    *p = '\0';
+    return (size_t)(p - out);
+}
+
+static int add(sl_buf *b, const char *s, size_t n) {
+    return sl_buf_add(b, s, n);
+}
+
+/* A JSON string, escaped as jansson escapes it by default. */
+static int write_string(sl_buf *b, const char *s, size_t len) {
+    static const char hex[] = "0123456789abcdef";
+    if (add(b, "\"", 1)) return -1;
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        if (add(b, s + run, i - run)) return -1;
+        char esc[6] = {'\\', 0};
+        size_t n = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            n = 6;
+        }
+        if (add(b, esc, n)) return -1;
+        run = i + 1;
+    }
+    return add(b, s + run, len - run) || add(b, "\"", 1) ? -1 : 0;
+}
+
+int sl_json_write(sl_buf *b, json_t *v) {
+    char num[32];
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *key;
+        json_t *value;
+        int first = 1;
+        if (add(b, "{", 1)) return -1;
+        json_object_foreach(v, key, value) {
+            if ((!first && add(b, ",", 1)) || write_string(b, key, strlen(key)) || add(b, ":", 1) ||
+                sl_json_write(b, value))
+                return -1;
+            first = 0;
+        }
+        return add(b, "}", 1);
+    }
+    case JSON_ARRAY: {
+        if (add(b, "[", 1)) return -1;
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if ((i && add(b, ",", 1)) || sl_json_write(b, json_array_get(v, i))) return -1;
+        return add(b, "]", 1);
+    }
+    case JSON_STRING: return write_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER: {
+        int n = snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return add(b, num, (size_t)n);
+    }
+    case JSON_REAL: return add(b, num, sl_json_format_real(json_real_value(v), num));
+    case JSON_TRUE: return add(b, "true", 4);
+    case JSON_FALSE: return add(b, "false", 5);
+    case JSON_NULL: return add(b, "null", 4);
+    }
+    return -1;
+}
