@@ -141,19 +141,45 @@ size_t sl_json_format_real(double v, char *out) {
     return (size_t)(p - out);
 }
 
-static int add(sl_buf *b, const char *s, size_t n) {
-    return sl_buf_add(b, s, n);
+/* Room for n more bytes at b->data + b->len (and the NUL). */
+static inline int room(sl_buf *b, size_t n) {
+    return b->len + n < b->cap ? 0 : sl_buf_reserve(b, n);
 }
+
+static inline int add(sl_buf *b, const char *s, size_t n) {
+    if (room(b, n)) return -1;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+/* Bytes a JSON string writes as themselves: printable ASCII but '"' and
+ * '\\', and every byte of a UTF-8 sequence. */
+static const unsigned char plain[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+    R16(0), R16(0), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1),
+    R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1),
+#undef R16
+};
 
 /* A JSON string, escaped as jansson escapes it by default. */
 static int write_string(sl_buf *b, const char *s, size_t len) {
     static const char hex[] = "0123456789abcdef";
-    if (add(b, "\"", 1)) return -1;
-    size_t run = 0;
-    for (size_t i = 0; i < len; i++) {
+    /* the common case, nothing to escape: one copy */
+    if (room(b, len + 2)) return -1;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    size_t i = 0;
+    while (i < len && plain[(unsigned char)s[i]] && s[i] != '"' && s[i] != '\\')
+        i++;
+    memcpy(o, s, i);
+    b->len += i + 1;
+    for (; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        if (add(b, s + run, i - run)) return -1;
+        if (plain[c] && c != '"' && c != '\\') {
+            if (add(b, s + i, 1)) return -1;
+            continue;
+        }
         char esc[6] = {'\\', 0};
         size_t n = 2;
         switch (c) {
@@ -171,12 +197,11 @@ static int write_string(sl_buf *b, const char *s, size_t len) {
             n = 6;
         }
         if (add(b, esc, n)) return -1;
-        run = i + 1;
     }
-    return add(b, s + run, len - run) || add(b, "\"", 1) ? -1 : 0;
+    return add(b, "\"", 1);
 }
 
-int sl_json_write(sl_buf *b, json_t *v) {
+static int write_value(sl_buf *b, json_t *v) {
     char num[32];
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
@@ -186,7 +211,7 @@ int sl_json_write(sl_buf *b, json_t *v) {
         if (add(b, "{", 1)) return -1;
         json_object_foreach(v, key, value) {
             if ((!first && add(b, ",", 1)) || write_string(b, key, strlen(key)) || add(b, ":", 1) ||
-                sl_json_write(b, value))
+                write_value(b, value))
                 return -1;
             first = 0;
         }
@@ -195,7 +220,7 @@ int sl_json_write(sl_buf *b, json_t *v) {
     case JSON_ARRAY: {
         if (add(b, "[", 1)) return -1;
         for (size_t i = 0; i < json_array_size(v); i++)
-            if ((i && add(b, ",", 1)) || sl_json_write(b, json_array_get(v, i))) return -1;
+            if ((i && add(b, ",", 1)) || write_value(b, json_array_get(v, i))) return -1;
         return add(b, "]", 1);
     }
     case JSON_STRING: return write_string(b, json_string_value(v), json_string_length(v));
@@ -209,4 +234,11 @@ int sl_json_write(sl_buf *b, json_t *v) {
     case JSON_NULL: return add(b, "null", 4);
     }
     return -1;
+}
+
+int sl_json_write(sl_buf *b, json_t *v) {
+    if (room(b, 0)) return -1;
+    int rc = write_value(b, v);
+    b->data[b->len] = '\0';
+    return rc;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sl_buf.h"
+#include "sl_json_arena.h"
 #include "sl_json_write.h"
 #include "sl_metrics.h"
 #include "sl_secret.h"
@@ -81,7 +82,8 @@ void sl_reply_json(sl_request *req, unsigned status, json_t *body) {
     }
     sl_buf out = {0};
     /* One trailing newline keeps curl output readable. */
-    int bad = !body || sl_json_write(&out, body) != 0 || sl_buf_add(&out, "\n", 1) != 0;
+    int bad = !body || sl_buf_reserve(&out, 4096) != 0 || sl_json_write(&out, body) != 0 ||
+              sl_buf_add(&out, "\n", 1) != 0;
     json_decref(body);
     if (bad) {
         sl_buf_free(&out);
@@ -604,6 +606,16 @@ static int has_body(const sl_request *req) {
                                        MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
+/* The handler; a query's JSON from the thread's arena (it never outlives
+ * the answer, which is written out before the arena is let go). */
+static void run_handler(sl_request *req) {
+    const sl_route *r = &sl_routes[req->route];
+    int arena = (r->flags & SL_ROUTE_COMPARE) || sl_route_is_comparable(r);
+    if (arena) sl_json_arena_begin();
+    r->handler(req);
+    if (arena) sl_json_arena_end();
+}
+
 static sl_request *new_request(sl_server *server, struct MHD_Connection *con, const char *url,
                                const char *method, const char *version) {
     sl_request *req = calloc(1, sizeof *req);
@@ -660,7 +672,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     else if (parse_body(req, &err) != 0)
         sl_reply_error(req, &err);
     else
-        sl_routes[req->route].handler(req);
+        run_handler(req);
     if (!req->response && sl_http_guard_park_state(req, 0) != SL_PARK_NONE)
         return MHD_YES; /* parked */
     if (!req->response) sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the handler gave no answer");
@@ -779,6 +791,7 @@ int sl_http_start(sl_server *server, int fd) {
     const sl_config *cfg = server->config;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    sl_json_arena_install();
     if (sl_http_guard_start(server) != 0) {
         sl_log(SL_LOG_ERROR, "cannot_start", "cannot start the connection guard thread");
         close(fd);
