@@ -81,6 +81,19 @@ size_t sl_json_format_real(double v, char *out) {
         memcpy(p, "0.0", 4);
         return (size_t)(p - out) + 3;
     }
+    if (v < 1e15 && v == (double)(uint64_t)v) { /* an integral value: exact as an integer */
+        char tmp[24];
+        uint64_t u = (uint64_t)v;
+        size_t k = 0;
+        do {
+            tmp[k++] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        while (k)
+            *p++ = tmp[--k];
+        memcpy(p, ".0", 3);
+        return (size_t)(p - out) + 2;
+    }
     char digits[17];
     int e, n = 17;
     if (v < DBL_MIN || digits17(v, digits, &e) != 0) { /* subnormals too: the exact way */

@@ -386,10 +386,24 @@ static int loss_draw(const sl_law *law, const void *query, double *out) {
 
 /* The draws of a curve of rows rows, each evaluated on every draw: none
  * (the curve goes without bands, and says so) past max evaluations. */
-static void curve_draws_load(sl_request *req, const sl_law_record *rec, size_t rows, size_t max,
-                             sl_handle_draws *d) {
+static size_t curve_draws_load(sl_request *req, const sl_law_record *rec, size_t rows, size_t max,
+                               sl_handle_draws *d) {
     sl_handle_draws_load(req, rec, d);
-    if (d->n && d->n * rows > max) sl_handle_draws_free(d);
+    size_t n = d->n;
+    if (!n || n * rows <= max) return 0;
+    sl_handle_draws_free(d);
+    return n;
+}
+
+/* Says why a fitted law's curve has no bands: dropped draws, too much work. */
+static void add_band_note(json_t *body, size_t dropped, size_t rows, size_t max) {
+    if (!dropped) return;
+    char note[240];
+    snprintf(note, sizeof note,
+             "no bands: %zu points x %zu bootstrap draws is more than the %zu evaluations a curve "
+             "may take; ask for fewer points or series to get them",
+             rows, dropped, max);
+    json_object_set_new(body, "bands", json_string(note));
 }
 
 /* The units of the x_lo, x_hi band columns of each x named, or a note
@@ -438,7 +452,8 @@ void sl_handle_curve_loss_vs_data(sl_request *req) {
     }
     sl_table t;
     sl_handle_draws dr;
-    curve_draws_load(req, &rec, ns * (size_t)points, MAX_INTERVAL_EVALUATIONS, &dr);
+    size_t dropped =
+        curve_draws_load(req, &rec, ns * (size_t)points, MAX_INTERVAL_EVALUATIONS, &dr);
     sl_table_init(&t, NULL, dr.n ? cols_iv : cols);
     for (size_t k = 0; k < ns; k++)
         for (long i = 0; i < points; i++) {
@@ -452,6 +467,7 @@ void sl_handle_curve_loss_vs_data(sl_request *req) {
         json_pack("{s:f, s:o}", "nonzeros", n, "units",
                   sl_units_json(rec.data_unit, "sparsity", "nonzeros", "data", "loss", NULL));
     add_band_units(body, &dr, "loss");
+    add_band_note(body, dropped, ns * (size_t)points, MAX_INTERVAL_EVALUATIONS);
     sl_handle_draws_free(&dr);
     reply_table(req, &rec, &t, csv, 0, body);
 }
@@ -533,9 +549,8 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
     }
     sl_table t;
     sl_handle_draws dr;
-    curve_draws_load(req, &rec, nn * (size_t)points,
-                     cost.model == SL_COST_GMP ? MAX_INTERVAL_OPTIMA : MAX_INTERVAL_EVALUATIONS,
-                     &dr);
+    size_t max_evals = cost.model == SL_COST_GMP ? MAX_INTERVAL_OPTIMA : MAX_INTERVAL_EVALUATIONS;
+    size_t dropped = curve_draws_load(req, &rec, nn * (size_t)points, max_evals, &dr);
     sl_table_init(&t, NULL, dr.n ? cols_iv : cols);
     for (size_t k = 0; k < nn; k++)
         for (long i = 0; i < points; i++) {
@@ -568,6 +583,7 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
                                 "loss", "dense_loss", "data", NULL));
     add_band_units(body, &dr, "sparsity");
     add_band_units(body, &dr, "loss");
+    add_band_note(body, dropped, nn * (size_t)points, max_evals);
     sl_handle_draws_free(&dr);
     reply_table(req, &rec, &t, csv, 0, body);
 }

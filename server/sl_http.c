@@ -245,17 +245,22 @@ int sl_req_not_modified(sl_request *req, size_t n, const char *const *names, con
     tag_str(&h, req->url);
     tag_str(&h, csv ? "csv" : "json");
     for (size_t i = 0; i < n; i++) {
-        char version[24];
-        snprintf(version, sizeof version, "%ld", versions[i]);
         tag_str(&h, names[i]);
-        tag_str(&h, version);
+        tag_add(&h, (const char *)&versions[i], sizeof versions[i]);
     }
     for (size_t i = 0; i < q.n; i++) {
         tag_str(&h, q.key[i]);
         tag_str(&h, q.value[i]);
     }
-    snprintf(req->etag, sizeof req->etag, "\"%016llx%016llx\"", (unsigned long long)h.a,
-             (unsigned long long)h.b);
+    static const char hex[] = "0123456789abcdef";
+    char *t = req->etag;
+    *t++ = '"';
+    for (int i = 60; i >= 0; i -= 4)
+        *t++ = hex[(h.a >> i) & 15];
+    for (int i = 60; i >= 0; i -= 4)
+        *t++ = hex[(h.b >> i) & 15];
+    *t++ = '"';
+    *t = '\0';
     req->cache_control = pinned ? "public, max-age=86400" : "no-cache";
     const char *inm = sl_req_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
     if (!inm || !none_match_holds(inm, req->etag)) return 0;

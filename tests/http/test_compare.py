@@ -395,6 +395,18 @@ class TestIntervals(Base):
                 self.assertAlmostEqual(one["interval"][0], s["sparsity_lo"][2], places=9)
                 self.assertAlmostEqual(one["interval"][1], s["sparsity_hi"][2], places=9)
 
+    def test_a_curve_too_large_for_bands_says_so(self):
+        # 16 series x 1000 points x 200 draws is past the work a curve may take
+        many = ",".join(str(i / 20) for i in range(16))
+        body = self.get_json("/v1/laws/%s/curves/loss-vs-data?%s" % (FITTED, q(
+            nonzeros=1e9, sparsities=many, points=1000)))
+        self.assertNotIn("loss_lo", body["series"][0])
+        self.assertIn("fewer points", body["bands"])
+        small = self.get_json("/v1/laws/%s/curves/loss-vs-data?%s" % (FITTED, q(
+            nonzeros=1e9, points=10)))
+        self.assertNotIn("bands", small)
+        self.assertIn("loss_lo", small["series"][0])
+
     def test_csv_states_units(self):
         for path in ("/v1/laws/t5-c4/curves/optimal-sparsity?points=3&format=csv",
                      "/v1/laws/vit-jft/contours?points=3&format=csv",
