@@ -11,8 +11,9 @@
 #   304    SL_PATH with If-None-Match holding its ETag (the revalidation a
 #          cache makes)
 #
-# and then sparselawd alone on each load paced at half the peak it reached
-# there (bench/wrk_pace.lua), for the latency a server with headroom gives.
+# and then sparselawd on each load paced at half the peak it reached there
+# (bench/wrk_pace.lua), for the latency a server with headroom gives, with
+# the ceiling at the same pace beside it (what the box itself allows).
 #
 #   bench/http_bench.sh [BUILD_DIR]        (default ./build)
 #
@@ -265,7 +266,8 @@ for load in $LOADS; do
 done
 
 echo
-printf '%-6s %10s %10s %12s %10s %10s\n' load ratio "cpu ratio" "half peak" achieved "p99 there"
+printf '%-6s %10s %10s %12s %10s %10s %14s\n' load ratio "cpu ratio" "half peak" achieved "p99 there" \
+    "ceiling there"
 for load in $LOADS; do
     sl_rps=$(med sl "$load" requests_per_s)
     ceil_rps=$(med ceil "$load" requests_per_s)
@@ -278,12 +280,15 @@ for load in $LOADS; do
     sl_total_non2xx=$((sl_total_non2xx + $(non2xx "$tmp/paced-$load.json")))
     achieved=$(jget "$tmp/paced-$load.json" requests_per_s)
     p99=$(jget "$tmp/paced-$load.json" p99)
-    printf '%-6s %10s %10s %12s %10s %10s\n' "$load" "$ratio" "$cpu_ratio" "$half/s" \
-        "$(printf '%.0f' "$achieved")/s" "$(ms "$p99")"
-    summary+=$(printf '"%s":{"sparselaw_rps":%s,"ceiling_rps":%s,"ratio":%s,"sparselaw_p99_us":%s,"ceiling_p99_us":%s,"sparselaw_cpu_us_per_req":%s,"ceiling_cpu_us_per_req":%s,"cpu_ratio":%s,"paced_target_rps":%s,"paced_rps":%s,"paced_conns":%s,"paced_p99_us":%s},' \
+    # the ceiling at the same pace: the latency the box itself allows
+    run_wrk "$tmp/paced-ceil-$load.json" "$WRK_DURATION" "$conns" "$load" "$ceil_base" "$PACE_MS"
+    ceil_paced_p99=$(jget "$tmp/paced-ceil-$load.json" p99)
+    printf '%-6s %10s %10s %12s %10s %10s %14s\n' "$load" "$ratio" "$cpu_ratio" "$half/s" \
+        "$(printf '%.0f' "$achieved")/s" "$(ms "$p99")" "$(ms "$ceil_paced_p99")"
+    summary+=$(printf '"%s":{"sparselaw_rps":%s,"ceiling_rps":%s,"ratio":%s,"sparselaw_p99_us":%s,"ceiling_p99_us":%s,"sparselaw_cpu_us_per_req":%s,"ceiling_cpu_us_per_req":%s,"cpu_ratio":%s,"paced_target_rps":%s,"paced_rps":%s,"paced_conns":%s,"paced_p99_us":%s,"ceiling_paced_p99_us":%s},' \
         "$load" "$sl_rps" "$ceil_rps" "$ratio" "$(med sl "$load" p99)" "$(med ceil "$load" p99)" \
         "$(cat "$tmp/sl-$load"-*.cpu | median)" "$(cat "$tmp/ceil-$load"-*.cpu | median)" \
-        "$cpu_ratio" "$half" "$achieved" "$conns" "$p99")
+        "$cpu_ratio" "$half" "$achieved" "$conns" "$p99" "$ceil_paced_p99")
 done
 log_lines=$( [ -f "$SL_LOG" ] && wc -l <"$SL_LOG" || echo n/a)
 echo "(ratio: sparselaw/ceiling throughput; cpu ratio: ceiling/sparselaw server CPU per request;"
