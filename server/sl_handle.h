@@ -6,6 +6,7 @@
 #ifndef SL_HANDLE_H
 #define SL_HANDLE_H
 
+#include "sl_draws.h"
 #include "sl_http.h"
 
 /* sl_handle_laws.c */
@@ -33,8 +34,6 @@ void sl_handle_contours(sl_request *req);
 
 /* sl_handle_intervals.c: intervals from a fitted law's bootstrap draws.
  * fn is any quantity of (law, query) (fitting/sl_draws.h). */
-#include "sl_draws.h"
-struct sl_law_record;
 typedef struct sl_handle_draws {
     sl_law *law; /* malloc'd, n of them; none for a law without draws */
     size_t n;
@@ -50,6 +49,14 @@ void sl_handle_add_intervals(json_t *obj, const sl_handle_draws *d, sl_draws_fn 
  * none): 0, or -1 without draws. For the rows of a curve. */
 int sl_handle_interval_row(const sl_handle_draws *d, sl_draws_fn fn, const void *query, size_t nout,
                            double *lo, double *hi);
+/* A curve's bands: the draws for rows rows each evaluated on every draw,
+ * or none past max evaluations (returning how many were dropped, for
+ * sl_handle_band_note to say so); the units of band columns x_lo, x_hi in
+ * body's "units" (with draws). */
+size_t sl_handle_curve_draws(sl_request *req, const struct sl_law_record *rec, size_t rows,
+                             size_t max, sl_handle_draws *d);
+void sl_handle_band_note(json_t *body, size_t dropped, size_t rows, size_t max);
+void sl_handle_band_units(json_t *body, const sl_handle_draws *d, const char *x);
 
 /* sl_handle_compare.c */
 void sl_handle_compare(sl_request *req);

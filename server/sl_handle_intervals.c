@@ -2,6 +2,7 @@
  * per request, and any quantity of (law, query) evaluated over them
  * (fitting/sl_draws.h) into the answer's "intervals" object. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "sl_fit.h"
@@ -62,4 +63,44 @@ void sl_handle_add_intervals(json_t *obj, const sl_handle_draws *d, sl_draws_fn 
                                         "(of all the draws kept; a draw that cannot answer, such "
                                         "as one that cannot reach the target, gives none)"));
     }
+}
+
+/* ------------------------------------------------------------ curves */
+
+/* The draws of a curve of rows rows, each evaluated on every draw: none
+ * (the curve goes without bands, and says so) past max evaluations. */
+size_t sl_handle_curve_draws(sl_request *req, const sl_law_record *rec, size_t rows, size_t max,
+                             sl_handle_draws *d) {
+    sl_handle_draws_load(req, rec, d);
+    size_t n = d->n;
+    if (!n || n * rows <= max) return 0;
+    sl_handle_draws_free(d);
+    return n;
+}
+
+/* Says why a fitted law's curve has no bands: dropped draws, too much work. */
+void sl_handle_band_note(json_t *body, size_t dropped, size_t rows, size_t max) {
+    if (!dropped) return;
+    char note[240];
+    snprintf(note, sizeof note,
+             "no bands: %zu points x %zu bootstrap draws is more than the %zu evaluations a curve "
+             "may take; ask for fewer points or series to get them",
+             rows, dropped, max);
+    json_object_set_new(body, "bands", json_string(note));
+}
+
+/* The units of the x_lo, x_hi band columns of x. */
+void sl_handle_band_units(json_t *body, const sl_handle_draws *d, const char *x) {
+    json_t *units = json_object_get(body, "units");
+    if (!d->n) return;
+    char name[64], text[160];
+    const char *unit = json_string_value(json_object_get(units, x));
+    snprintf(text, sizeof text, "lower end of the 95 %% bootstrap percentile interval of %s (%s)",
+             x, unit ? unit : "");
+    snprintf(name, sizeof name, "%s_lo", x);
+    json_object_set_new(units, name, json_string(text));
+    snprintf(text, sizeof text, "upper end of the 95 %% bootstrap percentile interval of %s (%s)",
+             x, unit ? unit : "");
+    snprintf(name, sizeof name, "%s_hi", x);
+    json_object_set_new(units, name, json_string(text));
 }

@@ -384,45 +384,6 @@ static int loss_draw(const sl_law *law, const void *query, double *out) {
     return 0;
 }
 
-/* The draws of a curve of rows rows, each evaluated on every draw: none
- * (the curve goes without bands, and says so) past max evaluations. */
-static size_t curve_draws_load(sl_request *req, const sl_law_record *rec, size_t rows, size_t max,
-                               sl_handle_draws *d) {
-    sl_handle_draws_load(req, rec, d);
-    size_t n = d->n;
-    if (!n || n * rows <= max) return 0;
-    sl_handle_draws_free(d);
-    return n;
-}
-
-/* Says why a fitted law's curve has no bands: dropped draws, too much work. */
-static void add_band_note(json_t *body, size_t dropped, size_t rows, size_t max) {
-    if (!dropped) return;
-    char note[240];
-    snprintf(note, sizeof note,
-             "no bands: %zu points x %zu bootstrap draws is more than the %zu evaluations a curve "
-             "may take; ask for fewer points or series to get them",
-             rows, dropped, max);
-    json_object_set_new(body, "bands", json_string(note));
-}
-
-/* The units of the x_lo, x_hi band columns of each x named, or a note
- * when a fitted law's curve has too many points for them. */
-static void add_band_units(json_t *body, const sl_handle_draws *d, const char *x) {
-    json_t *units = json_object_get(body, "units");
-    if (!d->n) return;
-    char name[64], text[160];
-    const char *unit = json_string_value(json_object_get(units, x));
-    snprintf(text, sizeof text, "lower end of the 95 %% bootstrap percentile interval of %s (%s)",
-             x, unit ? unit : "");
-    snprintf(name, sizeof name, "%s_lo", x);
-    json_object_set_new(units, name, json_string(text));
-    snprintf(text, sizeof text, "upper end of the 95 %% bootstrap percentile interval of %s (%s)",
-             x, unit ? unit : "");
-    snprintf(name, sizeof name, "%s_hi", x);
-    json_object_set_new(units, name, json_string(text));
-}
-
 void sl_handle_curve_loss_vs_data(sl_request *req) {
     static const char *const cols[] = {"sparsity", "nonzeros", "data", "loss", NULL};
     static const char *const cols_iv[] = {"sparsity", "nonzeros", "data", "loss",
@@ -453,7 +414,7 @@ void sl_handle_curve_loss_vs_data(sl_request *req) {
     sl_table t;
     sl_handle_draws dr;
     size_t dropped =
-        curve_draws_load(req, &rec, ns * (size_t)points, MAX_INTERVAL_EVALUATIONS, &dr);
+        sl_handle_curve_draws(req, &rec, ns * (size_t)points, MAX_INTERVAL_EVALUATIONS, &dr);
     sl_table_init(&t, NULL, dr.n ? cols_iv : cols);
     for (size_t k = 0; k < ns; k++)
         for (long i = 0; i < points; i++) {
@@ -466,8 +427,8 @@ void sl_handle_curve_loss_vs_data(sl_request *req) {
     json_t *body =
         json_pack("{s:f, s:o}", "nonzeros", n, "units",
                   sl_units_json(rec.data_unit, "sparsity", "nonzeros", "data", "loss", NULL));
-    add_band_units(body, &dr, "loss");
-    add_band_note(body, dropped, ns * (size_t)points, MAX_INTERVAL_EVALUATIONS);
+    sl_handle_band_units(body, &dr, "loss");
+    sl_handle_band_note(body, dropped, ns * (size_t)points, MAX_INTERVAL_EVALUATIONS);
     sl_handle_draws_free(&dr);
     reply_table(req, &rec, &t, csv, 0, body);
 }
@@ -550,7 +511,7 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
     sl_table t;
     sl_handle_draws dr;
     size_t max_evals = cost.model == SL_COST_GMP ? MAX_INTERVAL_OPTIMA : MAX_INTERVAL_EVALUATIONS;
-    size_t dropped = curve_draws_load(req, &rec, nn * (size_t)points, max_evals, &dr);
+    size_t dropped = sl_handle_curve_draws(req, &rec, nn * (size_t)points, max_evals, &dr);
     sl_table_init(&t, NULL, dr.n ? cols_iv : cols);
     for (size_t k = 0; k < nn; k++)
         for (long i = 0; i < points; i++) {
@@ -581,9 +542,9 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
                   cost.model == SL_COST_GMP ? "gmp" : "dense", "max_sparsity", max_s, "units",
                   sl_units_json(rec.data_unit, "nonzeros", "compute", "dense_data", "sparsity",
                                 "loss", "dense_loss", "data", NULL));
-    add_band_units(body, &dr, "sparsity");
-    add_band_units(body, &dr, "loss");
-    add_band_note(body, dropped, nn * (size_t)points, max_evals);
+    sl_handle_band_units(body, &dr, "sparsity");
+    sl_handle_band_units(body, &dr, "loss");
+    sl_handle_band_note(body, dropped, nn * (size_t)points, max_evals);
     sl_handle_draws_free(&dr);
     reply_table(req, &rec, &t, csv, 0, body);
 }
