@@ -43,14 +43,22 @@ static void arena_free(void *p) {
     if (!in_block(p)) free(p);
 }
 
-void sl_json_arena_install(void) {
-#if !defined(__SANITIZE_ADDRESS__)
-    json_set_alloc_funcs(arena_malloc, arena_free);
+#if defined(__SANITIZE_ADDRESS__)
+#define SL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SL_ASAN 1
 #endif
+#endif
+
+void sl_json_arena_install(void) {
+    json_set_alloc_funcs(arena_malloc, arena_free);
 }
 
 void sl_json_arena_begin(void) {
+#ifndef SL_ASAN /* a sanitizer build mallocs everything, so that it sees it */
     depth++;
+#endif
 }
 
 void sl_json_arena_end(void) {

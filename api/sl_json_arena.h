@@ -11,8 +11,8 @@
 #ifndef SL_JSON_ARENA_H
 #define SL_JSON_ARENA_H
 
-/* Makes jansson allocate through the arena (once, at start; a no-op in a
- * sanitizer build, which must see every allocation). */
+/* Makes jansson allocate through the arena (once, at start). In a
+ * sanitizer build the span never opens: it must see every allocation. */
 void sl_json_arena_install(void);
 void sl_json_arena_begin(void);
 void sl_json_arena_end(void);
