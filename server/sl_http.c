@@ -185,6 +185,19 @@ static void tag_str(tag_hash *h, const char *s) {
     tag_add(h, s, strlen(s));
 }
 
+/* Where every tag starts: the server's version and its whole contract
+ * (the openapi.json it was built with), so that a build whose answers
+ * change in shape never validates a tag of another, and replicas of one
+ * build agree. Set by sl_http_start. */
+static tag_hash tag_seed = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
+extern const char sl_openapi_json[];
+extern const char sl_openapi_json_end[];
+
+static void tag_seed_init(void) {
+    tag_str(&tag_seed, SL_VERSION);
+    tag_add(&tag_seed, sl_openapi_json, (size_t)(sl_openapi_json_end - sl_openapi_json));
+}
+
 #define MAX_TAG_ARGS 64
 
 typedef struct {
@@ -237,11 +250,10 @@ int sl_req_not_modified(sl_request *req, size_t n, const char *const *names, con
             q.key[j - 1] = k;
             q.value[j - 1] = v;
         }
-    tag_hash h = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
+    tag_hash h = tag_seed;
     sl_error ignored;
     int csv = 0;
     sl_req_wants_csv(req, &ignored, &csv);
-    tag_str(&h, SL_VERSION);
     tag_str(&h, req->url);
     tag_str(&h, csv ? "csv" : "json");
     for (size_t i = 0; i < n; i++) {
@@ -797,6 +809,7 @@ int sl_http_start(sl_server *server, int fd) {
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     sl_json_arena_install();
+    tag_seed_init();
     if (sl_http_guard_start(server) != 0) {
         sl_log(SL_LOG_ERROR, "cannot_start", "cannot start the connection guard thread");
         close(fd);

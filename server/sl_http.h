@@ -97,7 +97,8 @@ int sl_req_number(const sl_request *req, const char *name, const sl_range *range
 /* ---- conditional GET (RFC 9110 section 13.1.2) ---- */
 /* A GET or HEAD whose answer is fixed by the laws it reads (names[i] at
  * versions[i]) and its path and query: gives its 200 an ETag of those, of
- * whether it asked for CSV and of the server's version, and a Cache-Control
+ * whether it asked for CSV and of the server's version and contract
+ * (openapi.json), and a Cache-Control
  * (max-age for pinned answers, every law named by ?version=, which never
  * change; no-cache, revalidate each time, for latest versions). Returns 1
  * when If-None-Match holds that ETag, having answered 304 (the caller stops
