@@ -40,7 +40,8 @@ CACHE_HEADERS = {
     "ETag": {
         "description": "a strong tag of the answer: the law version(s) it comes from, the path, "
                        "the query parameters in canonical (sorted) order, JSON or CSV, and the "
-                       "server's version and contract (this document). A new version of a law changes it.",
+                       "server's version and contract (this document). A new version of a law "
+                       "changes it.",
         "schema": {"type": "string"},
     },
     "Cache-Control": {
