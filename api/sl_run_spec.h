@@ -6,6 +6,8 @@
 #ifndef SL_RUN_SPEC_H
 #define SL_RUN_SPEC_H
 
+#include "sl_profile.h"
+
 /* The backends a sweep may name. */
 typedef enum sl_backend_kind {
     SL_BACKEND_LOCAL = 0, /* sparselaw-train as a child process of the server */
@@ -38,6 +40,9 @@ typedef struct sl_run_spec {
     long long tokens;
     long long seed;
     sl_trainer_options trainer;
+    char profile[SL_PROFILE_NAME_MAX + 1]; /* the operator's trainer profile; "" for
+                                              sparselaw-train */
+    sl_device device;                      /* what the run needs */
 } sl_run_spec;
 
 #endif

@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,14 +28,18 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sl_buf.h"
 #include "sl_log.h"
+#include "sl_profile.h"
 #include "sl_secret.h"
 #include "sl_train_run.h"
+
+extern char **environ;
 
 #define PROG        "sparselaw-train serve"
 #define BODY_MAX    16384
@@ -56,6 +61,9 @@ typedef struct run {
 typedef struct serve {
     char dir[1024], corpus[1024], token[SL_SECRET_TOKEN_MAX + 1];
     unsigned max_active, threads;
+    sl_profile profiles[SL_PROFILE_MAX]; /* --profiles: the operator's own trainers */
+    size_t nprofiles;
+    sl_device device; /* --device, or the CUDA devices this machine shows */
     int devnull;
     volatile int stopping;
     pthread_mutex_t lock;
@@ -185,9 +193,13 @@ static int pattern_ok(const char *p) {
 }
 
 typedef struct cmdline {
-    char *argv[MAX_ARGS + 4];
+    char *argv[SL_PROFILE_MAX_ARGS + MAX_ARGS + 4];
     char bufs[MAX_ARGS][ARG_LEN];
     int argc;
+    /* A profile's run: its words, its environment and working directory. */
+    const sl_profile *profile;
+    char words[SL_PROFILE_ARGV_MAX + 1024];
+    char *envp[512 + SL_PROFILE_MAX_ENV + 1];
 } cmdline;
 
 static void add_arg(cmdline *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -200,13 +212,136 @@ static void add_arg(cmdline *c, const char *fmt, ...) {
     c->argc++;
 }
 
+/* The members a profile's run takes: its placeholders' numbers (the
+ * pattern as "n:m"). Bounds are the trainer's own; a profile's trainer
+ * checks its numbers itself. */
+static const field profile_fields[] = {
+    {"layers", "layers", F_INT, 1, 256},
+    {"width", "width", F_INT, 1, 16384},
+    {"heads", "heads", F_INT, 1, 16384},
+    {"tokens", "tokens", F_INT, 1, 1e15},
+    {"sparsity", "sparsity", F_NUM, 0, 1},
+    {"pattern", "pattern", F_PATTERN, 0, 0},
+    {"seed", "seed", F_INT, 0, 9007199254740992.0},
+    {"threads", "threads", F_INT, 0, 1024},
+    {"devices", "devices", F_INT, 0, SL_PROFILE_MAX_DEVICES},
+};
+
+/* A profile's command line from the body's numbers and the worker's own
+ * template, environment (the worker's, then the profile's lines) and
+ * working directory. 0, or -1 with msg (and the field). */
+static int build_profile_argv(serve *s, json_t *body, const char *name, cmdline *c, char *msg,
+                              size_t cap, const char **bad) {
+    *bad = "profile";
+    c->profile = sl_profile_find(s->profiles, s->nprofiles, name);
+    if (!c->profile) {
+        snprintf(msg, cap, "this worker has no trainer profile '%.40s'", name);
+        return -1;
+    }
+    sl_profile_value vals[16];
+    size_t nv = 0;
+    double sparsity = 0, pn = 0, pm = 0, threads = s->threads, devices = 0;
+    static const char *const defaults[] = {"heads", "seed", NULL};
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        if (!strcmp(key, "profile")) continue;
+        const field *f = NULL;
+        for (size_t i = 0; i < sizeof profile_fields / sizeof profile_fields[0] && !f; i++)
+            if (!strcmp(profile_fields[i].name, key)) f = &profile_fields[i];
+        *bad = f ? f->name : key;
+        if (!f) {
+            snprintf(msg, cap, "unknown member '%.64s' for a profile's run", key);
+            return -1;
+        }
+        if (f->kind == F_PATTERN) {
+            const char *p = json_string_value(v);
+            unsigned n = 0, m = 0;
+            if (!p || sscanf(p, "%u:%u", &n, &m) != 2 || !pattern_ok(p) || n >= m) {
+                snprintf(msg, cap, "pattern must be \"n:m\" such as \"2:4\"");
+                return -1;
+            }
+            pn = n;
+            pm = m;
+            sparsity = 1.0 - (double)n / (double)m;
+            continue;
+        }
+        double x = json_number_value(v);
+        if (!json_is_number(v) || !isfinite(x) || x < f->lo || x > f->hi ||
+            (f->kind == F_INT && x != floor(x)) || (!strcmp(key, "sparsity") && x >= 1)) {
+            snprintf(msg, cap, "%s must be %s in [%.15g, %.15g%s", f->name,
+                     f->kind == F_INT ? "an integer" : "a number", f->lo, f->hi,
+                     !strcmp(key, "sparsity") ? ")" : "]");
+            return -1;
+        }
+        if (!strcmp(key, "sparsity")) sparsity = x;
+        if (!strcmp(key, "threads") && x > 0) threads = x;
+        if (!strcmp(key, "devices")) devices = x;
+        if (strcmp(key, "sparsity") && strcmp(key, "threads") && strcmp(key, "devices")) {
+            vals[nv].name = f->name;
+            snprintf(vals[nv++].text, sizeof vals[0].text, "%.0f", x);
+        }
+    }
+    if (devices > 0 && (s->device.kind != SL_DEVICE_CUDA || devices > s->device.count)) {
+        char has[24];
+        *bad = "devices";
+        snprintf(msg, cap, "this worker has %s; the run asks for %.0f CUDA devices",
+                 sl_device_format(&s->device, has, sizeof has), devices);
+        return -1;
+    }
+    for (size_t i = 0; defaults[i]; i++) { /* optional: heads 1, seed 1 */
+        size_t k = 0;
+        while (k < nv && strcmp(vals[k].name, defaults[i]))
+            k++;
+        if (k == nv) {
+            vals[nv].name = defaults[i];
+            snprintf(vals[nv++].text, sizeof vals[0].text, "1");
+        }
+    }
+    const struct {
+        const char *name;
+        double x;
+    } extra[] = {{"pattern_n", pn}, {"pattern_m", pm}, {"threads", threads}, {"devices", devices}};
+    vals[nv].name = "sparsity";
+    snprintf(vals[nv++].text, sizeof vals[0].text, "%.17g", sparsity);
+    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
+        vals[nv].name = extra[i].name;
+        snprintf(vals[nv++].text, sizeof vals[0].text, "%.0f", extra[i].x);
+    }
+    *bad = NULL;
+    c->argc = sl_profile_argv(c->profile, vals, nv, c->argv, c->words, sizeof c->words, msg, cap);
+    if (c->argc < 0) return -1;
+    size_t k = 0;
+    for (size_t i = 0; environ[i] && k < 512; i++) {
+        int overridden = 0;
+        for (size_t e = 0; e < c->profile->nenv && !overridden; e++)
+            overridden =
+                !strncmp(environ[i], c->profile->env[e], strcspn(c->profile->env[e], "=") + 1);
+        if (!overridden) c->envp[k++] = environ[i];
+    }
+    for (size_t e = 0; e < c->profile->nenv; e++)
+        c->envp[k++] = (char *)(uintptr_t)c->profile->env[e];
+    c->envp[k] = NULL;
+    return 0;
+}
+
 /* The trainer's argv from the body; 0, or -1 with msg (and field). */
 static int build_argv(serve *s, json_t *body, cmdline *c, char *msg, size_t cap, const char **bad) {
     *bad = NULL;
     c->argc = 0;
+    c->profile = NULL;
     if (!json_is_object(body)) {
         snprintf(msg, cap, "the body must be a JSON object of training options");
         return -1;
+    }
+    json_t *profile = json_object_get(body, "profile");
+    if (profile) {
+        if (!json_is_string(profile)) {
+            *bad = "profile";
+            snprintf(msg, cap, "profile must be the name of one of this worker's profiles");
+            return -1;
+        }
+        return build_profile_argv(s, body, json_string_value(profile), c, msg, cap, bad);
     }
     add_arg(c, "sparselaw-train");
     const char *key;
@@ -301,6 +436,11 @@ static int start_run(serve *s, run *r, cmdline *c, char *msg, size_t cap) {
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) _exit(127);
         if (dup2(s->devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(127);
+        if (c->profile) {
+            if (c->profile->dir[0] && chdir(c->profile->dir) != 0) _exit(127);
+            execve(c->argv[0], c->argv, c->envp);
+            _exit(127);
+        }
         execv("/proc/self/exe", c->argv);
         _exit(127);
     }
@@ -495,6 +635,38 @@ static enum MHD_Result handle_run(serve *s, struct MHD_Connection *con, const ch
     return reply(con, 200, run_json(s, &copy), NULL, 0);
 }
 
+/* GET /v1/info: what this worker has and runs, for the server's routing. */
+static enum MHD_Result handle_info(serve *s, struct MHD_Connection *con, const char *method) {
+    if (strcmp(method, "GET") != 0) return not_allowed(con, "GET");
+    pthread_mutex_lock(&s->lock);
+    reap(s);
+    unsigned n = active(s);
+    pthread_mutex_unlock(&s->lock);
+    char dev[24];
+    json_t *devices = json_array(), *profiles = json_array();
+    for (unsigned i = 0; s->device.kind == SL_DEVICE_CUDA && i < s->device.count; i++)
+        json_array_append_new(devices, json_pack("{s:s, s:i}", "kind", "cuda", "index", (int)i));
+    for (size_t i = 0; i < s->nprofiles; i++) {
+        char need[24];
+        json_array_append_new(
+            profiles, json_pack("{s:s, s:s}", "name", s->profiles[i].name, "device",
+                                sl_device_format(&s->profiles[i].device, need, sizeof need)));
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return reply(con, 200,
+                 json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:{s:s, s:s}}", "trainer",
+                           "sparselaw-train " SL_VERSION, "device",
+                           sl_device_format(&s->device, dev, sizeof dev), "devices", devices,
+                           "cores", (json_int_t)(cores > 0 ? cores : 1), "memory_bytes",
+                           (json_int_t)(pages > 0 && page > 0 ? (long long)pages * page : 0),
+                           "max_active", (json_int_t)s->max_active, "active", (json_int_t)n,
+                           "profiles", profiles, "units", "memory_bytes",
+                           "bytes of main memory on this machine", "device",
+                           "cpu, or cuda:N for N CUDA devices runs may use"),
+                 NULL, 0);
+}
+
 static unsigned auth(const serve *s, struct MHD_Connection *con) {
     return sl_secret_bearer_check(
         MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Authorization"), s->token);
@@ -538,10 +710,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     }
     int is_train = !strcmp(url, "/v1/train");
     int is_run = !strncmp(url, "/v1/train/", 10) && url[10] && !strchr(url + 10, '/');
-    if (!is_train && !is_run) return error(con, 404, "not_found", "no such route", NULL);
+    int is_info = !strcmp(url, "/v1/info");
+    if (!is_train && !is_run && !is_info)
+        return error(con, 404, "not_found", "no such route", NULL);
     unsigned a = auth(s, con);
     if (a == 401) return error(con, 401, "unauthorized", "a bearer token is required", NULL);
     if (a == 403) return error(con, 403, "forbidden", "the bearer token is wrong", NULL);
+    if (is_info) return handle_info(s, con, method);
     if (is_run) return handle_run(s, con, method, url + 10);
     if (strcmp(method, "POST") != 0) return not_allowed(con, "POST");
     if (u->too_large) return error(con, 413, "payload_too_large", "the body exceeds 16 KiB", NULL);
@@ -566,13 +741,17 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 static void usage(FILE *f) {
     fprintf(f, "usage: sparselaw-train serve --port P [--bind ADDR] [--token-file F]\n"
                "                             [--max-active N] [--corpus PATH] [--dir DIR]\n"
-               "Takes training runs over HTTP (POST /v1/train, GET and DELETE /v1/train/ID).\n"
+               "                             [--profiles FILE] [--device cpu|cuda:N]\n"
+               "Takes training runs over HTTP (POST /v1/train, GET and DELETE /v1/train/ID,\n"
+               "GET /v1/info).\n"
                "  --port P          TCP port; 0 picks a free one (8090)\n"
                "  --bind ADDR       IPv4 or IPv6 address to listen on (127.0.0.1)\n"
                "  --token-file F    bearer token file (else SPARSELAW_WORKER_TOKEN; required)\n"
                "  --max-active N    runs at once; more are refused with 503 (1)\n"
                "  --corpus PATH     the corpus every run trains on (the trainer's default)\n"
-               "  --dir DIR         where each run's JSON lines go (sparselaw-train-runs)\n");
+               "  --dir DIR         where each run's JSON lines go (sparselaw-train-runs)\n"
+               "  --profiles FILE   [profile NAME] sections: trainers runs may name (none)\n"
+               "  --device D        what runs may use: cpu or cuda:N (the CUDA devices found)\n");
 }
 
 static int load_token(serve *s, const char *file, char *err, size_t cap) {
@@ -597,9 +776,21 @@ static int parse_uint(const char *v, unsigned long lo, unsigned long hi, unsigne
     return 0;
 }
 
+/* The CUDA devices the NVIDIA driver shows (one directory each under
+ * /proc/driver/nvidia/gpus); cpu when there is none. */
+static sl_device detect_cuda(void) {
+    DIR *d = opendir("/proc/driver/nvidia/gpus");
+    unsigned n = 0;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    if (d) closedir(d);
+    if (n > SL_PROFILE_MAX_DEVICES) n = SL_PROFILE_MAX_DEVICES;
+    return n ? (sl_device){SL_DEVICE_CUDA, n} : (sl_device){SL_DEVICE_CPU, 0};
+}
+
 static int parse_flags(serve *s, int argc, char **argv, unsigned *port, const char **bind,
                        const char **token_file, char *err, size_t cap) {
-    const char *dir = "sparselaw-train-runs", *corpus = "";
+    const char *dir = "sparselaw-train-runs", *corpus = "", *profiles = NULL, *device = NULL;
     *port = 8090;
     *bind = "127.0.0.1";
     *token_file = NULL;
@@ -639,6 +830,10 @@ static int parse_flags(serve *s, int argc, char **argv, unsigned *port, const ch
             corpus = v;
         } else if (IS("--dir")) {
             dir = v;
+        } else if (IS("--profiles")) {
+            profiles = v;
+        } else if (IS("--device")) {
+            device = v;
         } else {
             snprintf(err, cap, "unknown option '%s' (see serve --help)", a);
             return -1;
@@ -660,6 +855,15 @@ static int parse_flags(serve *s, int argc, char **argv, unsigned *port, const ch
         snprintf(err, cap, "cannot create --dir %s: %s", dir, strerror(errno));
         return -1;
     }
+    if (profiles &&
+        sl_profile_load_file(profiles, s->profiles, SL_PROFILE_MAX, &s->nprofiles, err, cap) != 0)
+        return -1;
+    s->device = (sl_device){SL_DEVICE_CPU, 0};
+    if (device && sl_device_parse(device, &s->device) != 0) {
+        snprintf(err, cap, "--device must be cpu, cuda or cuda:N (got '%s')", device);
+        return -1;
+    }
+    if (!device) s->device = detect_cuda();
     return 0;
 }
 
