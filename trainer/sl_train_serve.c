@@ -36,6 +36,7 @@
 #include "sl_buf.h"
 #include "sl_log.h"
 #include "sl_profile.h"
+#include "sl_proto.h"
 #include "sl_secret.h"
 #include "sl_train_run.h"
 
@@ -200,6 +201,7 @@ typedef struct cmdline {
     const sl_profile *profile;
     char words[SL_PROFILE_ARGV_MAX + 1024];
     char *envp[512 + SL_PROFILE_MAX_ENV + 1];
+    char field[80]; /* the member a refused body names */
 } cmdline;
 
 static void add_arg(cmdline *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -212,102 +214,54 @@ static void add_arg(cmdline *c, const char *fmt, ...) {
     c->argc++;
 }
 
-/* The members a profile's run takes: its placeholders' numbers (the
- * pattern as "n:m"). Bounds are the trainer's own; a profile's trainer
- * checks its numbers itself. */
-static const field profile_fields[] = {
-    {"layers", "layers", F_INT, 1, 256},
-    {"width", "width", F_INT, 1, 16384},
-    {"heads", "heads", F_INT, 1, 16384},
-    {"tokens", "tokens", F_INT, 1, 1e15},
-    {"sparsity", "sparsity", F_NUM, 0, 1},
-    {"pattern", "pattern", F_PATTERN, 0, 0},
-    {"seed", "seed", F_INT, 0, 9007199254740992.0},
-    {"threads", "threads", F_INT, 0, 1024},
-    {"devices", "devices", F_INT, 0, SL_PROFILE_MAX_DEVICES},
-};
-
-/* A profile's command line from the body's numbers and the worker's own
+/* A profile's command line from the body (the run protocol's grid options,
+ * threads, and "devices", the CUDA devices it may use) and the worker's own
  * template, environment (the worker's, then the profile's lines) and
  * working directory. 0, or -1 with msg (and the field). */
 static int build_profile_argv(serve *s, json_t *body, const char *name, cmdline *c, char *msg,
                               size_t cap, const char **bad) {
+    char *member = c->field;
     *bad = "profile";
     c->profile = sl_profile_find(s->profiles, s->nprofiles, name);
     if (!c->profile) {
         snprintf(msg, cap, "this worker has no trainer profile '%.40s'", name);
         return -1;
     }
-    sl_profile_value vals[16];
-    size_t nv = 0;
-    double sparsity = 0, pn = 0, pm = 0, threads = s->threads, devices = 0;
-    static const char *const defaults[] = {"heads", "seed", NULL};
-    const char *key;
-    json_t *v;
-    json_object_foreach(body, key, v) {
-        if (!strcmp(key, "profile")) continue;
-        const field *f = NULL;
-        for (size_t i = 0; i < sizeof profile_fields / sizeof profile_fields[0] && !f; i++)
-            if (!strcmp(profile_fields[i].name, key)) f = &profile_fields[i];
-        *bad = f ? f->name : key;
-        if (!f) {
-            snprintf(msg, cap, "unknown member '%.64s' for a profile's run", key);
+    json_t *opts = json_deep_copy(body), *dev = json_object_get(body, "devices");
+    json_object_del(opts, "profile");
+    json_object_del(opts, "devices");
+    sl_proto_spec spec;
+    sl_proto_spec_init(&spec);
+    int rc = sl_proto_from_json(&spec, opts, SL_PROTO_GRID | SL_PROTO_SWEEP, "", member,
+                                sizeof c->field, msg, cap);
+    json_decref(opts);
+    *bad = member;
+    if (rc != 0) return -1;
+    for (int id = 0; id < SL_PROTO_COUNT; id++) {
+        const sl_proto_option *o = sl_proto_option_at((sl_proto_id)id);
+        if (spec.given[id] && !(o->who & SL_PROTO_GRID) && id != SL_PROTO_THREADS) {
+            snprintf(member, sizeof c->field, "%s", o->name);
+            snprintf(msg, cap, "%s is the profile's own (its argv template sets it)", o->name);
             return -1;
         }
-        if (f->kind == F_PATTERN) {
-            const char *p = json_string_value(v);
-            unsigned n = 0, m = 0;
-            if (!p || sscanf(p, "%u:%u", &n, &m) != 2 || !pattern_ok(p) || n >= m) {
-                snprintf(msg, cap, "pattern must be \"n:m\" such as \"2:4\"");
-                return -1;
-            }
-            pn = n;
-            pm = m;
-            sparsity = 1.0 - (double)n / (double)m;
-            continue;
-        }
-        double x = json_number_value(v);
-        if (!json_is_number(v) || !isfinite(x) || x < f->lo || x > f->hi ||
-            (f->kind == F_INT && x != floor(x)) || (!strcmp(key, "sparsity") && x >= 1)) {
-            snprintf(msg, cap, "%s must be %s in [%.15g, %.15g%s", f->name,
-                     f->kind == F_INT ? "an integer" : "a number", f->lo, f->hi,
-                     !strcmp(key, "sparsity") ? ")" : "]");
-            return -1;
-        }
-        if (!strcmp(key, "sparsity")) sparsity = x;
-        if (!strcmp(key, "threads") && x > 0) threads = x;
-        if (!strcmp(key, "devices")) devices = x;
-        if (strcmp(key, "sparsity") && strcmp(key, "threads") && strcmp(key, "devices")) {
-            vals[nv].name = f->name;
-            snprintf(vals[nv++].text, sizeof vals[0].text, "%.0f", x);
-        }
+    }
+    double devices = dev ? json_number_value(dev) : 0;
+    snprintf(member, sizeof c->field, "devices");
+    if (dev && (!json_is_integer(dev) || devices < 0 || devices > SL_PROFILE_MAX_DEVICES)) {
+        snprintf(msg, cap, "devices must be an integer in [0, %d]", SL_PROFILE_MAX_DEVICES);
+        return -1;
     }
     if (devices > 0 && (s->device.kind != SL_DEVICE_CUDA || devices > s->device.count)) {
         char has[24];
-        *bad = "devices";
         snprintf(msg, cap, "this worker has %s; the run asks for %.0f CUDA devices",
                  sl_device_format(&s->device, has, sizeof has), devices);
         return -1;
     }
-    for (size_t i = 0; defaults[i]; i++) { /* optional: heads 1, seed 1 */
-        size_t k = 0;
-        while (k < nv && strcmp(vals[k].name, defaults[i]))
-            k++;
-        if (k == nv) {
-            vals[nv].name = defaults[i];
-            snprintf(vals[nv++].text, sizeof vals[0].text, "1");
-        }
-    }
-    const struct {
-        const char *name;
-        double x;
-    } extra[] = {{"pattern_n", pn}, {"pattern_m", pm}, {"threads", threads}, {"devices", devices}};
-    vals[nv].name = "sparsity";
-    snprintf(vals[nv++].text, sizeof vals[0].text, "%.17g", sparsity);
-    for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
-        vals[nv].name = extra[i].name;
-        snprintf(vals[nv++].text, sizeof vals[0].text, "%.0f", extra[i].x);
-    }
+    /* Concurrent runs share the cores, as the worker's own trainer's do. */
+    if (!spec.given[SL_PROTO_THREADS] || spec.value[SL_PROTO_THREADS] == 0)
+        spec.value[SL_PROTO_THREADS] = s->threads;
+    sl_profile_value vals[SL_PROFILE_MAX_VALUES];
+    size_t nv = sl_profile_values(&spec, (unsigned)devices, vals);
     *bad = NULL;
     c->argc = sl_profile_argv(c->profile, vals, nv, c->argv, c->words, sizeof c->words, msg, cap);
     if (c->argc < 0) return -1;

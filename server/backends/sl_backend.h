@@ -84,7 +84,7 @@ int sl_backend_profiles_can_run(const sl_profile *list, size_t n, unsigned bit, 
                                 char *why, size_t cap);
 
 /* The placeholder values of a run: the spec's numbers, threads and its CUDA
- * device count. Fills vals (room for every sl_profile_placeholders entry)
+ * device count. Fills vals (room for 16: every placeholder)
  * and returns how many. */
 size_t sl_backend_profile_values(const sl_run_spec *spec, unsigned threads, sl_profile_value *vals);
 

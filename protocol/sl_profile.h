@@ -1,8 +1,9 @@
 /*
  * sl_profile.h - trainer profiles: a trainer an operator declares in a
  * config file, so that calibration runs can train with the operator's own
- * code. Shared by sparselawd (its --config) and `sparselaw-train serve`
- * (its --profiles).
+ * code; the process speaks the run protocol's JSON lines (sl_proto.h,
+ * docs/trainer-protocol.md). Shared by sparselawd (its --config) and
+ * `sparselaw-train serve` (its --profiles).
  *
  *     [profile torch]
  *     argv = /usr/bin/python3 examples/torch_trainer.py --width={width} --seed={seed}
@@ -61,10 +62,14 @@ typedef struct sl_profile {
     unsigned set; /* which keys a file line set, to refuse one set twice */
 } sl_profile;
 
-/* The placeholders a template may use, NULL-terminated: the grid point's
- * numbers (width, layers, heads, sparsity, pattern_n, pattern_m, tokens,
- * seed), and threads and devices, which the backend fills in. */
-extern const char *const sl_profile_placeholders[];
+/* Whether the len bytes at name are a placeholder a template may use: the
+ * run protocol's grid options that are numbers (layers, width, heads,
+ * sparsity, tokens, seed), its threads, the pattern's pattern_n and
+ * pattern_m (0 and 0 when unstructured) and devices (the run's CUDA device
+ * count, 0 on a CPU). */
+int sl_profile_placeholder_known(const char *name, size_t len);
+/* Those names as "{layers} {width} ..." into buf, for messages and docs. */
+const char *sl_profile_placeholder_list(char *buf, size_t cap);
 
 /* 1 when name is a valid profile name. */
 int sl_profile_name_valid(const char *name);
@@ -100,6 +105,14 @@ typedef struct sl_profile_value {
  * Returns argc, or -1 with why (a placeholder without a value, no room). */
 int sl_profile_argv(const sl_profile *p, const sl_profile_value *vals, size_t nvals, char **argv,
                     char *buf, size_t cap, char *err, size_t errcap);
+
+struct sl_proto_spec;
+/* The placeholder values of a run from its protocol spec (every grid number,
+ * threads, the pattern's n and m) and its CUDA device count; fills vals
+ * (room for SL_PROFILE_MAX_VALUES) and returns how many. */
+#define SL_PROFILE_MAX_VALUES 16
+size_t sl_profile_values(const struct sl_proto_spec *spec, unsigned devices,
+                         sl_profile_value *vals);
 
 /* The profile of that name in list[0..n), or NULL. */
 const sl_profile *sl_profile_find(const sl_profile *list, size_t n, const char *name);

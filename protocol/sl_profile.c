@@ -10,11 +10,40 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sl_proto.h"
 #include "sl_text.h"
 
-const char *const sl_profile_placeholders[] = {"width",     "layers",    "heads",  "sparsity",
-                                               "pattern_n", "pattern_m", "tokens", "seed",
-                                               "threads",   "devices",   NULL};
+/* Placeholders beside the table's grid options: the pattern's two numbers
+ * (the table's pattern is text) and the run's CUDA device count. */
+static const char *const extra_placeholders[] = {"pattern_n", "pattern_m", "devices", NULL};
+
+/* The numbers a placeholder may stand for: the run protocol's grid options
+ * (every number but the pattern), its threads, and the extras above. */
+static int placeholder_option(const sl_proto_option *o) {
+    return o && o->type != SL_PROTO_T_PATTERN &&
+           ((o->who & SL_PROTO_GRID) || o->id == SL_PROTO_THREADS);
+}
+
+int sl_profile_placeholder_known(const char *name, size_t len) {
+    if (placeholder_option(sl_proto_find(name, len, 0))) return 1;
+    for (size_t i = 0; extra_placeholders[i]; i++)
+        if (strlen(extra_placeholders[i]) == len && !strncmp(extra_placeholders[i], name, len))
+            return 1;
+    return 0;
+}
+
+const char *sl_profile_placeholder_list(char *buf, size_t cap) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int id = 0; id < SL_PROTO_COUNT && used < cap; id++) {
+        const sl_proto_option *o = sl_proto_option_at((sl_proto_id)id);
+        if (placeholder_option(o))
+            used += (size_t)snprintf(buf + used, cap - used, "%s{%s}", used ? " " : "", o->name);
+    }
+    for (size_t i = 0; extra_placeholders[i] && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, " {%s}", extra_placeholders[i]);
+    return buf;
+}
 
 enum { KEY_ARGV = 1, KEY_DIR = 2, KEY_BACKENDS = 4, KEY_DEVICE = 8 };
 
@@ -66,14 +95,6 @@ static int plain_text(const char *s) {
     return sl_text_utf8_valid(s, strlen(s));
 }
 
-static int known_placeholder(const char *name, size_t len) {
-    for (size_t i = 0; sl_profile_placeholders[i]; i++)
-        if (strlen(sl_profile_placeholders[i]) == len &&
-            !strncmp(sl_profile_placeholders[i], name, len))
-            return 1;
-    return 0;
-}
-
 /* Every {name} in the template is a known placeholder, braces pair up, and
  * the program (the first word) has none. */
 static int check_template(const char *t, char *err, size_t cap) {
@@ -100,11 +121,11 @@ static int check_template(const char *t, char *err, size_t cap) {
                 snprintf(err, cap, "a '{' without its '}' in word %zu", words);
                 return -1;
             }
-            if (!known_placeholder(p + 1, (size_t)(close - p - 1))) {
-                snprintf(err, cap,
-                         "unknown placeholder {%.*s} (known: width layers heads "
-                         "sparsity pattern_n pattern_m tokens seed threads devices)",
-                         (int)(close - p - 1) > 40 ? 40 : (int)(close - p - 1), p + 1);
+            if (!sl_profile_placeholder_known(p + 1, (size_t)(close - p - 1))) {
+                char known[200];
+                snprintf(err, cap, "unknown placeholder {%.*s} (known: %s)",
+                         (int)(close - p - 1) > 40 ? 40 : (int)(close - p - 1), p + 1,
+                         sl_profile_placeholder_list(known, sizeof known));
                 return -1;
             }
             if (words == 1) {
@@ -383,4 +404,25 @@ int sl_profile_argv(const sl_profile *p, const sl_profile_value *vals, size_t nv
     }
     argv[argc] = NULL;
     return argc;
+}
+
+size_t sl_profile_values(const sl_proto_spec *spec, unsigned devices, sl_profile_value *vals) {
+    size_t n = 0;
+    for (int id = 0; id < SL_PROTO_COUNT && n < SL_PROFILE_MAX_VALUES - 3; id++) {
+        const sl_proto_option *o = sl_proto_option_at((sl_proto_id)id);
+        if (!placeholder_option(o)) continue;
+        vals[n].name = o->name;
+        if (o->type == SL_PROTO_T_INT)
+            snprintf(vals[n].text, sizeof vals[n].text, "%.0f", spec->value[id]);
+        else
+            snprintf(vals[n].text, sizeof vals[n].text, "%.17g", spec->value[id]);
+        n++;
+    }
+    const unsigned extra[] = {spec->pattern_n, spec->pattern_m, devices};
+    for (size_t i = 0; extra_placeholders[i]; i++) {
+        vals[n].name = extra_placeholders[i];
+        snprintf(vals[n].text, sizeof vals[n].text, "%u", extra[i]);
+        n++;
+    }
+    return n;
 }
