@@ -49,6 +49,7 @@ def main():
     ap.add_argument("--noise", type=float, default=0.002, help="relative noise (log-normal sd)")
     ap.add_argument("--seconds", type=float, default=0.0, help="how long the run pretends to take")
     ap.add_argument("--fail", choices=("none", "diverge", "refuse"), default="none")
+    ap.add_argument("--devices", type=int, default=0, help="CUDA devices given (reported only)")
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda sig, frame: stop.append(sig))
     law = dict(zip(NAMES, (float(x) for x in a.law.split(","))))
@@ -64,7 +65,7 @@ def main():
     steps = 4
     t0 = time.monotonic()
     emit("start", trainer="synthetic", width=a.width, layers=a.layers, sparsity_target=a.sparsity,
-         steps=steps, tokens=a.tokens, seed=a.seed)
+         steps=steps, tokens=a.tokens, seed=a.seed, devices=a.devices)
     for step in range(1, steps + 1):
         if stop:
             emit("result", status="interrupted", signal="SIGTERM", step=step - 1, steps=steps,
@@ -82,7 +83,7 @@ def main():
     seconds = time.monotonic() - t0
     emit("result", status="completed", step=steps, steps=steps, tokens=a.tokens, train_loss=loss,
          val_loss=loss, sparsity=a.sparsity, nonzeros=int(round(n)), seconds=seconds,
-         train_seconds=seconds)
+         train_seconds=seconds, devices=a.devices)
     return 0
 
 

@@ -406,17 +406,21 @@ static int route(sl_request *req, sl_sweep_request *sr) {
     sl_server *server = sl_req_server(req);
     char why[SL_BACKEND_KIND_COUNT][400], all[1400] = "";
     size_t tried = 0;
+    int short_of_device = 0; /* a backend has the profile, but too little device */
     for (size_t i = 0; sl_runs_backend_at(server->runs, i); i++) {
         sl_backend *b = sl_runs_backend_at(server->runs, i);
         sl_backend_kind kind;
         if (sl_backend_kind_parse(b->name, &kind) != 0) continue;
         if (sr->backend_given && kind != sr->backend) continue;
         sl_device needs = sr->device;
-        if (b->can_run && b->can_run(b, sr->profile, &needs, why[tried], sizeof why[tried])) {
+        int can =
+            b->can_run ? b->can_run(b, sr->profile, &needs, why[tried], sizeof why[tried]) : 0;
+        if (can == 1) {
             sr->backend = kind;
             sr->device = needs;
             return 0;
         }
+        short_of_device |= can < 0;
         if (!b->can_run)
             snprintf(why[tried], sizeof why[tried], "%s cannot say what it has", b->name);
         tried++;
@@ -431,9 +435,9 @@ static int route(sl_request *req, sl_sweep_request *sr) {
         snprintf(all + len, sizeof all - len, "%s%s", i ? "; " : "", why[i]);
     }
     sl_reply_fail(req, SL_ERR_UNPROCESSABLE,
-                  sr->profile[0] && strstr(all, "profile") ? "profile"
-                  : sr->backend_given                      ? "backend"
-                                                           : "device",
+                  sr->backend_given ? "backend"
+                  : short_of_device ? "device"
+                                    : "profile",
                   "no configured backend can run this sweep: %s", all);
     return -1;
 }

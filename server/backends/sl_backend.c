@@ -148,7 +148,7 @@ int sl_backend_profiles_can_run(const sl_profile *list, size_t n, unsigned bit, 
     if (!sl_device_satisfies(has, needs)) {
         snprintf(why, cap, "the %s backend has %s; the runs need %s", name,
                  sl_device_format(has, a, sizeof a), sl_device_format(needs, b, sizeof b));
-        return 0;
+        return -1;
     }
     return 1;
 }

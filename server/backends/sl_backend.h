@@ -71,14 +71,16 @@ struct sl_backend {
     sl_device device;
     double gflops; /* configured GFLOP/s of one run (--*-gflops); 0: none */
     /* 1 when the backend can run profile ("" for sparselaw-train) with at
-     * least *needs, which it raises to what the profile itself needs; else 0
-     * with why. Called from HTTP threads, beside the runner. */
+     * least *needs, which it raises to what the profile itself needs; else
+     * with why 0 (it has no such profile, or the profile may not run here)
+     * or -1 (it has too little device). Called from HTTP threads, beside
+     * the runner. */
     int (*can_run)(sl_backend *b, const char *profile, sl_device *needs, char *why, size_t cap);
 };
 
 /* can_run over a list of the operator's profiles: profile must be in it
  * (or "") and allow the backend (bit, SL_PROFILE_*), and has must satisfy
- * the run's needs raised to the profile's. */
+ * the run's needs raised to the profile's. Answers as can_run. */
 int sl_backend_profiles_can_run(const sl_profile *list, size_t n, unsigned bit, const char *name,
                                 const sl_device *has, const char *profile, sl_device *needs,
                                 char *why, size_t cap);
