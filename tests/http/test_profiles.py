@@ -26,13 +26,11 @@ import harness  # noqa: E402
 from harness import (COEF, REPO, TOKEN, WORKER_TOKEN, OwnServers, Server, SweepBase,  # noqa: E402
                      Worker, new_token_file, stop_running)
 
-SYNTHETIC = os.path.join(REPO, "examples", "synthetic_trainer.py")
 TORCH = os.path.join(REPO, "examples", "torch_trainer.py")
 TORCH_PYTHON = None  # --torch-python: a Python that imports torch
 CORPUS_TXT = os.path.join(REPO, "data", "tinyshakespeare.txt")
 
-SYN_ARGV = ("%s %s --width={width} --layers={layers} --sparsity={sparsity} --tokens={tokens} "
-            "--seed={seed} --devices={devices}" % (sys.executable, SYNTHETIC))
+SYN_ARGV = harness.SYNTHETIC_ARGV
 
 
 def torch_argv():
