@@ -1,4 +1,5 @@
-/* sl_run_spec.c - the names of the backends (sl_run_spec.h). */
+/* sl_run_spec.c - the names of the backends, and a run spec in the
+ * protocol's terms (sl_run_spec.h). */
 #include "sl_run_spec.h"
 
 #include <string.h>
@@ -16,4 +17,17 @@ int sl_backend_kind_parse(const char *text, sl_backend_kind *out) {
             return 0;
         }
     return -1;
+}
+
+void sl_run_spec_proto(const sl_run_spec *spec, sl_proto_spec *out) {
+    char err[200];
+    *out = spec->trainer;
+    /* Checked when the spec was decoded: these cannot fail. */
+    sl_proto_set(out, SL_PROTO_LAYERS, spec->size.layers, NULL, err, sizeof err);
+    sl_proto_set(out, SL_PROTO_WIDTH, spec->size.width, NULL, err, sizeof err);
+    sl_proto_set(out, SL_PROTO_HEADS, spec->size.heads, NULL, err, sizeof err);
+    sl_proto_set(out, SL_PROTO_SPARSITY, spec->sparsity, NULL, err, sizeof err);
+    sl_proto_set_pattern(out, spec->pattern_n, spec->pattern_m, NULL, err, sizeof err);
+    sl_proto_set(out, SL_PROTO_TOKENS, (double)spec->tokens, NULL, err, sizeof err);
+    sl_proto_set(out, SL_PROTO_SEED, (double)spec->seed, NULL, err, sizeof err);
 }

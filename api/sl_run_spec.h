@@ -1,12 +1,14 @@
 /*
  * sl_run_spec.h - one training run of a calibration sweep (a grid point and
- * the sweep's trainer options) and the backends that run it. No JSON: its
- * codec and the run's bounds are in sl_sweep_json.h.
+ * the sweep's trainer options) and the backends that run it. Its codec is in
+ * sl_sweep_json.h; every option's bounds and default are the run protocol's
+ * (protocol/sl_proto.h).
  */
 #ifndef SL_RUN_SPEC_H
 #define SL_RUN_SPEC_H
 
 #include "sl_profile.h"
+#include "sl_proto.h"
 
 /* The backends a sweep may name. */
 typedef enum sl_backend_kind {
@@ -23,14 +25,11 @@ typedef struct sl_run_size {
     unsigned layers, width, heads;
 } sl_run_size;
 
-/* Trainer options common to every run of a sweep. 0 (or 0.0) means "the
- * trainer's default" and is not passed on. */
-typedef struct sl_trainer_options {
-    unsigned context, batch;
-    double lr, warmup;
-    long long val_tokens;
-    unsigned threads; /* 0: the server divides its cores among concurrent runs */
-} sl_trainer_options;
+/* Trainer options common to every run of a sweep: the protocol's options
+ * of SL_PROTO_SWEEP that the request gave (the others keep the trainer's
+ * default and are not passed on). Without threads a backend divides its
+ * cores among its runs. */
+typedef sl_proto_spec sl_trainer_options;
 
 /* One training run: a grid point and the sweep's trainer options. */
 typedef struct sl_run_spec {
@@ -44,5 +43,10 @@ typedef struct sl_run_spec {
                                               sparselaw-train */
     sl_device device;                      /* what the run needs */
 } sl_run_spec;
+
+/* The whole run spec in the protocol's terms (the grid point's coordinates
+ * and the given trainer options): what a backend turns into a command line
+ * or a worker's body. */
+void sl_run_spec_proto(const sl_run_spec *spec, sl_proto_spec *out);
 
 #endif

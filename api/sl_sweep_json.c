@@ -8,6 +8,10 @@
 #include "sl_fit_json.h"
 #include "sl_parse.h"
 
+/* The protocol's bounds of option id. */
+#define LO(id) ((long long)sl_proto_option_at(SL_PROTO_##id)->lo)
+#define HI(id) ((long long)sl_proto_option_at(SL_PROTO_##id)->hi)
+
 /* An integer member in [lo, hi]; absent: *out = dflt, or an error when
  * required. */
 static int take_int(json_t *obj, const char *path, const char *key, long long lo, long long hi,
@@ -33,23 +37,6 @@ static int take_int(json_t *obj, const char *path, const char *key, long long lo
                             "[%lld, %lld]",
                             field, lo, hi);
     *out = json_is_integer(v) ? json_integer_value(v) : (long long)d;
-    return 0;
-}
-
-/* A number member in [lo, hi] (lo exclusive when lo_open); absent: dflt. */
-static int take_real(json_t *obj, const char *path, const char *key, double lo, int lo_open,
-                     double hi, double dflt, double *out, sl_error *err) {
-    json_t *v = json_object_get(obj, key);
-    char field[64];
-    snprintf(field, sizeof field, "%s.%s", path, key);
-    *out = dflt;
-    if (!v) return 0;
-    double d = json_is_number(v) ? json_number_value(v) : (double)NAN;
-    const sl_range range = {lo, hi, lo_open, 0, NULL};
-    if (!sl_range_contains(&range, d))
-        return sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s must be a number in %c%g, %g]",
-                            field, lo_open ? '(' : '[', lo, hi);
-    *out = d;
     return 0;
 }
 
@@ -86,9 +73,9 @@ static int decode_sizes(json_t *grid, sl_sweep_request *out, sl_error *err) {
             break;
         }
         if (sl_json_only_members(v, path, keys, 3, err) ||
-            take_int(v, path, "layers", 1, SL_RUN_MAX_LAYERS, 1, 0, &layers, err) ||
-            take_int(v, path, "width", 8, SL_RUN_MAX_WIDTH, 1, 0, &width, err) ||
-            take_int(v, path, "heads", 1, SL_RUN_MAX_WIDTH, 1, 0, &heads, err)) {
+            take_int(v, path, "layers", LO(LAYERS), HI(LAYERS), 1, 0, &layers, err) ||
+            take_int(v, path, "width", LO(WIDTH), HI(WIDTH), 1, 0, &width, err) ||
+            take_int(v, path, "heads", LO(HEADS), HI(HEADS), 1, 0, &heads, err)) {
             rc = -1;
             break;
         }
@@ -118,10 +105,11 @@ static int decode_values(json_t *grid, sl_sweep_request *out, sl_error *err) {
     char path[48];
     if (!rc) json_array_foreach(sp, i, v) {
             double s = json_is_number(v) ? json_number_value(v) : (double)NAN;
-            if (!(s >= 0 && s < 1)) {
-                snprintf(path, sizeof path, "grid.sparsities[%zu]", i);
-                rc = sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s must be a number in [0, 1)",
-                                  path);
+            sl_proto_spec check;
+            char msg[200];
+            snprintf(path, sizeof path, "grid.sparsities[%zu]", i);
+            if (sl_proto_set(&check, SL_PROTO_SPARSITY, s, path, msg, sizeof msg) != 0) {
+                rc = sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s", msg);
                 break;
             }
             out->sparsities[out->nsparsities++] = s;
@@ -146,23 +134,24 @@ static int decode_values(json_t *grid, sl_sweep_request *out, sl_error *err) {
             json_t *wrap = json_pack("{s:O}", "v", v);
             snprintf(path, sizeof path, "grid.tokens[%zu]", i);
             long long t;
-            rc = take_int(wrap, "", "v", 1, (long long)SL_RUN_MAX_TOKENS, 1, 0, &t, err);
+            rc = take_int(wrap, "", "v", LO(TOKENS), HI(TOKENS), 1, 0, &t, err);
             json_decref(wrap);
             if (rc) {
                 sl_error_set(err, SL_ERR_INVALID_BODY, path,
                              "%s must be an integer number of "
-                             "training tokens in [1, 1e12]",
-                             path);
+                             "training tokens in [%lld, %g]",
+                             path, LO(TOKENS), (double)HI(TOKENS));
                 break;
             }
             out->tokens[out->ntokens++] = t;
         }
     if (!rc) json_array_foreach(sd, i, v) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                json_integer_value(v) > 0xffffffffLL) {
+            if (!json_is_integer(v) || json_integer_value(v) < LO(SEED) ||
+                json_integer_value(v) > HI(SEED)) {
                 snprintf(path, sizeof path, "grid.seeds[%zu]", i);
-                rc = sl_error_set(err, SL_ERR_INVALID_BODY, path,
-                                  "%s must be an integer in [0, 4294967295]", path);
+                rc =
+                    sl_error_set(err, SL_ERR_INVALID_BODY, path,
+                                 "%s must be an integer in [%lld, %lld]", path, LO(SEED), HI(SEED));
                 break;
             }
             out->seeds[out->nseeds++] = json_integer_value(v);
@@ -176,36 +165,21 @@ static int decode_values(json_t *grid, sl_sweep_request *out, sl_error *err) {
 }
 
 static int decode_trainer(json_t *t, sl_sweep_request *out, sl_error *err) {
-    static const char *const keys[] = {"context", "batch", "lr", "warmup", "val_tokens", "threads"};
-    sl_trainer_options *o = &out->trainer;
-    memset(o, 0, sizeof *o);
+    sl_proto_spec_init(&out->trainer);
     if (!t) return 0;
-    if (!json_is_object(t))
-        return sl_error_set(err, SL_ERR_INVALID_BODY, "trainer",
-                            "trainer must be an object {context?, batch?, lr?, warmup?, "
-                            "val_tokens?, threads?}");
-    long long context, batch, val_tokens, threads;
-    if (sl_json_only_members(t, "trainer", keys, sizeof keys / sizeof keys[0], err) ||
-        take_int(t, "trainer", "context", 1, SL_RUN_MAX_CONTEXT, 0, 0, &context, err) ||
-        take_int(t, "trainer", "batch", 1, SL_RUN_MAX_BATCH, 0, 0, &batch, err) ||
-        take_int(t, "trainer", "val_tokens", 1, 100000000, 0, 0, &val_tokens, err) ||
-        take_int(t, "trainer", "threads", 1, SL_RUN_MAX_THREADS, 0, 0, &threads, err) ||
-        take_real(t, "trainer", "lr", 0, 1, 1, 0, &o->lr, err) ||
-        take_real(t, "trainer", "warmup", 0, 0, 1, 0, &o->warmup, err))
-        return -1;
-    o->context = (unsigned)context;
-    o->batch = (unsigned)batch;
-    o->val_tokens = val_tokens;
-    o->threads = (unsigned)threads;
+    char field[sizeof err->field], msg[400];
+    if (sl_proto_from_json(&out->trainer, t, SL_PROTO_SWEEP, "trainer", field, sizeof field, msg,
+                           sizeof msg) != 0)
+        return sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s", msg);
     return 0;
 }
 
 /* The trainer refuses models whose activations would not fit (its
  * sl_train_model_config_check); refuse them here, with the size named. */
 static int check_memory(const sl_sweep_request *req, sl_error *err) {
-    double bt = (double)(req->trainer.batch ? req->trainer.batch : 4) *
-                (double)(req->trainer.context ? req->trainer.context : 64);
-    double ctx = (double)(req->trainer.context ? req->trainer.context : 64);
+    /* A value not given is the trainer's default, which the spec holds. */
+    double ctx = req->trainer.value[SL_PROTO_CONTEXT];
+    double bt = req->trainer.value[SL_PROTO_BATCH] * ctx;
     for (size_t i = 0; i < req->nsizes; i++) {
         const sl_run_size *s = &req->sizes[i];
         double acts = bt * s->layers * (16.0 * s->width + (double)s->heads * ctx);
@@ -277,10 +251,20 @@ static int decode_target(json_t *body, sl_sweep_request *out, sl_error *err) {
         snprintf(out->profile, sizeof out->profile, "%s", json_string_value(profile));
     }
     json_t *device = json_object_get(body, "device");
-    const char *d = device ? json_string_value(device) : "cpu";
+    /* The protocol's trainer.device says the same: either asks for CUDA. */
+    int trainer_cuda =
+        out->trainer.given[SL_PROTO_DEVICE] && out->trainer.value[SL_PROTO_DEVICE] == 1;
+    const char *d = device ? json_string_value(device) : trainer_cuda ? "cuda" : "cpu";
     if (!d || (strcmp(d, "cpu") && strcmp(d, "cuda")))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "device",
                             "device must be \"cpu\" or \"cuda\"");
+    if (trainer_cuda && !strcmp(d, "cpu"))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "device",
+                            "device is \"cpu\" but trainer.device is \"cuda\"");
+    char why[200];
+    if (!strcmp(d, "cuda") &&
+        sl_proto_set(&out->trainer, SL_PROTO_DEVICE, 1, "trainer.device", why, sizeof why) != 0)
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "device", "%s", why);
     long long count;
     if (take_int(body, "", "device_count", 1, SL_PROFILE_MAX_DEVICES, 0, 1, &count, err)) return -1;
     if (!strcmp(d, "cpu") && json_object_get(body, "device_count"))
@@ -352,14 +336,7 @@ void sl_sweep_request_free(sl_sweep_request *req) {
 }
 
 static json_t *trainer_json(const sl_trainer_options *o) {
-    json_t *t = json_object();
-    if (o->context) json_object_set_new(t, "context", json_integer(o->context));
-    if (o->batch) json_object_set_new(t, "batch", json_integer(o->batch));
-    if (o->lr > 0) json_object_set_new(t, "lr", json_real(o->lr));
-    if (o->warmup > 0) json_object_set_new(t, "warmup", json_real(o->warmup));
-    if (o->val_tokens) json_object_set_new(t, "val_tokens", json_integer(o->val_tokens));
-    if (o->threads) json_object_set_new(t, "threads", json_integer(o->threads));
-    return t;
+    return sl_proto_to_json(o, SL_PROTO_SWEEP);
 }
 
 json_t *sl_sweep_request_json(const sl_sweep_request *req) {

@@ -25,15 +25,10 @@
 #define SL_SWEEP_DEFAULT_ATTEMPTS 3
 #define SL_RUN_KEY_MAX            160
 
-/* Bounds of the model and of the trainer options: inside the trainer's own,
- * so a run the server accepts never fails on its options. */
-#define SL_RUN_MAX_LAYERS  64
-#define SL_RUN_MAX_WIDTH   4096
-#define SL_RUN_MAX_CONTEXT 4096
-#define SL_RUN_MAX_BATCH   4096
-#define SL_RUN_MAX_TOKENS  1e12
-#define SL_RUN_MAX_THREADS 256
-#define SL_RUN_MAX_PARAMS  2.5e8 /* 12 x layers x width^2: a short calibration run */
+/* Each option's bounds are the run protocol's (sl_proto.h), which the
+ * trainer checks too, so a run the server accepts never fails on its
+ * options; this one bounds their combination. */
+#define SL_RUN_MAX_PARAMS 2.5e8 /* 12 x layers x width^2: a short calibration run */
 
 typedef struct sl_sweep_request {
     char law[SL_LAW_NAME_MAX + 1];
@@ -55,7 +50,7 @@ typedef struct sl_sweep_request {
 
 /* {"law", "backend"?: "local", "grid": {"sizes": [{layers, width, heads}],
  *  "sparsities"?: [S], "patterns"?: ["n:m"], "tokens": [D], "seeds"?: [k]},
- *  "trainer"?: {context?, batch?, lr?, warmup?, val_tokens?, threads?},
+ *  "trainer"?: {the protocol's sweep options: context?, batch?, lr?, ...},
  *  "max_attempts"?, "fit"?: {...}, "profile"?: NAME, "device"?: "cpu" | "cuda",
  *  "device_count"?: N, "strict"?: bool}. At least one sparsity or pattern;
  * seeds default to [1]. Without "backend" the server routes the sweep
@@ -81,6 +76,7 @@ void sl_run_spec_key(const sl_run_spec *spec, char *buf, size_t cap);
 /* "unstructured" or "n:m" into buf. */
 const char *sl_run_spec_pattern(const sl_run_spec *spec, char *buf, size_t cap);
 json_t *sl_run_spec_json(const sl_run_spec *spec);
+
 /* The inverse, with every bound checked again (a stored spec is trusted no
  * more than a request). */
 int sl_run_spec_decode(json_t *j, sl_run_spec *out, sl_error *err);

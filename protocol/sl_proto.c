@@ -65,7 +65,7 @@ const char *sl_proto_choice_name(const sl_proto_option *o, int index, char *buf,
 
 const char *sl_proto_describe(const sl_proto_option *o, char *buf, size_t cap) {
     switch (o->type) {
-    case SL_PROTO_T_INT: snprintf(buf, cap, "an integer in [%.15g, %.15g]", o->lo, o->hi); break;
+    case SL_PROTO_T_INT: snprintf(buf, cap, "an integer in [%.0f, %.0f]", o->lo, o->hi); break;
     case SL_PROTO_T_REAL:
         snprintf(buf, cap, "a number in %c%.15g, %.15g%c", o->open & 1 ? '(' : '[', o->lo, o->hi,
                  o->open & 2 ? ')' : ']');
@@ -94,6 +94,34 @@ const char *sl_proto_default_text(const sl_proto_option *o, char *buf, size_t ca
         sl_proto_choice_name(o, (int)o->dflt, buf, cap);
     else
         snprintf(buf, cap, "%.15g", o->dflt);
+    return buf;
+}
+
+static const char *owner_name(unsigned who) {
+    return who == SL_PROTO_GRID     ? "grid"
+           : who == SL_PROTO_SWEEP  ? "sweep"
+           : who == SL_PROTO_WORKER ? "worker"
+                                    : "trainer";
+}
+
+const char *sl_proto_doc_option_row(const sl_proto_option *o, char *buf, size_t cap) {
+    char flag[48], d[160], dflt[64];
+    if (o->flag)
+        snprintf(flag, sizeof flag, "`--%s`", o->flag);
+    else
+        snprintf(flag, sizeof flag, "(runner)");
+    snprintf(buf, cap, "| `%s` | %s | %s | %s | %s | %s | %s |", o->name, flag,
+             sl_proto_describe(o, d, sizeof d), sl_proto_default_text(o, dflt, sizeof dflt),
+             o->unit, owner_name(o->who), o->help);
+    return buf;
+}
+
+const char *sl_proto_doc_field_row(const sl_proto_field *f, char *buf, size_t cap) {
+    snprintf(buf, cap, "| `%s` | `%s` | %s | %s | %s | %s |", f->event, f->name, f->type, f->unit,
+             f->required == 1   ? "yes"
+             : f->required == 2 ? "when completed"
+                                : "no",
+             f->help);
     return buf;
 }
 
@@ -235,7 +263,7 @@ int sl_proto_from_json(sl_proto_spec *s, json_t *obj, unsigned who, const char *
     json_object_foreach(obj, key, v) {
         snprintf(field, fieldcap, "%s%s%.64s", path, path[0] ? "." : "", key);
         const sl_proto_option *o = sl_proto_find(key, strlen(key), 0);
-        if (!o || !(o->who & who)) {
+        if (!o || !(o->who & who) || (who & SL_PROTO_FLAGGED && !o->flag)) {
             snprintf(err, cap, "%s is not an option here", field);
             return -1;
         }
@@ -277,7 +305,7 @@ json_t *sl_proto_value_json(const sl_proto_spec *s, sl_proto_id id) {
 json_t *sl_proto_to_json(const sl_proto_spec *s, unsigned who) {
     json_t *j = json_object();
     for (size_t i = 0; i < SL_PROTO_COUNT; i++)
-        if (s->given[i] && (options[i].who & who))
+        if (s->given[i] && (options[i].who & who) && (!(who & SL_PROTO_FLAGGED) || options[i].flag))
             json_object_set_new(j, options[i].name, sl_proto_value_json(s, (sl_proto_id)i));
     return j;
 }

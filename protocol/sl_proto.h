@@ -36,6 +36,8 @@ typedef enum sl_proto_type {
 #define SL_PROTO_TRAINER 8u /* the trainer's command line only */
 #define SL_PROTO_RUN     (SL_PROTO_GRID | SL_PROTO_SWEEP)
 #define SL_PROTO_ANY     (SL_PROTO_GRID | SL_PROTO_SWEEP | SL_PROTO_WORKER | SL_PROTO_TRAINER)
+/* With the owners in a mask: only the options a trainer takes (a flag). */
+#define SL_PROTO_FLAGGED 16u
 
 /*
  * The table: X(ID, name, flag, type, lo, open, hi, default, unit, who, choices, help).
@@ -55,8 +57,8 @@ typedef enum sl_proto_type {
       "unstructured, or n:m such as 2:4 (sparsity 1 - n/m)")                                       \
     X(TOKENS, "tokens", "tokens", INT, 1, 0, 1e12, 1e6, "tokens", GRID, NULL,                      \
       "training tokens (steps = tokens / (batch x context), rounded up)")                          \
-    X(SEED, "seed", "seed", INT, 0, 0, 4294967295.0, 1, "1", GRID, NULL,                           \
-      "seeds initialisation and data order")                                                       \
+    X(SEED, "seed", "seed", INT, 0, 0, 9007199254740992.0, 1, "1", GRID, NULL,                     \
+      "seeds initialisation and data order (at most 2^53: exact in JSON)")                         \
     X(CONTEXT, "context", "context", INT, 1, 0, 4096, 64, "tokens", SWEEP, NULL,                   \
       "tokens (bytes) per window")                                                                 \
     X(BATCH, "batch", "batch", INT, 1, 0, 4096, 4, "windows", SWEEP, NULL, "windows per step")     \
@@ -163,8 +165,16 @@ int sl_proto_from_json(sl_proto_spec *s, json_t *obj, unsigned who, const char *
 json_t *sl_proto_to_json(const sl_proto_spec *s, unsigned who);
 /* The option's value as JSON (a number, the pattern or choice as text). */
 json_t *sl_proto_value_json(const sl_proto_spec *s, sl_proto_id id);
-/* The JSON Schema (OpenAPI 3.0) of an object of the options of who. */
+/* The JSON Schema (OpenAPI 3.1) of an object of the options of who. */
 json_t *sl_proto_schema(unsigned who, const char *description);
+/* The description api/openapi.json's TrainerOptions (the sweep options) has. */
+#define SL_PROTO_SCHEMA_DESCRIPTION                                                                \
+    "Options common to every run of a sweep (generated from protocol/sl_proto.h); each absent "    \
+    "one keeps the trainer's default. The corpus is the server's (--corpus), never the request's."
+
+/* The option's row of docs/trainer-protocol.md's table (no newline):
+ * | `name` | `--flag` | values | default | unit | who | meaning |. */
+const char *sl_proto_doc_option_row(const sl_proto_option *o, char *buf, size_t cap);
 
 /* ---- argv ---- */
 
@@ -230,6 +240,9 @@ typedef struct sl_proto_field {
 
 /* The fields' table and its length. */
 const sl_proto_field *sl_proto_fields(size_t *n);
+/* The field's row of docs/trainer-protocol.md's table (no newline):
+ * | `event` | `name` | type | unit | required | meaning |. */
+const char *sl_proto_doc_field_row(const sl_proto_field *f, char *buf, size_t cap);
 
 typedef struct sl_proto_event {
     sl_proto_event_kind kind;

@@ -61,7 +61,7 @@ static sl_backend *worker_backend(const sl_config *cfg, char *err, size_t errcap
 
 /* The Slurm backend of --slurm-url, with its JWT from --slurm-jwt-file or
  * SPARSELAW_SLURM_JWT; jobs write their files in DATA_DIR/slurm. */
-static sl_backend *slurm_backend(const sl_config *cfg, sl_store *store, char *err, size_t errcap) {
+static sl_backend *slurm_backend(const sl_config *cfg, char *err, size_t errcap) {
     char dir[1100];
     snprintf(dir, sizeof dir, "%s/slurm", cfg->data_dir);
     sl_slurm_options o = {
@@ -84,7 +84,7 @@ static sl_backend *slurm_backend(const sl_config *cfg, sl_store *store, char *er
         .account = cfg->slurm_account,
         .gflops = cfg->slurm_gflops,
     };
-    return sl_backend_slurm_new(store, &o, err, errcap);
+    return sl_backend_slurm_new(&o, err, errcap);
 }
 
 /* The URL Slurm jobs post results to when --report-url is not given. */
@@ -166,7 +166,7 @@ static int make_backends(service *s, char *err, size_t errcap) {
         s->backends[s->nbackends++] = worker;
     }
     if (s->cfg.slurm_url[0]) {
-        s->slurm = slurm_backend(&s->cfg, s->server.store, err, errcap);
+        s->slurm = slurm_backend(&s->cfg, err, errcap);
         if (!s->slurm) return -1;
         s->backends[s->nbackends++] = s->slurm;
     }

@@ -249,6 +249,9 @@ static json_t *run_json(const sl_run_record *run) {
     json_object_set_new(o, "eta_seconds", run_eta(run->state, progress));
     json_object_set_new(o, "error", text_or_null(run->error));
     json_object_set_new(o, "last_error", text_or_null(run->last_error));
+    json_object_set_new(o, "failure", run->failure[0] ? json_string(run->failure) : json_null());
+    json_object_set_new(o, "last_failure",
+                        run->last_failure[0] ? json_string(run->last_failure) : json_null());
     json_object_set_new(o, "created_at", json_string(run->created_at));
     json_object_set_new(o, "started_at", text_or_null(run->started_at));
     json_object_set_new(o, "finished_at", text_or_null(run->finished_at));
@@ -464,12 +467,20 @@ static int validate(sl_request *req, sl_sweep_request *sr) {
             return -1;
         }
     }
-    const sl_trainer_options *t = &sr->trainer;
-    if (sr->profile[0] && (t->context || t->batch || t->lr > 0 || t->warmup > 0 || t->val_tokens)) {
-        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "trainer",
-                      "a trainer profile takes its options from the operator's argv template: "
-                      "with \"profile\", trainer may only set threads");
-        return -1;
+    /* A profile's trainer takes its options from the operator's template: the
+     * sweep may set only what the server itself uses (threads, device, the
+     * runner's time limit). */
+    for (int id = 0; sr->profile[0] && id < SL_PROTO_COUNT; id++) {
+        const sl_proto_option *o = sl_proto_option_at((sl_proto_id)id);
+        if (sr->trainer.given[id] && id != SL_PROTO_THREADS && id != SL_PROTO_DEVICE &&
+            id != SL_PROTO_TIME_LIMIT) {
+            sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "trainer",
+                          "a trainer profile takes its options from the operator's argv template: "
+                          "with \"profile\", trainer may set threads, device and time_limit, "
+                          "not %s",
+                          o->name);
+            return -1;
+        }
     }
     if (route(req, sr) != 0) return -1;
     if (sr->backend == SL_BACKEND_LOCAL && !sr->profile[0] &&

@@ -10,6 +10,8 @@
 #include "sl_backend.h"
 #include "sl_fit_json.h"
 #include "sl_jobs.h"
+#include "sl_proto.h"
+#include "sl_secret.h"
 #include "sl_store.h"
 #include "sl_sweep_json.h"
 #include "sl_sweep_plan.h"
@@ -19,6 +21,8 @@
 /* How often the runner looks at its runs when nothing wakes it. */
 #define TICK_MS 250
 #define MAX_IDS 4096
+/* Random bytes of a run's per-attempt secret (64 hex digits). */
+#define SL_RUN_SECRET_BYTES 32
 
 struct sl_runs {
     sl_store *store;
@@ -114,21 +118,67 @@ static char *dump(json_t *j) {
     return j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
 }
 
-/* An attempt ended without a result: queue it again after a backoff, or
- * fail the run once it has had its attempts. */
-static void attempt_lost(sl_runs *r, const sl_run_record *run, const char *why) {
-    if (run->attempts >= run->max_attempts) {
+/* Whether an attempt of class f is tried again: a refused, diverged or
+ * timed-out run would do the same again; the others may pass. */
+static int retried(sl_proto_failure f) {
+    return f == SL_PROTO_LOST || f == SL_PROTO_OUT_OF_MEMORY || f == SL_PROTO_BACKEND_UNAVAILABLE;
+}
+
+/* An attempt ended without a result, in class f: queue the run again after
+ * a backoff when the class is retried and attempts remain, else fail it.
+ * counted: the attempt used one of the run's attempts (a submit the backend
+ * could not take did not). */
+static void attempt_failed(sl_runs *r, const sl_run_record *run, sl_proto_failure f,
+                           const char *why, const char *progress, int counted) {
+    const char *cls = sl_proto_failure_name(f);
+    if (!retried(f) || (counted && run->attempts >= run->max_attempts)) {
         char reason[480];
-        snprintf(reason, sizeof reason, "gave up after %ld attempt%s; the last: %s", run->attempts,
-                 run->attempts == 1 ? "" : "s", why);
-        sl_store_run_end(r->store, run->id, SL_RUN_STATE_FAILED, NULL, NULL, reason);
+        if (retried(f))
+            snprintf(reason, sizeof reason, "gave up after %ld attempt%s; the last (%s): %s",
+                     run->attempts, run->attempts == 1 ? "" : "s", cls, why);
+        else
+            snprintf(reason, sizeof reason, "%s", why);
+        sl_store_run_end(r->store, run->id, SL_RUN_STATE_FAILED, NULL, progress, reason, cls);
         log_run("run_failed", run->id, run->sweep_id, reason);
         return;
     }
-    double wait = SL_RUN_BACKOFF_S * pow(2.0, (double)(run->attempts > 0 ? run->attempts - 1 : 0));
+    long tries = counted ? run->attempts : run->attempts - 1;
+    double wait = SL_RUN_BACKOFF_S * pow(2.0, (double)(tries > 0 ? tries - 1 : 0));
     if (wait > SL_RUN_BACKOFF_MAX_S) wait = SL_RUN_BACKOFF_MAX_S;
-    sl_store_run_retry(r->store, run->id, wall_seconds() + wait, why);
+    sl_store_run_retry(r->store, run->id, wall_seconds() + wait, why, cls, counted);
     log_run("run_retry", run->id, run->sweep_id, why);
+}
+
+/* The result a run's job posted to POST /v1/runs/{id}/report, or NULL. */
+static json_t *reported_result(sl_runs *r, long long id) {
+    char secret[160];
+    sl_run_state run_state;
+    char *report = NULL;
+    sl_store_run_secret(r->store, id, secret, sizeof secret, &run_state, &report);
+    json_t *reported = report ? json_loads(report, 0, NULL) : NULL;
+    free(report);
+    if (json_is_object(reported)) return reported;
+    json_decref(reported);
+    return NULL;
+}
+
+/* A new secret for the attempt a backend that reports is about to start,
+ * stored before the job exists so that its report is always accepted. */
+static int new_secret(sl_runs *r, long long id, char *secret, size_t cap) {
+    if (cap < 2 * SL_RUN_SECRET_BYTES + 1 || sl_secret_random_hex(secret, SL_RUN_SECRET_BYTES) != 0)
+        return -1;
+    return sl_store_run_set_secret(r->store, id, secret) == SL_STORE_OK ? 0 : -1;
+}
+
+/* The run's wall-clock limit in seconds (its spec's time_limit, or the
+ * protocol's default). */
+static double time_limit(const sl_run_record *run) {
+    json_t *spec = json_loads(run->spec, 0, NULL);
+    json_t *t = json_object_get(json_object_get(spec, "trainer"), "time_limit");
+    double limit =
+        json_is_number(t) ? json_number_value(t) : sl_proto_option_at(SL_PROTO_TIME_LIMIT)->dflt;
+    json_decref(spec);
+    return limit;
 }
 
 /* Cancelled runs whose process may still go: tell the backend to stop them. */
@@ -153,11 +203,36 @@ static void poll_one(sl_runs *r, const sl_run_record *run) {
     sl_backend *b = backend_named(r, run->backend);
     if (!b) {
         sl_store_run_end(r->store, run->id, SL_RUN_STATE_FAILED, NULL, NULL,
-                         "this server has no such backend");
+                         "this server has no such backend",
+                         sl_proto_failure_name(SL_PROTO_BACKEND_UNAVAILABLE));
         return;
     }
     sl_backend_status st;
-    if (b->poll(b, run->id, run->attempts, run->ref, &st) != 0) return;
+    int rc = b->poll(b, run->id, run->attempts, run->ref, &st);
+    /* After asking the backend: a report sent before the job ended is seen
+     * here, and settles the run whatever the backend says. */
+    json_t *reported = b->reports ? reported_result(r, run->id) : NULL;
+    if (reported) {
+        if (rc != 0) memset(&st, 0, sizeof st);
+        json_decref(st.result); /* the backend's own word gives way to the report */
+        st.result = NULL;
+        sl_proto_log log;
+        sl_proto_log_init(&log);
+        log.result = reported;
+        sl_backend_outcome(&log, -1, "reported", &st);
+        sl_proto_log_free(&log);
+        rc = 0;
+    }
+    if (rc != 0) return;
+    double limit = time_limit(run);
+    if ((st.state == SL_BACKEND_STARTING || st.state == SL_BACKEND_RUNNING) &&
+        run->attempt_started > 0 && wall_seconds() - run->attempt_started > limit) {
+        /* Past its wall-clock limit: stop it, and fail it (a retry would
+         * run as long). */
+        b->cancel(b, run->id, run->attempts, run->ref);
+        sl_backend_fail(&st, SL_PROTO_TIMED_OUT, "the attempt ran past its time limit of %.0f s",
+                        limit);
+    }
     if (st.ref[0]) sl_store_run_set_ref(r->store, run->id, st.ref);
     char *progress = dump(st.progress);
     switch (st.state) {
@@ -173,19 +248,15 @@ static void poll_one(sl_runs *r, const sl_run_record *run) {
     }
     case SL_BACKEND_SUCCEEDED: {
         char *result = dump(st.result);
-        if (sl_store_run_end(r->store, run->id, SL_RUN_STATE_SUCCEEDED, result, progress, NULL) ==
-            SL_STORE_OK) {
+        if (sl_store_run_end(r->store, run->id, SL_RUN_STATE_SUCCEEDED, result, progress, NULL,
+                             NULL) == SL_STORE_OK) {
             log_run("run_succeeded", run->id, run->sweep_id, NULL);
             measure_flops(r, b, run, st.result);
         }
         free(result);
         break;
     }
-    case SL_BACKEND_FAILED:
-        sl_store_run_end(r->store, run->id, SL_RUN_STATE_FAILED, NULL, progress, st.reason);
-        log_run("run_failed", run->id, run->sweep_id, st.reason);
-        break;
-    case SL_BACKEND_LOST: attempt_lost(r, run, st.reason); break;
+    case SL_BACKEND_FAILED: attempt_failed(r, run, st.failure, st.reason, progress, 1); break;
     }
     free(progress);
     sl_backend_status_free(&st);
@@ -220,16 +291,26 @@ static void submit_queued(sl_runs *r, sl_backend *b) {
         json_t *j = json_loads(run.spec, 0, NULL);
         int ok = j && sl_run_spec_decode(j, &spec, &err) == 0;
         json_decref(j);
-        char ref[SL_BACKEND_REF_MAX], reason[320];
+        char ref[SL_BACKEND_REF_MAX], reason[320], secret[2 * SL_RUN_SECRET_BYTES + 1] = "";
+        sl_proto_failure failure = SL_PROTO_LOST;
         if (!ok) {
             sl_store_run_end(r->store, run.id, SL_RUN_STATE_FAILED, NULL, NULL,
-                             "internal: the stored run spec cannot be read");
-        } else if (b->submit(b, run.id, run.attempts, &spec, ref, sizeof ref, reason,
-                             sizeof reason) == 0) {
+                             "internal: the stored run spec cannot be read",
+                             sl_proto_failure_name(SL_PROTO_REFUSED));
+        } else if (b->reports && new_secret(r, run.id, secret, sizeof secret) != 0) {
+            attempt_failed(r, &run, SL_PROTO_LOST, "internal: cannot make the run's secret", NULL,
+                           1);
+        } else if (b->submit(b, run.id, run.attempts, &spec, b->reports ? secret : NULL, ref,
+                             sizeof ref, &failure, reason, sizeof reason) == 0) {
             sl_store_run_set_ref(r->store, run.id, ref);
             log_run("run_submitted", run.id, run.sweep_id, ref);
         } else {
-            attempt_lost(r, &run, reason);
+            /* A backend that could not take the run has not used an attempt. */
+            attempt_failed(r, &run, failure, reason, NULL, failure != SL_PROTO_BACKEND_UNAVAILABLE);
+            if (failure == SL_PROTO_BACKEND_UNAVAILABLE) {
+                sl_run_record_free(&run);
+                return; /* the backend is unavailable: try the others next tick */
+            }
         }
         sl_run_record_free(&run);
     }
@@ -352,6 +433,8 @@ static void *runner(void *arg) {
         r->woken = 0;
         pthread_mutex_unlock(&r->lock);
         if (stopping) break;
+        for (size_t i = 0; i < r->nbackends; i++)
+            if (r->backends[i]->tick) r->backends[i]->tick(r->backends[i]);
         stop_cancelled(r);
         poll_active(r);
         for (size_t i = 0; i < r->nbackends; i++)

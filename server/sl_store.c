@@ -117,6 +117,12 @@ static const char *const migrations[] = {
      * the current attempt's secret, and the result it posted. */
     "ALTER TABLE runs ADD COLUMN secret TEXT;"
     "ALTER TABLE runs ADD COLUMN report TEXT;",
+
+    /* 5: failure classes (sl_proto.h) of a failed run and of its last
+     * failed attempt, and when the current attempt began (its time limit). */
+    "ALTER TABLE runs ADD COLUMN failure TEXT;"
+    "ALTER TABLE runs ADD COLUMN last_failure TEXT;"
+    "ALTER TABLE runs ADD COLUMN attempt_started REAL;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

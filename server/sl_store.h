@@ -193,6 +193,9 @@ typedef struct sl_run_record {
     long attempts, max_attempts;
     double not_before; /* a retry waits until this time (seconds since the epoch) */
     char created_at[32], started_at[32], finished_at[32];
+    char failure[32];       /* the failure class (sl_proto.h) of a failed run, or "" */
+    char last_failure[32];  /* that of its last attempt that did not succeed, or "" */
+    double attempt_started; /* when the current attempt was claimed (seconds since the epoch) */
 } sl_run_record;
 
 void sl_run_record_free(sl_run_record *run);
@@ -282,7 +285,8 @@ int sl_store_run_cancel(sl_store *store, long long id);
 /* Runs of a backend that are submitted or running. */
 long long sl_store_run_active_count(sl_store *store, const char *backend);
 /* Moves the oldest queued run of backend whose retry time has come
- * (not_before <= now) to submitted, counting an attempt; NOT_FOUND if none. */
+ * (not_before <= now) to submitted, counting an attempt that starts now;
+ * NOT_FOUND if none. */
 int sl_store_run_claim(sl_store *store, const char *backend, double now, sl_run_record *out);
 int sl_store_run_set_ref(sl_store *store, long long id, const char *ref);
 /* Every submitted or running run. */
@@ -291,11 +295,15 @@ int sl_store_runs_active(sl_store *store, sl_store_run_fn fn, void *ctx);
 int sl_store_run_progress(sl_store *store, long long id, sl_run_state state,
                           const char *progress_json);
 /* Ends a submitted or running run: succeeded with result, or failed with
- * error. NOT_FOUND when it had ended (been cancelled) meanwhile. */
+ * error and its failure class. NOT_FOUND when it had ended (been cancelled)
+ * meanwhile. */
 int sl_store_run_end(sl_store *store, long long id, sl_run_state state, const char *result_json,
-                     const char *progress_json, const char *error);
-/* Puts a submitted or running run back in the queue until not_before. */
-int sl_store_run_retry(sl_store *store, long long id, double not_before, const char *why);
+                     const char *progress_json, const char *error, const char *failure);
+/* Puts a submitted or running run back in the queue until not_before, with
+ * why and the failure class of the attempt; without count_attempt the
+ * attempt is given back (the backend never took it). */
+int sl_store_run_retry(sl_store *store, long long id, double not_before, const char *why,
+                       const char *failure, int count_attempt);
 /* Cancelled runs whose backend run may still be going. */
 int sl_store_runs_to_stop(sl_store *store, sl_store_run_fn fn, void *ctx);
 int sl_store_run_stopped(sl_store *store, long long id);

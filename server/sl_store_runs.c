@@ -37,6 +37,7 @@ enum run_stmt {
     ST_RUN_SET_SECRET,
     ST_RUN_SECRET,
     ST_RUN_SET_REPORT,
+    ST_RUN_UNCLAIM,
     RUN_STMT_COUNT
 };
 
@@ -56,7 +57,8 @@ enum run_stmt {
 #define RUN_COLUMNS                                                                                \
     "id, sweep_id, state, point_key, backend, spec, coalesce(ref, ''), progress, result, "         \
     "error, last_error, attempts, max_attempts, not_before, created_at, "                          \
-    "coalesce(started_at, ''), coalesce(finished_at, '')"
+    "coalesce(started_at, ''), coalesce(finished_at, ''), failure, last_failure, "                 \
+    "coalesce(attempt_started, 0)"
 #define RUN_LIVE "('queued', 'submitted', 'running')"
 
 static const char *const run_sql[RUN_STMT_COUNT] = {
@@ -91,22 +93,26 @@ static const char *const run_sql[RUN_STMT_COUNT] = {
                       " WHERE id = ?1 AND state IN " RUN_LIVE,
     [ST_RUN_ACTIVE_COUNT] = "SELECT count(*) FROM runs WHERE backend = ?1 "
                             "AND state IN ('submitted', 'running')",
-    [ST_RUN_CLAIM] =
-        "UPDATE runs SET state = 'submitted', attempts = attempts + 1, ref = NULL, "
-        "secret = NULL, report = NULL, stopped = 0, started_at = coalesce(started_at, " SL_STORE_NOW
-        ") WHERE id = "
-        "(SELECT id FROM runs WHERE backend = ?1 AND state = 'queued' AND "
-        "not_before <= ?2 ORDER BY id LIMIT 1) RETURNING " RUN_COLUMNS,
+    [ST_RUN_CLAIM] = "UPDATE runs SET state = 'submitted', attempts = attempts + 1, ref = NULL, "
+                     "secret = NULL, report = NULL, stopped = 0, attempt_started = ?2, "
+                     "started_at = coalesce(started_at, " SL_STORE_NOW ") WHERE id = "
+                     "(SELECT id FROM runs WHERE backend = ?1 AND state = 'queued' AND "
+                     "not_before <= ?2 ORDER BY id LIMIT 1) RETURNING " RUN_COLUMNS,
     [ST_RUN_SET_REF] = "UPDATE runs SET ref = ?2 WHERE id = ?1",
     [ST_RUN_ACTIVE] = "SELECT " RUN_COLUMNS " FROM runs WHERE state IN ('submitted', 'running') "
                       "ORDER BY id",
     [ST_RUN_PROGRESS] = "UPDATE runs SET state = ?2, progress = coalesce(?3, progress) "
                         "WHERE id = ?1 AND state IN ('submitted', 'running')",
-    [ST_RUN_END] = "UPDATE runs SET state = ?2, result = ?3, error = ?4, "
+    [ST_RUN_END] = "UPDATE runs SET state = ?2, result = ?3, error = ?4, failure = ?6, "
                    "progress = coalesce(?5, progress), finished_at = " SL_STORE_NOW
                    " WHERE id = ?1 AND state IN ('submitted', 'running')",
     [ST_RUN_RETRY] = "UPDATE runs SET state = 'queued', ref = NULL, last_error = ?2, "
-                     "not_before = ?3 WHERE id = ?1 AND state IN ('submitted', 'running')",
+                     "not_before = ?3, last_failure = ?4 "
+                     "WHERE id = ?1 AND state IN ('submitted', 'running')",
+    /* A submit the backend could not take: the attempt is given back. */
+    [ST_RUN_UNCLAIM] = "UPDATE runs SET state = 'queued', ref = NULL, last_error = ?2, "
+                       "not_before = ?3, last_failure = ?4, attempts = max(attempts - 1, 0) "
+                       "WHERE id = ?1 AND state IN ('submitted', 'running')",
     [ST_RUN_TO_STOP] = "SELECT " RUN_COLUMNS " FROM runs WHERE state = 'cancelled' "
                        "AND ref IS NOT NULL AND stopped = 0 ORDER BY id",
     [ST_RUN_STOPPED] = "UPDATE runs SET stopped = 1 WHERE id = ?1",
@@ -169,6 +175,9 @@ static void read_run(sqlite3_stmt *st, sl_run_record *r) {
     sl_store_copy_text(r->created_at, sizeof r->created_at, st, 14);
     sl_store_copy_text(r->started_at, sizeof r->started_at, st, 15);
     sl_store_copy_text(r->finished_at, sizeof r->finished_at, st, 16);
+    sl_store_copy_text(r->failure, sizeof r->failure, st, 17);
+    sl_store_copy_text(r->last_failure, sizeof r->last_failure, st, 18);
+    r->attempt_started = sqlite3_column_double(st, 19);
 }
 
 void sl_run_record_free(sl_run_record *r) {
@@ -615,7 +624,7 @@ long long sl_store_run_active_count(sl_store *s, const char *backend) {
 typedef struct {
     enum run_stmt st;
     long long id;
-    const char *t2, *t3, *t4, *t5;
+    const char *t2, *t3, *t4, *t5, *t6;
     double d3;
 } run_update;
 
@@ -626,12 +635,13 @@ static int update_run(sl_store *s, const run_update *u) {
     if (st) {
         sqlite3_bind_int64(st, 1, u->id);
         if (u->t2) sl_store_bind_text(st, 2, u->t2);
-        if (u->st == ST_RUN_RETRY)
+        if (u->st == ST_RUN_RETRY || u->st == ST_RUN_UNCLAIM)
             sqlite3_bind_double(st, 3, u->d3);
         else if (u->t3)
             sl_store_bind_text(st, 3, u->t3);
         if (u->t4) sl_store_bind_text(st, 4, u->t4);
         if (u->t5) sl_store_bind_text(st, 5, u->t5);
+        if (u->t6) sl_store_bind_text(st, 6, u->t6);
         rc = sl_store_step_done(c, st, "update run");
         if (rc == SL_STORE_OK && sqlite3_changes(c->db) != 1) rc = SL_STORE_NOT_FOUND;
     }
@@ -640,7 +650,7 @@ static int update_run(sl_store *s, const run_update *u) {
 }
 
 int sl_store_run_set_ref(sl_store *s, long long id, const char *ref) {
-    run_update u = {ST_RUN_SET_REF, id, ref, NULL, NULL, NULL, 0};
+    run_update u = {ST_RUN_SET_REF, id, ref, NULL, NULL, NULL, NULL, 0};
     return update_run(s, &u);
 }
 
@@ -650,18 +660,27 @@ int sl_store_runs_active(sl_store *s, sl_store_run_fn fn, void *ctx) {
 
 int sl_store_run_progress(sl_store *s, long long id, sl_run_state state,
                           const char *progress_json) {
-    run_update u = {ST_RUN_PROGRESS, id, sl_run_state_name(state), progress_json, NULL, NULL, 0};
+    run_update u = {ST_RUN_PROGRESS, id, sl_run_state_name(state), progress_json, NULL, NULL, NULL, 0};
     return update_run(s, &u);
 }
 
 int sl_store_run_end(sl_store *s, long long id, sl_run_state state, const char *result_json,
-                     const char *progress_json, const char *error) {
-    run_update u = {ST_RUN_END, id, sl_run_state_name(state), result_json, error, progress_json, 0};
+                     const char *progress_json, const char *error, const char *failure) {
+    run_update u = {ST_RUN_END, id, sl_run_state_name(state), result_json, error, progress_json,
+                    failure,    0};
     return update_run(s, &u);
 }
 
-int sl_store_run_retry(sl_store *s, long long id, double not_before, const char *why) {
-    run_update u = {ST_RUN_RETRY, id, why, NULL, NULL, NULL, not_before};
+int sl_store_run_retry(sl_store *s, long long id, double not_before, const char *why,
+                       const char *failure, int count_attempt) {
+    run_update u = {count_attempt ? ST_RUN_RETRY : ST_RUN_UNCLAIM,
+                    id,
+                    why,
+                    NULL,
+                    failure,
+                    NULL,
+                    NULL,
+                    not_before};
     return update_run(s, &u);
 }
 
@@ -670,7 +689,7 @@ int sl_store_runs_to_stop(sl_store *s, sl_store_run_fn fn, void *ctx) {
 }
 
 int sl_store_run_stopped(sl_store *s, long long id) {
-    run_update u = {ST_RUN_STOPPED, id, NULL, NULL, NULL, NULL, 0};
+    run_update u = {ST_RUN_STOPPED, id, NULL, NULL, NULL, NULL, NULL, 0};
     return update_run(s, &u);
 }
 
@@ -688,7 +707,7 @@ int sl_store_run_counts(sl_store *s, long long counts[SL_RUN_STATE_COUNT]) {
 /* ---------------------------------------------------------------- reported results */
 
 int sl_store_run_set_secret(sl_store *s, long long id, const char *secret) {
-    run_update u = {ST_RUN_SET_SECRET, id, secret, NULL, NULL, NULL, 0};
+    run_update u = {ST_RUN_SET_SECRET, id, secret, NULL, NULL, NULL, NULL, 0};
     return update_run(s, &u);
 }
 
@@ -718,6 +737,6 @@ int sl_store_run_secret(sl_store *s, long long id, char *secret, size_t cap, sl_
 }
 
 int sl_store_run_set_report(sl_store *s, long long id, const char *report_json) {
-    run_update u = {ST_RUN_SET_REPORT, id, report_json, NULL, NULL, NULL, 0};
+    run_update u = {ST_RUN_SET_REPORT, id, report_json, NULL, NULL, NULL, NULL, 0};
     return update_run(s, &u);
 }

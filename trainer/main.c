@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sl_proto.h"
 #include "sl_train_run.h"
 #include "sl_train_serve.h"
 
@@ -49,6 +50,15 @@ int main(int argc, char **argv) {
     if (o.version) {
         printf("%s %s\n", prog, SL_VERSION);
         return 0;
+    }
+    if (o.device != 0) { /* the protocol names devices; this build computes on the CPU */
+        char dev[16];
+        sl_proto_choice_name(sl_proto_option_at(SL_PROTO_DEVICE), o.device, dev, sizeof dev);
+        snprintf(err, sizeof err, "--device %s: this sparselaw-train computes on the CPU only",
+                 dev);
+        fprintf(stderr, "%s: %s\n", prog, err);
+        sl_train_json_error(stdout, "device", err);
+        return 2;
     }
     FILE *human = o.progress == 1 || (o.progress < 0 && isatty(STDERR_FILENO)) ? stderr : NULL;
     if (o.dry_run) {

@@ -35,9 +35,8 @@ typedef struct sl_train_prune_config {
     long every;        /* update interval in steps, >= 1 */
 } sl_train_prune_config;
 
-#define SL_TRAIN_PRUNE_DEFAULT_START 0.25
-#define SL_TRAIN_PRUNE_DEFAULT_END   0.75
-#define SL_TRAIN_PRUNE_DEFAULT_EVERY 100
+/* The defaults of start, end and every are the run protocol's
+ * (prune_start, prune_end, prune_every in protocol/sl_proto.h). */
 
 /* 0 when the configuration is consistent, else -1 with a reason. */
 int sl_train_prune_check(const sl_train_prune_config *pc, char *err, size_t errlen);

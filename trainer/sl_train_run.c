@@ -7,6 +7,7 @@
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,6 +17,7 @@
 
 #include "sl_train_data.h"
 #include "sl_train_estimate.h"
+#include "sl_proto.h"
 #include "sl_train_rng.h"
 #include "sl_time.h"
 
@@ -24,35 +26,6 @@
 #endif
 
 /* ---------------------------------------------------------------- options */
-
-void sl_train_options_default(sl_train_options *o) {
-    memset(o, 0, sizeof *o);
-    o->model =
-        (sl_train_model_config){.n_layer = 2, .n_embd = 96, .n_head = 4, .seq_len = 64, .batch = 4};
-    o->prune = (sl_train_prune_config){.sparsity = 0.0,
-                                       .n = 0,
-                                       .m = 0,
-                                       .start = SL_TRAIN_PRUNE_DEFAULT_START,
-                                       .end = SL_TRAIN_PRUNE_DEFAULT_END,
-                                       .every = SL_TRAIN_PRUNE_DEFAULT_EVERY};
-    o->adamw = (sl_train_adamw){.lr = 2e-3f,
-                                .beta1 = 0.9f,
-                                .beta2 = 0.95f,
-                                .eps = 1e-8f,
-                                .weight_decay = 0.0f,
-                                .grad_clip = 1.0f};
-    o->warmup = 0.05;
-    o->min_lr = 0.1;
-    o->tokens = 1000000;
-    o->steps = 0;
-    o->eval_every = 0;
-    o->log_every = 0;
-    o->val_tokens = 32768;
-    o->seed = 1;
-    o->threads = 0;
-    o->corpus = SL_TRAIN_DEFAULT_CORPUS;
-    o->progress = -1;
-}
 
 typedef enum opt_type {
     OT_SIZE,     /* size_t */
@@ -66,64 +39,113 @@ typedef enum opt_type {
     OT_FLAG,     /* int set to 1, takes no value */
     OT_PATTERN,  /* "unstructured" or "N:M" into prune.n / prune.m */
     OT_PROGRESS, /* auto | on | off */
+    OT_CHOICE,   /* a protocol choice's index, into an int */
 } opt_type;
+
+/* Where each option of the run protocol (sl_proto.h: its flag, bounds,
+ * default and help) lands in sl_train_options. Every protocol option with a
+ * flag has a row here; sl_train_usage and the parser come from both. */
+typedef struct binding {
+    sl_proto_id id;
+    opt_type type;
+    size_t offset;
+} binding;
+
+#define BIND(id, type, member)                                                                     \
+    { SL_PROTO_##id, type, offsetof(sl_train_options, member) }
+static const binding bindings[] = {
+    BIND(LAYERS, OT_SIZE, model.n_layer),
+    BIND(WIDTH, OT_SIZE, model.n_embd),
+    BIND(HEADS, OT_SIZE, model.n_head),
+    BIND(CONTEXT, OT_SIZE, model.seq_len),
+    BIND(BATCH, OT_SIZE, model.batch),
+    BIND(TOKENS, OT_LLONG, tokens),
+    BIND(STEPS, OT_LONG, steps),
+    BIND(SPARSITY, OT_DOUBLE, prune.sparsity),
+    BIND(PATTERN, OT_PATTERN, prune),
+    BIND(PRUNE_START, OT_DOUBLE, prune.start),
+    BIND(PRUNE_END, OT_DOUBLE, prune.end),
+    BIND(PRUNE_EVERY, OT_LONG, prune.every),
+    BIND(LR, OT_FLOAT, adamw.lr),
+    BIND(WARMUP, OT_DOUBLE, warmup),
+    BIND(MIN_LR, OT_DOUBLE, min_lr),
+    BIND(BETA1, OT_FLOAT, adamw.beta1),
+    BIND(BETA2, OT_FLOAT, adamw.beta2),
+    BIND(EPS, OT_FLOAT, adamw.eps),
+    BIND(WEIGHT_DECAY, OT_FLOAT, adamw.weight_decay),
+    BIND(GRAD_CLIP, OT_FLOAT, adamw.grad_clip),
+    BIND(SEED, OT_U64, seed),
+    BIND(VAL_TOKENS, OT_LLONG, val_tokens),
+    BIND(EVAL_EVERY, OT_LONG, eval_every),
+    BIND(LOG_EVERY, OT_LONG, log_every),
+    BIND(THREADS, OT_INT, threads),
+    BIND(DEVICE, OT_CHOICE, device),
+};
+#undef BIND
+#define NBINDINGS (sizeof bindings / sizeof bindings[0])
+
+/* Stores v (checked against the protocol already) where the binding says. */
+static void store_value(const binding *b, sl_train_options *o, double v) {
+    void *p = (char *)o + b->offset;
+    switch (b->type) {
+    case OT_SIZE: *(size_t *)p = (size_t)v; break;
+    case OT_LONG: *(long *)p = (long)v; break;
+    case OT_LLONG: *(long long *)p = (long long)v; break;
+    case OT_INT:
+    case OT_CHOICE: *(int *)p = (int)v; break;
+    case OT_DOUBLE: *(double *)p = v; break;
+    case OT_FLOAT: *(float *)p = (float)v; break;
+    case OT_U64: *(uint64_t *)p = (uint64_t)v; break;
+    default: break;
+    }
+}
+
+void sl_train_options_default(sl_train_options *o) {
+    memset(o, 0, sizeof *o);
+    for (size_t i = 0; i < NBINDINGS; i++)
+        store_value(&bindings[i], o, sl_proto_option_at(bindings[i].id)->dflt);
+    o->prune.n = o->prune.m = 0; /* the pattern's default: unstructured */
+    o->corpus = SL_TRAIN_DEFAULT_CORPUS;
+    o->progress = -1;
+}
 
 typedef struct opt {
     const char *name;
     opt_type type;
     void *ptr;
-    double lo, hi; /* inclusive range for numbers */
+    const sl_proto_option *proto; /* bounds, default and help; NULL for the trainer's own */
     const char *arg, *help;
 } opt;
 
-/* The option table, pointing into o. Order is the order of --help. */
+/* The option table, pointing into o: the protocol's options in its order,
+ * then the trainer's own (paths and switches no run spec carries). */
 static size_t option_table(sl_train_options *o, opt *t) {
     size_t n = 0;
-#define OPT(name, type, ptr, lo, hi, arg, help) t[n++] = (opt){name, type, ptr, lo, hi, arg, help}
-    OPT("layers", OT_SIZE, &o->model.n_layer, 1, 256, "N", "transformer blocks");
-    OPT("width", OT_SIZE, &o->model.n_embd, 1, 16384, "C", "embedding width");
-    OPT("heads", OT_SIZE, &o->model.n_head, 1, 16384, "H", "attention heads (divide width)");
-    OPT("context", OT_SIZE, &o->model.seq_len, 1, 16384, "T", "tokens (bytes) per window");
-    OPT("batch", OT_SIZE, &o->model.batch, 1, 16384, "B", "windows per step");
-    OPT("tokens", OT_LLONG, &o->tokens, 1, 1e15, "D", "training tokens (steps = D / (B T))");
-    OPT("steps", OT_LONG, &o->steps, 0, 1e12, "N", "training steps; overrides --tokens");
-    OPT("sparsity", OT_DOUBLE, &o->prune.sparsity, 0, 1, "S",
-        "final sparsity of the block matrices, [0, 1)");
-    OPT("pattern", OT_PATTERN, NULL, 0, 0, "P",
-        "unstructured, or n:m such as 2:4 (sparsity 1 - n/m)");
-    OPT("prune-start", OT_DOUBLE, &o->prune.start, 0, 1, "F", "pruning starts at this fraction");
-    OPT("prune-end", OT_DOUBLE, &o->prune.end, 0, 1, "F", "and reaches the target here");
-    OPT("prune-every", OT_LONG, &o->prune.every, 1, 1e12, "K", "mask update interval in steps");
-    OPT("lr", OT_FLOAT, &o->adamw.lr, 1e-9, 10, "X", "peak learning rate");
-    OPT("warmup", OT_DOUBLE, &o->warmup, 0, 1, "F", "linear warmup, fraction of steps");
-    OPT("min-lr", OT_DOUBLE, &o->min_lr, 0, 1, "F", "cosine decay ends at this x peak");
-    OPT("beta1", OT_FLOAT, &o->adamw.beta1, 0, 0.999999, "X", "AdamW beta1");
-    OPT("beta2", OT_FLOAT, &o->adamw.beta2, 0, 0.999999, "X", "AdamW beta2");
-    OPT("eps", OT_FLOAT, &o->adamw.eps, 1e-30, 1, "X", "AdamW epsilon");
-    OPT("weight-decay", OT_FLOAT, &o->adamw.weight_decay, 0, 10, "X",
-        "decoupled decay of the weight matrices");
-    OPT("grad-clip", OT_FLOAT, &o->adamw.grad_clip, 0, 1e9, "X",
-        "clip the global gradient norm (0: off)");
-    OPT("seed", OT_U64, &o->seed, 0, 0, "N", "seeds initialisation and data order");
-    OPT("corpus", OT_STR, &o->corpus, 0, 0, "PATH", "text file, or directory of *.txt files");
-    OPT("val-tokens", OT_LLONG, &o->val_tokens, 1, 1e12, "N",
-        "fixed validation set from the last 10 %");
-    OPT("eval-every", OT_LONG, &o->eval_every, 0, 1e12, "N",
-        "validation interval in steps (0: 10 per run)");
-    OPT("log-every", OT_LONG, &o->log_every, 0, 1e12, "N",
-        "progress event interval in steps (0: ~100 per run)");
-    OPT("threads", OT_INT, &o->threads, 0, 1024, "N", "OpenMP and BLAS threads (0: all cores)");
-    OPT("progress", OT_PROGRESS, &o->progress, 0, 0, "WHEN",
+    for (int id = 0; id < SL_PROTO_COUNT; id++) {
+        const sl_proto_option *p = sl_proto_option_at((sl_proto_id)id);
+        if (!p->flag) continue; /* the runner's own */
+        const binding *b = NULL;
+        for (size_t i = 0; i < NBINDINGS && !b; i++)
+            if (bindings[i].id == p->id) b = &bindings[i];
+        if (!b) { /* a protocol row without its binding: a build that cannot be right */
+            fprintf(stderr, "sparselaw-train: the protocol option %s has no binding\n", p->name);
+            abort();
+        }
+        t[n++] = (opt){p->flag, b->type, (char *)o + b->offset, p, "X", p->help};
+    }
+#define OPT(name, type, ptr, arg, help) t[n++] = (opt){name, type, ptr, NULL, arg, help}
+    OPT("corpus", OT_STR, &o->corpus, "PATH", "text file, or directory of *.txt files");
+    OPT("progress", OT_PROGRESS, &o->progress, "WHEN",
         "human progress line on stderr: auto (a terminal), on, off");
-    OPT("dry-run", OT_FLAG, &o->dry_run, 0, 0, NULL,
+    OPT("dry-run", OT_FLAG, &o->dry_run, NULL,
         "print sizes, FLOPs and the time a few timed steps predict, exit");
-    OPT("version", OT_FLAG, &o->version, 0, 0, NULL, "print the version, exit");
-    OPT("help", OT_FLAG, &o->help, 0, 0, NULL, "this text");
+    OPT("version", OT_FLAG, &o->version, NULL, "print the version, exit");
+    OPT("help", OT_FLAG, &o->help, NULL, "this text");
 #undef OPT
     return n;
 }
 
-#define MAX_OPTS 40
+#define MAX_OPTS (SL_PROTO_COUNT + 8)
 
 static void format_value(char *buf, size_t n, const opt *p, const sl_train_options *o) {
     switch (p->type) {
@@ -135,6 +157,7 @@ static void format_value(char *buf, size_t n, const opt *p, const sl_train_optio
     case OT_FLOAT: snprintf(buf, n, "%g", (double)*(const float *)p->ptr); break;
     case OT_U64: snprintf(buf, n, "%llu", (unsigned long long)*(const uint64_t *)p->ptr); break;
     case OT_STR: snprintf(buf, n, "%s", *(const char *const *)p->ptr); break;
+    case OT_CHOICE: sl_proto_choice_name(p->proto, *(const int *)p->ptr, buf, n); break;
     case OT_PATTERN:
         if (o->prune.m)
             snprintf(buf, n, "%u:%u", o->prune.n, o->prune.m);
@@ -158,102 +181,43 @@ void sl_train_usage(FILE *f, const char *prog) {
             "Trains a byte-level GPT with gradual magnitude pruning and writes JSON lines\n"
             "(start, progress, result) to stdout. Exit status: 0 completed, 1 diverged or\n"
             "out of memory, 2 bad options or unreadable corpus, 128+signal when stopped\n"
-            "by SIGINT/SIGTERM (after a final result event).\n\noptions (default):\n",
+            "by SIGINT/SIGTERM (after a final result event). docs/trainer-protocol.md\n"
+            "describes the options and events.\n\noptions (default):\n",
             prog);
     for (size_t i = 0; i < n; i++) {
-        char left[48], def[320];
+        char left[48], def[320], range[160] = "";
         snprintf(left, sizeof left, "--%s%s%s", t[i].name, t[i].arg ? " " : "",
                  t[i].arg ? t[i].arg : "");
         format_value(def, sizeof def, &t[i], &d);
-        fprintf(f, "  %-22s %s%s%s%s\n", left, t[i].help, def[0] ? " (" : "", def,
-                def[0] ? ")" : "");
+        if (t[i].proto) sl_proto_describe(t[i].proto, range, sizeof range);
+        fprintf(f, "  %-22s %s%s%s%s%s%s\n", left, t[i].help, range[0] ? ", " : "", range,
+                def[0] ? " (" : "", def, def[0] ? ")" : "");
     }
-}
-
-static int parse_number(const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end != '\0' || errno != 0 || !isfinite(v) || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_pattern(const char *s, sl_train_options *o) {
-    if (strcmp(s, "unstructured") == 0 || strcmp(s, "dense") == 0) {
-        o->prune.n = o->prune.m = 0;
-        return 0;
-    }
-    char *end;
-    errno = 0;
-    unsigned long n = strtoul(s, &end, 10);
-    if (end == s || *end != ':' || errno != 0 || s[0] == '-') return -1;
-    const char *ms = end + 1;
-    unsigned long m = strtoul(ms, &end, 10);
-    if (end == ms || *end != '\0' || errno != 0 || ms[0] == '-' || n < 1 || n >= m || m > 1024)
-        return -1;
-    o->prune.n = (unsigned)n;
-    o->prune.m = (unsigned)m;
-    return 0;
 }
 
 static int set_value(const opt *p, const char *v, sl_train_options *o, char *err, size_t errlen) {
-    double d;
-    switch (p->type) {
-    case OT_SIZE:
-    case OT_LONG:
-    case OT_LLONG:
-    case OT_INT:
-        if (parse_number(v, p->lo, p->hi, &d) != 0 || d != floor(d)) {
-            snprintf(err, errlen, "--%s: '%s' is not an integer in [%.15g, %.15g]", p->name, v,
-                     p->lo, p->hi);
-            return -1;
+    if (p->proto) { /* checked by the protocol, as every backend checks it */
+        sl_proto_spec spec;
+        sl_proto_spec_init(&spec);
+        if (sl_proto_set_text(&spec, p->proto, v, err, errlen) != 0) return -1;
+        if (p->type == OT_PATTERN) {
+            o->prune.n = spec.pattern_n;
+            o->prune.m = spec.pattern_m;
+            return 0;
         }
-        if (p->type == OT_SIZE)
-            *(size_t *)p->ptr = (size_t)d;
-        else if (p->type == OT_LONG)
-            *(long *)p->ptr = (long)d;
-        else if (p->type == OT_LLONG)
-            *(long long *)p->ptr = (long long)d;
-        else
-            *(int *)p->ptr = (int)d;
-        return 0;
-    case OT_DOUBLE:
-    case OT_FLOAT:
-        if (parse_number(v, p->lo, p->hi, &d) != 0) {
-            snprintf(err, errlen, "--%s: '%s' is not a number in [%g, %g]", p->name, v, p->lo,
-                     p->hi);
-            return -1;
-        }
-        if (p->type == OT_DOUBLE)
-            *(double *)p->ptr = d;
-        else
-            *(float *)p->ptr = (float)d;
-        if (p->ptr == &o->prune.sparsity) o->sparsity_given = 1;
-        return 0;
-    case OT_U64: {
-        char *end;
-        errno = 0;
-        unsigned long long u = strtoull(v, &end, 10);
-        if (end == v || *end != '\0' || errno != 0 || v[0] == '-') {
-            snprintf(err, errlen, "--%s: '%s' is not a non-negative integer", p->name, v);
-            return -1;
-        }
-        *(uint64_t *)p->ptr = (uint64_t)u;
+        for (size_t i = 0; i < NBINDINGS; i++)
+            if (bindings[i].id == p->proto->id)
+                store_value(&bindings[i], o, spec.value[p->proto->id]);
+        if (p->proto->id == SL_PROTO_SPARSITY) o->sparsity_given = 1;
         return 0;
     }
+    switch (p->type) {
     case OT_STR:
         if (v[0] == '\0') {
             snprintf(err, errlen, "--%s: empty value", p->name);
             return -1;
         }
         *(const char **)p->ptr = v;
-        return 0;
-    case OT_PATTERN:
-        if (parse_pattern(v, o) != 0) {
-            snprintf(err, errlen, "--pattern: '%s' is not 'unstructured' or n:m with 0 < n < m", v);
-            return -1;
-        }
         return 0;
     case OT_PROGRESS:
         if (strcmp(v, "auto") == 0)
@@ -267,7 +231,7 @@ static int set_value(const opt *p, const char *v, sl_train_options *o, char *err
             return -1;
         }
         return 0;
-    case OT_FLAG: break;
+    default: break;
     }
     return -1;
 }

@@ -1,8 +1,9 @@
 /*
  * sl_train_run.h - the command line and the training run of sparselaw-train.
  *
- * Every option is a flag with a default (sl_train_usage lists them). A run
- * writes JSON lines to `events`:
+ * Every option is a flag with a default (sl_train_usage lists them); the
+ * options of a run come from the run protocol's table (sl_proto.h, and
+ * docs/trainer-protocol.md). A run writes JSON lines to `events`:
  *
  *   {"event":"start", ...the configuration, sizes and FLOPs...}
  *   {"event":"progress","step","steps","tokens","train_loss","val_loss"?,
@@ -37,6 +38,7 @@ typedef struct sl_train_options {
     long long val_tokens; /* size of the fixed validation set, in tokens */
     uint64_t seed;
     int threads; /* 0: OpenMP's default */
+    int device;  /* the protocol's device choice: 0 cpu, 1 cuda */
     const char *corpus;
     int sparsity_given; /* --sparsity was on the command line */
     int dry_run, help, version;

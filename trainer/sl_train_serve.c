@@ -149,50 +149,6 @@ static run *new_slot(serve *s) {
     return NULL;
 }
 
-/* The options a client may set: numbers (integers where the trainer wants
- * them) within the trainer's bounds, and the pattern. The trainer's own
- * parser then checks them together, so a run that starts has valid options. */
-typedef enum field_kind { F_INT, F_NUM, F_PATTERN } field_kind;
-typedef struct field {
-    const char *name, *flag;
-    field_kind kind;
-    double lo, hi;
-} field;
-
-static const field fields[] = {
-    {"layers", "layers", F_INT, 1, 256},
-    {"width", "width", F_INT, 1, 16384},
-    {"heads", "heads", F_INT, 1, 16384},
-    {"context", "context", F_INT, 1, 16384},
-    {"batch", "batch", F_INT, 1, 16384},
-    {"tokens", "tokens", F_INT, 1, 1e15},
-    {"steps", "steps", F_INT, 0, 1e12},
-    {"sparsity", "sparsity", F_NUM, 0, 1},
-    {"pattern", "pattern", F_PATTERN, 0, 0},
-    {"seed", "seed", F_INT, 0, 9007199254740992.0}, /* 2^53: exact in JSON */
-    {"lr", "lr", F_NUM, 1e-9, 10},
-    {"warmup", "warmup", F_NUM, 0, 1},
-    {"min_lr", "min-lr", F_NUM, 0, 1},
-    {"weight_decay", "weight-decay", F_NUM, 0, 10},
-    {"prune_start", "prune-start", F_NUM, 0, 1},
-    {"prune_end", "prune-end", F_NUM, 0, 1},
-    {"prune_every", "prune-every", F_INT, 1, 1e12},
-    {"val_tokens", "val-tokens", F_INT, 1, 1e12},
-    {"eval_every", "eval-every", F_INT, 0, 1e12},
-    {"log_every", "log-every", F_INT, 0, 1e12},
-    {"threads", "threads", F_INT, 0, 1024},
-};
-#define NFIELDS (sizeof fields / sizeof fields[0])
-
-/* "unstructured", "dense" or digits:digits; the trainer checks n < m. */
-static int pattern_ok(const char *p) {
-    if (!strcmp(p, "unstructured") || !strcmp(p, "dense")) return 1;
-    size_t n = strspn(p, "0123456789");
-    if (n < 1 || n > 4 || p[n] != ':') return 0;
-    size_t m = strspn(p + n + 1, "0123456789");
-    return m >= 1 && m <= 4 && p[n + 1 + m] == '\0';
-}
-
 typedef struct cmdline {
     char *argv[SL_PROFILE_MAX_ARGS + MAX_ARGS + 4];
     char bufs[MAX_ARGS][ARG_LEN];
@@ -201,7 +157,6 @@ typedef struct cmdline {
     const sl_profile *profile;
     char words[SL_PROFILE_ARGV_MAX + 1024];
     char *envp[512 + SL_PROFILE_MAX_ENV + 1];
-    char field[80]; /* the member a refused body names */
 } cmdline;
 
 static void add_arg(cmdline *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -219,9 +174,8 @@ static void add_arg(cmdline *c, const char *fmt, ...) {
  * template, environment (the worker's, then the profile's lines) and
  * working directory. 0, or -1 with msg (and the field). */
 static int build_profile_argv(serve *s, json_t *body, const char *name, cmdline *c, char *msg,
-                              size_t cap, const char **bad) {
-    char *member = c->field;
-    *bad = "profile";
+                              size_t cap, char *member, size_t membercap) {
+    snprintf(member, membercap, "profile");
     c->profile = sl_profile_find(s->profiles, s->nprofiles, name);
     if (!c->profile) {
         snprintf(msg, cap, "this worker has no trainer profile '%.40s'", name);
@@ -232,21 +186,21 @@ static int build_profile_argv(serve *s, json_t *body, const char *name, cmdline 
     json_object_del(opts, "devices");
     sl_proto_spec spec;
     sl_proto_spec_init(&spec);
-    int rc = sl_proto_from_json(&spec, opts, SL_PROTO_GRID | SL_PROTO_SWEEP, "", member,
-                                sizeof c->field, msg, cap);
+    int rc = sl_proto_from_json(&spec, opts, SL_PROTO_GRID | SL_PROTO_SWEEP, "", member, membercap,
+                                msg, cap);
     json_decref(opts);
-    *bad = member;
     if (rc != 0) return -1;
     for (int id = 0; id < SL_PROTO_COUNT; id++) {
         const sl_proto_option *o = sl_proto_option_at((sl_proto_id)id);
-        if (spec.given[id] && !(o->who & SL_PROTO_GRID) && id != SL_PROTO_THREADS) {
-            snprintf(member, sizeof c->field, "%s", o->name);
+        if (spec.given[id] && !(o->who & SL_PROTO_GRID) && id != SL_PROTO_THREADS &&
+            id != SL_PROTO_DEVICE) {
+            snprintf(member, membercap, "%s", o->name);
             snprintf(msg, cap, "%s is the profile's own (its argv template sets it)", o->name);
             return -1;
         }
     }
     double devices = dev ? json_number_value(dev) : 0;
-    snprintf(member, sizeof c->field, "devices");
+    snprintf(member, membercap, "devices");
     if (dev && (!json_is_integer(dev) || devices < 0 || devices > SL_PROFILE_MAX_DEVICES)) {
         snprintf(msg, cap, "devices must be an integer in [0, %d]", SL_PROFILE_MAX_DEVICES);
         return -1;
@@ -262,7 +216,7 @@ static int build_profile_argv(serve *s, json_t *body, const char *name, cmdline 
         spec.value[SL_PROTO_THREADS] = s->threads;
     sl_profile_value vals[SL_PROFILE_MAX_VALUES];
     size_t nv = sl_profile_values(&spec, (unsigned)devices, vals);
-    *bad = NULL;
+    member[0] = '\0';
     c->argc = sl_profile_argv(c->profile, vals, nv, c->argv, c->words, sizeof c->words, msg, cap);
     if (c->argc < 0) return -1;
     size_t k = 0;
@@ -279,62 +233,42 @@ static int build_profile_argv(serve *s, json_t *body, const char *name, cmdline 
     return 0;
 }
 
-/* The trainer's argv from the body; 0, or -1 with msg (and field). */
-static int build_argv(serve *s, json_t *body, cmdline *c, char *msg, size_t cap, const char **bad) {
-    *bad = NULL;
+/* The trainer's argv from the body: the run protocol's options that a
+ * trainer takes (grid, sweep and worker ones), checked against its table;
+ * 0, or -1 with msg and the field in bad. */
+static int build_argv(serve *s, json_t *body, cmdline *c, char *msg, size_t cap, char *bad,
+                      size_t badcap) {
+    sl_proto_spec spec;
+    sl_proto_spec_init(&spec);
     c->argc = 0;
     c->profile = NULL;
     if (!json_is_object(body)) {
+        bad[0] = '\0';
         snprintf(msg, cap, "the body must be a JSON object of training options");
         return -1;
     }
     json_t *profile = json_object_get(body, "profile");
     if (profile) {
         if (!json_is_string(profile)) {
-            *bad = "profile";
+            snprintf(bad, badcap, "profile");
             snprintf(msg, cap, "profile must be the name of one of this worker's profiles");
             return -1;
         }
-        return build_profile_argv(s, body, json_string_value(profile), c, msg, cap, bad);
+        return build_profile_argv(s, body, json_string_value(profile), c, msg, cap, bad, badcap);
     }
-    add_arg(c, "sparselaw-train");
-    const char *key;
-    json_t *v;
-    int threads_given = 0;
-    json_object_foreach(body, key, v) {
-        const field *f = NULL;
-        for (size_t i = 0; i < NFIELDS && !f; i++)
-            if (!strcmp(fields[i].name, key)) f = &fields[i];
-        if (!f) {
-            *bad = key;
-            snprintf(msg, cap, "unknown member '%.64s'", key);
-            return -1;
-        }
-        *bad = f->name; /* static: outlives the body */
-        if (f->kind == F_PATTERN) {
-            if (!json_is_string(v) || !pattern_ok(json_string_value(v))) {
-                snprintf(msg, cap, "pattern must be \"unstructured\" or \"n:m\" such as \"2:4\"");
-                return -1;
-            }
-            add_arg(c, "--pattern=%s", json_string_value(v));
-            continue;
-        }
-        double x = json_number_value(v);
-        if (!json_is_number(v) || !isfinite(x) || x < f->lo || x > f->hi ||
-            (f->kind == F_INT && x != floor(x))) {
-            snprintf(msg, cap, "%s must be %s in [%.15g, %.15g]", f->name,
-                     f->kind == F_INT ? "an integer" : "a number", f->lo, f->hi);
-            return -1;
-        }
-        if (f->kind == F_INT)
-            add_arg(c, "--%s=%.0f", f->flag, x);
-        else
-            add_arg(c, "--%s=%.17g", f->flag, x);
-        threads_given |= !strcmp(f->name, "threads") && x > 0;
-    }
-    *bad = NULL;
+    if (sl_proto_from_json(&spec, body, SL_PROTO_RUN | SL_PROTO_WORKER | SL_PROTO_FLAGGED, "", bad,
+                           badcap, msg, cap) != 0)
+        return -1;
     /* Concurrent runs share the cores instead of each taking them all. */
-    if (!threads_given) add_arg(c, "--threads=%u", s->threads);
+    if (!spec.given[SL_PROTO_THREADS] || spec.value[SL_PROTO_THREADS] == 0) {
+        char e[160];
+        sl_proto_set(&spec, SL_PROTO_THREADS, s->threads, NULL, e, sizeof e);
+    }
+    sl_proto_argv pa;
+    sl_proto_to_argv(&spec, &pa);
+    add_arg(c, "sparselaw-train");
+    for (int i = 0; i < pa.argc; i++)
+        add_arg(c, "%s", pa.argv[i]);
     add_arg(c, "--progress=off");
     static char corpus_flag[] = "--corpus";
     if (s->corpus[0]) { /* the worker's own path, never the client's */
@@ -410,51 +344,6 @@ static int start_run(serve *s, run *r, cmdline *c, char *msg, size_t cap) {
     return 0;
 }
 
-/* Reads the complete lines of a run's log: the last progress (with the
- * latest validation loss), every evaluation, the result or an error event. */
-static void read_log(const char *path, int *started, json_t **progress, json_t *evals,
-                     json_t **result, json_t **err) {
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    char *line = NULL;
-    size_t cap = 0, total = 0;
-    ssize_t n;
-    double val = -1;
-    while ((n = getline(&line, &cap, f)) > 0 && total < LOG_MAX) {
-        total += (size_t)n;
-        if (line[n - 1] != '\n') break; /* still being written */
-        json_t *ev = json_loads(line, 0, NULL);
-        const char *kind = json_string_value(json_object_get(ev, "event"));
-        json_t **slot = NULL;
-        if (kind && !strcmp(kind, "start")) {
-            *started = 1;
-        } else if (kind && !strcmp(kind, "progress")) {
-            json_t *v = json_object_get(ev, "val_loss");
-            if (json_is_number(v)) {
-                val = json_number_value(v);
-                json_array_append_new(
-                    evals, json_pack("{s:O, s:O, s:O}", "step", json_object_get(ev, "step"),
-                                     "tokens", json_object_get(ev, "tokens"), "val_loss", v));
-            } else if (val >= 0) { /* the latest validation loss, even when this step had none */
-                json_object_set_new(ev, "val_loss", json_real(val));
-            }
-            slot = progress;
-        } else if (kind && !strcmp(kind, "result")) {
-            slot = result;
-        } else if (kind && !strcmp(kind, "error")) {
-            slot = err;
-        }
-        if (slot) {
-            json_object_del(ev, "event");
-            json_decref(*slot);
-            *slot = json_incref(ev);
-        }
-        json_decref(ev);
-    }
-    free(line);
-    fclose(f);
-}
-
 static void describe_exit(int status, char *buf, size_t cap) {
     if (WIFSIGNALED(status))
         snprintf(buf, cap, "killed by signal %d", WTERMSIG(status));
@@ -462,57 +351,46 @@ static void describe_exit(int status, char *buf, size_t cap) {
         snprintf(buf, cap, "exit status %d", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
-/* {id, state, progress, evaluations, result, reason, retryable} of a copy of
- * the record, from its log. */
+/* The process's exit code as a shell reports it: 128 + n for signal n. */
+static int exit_code(int status) {
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* {id, state, progress, evaluations, result, reason, failure?, retryable?}
+ * of a copy of the record, from its log (sl_proto_log). */
 static json_t *run_json(const serve *s, const run *r) {
     char path[1200], reason[400] = "", how[64];
     log_path(s, r->id, "jsonl", path, sizeof path);
-    json_t *progress = NULL, *result = NULL, *err = NULL, *evals = json_array();
-    int started = 0;
-    read_log(path, &started, &progress, evals, &result, &err);
+    sl_proto_log log;
+    sl_proto_log_init(&log);
+    sl_proto_log_read(path, &log);
     const char *state = "running";
-    int retryable = 0;
-    const char *status = json_string_value(json_object_get(result, "status"));
-    long long step = json_integer_value(json_object_get(result, "step"));
+    sl_proto_failure failure = SL_PROTO_SUCCEEDED;
     if (r->cancelled) {
         state = "cancelled";
-    } else if (!r->exited) {
-        state = "running";
-    } else if (status && !strcmp(status, "completed")) {
-        state = "succeeded";
-    } else {
-        state = "failed";
+    } else if (r->exited) {
         describe_exit(r->status, how, sizeof how);
-        if (status && !strcmp(status, "diverged")) {
-            snprintf(reason, sizeof reason, "training diverged (non-finite loss) after step %lld",
-                     step);
-        } else if (status) { /* interrupted: stopped by someone other than DELETE */
-            const char *sig = json_string_value(json_object_get(result, "signal"));
-            snprintf(reason, sizeof reason, "the trainer was stopped (%s) after step %lld",
-                     sig ? sig : how, step);
-            retryable = 1;
-        } else if (err) {
-            const char *code = json_string_value(json_object_get(err, "code"));
-            const char *msg = json_string_value(json_object_get(err, "message"));
-            snprintf(reason, sizeof reason, "the trainer refused the run (%s): %.240s",
-                     code ? code : "error", msg ? msg : "");
-            retryable = code && !strcmp(code, "memory"); /* memory may pass; options will not */
-        } else {
-            snprintf(reason, sizeof reason, "the trainer process ended without a result (%s)", how);
-            retryable = 1;
-        }
+        failure = sl_proto_outcome(&log, exit_code(r->status), how, reason, sizeof reason);
+        state = failure == SL_PROTO_SUCCEEDED ? "succeeded" : "failed";
     }
-    if (strcmp(state, "succeeded") != 0) {
-        json_decref(result); /* an interrupted run's result is not one to use */
-        result = NULL;
-    }
+    json_t *result = !strcmp(state, "succeeded") ? json_incref(log.result) : NULL;
+    json_t *progress = sl_proto_log_progress(&log);
+    if (progress) json_object_del(progress, "evaluations"); /* a member of its own here */
+    json_t *evals = log.evals ? json_incref(log.evals) : json_array();
     json_t *j = json_pack("{s:s, s:s, s:o, s:o, s:o}", "id", r->id, "state", state, "progress",
                           progress ? progress : json_null(), "evaluations", evals, "result",
                           result ? result : json_null());
     json_object_set_new(j, "reason", reason[0] ? json_string(reason) : json_null());
-    json_object_set_new(j, "started", json_boolean(started)); /* the trainer began */
-    if (!strcmp(state, "failed")) json_object_set_new(j, "retryable", json_boolean(retryable));
-    json_decref(err);
+    json_object_set_new(j, "started", json_boolean(log.started)); /* the trainer began */
+    if (!strcmp(state, "failed")) {
+        json_object_set_new(j, "failure", json_string(sl_proto_failure_name(failure)));
+        /* Whether another try could pass: kept for workers' older clients. */
+        json_object_set_new(
+            j, "retryable",
+            json_boolean(failure == SL_PROTO_LOST || failure == SL_PROTO_OUT_OF_MEMORY));
+    }
+    sl_proto_log_free(&log);
     return j;
 }
 
@@ -529,11 +407,8 @@ static enum MHD_Result handle_submit(serve *s, struct MHD_Connection *con, const
     }
     cmdline *c = malloc(sizeof *c);
     if (!c) abort();
-    char msg[600];
-    const char *bad;
-    if (build_argv(s, body, c, msg, sizeof msg, &bad) != 0) {
-        char which[80];
-        snprintf(which, sizeof which, "%s", bad ? bad : "");
+    char msg[600], which[96];
+    if (build_argv(s, body, c, msg, sizeof msg, which, sizeof which) != 0) {
         json_decref(body);
         free(c);
         return error(con, 400, "invalid_body", msg, which[0] ? which : NULL);

@@ -7,8 +7,10 @@
  *                         [--profiles FILE] [--device cpu|cuda:N]
  *
  *   POST   /v1/train       {layers?, width?, ..., pattern?: "n:m"} -> 201 {id, state}
+ *                           (the run protocol's options, docs/trainer-protocol.md)
  *   GET    /v1/train/{id}  {id, state: running|succeeded|failed|cancelled, started,
- *                           progress, evaluations, result, reason, retryable?}
+ *                           progress, evaluations, result, reason, failure?, retryable?}
+ *                           (failure: the protocol's class of a failed run)
  *   DELETE /v1/train/{id}  stops the run (SIGTERM); state cancelled
  *   GET    /v1/info        {device, devices, cores, memory_bytes, max_active, active,
  *                           profiles: [{name, device}]}

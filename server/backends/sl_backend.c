@@ -1,20 +1,17 @@
 /*
  * sl_backend.c - what every backend shares: freeing a status, reading the
- * trainer's JSON lines from a file, and judging how an ended run stands
- * from its result or error, and how long a peer has been silent
- * (sl_backend.h).
+ * trainer's JSON lines from a file and judging an ended attempt by the run
+ * protocol (sl_proto.h), and how long a peer has been silent (sl_backend.h).
  */
 #include "sl_backend.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 #include <time.h>
 
 #include "sl_time.h"
-
-#define LOG_MAX (16u << 20) /* a run's log is ~100 lines; more is not read */
 
 void sl_backend_status_free(sl_backend_status *st) {
     json_decref(st->progress);
@@ -22,102 +19,33 @@ void sl_backend_status_free(sl_backend_status *st) {
     st->progress = st->result = NULL;
 }
 
-void sl_backend_read_log(const char *path, sl_backend_status *st, json_t **result, json_t **error,
-                         int *started) {
-    FILE *f = fopen(path, "r");
-    if (!f) return;
-    char *line = NULL;
-    size_t cap = 0, total = 0;
-    ssize_t n;
-    json_t *evals = json_array();
-    double val = -1;
-    while ((n = getline(&line, &cap, f)) > 0 && total < LOG_MAX) {
-        total += (size_t)n;
-        if (line[n - 1] != '\n') break; /* still being written */
-        json_t *ev = json_loads(line, 0, NULL);
-        const char *kind = json_string_value(json_object_get(ev, "event"));
-        if (!kind) {
-            json_decref(ev);
-            continue;
-        }
-        if (!strcmp(kind, "start")) {
-            *started = 1;
-        } else if (!strcmp(kind, "progress")) {
-            json_t *v = json_object_get(ev, "val_loss");
-            if (json_is_number(v)) {
-                val = json_number_value(v);
-                json_array_append_new(
-                    evals, json_pack("{s:O, s:O, s:O}", "step", json_object_get(ev, "step"),
-                                     "tokens", json_object_get(ev, "tokens"), "val_loss", v));
-            }
-            json_decref(st->progress);
-            st->progress = json_object();
-            static const char *const keep[] = {"step",     "steps",    "tokens",       "train_loss",
-                                               "sparsity", "nonzeros", "tokens_per_s", "elapsed_s"};
-            for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
-                json_t *x = json_object_get(ev, keep[k]);
-                if (x) json_object_set(st->progress, keep[k], x);
-            }
-            /* The latest validation loss, even when this step had none. */
-            if (val >= 0) json_object_set_new(st->progress, "val_loss", json_real(val));
-        } else if (!strcmp(kind, "result")) {
-            json_decref(*result);
-            *result = json_incref(ev);
-            json_object_del(ev, "event");
-        } else if (!strcmp(kind, "error")) {
-            json_decref(*error);
-            *error = json_incref(ev);
-        }
-        json_decref(ev);
-    }
-    if (st->progress) json_object_set(st->progress, "evaluations", evals);
-    json_decref(evals);
-    free(line);
-    fclose(f);
+void sl_backend_read_log(const char *path, sl_proto_log *log, sl_backend_status *st) {
+    if (sl_proto_log_read(path, log) != 0) return;
+    json_t *p = sl_proto_log_progress(log);
+    if (!p) return;
+    json_decref(st->progress);
+    st->progress = p;
 }
 
-/* Drops the UTF-8 sequence a truncation cut at the end of s: the texts a
- * reason quotes are whole UTF-8 (jansson read them), only the cut is not. */
-static void drop_cut_sequence(char *s) {
-    size_t n = strlen(s), i = n;
-    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-        i--;
-    if (i == 0) return;
-    unsigned lead = (unsigned char)s[i - 1];
-    size_t len = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    if (n - (i - 1) < len) s[i - 1] = '\0';
-}
-
-void sl_backend_outcome(json_t *result, json_t *error, const char *how, sl_backend_status *out) {
-    const char *status = json_string_value(json_object_get(result, "status"));
-    if (status && !strcmp(status, "completed")) {
+void sl_backend_outcome(const sl_proto_log *log, int exit_status, const char *how,
+                        sl_backend_status *out) {
+    out->failure = sl_proto_outcome(log, exit_status, how, out->reason, sizeof out->reason);
+    if (out->failure == SL_PROTO_SUCCEEDED) {
         out->state = SL_BACKEND_SUCCEEDED;
-        out->result = json_incref(result);
-    } else if (status && !strcmp(status, "diverged")) {
-        out->state = SL_BACKEND_FAILED;
-        snprintf(out->reason, sizeof out->reason,
-                 "training diverged (non-finite loss) after step %lld",
-                 (long long)json_integer_value(json_object_get(result, "step")));
-    } else if (status) { /* interrupted: someone else stopped it */
-        out->state = SL_BACKEND_LOST;
-        snprintf(out->reason, sizeof out->reason, "the trainer was stopped (%s) after step %lld",
-                 json_string_value(json_object_get(result, "signal"))
-                     ? json_string_value(json_object_get(result, "signal"))
-                     : "signal",
-                 (long long)json_integer_value(json_object_get(result, "step")));
-    } else if (error) {
-        const char *code = json_string_value(json_object_get(error, "code"));
-        const char *msg = json_string_value(json_object_get(error, "message"));
-        /* Out of memory may pass; bad options or corpus will not. */
-        out->state = code && !strcmp(code, "memory") ? SL_BACKEND_LOST : SL_BACKEND_FAILED;
-        snprintf(out->reason, sizeof out->reason, "the trainer refused the run (%s): %.240s",
-                 code ? code : "error", msg ? msg : "");
+        json_decref(out->result);
+        out->result = json_incref(log->result);
     } else {
-        out->state = SL_BACKEND_LOST;
-        snprintf(out->reason, sizeof out->reason, "the trainer process ended without a result (%s)",
-                 how);
+        out->state = SL_BACKEND_FAILED;
     }
-    drop_cut_sequence(out->reason); /* it is stored, logged and answered as JSON */
+}
+
+void sl_backend_fail(sl_backend_status *out, sl_proto_failure f, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(out->reason, sizeof out->reason, fmt, ap);
+    va_end(ap);
+    out->state = SL_BACKEND_FAILED;
+    out->failure = f;
 }
 
 double sl_backend_silent_for(double *since) {
@@ -154,23 +82,9 @@ int sl_backend_profiles_can_run(const sl_profile *list, size_t n, unsigned bit, 
 }
 
 size_t sl_backend_profile_values(const sl_run_spec *spec, unsigned threads, sl_profile_value *v) {
-    size_t n = 0;
-#define VALUE(key, ...)                                                                            \
-    do {                                                                                           \
-        v[n].name = (key);                                                                         \
-        snprintf(v[n].text, sizeof v[n].text, __VA_ARGS__);                                        \
-        n++;                                                                                       \
-    } while (0)
-    VALUE("width", "%u", spec->size.width);
-    VALUE("layers", "%u", spec->size.layers);
-    VALUE("heads", "%u", spec->size.heads);
-    VALUE("sparsity", "%.17g", spec->sparsity);
-    VALUE("pattern_n", "%u", spec->pattern_n);
-    VALUE("pattern_m", "%u", spec->pattern_m);
-    VALUE("tokens", "%lld", spec->tokens);
-    VALUE("seed", "%lld", spec->seed);
-    VALUE("threads", "%u", threads ? threads : 1);
-    VALUE("devices", "%u", spec->device.kind == SL_DEVICE_CUDA ? spec->device.count : 0);
-#undef VALUE
-    return n;
+    sl_proto_spec ps;
+    sl_run_spec_proto(spec, &ps);
+    if (!ps.given[SL_PROTO_THREADS] || ps.value[SL_PROTO_THREADS] == 0)
+        ps.value[SL_PROTO_THREADS] = threads ? threads : 1;
+    return sl_profile_values(&ps, spec->device.kind == SL_DEVICE_CUDA ? spec->device.count : 0, v);
 }

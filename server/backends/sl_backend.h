@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "sl_profile.h"
+#include "sl_proto.h"
 #include "sl_run_spec.h"
 
 #define SL_BACKEND_REF_MAX 128
@@ -19,33 +20,33 @@ typedef enum sl_backend_state {
     SL_BACKEND_STARTING = 0, /* submitted; no training step yet */
     SL_BACKEND_RUNNING,
     SL_BACKEND_SUCCEEDED, /* result holds the trainer's result */
-    SL_BACKEND_FAILED,    /* ended in a way a retry would repeat (bad options, divergence) */
-    SL_BACKEND_LOST,      /* ended without a result (killed, vanished): worth a retry */
+    SL_BACKEND_FAILED,    /* the attempt ended without one; failure says how */
 } sl_backend_state;
 
 typedef struct sl_backend_status {
     sl_backend_state state;
-    json_t *progress; /* {step, steps, tokens, train_loss, val_loss?, sparsity, nonzeros,
-                         tokens_per_s, evaluations: [{step, tokens, val_loss}]}; or NULL */
-    json_t *result;   /* the trainer's result, when SUCCEEDED */
+    sl_proto_failure failure; /* when FAILED: its class; the runner decides on a retry */
+    json_t *progress;         /* {step, steps, tokens, train_loss, val_loss?, sparsity, nonzeros,
+                                 tokens_per_s, evaluations: [{step, tokens, val_loss}]}; or NULL */
+    json_t *result;           /* the trainer's result, when SUCCEEDED */
     char ref[SL_BACKEND_REF_MAX]; /* "" or a new reference to store (the run was found anew) */
-    char reason[320];             /* why, when FAILED or LOST */
+    char reason[320];             /* why, when FAILED */
 } sl_backend_status;
 
 void sl_backend_status_free(sl_backend_status *st);
 
 /* Shared by the backends whose trainer writes its JSON lines to a file they
- * can read. Reads the complete lines at path: the last progress (with every
- * validation loss so far) into st->progress, the result event (without
- * "event") into *result, an error event into *error; *started once the
- * trainer said "start". A missing file leaves everything as it was. */
-void sl_backend_read_log(const char *path, sl_backend_status *st, json_t **result, json_t **error,
-                         int *started);
-/* How an ended run stands from its result or error (either may be NULL):
- * completed -> SUCCEEDED (out->result set), diverged or refused options ->
- * FAILED, interrupted, out of memory or nothing -> LOST; how says how the
- * process ended, for the reason. */
-void sl_backend_outcome(json_t *result, json_t *error, const char *how, sl_backend_status *out);
+ * can read: reads them into log (sl_proto_log_read) and the progress into
+ * st->progress. A missing file leaves both as they were. */
+void sl_backend_read_log(const char *path, sl_proto_log *log, sl_backend_status *st);
+/* How an ended attempt stands from its log (sl_proto_outcome): SUCCEEDED
+ * with out->result, or FAILED with the class and reason. exit_status as
+ * sl_proto_outcome takes it (-1 unknown); how says how the process ended. */
+void sl_backend_outcome(const sl_proto_log *log, int exit_status, const char *how,
+                        sl_backend_status *out);
+/* FAILED with class f and the reason. */
+void sl_backend_fail(sl_backend_status *out, sl_proto_failure f, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* For the backends that talk to a peer (the worker, slurmrestd): seconds
  * since the first of the polls the peer has not answered, *since holding
  * when that was (monotonic seconds; 0 while the peer answers, so the first
@@ -57,14 +58,23 @@ typedef struct sl_backend sl_backend;
 struct sl_backend {
     const char *name;    /* as in the sweep's "backend" */
     unsigned max_active; /* runs it takes at once */
-    /* Starts attempt `attempt` of run `id`; writes the reference into ref.
-     * 0, or -1 with the reason (a later retry may succeed). */
-    int (*submit)(sl_backend *b, long long id, long attempt, const sl_run_spec *spec, char *ref,
-                  size_t refcap, char *reason, size_t reasoncap);
+    /* Its runs post their result to POST /v1/runs/{id}/report with a secret
+     * the runner makes for each attempt and keeps in the store. */
+    int reports;
+    /* Starts attempt `attempt` of run `id` (secret: the attempt's, when the
+     * backend reports, else NULL); writes the reference into ref. 0, or -1
+     * with the failure class (BACKEND_UNAVAILABLE when the backend could not
+     * take it: the attempt does not count) and the reason. */
+    int (*submit)(sl_backend *b, long long id, long attempt, const sl_run_spec *spec,
+                  const char *secret, char *ref, size_t refcap, sl_proto_failure *failure,
+                  char *reason, size_t reasoncap);
     /* How the run stands; 0, or -1 when that cannot be told now. */
     int (*poll)(sl_backend *b, long long id, long attempt, const char *ref, sl_backend_status *out);
     /* Asks the run to stop; 0 once asked or when it had ended. */
     int (*cancel)(sl_backend *b, long long id, long attempt, const char *ref);
+    /* Called every tick of the runner, or NULL (the local backend reaps its
+     * children there, so that none stays a zombie). */
+    void (*tick)(sl_backend *b);
     void (*close)(sl_backend *b);
     /* What a run can have here: the local backend's --local-device, the
      * worker's reported devices, Slurm's --slurm-gpus. */
@@ -85,9 +95,9 @@ int sl_backend_profiles_can_run(const sl_profile *list, size_t n, unsigned bit, 
                                 const sl_device *has, const char *profile, sl_device *needs,
                                 char *why, size_t cap);
 
-/* The placeholder values of a run: the spec's numbers, threads and its CUDA
- * device count. Fills vals (room for 16: every placeholder)
- * and returns how many. */
+/* The placeholder values of a run (sl_profile_values of its protocol spec),
+ * threads being this many when the sweep gave none. Fills vals (room for
+ * SL_PROFILE_MAX_VALUES) and returns how many. */
 size_t sl_backend_profile_values(const sl_run_spec *spec, unsigned threads, sl_profile_value *vals);
 
 /* sparselaw-train as a child process of the server: trainer is its path,

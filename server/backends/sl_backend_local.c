@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,8 +28,6 @@
 #include "sl_text.h"
 
 extern char **environ;
-
-#define MAX_ARGS 40
 
 /* A child this server started: exited once reaped. */
 typedef struct child {
@@ -147,50 +144,34 @@ static pid_t find_by_log(const char *path) {
     return found;
 }
 
-static int add_arg(char **argv, int *argc, char (*bufs)[64], const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* The trainer's command line: the run spec by the protocol
+ * (sl_proto_to_argv), then the server's own choices and paths. */
+typedef struct cmdline {
+    sl_proto_argv proto;
+    char threads[32];
+    char *argv[SL_PROTO_COUNT + 8];
+} cmdline;
 
-static int add_arg(char **argv, int *argc, char (*bufs)[64], const char *fmt, ...) {
-    if (*argc >= MAX_ARGS - 1) return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(bufs[*argc], 64, fmt, ap);
-    va_end(ap);
-    if (n < 0 || n >= 64) return -1;
-    argv[*argc] = bufs[*argc];
-    (*argc)++;
-    return 0;
-}
-
-/* The trainer's argv from the spec's numbers. Paths are the server's own. */
-static int build_argv(local *l, const sl_run_spec *spec, char **argv, char (*bufs)[64]) {
-    int argc = 0, rc = 0;
-    argv[argc++] = l->trainer;
-    const sl_trainer_options *t = &spec->trainer;
-    unsigned threads = t->threads ? t->threads : l->cores / l->base.max_active;
-    rc |= add_arg(argv, &argc, bufs, "--layers=%u", spec->size.layers);
-    rc |= add_arg(argv, &argc, bufs, "--width=%u", spec->size.width);
-    rc |= add_arg(argv, &argc, bufs, "--heads=%u", spec->size.heads);
-    rc |= add_arg(argv, &argc, bufs, "--tokens=%lld", spec->tokens);
-    rc |= add_arg(argv, &argc, bufs, "--seed=%lld", spec->seed);
-    if (spec->pattern_m)
-        rc |= add_arg(argv, &argc, bufs, "--pattern=%u:%u", spec->pattern_n, spec->pattern_m);
-    else
-        rc |= add_arg(argv, &argc, bufs, "--sparsity=%.17g", spec->sparsity);
-    if (t->context) rc |= add_arg(argv, &argc, bufs, "--context=%u", t->context);
-    if (t->batch) rc |= add_arg(argv, &argc, bufs, "--batch=%u", t->batch);
-    if (t->lr > 0) rc |= add_arg(argv, &argc, bufs, "--lr=%.17g", t->lr);
-    if (t->warmup > 0) rc |= add_arg(argv, &argc, bufs, "--warmup=%.17g", t->warmup);
-    if (t->val_tokens) rc |= add_arg(argv, &argc, bufs, "--val-tokens=%lld", t->val_tokens);
-    rc |= add_arg(argv, &argc, bufs, "--threads=%u", threads ? threads : 1);
-    rc |= add_arg(argv, &argc, bufs, "--progress=off");
-    static char corpus_flag[] = "--corpus";
+static void build_argv(local *l, const sl_run_spec *spec, cmdline *c) {
+    sl_proto_spec full;
+    sl_run_spec_proto(spec, &full);
+    unsigned threads = (unsigned)full.value[SL_PROTO_THREADS];
+    if (!threads) threads = l->cores / l->base.max_active;
+    full.given[SL_PROTO_THREADS] = 0; /* written below, with the server's share of cores */
+    sl_proto_to_argv(&full, &c->proto);
+    int argc = 0;
+    c->argv[argc++] = l->trainer;
+    for (int i = 0; i < c->proto.argc; i++)
+        c->argv[argc++] = c->proto.argv[i];
+    snprintf(c->threads, sizeof c->threads, "--threads=%u", threads ? threads : 1);
+    c->argv[argc++] = c->threads;
+    static char progress_off[] = "--progress=off", corpus_flag[] = "--corpus";
+    c->argv[argc++] = progress_off;
     if (l->corpus[0]) { /* the server's own path, as its own argument */
-        argv[argc++] = corpus_flag;
-        argv[argc++] = l->corpus;
+        c->argv[argc++] = corpus_flag;
+        c->argv[argc++] = l->corpus;
     }
-    argv[argc] = NULL;
-    return rc;
+    c->argv[argc] = NULL;
 }
 
 /* A profile's command line, environment (the server's and the profile's
@@ -203,10 +184,8 @@ typedef struct profile_cmd {
 
 static int profile_command(local *l, const sl_profile *p, const sl_run_spec *spec, profile_cmd *c,
                            char *reason, size_t cap) {
-    sl_profile_value vals[16];
-    unsigned threads =
-        spec->trainer.threads ? spec->trainer.threads : l->cores / l->base.max_active;
-    size_t nv = sl_backend_profile_values(spec, threads, vals);
+    sl_profile_value vals[SL_PROFILE_MAX_VALUES];
+    size_t nv = sl_backend_profile_values(spec, l->cores / l->base.max_active, vals);
     if (sl_profile_argv(p, vals, nv, c->argv, c->words, sizeof c->words, reason, cap) < 0)
         return -1;
     size_t n = 0;
@@ -230,13 +209,16 @@ static int profile_command(local *l, const sl_profile *p, const sl_run_spec *spe
 }
 
 static int local_submit(sl_backend *b, long long id, long attempt, const sl_run_spec *spec,
-                        char *ref, size_t refcap, char *reason, size_t reasoncap) {
+                        const char *secret, char *ref, size_t refcap, sl_proto_failure *failure,
+                        char *reason, size_t reasoncap) {
     local *l = (local *)b;
-    char *argv_buf[MAX_ARGS + 2], **argv = argv_buf, **envp = environ;
-    char bufs[MAX_ARGS][64];
+    (void)secret;
+    cmdline cmd;
+    char **argv = cmd.argv, **envp = environ;
     char out_path[1200], err_path[1200];
     const sl_profile *profile = NULL;
     profile_cmd *pc = NULL;
+    *failure = SL_PROTO_REFUSED; /* a profile this server cannot run: a retry repeats it */
     if (spec->profile[0]) {
         profile = sl_profile_find(l->profiles, l->nprofiles, spec->profile);
         if (!profile) {
@@ -251,10 +233,10 @@ static int local_submit(sl_backend *b, long long id, long attempt, const sl_run_
         }
         argv = pc->argv;
         envp = pc->envp;
-    } else if (build_argv(l, spec, argv, bufs) != 0) {
-        snprintf(reason, reasoncap, "internal: the trainer's command line does not fit");
-        return -1;
+    } else {
+        build_argv(l, spec, &cmd);
     }
+    *failure = SL_PROTO_LOST;
     log_path(l, id, attempt, "jsonl", out_path, sizeof out_path);
     log_path(l, id, attempt, "stderr", err_path, sizeof err_path);
     int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -296,8 +278,10 @@ static int local_submit(sl_backend *b, long long id, long attempt, const sl_run_
     posix_spawnattr_destroy(&attr);
     close(out);
     close(err);
-    if (rc != 0)
+    if (rc != 0) { /* a retry would not find it either */
+        *failure = SL_PROTO_REFUSED;
         snprintf(reason, reasoncap, "cannot start the trainer %.200s: %s", argv[0], strerror(rc));
+    }
     if (pc) free(pc->envp);
     free(pc);
     if (rc != 0) return -1;
@@ -312,6 +296,13 @@ static int local_submit(sl_backend *b, long long id, long attempt, const sl_run_
     proc_stat(pid, &state, &start); /* not reaped yet: /proc has it */
     snprintf(ref, refcap, "pid:%d:%llu", (int)pid, start);
     return 0;
+}
+
+/* The child's exit code as a shell reports it (128 + n for signal n), or -1. */
+static int exit_code(const child *c) {
+    if (!c) return -1;
+    if (WIFSIGNALED(c->status)) return 128 + WTERMSIG(c->status);
+    return WIFEXITED(c->status) ? WEXITSTATUS(c->status) : -1;
 }
 
 static void describe_exit(const child *c, char *buf, size_t cap) {
@@ -342,21 +333,18 @@ static int local_poll(sl_backend *b, long long id, long attempt, const char *ref
         running = pid > 0 && proc_stat(pid, &state, &start) == 0;
         if (running) snprintf(out->ref, sizeof out->ref, "pid:%d:%llu", (int)pid, start);
     }
-    json_t *result = NULL, *error = NULL;
-    int started = 0;
-    sl_backend_read_log(path, out, &result, &error, &started);
+    sl_proto_log log;
+    sl_proto_log_init(&log);
+    sl_backend_read_log(path, &log, out);
     if (running) {
-        json_decref(result);
-        json_decref(error);
-        out->state = out->progress || started ? SL_BACKEND_RUNNING : SL_BACKEND_STARTING;
-        return 0;
+        out->state = out->progress || log.started ? SL_BACKEND_RUNNING : SL_BACKEND_STARTING;
+    } else {
+        char how[64];
+        describe_exit(mine, how, sizeof how);
+        sl_backend_outcome(&log, exit_code(mine), how, out);
+        if (mine) drop_child(l, mine->pid);
     }
-    char how[64];
-    describe_exit(mine, how, sizeof how);
-    sl_backend_outcome(result, error, how, out);
-    json_decref(result);
-    json_decref(error);
-    if (mine) drop_child(l, mine->pid);
+    sl_proto_log_free(&log);
     return 0;
 }
 
@@ -393,6 +381,10 @@ void sl_backend_local_set_profiles(sl_backend *b, const sl_profile *profiles, si
     l->nprofiles = n;
     b->device = *device;
     b->gflops = gflops;
+}
+
+static void local_tick(sl_backend *b) {
+    reap((local *)b);
 }
 
 static void local_close(sl_backend *b) {
@@ -462,6 +454,7 @@ sl_backend *sl_backend_local_new(const char *trainer, const char *corpus, const 
     l->base.submit = local_submit;
     l->base.poll = local_poll;
     l->base.cancel = local_cancel;
+    l->base.tick = local_tick;
     l->base.close = local_close;
     l->base.can_run = local_can_run;
     return &l->base;

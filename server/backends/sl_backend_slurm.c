@@ -1,18 +1,20 @@
 /*
  * sl_backend_slurm.c - the Slurm backend: batch jobs through slurmrestd.
  *
- * submit makes a new secret for the attempt (stored with the run), writes
- * a job script from the run spec's numbers and the configured paths only,
- * and POSTs it to /slurm/v0.0.38/job/submit; the job id is the reference.
+ * submit writes a job script from the run spec (the protocol's command
+ * line), the configured paths and the attempt's secret (made and kept by the
+ * runner), and POSTs it to /slurm/v0.0.38/job/submit; the job id is the
+ * reference.
  * The job runs the trainer with its JSON lines in DIR/run-<id>-<attempt>.jsonl,
  * then posts the last result line to POST /v1/runs/{id}/report with
  * "Authorization: Bearer <secret>" (curl, retrying while the server is away).
  *
- * poll asks slurmrestd for the job, then looks for a reported result: a
- * report settles the run whatever Slurm says. A job that ended without one
- * is judged from its output file (the server and the node share DIR), so a
+ * poll asks slurmrestd for the job (the runner then looks for a reported
+ * result, which settles the run whatever Slurm says). A job that ended is
+ * judged from its output file (the server and the node share DIR), so a
  * result that could not be posted is not lost. slurmrestd down: "cannot tell
- * now" (-1) for lost_after seconds, then lost. cancel is DELETE.
+ * now" (-1) for lost_after seconds, then backend_unavailable. cancel is
+ * DELETE.
  */
 #include "sl_backend_slurm.h"
 
@@ -20,6 +22,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -30,15 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sl_secret.h"
-#include "sl_store.h"
 #include "sl_text.h"
 
 #define RESPONSE_MAX (4u << 20) /* GET /jobs lists every job in the queue */
 #define JWT_MAX      4096
 #define SCRIPT_MAX   16384
 #define PATH_CAP     1024
-#define SECRET_BYTES 32
 
 /* Slurm's error numbers that say a job is not (or no longer) there. */
 #define ESLURM_INVALID_JOB_ID 2017
@@ -46,7 +46,6 @@
 
 typedef struct slurm {
     sl_backend base;
-    sl_store *store;
     char url[PATH_CAP];
     char user[64];
     char jwt[JWT_MAX];
@@ -184,9 +183,8 @@ static int put_profile(slurm *s, const sl_run_spec *spec, script *sc, char *reas
         snprintf(reason, cap, "this server has no trainer profile '%s'", spec->profile);
         return -1;
     }
-    sl_profile_value vals[16];
-    size_t nv =
-        sl_backend_profile_values(spec, spec->trainer.threads ? spec->trainer.threads : 1, vals);
+    sl_profile_value vals[SL_PROFILE_MAX_VALUES];
+    size_t nv = sl_backend_profile_values(spec, 1, vals);
     char *argv[SL_PROFILE_MAX_ARGS + 1], words[SL_PROFILE_ARGV_MAX + 1024];
     if (sl_profile_argv(p, vals, nv, argv, words, sizeof words, reason, cap) < 0) return -1;
     for (size_t e = 0; e < p->nenv; e++) {
@@ -214,7 +212,12 @@ static int build_script(slurm *s, long long id, long attempt, const sl_run_spec 
     file_path(s, id, attempt, "jsonl", out, sizeof out);
     file_path(s, id, attempt, "stderr", err, sizeof err);
     file_path(s, id, attempt, "result", res, sizeof res);
-    const sl_trainer_options *t = &spec->trainer;
+    sl_proto_spec full;
+    sl_run_spec_proto(spec, &full);
+    unsigned threads = (unsigned)full.value[SL_PROTO_THREADS];
+    full.given[SL_PROTO_THREADS] = 0; /* written below: the job's cpus_per_task */
+    sl_proto_argv argv;
+    sl_proto_to_argv(&full, &argv);
     sc->len = 0;
     sc->overflow = 0;
     put(sc,
@@ -226,18 +229,11 @@ static int build_script(slurm *s, long long id, long attempt, const sl_run_spec 
         goto output;
     }
     put_word(sc, s->trainer);
-    put(sc, " --layers=%u --width=%u --heads=%u --tokens=%lld --seed=%lld", spec->size.layers,
-        spec->size.width, spec->size.heads, spec->tokens, spec->seed);
-    if (spec->pattern_m)
-        put(sc, " --pattern=%u:%u", spec->pattern_n, spec->pattern_m);
-    else
-        put(sc, " --sparsity=%.17g", spec->sparsity);
-    if (t->context) put(sc, " --context=%u", t->context);
-    if (t->batch) put(sc, " --batch=%u", t->batch);
-    if (t->lr > 0) put(sc, " --lr=%.17g", t->lr);
-    if (t->warmup > 0) put(sc, " --warmup=%.17g", t->warmup);
-    if (t->val_tokens) put(sc, " --val-tokens=%lld", t->val_tokens);
-    put(sc, " --threads=%u --progress=off", t->threads ? t->threads : 1);
+    for (int i = 0; i < argv.argc; i++) { /* --flag=number: one word each */
+        put(sc, " ");
+        put_word(sc, argv.argv[i]);
+    }
+    put(sc, " --threads=%u --progress=off", threads ? threads : 1);
     if (s->corpus[0]) {
         put(sc, " --corpus ");
         put_word(sc, s->corpus);
@@ -269,10 +265,21 @@ output:
     return 0;
 }
 
+/* The job's time limit in minutes: the backend's, or the run's own
+ * time_limit when it is shorter (the runner enforces that one too). */
+static unsigned job_minutes(const slurm *s, const sl_run_spec *spec) {
+    const sl_proto_spec *t = &spec->trainer;
+    if (!t->given[SL_PROTO_TIME_LIMIT]) return s->time_limit;
+    unsigned m = (unsigned)ceil(t->value[SL_PROTO_TIME_LIMIT] / 60.0);
+    return m && m < s->time_limit ? m : s->time_limit;
+}
+
 static int slurm_submit(sl_backend *b, long long id, long attempt, const sl_run_spec *spec,
-                        char *ref, size_t refcap, char *reason, size_t reasoncap) {
+                        const char *secret, char *ref, size_t refcap, sl_proto_failure *failure,
+                        char *reason, size_t reasoncap) {
     slurm *s = (slurm *)b;
     char report_url[PATH_CAP] = "";
+    *failure = SL_PROTO_REFUSED;
     /* With --port 0 the URL comes once the server listens, just after the
      * runner starts: a run claimed in between waits for it. */
     for (int i = 0; i < 100 && !report_url[0]; i++) {
@@ -282,17 +289,12 @@ static int slurm_submit(sl_backend *b, long long id, long attempt, const sl_run_
         if (!report_url[0]) nanosleep(&(struct timespec){0, 50000000L}, NULL);
     }
     if (!report_url[0]) {
+        *failure = SL_PROTO_BACKEND_UNAVAILABLE;
         snprintf(reason, reasoncap, "internal: the Slurm backend has no report URL yet");
         return -1;
     }
-    char secret[2 * SECRET_BYTES + 1];
-    if (sl_secret_random_hex(secret, SECRET_BYTES) != 0) {
-        snprintf(reason, reasoncap, "internal: no randomness from the OS for the run's secret");
-        return -1;
-    }
-    /* Stored before the job exists, so that its report is always accepted. */
-    if (sl_store_run_set_secret(s->store, id, secret) != SL_STORE_OK) {
-        snprintf(reason, reasoncap, "internal: cannot store the run's secret");
+    if (!secret || strspn(secret, "0123456789abcdef") != strlen(secret) || !secret[0]) {
+        snprintf(reason, reasoncap, "internal: the run has no secret to report with");
         return -1;
     }
     script *sc = calloc(1, sizeof *sc);
@@ -312,8 +314,9 @@ static int slurm_submit(sl_backend *b, long long id, long attempt, const sl_run_
     json_t *job = json_pack(
         "{s:s, s:s, s:{s:s}, s:s, s:s, s:i, s:i, s:i}", "name", name, "current_working_directory",
         s->dir, "environment", "PATH", s->path, "standard_output", slurm_out, "standard_error",
-        slurm_out, "time_limit", (int)s->time_limit, "cpus_per_task",
-        (int)(spec->trainer.threads ? spec->trainer.threads : 1), "minimum_nodes", 1);
+        slurm_out, "time_limit", (int)job_minutes(s, spec), "cpus_per_task",
+        (int)(spec->trainer.value[SL_PROTO_THREADS] ? spec->trainer.value[SL_PROTO_THREADS] : 1),
+        "minimum_nodes", 1);
     /* What the run needs and where it is charged: only what the operator set. */
     if (job && spec->device.kind == SL_DEVICE_CUDA) {
         char gres[32];
@@ -337,8 +340,13 @@ static int slurm_submit(sl_backend *b, long long id, long attempt, const sl_run_
     free(text);
     json_int_t job_id = json_integer_value(json_object_get(answer, "job_id"));
     int rc = -1;
-    if (status < 0) {
-        snprintf(reason, reasoncap, "cannot reach slurmrestd at %.200s: %s", s->url, problem);
+    if (status < 0 || status >= 500) { /* down, or an expired token (500): not the run's fault */
+        *failure = SL_PROTO_BACKEND_UNAVAILABLE;
+        if (status < 0)
+            snprintf(reason, reasoncap, "cannot reach slurmrestd at %.200s: %s", s->url, problem);
+        else
+            snprintf(reason, reasoncap, "slurmrestd at %.160s answered HTTP %ld: %.200s", s->url,
+                     status, slurm_error(answer, problem, sizeof problem) ? problem : "no reason");
     } else if (status == 200 && job_id > 0 && !slurm_error(answer, NULL, 0)) {
         snprintf(ref, refcap, "%lld", (long long)job_id);
         rc = 0;
@@ -382,38 +390,37 @@ static int find_job(slurm *s, long long id, long attempt, char *ref, size_t cap)
 }
 
 /* The run's output file: progress, and the result or error when it ended. */
-static void read_output(slurm *s, long long id, long attempt, sl_backend_status *out,
-                        json_t **result, json_t **error, int *started) {
+static void read_output(slurm *s, long long id, long attempt, sl_proto_log *log,
+                        sl_backend_status *out) {
     char path[PATH_CAP + 64];
     file_path(s, id, attempt, "jsonl", path, sizeof path);
-    sl_backend_read_log(path, out, result, error, started);
+    sl_backend_read_log(path, log, out);
 }
 
 /* Judges an ended job from what the trainer left; without anything there,
- * from Slurm's word (lost unless a retry would repeat it). */
+ * from Slurm's word: its time limit, memory, preemption or node failure. */
 static void ended(slurm *s, long long id, long attempt, const char *job_state, long exit_code,
                   sl_backend_status *out) {
-    json_t *result = NULL, *error = NULL;
-    int started = 0;
-    read_output(s, id, attempt, out, &result, &error, &started);
+    sl_proto_log log;
+    sl_proto_log_init(&log);
+    read_output(s, id, attempt, &log, out);
     char how[160];
+    int code = exit_code >= 0 ? (int)((exit_code >> 8) & 0xff) : -1;
     if (job_state)
-        snprintf(how, sizeof how, "Slurm job %s, exit status %ld", job_state,
-                 exit_code >= 0 ? (exit_code >> 8) & 0xff : -1);
+        snprintf(how, sizeof how, "Slurm job %s, exit status %d", job_state, code);
     else
         snprintf(how, sizeof how, "the Slurm job ended and is gone");
-    if (result || error || !job_state) {
-        sl_backend_outcome(result, error, how, out);
+    if (log.result || log.error || !job_state) {
+        sl_backend_outcome(&log, job_state ? code : -1, how, out);
     } else if (!strcmp(job_state, "TIMEOUT") || !strcmp(job_state, "DEADLINE")) {
-        out->state = SL_BACKEND_FAILED; /* a retry would hit the same limit */
-        snprintf(out->reason, sizeof out->reason, "the Slurm job hit its time limit (%s)",
-                 job_state);
+        sl_backend_fail(out, SL_PROTO_TIMED_OUT, "the Slurm job hit its time limit (%s)",
+                        job_state);
+    } else if (!strcmp(job_state, "OUT_OF_MEMORY")) {
+        sl_backend_fail(out, SL_PROTO_OUT_OF_MEMORY, "the Slurm job ran out of memory (%s)", how);
     } else {
-        out->state = SL_BACKEND_LOST;
-        snprintf(out->reason, sizeof out->reason, "the trainer ended without a result (%s)", how);
+        sl_backend_outcome(&log, code, how, out); /* lost, or refused by exit status 2 */
     }
-    json_decref(result);
-    json_decref(error);
+    sl_proto_log_free(&log);
 }
 
 static int one_of(const char *s, const char *const *set) {
@@ -424,11 +431,10 @@ static int one_of(const char *s, const char *const *set) {
 
 /* Progress from the run's output file, when it can be read. */
 static void read_progress(slurm *s, long long id, long attempt, sl_backend_status *out) {
-    json_t *result = NULL, *error = NULL;
-    int started = 0;
-    read_output(s, id, attempt, out, &result, &error, &started);
-    json_decref(result);
-    json_decref(error);
+    sl_proto_log log;
+    sl_proto_log_init(&log);
+    read_output(s, id, attempt, &log, out);
+    sl_proto_log_free(&log);
 }
 
 /* Asks slurmrestd for this attempt's job: the stored one (ref), else the
@@ -457,19 +463,6 @@ static long ask_for_job(slurm *s, long long id, long attempt, const char *ref, c
     return status;
 }
 
-/* The result the job posted to POST /v1/runs/{id}/report, or NULL. */
-static json_t *reported_result(slurm *s, long long id) {
-    char secret[2 * SECRET_BYTES + 1];
-    sl_run_state run_state;
-    char *report = NULL;
-    sl_store_run_secret(s->store, id, secret, sizeof secret, &run_state, &report);
-    json_t *reported = report ? json_loads(report, 0, NULL) : NULL;
-    free(report);
-    if (json_is_object(reported)) return reported;
-    json_decref(reported);
-    return NULL;
-}
-
 /* slurmrestd is down, or answering nonsense (an expired token answers
  * 500): count it against slurmrestd, not the run, until it lasts too long.
  * -1 ("cannot tell now") until lost_after has passed, then 0 with the run
@@ -483,10 +476,9 @@ static int unanswered(slurm *s, long status, json_t *answer, char *problem, size
     }
     double silent = sl_backend_silent_for(&s->unreachable_since);
     if (silent < s->lost_after) return -1;
-    out->state = SL_BACKEND_LOST;
-    snprintf(out->reason, sizeof out->reason,
-             "slurmrestd at %.160s has not answered for %lld s (%.100s)", s->url, (long long)silent,
-             problem);
+    sl_backend_fail(out, SL_PROTO_BACKEND_UNAVAILABLE,
+                    "slurmrestd at %.160s has not answered for %lld s (%.100s)", s->url,
+                    (long long)silent, problem);
     return 0;
 }
 
@@ -499,19 +491,16 @@ static void job_gone(slurm *s, long long id, long attempt, const char *job,
         return;
     }
     /* No id stored and no job of this attempt's name: never submitted. */
-    json_t *result = NULL, *error = NULL;
-    int started = 0;
-    read_output(s, id, attempt, out, &result, &error, &started);
-    if (result || error) {
-        sl_backend_outcome(result, error, "no Slurm job id was stored", out);
-    } else {
-        out->state = SL_BACKEND_LOST;
-        snprintf(out->reason, sizeof out->reason,
-                 "no Slurm job of this attempt was found (the server stopped while "
-                 "submitting it)");
-    }
-    json_decref(result);
-    json_decref(error);
+    sl_proto_log log;
+    sl_proto_log_init(&log);
+    read_output(s, id, attempt, &log, out);
+    if (log.result || log.error)
+        sl_backend_outcome(&log, -1, "no Slurm job id was stored", out);
+    else
+        sl_backend_fail(out, SL_PROTO_LOST,
+                        "no Slurm job of this attempt was found (the server stopped while "
+                        "submitting it)");
+    sl_proto_log_free(&log);
 }
 
 /* A job Slurm knows, in Slurm's job state: waiting, running, or ended. */
@@ -539,16 +528,6 @@ static int slurm_poll(sl_backend *b, long long id, long attempt, const char *ref
     json_t *answer;
     long status =
         ask_for_job(s, id, attempt, ref, job, sizeof job, &answer, out, problem, sizeof problem);
-    /* After asking Slurm: a report sent before the job ended is seen here,
-     * and settles the run whatever Slurm says. */
-    json_t *reported = reported_result(s, id);
-    if (reported) {
-        json_decref(answer);
-        read_progress(s, id, attempt, out);
-        sl_backend_outcome(reported, NULL, "reported", out);
-        json_decref(reported);
-        return 0;
-    }
     json_t *j = json_array_get(json_object_get(answer, "jobs"), 0);
     const char *state = json_string_value(json_object_get(j, "job_state"));
     int gone =
@@ -654,8 +633,7 @@ static int config_path(const char *what, const char *path, int must_exist, char 
     return 0;
 }
 
-sl_backend *sl_backend_slurm_new(sl_store *store, const sl_slurm_options *o, char *err,
-                                 size_t errcap) {
+sl_backend *sl_backend_slurm_new(const sl_slurm_options *o, char *err, size_t errcap) {
     slurm *s = calloc(1, sizeof *s);
     if (!s) abort();
     if (clean_url(o->url, s->url, sizeof s->url) != 0) {
@@ -741,10 +719,10 @@ sl_backend *sl_backend_slurm_new(sl_store *store, const sl_slurm_options *o, cha
         goto fail;
     }
     pthread_mutex_init(&s->lock, NULL);
-    s->store = store;
     s->lost_after = o->lost_after;
     s->base.name = sl_backend_kind_name(SL_BACKEND_SLURM);
     s->base.max_active = o->max_active ? o->max_active : 1;
+    s->base.reports = 1;
     s->base.submit = slurm_submit;
     s->base.poll = slurm_poll;
     s->base.cancel = slurm_cancel;

@@ -3,8 +3,9 @@
  * submitted through slurmrestd (REST API v0.0.38, JWT). The job runs
  * sparselaw-train with its JSON lines in a file under the backend's
  * directory, then posts the result event to the server's POST
- * /v1/runs/{id}/report with a per-attempt secret. The run's reference is
- * the Slurm job id; the secret stays in the store, never in the reference.
+ * /v1/runs/{id}/report with a per-attempt secret (made and kept by the
+ * runner: this backend never touches the store). The run's reference is
+ * the Slurm job id; the secret is never in the reference.
  */
 #ifndef SL_BACKEND_SLURM_H
 #define SL_BACKEND_SLURM_H
@@ -12,8 +13,6 @@
 #include <stddef.h>
 
 #include "sl_backend.h"
-
-struct sl_store;
 
 /* The REST API version: Slurm 22.05 serves v0.0.38 only; newer releases
  * serve newer versions with other job fields. The one place it is named. */
@@ -47,8 +46,7 @@ typedef struct sl_slurm_options {
  * into a job script is checked here (absolute, no quote or control
  * character); the script holds nothing else but numbers and the secret.
  * Calls curl_global_init, so create it before other threads use libcurl. */
-sl_backend *sl_backend_slurm_new(struct sl_store *store, const sl_slurm_options *opts, char *err,
-                                 size_t errcap);
+sl_backend *sl_backend_slurm_new(const sl_slurm_options *opts, char *err, size_t errcap);
 
 /* Sets the URL jobs post their result to (once the server knows its port).
  * 0, or -1 when the URL is not http(s)://HOST[:PORT][/PATH] of safe

@@ -62,28 +62,14 @@ static int valid_ref(const char *ref) {
     return n > 0 && n <= ID_MAX && strspn(ref, "0123456789abcdef") == n;
 }
 
-/* The run spec as the worker's options: what the local backend passes on
- * the trainer's command line, less the paths. 0 means the trainer's
- * default and is left out; without threads the worker divides its cores. */
+/* The run spec as the worker's options: the protocol's options a trainer
+ * takes, as JSON (the worker turns them into the trainer's command line by
+ * the same table). Without threads the worker divides its cores. */
 static json_t *spec_body(const sl_run_spec *spec) {
-    const sl_trainer_options *t = &spec->trainer;
-    json_t *b =
-        json_pack("{s:I, s:I, s:I, s:I, s:I}", "layers", (json_int_t)spec->size.layers, "width",
-                  (json_int_t)spec->size.width, "heads", (json_int_t)spec->size.heads, "tokens",
-                  (json_int_t)spec->tokens, "seed", (json_int_t)spec->seed);
-    if (spec->pattern_m) {
-        char p[32];
-        snprintf(p, sizeof p, "%u:%u", spec->pattern_n, spec->pattern_m);
-        json_object_set_new(b, "pattern", json_string(p));
-    } else {
-        json_object_set_new(b, "sparsity", json_real(spec->sparsity));
-    }
-    if (t->context) json_object_set_new(b, "context", json_integer(t->context));
-    if (t->batch) json_object_set_new(b, "batch", json_integer(t->batch));
-    if (t->lr > 0) json_object_set_new(b, "lr", json_real(t->lr));
-    if (t->warmup > 0) json_object_set_new(b, "warmup", json_real(t->warmup));
-    if (t->val_tokens) json_object_set_new(b, "val_tokens", json_integer(t->val_tokens));
-    if (t->threads) json_object_set_new(b, "threads", json_integer(t->threads));
+    sl_proto_spec full;
+    sl_run_spec_proto(spec, &full);
+    json_t *b = sl_proto_to_json(&full, SL_PROTO_ANY | SL_PROTO_FLAGGED);
+    /* A profile's run: the worker fills its own argv template with these numbers. */
     if (spec->profile[0]) json_object_set_new(b, "profile", json_string(spec->profile));
     if (spec->device.kind == SL_DEVICE_CUDA)
         json_object_set_new(b, "devices", json_integer(spec->device.count));
@@ -91,10 +77,13 @@ static json_t *spec_body(const sl_run_spec *spec) {
 }
 
 static int worker_submit(sl_backend *b, long long id, long attempt, const sl_run_spec *spec,
-                         char *ref, size_t refcap, char *reason, size_t reasoncap) {
+                         const char *secret, char *ref, size_t refcap, sl_proto_failure *failure,
+                         char *reason, size_t reasoncap) {
     worker *w = (worker *)b;
     (void)id;
     (void)attempt;
+    (void)secret;
+    *failure = SL_PROTO_BACKEND_UNAVAILABLE;
     json_t *body = spec_body(spec);
     char *text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
@@ -116,7 +105,8 @@ static int worker_submit(sl_backend *b, long long id, long attempt, const sl_run
     } else if (status == 503) {
         snprintf(reason, reasoncap, "the worker at %.200s is busy or stopping: %.80s", w->url,
                  error_message(answer));
-    } else {
+    } else { /* 400: the options; 401/403: the token. A retry repeats either. */
+        *failure = status >= 400 && status < 500 ? SL_PROTO_REFUSED : SL_PROTO_BACKEND_UNAVAILABLE;
         snprintf(reason, reasoncap, "the worker at %.200s answered %ld: %.80s", w->url, status,
                  error_message(answer));
     }
@@ -124,17 +114,18 @@ static int worker_submit(sl_backend *b, long long id, long attempt, const sl_run
     return rc;
 }
 
-/* The worker's progress in the shape of sl_backend_status.progress. */
+/* The worker's progress in the shape of sl_backend_status.progress: the
+ * protocol's progress fields, and the evaluations. */
 static json_t *progress_json(json_t *answer) {
     json_t *p = json_object_get(answer, "progress");
     if (!json_is_object(p)) return NULL;
-    static const char *const keep[] = {"step",       "steps",        "tokens",
-                                       "train_loss", "val_loss",     "sparsity",
-                                       "nonzeros",   "tokens_per_s", "elapsed_s"};
+    size_t n;
+    const sl_proto_field *f = sl_proto_fields(&n);
     json_t *out = json_object();
-    for (size_t k = 0; k < sizeof keep / sizeof keep[0]; k++) {
-        json_t *x = json_object_get(p, keep[k]);
-        if (json_is_number(x)) json_object_set(out, keep[k], x);
+    for (size_t k = 0; k < n; k++) {
+        json_t *x = json_object_get(p, f[k].name);
+        if (!strcmp(f[k].event, "progress") && json_is_number(x))
+            json_object_set(out, f[k].name, x);
     }
     json_t *evals = json_object_get(answer, "evaluations");
     json_object_set_new(out, "evaluations",
@@ -151,10 +142,9 @@ static int worker_poll(sl_backend *b, long long id, long attempt, const char *re
     if (!valid_ref(ref)) {
         /* The server stopped between POST and storing the id: the run
          * cannot be found on the worker again. */
-        out->state = SL_BACKEND_LOST;
-        snprintf(out->reason, sizeof out->reason,
-                 "no worker run id was stored for this attempt (the server stopped while "
-                 "submitting it)");
+        sl_backend_fail(out, SL_PROTO_LOST,
+                        "no worker run id was stored for this attempt (the server stopped while "
+                        "submitting it)");
         return 0;
     }
     char path[128], problem[256] = "";
@@ -164,9 +154,8 @@ static int worker_poll(sl_backend *b, long long id, long attempt, const char *re
     const char *state = json_string_value(json_object_get(answer, "state"));
     if (status == 404) {
         w->unreachable_since = 0;
-        out->state = SL_BACKEND_LOST;
-        snprintf(out->reason, sizeof out->reason,
-                 "the worker at %.200s no longer knows run %s (it restarted)", w->url, ref);
+        sl_backend_fail(out, SL_PROTO_LOST,
+                        "the worker at %.200s no longer knows run %s (it restarted)", w->url, ref);
         json_decref(answer);
         return 0;
     }
@@ -178,10 +167,9 @@ static int worker_poll(sl_backend *b, long long id, long attempt, const char *re
         json_decref(answer);
         double silent = sl_backend_silent_for(&w->unreachable_since);
         if (silent < w->lost_after) return -1;
-        out->state = SL_BACKEND_LOST;
-        snprintf(out->reason, sizeof out->reason,
-                 "the worker at %.160s has not answered for %lld s (%.80s)", w->url,
-                 (long long)silent, problem);
+        sl_backend_fail(out, SL_PROTO_BACKEND_UNAVAILABLE,
+                        "the worker at %.160s has not answered for %lld s (%.80s)", w->url,
+                        (long long)silent, problem);
         return 0;
     }
     w->unreachable_since = 0;
@@ -196,15 +184,17 @@ static int worker_poll(sl_backend *b, long long id, long attempt, const char *re
         out->state = SL_BACKEND_SUCCEEDED;
         out->result = json_incref(result);
     } else if (!strcmp(state, "failed")) {
-        /* The worker says whether a retry could pass (killed, out of memory)
-         * or would repeat (divergence, refused options). */
-        out->state = json_is_true(json_object_get(answer, "retryable")) ? SL_BACKEND_LOST
-                                                                        : SL_BACKEND_FAILED;
-        snprintf(out->reason, sizeof out->reason, "on the worker: %.280s",
-                 why ? why : "the run failed");
+        /* The worker names the class; an older one says only whether a
+         * retry could pass. */
+        sl_proto_failure f;
+        if (sl_proto_failure_parse(json_string_value(json_object_get(answer, "failure")), &f) !=
+                0 ||
+            f == SL_PROTO_SUCCEEDED)
+            f = json_is_true(json_object_get(answer, "retryable")) ? SL_PROTO_LOST
+                                                                   : SL_PROTO_REFUSED;
+        sl_backend_fail(out, f, "on the worker: %.280s", why ? why : "the run failed");
     } else if (!strcmp(state, "cancelled")) {
-        out->state = SL_BACKEND_LOST;
-        snprintf(out->reason, sizeof out->reason, "the run was cancelled on the worker");
+        sl_backend_fail(out, SL_PROTO_LOST, "the run was cancelled on the worker");
     } else {
         sl_backend_status_free(out);
         rc = -1;

@@ -69,11 +69,9 @@ static int same_point(const sl_run_spec *a, const sl_run_spec *b) {
     return a->size.layers == b->size.layers && a->size.width == b->size.width &&
            a->size.heads == b->size.heads && a->sparsity == b->sparsity &&
            a->pattern_n == b->pattern_n && a->pattern_m == b->pattern_m && a->tokens == b->tokens &&
-           a->seed == b->seed && a->trainer.context == b->trainer.context &&
-           a->trainer.batch == b->trainer.batch && a->trainer.lr == b->trainer.lr &&
-           a->trainer.warmup == b->trainer.warmup &&
-           a->trainer.val_tokens == b->trainer.val_tokens &&
-           a->trainer.threads == b->trainer.threads;
+           a->seed == b->seed &&
+           !memcmp(a->trainer.value, b->trainer.value, sizeof a->trainer.value) &&
+           !memcmp(a->trainer.given, b->trainer.given, sizeof a->trainer.given);
 }
 
 /* The expansion as it was first written: every point of the nesting, each

@@ -10,8 +10,9 @@
  *
  * Properties: the progress, when there is one, holds only the fields kept
  * and an array of evaluations, each with a numeric val_loss; the result has
- * no "event" member; the error is an error event; the outcome is one of the
- * states with a reason, or the result itself when the run completed.
+ * no "event" member and a status; the error has a code and a message; the
+ * outcome is a failure class with a reason, or the result itself when the
+ * run completed.
  */
 #include "sl_fuzz.h"
 
@@ -66,30 +67,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     write_log(data, size);
     sl_backend_status st;
     memset(&st, 0, sizeof st);
-    json_t *result = NULL, *error = NULL;
-    int started = 0;
-    sl_backend_read_log(log_path, &st, &result, &error, &started);
+    sl_proto_log log;
+    sl_proto_log_init(&log);
+    sl_backend_read_log(log_path, &log, &st);
 
-    SL_FUZZ_CHECK(started == 0 || started == 1, "started %d", started);
+    SL_FUZZ_CHECK(log.started == 0 || log.started == 1, "started %d", log.started);
     SL_FUZZ_CHECK(st.result == NULL, "the reader set a result in the status");
     if (st.progress) check_progress(st.progress);
-    if (result)
-        SL_FUZZ_CHECK(json_is_object(result) && !json_object_get(result, "event"),
-                      "the result keeps its event");
-    if (error) {
-        const char *kind = json_string_value(json_object_get(error, "event"));
-        SL_FUZZ_CHECK(kind && strcmp(kind, "error") == 0, "the error is a '%s' event",
-                      kind ? kind : "(none)");
-    }
+    if (log.result)
+        SL_FUZZ_CHECK(json_is_object(log.result) && !json_object_get(log.result, "event") &&
+                          json_is_string(json_object_get(log.result, "status")),
+                      "the result keeps its event, or has no status");
+    if (log.error)
+        SL_FUZZ_CHECK(json_is_string(json_object_get(log.error, "code")) &&
+                          json_is_string(json_object_get(log.error, "message")),
+                      "the error has no code or message");
 
     sl_backend_status out;
     memset(&out, 0, sizeof out);
-    sl_backend_outcome(result, error, "exit status 1", &out);
-    SL_FUZZ_CHECK(out.state == SL_BACKEND_SUCCEEDED || out.state == SL_BACKEND_FAILED ||
-                      out.state == SL_BACKEND_LOST,
-                  "state %d", out.state);
+    sl_backend_outcome(&log, 1, "exit status 1", &out);
+    SL_FUZZ_CHECK(out.state == SL_BACKEND_SUCCEEDED || out.state == SL_BACKEND_FAILED, "state %d",
+                  out.state);
+    SL_FUZZ_CHECK((unsigned)out.failure < SL_PROTO_FAILURE_COUNT, "failure %d", out.failure);
     if (out.state == SL_BACKEND_SUCCEEDED)
-        SL_FUZZ_CHECK(out.result == result && out.reason[0] == '\0', "completed, but no result");
+        SL_FUZZ_CHECK(out.result == log.result && out.reason[0] == '\0' &&
+                          out.failure == SL_PROTO_SUCCEEDED,
+                      "completed, but no result");
     else
         SL_FUZZ_CHECK(out.result == NULL && out.reason[0] != '\0', "ended without a reason");
     SL_FUZZ_CHECK(memchr(out.reason, '\0', sizeof out.reason) != NULL, "reason not terminated");
@@ -100,7 +103,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     sl_backend_status_free(&out);
     sl_backend_status_free(&st);
-    json_decref(result);
-    json_decref(error);
+    sl_proto_log_free(&log);
     return 0;
 }

@@ -389,6 +389,26 @@ class TestFaults(Base):
         self.assertEqual(run["attempts"], 1)
         self.assertEqual(SLURM.settled_state(run["reference"]), "COMPLETED")
 
+    def test_a_submit_while_slurmrestd_is_down_uses_no_attempt(self):
+        tmp = tempfile.mkdtemp(prefix="sparselaw-slurm-down-")
+        os.chmod(tmp, 0o755)
+        args = server_args()
+        args[args.index("--slurm-url") + 1] = "http://127.0.0.1:%d" % free_port()
+        srv = Server(os.path.join(tmp, "data"), new_token_file(tmp), args=args)
+        try:
+            grid = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [4096]}
+            s = self.post_sweep(sweep_body("calib-slurm-down", grid, max_attempts=1),
+                                server=srv)
+            time.sleep(4)  # several submits refused, with backoff 1, 2 ... s
+            run = self.run_get(s["runs"][0]["id"], server=srv)
+            self.assertEqual(run["state"], "queued", run)
+            self.assertEqual(run["attempts"], 0, run)
+            self.assertEqual(run["last_failure"], "backend_unavailable", run)
+            self.assertIn("cannot reach slurmrestd", run["last_error"])
+        finally:
+            self.assertEqual(srv.stop(), 0)
+            shutil.rmtree(tmp, ignore_errors=True)
+
     def test_server_kill9_mid_run_finds_the_job_again(self):
         tmp = tempfile.mkdtemp(prefix="sparselaw-slurm-restart-", dir=TMP)
         os.chmod(tmp, 0o755)

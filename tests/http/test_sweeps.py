@@ -11,6 +11,7 @@ harness.py beside this file. Every test skips when --trainer is not an executabl
 are tiny (a few thousand tokens of a 1-layer model on tinyshakespeare), so
 the whole file takes well under a minute on 2 cores.
 """
+import contextlib
 import glob
 import json
 import os
@@ -38,6 +39,10 @@ def server_args(extra=()):
     if harness.CORPUS:
         args += ["--corpus", harness.CORPUS]
     return args + list(extra)
+
+
+def corpus_args():
+    return ["--corpus", harness.CORPUS] if harness.CORPUS else []
 
 
 def ref_pid(run):
@@ -258,8 +263,10 @@ class TestBadRequests(Base):
         for trainer, field in (({"lr": 0}, "trainer.lr"), ({"lr": 2}, "trainer.lr"),
                                ({"context": 0}, "trainer.context"),
                                ({"batch": 1.5}, "trainer.batch"),
-                               ({"threads": 0}, "trainer.threads"),
-                               ({"corpus": "/etc/passwd"}, "trainer"),
+                               ({"threads": 257}, "trainer.threads"),
+                               ({"device": "tpu"}, "trainer.device"),
+                               ({"time_limit": 0}, "trainer.time_limit"),
+                               ({"corpus": "/etc/passwd"}, "trainer.corpus"),
                                ({"warmup": "x"}, "trainer.warmup")):
             self.bad(dict(body, trainer=trainer), field)
         self.bad(dict(body, trainer=[]), "trainer")
@@ -298,7 +305,7 @@ class TestFailures(Base):
             with open(fake, "w") as f:
                 f.write("#!/bin/sh\nkill -9 $$\n")
             os.chmod(fake, stat.S_IRWXU)
-            srv = self.server(tmp, ["--trainer", fake])
+            srv = self.server(tmp, corpus_args() + ["--trainer", fake])
             try:
                 grid = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [4096]}
                 start = time.time()
@@ -311,6 +318,8 @@ class TestFailures(Base):
                 self.assertIn("gave up after 3 attempts", run["error"])
                 self.assertIn("killed by signal 9", run["error"])
                 self.assertIn("ended without a result", run["last_error"])
+                self.assertEqual(run["failure"], "lost")
+                self.assertEqual(run["last_failure"], "lost")
                 self.assertGreaterEqual(took, 1 + 2)  # backoff 1 s, then 2 s
                 self.assertEqual(s["state"], "failed")
                 self.assertIn("no run succeeded", s["error"])
@@ -336,6 +345,7 @@ class TestFailures(Base):
                 self.assertEqual(run["state"], "failed")
                 self.assertEqual(run["attempts"], 1)
                 self.assertIn("refused the run (corpus)", run["error"])
+                self.assertEqual(run["failure"], "refused")
             finally:
                 self.assertEqual(srv.stop(), 0)
             # a server whose trainer is not there refuses sweeps up front
@@ -347,6 +357,114 @@ class TestFailures(Base):
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
+    @contextlib.contextmanager
+    def fake_server(self, script, args=()):
+        """A server of its own whose trainer is the shell script (None: no trainer)."""
+        tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-fake-")
+        try:
+            extra = list(args)
+            if script is not None:
+                fake = os.path.join(tmp, "fake-trainer")
+                with open(fake, "w") as f:
+                    f.write("#!/bin/sh\n" + script)
+                os.chmod(fake, stat.S_IRWXU)
+                extra = ["--trainer", fake] + corpus_args() + extra
+            srv = self.server(tmp, extra)
+            try:
+                yield srv
+            finally:
+                self.assertEqual(srv.stop(), 0)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    ONE = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [4096]}
+    SLEEPER = 'echo \'{"event":"start"}\'\nexec sleep 60\n'
+
+    def test_failure_classes_decide_the_retries(self):
+        # One trainer, three ways to fail, chosen by the run's seed.
+        script = ('echo \'{"event":"start"}\'\n'
+                  'case " $* " in\n'
+                  '*" --seed=1 "*) echo \'{"event":"result","status":"diverged","step":3}\'; '
+                  'exit 1;;\n'
+                  '*" --seed=2 "*) exit 2;;\n'
+                  '*" --seed=3 "*) echo \'{"event":"error","code":"memory","message":"no"}\'; '
+                  'exit 1;;\n'
+                  'esac\nexit 1\n')
+        with self.fake_server(script, ["--local-runs", "3"]) as srv:
+            grid = dict(self.ONE, seeds=[1, 2, 3])
+            s = self.post_sweep(sweep_body("calib-classes", grid, max_attempts=2), server=srv)
+            s = self.wait_done(s["id"], server=srv, timeout=30)
+            runs = {r["point"]["seed"]: r for r in s["runs"]}
+            want = {1: ("diverged", 1), 2: ("refused", 1), 3: ("out_of_memory", 2)}
+            for seed, (cls, attempts) in want.items():
+                run = runs[seed]
+                self.assertEqual(run["state"], "failed", run)
+                self.assertEqual(run["failure"], cls, run)
+                self.assertEqual(run["attempts"], attempts, run)
+            self.assertEqual(runs[3]["last_failure"], "out_of_memory")
+            self.assertIn("gave up after 2 attempts", runs[3]["error"])
+            self.assertIsNone(runs[1]["last_failure"])
+
+    def test_a_run_past_its_time_limit_is_stopped_and_not_retried(self):
+        with self.fake_server(self.SLEEPER) as srv:
+            start = time.time()
+            body = sweep_body("calib-limit", self.ONE, trainer={"time_limit": 2})
+            s = self.wait_done(self.post_sweep(body, server=srv)["id"], server=srv, timeout=30)
+            run = s["runs"][0]
+            self.assertEqual(run["state"], "failed")
+            self.assertEqual(run["failure"], "timed_out")
+            self.assertEqual(run["attempts"], 1)
+            self.assertIn("time limit of 2 s", run["error"])
+            self.assertGreaterEqual(time.time() - start, 2)
+            pid = ref_pid(run)
+            deadline = time.time() + 10
+            while pid and pid_alive(pid) and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertFalse(pid and pid_alive(pid), "the trainer outlived its limit")
+
+    def test_mass_cancels_leave_no_zombies(self):
+        with self.fake_server(self.SLEEPER, ["--local-runs", "6"]) as srv:
+            grid = dict(self.ONE, seeds=[1, 2, 3, 4, 5, 6])
+            s = self.post_sweep(sweep_body("calib-zombies", grid), server=srv)
+            s = self.wait_sweep(s["id"], lambda s: s["counts"]["running"] == 6, server=srv,
+                                timeout=30)
+            self.ok(srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN))
+
+            def children(state=None):
+                """The server's child processes (in that state letter), from /proc."""
+                out = []
+                for stat_path in glob.glob("/proc/[0-9]*/stat"):
+                    try:
+                        with open(stat_path) as f:
+                            text = f.read()
+                    except OSError:
+                        continue
+                    fields = text[text.rindex(")") + 2:].split()
+                    if int(fields[1]) == srv.proc.pid and state in (None, fields[0]):
+                        out.append(text)
+                return out
+
+            deadline = time.time() + 10
+            while children() and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertEqual(children("Z"), [], "zombie trainers after a mass cancel")
+            self.assertEqual(children(), [], "trainers left after a mass cancel")
+
+    def test_an_unreachable_worker_uses_no_attempts(self):
+        args = ["--worker-url", "http://127.0.0.1:%d" % free_port()]
+        with tempfile.NamedTemporaryFile("w", prefix="sparselaw-worker-token-") as token:
+            token.write(WORKER_TOKEN)
+            token.flush()
+            with self.fake_server(None, args + ["--worker-token-file", token.name]) as srv:
+                body = dict(sweep_body("calib-unavailable", self.ONE, max_attempts=1),
+                            backend="worker")
+                s = self.post_sweep(body, server=srv)
+                time.sleep(4)  # several submits, each refused: backoff 1, 2 ... s
+                run = self.run_get(s["runs"][0]["id"], server=srv)
+                self.assertEqual(run["state"], "queued", run)
+                self.assertEqual(run["attempts"], 0, run)
+                self.assertEqual(run["last_failure"], "backend_unavailable", run)
+                self.assertIn("cannot reach the worker", run["last_error"])
 
 class TestWorkerBackend(Base):
     """Sweeps on `sparselaw-train serve` over HTTP, with the worker killed mid-run."""

@@ -140,6 +140,9 @@ class TestRequests(Base):
             ({"pattern": "--corpus=/etc/passwd"}, "pattern"),
             ({"pattern": 24}, "pattern"),
             ({"pattern": "2:44444"}, "pattern"),
+            ({"time_limit": 60}, "time_limit"),  # the server's runner keeps time, not the trainer
+            ({"device": "tpu"}, "device"),
+            ({"beta1": 0.5}, "beta1"),  # the trainer's own: not over the network
         ]
         for body, field in bad:
             status, _, j = self.w.request("POST", "/v1/train", body)
@@ -237,8 +240,20 @@ class TestRuns(Base):
         self.assertEqual(j["state"], "failed", j)
         self.assertIn("signal 9", j["reason"])
         self.assertIs(j["retryable"], True)  # the server retries it as lost
+        self.assertEqual(j["failure"], "lost")
         self.assertIsNone(j["result"])
         self.assertIsNotNone(j["progress"])  # what it got to is still shown
+
+    def test_a_refused_device_fails_as_refused(self):
+        # The options are the protocol's, so the worker takes "device"; this
+        # trainer computes on the CPU only and refuses it: not worth a retry.
+        rid = self.submit(dict(SHORT, device="cuda"))
+        j = self.wait(rid, lambda j: j["state"] != "running", timeout=30)
+        self.assertEqual(j["state"], "failed", j)
+        self.assertEqual(j["failure"], "refused", j)
+        self.assertIs(j["retryable"], False)
+        self.assertIn("(device)", j["reason"])
+        self.assertIs(j["started"], False)
 
     def test_sigterm_stops_worker_and_runs(self):
         rid = self.submit(LONG)

@@ -344,42 +344,29 @@ static char *slurp(const char *path) {
     return text;
 }
 
-static const char *owner_name(unsigned who) {
-    return who == SL_PROTO_GRID     ? "grid"
-           : who == SL_PROTO_SWEEP  ? "sweep"
-           : who == SL_PROTO_WORKER ? "worker"
-                                    : "trainer";
-}
-
 Test(proto_doc, the_document_has_a_row_for_every_option_field_and_class) {
     char *doc = slurp(SL_PROTO_DOC);
+    char row[640];
     for (int i = 0; i < SL_PROTO_COUNT; i++) {
-        const sl_proto_option *o = sl_proto_option_at((sl_proto_id)i);
-        char row[512], flag[48], d[160], dflt[64];
-        if (o->flag)
-            snprintf(flag, sizeof flag, "`--%s`", o->flag);
-        else
-            snprintf(flag, sizeof flag, "(runner)");
-        snprintf(row, sizeof row, "| `%s` | %s | %s | %s | %s | %s |", o->name, flag,
-                 sl_proto_describe(o, d, sizeof d), sl_proto_default_text(o, dflt, sizeof dflt),
-                 o->unit, owner_name(o->who));
-        cr_expect_not_null(strstr(doc, row), "docs/trainer-protocol.md lacks the row\n%s", row);
+        sl_proto_doc_option_row(sl_proto_option_at((sl_proto_id)i), row, sizeof row);
+        cr_expect_not_null(strstr(doc, row),
+                           "docs/trainer-protocol.md lacks the row (scripts/protocol-sync.sh "
+                           "writes it)\n%s",
+                           row);
     }
     size_t n;
     const sl_proto_field *f = sl_proto_fields(&n);
     for (size_t i = 0; i < n; i++) {
-        char row[512];
-        snprintf(row, sizeof row, "| `%s` | `%s` | %s | %s | %s |", f[i].event, f[i].name,
-                 f[i].type, f[i].unit,
-                 f[i].required == 1   ? "yes"
-                 : f[i].required == 2 ? "when completed"
-                                      : "no");
-        cr_expect_not_null(strstr(doc, row), "docs/trainer-protocol.md lacks the row\n%s", row);
+        sl_proto_doc_field_row(&f[i], row, sizeof row);
+        cr_expect_not_null(strstr(doc, row),
+                           "docs/trainer-protocol.md lacks the row (scripts/protocol-sync.sh "
+                           "writes it)\n%s",
+                           row);
     }
     for (int i = 0; i < SL_PROTO_FAILURE_COUNT; i++) {
-        char row[64];
-        snprintf(row, sizeof row, "| `%s` |", sl_proto_failure_name((sl_proto_failure)i));
-        cr_expect_not_null(strstr(doc, row), "docs/trainer-protocol.md lacks the class %s", row);
+        char cls[64];
+        snprintf(cls, sizeof cls, "| `%s` |", sl_proto_failure_name((sl_proto_failure)i));
+        cr_expect_not_null(strstr(doc, cls), "docs/trainer-protocol.md lacks the class %s", cls);
     }
     free(doc);
 }
@@ -390,12 +377,11 @@ Test(proto_doc, openapi_trainer_options_are_the_tables_sweep_options) {
     cr_assert_not_null(api, "%s", jerr.text);
     json_t *have = json_object_get(json_object_get(json_object_get(api, "components"), "schemas"),
                                    "TrainerOptions");
-    const char *desc = json_string_value(json_object_get(have, "description"));
-    json_t *want = sl_proto_schema(SL_PROTO_SWEEP, desc ? desc : "");
+    json_t *want = sl_proto_schema(SL_PROTO_SWEEP, SL_PROTO_SCHEMA_DESCRIPTION);
     char *text = json_dumps(want, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     cr_expect(json_equal(have, want),
-              "api/openapi.json's components.schemas.TrainerOptions is not the table's; it "
-              "should read\n%s",
+              "api/openapi.json's components.schemas.TrainerOptions is not the table's "
+              "(scripts/protocol-sync.sh writes it); it should read\n%s",
               text);
     free(text);
     json_decref(want);
