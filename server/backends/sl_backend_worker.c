@@ -248,7 +248,9 @@ static int worker_can_run(sl_backend *b, const char *profile, sl_device *needs, 
     pthread_mutex_lock(&w->info_lock);
     refresh_info(w);
     int ok = 0;
-    if (!w->info) {
+    if (!w->info && !(profile && profile[0]) && needs->kind == SL_DEVICE_CPU) {
+        ok = 1; /* every worker runs its own trainer on a CPU: the runs wait for it */
+    } else if (!w->info) {
         snprintf(why, cap, "the worker at %.200s has not said what it has (%.200s)", w->url,
                  w->info_problem);
     } else {

@@ -287,6 +287,24 @@ class TestDevices(OwnServers, Base):
         self.stop(srv)
 
 
+    def test_a_silent_worker_takes_only_its_own_trainer_on_a_cpu(self):
+        srv = self.start(args=["--config", self.cfg(), "--worker-url",
+                               "http://127.0.0.1:%d" % harness.free_port()],
+                         env_extra={"SPARSELAW_WORKER_TOKEN": WORKER_TOKEN})
+        grid = {"sizes": [SYN_SIZES[0]], "sparsities": [0], "tokens": [1000]}
+        # what it has is unknown: no profile of its, no CUDA
+        for extra in ({"profile": "synthetic"}, {"profile": None, "device": "cuda"}):
+            body = self.body("silent", grid, backend="worker", **extra)
+            body = {k: v for k, v in body.items() if v is not None}
+            r = srv.request("POST", "/v1/sweeps", json_body=body, token=TOKEN)
+            self.assert_error(r, 422, "unprocessable", "backend", "has not said what it has")
+        # its own trainer on a CPU: queued, waiting for the worker
+        body = {"law": "silent-own", "backend": "worker", "grid": grid}
+        s = self.post_sweep(body, server=srv)
+        self.assertEqual(s["backend"], "worker")
+        self.stop(srv)
+
+
 class TestConfigErrors(OwnServers, unittest.TestCase):
     """A bad profile stops the server at start, naming the file, the line and why."""
 
