@@ -5,6 +5,7 @@
 #include "sl_profile.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,4 +426,18 @@ size_t sl_profile_values(const sl_proto_spec *spec, unsigned devices, sl_profile
         n++;
     }
     return n;
+}
+
+size_t sl_profile_env(const sl_profile *p, char *const *base, char **out, size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; base && base[i] && k + p->nenv < cap; i++) {
+        int overridden = 0;
+        for (size_t e = 0; e < p->nenv && !overridden; e++)
+            overridden = !strncmp(base[i], p->env[e], strcspn(p->env[e], "=") + 1);
+        if (!overridden) out[k++] = base[i];
+    }
+    for (size_t e = 0; e < p->nenv && k < cap; e++)
+        out[k++] = (char *)(uintptr_t)p->env[e]; /* execve takes char *const[] */
+    out[k] = NULL;
+    return k;
 }

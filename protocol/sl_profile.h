@@ -114,6 +114,12 @@ struct sl_proto_spec;
 size_t sl_profile_values(const struct sl_proto_spec *spec, unsigned devices,
                          sl_profile_value *vals);
 
+/* A run's environment: base (the caller's environ) without the variables
+ * the profile sets, then the profile's env lines. out has room for cap
+ * pointers and a final NULL; the entries point into base and p. Returns how
+ * many (base entries past the room are left out). */
+size_t sl_profile_env(const sl_profile *p, char *const *base, char **out, size_t cap);
+
 /* The profile of that name in list[0..n), or NULL. */
 const sl_profile *sl_profile_find(const sl_profile *list, size_t n, const char *name);
 

@@ -19,7 +19,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -219,17 +218,7 @@ static int build_profile_argv(serve *s, json_t *body, const char *name, cmdline 
     member[0] = '\0';
     c->argc = sl_profile_argv(c->profile, vals, nv, c->argv, c->words, sizeof c->words, msg, cap);
     if (c->argc < 0) return -1;
-    size_t k = 0;
-    for (size_t i = 0; environ[i] && k < 512; i++) {
-        int overridden = 0;
-        for (size_t e = 0; e < c->profile->nenv && !overridden; e++)
-            overridden =
-                !strncmp(environ[i], c->profile->env[e], strcspn(c->profile->env[e], "=") + 1);
-        if (!overridden) c->envp[k++] = environ[i];
-    }
-    for (size_t e = 0; e < c->profile->nenv; e++)
-        c->envp[k++] = (char *)(uintptr_t)c->profile->env[e];
-    c->envp[k] = NULL;
+    sl_profile_env(c->profile, environ, c->envp, sizeof c->envp / sizeof c->envp[0] - 1);
     return 0;
 }
 

@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,18 +192,7 @@ static int profile_command(local *l, const sl_profile *p, const sl_run_spec *spe
         n++;
     c->envp = calloc(n + p->nenv + 1, sizeof *c->envp);
     if (!c->envp) abort();
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        int overridden = 0;
-        for (size_t e = 0; e < p->nenv && !overridden; e++) {
-            size_t key = strcspn(p->env[e], "=") + 1;
-            overridden = !strncmp(environ[i], p->env[e], key);
-        }
-        if (!overridden) c->envp[k++] = environ[i];
-    }
-    for (size_t e = 0; e < p->nenv; e++)
-        c->envp[k++] = (char *)(uintptr_t)p->env[e];
-    c->envp[k] = NULL;
+    sl_profile_env(p, environ, c->envp, n + p->nenv);
     return 0;
 }
 

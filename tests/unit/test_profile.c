@@ -167,3 +167,21 @@ Test(profile, devices) {
     cr_assert_eq(sl_device_parse("cuda:02", &one), -1);
     cr_assert_eq(sl_device_parse(NULL, &one), -1);
 }
+
+Test(profile, environment) {
+    sl_profile p = make("/bin/true");
+    char err[200];
+    cr_assert_eq(sl_profile_set(&p, "env", "HOME=/srv", err, sizeof err), 0);
+    cr_assert_eq(sl_profile_set(&p, "env", "X=1", err, sizeof err), 0);
+    char a[] = "HOME=/root", b[] = "PATH=/bin", c[] = "HOMER=simpson";
+    char *base[] = {a, b, c, NULL}, *out[8];
+    cr_assert_eq(sl_profile_env(&p, base, out, 7), 4);
+    cr_assert_str_eq(out[0], "PATH=/bin"); /* HOME is the profile's */
+    cr_assert_str_eq(out[1], "HOMER=simpson");
+    cr_assert_str_eq(out[2], "HOME=/srv");
+    cr_assert_str_eq(out[3], "X=1");
+    cr_assert_null(out[4]);
+    /* no room: the profile's lines still come, the base's are cut */
+    cr_assert_eq(sl_profile_env(&p, base, out, 3), 3);
+    cr_assert_str_eq(out[2], "X=1");
+}
