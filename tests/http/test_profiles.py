@@ -54,7 +54,11 @@ def write(path, text):
     return path
 
 
-# The synthetic law's grid: 4 sizes over 64x in N, 4 sparsities, 5 data amounts over 100x.
+# The synthetic law's grid: 4 sizes over 64x in N, 4 sparsities, 5 data amounts over 100x, and
+# the noise of seed 2. Each 95 % interval covers its coefficient 95 % of the time, so all seven
+# together about 70 %: of the noise seeds 1 to 8 tried on this grid (200 bootstrap draws), 7
+# covered all seven and seed 1 missed a_s by 1 %. The test takes seed 2, fixed: a change that
+# biases the fit or narrows its intervals fails it.
 SYN_SIZES = [{"layers": 2, "width": w, "heads": 2} for w in (32, 64, 128, 256)]
 SYN_GRID = {"sizes": SYN_SIZES, "sparsities": [0, 0.5, 0.75, 0.875],
             "tokens": [1000000, 3000000, 10000000, 30000000, 100000000], "seeds": [2]}
@@ -115,6 +119,10 @@ class TestSyntheticSweep(Base):
             self.assertTrue(lo <= v <= hi, "%s = %g outside its interval [%g, %g]: %s"
                             % (k, v, lo, hi, json.dumps(fit["coefficients"])))
             self.assertLess(hi - lo, v, "the interval of %s says nothing" % k)
+        print("figures: synthetic sweep, %d runs, fit in %.2f s; coefficient true fitted "
+              "[interval]: %s" % (s["counts"]["succeeded"], fit["seconds"], "; ".join(
+                  "%s %.6g %.6g [%.6g, %.6g]" % (k, v, fit["coefficients"][k], *fit["intervals"][k])
+                  for k, v in true.items())), file=sys.stderr)
         # the runs measured a throughput: the next sweep's estimate uses it
         s2 = self.post_sweep(self.body("syn-measured", dict(SYN_GRID, tokens=[1000000])))
         self.assertEqual(s2["estimate"]["throughput"], "measured")
