@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,6 +311,19 @@ json_t *sl_proto_to_json(const sl_proto_spec *s, unsigned who) {
     return j;
 }
 
+void sl_proto_schema_bounds(const sl_proto_option *o, json_t *schema) {
+    static const char *const keys[] = {"minimum", "exclusiveMinimum", "maximum",
+                                       "exclusiveMaximum"};
+    for (size_t k = 0; k < 4; k++)
+        json_object_del(schema, keys[k]);
+    json_object_set_new(schema, o->open & 1 ? "exclusiveMinimum" : "minimum",
+                        o->type == SL_PROTO_T_INT ? json_integer((json_int_t)o->lo)
+                                                  : json_real(o->lo));
+    json_object_set_new(schema, o->open & 2 ? "exclusiveMaximum" : "maximum",
+                        o->type == SL_PROTO_T_INT ? json_integer((json_int_t)o->hi)
+                                                  : json_real(o->hi));
+}
+
 json_t *sl_proto_schema(unsigned who, const char *description) {
     json_t *props = json_object();
     for (size_t i = 0; i < SL_PROTO_COUNT; i++) {
@@ -324,12 +338,7 @@ json_t *sl_proto_schema(unsigned who, const char *description) {
                                                            : "string",
                               "description", text);
         if (o->type == SL_PROTO_T_INT || o->type == SL_PROTO_T_REAL) {
-            json_object_set_new(p, o->open & 1 ? "exclusiveMinimum" : "minimum",
-                                o->type == SL_PROTO_T_INT ? json_integer((json_int_t)o->lo)
-                                                          : json_real(o->lo));
-            json_object_set_new(p, o->open & 2 ? "exclusiveMaximum" : "maximum",
-                                o->type == SL_PROTO_T_INT ? json_integer((json_int_t)o->hi)
-                                                          : json_real(o->hi));
+            sl_proto_schema_bounds(o, p);
         } else if (o->type == SL_PROTO_T_CHOICE) {
             json_t *e = json_array();
             for (int c = 0; c < choice_count(o); c++) {
@@ -369,6 +378,28 @@ void sl_proto_to_argv(const sl_proto_spec *s, sl_proto_argv *out) {
         out->argc++;
     }
     out->argv[out->argc] = NULL;
+}
+
+void sl_proto_command_build(const sl_proto_spec *s, const char *prog, unsigned threads,
+                            const char *corpus, sl_proto_command *out) {
+    static char progress_off[] = "--progress=off", corpus_flag[] = "--corpus";
+    sl_proto_spec spec = *s;
+    if (!spec.given[SL_PROTO_THREADS] || spec.value[SL_PROTO_THREADS] == 0) {
+        spec.value[SL_PROTO_THREADS] = threads ? threads : 1;
+        spec.given[SL_PROTO_THREADS] = 1;
+    }
+    sl_proto_to_argv(&spec, &out->options);
+    int argc = 0;
+    out->argv[argc++] = (char *)(uintptr_t)prog; /* execv's argv is not const; nothing writes it */
+    for (int i = 0; i < out->options.argc; i++)
+        out->argv[argc++] = out->options.argv[i];
+    out->argv[argc++] = progress_off;
+    if (corpus && corpus[0]) { /* a path of the machine's own, as its own word */
+        out->argv[argc++] = corpus_flag;
+        out->argv[argc++] = (char *)(uintptr_t)corpus;
+    }
+    out->argv[argc] = NULL;
+    out->argc = argc;
 }
 
 int sl_proto_from_argv(sl_proto_spec *s, int argc, char *const *argv, char *err, size_t cap) {

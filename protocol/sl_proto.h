@@ -11,9 +11,11 @@
  * so the trainer links it too.
  *
  * Adding a trainer option: one row in SL_PROTO_OPTIONS (below), its binding
- * in trainer/sl_train_run.c, its row in docs/trainer-protocol.md (and in the
- * TrainerOptions schema of api/openapi.json when it is a sweep option: the
- * test prints the schema it expects). Every other place reads the table.
+ * (and use) in trainer/sl_train_run.c, then scripts/protocol-sync.sh, which
+ * writes its row into docs/trainer-protocol.md and, for a sweep option, into
+ * api/openapi.json's TrainerOptions. The API, the worker, the three backends
+ * and the trainer's parser and --help read the table; nothing else states a
+ * bound, a default or a field.
  */
 #ifndef SL_PROTO_H
 #define SL_PROTO_H
@@ -72,7 +74,7 @@ typedef enum sl_proto_type {
     X(DEVICE, "device", "device", CHOICE, 0, 0, 0, 0, "1", SWEEP, "cpu|cuda",                      \
       "where the run computes")                                                                    \
     X(TIME_LIMIT, "time_limit", NULL, INT, 1, 0, 604800, 21600, "s", SWEEP, NULL,                  \
-      "wall-clock limit of one attempt; past it the run fails as timed_out")                       \
+      "wall-clock limit of one attempt, from its submission; past it the run fails as timed_out")  \
     X(STEPS, "steps", "steps", INT, 0, 0, 1e12, 0, "steps", WORKER, NULL,                          \
       "training steps; overrides tokens (0: from tokens)")                                         \
     X(MIN_LR, "min_lr", "min-lr", REAL, 0, 0, 1, 0.1, "x peak", WORKER, NULL,                      \
@@ -167,6 +169,19 @@ json_t *sl_proto_to_json(const sl_proto_spec *s, unsigned who);
 json_t *sl_proto_value_json(const sl_proto_spec *s, sl_proto_id id);
 /* The JSON Schema (OpenAPI 3.1) of an object of the options of who. */
 json_t *sl_proto_schema(unsigned who, const char *description);
+/* Sets the bounds of a number option in a JSON Schema object: minimum or
+ * exclusiveMinimum, maximum or exclusiveMaximum (the others removed). */
+void sl_proto_schema_bounds(const sl_proto_option *o, json_t *schema);
+/* Where api/openapi.json states a grid option's bounds: the schema below
+ * components.schemas, the path of properties in it ('.' between them; a
+ * trailing "[]" for an array's items), the option. */
+#define SL_PROTO_OPENAPI_GRID(X)                                                                   \
+    X("SweepSize", "layers", LAYERS)                                                               \
+    X("SweepSize", "width", WIDTH)                                                                 \
+    X("SweepSize", "heads", HEADS)                                                                 \
+    X("SweepRequest", "grid.sparsities[]", SPARSITY)                                               \
+    X("SweepRequest", "grid.tokens[]", TOKENS)                                                     \
+    X("SweepRequest", "grid.seeds[]", SEED)
 /* The description api/openapi.json's TrainerOptions (the sweep options) has. */
 #define SL_PROTO_SCHEMA_DESCRIPTION                                                                \
     "Options common to every run of a sweep (generated from protocol/sl_proto.h); each absent "    \
@@ -189,6 +204,21 @@ typedef struct sl_proto_argv {
 /* "--flag=value" for each given option that a trainer takes (in the
  * table's order; the pattern as --pattern when it is n:m, else --sparsity). */
 void sl_proto_to_argv(const sl_proto_spec *s, sl_proto_argv *out);
+/* The whole command line of a trainer run as sparselaw-train takes it:
+ * prog, the spec's options (sl_proto_to_argv; threads, when the spec gives
+ * none or 0, is `threads`, the backend's share of its cores), --progress=off
+ * and, when corpus is not empty, --corpus CORPUS as two words. prog and
+ * corpus are pointed to, not copied. The one builder of a trainer's argv:
+ * the local backend, the worker and the Slurm job script use it. */
+typedef struct sl_proto_command {
+    sl_proto_argv options;
+    char *argv[SL_PROTO_COUNT + 8]; /* NULL-terminated */
+    int argc;
+} sl_proto_command;
+
+void sl_proto_command_build(const sl_proto_spec *s, const char *prog, unsigned threads,
+                            const char *corpus, sl_proto_command *out);
+
 /* The inverse: argv[0..argc) of --flag=value or --flag value words, each an
  * option of the table. 0, or -1 with err. */
 int sl_proto_from_argv(sl_proto_spec *s, int argc, char *const *argv, char *err, size_t cap);
@@ -216,6 +246,7 @@ typedef enum sl_proto_event_kind {
       "validation loss, only on a step that evaluated")                                            \
     X("progress", "sparsity", "number", "fraction", 0, "sparsity of the prunable weights now")     \
     X("progress", "nonzeros", "integer", "parameters", 0, "non-zero prunable weights now (N)")     \
+    X("progress", "lr", "number", "1", 0, "learning rate of this step")                            \
     X("progress", "tokens_per_s", "number", "tokens/s", 0, "training throughput")                  \
     X("progress", "elapsed_s", "number", "s", 0, "seconds since the start event")                  \
     X("result", "status", "string", "1", 1, "completed, interrupted or diverged")                  \

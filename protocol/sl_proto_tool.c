@@ -3,7 +3,7 @@
  * api/openapi.json say of the run protocol, from its table, for
  * scripts/protocol-sync.sh to write into them (unit_proto checks they agree).
  *
- *   sl-proto-tool options | fields | openapi
+ *   sl-proto-tool options | fields | openapi | grid-bounds
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +28,23 @@ int main(int argc, char **argv) {
         puts(text);
         free(text);
         json_decref(s);
+    } else if (!strcmp(what, "grid-bounds")) {
+        /* [[schema, member, {bounds}]]: "member[]" is the items of an array member. */
+        json_t *all = json_array();
+#define SL_PROTO_GRID_ROW(schema, member, id)                                                      \
+    {                                                                                              \
+        json_t *b = json_object();                                                                 \
+        sl_proto_schema_bounds(sl_proto_option_at(SL_PROTO_##id), b);                              \
+        json_array_append_new(all, json_pack("[s, s, o]", schema, member, b));                     \
+    }
+        SL_PROTO_OPENAPI_GRID(SL_PROTO_GRID_ROW)
+#undef SL_PROTO_GRID_ROW
+        char *text = json_dumps(all, JSON_COMPACT);
+        puts(text);
+        free(text);
+        json_decref(all);
     } else {
-        fprintf(stderr, "usage: sl-proto-tool options | fields | openapi\n");
+        fprintf(stderr, "usage: sl-proto-tool options | fields | openapi | grid-bounds\n");
         return 2;
     }
     return 0;

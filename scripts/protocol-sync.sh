@@ -1,8 +1,9 @@
 #!/bin/sh
 # Writes the run protocol's table (protocol/sl_proto.h) into the places that
 # state it for people: the option and event-field tables of
-# docs/trainer-protocol.md and components.schemas.TrainerOptions of
-# api/openapi.json. unit_proto fails until they agree.
+# docs/trainer-protocol.md, components.schemas.TrainerOptions of
+# api/openapi.json and the grid's bounds there (SL_PROTO_OPENAPI_GRID).
+# unit_proto fails until they agree.
 #   scripts/protocol-sync.sh [BUILD_DIR]
 set -eu
 cd "$(dirname "$0")/.."
@@ -12,6 +13,7 @@ tool="$dir/sl-proto-tool"
 "$tool" options >"$dir/proto-options.md"
 "$tool" fields >"$dir/proto-fields.md"
 "$tool" openapi >"$dir/proto-openapi.json"
+"$tool" grid-bounds >"$dir/proto-grid-bounds.json"
 python3 - "$dir" <<'PY'
 import collections, json, sys
 d = sys.argv[1]
@@ -33,6 +35,16 @@ open("docs/trainer-protocol.md", "w").write("\n".join(doc))
 api = json.loads(open("api/openapi.json").read(), object_pairs_hook=collections.OrderedDict)
 api["components"]["schemas"]["TrainerOptions"] = json.loads(
     open("%s/proto-openapi.json" % d).read(), object_pairs_hook=collections.OrderedDict)
+schemas = api["components"]["schemas"]
+for schema, member, bounds in json.loads(open("%s/proto-grid-bounds.json" % d).read()):
+    node = schemas[schema]
+    for seg in member.split("."):
+        node = node["properties"][seg[:-2] if seg.endswith("[]") else seg]
+        if seg.endswith("[]"):
+            node = node["items"]
+    for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        node.pop(key, None)
+    node.update(bounds)
 open("api/openapi.json", "w").write(json.dumps(api, indent=2, ensure_ascii=False) + "\n")
 PY
 echo "docs/trainer-protocol.md and api/openapi.json now state the protocol's table"

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "sl_handle.h"
+#include "sl_proto.h"
 #include "sl_secret.h"
 #include "sl_backend.h"
 #include "sl_runs.h"
@@ -696,20 +697,30 @@ void sl_handle_run_report(sl_request *req) {
                       "this is not the secret of run %lld's current attempt", id);
         return;
     }
+    /* The trainer's result event as the protocol reads it (sl_proto.h): a
+     * completed one must carry what the fit needs. */
     json_t *body = json_deep_copy(sl_req_json(req));
-    const char *status = json_string_value(json_object_get(body, "status"));
     const char *event = json_string_value(json_object_get(body, "event"));
-    if (!json_is_object(body) || !status || (event && strcmp(event, "result") != 0)) {
-        json_decref(body);
+    if (json_is_object(body) && !event) json_object_set_new(body, "event", json_string("result"));
+    char *text =
+        json_is_object(body) ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(body);
+    sl_proto_event ev = {SL_PROTO_EV_OTHER, NULL};
+    char why[200] = "not a JSON object";
+    if (!text || sl_proto_event_parse(text, strlen(text), &ev, why, sizeof why) != 0 ||
+        ev.kind != SL_PROTO_EV_RESULT) {
+        json_decref(ev.body);
+        free(text);
         free(report);
         sl_reply_fail(req, SL_ERR_INVALID_BODY, "status",
-                      "the body must be the trainer's result event: a JSON object with "
-                      "\"status\"");
+                      "the body must be the trainer's result event (docs/trainer-protocol.md): "
+                      "%s",
+                      ev.body ? "another event" : why);
         return;
     }
-    json_object_del(body, "event");
-    char *text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17));
-    json_decref(body);
+    free(text);
+    text = json_dumps(ev.body, JSON_COMPACT | JSON_REAL_PRECISION(17)); /* without "event" */
+    json_decref(ev.body);
     if (!text) abort();
     /* The same report again is accepted whatever happened since; another
      * one, or one for a run that is not out with Slurm, is a conflict. */

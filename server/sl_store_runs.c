@@ -660,7 +660,8 @@ int sl_store_runs_active(sl_store *s, sl_store_run_fn fn, void *ctx) {
 
 int sl_store_run_progress(sl_store *s, long long id, sl_run_state state,
                           const char *progress_json) {
-    run_update u = {ST_RUN_PROGRESS, id, sl_run_state_name(state), progress_json, NULL, NULL, NULL, 0};
+    run_update u = {
+        ST_RUN_PROGRESS, id, sl_run_state_name(state), progress_json, NULL, NULL, NULL, 0};
     return update_run(s, &u);
 }
 

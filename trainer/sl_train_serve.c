@@ -18,7 +18,6 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +45,6 @@ extern char **environ;
 #define RUNS_MAX    1024 /* records kept; the oldest ended one makes room */
 #define ID_LEN      32   /* hex digits of 16 random bytes */
 #define LOG_MAX     (16u << 20)
-#define MAX_ARGS    48
-#define ARG_LEN     64
 #define STOP_GRACE  30 /* seconds a stopping run gets before SIGKILL */
 #define RETRY_AFTER "10"
 
@@ -148,25 +145,15 @@ static run *new_slot(serve *s) {
     return NULL;
 }
 
+/* A run's command line: the worker's own trainer's (proto), or a profile's
+ * words, environment and working directory (profile set). */
 typedef struct cmdline {
-    char *argv[SL_PROFILE_MAX_ARGS + MAX_ARGS + 4];
-    char bufs[MAX_ARGS][ARG_LEN];
-    int argc;
-    /* A profile's run: its words, its environment and working directory. */
+    sl_proto_command proto;
     const sl_profile *profile;
+    char *argv[SL_PROFILE_MAX_ARGS + 1];
     char words[SL_PROFILE_ARGV_MAX + 1024];
     char *envp[512 + SL_PROFILE_MAX_ENV + 1];
 } cmdline;
-
-static void add_arg(cmdline *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void add_arg(cmdline *c, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->bufs[c->argc], ARG_LEN, fmt, ap); /* numbers and flag names: always fit */
-    va_end(ap);
-    c->argv[c->argc] = c->bufs[c->argc];
-    c->argc++;
-}
 
 /* A profile's command line from the body (the run protocol's grid options,
  * threads, and "devices", the CUDA devices it may use) and the worker's own
@@ -216,8 +203,8 @@ static int build_profile_argv(serve *s, json_t *body, const char *name, cmdline 
     sl_profile_value vals[SL_PROFILE_MAX_VALUES];
     size_t nv = sl_profile_values(&spec, (unsigned)devices, vals);
     member[0] = '\0';
-    c->argc = sl_profile_argv(c->profile, vals, nv, c->argv, c->words, sizeof c->words, msg, cap);
-    if (c->argc < 0) return -1;
+    if (sl_profile_argv(c->profile, vals, nv, c->argv, c->words, sizeof c->words, msg, cap) < 0)
+        return -1;
     sl_profile_env(c->profile, environ, c->envp, sizeof c->envp / sizeof c->envp[0] - 1);
     return 0;
 }
@@ -229,7 +216,6 @@ static int build_argv(serve *s, json_t *body, cmdline *c, char *msg, size_t cap,
                       size_t badcap) {
     sl_proto_spec spec;
     sl_proto_spec_init(&spec);
-    c->argc = 0;
     c->profile = NULL;
     if (!json_is_object(body)) {
         bad[0] = '\0';
@@ -248,27 +234,13 @@ static int build_argv(serve *s, json_t *body, cmdline *c, char *msg, size_t cap,
     if (sl_proto_from_json(&spec, body, SL_PROTO_RUN | SL_PROTO_WORKER | SL_PROTO_FLAGGED, "", bad,
                            badcap, msg, cap) != 0)
         return -1;
-    /* Concurrent runs share the cores instead of each taking them all. */
-    if (!spec.given[SL_PROTO_THREADS] || spec.value[SL_PROTO_THREADS] == 0) {
-        char e[160];
-        sl_proto_set(&spec, SL_PROTO_THREADS, s->threads, NULL, e, sizeof e);
-    }
-    sl_proto_argv pa;
-    sl_proto_to_argv(&spec, &pa);
-    add_arg(c, "sparselaw-train");
-    for (int i = 0; i < pa.argc; i++)
-        add_arg(c, "%s", pa.argv[i]);
-    add_arg(c, "--progress=off");
-    static char corpus_flag[] = "--corpus";
-    if (s->corpus[0]) { /* the worker's own path, never the client's */
-        c->argv[c->argc++] = corpus_flag;
-        c->argv[c->argc++] = s->corpus;
-    }
-    c->argv[c->argc] = NULL;
+    /* Concurrent runs share the cores instead of each taking them all; the
+     * corpus is the worker's own path, never the client's. */
+    sl_proto_command_build(&spec, "sparselaw-train", s->threads, s->corpus, &c->proto);
     sl_train_options o;
     sl_train_options_default(&o);
     char err[512];
-    if (sl_train_options_parse(&o, c->argc, c->argv, err, sizeof err) != 0) {
+    if (sl_train_options_parse(&o, c->proto.argc, c->proto.argv, err, sizeof err) != 0) {
         snprintf(msg, cap, "%s", err);
         return -1;
     }
@@ -318,7 +290,7 @@ static int start_run(serve *s, run *r, cmdline *c, char *msg, size_t cap) {
             execve(c->argv[0], c->argv, c->envp);
             _exit(127);
         }
-        execv("/proc/self/exe", c->argv);
+        execv("/proc/self/exe", c->proto.argv);
         _exit(127);
     }
     int saved = errno;

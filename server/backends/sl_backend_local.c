@@ -143,34 +143,12 @@ static pid_t find_by_log(const char *path) {
     return found;
 }
 
-/* The trainer's command line: the run spec by the protocol
- * (sl_proto_to_argv), then the server's own choices and paths. */
-typedef struct cmdline {
-    sl_proto_argv proto;
-    char threads[32];
-    char *argv[SL_PROTO_COUNT + 8];
-} cmdline;
-
-static void build_argv(local *l, const sl_run_spec *spec, cmdline *c) {
+/* The trainer's command line: the run spec by the protocol, with the
+ * server's share of its cores and its own paths. */
+static void build_argv(local *l, const sl_run_spec *spec, sl_proto_command *c) {
     sl_proto_spec full;
     sl_run_spec_proto(spec, &full);
-    unsigned threads = (unsigned)full.value[SL_PROTO_THREADS];
-    if (!threads) threads = l->cores / l->base.max_active;
-    full.given[SL_PROTO_THREADS] = 0; /* written below, with the server's share of cores */
-    sl_proto_to_argv(&full, &c->proto);
-    int argc = 0;
-    c->argv[argc++] = l->trainer;
-    for (int i = 0; i < c->proto.argc; i++)
-        c->argv[argc++] = c->proto.argv[i];
-    snprintf(c->threads, sizeof c->threads, "--threads=%u", threads ? threads : 1);
-    c->argv[argc++] = c->threads;
-    static char progress_off[] = "--progress=off", corpus_flag[] = "--corpus";
-    c->argv[argc++] = progress_off;
-    if (l->corpus[0]) { /* the server's own path, as its own argument */
-        c->argv[argc++] = corpus_flag;
-        c->argv[argc++] = l->corpus;
-    }
-    c->argv[argc] = NULL;
+    sl_proto_command_build(&full, l->trainer, l->cores / l->base.max_active, l->corpus, c);
 }
 
 /* A profile's command line, environment (the server's and the profile's
@@ -201,7 +179,7 @@ static int local_submit(sl_backend *b, long long id, long attempt, const sl_run_
                         char *reason, size_t reasoncap) {
     local *l = (local *)b;
     (void)secret;
-    cmdline cmd;
+    sl_proto_command cmd;
     char **argv = cmd.argv, **envp = environ;
     char out_path[1200], err_path[1200];
     const sl_profile *profile = NULL;

@@ -214,10 +214,8 @@ static int build_script(slurm *s, long long id, long attempt, const sl_run_spec 
     file_path(s, id, attempt, "result", res, sizeof res);
     sl_proto_spec full;
     sl_run_spec_proto(spec, &full);
-    unsigned threads = (unsigned)full.value[SL_PROTO_THREADS];
-    full.given[SL_PROTO_THREADS] = 0; /* written below: the job's cpus_per_task */
-    sl_proto_argv argv;
-    sl_proto_to_argv(&full, &argv);
+    sl_proto_command cmd; /* threads: the job's cpus_per_task, 1 unless the sweep says */
+    sl_proto_command_build(&full, s->trainer, 1, s->corpus, &cmd);
     sc->len = 0;
     sc->overflow = 0;
     put(sc,
@@ -226,19 +224,12 @@ static int build_script(slurm *s, long long id, long attempt, const sl_run_spec 
         id, attempt);
     if (spec->profile[0]) {
         if (put_profile(s, spec, sc, reason, cap) != 0) return -1;
-        goto output;
+    } else {
+        for (int i = 0; i < cmd.argc; i++) { /* each word single-quoted: flags, numbers, paths */
+            if (i) put(sc, " ");
+            put_word(sc, cmd.argv[i]);
+        }
     }
-    put_word(sc, s->trainer);
-    for (int i = 0; i < argv.argc; i++) { /* --flag=number: one word each */
-        put(sc, " ");
-        put_word(sc, argv.argv[i]);
-    }
-    put(sc, " --threads=%u --progress=off", threads ? threads : 1);
-    if (s->corpus[0]) {
-        put(sc, " --corpus ");
-        put_word(sc, s->corpus);
-    }
-output:
     put(sc, " </dev/null >");
     put_word(sc, out);
     put(sc, " 2>");

@@ -71,7 +71,7 @@ static json_t *spec_body(const sl_run_spec *spec) {
     json_t *b = sl_proto_to_json(&full, SL_PROTO_ANY | SL_PROTO_FLAGGED);
     /* A profile's run: the worker fills its own argv template with these numbers. */
     if (spec->profile[0]) json_object_set_new(b, "profile", json_string(spec->profile));
-    if (spec->device.kind == SL_DEVICE_CUDA)
+    if (spec->profile[0] && spec->device.kind == SL_DEVICE_CUDA)
         json_object_set_new(b, "devices", json_integer(spec->device.count));
     return b;
 }

@@ -268,6 +268,10 @@ class TestReportRoute(Base):
         self.assert_error(self.report(999999, RESULT, secret), 403, "forbidden")
         self.assert_error(self.report(rid, {"event": "progress"}, secret), 400, "invalid_body",
                           "status")
+        # a completed result is checked as the protocol reads it: what the fit needs is there
+        no_loss = {k: v for k, v in RESULT.items() if k != "val_loss"}
+        err = self.assert_error(self.report(rid, no_loss, secret), 400, "invalid_body", "status")
+        self.assertIn("val_loss", err["message"])
         # the run trains on, untouched
         self.assertEqual(self.run_get(rid)["state"], "running")
         # cancel it: the Slurm job is cancelled

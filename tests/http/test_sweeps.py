@@ -465,6 +465,22 @@ class TestFailures(Base):
                 self.assertEqual(run["attempts"], 0, run)
                 self.assertEqual(run["last_failure"], "backend_unavailable", run)
                 self.assertIn("cannot reach the worker", run["last_error"])
+    def test_the_documents_own_trainer_runs(self):
+        # The smallest trainer of docs/trainer-protocol.md, as it is written there.
+        doc = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs",
+                                "trainer-protocol.md")).read()
+        code = doc.split("```python\n", 1)[1].split("```", 1)[0]
+        self.assertTrue(code.startswith("#!/usr/bin/env python3\n"))
+        with self.fake_server('exec python3 - "$@" <<\'PY\'\n' + code + "PY\n") as srv:
+            grid = dict(self.ONE, seeds=[1, 2])
+            s = self.post_sweep(sweep_body("calib-own", grid), server=srv)
+            s = self.wait_sweep(s["id"], lambda s: s["counts"]["succeeded"] == 2, server=srv,
+                                timeout=30)
+            for run in s["runs"]:
+                self.assertIsNone(run["failure"])
+                self.assertEqual(run["result"]["tokens"], 4096)
+                self.assertEqual(run["result"]["val_loss"], 2.31)
+
 
 class TestWorkerBackend(Base):
     """Sweeps on `sparselaw-train serve` over HTTP, with the worker killed mid-run."""
@@ -496,6 +512,8 @@ class TestWorkerBackend(Base):
             self.assertEqual(len(runs), 8)
             self.assertTrue(all(r["state"] == "succeeded" for r in runs), runs)
             self.assertTrue(any(r["attempts"] >= 2 for r in runs), [r["attempts"] for r in runs])
+            self.assertTrue(any(r["last_failure"] == "lost" for r in runs),
+                            [r["last_failure"] for r in runs])
             self.assertTrue(all(not r["reference"].startswith("pid:") for r in runs))
             self.assertEqual(s["dataset"]["rows"], 8)
             law = self.ok(srv.get("/v1/laws/calib-worker"))
@@ -508,6 +526,35 @@ class TestWorkerBackend(Base):
 
     def test_worker_backend_needs_a_worker(self):
         self.assert_no_backend(sweep_body("calib-no-worker", backend="worker"))
+
+    def test_a_run_the_worker_refuses_is_not_retried(self):
+        # The protocol's device option reaches the worker's trainer, which
+        # computes on the CPU only: refused, by the worker's class, at once.
+        # The worker declares a GPU (--device), or the server would refuse the
+        # sweep up front (422: no backend has CUDA; test_profiles.py).
+        tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-worker-refused-")
+        port = free_port()
+        token_file = os.path.join(tmp, "worker-token")
+        with open(token_file, "w") as f:
+            f.write(WORKER_TOKEN + "\n")
+        worker = Worker(os.path.join(tmp, "w"), args=["--port", str(port), "--device", "cuda:1"])
+        srv = Server(os.path.join(tmp, "data"), new_token_file(tmp), args=server_args([
+            "--worker-url", "http://127.0.0.1:%d" % port, "--worker-token-file", token_file]))
+        try:
+            grid = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [4096]}
+            body = sweep_body("calib-worker-cuda", grid, backend="worker",
+                              trainer=dict(harness.TRAINER_OPTS, device="cuda"), max_attempts=3)
+            s = self.wait_done(self.post_sweep(body, server=srv)["id"], server=srv, timeout=60)
+            run = s["runs"][0]
+            self.assertEqual(run["state"], "failed", run)
+            self.assertEqual(run["failure"], "refused", run)
+            self.assertEqual(run["attempts"], 1, run)
+            self.assertIn("(device)", run["error"])
+        finally:
+            self.assertEqual(srv.stop(), 0)
+            worker.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(worker.proc.wait(timeout=40), 0)
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class TestRestart(Base):

@@ -136,6 +136,27 @@ Test(proto_argv, refuses_unknown_flags_bad_values_and_missing_values) {
     cr_assert_eq(s.value[SL_PROTO_DEVICE], 1);
 }
 
+Test(proto_argv, the_command_line_of_a_run) {
+    sl_proto_spec s;
+    sl_proto_command c;
+    char err[256];
+    sl_proto_spec_init(&s);
+    cr_assert_eq(sl_proto_set(&s, SL_PROTO_LAYERS, 2, NULL, err, sizeof err), 0);
+    cr_assert_eq(sl_proto_set(&s, SL_PROTO_TIME_LIMIT, 60, NULL, err, sizeof err), 0);
+    sl_proto_command_build(&s, "/bin/trainer", 3, "/data/my corpus.txt", &c);
+    const char *want[] = {"/bin/trainer", "--layers=2",          "--threads=3", "--progress=off",
+                          "--corpus",     "/data/my corpus.txt", NULL};
+    for (int i = 0; want[i]; i++)
+        cr_assert_str_eq(c.argv[i], want[i], "word %d", i);
+    cr_assert_eq(c.argc, 6, "time_limit is the runner's: not on the command line");
+    cr_assert_null(c.argv[c.argc]);
+    /* The spec's own threads win; no corpus, no --corpus. */
+    cr_assert_eq(sl_proto_set(&s, SL_PROTO_THREADS, 8, NULL, err, sizeof err), 0);
+    sl_proto_command_build(&s, "t", 3, "", &c);
+    cr_assert_eq(c.argc, 4);
+    cr_assert_str_eq(c.argv[2], "--threads=8");
+}
+
 Test(proto_json, round_trip_per_owner) {
     sl_proto_spec s, back;
     char err[256], field[96];
@@ -371,6 +392,20 @@ Test(proto_doc, the_document_has_a_row_for_every_option_field_and_class) {
     free(doc);
 }
 
+/* The schema at path (properties joined by '.', "[]" for items) in schema. */
+static json_t *schema_at(json_t *schema, const char *path) {
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *seg = strtok(buf, "."); seg && schema; seg = strtok(NULL, ".")) {
+        size_t n = strlen(seg);
+        int items = n > 2 && !strcmp(seg + n - 2, "[]");
+        if (items) seg[n - 2] = '\0';
+        schema = json_object_get(json_object_get(schema, "properties"), seg);
+        if (items) schema = json_object_get(schema, "items");
+    }
+    return schema;
+}
+
 Test(proto_doc, openapi_trainer_options_are_the_tables_sweep_options) {
     json_error_t jerr;
     json_t *api = json_load_file(SL_OPENAPI_PATH, 0, &jerr);
@@ -385,5 +420,20 @@ Test(proto_doc, openapi_trainer_options_are_the_tables_sweep_options) {
               text);
     free(text);
     json_decref(want);
+    json_t *schemas = json_object_get(json_object_get(api, "components"), "schemas");
+#define SL_PROTO_GRID_CHECK(schema, member, id)                                                    \
+    {                                                                                              \
+        json_t *node = schema_at(json_object_get(schemas, schema), member);                        \
+        cr_assert_not_null(node, "openapi.json has no %s.%s", schema, member);                     \
+        json_t *fixed = json_deep_copy(node);                                                      \
+        sl_proto_schema_bounds(sl_proto_option_at(SL_PROTO_##id), fixed);                          \
+        cr_expect(json_equal(node, fixed),                                                         \
+                  "openapi.json's %s.%s does not state the table's bounds of %s "                  \
+                  "(scripts/protocol-sync.sh writes them)",                                        \
+                  schema, member, sl_proto_option_at(SL_PROTO_##id)->name);                        \
+        json_decref(fixed);                                                                        \
+    }
+    SL_PROTO_OPENAPI_GRID(SL_PROTO_GRID_CHECK)
+#undef SL_PROTO_GRID_CHECK
     json_decref(api);
 }

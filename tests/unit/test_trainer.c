@@ -444,20 +444,9 @@ Test(train_run, warmup_then_cosine_to_the_floor) {
 Test(train_cli, flags_parse_with_defaults) {
     sl_train_options o;
     char err[256];
-    const char *a1[] = {"--layers",
-                        "4",
-                        "--width=128",
-                        "--heads",
-                        "4",
-                        "--pattern",
-                        "2:4",
-                        "--tokens",
-                        "1e6",
-                        "--seed",
-                        "9007199254740992",
-                        "--lr",
-                        "1e-3",
-                        NULL};
+    const char *a1[] = {"--layers",         "4",    "--width=128", "--heads", "4",
+                        "--pattern",        "2:4",  "--tokens",    "1e6",     "--seed",
+                        "9007199254740992", "--lr", "1e-3",        NULL};
     cr_assert_eq(parse_args(&o, a1, err, sizeof err), 0, "%s", err);
     cr_assert_eq(o.model.n_layer, 4u);
     cr_assert_eq(o.model.n_embd, 128u);
