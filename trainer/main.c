@@ -4,7 +4,8 @@
  * Parses the flags, installs SIGINT/SIGTERM handlers that ask the run to
  * stop after the current step (a second signal ends the process at once),
  * and maps the run's status to the exit code: 0 completed, 1 diverged or out
- * of memory, 2 bad flags or unreadable corpus, 128 + signal when stopped.
+ * of memory, 2 bad flags, unreadable corpus or an unusable --device, 128 +
+ * signal when stopped.
  * JSON lines go to stdout; messages and the human progress line to stderr.
  * `sparselaw-train serve ...` runs the HTTP worker instead (sl_train_serve.h).
  */
@@ -81,6 +82,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: %s\n", prog, err);
         sl_train_json_error(stdout, "memory", err);
         return 1;
+    case SL_TRAIN_EDEVICE:
+        fprintf(stderr, "%s: %s\n", prog, err);
+        sl_train_json_error(stdout, "device", err);
+        return 2;
     }
     return 1;
 }
