@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sl_train_cuda.h"
 #include "sl_train_data.h"
 #include "sl_train_model.h"
 #include "sl_train_prune.h"
@@ -322,11 +323,31 @@ static void check_masks(void *vctx, const sl_train_model *m, long step, long ste
         kept_all += numel - removed;
         masked_all += numel;
     }
+    size_t embed_pruned = 0;
+    if (pc->embed) {
+        /* each embedding on its own at 1 - sqrt(1 - s), zero with its moments */
+        int emb[2] = {SL_P_WTE, SL_P_WPE};
+        for (int e = 0; e < 2; e++) {
+            size_t off = m->param_offsets[emb[e]], n = m->param_sizes[emb[e]], removed = 0;
+            for (size_t i = off; i < off + n; i++)
+                if (!m->mask[i]) {
+                    removed++;
+                    if (m->params[i] != 0.0f || m->adam_m[i] != 0.0f || m->adam_v[i] != 0.0f)
+                        INV_FAIL(c, "step %ld: pruned %s entry is not zero", step,
+                                 sl_train_param_names[emb[e]]);
+                }
+            size_t want = sl_train_prune_count(n, sl_train_prune_embed_target(s));
+            if (removed != want)
+                INV_FAIL(c, "step %ld: %s has %zu pruned, want %zu", step,
+                         sl_train_param_names[emb[e]], removed, want);
+            embed_pruned += removed;
+        }
+    }
     size_t zeros_elsewhere = 0;
     for (size_t i = 0; i < m->num_params; i++)
         zeros_elsewhere += !m->mask[i];
-    if (zeros_elsewhere != masked_all - kept_all)
-        INV_FAIL(c, "step %ld: mask entries outside the block matrices", step);
+    if (zeros_elsewhere != masked_all - kept_all + embed_pruned)
+        INV_FAIL(c, "step %ld: mask entries outside the pruned matrices", step);
     if (sl_train_model_nonzeros(m) != kept_all)
         INV_FAIL(c, "step %ld: N %zu from weights != %zu kept", step, sl_train_model_nonzeros(m),
                  kept_all);
@@ -816,4 +837,237 @@ Test(train_estimate, a_model_too_large_to_time_is_unmeasured_with_the_reason) {
     cr_assert_lt(num(d, "timing_seconds"), 1.0);
     cr_assert(json_is_number(json_object_get(d, "train_flops")));
     json_decref(d);
+}
+
+/* ---- device, precision, token shards, embedding sparsity ---- */
+
+Test(train_cli, device_precision_vocab_and_embedding_flags) {
+    sl_train_options o;
+    char err[256];
+    cr_assert_eq(parse_args(&o, (const char *[]){NULL}, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(o.device, SL_TRAIN_DEVICE_CPU);
+    cr_assert_eq(sl_train_precision(&o), SL_TRAIN_PRECISION_FP32);
+    cr_assert_eq(o.model.vocab, 0u);
+    cr_assert_eq(o.prune.embed, 0);
+    const char *a1[] = {"--device", "cuda", "--vocab", "50257", "--embed-sparsity", "auto", NULL};
+    cr_assert_eq(parse_args(&o, a1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(o.device, SL_TRAIN_DEVICE_CUDA);
+    cr_assert_eq(sl_train_precision(&o), SL_TRAIN_PRECISION_BF16, "bf16 is the GPU's default");
+    cr_assert_eq(o.model.vocab, 50257u);
+    cr_assert_eq(o.prune.embed, 1);
+    const char *a2[] = {"--device=cuda", "--precision", "tf32", NULL};
+    cr_assert_eq(parse_args(&o, a2, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl_train_precision(&o), SL_TRAIN_PRECISION_TF32);
+    const char *a3[] = {"--precision", "fp32", NULL};
+    cr_assert_eq(parse_args(&o, a3, err, sizeof err), 0, "%s", err);
+    /* the scale calibration needs: 24 x 1024 at context 1024, batch 8 */
+    const char *a4[] = {"--layers",  "24",   "--width", "1024", "--heads", "16",
+                        "--context", "1024", "--batch", "8",    NULL};
+    cr_assert_eq(parse_args(&o, a4, err, sizeof err), 0, "%s", err);
+    o.model.vocab = SL_TRAIN_SHARD_VOCAB;
+    cr_assert_eq(sl_train_model_config_check(&o.model, err, sizeof err), 0, "%s", err);
+    o.model.batch = 64;
+    cr_assert_eq(sl_train_model_config_check(&o.model, err, sizeof err), -1);
+    cr_assert(strstr(err, "too large") != NULL, "%s", err);
+
+    static const char *const bad[][4] = {
+        {"--device", "tpu", NULL, NULL},
+        {"--device", "", NULL, NULL},
+        {"--precision", "bf16", NULL, NULL}, /* the CPU trains in fp32 */
+        {"--precision", "fp16", "--device", "cuda"},
+        {"--vocab", "65537", NULL, NULL},
+        {"--vocab", "-1", NULL, NULL},
+        {"--embed-sparsity", "0.5", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        cr_expect_eq(parse_args(&o, bad[i], err, sizeof err), -1, "case %zu (%s %s) accepted", i,
+                     bad[i][0], bad[i][1]);
+        cr_expect(strlen(err) > 0, "case %zu has no message", i);
+    }
+    const char *a5[] = {"--precision", "tf32", NULL};
+    cr_assert_eq(parse_args(&o, a5, err, sizeof err), -1);
+    cr_assert(strstr(err, "--device cuda") != NULL, "%s", err);
+}
+
+Test(train_run, device_cuda_without_a_usable_gpu_exits_with_the_reason) {
+    sl_train_cuda_info info;
+    char why[512];
+    if (sl_train_cuda_probe(&info, why, sizeof why) == 0)
+        cr_skip_test("a GPU is here (%s): the gpu-labelled tests cover it", info.name);
+    sl_train_options o = tiny_options();
+    o.device = SL_TRAIN_DEVICE_CUDA;
+    sl_train_result res;
+    char err[512] = "";
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    cr_assert_eq(sl_train_run(&o, f, NULL, NULL, &res, err, sizeof err), SL_TRAIN_EDEVICE);
+    /* the probe's own words: "built without CUDA", or the CUDA runtime's */
+    cr_assert(strncmp(err, "--device cuda: ", 15) == 0, "%s", err);
+    cr_assert(strstr(err, why) != NULL, "'%s' does not carry '%s'", err, why);
+    size_t n;
+    json_t *ev = read_lines(f, &n);
+    cr_assert_eq(n, 0u, "nothing starts");
+    json_decref(ev);
+    fclose(f);
+}
+
+/* Writes an llm.c shard of n tokens (header per sl_train_data.h) to a new
+ * temporary file; version and count as given, to make bad ones too. */
+static void write_shard(char *path, const uint16_t *tok, size_t n, int32_t version, int32_t count) {
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    int32_t header[256] = {SL_TRAIN_SHARD_MAGIC, version, count};
+    cr_assert_eq(write(fd, header, sizeof header), (ssize_t)sizeof header);
+    cr_assert_eq(write(fd, tok, n * 2), (ssize_t)(n * 2));
+    close(fd);
+}
+
+/* tinyshakespeare's bytes as tokens b * 100 + 7: a shard whose windows can
+ * be checked against the byte corpus, with tokens above 256. */
+static uint16_t *shakespeare_tokens(sl_train_corpus *bytes) {
+    char err[256];
+    cr_assert_eq(sl_train_corpus_load(bytes, SHAKESPEARE, err, sizeof err), 0, "%s", err);
+    uint16_t *tok = malloc(bytes->len * sizeof *tok);
+    cr_assert_not_null(tok);
+    for (size_t i = 0; i < bytes->len; i++)
+        tok[i] = (uint16_t)(bytes->bytes[i] * 100 + 7);
+    return tok;
+}
+
+Test(train_data, token_shards_read_as_the_byte_corpus_they_encode) {
+    sl_train_corpus bytes, shard;
+    uint16_t *tok = shakespeare_tokens(&bytes);
+    char path[] = "/tmp/sl_train_shard_XXXXXX";
+    write_shard(path, tok, bytes.len, 1, (int32_t)bytes.len);
+    char err[256];
+    cr_assert(sl_train_corpus_is_shard(path));
+    cr_assert(!sl_train_corpus_is_shard(SHAKESPEARE));
+    cr_assert_eq(sl_train_corpus_load(&shard, path, err, sizeof err), 0, "%s", err);
+    cr_assert_not_null(shard.tokens);
+    cr_assert_eq(shard.len, bytes.len);
+    cr_assert_eq(shard.train_len, bytes.train_len);
+    cr_assert_eq(shard.max_token, bytes.max_token * 100 + 7);
+    /* the same windows from the same stream, token for byte */
+    int bi[4 * 32], bt[4 * 32], si[4 * 32], st[4 * 32];
+    sl_train_rng r1 = sl_train_rng_seed(9, 1), r2 = sl_train_rng_seed(9, 1);
+    for (int k = 0; k < 50; k++) {
+        sl_train_data_train_batch(&bytes, &r1, 4, 32, bi, bt);
+        sl_train_data_train_batch(&shard, &r2, 4, 32, si, st);
+        for (int i = 0; i < 4 * 32; i++) {
+            cr_assert_eq(si[i], bi[i] * 100 + 7);
+            cr_assert_eq(st[i], bt[i] * 100 + 7);
+        }
+    }
+    sl_train_data_val_batch(&shard, 3, 4, 32, si, st);
+    sl_train_data_val_batch(&bytes, 3, 4, 32, bi, bt);
+    cr_assert_eq(si[5], bi[5] * 100 + 7);
+    cr_assert_eq(sl_train_corpus_check_vocab(&shard, SL_TRAIN_SHARD_VOCAB, err, sizeof err), 0);
+    cr_assert_eq(sl_train_corpus_check_vocab(&shard, 1000, err, sizeof err), -1);
+    cr_assert(strstr(err, "--vocab") != NULL, "%s", err);
+    sl_train_corpus_free(&shard);
+    unlink(path);
+
+    /* headers that do not match the file, and another version */
+    const struct {
+        int32_t version, count;
+        const char *says;
+    } bad[] = {{1, (int32_t)bytes.len + 1, "the header says"},
+               {1, (int32_t)bytes.len - 1, "the header says"},
+               {2, (int32_t)bytes.len, "version 2"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char p[] = "/tmp/sl_train_shard_XXXXXX";
+        write_shard(p, tok, bytes.len, bad[i].version, bad[i].count);
+        cr_assert_eq(sl_train_corpus_load(&shard, p, err, sizeof err), -1, "case %zu", i);
+        cr_assert(strstr(err, bad[i].says) != NULL, "case %zu: %s", i, err);
+        unlink(p);
+    }
+    free(tok);
+    sl_train_corpus_free(&bytes);
+}
+
+Test(train_run, a_token_shard_trains_with_gpt2s_vocabulary_or_the_flags) {
+    sl_train_corpus bytes;
+    uint16_t *tok = shakespeare_tokens(&bytes);
+    char path[] = "/tmp/sl_train_shard_XXXXXX";
+    write_shard(path, tok, bytes.len, 1, (int32_t)bytes.len);
+    size_t largest = bytes.max_token * 100 + 7;
+    free(tok);
+    sl_train_corpus_free(&bytes);
+
+    sl_train_options o = tiny_options();
+    o.corpus = path;
+    o.steps = 30;
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    sl_train_result res;
+    char err[256];
+    cr_assert_eq(sl_train_run(&o, f, NULL, NULL, &res, err, sizeof err), SL_TRAIN_COMPLETED, "%s",
+                 err);
+    size_t n;
+    json_t *ev = read_lines(f, &n);
+    json_t *st = json_array_get(ev, 0), *r = json_array_get(ev, n - 1);
+    cr_assert_eq(json_integer_value(json_object_get(st, "vocab")), SL_TRAIN_SHARD_VOCAB);
+    cr_assert_str_eq(json_string_value(json_object_get(st, "corpus_format")), "shard");
+    cr_assert_str_eq(json_string_value(json_object_get(st, "device")), "cpu");
+    cr_assert_str_eq(json_string_value(json_object_get(st, "precision")), "fp32");
+    cr_assert(json_is_null(json_object_get(st, "gpu_name")));
+    sl_train_model_config mc = o.model;
+    mc.vocab = SL_TRAIN_SHARD_VOCAB;
+    cr_assert_eq(res.total_params, sl_train_model_count_params(&mc));
+    cr_assert_eq(json_integer_value(json_object_get(st, "embedding_params")),
+                 (json_int_t)((SL_TRAIN_SHARD_VOCAB + 16) * 16));
+    /* a fresh model's loss starts near ln V and falls */
+    cr_assert(isfinite(res.val_loss) && res.val_loss < log(50257.0), "%g", res.val_loss);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "completed");
+    json_decref(ev);
+    fclose(f);
+
+    /* the dry run reads the vocabulary from the shard's header */
+    json_t *d = dry_run_line(&o);
+    cr_assert_eq(num(d, "vocab"), SL_TRAIN_SHARD_VOCAB);
+    json_decref(d);
+
+    /* --vocab: large enough runs, too small is a usage error naming the token */
+    o.model.vocab = largest + 1;
+    f = devnull();
+    cr_assert_eq(sl_train_run(&o, f, NULL, NULL, &res, err, sizeof err), SL_TRAIN_COMPLETED, "%s",
+                 err);
+    o.model.vocab = 300;
+    cr_assert_eq(sl_train_run(&o, f, NULL, NULL, &res, err, sizeof err), SL_TRAIN_EUSAGE);
+    cr_assert(strstr(err, "outside a vocabulary of 300") != NULL, "%s", err);
+    fclose(f);
+    unlink(path);
+}
+
+Test(train_run, masks_hold_after_every_step_with_embeddings_pruned) {
+    sl_train_options o = tiny_options();
+    o.prune.sparsity = 0.75;
+    o.prune.embed = 1;
+    run_invariants(&o);
+    /* 1 - sqrt(1 - 0.75) = 0.5 of each embedding, not counted in N */
+    sl_train_result res;
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    char err[256];
+    cr_assert_eq(sl_train_run(&o, f, NULL, NULL, &res, err, sizeof err), SL_TRAIN_COMPLETED);
+    size_t wte = 256 * 16, wpe = 16 * 16;
+    cr_assert_eq(res.embedding_params, wte + wpe);
+    cr_assert_eq(res.embedding_nonzeros, wte / 2 + wpe / 2);
+    size_t n;
+    json_t *ev = read_lines(f, &n);
+    json_t *st = json_array_get(ev, 0), *r = json_array_get(ev, n - 1);
+    cr_assert_str_eq(json_string_value(json_object_get(st, "embed_sparsity")), "auto");
+    cr_assert_float_eq(num(st, "embedding_sparsity_target"), 0.5, 1e-9);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "embed_sparsity")), "auto");
+    cr_assert_float_eq(num(r, "embedding_sparsity"), 0.5, 1e-9);
+    cr_assert_eq(num(r, "embedding_nonzeros"), (double)(wte / 2 + wpe / 2));
+    cr_assert_float_eq(num(r, "sparsity"), 0.75, 1e-3);
+    json_decref(ev);
+    fclose(f);
+
+    /* off by default: the embeddings stay dense */
+    o.prune.embed = 0;
+    run_quiet(&o, NULL, &res);
+    cr_assert_eq(res.embedding_nonzeros, wte + wpe);
 }
