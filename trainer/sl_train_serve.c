@@ -34,6 +34,7 @@
 #include "sl_buf.h"
 #include "sl_log.h"
 #include "sl_secret.h"
+#include "sl_train_cuda.h"
 #include "sl_train_run.h"
 
 #define PROG        "sparselaw-train serve"
@@ -56,6 +57,7 @@ typedef struct run {
 typedef struct serve {
     char dir[1024], corpus[1024], token[SL_SECRET_TOKEN_MAX + 1];
     unsigned max_active, threads;
+    int cuda; /* --device cuda: every run trains on the GPU */
     int devnull;
     volatile int stopping;
     pthread_mutex_t lock;
@@ -247,6 +249,7 @@ static int build_argv(serve *s, json_t *body, cmdline *c, char *msg, size_t cap,
     /* Concurrent runs share the cores instead of each taking them all. */
     if (!threads_given) add_arg(c, "--threads=%u", s->threads);
     add_arg(c, "--progress=off");
+    if (s->cuda) add_arg(c, "--device=cuda");
     static char corpus_flag[] = "--corpus";
     if (s->corpus[0]) { /* the worker's own path, never the client's */
         c->argv[c->argc++] = corpus_flag;
@@ -566,13 +569,15 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 static void usage(FILE *f) {
     fprintf(f, "usage: sparselaw-train serve --port P [--bind ADDR] [--token-file F]\n"
                "                             [--max-active N] [--corpus PATH] [--dir DIR]\n"
+               "                             [--device cpu|cuda]\n"
                "Takes training runs over HTTP (POST /v1/train, GET and DELETE /v1/train/ID).\n"
                "  --port P          TCP port; 0 picks a free one (8090)\n"
                "  --bind ADDR       IPv4 or IPv6 address to listen on (127.0.0.1)\n"
                "  --token-file F    bearer token file (else SPARSELAW_WORKER_TOKEN; required)\n"
                "  --max-active N    runs at once; more are refused with 503 (1)\n"
                "  --corpus PATH     the corpus every run trains on (the trainer's default)\n"
-               "  --dir DIR         where each run's JSON lines go (sparselaw-train-runs)\n");
+               "  --dir DIR         where each run's JSON lines go (sparselaw-train-runs)\n"
+               "  --device D        where every run trains: cpu, or cuda (one GPU) (cpu)\n");
 }
 
 static int load_token(serve *s, const char *file, char *err, size_t cap) {
@@ -639,6 +644,12 @@ static int parse_flags(serve *s, int argc, char **argv, unsigned *port, const ch
             corpus = v;
         } else if (IS("--dir")) {
             dir = v;
+        } else if (IS("--device")) {
+            if (strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0) {
+                snprintf(err, cap, "--device: '%s' is not cpu or cuda", v);
+                return -1;
+            }
+            s->cuda = strcmp(v, "cuda") == 0;
         } else {
             snprintf(err, cap, "unknown option '%s' (see serve --help)", a);
             return -1;
@@ -654,6 +665,12 @@ static int parse_flags(serve *s, int argc, char **argv, unsigned *port, const ch
     struct stat st;
     if (corpus[0] && stat(corpus, &st) != 0) { /* better now than in every run */
         snprintf(err, cap, "--corpus %s: %s", corpus, strerror(errno));
+        return -1;
+    }
+    sl_train_cuda_info gpu;
+    char why[256];
+    if (s->cuda && sl_train_cuda_probe(&gpu, why, sizeof why) != 0) {
+        snprintf(err, cap, "--device cuda: %s", why);
         return -1;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
