@@ -25,6 +25,7 @@
 #include "sl_train_prune.h"
 #include "sl_train_rng.h"
 #include "sl_train_run.h"
+#include "sl_test_trainer.h"
 
 #ifndef SL_DATA_DIR
 #error "SL_DATA_DIR must name the project's data/ folder"
@@ -74,43 +75,36 @@ static int parse_args(sl_train_options *o, const char *const *args, char *err, s
 
 /* ---- model ---- */
 
+typedef struct fd_ctx {
+    sl_train_model *m;
+    const int *in, *tg;
+} fd_ctx;
+
+static double cpu_loss(void *vctx) {
+    fd_ctx *c = vctx;
+    return (double)sl_train_model_forward(c->m, c->in, c->tg);
+}
+
 Test(train_model, gradients_match_finite_differences) {
     sl_train_model_config c = {.n_layer = 2, .n_embd = 8, .n_head = 2, .seq_len = 5, .batch = 2};
     sl_train_threads(1); /* thousands of tiny forwards: threads only add barriers */
     sl_train_model *m = sl_train_model_new(&c, 7);
     cr_assert_not_null(m);
-    /* larger weights than the 0.02 init, so every gradient is well above
-     * float rounding; gains near 1 */
-    sl_train_rng r = sl_train_rng_seed(3, 5);
-    for (size_t i = 0; i < m->num_params; i++)
-        m->params[i] = (float)(0.3 * sl_train_rng_normal(&r));
-    int gains[] = {SL_P_LN1W, SL_P_LN2W, SL_P_LNFW};
-    for (size_t g = 0; g < 3; g++)
-        for (size_t i = 0; i < m->param_sizes[gains[g]]; i++)
-            m->params[m->param_offsets[gains[g]] + i] += 1.0f;
     int in[10], tg[10];
-    for (int i = 0; i < 10; i++) {
-        in[i] = (int)sl_train_rng_below(&r, 256);
-        tg[i] = (int)sl_train_rng_below(&r, 256);
-    }
+    sl_test_trainer_gradcheck_init(m, in, tg, 10);
     sl_train_model_forward(m, in, tg);
     sl_train_model_backward(m);
     float *an = malloc(m->num_params * sizeof(float));
     cr_assert_not_null(an);
     memcpy(an, m->grads, m->num_params * sizeof(float));
 
-    const float h = 1e-2f;
+    fd_ctx ctx = {m, in, tg};
     for (int t = 0; t < SL_P_COUNT; t++) {
         double num = 0.0, den = 0.0;
         size_t n = m->param_sizes[t], off = m->param_offsets[t];
         for (size_t i = 0; i < n; i++) {
-            float *p = m->params + off + i, save = *p;
-            *p = save + h;
-            double lp = (double)sl_train_model_forward(m, in, tg);
-            *p = save - h;
-            double lm = (double)sl_train_model_forward(m, in, tg);
-            *p = save;
-            double fd = (lp - lm) / (2.0 * (double)h), g = (double)an[off + i];
+            double fd = sl_test_trainer_central_difference(m, off + i, 1e-2f, cpu_loss, &ctx);
+            double g = (double)an[off + i];
             cr_expect(fabs(fd - g) <= 5e-4 + 2e-2 * fabs(g), "%s[%zu]: analytic %.6g, numeric %.6g",
                       sl_train_param_names[t], i, g, fd);
             num += (fd - g) * (fd - g);

@@ -447,15 +447,15 @@ __global__ static void prune_apply_k(const unsigned long long *sorted, const uns
 /* bf16 of n floats at p: the weights' copy when p is a parameter, else
  * rounded into scratch slot. */
 static const void *as_bf16(sl_train_cuda *g, const float *p, size_t n, int slot) {
-    const float *lo = g->d.params, *hi = lo + g->d.num_params;
-    if (p >= lo && p < hi) {
+    uintptr_t lo = (uintptr_t)g->d.params, hi = lo + g->d.num_params * sizeof(float);
+    if ((uintptr_t)p >= lo && (uintptr_t)p < hi) {
         if (g->params_bf_stale) {
             to_bf16_k<<<grid_for(g->d.num_params), THREADS>>>(g->params_bf, g->d.params,
                                                               g->d.num_params);
             launched(g, "bf16 weights");
             g->params_bf_stale = 0;
         }
-        return g->params_bf + (p - lo);
+        return g->params_bf + (p - g->d.params);
     }
     if (n > g->scratch_n) {
         fail(g, "bf16 operand", "larger than its scratch buffer");
