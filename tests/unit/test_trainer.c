@@ -882,6 +882,17 @@ Test(train_cli, device_precision_vocab_and_embedding_flags) {
     const char *a5[] = {"--precision", "tf32", NULL};
     cr_assert_eq(parse_args(&o, a5, err, sizeof err), -1);
     cr_assert(strstr(err, "--device cuda") != NULL, "%s", err);
+
+    /* the dry run times CPU steps only, and says so for a GPU run */
+    sl_train_options g = tiny_options();
+    g.device = SL_TRAIN_DEVICE_CUDA;
+    json_t *d = dry_run_line(&g);
+    cr_assert_str_eq(json_string_value(json_object_get(d, "device")), "cuda");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "precision")), "bf16");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "estimate_basis")), "unmeasured");
+    const char *why = json_string_value(json_object_get(d, "unmeasured_reason"));
+    cr_assert(why && strncmp(why, "device: ", 8) == 0, "%s", why ? why : "(null)");
+    json_decref(d);
 }
 
 Test(train_run, device_cuda_without_a_usable_gpu_exits_with_the_reason) {
