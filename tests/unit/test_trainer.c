@@ -23,6 +23,7 @@
 #include "sl_train_data.h"
 #include "sl_train_model.h"
 #include "sl_train_prune.h"
+#include "sl_train_prune_select.h"
 #include "sl_train_rng.h"
 #include "sl_train_run.h"
 #include "sl_test_trainer.h"
@@ -260,6 +261,68 @@ Test(train_prune, n_m_groups_run_along_the_input_dimension) {
             for (int k = 0; k < 4; k++)
                 smaller += fabsf(orig[g * 4 + k]) < fabsf(orig[g * 4 + j]);
             cr_assert_eq(mask[g * 4 + j], smaller >= 2, "group %d weight %d", g, j);
+        }
+}
+
+static int u64_cmp(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The GPU's selection, serially: keys, eligibility, sort, the first need
+ * eligible entries in key order (sl_train_prune_select.h). */
+static void parallel_rule(float *w, uint8_t *mask, size_t numel, size_t k, unsigned n, unsigned m) {
+    uint64_t *keys = malloc(numel * sizeof *keys), *sorted = malloc(numel * sizeof *sorted);
+    uint8_t *elig = malloc(numel);
+    cr_assert(keys && sorted && elig);
+    size_t removed = 0;
+    for (size_t i = 0; i < numel; i++) {
+        removed += !mask[i];
+        keys[i] = sl_prune_key(w[i], mask[i], i);
+    }
+    for (size_t i = 0; i < numel; i++)
+        elig[i] = (uint8_t)sl_prune_eligible(keys, mask, i, n, m);
+    memcpy(sorted, keys, numel * sizeof *keys);
+    qsort(sorted, numel, sizeof *sorted, u64_cmp);
+    size_t pos = 0;
+    for (size_t j = 0; j < numel && k > removed; j++) {
+        if (sorted[j] == SL_PRUNE_KEY_PRUNED || !elig[sl_prune_key_index(sorted[j])]) continue;
+        if (++pos > k - removed) break;
+        size_t i = sl_prune_key_index(sorted[j]);
+        mask[i] = 0;
+        w[i] = 0.0f;
+    }
+    free(keys);
+    free(sorted);
+    free(elig);
+}
+
+Test(train_prune, the_gpus_parallel_rule_is_the_greedy_walk) {
+    enum { ROWS = 12, COLS = 48, N = ROWS * COLS };
+    static const unsigned pats[][2] = {{0, 0}, {2, 4}, {1, 4}, {3, 8}, {1, 2}};
+    sl_train_rng r = sl_train_rng_seed(11, 7);
+    for (size_t p = 0; p < sizeof pats / sizeof pats[0]; p++)
+        for (int trial = 0; trial < 20; trial++) {
+            float w0[N], w1[N], w2[N];
+            uint8_t m1[N], m2[N];
+            /* few distinct magnitudes (and signs): many ties */
+            for (int i = 0; i < N; i++) {
+                w0[i] = (float)((int)sl_train_rng_below(&r, 9) - 4) * 0.25f;
+                m1[i] = 1;
+            }
+            memcpy(w1, w0, sizeof w0);
+            unsigned n = pats[p][0], m = pats[p][1];
+            size_t cap = m ? (size_t)N / m * (m - n) : N;
+            /* a first update, then the next from where it left */
+            size_t k0 = sl_train_rng_below(&r, cap / 2 + 1), k1 = sl_train_rng_below(&r, cap + 8);
+            cr_assert_eq(sl_train_prune_matrix(w1, m1, NULL, NULL, ROWS, COLS, k0, n, m), 0);
+            memcpy(w2, w1, sizeof w1);
+            memcpy(m2, m1, sizeof m1);
+            cr_assert_eq(sl_train_prune_matrix(w1, m1, NULL, NULL, ROWS, COLS, k1, n, m), 0);
+            parallel_rule(w2, m2, N, k1, n, m);
+            cr_assert_eq(memcmp(m1, m2, N), 0, "pattern %u:%u trial %d (k %zu then %zu)", n, m,
+                         trial, k0, k1);
+            cr_assert_eq(memcmp(w1, w2, sizeof w1), 0);
         }
 }
 

@@ -40,6 +40,7 @@ extern "C" {
 #include "sl_train_model.h"
 #include "sl_train_prune.h"
 }
+#include "sl_train_prune_select.h"
 #include "sl_train_cuda.h"
 
 #define LN_EPS     1e-5f
@@ -63,7 +64,7 @@ struct sl_train_cuda {
     double host_partial[PARTIALS];
     /* pruning buffers, grown to the largest matrix */
     size_t prune_cap, cub_bytes;
-    unsigned long long *keys_in, *keys_out;
+    uint64_t *keys_in, *keys_out;
     unsigned *flags, *pos;
     uint8_t *elig;
     void *cub_tmp;
@@ -397,44 +398,29 @@ __global__ static void to_bf16_k(__nv_bfloat16 *out, const float *in, size_t n) 
     FOR_N(i, n) out[i] = __float2bfloat16(in[i]);
 }
 
-/* The order of the pruning walk: kept weights by (|w|, index); pruned last. */
-__global__ static void prune_keys_k(unsigned long long *keys, const float *w, const uint8_t *mask,
-                                    size_t n) {
-    FOR_N(i, n) {
-        keys[i] = mask[i] ? (unsigned long long)__float_as_uint(fabsf(w[i])) << 32 |
-                                (unsigned long long)(uint32_t)i
-                          : ~0ull;
-    }
+/* The walk's order and its eligibility rule (sl_train_prune_select.h). */
+__global__ static void prune_keys_k(uint64_t *keys, const float *w, const uint8_t *mask, size_t n) {
+    FOR_N(i, n) keys[i] = sl_prune_key(w[i], mask[i], i);
 }
 
-/* Whether kept weight i may go: unstructured always; n:m while its group
- * has lost fewer than m - n, counting those ahead of it in the walk. */
-__global__ static void prune_eligible_k(uint8_t *elig, const unsigned long long *keys,
-                                        const uint8_t *mask, size_t n, unsigned gn, unsigned gm) {
-    FOR_N(i, n) {
-        if (!mask[i] || gm == 0) {
-            elig[i] = mask[i] != 0;
-            continue;
-        }
-        size_t g0 = i / gm * gm;
-        unsigned ahead = 0;
-        for (size_t j = g0; j < g0 + gm; j++)
-            ahead += !mask[j] || keys[j] < keys[i];
-        elig[i] = ahead < gm - gn;
-    }
+__global__ static void prune_eligible_k(uint8_t *elig, const uint64_t *keys, const uint8_t *mask,
+                                        size_t n, unsigned gn, unsigned gm) {
+    FOR_N(i, n) elig[i] = (uint8_t)sl_prune_eligible(keys, mask, i, gn, gm);
 }
 
-__global__ static void prune_flags_k(unsigned *flags, const unsigned long long *sorted,
-                                     const uint8_t *elig, size_t n) {
-    FOR_N(j, n) flags[j] = sorted[j] != ~0ull && elig[sorted[j] & 0xffffffffull];
+__global__ static void prune_flags_k(unsigned *flags, const uint64_t *sorted, const uint8_t *elig,
+                                     size_t n) {
+    FOR_N(j, n) flags[j] = sorted[j] != SL_PRUNE_KEY_PRUNED && elig[sl_prune_key_index(sorted[j])];
 }
 
-__global__ static void prune_apply_k(const unsigned long long *sorted, const unsigned *flags,
+/* The first need eligible entries in key order go (pos: how many eligible
+ * ones there are up to and with j). */
+__global__ static void prune_apply_k(const uint64_t *sorted, const unsigned *flags,
                                      const unsigned *pos, size_t need, float *w, uint8_t *mask,
                                      float *am, float *av, size_t n) {
     FOR_N(j, n) {
         if (!flags[j] || pos[j] > need) continue;
-        size_t i = (size_t)(sorted[j] & 0xffffffffull);
+        size_t i = sl_prune_key_index(sorted[j]);
         mask[i] = 0;
         w[i] = 0.0f;
         am[i] = 0.0f;
@@ -961,8 +947,8 @@ static int prune_reserve(sl_train_cuda *g, size_t n) {
     g->prune_cap = 0;
     size_t sort_bytes = 0, scan_bytes = 0;
     if (ck(g,
-           cub::DeviceRadixSort::SortKeys(NULL, sort_bytes, (unsigned long long *)NULL,
-                                          (unsigned long long *)NULL, (int)n),
+           cub::DeviceRadixSort::SortKeys(NULL, sort_bytes, (uint64_t *)NULL, (uint64_t *)NULL,
+                                          (int)n),
            "sizing the pruning sort") ||
         ck(g,
            cub::DeviceScan::InclusiveSum(NULL, scan_bytes, (unsigned *)NULL, (unsigned *)NULL,
@@ -971,8 +957,8 @@ static int prune_reserve(sl_train_cuda *g, size_t n) {
         return -1;
     g->cub_bytes = sort_bytes > scan_bytes ? sort_bytes : scan_bytes;
     double total = 0.0;
-    if (dev_alloc(g, (void **)&g->keys_in, n * sizeof(unsigned long long), &total) ||
-        dev_alloc(g, (void **)&g->keys_out, n * sizeof(unsigned long long), &total) ||
+    if (dev_alloc(g, (void **)&g->keys_in, n * sizeof(uint64_t), &total) ||
+        dev_alloc(g, (void **)&g->keys_out, n * sizeof(uint64_t), &total) ||
         dev_alloc(g, (void **)&g->flags, n * sizeof(unsigned), &total) ||
         dev_alloc(g, (void **)&g->pos, n * sizeof(unsigned), &total) ||
         dev_alloc(g, (void **)&g->elig, n, &total) ||
