@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <cblas.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 
 #include "sl_train_cuda.h"
 #include "sl_train_data.h"
+#include "sl_train_gemm_map.h"
 #include "sl_train_model.h"
 #include "sl_train_prune.h"
 #include "sl_train_prune_select.h"
@@ -146,6 +148,83 @@ Test(train_model, sizes_flops_and_init) {
     bad.n_head = 5;
     cr_assert_eq(sl_train_model_config_check(&bad, err, sizeof err), -1);
     cr_assert_null(sl_train_model_new(&bad, 1));
+}
+
+/* cuBLAS's column-major strided product, naively, noting whether it reads
+ * past the spans the bf16 path converts. */
+static void cm_gemm(const sl_gemm_cm *g, float alpha, float beta, float *C, size_t ldc,
+                    long long sc, int count, size_t span_a, size_t span_b, int *outside) {
+    for (int bi = 0; bi < count; bi++) {
+        const float *A = g->a + bi * g->stride_a, *B = g->b + bi * g->stride_b;
+        float *Cb = C + bi * sc;
+        for (size_t j = 0; j < g->n; j++)
+            for (size_t i = 0; i < g->m; i++) {
+                double sum = 0.0;
+                for (size_t l = 0; l < g->k; l++) {
+                    size_t ia = g->trans_a ? l + i * g->lda : i + l * g->lda;
+                    size_t ib = g->trans_b ? j + l * g->ldb : l + j * g->ldb;
+                    *outside |=
+                        (size_t)(A + ia - g->a) >= span_a || (size_t)(B + ib - g->b) >= span_b;
+                    sum += (double)A[ia] * (double)B[ib];
+                }
+                Cb[i + j * ldc] = alpha * (float)sum + beta * Cb[i + j * ldc];
+            }
+    }
+}
+
+Test(train_model, the_gpus_gemm_mapping_is_cblas_row_major) {
+    /* linear layers (ld = width), and attention's heads: strided slices of a
+     * (T, 3C) buffer, as sl_train_cuda.cu calls them */
+    enum { T = 7, C = 12, NH = 3, HS = C / NH, C3 = 3 * C };
+    static float buf_a[T * C3 * 4], buf_b[T * C3 * 4], want[T * T * NH * 2], got[T * T * NH * 2];
+    sl_train_rng r = sl_train_rng_seed(5, 9);
+    for (size_t i = 0; i < sizeof buf_a / sizeof buf_a[0]; i++) {
+        buf_a[i] = (float)sl_train_rng_normal(&r);
+        buf_b[i] = (float)sl_train_rng_normal(&r);
+    }
+    const struct {
+        int ta, tb;
+        size_t M, N, K, lda, ldb, ldc;
+        long long sa, sb, sc;
+        int count;
+    } cases[] = {
+        {0, 1, 9, 5, 6, 6, 6, 5, 0, 0, 0, 1},           /* x W^T */
+        {0, 0, 9, 6, 5, 5, 6, 6, 0, 0, 0, 1},           /* dout W */
+        {1, 0, 5, 6, 9, 5, 6, 6, 0, 0, 0, 1},           /* dout^T x */
+        {1, 1, 4, 5, 3, 7, 8, 9, 0, 0, 0, 1},           /* both, wide lds */
+        {0, 1, T, T, HS, C3, C3, T, HS, HS, T * T, NH}, /* q k^T per head */
+        {0, 0, T, HS, T, T, C3, C, T * T, HS, HS, NH},  /* att v */
+        {1, 0, T, HS, T, T, C, C3, T * T, HS, HS, NH},  /* att^T dy */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const float *A = buf_a, *B = buf_b + 1;
+        size_t cn = (size_t)(cases[c].count - 1) * (size_t)cases[c].sc + cases[c].M * cases[c].ldc;
+        for (size_t i = 0; i < cn; i++)
+            want[i] = got[i] = (float)i * 0.01f;
+        for (int bi = 0; bi < cases[c].count; bi++)
+            cblas_sgemm(CblasRowMajor, cases[c].ta ? CblasTrans : CblasNoTrans,
+                        cases[c].tb ? CblasTrans : CblasNoTrans, (blasint)cases[c].M,
+                        (blasint)cases[c].N, (blasint)cases[c].K, 0.5f, A + bi * cases[c].sa,
+                        (blasint)cases[c].lda, B + bi * cases[c].sb, (blasint)cases[c].ldb, 2.0f,
+                        want + bi * cases[c].sc, (blasint)cases[c].ldc);
+        sl_gemm_cm g =
+            sl_gemm_row_to_col(cases[c].ta, cases[c].tb, cases[c].M, cases[c].N, cases[c].K, A,
+                               cases[c].lda, cases[c].sa, B, cases[c].ldb, cases[c].sb);
+        size_t span_b = sl_gemm_span(cases[c].tb ? cases[c].N : cases[c].K,
+                                     cases[c].tb ? cases[c].K : cases[c].N, cases[c].ldb,
+                                     cases[c].sb, cases[c].count);
+        size_t span_a = sl_gemm_span(cases[c].ta ? cases[c].K : cases[c].M,
+                                     cases[c].ta ? cases[c].M : cases[c].K, cases[c].lda,
+                                     cases[c].sa, cases[c].count);
+        int outside = 0;
+        /* the column-major a is the row-major B */
+        cm_gemm(&g, 0.5f, 2.0f, got, cases[c].ldc, cases[c].sc, cases[c].count, span_b, span_a,
+                &outside);
+        cr_assert(!outside, "case %zu reads past the converted spans", c);
+        for (size_t i = 0; i < cn; i++)
+            cr_assert(fabsf(got[i] - want[i]) <= 1e-4f * (1.0f + fabsf(want[i])),
+                      "case %zu entry %zu: %g, cblas %g", c, i, (double)got[i], (double)want[i]);
+    }
 }
 
 /* ---- pruning ---- */

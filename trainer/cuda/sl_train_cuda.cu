@@ -42,6 +42,7 @@ extern "C" {
 }
 #include "sl_train_prune_select.h"
 #include "sl_train_cuda.h"
+#include "sl_train_gemm_map.h"
 
 #define LN_EPS     1e-5f
 #define GELU_SCALE 0.7978845608028654f /* sqrt(2 / pi) */
@@ -452,12 +453,6 @@ static const void *as_bf16(sl_train_cuda *g, const float *p, size_t n, int slot)
     return g->scratch_bf[slot];
 }
 
-/* Floats a row-major operand spans: count matrices of rows x cols with
- * leading dimension ld, stride apart. */
-static size_t span(size_t rows, size_t cols, size_t ld, long long stride, int count) {
-    return (size_t)(count - 1) * (size_t)stride + (rows - 1) * ld + cols;
-}
-
 /* As cblas_sgemm(CblasRowMajor, ...) count times over strided operands:
  * C (M, N) = alpha op(A) op(B) + beta C. cuBLAS is column-major, so it
  * computes C^T = op(B)^T op(A)^T with the operands swapped. */
@@ -465,20 +460,21 @@ static void mm(sl_train_cuda *g, int ta, int tb, size_t M, size_t N, size_t K, f
                const float *A, size_t lda, long long sa, const float *B, size_t ldb, long long sb,
                float beta, float *C, size_t ldc, long long sc, int count) {
     if (g->failed) return;
-    const void *a = A, *b = B;
+    sl_gemm_cm c = sl_gemm_row_to_col(ta, tb, M, N, K, A, lda, sa, B, ldb, sb);
+    const void *a = c.a, *b = c.b;
     cudaDataType_t ty = CUDA_R_32F;
     cublasComputeType_t ct = CUBLAS_COMPUTE_32F;
     if (g->precision == SL_TRAIN_CUDA_TF32) ct = CUBLAS_COMPUTE_32F_FAST_TF32;
     if (g->precision == SL_TRAIN_CUDA_BF16) {
         ty = CUDA_R_16BF;
-        a = as_bf16(g, A, span(ta ? K : M, ta ? M : K, lda, sa, count), 0);
-        b = as_bf16(g, B, span(tb ? N : K, tb ? K : N, ldb, sb, count), 1);
+        a = as_bf16(g, c.a, sl_gemm_span(tb ? N : K, tb ? K : N, ldb, sb, count), 0);
+        b = as_bf16(g, c.b, sl_gemm_span(ta ? K : M, ta ? M : K, lda, sa, count), 1);
     }
     ckb(g,
-        cublasGemmStridedBatchedEx(g->blas, tb ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                   ta ? CUBLAS_OP_T : CUBLAS_OP_N, (int)N, (int)M, (int)K, &alpha,
-                                   b, ty, (int)ldb, sb, a, ty, (int)lda, sa, &beta, C, CUDA_R_32F,
-                                   (int)ldc, sc, count, ct, CUBLAS_GEMM_DEFAULT),
+        cublasGemmStridedBatchedEx(
+            g->blas, c.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, c.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+            (int)c.m, (int)c.n, (int)c.k, &alpha, a, ty, (int)c.lda, c.stride_a, b, ty, (int)c.ldb,
+            c.stride_b, &beta, C, CUDA_R_32F, (int)ldc, sc, count, ct, CUBLAS_GEMM_DEFAULT),
         "cublasGemmStridedBatchedEx");
 }
 
