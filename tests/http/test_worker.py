@@ -280,11 +280,29 @@ class TestStartup(unittest.TestCase):
             for args, token in ((d, None), (d, "short"), (d + ["--port", "x"], WORKER_TOKEN),
                                 (d + ["--max-active", "0"], WORKER_TOKEN),
                                 (d + ["--nope", "1"], WORKER_TOKEN),
+                                (d + ["--device", "tpu"], WORKER_TOKEN),
                                 (d + ["--corpus", os.path.join(tmp, "missing")], WORKER_TOKEN),
                                 (d + ["--token-file", os.path.join(tmp, "missing")], None)):
                 p = self.run_serve(args, token)
                 self.assertEqual(p.returncode, 2, (args, p.stderr))
                 self.assertTrue(p.stderr, args)
+
+    def test_device_cuda_without_a_gpu_is_refused_with_the_reason(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = clean_env({"SPARSELAW_WORKER_TOKEN": WORKER_TOKEN})
+            p = subprocess.Popen([harness.TRAINER, "serve", "--port", "0", "--dir",
+                                  os.path.join(tmp, "runs"), "--device", "cuda"], env=env,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            try:
+                _, err = p.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.send_signal(signal.SIGTERM)
+                p.communicate(timeout=40)
+                self.skipTest("a GPU is here: the worker started on it")
+            self.assertEqual(p.returncode, 2, err)
+            # "built without CUDA", or the CUDA runtime's own reason
+            self.assertIn("--device cuda: ", err)
 
     def test_token_file(self):
         with tempfile.TemporaryDirectory() as tmp:
