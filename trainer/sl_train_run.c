@@ -698,8 +698,10 @@ static double evaluate(train_run *r) {
     return sum / (double)(r->val_windows / r->B);
 }
 
-/* Loads and checks the corpus, sizes the validation set and allocates the
- * model; on failure frees what it took and returns EUSAGE or ENOMEM. */
+/* Checks the device, loads and checks the corpus (the vocabulary resolved
+ * from it), sizes the validation set and allocates the model (and its
+ * device copy); on failure frees what it took and returns EDEVICE, EUSAGE
+ * or ENOMEM. */
 static sl_train_status run_setup(train_run *r, const sl_train_options *o, FILE *events, FILE *human,
                                  char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
@@ -894,6 +896,12 @@ static sl_train_status train_loop(train_run *r, const sl_train_hooks *hooks, cha
 
         int do_eval = r->step % r->eval_every == 0 || r->step == r->steps;
         if (do_eval) r->val = evaluate(r);
+        if (model_error(r)) {
+            snprintf(err, errlen, "CUDA failed evaluating after step %ld: %s", r->step,
+                     model_error(r));
+            status = SL_TRAIN_EDEVICE;
+            break;
+        }
         if (do_eval || r->step % r->log_every == 0) emit_progress(r, do_eval);
     }
     if (r->step > r->steps) r->step = r->steps;
