@@ -1,6 +1,8 @@
 #!/bin/sh
-# The device check of sparselaw-train on one CUDA GPU, in one command (under 8 minutes on an
-# H100/H200-class machine with the project's dependencies installed):
+# The device check of sparselaw-train on one CUDA GPU, in one command, under 8 minutes by
+# construction (no step starts or runs past BUDGET, 470 s; each is killed 10 s after its limit).
+# It needs the project's build dependencies (scripts/deps.sh build) and, for the PyTorch side,
+# a CUDA PyTorch:
 #
 #   bench/gpu_check.sh [BUILD_DIR] [OUT_JSON]        (default: build-gpu, gpu_check.json)
 #
