@@ -34,6 +34,7 @@
 #include "sl_log.h"
 #include "sl_secret.h"
 #include "sl_proto.h"
+#include "sl_train_cuda.h"
 #include "sl_train_run.h"
 
 #define PROG        "sparselaw-train serve"
@@ -49,11 +50,15 @@ typedef struct run {
     pid_t pid;
     int exited, status;
     int cancelled; /* DELETE sent SIGTERM: a second one would kill it at once */
+    int device;    /* where it trains: the protocol's device choice */
 } run;
 
 typedef struct serve {
     char dir[1024], corpus[1024], token[SL_SECRET_TOKEN_MAX + 1];
     unsigned max_active, threads;
+    int device;             /* serve --device (SL_TRAIN_DEVICE_*): where every run trains */
+    char device_name[16];   /* its name in the protocol's table */
+    sl_train_cuda_info gpu; /* on cuda, the GPU the runs train on */
     int devnull;
     volatile int stopping;
     pthread_mutex_t lock;
@@ -141,8 +146,8 @@ static run *new_slot(serve *s) {
 /* The trainer's argv from the body: the run protocol's options that a
  * trainer takes (grid, sweep and worker ones), checked against its table;
  * 0, or -1 with msg and the field in bad. */
-static int build_argv(serve *s, json_t *body, sl_proto_command *c, char *msg, size_t cap, char *bad,
-                      size_t badcap) {
+static int build_argv(serve *s, json_t *body, sl_proto_command *c, int *device, char *msg,
+                      size_t cap, char *bad, size_t badcap) {
     sl_proto_spec spec;
     sl_proto_spec_init(&spec);
     if (!json_is_object(body)) {
@@ -153,6 +158,12 @@ static int build_argv(serve *s, json_t *body, sl_proto_command *c, char *msg, si
     if (sl_proto_from_json(&spec, body, SL_PROTO_RUN | SL_PROTO_WORKER | SL_PROTO_FLAGGED, "", bad,
                            badcap, msg, cap) != 0)
         return -1;
+    /* A run trains where the body says, else where the worker does (serve
+     * --device); a device the machine lacks is the trainer's to refuse. */
+    if (!spec.given[SL_PROTO_DEVICE] && s->device != SL_TRAIN_DEVICE_CPU &&
+        sl_proto_set(&spec, SL_PROTO_DEVICE, s->device, NULL, msg, cap) != 0)
+        return -1;
+    *device = (int)spec.value[SL_PROTO_DEVICE];
     /* Concurrent runs share the cores instead of each taking them all; the
      * corpus is the worker's own path, never the client's. */
     sl_proto_command_build(&spec, "sparselaw-train", s->threads, s->corpus, c);
@@ -258,6 +269,9 @@ static json_t *run_json(const serve *s, const run *r) {
                           result ? result : json_null());
     json_object_set_new(j, "reason", reason[0] ? json_string(reason) : json_null());
     json_object_set_new(j, "started", json_boolean(log.started)); /* the trainer began */
+    char dev[16];
+    sl_proto_choice_name(sl_proto_option_at(SL_PROTO_DEVICE), r->device, dev, sizeof dev);
+    json_object_set_new(j, "device", json_string(dev));
     if (!strcmp(state, "failed")) {
         json_object_set_new(j, "failure", json_string(sl_proto_failure_name(failure)));
         /* Whether another try could pass: kept for workers' older clients. */
@@ -283,7 +297,8 @@ static enum MHD_Result handle_submit(serve *s, struct MHD_Connection *con, const
     sl_proto_command *c = malloc(sizeof *c);
     if (!c) abort();
     char msg[600], which[96];
-    if (build_argv(s, body, c, msg, sizeof msg, which, sizeof which) != 0) {
+    int device = SL_TRAIN_DEVICE_CPU;
+    if (build_argv(s, body, c, &device, msg, sizeof msg, which, sizeof which) != 0) {
         json_decref(body);
         free(c);
         return error(con, 400, "invalid_body", msg, which[0] ? which : NULL);
@@ -295,6 +310,7 @@ static enum MHD_Result handle_submit(serve *s, struct MHD_Connection *con, const
     int busy = s->stopping || active(s) >= s->max_active;
     if (!busy && (r = new_slot(s)) != NULL) {
         new_id(r->id);
+        r->device = device;
         if (start_run(s, r, c, msg, sizeof msg) != 0) {
             s->nruns--; /* new_slot's slot is the last one */
             pthread_mutex_unlock(&s->lock);
@@ -318,7 +334,10 @@ static enum MHD_Result handle_submit(serve *s, struct MHD_Connection *con, const
     sl_log_str(&l, "id", copy.id);
     sl_log_int(&l, "pid", copy.pid);
     sl_log_end(&l);
-    return reply(con, 201, json_pack("{s:s, s:s}", "id", copy.id, "state", "running"), NULL, 0);
+    return reply(
+        con, 201,
+        json_pack("{s:s, s:s, s:s}", "id", copy.id, "state", "running", "device", s->device_name),
+        NULL, 0);
 }
 
 static enum MHD_Result handle_run(serve *s, struct MHD_Connection *con, const char *method,
@@ -375,10 +394,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         reap(s);
         unsigned n = active(s);
         pthread_mutex_unlock(&s->lock);
-        return reply(con, 200,
-                     json_pack("{s:s, s:I, s:I}", "status", s->stopping ? "stopping" : "ok",
-                               "active", (json_int_t)n, "max_active", (json_int_t)s->max_active),
-                     NULL, 0);
+        json_t *h = json_pack("{s:s, s:I, s:I, s:s}", "status", s->stopping ? "stopping" : "ok",
+                              "active", (json_int_t)n, "max_active", (json_int_t)s->max_active,
+                              "device", s->device_name);
+        /* the GPU every run trains on, as the trainer's start event names it */
+        if (s->device == SL_TRAIN_DEVICE_CUDA)
+            json_object_set_new(
+                h, "gpu",
+                json_pack("{s:s, s:f}", "name", s->gpu.name, "memory_bytes", s->gpu.memory_bytes));
+        return reply(con, 200, h, NULL, 0);
     }
     int is_train = !strcmp(url, "/v1/train");
     int is_run = !strncmp(url, "/v1/train/", 10) && url[10] && !strchr(url + 10, '/');
@@ -408,15 +432,19 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 /* ------------------------------------------------------------ the worker */
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: sparselaw-train serve --port P [--bind ADDR] [--token-file F]\n"
-               "                             [--max-active N] [--corpus PATH] [--dir DIR]\n"
-               "Takes training runs over HTTP (POST /v1/train, GET and DELETE /v1/train/ID).\n"
-               "  --port P          TCP port; 0 picks a free one (8090)\n"
-               "  --bind ADDR       IPv4 or IPv6 address to listen on (127.0.0.1)\n"
-               "  --token-file F    bearer token file (else SPARSELAW_WORKER_TOKEN; required)\n"
-               "  --max-active N    runs at once; more are refused with 503 (1)\n"
-               "  --corpus PATH     the corpus every run trains on (the trainer's default)\n"
-               "  --dir DIR         where each run's JSON lines go (sparselaw-train-runs)\n");
+    fprintf(f,
+            "usage: sparselaw-train serve --port P [--bind ADDR] [--token-file F]\n"
+            "                             [--max-active N] [--corpus PATH] [--dir DIR]\n"
+            "                             [--device cpu|cuda]\n"
+            "Takes training runs over HTTP (POST /v1/train, GET and DELETE /v1/train/ID).\n"
+            "  --port P          TCP port; 0 picks a free one (8090)\n"
+            "  --bind ADDR       IPv4 or IPv6 address to listen on (127.0.0.1)\n"
+            "  --token-file F    bearer token file (else SPARSELAW_WORKER_TOKEN; required)\n"
+            "  --max-active N    runs at once; more are refused with 503 (1)\n"
+            "  --corpus PATH     the corpus every run trains on (the trainer's default)\n"
+            "  --dir DIR         where each run's JSON lines go (sparselaw-train-runs)\n"
+            "  --device D        where runs train unless they name a device: cpu, or\n"
+            "                    cuda (one GPU; refused at start when none can be used) (cpu)\n");
 }
 
 static int load_token(serve *s, const char *file, char *err, size_t cap) {
@@ -483,6 +511,16 @@ static int parse_flags(serve *s, int argc, char **argv, unsigned *port, const ch
             corpus = v;
         } else if (IS("--dir")) {
             dir = v;
+        } else if (IS("--device")) {
+            const sl_proto_option *dev = sl_proto_option_at(SL_PROTO_DEVICE);
+            int which = sl_proto_choice_index(dev, v, strlen(v));
+            if (which < 0) {
+                char what[64];
+                snprintf(err, cap, "--device: '%s' is not %s", v,
+                         sl_proto_describe(dev, what, sizeof what));
+                return -1;
+            }
+            s->device = which;
         } else {
             snprintf(err, cap, "unknown option '%s' (see serve --help)", a);
             return -1;
@@ -498,6 +536,13 @@ static int parse_flags(serve *s, int argc, char **argv, unsigned *port, const ch
     struct stat st;
     if (corpus[0] && stat(corpus, &st) != 0) { /* better now than in every run */
         snprintf(err, cap, "--corpus %s: %s", corpus, strerror(errno));
+        return -1;
+    }
+    sl_proto_choice_name(sl_proto_option_at(SL_PROTO_DEVICE), s->device, s->device_name,
+                         sizeof s->device_name);
+    char why[256];
+    if (s->device == SL_TRAIN_DEVICE_CUDA && sl_train_cuda_probe(&s->gpu, why, sizeof why) != 0) {
+        snprintf(err, cap, "--device cuda: %s", why);
         return -1;
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {

@@ -528,8 +528,8 @@ class TestWorkerBackend(Base):
         self.assert_no_backend(sweep_body("calib-no-worker", backend="worker"))
 
     def test_a_run_the_worker_refuses_is_not_retried(self):
-        # The protocol's device option reaches the worker's trainer, which
-        # computes on the CPU only: refused, by the worker's class, at once.
+        # The protocol's device option reaches the worker's trainer, which has
+        # no usable GPU here: refused, by the worker's class, at once.
         tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-worker-refused-")
         port = free_port()
         token_file = os.path.join(tmp, "worker-token")
