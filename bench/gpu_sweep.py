@@ -127,7 +127,8 @@ def main():
         wait_healthy(sport, server, "sparselawd")
         body = {"law": "gpu-calibration", "backend": "worker",
                 "grid": TINY_GRID if a.tiny else GPU_GRID,
-                "trainer": TINY_TRAINER if a.tiny else GPU_TRAINER}
+                # the sweep names its device: the protocol's size limits are the device's
+                "trainer": dict(TINY_TRAINER if a.tiny else GPU_TRAINER, device=a.device)}
         status, s = request(sport, "POST", "/v1/sweeps", token, body)
         if status != 202:
             raise RuntimeError("POST /v1/sweeps answered %d: %s" % (status, json.dumps(s)[:500]))
