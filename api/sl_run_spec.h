@@ -7,6 +7,7 @@
 #ifndef SL_RUN_SPEC_H
 #define SL_RUN_SPEC_H
 
+#include "sl_profile.h"
 #include "sl_proto.h"
 
 /* The backends a sweep may name. */
@@ -38,6 +39,9 @@ typedef struct sl_run_spec {
     long long tokens;
     long long seed;
     sl_trainer_options trainer;
+    char profile[SL_PROFILE_NAME_MAX + 1]; /* the operator's trainer profile; "" for
+                                              sparselaw-train */
+    sl_device device;                      /* what the run needs */
 } sl_run_spec;
 
 /* The whole run spec in the protocol's terms (the grid point's coordinates

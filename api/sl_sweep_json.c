@@ -235,8 +235,50 @@ static int decode_fit(json_t *fit, sl_sweep_request *out, sl_error *err) {
     return 0;
 }
 
+/* Which trainer runs the sweep and on what: a profile name (checked against
+ * the server's profiles later), the device and how many, and strict. */
+static int decode_target(json_t *body, sl_sweep_request *out, sl_error *err) {
+    json_t *profile = json_object_get(body, "profile");
+    if (profile) {
+        if (!sl_profile_name_valid(json_string_value(profile)))
+            return sl_error_set(err, SL_ERR_INVALID_BODY, "profile",
+                                "profile must name one of the server's trainer profiles (1 to "
+                                "%d of a-z, 0-9, '_' and '-', starting with a letter)",
+                                SL_PROFILE_NAME_MAX);
+        snprintf(out->profile, sizeof out->profile, "%s", json_string_value(profile));
+    }
+    json_t *device = json_object_get(body, "device");
+    /* The protocol's trainer.device says the same: either asks for CUDA. */
+    int trainer_cuda =
+        out->trainer.given[SL_PROTO_DEVICE] && out->trainer.value[SL_PROTO_DEVICE] == 1;
+    const char *d = device ? json_string_value(device) : trainer_cuda ? "cuda" : "cpu";
+    if (!d || (strcmp(d, "cpu") && strcmp(d, "cuda")))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "device",
+                            "device must be \"cpu\" or \"cuda\"");
+    if (trainer_cuda && !strcmp(d, "cpu"))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "device",
+                            "device is \"cpu\" but trainer.device is \"cuda\"");
+    char why[200];
+    if (!strcmp(d, "cuda") &&
+        sl_proto_set(&out->trainer, SL_PROTO_DEVICE, 1, "trainer.device", why, sizeof why) != 0)
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "device", "%s", why);
+    long long count;
+    if (take_int(body, "", "device_count", 1, SL_PROFILE_MAX_DEVICES, 0, 1, &count, err)) return -1;
+    if (!strcmp(d, "cpu") && json_object_get(body, "device_count"))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "device_count",
+                            "device_count goes with \"device\": \"cuda\"");
+    out->device = !strcmp(d, "cuda") ? (sl_device){SL_DEVICE_CUDA, (unsigned)count}
+                                     : (sl_device){SL_DEVICE_CPU, 0};
+    json_t *strict = json_object_get(body, "strict");
+    if (strict && !json_is_boolean(strict))
+        return sl_error_set(err, SL_ERR_INVALID_BODY, "strict", "strict must be true or false");
+    out->strict = json_is_true(strict);
+    return 0;
+}
+
 int sl_sweep_request_decode(json_t *body, sl_sweep_request *out, sl_error *err) {
-    static const char *const keys[] = {"law", "backend", "grid", "trainer", "max_attempts", "fit"};
+    static const char *const keys[] = {"law", "backend", "grid",   "trainer",      "max_attempts",
+                                       "fit", "profile", "device", "device_count", "strict"};
     static const char *const grid_keys[] = {"sizes", "sparsities", "patterns", "tokens", "seeds"};
     memset(out, 0, sizeof *out);
     if (!json_is_object(body))
@@ -250,6 +292,7 @@ int sl_sweep_request_decode(json_t *body, sl_sweep_request *out, sl_error *err) 
     snprintf(out->law, sizeof out->law, "%s", json_string_value(law));
     json_t *backend = json_object_get(body, "backend");
     out->backend = SL_BACKEND_LOCAL;
+    out->backend_given = backend != NULL;
     if (backend) {
         if (sl_backend_kind_parse(json_string_value(backend), &out->backend) != 0)
             return sl_error_set(err, SL_ERR_INVALID_BODY, "backend",
@@ -269,8 +312,10 @@ int sl_sweep_request_decode(json_t *body, sl_sweep_request *out, sl_error *err) 
         decode_trainer(json_object_get(body, "trainer"), out, err) || check_memory(out, err) ||
         take_int(body, "", "max_attempts", 1, SL_SWEEP_MAX_ATTEMPTS, 0, SL_SWEEP_DEFAULT_ATTEMPTS,
                  &attempts, err) ||
-        decode_fit(json_object_get(body, "fit"), out, err))
+        decode_fit(json_object_get(body, "fit"), out, err) || decode_target(body, out, err)) {
+        sl_sweep_request_free(out);
         return -1;
+    }
     out->max_attempts = (unsigned)attempts;
     size_t n = sl_sweep_points(out, NULL, 0);
     if (n > SL_SWEEP_MAX_POINTS) {
@@ -317,6 +362,12 @@ json_t *sl_sweep_request_json(const sl_sweep_request *req) {
     /* An empty list is left out, as the client did: the request must decode
      * again as it is returned, and the decoder takes a list of 1 or more. */
     json_t *grid = json_object_get(out, "grid");
+    if (req->profile[0]) json_object_set_new(out, "profile", json_string(req->profile));
+    json_object_set_new(out, "device",
+                        json_string(req->device.kind == SL_DEVICE_CUDA ? "cuda" : "cpu"));
+    if (req->device.kind == SL_DEVICE_CUDA)
+        json_object_set_new(out, "device_count", json_integer(req->device.count));
+    json_object_set_new(out, "strict", json_boolean(req->strict));
     if (req->nsparsities) json_object_set(grid, "sparsities", sp);
     if (req->npatterns) json_object_set(grid, "patterns", pa);
     json_decref(sp);
@@ -399,6 +450,8 @@ size_t sl_sweep_points(const sl_sweep_request *req, sl_run_spec *out, size_t cap
                     p->tokens = req->tokens[g.token[t]];
                     p->seed = req->seeds[g.seed[k]];
                     p->trainer = req->trainer;
+                    memcpy(p->profile, req->profile, sizeof p->profile);
+                    p->device = req->device;
                 }
     return g.nsize * g.nkind * g.ntoken * g.nseed;
 }
@@ -427,11 +480,19 @@ void sl_run_spec_key(const sl_run_spec *spec, char *buf, size_t cap) {
 
 json_t *sl_run_spec_json(const sl_run_spec *spec) {
     char pattern[16];
-    return json_pack("{s:i, s:i, s:i, s:f, s:s, s:I, s:I, s:o}", "layers", (int)spec->size.layers,
-                     "width", (int)spec->size.width, "heads", (int)spec->size.heads, "sparsity",
-                     spec->sparsity, "pattern", sl_run_spec_pattern(spec, pattern, sizeof pattern),
-                     "tokens", (json_int_t)spec->tokens, "seed", (json_int_t)spec->seed, "trainer",
-                     trainer_json(&spec->trainer));
+    json_t *j =
+        json_pack("{s:i, s:i, s:i, s:f, s:s, s:I, s:I, s:o}", "layers", (int)spec->size.layers,
+                  "width", (int)spec->size.width, "heads", (int)spec->size.heads, "sparsity",
+                  spec->sparsity, "pattern", sl_run_spec_pattern(spec, pattern, sizeof pattern),
+                  "tokens", (json_int_t)spec->tokens, "seed", (json_int_t)spec->seed, "trainer",
+                  trainer_json(&spec->trainer));
+    /* Left out for sparselaw-train on the CPU: a spec stored before profiles reads the same. */
+    if (spec->profile[0]) json_object_set_new(j, "profile", json_string(spec->profile));
+    if (spec->device.kind == SL_DEVICE_CUDA) {
+        json_object_set_new(j, "device", json_string("cuda"));
+        json_object_set_new(j, "device_count", json_integer(spec->device.count));
+    }
+    return j;
 }
 
 int sl_run_spec_decode(json_t *j, sl_run_spec *out, sl_error *err) {
@@ -452,6 +513,11 @@ int sl_run_spec_decode(json_t *j, sl_run_spec *out, sl_error *err) {
     json_t *body = json_pack("{s:s, s:o}", "law", "run", "grid", grid);
     json_t *trainer = json_object_get(j, "trainer");
     if (body && trainer) json_object_set(body, "trainer", trainer);
+    static const char *const target[] = {"profile", "device", "device_count"};
+    for (size_t i = 0; body && i < sizeof target / sizeof target[0]; i++) {
+        json_t *v = json_object_get(j, target[i]);
+        if (v) json_object_set(body, target[i], v);
+    }
     sl_sweep_request req;
     int rc = body ? sl_sweep_request_decode(body, &req, err) : -1;
     json_decref(body);

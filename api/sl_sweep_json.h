@@ -41,13 +41,20 @@ typedef struct sl_sweep_request {
     sl_trainer_options trainer;
     unsigned max_attempts;
     json_t *fit; /* the fit's options {loss?, seed?, starts?, bootstrap?, holdout?}; owned */
+    char profile[SL_PROFILE_NAME_MAX + 1]; /* "" for sparselaw-train */
+    sl_device device;                      /* what each run needs: cpu, or cuda x count */
+    int backend_given;                     /* 0: the server picks one that can run it */
+    int strict;                            /* a grid that cannot identify the law is refused */
 } sl_sweep_request;
 
 /* {"law", "backend"?: "local", "grid": {"sizes": [{layers, width, heads}],
  *  "sparsities"?: [S], "patterns"?: ["n:m"], "tokens": [D], "seeds"?: [k]},
  *  "trainer"?: {the protocol's sweep options: context?, batch?, lr?, ...},
- *  "max_attempts"?, "fit"?: {...}}. At least one sparsity or pattern; seeds
- * default to [1]. 400 invalid_body naming the field on any problem. */
+ *  "max_attempts"?, "fit"?: {...}, "profile"?: NAME, "device"?: "cpu" | "cuda",
+ *  "device_count"?: N, "strict"?: bool}. At least one sparsity or pattern;
+ * seeds default to [1]. Without "backend" the server routes the sweep
+ * (backend_given 0; backend local until then). 400 invalid_body naming the
+ * field on any problem. */
 int sl_sweep_request_decode(json_t *body, sl_sweep_request *out, sl_error *err);
 /* The request with defaults filled in: what the sweep stores and reports. */
 json_t *sl_sweep_request_json(const sl_sweep_request *req);

@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#define SL_TABLE_MAX_COLS 8
+#define SL_TABLE_MAX_COLS 16
 
 typedef struct sl_table {
     const char *label_col; /* optional text column written first; NULL if none */

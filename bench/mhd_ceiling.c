@@ -2,7 +2,9 @@
  * mhd_ceiling - the fastest answer libmicrohttpd can give with sparselawd's
  * daemon setup: the same flags and options as server/sl_http.c
  * sl_http_start(), the same thread pool size, and one fixed JSON body
- * (a real optimal-sparsity answer, 1425 bytes) for every request. Whatever
+ * (a real optimal-sparsity answer, 1425 bytes) for every request, with
+ * the ETag, Cache-Control and Vary a query answer carries (and the 304 of
+ * a request with If-None-Match: no body, those headers). Whatever
  * sparselawd serves below this server's rate is the cost of sparselaw's own
  * work (routing, SQLite, the law, JSON, logging, metrics).
  *
@@ -69,12 +71,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         return MHD_YES;
     }
     /* A fresh response per request, as a real handler must build one; the
-     * body itself is static, so nothing is copied or freed. */
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        sizeof body - 1, (void *)(uintptr_t)body, MHD_RESPMEM_PERSISTENT);
+     * body itself is static, so nothing is copied or freed. With
+     * If-None-Match (whatever it holds) the answer is sparselawd's 304:
+     * no body, the same headers. */
+    int not_modified =
+        MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH) != NULL;
+    struct MHD_Response *resp =
+        not_modified
+            ? MHD_create_response_from_buffer(0, (void *)(uintptr_t) "", MHD_RESPMEM_PERSISTENT)
+            : MHD_create_response_from_buffer(sizeof body - 1, (void *)(uintptr_t)body,
+                                              MHD_RESPMEM_PERSISTENT);
     if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    enum MHD_Result ok = MHD_queue_response(con, MHD_HTTP_OK, resp);
+    if (!not_modified)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    /* sparselawd's cache headers on a query answer */
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, "\"1cd9a9ac994860ac6b142cf95d791c0d\"");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT);
+    enum MHD_Result ok =
+        MHD_queue_response(con, not_modified ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return ok;
 }

@@ -22,6 +22,10 @@ static int reserve(sl_buf *b, size_t n) {
     return 0;
 }
 
+int sl_buf_reserve(sl_buf *b, size_t n) {
+    return reserve(b, n);
+}
+
 int sl_buf_add(sl_buf *b, const void *p, size_t n) {
     if (reserve(b, n) != 0) return -1;
     if (n) memcpy(b->data + b->len, p, n);

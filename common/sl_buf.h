@@ -22,6 +22,8 @@ typedef struct sl_buf {
 
 /* 0, or -1 when the limit would be passed or memory is out (buffer unchanged). */
 int sl_buf_add(sl_buf *b, const void *p, size_t n) __attribute__((warn_unused_result));
+/* Room for n more bytes without growing again (0, or -1 as sl_buf_add). */
+int sl_buf_reserve(sl_buf *b, size_t n) __attribute__((warn_unused_result));
 int sl_buf_adds(sl_buf *b, const char *s) __attribute__((warn_unused_result));
 int sl_buf_addf(sl_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), warn_unused_result));

@@ -33,6 +33,27 @@ static int put_string(sl_log_line *l, const char *s, int cut_ok) {
     if (put(l, "\"", 1) != 0) return -1;
     size_t n = strlen(s);
     for (size_t i = 0; i < n;) {
+        /* a run of printable ASCII (most of every line) in one copy */
+        size_t run = i;
+        while (run < n && s[run] >= 0x20 && s[run] < 0x7f && s[run] != '"' && s[run] != '\\')
+            run++;
+        if (run > i) {
+            if (l->len + (run - i) + 1 > sizeof l->buf - RESERVE) {
+                if (!cut_ok) return -1;
+                size_t limit = sizeof l->buf - RESERVE; /* as much as fits, then cut */
+                run = i + (l->len + 1 < limit ? limit - 1 - l->len : 0);
+                memcpy(l->buf + l->len, s + i, run - i);
+                l->len += run - i;
+                memcpy(l->buf + l->len, "...\"", 4); /* inside RESERVE */
+                l->len += 4;
+                l->full = 1;
+                return 0;
+            }
+            memcpy(l->buf + l->len, s + i, run - i);
+            l->len += run - i;
+            i = run;
+            continue;
+        }
         const unsigned char c = (unsigned char)s[i];
         char esc[8];
         size_t k = sl_text_utf8_len(s + i, n - i), w;

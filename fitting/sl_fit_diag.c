@@ -313,12 +313,12 @@ static void judge_intervals(const sl_fit_result *res, sl_fit_diag *d) {
         double dec = lo > 0 && hi > 0 ? log10(hi / lo) : (double)INFINITY;
         if (dec > SL_FIT_UNIDENTIFIED_DECADES)
             add_reason(d, "interval_unbounded", SL_FIT_VERDICT_UNIDENTIFIED,
-                       "the %.0f %% bootstrap interval of %s spans %.3g decades (%.3g to %.3g): "
+                       "the %.0f %% bootstrap interval of %s spans %.1f decades (%.3g to %.3g): "
                        "%s is not determined by the data",
                        100 * res->level, sl_law_coef_names[k], dec, lo, hi, sl_law_coef_names[k]);
         else if (dec > SL_FIT_WEAK_DECADES)
             add_reason(d, "interval_wide", SL_FIT_VERDICT_WEAK,
-                       "the %.0f %% bootstrap interval of %s spans %.2g decades (%.3g to %.3g): "
+                       "the %.0f %% bootstrap interval of %s spans %.1f decades (%.3g to %.3g): "
                        "%s is weakly determined, and predictions that lean on it are uncertain",
                        100 * res->level, sl_law_coef_names[k], dec, lo, hi, sl_law_coef_names[k]);
     }
@@ -357,10 +357,13 @@ static void judge_profile(const sl_fit_diag *dd, const sl_fit_profile *p, double
     }
     if (p->s_opt_upper - p->s_opt_lower > SL_FIT_WEAK_SOPT_SPREAD)
         add_reason(d, "s_opt_depends", SL_FIT_VERDICT_WEAK,
-                   "S_opt at the reference query (nonzeros %.3g, dense data %.3g) moves from "
-                   "%.2f to %.2f along the profile of %s: a decision there depends on %s, which "
-                   "the data do not pin down",
-                   dd->ref_nonzeros, dd->ref_data, p->s_opt_lower, p->s_opt_upper, name, name);
+                   "S_opt at the reference query (%.3g non-zero parameters, a dense budget of "
+                   "%.3g %s) moves from %.2f to %.2f along the profile of %s: a decision there "
+                   "depends on %s, which the data do not pin down",
+                   dd->ref_nonzeros, dd->ref_data, dd->data_unit ? dd->data_unit : "data units",
+                   p->s_opt_lower, p->s_opt_upper, name, name);
+    for (size_t i = 0; i < d->nreasons; i++) /* one such reason says it */
+        if (strcmp(d->reasons[i].code, "better_optimum") == 0) return;
     for (size_t i = 0; i < p->npoints; i++)
         if (p->objective[i] < dd->objective - 1e-9 * fabs(dd->objective) - 1e-15) {
             add_reason(d, "better_optimum", SL_FIT_VERDICT_WEAK,
@@ -451,6 +454,7 @@ int sl_fit_diagnose(const sl_fit_row *rows, size_t n, const sl_fit_options *opt,
     out->ref_nonzeros = dopt && dopt->ref_nonzeros > 0 ? dopt->ref_nonzeros : max_n;
     out->ref_data =
         dopt && dopt->ref_data > 0 ? dopt->ref_data : SL_FIT_DIAG_REFERENCE_DATA_FACTOR * max_d;
+    out->data_unit = dopt && dopt->data_unit ? dopt->data_unit : "data units";
     out->ref_s_opt = s_opt_of(&res->law, out->ref_nonzeros, out->ref_data);
     out->ref_lower = out->ref_upper = (double)NAN;
     if (res->n_draws) {

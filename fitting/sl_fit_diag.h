@@ -115,6 +115,7 @@ typedef struct sl_fit_diag {
     double tolerance;
     double level;
     double ref_nonzeros, ref_data; /* the reference query (data as D_dense) */
+    const char *data_unit;         /* of ref_data, for the sentences */
     double ref_s_opt;              /* S_opt there under the fitted law */
     double ref_lower, ref_upper;   /* its bootstrap percentile interval; NaN without draws */
     sl_fit_profile profiles[SL_FIT_PROFILES];
@@ -127,6 +128,7 @@ typedef struct sl_fit_diag {
 typedef struct sl_fit_diag_options {
     double ref_nonzeros, ref_data; /* 0: the default reference query */
     int no_profiles;               /* skip the refits (tests, benchmarks) */
+    const char *data_unit;         /* D's unit in the sentences; NULL: "data units" */
 } sl_fit_diag_options;
 
 /* Diagnoses res, the result of sl_fit(rows, n, opt): fills *out. The

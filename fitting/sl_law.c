@@ -222,6 +222,53 @@ static double numeric_optimum(const sl_law *law, const sl_cost *cost, double n, 
     return x < 0 ? 0 : x > max_s ? max_s : x;
 }
 
+/* The gmp optimum without a grid or a minimiser: with x = 1 - S = e^u and
+ * k = mean_density(S = 1) in (0, 1], df/dx has the sign of
+ *     phi(u) = c0 + (b_s + b_d) u + (1 - b_d) log(k + (1 - k) e^u),
+ *     c0 = log(A b_s) - log(B b_d k),
+ * which increases with u (budget_df), so its one zero is the optimum;
+ * Newton steps on it, kept inside a bracket that bisects when a step
+ * leaves it, find it in a handful of steps. -1 when it does not apply
+ * (k <= 0) or settles nowhere; numeric_optimum then decides. */
+static int gmp_optimum(const sl_law *law, const sl_cost *cost, double n, double d_dense,
+                       double max_s, double *s) {
+    double k = sl_cost_mean_density(cost, 1.0);
+    if (!(k > 0 && k <= 1) || max_s == 0) return -1;
+    double log_a = log(law->a_s) - law->b_n * log(n);
+    double log_b = law->b_d * (log(law->a_d) - log(d_dense));
+    double c0 = log_a + log(law->b_s) - log_b - log(law->b_d * k);
+    double bsd = law->b_s + law->b_d, w = 1 - law->b_d;
+    if (!isfinite(c0)) return -1;
+    if (c0 <= 0) { /* phi(0) <= 0: f falls all the way to S = 0 */
+        *s = 0;
+        return 0;
+    }
+    double lo = log1p(-max_s), hi = 0;
+    double plo = c0 + bsd * lo + w * log(k + (1 - k) * exp(lo));
+    if (plo >= 0) { /* rising from the densest end: the sparsest allowed */
+        *s = max_s;
+        return 0;
+    }
+    double u = fmin(fmax(-c0 / bsd, lo), hi);
+    for (int it = 0; it < 100; it++) {
+        double e = exp(u), g = k + (1 - k) * e;
+        double phi = c0 + bsd * u + w * log(g);
+        if (phi < 0)
+            lo = u;
+        else
+            hi = u;
+        double dphi = bsd + w * (1 - k) * e / g;
+        double next = u - phi / dphi;
+        if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+        if (fabs(next - u) <= 2 * DBL_EPSILON * fmax(1, fabs(u)) || hi - lo <= 4 * DBL_EPSILON) {
+            *s = fmin(fmax(-expm1(next), 0), max_s);
+            return 0;
+        }
+        u = next;
+    }
+    return -1;
+}
+
 int sl_law_optimal_sparsity(const sl_law *law, const sl_cost *cost, double n, double d_dense,
                             double max_sparsity, sl_law_optimum *out) {
     if (!out || !budget_args_ok(law, cost, n, d_dense) || !sparsity_ok(max_sparsity))
@@ -237,7 +284,7 @@ int sl_law_optimal_sparsity(const sl_law *law, const sl_cost *cost, double n, do
         double x = exp(lx);
         s = x >= 1 ? 0 : 1 - x;
         if (s > max_sparsity) s = max_sparsity;
-    } else {
+    } else if (gmp_optimum(law, cost, n, d_dense, max_sparsity, &s) != 0) {
         s = numeric_optimum(law, cost, n, d_dense, max_sparsity);
     }
     fill_optimum(law, cost, n, d_dense, s, out);

@@ -8,6 +8,7 @@
 #   scripts/deps.sh e2e      build + test dependencies and the browser tests' (Chromium, Node.js)
 #   scripts/deps.sh slurm    a real single-node Slurm for the Slurm backend's tests (scripts/slurm.sh)
 #   scripts/deps.sh fuzz     build dependencies and clang's libFuzzer, for tests/fuzz/run.sh
+#   scripts/deps.sh torch    build + test dependencies and PyTorch, for examples/torch_trainer.py
 set -eu
 
 build_pkgs="build-essential cmake pkg-config curl ca-certificates \
@@ -20,6 +21,8 @@ e2e_pkgs="chromium fonts-dejavu-core"
 slurm_pkgs="slurm-wlm slurmrestd slurm-wlm-jwt-plugin munge curl"
 # libclang-rt-14-dev: libFuzzer and the sanitizer runtimes clang links in.
 fuzz_pkgs="clang-14 libclang-rt-14-dev"
+# Debian's PyTorch (CPU here; the example trainer uses CUDA where the build has it).
+torch_pkgs="python3-torch python3-numpy"
 runtime_pkgs="libmicrohttpd12 libjansson4 libgsl27 libsqlite3-0 libcurl4 libopenblas0-openmp \
 libgomp1 curl ca-certificates"
 
@@ -31,7 +34,8 @@ case "${1:-build}" in
   serve) want=$build_pkgs ;;
   e2e) want="$build_pkgs $e2e_pkgs" ;;
   fuzz) want="$build_pkgs $fuzz_pkgs" ;;
-  *) echo "usage: $0 [build|serve|runtime|bench|e2e|slurm|fuzz]" >&2; exit 2 ;;
+  torch) want="$build_pkgs $torch_pkgs" ;;
+  *) echo "usage: $0 [build|serve|runtime|bench|e2e|slurm|fuzz|torch]" >&2; exit 2 ;;
 esac
 case "${1:-build}" in
   serve|e2e)

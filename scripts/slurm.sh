@@ -165,10 +165,14 @@ SchedulerParameters=batch_sched_delay=0
 MinJobAge=600
 ReturnToService=2
 MpiDefault=none
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus State=UNKNOWN
+GresTypes=gpu
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
-  chmod 644 "$D/etc/slurm.conf"
+  # One GPU that is /dev/null (Slurm drops a GPU without a device file): jobs that ask for
+  # --gres=gpu:1 are scheduled and run here, so a CUDA sweep is routed through Slurm in tests.
+  echo "Name=gpu File=/dev/null" >"$D/etc/gres.conf"
+  chmod 644 "$D/etc/slurm.conf" "$D/etc/gres.conf"
   # slurmrestd runs as slurm: every directory above D must let it through.
   if ! runuser -u slurm -- test -r "$D/etc/slurm.conf"; then
     die "user slurm cannot read $D/etc/slurm.conf: make every directory above $D searchable (chmod o+x)"

@@ -5,6 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh e2e
+scripts/deps.sh torch  # tests/http/test_profiles.py trains examples/torch_trainer.py
 # The browser tests' npm packages, exactly as locked.
 npm ci --no-audit --no-fund --loglevel=error
 dir=${1:-build}

@@ -53,8 +53,10 @@ static sl_backend *worker_backend(const sl_config *cfg, char *err, size_t errcap
                  "SPARSELAW_WORKER_TOKEN");
         return NULL;
     }
-    return sl_backend_worker_new(cfg->worker_url, token, cfg->worker_runs, cfg->worker_lost_after,
-                                 err, errcap);
+    sl_backend *b = sl_backend_worker_new(cfg->worker_url, token, cfg->worker_runs,
+                                          cfg->worker_lost_after, err, errcap);
+    if (b) sl_backend_worker_set_gflops(b, cfg->worker_gflops);
+    return b;
 }
 
 /* The Slurm backend of --slurm-url, with its JWT from --slurm-jwt-file or
@@ -75,6 +77,12 @@ static sl_backend *slurm_backend(const sl_config *cfg, char *err, size_t errcap)
         .max_active = cfg->slurm_runs,
         .time_limit = cfg->slurm_time_limit,
         .lost_after = cfg->slurm_lost_after,
+        .profiles = cfg->profiles,
+        .nprofiles = cfg->nprofiles,
+        .gpus = cfg->slurm_gpus,
+        .partition = cfg->slurm_partition,
+        .account = cfg->slurm_account,
+        .gflops = cfg->slurm_gflops,
     };
     return sl_backend_slurm_new(&o, err, errcap);
 }
@@ -143,6 +151,8 @@ static int make_backends(service *s, char *err, size_t errcap) {
     sl_backend *local = sl_backend_local_new(s->cfg.trainer, s->cfg.corpus, run_dir,
                                              s->cfg.local_runs, err, errcap);
     if (!local) return -1;
+    sl_backend_local_set_profiles(local, s->cfg.profiles, s->cfg.nprofiles, &s->cfg.local_dev,
+                                  s->cfg.local_gflops);
     s->backends[s->nbackends++] = local;
     char why[1200];
     if (sl_backend_local_corpus_check(s->cfg.corpus, why, sizeof why) != 0)

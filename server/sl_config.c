@@ -139,6 +139,20 @@ static const option_def options[] = {
      "this server's URL as Slurm jobs reach it, to post results (default http://BIND:PORT)"},
     {"--local-runs", "SPARSELAW_LOCAL_RUNS", OPT_UINT, FIELD(local_runs), 1, 256, NUMBER(1),
      "local training runs at once"},
+    {"--local-device", "SPARSELAW_LOCAL_DEVICE", OPT_STRING, FIELD(local_device), 0, 0, TEXT("cpu"),
+     "what local runs may use: cpu, or cuda:N for N CUDA devices on this machine"},
+    {"--local-gflops", "SPARSELAW_LOCAL_GFLOPS", OPT_UINT, FIELD(local_gflops), 0, 100000000,
+     NUMBER(0), "GFLOP/s of one local run, for sweep estimates (0: measured from runs only)"},
+    {"--worker-gflops", "SPARSELAW_WORKER_GFLOPS", OPT_UINT, FIELD(worker_gflops), 0, 100000000,
+     NUMBER(0), "GFLOP/s of one worker run, for sweep estimates (0: measured from runs only)"},
+    {"--slurm-gflops", "SPARSELAW_SLURM_GFLOPS", OPT_UINT, FIELD(slurm_gflops), 0, 100000000,
+     NUMBER(0), "GFLOP/s of one Slurm job, for sweep estimates (0: measured from runs only)"},
+    {"--slurm-gpus", "SPARSELAW_SLURM_GPUS", OPT_UINT, FIELD(slurm_gpus), 0, 64, NUMBER(0),
+     "GPUs a Slurm job may ask for (--gres=gpu:N); 0: Slurm takes no CUDA sweeps"},
+    {"--slurm-partition", "SPARSELAW_SLURM_PARTITION", OPT_STRING, FIELD(slurm_partition), 0, 0,
+     NONE, "partition of Slurm jobs (Slurm's default when unset)"},
+    {"--slurm-account", "SPARSELAW_SLURM_ACCOUNT", OPT_STRING, FIELD(slurm_account), 0, 0, NONE,
+     "account Slurm jobs are charged to (the user's default when unset)"},
     {"--routes", NULL, OPT_FLAG, FIELD(print_routes), 0, 0, NONE,
      "print the route table as JSON and exit"},
 };
@@ -195,6 +209,8 @@ static void usage(FILE *f) {
                "or a line `port = 8080` of the --config file (the flag without its dashes; a\n"
                "`#` at the start or after a blank starts a comment). Precedence:\n"
                "flag > environment > config file > default.\n"
+               "A config file line `[profile NAME]` starts a trainer profile: the lines after it\n"
+               "(argv, dir, env, backends, device) declare a trainer sweeps may name.\n"
                "--options-json prints this table as JSON.\n\n");
     for (size_t i = 0; i < NOPTIONS; i++) {
         char dflt[1100];
@@ -303,14 +319,56 @@ static void cut_comment(char *s) {
         }
 }
 
-/* One line of a config file: blank, a comment, or `key = value`. where is
- * FILE:LINE; first[i] is the line that set options[i] (0: none yet). */
+/* The end of the profile section being read, if one is: checks it. */
+static int end_profile(sl_config *cfg, int *in_profile, const char *where) {
+    char why[400];
+    if (!*in_profile) return 0;
+    *in_profile = 0;
+    if (sl_profile_end(&cfg->profiles[cfg->nprofiles - 1], why, sizeof why) == 0) return 0;
+    fprintf(stderr, "sparselawd: %s: %s\n", where, why);
+    return -1;
+}
+
+/* A `[profile NAME]` line: the lines after it, up to the next header, set
+ * that trainer profile (sl_profile.h). 1 when line was a header, 0 when it
+ * was none, -1 on a problem. */
+static int apply_header(sl_config *cfg, const char *line, const char *where, int *in_profile) {
+    char name[64], why[400];
+    int h = sl_profile_header(line, name, sizeof name, why, sizeof why);
+    if (h == 0) return 0;
+    if (h < 0 || end_profile(cfg, in_profile, where) != 0) {
+        if (h < 0) fprintf(stderr, "sparselawd: %s: %s\n", where, why);
+        return -1;
+    }
+    if (cfg->nprofiles == SL_PROFILE_MAX) {
+        fprintf(stderr, "sparselawd: %s: more than %d profiles\n", where, SL_PROFILE_MAX);
+        return -1;
+    }
+    if (sl_profile_find(cfg->profiles, cfg->nprofiles, name)) {
+        fprintf(stderr, "sparselawd: %s: profile %s is declared twice\n", where, name);
+        return -1;
+    }
+    if (sl_profile_begin(&cfg->profiles[cfg->nprofiles], name, why, sizeof why) != 0) {
+        fprintf(stderr, "sparselawd: %s: %s\n", where, why);
+        return -1;
+    }
+    cfg->nprofiles++;
+    *in_profile = 1;
+    return 1;
+}
+
+/* One line of a config file: blank, a comment, a `[profile NAME]` header or
+ * `key = value` (of the option table, or of the profile section it is in).
+ * where is FILE:LINE; first[i] is the line that set options[i] (0: none
+ * yet). */
 static int apply_line(sl_config *cfg, char *line, const char *where, unsigned lineno,
-                      unsigned *first) {
+                      unsigned *first, int *in_profile) {
     cut_comment(line);
     sl_text_trim_end(line);
     char *key = skip_blanks(line);
     if (!*key) return 0;
+    int header = apply_header(cfg, key, where, in_profile);
+    if (header != 0) return header < 0 ? -1 : 0;
     char *eq = strchr(key, '=');
     if (!eq) {
         fprintf(stderr, "sparselawd: %s: '%s' is not `key = value` (no '=')\n", where, key);
@@ -321,6 +379,13 @@ static int apply_line(sl_config *cfg, char *line, const char *where, unsigned li
     char *value = skip_blanks(eq + 1);
     if (!*key) {
         fprintf(stderr, "sparselawd: %s: no key before '='\n", where);
+        return -1;
+    }
+    if (*in_profile) {
+        char why[400];
+        if (sl_profile_set(&cfg->profiles[cfg->nprofiles - 1], key, value, why, sizeof why) == 0)
+            return 0;
+        fprintf(stderr, "sparselawd: %s: %s\n", where, why);
         return -1;
     }
     const option_def *o = NULL;
@@ -359,19 +424,20 @@ static int load_file(sl_config *cfg, const char *path) {
     char *line = NULL;
     size_t cap = 0;
     unsigned lineno = 0;
-    int rc = 0;
+    int rc = 0, in_profile = 0;
     ssize_t n;
+    char where[1100];
     errno = 0;
     while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
-        char where[1100];
         snprintf(where, sizeof where, "%s:%u", path, ++lineno);
         if (memchr(line, '\0', (size_t)n)) {
             fprintf(stderr, "sparselawd: %s: a NUL byte (not a text file)\n", where);
             rc = -1;
         } else {
-            rc = apply_line(cfg, line, where, lineno, first);
+            rc = apply_line(cfg, line, where, lineno, first, &in_profile);
         }
     }
+    if (rc == 0) rc = end_profile(cfg, &in_profile, where);
     if (rc == 0 && ferror(f)) {
         fprintf(stderr, "sparselawd: cannot read config file %s: %s\n", path, strerror(errno));
         rc = -1;
@@ -457,6 +523,11 @@ int sl_config_load(sl_config *cfg, int argc, char **argv) {
         const char *value = NULL;
         const option_def *o = parse_arg(argc, argv, &a, &value);
         if (o != CONFIG_OPTION && set(cfg, o, value, "command line", o->flag) != 0) return -1;
+    }
+    if (sl_device_parse(cfg->local_device, &cfg->local_dev) != 0) {
+        fprintf(stderr, "sparselawd: --local-device must be cpu, cuda or cuda:N (got '%s')\n",
+                cfg->local_device);
+        return -1;
     }
     return 0;
 }

@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "sl_profile.h"
+
 typedef struct sl_config {
     char config_file[1024]; /* --config; "" when none was read */
     unsigned port;          /* 0: any free port (logged at start) */
@@ -39,6 +41,19 @@ typedef struct sl_config {
     unsigned slurm_time_limit;    /* minutes a Slurm job may run */
     char slurm_path[1024];        /* PATH of Slurm jobs */
     char report_url[1024];        /* this server as Slurm jobs reach it; "" for http://BIND:PORT */
+
+    /* Trainers the operator declares ([profile NAME] sections of --config), what the local
+     * backend and Slurm jobs have, and the throughput estimates of sweeps start from. */
+    sl_profile profiles[SL_PROFILE_MAX];
+    size_t nprofiles;
+    char local_device[16];    /* "cpu" or "cuda:N": what local runs may use */
+    sl_device local_dev;      /* local_device parsed */
+    unsigned local_gflops;    /* GFLOP/s of one local run; 0: measured only */
+    unsigned worker_gflops;   /* of one worker run */
+    unsigned slurm_gflops;    /* of one Slurm job */
+    unsigned slurm_gpus;      /* GPUs a Slurm job may ask for (--gres=gpu:N); 0: none */
+    char slurm_partition[64]; /* "" for Slurm's default */
+    char slurm_account[64];   /* "" for the user's default */
 
     /* Bounds on what one client holds: connections and the time to send a request. */
     unsigned max_connections_per_ip; /* from one client address; 0: no limit */

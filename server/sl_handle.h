@@ -6,12 +6,14 @@
 #ifndef SL_HANDLE_H
 #define SL_HANDLE_H
 
+#include "sl_draws.h"
 #include "sl_http.h"
 
 /* sl_handle_laws.c */
 struct sl_law_record;
 /* The law named in the path, at ?version= or latest. On failure it has
- * answered (400 bad version, 404 unknown law) and returns -1. */
+ * answered (400 bad version, 404 unknown law) and returns -1; also -1 when
+ * it answered 304, the client's copy being current (sl_req_not_modified). */
 int sl_handle_path_law(sl_request *req, struct sl_law_record *rec);
 
 void sl_handle_laws_list(sl_request *req);
@@ -53,6 +55,34 @@ void sl_handle_patterns_free(sl_handle_patterns *p);
 
 /* sl_handle_next_runs.c */
 void sl_handle_next_runs(sl_request *req);
+/* sl_handle_intervals.c: intervals from a fitted law's bootstrap draws.
+ * fn is any quantity of (law, query) (fitting/sl_draws.h). */
+typedef struct sl_handle_draws {
+    sl_law *law; /* malloc'd, n of them; none for a law without draws */
+    size_t n;
+} sl_handle_draws;
+void sl_handle_draws_load(sl_request *req, const struct sl_law_record *rec, sl_handle_draws *d);
+void sl_handle_draws_free(sl_handle_draws *d);
+/* obj's "intervals": {fields[k]: [lo, hi] or null} for fn's outputs k (one
+ * per field, NULL-terminated list), "interval_draws": {field: draws that
+ * gave it}, and their units in obj's "units"; nothing without draws. */
+void sl_handle_add_intervals(json_t *obj, const sl_handle_draws *d, sl_draws_fn fn,
+                             const void *query, const char *const *fields);
+/* The interval of fn's nout outputs into lo, hi (NaN where draws give
+ * none): 0, or -1 without draws. For the rows of a curve. */
+int sl_handle_interval_row(const sl_handle_draws *d, sl_draws_fn fn, const void *query, size_t nout,
+                           double *lo, double *hi);
+/* A curve's bands: the draws for rows rows each evaluated on every draw,
+ * or none past max evaluations (returning how many were dropped, for
+ * sl_handle_band_note to say so); the units of band columns x_lo, x_hi in
+ * body's "units" (with draws). */
+size_t sl_handle_curve_draws(sl_request *req, const struct sl_law_record *rec, size_t rows,
+                             size_t max, sl_handle_draws *d);
+void sl_handle_band_note(json_t *body, size_t dropped, size_t rows, size_t max);
+void sl_handle_band_units(json_t *body, const sl_handle_draws *d, const char *x);
+
+/* sl_handle_compare.c */
+void sl_handle_compare(sl_request *req);
 
 /* sl_handle_datasets.c */
 void sl_handle_dataset_create(sl_request *req);

@@ -41,7 +41,8 @@ int sl_handle_path_law(sl_request *req, sl_law_record *rec) {
     }
     /* The one place every answer on a law's version learns its warnings. */
     sl_req_add_warnings(req, sl_law_warnings_json(rec));
-    return 0;
+    const char *names[] = {rec->name};
+    return sl_req_not_modified(req, 1, names, &rec->version, version_text != NULL) ? -1 : 0;
 }
 
 static int append_law(const sl_law_record *rec, void *array) {

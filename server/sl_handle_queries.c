@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sl_buf.h"
 #include "sl_handle.h"
 #include "sl_handle_plans.h"
 #include "sl_dataset.h" /* SL_DATASET_PATTERN_TOL */
@@ -27,6 +28,8 @@ static int amount(sl_request *req, const char *name, const double *dflt, double 
 
 /* Bounds the work of intervals on a batch: points x draws evaluations. */
 #define MAX_INTERVAL_EVALUATIONS 2000000
+/* ... and of a curve of numeric optima (gmp): points x draws. */
+#define MAX_INTERVAL_OPTIMA 300000
 
 /* The bootstrap draws of a fitted law (none for others): the spread of a
  * quantity over them is its interval. */
@@ -361,6 +364,19 @@ static void plan_hardware(json_t *obj, const sl_hardware *hw, const sl_law_recor
                          json_number_value(s) == 0 ? "dense" : "unstructured");
 }
 
+/* A plan's sparsity, data, compute and total parameters under one law:
+ * the same query (cost model, fixed choice, strategy) per bootstrap draw. */
+static int plan_draw(const sl_law *law, const void *query, double *out) {
+    const sl_plan_query *q = query;
+    sl_law_plan p;
+    if (sl_plan_solve(law, q, &p) != SL_LAW_OK || !plan_finite(&p)) return -1;
+    out[0] = p.sparsity;
+    out[1] = p.data;
+    out[2] = p.compute;
+    out[3] = sl_law_total_params(p.sparsity, q->nonzeros);
+    return 0;
+}
+
 void sl_handle_plan(sl_request *req) {
     sl_law_record rec;
     sl_law_plan plan, dense;
@@ -457,6 +473,11 @@ void sl_handle_plan(sl_request *req) {
         json_object_set_new(body, "compute_note",
                             json_string("cost_model=gmp: compute = 6 x total parameters x data x "
                                         "mean density over the pruning schedule"));
+    static const char *const fields[] = {"sparsity", "data", "compute", "total_params", NULL};
+    sl_handle_draws d;
+    sl_handle_draws_load(req, &rec, &d);
+    sl_handle_add_intervals(body, &d, plan_draw, &q, fields);
+    sl_handle_draws_free(&d);
     sl_reply_json(req, 200, body);
 }
 
@@ -535,12 +556,36 @@ static int parse_law_span(sl_request *req, const sl_law_record *rec, const char 
                         rec->name, what, dlo, dhi, what, range->what, lo_name, hi_name);
 }
 
+/* The table as CSV after one comment line with each column's unit (an
+ * x_lo or x_hi column has x's): "# units: data = tokens; loss = ...". A
+ * reader skips it as a comment (pandas comment="#", R comment.char). */
+static char *csv_with_units(const sl_table *t, const json_t *units, size_t *len) {
+    size_t body_len;
+    char *body = sl_table_csv(t, &body_len);
+    sl_buf b = {0};
+    if (sl_buf_adds(&b, "# units:") != 0) abort();
+    for (size_t c = 0; c < t->ncols; c++) {
+        char base[64];
+        size_t n = strlen(t->cols[c]);
+        snprintf(base, sizeof base, "%s", t->cols[c]);
+        if (n > 3 && (strcmp(base + n - 3, "_lo") == 0 || strcmp(base + n - 3, "_hi") == 0))
+            base[n - 3] = '\0';
+        const char *u = json_string_value(json_object_get(units, base));
+        if (sl_buf_addf(&b, "%s %s = %s", c ? ";" : "", t->cols[c], u ? u : "no unit") != 0)
+            abort();
+    }
+    if (sl_buf_adds(&b, "\r\n") != 0 || sl_buf_add(&b, body, body_len) != 0) abort();
+    free(body);
+    *len = b.len;
+    return b.data;
+}
+
 /* Answers with the table as CSV or as JSON series, then frees it. */
 static void reply_table(sl_request *req, const sl_law_record *rec, sl_table *t, int csv,
                         size_t group_col, json_t *body) {
     if (csv) {
         size_t len;
-        char *text = sl_table_csv(t, &len);
+        char *text = csv_with_units(t, json_object_get(body, "units"), &len);
         json_decref(body);
         sl_reply_text(req, 200, "text/csv; charset=utf-8", text, len);
     } else {
@@ -550,8 +595,17 @@ static void reply_table(sl_request *req, const sl_law_record *rec, sl_table *t, 
     sl_table_free(t);
 }
 
+/* The loss at a point under one law. */
+static int loss_draw(const sl_law *law, const void *query, double *out) {
+    const sl_point *p = query;
+    out[0] = sl_law_loss(law, p->sparsity, p->nonzeros, p->data);
+    return 0;
+}
+
 void sl_handle_curve_loss_vs_data(sl_request *req) {
     static const char *const cols[] = {"sparsity", "nonzeros", "data", "loss", NULL};
+    static const char *const cols_iv[] = {"sparsity", "nonzeros", "data", "loss",
+                                          "loss_lo",  "loss_hi",  NULL};
     static const double default_s[] = {0.0, 0.5, 0.75, 0.875};
     sl_law_record rec;
     double n, lo, hi, s[MAX_SERIES];
@@ -576,22 +630,50 @@ void sl_handle_curve_loss_vs_data(sl_request *req) {
         return;
     }
     sl_table t;
-    sl_table_init(&t, NULL, cols);
+    sl_handle_draws dr;
+    size_t dropped =
+        sl_handle_curve_draws(req, &rec, ns * (size_t)points, MAX_INTERVAL_EVALUATIONS, &dr);
+    sl_table_init(&t, NULL, dr.n ? cols_iv : cols);
     for (size_t k = 0; k < ns; k++)
         for (long i = 0; i < points; i++) {
             double d = log_grid(lo, hi, i, points);
-            double row[] = {s[k], n, d, sl_law_loss(&rec.law, s[k], n, d)};
+            sl_point p = {s[k], n, d};
+            double row[] = {s[k], n, d, sl_law_loss(&rec.law, s[k], n, d), NAN, NAN};
+            sl_handle_interval_row(&dr, loss_draw, &p, 1, &row[4], &row[5]);
             sl_table_add(&t, NULL, row);
         }
     json_t *body =
         json_pack("{s:f, s:o}", "nonzeros", n, "units",
                   sl_units_json(rec.data_unit, "sparsity", "nonzeros", "data", "loss", NULL));
+    sl_handle_band_units(body, &dr, "loss");
+    sl_handle_band_note(body, dropped, ns * (size_t)points, MAX_INTERVAL_EVALUATIONS);
+    sl_handle_draws_free(&dr);
     reply_table(req, &rec, &t, csv, 0, body);
+}
+
+typedef struct optimum_query {
+    const sl_cost *cost;
+    double nonzeros, dense_data, max_sparsity;
+} optimum_query;
+
+/* S_opt and its loss under one law. */
+static int optimum_draw(const sl_law *law, const void *query, double *out) {
+    const optimum_query *q = query;
+    sl_law_optimum o;
+    if (sl_law_optimal_sparsity(law, q->cost, q->nonzeros, q->dense_data, q->max_sparsity, &o) !=
+        SL_LAW_OK)
+        return -1;
+    out[0] = o.sparsity;
+    out[1] = o.loss;
+    return 0;
 }
 
 void sl_handle_curve_optimal_sparsity(sl_request *req) {
     static const char *const cols[] = {"nonzeros", "compute",    "dense_data", "sparsity",
                                        "loss",     "dense_loss", "data",       NULL};
+    static const char *const cols_iv[] = {"nonzeros",    "compute",    "dense_data", "sparsity",
+                                          "loss",        "dense_loss", "data",       "sparsity_lo",
+                                          "sparsity_hi", "loss_lo",    "loss_hi",    NULL};
     static const double default_n[] = {1e8, 1e9, 1e10};
     sl_law_record rec;
     sl_cost cost;
@@ -645,7 +727,10 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
         return;
     }
     sl_table t;
-    sl_table_init(&t, NULL, cols);
+    sl_handle_draws dr;
+    size_t max_evals = cost.model == SL_COST_GMP ? MAX_INTERVAL_OPTIMA : MAX_INTERVAL_EVALUATIONS;
+    size_t dropped = sl_handle_curve_draws(req, &rec, nn * (size_t)points, max_evals, &dr);
+    sl_table_init(&t, NULL, dr.n ? cols_iv : cols);
     for (size_t k = 0; k < nn; k++)
         for (long i = 0; i < points; i++) {
             double x = log_grid(lo, hi, i, points);
@@ -653,12 +738,21 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
             sl_law_optimum opt;
             if (sl_law_optimal_sparsity(&rec.law, &cost, n[k], dd, max_s, &opt) != SL_LAW_OK) {
                 sl_table_free(&t);
+                sl_handle_draws_free(&dr);
                 sl_reply_fail(req, SL_ERR_UNPROCESSABLE, NULL,
                               "no optimum for nonzeros=%g at dense data %g", n[k], dd);
                 return;
             }
-            double row[] = {n[k],     6 * n[k] * dd,  dd,      opt.sparsity,
-                            opt.loss, opt.dense_loss, opt.data};
+            double row[] = {n[k],     6 * n[k] * dd, dd,  opt.sparsity, opt.loss, opt.dense_loss,
+                            opt.data, NAN,           NAN, NAN,          NAN};
+            optimum_query oq = {&cost, n[k], dd, max_s};
+            double ivlo[2], ivhi[2];
+            if (sl_handle_interval_row(&dr, optimum_draw, &oq, 2, ivlo, ivhi) == 0) {
+                row[7] = ivlo[0];
+                row[8] = ivhi[0];
+                row[9] = ivlo[1];
+                row[10] = ivhi[1];
+            }
             sl_table_add(&t, NULL, row);
         }
     json_t *body =
@@ -666,6 +760,10 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
                   cost.model == SL_COST_GMP ? "gmp" : "dense", "max_sparsity", max_s, "units",
                   sl_units_json(rec.data_unit, "nonzeros", "compute", "dense_data", "sparsity",
                                 "loss", "dense_loss", "data", NULL));
+    sl_handle_band_units(body, &dr, "sparsity");
+    sl_handle_band_units(body, &dr, "loss");
+    sl_handle_band_note(body, dropped, nn * (size_t)points, max_evals);
+    sl_handle_draws_free(&dr);
     reply_table(req, &rec, &t, csv, 0, body);
 }
 

@@ -13,6 +13,7 @@
 #include "sl_runs.h"
 #include "sl_store.h"
 #include "sl_sweep_json.h"
+#include "sl_sweep_plan.h"
 
 static json_t *parse_or_null(const char *text) {
     json_t *j = text ? json_loads(text, 0, NULL) : NULL;
@@ -58,12 +59,11 @@ static double point_num(const json_t *point, const char *key) {
     return json_number_value(json_object_get(point, key));
 }
 
-/* Matmul weights a token passes through (12 L C^2 in the blocks, 256 C in
- * the output projection): how a rate measured on one size carries to
- * another. */
+/* Matmul weights a token passes through (sl_run_weights): how a rate
+ * measured on one size carries to another. */
 static double size_weights(const json_t *point) {
-    double L = point_num(point, "layers"), C = point_num(point, "width");
-    return 12.0 * L * C * C + 256.0 * C;
+    return sl_run_weights((unsigned)point_num(point, "layers"),
+                          (unsigned)point_num(point, "width"));
 }
 
 /* The rates a sweep's runs have measured: the mean per model size (a grid
@@ -124,8 +124,8 @@ static double borrowed_rate(const measured_rates *m, const json_t *point) {
  * run slots as if the sweep had them to itself, but never less than the
  * longest single run. Both null once the sweep's runs have all ended;
  * eta_seconds null while a run has no rate to go by (no run of the sweep
- * has measured one yet). */
-static void sweep_eta(json_t *sweep, const json_t *runs, unsigned slots) {
+ * has measured one yet and the backend has no throughput, flops_per_s 0). */
+static void sweep_eta(json_t *sweep, const json_t *runs, unsigned slots, double flops_per_s) {
     const char *sweep_state = json_string_value(json_object_get(sweep, "state"));
     double tokens = 0.0, total = 0.0, longest = 0.0;
     size_t live = 0, unknown = 0, i;
@@ -151,6 +151,8 @@ static void sweep_eta(json_t *sweep, const json_t *runs, unsigned slots) {
             rate = 0.0;
         }
         if (rate <= 0) rate = borrowed_rate(rates, point);
+        /* Before any run of the sweep has measured a rate: the backend's. */
+        if (rate <= 0 && flops_per_s > 0) rate = flops_per_s / (6.0 * size_weights(point));
         tokens += left;
         if (rate <= 0) {
             unknown++;
@@ -167,6 +169,72 @@ static void sweep_eta(json_t *sweep, const json_t *runs, unsigned slots) {
     json_object_set_new(sweep, "eta_seconds",
                         running && !unknown ? json_real(eta > longest ? eta : longest)
                                             : json_null());
+}
+
+/* ---- what the grid can identify and what it costs */
+
+/* FLOP/s of one run on b: measured from its succeeded runs, else
+ * configured (--*-gflops); 0 with *source NULL when neither. */
+static double backend_rate(sl_runs *runs, const sl_backend *b, const char **source) {
+    double measured = b ? sl_runs_measured_flops(runs, b->name) : 0.0;
+    *source = NULL;
+    if (measured > 0) {
+        *source = "measured";
+        return measured;
+    }
+    if (b && b->gflops > 0) {
+        *source = "configured";
+        return b->gflops * 1e9;
+    }
+    return 0.0;
+}
+
+/* The sweep's `warnings` (what its grid leaves the fit unable to
+ * determine: sl_sweep_design_check) and `estimate` (training FLOPs, and
+ * seconds at the backend's throughput over its run slots), from its stored
+ * request. Returns that throughput (FLOP/s of one run; 0 when unknown). */
+static double sweep_plan(json_t *sweep, sl_runs *runs, const sl_backend *b) {
+    sl_sweep_request sr;
+    sl_error err;
+    json_t *warnings = json_array(), *estimate = json_null();
+    double rate = 0.0;
+    if (sl_sweep_request_decode(json_object_get(sweep, "request"), &sr, &err) == 0) {
+        size_t n = sl_sweep_points(&sr, NULL, 0);
+        sl_run_spec *points = calloc(n ? n : 1, sizeof *points);
+        if (!points) abort();
+        sl_sweep_points(&sr, points, n);
+        sl_fit_design d;
+        sl_fit_design_issue issues[SL_FIT_DESIGN_MAX_ISSUES];
+        int k = sl_sweep_design_check(points, n, &d, issues);
+        for (int i = 0; i < k; i++)
+            json_array_append_new(warnings, json_pack("{s:s, s:s}", "code", issues[i].code,
+                                                      "message", issues[i].message));
+        double flops = 0.0, longest = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double f = sl_run_flops(&points[i]);
+            flops += f;
+            if (f > longest) longest = f;
+        }
+        const char *source;
+        rate = backend_rate(runs, b, &source);
+        unsigned slots = b ? b->max_active : 1;
+        if (slots > n) slots = (unsigned)n;
+        double secs = rate > 0 && slots ? fmax(flops / rate / slots, longest / rate) : 0.0;
+        estimate = json_pack(
+            "{s:I, s:f, s:o, s:o, s:i, s:o, s:{s:s, s:s, s:s}}", "runs", (json_int_t)n, "flops",
+            flops, "flops_per_s", rate > 0 ? json_real(rate) : json_null(), "throughput",
+            source ? json_string(source) : json_null(), "slots", (int)slots, "seconds",
+            rate > 0 ? json_real(secs) : json_null(), "units", "flops",
+            "floating-point operations of training: 6 x matmul weights x tokens, summed over "
+            "the runs",
+            "flops_per_s", "FLOP/s of one run on the sweep's backend", "seconds",
+            "seconds of wall-clock time for every run, sharing the backend's run slots");
+        free(points);
+        sl_sweep_request_free(&sr);
+    }
+    json_object_set_new(sweep, "warnings", warnings);
+    json_object_set_new(sweep, "estimate", estimate);
+    return rate;
 }
 
 static json_t *run_json(const sl_run_record *run) {
@@ -249,9 +317,11 @@ static void reply_sweep(sl_request *req, long long id, unsigned status) {
         sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
         return;
     }
-    const sl_backend *b = sl_runs_backend(sl_req_server(req)->runs, w.backend);
+    sl_runs *r = sl_req_server(req)->runs;
+    const sl_backend *b = sl_runs_backend(r, w.backend);
     json_t *o = sweep_json(&w, runs);
-    sweep_eta(o, runs, b ? b->max_active : 1);
+    double rate = sweep_plan(o, r, b);
+    sweep_eta(o, runs, b ? b->max_active : 1, rate);
     sl_reply_json(req, status, o);
     sl_sweep_record_free(&w);
 }
@@ -290,7 +360,8 @@ void sl_handle_sweeps_list(sl_request *req) {
         if (rc == SL_STORE_OK && w->phase == SL_SWEEP_PHASE_RUNNING)
             rc = sl_store_sweep_runs(server->store, w->id, append_run, runs);
         const sl_backend *b = sl_runs_backend(server->runs, w->backend);
-        sweep_eta(o, runs, b ? b->max_active : 1);
+        double rate = sweep_plan(o, server->runs, b);
+        sweep_eta(o, runs, b ? b->max_active : 1, rate);
         json_decref(runs);
         json_array_append_new(items, o);
         sl_sweep_record_free(&sweeps[i]);
@@ -330,9 +401,55 @@ static int path_id(sl_request *req, long long *id) {
     return 0;
 }
 
+/* The backend the sweep's runs go to: the one it names, or else the first
+ * (local, worker, Slurm) that can run its profile on its device. 422 when
+ * none can, saying why for each. On success sr->backend is that backend and
+ * sr->device what each run needs there (the profile may need more than the
+ * sweep asked for). */
+static int route(sl_request *req, sl_sweep_request *sr) {
+    sl_server *server = sl_req_server(req);
+    char why[SL_BACKEND_KIND_COUNT][400], all[1400] = "";
+    size_t tried = 0;
+    int short_of_device = 0; /* a backend has the profile, but too little device */
+    for (size_t i = 0; sl_runs_backend_at(server->runs, i); i++) {
+        sl_backend *b = sl_runs_backend_at(server->runs, i);
+        sl_backend_kind kind;
+        if (sl_backend_kind_parse(b->name, &kind) != 0) continue;
+        if (sr->backend_given && kind != sr->backend) continue;
+        sl_device needs = sr->device;
+        int can =
+            b->can_run ? b->can_run(b, sr->profile, &needs, why[tried], sizeof why[tried]) : 0;
+        if (can == 1) {
+            sr->backend = kind;
+            sr->device = needs;
+            return 0;
+        }
+        short_of_device |= can < 0;
+        if (!b->can_run)
+            snprintf(why[tried], sizeof why[tried], "%s cannot say what it has", b->name);
+        tried++;
+    }
+    if (sr->backend_given && tried == 0) {
+        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "backend", "this server has no %s backend",
+                      sl_backend_kind_name(sr->backend));
+        return -1;
+    }
+    for (size_t i = 0; i < tried; i++) {
+        size_t len = strlen(all);
+        snprintf(all + len, sizeof all - len, "%s%s", i ? "; " : "", why[i]);
+    }
+    sl_reply_fail(req, SL_ERR_UNPROCESSABLE,
+                  sr->backend_given ? "backend"
+                  : short_of_device ? "device"
+                                    : "profile",
+                  "no configured backend can run this sweep: %s", all);
+    return -1;
+}
+
 /* What would make every run or the fit fail later: a built-in law, a law
- * in another data unit, a backend this server cannot run. */
-static int validate(sl_request *req, const sl_sweep_request *sr) {
+ * in another data unit, a backend this server cannot run, a profile it
+ * does not have, a device no backend has. */
+static int validate(sl_request *req, sl_sweep_request *sr) {
     sl_server *server = sl_req_server(req);
     sl_law_record law;
     if (sl_store_law_get(server->store, sr->law, 0, &law) == SL_STORE_OK) {
@@ -351,20 +468,31 @@ static int validate(sl_request *req, const sl_sweep_request *sr) {
             return -1;
         }
     }
-    const char *backend = sl_backend_kind_name(sr->backend);
-    if (!sl_runs_backend(server->runs, backend)) {
-        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "backend", "this server has no %s backend",
-                      backend);
-        return -1;
+    /* A profile's trainer takes its options from the operator's template: the
+     * sweep may set only what the server itself uses (threads, device, the
+     * runner's time limit). */
+    for (int id = 0; sr->profile[0] && id < SL_PROTO_COUNT; id++) {
+        const sl_proto_option *o = sl_proto_option_at((sl_proto_id)id);
+        if (sr->trainer.given[id] && id != SL_PROTO_THREADS && id != SL_PROTO_DEVICE &&
+            id != SL_PROTO_TIME_LIMIT) {
+            sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "trainer",
+                          "a trainer profile takes its options from the operator's argv template: "
+                          "with \"profile\", trainer may set threads, device and time_limit, "
+                          "not %s",
+                          o->name);
+            return -1;
+        }
     }
-    if (sr->backend == SL_BACKEND_LOCAL && access(server->config->trainer, X_OK) != 0) {
+    if (route(req, sr) != 0) return -1;
+    if (sr->backend == SL_BACKEND_LOCAL && !sr->profile[0] &&
+        access(server->config->trainer, X_OK) != 0) {
         sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "backend",
                       "the local backend cannot run: its trainer is not an executable file "
                       "(the server's --trainer)");
         return -1;
     }
     char why[1200];
-    if (sr->backend == SL_BACKEND_LOCAL &&
+    if (sr->backend == SL_BACKEND_LOCAL && !sr->profile[0] &&
         sl_backend_local_corpus_check(server->config->corpus, why, sizeof why) != 0) {
         sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "backend",
                       "the local backend cannot run: %s (the server's --corpus; the default "
@@ -373,6 +501,24 @@ static int validate(sl_request *req, const sl_sweep_request *sr) {
         return -1;
     }
     return 0;
+}
+
+/* "strict": a grid the fitter cannot identify the law from is refused,
+ * with every reason (the warnings a lenient sweep gets). */
+static int refuse_design(sl_request *req, const sl_run_spec *points, size_t n) {
+    sl_fit_design d;
+    sl_fit_design_issue issues[SL_FIT_DESIGN_MAX_ISSUES];
+    int k = sl_sweep_design_check(points, n, &d, issues);
+    if (k == 0) return 0;
+    char all[SL_FIT_DESIGN_MAX_ISSUES * 260] = "";
+    for (int i = 0; i < k; i++) {
+        size_t len = strlen(all);
+        snprintf(all + len, sizeof all - len, "%s%s", i ? "; " : "", issues[i].message);
+    }
+    sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "grid",
+                  "with \"strict\": true the grid must identify the law, and this one cannot: %s",
+                  all);
+    return -1;
 }
 
 void sl_handle_sweep_create(sl_request *req) {
@@ -393,6 +539,13 @@ void sl_handle_sweep_create(sl_request *req) {
     char(*keys)[SL_RUN_KEY_MAX] = calloc(n, sizeof *keys);
     if (!points || !runs || !keys) abort();
     sl_sweep_points(&sr, points, n);
+    if (sr.strict && refuse_design(req, points, n) != 0) {
+        free(runs);
+        free(keys);
+        free(points);
+        sl_sweep_request_free(&sr);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         sl_run_spec_key(&points[i], keys[i], sizeof keys[i]);
         json_t *spec = sl_run_spec_json(&points[i]);

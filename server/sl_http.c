@@ -16,12 +16,16 @@
 #include <unistd.h>
 
 #include "sl_buf.h"
+#include "sl_json_arena.h"
+#include "sl_json_write.h"
 #include "sl_metrics.h"
 #include "sl_secret.h"
 #include "sl_log.h"
 #include "sl_text.h"
 
 static struct MHD_Daemon *daemon_handle;
+
+static int method_is(const char *route_method, const char *method);
 static atomic_int in_flight;
 
 sl_server *sl_req_server(const sl_request *req) {
@@ -37,20 +41,47 @@ static void set_response(sl_request *req, unsigned status, struct MHD_Response *
         return;
     }
     if (!resp) abort();
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    if (req->warnings && status < 300 && strncmp(content_type, "text/csv", 8) == 0) {
-        /* A CSV body has no room for them: the header carries them. */
-        char *w = json_dumps(req->warnings, JSON_COMPACT | JSON_ENSURE_ASCII);
-        if (w) MHD_add_response_header(resp, "Sparselaw-Warnings", w);
-        free(w);
+    if (content_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (req->warnings && status < 300 && content_type &&
+        strncmp(content_type, "text/csv", 8) == 0) {
+        /* A CSV body has no room for them: the header carries them. Into a
+         * buffer of our own: json_dumps's text would be the arena's. */
+        char w[8192];
+        size_t n = json_dumpb(req->warnings, w, sizeof w - 1, JSON_COMPACT | JSON_ENSURE_ASCII);
+        if (n > 0 && n < sizeof w - 1) {
+            w[n] = '\0';
+            MHD_add_response_header(resp, "Sparselaw-Warnings", w);
+        }
+    }
+    if (req->etag[0] && (status == 200 || status == 304)) {
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, req->etag);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, req->cache_control);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT);
     }
     if (req->server->draining) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     req->response = resp;
     req->status = status;
 }
 
+/* Inside sl_req_run_as: keeps the first answer instead of sending it. */
+static void capture(sl_request *req, unsigned status, json_t *body) {
+    if (req->captured) {
+        json_decref(body);
+        return;
+    }
+    req->captured = body;
+    req->captured_status = status;
+}
+
 void sl_reply_text(sl_request *req, unsigned status, const char *content_type, char *buf,
                    size_t len) {
+    if (req->capture) { /* not reached: answers are JSON there */
+        free(buf);
+        capture(req, 500,
+                json_pack("{s:{s:s, s:s}}", "error", "code", "internal", "message",
+                          "a text answer cannot be compared"));
+        return;
+    }
     set_response(req, status, MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE),
                  content_type);
 }
@@ -63,19 +94,25 @@ void sl_req_add_warnings(sl_request *req, json_t *warnings) {
 void sl_reply_json(sl_request *req, unsigned status, json_t *body) {
     if (req->warnings && status < 300 && json_is_object(body) && !json_object_get(body, "warnings"))
         json_object_set(body, "warnings", req->warnings);
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    if (req->capture) {
+        /* One law's answer of a compare: its warnings are its own, not the
+         * compare's. */
+        json_decref(req->warnings);
+        req->warnings = NULL;
+        capture(req, status, body);
+        return;
+    }
+    sl_buf out = {0};
+    /* One trailing newline keeps curl output readable. */
+    int bad = !body || sl_buf_reserve(&out, 4096) != 0 || sl_json_write(&out, body) != 0 ||
+              sl_buf_add(&out, "\n", 1) != 0;
     json_decref(body);
-    if (!text) {
+    if (bad) {
+        sl_buf_free(&out);
         sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "could not encode the response");
         return;
     }
-    size_t len = strlen(text);
-    /* One trailing newline keeps curl output readable. */
-    char *buf = realloc(text, len + 2);
-    if (!buf) abort();
-    buf[len] = '\n';
-    buf[len + 1] = '\0';
-    sl_reply_text(req, status, "application/json", buf, len + 1);
+    sl_reply_text(req, status, "application/json", out.data, out.len);
 }
 
 typedef struct {
@@ -120,6 +157,10 @@ static void allow_header(const sl_request *req, char *buf, size_t cap);
 void sl_reply_error(sl_request *req, const sl_error *err) {
     unsigned status = sl_error_status(err);
     if (req->response) return; /* answered already: keep the first */
+    if (req->capture) {
+        capture(req, status, sl_error_json(err));
+        return;
+    }
     sl_reply_json(req, status, sl_error_json(err));
     struct MHD_Response *resp = req->response;
     if (!resp) abort(); /* an error object always encodes, short of memory */
@@ -145,6 +186,160 @@ void sl_reply_fail(sl_request *req, sl_err_code code, const char *field, const c
     sl_reply_error(req, &err);
 }
 
+/* ---------------------------------------------------------- conditional GET */
+
+/* FNV-1a, 64 bits, twice with two offsets: 128 bits of a tag. */
+typedef struct {
+    uint64_t a, b;
+} tag_hash;
+
+static void tag_add(tag_hash *h, const char *s, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        h->a = (h->a ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+        h->b = (h->b ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+    }
+    /* a separator no text holds, so ("ab", "c") and ("a", "bc") differ */
+    h->a = (h->a ^ 0xffu) * 0x100000001b3ULL;
+    h->b = (h->b ^ 0xffu) * 0x100000001b3ULL;
+}
+
+static void tag_str(tag_hash *h, const char *s) {
+    tag_add(h, s, strlen(s));
+}
+
+/* Where every tag starts: the server's version and its whole contract
+ * (the openapi.json it was built with), so that a build whose answers
+ * change in shape never validates a tag of another, and replicas of one
+ * build agree. Set by sl_http_start. */
+static tag_hash tag_seed = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
+extern const char sl_openapi_json[];
+extern const char sl_openapi_json_end[];
+
+static void tag_seed_init(void) {
+    tag_str(&tag_seed, SL_VERSION);
+    tag_add(&tag_seed, sl_openapi_json, (size_t)(sl_openapi_json_end - sl_openapi_json));
+}
+
+#define MAX_TAG_ARGS 64
+
+typedef struct {
+    const char *key[MAX_TAG_ARGS], *value[MAX_TAG_ARGS];
+    size_t n;
+} query_args;
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value) {
+    (void)kind;
+    query_args *q = cls;
+    if (q->n == MAX_TAG_ARGS) return MHD_NO;
+    q->key[q->n] = key;
+    q->value[q->n++] = value ? value : "";
+    return MHD_YES;
+}
+
+/* Whether If-None-Match (a list of entity tags) holds etag; the comparison
+ * is weak (RFC 9110 section 13.1.2): W/ is ignored. "*" holds nothing here:
+ * the tag is checked before the query is, and only a valid query has an
+ * answer to be current (a tag of ours can only come from one). */
+static int none_match_holds(const char *header, const char *etag) {
+    size_t elen = strlen(etag);
+    const char *p = header;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (p[0] == 'W' && p[1] == '/') p += 2;
+        const char *end = *p == '"' ? strchr(p + 1, '"') : NULL;
+        if (!end) return 0;
+        if ((size_t)(end + 1 - p) == elen && memcmp(p, etag, elen) == 0) return 1;
+        p = end + 1;
+    }
+    return 0;
+}
+
+int sl_req_not_modified(sl_request *req, size_t n, const char *const *names, const long *versions,
+                        int pinned) {
+    if (req->capture || !method_is("GET", req->method)) return 0;
+    query_args q = {.n = 0};
+    MHD_get_connection_values(req->con, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+    if (q.n == MAX_TAG_ARGS) return 0; /* admit() refuses that many; no tag, no harm */
+    /* The query in canonical order: admit() refused repeated names, so
+     * sorting by name alone gives one order for any order sent. */
+    for (size_t i = 1; i < q.n; i++)
+        for (size_t j = i; j > 0 && strcmp(q.key[j - 1], q.key[j]) > 0; j--) {
+            const char *k = q.key[j], *v = q.value[j];
+            q.key[j] = q.key[j - 1];
+            q.value[j] = q.value[j - 1];
+            q.key[j - 1] = k;
+            q.value[j - 1] = v;
+        }
+    tag_hash h = tag_seed;
+    sl_error ignored;
+    int csv = 0;
+    sl_req_wants_csv(req, &ignored, &csv);
+    tag_str(&h, req->url);
+    tag_str(&h, csv ? "csv" : "json");
+    for (size_t i = 0; i < n; i++) {
+        tag_str(&h, names[i]);
+        tag_add(&h, (const char *)&versions[i], sizeof versions[i]);
+    }
+    for (size_t i = 0; i < q.n; i++) {
+        tag_str(&h, q.key[i]);
+        tag_str(&h, q.value[i]);
+    }
+    static const char hex[] = "0123456789abcdef";
+    char *t = req->etag;
+    *t++ = '"';
+    for (int i = 60; i >= 0; i -= 4)
+        *t++ = hex[(h.a >> i) & 15];
+    for (int i = 60; i >= 0; i -= 4)
+        *t++ = hex[(h.b >> i) & 15];
+    *t++ = '"';
+    *t = '\0';
+    req->cache_control = pinned ? "public, max-age=86400" : "no-cache";
+    const char *inm = sl_req_header(req, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (!inm || !none_match_holds(inm, req->etag)) return 0;
+    set_response(req, 304,
+                 MHD_create_response_from_buffer(0, (void *)(uintptr_t) "", MHD_RESPMEM_PERSISTENT),
+                 NULL);
+    return 1;
+}
+
+/* ------------------------------------------------------------- run as */
+
+json_t *sl_req_run_as(sl_request *req, int route, const char *name, long version,
+                      unsigned *status) {
+    int np = req->npath_params;
+    char saved[sizeof req->path_params[0].name];
+    memcpy(saved, req->path_params[0].name, sizeof saved);
+    char saved_value[sizeof req->path_params[0].value];
+    memcpy(saved_value, req->path_params[0].value, sizeof saved_value);
+    snprintf(req->path_params[0].name, sizeof req->path_params[0].name, "name");
+    snprintf(req->path_params[0].value, sizeof req->path_params[0].value, "%s", name);
+    req->npath_params = 1;
+    snprintf(req->pin_version, sizeof req->pin_version, "%ld", version);
+    req->capture = 1;
+    req->captured = NULL;
+    sl_routes[route].handler(req);
+    json_t *out = req->captured;
+    *status = req->captured_status;
+    if (!out) {
+        *status = 500;
+        out = json_pack("{s:{s:s, s:s}}", "error", "code", "internal", "message",
+                        "the handler gave no answer");
+    }
+    req->capture = 0;
+    req->captured = NULL;
+    req->pin_version[0] = '\0';
+    req->npath_params = np;
+    memcpy(req->path_params[0].name, saved, sizeof saved);
+    memcpy(req->path_params[0].value, saved_value, sizeof saved_value);
+    return out;
+}
+
+int sl_req_compare_route(const sl_request *req) {
+    return req->compare_route;
+}
+
 /* ---------------------------------------------------------------- reading */
 
 const char *sl_req_path_param(const sl_request *req, const char *name) {
@@ -154,6 +349,7 @@ const char *sl_req_path_param(const sl_request *req, const char *name) {
 }
 
 const char *sl_req_query(const sl_request *req, const char *name) {
+    if (req->pin_version[0] && strcmp(name, "version") == 0) return req->pin_version;
     const char *value = NULL;
     size_t len = 0;
     if (MHD_lookup_connection_value_n(req->con, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
@@ -192,6 +388,7 @@ int sl_req_number(const sl_request *req, const char *name, const sl_range *range
 int sl_req_wants_csv(const sl_request *req, sl_error *err, int *wants) {
     const char *format = sl_req_query(req, "format");
     *wants = 0;
+    if (req->capture) return 0;
     if (format) {
         if (strcmp(format, "csv") == 0)
             *wants = 1;
@@ -286,24 +483,35 @@ static void allow_header(const sl_request *req, char *buf, size_t cap) {
 typedef struct {
     const sl_route *route;
     sl_error *err;
-    const char *seen[SL_ROUTE_MAX_PARAMS];
+    const char *seen[SL_ROUTE_MAX_PARAMS + 1];
     int failed;
+    int compare; /* route is asked of several laws: laws= for version=, no format= */
 } query_check;
+
+/* Index of key among the parameters a route takes (SL_ROUTE_MAX_PARAMS
+ * for a compare's laws=), or -1. */
+static int param_index(const query_check *qc, const char *key) {
+    if (qc->compare && strcmp(key, "laws") == 0) return SL_ROUTE_MAX_PARAMS;
+    if (qc->compare && (strcmp(key, "version") == 0 || strcmp(key, "format") == 0)) return -1;
+    for (int i = 0; i < SL_ROUTE_MAX_PARAMS && qc->route->params[i]; i++)
+        if (strcmp(key, qc->route->params[i]) == 0) return i;
+    return -1;
+}
 
 static enum MHD_Result check_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                        const char *value) {
     (void)kind;
     (void)value;
     query_check *qc = cls;
-    int known = -1;
-    for (int i = 0; i < SL_ROUTE_MAX_PARAMS && qc->route->params[i]; i++)
-        if (strcmp(key, qc->route->params[i]) == 0) known = i;
+    int known = param_index(qc, key);
     if (known < 0) {
         char list[512] = "";
         for (int i = 0; i < SL_ROUTE_MAX_PARAMS && qc->route->params[i]; i++) {
-            strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+            if (param_index(qc, qc->route->params[i]) < 0) continue;
+            strncat(list, list[0] ? ", " : "", sizeof list - strlen(list) - 1);
             strncat(list, qc->route->params[i], sizeof list - strlen(list) - 1);
         }
+        if (qc->compare) strncat(list, ", laws", sizeof list - strlen(list) - 1);
         sl_error_set(qc->err, SL_ERR_UNKNOWN_PARAMETER, key,
                      "unknown parameter '%.40s'; this route takes: %s", key,
                      list[0] ? list : "no parameters");
@@ -341,6 +549,24 @@ static int admit(sl_request *req, sl_error *err) {
     }
     const sl_route *r = &sl_routes[req->route];
     query_check qc = {.route = r, .err = err};
+    if (r->flags & SL_ROUTE_COMPARE) {
+        const char *query = sl_req_path_param(req, "query");
+        req->compare_route = sl_route_comparable(query);
+        if (req->compare_route < 0) {
+            char list[256] = "";
+            for (size_t i = 0; i < sl_route_count; i++)
+                if (sl_route_is_comparable(&sl_routes[i])) {
+                    strncat(list, list[0] ? ", " : "", sizeof list - strlen(list) - 1);
+                    strncat(list, sl_routes[i].pattern + strlen("/v1/laws/{name}/"),
+                            sizeof list - strlen(list) - 1);
+                }
+            return sl_error_set(err, SL_ERR_NOT_FOUND, "query",
+                                "no query named '%.60s' to compare; compare takes: %s", query,
+                                list);
+        }
+        qc.route = &sl_routes[req->compare_route];
+        qc.compare = 1;
+    }
     MHD_get_connection_values(req->con, MHD_GET_ARGUMENT_KIND, check_query_arg, &qc);
     if (qc.failed) return -1;
     if (r->flags & SL_ROUTE_AUTH) {
@@ -419,6 +645,20 @@ static int has_body(const sl_request *req) {
                                        MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
+/* The handler; a query's JSON from the thread's arena (it never outlives
+ * the answer, which is written out before the arena is let go). */
+static void run_handler(sl_request *req) {
+    const sl_route *r = &sl_routes[req->route];
+    int arena = (r->flags & SL_ROUTE_COMPARE) || sl_route_is_comparable(r);
+    if (arena) sl_json_arena_begin();
+    r->handler(req);
+    if (arena) { /* the warnings are the arena's too, and already in the answer */
+        json_decref(req->warnings);
+        req->warnings = NULL;
+        sl_json_arena_end();
+    }
+}
+
 static sl_request *new_request(sl_server *server, struct MHD_Connection *con, const char *url,
                                const char *method, const char *version) {
     sl_request *req = calloc(1, sizeof *req);
@@ -475,7 +715,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     else if (parse_body(req, &err) != 0)
         sl_reply_error(req, &err);
     else
-        sl_routes[req->route].handler(req);
+        run_handler(req);
     if (!req->response && sl_http_guard_park_state(req, 0) != SL_PARK_NONE)
         return MHD_YES; /* parked */
     if (!req->response) sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the handler gave no answer");
@@ -595,6 +835,8 @@ int sl_http_start(sl_server *server, int fd) {
     const sl_config *cfg = server->config;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
+    sl_json_arena_install();
+    tag_seed_init();
     if (sl_http_guard_start(server) != 0) {
         sl_log(SL_LOG_ERROR, "cannot_start", "cannot start the connection guard thread");
         close(fd);

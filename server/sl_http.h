@@ -37,6 +37,7 @@ enum {
     SL_ROUTE_AUTH = 1u << 0,      /* needs the bearer token */
     SL_ROUTE_JSON_BODY = 1u << 1, /* takes an application/json body */
     SL_ROUTE_STATIC = 1u << 2,    /* files of --static-dir; not an API route */
+    SL_ROUTE_COMPARE = 1u << 3,   /* /v1/compare/{query}: one route per comparable one */
 };
 
 #define SL_ROUTE_MAX_PARAMS 24
@@ -53,7 +54,14 @@ typedef struct sl_route {
 extern const sl_route sl_routes[];
 extern const size_t sl_route_count;
 
-/* The route table as JSON, for --routes and the openapi sync test. */
+/* Comparable routes: every GET /v1/laws/{name}/<query> but versions. The
+ * index of the one for query, or -1. */
+int sl_route_is_comparable(const sl_route *r);
+int sl_route_comparable(const char *query);
+
+/* The route table as JSON, for --routes and the openapi sync test; the
+ * compare row is listed as one /v1/compare/<query> route per comparable
+ * route, with that route's parameters less version and format, plus laws. */
 json_t *sl_routes_json(void);
 
 /* Binds and listens on --bind and --port before anything else starts, so
@@ -85,6 +93,27 @@ int sl_req_wants_csv(const sl_request *req, sl_error *err, int *wants);
 /* Query parameter as a number in range. dflt NULL: required. */
 int sl_req_number(const sl_request *req, const char *name, const sl_range *range,
                   const double *dflt, double *out, sl_error *err);
+
+/* ---- conditional GET (RFC 9110 section 13.1.2) ---- */
+/* A GET or HEAD whose answer is fixed by the laws it reads (names[i] at
+ * versions[i]) and its path and query: gives its 200 an ETag of those, of
+ * whether it asked for CSV and of the server's version and contract
+ * (openapi.json), and a Cache-Control
+ * (max-age for pinned answers, every law named by ?version=, which never
+ * change; no-cache, revalidate each time, for latest versions). Returns 1
+ * when If-None-Match holds that ETag, having answered 304 (the caller stops
+ * there), else 0. Does nothing for other methods or inside sl_req_run_as. */
+int sl_req_not_modified(sl_request *req, size_t n, const char *const *names, const long *versions,
+                        int pinned);
+
+/* ---- one answer made of others: /v1/compare ---- */
+/* Runs route's handler as if the client had asked it about law name at
+ * version, with this request's query, and returns what it answered (the
+ * body, the caller's; *status its status) instead of sending it. Answers are
+ * JSON there (format and Accept: text/csv do not apply). */
+json_t *sl_req_run_as(sl_request *req, int route, const char *name, long version, unsigned *status);
+/* The route /v1/compare/{query} asks of each law (admit checked it). */
+int sl_req_compare_route(const sl_request *req);
 
 /* ---- answering later: long waits off the HTTP threads ---- */
 typedef void (*sl_resume_fn)(sl_request *req, long long key);

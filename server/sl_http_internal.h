@@ -42,6 +42,16 @@ struct sl_request {
     sl_resume_fn park_resume;
     sl_request *park_prev, *park_next;
     json_t *warnings; /* sl_req_add_warnings: an array, or NULL */
+    /* sl_req_not_modified: the ETag and Cache-Control of a 200 answer ("" if none) */
+    char etag[40];
+    const char *cache_control;
+    /* sl_req_run_as: a handler's answer kept instead of sent, and the law
+     * version it must answer for ("version" as the handler reads it) */
+    int capture;
+    json_t *captured;
+    unsigned captured_status;
+    char pin_version[24];
+    int compare_route; /* /v1/compare/{query}: the law route it asks each law */
 };
 
 typedef enum sl_conn_phase {

@@ -131,7 +131,8 @@ static void publish(sl_jobs *jobs, const sl_fit_job *job, const sl_fit_request *
     else if (rc != SL_STORE_OK)
         fail(jobs, job->id, "internal: the store could not save the result");
     else
-        log_fit(job->id, "fit_succeeded", NULL);
+        log_fit(job->id, "fit_succeeded",
+                published ? NULL : "unidentified: no law version published");
 }
 
 /* The diagnostics (profiles refit, so they can be cancelled too), then
@@ -142,7 +143,8 @@ static void diagnose_and_publish(sl_jobs *jobs, const sl_fit_job *job, const sl_
                                  json_t *rolled, double start) {
     sl_fit_diag *diag = malloc(sizeof *diag);
     if (!diag) abort();
-    sl_fit_diag_options dopt = {req->ref_nonzeros, req->ref_data, 0};
+    sl_fit_diag_options dopt = {req->ref_nonzeros, req->ref_data, 0,
+                                sl_data_unit_name(ds->data_unit)};
     int rc = sl_fit_diagnose(sel->rows, sel->n, opt, res, &dopt, diag);
     if (rc == SL_FIT_OK) {
         publish(jobs, job, req, ds, sel, res, diag, rolled, sl_time_monotonic() - start);

@@ -3,6 +3,9 @@
  * path reach which handler, with which query parameters and flags. The
  * dispatcher, /metrics labels and the openapi.json sync test all read it.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "sl_handle.h"
 
 #define AUTH      SL_ROUTE_AUTH
@@ -93,6 +96,13 @@ const sl_route sl_routes[] = {
      {"version"},
      "rank candidate runs by how much each is expected to narrow a decision's interval per "
      "FLOP, from the law's bootstrap draws"},
+
+    {"GET",
+     "/v1/compare/{query*}",
+     sl_handle_compare,
+     SL_ROUTE_COMPARE,
+     {"laws"},
+     "one query answered by several laws side by side"},
 
     {"POST",
      "/v1/datasets",
@@ -185,10 +195,48 @@ const sl_route sl_routes[] = {
 
 const size_t sl_route_count = sizeof sl_routes / sizeof sl_routes[0];
 
+#define LAW_PREFIX "/v1/laws/{name}/"
+
+/* A question about one law, asked with a GET: any GET below a law's path
+ * but its version history. */
+int sl_route_is_comparable(const sl_route *r) {
+    return strcmp(r->method, "GET") == 0 &&
+           strncmp(r->pattern, LAW_PREFIX, strlen(LAW_PREFIX)) == 0 &&
+           strcmp(r->pattern + strlen(LAW_PREFIX), "versions") != 0;
+}
+
+int sl_route_comparable(const char *query) {
+    for (size_t i = 0; i < sl_route_count; i++)
+        if (sl_route_is_comparable(&sl_routes[i]) &&
+            strcmp(sl_routes[i].pattern + strlen(LAW_PREFIX), query) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* One /v1/compare/<query> route for the comparable route r. */
+static json_t *compare_route_json(const sl_route *r) {
+    char path[128];
+    snprintf(path, sizeof path, "/v1/compare/%s", r->pattern + strlen(LAW_PREFIX));
+    json_t *params = json_array();
+    for (int p = 0; p < SL_ROUTE_MAX_PARAMS && r->params[p]; p++)
+        if (strcmp(r->params[p], "version") != 0 && strcmp(r->params[p], "format") != 0)
+            json_array_append_new(params, json_string(r->params[p]));
+    json_array_append_new(params, json_string("laws"));
+    return json_pack("{s:s, s:s, s:o, s:b, s:b, s:b, s:s+}", "method", "GET", "path", path,
+                     "params", params, "auth", 0, "json_body", 0, "static", 0, "summary",
+                     r->summary, ", for several laws side by side");
+}
+
 json_t *sl_routes_json(void) {
     json_t *out = json_array();
     for (size_t i = 0; i < sl_route_count; i++) {
         const sl_route *r = &sl_routes[i];
+        if (r->flags & SL_ROUTE_COMPARE) {
+            for (size_t k = 0; k < sl_route_count; k++)
+                if (sl_route_is_comparable(&sl_routes[k]))
+                    json_array_append_new(out, compare_route_json(&sl_routes[k]));
+            continue;
+        }
         json_t *params = json_array();
         for (int p = 0; p < SL_ROUTE_MAX_PARAMS && r->params[p]; p++)
             json_array_append_new(params, json_string(r->params[p]));

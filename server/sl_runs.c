@@ -14,6 +14,7 @@
 #include "sl_secret.h"
 #include "sl_store.h"
 #include "sl_sweep_json.h"
+#include "sl_sweep_plan.h"
 #include "sl_log.h"
 
 #define MAX_BACKENDS 4
@@ -32,6 +33,9 @@ struct sl_runs {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int stopping, woken;
+    /* Per backend (same index): the FLOP/s of its succeeded runs, summed (under lock). */
+    double flops_sum[MAX_BACKENDS];
+    unsigned flops_n[MAX_BACKENDS];
 };
 
 static double wall_seconds(void) {
@@ -57,6 +61,45 @@ static sl_backend *backend_named(const sl_runs *r, const char *name) {
 
 const sl_backend *sl_runs_backend(const sl_runs *r, const char *name) {
     return r ? backend_named(r, name) : NULL;
+}
+
+sl_backend *sl_runs_backend_at(sl_runs *r, size_t i) {
+    return r && i < r->nbackends ? r->backends[i] : NULL;
+}
+
+double sl_runs_measured_flops(sl_runs *r, const char *name) {
+    double rate = 0;
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->nbackends; i++)
+        if (!strcmp(r->backends[i]->name, name) && r->flops_n[i])
+            rate = r->flops_sum[i] / r->flops_n[i];
+    pthread_mutex_unlock(&r->lock);
+    return rate;
+}
+
+/* A succeeded run's training FLOP/s from its result: the run's FLOPs
+ * (sl_run_flops, at the tokens it trained) over its training seconds
+ * (train_seconds, else seconds); nothing when the result has neither. */
+static void measure_flops(sl_runs *r, const sl_backend *b, const sl_run_record *run,
+                          json_t *result) {
+    json_t *spec_j = json_loads(run->spec, 0, NULL);
+    sl_run_spec spec;
+    sl_error err;
+    int ok = spec_j && sl_run_spec_decode(spec_j, &spec, &err) == 0;
+    json_decref(spec_j);
+    double tokens = json_number_value(json_object_get(result, "tokens"));
+    double secs = json_number_value(json_object_get(result, "train_seconds"));
+    if (!(secs > 0)) secs = json_number_value(json_object_get(result, "seconds"));
+    if (!ok || !(tokens > 0) || !(secs > 0) || !isfinite(tokens / secs)) return;
+    spec.tokens = (long long)tokens;
+    double rate = sl_run_flops(&spec) / secs;
+    pthread_mutex_lock(&r->lock);
+    for (size_t i = 0; i < r->nbackends; i++)
+        if (r->backends[i] == b) {
+            r->flops_sum[i] += rate;
+            r->flops_n[i]++;
+        }
+    pthread_mutex_unlock(&r->lock);
 }
 
 typedef struct {
@@ -206,8 +249,10 @@ static void poll_one(sl_runs *r, const sl_run_record *run) {
     case SL_BACKEND_SUCCEEDED: {
         char *result = dump(st.result);
         if (sl_store_run_end(r->store, run->id, SL_RUN_STATE_SUCCEEDED, result, progress, NULL,
-                             NULL) == SL_STORE_OK)
+                             NULL) == SL_STORE_OK) {
             log_run("run_succeeded", run->id, run->sweep_id, NULL);
+            measure_flops(r, b, run, st.result);
+        }
         free(result);
         break;
     }

@@ -27,6 +27,12 @@ sl_runs *sl_runs_start(struct sl_store *store, struct sl_jobs *jobs, struct sl_b
                        size_t n);
 /* The backend of that name, or NULL when the server has none. */
 const struct sl_backend *sl_runs_backend(const sl_runs *runs, const char *name);
+/* The backend at index i (in the order they were given: local, worker,
+ * Slurm), or NULL past the end; the sweep handler routes over them. */
+struct sl_backend *sl_runs_backend_at(sl_runs *runs, size_t i);
+/* The mean FLOP/s of one run on the backend, measured from the runs that
+ * succeeded there since the server started; 0 before the first. */
+double sl_runs_measured_flops(sl_runs *runs, const char *name);
 /* Something changed (a sweep was created, a run cancelled): tick now. */
 void sl_runs_wake(sl_runs *runs);
 /* Stops the thread. Backend runs go on; the next start finds them again. */

@@ -26,16 +26,20 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sl_buf.h"
 #include "sl_log.h"
-#include "sl_secret.h"
+#include "sl_profile.h"
 #include "sl_proto.h"
+#include "sl_secret.h"
 #include "sl_train_cuda.h"
 #include "sl_train_run.h"
+
+extern char **environ;
 
 #define PROG        "sparselaw-train serve"
 #define BODY_MAX    16384
@@ -56,9 +60,11 @@ typedef struct run {
 typedef struct serve {
     char dir[1024], corpus[1024], token[SL_SECRET_TOKEN_MAX + 1];
     unsigned max_active, threads;
-    int device;             /* serve --device (SL_TRAIN_DEVICE_*): where every run trains */
-    char device_name[16];   /* its name in the protocol's table */
-    sl_train_cuda_info gpu; /* on cuda, the GPU the runs train on */
+    sl_profile profiles[SL_PROFILE_MAX]; /* --profiles: the operator's own trainers */
+    size_t nprofiles;
+    sl_device device;       /* --device, or the CUDA devices this machine shows */
+    int own_cuda;           /* sparselaw-train's own runs train on the GPU unless they say */
+    sl_train_cuda_info gpu; /* with own_cuda, that GPU */
     int devnull;
     volatile int stopping;
     pthread_mutex_t lock;
@@ -143,34 +149,112 @@ static run *new_slot(serve *s) {
     return NULL;
 }
 
+/* A run's command line: the worker's own trainer's (proto), or a profile's
+ * words, environment and working directory (profile set). */
+typedef struct cmdline {
+    sl_proto_command proto;
+    const sl_profile *profile;
+    char *argv[SL_PROFILE_MAX_ARGS + 1];
+    char words[SL_PROFILE_ARGV_MAX + 1024];
+    char *envp[512 + SL_PROFILE_MAX_ENV + 1];
+} cmdline;
+
+/* A profile's command line from the body (the run protocol's grid options,
+ * threads, and "devices", the CUDA devices it may use) and the worker's own
+ * template, environment (the worker's, then the profile's lines) and
+ * working directory. 0, or -1 with msg (and the field). */
+static int build_profile_argv(serve *s, json_t *body, const char *name, cmdline *c, char *msg,
+                              size_t cap, char *member, size_t membercap) {
+    snprintf(member, membercap, "profile");
+    c->profile = sl_profile_find(s->profiles, s->nprofiles, name);
+    if (!c->profile) {
+        snprintf(msg, cap, "this worker has no trainer profile '%.40s'", name);
+        return -1;
+    }
+    json_t *opts = json_deep_copy(body), *dev = json_object_get(body, "devices");
+    json_object_del(opts, "profile");
+    json_object_del(opts, "devices");
+    sl_proto_spec spec;
+    sl_proto_spec_init(&spec);
+    int rc = sl_proto_from_json(&spec, opts, SL_PROTO_GRID | SL_PROTO_SWEEP, "", member, membercap,
+                                msg, cap);
+    json_decref(opts);
+    if (rc != 0) return -1;
+    for (int id = 0; id < SL_PROTO_COUNT; id++) {
+        const sl_proto_option *o = sl_proto_option_at((sl_proto_id)id);
+        if (spec.given[id] && !(o->who & SL_PROTO_GRID) && id != SL_PROTO_THREADS &&
+            id != SL_PROTO_DEVICE) {
+            snprintf(member, membercap, "%s", o->name);
+            snprintf(msg, cap, "%s is the profile's own (its argv template sets it)", o->name);
+            return -1;
+        }
+    }
+    double devices = dev ? json_number_value(dev) : 0;
+    snprintf(member, membercap, "devices");
+    if (dev && (!json_is_integer(dev) || devices < 0 || devices > SL_PROFILE_MAX_DEVICES)) {
+        snprintf(msg, cap, "devices must be an integer in [0, %d]", SL_PROFILE_MAX_DEVICES);
+        return -1;
+    }
+    if (devices > 0 && (s->device.kind != SL_DEVICE_CUDA || devices > s->device.count)) {
+        char has[24];
+        snprintf(msg, cap, "this worker has %s; the run asks for %.0f CUDA devices",
+                 sl_device_format(&s->device, has, sizeof has), devices);
+        return -1;
+    }
+    /* Concurrent runs share the cores, as the worker's own trainer's do. */
+    if (!spec.given[SL_PROTO_THREADS] || spec.value[SL_PROTO_THREADS] == 0)
+        spec.value[SL_PROTO_THREADS] = s->threads;
+    sl_profile_value vals[SL_PROFILE_MAX_VALUES];
+    size_t nv = sl_profile_values(&spec, (unsigned)devices, vals);
+    member[0] = '\0';
+    if (sl_profile_argv(c->profile, vals, nv, c->argv, c->words, sizeof c->words, msg, cap) < 0)
+        return -1;
+    sl_profile_env(c->profile, environ, c->envp, sizeof c->envp / sizeof c->envp[0] - 1);
+    return 0;
+}
+
 /* The trainer's argv from the body: the run protocol's options that a
  * trainer takes (grid, sweep and worker ones), checked against its table;
  * 0, or -1 with msg and the field in bad. */
-static int build_argv(serve *s, json_t *body, sl_proto_command *c, int *device, char *msg,
-                      size_t cap, char *bad, size_t badcap) {
+static int build_argv(serve *s, json_t *body, cmdline *c, int *device, char *msg, size_t cap,
+                      char *bad, size_t badcap) {
     sl_proto_spec spec;
     sl_proto_spec_init(&spec);
+    c->profile = NULL;
     if (!json_is_object(body)) {
         bad[0] = '\0';
         snprintf(msg, cap, "the body must be a JSON object of training options");
         return -1;
+    }
+    json_t *profile = json_object_get(body, "profile");
+    if (profile) {
+        if (!json_is_string(profile)) {
+            snprintf(bad, badcap, "profile");
+            snprintf(msg, cap, "profile must be the name of one of this worker's profiles");
+            return -1;
+        }
+        int rc = build_profile_argv(s, body, json_string_value(profile), c, msg, cap, bad, badcap);
+        json_t *dev = json_object_get(body, "devices");
+        *device = json_is_integer(dev) && json_integer_value(dev) > 0 ? SL_TRAIN_DEVICE_CUDA
+                                                                      : SL_TRAIN_DEVICE_CPU;
+        return rc;
     }
     if (sl_proto_from_json(&spec, body, SL_PROTO_RUN | SL_PROTO_WORKER | SL_PROTO_FLAGGED, "", bad,
                            badcap, msg, cap) != 0)
         return -1;
     /* A run trains where the body says, else where the worker does (serve
      * --device); a device the machine lacks is the trainer's to refuse. */
-    if (!spec.given[SL_PROTO_DEVICE] && s->device != SL_TRAIN_DEVICE_CPU &&
-        sl_proto_set(&spec, SL_PROTO_DEVICE, s->device, NULL, msg, cap) != 0)
+    if (!spec.given[SL_PROTO_DEVICE] && s->own_cuda &&
+        sl_proto_set(&spec, SL_PROTO_DEVICE, SL_TRAIN_DEVICE_CUDA, NULL, msg, cap) != 0)
         return -1;
     *device = (int)spec.value[SL_PROTO_DEVICE];
     /* Concurrent runs share the cores instead of each taking them all; the
      * corpus is the worker's own path, never the client's. */
-    sl_proto_command_build(&spec, "sparselaw-train", s->threads, s->corpus, c);
+    sl_proto_command_build(&spec, "sparselaw-train", s->threads, s->corpus, &c->proto);
     sl_train_options o;
     sl_train_options_default(&o);
     char err[512];
-    if (sl_train_options_parse(&o, c->argc, c->argv, err, sizeof err) != 0) {
+    if (sl_train_options_parse(&o, c->proto.argc, c->proto.argv, err, sizeof err) != 0) {
         snprintf(msg, cap, "%s", err);
         return -1;
     }
@@ -190,7 +274,7 @@ static void log_path(const serve *s, const char *id, const char *ext, char *buf,
 }
 
 /* Starts the run (caller holds the lock); 0, or -1 with msg. */
-static int start_run(serve *s, run *r, sl_proto_command *c, char *msg, size_t cap) {
+static int start_run(serve *s, run *r, cmdline *c, char *msg, size_t cap) {
     char out_path[1200], err_path[1200];
     log_path(s, r->id, "jsonl", out_path, sizeof out_path);
     log_path(s, r->id, "stderr", err_path, sizeof err_path);
@@ -215,7 +299,12 @@ static int start_run(serve *s, run *r, sl_proto_command *c, char *msg, size_t ca
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) _exit(127);
         if (dup2(s->devnull, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0) _exit(127);
-        execv("/proc/self/exe", c->argv);
+        if (c->profile) {
+            if (c->profile->dir[0] && chdir(c->profile->dir) != 0) _exit(127);
+            execve(c->argv[0], c->argv, c->envp);
+            _exit(127);
+        }
+        execv("/proc/self/exe", c->proto.argv);
         _exit(127);
     }
     int saved = errno;
@@ -294,7 +383,7 @@ static enum MHD_Result handle_submit(serve *s, struct MHD_Connection *con, const
         snprintf(msg, sizeof msg, "the body is not valid JSON: %s", jerr.text);
         return error(con, 400, "invalid_json", msg, NULL);
     }
-    sl_proto_command *c = malloc(sizeof *c);
+    cmdline *c = malloc(sizeof *c);
     if (!c) abort();
     char msg[600], which[96];
     int device = SL_TRAIN_DEVICE_CPU;
@@ -334,10 +423,11 @@ static enum MHD_Result handle_submit(serve *s, struct MHD_Connection *con, const
     sl_log_str(&l, "id", copy.id);
     sl_log_int(&l, "pid", copy.pid);
     sl_log_end(&l);
-    return reply(
-        con, 201,
-        json_pack("{s:s, s:s, s:s}", "id", copy.id, "state", "running", "device", s->device_name),
-        NULL, 0);
+    char dev[16];
+    sl_proto_choice_name(sl_proto_option_at(SL_PROTO_DEVICE), copy.device, dev, sizeof dev);
+    return reply(con, 201,
+                 json_pack("{s:s, s:s, s:s}", "id", copy.id, "state", "running", "device", dev),
+                 NULL, 0);
 }
 
 static enum MHD_Result handle_run(serve *s, struct MHD_Connection *con, const char *method,
@@ -356,6 +446,45 @@ static enum MHD_Result handle_run(serve *s, struct MHD_Connection *con, const ch
     pthread_mutex_unlock(&s->lock);
     if (!r) return error(con, 404, "not_found", "no such run on this worker", NULL);
     return reply(con, 200, run_json(s, &copy), NULL, 0);
+}
+
+/* GET /v1/info: what this worker has and runs, for the server's routing. */
+static enum MHD_Result handle_info(serve *s, struct MHD_Connection *con, const char *method) {
+    if (strcmp(method, "GET") != 0) return not_allowed(con, "GET");
+    pthread_mutex_lock(&s->lock);
+    reap(s);
+    unsigned n = active(s);
+    pthread_mutex_unlock(&s->lock);
+    char dev[24];
+    json_t *devices = json_array(), *profiles = json_array();
+    for (unsigned i = 0; s->device.kind == SL_DEVICE_CUDA && i < s->device.count; i++)
+        json_array_append_new(devices, json_pack("{s:s, s:i}", "kind", "cuda", "index", (int)i));
+    for (size_t i = 0; i < s->nprofiles; i++) {
+        char need[24];
+        json_array_append_new(
+            profiles, json_pack("{s:s, s:s}", "name", s->profiles[i].name, "device",
+                                sl_device_format(&s->profiles[i].device, need, sizeof need)));
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    json_t *info = json_pack(
+        "{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:{s:s, s:s}}", "trainer",
+        "sparselaw-train " SL_VERSION, "device", sl_device_format(&s->device, dev, sizeof dev),
+        "devices", devices, "cores", (json_int_t)(cores > 0 ? cores : 1), "memory_bytes",
+        (json_int_t)(pages > 0 && page > 0 ? (long long)pages * page : 0), "max_active",
+        (json_int_t)s->max_active, "active", (json_int_t)n, "profiles", profiles, "units",
+        "memory_bytes", "bytes of main memory on this machine", "device",
+        "cpu, or cuda:N for N CUDA devices runs may use");
+    /* Where sparselaw-train's own runs train when they name no device, and
+     * its GPU as their start events name it (null: the CPU). */
+    json_object_set_new(info, "default_device", json_string(s->own_cuda ? "cuda" : "cpu"));
+    json_object_set_new(info, "gpu",
+                        s->own_cuda ? json_pack("{s:s, s:f}", "name", s->gpu.name, "memory_bytes",
+                                                s->gpu.memory_bytes)
+                                    : json_null());
+    json_object_set_new(json_object_get(info, "units"), "gpu.memory_bytes",
+                        json_string("bytes of the GPU's memory"));
+    return reply(con, 200, info, NULL, 0);
 }
 
 static unsigned auth(const serve *s, struct MHD_Connection *con) {
@@ -394,22 +523,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         reap(s);
         unsigned n = active(s);
         pthread_mutex_unlock(&s->lock);
-        json_t *h = json_pack("{s:s, s:I, s:I, s:s}", "status", s->stopping ? "stopping" : "ok",
-                              "active", (json_int_t)n, "max_active", (json_int_t)s->max_active,
-                              "device", s->device_name);
-        /* the GPU every run trains on, as the trainer's start event names it */
-        if (s->device == SL_TRAIN_DEVICE_CUDA)
-            json_object_set_new(
-                h, "gpu",
-                json_pack("{s:s, s:f}", "name", s->gpu.name, "memory_bytes", s->gpu.memory_bytes));
-        return reply(con, 200, h, NULL, 0);
+        return reply(con, 200,
+                     json_pack("{s:s, s:I, s:I}", "status", s->stopping ? "stopping" : "ok",
+                               "active", (json_int_t)n, "max_active", (json_int_t)s->max_active),
+                     NULL, 0);
     }
     int is_train = !strcmp(url, "/v1/train");
     int is_run = !strncmp(url, "/v1/train/", 10) && url[10] && !strchr(url + 10, '/');
-    if (!is_train && !is_run) return error(con, 404, "not_found", "no such route", NULL);
+    int is_info = !strcmp(url, "/v1/info");
+    if (!is_train && !is_run && !is_info)
+        return error(con, 404, "not_found", "no such route", NULL);
     unsigned a = auth(s, con);
     if (a == 401) return error(con, 401, "unauthorized", "a bearer token is required", NULL);
     if (a == 403) return error(con, 403, "forbidden", "the bearer token is wrong", NULL);
+    if (is_info) return handle_info(s, con, method);
     if (is_run) return handle_run(s, con, method, url + 10);
     if (strcmp(method, "POST") != 0) return not_allowed(con, "POST");
     if (u->too_large) return error(con, 413, "payload_too_large", "the body exceeds 16 KiB", NULL);
@@ -432,19 +559,22 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 /* ------------------------------------------------------------ the worker */
 
 static void usage(FILE *f) {
-    fprintf(f,
-            "usage: sparselaw-train serve --port P [--bind ADDR] [--token-file F]\n"
-            "                             [--max-active N] [--corpus PATH] [--dir DIR]\n"
-            "                             [--device cpu|cuda]\n"
-            "Takes training runs over HTTP (POST /v1/train, GET and DELETE /v1/train/ID).\n"
-            "  --port P          TCP port; 0 picks a free one (8090)\n"
-            "  --bind ADDR       IPv4 or IPv6 address to listen on (127.0.0.1)\n"
-            "  --token-file F    bearer token file (else SPARSELAW_WORKER_TOKEN; required)\n"
-            "  --max-active N    runs at once; more are refused with 503 (1)\n"
-            "  --corpus PATH     the corpus every run trains on (the trainer's default)\n"
-            "  --dir DIR         where each run's JSON lines go (sparselaw-train-runs)\n"
-            "  --device D        where runs train unless they name a device: cpu, or\n"
-            "                    cuda (one GPU; refused at start when none can be used) (cpu)\n");
+    fprintf(f, "usage: sparselaw-train serve --port P [--bind ADDR] [--token-file F]\n"
+               "                             [--max-active N] [--corpus PATH] [--dir DIR]\n"
+               "                             [--profiles FILE] [--device cpu|cuda:N]\n"
+               "Takes training runs over HTTP (POST /v1/train, GET and DELETE /v1/train/ID,\n"
+               "GET /v1/info).\n"
+               "  --port P          TCP port; 0 picks a free one (8090)\n"
+               "  --bind ADDR       IPv4 or IPv6 address to listen on (127.0.0.1)\n"
+               "  --token-file F    bearer token file (else SPARSELAW_WORKER_TOKEN; required)\n"
+               "  --max-active N    runs at once; more are refused with 503 (1)\n"
+               "  --corpus PATH     the corpus every run trains on (the trainer's default)\n"
+               "  --dir DIR         where each run's JSON lines go (sparselaw-train-runs)\n"
+               "  --profiles FILE   [profile NAME] sections: trainers runs may name (none)\n"
+               "  --device D        what runs may use: cpu or cuda:N (the CUDA devices found);\n"
+               "                    sparselaw-train's own runs train on the GPU when it can\n"
+               "                    use one, and without --profiles serve refuses to start\n"
+               "                    on a cuda it cannot use\n");
 }
 
 static int load_token(serve *s, const char *file, char *err, size_t cap) {
@@ -469,9 +599,21 @@ static int parse_uint(const char *v, unsigned long lo, unsigned long hi, unsigne
     return 0;
 }
 
+/* The CUDA devices the NVIDIA driver shows (one directory each under
+ * /proc/driver/nvidia/gpus); cpu when there is none. */
+static sl_device detect_cuda(void) {
+    DIR *d = opendir("/proc/driver/nvidia/gpus");
+    unsigned n = 0;
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    if (d) closedir(d);
+    if (n > SL_PROFILE_MAX_DEVICES) n = SL_PROFILE_MAX_DEVICES;
+    return n ? (sl_device){SL_DEVICE_CUDA, n} : (sl_device){SL_DEVICE_CPU, 0};
+}
+
 static int parse_flags(serve *s, int argc, char **argv, unsigned *port, const char **bind,
                        const char **token_file, char *err, size_t cap) {
-    const char *dir = "sparselaw-train-runs", *corpus = "";
+    const char *dir = "sparselaw-train-runs", *corpus = "", *profiles = NULL, *device = NULL;
     *port = 8090;
     *bind = "127.0.0.1";
     *token_file = NULL;
@@ -511,16 +653,10 @@ static int parse_flags(serve *s, int argc, char **argv, unsigned *port, const ch
             corpus = v;
         } else if (IS("--dir")) {
             dir = v;
+        } else if (IS("--profiles")) {
+            profiles = v;
         } else if (IS("--device")) {
-            const sl_proto_option *dev = sl_proto_option_at(SL_PROTO_DEVICE);
-            int which = sl_proto_choice_index(dev, v, strlen(v));
-            if (which < 0) {
-                char what[64];
-                snprintf(err, cap, "--device: '%s' is not %s", v,
-                         sl_proto_describe(dev, what, sizeof what));
-                return -1;
-            }
-            s->device = which;
+            device = v;
         } else {
             snprintf(err, cap, "unknown option '%s' (see serve --help)", a);
             return -1;
@@ -538,16 +674,35 @@ static int parse_flags(serve *s, int argc, char **argv, unsigned *port, const ch
         snprintf(err, cap, "--corpus %s: %s", corpus, strerror(errno));
         return -1;
     }
-    sl_proto_choice_name(sl_proto_option_at(SL_PROTO_DEVICE), s->device, s->device_name,
-                         sizeof s->device_name);
-    char why[256];
-    if (s->device == SL_TRAIN_DEVICE_CUDA && sl_train_cuda_probe(&s->gpu, why, sizeof why) != 0) {
-        snprintf(err, cap, "--device cuda: %s", why);
-        return -1;
-    }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         snprintf(err, cap, "cannot create --dir %s: %s", dir, strerror(errno));
         return -1;
+    }
+    if (profiles &&
+        sl_profile_load_file(profiles, s->profiles, SL_PROFILE_MAX, &s->nprofiles, err, cap) != 0)
+        return -1;
+    s->device = (sl_device){SL_DEVICE_CPU, 0};
+    if (device && sl_device_parse(device, &s->device) != 0) {
+        snprintf(err, cap, "--device must be cpu, cuda or cuda:N (got '%s')", device);
+        return -1;
+    }
+    if (!device) s->device = detect_cuda();
+    /* The worker's own trainer uses a GPU it can open; one declared (or
+     * found) that it cannot is an error without profiles, whose trainers
+     * bring their own CUDA, and a warning with them. */
+    char why[256];
+    if (s->device.kind == SL_DEVICE_CUDA) {
+        s->own_cuda = sl_train_cuda_probe(&s->gpu, why, sizeof why) == 0;
+        if (!s->own_cuda && device && s->nprofiles == 0) {
+            snprintf(err, cap, "--device cuda: %s", why);
+            return -1;
+        }
+        if (!s->own_cuda) {
+            sl_log_line l;
+            sl_log_begin(&l, SL_LOG_WARNING, "own_runs_on_cpu");
+            sl_log_str(&l, "reason", why);
+            sl_log_end(&l);
+        }
     }
     return 0;
 }

@@ -4,6 +4,7 @@
  *
  *   sparselaw-train serve --port P [--bind ADDR] [--token-file F]
  *                         [--max-active N] [--corpus PATH] [--dir DIR]
+ *                         [--profiles FILE] [--device cpu|cuda:N]
  *
  *   POST   /v1/train       {layers?, width?, ..., pattern?: "n:m"} -> 201 {id, state}
  *                           (the run protocol's options, docs/trainer-protocol.md)
@@ -11,12 +12,16 @@
  *                           progress, evaluations, result, reason, failure?, retryable?}
  *                           (failure: the protocol's class of a failed run)
  *   DELETE /v1/train/{id}  stops the run (SIGTERM); state cancelled
+ *   GET    /v1/info        {device, devices, cores, memory_bytes, max_active, active,
+ *                           profiles: [{name, device}]}
  *   GET    /healthz        {status, active, max_active} (no token)
  *
  * Every /v1 request needs `Authorization: Bearer <token>` (the token from
  * --token-file or SPARSELAW_WORKER_TOKEN; the worker refuses to start
  * without one). The body holds numbers and the pattern only: no client text
- * reaches the command line, and the corpus is the worker's own. Each run is
+ * reaches the command line, and the corpus is the worker's own; with
+ * "profile" the run is one of --profiles' trainers (sl_profile.h), its
+ * argv template filled with the body's numbers. Each run is
  * a child process of this binary writing its JSON lines to DIR/<id>.jsonl.
  * The worker keeps its runs in memory: a restarted worker answers 404 for
  * the runs of the one before. SIGTERM stops the worker: new runs are

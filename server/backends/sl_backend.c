@@ -53,3 +53,38 @@ double sl_backend_silent_for(double *since) {
     if (*since == 0) *since = t;
     return t - *since;
 }
+
+int sl_backend_profiles_can_run(const sl_profile *list, size_t n, unsigned bit, const char *name,
+                                const sl_device *has, const char *profile, sl_device *needs,
+                                char *why, size_t cap) {
+    char a[24], b[24];
+    if (profile && profile[0]) {
+        const sl_profile *p = sl_profile_find(list, n, profile);
+        if (!p) {
+            snprintf(why, cap, "the %s backend has no trainer profile '%s'", name, profile);
+            return 0;
+        }
+        if (!(p->backends & bit)) {
+            snprintf(why, cap, "trainer profile '%s' may not run on the %s backend (its backends)",
+                     profile, name);
+            return 0;
+        }
+        if (p->device.kind == SL_DEVICE_CUDA &&
+            (needs->kind != SL_DEVICE_CUDA || needs->count < p->device.count))
+            *needs = p->device;
+    }
+    if (!sl_device_satisfies(has, needs)) {
+        snprintf(why, cap, "the %s backend has %s; the runs need %s", name,
+                 sl_device_format(has, a, sizeof a), sl_device_format(needs, b, sizeof b));
+        return -1;
+    }
+    return 1;
+}
+
+size_t sl_backend_profile_values(const sl_run_spec *spec, unsigned threads, sl_profile_value *v) {
+    sl_proto_spec ps;
+    sl_run_spec_proto(spec, &ps);
+    if (!ps.given[SL_PROTO_THREADS] || ps.value[SL_PROTO_THREADS] == 0)
+        ps.value[SL_PROTO_THREADS] = threads ? threads : 1;
+    return sl_profile_values(&ps, spec->device.kind == SL_DEVICE_CUDA ? spec->device.count : 0, v);
+}

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
+#include "sl_profile.h"
 #include "sl_proto.h"
 #include "sl_run_spec.h"
 
@@ -75,7 +76,29 @@ struct sl_backend {
      * children there, so that none stays a zombie). */
     void (*tick)(sl_backend *b);
     void (*close)(sl_backend *b);
+    /* What a run can have here: the local backend's --local-device, the
+     * worker's reported devices, Slurm's --slurm-gpus. */
+    sl_device device;
+    double gflops; /* configured GFLOP/s of one run (--*-gflops); 0: none */
+    /* 1 when the backend can run profile ("" for sparselaw-train) with at
+     * least *needs, which it raises to what the profile itself needs; else
+     * with why 0 (it has no such profile, or the profile may not run here)
+     * or -1 (it has too little device). Called from HTTP threads, beside
+     * the runner. */
+    int (*can_run)(sl_backend *b, const char *profile, sl_device *needs, char *why, size_t cap);
 };
+
+/* can_run over a list of the operator's profiles: profile must be in it
+ * (or "") and allow the backend (bit, SL_PROFILE_*), and has must satisfy
+ * the run's needs raised to the profile's. Answers as can_run. */
+int sl_backend_profiles_can_run(const sl_profile *list, size_t n, unsigned bit, const char *name,
+                                const sl_device *has, const char *profile, sl_device *needs,
+                                char *why, size_t cap);
+
+/* The placeholder values of a run (sl_profile_values of its protocol spec),
+ * threads being this many when the sweep gave none. Fills vals (room for
+ * SL_PROFILE_MAX_VALUES) and returns how many. */
+size_t sl_backend_profile_values(const sl_run_spec *spec, unsigned threads, sl_profile_value *vals);
 
 /* sparselaw-train as a child process of the server: trainer is its path,
  * corpus the --corpus path ("" for the trainer's default), dir where each
@@ -83,6 +106,10 @@ struct sl_backend {
  * limit. NULL with the reason in err. */
 sl_backend *sl_backend_local_new(const char *trainer, const char *corpus, const char *dir,
                                  unsigned max_active, char *err, size_t errcap);
+/* The local backend's trainer profiles (the config's; they outlive it), the
+ * device its runs may use and its configured GFLOP/s of one run. */
+void sl_backend_local_set_profiles(sl_backend *b, const sl_profile *profiles, size_t n,
+                                   const sl_device *device, double gflops);
 
 /* 0 when the trainer can read corpus as it does: a readable file that is not
  * empty, or a directory with a readable *.txt file. -1 with the reason in why. Checked

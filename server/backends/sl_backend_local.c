@@ -8,6 +8,7 @@
  * process again by pid and start time (the reference "pid:<pid>:<start>"),
  * or learns from the file how it ended while the server was away.
  */
+#define _GNU_SOURCE /* posix_spawn_file_actions_addchdir_np: a profile's working directory */
 #include "sl_backend.h"
 
 #include <dirent.h>
@@ -37,6 +38,8 @@ typedef struct child {
 typedef struct local {
     sl_backend base;
     char trainer[1024], corpus[1024], dir[1024];
+    const sl_profile *profiles; /* the config's */
+    size_t nprofiles;
     unsigned cores;
     child *children;
     size_t nchildren, cap;
@@ -148,14 +151,57 @@ static void build_argv(local *l, const sl_run_spec *spec, sl_proto_command *c) {
     sl_proto_command_build(&full, l->trainer, l->cores / l->base.max_active, l->corpus, c);
 }
 
+/* A profile's command line, environment (the server's and the profile's
+ * lines, which win) and working directory. 0, or -1 with the reason. */
+typedef struct profile_cmd {
+    char *argv[SL_PROFILE_MAX_ARGS + 1];
+    char words[SL_PROFILE_ARGV_MAX + 1024];
+    char **envp;
+} profile_cmd;
+
+static int profile_command(local *l, const sl_profile *p, const sl_run_spec *spec, profile_cmd *c,
+                           char *reason, size_t cap) {
+    sl_profile_value vals[SL_PROFILE_MAX_VALUES];
+    size_t nv = sl_backend_profile_values(spec, l->cores / l->base.max_active, vals);
+    if (sl_profile_argv(p, vals, nv, c->argv, c->words, sizeof c->words, reason, cap) < 0)
+        return -1;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    c->envp = calloc(n + p->nenv + 1, sizeof *c->envp);
+    if (!c->envp) abort();
+    sl_profile_env(p, environ, c->envp, n + p->nenv);
+    return 0;
+}
+
 static int local_submit(sl_backend *b, long long id, long attempt, const sl_run_spec *spec,
                         const char *secret, char *ref, size_t refcap, sl_proto_failure *failure,
                         char *reason, size_t reasoncap) {
     local *l = (local *)b;
     (void)secret;
     sl_proto_command cmd;
+    char **argv = cmd.argv, **envp = environ;
     char out_path[1200], err_path[1200];
-    build_argv(l, spec, &cmd);
+    const sl_profile *profile = NULL;
+    profile_cmd *pc = NULL;
+    *failure = SL_PROTO_REFUSED; /* a profile this server cannot run: a retry repeats it */
+    if (spec->profile[0]) {
+        profile = sl_profile_find(l->profiles, l->nprofiles, spec->profile);
+        if (!profile) {
+            snprintf(reason, reasoncap, "this server has no trainer profile '%s'", spec->profile);
+            return -1;
+        }
+        pc = calloc(1, sizeof *pc);
+        if (!pc) abort();
+        if (profile_command(l, profile, spec, pc, reason, reasoncap) != 0) {
+            free(pc);
+            return -1;
+        }
+        argv = pc->argv;
+        envp = pc->envp;
+    } else {
+        build_argv(l, spec, &cmd);
+    }
     *failure = SL_PROTO_LOST;
     log_path(l, id, attempt, "jsonl", out_path, sizeof out_path);
     log_path(l, id, attempt, "stderr", err_path, sizeof err_path);
@@ -165,6 +211,8 @@ static int local_submit(sl_backend *b, long long id, long attempt, const sl_run_
         snprintf(reason, reasoncap, "cannot create the run's log %s: %s", out_path,
                  strerror(errno));
         if (out >= 0) close(out);
+        if (pc) free(pc->envp);
+        free(pc);
         return -1;
     }
     posix_spawn_file_actions_t fa;
@@ -173,6 +221,7 @@ static int local_submit(sl_backend *b, long long id, long attempt, const sl_run_
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out, 1);
     posix_spawn_file_actions_adddup2(&fa, err, 2);
+    if (profile && profile->dir[0]) posix_spawn_file_actions_addchdir_np(&fa, profile->dir);
     posix_spawnattr_init(&attr);
     /* The server blocks SIGTERM in every thread and ignores SIGPIPE; the
      * trainer needs both back (SIGTERM is how a cancel stops it). Its own
@@ -190,16 +239,18 @@ static int local_submit(sl_backend *b, long long id, long attempt, const sl_run_
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
                                         POSIX_SPAWN_SETPGROUP);
     pid_t pid;
-    int rc = posix_spawn(&pid, l->trainer, &fa, &attr, cmd.argv, environ);
+    int rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(out);
     close(err);
     if (rc != 0) { /* a retry would not find it either */
         *failure = SL_PROTO_REFUSED;
-        snprintf(reason, reasoncap, "cannot start the trainer %s: %s", l->trainer, strerror(rc));
-        return -1;
+        snprintf(reason, reasoncap, "cannot start the trainer %.200s: %s", argv[0], strerror(rc));
     }
+    if (pc) free(pc->envp);
+    free(pc);
+    if (rc != 0) return -1;
     if (l->nchildren == l->cap) {
         l->cap = l->cap ? 2 * l->cap : 16;
         l->children = realloc(l->children, l->cap * sizeof *l->children);
@@ -282,6 +333,22 @@ static int local_cancel(sl_backend *b, long long id, long attempt, const char *r
     return 0;
 }
 
+static int local_can_run(sl_backend *b, const char *profile, sl_device *needs, char *why,
+                         size_t cap) {
+    local *l = (local *)b;
+    return sl_backend_profiles_can_run(l->profiles, l->nprofiles, SL_PROFILE_LOCAL, b->name,
+                                       &b->device, profile, needs, why, cap);
+}
+
+void sl_backend_local_set_profiles(sl_backend *b, const sl_profile *profiles, size_t n,
+                                   const sl_device *device, double gflops) {
+    local *l = (local *)b;
+    l->profiles = profiles;
+    l->nprofiles = n;
+    b->device = *device;
+    b->gflops = gflops;
+}
+
 static void local_tick(sl_backend *b) {
     reap((local *)b);
 }
@@ -355,5 +422,6 @@ sl_backend *sl_backend_local_new(const char *trainer, const char *corpus, const 
     l->base.cancel = local_cancel;
     l->base.tick = local_tick;
     l->base.close = local_close;
+    l->base.can_run = local_can_run;
     return &l->base;
 }

@@ -51,8 +51,11 @@ typedef struct slurm {
     char jwt[JWT_MAX];
     char jwt_file[PATH_CAP];
     char trainer[PATH_CAP], corpus[PATH_CAP], dir[PATH_CAP];
-    char path[PATH_CAP];  /* the jobs' PATH */
-    unsigned time_limit;  /* minutes */
+    char path[PATH_CAP]; /* the jobs' PATH */
+    unsigned time_limit; /* minutes */
+    const sl_profile *profiles;
+    size_t nprofiles;
+    char partition[64], account[64];
     pthread_mutex_t lock; /* report_url: set by the main thread, read by the runner */
     char report_url[PATH_CAP];
     CURL *curl; /* one runner thread calls us: one handle, reused */
@@ -171,8 +174,40 @@ static int safe_word(const char *w) {
     return 1;
 }
 
-static void build_script(slurm *s, long long id, long attempt, const sl_run_spec *spec,
-                         const char *secret, const char *report_url, script *sc) {
+/* A profile's run: its environment, working directory and command line,
+ * each word single-quoted (the profile's text has no quote: sl_profile.c;
+ * the placeholders are numbers). 0, or -1 with the reason. */
+static int put_profile(slurm *s, const sl_run_spec *spec, script *sc, char *reason, size_t cap) {
+    const sl_profile *p = sl_profile_find(s->profiles, s->nprofiles, spec->profile);
+    if (!p) {
+        snprintf(reason, cap, "this server has no trainer profile '%s'", spec->profile);
+        return -1;
+    }
+    sl_profile_value vals[SL_PROFILE_MAX_VALUES];
+    size_t nv = sl_backend_profile_values(spec, 1, vals);
+    char *argv[SL_PROFILE_MAX_ARGS + 1], words[SL_PROFILE_ARGV_MAX + 1024];
+    if (sl_profile_argv(p, vals, nv, argv, words, sizeof words, reason, cap) < 0) return -1;
+    for (size_t e = 0; e < p->nenv; e++) {
+        size_t key = strcspn(p->env[e], "=");
+        put(sc, "export %.*s=", (int)key, p->env[e]);
+        put_word(sc, p->env[e] + key + 1);
+        put(sc, "\n");
+    }
+    if (p->dir[0]) {
+        put(sc, "cd ");
+        put_word(sc, p->dir);
+        put(sc, " || exit 1\n");
+    }
+    for (int i = 0; argv[i]; i++) {
+        if (i) put(sc, " ");
+        put_word(sc, argv[i]);
+    }
+    return 0;
+}
+
+static int build_script(slurm *s, long long id, long attempt, const sl_run_spec *spec,
+                        const char *secret, const char *report_url, script *sc, char *reason,
+                        size_t cap) {
     char out[PATH_CAP + 64], err[PATH_CAP + 64], res[PATH_CAP + 64];
     file_path(s, id, attempt, "jsonl", out, sizeof out);
     file_path(s, id, attempt, "stderr", err, sizeof err);
@@ -187,9 +222,13 @@ static void build_script(slurm *s, long long id, long attempt, const sl_run_spec
         "#!/bin/sh\n# sparselaw run %lld, attempt %ld: written by sparselawd from the run's "
         "numbers and its configured paths.\numask 077\n",
         id, attempt);
-    for (int i = 0; i < cmd.argc; i++) { /* each word single-quoted: flags, numbers, paths */
-        if (i) put(sc, " ");
-        put_word(sc, cmd.argv[i]);
+    if (spec->profile[0]) {
+        if (put_profile(s, spec, sc, reason, cap) != 0) return -1;
+    } else {
+        for (int i = 0; i < cmd.argc; i++) { /* each word single-quoted: flags, numbers, paths */
+            if (i) put(sc, " ");
+            put_word(sc, cmd.argv[i]);
+        }
     }
     put(sc, " </dev/null >");
     put_word(sc, out);
@@ -214,6 +253,7 @@ static void build_script(slurm *s, long long id, long attempt, const sl_run_spec
     put(sc, " ");
     put(sc, "'%s/v1/runs/%lld/report'", report_url, id);
     put(sc, "\nfi\nexit $rc\n");
+    return 0;
 }
 
 /* The job's time limit in minutes: the backend's, or the run's own
@@ -250,7 +290,10 @@ static int slurm_submit(sl_backend *b, long long id, long attempt, const sl_run_
     }
     script *sc = calloc(1, sizeof *sc);
     if (!sc) abort();
-    build_script(s, id, attempt, spec, secret, report_url, sc);
+    if (build_script(s, id, attempt, spec, secret, report_url, sc, reason, reasoncap) != 0) {
+        free(sc);
+        return -1;
+    }
     if (sc->overflow) {
         free(sc);
         snprintf(reason, reasoncap, "internal: the job script does not fit");
@@ -265,6 +308,14 @@ static int slurm_submit(sl_backend *b, long long id, long attempt, const sl_run_
         slurm_out, "time_limit", (int)job_minutes(s, spec), "cpus_per_task",
         (int)(spec->trainer.value[SL_PROTO_THREADS] ? spec->trainer.value[SL_PROTO_THREADS] : 1),
         "minimum_nodes", 1);
+    /* What the run needs and where it is charged: only what the operator set. */
+    if (job && spec->device.kind == SL_DEVICE_CUDA) {
+        char gres[32];
+        snprintf(gres, sizeof gres, "gpu:%u", spec->device.count);
+        json_object_set_new(job, "gres", json_string(gres));
+    }
+    if (job && s->partition[0]) json_object_set_new(job, "partition", json_string(s->partition));
+    if (job && s->account[0]) json_object_set_new(job, "account", json_string(s->account));
     json_t *body = json_pack("{s:s, s:o}", "script", sc->text, "job", job);
     free(sc);
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -505,6 +556,13 @@ static int slurm_cancel(sl_backend *b, long long id, long attempt, const char *r
     return status > 0 && (err == ESLURM_INVALID_JOB_ID || err == ESLURM_ALREADY_DONE) ? 0 : -1;
 }
 
+static int slurm_can_run(sl_backend *b, const char *profile, sl_device *needs, char *why,
+                         size_t cap) {
+    slurm *s = (slurm *)b;
+    return sl_backend_profiles_can_run(s->profiles, s->nprofiles, SL_PROFILE_SLURM, b->name,
+                                       &b->device, profile, needs, why, cap);
+}
+
 static void slurm_close(sl_backend *b) {
     slurm *s = (slurm *)b;
     sl_curl_free(s->curl);
@@ -628,6 +686,19 @@ sl_backend *sl_backend_slurm_new(const sl_slurm_options *o, char *err, size_t er
         goto fail;
     }
     snprintf(s->path, sizeof s->path, "%s", o->path);
+    const char *names[2] = {o->partition, o->account};
+    char *fields[2] = {s->partition, s->account};
+    for (int i = 0; i < 2; i++) {
+        const char *v = names[i] ? names[i] : "";
+        if (strlen(v) >= sizeof s->partition ||
+            strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+                strlen(v)) {
+            snprintf(err, errcap, "the Slurm %s must be 0 to 63 of a-z, 0-9, '_.-'",
+                     i ? "account" : "partition");
+            goto fail;
+        }
+        snprintf(fields[i], sizeof s->partition, "%s", v);
+    }
     if (o->time_limit == 0 || o->time_limit > INT_MAX || !(o->lost_after > 0)) {
         snprintf(err, errcap,
                  "the Slurm backend's time limit and lost-after time must be positive");
@@ -647,6 +718,11 @@ sl_backend *sl_backend_slurm_new(const sl_slurm_options *o, char *err, size_t er
     s->base.poll = slurm_poll;
     s->base.cancel = slurm_cancel;
     s->base.close = slurm_close;
+    s->base.can_run = slurm_can_run;
+    s->profiles = o->profiles;
+    s->nprofiles = o->nprofiles;
+    s->base.device = o->gpus ? (sl_device){SL_DEVICE_CUDA, o->gpus} : (sl_device){SL_DEVICE_CPU, 0};
+    s->base.gflops = o->gflops;
     return &s->base;
 fail:
     free(s);

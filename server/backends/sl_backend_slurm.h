@@ -19,21 +19,27 @@
 #define SL_SLURM_API "v0.0.38"
 
 typedef struct sl_slurm_options {
-    const char *url;        /* http://HOST:PORT of slurmrestd (a trailing '/' is dropped) */
-    const char *user;       /* X-SLURM-USER-NAME: the user the jobs run as */
-    const char *jwt;        /* the token itself, or NULL when jwt_file is given */
-    const char *jwt_file;   /* read again before each request (tokens expire); or NULL */
-    const char *trainer;    /* sparselaw-train, a path the Slurm node can run */
-    const char *corpus;     /* its --corpus, or "" for the trainer's default */
-    const char *dir;        /* where jobs write their files; created, shared with the node */
-    const char *report_url; /* http://HOST:PORT of this server as the jobs reach it, or ""
-                               until sl_backend_slurm_set_report_url */
-    const char *path;       /* PATH of the jobs (their curl posts the result) */
-    unsigned max_active;    /* jobs in Slurm at once */
-    unsigned time_limit;    /* minutes a job may run (> 0) */
-    double lost_after;      /* seconds (> 0) slurmrestd may stay unreachable (or answer
-                               nonsense) before a run's job counts as lost; until then a
-                               poll answers "cannot tell now" */
+    const char *url;            /* http://HOST:PORT of slurmrestd (a trailing '/' is dropped) */
+    const char *user;           /* X-SLURM-USER-NAME: the user the jobs run as */
+    const char *jwt;            /* the token itself, or NULL when jwt_file is given */
+    const char *jwt_file;       /* read again before each request (tokens expire); or NULL */
+    const char *trainer;        /* sparselaw-train, a path the Slurm node can run */
+    const char *corpus;         /* its --corpus, or "" for the trainer's default */
+    const char *dir;            /* where jobs write their files; created, shared with the node */
+    const char *report_url;     /* http://HOST:PORT of this server as the jobs reach it, or ""
+                                   until sl_backend_slurm_set_report_url */
+    const char *path;           /* PATH of the jobs (their curl posts the result) */
+    unsigned max_active;        /* jobs in Slurm at once */
+    unsigned time_limit;        /* minutes a job may run (> 0) */
+    double lost_after;          /* seconds (> 0) slurmrestd may stay unreachable (or answer
+                                   nonsense) before a run's job counts as lost; until then a
+                                   poll answers "cannot tell now" */
+    const sl_profile *profiles; /* the operator's trainer profiles (outlive the backend) */
+    size_t nprofiles;
+    unsigned gpus;         /* GPUs a job may ask for (--gres=gpu:N); 0: none */
+    const char *partition; /* "" or NULL: Slurm's default */
+    const char *account;   /* "" or NULL: the user's default */
+    double gflops;         /* configured GFLOP/s of one job; 0: none */
 } sl_slurm_options;
 
 /* The backend, or NULL with the reason in err. Every path and URL that goes

@@ -15,10 +15,13 @@
 
 #include "sl_curl.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "sl_time.h"
 
 #define RESPONSE_MAX (1u << 20) /* a run's status is a few KiB */
 #define ID_MAX       64
@@ -30,7 +33,15 @@ typedef struct worker {
     struct curl_slist *headers;
     double lost_after;
     double unreachable_since; /* monotonic seconds; 0 while the worker answers */
+    /* What the worker said it has (GET /v1/info), for can_run on HTTP threads. */
+    pthread_mutex_t info_lock;
+    CURL *info_curl;
+    json_t *info;     /* NULL until it answered */
+    double info_when; /* monotonic seconds of that answer */
+    char info_problem[256];
 } worker;
+
+#define INFO_MAX_AGE 10.0 /* seconds before can_run asks the worker again */
 
 /* One request to the worker, with its token. */
 static long request(worker *w, const char *method, const char *path, const char *body, json_t **out,
@@ -57,7 +68,12 @@ static int valid_ref(const char *ref) {
 static json_t *spec_body(const sl_run_spec *spec) {
     sl_proto_spec full;
     sl_run_spec_proto(spec, &full);
-    return sl_proto_to_json(&full, SL_PROTO_ANY | SL_PROTO_FLAGGED);
+    json_t *b = sl_proto_to_json(&full, SL_PROTO_ANY | SL_PROTO_FLAGGED);
+    /* A profile's run: the worker fills its own argv template with these numbers. */
+    if (spec->profile[0]) json_object_set_new(b, "profile", json_string(spec->profile));
+    if (spec->profile[0] && spec->device.kind == SL_DEVICE_CUDA)
+        json_object_set_new(b, "devices", json_integer(spec->device.count));
+    return b;
 }
 
 static int worker_submit(sl_backend *b, long long id, long attempt, const sl_run_spec *spec,
@@ -201,8 +217,75 @@ static int worker_cancel(sl_backend *b, long long id, long attempt, const char *
     return status == 200 || status == 404 ? 0 : -1;
 }
 
+/* The worker's GET /v1/info, asked again once older than INFO_MAX_AGE
+ * (caller holds info_lock). */
+static void refresh_info(worker *w) {
+    double now = sl_time_monotonic();
+    if (w->info && now - w->info_when < INFO_MAX_AGE) return;
+    json_t *answer = NULL;
+    char problem[256] = "";
+    long status = sl_curl_request(w->info_curl, "GET", w->url, "/v1/info", w->headers, NULL,
+                                  RESPONSE_MAX, &answer, problem, sizeof problem);
+    sl_device d;
+    if (status == 200 &&
+        sl_device_parse(json_string_value(json_object_get(answer, "device")), &d) == 0) {
+        json_decref(w->info);
+        w->info = answer;
+        w->info_when = now;
+        w->base.device = d;
+        return;
+    }
+    if (status >= 0)
+        snprintf(problem, sizeof problem, "GET /v1/info answered %ld %.120s", status,
+                 error_message(answer));
+    snprintf(w->info_problem, sizeof w->info_problem, "%s", problem);
+    json_decref(answer);
+}
+
+static int worker_can_run(sl_backend *b, const char *profile, sl_device *needs, char *why,
+                          size_t cap) {
+    worker *w = (worker *)b;
+    pthread_mutex_lock(&w->info_lock);
+    refresh_info(w);
+    int ok = 0;
+    if (!w->info && !(profile && profile[0]) && needs->kind == SL_DEVICE_CPU) {
+        ok = 1; /* every worker runs its own trainer on a CPU: the runs wait for it */
+    } else if (!w->info) {
+        snprintf(why, cap, "the worker at %.200s has not said what it has (%.200s)", w->url,
+                 w->info_problem);
+    } else {
+        /* The worker's own profiles: the operator of that machine declared them. */
+        sl_profile list[SL_PROFILE_MAX];
+        size_t n = 0, i;
+        json_t *p;
+        json_array_foreach(json_object_get(w->info, "profiles"), i, p) {
+            const char *name = json_string_value(json_object_get(p, "name"));
+            if (n == SL_PROFILE_MAX || !sl_profile_name_valid(name)) continue;
+            memset(&list[n], 0, sizeof list[n]);
+            snprintf(list[n].name, sizeof list[n].name, "%s", name);
+            list[n].backends = SL_PROFILE_WORKER;
+            if (sl_device_parse(json_string_value(json_object_get(p, "device")), &list[n].device) !=
+                0)
+                list[n].device = (sl_device){SL_DEVICE_CPU, 0};
+            n++;
+        }
+        sl_device has = b->device;
+        ok = sl_backend_profiles_can_run(list, n, SL_PROFILE_WORKER, b->name, &has, profile, needs,
+                                         why, cap);
+    }
+    pthread_mutex_unlock(&w->info_lock);
+    return ok;
+}
+
+void sl_backend_worker_set_gflops(sl_backend *b, double gflops) {
+    b->gflops = gflops;
+}
+
 static void worker_close(sl_backend *b) {
     worker *w = (worker *)b;
+    json_decref(w->info);
+    sl_curl_free(w->info_curl);
+    pthread_mutex_destroy(&w->info_lock);
     curl_slist_free_all(w->headers);
     sl_curl_free(w->curl);
     free(w);
@@ -238,15 +321,17 @@ sl_backend *sl_backend_worker_new(const char *url, const char *token, unsigned m
     worker *w = calloc(1, sizeof *w);
     if (!w) abort();
     w->curl = sl_curl_new();
+    w->info_curl = sl_curl_new();
     char auth[340];
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", tok);
     w->headers = curl_slist_append(NULL, auth);
     struct curl_slist *h =
         w->headers ? curl_slist_append(w->headers, "Content-Type: application/json") : NULL;
-    if (!w->curl || !h) {
+    if (!w->curl || !w->info_curl || !h) {
         snprintf(err, errcap, "cannot initialise libcurl");
         curl_slist_free_all(w->headers);
         sl_curl_free(w->curl);
+        sl_curl_free(w->info_curl);
         free(w);
         return NULL;
     }
@@ -259,5 +344,10 @@ sl_backend *sl_backend_worker_new(const char *url, const char *token, unsigned m
     w->base.poll = worker_poll;
     w->base.cancel = worker_cancel;
     w->base.close = worker_close;
+    w->base.can_run = worker_can_run;
+    pthread_mutex_init(&w->info_lock, NULL);
+    pthread_mutex_lock(&w->info_lock);
+    refresh_info(w); /* a worker that is down now is asked again at the first sweep */
+    pthread_mutex_unlock(&w->info_lock);
     return &w->base;
 }

@@ -18,5 +18,7 @@
  * threads use libcurl. NULL with the reason in err. */
 sl_backend *sl_backend_worker_new(const char *url, const char *token, unsigned max_active,
                                   double lost_after, char *err, size_t errcap);
+/* The configured GFLOP/s of one run on the worker (--worker-gflops). */
+void sl_backend_worker_set_gflops(sl_backend *b, double gflops);
 
 #endif

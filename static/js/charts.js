@@ -181,6 +181,7 @@ export function drawChart(el, spec) {
   if (spec.bands) opts.bands = spec.bands;
   const u = new uPlot(opts, spec.data, el);
   el.dataset.series = String(spec.series.length);
+  el.dataset.bands = String(spec.bands ? spec.bands.length : 0);
   el.dataset.points = String(spec.data[0].length);
   const ro = new ResizeObserver(() => {
     const w = el.clientWidth;

@@ -120,6 +120,11 @@ async function apiPost(path, body, contentType) {
   return { status: r.status, body: await r.json() };
 }
 
+async function apiPut(path, json) {
+  const r = await fetch(base + path, { method: "PUT", body: JSON.stringify(json), headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/json" } });
+  return { status: r.status, body: await r.json() };
+}
+
 // ------------------------------------------------------------ the browser
 
 /** A page whose console errors and uncaught exceptions are collected. */
@@ -291,6 +296,60 @@ for (const view of VIEWS) {
     }
   });
 }
+
+test("the planner and the curves overlay the laws compared with; a fitted law's curves carry their 95 % bands", async () => {
+  // a second law in tokens, and t5-c4's sweep fitted with bootstrap draws
+  const other = await apiPut("/v1/laws/e2e-other", {
+    coefficients: { a_s: 40, b_s: 0.72161276, c_s: 45.0184473511, b_n: 0.24513173, a_d: 689991261.918, b_d: 0.20270772, c: 0.65074219 },
+    units: { data: "tokens", nonzeros: "parameters" },
+    description: "t5-c4 with a larger a_s",
+  });
+  assert.ok(other.status === 200 || other.status === 201, JSON.stringify(other.body));
+  const up = await apiPost("/v1/datasets?name=e2e-t5&base_params=169869312&tokens_per_step=65536", readFileSync(T5), "text/csv");
+  assert.equal(up.status, 201, JSON.stringify(up.body));
+  const fit = await apiPost("/v1/fits?wait=true", JSON.stringify({ dataset: up.body.id, law: "e2e-fitted", bootstrap: 50, seed: 1 }), "application/json");
+  assert.equal(fit.body.state, "succeeded", JSON.stringify(fit.body).slice(0, 400));
+
+  const page = await newPage();
+  const inputs = "nonzeros=1e9&compute=1.2e21";
+  await page.goto(`${base}/#/planner?law=t5-c4&${inputs}&compare=e2e-other,vit-jft`);
+  await planned(page);
+  await page.waitForFunction(() => document.getElementById("planner-compare").dataset.state === "ok" && document.getElementById("planner-chart").dataset.overlays === "1");
+  const rows = await page.$$eval("#planner-compare tr[data-law]", (els) => els.map((e) => ({ law: e.dataset.law, s: e.dataset.sparsity, error: e.dataset.error })));
+  const ref = await apiGet(`/v1/compare/optimal-sparsity?laws=t5-c4,e2e-other,vit-jft&${inputs}`);
+  assert.equal(ref.status, 200);
+  assert.deepEqual(rows.map((r) => r.law), ["t5-c4", "e2e-other", "vit-jft"]);
+  for (const [i, a] of ref.body.answers.entries()) {
+    if (a.error) assert.equal(rows[i].error, a.error.code);
+    else assert.equal(Number(rows[i].s), a.sparsity, `${a.law.name}: the page's S_opt is the API's`);
+  }
+  assert.equal(rows[2].error, "unit_mismatch"); // vit-jft's data is in examples: no FLOPs budget
+  assert.notEqual(Number(rows[0].s), Number(rows[1].s));
+  // the chart: this law's curve, S_opt and dense points, then the other law's curve and S_opt
+  assert.equal(await page.getAttribute("#planner-chart", "data-series"), "5");
+  assert.deepEqual(await page.$$eval('#planner-form select[name="compare"] option:checked', (os) => os.map((o) => o.value)), ["e2e-other", "vit-jft"]);
+  await shot(page, "planner-compare-laptop");
+  // a law the server does not hold: its 404 beside the list
+  await page.goto(`${base}/#/planner?law=t5-c4&${inputs}&compare=no-such-law`);
+  await page.waitForFunction(() => document.getElementById("planner-compare").dataset.state === "error");
+  assert.match(await page.textContent('#planner-form [data-error-for="laws"]'), /no-such-law/);
+
+  // curves of the fitted law beside t5-c4: bands on the fitted law's lines only
+  await page.goto(`${base}/#/curves?law=e2e-fitted&compare=t5-c4&sparsities=0,0.5&nonzeros_list=1e9`);
+  await page.waitForFunction(() => document.getElementById("curves-lvd").dataset.series === "8" && document.getElementById("curves-sopt").dataset.series === "4");
+  assert.equal(await page.getAttribute("#curves-lvd", "data-bands"), "2");
+  assert.equal(await page.getAttribute("#curves-sopt", "data-bands"), "1");
+  assert.match(await page.textContent("#curves-lvd-sub"), /e2e-fitted v1 vs t5-c4 v1/);
+  const band = await apiGet("/v1/laws/e2e-fitted/curves/loss-vs-data?nonzeros=1e9&sparsities=0,0.5");
+  for (const s of band.body.series) s.loss.forEach((l, i) => assert.ok(s.loss_lo[i] <= l && l <= s.loss_hi[i], `band at ${s.data[i]}`));
+  await shot(page, "curves-compare-laptop");
+  // the built-in law alone: no bands
+  await page.goto(`${base}/#/curves?law=t5-c4&sparsities=0,0.5&nonzeros_list=1e9`);
+  await page.waitForFunction(() => document.getElementById("curves-lvd").dataset.series === "2");
+  assert.equal(await page.getAttribute("#curves-lvd", "data-bands"), "0");
+  assert.deepEqual(unexpected(page, true), []);
+  await page.close();
+});
 
 test("curves and contours of a law whose data is in examples give the budget as data", async () => {
   const page = await newPage();
@@ -688,6 +747,11 @@ test("a weak law's warnings show where its numbers are: the laws view, the plann
   await page.waitForSelector("#fit-result .warnings li");
   assert.deepEqual(await items(page, "#fit-result"), warnings);
   assert.equal(await page.getAttribute("#fit-result .verdict [data-verdict]", "data-verdict"), "weak");
+  // and the list of fits tags it, its reasons on hover
+  const tag = `#fits-list tr[data-id="${fit.body.id}"] .tag.verdict`;
+  await page.waitForSelector(tag);
+  assert.equal(await page.getAttribute(tag, "data-verdict"), "weak");
+  assert.equal(await page.getAttribute(tag, "title"), warnings.join("\n"));
   assert.deepEqual(unexpected(page), []);
   await page.close();
 });

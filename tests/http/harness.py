@@ -547,6 +547,13 @@ class SweepBase(Base):
                                                   and r["progress"]) >= n, server, timeout)
 
 
+# examples/synthetic_trainer.py as a profile's argv: the loss of the t5-c4 law plus seeded noise.
+SYNTHETIC_ARGV = ("%s %s --width={width} --layers={layers} --sparsity={sparsity} --tokens={tokens} "
+                  "--seed={seed} --devices={devices}"
+                  % (sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                                  "..", "examples", "synthetic_trainer.py")))
+
+
 def jsonl_events(path):
     """The "event" of each line of a trainer's JSON-lines log."""
     with open(path) as f:

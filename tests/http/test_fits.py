@@ -1501,6 +1501,8 @@ class TestVerdicts(Base):
         s_lo, s_hi = d["profiles"]["b_d"]["s_opt_range"]
         self.assertGreater(s_hi - s_lo, 0.1)
         self.assertIn("s_opt_depends", codes)
+        s_opt = [r["message"] for r in f["reasons"] if r["code"] == "s_opt_depends"][0]
+        self.assertIn("a dense budget of 2e+11 tokens", s_opt)  # the figure with its unit
         self.assertEqual(d["reference"]["nonzeros"], 1e9)
         self.assertEqual(d["reference"]["data"], 2e11)
         a, b = d["reference"]["interval"]

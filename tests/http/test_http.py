@@ -495,10 +495,14 @@ class TestCurves(Base):
         self.assertEqual(resp.status, 200, resp)
         self.assertTrue(resp.header("content-type").startswith("text/csv"), resp.headers)
         lines = resp.text().splitlines()
-        header = lines[0].split(",")
+        # the first line states each column's unit, as a comment
+        self.assertTrue(lines[0].startswith("# units: "), lines[0])
+        units = dict(p.strip().split(" = ", 1) for p in lines[0][len("# units: "):].split(";"))
+        header = lines[1].split(",")
         for name in header:
             self.assertRegex(name, CSV_NAME)
-        return header, [dict(zip(header, line.split(","))) for line in lines[1:]]
+        self.assertEqual(list(units), [h for h in header if h != "line"])
+        return header, [dict(zip(header, line.split(","))) for line in lines[2:]]
 
     def test_loss_vs_data_json(self):
         body = self.get_json("/v1/laws/t5-c4/curves/loss-vs-data?" + q(

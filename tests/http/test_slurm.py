@@ -306,6 +306,63 @@ class TestReportRoute(Base):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class TestProfiles(Base):
+    """A trainer profile as Slurm jobs, and CUDA sweeps asking Slurm for GPUs (the node of
+    scripts/slurm.sh has one, /dev/null)."""
+
+    def own_server(self, tmp, options):
+        cfg = os.path.join(tmp, "c")
+        with open(cfg, "w") as f:
+            f.write(options + "\n[profile synthetic]\nargv = %s\nbackends = slurm\n"
+                    "env = SL_FROM_PROFILE=1\n" % harness.SYNTHETIC_ARGV)
+        return Server(os.path.join(tmp, "data"), new_token_file(tmp),
+                      args=server_args(["--config", cfg]))
+
+    def test_a_profile_runs_as_slurm_jobs(self):
+        tmp = tempfile.mkdtemp(prefix="sparselaw-slurm-prof-", dir=TMP)
+        os.chmod(tmp, 0o755)
+        srv = self.own_server(tmp, "slurm-partition = debug\nslurm-gpus = 1")
+        try:
+            grid = {"sizes": [{"layers": 2, "width": w, "heads": 2} for w in (32, 64)],
+                    "sparsities": [0, 0.5], "tokens": [1000000]}
+            # without "backend": local has no such profile, so Slurm takes it
+            s = self.post_sweep({"law": "slurm-profile", "profile": "synthetic", "grid": grid,
+                                 "fit": {"bootstrap": 10}}, srv)
+            self.assertEqual(s["backend"], "slurm")
+            s = self.wait_done(s["id"], server=srv)
+            self.assertEqual(s["counts"]["succeeded"], 4, json.dumps(s)[:3000])
+            for run in s["runs"]:
+                p = run["point"]
+                self.assertEqual(run["result"]["nonzeros"],
+                                 round((1 - p["sparsity"]) * 12 * 2 * p["width"] ** 2))
+                status, body = SLURM.rest("GET", "/job/%s" % run["reference"])
+                self.assertEqual(body["jobs"][0]["partition"], "debug")
+                self.assertEqual(SLURM.settled_state(run["reference"]), "COMPLETED")
+            # a CUDA sweep: each job asks for gres gpu:1, which scripts/slurm.sh's node has
+            s = self.post_sweep({"law": "slurm-gpu", "profile": "synthetic", "grid": grid,
+                                 "device": "cuda", "fit": {"bootstrap": 10}}, srv)
+            self.assertEqual(s["backend"], "slurm")
+            s = self.wait_done(s["id"], server=srv)
+            self.assertEqual(s["counts"]["succeeded"], 4, json.dumps(s)[:3000])
+            for run in s["runs"]:
+                self.assertEqual(run["result"]["devices"], 1)  # {devices} of the profile
+                status, body = SLURM.rest("GET", "/job/%s" % run["reference"])
+                self.assertEqual(body["jobs"][0]["tres_per_node"], "gres:gpu:1")
+            r = srv.request("POST", "/v1/sweeps", token=TOKEN, json_body={
+                "law": "slurm-gpu2", "profile": "synthetic", "grid": grid, "device": "cuda",
+                "device_count": 2})
+            self.assert_error(r, 422, "unprocessable", "device", "the slurm backend has cuda:1")
+        finally:
+            stop_running(srv)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_slurm_without_gpus_takes_no_cuda_sweep(self):
+        grid = {"sizes": [SIZES[0]], "sparsities": [0.5], "tokens": [4096]}
+        r = self.srv.request("POST", "/v1/sweeps", token=TOKEN,
+                             json_body=sweep_body("slurm-no-gpu", grid, device="cuda"))
+        self.assert_error(r, 422, "unprocessable", "backend", "the slurm backend has cpu")
+
+
 class TestFaults(Base):
     def test_slurmrestd_down_mid_run(self):
         s = self.long_sweep("calib-slurm-restd")
@@ -394,7 +451,7 @@ class TestFaults(Base):
             stop_running(srv, srv2)
 
 
-TEST_CLASSES = [TestEndToEnd, TestReportRoute, TestFaults]
+TEST_CLASSES = [TestEndToEnd, TestReportRoute, TestProfiles, TestFaults]
 
 
 if __name__ == "__main__":

@@ -529,13 +529,21 @@ class TestWorkerBackend(Base):
 
     def test_a_run_the_worker_refuses_is_not_retried(self):
         # The protocol's device option reaches the worker's trainer, which has
-        # no usable GPU here: refused, by the worker's class, at once.
+        # no usable GPU here: refused, by the worker's class, at once. The
+        # worker declares a GPU (--device) and has a profile, so it starts
+        # (its profiles could use the GPU) and the server routes the sweep to
+        # it instead of refusing it up front (422: no backend has CUDA;
+        # test_profiles.py).
         tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-worker-refused-")
         port = free_port()
         token_file = os.path.join(tmp, "worker-token")
         with open(token_file, "w") as f:
             f.write(WORKER_TOKEN + "\n")
-        worker = Worker(os.path.join(tmp, "w"), args=["--port", str(port)])
+        profiles = os.path.join(tmp, "profiles")
+        with open(profiles, "w") as f:
+            f.write("[profile unused]\nargv = /bin/true\n")
+        worker = Worker(os.path.join(tmp, "w"), args=["--port", str(port), "--device", "cuda:1",
+                                                      "--profiles", profiles])
         srv = Server(os.path.join(tmp, "data"), new_token_file(tmp), args=server_args([
             "--worker-url", "http://127.0.0.1:%d" % port, "--worker-token-file", token_file]))
         try:
@@ -644,7 +652,14 @@ class TestEta(Base):
         # three runs of 2 to 5 s on two slots (the runner polls each 0.25 s): one waits queued
         grid = {"sizes": [SIZES[0]], "sparsities": [0, 0.25, 0.5], "tokens": [600000]}
         s = self.post_sweep(sweep_body("calib-eta", grid))
-        self.assertIsNone(s["eta_seconds"])  # nothing measured yet
+        # nothing of this sweep measured yet: the backend's throughput, if it has one (the
+        # runs of earlier tests on this server measured it)
+        rate = s["estimate"]["flops_per_s"]
+        if rate is None:
+            self.assertIsNone(s["eta_seconds"])
+        else:
+            self.assertEqual(s["estimate"]["throughput"], "measured")
+            self.assertGreater(s["eta_seconds"], 0)
         self.assertGreaterEqual(s["remaining_tokens"], 3 * 600000)
         for run in s["runs"]:
             self.assertIsNone(self.check_run_eta(run))

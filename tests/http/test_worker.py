@@ -97,8 +97,13 @@ class TestRequests(Base):
         self.assertEqual(os.listdir(self.run_dir), [])
         status, _, j = self.w.request("GET", "/healthz", token=None)
         self.assertEqual((status, j["status"], j["active"], j["max_active"]), (200, "ok", 0, 1))
-        self.assertEqual(j["device"], "cpu")  # serve's default
-        self.assertNotIn("gpu", j)
+        # Where the worker's own runs train: the CPU without a GPU it can use
+        # (then gpu is null), else its GPU, named.
+        status, _, j = self.w.request("GET", "/v1/info")
+        self.assertEqual(status, 200, j)
+        self.assertEqual(j["default_device"] == "cuda", j["gpu"] is not None, j)
+        if j["device"] == "cpu":
+            self.assertEqual((j["default_device"], j["gpu"]), ("cpu", None))
 
     def test_routes(self):
         status, hdrs, j = self.w.request("GET", "/v1/train")

@@ -2,10 +2,13 @@
  * query codecs, the table writer behind curves, and sweep grids. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "sl_errors.h"
+#include "sl_json_write.h"
 #include "sl_law_json.h"
 #include "sl_parse.h"
 #include "sl_query_json.h"
@@ -595,4 +598,63 @@ Test(sweep_json, points_drop_repeats_in_order) {
     cr_assert_eq(sl_sweep_points(&req, p, 2), 6); /* the count, though only 2 are written */
     sl_sweep_request_free(&req);
     json_decref(body);
+}
+
+/* ---- sl_json_write: the answers' JSON text ---- */
+
+static uint64_t xorshift(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+Test(json_write, every_real_reads_back_as_itself) {
+    uint64_t seed = 0x9e3779b97f4a7c15ULL;
+    char text[32];
+    for (int i = 0; i < 300000; i++) {
+        uint64_t bits = xorshift(&seed);
+        double v;
+        memcpy(&v, &bits, sizeof v);
+        if (i % 3 == 1) /* and values like the answers' */
+            v = (double)(bits % 1000000007) / (double)(1 + bits % 9973) *
+                pow(10, (double)((int)(bits % 60) - 30));
+        if (!isfinite(v)) continue;
+        size_t len = sl_json_format_real(v, text);
+        cr_assert_eq(len, strlen(text));
+        double back = strtod(text, NULL);
+        cr_assert(memcmp(&back, &v, sizeof v) == 0, "%.17g written as %s", v, text);
+        cr_assert(strpbrk(text, ".e") != NULL, "%s reads as an integer", text);
+        cr_assert(strchr(text, '+') == NULL, "%s", text);
+    }
+    sl_json_format_real(NAN, text);
+    cr_assert_str_eq(text, "null");
+}
+
+Test(json_write, writes_what_json_dumps_writes) {
+    json_t *v = json_pack(
+        "{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:b, s:b, s:n, s:s, s:s, s:[f, i, {}], s:{}}",
+        "a", 0.15861091221901558, "b", 1e9, "c", 1.2e21, "d", 1e-5, "e", -0.0, "f", 0.1, "g",
+        5e-324, "h", (json_int_t)-42, "t", 1, "u", 0, "n", "s",
+        "quote \" back \\ tab \t nl \n \x01", "utf8", "\xce\xbb = 95 % \xe2\x80\x94 ok /", "arr",
+        2.5, 7, "empty");
+    sl_buf b = {0};
+    cr_assert_eq(sl_json_write(&b, v), 0);
+    char *want = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    cr_assert_str_eq(b.data, want);
+    free(want);
+    sl_buf_free(&b);
+    /* and an answer's worth of random reals, byte for byte where printf's
+     * 17 digits are what the long double product gives (all but ties) */
+    uint64_t seed = 12345;
+    json_t *arr = json_array();
+    for (int i = 0; i < 2000; i++)
+        json_array_append_new(arr, json_real((double)(xorshift(&seed) % 100000) / 7.0));
+    cr_assert_eq(sl_json_write(&b, arr), 0);
+    want = json_dumps(arr, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    cr_assert_str_eq(b.data, want);
+    free(want);
+    sl_buf_free(&b);
+    json_decref(arr);
+    json_decref(v);
 }

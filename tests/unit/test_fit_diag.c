@@ -255,7 +255,7 @@ Test(fit_diag, tolerance_is_the_least_squares_rule_when_no_residual_passes_delta
     sl_fit_result r;
     fit_ok(rows, n, &o, &r);
     sl_fit_diag d;
-    sl_fit_diag_options dopt = {0, 0, 1};
+    sl_fit_diag_options dopt = {0, 0, 1, NULL};
     cr_assert_eq(sl_fit_diagnose(rows, n, &o, &r, &dopt, &d), SL_FIT_OK);
     /* q chi2_1(0.95) = 3.841458820694124; mean psi^2 = 2 objective; psi' = 1 */
     assert_rel(d.tolerance, 3.841458820694124 * r.errors.objective / (double)(n - 7), 1e-9);
@@ -270,12 +270,13 @@ Test(fit_diag, t5_data_term_is_weak, .timeout = 60) {
     cr_assert_eq(n, 48);
     sl_fit_result r;
     sl_fit_diag d;
-    sl_fit_diag_options dopt = {1e9, 2e11, 0};
+    sl_fit_diag_options dopt = {1e9, 2e11, 0, "tokens"};
     fit_and_diagnose("t5", rows, n, SL_FIT_RESIDUALS_LOG, 1e-3, 100, &dopt, &r, &d);
     cr_assert_eq(d.verdict, SL_FIT_VERDICT_WEAK);
     cr_assert(has_reason(&d, "narrow_data", "a_d"));
     cr_assert(has_reason(&d, "profile_wide", "b_d"));
-    cr_assert(has_reason(&d, "s_opt_depends", "b_d"));
+    cr_assert(has_reason(&d, "s_opt_depends", "along the profile of b_d"));
+    cr_assert(has_reason(&d, "s_opt_depends", "a dense budget of 2e+11 tokens"));
     const sl_fit_profile *bd = &d.profiles[2];
     cr_assert_eq(bd->coef, 5);
     cr_assert(bd->lower < 0.12 && bd->upper > 0.45, "b_d range [%g, %g]", bd->lower, bd->upper);

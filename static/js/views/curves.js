@@ -6,24 +6,31 @@ import { drawChart, join, markStale, PALETTE } from "../charts.js";
 import { clearErrors, fillForm, readForm, showError, busy } from "../forms.js";
 import { sci, shortUnit } from "../format.js";
 import { LawPicker } from "../lawpicker.js";
+import { compare, ComparePicker } from "../compare.js";
 
 const DEFAULTS = { law: "t5-c4", nonzeros: "1e9", sparsities: "0,0.5,0.75,0.875", nonzeros_list: "1e8,1e9,1e10", cost_model: "dense", budget: "compute" };
 const FIELDS = ["law", "version", "nonzeros", "sparsities", "data_min", "data_max", "nonzeros_list", "cost_model", "budget", "budget_min", "budget_max"];
+// One dash per law when several are overlaid: the first solid.
+const DASHES = [undefined, [8, 4], [2, 3], [12, 3, 2, 3]];
 
-let form, picker, ctx;
+let form, picker, comparePicker, ctx;
 let generation = 0;
 
 export function init(c) {
   ctx = c;
   form = document.getElementById("curves-form");
-  picker = new LawPicker(form.querySelector(".law-picker"), () => syncBudget());
+  comparePicker = new ComparePicker(form.querySelector(".compare-picker"));
+  picker = new LawPicker(form.querySelector(".law-picker"), async (law) => {
+    syncBudget();
+    await comparePicker.set(comparePicker.value, law?.name);
+  });
   form.addEventListener("change", (e) => {
     if (e.target.name === "budget") syncBudget();
   });
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const v = readForm(form);
-    ctx.navigate(Object.fromEntries(FIELDS.map((k) => [k, v[k]])));
+    ctx.navigate({ ...Object.fromEntries(FIELDS.map((k) => [k, v[k]])), compare: comparePicker.value });
   });
 }
 
@@ -44,6 +51,8 @@ export async function show(params) {
   fillForm(form, { ...blank, ...v, law: undefined, version: undefined });
   const law = await picker.set(v.law || DEFAULTS.law, v.version || "");
   if (gen !== generation) return;
+  await comparePicker.set(params.compare || "", law?.name || v.law);
+  if (gen !== generation) return;
   // A law whose data is not in tokens has no FLOPs: give its budget as data.
   if (law && law.units.data !== "tokens" && !params.budget) fillForm(form, { budget: "data" });
   syncBudget();
@@ -54,11 +63,9 @@ export async function show(params) {
 async function lossVsData(gen) {
   const v = readForm(form);
   const el = document.getElementById("curves-lvd");
-  let r;
+  let answers;
   try {
-    r = await api(lawPath(v.law, "/curves/loss-vs-data"), {
-      query: { nonzeros: v.nonzeros, sparsities: v.sparsities, data_min: v.data_min, data_max: v.data_max, version: v.version },
-    });
+    answers = await curves("curves/loss-vs-data", v, { nonzeros: v.nonzeros, sparsities: v.sparsities, data_min: v.data_min, data_max: v.data_max });
   } catch (err) {
     if (gen !== generation) return;
     showError(form, err, { fieldMap: { name: "law" } });
@@ -66,26 +73,61 @@ async function lossVsData(gen) {
     return;
   }
   if (gen !== generation) return;
+  const r = answers[0];
   const u = r.units;
-  document.getElementById("curves-lvd-sub").textContent = `${r.law.name} v${r.law.version}, N = ${sci(r.nonzeros)} ${u.nonzeros}`;
-  const data = join(r.series.map((s) => [s.data, s.loss]));
-  drawChart(el, {
+  document.getElementById("curves-lvd-sub").textContent = `${lawsText(answers)}, N = ${sci(r.nonzeros)} ${u.nonzeros}`;
+  drawChart(el, overlay(answers, "data", "loss", (s) => `S = ${s.sparsity}`, {
     x: { label: `data D (${u.data}, log)`, short: "D", unit: u.data, log: true },
     y: { label: "loss (law's units)", unit: "loss" },
-    series: r.series.map((s, i) => ({ label: `S = ${s.sparsity}`, color: PALETTE[i % PALETTE.length] })),
-    data,
+  }));
+}
+
+/** One curves query for the law, or for it and the laws compared with. */
+async function curves(query, v, params) {
+  const others = comparePicker.names;
+  if (!others.length) return [await api(lawPath(v.law, "/" + query), { query: { ...params, version: v.version } })];
+  return (await compare(query, v.law, v.version, others, params)).filter((a) => !a.error);
+}
+
+function lawsText(answers) {
+  return answers.map((a) => `${a.law.name} v${a.law.version}`).join(" vs ");
+}
+
+/**
+ * The chart spec of every series of every answer on shared x values: colour
+ * by series, dash by law, and for a fitted law's series its band (x_lo,
+ * x_hi columns) as two thin lines with the 95 % interval filled between.
+ */
+function overlay(answers, xKey, yKey, name, axes) {
+  const cols = [];
+  const series = [];
+  const bands = [];
+  answers.forEach((a, j) => {
+    const prefix = answers.length > 1 ? `${a.law.name} · ` : "";
+    a.series.forEach((s, i) => {
+      const color = PALETTE[i % PALETTE.length];
+      cols.push([s[xKey], s[yKey]]);
+      series.push({ label: prefix + name(s), color, dash: DASHES[j % DASHES.length] });
+      const lo = s[yKey + "_lo"], hi = s[yKey + "_hi"];
+      if (Array.isArray(lo) && Array.isArray(hi)) {
+        const at = series.length; // this line's index among uPlot's series (x is 0)
+        cols.push([s[xKey], lo], [s[xKey], hi]);
+        series.push({ label: `${prefix}${name(s)} 95 % low`, color, width: 1, dash: [3, 3] });
+        series.push({ label: `${prefix}${name(s)} 95 % high`, color, width: 1, dash: [3, 3] });
+        bands.push({ series: [at + 2, at + 1], fill: color + "22" });
+      }
+    });
   });
+  return { ...axes, series, data: join(cols), bands: bands.length ? bands : undefined };
 }
 
 async function soptCurve(gen) {
   const v = readForm(form);
   const el = document.getElementById("curves-sopt");
   const range = v.budget === "data" ? { data_min: v.budget_min, data_max: v.budget_max } : { compute_min: v.budget_min, compute_max: v.budget_max };
-  let r;
+  let answers;
   try {
-    r = await api(lawPath(v.law, "/curves/optimal-sparsity"), {
-      query: { nonzeros: v.nonzeros_list, cost_model: v.cost_model, version: v.version, ...range },
-    });
+    answers = await curves("curves/optimal-sparsity", v, { nonzeros: v.nonzeros_list, cost_model: v.cost_model, ...range });
   } catch (err) {
     if (gen !== generation) return;
     showError(form, err, {
@@ -95,17 +137,17 @@ async function soptCurve(gen) {
     return;
   }
   if (gen !== generation) return;
+  const r = answers[0];
   const u = r.units;
+  // laws whose x differs from the first's (a law in examples has no compute axis) cannot share the chart
+  const shown = answers.filter((a) => a.x === r.x);
   const xKey = r.x === "dense_data" ? "dense_data" : "compute";
   const xLabel = xKey === "compute" ? `compute C (${shortUnit(u.compute)}, log)` : `dense data D_dense (${u.dense_data}, log)`;
-  document.getElementById("curves-sopt-sub").textContent = `${r.law.name} v${r.law.version}, cost model ${r.cost_model}`;
-  const data = join(r.series.map((s) => [s[xKey], s.sparsity]));
-  drawChart(el, {
+  document.getElementById("curves-sopt-sub").textContent = `${lawsText(shown)}, cost model ${r.cost_model}`;
+  drawChart(el, overlay(shown, xKey, "sparsity", (s) => `N = ${sci(s.nonzeros)} ${u.nonzeros}`, {
     x: { label: xLabel, short: xKey === "compute" ? "C" : "D_dense", unit: xKey === "compute" ? shortUnit(u.compute) : u.dense_data, log: true },
     y: { label: "S_opt (fraction zero)", unit: "", range: [0, 1] },
-    series: r.series.map((s, i) => ({ label: `N = ${sci(s.nonzeros)} ${u.nonzeros}`, color: PALETTE[i % PALETTE.length] })),
-    data,
-  });
+  }));
 }
 
 export function hide() {

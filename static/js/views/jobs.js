@@ -12,6 +12,13 @@ const PAGE = 20; // items a page asks for; "older" asks for the next one
 const POLL_MS = 1000;
 const LIVE = new Set(["queued", "submitted", "running", "fitting"]);
 
+/** A succeeded fit's verdict as a tag, its reasons on hover. */
+function verdictTag(f) {
+  if (!f.verdict) return "";
+  const why = (f.reasons || []).map((r) => r.message).join("\n");
+  return ` <span class="tag verdict" data-verdict="${esc(f.verdict)}"${why ? ` title="${esc(why)}"` : ""}>${esc(f.verdict)}</span>`;
+}
+
 /** A job's state (fit, sweep or run) as a coloured word. */
 export const stateBadge = (state) => `<span class="state state-${esc(state)}" data-state="${esc(state)}">${esc(state)}</span>`;
 
@@ -60,7 +67,7 @@ function renderFits() {
     ? `<div class="scroll"><table class="fits"><thead><tr><th>id</th><th>law</th><th>state</th><th class="num">progress</th>
         <th>dataset</th><th>published</th><th>queued</th><th></th></tr></thead><tbody>${fits.items
           .map(
-            (f) => `<tr data-id="${f.id}" data-state="${esc(f.state)}"><td>${f.id}</td><td>${esc(f.law)}</td><td>${stateBadge(f.state)}</td>
+            (f) => `<tr data-id="${f.id}" data-state="${esc(f.state)}"><td>${f.id}</td><td>${esc(f.law)}</td><td>${stateBadge(f.state)}${verdictTag(f)}</td>
               <td class="num">${Math.round(100 * (f.progress || 0))} %</td>
               <td><a href="#/data?dataset=${f.dataset}">${f.dataset}</a></td>
               <td>${f.published ? `<a href="#/laws?law=${encodeURIComponent(f.published.name)}&version=${f.published.version}">${esc(f.published.name)} v${f.published.version}</a>` : "–"}</td>

@@ -17,11 +17,12 @@ import { clearStale, destroyChart, drawChart, markStale, PALETTE } from "../char
 import { clearErrors, fillForm, readForm, showError, busy } from "../forms.js";
 import { esc, num, qty, sci, shortUnit, unitHtml, warningsHtml } from "../format.js";
 import { LawPicker } from "../lawpicker.js";
+import { compare, ComparePicker } from "../compare.js";
 
 const DEFAULTS = { law: "t5-c4", nonzeros: "1e9", budget: "compute", amount: "1.2e21", cost_model: "dense", prune_start: "0.25", prune_end: "0.75" };
 const LOSS = "loss";
 
-let form, picker, ctx, results, chartEl, chartErr, chartNote;
+let form, picker, comparePicker, ctx, results, chartEl, chartErr, chartNote, compareCard, compareEl;
 let generation = 0;
 
 export function init(c) {
@@ -31,7 +32,13 @@ export function init(c) {
   chartEl = document.getElementById("planner-chart");
   chartErr = document.getElementById("planner-chart-error");
   chartNote = document.getElementById("planner-chart-note");
-  picker = new LawPicker(form.querySelector(".law-picker"), () => syncBudget());
+  compareEl = document.getElementById("planner-compare");
+  compareCard = document.getElementById("planner-compare-card");
+  comparePicker = new ComparePicker(form.querySelector(".compare-picker"));
+  picker = new LawPicker(form.querySelector(".law-picker"), async (law) => {
+    syncBudget();
+    await comparePicker.set(comparePicker.value, law?.name);
+  });
   form.addEventListener("change", (e) => {
     if (e.target.name === "budget" || e.target.name === "cost_model") syncBudget();
   });
@@ -50,7 +57,7 @@ function yMode() {
 function toParams(v) {
   const p = { law: v.law, version: v.version, nonzeros: v.nonzeros, [v.budget]: v.amount, cost_model: v.cost_model };
   if (v.cost_model === "gmp") Object.assign(p, { prune_start: v.prune_start, prune_end: v.prune_end });
-  Object.assign(p, { patterns: v.patterns, max_sparsity: v.max_sparsity });
+  Object.assign(p, { patterns: v.patterns, max_sparsity: v.max_sparsity, compare: comparePicker.value });
   if (yMode() === "full") p.y = "full"; // how the chart's loss axis is drawn (not an API parameter)
   return p;
 }
@@ -85,6 +92,8 @@ export async function show(params) {
   fillForm(document.getElementById("planner-yrange"), { y: params.y === "full" ? "full" : "opt" });
   const law = await picker.set(v.law || DEFAULTS.law, v.version || "");
   if (gen !== generation) return;
+  await comparePicker.set(params.compare || "", law?.name || v.law);
+  if (gen !== generation) return;
   // No budget in the link: FLOPs for a law in tokens, data for the others.
   if (!budget && law && law.units.data !== "tokens") fillForm(form, { budget: "data", amount: "1e10" });
   syncBudget();
@@ -116,7 +125,49 @@ async function run(gen) {
   }
   if (gen !== generation) return;
   renderResults(r);
-  await drawLossChart(r, v, gen);
+  const others = await compareWith(v, query, gen);
+  if (gen !== generation) return;
+  await drawLossChart(r, v, gen, others);
+}
+
+/**
+ * The same question to the laws to compare with (GET /v1/compare/...): the
+ * side-by-side table, and the answers of the other laws that have one, for
+ * the chart to overlay. Unknown laws: the server's 404 beside the list.
+ */
+async function compareWith(v, query, gen) {
+  const names = comparePicker.names;
+  compareCard.hidden = names.length === 0;
+  compareEl.innerHTML = "";
+  delete compareEl.dataset.state;
+  if (!names.length) return [];
+  let answers;
+  try {
+    answers = await compare("optimal-sparsity", v.law, v.version, names, query);
+  } catch (err) {
+    if (gen !== generation) return [];
+    showError(form, err, { fieldMap: { laws: "laws" } });
+    compareEl.innerHTML = `<p class="hint">No comparison: see the message beside the list.</p>`;
+    compareEl.dataset.state = "error";
+    return [];
+  }
+  if (gen !== generation) return [];
+  const cell = (a, key, opts) => (a.error ? "" : `<td>${qty(a[key], a.units?.[key] ?? "", opts)}</td>`);
+  const rows = answers
+    .map((a) => {
+      const head = `<th scope="row">${esc(a.law.name)} v${a.law.version}</th>`;
+      if (a.error)
+        return `<tr data-law="${esc(a.law.name)}" data-error="${esc(a.error.code)}">${head}<td colspan="5" class="warn">${esc(a.error.message)}</td></tr>`;
+      return `<tr data-law="${esc(a.law.name)}" data-sparsity="${a.sparsity}" data-loss="${a.loss}">${head}
+        <td>${qty(a.sparsity, "", { kind: "sparsity" })}${interval(a.interval, "", "95 %")}</td>
+        ${cell(a, "loss")}${cell(a, "dense_loss")}${cell(a, "improvement", { digits: 4 })}${cell(a, "data", { digits: 4 })}</tr>`;
+    })
+    .join("");
+  compareEl.innerHTML = `<table class="compare"><thead><tr><th>law</th><th>S<sub>opt</sub></th><th>loss</th><th>dense loss</th><th>improvement</th><th>data seen</th></tr></thead><tbody>${rows}</tbody></table>
+    <p class="hint">Each row is what that law answers for these inputs; the chart overlays the loss against sparsity of each law that answers.</p>`;
+  compareEl.dataset.state = "ok";
+  compareEl.dataset.hash = location.hash;
+  return answers.slice(1).filter((a) => !a.error);
 }
 
 function row(label, html, extra = "") {
@@ -177,17 +228,31 @@ function patternSparsities(patterns) {
     .map(([n, m]) => ({ label: `${n}:${m}`, s: 1 - n / m }));
 }
 
-async function drawLossChart(r, v, gen) {
+/** The loss at each sparsity of sList for answer r's law and budget (POST loss). */
+function lossPoints(r, sList) {
+  return sList.map((s) => ({ sparsity: s, nonzeros: r.nonzeros, data: (r.dense_data * (1 - s)) / meanDensity(s, r) }));
+}
+
+async function drawLossChart(r, v, gen, others = []) {
   const pats = patternSparsities(v.patterns);
   const xs = new Set();
   for (let i = 0; i <= 99; i++) xs.add(i / 100);
   xs.add(r.sparsity);
   for (const p of pats) xs.add(p.s);
   const sList = [...xs].sort((a, b) => a - b);
-  const points = sList.map((s) => ({ sparsity: s, nonzeros: r.nonzeros, data: (r.dense_data * (1 - s)) / meanDensity(s, r) }));
-  let b;
+  const points = lossPoints(r, sList);
+  let b, overlays;
   try {
     b = await api(lawPath(r.law.name, "/loss"), { json: { points }, query: { version: r.law.version } });
+    overlays = await Promise.all(
+      others.map(async (o) => {
+        const xs = [...new Set([...sList, o.sparsity])].sort((a, c) => a - c);
+        const ob = await api(lawPath(o.law.name, "/loss"), { json: { points: lossPoints(o, xs) }, query: { version: o.law.version } });
+        // on the main law's x values, plus this law's own optimum
+        const at = new Map(xs.map((s, i) => [s, ob.points[i].loss]));
+        return { o, at };
+      })
+    );
   } catch (err) {
     if (gen !== generation) return;
     showError(form, err, { fallback: chartErr });
@@ -229,6 +294,23 @@ async function drawLossChart(r, v, gen) {
   data.push(only(iOpt));
   series.push({ label: "dense (S = 0)", unit: LOSS, color: "#333", pointsOnly: true, pointSize: 9, pointFill: "#fff" });
   data.push(only(iDense));
+  // the laws compared with: each its own curve (dashed) and optimum, on
+  // x values that hold every law's S_opt
+  let xsAll = sList;
+  if (overlays.length) {
+    xsAll = [...new Set([...sList, ...overlays.map((x) => x.o.sparsity)])].sort((a, c) => a - c);
+    const lift = (col) => xsAll.map((s) => { const i = sList.indexOf(s); return i < 0 ? null : col[i]; });
+    for (let k = 1; k < data.length; k++) data[k] = lift(data[k]);
+    data[0] = xsAll;
+    overlays.forEach(({ o, at }, j) => {
+      const color = PALETTE[(j + 3) % PALETTE.length];
+      series.push({ label: `${o.law.name} v${o.law.version}`, unit: LOSS, color, dash: [7, 4] });
+      data.push(xsAll.map((s) => (at.has(s) ? at.get(s) : null)));
+      series.push({ label: `${o.law.name}: S_opt = ${num(o.sparsity, 4)}`, unit: LOSS, color, pointsOnly: true, pointSize: 10 });
+      data.push(xsAll.map((s) => (s === o.sparsity ? o.loss : null)));
+    });
+  }
+  chartEl.dataset.overlays = String(overlays.length);
   chartNote.innerHTML = `N = ${esc(sci(r.nonzeros))} ${unitHtml(r.units.nonzeros)}, budget ${esc(sci(r.compute, 4))} ${unitHtml(r.units.compute)}.
     At each sparsity S the model trains on the data that budget buys:
     D(S) = D<sub>dense</sub> × (1 − S) / ${r.cost_model === "gmp" ? `(${num(r.pruning?.start ?? 0.25)} + ${num((r.pruning?.end ?? 0.75) - (r.pruning?.start ?? 0.25))}(1 − 3S/4) + ${num(1 - (r.pruning?.end ?? 0.75))}(1 − S)), the mean density of gradual pruning` : "1 (dense cost model)"}.
@@ -239,6 +321,10 @@ async function drawLossChart(r, v, gen) {
   let yRange;
   if (yMode() === "opt" && span > 0) {
     yRange = [r.loss - 0.4 * span, r.loss + 3 * span];
+    for (const { o } of overlays) { // every law's bowl in view
+      const sp = o.dense_loss - o.loss;
+      yRange = [Math.min(yRange[0], o.loss - 0.4 * sp), Math.max(yRange[1], o.loss + 3 * Math.max(sp, span))];
+    }
   }
   chartEl.dataset.yMode = yRange ? "opt" : "full";
   drawChart(chartEl, {

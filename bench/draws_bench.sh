@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# draws_bench.sh - the server time of a query that carries intervals from a
+# fitted law's bootstrap draws: GET optimal-sparsity under cost_model=gmp on
+# t5-c4's sweep (data/t5-c4-sweep.csv) fitted with BOOTSTRAP draws, where
+# every draw is a numeric optimum of its own.
+#
+#   bench/draws_bench.sh [BUILD_DIR]        (default ./build)
+#
+# Starts sparselawd on a fresh data dir, uploads the sweep, fits it (?wait),
+# then sends REQUESTS queries one after another and reports the median and
+# p90 of the server's own time per request ("us" of its log lines), for the
+# gmp query and, beside it, the same query under the dense cost model.
+# Settings: BOOTSTRAP=1000 REQUESTS=200 PORT=<free>.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+build=$(cd "${1:-./build}" && pwd)
+BOOTSTRAP=${BOOTSTRAP:-1000}
+REQUESTS=${REQUESTS:-200}
+PORT=${PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sl-draws.XXXXXX")
+pid=
+cleanup() {
+    if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+token=draws-bench-token-0123456789
+echo "$token" >"$tmp/token"
+"$build/sparselawd" --port "$PORT" --data-dir "$tmp/data" --token-file "$tmp/token" 2>"$tmp/log" &
+pid=$!
+base=http://127.0.0.1:$PORT
+for _ in $(seq 100); do curl -s -o /dev/null "$base/healthz" && break; sleep 0.1; done
+auth="Authorization: Bearer $token"
+curl -sf -H "$auth" -H 'Content-Type: text/csv' --data-binary @"$root/data/t5-c4-sweep.csv" \
+    "$base/v1/datasets?name=t5&base_params=169869312&tokens_per_step=65536" >/dev/null
+curl -sf -H "$auth" -H 'Content-Type: application/json' \
+    -d "{\"dataset\":1,\"law\":\"t5-fit\",\"bootstrap\":$BOOTSTRAP,\"seed\":1}" \
+    "$base/v1/fits?wait=true" >/dev/null
+# one_query NAME PATH: REQUESTS requests, then the median and p90 of their "us".
+one_query() {
+    local before after
+    before=$(wc -l <"$tmp/log")
+    for _ in $(seq "$REQUESTS"); do curl -s -o /dev/null "$base$2"; done
+    after=$(wc -l <"$tmp/log")
+    sed -n "$((before + 1)),${after}p" "$tmp/log" | grep -o '"us":[0-9]*' | cut -d: -f2 | sort -n |
+        awk -v name="$1" '{ v[NR] = $1 } END { printf "%-6s median %6.0f us   p90 %6.0f us   (%d requests)\n", name, v[int((NR + 1) / 2)], v[int(NR * 0.9)], NR }'
+}
+q="/v1/laws/t5-fit/optimal-sparsity?nonzeros=1e9&data=2e11"
+echo "t5-c4 sweep fitted with bootstrap=$BOOTSTRAP; GET $q&cost_model=..."
+curl -s "$base$q&cost_model=gmp" | grep -o '"interval":\[[^]]*\]' || true
+one_query gmp "$q&cost_model=gmp"
+one_query dense "$q"

@@ -1,0 +1,156 @@
+/* /v1/compare/{query}: one planning query asked of several laws, answered
+ * side by side. Each law answers through the query's own handler
+ * (sl_req_run_as), so a compare takes every parameter that query takes and
+ * answers exactly what the query would for each law. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sl_handle.h"
+#include "sl_law_json.h"
+#include "sl_store.h"
+
+#define MAX_COMPARED 8
+
+typedef struct compared {
+    char name[SL_LAW_NAME_MAX + 1];
+    long version; /* 0: latest, until resolved */
+    int pinned;   /* the client named the version */
+} compared;
+
+/* laws=a,b@3,...: 1..MAX_COMPARED distinct laws, each at its latest version
+ * or at the one after '@'. */
+static int parse_laws(const char *text, compared *out, size_t *count, sl_error *err) {
+    size_t n = 0;
+    const char *p = text;
+    if (!text)
+        return sl_error_set(err, SL_ERR_MISSING_PARAMETER, "laws",
+                            "laws is required: the laws to compare, comma-separated, such as "
+                            "t5-c4,vit-jft (name@version for a version other than the latest)");
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        if (n == MAX_COMPARED)
+            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "laws", "laws takes at most %d laws",
+                                MAX_COMPARED);
+        char item[SL_LAW_NAME_MAX + 24];
+        if (len == 0 || len >= sizeof item)
+            return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "laws",
+                                "laws must be a comma-separated list of law names such as "
+                                "t5-c4,vit-jft (name@version for a version other than the latest)");
+        memcpy(item, p, len);
+        item[len] = '\0';
+        char *at = strchr(item, '@');
+        compared *c = &out[n];
+        c->version = 0;
+        c->pinned = at != NULL;
+        if (at) {
+            *at = '\0';
+            char field[16];
+            snprintf(field, sizeof field, "laws[%zu]", n);
+            if (sl_parse_int(field, at + 1, 1, 1L << 40, &c->version, err)) return -1;
+        }
+        if (!sl_law_name_valid(item))
+            return sl_error_set(
+                err, SL_ERR_INVALID_PARAMETER, "laws",
+                "'%.64s' in laws is not a law name: a law name is " SL_LAW_NAME_RULE, item);
+        memcpy(c->name, item, strlen(item) + 1); /* a valid name fits */
+        for (size_t k = 0; k < n; k++)
+            if (strcmp(out[k].name, c->name) == 0 && out[k].version == c->version)
+                return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "laws", "laws lists %s twice",
+                                    item);
+        n++;
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    *count = n;
+    return 0;
+}
+
+/* The latest version of each law not pinned, or 404 naming the law. */
+static int resolve(sl_request *req, compared *laws, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        sl_law_record rec;
+        int rc = sl_store_law_get(sl_req_server(req)->store, laws[i].name, laws[i].version, &rec);
+        if (rc == SL_STORE_OK) {
+            laws[i].version = rec.version;
+            continue;
+        }
+        if (rc == SL_STORE_NOT_FOUND && laws[i].version &&
+            sl_store_law_get(sl_req_server(req)->store, laws[i].name, 0, &rec) == SL_STORE_OK)
+            sl_reply_fail(req, SL_ERR_NOT_FOUND, "laws",
+                          "law '%s' in laws has no version %ld (latest is %ld)", laws[i].name,
+                          laws[i].version, rec.version);
+        else if (rc == SL_STORE_NOT_FOUND)
+            sl_reply_fail(req, SL_ERR_NOT_FOUND, "laws", "no law named '%s' (in laws)",
+                          laws[i].name);
+        else
+            sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store failed");
+        return -1;
+    }
+    return 0;
+}
+
+void sl_handle_compare(sl_request *req) {
+    compared laws[MAX_COMPARED];
+    size_t n = 0;
+    sl_error err;
+    if (parse_laws(sl_req_query(req, "laws"), laws, &n, &err)) {
+        sl_reply_error(req, &err);
+        return;
+    }
+    if (resolve(req, laws, n)) return;
+    const char *names[MAX_COMPARED];
+    long versions[MAX_COMPARED];
+    int pinned = 1;
+    for (size_t i = 0; i < n; i++) {
+        names[i] = laws[i].name;
+        versions[i] = laws[i].version;
+        pinned &= laws[i].pinned;
+    }
+    if (sl_req_not_modified(req, n, names, versions, pinned)) return;
+
+    int route = sl_req_compare_route(req);
+    json_t *answers = json_array();
+    json_t *first_error = NULL;
+    unsigned first_status = 0;
+    size_t answered = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned status;
+        json_t *a = sl_req_run_as(req, route, laws[i].name, laws[i].version, &status);
+        if (status == 200) {
+            answered++;
+            json_array_append_new(answers, a);
+            continue;
+        }
+        /* A mistake in the query (400) is the same for every law, as are the
+         * server's own failures: the whole answer. What one law cannot
+         * answer (422: out of its reach, its data unit) stands in its place. */
+        if (status != 422) {
+            json_decref(answers);
+            json_decref(first_error);
+            sl_reply_json(req, status, a);
+            return;
+        }
+        json_t *ref =
+            json_pack("{s:s, s:I}", "name", laws[i].name, "version", (json_int_t)laws[i].version);
+        json_object_set_new(json_object_get(a, "error"), "law", json_incref(ref));
+        if (!first_error) {
+            first_error = json_incref(a);
+            first_status = status;
+        }
+        json_array_append_new(
+            answers, json_pack("{s:o, s:O}", "law", ref, "error", json_object_get(a, "error")));
+        json_decref(a);
+    }
+    if (!answered) { /* no law could answer: the first one's reason */
+        json_decref(answers);
+        sl_reply_json(req, first_status, first_error);
+        return;
+    }
+    json_decref(first_error);
+    const char *query = sl_req_path_param(req, "query");
+    sl_reply_json(req, 200,
+                  json_pack("{s:s, s:o, s:s}", "query", query, "answers", answers, "note",
+                            "each answer is what /v1/laws/{name}/<query> answers for that law with "
+                            "these parameters; a law that cannot answer them has an error in "
+                            "its place"));
+}
