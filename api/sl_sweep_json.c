@@ -169,36 +169,31 @@ static int decode_trainer(json_t *t, sl_sweep_request *out, sl_error *err) {
     if (!t) return 0;
     char field[sizeof err->field], msg[400];
     if (sl_proto_from_json(&out->trainer, t, SL_PROTO_SWEEP, "trainer", field, sizeof field, msg,
-                           sizeof msg) != 0)
+                           sizeof msg) != 0 ||
+        sl_proto_spec_check(&out->trainer, "trainer", field, sizeof field, msg, sizeof msg) != 0)
         return sl_error_set(err, SL_ERR_INVALID_BODY, field, "%s", msg);
     return 0;
 }
 
-/* The trainer refuses models whose activations would not fit (its
- * sl_train_model_config_check); refuse them here, with the size named. */
+/* A run's size as a whole, by the protocol's limits for the sweep's device
+ * (what the trainer refuses too), with the size named. */
 static int check_memory(const sl_sweep_request *req, sl_error *err) {
     /* A value not given is the trainer's default, which the spec holds. */
-    double ctx = req->trainer.value[SL_PROTO_CONTEXT];
-    double bt = req->trainer.value[SL_PROTO_BATCH] * ctx;
+    int device = (int)req->trainer.value[SL_PROTO_DEVICE];
     for (size_t i = 0; i < req->nsizes; i++) {
         const sl_run_size *s = &req->sizes[i];
-        double acts = bt * s->layers * (16.0 * s->width + (double)s->heads * ctx);
-        double params = (double)s->layers * 12.0 * (double)s->width * (double)s->width;
-        if (params > SL_RUN_MAX_PARAMS) {
+        /* the server's corpus is bytes unless its operator says otherwise */
+        sl_proto_size z = {s->layers,
+                           s->width,
+                           s->heads,
+                           req->trainer.value[SL_PROTO_CONTEXT],
+                           req->trainer.value[SL_PROTO_BATCH],
+                           256};
+        char why[240];
+        if (sl_proto_size_check(&z, device, why, sizeof why) != 0) {
             char path[48];
             snprintf(path, sizeof path, "grid.sizes[%zu]", i);
-            return sl_error_set(err, SL_ERR_INVALID_BODY, path,
-                                "%s has about %.3g block parameters; a calibration run has at "
-                                "most %.3g",
-                                path, params, SL_RUN_MAX_PARAMS);
-        }
-        if (bt * 4.0 * s->width > 1e9 || acts > 2e9) {
-            char path[48];
-            snprintf(path, sizeof path, "grid.sizes[%zu]", i);
-            return sl_error_set(err, SL_ERR_INVALID_BODY, path,
-                                "%s is too large for batch x context: the activations would "
-                                "need %.3g floats (at most 2e9)",
-                                path, acts);
+            return sl_error_set(err, SL_ERR_INVALID_BODY, path, "%s: %s", path, why);
         }
         for (size_t p = 0; p < req->npatterns; p++)
             if (s->width % req->patterns[p][1] != 0) {

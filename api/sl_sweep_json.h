@@ -25,10 +25,9 @@
 #define SL_SWEEP_DEFAULT_ATTEMPTS 3
 #define SL_RUN_KEY_MAX            160
 
-/* Each option's bounds are the run protocol's (sl_proto.h), which the
- * trainer checks too, so a run the server accepts never fails on its
- * options; this one bounds their combination. */
-#define SL_RUN_MAX_PARAMS 2.5e8 /* 12 x layers x width^2: a short calibration run */
+/* Each option's bounds, and those of a run's size as a whole by device, are
+ * the run protocol's (sl_proto.h), which the trainer checks too, so a run
+ * the server accepts never fails on its options. */
 
 typedef struct sl_sweep_request {
     char law[SL_LAW_NAME_MAX + 1];

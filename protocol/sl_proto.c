@@ -105,6 +105,80 @@ static const char *owner_name(unsigned who) {
                                     : "trainer";
 }
 
+int sl_proto_spec_check(const sl_proto_spec *s, const char *path, char *field, size_t fieldcap,
+                        char *err, size_t cap) {
+    int precision = (int)s->value[SL_PROTO_PRECISION];
+    const sl_proto_option *p = sl_proto_option_at(SL_PROTO_PRECISION);
+    if ((int)s->value[SL_PROTO_DEVICE] == 0 && precision > 1) { /* beyond auto and fp32 */
+        char name[16];
+        sl_proto_choice_name(p, precision, name, sizeof name);
+        snprintf(field, fieldcap, "%s%s%s", path ? path : "", path && path[0] ? "." : "", p->name);
+        if (path)
+            snprintf(err, cap, "%s %s needs device cuda (the CPU trains in fp32)", field, name);
+        else
+            snprintf(err, cap, "--%s %s needs --device cuda (the CPU trains in fp32)", p->flag,
+                     name);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- a run's size ---- */
+
+double sl_proto_block_params(const sl_proto_size *z) {
+    return 12.0 * z->layers * z->width * z->width;
+}
+
+double sl_proto_activations(const sl_proto_size *z) {
+    double bt = z->batch * z->context;
+    return bt * z->layers * (16.0 * z->width + z->heads * z->context) + 2.0 * bt * z->vocab;
+}
+
+int sl_proto_size_fits(const sl_proto_size *z, char *err, size_t cap) {
+    double bt = z->batch * z->context, acts = sl_proto_activations(z);
+    if (bt * 4.0 * z->width > SL_PROTO_MAX_MATRIX || bt * z->vocab > SL_PROTO_MAX_MATRIX) {
+        snprintf(err, cap,
+                 "model too large: batch x context x width needs matrices past %.3g elements",
+                 SL_PROTO_MAX_MATRIX);
+        return -1;
+    }
+    if (acts > SL_PROTO_MAX_ACTIVATIONS) {
+        snprintf(err, cap,
+                 "model too large (batch x context x width): the activations would need %.3g "
+                 "floats, at most %.3g",
+                 acts, SL_PROTO_MAX_ACTIVATIONS);
+        return -1;
+    }
+    return 0;
+}
+
+int sl_proto_size_check(const sl_proto_size *z, int device, char *err, size_t cap) {
+    static const struct {
+        double params, acts;
+    } limits[] = {
+#define SL_PROTO_LIMIT_ROW(dev, params, acts) {params, acts},
+        SL_PROTO_SWEEP_LIMITS(SL_PROTO_LIMIT_ROW)
+#undef SL_PROTO_LIMIT_ROW
+    };
+    if (device < 0 || (size_t)device >= sizeof limits / sizeof limits[0]) device = 0;
+    char dev[16];
+    sl_proto_choice_name(sl_proto_option_at(SL_PROTO_DEVICE), device, dev, sizeof dev);
+    double params = sl_proto_block_params(z), acts = sl_proto_activations(z);
+    if (params > limits[device].params) {
+        snprintf(err, cap, "about %.3g block parameters; a calibration run on %s has at most %.3g",
+                 params, dev, limits[device].params);
+        return -1;
+    }
+    if (acts > limits[device].acts) {
+        snprintf(err, cap,
+                 "too large for batch x context: the activations would need %.3g floats (at "
+                 "most %.3g on %s)",
+                 acts, limits[device].acts, dev);
+        return -1;
+    }
+    return sl_proto_size_fits(z, err, cap);
+}
+
 const char *sl_proto_doc_option_row(const sl_proto_option *o, char *buf, size_t cap) {
     char flag[48], d[160], dflt[64];
     if (o->flag)

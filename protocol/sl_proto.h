@@ -73,6 +73,11 @@ typedef enum sl_proto_type {
       "threads of the run (0: all cores; a backend divides its cores among its runs)")             \
     X(DEVICE, "device", "device", CHOICE, 0, 0, 0, 0, "1", SWEEP, "cpu|cuda",                      \
       "where the run computes")                                                                    \
+    X(PRECISION, "precision", "precision", CHOICE, 0, 0, 0, 0, "1", SWEEP, "auto|fp32|tf32|bf16",  \
+      "matmul precision, FP32 master weights (auto: fp32 on cpu, bf16 on cuda; the CPU only "      \
+      "fp32)")                                                                                     \
+    X(EMBED_SPARSITY, "embed_sparsity", "embed-sparsity", CHOICE, 0, 0, 0, 0, "1", SWEEP,          \
+      "off|auto", "auto: prune wte and wpe to 1 - sqrt(1 - S), not counted in N")                  \
     X(TIME_LIMIT, "time_limit", NULL, INT, 1, 0, 604800, 21600, "s", SWEEP, NULL,                  \
       "wall-clock limit of one attempt, from its submission; past it the run fails as timed_out")  \
     X(STEPS, "steps", "steps", INT, 0, 0, 1e12, 0, "steps", WORKER, NULL,                          \
@@ -95,7 +100,9 @@ typedef enum sl_proto_type {
     X(BETA2, "beta2", "beta2", REAL, 0, 0, 0.999999, 0.95, "1", TRAINER, NULL, "AdamW beta2")      \
     X(EPS, "eps", "eps", REAL, 1e-30, 0, 1, 1e-8, "1", TRAINER, NULL, "AdamW epsilon")             \
     X(GRAD_CLIP, "grad_clip", "grad-clip", REAL, 0, 0, 1e9, 1, "1", TRAINER, NULL,                 \
-      "clip the global gradient norm (0: off)")
+      "clip the global gradient norm (0: off)")                                                    \
+    X(VOCAB, "vocab", "vocab", INT, 0, 0, 65536, 0, "tokens", TRAINER, NULL,                       \
+      "vocabulary, beside the corpus (0: 256 for bytes, 50257 for a token shard)")
 
 typedef enum sl_proto_id {
 #define SL_PROTO_ENUM(id, ...) SL_PROTO_##id,
@@ -155,6 +162,44 @@ int sl_proto_set_text(sl_proto_spec *s, const sl_proto_option *o, const char *te
 const char *sl_proto_pattern_text(const sl_proto_spec *s, char *buf, size_t cap);
 /* Sets the given options in who that the spec `from` has. */
 void sl_proto_spec_merge(sl_proto_spec *into, const sl_proto_spec *from, unsigned who);
+
+/* The rules between options that their rows cannot state (a precision
+ * other than auto or fp32 needs device cuda: the CPU trains in fp32); 0, or
+ * -1 with err and the field (path prefixed as sl_proto_from_json does;
+ * path NULL: err names the trainer's flags). */
+int sl_proto_spec_check(const sl_proto_spec *s, const char *path, char *field, size_t fieldcap,
+                        char *err, size_t cap);
+
+/* ---- a run's size as a whole ----
+ * Each option's row bounds it alone; these bound the combination, which
+ * decides the memory a run takes. */
+
+typedef struct sl_proto_size {
+    double layers, width, heads, context, batch;
+    double vocab; /* tokens of the corpus: 256 for bytes */
+} sl_proto_size;
+
+/* What any trainer run may be, on any device (sparselaw-train refuses more):
+ * every activation matrix within BLAS's int, the activations at most this. */
+#define SL_PROTO_MAX_MATRIX      2e9
+#define SL_PROTO_MAX_ACTIVATIONS 1e10 /* floats: 40 GB, twice that with their gradients */
+/* What one run of a sweep may be, by device: X(device, block parameters,
+ * activation floats). A CPU takes a short calibration run; one GPU takes
+ * 24 x 1024 at context 1024 and batch 8. */
+#define SL_PROTO_SWEEP_LIMITS(X)                                                                   \
+    X(CPU, 2.5e8, 2e9)                                                                             \
+    X(CUDA, 1e9, SL_PROTO_MAX_ACTIVATIONS)
+
+/* 12 x layers x width^2: the block matrices' parameters (N before pruning). */
+double sl_proto_block_params(const sl_proto_size *z);
+/* Floats of a forward pass's activations: per token and block about
+ * 16 width + heads x context, and the logits and their probabilities. */
+double sl_proto_activations(const sl_proto_size *z);
+/* 0 when z is within what any run may be, else -1 with why in err. */
+int sl_proto_size_fits(const sl_proto_size *z, char *err, size_t cap);
+/* 0 when z fits and is within a sweep's limits on device (the device
+ * choice's index), else -1 with why in err. */
+int sl_proto_size_check(const sl_proto_size *z, int device, char *err, size_t cap);
 
 /* ---- JSON ---- */
 
@@ -260,6 +305,11 @@ typedef enum sl_proto_event_kind {
     X("result", "train_loss", "number or null", "nats/token", 0, "mean training loss at the end")  \
     X("result", "signal", "string", "1", 0, "the signal that stopped an interrupted run")          \
     X("result", "seconds", "number", "s", 0, "wall-clock seconds of the run")                      \
+    X("result", "device", "string", "1", 0, "where the run computed: cpu or cuda")                 \
+    X("result", "precision", "string", "1", 0, "matmul precision used: fp32, tf32 or bf16")        \
+    X("result", "embed_sparsity", "string", "1", 0, "off, or auto: the embeddings were pruned")    \
+    X("result", "embedding_sparsity", "number", "fraction", 0,                                     \
+      "sparsity of wte and wpe reached (not in N)")                                                \
     X("error", "code", "string", "1", 1, "usage, corpus, memory or device")                        \
     X("error", "message", "string", "1", 1, "what went wrong, for people")
 

@@ -4,7 +4,8 @@
  * Parses the flags, installs SIGINT/SIGTERM handlers that ask the run to
  * stop after the current step (a second signal ends the process at once),
  * and maps the run's status to the exit code: 0 completed, 1 diverged or out
- * of memory, 2 bad flags or unreadable corpus, 128 + signal when stopped.
+ * of memory, 2 bad flags, unreadable corpus or an unusable --device, 128 +
+ * signal when stopped.
  * JSON lines go to stdout; messages and the human progress line to stderr.
  * `sparselaw-train serve ...` runs the HTTP worker instead (sl_train_serve.h).
  */
@@ -13,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sl_proto.h"
 #include "sl_train_run.h"
 #include "sl_train_serve.h"
 
@@ -51,15 +51,6 @@ int main(int argc, char **argv) {
         printf("%s %s\n", prog, SL_VERSION);
         return 0;
     }
-    if (o.device != 0) { /* the protocol names devices; this build computes on the CPU */
-        char dev[16];
-        sl_proto_choice_name(sl_proto_option_at(SL_PROTO_DEVICE), o.device, dev, sizeof dev);
-        snprintf(err, sizeof err, "--device %s: this sparselaw-train computes on the CPU only",
-                 dev);
-        fprintf(stderr, "%s: %s\n", prog, err);
-        sl_train_json_error(stdout, "device", err);
-        return 2;
-    }
     FILE *human = o.progress == 1 || (o.progress < 0 && isatty(STDERR_FILENO)) ? stderr : NULL;
     if (o.dry_run) {
         sl_train_dry_run(&o, stdout, human);
@@ -91,6 +82,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: %s\n", prog, err);
         sl_train_json_error(stdout, "memory", err);
         return 1;
+    case SL_TRAIN_EDEVICE:
+        fprintf(stderr, "%s: %s\n", prog, err);
+        sl_train_json_error(stdout, "device", err);
+        return 2;
     }
     return 1;
 }

@@ -73,6 +73,11 @@ static double matmul_flops_per_s(void) {
  * may go ahead, else -1 with the reason in e. */
 static int timing_allowed(const sl_train_options *o, sl_train_estimate *e) {
     const sl_train_model_config *c = &o->model;
+    if (o->device != SL_TRAIN_DEVICE_CPU) {
+        snprintf(e->reason, sizeof e->reason,
+                 "device: the dry run times CPU steps; a --device cuda run is not timed");
+        return -1;
+    }
     double need = sl_train_model_bytes(c), avail = available_bytes();
     if (avail > 0 && need > MEMORY_SHARE * avail) {
         snprintf(e->reason, sizeof e->reason,
@@ -149,7 +154,7 @@ void sl_train_estimate_run(const sl_train_options *o, sl_train_estimate *e) {
         int *tg = in + BT;
         sl_train_rng rng = sl_train_rng_seed(o->seed, 2);
         for (size_t i = 0; i < 2 * BT; i++)
-            in[i] = (int)(sl_train_rng_next(&rng) & 255u);
+            in[i] = (int)sl_train_rng_below(&rng, sl_train_model_vocab(c));
         rc = time_steps(o, m, in, tg, steps, e);
     }
     sl_train_model_free(m);

@@ -14,7 +14,8 @@
  * smaller evaluates less); loading the corpus is not counted. Nothing is
  * timed, and the estimate says why, when the model would take more than half
  * the memory this machine has available, or when one step would take more
- * than a second even at the speed of this machine's BLAS matrix product.
+ * than a second even at the speed of this machine's BLAS matrix product,
+ * or for a --device cuda run (only CPU steps are timed).
  */
 #ifndef SL_TRAIN_ESTIMATE_H
 #define SL_TRAIN_ESTIMATE_H
@@ -23,7 +24,7 @@
 
 typedef struct sl_train_estimate {
     int measured;     /* 1: timed; 0: reason says why not */
-    char reason[256]; /* "memory: ..." or "time: ..." when not measured */
+    char reason[256]; /* "memory: ...", "time: ..." or "device: ..." when not measured */
     int timed_steps;  /* after the warm-up */
     double step_s;    /* mean timed step: forward, backward, AdamW */
     double forward_s; /* mean forward of one batch, what an evaluation batch costs */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sl_proto.h"
 #include "sl_train_math.h"
 #include "sl_train_rng.h"
 
@@ -29,7 +30,7 @@ const char *const sl_train_param_names[SL_P_COUNT] = {
 /* ------------------------------------------------------------------ sizes */
 
 static void param_sizes(const sl_train_model_config *c, size_t s[SL_P_COUNT]) {
-    size_t V = SL_TRAIN_VOCAB, L = c->n_layer, C = c->n_embd, T = c->seq_len;
+    size_t V = sl_train_model_vocab(c), L = c->n_layer, C = c->n_embd, T = c->seq_len;
     s[SL_P_WTE] = V * C;
     s[SL_P_WPE] = T * C;
     s[SL_P_LN1W] = L * C;
@@ -62,7 +63,7 @@ size_t sl_train_model_count_prunable(const sl_train_model_config *cfg) {
 
 double sl_train_model_forward_flops_per_token(const sl_train_model_config *cfg) {
     double L = (double)cfg->n_layer, C = (double)cfg->n_embd, T = (double)cfg->seq_len;
-    return 24.0 * L * C * C + 2.0 * SL_TRAIN_VOCAB * C + 2.0 * L * C * (T + 1.0);
+    return 24.0 * L * C * C + 2.0 * (double)sl_train_model_vocab(cfg) * C + 2.0 * L * C * (T + 1.0);
 }
 
 int sl_train_model_config_check(const sl_train_model_config *cfg, char *err, size_t errlen) {
@@ -77,15 +78,20 @@ int sl_train_model_config_check(const sl_train_model_config *cfg, char *err, siz
         why = "context must be in [1, 16384]";
     else if (cfg->batch < 1 || cfg->batch > 16384)
         why = "batch must be in [1, 16384]";
+    else if (cfg->vocab > SL_TRAIN_VOCAB_MAX)
+        why = "vocabulary must be in [1, 65536] (0: bytes)";
     else {
-        /* every matmul dimension must fit BLAS's int, and the whole model
-         * a sane amount of memory (activations dominate: ~16 C + NH T per
-         * token and layer) */
-        double bt = (double)cfg->batch * (double)cfg->seq_len;
-        double acts = bt * (double)cfg->n_layer *
-                      (16.0 * (double)cfg->n_embd + (double)(cfg->n_head * cfg->seq_len));
-        if (bt * 4.0 * (double)cfg->n_embd > 2e9 || acts > 4e9)
-            why = "model too large (batch x context x width)";
+        /* every matmul dimension within BLAS's int, the activations within
+         * what the run protocol admits on any device (24 x 1024 at context
+         * 1024 and batch 8 for a large GPU) */
+        sl_proto_size z = {(double)cfg->n_layer, (double)cfg->n_embd,
+                           (double)cfg->n_head,  (double)cfg->seq_len,
+                           (double)cfg->batch,   (double)sl_train_model_vocab(cfg)};
+        char why_size[160];
+        if (sl_proto_size_fits(&z, why_size, sizeof why_size) != 0) {
+            snprintf(err, errlen, "%s", why_size);
+            return -1;
+        }
     }
     if (why) {
         snprintf(err, errlen, "%s", why);
@@ -364,9 +370,9 @@ static void encoder_backward(float *dwte, float *dwpe, const float *dout, const 
 /* ---------------------------------------------------------- model object */
 
 /* Points the named activation arrays into one block; returns its size. */
-static size_t layout_acts(sl_train_model *m, float *base) {
+size_t sl_train_model_layout_acts(sl_train_model *m, float *base) {
     size_t L = m->cfg.n_layer, C = m->cfg.n_embd, NH = m->cfg.n_head, T = m->cfg.seq_len;
-    size_t B = m->cfg.batch, BT = B * T, V = SL_TRAIN_VOCAB;
+    size_t B = m->cfg.batch, BT = B * T, V = sl_train_model_vocab(&m->cfg);
     struct {
         float **p;
         size_t n;
@@ -406,7 +412,7 @@ static size_t layout_acts(sl_train_model *m, float *base) {
 double sl_train_model_bytes(const sl_train_model_config *cfg) {
     sl_train_model m = {.cfg = *cfg};
     double params = (double)sl_train_model_count_params(cfg);
-    double acts = (double)layout_acts(&m, NULL);
+    double acts = (double)sl_train_model_layout_acts(&m, NULL);
     double bt = (double)(cfg->batch * cfg->seq_len);
     return params * (4.0 * sizeof(float) + 1.0) + 2.0 * acts * sizeof(float) +
            2.0 * bt * sizeof(int);
@@ -420,7 +426,7 @@ static int is_matrix(int p) {
            p == SL_P_FCW || p == SL_P_FCPROJW;
 }
 
-sl_train_model *sl_train_model_new(const sl_train_model_config *cfg, uint64_t seed) {
+static sl_train_model *model_alloc(const sl_train_model_config *cfg, uint64_t seed, int acts) {
     char err[128];
     if (sl_train_model_config_check(cfg, err, sizeof err) != 0) return NULL;
     sl_train_model *m = calloc(1, sizeof *m);
@@ -434,23 +440,25 @@ sl_train_model *sl_train_model_new(const sl_train_model_config *cfg, uint64_t se
     size_t L = cfg->n_layer, C = cfg->n_embd, BT = cfg->batch * cfg->seq_len;
     m->n_prunable = 4 * L;
     m->prunable_params = sl_train_model_count_prunable(cfg);
-    m->num_acts = layout_acts(m, NULL);
+    m->num_acts = sl_train_model_layout_acts(m, NULL);
     m->params = calloc(m->num_params, sizeof(float));
     m->grads = calloc(m->num_params, sizeof(float));
     m->adam_m = calloc(m->num_params, sizeof(float));
     m->adam_v = calloc(m->num_params, sizeof(float));
     m->mask = malloc(m->num_params);
     m->prunable = calloc(m->n_prunable, sizeof *m->prunable);
-    m->acts = calloc(m->num_acts, sizeof(float));
-    m->grad_acts = calloc(m->num_acts, sizeof(float));
-    m->inputs = calloc(BT, sizeof(int));
-    m->targets = calloc(BT, sizeof(int));
+    if (acts) {
+        m->acts = calloc(m->num_acts, sizeof(float));
+        m->grad_acts = calloc(m->num_acts, sizeof(float));
+        m->inputs = calloc(BT, sizeof(int));
+        m->targets = calloc(BT, sizeof(int));
+    }
     if (!m->params || !m->grads || !m->adam_m || !m->adam_v || !m->mask || !m->prunable ||
-        !m->acts || !m->grad_acts || !m->inputs || !m->targets) {
+        (acts && (!m->acts || !m->grad_acts || !m->inputs || !m->targets))) {
         sl_train_model_free(m);
         return NULL;
     }
-    layout_acts(m, m->acts);
+    if (acts) sl_train_model_layout_acts(m, m->acts);
     memset(m->mask, 1, m->num_params);
 
     for (size_t l = 0; l < L; l++) {
@@ -480,6 +488,14 @@ sl_train_model *sl_train_model_new(const sl_train_model_config *cfg, uint64_t se
     return m;
 }
 
+sl_train_model *sl_train_model_new(const sl_train_model_config *cfg, uint64_t seed) {
+    return model_alloc(cfg, seed, 1);
+}
+
+sl_train_model *sl_train_model_new_params(const sl_train_model_config *cfg, uint64_t seed) {
+    return model_alloc(cfg, seed, 0);
+}
+
 void sl_train_model_free(sl_train_model *m) {
     if (!m) return;
     free(m->params);
@@ -500,7 +516,7 @@ void sl_train_model_free(sl_train_model *m) {
 
 float sl_train_model_forward(sl_train_model *m, const int *inputs, const int *targets) {
     size_t L = m->cfg.n_layer, C = m->cfg.n_embd, NH = m->cfg.n_head, T = m->cfg.seq_len;
-    size_t B = m->cfg.batch, BT = B * T, V = SL_TRAIN_VOCAB;
+    size_t B = m->cfg.batch, BT = B * T, V = sl_train_model_vocab(&m->cfg);
     memcpy(m->inputs, inputs, BT * sizeof(int));
     if (targets) memcpy(m->targets, targets, BT * sizeof(int));
 
@@ -547,7 +563,7 @@ float sl_train_model_forward(sl_train_model *m, const int *inputs, const int *ta
 
 void sl_train_model_backward(sl_train_model *m) {
     size_t L = m->cfg.n_layer, C = m->cfg.n_embd, NH = m->cfg.n_head, T = m->cfg.seq_len;
-    size_t B = m->cfg.batch, BT = B * T, V = SL_TRAIN_VOCAB;
+    size_t B = m->cfg.batch, BT = B * T, V = sl_train_model_vocab(&m->cfg);
     memset(m->grads, 0, m->num_params * sizeof(float));
     memset(m->grad_acts, 0, m->num_acts * sizeof(float));
 
@@ -639,4 +655,16 @@ size_t sl_train_model_nonzeros(const sl_train_model *m) {
             nz += w[i] != 0.0f;
     }
     return nz;
+}
+
+size_t sl_train_model_embedding_nonzeros(const sl_train_model *m) {
+    size_t nz = 0, lo = m->param_offsets[SL_P_WTE];
+    size_t hi = m->param_offsets[SL_P_WPE] + m->param_sizes[SL_P_WPE];
+    for (size_t i = lo; i < hi; i++)
+        nz += m->params[i] != 0.0f;
+    return nz;
+}
+
+int sl_train_model_param_decays(int p) {
+    return is_matrix(p);
 }

@@ -1,12 +1,11 @@
 /*
  * sl_train_model.h - a byte-level GPT for the reference sparse trainer.
  *
- * Vocabulary 256 (bytes), learned position embedding, pre-LayerNorm blocks
- * of causal multi-head attention and a 4x GELU (tanh) MLP, a final
- * LayerNorm, and the output projection tied to the token embedding.
- * Forward and backward of each layer sit side by side in the .c file, in the
- * manner of llm.c: parameters, their gradients, the AdamW moments and the
- * pruning mask are each one contiguous block, addressed per tensor.
+ * Vocabulary 256 (bytes) by default, or a token shard's (cfg.vocab), learned position embedding,
+ * pre-LayerNorm blocks of causal multi-head attention and a 4x GELU (tanh) MLP, a final LayerNorm,
+ * and the output projection tied to the token embedding. Forward and backward of each layer sit
+ * side by side in the .c file, in the manner of llm.c: parameters, their gradients, the AdamW
+ * moments and the pruning mask are each one contiguous block, addressed per tensor.
  *
  * Weight matrices are stored (out, in) row-major, so y = x W^T + b and the
  * input (reduction) dimension is contiguous: n:m groups run along a row.
@@ -25,7 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SL_TRAIN_VOCAB 256
+#define SL_TRAIN_VOCAB     256
+#define SL_TRAIN_VOCAB_MAX 65536 /* uint16 token shards */
 
 typedef struct sl_train_model_config {
     size_t n_layer; /* L */
@@ -33,7 +33,13 @@ typedef struct sl_train_model_config {
     size_t n_head;  /* NH */
     size_t seq_len; /* T: the context, and the length of every window */
     size_t batch;   /* B: windows per step */
+    size_t vocab;   /* V: tokens of the corpus; 0 means SL_TRAIN_VOCAB (bytes) */
 } sl_train_model_config;
+
+/* V of a shape: cfg->vocab, or the byte vocabulary when it is 0. */
+static inline size_t sl_train_model_vocab(const sl_train_model_config *cfg) {
+    return cfg->vocab ? cfg->vocab : SL_TRAIN_VOCAB;
+}
 
 /* The parameter tensors, in storage order. */
 enum {
@@ -99,6 +105,14 @@ int sl_train_model_config_check(const sl_train_model_config *cfg, char *err, siz
  * N(0, 0.02), position embedding N(0, 0.01), the two residual projections
  * N(0, 0.02 / sqrt(2 L)), biases 0, LayerNorm gains 1; mask all ones. */
 sl_train_model *sl_train_model_new(const sl_train_model_config *cfg, uint64_t seed);
+/* The same model without activations (acts, grad_acts, inputs and targets
+ * NULL): the host copy of a model that trains on another device. Forward
+ * and backward must not be called on it. */
+sl_train_model *sl_train_model_new_params(const sl_train_model_config *cfg, uint64_t seed);
+/* Points m's named activation arrays into base (base + offset for each, in
+ * one fixed order) and returns the floats they take; base NULL only sizes.
+ * A device copy of the model uses it to lay out its own block. */
+size_t sl_train_model_layout_acts(sl_train_model *m, float *base);
 void sl_train_model_free(sl_train_model *m);
 
 /* Forward over batch x seq_len tokens; targets may be NULL (no loss).
@@ -112,6 +126,11 @@ float sl_train_model_adamw(sl_train_model *m, const sl_train_adamw *opt);
 
 /* Non-zero weights in the prunable matrices, counted from the weights. */
 size_t sl_train_model_nonzeros(const sl_train_model *m);
+/* Non-zero entries of the two embeddings (wte, wpe), which N leaves out. */
+size_t sl_train_model_embedding_nonzeros(const sl_train_model *m);
+/* 1 for the tensors weight decay applies to (the embeddings and the block
+ * matrices), 0 for norms and biases. */
+int sl_train_model_param_decays(int p);
 /* Forward FLOPs per token of this shape as the code runs it: 2 per
  * multiply-add of every matmul (including the tied output projection) and
  * of the causal attention (on average (T + 1) / 2 keys per query). Training

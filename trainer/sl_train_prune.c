@@ -117,6 +117,10 @@ int sl_train_prune_matrix(float *w, uint8_t *mask, float *adam_m, float *adam_v,
     return 0;
 }
 
+double sl_train_prune_embed_target(double s) {
+    return s > 0.0 ? 1.0 - sqrt(1.0 - s) : 0.0;
+}
+
 int sl_train_prune_model(sl_train_model *model, const sl_train_prune_config *pc, double s) {
     for (size_t j = 0; j < model->n_prunable; j++) {
         const sl_train_matrix *t = model->prunable + j;
@@ -124,6 +128,16 @@ int sl_train_prune_model(sl_train_model *model, const sl_train_prune_config *pc,
         if (sl_train_prune_matrix(model->params + t->offset, model->mask + t->offset,
                                   model->adam_m + t->offset, model->adam_v + t->offset, t->rows,
                                   t->cols, k, pc->n, pc->m) != 0)
+            return -1;
+    }
+    if (!pc->embed) return 0;
+    int emb[2] = {SL_P_WTE, SL_P_WPE};
+    double se = sl_train_prune_embed_target(s);
+    for (int j = 0; j < 2; j++) {
+        size_t off = model->param_offsets[emb[j]], n = model->param_sizes[emb[j]];
+        if (sl_train_prune_matrix(model->params + off, model->mask + off, model->adam_m + off,
+                                  model->adam_v + off, n / model->cfg.n_embd, model->cfg.n_embd,
+                                  sl_train_prune_count(n, se), 0, 0) != 0)
             return -1;
     }
     return 0;

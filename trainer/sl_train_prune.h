@@ -33,10 +33,17 @@ typedef struct sl_train_prune_config {
     unsigned n, m;     /* n:m pattern when m > 0, unstructured when m == 0 */
     double start, end; /* window as fractions of the run, 0 <= start <= end <= 1 */
     long every;        /* update interval in steps, >= 1 */
+    int embed;         /* 1: every update also prunes wte and wpe (below) */
 } sl_train_prune_config;
 
 /* The defaults of start, end and every are the run protocol's
  * (prune_start, prune_end, prune_every in protocol/sl_proto.h). */
+
+/* With embed set, each mask update at block sparsity s prunes the token and
+ * position embeddings, each on its own, to 1 - sqrt(1 - s) unstructured
+ * (exactly k, ties by index, whatever the block pattern), as the paper's
+ * configurations do; N still counts the block matrices only. */
+double sl_train_prune_embed_target(double s);
 
 /* 0 when the configuration is consistent, else -1 with a reason. */
 int sl_train_prune_check(const sl_train_prune_config *pc, char *err, size_t errlen);

@@ -15,6 +15,7 @@
 #include <omp.h>
 #endif
 
+#include "sl_train_cuda.h"
 #include "sl_train_data.h"
 #include "sl_train_estimate.h"
 #include "sl_proto.h"
@@ -80,6 +81,9 @@ static const binding bindings[] = {
     BIND(LOG_EVERY, OT_LONG, log_every),
     BIND(THREADS, OT_INT, threads),
     BIND(DEVICE, OT_CHOICE, device),
+    BIND(PRECISION, OT_CHOICE, precision),
+    BIND(EMBED_SPARSITY, OT_CHOICE, prune.embed),
+    BIND(VOCAB, OT_SIZE, model.vocab),
 };
 #undef BIND
 #define NBINDINGS (sizeof bindings / sizeof bindings[0])
@@ -134,7 +138,8 @@ static size_t option_table(sl_train_options *o, opt *t) {
         t[n++] = (opt){p->flag, b->type, (char *)o + b->offset, p, "X", p->help};
     }
 #define OPT(name, type, ptr, arg, help) t[n++] = (opt){name, type, ptr, NULL, arg, help}
-    OPT("corpus", OT_STR, &o->corpus, "PATH", "text file, or directory of *.txt files");
+    OPT("corpus", OT_STR, &o->corpus, "PATH",
+        "text file, directory of *.txt files, or token shard (llm.c layout)");
     OPT("progress", OT_PROGRESS, &o->progress, "WHEN",
         "human progress line on stderr: auto (a terminal), on, off");
     OPT("dry-run", OT_FLAG, &o->dry_run, NULL,
@@ -146,6 +151,15 @@ static size_t option_table(sl_train_options *o, opt *t) {
 }
 
 #define MAX_OPTS (SL_PROTO_COUNT + 8)
+
+int sl_train_precision(const sl_train_options *o) {
+    if (o->precision != SL_TRAIN_PRECISION_AUTO) return o->precision;
+    return o->device == SL_TRAIN_DEVICE_CUDA ? SL_TRAIN_PRECISION_BF16 : SL_TRAIN_PRECISION_FP32;
+}
+
+const char *sl_train_precision_name(int precision, char *buf, size_t cap) {
+    return sl_proto_choice_name(sl_proto_option_at(SL_PROTO_PRECISION), precision, buf, cap);
+}
 
 static void format_value(char *buf, size_t n, const opt *p, const sl_train_options *o) {
     switch (p->type) {
@@ -180,14 +194,17 @@ void sl_train_usage(FILE *f, const char *prog) {
             "usage: %s [options]\n"
             "Trains a byte-level GPT with gradual magnitude pruning and writes JSON lines\n"
             "(start, progress, result) to stdout. Exit status: 0 completed, 1 diverged or\n"
-            "out of memory, 2 bad options or unreadable corpus, 128+signal when stopped\n"
-            "by SIGINT/SIGTERM (after a final result event). docs/trainer-protocol.md\n"
-            "describes the options and events.\n\noptions (default):\n",
+            "out of memory, 2 bad options, unreadable corpus or unusable --device,\n"
+            "128+signal when stopped by SIGINT/SIGTERM (after a final result event).\n"
+            "docs/trainer-protocol.md describes the options and events.\n\n"
+            "options (default):\n",
             prog);
     for (size_t i = 0; i < n; i++) {
         char left[48], def[320], range[160] = "";
         snprintf(left, sizeof left, "--%s%s%s", t[i].name, t[i].arg ? " " : "",
-                 t[i].arg ? t[i].arg : "");
+                 t[i].type == OT_CHOICE ? "WHICH"
+                 : t[i].arg             ? t[i].arg
+                                        : "");
         format_value(def, sizeof def, &t[i], &d);
         if (t[i].proto) sl_proto_describe(t[i].proto, range, sizeof range);
         fprintf(f, "  %-22s %s%s%s%s%s%s\n", left, t[i].help, range[0] ? ", " : "", range,
@@ -283,6 +300,12 @@ int sl_train_options_parse(sl_train_options *o, int argc, char **argv, char *err
         o->prune.sparsity = 1.0 - (double)o->prune.n / (double)o->prune.m;
     if (sl_train_model_config_check(&o->model, err, errlen) != 0) return -1;
     if (sl_train_prune_check(&o->prune, err, errlen) != 0) return -1;
+    sl_proto_spec spec; /* the protocol's rules between options */
+    sl_proto_spec_init(&spec);
+    spec.value[SL_PROTO_DEVICE] = o->device;
+    spec.value[SL_PROTO_PRECISION] = o->precision;
+    char field[32];
+    if (sl_proto_spec_check(&spec, NULL, field, sizeof field, err, errlen) != 0) return -1;
     if (o->prune.m > 0 && o->model.n_embd % o->prune.m != 0) {
         snprintf(err, errlen, "--pattern %u:%u needs a width divisible by %u", o->prune.n,
                  o->prune.m, o->prune.m);
@@ -372,10 +395,28 @@ static void json_sizes(FILE *f, const sl_train_options *o) {
             ",\"layers\":%zu,\"width\":%zu,\"heads\":%zu,\"context\":%zu,\"batch\":%zu,"
             "\"vocab\":%d,\"total_params\":%zu,\"prunable_params\":%zu,"
             "\"embedding_params\":%zu,\"target_nonzeros\":%zu",
-            c->n_layer, c->n_embd, c->n_head, c->seq_len, c->batch, SL_TRAIN_VOCAB, total, prunable,
-            (size_t)SL_TRAIN_VOCAB * c->n_embd + c->seq_len * c->n_embd, target_nz);
+            c->n_layer, c->n_embd, c->n_head, c->seq_len, c->batch, (int)sl_train_model_vocab(c),
+            total, prunable, sl_train_model_vocab(c) * c->n_embd + c->seq_len * c->n_embd,
+            target_nz);
     json_num(f, "forward_flops_per_token", fwd, 15);
     json_num(f, "train_flops_per_token", 3.0 * fwd, 15);
+}
+
+/* ,"device","precision","gpu_name","gpu_memory_bytes","embed_sparsity": where and how
+ * the run trains (gpu NULL: the GPU fields are null). */
+static void json_device(FILE *f, const sl_train_options *o, const sl_train_cuda_info *gpu) {
+    char dev[16], prec[16], embed[16];
+    sl_proto_choice_name(sl_proto_option_at(SL_PROTO_DEVICE), o->device, dev, sizeof dev);
+    fprintf(f, ",\"device\":\"%s\",\"precision\":\"%s\",\"gpu_name\":", dev,
+            sl_train_precision_name(sl_train_precision(o), prec, sizeof prec));
+    if (gpu)
+        json_str(f, gpu->name);
+    else
+        fprintf(f, "null");
+    json_num(f, "gpu_memory_bytes", gpu ? gpu->memory_bytes : (double)NAN, 15);
+    sl_proto_choice_name(sl_proto_option_at(SL_PROTO_EMBED_SPARSITY), o->prune.embed, embed,
+                         sizeof embed);
+    fprintf(f, ",\"embed_sparsity\":\"%s\"", embed);
 }
 
 void sl_train_json_error(FILE *f, const char *code, const char *message) {
@@ -401,18 +442,6 @@ int sl_train_threads(int n) {
 #else
     return 1;
 #endif
-}
-
-/* Mean loss over the fixed validation windows (batches of B). */
-static double evaluate(sl_train_model *m, const sl_train_corpus *c, size_t windows, int *in,
-                       int *tg) {
-    size_t B = m->cfg.batch, T = m->cfg.seq_len;
-    double sum = 0.0;
-    for (size_t w = 0; w < windows; w += B) {
-        sl_train_data_val_batch(c, w, B, T, in, tg);
-        sum += (double)sl_train_model_forward(m, in, tg);
-    }
-    return sum / (double)(windows / B);
 }
 
 static const char *signal_name(int sig, char *buf, size_t n) {
@@ -463,7 +492,12 @@ static void json_estimate(FILE *f, const sl_train_estimate *e) {
     json_num(f, "timing_seconds", e->took_s, 6);
 }
 
-void sl_train_dry_run(const sl_train_options *o, FILE *events, FILE *human) {
+void sl_train_dry_run(const sl_train_options *given, FILE *events, FILE *human) {
+    /* the vocabulary a token shard implies, from its first bytes */
+    sl_train_options oc = *given;
+    const sl_train_options *o = &oc;
+    if (oc.model.vocab == 0)
+        oc.model.vocab = sl_train_corpus_default_vocab(sl_train_corpus_is_shard(oc.corpus));
     long steps = sl_train_options_steps(o);
     long long tokens = (long long)steps * (long long)(o->model.batch * o->model.seq_len);
     double fwd = sl_train_model_forward_flops_per_token(&o->model);
@@ -475,6 +509,7 @@ void sl_train_dry_run(const sl_train_options *o, FILE *events, FILE *human) {
     fprintf(events, ",\"pattern\":");
     json_str(events, pattern_name(&o->prune, pbuf, sizeof pbuf));
     json_num(events, "sparsity", o->prune.sparsity, 6);
+    json_device(events, o, NULL);
     fprintf(events, ",\"steps\":%ld,\"tokens\":%lld", steps, tokens);
     json_num(events, "train_flops", 3.0 * fwd * (double)tokens, 6);
     json_estimate(events, &e);
@@ -512,11 +547,14 @@ void sl_train_dry_run(const sl_train_options *o, FILE *events, FILE *human) {
 /* One run: its data, model, batch buffers, and the counters that the
  * progress and result events report. */
 typedef struct train_run {
-    const sl_train_options *o;
+    const sl_train_options *o; /* &opt */
+    sl_train_options opt;      /* the caller's, with the vocabulary resolved */
     FILE *events, *human;
     int threads;
     sl_train_corpus corpus;
-    sl_train_model *m;
+    sl_train_model *m; /* on --device cuda, the host copy of g */
+    sl_train_cuda *g;  /* --device cuda, else NULL */
+    sl_train_cuda_info gpu;
     int *in, *tg; /* one batch of inputs and targets, B x T */
     size_t B, T, BT, val_windows;
     long steps, eval_every, log_every;
@@ -528,15 +566,73 @@ typedef struct train_run {
     int stop_sig;
 } train_run;
 
-/* Loads and checks the corpus, sizes the validation set and allocates the
- * model; on failure frees what it took and returns EUSAGE or ENOMEM. */
+/* ------------------------------------------- the model on either device */
+
+static float model_forward(train_run *r, const int *in, const int *tg) {
+    return r->g ? sl_train_cuda_forward(r->g, in, tg) : sl_train_model_forward(r->m, in, tg);
+}
+
+static void model_step(train_run *r, const sl_train_adamw *hp) {
+    if (r->g) {
+        sl_train_cuda_backward(r->g);
+        sl_train_cuda_adamw(r->g, hp);
+    } else {
+        sl_train_model_backward(r->m);
+        sl_train_model_adamw(r->m, hp);
+    }
+}
+
+static int model_prune(train_run *r, double s) {
+    const sl_train_prune_config *pc = &r->o->prune;
+    return r->g ? sl_train_cuda_prune(r->g, pc, s) : sl_train_prune_model(r->m, pc, s);
+}
+
+static size_t model_nonzeros(train_run *r) {
+    return r->g ? sl_train_cuda_nonzeros(r->g) : sl_train_model_nonzeros(r->m);
+}
+
+static size_t model_embedding_nonzeros(train_run *r) {
+    return r->g ? sl_train_cuda_embedding_nonzeros(r->g) : sl_train_model_embedding_nonzeros(r->m);
+}
+
+/* The host model up to date, for a hook or the caller. */
+static void model_sync(train_run *r) {
+    if (r->g) sl_train_cuda_download(r->g, r->m);
+}
+
+/* NULL, or what failed on the device. */
+static const char *model_error(const train_run *r) {
+    return r->g ? sl_train_cuda_error(r->g) : NULL;
+}
+
+/* Mean loss over the fixed validation windows (batches of B). */
+static double evaluate(train_run *r) {
+    double sum = 0.0;
+    for (size_t w = 0; w < r->val_windows; w += r->B) {
+        sl_train_data_val_batch(&r->corpus, w, r->B, r->T, r->in, r->tg);
+        sum += (double)model_forward(r, r->in, r->tg);
+    }
+    return sum / (double)(r->val_windows / r->B);
+}
+
+/* Checks the device, loads and checks the corpus (the vocabulary resolved
+ * from it), sizes the validation set and allocates the model (and its
+ * device copy); on failure frees what it took and returns EDEVICE, EUSAGE
+ * or ENOMEM. */
 static sl_train_status run_setup(train_run *r, const sl_train_options *o, FILE *events, FILE *human,
                                  char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
-    r->o = o;
+    r->opt = *o;
+    r->o = o = &r->opt;
     r->events = events;
     r->human = human;
     r->threads = sl_train_threads(o->threads);
+    if (o->device == SL_TRAIN_DEVICE_CUDA && sl_train_cuda_probe(&r->gpu, err, errlen) != 0) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err);
+        snprintf(err, errlen, "--device cuda: %s", why);
+        return SL_TRAIN_EDEVICE;
+    }
 
     if (sl_train_corpus_load(&r->corpus, o->corpus, err, errlen) != 0) {
         if (strcmp(o->corpus, SL_TRAIN_DEFAULT_CORPUS) == 0) {
@@ -550,22 +646,34 @@ static sl_train_status run_setup(train_run *r, const sl_train_options *o, FILE *
     r->B = o->model.batch;
     r->T = o->model.seq_len;
     r->BT = r->B * r->T;
-    if (sl_train_data_check(&r->corpus, r->B, r->T, err, errlen) != 0) {
+    if (r->opt.model.vocab == 0)
+        r->opt.model.vocab = sl_train_corpus_default_vocab(r->corpus.tokens != NULL);
+    if (sl_train_data_check(&r->corpus, r->B, r->T, err, errlen) != 0 ||
+        sl_train_corpus_check_vocab(&r->corpus, o->model.vocab, err, errlen) != 0 ||
+        sl_train_model_config_check(&o->model, err, errlen) != 0) {
         sl_train_corpus_free(&r->corpus);
         return SL_TRAIN_EUSAGE;
     }
     r->val_windows = sl_train_val_windows(o, sl_train_data_val_windows(&r->corpus, r->T));
 
-    r->m = sl_train_model_new(&o->model, o->seed);
+    int cuda = o->device == SL_TRAIN_DEVICE_CUDA;
+    r->m = cuda ? sl_train_model_new_params(&o->model, o->seed)
+                : sl_train_model_new(&o->model, o->seed);
     r->in = malloc(r->BT * sizeof(int));
     r->tg = malloc(r->BT * sizeof(int));
+    sl_train_status st = SL_TRAIN_COMPLETED;
     if (!r->m || !r->in || !r->tg) {
         snprintf(err, errlen, "out of memory allocating the model");
+        st = SL_TRAIN_ENOMEM;
+    } else if (cuda && !(r->g = sl_train_cuda_new(r->m, sl_train_precision(o), err, errlen))) {
+        st = SL_TRAIN_EDEVICE;
+    }
+    if (st != SL_TRAIN_COMPLETED) {
         sl_train_model_free(r->m);
         free(r->in);
         free(r->tg);
         sl_train_corpus_free(&r->corpus);
-        return SL_TRAIN_ENOMEM;
+        return st;
     }
 
     r->steps = sl_train_options_steps(o);
@@ -602,9 +710,17 @@ static void emit_start(const train_run *r) {
                        : "serial");
     json_str(events, o->corpus);
     fprintf(events,
-            ",\"corpus_bytes\":%zu,\"corpus_files\":%zu,\"train_bytes\":%zu,"
-            "\"val_tokens\":%zu}\n",
-            r->corpus.len, r->corpus.files, r->corpus.train_len, r->val_windows * r->T);
+            ",\"corpus_format\":\"%s\",\"corpus_bytes\":%zu,\"corpus_tokens\":%zu,"
+            "\"corpus_files\":%zu,\"train_bytes\":%zu,\"train_tokens\":%zu,"
+            "\"val_tokens\":%zu",
+            r->corpus.tokens ? "shard" : "bytes",
+            r->corpus.tokens ? 1024 + 2 * r->corpus.len : r->corpus.len, r->corpus.len,
+            r->corpus.files, r->corpus.tokens ? 2 * r->corpus.train_len : r->corpus.train_len,
+            r->corpus.train_len, r->val_windows * r->T);
+    json_device(events, o, r->g ? &r->gpu : NULL);
+    json_num(events, "embedding_sparsity_target",
+             o->prune.embed ? sl_train_prune_embed_target(o->prune.sparsity) : 0.0, 6);
+    fprintf(events, "}\n");
     fflush(events);
 }
 
@@ -618,18 +734,22 @@ static sl_train_status train_step(train_run *r, float *loss, char *err, size_t e
     sl_train_adamw hp = o->adamw;
     hp.lr = r->lr;
     sl_train_data_train_batch(&r->corpus, &r->rng, r->B, r->T, r->in, r->tg);
-    *loss = sl_train_model_forward(r->m, r->in, r->tg);
+    *loss = model_forward(r, r->in, r->tg);
+    if (model_error(r)) goto device_failed;
     if (!isfinite(*loss)) return SL_TRAIN_DIVERGED;
-    sl_train_model_backward(r->m);
-    sl_train_model_adamw(r->m, &hp);
+    model_step(r, &hp);
     if (sl_train_prune_due(&o->prune, r->step, r->steps) &&
-        sl_train_prune_model(r->m, &o->prune,
-                             sl_train_prune_target(&o->prune, r->step, r->steps)) != 0) {
+        model_prune(r, sl_train_prune_target(&o->prune, r->step, r->steps)) != 0 &&
+        !model_error(r)) {
         snprintf(err, errlen, "out of memory while pruning");
         return SL_TRAIN_ENOMEM;
     }
+    if (model_error(r)) goto device_failed;
     r->train_s += sl_time_monotonic() - t0;
     return SL_TRAIN_COMPLETED;
+device_failed:
+    snprintf(err, errlen, "CUDA failed at step %ld: %s", r->step, model_error(r));
+    return SL_TRAIN_EDEVICE;
 }
 
 /* The progress event for r->step (val_loss only when evaluated at it), and
@@ -640,7 +760,7 @@ static void emit_progress(train_run *r, int evaluated) {
     r->last_train = r->loss_sum / (double)r->loss_n;
     r->loss_sum = 0.0;
     r->loss_n = 0;
-    size_t nz = sl_train_model_nonzeros(r->m);
+    size_t nz = model_nonzeros(r);
     double sp = 1.0 - (double)nz / (double)r->m->prunable_params;
     double dt = r->train_s - r->train_s_log;
     double tps = dt > 0 ? (double)((step - r->step_log) * (long)r->BT) / dt : 0.0;
@@ -684,12 +804,21 @@ static sl_train_status train_loop(train_run *r, const sl_train_hooks *hooks, cha
         status = train_step(r, &loss, err, errlen);
         if (status == SL_TRAIN_DIVERGED) r->step--;
         if (status != SL_TRAIN_COMPLETED) break;
-        if (hooks->on_step) hooks->on_step(hooks->ctx, r->m, r->step, r->steps);
+        if (hooks->on_step) {
+            model_sync(r);
+            hooks->on_step(hooks->ctx, r->m, r->step, r->steps);
+        }
         r->loss_sum += (double)loss;
         r->loss_n++;
 
         int do_eval = r->step % r->eval_every == 0 || r->step == r->steps;
-        if (do_eval) r->val = evaluate(r->m, &r->corpus, r->val_windows, r->in, r->tg);
+        if (do_eval) r->val = evaluate(r);
+        if (model_error(r)) {
+            snprintf(err, errlen, "CUDA failed evaluating after step %ld: %s", r->step,
+                     model_error(r));
+            status = SL_TRAIN_EDEVICE;
+            break;
+        }
         if (do_eval || r->step % r->log_every == 0) emit_progress(r, do_eval);
     }
     if (r->step > r->steps) r->step = r->steps;
@@ -700,11 +829,11 @@ static sl_train_status train_loop(train_run *r, const sl_train_hooks *hooks, cha
  * validation loss and the mean training loss since the last event. */
 static void collect_result(train_run *r, sl_train_status status, sl_train_result *res) {
     if (status == SL_TRAIN_INTERRUPTED && r->step > 0) {
-        r->val = evaluate(r->m, &r->corpus, r->val_windows, r->in, r->tg);
+        r->val = evaluate(r);
         if (r->loss_n > 0) r->last_train = r->loss_sum / (double)r->loss_n;
     }
     double seconds = sl_time_monotonic() - r->t_start;
-    size_t nz = sl_train_model_nonzeros(r->m);
+    size_t nz = model_nonzeros(r);
     res->status = status;
     res->steps = r->step;
     res->tokens = (long long)r->step * (long long)r->BT;
@@ -714,6 +843,8 @@ static void collect_result(train_run *r, sl_train_status status, sl_train_result
     res->prunable_params = r->m->prunable_params;
     res->total_params = r->m->num_params;
     res->sparsity = 1.0 - (double)nz / (double)r->m->prunable_params;
+    res->embedding_nonzeros = model_embedding_nonzeros(r);
+    res->embedding_params = r->m->param_sizes[SL_P_WTE] + r->m->param_sizes[SL_P_WPE];
     res->seconds = seconds;
     res->train_seconds = r->train_s;
     res->tokens_per_s = r->train_s > 0 ? (double)res->tokens / r->train_s : 0.0;
@@ -743,6 +874,11 @@ static void emit_result(const train_run *r, const sl_train_result *res) {
     json_str(events, pattern_name(&o->prune, pbuf, sizeof pbuf));
     fprintf(events, ",\"layers\":%zu,\"width\":%zu,\"seed\":%llu", o->model.n_layer,
             o->model.n_embd, (unsigned long long)o->seed);
+    json_device(events, o, r->g ? &r->gpu : NULL);
+    fprintf(events, ",\"embedding_nonzeros\":%zu,\"embedding_params\":%zu", res->embedding_nonzeros,
+            res->embedding_params);
+    json_num(events, "embedding_sparsity",
+             1.0 - (double)res->embedding_nonzeros / (double)res->embedding_params, 6);
     json_num(events, "seconds", res->seconds, 6);
     json_num(events, "train_seconds", res->train_seconds, 6);
     json_num(events, "tokens_per_s", res->tokens_per_s, 6);
@@ -756,6 +892,8 @@ static void run_teardown(train_run *r, const sl_train_hooks *hooks) {
     free(r->in);
     free(r->tg);
     sl_train_corpus_free(&r->corpus);
+    if (hooks->keep_model) model_sync(r);
+    sl_train_cuda_free(r->g);
     if (hooks->keep_model)
         *hooks->keep_model = r->m;
     else
@@ -776,8 +914,9 @@ sl_train_status sl_train_run(const sl_train_options *o, FILE *events, FILE *huma
     emit_start(&r);
     status = train_loop(&r, hooks, err, errlen);
     collect_result(&r, status, res);
-    /* Out of memory mid-run: the caller writes an error event instead. */
-    if (status != SL_TRAIN_ENOMEM) emit_result(&r, res);
+    /* Out of memory or a failed device mid-run: the caller writes an error
+     * event instead. */
+    if (status != SL_TRAIN_ENOMEM && status != SL_TRAIN_EDEVICE) emit_result(&r, res);
     if (human) {
         fputc('\n', human);
         fflush(human);

@@ -38,12 +38,29 @@ typedef struct sl_train_options {
     long long val_tokens; /* size of the fixed validation set, in tokens */
     uint64_t seed;
     int threads; /* 0: OpenMP's default */
-    int device;  /* the protocol's device choice: 0 cpu, 1 cuda */
     const char *corpus;
     int sparsity_given; /* --sparsity was on the command line */
     int dry_run, help, version;
     int progress; /* human line on stderr: -1 auto (a terminal), 0, 1 */
+    /* Where and how it trains (with model.vocab and prune.embed, the options
+     * of the device and corpus-format work, kept together): */
+    int device;    /* SL_TRAIN_DEVICE_* */
+    int precision; /* SL_TRAIN_PRECISION_*; AUTO is FP32 on the CPU, BF16 on CUDA */
 } sl_train_options;
+
+/* The indexes of the protocol's device and precision choices (sl_proto.h). */
+enum { SL_TRAIN_DEVICE_CPU = 0, SL_TRAIN_DEVICE_CUDA = 1 };
+/* Matmul precision; weights, optimizer state and every other op stay FP32. */
+enum {
+    SL_TRAIN_PRECISION_AUTO = 0,
+    SL_TRAIN_PRECISION_FP32 = 1,
+    SL_TRAIN_PRECISION_TF32 = 2,
+    SL_TRAIN_PRECISION_BF16 = 3
+};
+/* The precision a run uses: o->precision, AUTO resolved for o->device. */
+int sl_train_precision(const sl_train_options *o);
+/* Its name as the protocol's table has it ("fp32"), into buf. */
+const char *sl_train_precision_name(int precision, char *buf, size_t cap);
 
 /* The path used when --corpus is not given. */
 #ifndef SL_TRAIN_DEFAULT_CORPUS
@@ -74,6 +91,7 @@ typedef enum sl_train_status {
     SL_TRAIN_DIVERGED = 2,
     SL_TRAIN_EUSAGE = 3, /* bad configuration or unreadable corpus: nothing ran */
     SL_TRAIN_ENOMEM = 4,
+    SL_TRAIN_EDEVICE = 5, /* --device cuda unavailable (nothing ran) or failing mid-run */
 } sl_train_status;
 
 typedef struct sl_train_result {
@@ -82,10 +100,13 @@ typedef struct sl_train_result {
     long long tokens;
     double train_loss, val_loss, sparsity;
     size_t nonzeros, prunable_params, total_params;
+    size_t embedding_nonzeros, embedding_params; /* wte and wpe, not in N */
     double seconds, train_seconds, tokens_per_s;
 } sl_train_result;
 
-/* Called after every step's update (optimizer and pruning), e.g. by tests. */
+/* Called after every step's update (optimizer and pruning), e.g. by tests.
+ * On --device cuda the model is the host copy, brought up to date (weights,
+ * gradients, moments, masks) before each call. */
 typedef void (*sl_train_step_hook)(void *ctx, const sl_train_model *m, long step, long steps);
 
 typedef struct sl_train_hooks {
@@ -104,7 +125,7 @@ sl_train_status sl_train_run(const sl_train_options *o, FILE *events, FILE *huma
                              size_t errlen);
 
 /* {"event":"error","code":code,"message":message} for a run that could not
- * start (code "usage", "corpus" or "memory"). */
+ * start (code "usage", "corpus", "memory" or "device"). */
 void sl_train_json_error(FILE *f, const char *code, const char *message);
 
 /* Sets the OpenMP and BLAS thread counts (n >= 1; 0 leaves the defaults)

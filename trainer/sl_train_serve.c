@@ -36,6 +36,7 @@
 #include "sl_profile.h"
 #include "sl_proto.h"
 #include "sl_secret.h"
+#include "sl_train_cuda.h"
 #include "sl_train_run.h"
 
 extern char **environ;
@@ -53,6 +54,7 @@ typedef struct run {
     pid_t pid;
     int exited, status;
     int cancelled; /* DELETE sent SIGTERM: a second one would kill it at once */
+    int device;    /* where it trains: the protocol's device choice */
 } run;
 
 typedef struct serve {
@@ -60,7 +62,9 @@ typedef struct serve {
     unsigned max_active, threads;
     sl_profile profiles[SL_PROFILE_MAX]; /* --profiles: the operator's own trainers */
     size_t nprofiles;
-    sl_device device; /* --device, or the CUDA devices this machine shows */
+    sl_device device;       /* --device, or the CUDA devices this machine shows */
+    int own_cuda;           /* sparselaw-train's own runs train on the GPU unless they say */
+    sl_train_cuda_info gpu; /* with own_cuda, that GPU */
     int devnull;
     volatile int stopping;
     pthread_mutex_t lock;
@@ -212,8 +216,8 @@ static int build_profile_argv(serve *s, json_t *body, const char *name, cmdline 
 /* The trainer's argv from the body: the run protocol's options that a
  * trainer takes (grid, sweep and worker ones), checked against its table;
  * 0, or -1 with msg and the field in bad. */
-static int build_argv(serve *s, json_t *body, cmdline *c, char *msg, size_t cap, char *bad,
-                      size_t badcap) {
+static int build_argv(serve *s, json_t *body, cmdline *c, int *device, char *msg, size_t cap,
+                      char *bad, size_t badcap) {
     sl_proto_spec spec;
     sl_proto_spec_init(&spec);
     c->profile = NULL;
@@ -229,11 +233,21 @@ static int build_argv(serve *s, json_t *body, cmdline *c, char *msg, size_t cap,
             snprintf(msg, cap, "profile must be the name of one of this worker's profiles");
             return -1;
         }
-        return build_profile_argv(s, body, json_string_value(profile), c, msg, cap, bad, badcap);
+        int rc = build_profile_argv(s, body, json_string_value(profile), c, msg, cap, bad, badcap);
+        json_t *dev = json_object_get(body, "devices");
+        *device = json_is_integer(dev) && json_integer_value(dev) > 0 ? SL_TRAIN_DEVICE_CUDA
+                                                                      : SL_TRAIN_DEVICE_CPU;
+        return rc;
     }
     if (sl_proto_from_json(&spec, body, SL_PROTO_RUN | SL_PROTO_WORKER | SL_PROTO_FLAGGED, "", bad,
                            badcap, msg, cap) != 0)
         return -1;
+    /* A run trains where the body says, else where the worker does (serve
+     * --device); a device the machine lacks is the trainer's to refuse. */
+    if (!spec.given[SL_PROTO_DEVICE] && s->own_cuda &&
+        sl_proto_set(&spec, SL_PROTO_DEVICE, SL_TRAIN_DEVICE_CUDA, NULL, msg, cap) != 0)
+        return -1;
+    *device = (int)spec.value[SL_PROTO_DEVICE];
     /* Concurrent runs share the cores instead of each taking them all; the
      * corpus is the worker's own path, never the client's. */
     sl_proto_command_build(&spec, "sparselaw-train", s->threads, s->corpus, &c->proto);
@@ -344,6 +358,9 @@ static json_t *run_json(const serve *s, const run *r) {
                           result ? result : json_null());
     json_object_set_new(j, "reason", reason[0] ? json_string(reason) : json_null());
     json_object_set_new(j, "started", json_boolean(log.started)); /* the trainer began */
+    char dev[16];
+    sl_proto_choice_name(sl_proto_option_at(SL_PROTO_DEVICE), r->device, dev, sizeof dev);
+    json_object_set_new(j, "device", json_string(dev));
     if (!strcmp(state, "failed")) {
         json_object_set_new(j, "failure", json_string(sl_proto_failure_name(failure)));
         /* Whether another try could pass: kept for workers' older clients. */
@@ -369,7 +386,8 @@ static enum MHD_Result handle_submit(serve *s, struct MHD_Connection *con, const
     cmdline *c = malloc(sizeof *c);
     if (!c) abort();
     char msg[600], which[96];
-    if (build_argv(s, body, c, msg, sizeof msg, which, sizeof which) != 0) {
+    int device = SL_TRAIN_DEVICE_CPU;
+    if (build_argv(s, body, c, &device, msg, sizeof msg, which, sizeof which) != 0) {
         json_decref(body);
         free(c);
         return error(con, 400, "invalid_body", msg, which[0] ? which : NULL);
@@ -381,6 +399,7 @@ static enum MHD_Result handle_submit(serve *s, struct MHD_Connection *con, const
     int busy = s->stopping || active(s) >= s->max_active;
     if (!busy && (r = new_slot(s)) != NULL) {
         new_id(r->id);
+        r->device = device;
         if (start_run(s, r, c, msg, sizeof msg) != 0) {
             s->nruns--; /* new_slot's slot is the last one */
             pthread_mutex_unlock(&s->lock);
@@ -404,7 +423,11 @@ static enum MHD_Result handle_submit(serve *s, struct MHD_Connection *con, const
     sl_log_str(&l, "id", copy.id);
     sl_log_int(&l, "pid", copy.pid);
     sl_log_end(&l);
-    return reply(con, 201, json_pack("{s:s, s:s}", "id", copy.id, "state", "running"), NULL, 0);
+    char dev[16];
+    sl_proto_choice_name(sl_proto_option_at(SL_PROTO_DEVICE), copy.device, dev, sizeof dev);
+    return reply(con, 201,
+                 json_pack("{s:s, s:s, s:s}", "id", copy.id, "state", "running", "device", dev),
+                 NULL, 0);
 }
 
 static enum MHD_Result handle_run(serve *s, struct MHD_Connection *con, const char *method,
@@ -444,17 +467,24 @@ static enum MHD_Result handle_info(serve *s, struct MHD_Connection *con, const c
     }
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return reply(con, 200,
-                 json_pack("{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:{s:s, s:s}}", "trainer",
-                           "sparselaw-train " SL_VERSION, "device",
-                           sl_device_format(&s->device, dev, sizeof dev), "devices", devices,
-                           "cores", (json_int_t)(cores > 0 ? cores : 1), "memory_bytes",
-                           (json_int_t)(pages > 0 && page > 0 ? (long long)pages * page : 0),
-                           "max_active", (json_int_t)s->max_active, "active", (json_int_t)n,
-                           "profiles", profiles, "units", "memory_bytes",
-                           "bytes of main memory on this machine", "device",
-                           "cpu, or cuda:N for N CUDA devices runs may use"),
-                 NULL, 0);
+    json_t *info = json_pack(
+        "{s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:o, s:{s:s, s:s}}", "trainer",
+        "sparselaw-train " SL_VERSION, "device", sl_device_format(&s->device, dev, sizeof dev),
+        "devices", devices, "cores", (json_int_t)(cores > 0 ? cores : 1), "memory_bytes",
+        (json_int_t)(pages > 0 && page > 0 ? (long long)pages * page : 0), "max_active",
+        (json_int_t)s->max_active, "active", (json_int_t)n, "profiles", profiles, "units",
+        "memory_bytes", "bytes of main memory on this machine", "device",
+        "cpu, or cuda:N for N CUDA devices runs may use");
+    /* Where sparselaw-train's own runs train when they name no device, and
+     * its GPU as their start events name it (null: the CPU). */
+    json_object_set_new(info, "default_device", json_string(s->own_cuda ? "cuda" : "cpu"));
+    json_object_set_new(info, "gpu",
+                        s->own_cuda ? json_pack("{s:s, s:f}", "name", s->gpu.name, "memory_bytes",
+                                                s->gpu.memory_bytes)
+                                    : json_null());
+    json_object_set_new(json_object_get(info, "units"), "gpu.memory_bytes",
+                        json_string("bytes of the GPU's memory"));
+    return reply(con, 200, info, NULL, 0);
 }
 
 static unsigned auth(const serve *s, struct MHD_Connection *con) {
@@ -541,7 +571,10 @@ static void usage(FILE *f) {
                "  --corpus PATH     the corpus every run trains on (the trainer's default)\n"
                "  --dir DIR         where each run's JSON lines go (sparselaw-train-runs)\n"
                "  --profiles FILE   [profile NAME] sections: trainers runs may name (none)\n"
-               "  --device D        what runs may use: cpu or cuda:N (the CUDA devices found)\n");
+               "  --device D        what runs may use: cpu or cuda:N (the CUDA devices found);\n"
+               "                    sparselaw-train's own runs train on the GPU when it can\n"
+               "                    use one, and without --profiles serve refuses to start\n"
+               "                    on a cuda it cannot use\n");
 }
 
 static int load_token(serve *s, const char *file, char *err, size_t cap) {
@@ -654,6 +687,23 @@ static int parse_flags(serve *s, int argc, char **argv, unsigned *port, const ch
         return -1;
     }
     if (!device) s->device = detect_cuda();
+    /* The worker's own trainer uses a GPU it can open; one declared (or
+     * found) that it cannot is an error without profiles, whose trainers
+     * bring their own CUDA, and a warning with them. */
+    char why[256];
+    if (s->device.kind == SL_DEVICE_CUDA) {
+        s->own_cuda = sl_train_cuda_probe(&s->gpu, why, sizeof why) == 0;
+        if (!s->own_cuda && device && s->nprofiles == 0) {
+            snprintf(err, cap, "--device cuda: %s", why);
+            return -1;
+        }
+        if (!s->own_cuda) {
+            sl_log_line l;
+            sl_log_begin(&l, SL_LOG_WARNING, "own_runs_on_cpu");
+            sl_log_str(&l, "reason", why);
+            sl_log_end(&l);
+        }
+    }
     return 0;
 }
 

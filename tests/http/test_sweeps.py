@@ -528,16 +528,22 @@ class TestWorkerBackend(Base):
         self.assert_no_backend(sweep_body("calib-no-worker", backend="worker"))
 
     def test_a_run_the_worker_refuses_is_not_retried(self):
-        # The protocol's device option reaches the worker's trainer, which
-        # computes on the CPU only: refused, by the worker's class, at once.
-        # The worker declares a GPU (--device), or the server would refuse the
-        # sweep up front (422: no backend has CUDA; test_profiles.py).
+        # The protocol's device option reaches the worker's trainer, which has
+        # no usable GPU here: refused, by the worker's class, at once. The
+        # worker declares a GPU (--device) and has a profile, so it starts
+        # (its profiles could use the GPU) and the server routes the sweep to
+        # it instead of refusing it up front (422: no backend has CUDA;
+        # test_profiles.py).
         tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-worker-refused-")
         port = free_port()
         token_file = os.path.join(tmp, "worker-token")
         with open(token_file, "w") as f:
             f.write(WORKER_TOKEN + "\n")
-        worker = Worker(os.path.join(tmp, "w"), args=["--port", str(port), "--device", "cuda:1"])
+        profiles = os.path.join(tmp, "profiles")
+        with open(profiles, "w") as f:
+            f.write("[profile unused]\nargv = /bin/true\n")
+        worker = Worker(os.path.join(tmp, "w"), args=["--port", str(port), "--device", "cuda:1",
+                                                      "--profiles", profiles])
         srv = Server(os.path.join(tmp, "data"), new_token_file(tmp), args=server_args([
             "--worker-url", "http://127.0.0.1:%d" % port, "--worker-token-file", token_file]))
         try:

@@ -97,6 +97,13 @@ class TestRequests(Base):
         self.assertEqual(os.listdir(self.run_dir), [])
         status, _, j = self.w.request("GET", "/healthz", token=None)
         self.assertEqual((status, j["status"], j["active"], j["max_active"]), (200, "ok", 0, 1))
+        # Where the worker's own runs train: the CPU without a GPU it can use
+        # (then gpu is null), else its GPU, named.
+        status, _, j = self.w.request("GET", "/v1/info")
+        self.assertEqual(status, 200, j)
+        self.assertEqual(j["default_device"] == "cuda", j["gpu"] is not None, j)
+        if j["device"] == "cpu":
+            self.assertEqual((j["default_device"], j["gpu"]), ("cpu", None))
 
     def test_routes(self):
         status, hdrs, j = self.w.request("GET", "/v1/train")
@@ -169,6 +176,7 @@ class TestRuns(Base):
         res = j["result"]
         self.assertEqual(res["status"], "completed")
         self.assertNotIn("event", res)
+        self.assertEqual((j["device"], res["device"], res["precision"]), ("cpu", "cpu", "fp32"))
         self.assertGreaterEqual(res["tokens"], 4096)
         self.assertEqual(res["pattern"], "2:4")
         self.assertAlmostEqual(res["sparsity"], 0.5, places=6)
@@ -245,8 +253,9 @@ class TestRuns(Base):
         self.assertIsNotNone(j["progress"])  # what it got to is still shown
 
     def test_a_refused_device_fails_as_refused(self):
-        # The options are the protocol's, so the worker takes "device"; this
-        # trainer computes on the CPU only and refuses it: not worth a retry.
+        # The options are the protocol's, so the worker takes "device"; with no
+        # usable GPU here (or a build without CUDA) the trainer refuses cuda
+        # with its reason: not worth a retry.
         rid = self.submit(dict(SHORT, device="cuda"))
         j = self.wait(rid, lambda j: j["state"] != "running", timeout=30)
         self.assertEqual(j["state"], "failed", j)
@@ -254,6 +263,7 @@ class TestRuns(Base):
         self.assertIs(j["retryable"], False)
         self.assertIn("(device)", j["reason"])
         self.assertIs(j["started"], False)
+        self.assertEqual(j["device"], "cuda")  # the run's, as its body asked
 
     def test_sigterm_stops_worker_and_runs(self):
         rid = self.submit(LONG)
@@ -295,11 +305,29 @@ class TestStartup(unittest.TestCase):
             for args, token in ((d, None), (d, "short"), (d + ["--port", "x"], WORKER_TOKEN),
                                 (d + ["--max-active", "0"], WORKER_TOKEN),
                                 (d + ["--nope", "1"], WORKER_TOKEN),
+                                (d + ["--device", "tpu"], WORKER_TOKEN),
                                 (d + ["--corpus", os.path.join(tmp, "missing")], WORKER_TOKEN),
                                 (d + ["--token-file", os.path.join(tmp, "missing")], None)):
                 p = self.run_serve(args, token)
                 self.assertEqual(p.returncode, 2, (args, p.stderr))
                 self.assertTrue(p.stderr, args)
+
+    def test_device_cuda_without_a_gpu_is_refused_with_the_reason(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = clean_env({"SPARSELAW_WORKER_TOKEN": WORKER_TOKEN})
+            p = subprocess.Popen([harness.TRAINER, "serve", "--port", "0", "--dir",
+                                  os.path.join(tmp, "runs"), "--device", "cuda"], env=env,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            try:
+                _, err = p.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.send_signal(signal.SIGTERM)
+                p.communicate(timeout=40)
+                self.skipTest("a GPU is here: the worker started on it")
+            self.assertEqual(p.returncode, 2, err)
+            # "built without CUDA", or the CUDA runtime's own reason
+            self.assertIn("--device cuda: ", err)
 
     def test_token_file(self):
         with tempfile.TemporaryDirectory() as tmp:

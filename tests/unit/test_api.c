@@ -413,6 +413,49 @@ Test(sweep_json, a_huge_grid_is_counted_not_expanded) {
     json_decref(body);
 }
 
+/* 24 x 1024 at context 1024 and batch 8 with trainer options t (owned). */
+static int decode_big(json_t *t, sl_error *err) {
+    json_t *body =
+        sweep_body(json_pack("{s:[{s:i, s:i, s:i}], s:[f], s:[i]}", "sizes", "layers", 24, "width",
+                             1024, "heads", 16, "sparsities", 0.5, "tokens", 1 << 20));
+    json_object_set_new(body, "trainer", t);
+    sl_sweep_request req;
+    int rc = sl_sweep_request_decode(body, &req, err);
+    if (rc == 0) sl_sweep_request_free(&req);
+    json_decref(body);
+    return rc;
+}
+
+Test(sweep_json, a_24_x_1024_sweep_at_context_1024_is_for_a_gpu) {
+    sl_error err;
+    cr_assert_eq(
+        decode_big(json_pack("{s:i, s:i, s:s}", "context", 1024, "batch", 8, "device", "cuda"),
+                   &err),
+        0, "%s", err.message);
+    cr_assert_eq(
+        decode_big(json_pack("{s:i, s:i, s:s, s:s, s:s}", "context", 1024, "batch", 8, "device",
+                             "cuda", "precision", "bf16", "embed_sparsity", "auto"),
+                   &err),
+        0, "%s", err.message);
+    /* on the CPU, the same size is past a calibration run's block parameters */
+    cr_assert_eq(decode_big(json_pack("{s:i, s:i}", "context", 1024, "batch", 8), &err), -1);
+    cr_assert_str_eq(err.field, "grid.sizes[0]");
+    cr_assert(strstr(err.message, "block parameters") && strstr(err.message, "cpu"), "%s",
+              err.message);
+    /* on a GPU, batch 16 is past the activations any run may have */
+    cr_assert_eq(
+        decode_big(json_pack("{s:i, s:i, s:s}", "context", 1024, "batch", 16, "device", "cuda"),
+                   &err),
+        -1);
+    cr_assert_str_eq(err.field, "grid.sizes[0]");
+    cr_assert(strstr(err.message, "activations"), "%s", err.message);
+    /* bf16 needs the GPU; the vocabulary is the operator's, never a sweep's */
+    cr_assert_eq(decode_big(json_pack("{s:s}", "precision", "bf16"), &err), -1);
+    cr_assert_str_eq(err.field, "trainer.precision");
+    cr_assert_eq(decode_big(json_pack("{s:s, s:i}", "device", "cuda", "vocab", 50257), &err), -1);
+    cr_assert_str_eq(err.field, "trainer.vocab");
+}
+
 Test(sweep_json, repeated_values_count_once_in_order) {
     json_t *body = sweep_body(json_pack(
         "{s:[{s:i, s:i, s:i}, {s:i, s:i, s:i}, {s:i, s:i, s:i}], s:[f, f, f, f], s:[s, s, s],"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "sl_proto.h"
@@ -436,4 +437,75 @@ Test(proto_doc, openapi_trainer_options_are_the_tables_sweep_options) {
     SL_PROTO_OPENAPI_GRID(SL_PROTO_GRID_CHECK)
 #undef SL_PROTO_GRID_CHECK
     json_decref(api);
+}
+
+/* 24 x 1024 at context 1024 and batch 8, 16 heads, bytes. */
+static const sl_proto_size big = {24, 1024, 16, 1024, 8, 256};
+
+Test(proto_size, a_gpu_sweep_takes_24_x_1024_at_context_1024_and_a_cpu_one_does_not) {
+    char err[256];
+    cr_assert_eq(sl_proto_size_check(&big, 1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl_proto_size_check(&big, 0, err, sizeof err), -1);
+    cr_assert_not_null(strstr(err, "block parameters"), "%s", err);
+    cr_assert_not_null(strstr(err, "cpu"), "%s", err);
+    /* a small model passes on both; one past the activations on cuda fails on both */
+    sl_proto_size small = {2, 96, 4, 64, 4, 256};
+    cr_assert_eq(sl_proto_size_check(&small, 0, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl_proto_size_check(&small, 1, err, sizeof err), 0, "%s", err);
+    sl_proto_size wide = big;
+    wide.batch = 16; /* 1.3e10 floats */
+    cr_assert_gt(sl_proto_activations(&wide), SL_PROTO_MAX_ACTIVATIONS);
+    cr_assert_eq(sl_proto_size_check(&wide, 1, err, sizeof err), -1);
+    cr_assert_not_null(strstr(err, "activations"), "%s", err);
+    cr_assert_eq(sl_proto_size_fits(&wide, err, sizeof err), -1);
+    cr_assert_eq(sl_proto_size_fits(&big, err, sizeof err), 0, "%s", err);
+    sl_proto_size vocab = small;
+    vocab.vocab = 65536;
+    vocab.batch = 4096;
+    vocab.context = 4096; /* matrices of 1e9 to 1e12 elements: past BLAS's int */
+    cr_assert_eq(sl_proto_size_fits(&vocab, err, sizeof err), -1);
+}
+
+Test(proto_size, the_limits_are_one_row_per_device_and_the_document_states_them) {
+    static const struct {
+        const char *dev;
+        double params, acts;
+    } rows[] = {
+#define ROW(dev, params, acts) {#dev, params, acts},
+        SL_PROTO_SWEEP_LIMITS(ROW)
+#undef ROW
+    };
+    const sl_proto_option *d = sl_proto_option_at(SL_PROTO_DEVICE);
+    char *doc = slurp(SL_PROTO_DOC);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char name[16], row[128];
+        sl_proto_choice_name(d, (int)i, name, sizeof name);
+        cr_assert_eq(strcasecmp(name, rows[i].dev), 0, "row %zu is %s, the choice %s", i,
+                     rows[i].dev, name);
+        snprintf(row, sizeof row, "| `%s` | %.3g | %.3g |", name, rows[i].params, rows[i].acts);
+        cr_expect_not_null(strstr(doc, row), "docs/trainer-protocol.md lacks\n%s", row);
+    }
+    free(doc);
+}
+
+Test(proto_spec, a_precision_past_fp32_needs_cuda) {
+    sl_proto_spec s;
+    char field[64], err[256];
+    sl_proto_spec_init(&s);
+    cr_assert_eq(
+        sl_proto_set_text(&s, sl_proto_option_at(SL_PROTO_PRECISION), "bf16", err, sizeof err), 0,
+        "%s", err);
+    cr_assert_eq(sl_proto_spec_check(&s, "trainer", field, sizeof field, err, sizeof err), -1);
+    cr_assert_str_eq(field, "trainer.precision");
+    cr_assert_not_null(strstr(err, "bf16"), "%s", err);
+    cr_assert_eq(
+        sl_proto_set_text(&s, sl_proto_option_at(SL_PROTO_DEVICE), "cuda", err, sizeof err), 0,
+        "%s", err);
+    cr_assert_eq(sl_proto_spec_check(&s, "trainer", field, sizeof field, err, sizeof err), 0, "%s",
+                 err);
+    sl_proto_spec_init(&s); /* auto and fp32 are the CPU's */
+    cr_assert_eq(
+        sl_proto_set_text(&s, sl_proto_option_at(SL_PROTO_PRECISION), "fp32", err, sizeof err), 0,
+        "%s", err);
+    cr_assert_eq(sl_proto_spec_check(&s, "", field, sizeof field, err, sizeof err), 0, "%s", err);
 }

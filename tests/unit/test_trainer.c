@@ -9,6 +9,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <cblas.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
@@ -19,11 +20,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sl_train_cuda.h"
 #include "sl_train_data.h"
+#include "sl_train_gemm_map.h"
 #include "sl_train_model.h"
 #include "sl_train_prune.h"
+#include "sl_train_prune_select.h"
 #include "sl_train_rng.h"
 #include "sl_train_run.h"
+#include "sl_test_trainer.h"
 
 #ifndef SL_DATA_DIR
 #error "SL_DATA_DIR must name the project's data/ folder"
@@ -73,43 +78,36 @@ static int parse_args(sl_train_options *o, const char *const *args, char *err, s
 
 /* ---- model ---- */
 
+typedef struct fd_ctx {
+    sl_train_model *m;
+    const int *in, *tg;
+} fd_ctx;
+
+static double cpu_loss(void *vctx) {
+    fd_ctx *c = vctx;
+    return (double)sl_train_model_forward(c->m, c->in, c->tg);
+}
+
 Test(train_model, gradients_match_finite_differences) {
     sl_train_model_config c = {.n_layer = 2, .n_embd = 8, .n_head = 2, .seq_len = 5, .batch = 2};
     sl_train_threads(1); /* thousands of tiny forwards: threads only add barriers */
     sl_train_model *m = sl_train_model_new(&c, 7);
     cr_assert_not_null(m);
-    /* larger weights than the 0.02 init, so every gradient is well above
-     * float rounding; gains near 1 */
-    sl_train_rng r = sl_train_rng_seed(3, 5);
-    for (size_t i = 0; i < m->num_params; i++)
-        m->params[i] = (float)(0.3 * sl_train_rng_normal(&r));
-    int gains[] = {SL_P_LN1W, SL_P_LN2W, SL_P_LNFW};
-    for (size_t g = 0; g < 3; g++)
-        for (size_t i = 0; i < m->param_sizes[gains[g]]; i++)
-            m->params[m->param_offsets[gains[g]] + i] += 1.0f;
     int in[10], tg[10];
-    for (int i = 0; i < 10; i++) {
-        in[i] = (int)sl_train_rng_below(&r, 256);
-        tg[i] = (int)sl_train_rng_below(&r, 256);
-    }
+    sl_test_trainer_gradcheck_init(m, in, tg, 10);
     sl_train_model_forward(m, in, tg);
     sl_train_model_backward(m);
     float *an = malloc(m->num_params * sizeof(float));
     cr_assert_not_null(an);
     memcpy(an, m->grads, m->num_params * sizeof(float));
 
-    const float h = 1e-2f;
+    fd_ctx ctx = {m, in, tg};
     for (int t = 0; t < SL_P_COUNT; t++) {
         double num = 0.0, den = 0.0;
         size_t n = m->param_sizes[t], off = m->param_offsets[t];
         for (size_t i = 0; i < n; i++) {
-            float *p = m->params + off + i, save = *p;
-            *p = save + h;
-            double lp = (double)sl_train_model_forward(m, in, tg);
-            *p = save - h;
-            double lm = (double)sl_train_model_forward(m, in, tg);
-            *p = save;
-            double fd = (lp - lm) / (2.0 * (double)h), g = (double)an[off + i];
+            double fd = sl_test_trainer_central_difference(m, off + i, 1e-2f, cpu_loss, &ctx);
+            double g = (double)an[off + i];
             cr_expect(fabs(fd - g) <= 5e-4 + 2e-2 * fabs(g), "%s[%zu]: analytic %.6g, numeric %.6g",
                       sl_train_param_names[t], i, g, fd);
             num += (fd - g) * (fd - g);
@@ -150,6 +148,83 @@ Test(train_model, sizes_flops_and_init) {
     bad.n_head = 5;
     cr_assert_eq(sl_train_model_config_check(&bad, err, sizeof err), -1);
     cr_assert_null(sl_train_model_new(&bad, 1));
+}
+
+/* cuBLAS's column-major strided product, naively, noting whether it reads
+ * past the spans the bf16 path converts. */
+static void cm_gemm(const sl_gemm_cm *g, float alpha, float beta, float *C, size_t ldc,
+                    long long sc, int count, size_t span_a, size_t span_b, int *outside) {
+    for (int bi = 0; bi < count; bi++) {
+        const float *A = g->a + bi * g->stride_a, *B = g->b + bi * g->stride_b;
+        float *Cb = C + bi * sc;
+        for (size_t j = 0; j < g->n; j++)
+            for (size_t i = 0; i < g->m; i++) {
+                double sum = 0.0;
+                for (size_t l = 0; l < g->k; l++) {
+                    size_t ia = g->trans_a ? l + i * g->lda : i + l * g->lda;
+                    size_t ib = g->trans_b ? j + l * g->ldb : l + j * g->ldb;
+                    *outside |=
+                        (size_t)(A + ia - g->a) >= span_a || (size_t)(B + ib - g->b) >= span_b;
+                    sum += (double)A[ia] * (double)B[ib];
+                }
+                Cb[i + j * ldc] = alpha * (float)sum + beta * Cb[i + j * ldc];
+            }
+    }
+}
+
+Test(train_model, the_gpus_gemm_mapping_is_cblas_row_major) {
+    /* linear layers (ld = width), and attention's heads: strided slices of a
+     * (T, 3C) buffer, as sl_train_cuda.cu calls them */
+    enum { T = 7, C = 12, NH = 3, HS = C / NH, C3 = 3 * C };
+    static float buf_a[T * C3 * 4], buf_b[T * C3 * 4], want[T * T * NH * 2], got[T * T * NH * 2];
+    sl_train_rng r = sl_train_rng_seed(5, 9);
+    for (size_t i = 0; i < sizeof buf_a / sizeof buf_a[0]; i++) {
+        buf_a[i] = (float)sl_train_rng_normal(&r);
+        buf_b[i] = (float)sl_train_rng_normal(&r);
+    }
+    const struct {
+        int ta, tb;
+        size_t M, N, K, lda, ldb, ldc;
+        long long sa, sb, sc;
+        int count;
+    } cases[] = {
+        {0, 1, 9, 5, 6, 6, 6, 5, 0, 0, 0, 1},           /* x W^T */
+        {0, 0, 9, 6, 5, 5, 6, 6, 0, 0, 0, 1},           /* dout W */
+        {1, 0, 5, 6, 9, 5, 6, 6, 0, 0, 0, 1},           /* dout^T x */
+        {1, 1, 4, 5, 3, 7, 8, 9, 0, 0, 0, 1},           /* both, wide lds */
+        {0, 1, T, T, HS, C3, C3, T, HS, HS, T * T, NH}, /* q k^T per head */
+        {0, 0, T, HS, T, T, C3, C, T * T, HS, HS, NH},  /* att v */
+        {1, 0, T, HS, T, T, C, C3, T * T, HS, HS, NH},  /* att^T dy */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const float *A = buf_a, *B = buf_b + 1;
+        size_t cn = (size_t)(cases[c].count - 1) * (size_t)cases[c].sc + cases[c].M * cases[c].ldc;
+        for (size_t i = 0; i < cn; i++)
+            want[i] = got[i] = (float)i * 0.01f;
+        for (int bi = 0; bi < cases[c].count; bi++)
+            cblas_sgemm(CblasRowMajor, cases[c].ta ? CblasTrans : CblasNoTrans,
+                        cases[c].tb ? CblasTrans : CblasNoTrans, (blasint)cases[c].M,
+                        (blasint)cases[c].N, (blasint)cases[c].K, 0.5f, A + bi * cases[c].sa,
+                        (blasint)cases[c].lda, B + bi * cases[c].sb, (blasint)cases[c].ldb, 2.0f,
+                        want + bi * cases[c].sc, (blasint)cases[c].ldc);
+        sl_gemm_cm g =
+            sl_gemm_row_to_col(cases[c].ta, cases[c].tb, cases[c].M, cases[c].N, cases[c].K, A,
+                               cases[c].lda, cases[c].sa, B, cases[c].ldb, cases[c].sb);
+        size_t span_b = sl_gemm_span(cases[c].tb ? cases[c].N : cases[c].K,
+                                     cases[c].tb ? cases[c].K : cases[c].N, cases[c].ldb,
+                                     cases[c].sb, cases[c].count);
+        size_t span_a = sl_gemm_span(cases[c].ta ? cases[c].K : cases[c].M,
+                                     cases[c].ta ? cases[c].M : cases[c].K, cases[c].lda,
+                                     cases[c].sa, cases[c].count);
+        int outside = 0;
+        /* the column-major a is the row-major B */
+        cm_gemm(&g, 0.5f, 2.0f, got, cases[c].ldc, cases[c].sc, cases[c].count, span_b, span_a,
+                &outside);
+        cr_assert(!outside, "case %zu reads past the converted spans", c);
+        for (size_t i = 0; i < cn; i++)
+            cr_assert(fabsf(got[i] - want[i]) <= 1e-4f * (1.0f + fabsf(want[i])),
+                      "case %zu entry %zu: %g, cblas %g", c, i, (double)got[i], (double)want[i]);
+    }
 }
 
 /* ---- pruning ---- */
@@ -268,6 +343,68 @@ Test(train_prune, n_m_groups_run_along_the_input_dimension) {
         }
 }
 
+static int u64_cmp(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The GPU's selection, serially: keys, eligibility, sort, the first need
+ * eligible entries in key order (sl_train_prune_select.h). */
+static void parallel_rule(float *w, uint8_t *mask, size_t numel, size_t k, unsigned n, unsigned m) {
+    uint64_t *keys = malloc(numel * sizeof *keys), *sorted = malloc(numel * sizeof *sorted);
+    uint8_t *elig = malloc(numel);
+    cr_assert(keys && sorted && elig);
+    size_t removed = 0;
+    for (size_t i = 0; i < numel; i++) {
+        removed += !mask[i];
+        keys[i] = sl_prune_key(w[i], mask[i], i);
+    }
+    for (size_t i = 0; i < numel; i++)
+        elig[i] = (uint8_t)sl_prune_eligible(keys, mask, i, n, m);
+    memcpy(sorted, keys, numel * sizeof *keys);
+    qsort(sorted, numel, sizeof *sorted, u64_cmp);
+    size_t pos = 0;
+    for (size_t j = 0; j < numel && k > removed; j++) {
+        if (sorted[j] == SL_PRUNE_KEY_PRUNED || !elig[sl_prune_key_index(sorted[j])]) continue;
+        if (++pos > k - removed) break;
+        size_t i = sl_prune_key_index(sorted[j]);
+        mask[i] = 0;
+        w[i] = 0.0f;
+    }
+    free(keys);
+    free(sorted);
+    free(elig);
+}
+
+Test(train_prune, the_gpus_parallel_rule_is_the_greedy_walk) {
+    enum { ROWS = 12, COLS = 48, N = ROWS * COLS };
+    static const unsigned pats[][2] = {{0, 0}, {2, 4}, {1, 4}, {3, 8}, {1, 2}};
+    sl_train_rng r = sl_train_rng_seed(11, 7);
+    for (size_t p = 0; p < sizeof pats / sizeof pats[0]; p++)
+        for (int trial = 0; trial < 20; trial++) {
+            float w0[N], w1[N], w2[N];
+            uint8_t m1[N], m2[N];
+            /* few distinct magnitudes (and signs): many ties */
+            for (int i = 0; i < N; i++) {
+                w0[i] = (float)((int)sl_train_rng_below(&r, 9) - 4) * 0.25f;
+                m1[i] = 1;
+            }
+            memcpy(w1, w0, sizeof w0);
+            unsigned n = pats[p][0], m = pats[p][1];
+            size_t cap = m ? (size_t)N / m * (m - n) : N;
+            /* a first update, then the next from where it left */
+            size_t k0 = sl_train_rng_below(&r, cap / 2 + 1), k1 = sl_train_rng_below(&r, cap + 8);
+            cr_assert_eq(sl_train_prune_matrix(w1, m1, NULL, NULL, ROWS, COLS, k0, n, m), 0);
+            memcpy(w2, w1, sizeof w1);
+            memcpy(m2, m1, sizeof m1);
+            cr_assert_eq(sl_train_prune_matrix(w1, m1, NULL, NULL, ROWS, COLS, k1, n, m), 0);
+            parallel_rule(w2, m2, N, k1, n, m);
+            cr_assert_eq(memcmp(m1, m2, N), 0, "pattern %u:%u trial %d (k %zu then %zu)", n, m,
+                         trial, k0, k1);
+            cr_assert_eq(memcmp(w1, w2, sizeof w1), 0);
+        }
+}
+
 /* ---- masks after every step of real runs ---- */
 
 typedef struct inv_ctx {
@@ -322,11 +459,31 @@ static void check_masks(void *vctx, const sl_train_model *m, long step, long ste
         kept_all += numel - removed;
         masked_all += numel;
     }
+    size_t embed_pruned = 0;
+    if (pc->embed) {
+        /* each embedding on its own at 1 - sqrt(1 - s), zero with its moments */
+        int emb[2] = {SL_P_WTE, SL_P_WPE};
+        for (int e = 0; e < 2; e++) {
+            size_t off = m->param_offsets[emb[e]], n = m->param_sizes[emb[e]], removed = 0;
+            for (size_t i = off; i < off + n; i++)
+                if (!m->mask[i]) {
+                    removed++;
+                    if (m->params[i] != 0.0f || m->adam_m[i] != 0.0f || m->adam_v[i] != 0.0f)
+                        INV_FAIL(c, "step %ld: pruned %s entry is not zero", step,
+                                 sl_train_param_names[emb[e]]);
+                }
+            size_t want = sl_train_prune_count(n, sl_train_prune_embed_target(s));
+            if (removed != want)
+                INV_FAIL(c, "step %ld: %s has %zu pruned, want %zu", step,
+                         sl_train_param_names[emb[e]], removed, want);
+            embed_pruned += removed;
+        }
+    }
     size_t zeros_elsewhere = 0;
     for (size_t i = 0; i < m->num_params; i++)
         zeros_elsewhere += !m->mask[i];
-    if (zeros_elsewhere != masked_all - kept_all)
-        INV_FAIL(c, "step %ld: mask entries outside the block matrices", step);
+    if (zeros_elsewhere != masked_all - kept_all + embed_pruned)
+        INV_FAIL(c, "step %ld: mask entries outside the pruned matrices", step);
     if (sl_train_model_nonzeros(m) != kept_all)
         INV_FAIL(c, "step %ld: N %zu from weights != %zu kept", step, sl_train_model_nonzeros(m),
                  kept_all);
@@ -805,4 +962,248 @@ Test(train_estimate, a_model_too_large_to_time_is_unmeasured_with_the_reason) {
     cr_assert_lt(num(d, "timing_seconds"), 1.0);
     cr_assert(json_is_number(json_object_get(d, "train_flops")));
     json_decref(d);
+}
+
+/* ---- device, precision, token shards, embedding sparsity ---- */
+
+Test(train_cli, device_precision_vocab_and_embedding_flags) {
+    sl_train_options o;
+    char err[256];
+    cr_assert_eq(parse_args(&o, (const char *[]){NULL}, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(o.device, SL_TRAIN_DEVICE_CPU);
+    cr_assert_eq(sl_train_precision(&o), SL_TRAIN_PRECISION_FP32);
+    cr_assert_eq(o.model.vocab, 0u);
+    cr_assert_eq(o.prune.embed, 0);
+    const char *a1[] = {"--device", "cuda", "--vocab", "50257", "--embed-sparsity", "auto", NULL};
+    cr_assert_eq(parse_args(&o, a1, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(o.device, SL_TRAIN_DEVICE_CUDA);
+    cr_assert_eq(sl_train_precision(&o), SL_TRAIN_PRECISION_BF16, "bf16 is the GPU's default");
+    cr_assert_eq(o.model.vocab, 50257u);
+    cr_assert_eq(o.prune.embed, 1);
+    const char *a2[] = {"--device=cuda", "--precision", "tf32", NULL};
+    cr_assert_eq(parse_args(&o, a2, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(sl_train_precision(&o), SL_TRAIN_PRECISION_TF32);
+    const char *a3[] = {"--precision", "fp32", NULL};
+    cr_assert_eq(parse_args(&o, a3, err, sizeof err), 0, "%s", err);
+    /* the scale calibration needs: 24 x 1024 at context 1024, batch 8 */
+    const char *a4[] = {"--layers",  "24",   "--width", "1024", "--heads", "16",
+                        "--context", "1024", "--batch", "8",    NULL};
+    cr_assert_eq(parse_args(&o, a4, err, sizeof err), 0, "%s", err);
+    o.model.vocab = SL_TRAIN_SHARD_VOCAB;
+    cr_assert_eq(sl_train_model_config_check(&o.model, err, sizeof err), 0, "%s", err);
+    o.model.batch = 64;
+    cr_assert_eq(sl_train_model_config_check(&o.model, err, sizeof err), -1);
+    cr_assert(strstr(err, "too large") != NULL, "%s", err);
+
+    static const char *const bad[][4] = {
+        {"--device", "tpu", NULL, NULL},
+        {"--device", "", NULL, NULL},
+        {"--precision", "bf16", NULL, NULL}, /* the CPU trains in fp32 */
+        {"--precision", "fp16", "--device", "cuda"},
+        {"--vocab", "65537", NULL, NULL},
+        {"--vocab", "-1", NULL, NULL},
+        {"--embed-sparsity", "0.5", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        cr_expect_eq(parse_args(&o, bad[i], err, sizeof err), -1, "case %zu (%s %s) accepted", i,
+                     bad[i][0], bad[i][1]);
+        cr_expect(strlen(err) > 0, "case %zu has no message", i);
+    }
+    const char *a5[] = {"--precision", "tf32", NULL};
+    cr_assert_eq(parse_args(&o, a5, err, sizeof err), -1);
+    cr_assert(strstr(err, "--device cuda") != NULL, "%s", err);
+
+    /* the dry run times CPU steps only, and says so for a GPU run */
+    sl_train_options g = tiny_options();
+    g.device = SL_TRAIN_DEVICE_CUDA;
+    json_t *d = dry_run_line(&g);
+    cr_assert_str_eq(json_string_value(json_object_get(d, "device")), "cuda");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "precision")), "bf16");
+    cr_assert_str_eq(json_string_value(json_object_get(d, "estimate_basis")), "unmeasured");
+    const char *why = json_string_value(json_object_get(d, "unmeasured_reason"));
+    cr_assert(why && strncmp(why, "device: ", 8) == 0, "%s", why ? why : "(null)");
+    json_decref(d);
+}
+
+Test(train_run, device_cuda_without_a_usable_gpu_exits_with_the_reason) {
+    sl_train_cuda_info info;
+    char why[512];
+    if (sl_train_cuda_probe(&info, why, sizeof why) == 0)
+        cr_skip_test("a GPU is here (%s): the gpu-labelled tests cover it", info.name);
+    sl_train_options o = tiny_options();
+    o.device = SL_TRAIN_DEVICE_CUDA;
+    sl_train_result res;
+    char err[512] = "";
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    cr_assert_eq(sl_train_run(&o, f, NULL, NULL, &res, err, sizeof err), SL_TRAIN_EDEVICE);
+    /* the probe's own words: "built without CUDA", or the CUDA runtime's */
+    cr_assert(strncmp(err, "--device cuda: ", 15) == 0, "%s", err);
+    cr_assert(strstr(err, why) != NULL, "'%s' does not carry '%s'", err, why);
+    size_t n;
+    json_t *ev = read_lines(f, &n);
+    cr_assert_eq(n, 0u, "nothing starts");
+    json_decref(ev);
+    fclose(f);
+}
+
+/* Writes an llm.c shard of n tokens (header per sl_train_data.h) to a new
+ * temporary file; version and count as given, to make bad ones too. */
+static void write_shard(char *path, const uint16_t *tok, size_t n, int32_t version, int32_t count) {
+    int fd = mkstemp(path);
+    cr_assert(fd >= 0);
+    int32_t header[256] = {SL_TRAIN_SHARD_MAGIC, version, count};
+    cr_assert_eq(write(fd, header, sizeof header), (ssize_t)sizeof header);
+    cr_assert_eq(write(fd, tok, n * 2), (ssize_t)(n * 2));
+    close(fd);
+}
+
+/* tinyshakespeare's bytes as tokens b * 100 + 7: a shard whose windows can
+ * be checked against the byte corpus, with tokens above 256. */
+static uint16_t *shakespeare_tokens(sl_train_corpus *bytes) {
+    char err[256];
+    cr_assert_eq(sl_train_corpus_load(bytes, SHAKESPEARE, err, sizeof err), 0, "%s", err);
+    uint16_t *tok = malloc(bytes->len * sizeof *tok);
+    cr_assert_not_null(tok);
+    for (size_t i = 0; i < bytes->len; i++)
+        tok[i] = (uint16_t)(bytes->bytes[i] * 100 + 7);
+    return tok;
+}
+
+Test(train_data, token_shards_read_as_the_byte_corpus_they_encode) {
+    sl_train_corpus bytes, shard;
+    uint16_t *tok = shakespeare_tokens(&bytes);
+    char path[] = "/tmp/sl_train_shard_XXXXXX";
+    write_shard(path, tok, bytes.len, 1, (int32_t)bytes.len);
+    char err[256];
+    cr_assert(sl_train_corpus_is_shard(path));
+    cr_assert(!sl_train_corpus_is_shard(SHAKESPEARE));
+    cr_assert_eq(sl_train_corpus_load(&shard, path, err, sizeof err), 0, "%s", err);
+    cr_assert_not_null(shard.tokens);
+    cr_assert_eq(shard.len, bytes.len);
+    cr_assert_eq(shard.train_len, bytes.train_len);
+    cr_assert_eq(shard.max_token, bytes.max_token * 100 + 7);
+    /* the same windows from the same stream, token for byte */
+    int bi[4 * 32], bt[4 * 32], si[4 * 32], st[4 * 32];
+    sl_train_rng r1 = sl_train_rng_seed(9, 1), r2 = sl_train_rng_seed(9, 1);
+    for (int k = 0; k < 50; k++) {
+        sl_train_data_train_batch(&bytes, &r1, 4, 32, bi, bt);
+        sl_train_data_train_batch(&shard, &r2, 4, 32, si, st);
+        for (int i = 0; i < 4 * 32; i++) {
+            cr_assert_eq(si[i], bi[i] * 100 + 7);
+            cr_assert_eq(st[i], bt[i] * 100 + 7);
+        }
+    }
+    sl_train_data_val_batch(&shard, 3, 4, 32, si, st);
+    sl_train_data_val_batch(&bytes, 3, 4, 32, bi, bt);
+    cr_assert_eq(si[5], bi[5] * 100 + 7);
+    cr_assert_eq(sl_train_corpus_check_vocab(&shard, SL_TRAIN_SHARD_VOCAB, err, sizeof err), 0);
+    cr_assert_eq(sl_train_corpus_check_vocab(&shard, 1000, err, sizeof err), -1);
+    cr_assert(strstr(err, "--vocab") != NULL, "%s", err);
+    sl_train_corpus_free(&shard);
+    unlink(path);
+
+    /* headers that do not match the file, and another version */
+    const struct {
+        int32_t version, count;
+        const char *says;
+    } bad[] = {{1, (int32_t)bytes.len + 1, "the header says"},
+               {1, (int32_t)bytes.len - 1, "the header says"},
+               {2, (int32_t)bytes.len, "version 2"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char p[] = "/tmp/sl_train_shard_XXXXXX";
+        write_shard(p, tok, bytes.len, bad[i].version, bad[i].count);
+        cr_assert_eq(sl_train_corpus_load(&shard, p, err, sizeof err), -1, "case %zu", i);
+        cr_assert(strstr(err, bad[i].says) != NULL, "case %zu: %s", i, err);
+        unlink(p);
+    }
+    free(tok);
+    sl_train_corpus_free(&bytes);
+}
+
+Test(train_run, a_token_shard_trains_with_gpt2s_vocabulary_or_the_flags) {
+    sl_train_corpus bytes;
+    uint16_t *tok = shakespeare_tokens(&bytes);
+    char path[] = "/tmp/sl_train_shard_XXXXXX";
+    write_shard(path, tok, bytes.len, 1, (int32_t)bytes.len);
+    size_t largest = bytes.max_token * 100 + 7;
+    free(tok);
+    sl_train_corpus_free(&bytes);
+
+    sl_train_options o = tiny_options();
+    o.corpus = path;
+    o.steps = 30;
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    sl_train_result res;
+    char err[256];
+    cr_assert_eq(sl_train_run(&o, f, NULL, NULL, &res, err, sizeof err), SL_TRAIN_COMPLETED, "%s",
+                 err);
+    size_t n;
+    json_t *ev = read_lines(f, &n);
+    json_t *st = json_array_get(ev, 0), *r = json_array_get(ev, n - 1);
+    cr_assert_eq(json_integer_value(json_object_get(st, "vocab")), SL_TRAIN_SHARD_VOCAB);
+    cr_assert_str_eq(json_string_value(json_object_get(st, "corpus_format")), "shard");
+    cr_assert_str_eq(json_string_value(json_object_get(st, "device")), "cpu");
+    cr_assert_str_eq(json_string_value(json_object_get(st, "precision")), "fp32");
+    cr_assert(json_is_null(json_object_get(st, "gpu_name")));
+    sl_train_model_config mc = o.model;
+    mc.vocab = SL_TRAIN_SHARD_VOCAB;
+    cr_assert_eq(res.total_params, sl_train_model_count_params(&mc));
+    cr_assert_eq(json_integer_value(json_object_get(st, "embedding_params")),
+                 (json_int_t)((SL_TRAIN_SHARD_VOCAB + 16) * 16));
+    /* a fresh model's loss starts near ln V and falls */
+    cr_assert(isfinite(res.val_loss) && res.val_loss < log(50257.0), "%g", res.val_loss);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "completed");
+    json_decref(ev);
+    fclose(f);
+
+    /* the dry run reads the vocabulary from the shard's header */
+    json_t *d = dry_run_line(&o);
+    cr_assert_eq(num(d, "vocab"), SL_TRAIN_SHARD_VOCAB);
+    json_decref(d);
+
+    /* --vocab: large enough runs, too small is a usage error naming the token */
+    o.model.vocab = largest + 1;
+    f = devnull();
+    cr_assert_eq(sl_train_run(&o, f, NULL, NULL, &res, err, sizeof err), SL_TRAIN_COMPLETED, "%s",
+                 err);
+    o.model.vocab = 300;
+    cr_assert_eq(sl_train_run(&o, f, NULL, NULL, &res, err, sizeof err), SL_TRAIN_EUSAGE);
+    cr_assert(strstr(err, "outside a vocabulary of 300") != NULL, "%s", err);
+    fclose(f);
+    unlink(path);
+}
+
+Test(train_run, masks_hold_after_every_step_with_embeddings_pruned) {
+    sl_train_options o = tiny_options();
+    o.prune.sparsity = 0.75;
+    o.prune.embed = 1;
+    run_invariants(&o);
+    /* 1 - sqrt(1 - 0.75) = 0.5 of each embedding, not counted in N */
+    sl_train_result res;
+    FILE *f = tmpfile();
+    cr_assert_not_null(f);
+    char err[256];
+    cr_assert_eq(sl_train_run(&o, f, NULL, NULL, &res, err, sizeof err), SL_TRAIN_COMPLETED);
+    size_t wte = 256 * 16, wpe = 16 * 16;
+    cr_assert_eq(res.embedding_params, wte + wpe);
+    cr_assert_eq(res.embedding_nonzeros, wte / 2 + wpe / 2);
+    size_t n;
+    json_t *ev = read_lines(f, &n);
+    json_t *st = json_array_get(ev, 0), *r = json_array_get(ev, n - 1);
+    cr_assert_str_eq(json_string_value(json_object_get(st, "embed_sparsity")), "auto");
+    cr_assert_float_eq(num(st, "embedding_sparsity_target"), 0.5, 1e-9);
+    cr_assert_str_eq(json_string_value(json_object_get(r, "embed_sparsity")), "auto");
+    cr_assert_float_eq(num(r, "embedding_sparsity"), 0.5, 1e-9);
+    cr_assert_eq(num(r, "embedding_nonzeros"), (double)(wte / 2 + wpe / 2));
+    cr_assert_float_eq(num(r, "sparsity"), 0.75, 1e-3);
+    json_decref(ev);
+    fclose(f);
+
+    /* off by default: the embeddings stay dense */
+    o.prune.embed = 0;
+    run_quiet(&o, NULL, &res);
+    cr_assert_eq(res.embedding_nonzeros, wte + wpe);
 }
