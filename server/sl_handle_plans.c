@@ -19,19 +19,21 @@ int sl_handle_hardware_params(sl_request *req, sl_hardware *hw, sl_error *err) {
                                     sl_req_query(req, "sparse_speedup"), hw, err);
 }
 
-size_t sl_handle_hardware_columns(const sl_hardware *hw, const sl_law_record *rec,
-                                  const char **cols, size_t *ncols) {
-    if (!hw->given || rec->data_unit != SL_UNIT_TOKENS) return 0;
+size_t sl_handle_hardware_columns(const sl_hardware *hw, const char **cols, size_t *ncols) {
+    if (!hw->given) return 0;
     cols[(*ncols)++] = "gpu_hours";
     if (isnan(hw->price_per_hour)) return 1;
     cols[(*ncols)++] = "cost";
     return 2;
 }
 
-void sl_handle_hardware_row(const sl_hardware *hw, size_t count, double compute,
-                            const char *pattern, double *out) {
+void sl_handle_hardware_row(const sl_hardware *hw, const sl_law_record *rec, size_t count,
+                            double compute, const char *pattern, double *out) {
     if (!count) return;
-    out[0] = sl_plan_gpu_hours(compute, hw->peak_flops, hw->mfu, sl_hardware_speedup(hw, pattern));
+    out[0] =
+        rec->data_unit != SL_UNIT_TOKENS /* compute not in FLOPs: not stated */
+            ? (double)NAN
+            : sl_plan_gpu_hours(compute, hw->peak_flops, hw->mfu, sl_hardware_speedup(hw, pattern));
     if (count > 1) out[1] = out[0] * hw->price_per_hour;
 }
 
@@ -51,15 +53,24 @@ void sl_handle_hardware_table_json(json_t *body, const sl_hardware *hw, const sl
     json_object_set_new(hu, "sparse_speedups",
                         json_string("times faster than masked dense kernels, per pattern given "
                                     "(1 for dense and for patterns not listed)"));
+    json_t *units = json_object_get(body, "units");
     if (rec->data_unit == SL_UNIT_TOKENS) {
         json_object_set_new(
             h, "note",
             json_string("gpu_hours = compute / (peak_flops x mfu x sparse_speedup) / 3600, "
                         "per row, with the speedup of the row's pattern (unstructured where "
                         "sparsity > 0, dense at 0); cost = gpu_hours x price_per_hour"));
-        json_t *units = json_object_get(body, "units");
         json_object_set(units, "gpu_hours", json_object_get(hu, "gpu_hours"));
         if (!isnan(hw->price_per_hour)) json_object_set(units, "cost", json_object_get(hu, "cost"));
+    } else { /* empty columns whose unit says why, for CSV readers too */
+        char unit[240];
+        snprintf(unit, sizeof unit,
+                 "not stated: law '%s' measures data in %s, and the FLOPs per %s that would "
+                 "convert its compute are missing",
+                 rec->name, sl_data_unit_name(rec->data_unit),
+                 sl_data_unit_singular(rec->data_unit));
+        json_object_set_new(units, "gpu_hours", json_string(unit));
+        if (!isnan(hw->price_per_hour)) json_object_set_new(units, "cost", json_string(unit));
     }
     json_object_del(hu, "gpu_hours");
     json_object_del(hu, "cost");

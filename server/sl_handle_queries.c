@@ -736,7 +736,7 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
         cols[ncols++] = base_cols[c];
     for (size_t c = 0; dr.n && c < sizeof band_cols / sizeof band_cols[0]; c++)
         cols[ncols++] = band_cols[c];
-    size_t hw_at = ncols, nhw = sl_handle_hardware_columns(&hw, &rec, cols, &ncols);
+    size_t hw_at = ncols, nhw = sl_handle_hardware_columns(&hw, cols, &ncols);
     cols[ncols] = NULL;
     sl_table_init(&t, NULL, cols);
     for (size_t k = 0; k < nn; k++)
@@ -761,8 +761,8 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
                 row[9] = ivlo[1];
                 row[10] = ivhi[1];
             }
-            sl_handle_hardware_row(&hw, nhw, row[1], opt.sparsity > 0 ? "unstructured" : "dense",
-                                   &row[hw_at]);
+            sl_handle_hardware_row(&hw, &rec, nhw, row[1],
+                                   opt.sparsity > 0 ? "unstructured" : "dense", &row[hw_at]);
             sl_table_add(&t, NULL, row);
         }
     json_t *body =
@@ -810,7 +810,7 @@ void sl_handle_contours(sl_request *req) {
                       "are no iso-S_opt lines to draw");
         return;
     }
-    size_t nhw = sl_handle_hardware_columns(&hw, &rec, cols, &ncols);
+    size_t nhw = sl_handle_hardware_columns(&hw, cols, &ncols);
     sl_table t;
     sl_table_init(&t, "line", cols);
     for (size_t k = 0; k < nl; k++)
@@ -818,7 +818,7 @@ void sl_handle_contours(sl_request *req) {
             double n = log_grid(lo, hi, i, points);
             double dd = sl_plan_iso_sparsity_data(&rec.law, &cost, n, levels[k]);
             double row[SL_TABLE_MAX_COLS] = {levels[k], n, dd, 6 * n * dd};
-            sl_handle_hardware_row(&hw, nhw, row[3], levels[k] > 0 ? "unstructured" : "dense",
+            sl_handle_hardware_row(&hw, &rec, nhw, row[3], levels[k] > 0 ? "unstructured" : "dense",
                                    &row[4]);
             sl_table_add(&t, "iso_sparsity", row);
         }
@@ -826,7 +826,7 @@ void sl_handle_contours(sl_request *req) {
         double n = log_grid(lo, hi, i, points);
         double dd = sl_law_dense_optimal_data(&rec.law, n);
         double row[SL_TABLE_MAX_COLS] = {NAN, n, dd, 6 * n * dd};
-        sl_handle_hardware_row(&hw, nhw, row[3], "dense", &row[4]);
+        sl_handle_hardware_row(&hw, &rec, nhw, row[3], "dense", &row[4]);
         sl_table_add(&t, "dense_optimal", row);
     }
     json_t *body = json_pack(

@@ -665,8 +665,18 @@ class TestTableHardware(Planning):
         for route, base in self.ROUTES:
             body = self.law("vit-jft", route, hardware="h200", price_per_hour=2, **base)
             self.assertIn("FLOPs per example", body["hardware"]["note"])
-            self.assertNotIn("gpu_hours", body["units"])
-            self.assertNotIn("gpu_hours", body["series"][0])
+            for col in ("gpu_hours", "cost"):
+                self.assertIn("FLOPs per example", body["units"][col])
+                for series in body["series"]:
+                    self.assertTrue(series[col])
+                    self.assertEqual(set(series[col]), {None}, (route, col))
+            r = self.srv.get("/v1/laws/vit-jft/%s?%s" % (route, q(hardware="h200", format="csv",
+                                                                  **base)))
+            lines = r.text().splitlines()
+            self.assertIn("gpu_hours = not stated", lines[0])
+            self.assertIn("FLOPs per example", lines[0])
+            rows = list(csv.DictReader(io.StringIO("\n".join(lines[1:]))))
+            self.assertEqual({row["gpu_hours"] for row in rows}, {""})
 
     def test_invalid(self):
         for route, base in self.ROUTES:
