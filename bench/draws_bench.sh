@@ -9,7 +9,9 @@
 # Starts sparselawd on a fresh data dir, uploads the sweep, fits it (?wait),
 # then sends REQUESTS queries one after another and reports the median and
 # p90 of the server's own time per request ("us" of its log lines), for the
-# gmp query and, beside it, the same query under the dense cost model.
+# gmp query and, beside it, the same query under the dense cost model; then
+# the same for GET compute-optimal and the inference-aware plan (N free:
+# each draw a search of its own).
 # Settings: BOOTSTRAP=1000 REQUESTS=200 PORT=<free>.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -51,3 +53,13 @@ echo "t5-c4 sweep fitted with bootstrap=$BOOTSTRAP; GET $q&cost_model=..."
 curl -s "$base$q&cost_model=gmp" | grep -o '"interval":\[[^]]*\]' || true
 one_query gmp "$q&cost_model=gmp"
 one_query dense "$q"
+co="/v1/laws/t5-fit/compute-optimal?compute=1e21"
+echo "GET $co&cost_model=..."
+one_query co-gmp "$co&cost_model=gmp"
+one_query co-dns "$co"
+inf="/v1/laws/t5-fit/plan?target_loss=2.4&inference_tokens=1e13"
+echo "GET $inf&..."
+one_query in-nz "$inf"
+one_query in-tot "$inf&inference_cost=total"
+one_query in-gmp "$inf&cost_model=gmp"
+one_query in-g+t "$inf&cost_model=gmp&inference_cost=total"

@@ -3,6 +3,7 @@
  * readers of the planning parameters the query handlers share (hardware,
  * strategy). The math is fitting/sl_plan.c; docs/planning.md. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sl_handle.h"
@@ -16,6 +17,65 @@ int sl_handle_hardware_params(sl_request *req, sl_hardware *hw, sl_error *err) {
     return sl_query_hardware_decode(sl_req_query(req, "hardware"), sl_req_query(req, "peak_flops"),
                                     sl_req_query(req, "mfu"), sl_req_query(req, "price_per_hour"),
                                     sl_req_query(req, "sparse_speedup"), hw, err);
+}
+
+size_t sl_handle_hardware_columns(const sl_hardware *hw, const char **cols, size_t *ncols) {
+    if (!hw->given) return 0;
+    cols[(*ncols)++] = "gpu_hours";
+    if (isnan(hw->price_per_hour)) return 1;
+    cols[(*ncols)++] = "cost";
+    return 2;
+}
+
+void sl_handle_hardware_row(const sl_hardware *hw, const sl_law_record *rec, size_t count,
+                            double compute, const char *pattern, double *out) {
+    if (!count) return;
+    out[0] =
+        rec->data_unit != SL_UNIT_TOKENS /* compute not in FLOPs: not stated */
+            ? (double)NAN
+            : sl_plan_gpu_hours(compute, hw->peak_flops, hw->mfu, sl_hardware_speedup(hw, pattern));
+    if (count > 1) out[1] = out[0] * hw->price_per_hour;
+}
+
+void sl_handle_hardware_table_json(json_t *body, const sl_hardware *hw, const sl_law_record *rec) {
+    json_t *h = sl_hardware_json(hw, rec, NAN, "unstructured");
+    if (!h) return;
+    /* The figures are per row; the block keeps the settings and the note. */
+    json_object_del(h, "gpu_hours");
+    json_object_del(h, "cost");
+    json_object_del(h, "pattern");
+    json_object_del(h, "sparse_speedup");
+    json_t *sp = json_object();
+    for (size_t i = 0; i < hw->nspeedups; i++)
+        json_object_set_new(sp, hw->speedup_names[i], json_real(hw->speedups[i]));
+    json_object_set_new(h, "sparse_speedups", sp);
+    json_t *hu = json_object_get(h, "units");
+    json_object_set_new(hu, "sparse_speedups",
+                        json_string("times faster than masked dense kernels, per pattern given "
+                                    "(1 for dense and for patterns not listed)"));
+    json_t *units = json_object_get(body, "units");
+    if (rec->data_unit == SL_UNIT_TOKENS) {
+        json_object_set_new(
+            h, "note",
+            json_string("gpu_hours = compute / (peak_flops x mfu x sparse_speedup) / 3600, "
+                        "per row, with the speedup of the row's pattern (unstructured where "
+                        "sparsity > 0, dense at 0); cost = gpu_hours x price_per_hour"));
+        json_object_set(units, "gpu_hours", json_object_get(hu, "gpu_hours"));
+        if (!isnan(hw->price_per_hour)) json_object_set(units, "cost", json_object_get(hu, "cost"));
+    } else { /* empty columns whose unit says why, for CSV readers too */
+        char unit[240];
+        snprintf(unit, sizeof unit,
+                 "not stated: law '%s' measures data in %s, and the FLOPs per %s that would "
+                 "convert its compute are missing",
+                 rec->name, sl_data_unit_name(rec->data_unit),
+                 sl_data_unit_singular(rec->data_unit));
+        json_object_set_new(units, "gpu_hours", json_string(unit));
+        if (!isnan(hw->price_per_hour)) json_object_set_new(units, "cost", json_string(unit));
+    }
+    json_object_del(hu, "gpu_hours");
+    json_object_del(hu, "cost");
+    json_object_del(hu, "sparse_speedup");
+    json_object_set_new(body, "hardware", h);
 }
 
 int sl_handle_strategy_params(sl_request *req, sl_plan_strategy *strategy, double *pretrain,
@@ -77,6 +137,18 @@ static int frontier_finite(const sl_frontier *f) {
            isfinite(f->data);
 }
 
+/* The compute-optimal model under one law: the same query per bootstrap
+ * draw. */
+static int frontier_draw(const sl_law *law, const void *query, double *out) {
+    sl_frontier f;
+    if (sl_plan_frontier_solve(law, query, &f) != SL_LAW_OK || !frontier_finite(&f)) return -1;
+    out[0] = f.nonzeros;
+    out[1] = f.sparsity;
+    out[2] = f.data;
+    out[3] = f.loss;
+    return 0;
+}
+
 void sl_handle_compute_optimal(sl_request *req) {
     sl_law_record rec;
     sl_frontier_query q;
@@ -117,7 +189,31 @@ void sl_handle_compute_optimal(sl_request *req) {
     const char *pattern = best.sparsity == 0      ? "dense"
                           : best.chosen < q.count ? pattern_names[best.chosen]
                                                   : "unstructured";
-    sl_reply_json(req, 200, sl_frontier_json(&rec, &q, &best, &dense, pattern, &hw));
+    static const char *const fields[] = {"nonzeros", "sparsity", "data", "loss", NULL};
+    json_t *body = sl_frontier_json(&rec, &q, &best, &dense, pattern, &hw);
+    sl_handle_draws d;
+    sl_handle_draws_load(req, &rec, &d);
+    sl_handle_add_intervals(body, &d, frontier_draw, &q, fields);
+    sl_handle_draws_free(&d);
+    sl_reply_json(req, 200, body);
+}
+
+/* The inference-aware plan under one law, per bootstrap draw. A draw's plan
+ * is a nested search (log N, and S per N), a few ms with
+ * inference_cost=total: intervals use at most this many draws. */
+#define INFERENCE_MAX_DRAWS 100
+
+/* The inference-aware plan under one law, per bootstrap draw. */
+static int inference_draw(const sl_law *law, const void *query, double *out) {
+    sl_inference_plan p;
+    if (sl_inference_solve(law, query, &p) != SL_LAW_OK || !(p.data > 0)) return -1;
+    out[0] = p.nonzeros;
+    out[1] = p.sparsity;
+    out[2] = p.data;
+    out[3] = p.training_compute;
+    out[4] = p.inference_compute;
+    out[5] = p.total_compute;
+    return 0;
 }
 
 void sl_handle_plan_inference(sl_request *req, const sl_law_record *rec) {
@@ -172,5 +268,22 @@ void sl_handle_plan_inference(sl_request *req, const sl_law_record *rec) {
         return;
     }
     int train_ok = sl_inference_solve(&rec->law, &t0, &train) == SL_LAW_OK;
-    sl_reply_json(req, 200, sl_inference_json(rec, &q, &p, train_ok ? &train : NULL, &hw));
+    static const char *const fields[] = {
+        "nonzeros",          "sparsity",      "data", "training_compute",
+        "inference_compute", "total_compute", NULL};
+    json_t *body = sl_inference_json(rec, &q, &p, train_ok ? &train : NULL, &hw);
+    sl_handle_draws d;
+    sl_handle_draws_load(req, rec, &d);
+    if (d.n > INFERENCE_MAX_DRAWS) {
+        char note[240];
+        snprintf(note, sizeof note,
+                 "intervals from the first %d of the law's %zu bootstrap draws: each draw is a "
+                 "search of its own over N and S, so the rest would make the answer slow",
+                 INFERENCE_MAX_DRAWS, d.n);
+        json_object_set_new(body, "intervals_note", json_string(note));
+        d.n = INFERENCE_MAX_DRAWS; /* a prefix of i.i.d. draws: a subsample */
+    }
+    sl_handle_add_intervals(body, &d, inference_draw, &q, fields);
+    sl_handle_draws_free(&d);
+    sl_reply_json(req, 200, body);
 }

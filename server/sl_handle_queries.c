@@ -669,14 +669,13 @@ static int optimum_draw(const sl_law *law, const void *query, double *out) {
 }
 
 void sl_handle_curve_optimal_sparsity(sl_request *req) {
-    static const char *const cols[] = {"nonzeros", "compute",    "dense_data", "sparsity",
-                                       "loss",     "dense_loss", "data",       NULL};
-    static const char *const cols_iv[] = {"nonzeros",    "compute",    "dense_data", "sparsity",
-                                          "loss",        "dense_loss", "data",       "sparsity_lo",
-                                          "sparsity_hi", "loss_lo",    "loss_hi",    NULL};
+    static const char *const base_cols[] = {"nonzeros", "compute",    "dense_data", "sparsity",
+                                            "loss",     "dense_loss", "data"};
+    static const char *const band_cols[] = {"sparsity_lo", "sparsity_hi", "loss_lo", "loss_hi"};
     static const double default_n[] = {1e8, 1e9, 1e10};
     sl_law_record rec;
     sl_cost cost;
+    sl_hardware hw;
     double n[MAX_SERIES], lo, hi, max_s;
     size_t nn = 3;
     long points;
@@ -690,7 +689,8 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
          sl_parse_number_list("nonzeros", nonzeros, &sl_range_amount, n, MAX_SERIES, &nn, &err)) ||
         parse_points(req, &points, &err) || parse_cost(req, &cost, &err) ||
         sl_req_number(req, "max_sparsity", &sl_range_sparsity, &default_max_sparsity, &max_s,
-                      &err)) {
+                      &err) ||
+        sl_handle_hardware_params(req, &hw, &err)) {
         sl_reply_error(req, &err);
         return;
     }
@@ -730,7 +730,15 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
     sl_handle_draws dr;
     size_t max_evals = cost.model == SL_COST_GMP ? MAX_INTERVAL_OPTIMA : MAX_INTERVAL_EVALUATIONS;
     size_t dropped = sl_handle_curve_draws(req, &rec, nn * (size_t)points, max_evals, &dr);
-    sl_table_init(&t, NULL, dr.n ? cols_iv : cols);
+    const char *cols[SL_TABLE_MAX_COLS];
+    size_t ncols = 0;
+    for (size_t c = 0; c < sizeof base_cols / sizeof base_cols[0]; c++)
+        cols[ncols++] = base_cols[c];
+    for (size_t c = 0; dr.n && c < sizeof band_cols / sizeof band_cols[0]; c++)
+        cols[ncols++] = band_cols[c];
+    size_t hw_at = ncols, nhw = sl_handle_hardware_columns(&hw, cols, &ncols);
+    cols[ncols] = NULL;
+    sl_table_init(&t, NULL, cols);
     for (size_t k = 0; k < nn; k++)
         for (long i = 0; i < points; i++) {
             double x = log_grid(lo, hi, i, points);
@@ -743,8 +751,8 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
                               "no optimum for nonzeros=%g at dense data %g", n[k], dd);
                 return;
             }
-            double row[] = {n[k],     6 * n[k] * dd, dd,  opt.sparsity, opt.loss, opt.dense_loss,
-                            opt.data, NAN,           NAN, NAN,          NAN};
+            double row[SL_TABLE_MAX_COLS] = {n[k],     6 * n[k] * dd,  dd,      opt.sparsity,
+                                             opt.loss, opt.dense_loss, opt.data};
             optimum_query oq = {&cost, n[k], dd, max_s};
             double ivlo[2], ivhi[2];
             if (sl_handle_interval_row(&dr, optimum_draw, &oq, 2, ivlo, ivhi) == 0) {
@@ -753,6 +761,8 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
                 row[9] = ivlo[1];
                 row[10] = ivhi[1];
             }
+            sl_handle_hardware_row(&hw, &rec, nhw, row[1],
+                                   opt.sparsity > 0 ? "unstructured" : "dense", &row[hw_at]);
             sl_table_add(&t, NULL, row);
         }
     json_t *body =
@@ -763,15 +773,18 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
     sl_handle_band_units(body, &dr, "sparsity");
     sl_handle_band_units(body, &dr, "loss");
     sl_handle_band_note(body, dropped, nn * (size_t)points, max_evals);
+    sl_handle_hardware_table_json(body, &hw, &rec);
     sl_handle_draws_free(&dr);
     reply_table(req, &rec, &t, csv, 0, body);
 }
 
 void sl_handle_contours(sl_request *req) {
-    static const char *const cols[] = {"sparsity", "nonzeros", "dense_data", "compute", NULL};
     static const double default_levels[] = {0.1, 0.25, 0.5, 0.75, 0.9};
+    const char *cols[SL_TABLE_MAX_COLS] = {"sparsity", "nonzeros", "dense_data", "compute"};
+    size_t ncols = 4;
     sl_law_record rec;
     sl_cost cost;
+    sl_hardware hw;
     double levels[MAX_SERIES], lo, hi;
     size_t nl = 5;
     long points;
@@ -786,7 +799,7 @@ void sl_handle_contours(sl_request *req) {
         parse_points(req, &points, &err) ||
         parse_span(req, "nonzeros_min", "nonzeros_max", &sl_range_amount, 1e7, 1e12, &lo, &hi,
                    &err) ||
-        parse_cost(req, &cost, &err)) {
+        parse_cost(req, &cost, &err) || sl_handle_hardware_params(req, &hw, &err)) {
         sl_reply_error(req, &err);
         return;
     }
@@ -797,19 +810,23 @@ void sl_handle_contours(sl_request *req) {
                       "are no iso-S_opt lines to draw");
         return;
     }
+    size_t nhw = sl_handle_hardware_columns(&hw, cols, &ncols);
     sl_table t;
     sl_table_init(&t, "line", cols);
     for (size_t k = 0; k < nl; k++)
         for (long i = 0; i < points; i++) {
             double n = log_grid(lo, hi, i, points);
             double dd = sl_plan_iso_sparsity_data(&rec.law, &cost, n, levels[k]);
-            double row[] = {levels[k], n, dd, 6 * n * dd};
+            double row[SL_TABLE_MAX_COLS] = {levels[k], n, dd, 6 * n * dd};
+            sl_handle_hardware_row(&hw, &rec, nhw, row[3], levels[k] > 0 ? "unstructured" : "dense",
+                                   &row[4]);
             sl_table_add(&t, "iso_sparsity", row);
         }
     for (long i = 0; i < points; i++) {
         double n = log_grid(lo, hi, i, points);
         double dd = sl_law_dense_optimal_data(&rec.law, n);
-        double row[] = {NAN, n, dd, 6 * n * dd};
+        double row[SL_TABLE_MAX_COLS] = {NAN, n, dd, 6 * n * dd};
+        sl_handle_hardware_row(&hw, &rec, nhw, row[3], "dense", &row[4]);
         sl_table_add(&t, "dense_optimal", row);
     }
     json_t *body = json_pack(
@@ -819,5 +836,6 @@ void sl_handle_contours(sl_request *req) {
         "units",
         sl_units_json(rec.data_unit, "sparsity", "nonzeros", "dense_data", "compute", NULL));
     sl_cost_add_json(body, &cost);
+    sl_handle_hardware_table_json(body, &hw, &rec);
     reply_table(req, &rec, &t, csv, 0, body);
 }

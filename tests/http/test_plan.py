@@ -4,10 +4,16 @@ models on plan and contours, fixed choices, GET compute-optimal (N free),
 inference-aware plans, hardware and money, pretrained starts; each with
 valid and invalid input, checked against the law computed here.
 
-    python3 tests/http/test_plan.py --server build/sparselawd --openapi api/openapi.json
+    python3 tests/http/test_plan.py --server build/sparselawd --openapi api/openapi.json \
+        [--data-dir data]
+
+The intervals are checked on t5-c4's published sweep (data/t5-c4-sweep.csv)
+fitted with 200 bootstrap draws (TestPlanIntervals).
 
 Standard library only; one shared server from harness.py.
 """
+import csv
+import io
 import math
 import os
 import sys
@@ -18,6 +24,7 @@ import harness  # noqa: E402
 from harness import COEF, TOKEN, Base, q, ref_loss  # noqa: E402
 from test_http import BAD_NUMBERS  # noqa: E402
 
+DATA_DIR = None
 T5 = COEF["t5-c4"]
 GMP = (0.25, 0.75)
 PRE = ((0.5, 4.90), (0.75, 4.27), (0.875, 2.45))
@@ -598,9 +605,178 @@ class TestNewNumbers(Planning):
             self.assert_error(self.srv.get(bare), 400, "invalid_parameter", name, msg=bare)
 
 
+class TestTableHardware(Planning):
+    """gpu_hours and cost columns on curves/optimal-sparsity and contours."""
+    ROUTES = (("curves/optimal-sparsity", {"nonzeros": "1e8,1e9", "points": 4}),
+              ("contours", {"levels": "0,0.5", "points": 3}))
+
+    def hours(self, compute, peak, speedup=1.0, mfu=0.4):
+        return compute / (peak * mfu * speedup) / 3600
+
+    def test_columns_per_row(self):
+        for route, base in self.ROUTES:
+            body = self.t5(route, hardware="h100", price_per_hour=2.5,
+                           sparse_speedup="unstructured=1.5", **base)
+            self.assertEqual(body["units"]["gpu_hours"], "GPU-hours")
+            self.assertIn("price_per_hour", body["units"]["cost"])
+            h = body["hardware"]
+            self.assertEqual((h["profile"], h["peak_flops"], h["mfu"]), ("h100", 989e12, 0.4))
+            self.assertEqual(h["sparse_speedups"], {"unstructured": 1.5})
+            self.assertNotIn("gpu_hours", h)
+            rows = 0
+            for series in body["series"]:
+                sparsity = series["sparsity"]
+                for i, c in enumerate(series["compute"]):
+                    s = sparsity[i] if isinstance(sparsity, list) else sparsity
+                    speedup = 1.5 if s else 1.0  # dense_optimal lines and S_opt = 0 are dense
+                    self.assert_rel(series["gpu_hours"][i], self.hours(c, 989e12, speedup), 1e-12,
+                                    (route, i))
+                    self.assert_rel(series["cost"][i], series["gpu_hours"][i] * 2.5, 1e-12)
+                    rows += 1
+            self.assertGreater(rows, 0)
+            # without a price: gpu_hours alone; peak_flops and mfu as given
+            plain = self.t5(route, peak_flops=1e15, mfu=0.5, **base)
+            self.assertNotIn("cost", plain["units"])
+            self.assertIsNone(plain["hardware"]["profile"])
+            for series in plain["series"]:
+                self.assertNotIn("cost", series)
+                for c, g in zip(series["compute"], series["gpu_hours"]):
+                    self.assert_rel(g, self.hours(c, 1e15, mfu=0.5), 1e-12)
+            # without hardware: no columns, no block
+            bare = self.t5(route, **base)
+            self.assertNotIn("hardware", bare)
+            self.assertNotIn("gpu_hours", bare["series"][0])
+
+    def test_csv_states_the_units(self):
+        for route, base in self.ROUTES:
+            r = self.srv.get("/v1/laws/t5-c4/%s?%s" % (route, q(
+                hardware="a100", price_per_hour=3, format="csv", **base)))
+            self.assertEqual(r.status, 200, r)
+            lines = r.text().splitlines()
+            self.assertIn("gpu_hours = GPU-hours", lines[0])
+            self.assertIn("cost = the currency of price_per_hour", lines[0])
+            rows = list(csv.DictReader(io.StringIO("\n".join(lines[1:]))))
+            for row in rows:
+                self.assert_rel(float(row["gpu_hours"]),
+                                self.hours(float(row["compute"]), 312e12), 1e-9)
+                self.assert_rel(float(row["cost"]), float(row["gpu_hours"]) * 3, 1e-9)
+
+    def test_law_not_in_tokens_says_the_conversion_is_missing(self):
+        for route, base in self.ROUTES:
+            body = self.law("vit-jft", route, hardware="h200", price_per_hour=2, **base)
+            self.assertIn("FLOPs per example", body["hardware"]["note"])
+            for col in ("gpu_hours", "cost"):
+                self.assertIn("FLOPs per example", body["units"][col])
+                for series in body["series"]:
+                    self.assertTrue(series[col])
+                    self.assertEqual(set(series[col]), {None}, (route, col))
+            r = self.srv.get("/v1/laws/vit-jft/%s?%s" % (route, q(hardware="h200", format="csv",
+                                                                  **base)))
+            lines = r.text().splitlines()
+            self.assertIn("gpu_hours = not stated", lines[0])
+            self.assertIn("FLOPs per example", lines[0])
+            rows = list(csv.DictReader(io.StringIO("\n".join(lines[1:]))))
+            self.assertEqual({row["gpu_hours"] for row in rows}, {""})
+
+    def test_invalid(self):
+        for route, base in self.ROUTES:
+            for v in ("tpu", "", "H100"):
+                self.bad(route, 400, "invalid_parameter", "hardware", hardware=v, **base)
+            self.bad(route, 400, "invalid_parameter", "peak_flops", hardware="h100",
+                     peak_flops=1e15, **base)
+            for v in ("0", "-1e15", "1e21", "abc"):
+                self.bad(route, 400, "invalid_parameter", "peak_flops", peak_flops=v, **base)
+            for v in ("-1", "nan", "1e10"):
+                self.bad(route, 400, "invalid_parameter", "price_per_hour", hardware="h100",
+                         price_per_hour=v, **base)
+            for v in ("0", "1.5"):
+                self.bad(route, 400, "invalid_parameter", "mfu", hardware="h100", mfu=v, **base)
+            for v in ("2:4=0", "dense=2", "1.5"):
+                self.bad(route, 400, "invalid_parameter", "sparse_speedup", hardware="h100",
+                         sparse_speedup=v, **base)
+            for name, v in (("mfu", 0.5), ("price_per_hour", 2), ("sparse_speedup", "2:4=1.5")):
+                self.bad(route, 400, "invalid_parameter", name, **dict(base, **{name: v}))
+
+
+FITTED = "t5-fitted"
+BOOTSTRAP = 200
+INFERENCE_MAX_DRAWS = 100  # the server's cap on the draws an inference-aware plan uses
+
+
+class TestPlanIntervals(Planning):
+    """compute-optimal and the inference-aware plan on a fitted law: 95 %
+    intervals from its bootstrap draws (absent on a built-in law)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        srv = harness.SHARED
+        with open(os.path.join(DATA_DIR, "t5-c4-sweep.csv"), "rb") as f:
+            body = f.read()
+        r = srv.request("POST", "/v1/datasets?" + q(name="t5-c4 sweep (plan)",
+                                                    base_params=24 * 12 * 768 ** 2,
+                                                    tokens_per_step=65536),
+                        body=body, headers={"Content-Type": "text/csv"}, token=TOKEN)
+        assert r.status == 201, r
+        fit = srv.request("POST", "/v1/fits?wait=true",
+                          json_body={"dataset": r.json()["id"], "law": FITTED, "seed": 1,
+                                     "bootstrap": BOOTSTRAP}, token=TOKEN)
+        assert fit.status in (200, 201) and fit.json()["state"] == "succeeded", fit
+
+    def assert_intervals(self, body, fields, most):
+        self.assertEqual(set(body["intervals"]), set(fields))
+        self.assertIn("intervals", body["units"])
+        for f in fields:
+            lo, hi = body["intervals"][f]
+            self.assertLessEqual(lo, hi, f)
+            self.assertLessEqual(lo, body[f] * (1 + 1e-9) + 1e-12, (f, body[f], lo))
+            self.assertLessEqual(body[f], hi * (1 + 1e-9) + 1e-12, (f, body[f], hi))
+            self.assertLessEqual(body["interval_draws"][f], most, f)
+            self.assertGreater(body["interval_draws"][f], most // 2, f)
+
+    def test_compute_optimal(self):
+        fields = ["nonzeros", "sparsity", "data", "loss"]
+        for cost in ("dense", "gmp"):
+            for c in (1e19, 1e21, 1e23):
+                body = self.law(FITTED, "compute-optimal", compute=c, cost_model=cost)
+                self.assert_intervals(body, fields, BOOTSTRAP)
+                # the draws disagree on the loss at a compute: the interval has a width
+                self.assertLess(body["intervals"]["loss"][0], body["intervals"]["loss"][1])
+        capped = self.law(FITTED, "compute-optimal", compute=1e21, max_nonzeros=1e8,
+                          patterns="2:4")
+        self.assert_intervals(capped, fields, BOOTSTRAP)
+        self.assertLessEqual(capped["intervals"]["nonzeros"][1], 1e8 * (1 + 1e-12))
+        builtin = self.t5("compute-optimal", compute=1e21)
+        self.assertNotIn("intervals", builtin)
+        self.assertNotIn("interval_draws", builtin)
+
+    def test_inference_plan(self):
+        fields = ["nonzeros", "sparsity", "data", "training_compute", "inference_compute",
+                  "total_compute"]
+        floor = self.law(FITTED, "loss", sparsity=0, nonzeros=1e9, data=1e30)["loss"]
+        for extra in ({}, {"inference_cost": "total"}, {"cost_model": "gmp"}):
+            body = self.law(FITTED, "plan", target_loss=repr(floor + 0.05), inference_tokens=1e13,
+                            **extra)
+            self.assert_intervals(body, fields, INFERENCE_MAX_DRAWS)
+            self.assertIn("first %d of the law's %d" % (INFERENCE_MAX_DRAWS, BOOTSTRAP),
+                          body["intervals_note"])
+        builtin = self.t5("plan", target_loss=1.4, inference_tokens=1e13)
+        self.assertNotIn("intervals", builtin)
+        self.assertNotIn("intervals_note", builtin)
+
+
 TEST_CLASSES = [TestComputeOptimal, TestPlanCostAndChoice, TestContoursGmp, TestInference,
-                TestHardware, TestPretrained, TestExtremes, TestNewNumbers]
+                TestHardware, TestPretrained, TestExtremes, TestNewNumbers, TestTableHardware,
+                TestPlanIntervals]
+
+
+def configure(args):
+    global DATA_DIR
+    DATA_DIR = os.path.abspath(args.data_dir)
 
 
 if __name__ == "__main__":
-    sys.exit(harness.main(TEST_CLASSES, harness.parser(__doc__)))
+    parser = harness.parser(__doc__)
+    parser.add_argument("--data-dir", default=os.path.join(harness.REPO, "data"),
+                        help="holds t5-c4-sweep.csv (default: %(default)s)")
+    sys.exit(harness.main(TEST_CLASSES, parser, configure))
