@@ -463,29 +463,21 @@ json_t *sl_sweep_fit_body(json_t *fit_options, const char *law, long long datase
     return body;
 }
 
-const char *sl_run_spec_pattern(const sl_run_spec *spec, char *buf, size_t cap) {
-    if (spec->pattern_m)
-        snprintf(buf, cap, "%u:%u", spec->pattern_n, spec->pattern_m);
-    else
-        snprintf(buf, cap, "unstructured");
-    return buf;
-}
-
 void sl_run_spec_key(const sl_run_spec *spec, char *buf, size_t cap) {
     char pattern[16];
+    sl_proto_pattern_format(spec->pattern_n, spec->pattern_m, pattern, sizeof pattern);
     snprintf(buf, cap, "L%u-W%u-H%u-S%.17g-%s-D%lld-seed%lld", spec->size.layers, spec->size.width,
-             spec->size.heads, spec->sparsity, sl_run_spec_pattern(spec, pattern, sizeof pattern),
-             spec->tokens, spec->seed);
+             spec->size.heads, spec->sparsity, pattern, spec->tokens, spec->seed);
 }
 
 json_t *sl_run_spec_json(const sl_run_spec *spec) {
     char pattern[16];
+    sl_proto_pattern_format(spec->pattern_n, spec->pattern_m, pattern, sizeof pattern);
     json_t *j =
         json_pack("{s:i, s:i, s:i, s:f, s:s, s:I, s:I, s:o}", "layers", (int)spec->size.layers,
                   "width", (int)spec->size.width, "heads", (int)spec->size.heads, "sparsity",
-                  spec->sparsity, "pattern", sl_run_spec_pattern(spec, pattern, sizeof pattern),
-                  "tokens", (json_int_t)spec->tokens, "seed", (json_int_t)spec->seed, "trainer",
-                  trainer_json(&spec->trainer));
+                  spec->sparsity, "pattern", pattern, "tokens", (json_int_t)spec->tokens, "seed",
+                  (json_int_t)spec->seed, "trainer", trainer_json(&spec->trainer));
     /* Left out for sparselaw-train on the CPU: a spec stored before profiles reads the same. */
     if (spec->profile[0]) json_object_set_new(j, "profile", json_string(spec->profile));
     if (spec->device.kind == SL_DEVICE_CUDA) {

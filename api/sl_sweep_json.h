@@ -72,8 +72,6 @@ json_t *sl_sweep_fit_body(json_t *fit_options, const char *law, long long datase
 
 /* The point's identity within its sweep, e.g. "L2-W64-H4-S0.5-unstructured-D8192-seed1". */
 void sl_run_spec_key(const sl_run_spec *spec, char *buf, size_t cap);
-/* "unstructured" or "n:m" into buf. */
-const char *sl_run_spec_pattern(const sl_run_spec *spec, char *buf, size_t cap);
 json_t *sl_run_spec_json(const sl_run_spec *spec);
 
 /* The inverse, with every bound checked again (a stored spec is trusted no

@@ -303,12 +303,16 @@ int sl_proto_set_text(sl_proto_spec *s, const sl_proto_option *o, const char *te
     return sl_proto_set(s, o->id, v, field, err, cap);
 }
 
-const char *sl_proto_pattern_text(const sl_proto_spec *s, char *buf, size_t cap) {
-    if (s->pattern_m)
-        snprintf(buf, cap, "%u:%u", s->pattern_n, s->pattern_m);
+const char *sl_proto_pattern_format(unsigned n, unsigned m, char *buf, size_t cap) {
+    if (m)
+        snprintf(buf, cap, "%u:%u", n, m);
     else
         snprintf(buf, cap, "unstructured");
     return buf;
+}
+
+const char *sl_proto_pattern_text(const sl_proto_spec *s, char *buf, size_t cap) {
+    return sl_proto_pattern_format(s->pattern_n, s->pattern_m, buf, cap);
 }
 
 void sl_proto_spec_merge(sl_proto_spec *into, const sl_proto_spec *from, unsigned who) {

@@ -158,7 +158,9 @@ int sl_proto_set_pattern(sl_proto_spec *s, unsigned n, unsigned m, const char *f
  * "cuda"); 0, or -1 with err naming --flag. */
 int sl_proto_set_text(sl_proto_spec *s, const sl_proto_option *o, const char *text, char *err,
                       size_t cap);
-/* "unstructured" or "n:m" into buf. */
+/* "unstructured" (m = 0) or "n:m" into buf. */
+const char *sl_proto_pattern_format(unsigned n, unsigned m, char *buf, size_t cap);
+/* The spec's pattern as sl_proto_pattern_format writes it. */
 const char *sl_proto_pattern_text(const sl_proto_spec *s, char *buf, size_t cap);
 /* Sets the given options in who that the spec `from` has. */
 void sl_proto_spec_merge(sl_proto_spec *into, const sl_proto_spec *from, unsigned who);
