@@ -1,8 +1,9 @@
 """The black-box test harness of tests/http: what every test file there shares.
 
 A test file ends in harness.main(TEST_CLASSES, harness.parser(__doc__, ...)):
-its command line (--server, --openapi, --trainer, --corpus, read into the
-globals below) and then the named tests, or all of them. The rest, in order:
+its command line (--server, --openapi, --trainer, --corpus, --data-dir, read
+into the globals below) and then the named tests, or all of them. The rest,
+in order:
 
 - the reference laws (law-math.md section 2) and q(), the query encoder;
 - the processes: Listener (a process that announces {"event":"listening"} on
@@ -11,6 +12,7 @@ globals below) and then the named tests, or all of them. The rest, in order:
 - the shared server of a test file (start_shared / stop_shared) and Base,
   the TestCase with the JSON error checks; OwnServers for tests that start
   servers of their own;
+- the authors' t5-c4 sweep from --data-dir, uploaded and fitted;
 - the sweep helpers (SweepBase, sweep_body, the tiny grid, jsonl_events);
 - readers of /metrics, openapi.json and the server's error table.
 
@@ -38,6 +40,7 @@ SERVER_BIN = None
 OPENAPI_PATH = None
 TRAINER = None
 CORPUS = None
+DATA_DIR = None  # the authors' sweeps (--data-dir)
 FULL_RUN = False  # every test class runs (not a selection from the command line)
 
 TOKEN = "http-test-token-0123456789abcdef"
@@ -455,6 +458,34 @@ class FitBase(Base):
         return r.json()
 
 
+# The t5-c4 sweep's conversions (law-math.md section 5): its base (dense)
+# parameters and the tokens of a training step.
+T5_BASE = 24 * 12 * 768 ** 2    # 169,869,312
+T5_TOKENS_PER_STEP = 65536
+T5_FILE = "t5-c4-sweep.csv"
+
+
+def upload_t5_sweep(srv, name):
+    """Uploads the authors' t5-c4 sweep (DATA_DIR) as dataset name; its id."""
+    with open(os.path.join(DATA_DIR, T5_FILE), "rb") as f:
+        body = f.read()
+    r = srv.request("POST", "/v1/datasets?" + q(name=name, base_params=T5_BASE,
+                                                tokens_per_step=T5_TOKENS_PER_STEP),
+                    body=body, headers={"Content-Type": "text/csv"}, token=TOKEN)
+    assert r.status == 201, r
+    return r.json()["id"]
+
+
+def fit_t5_sweep(srv, name, law, bootstrap):
+    """The t5-c4 sweep uploaded as name and fitted (seed 1) into law, which
+    must succeed; the fit."""
+    fit = srv.request("POST", "/v1/fits?wait=true",
+                      json_body={"dataset": upload_t5_sweep(srv, name), "law": law, "seed": 1,
+                                 "bootstrap": bootstrap}, token=TOKEN)
+    assert fit.status in (200, 201) and fit.json()["state"] == "succeeded", fit
+    return fit.json()
+
+
 class OwnServers:
     """A mixin for tests that start servers of their own on one temporary
     data directory (restarts, kills): start() them, stop() checks each stops
@@ -628,10 +659,12 @@ REPO = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
 DEFAULT_CORPUS = os.path.join(REPO, "data", "tinyshakespeare.txt")
 
 
-def parser(doc, server=True, trainer=False, corpus=None):
+def parser(doc, server=True, trainer=False, corpus=None, data_dir=None):
     """The command line of a test file: --server and --openapi (when server),
     --trainer (required when trainer), --corpus (when corpus says whether it
-    is required: True, or its default path). doc is the file's docstring."""
+    is required: True, or its default path), --data-dir (when data_dir says
+    what the file needs there; default <repo>/data). doc is the file's
+    docstring."""
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
     if server:
         p.add_argument("--server", required=True, help="path to sparselawd")
@@ -642,6 +675,9 @@ def parser(doc, server=True, trainer=False, corpus=None):
         p.add_argument("--corpus", required=True, help="training text")
     elif corpus:
         p.add_argument("--corpus", default=corpus, help="training text (default: %(default)s)")
+    if data_dir:
+        p.add_argument("--data-dir", default=os.path.join(REPO, "data"),
+                       help="%s (default: %%(default)s)" % data_dir)
     return p
 
 
@@ -649,7 +685,7 @@ def main(classes, p, configure=None):
     """Runs the test file that is __main__: reads the command line p into the
     globals above (and hands it to configure), then runs the tests it names
     after the options, or every test of classes; the exit status."""
-    global SERVER_BIN, OPENAPI_PATH, TRAINER, CORPUS, FULL_RUN
+    global SERVER_BIN, OPENAPI_PATH, TRAINER, CORPUS, DATA_DIR, FULL_RUN
     args, rest = p.parse_known_args()
     if getattr(args, "server", None):
         SERVER_BIN = os.path.abspath(args.server)
@@ -658,6 +694,8 @@ def main(classes, p, configure=None):
         TRAINER = os.path.abspath(args.trainer)
     if getattr(args, "corpus", None):
         CORPUS = os.path.abspath(args.corpus)
+    if getattr(args, "data_dir", None):
+        DATA_DIR = os.path.abspath(args.data_dir)
     FULL_RUN = not rest
     if configure:
         configure(args)

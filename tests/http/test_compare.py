@@ -22,27 +22,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import COEF, TOKEN, Base, q  # noqa: E402
 
-DATA_DIR = None
-T5_BASE = 24 * 12 * 768 ** 2
-T5_TOKENS_PER_STEP = 65536
 FITTED = "t5-fitted"
 BOOTSTRAP = 200
 
 
 def setUpModule():
     harness.start_shared(tempfile.mkdtemp(prefix="sparselaw-compare-"))
-    srv = harness.SHARED
-    with open(os.path.join(DATA_DIR, "t5-c4-sweep.csv"), "rb") as f:
-        body = f.read()
-    r = srv.request("POST", "/v1/datasets?" + q(name="t5-c4 sweep", base_params=T5_BASE,
-                                                tokens_per_step=T5_TOKENS_PER_STEP),
-                    body=body, headers={"Content-Type": "text/csv"}, token=TOKEN)
-    assert r.status == 201, r
-    fit = srv.request("POST", "/v1/fits?wait=true",
-                      json_body={"dataset": r.json()["id"], "law": FITTED, "seed": 1,
-                                 "bootstrap": BOOTSTRAP}, token=TOKEN)
-    assert fit.status in (200, 201), fit
-    assert fit.json()["state"] == "succeeded", fit
+    harness.fit_t5_sweep(harness.SHARED, "t5-c4 sweep", FITTED, BOOTSTRAP)
 
 
 def tearDownModule():
@@ -424,13 +410,6 @@ class TestIntervals(Base):
 TEST_CLASSES = [TestCompare, TestConditionalGet, TestIntervals]
 
 
-def configure(args):
-    global DATA_DIR
-    DATA_DIR = os.path.abspath(args.data_dir)
-
-
 if __name__ == "__main__":
-    parser = harness.parser(__doc__)
-    parser.add_argument("--data-dir", default=os.path.join(harness.REPO, "data"),
-                        help="holds t5-c4-sweep.csv (default: %(default)s)")
-    sys.exit(harness.main(TEST_CLASSES, parser, configure))
+    sys.exit(harness.main(TEST_CLASSES,
+                          harness.parser(__doc__, data_dir="holds t5-c4-sweep.csv")))

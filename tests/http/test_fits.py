@@ -28,18 +28,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import (COEF, TOKEN, OwnServers, Response, metric_sum, parse_metrics, q,  # noqa: E402
-                     ref_loss, resolve, route_to_openapi_path)
+from harness import (COEF, T5_BASE, T5_FILE, T5_TOKENS_PER_STEP, TOKEN, OwnServers,  # noqa: E402
+                     Response, metric_sum, parse_metrics, q, ref_loss, resolve,
+                     route_to_openapi_path)
 
 COEF_NAMES = ("a_s", "b_s", "c_s", "b_n", "a_d", "b_d", "c")
-DATA_DIR = None
 
 # The sweeps' conversions (shared/data/README.md, law-math.md section 5).
 VIT_BASE = 12 * 12 * 768 ** 2   # 84,934,656 non-zeros at scale 1
-T5_BASE = 24 * 12 * 768 ** 2    # 169,869,312
-T5_TOKENS_PER_STEP = 65536
 VIT_FILE = "vit-jft-sweep.json"
-T5_FILE = "t5-c4-sweep.csv"
 
 # A fit long enough to be caught running (about 2 s on 2 cores, a few tenths
 # on 16), well under the request cap of api/sl_fit_json.h (bootstrap <= 10000).
@@ -52,7 +49,7 @@ def huber(r, delta):
 
 
 def sweep_path(name):
-    return os.path.join(DATA_DIR, name)
+    return os.path.join(harness.DATA_DIR, name)
 
 
 def vit_expected():
@@ -1431,13 +1428,7 @@ class TestVerdicts(Base):
 
     @classmethod
     def setUpClass(cls):
-        with open(sweep_path(T5_FILE), "rb") as f:
-            r = harness.SHARED.request(
-                "POST", "/v1/datasets?" + q(name="t5 verdict", base_params=T5_BASE,
-                                            tokens_per_step=T5_TOKENS_PER_STEP),
-                body=f.read(), headers={"Content-Type": "text/csv"}, token=TOKEN)
-        assert r.status == 201, r
-        cls.t5 = r.json()["id"]
+        cls.t5 = harness.upload_t5_sweep(harness.SHARED, "t5 verdict")
         cls.thin = csv_dataset(thin_rows(), "thin")
         r = harness.SHARED.request("POST", "/v1/datasets?" + q(name="rich", data_unit="tokens"),
                                    body=ndjson(synthetic_rows()),
@@ -1589,13 +1580,5 @@ TEST_CLASSES = [TestSweeps, TestReadBack, TestSyntheticRecovery, TestHoldout, Te
                 TestZErrorCodes]
 
 
-def configure(args):
-    global DATA_DIR
-    DATA_DIR = os.path.abspath(args.data_dir)
-
-
 if __name__ == "__main__":
-    parser = harness.parser(__doc__)
-    parser.add_argument("--data-dir", default=os.path.join(harness.REPO, "data"),
-                        help="the authors' sweeps (default: <repo>/data)")
-    sys.exit(harness.main(TEST_CLASSES, parser, configure))
+    sys.exit(harness.main(TEST_CLASSES, harness.parser(__doc__, data_dir="the authors' sweeps")))

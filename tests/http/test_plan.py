@@ -24,7 +24,6 @@ import harness  # noqa: E402
 from harness import COEF, TOKEN, Base, q, ref_loss  # noqa: E402
 from test_http import BAD_NUMBERS  # noqa: E402
 
-DATA_DIR = None
 T5 = COEF["t5-c4"]
 GMP = (0.25, 0.75)
 PRE = ((0.5, 4.90), (0.75, 4.27), (0.875, 2.45))
@@ -710,18 +709,7 @@ class TestPlanIntervals(Planning):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        srv = harness.SHARED
-        with open(os.path.join(DATA_DIR, "t5-c4-sweep.csv"), "rb") as f:
-            body = f.read()
-        r = srv.request("POST", "/v1/datasets?" + q(name="t5-c4 sweep (plan)",
-                                                    base_params=24 * 12 * 768 ** 2,
-                                                    tokens_per_step=65536),
-                        body=body, headers={"Content-Type": "text/csv"}, token=TOKEN)
-        assert r.status == 201, r
-        fit = srv.request("POST", "/v1/fits?wait=true",
-                          json_body={"dataset": r.json()["id"], "law": FITTED, "seed": 1,
-                                     "bootstrap": BOOTSTRAP}, token=TOKEN)
-        assert fit.status in (200, 201) and fit.json()["state"] == "succeeded", fit
+        harness.fit_t5_sweep(harness.SHARED, "t5-c4 sweep (plan)", FITTED, BOOTSTRAP)
 
     def assert_intervals(self, body, fields, most):
         self.assertEqual(set(body["intervals"]), set(fields))
@@ -770,13 +758,6 @@ TEST_CLASSES = [TestComputeOptimal, TestPlanCostAndChoice, TestContoursGmp, Test
                 TestPlanIntervals]
 
 
-def configure(args):
-    global DATA_DIR
-    DATA_DIR = os.path.abspath(args.data_dir)
-
-
 if __name__ == "__main__":
-    parser = harness.parser(__doc__)
-    parser.add_argument("--data-dir", default=os.path.join(harness.REPO, "data"),
-                        help="holds t5-c4-sweep.csv (default: %(default)s)")
-    sys.exit(harness.main(TEST_CLASSES, parser, configure))
+    sys.exit(harness.main(TEST_CLASSES,
+                          harness.parser(__doc__, data_dir="holds t5-c4-sweep.csv")))
