@@ -1,7 +1,8 @@
 /*
  * sl_test.h - what the unit tests of fitting/ and api/ share: tolerance
  * assertions, a deterministic RNG, the reference laws of law-math.md §2 with
- * the sweeps' size conversions, and paths into the project's data/ folder.
+ * the sweeps' size conversions, random laws, a brute-force minimiser in S,
+ * and paths into the project's data/ folder.
  *
  * Header only (static inline), so each test binary takes what it uses. The
  * trainer's tests do not include it: trainer/ stands alone, and they draw from
@@ -45,6 +46,19 @@ static inline double sl_test_ref_density(const sl_cost *c, double s) {
     double t0 = c->prune_start, t1 = c->prune_end;
     return t0 + (t1 - t0) * (1 - 0.75 * s) + (1 - t1) * (1 - s);
 }
+
+/* The data a run at sparsity s sees on the compute of a dense run of dd. */
+static inline double sl_test_ref_data_seen(const sl_cost *c, double s, double dd) {
+    return dd * (1 - s) / sl_test_ref_density(c, s);
+}
+
+/* What a loss-under-budget objective reads: the law, the cost model, N and
+ * the dense run's data. */
+typedef struct sl_test_budget {
+    const sl_law *law;
+    const sl_cost *cost;
+    double n, dd;
+} sl_test_budget;
 
 /* The sweeps' base sizes (law-math §5, data/README.md): 12 d^2 per block,
  * d = 768, non-zeros at scale 1; and T5's tokens per training step. */
@@ -90,6 +104,47 @@ static inline double sl_test_normal(void) {
 /* Log-uniform on [lo, hi). */
 static inline double sl_test_log_uniform(double lo, double hi) {
     return lo * pow(hi / lo, sl_test_uniform());
+}
+
+/* ---- random laws and brute force ---- */
+
+/* A built-in law with every coefficient scaled by up to +-25 %. */
+static inline sl_law sl_test_random_law(void) {
+    sl_law l = sl_test_uniform() < 0.5 ? SL_TEST_VIT : SL_TEST_T5;
+    for (size_t i = 0; i < SL_LAW_NCOEF; i++)
+        *sl_law_coef(&l, i) *= exp(0.25 * (2 * sl_test_uniform() - 1));
+    return l;
+}
+
+typedef double (*sl_test_objective)(const void *ctx, double s);
+
+typedef struct sl_test_brute {
+    double s, f;  /* best point and value */
+    double step;  /* resolution in S */
+    int resolved; /* f rises measurably within a few steps on both sides */
+} sl_test_brute;
+
+/* The minimum of f over [lo, hi]: a grid, then a finer one around the best. */
+static inline sl_test_brute sl_test_brute_min(sl_test_objective f, const void *ctx, double lo,
+                                              double hi) {
+    const int PTS = 2000;
+    sl_test_brute b = {lo, INFINITY, 0, 0};
+    for (int i = 0; i <= PTS; i++) {
+        double s = lo + (hi - lo) * i / PTS, v = f(ctx, s);
+        if (v < b.f) b.s = s, b.f = v;
+    }
+    double h = (hi - lo) / PTS, a = fmax(lo, b.s - h), z = fmin(hi, b.s + h);
+    b.step = (z - a) / PTS;
+    for (int i = 0; i <= PTS; i++) {
+        double s = a + (z - a) * i / PTS, v = f(ctx, s);
+        if (v < b.f) b.s = s, b.f = v;
+    }
+    /* Where the minimum is this flat, rounding decides the brute-force argmin;
+     * only then is its location not a valid reference. */
+    double w = 10 * b.step, rise = 1e-12 * fabs(b.f);
+    b.resolved = (b.s - w < lo || f(ctx, b.s - w) > b.f + rise) &&
+                 (b.s + w > hi || f(ctx, b.s + w) > b.f + rise);
+    return b;
 }
 
 /* ---- data/ ---- */

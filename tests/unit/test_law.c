@@ -17,19 +17,8 @@ static const sl_cost GMP = {SL_COST_GMP, SL_COST_GMP_DEFAULT_START, SL_COST_GMP_
 
 /* ---- independent reference formulas (not the library's) ---- */
 
-static double ref_loss(const sl_law *l, double s, double n, double d) {
-    return (l->a_s * pow(1 - s, l->b_s) + l->c_s) * pow(n, -l->b_n) + pow(l->a_d / d, l->b_d) +
-           l->c;
-}
-
-static double ref_density(const sl_cost *c, double s) {
-    if (c->model == SL_COST_DENSE) return 1;
-    double t0 = c->prune_start, t1 = c->prune_end;
-    return t0 + (t1 - t0) * (1 - 0.75 * s) + (1 - t1) * (1 - s);
-}
-
 static double ref_budget_loss(const sl_law *l, const sl_cost *c, double n, double dd, double s) {
-    return ref_loss(l, s, n, dd * (1 - s) / ref_density(c, s));
+    return sl_test_ref_loss(l, s, n, sl_test_ref_data_seen(c, s, dd));
 }
 
 /* Compute needed to reach target at sparsity s (dense cost); inf if infeasible. */
@@ -39,58 +28,8 @@ static double ref_plan_compute(const sl_law *l, double target, double n, double 
     return 6 * n * l->a_d * pow(r, -1 / l->b_d) / (1 - s);
 }
 
-/* ---- random laws (sl_test.h's RNG) ---- */
-
-/* A built-in law with every coefficient scaled by up to +-25 %. */
-static sl_law random_law(void) {
-    sl_law l = sl_test_uniform() < 0.5 ? SL_TEST_VIT : SL_TEST_T5;
-    for (size_t i = 0; i < SL_LAW_NCOEF; i++)
-        *sl_law_coef(&l, i) *= exp(0.25 * (2 * sl_test_uniform() - 1));
-    return l;
-}
-
-/* ---- brute force: coarse grid over [0, hi], then a fine grid around the best ---- */
-
-typedef double (*objective)(const void *ctx, double s);
-
-typedef struct brute {
-    double s, f;  /* best point and value */
-    double step;  /* resolution in S */
-    int resolved; /* f rises measurably within a few steps on both sides */
-} brute;
-
-#define BRUTE_PTS 2000
-
-static brute brute_min(objective f, const void *ctx, double hi) {
-    brute b = {0, INFINITY, 0, 0};
-    double h = hi / BRUTE_PTS;
-    for (int i = 0; i <= BRUTE_PTS; i++) {
-        double s = hi * i / BRUTE_PTS, v = f(ctx, s);
-        if (v < b.f) b.s = s, b.f = v;
-    }
-    double lo = fmax(0, b.s - h), up = fmin(hi, b.s + h);
-    b.step = (up - lo) / BRUTE_PTS;
-    for (int i = 0; i <= BRUTE_PTS; i++) {
-        double s = lo + (up - lo) * i / BRUTE_PTS, v = f(ctx, s);
-        if (v < b.f) b.s = s, b.f = v;
-    }
-    /* Where the minimum is this flat, rounding decides the brute-force argmin;
-     * only then is its location not a valid reference. */
-    double w = 10 * b.step, rise = 1e-12 * fabs(b.f);
-    int left = b.s - w < 0 || f(ctx, b.s - w) > b.f + rise;
-    int right = b.s + w > hi || f(ctx, b.s + w) > b.f + rise;
-    b.resolved = left && right;
-    return b;
-}
-
-typedef struct budget_ctx {
-    const sl_law *law;
-    const sl_cost *cost;
-    double n, dd;
-} budget_ctx;
-
 static double budget_obj(const void *p, double s) {
-    const budget_ctx *c = p;
+    const sl_test_budget *c = p;
     return ref_budget_loss(c->law, c->cost, c->n, c->dd, s);
 }
 
@@ -202,7 +141,7 @@ Test(law, optimal_sparsity_table) {
         assert_near(o.loss, t[i].loss, 5e-7);
         assert_near(o.dense_loss, t[i].dense_loss, 5e-7);
         assert_rel(o.data, t[i].dd * (1 - o.sparsity), 1e-14);
-        assert_rel(o.loss, ref_loss(t[i].law, o.sparsity, t[i].n, o.data), 1e-14);
+        assert_rel(o.loss, sl_test_ref_loss(t[i].law, o.sparsity, t[i].n, o.data), 1e-14);
     }
 }
 
@@ -245,9 +184,9 @@ Test(law, dense_optimal_data_is_compute_optimal) {
     for (size_t i = 0; i < 2; i++) {
         double n = 3e8, d = sl_law_dense_optimal_data(laws[i], n), c = 6 * n * d;
         double h = 1e-4;
-        double lm = ref_loss(laws[i], 0, n * (1 - h), c / (6 * n * (1 - h)));
-        double l0 = ref_loss(laws[i], 0, n, d);
-        double lp = ref_loss(laws[i], 0, n * (1 + h), c / (6 * n * (1 + h)));
+        double lm = sl_test_ref_loss(laws[i], 0, n * (1 - h), c / (6 * n * (1 - h)));
+        double l0 = sl_test_ref_loss(laws[i], 0, n, d);
+        double lp = sl_test_ref_loss(laws[i], 0, n * (1 + h), c / (6 * n * (1 + h)));
         cr_assert(l0 < lm && l0 < lp);
         assert_near((lp - lm) / (2 * h), 0, 1e-9); /* dL/dlogN */
     }
@@ -259,7 +198,7 @@ static void check_against_brute(const sl_cost *cost_fixed, int random_schedule) 
     sl_test_rng_seed(random_schedule ? 0x5eed0002 : 0x5eed0001);
     int resolved = 0, cases = 300;
     for (int k = 0; k < cases; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         sl_cost cost = *cost_fixed;
         if (random_schedule && k % 2) {
             cost.prune_start = sl_test_uniform();
@@ -268,8 +207,8 @@ static void check_against_brute(const sl_cost *cost_fixed, int random_schedule) 
         double n = sl_test_log_uniform(1e6, 1e11), dd = sl_test_log_uniform(1e8, 1e13);
         sl_law_optimum o;
         cr_assert_eq(sl_law_optimal_sparsity(&law, &cost, n, dd, MAXS, &o), 0);
-        budget_ctx ctx = {&law, &cost, n, dd};
-        brute b = brute_min(budget_obj, &ctx, MAXS);
+        sl_test_budget ctx = {&law, &cost, n, dd};
+        sl_test_brute b = sl_test_brute_min(budget_obj, &ctx, 0, MAXS);
 
         cr_assert(o.sparsity >= 0 && o.sparsity <= MAXS);
         cr_assert(o.loss <= b.f + 1e-14 * fabs(b.f),
@@ -279,8 +218,8 @@ static void check_against_brute(const sl_cost *cost_fixed, int random_schedule) 
             assert_near(o.sparsity, b.s, 1.5 * b.step);
         }
         assert_rel(o.loss, budget_obj(&ctx, o.sparsity), 1e-14);
-        assert_rel(o.data, dd * (1 - o.sparsity) / ref_density(&cost, o.sparsity), 1e-14);
-        assert_rel(o.dense_loss, ref_loss(&law, 0, n, dd), 1e-14);
+        assert_rel(o.data, sl_test_ref_data_seen(&cost, o.sparsity, dd), 1e-14);
+        assert_rel(o.dense_loss, sl_test_ref_loss(&law, 0, n, dd), 1e-14);
     }
     /* The location check must not be vacuous. */
     cr_assert(resolved > cases / 2, "only %d of %d locations resolved", resolved, cases);
@@ -300,7 +239,7 @@ Test(optimum, gmp_degenerate_schedule_matches_closed_form) {
     sl_test_rng_seed(0x5eed0003);
     int interior = 0;
     for (int k = 0; k < 200; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         double n = sl_test_log_uniform(1e6, 1e11), dd = sl_test_log_uniform(1e8, 1e13);
         sl_law_optimum a, b;
         cr_assert_eq(sl_law_optimal_sparsity(&law, &DENSE, n, dd, MAXS, &a), 0);
@@ -337,7 +276,7 @@ Test(optimum, clipping_to_max_sparsity) {
 Test(optimum, gmp_at_least_dense) {
     sl_test_rng_seed(0x5eed0004);
     for (int k = 0; k < 200; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         double n = sl_test_log_uniform(1e6, 1e11), dd = sl_test_log_uniform(1e8, 1e13);
         sl_law_optimum a, b;
         cr_assert_eq(sl_law_optimal_sparsity(&law, &DENSE, n, dd, MAXS, &a), 0);
@@ -372,8 +311,8 @@ Test(among, matches_candidates_by_hand) {
                 double s = want == 2 ? 0 : pats[want];
                 cr_assert(o.sparsity == s);
                 assert_rel(o.loss, best, 1e-14);
-                assert_rel(o.data, dd * (1 - s) / ref_density(costs[c], s), 1e-14);
-                assert_rel(o.dense_loss, ref_loss(laws[l], 0, n, dd), 1e-14);
+                assert_rel(o.data, sl_test_ref_data_seen(costs[c], s, dd), 1e-14);
+                assert_rel(o.dense_loss, sl_test_ref_loss(laws[l], 0, n, dd), 1e-14);
                 won[want]++;
             }
     /* The sweep exercises every outcome. */
@@ -407,7 +346,7 @@ static void check_d0(const sl_law *law, const sl_cost *cost, double n) {
     cr_assert_eq(sl_law_optimal_sparsity(law, cost, n, d0 * (1 + 1e-4), MAXS, &o), 0);
     cr_assert(o.sparsity > 0 && o.sparsity < 1e-3, "above D_0: S = %g", o.sparsity);
     /* and the slope of the loss in S at 0 changes sign at D_0 */
-    budget_ctx lo = {law, cost, n, d0 * (1 - 1e-4)}, hi = {law, cost, n, d0 * (1 + 1e-4)};
+    sl_test_budget lo = {law, cost, n, d0 * (1 - 1e-4)}, hi = {law, cost, n, d0 * (1 + 1e-4)};
     cr_assert(budget_obj(&lo, 1e-7) > budget_obj(&lo, 0));
     cr_assert(budget_obj(&hi, 1e-7) < budget_obj(&hi, 0));
 }
@@ -449,9 +388,10 @@ Test(plan, matches_brute_force) {
     sl_test_rng_seed(0x5eed0005);
     int resolved = 0, reachable = 0, unreachable = 0, interior = 0, cases = 300;
     for (int k = 0; k < cases; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         double n = sl_test_log_uniform(1e6, 1e11);
-        double target = ref_loss(&law, 0.99 * sl_test_uniform(), n, sl_test_log_uniform(1e8, 1e13));
+        double target =
+            sl_test_ref_loss(&law, 0.99 * sl_test_uniform(), n, sl_test_log_uniform(1e8, 1e13));
         double maxs = k % 3 ? MAXS : 0.9 * sl_test_uniform();
         plan_ctx ctx = {&law, target, n};
         sl_law_plan p;
@@ -465,7 +405,7 @@ Test(plan, matches_brute_force) {
         }
         cr_assert_eq(rc, 0, "case %d: rc %d", k, rc);
         reachable++;
-        brute b = brute_min(plan_obj, &ctx, maxs);
+        sl_test_brute b = sl_test_brute_min(plan_obj, &ctx, 0, maxs);
         cr_assert(p.sparsity >= 0 && p.sparsity <= maxs);
         cr_assert(p.compute <= b.f * (1 + 1e-12), "case %d: C %.17g > brute %.17g", k, p.compute,
                   b.f);
@@ -475,7 +415,7 @@ Test(plan, matches_brute_force) {
         }
         interior += p.sparsity > 0 && p.sparsity < maxs;
         assert_rel(p.loss, target, 1e-12);
-        assert_rel(ref_loss(&law, p.sparsity, n, p.data), target, 1e-12);
+        assert_rel(sl_test_ref_loss(&law, p.sparsity, n, p.data), target, 1e-12);
         assert_rel(p.compute, 6 * n * p.data / (1 - p.sparsity), 1e-14);
     }
     cr_assert(reachable > cases / 2 && unreachable > 0 && interior > cases / 4,
@@ -497,7 +437,7 @@ Test(plan, unreachable_at_and_below_floor) {
     /* a dense-only plan is Chinchilla-style: L(0, N, D) = target */
     cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_VIT, 5.2, 1e8, 0, &p), 0);
     cr_assert(p.sparsity == 0);
-    assert_rel(ref_loss(&SL_TEST_VIT, 0, 1e8, p.data), 5.2, 1e-12);
+    assert_rel(sl_test_ref_loss(&SL_TEST_VIT, 0, 1e8, p.data), 5.2, 1e-12);
 }
 
 /* ---- argument validation ---- */

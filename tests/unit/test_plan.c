@@ -39,13 +39,6 @@ static double ref_compute(const sl_cost *c, double s, double n, double d) {
 
 /* ---- random inputs (sl_test.h's RNG) ---- */
 
-static sl_law random_law(void) {
-    sl_law l = sl_test_uniform() < 0.5 ? SL_TEST_VIT : SL_TEST_T5;
-    for (size_t i = 0; i < SL_LAW_NCOEF; i++)
-        *sl_law_coef(&l, i) *= exp(0.25 * (2 * sl_test_uniform() - 1));
-    return l;
-}
-
 /* dense, the paper's gmp schedule, or a random gmp schedule. */
 static sl_cost random_cost(int k) {
     if (k % 3 == 0) return DENSE;
@@ -57,34 +50,7 @@ static sl_cost random_cost(int k) {
     return c;
 }
 
-/* ---- brute force in 1-D (S) and 2-D (log N, S): a grid, then zooms ---- */
-
-typedef double (*fn1)(const void *ctx, double s);
-
-typedef struct brute {
-    double s, f, step;
-    int resolved; /* f rises measurably a few steps away on both sides */
-} brute;
-
-#define PTS 2000
-
-static brute brute1(fn1 f, const void *ctx, double lo, double hi) {
-    brute b = {lo, INFINITY, 0, 0};
-    for (int i = 0; i <= PTS; i++) {
-        double s = lo + (hi - lo) * i / PTS, v = f(ctx, s);
-        if (v < b.f) b.s = s, b.f = v;
-    }
-    double h = (hi - lo) / PTS, a = fmax(lo, b.s - h), z = fmin(hi, b.s + h);
-    b.step = (z - a) / PTS;
-    for (int i = 0; i <= PTS; i++) {
-        double s = a + (z - a) * i / PTS, v = f(ctx, s);
-        if (v < b.f) b.s = s, b.f = v;
-    }
-    double w = 10 * b.step, rise = 1e-12 * fabs(b.f);
-    b.resolved = (b.s - w < lo || f(ctx, b.s - w) > b.f + rise) &&
-                 (b.s + w > hi || f(ctx, b.s + w) > b.f + rise);
-    return b;
-}
+/* ---- brute force in 2-D (log N, S): a grid, then zooms (1-D: sl_test.h) ---- */
 
 typedef double (*fn2)(const void *ctx, double log_n, double s);
 
@@ -164,7 +130,7 @@ static void check_plans(int pretrained, uint64_t seed) {
     sl_test_rng_seed(seed);
     int reachable = 0, resolved = 0, interior = 0, unreachable = 0, cases = 300;
     for (int k = 0; k < cases; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         sl_cost cost = random_cost(k);
         double n = sl_test_log_uniform(1e6, 1e11);
         double target =
@@ -174,7 +140,7 @@ static void check_plans(int pretrained, uint64_t seed) {
         sl_plan_query q = {target, n,   cost,
                            maxs,   NAN, pretrained ? SL_PLAN_PRETRAINED : SL_PLAN_SCRATCH};
         plan_ctx ctx = {&law, &cost, target, n, pretrained};
-        brute b = brute1(plan_obj, &ctx, lo, hi);
+        sl_test_brute b = sl_test_brute_min(plan_obj, &ctx, lo, hi);
         sl_law_plan p;
         int rc = sl_plan_solve(&law, &q, &p);
         if (!isfinite(b.f)) {
@@ -214,7 +180,7 @@ Test(plan, pretrained_matches_brute_force) {
 Test(plan, dense_agrees_with_closed_form) {
     sl_test_rng_seed(0x91a40004);
     for (int k = 0; k < 300; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         double n = sl_test_log_uniform(1e6, 1e11);
         double target =
             sl_test_ref_loss(&law, 0.95 * sl_test_uniform(), n, sl_test_log_uniform(1e8, 1e13));
@@ -233,7 +199,7 @@ Test(plan, fixed_sparsity) {
     sl_test_rng_seed(0x91a40005);
     int reached = 0;
     for (int k = 0; k < 300; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         sl_cost cost = random_cost(k);
         double n = sl_test_log_uniform(1e6, 1e11), s = 0.99 * sl_test_uniform();
         double target =
@@ -271,15 +237,9 @@ Test(plan, fixed_sparsity) {
 
 /* ---- optimal sparsity with a pretrained start, and at a fixed S ---- */
 
-typedef struct budget_ctx {
-    const sl_law *law;
-    const sl_cost *cost;
-    double n, dd;
-} budget_ctx;
-
 static double pre_budget_obj(const void *p, double s) {
-    const budget_ctx *c = p;
-    double d = c->dd * (1 - s) / sl_test_ref_density(c->cost, s);
+    const sl_test_budget *c = p;
+    double d = sl_test_ref_data_seen(c->cost, s, c->dd);
     return sl_test_ref_loss(c->law, s, c->n, ref_factor(s) * d);
 }
 
@@ -287,14 +247,14 @@ Test(optimum, pretrained_matches_brute_force) {
     sl_test_rng_seed(0x91a40006);
     int resolved = 0, interior = 0, cases = 300;
     for (int k = 0; k < cases; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         sl_cost cost = random_cost(k);
         double n = sl_test_log_uniform(1e6, 1e11), dd = sl_test_log_uniform(1e8, 1e14);
         double maxs = k % 4 ? MAXS : 0.5 + 0.45 * sl_test_uniform(), hi = fmin(0.875, maxs);
         sl_law_optimum o;
         cr_assert_eq(sl_plan_optimal_sparsity(&law, &cost, SL_PLAN_PRETRAINED, n, dd, maxs, &o), 0);
-        budget_ctx ctx = {&law, &cost, n, dd};
-        brute b = brute1(pre_budget_obj, &ctx, 0.5, hi);
+        sl_test_budget ctx = {&law, &cost, n, dd};
+        sl_test_brute b = sl_test_brute_min(pre_budget_obj, &ctx, 0.5, hi);
         cr_assert(o.sparsity >= 0.5 && o.sparsity <= hi);
         cr_assert(o.loss <= b.f + 1e-14 * fabs(b.f), "case %d: %.17g > %.17g", k, o.loss, b.f);
         if (b.resolved) {
@@ -304,7 +264,7 @@ Test(optimum, pretrained_matches_brute_force) {
         }
         interior += o.sparsity > 0.5 && o.sparsity < hi;
         assert_rel(o.loss, pre_budget_obj(&ctx, o.sparsity), 1e-14);
-        assert_rel(o.data, dd * (1 - o.sparsity) / sl_test_ref_density(&cost, o.sparsity), 1e-14);
+        assert_rel(o.data, sl_test_ref_data_seen(&cost, o.sparsity, dd), 1e-14);
         assert_rel(o.dense_loss, sl_test_ref_loss(&law, 0, n, dd), 1e-14);
     }
     cr_assert(resolved > cases / 3 && interior > 20, "resolved %d interior %d", resolved, interior);
@@ -313,13 +273,13 @@ Test(optimum, pretrained_matches_brute_force) {
 Test(optimum, at_fixed_sparsity_and_scratch_passthrough) {
     sl_test_rng_seed(0x91a40007);
     for (int k = 0; k < 300; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         sl_cost cost = random_cost(k);
         double n = sl_test_log_uniform(1e6, 1e11), dd = sl_test_log_uniform(1e8, 1e14);
         double s = 0.99 * sl_test_uniform();
         sl_law_optimum o, best;
         cr_assert_eq(sl_plan_optimum_at(&law, &cost, SL_PLAN_SCRATCH, n, dd, s, &o), 0);
-        double d = dd * (1 - s) / sl_test_ref_density(&cost, s);
+        double d = sl_test_ref_data_seen(&cost, s, dd);
         assert_rel(o.data, d, 1e-14);
         assert_rel(o.loss, sl_test_ref_loss(&law, s, n, d), 1e-14);
         cr_assert_eq(sl_plan_optimal_sparsity(&law, &cost, SL_PLAN_SCRATCH, n, dd, MAXS, &best), 0);
@@ -342,7 +302,7 @@ Test(iso, lines_are_where_s_opt_is_the_level) {
     sl_test_rng_seed(0x91a40008);
     int checked = 0;
     for (int k = 0; k < 300; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         sl_cost cost = random_cost(k);
         double n = sl_test_log_uniform(1e6, 1e11), s = 0.02 + 0.95 * sl_test_uniform();
         double dd = sl_plan_iso_sparsity_data(&law, &cost, n, s);
@@ -382,7 +342,7 @@ Test(frontier, matches_brute_force) {
     sl_test_rng_seed(0x91a40009);
     int capped = 0, sparse = 0, dense = 0, cases = 200;
     for (int k = 0; k < cases; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         sl_cost cost = random_cost(k);
         double c = sl_test_log_uniform(1e17, 1e25);
         double max_n = k % 4 == 1 ? sl_test_log_uniform(1e6, 1e10) : (double)INFINITY;
@@ -417,7 +377,7 @@ Test(frontier, dense_cost_stationary_point) {
     sl_test_rng_seed(0x91a4000a);
     int below = 0, above = 0;
     for (int k = 0; k < 300; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         if (k % 2) law.c_s *= 0.3; /* pushes the stationary point below 1 */
         double c = sl_test_log_uniform(1e17, 1e25);
         sl_frontier_query q = {c, DENSE, INFINITY, MAXS, NULL, 0};
@@ -445,7 +405,7 @@ Test(frontier, patterns_and_fixed) {
     sl_test_rng_seed(0x91a4000b);
     int won[3] = {0, 0, 0};
     for (int k = 0; k < 300; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         sl_cost cost = random_cost(k);
         double c = sl_test_log_uniform(1e17, 1e25);
         double max_n = k % 2 ? sl_test_log_uniform(1e6, 1e10) : (double)INFINITY;
@@ -499,7 +459,7 @@ Test(inference, matches_brute_force) {
     sl_test_rng_seed(0x91a4000c);
     int sparse = 0, cases = 200;
     for (int k = 0; k < cases; k++) {
-        sl_law law = random_law();
+        sl_law law = sl_test_random_law();
         sl_cost cost = random_cost(k);
         double target =
             sl_test_ref_loss(&law, 0.9 * sl_test_uniform(), sl_test_log_uniform(1e7, 1e11),
