@@ -50,15 +50,32 @@ static sl_fit_options options(const unsigned *pattern) {
     return o;
 }
 
-Test(fit_patterns, exact_factors_are_recovered) {
+/* A synthetic sweep with factors eta (synth) and the options that fit them. */
+typedef struct sweep {
+    double eta[2];
     sl_fit_row rows[MAX_ROWS];
     unsigned pattern[MAX_ROWS];
-    const double eta[2] = {0.8, 1.3};
-    size_t n = synth(eta, 0, 1, rows, pattern);
-    sl_fit_options o = options(pattern);
-    sl_fit_result r;
+    size_t n;
+    sl_fit_options o;
+} sweep;
+
+static void make_sweep(sweep *w, double eta0, double eta1, double sigma, uint64_t seed) {
+    w->eta[0] = eta0, w->eta[1] = eta1;
+    w->n = synth(w->eta, sigma, seed, w->rows, w->pattern);
+    w->o = options(w->pattern);
+}
+
+/* sl_fit of the sweep with its options, which must succeed. */
+static void fit_sweep(const sweep *w, sl_fit_result *r) {
     char reason[256] = "";
-    cr_assert_eq(sl_fit(rows, n, &o, &r, reason, sizeof reason), SL_FIT_OK, "%s", reason);
+    cr_assert_eq(sl_fit(w->rows, w->n, &w->o, r, reason, sizeof reason), SL_FIT_OK, "%s", reason);
+}
+
+Test(fit_patterns, exact_factors_are_recovered) {
+    sweep w;
+    make_sweep(&w, 0.8, 1.3, 0, 1);
+    sl_fit_result r;
+    fit_sweep(&w, &r);
     cr_assert_eq(r.npatterns, 2);
     cr_assert(r.errors.objective < 1e-18, "objective %g", r.errors.objective);
     assert_rel(r.eta[0], 0.8, 1e-6);
@@ -67,21 +84,18 @@ Test(fit_patterns, exact_factors_are_recovered) {
         assert_rel(sl_law_coef_get(&r.law, k), sl_law_coef_get(&SL_TEST_T5, k), 1e-5);
     cr_assert(isnan(r.eta_lower[0]) && r.draw_eta == NULL);
     /* the fitted residuals are those of the law with the factors */
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < w.n; i++)
         assert_near(r.residuals[i], 0, 1e-9);
     sl_fit_result_free(&r);
 }
 
 Test(fit_patterns, noisy_factors_within_their_intervals) {
-    sl_fit_row rows[MAX_ROWS];
-    unsigned pattern[MAX_ROWS];
-    const double eta[2] = {0.9, 1.15};
-    size_t n = synth(eta, 0.005, 7, rows, pattern);
-    sl_fit_options o = options(pattern);
-    o.bootstrap = 60;
+    sweep w;
+    make_sweep(&w, 0.9, 1.15, 0.005, 7);
+    const double *eta = w.eta;
+    w.o.bootstrap = 60;
     sl_fit_result r;
-    char reason[256] = "";
-    cr_assert_eq(sl_fit(rows, n, &o, &r, reason, sizeof reason), SL_FIT_OK, "%s", reason);
+    fit_sweep(&w, &r);
     cr_assert_eq(r.n_draws, 60);
     cr_assert_not_null(r.draw_eta);
     for (unsigned k = 0; k < 2; k++) {
@@ -101,15 +115,13 @@ Test(fit_patterns, noisy_factors_within_their_intervals) {
 }
 
 Test(fit_patterns, unit_factors_give_the_unstructured_law) {
-    sl_fit_row rows[MAX_ROWS];
-    unsigned pattern[MAX_ROWS];
-    const double eta[2] = {1, 1};
-    size_t n = synth(eta, 0.005, 3, rows, pattern);
-    sl_fit_options o = options(pattern), plain = options(NULL);
+    sweep w;
+    make_sweep(&w, 1, 1, 0.005, 3);
+    sl_fit_options plain = options(NULL);
     plain.npatterns = 0;
     sl_fit_result r, u;
-    cr_assert_eq(sl_fit(rows, n, &o, &r, NULL, 0), SL_FIT_OK);
-    cr_assert_eq(sl_fit(rows, n, &plain, &u, NULL, 0), SL_FIT_OK);
+    fit_sweep(&w, &r);
+    cr_assert_eq(sl_fit(w.rows, w.n, &plain, &u, NULL, 0), SL_FIT_OK);
     cr_assert_eq(u.npatterns, 0);
     /* two more free parameters: never worse, and the factors stay near 1 */
     cr_assert(r.errors.objective <= u.errors.objective * (1 + 1e-9));
@@ -120,17 +132,14 @@ Test(fit_patterns, unit_factors_give_the_unstructured_law) {
 }
 
 Test(fit_patterns, deterministic_across_thread_counts) {
-    sl_fit_row rows[MAX_ROWS];
-    unsigned pattern[MAX_ROWS];
-    const double eta[2] = {0.9, 1.15};
-    size_t n = synth(eta, 0.005, 5, rows, pattern);
-    sl_fit_options o = options(pattern);
-    o.bootstrap = 8;
+    sweep w;
+    make_sweep(&w, 0.9, 1.15, 0.005, 5);
+    w.o.bootstrap = 8;
     sl_fit_result a, b;
-    o.threads = 1;
-    cr_assert_eq(sl_fit(rows, n, &o, &a, NULL, 0), SL_FIT_OK);
-    o.threads = 3;
-    cr_assert_eq(sl_fit(rows, n, &o, &b, NULL, 0), SL_FIT_OK);
+    w.o.threads = 1;
+    fit_sweep(&w, &a);
+    w.o.threads = 3;
+    fit_sweep(&w, &b);
     cr_assert_eq(memcmp(a.eta, b.eta, sizeof a.eta), 0);
     cr_assert_eq(memcmp(a.draw_eta, b.draw_eta, 8 * 2 * sizeof *a.draw_eta), 0);
     cr_assert_eq(memcmp(&a.law, &b.law, sizeof a.law), 0);
