@@ -20,6 +20,15 @@ static void three_draws(sl_law d[3]) {
 
 static const sl_next_point AT = {0.5, 1e8, 1e10};
 
+/* The score at AT of decision values q on three_draws, which must succeed. */
+static sl_next_score score3(const double q[3], double noise) {
+    sl_law d[3];
+    three_draws(d);
+    sl_next_score s;
+    cr_assert_eq(sl_next_runs_score(d, q, 3, noise, &AT, 1, &s), 0);
+    return s;
+}
+
 Test(next_runs, sd_uses_n_minus_1) {
     const double v[] = {0.1, 0.2, 0.3};
     assert_rel(sl_next_runs_sd(v, 3), 0.1, 1e-12); /* sqrt((0.01 + 0 + 0.01) / 2) */
@@ -27,40 +36,30 @@ Test(next_runs, sd_uses_n_minus_1) {
 }
 
 Test(next_runs, by_hand) {
-    sl_law d[3];
-    three_draws(d);
     /* q moves with the loss: Var q = 0.01, Cov = 0.01; noise 0.1:
      * 0.01 - 0.01^2 / (0.01 + 0.01) = 0.005 is left. */
     const double q[] = {0.1, 0.2, 0.3};
-    sl_next_score s;
-    cr_assert_eq(sl_next_runs_score(d, q, 3, 0.1, &AT, 1, &s), 0);
+    sl_next_score s = score3(q, 0.1);
     assert_rel(s.loss_spread, 0.1, 1e-9);
     assert_rel(s.sd_after, sqrt(0.005), 1e-9);
     assert_rel(s.narrowing, 0.1 - sqrt(0.005), 1e-9);
     /* noise 0.2: 0.01 - 0.0001 / 0.05 = 0.008 */
-    cr_assert_eq(sl_next_runs_score(d, q, 3, 0.2, &AT, 1, &s), 0);
+    s = score3(q, 0.2);
     assert_rel(s.sd_after, sqrt(0.008), 1e-9);
 }
 
 Test(next_runs, nothing_learnt_where_the_loss_says_nothing_of_the_decision) {
-    sl_law d[3];
-    three_draws(d);
     /* deviations of q (-1/15, 2/15, -1/15) are orthogonal to the loss's
      * (-0.1, 0, 0.1): Cov = 0 */
     const double q[] = {0.1, 0.3, 0.1};
-    sl_next_score s;
-    cr_assert_eq(sl_next_runs_score(d, q, 3, 0.01, &AT, 1, &s), 0);
+    sl_next_score s = score3(q, 0.01);
     assert_near(s.narrowing, 0, 1e-12);
     assert_rel(s.sd_after, sl_next_runs_sd(q, 3), 1e-12);
 }
 
 Test(next_runs, exact_runs_settle_a_decision_the_loss_determines) {
-    sl_law d[3];
-    three_draws(d);
     const double q[] = {0.3, 0.2, 0.1}; /* perfectly (anti-)correlated */
-    sl_next_score quiet, loud;
-    cr_assert_eq(sl_next_runs_score(d, q, 3, 1e-9, &AT, 1, &quiet), 0);
-    cr_assert_eq(sl_next_runs_score(d, q, 3, 10, &AT, 1, &loud), 0);
+    sl_next_score quiet = score3(q, 1e-9), loud = score3(q, 10);
     assert_near(quiet.sd_after, 0, 1e-6);
     assert_rel(quiet.narrowing, 0.1, 1e-6);
     cr_assert_lt(loud.narrowing, 1e-4); /* noise 100x the spread: little to learn */
