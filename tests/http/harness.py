@@ -303,10 +303,11 @@ def stop_running(*servers):
             s.stop()
 
 
-def new_token_file(directory):
-    path = os.path.join(directory, "token")
+def new_token_file(directory, token=TOKEN, name="token"):
+    """directory/name holding token (the server's by default), owner-only."""
+    path = os.path.join(directory, name)
     with open(path, "w") as f:
-        f.write(TOKEN + "\n")
+        f.write(token + "\n")
     os.chmod(path, 0o600)
     return path
 

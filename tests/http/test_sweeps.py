@@ -488,9 +488,7 @@ class TestWorkerBackend(Base):
     def test_sweep_on_a_worker_survives_its_death(self):
         tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-worker-")
         port = free_port()
-        token_file = os.path.join(tmp, "worker-token")
-        with open(token_file, "w") as f:
-            f.write(WORKER_TOKEN + "\n")
+        token_file = new_token_file(tmp, WORKER_TOKEN, "worker-token")
         worker = Worker(os.path.join(tmp, "w1"), max_active=2, args=["--port", str(port)])
         srv = Server(os.path.join(tmp, "data"), new_token_file(tmp), args=server_args([
             "--worker-url", "http://127.0.0.1:%d" % port, "--worker-token-file", token_file,
@@ -536,9 +534,7 @@ class TestWorkerBackend(Base):
         # test_profiles.py).
         tmp = tempfile.mkdtemp(prefix="sparselaw-sweeps-worker-refused-")
         port = free_port()
-        token_file = os.path.join(tmp, "worker-token")
-        with open(token_file, "w") as f:
-            f.write(WORKER_TOKEN + "\n")
+        token_file = new_token_file(tmp, WORKER_TOKEN, "worker-token")
         profiles = os.path.join(tmp, "profiles")
         with open(profiles, "w") as f:
             f.write("[profile unused]\nargv = /bin/true\n")
