@@ -261,7 +261,7 @@ static int by_key_desc(const void *a, const void *b) {
 
 static json_t *decision_json(const sl_law_record *rec, const sl_next_runs_request *req,
                              double value, const double *decision, size_t ndraws) {
-    double lo = NAN, hi = NAN;
+    double lo = (double)NAN, hi = (double)NAN;
     sl_fit_percentile_interval(decision, ndraws, SL_FIT_DEFAULT_LEVEL, &lo, &hi);
     json_t *o;
     if (req->kind == SL_DECISION_LOSS)

@@ -153,7 +153,7 @@ int sl_query_pattern_decode(const char *text, double *sparsity,
 int sl_query_strategy_decode(const char *strategy, const char *pretrain_compute,
                              sl_plan_strategy *out, double *pretrain, sl_error *err) {
     *out = SL_PLAN_SCRATCH;
-    *pretrain = NAN;
+    *pretrain = (double)NAN;
     if (strategy && strcmp(strategy, "pretrained") == 0)
         *out = SL_PLAN_PRETRAINED;
     else if (strategy && strcmp(strategy, "scratch") != 0)
@@ -233,7 +233,7 @@ int sl_query_hardware_decode(const char *hardware, const char *peak_flops, const
                              const char *price_per_hour, const char *sparse_speedup,
                              sl_hardware *hw, sl_error *err) {
     memset(hw, 0, sizeof *hw);
-    hw->price_per_hour = NAN;
+    hw->price_per_hour = (double)NAN;
     if (!hardware && !peak_flops) {
         const char *stray = mfu              ? "mfu"
                             : price_per_hour ? "price_per_hour"
@@ -265,8 +265,8 @@ int sl_query_hardware_decode(const char *hardware, const char *peak_flops, const
     }
     hw->mfu_default = mfu == NULL;
     if (optional_number("mfu", mfu, &range_mfu, SL_HARDWARE_DEFAULT_MFU, &hw->mfu, err) ||
-        optional_number("price_per_hour", price_per_hour, &range_price, NAN, &hw->price_per_hour,
-                        err))
+        optional_number("price_per_hour", price_per_hour, &range_price, (double)NAN,
+                        &hw->price_per_hour, err))
         return -1;
     return sparse_speedup ? speedups_decode(sparse_speedup, hw, err) : 0;
 }

@@ -200,7 +200,7 @@ void sl_hardware_add_json(json_t *obj, const char *key, const sl_hardware *hw,
 json_t *sl_strategy_json(sl_plan_strategy strategy, double sparsity, double pretrain,
                          double run_compute, const sl_law_record *rec) {
     if (strategy != SL_PLAN_PRETRAINED) return NULL;
-    double r = NAN;
+    double r = (double)NAN;
     sl_plan_pretrained_factor(sparsity, &r);
     json_t *o = json_pack(
         "{s:s, s:o, s:o, s:s}", "name", "pretrained", "data_factor", sl_json_number(r),

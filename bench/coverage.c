@@ -200,7 +200,7 @@ int main(int argc, char **argv) {
     unsigned reps = 100, boot = 200, threads = 0;
     uint64_t seed = 1;
     const char *design = "both";
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* --name value pairs */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) goto usage;
         if (strcmp(a, "--replicates") == 0)
@@ -215,7 +215,6 @@ int main(int argc, char **argv) {
             design = v;
         else
             goto usage;
-        i++;
     }
     if (!reps || !boot ||
         (strcmp(design, "thin") && strcmp(design, "rich") && strcmp(design, "both")))

@@ -154,7 +154,7 @@ static void print_law(const sl_law *law) {
  * (every run gives the same: sl_fit is deterministic). */
 static int timed_fit(const sweep *sw, const sl_fit_options *o, unsigned reps, double *best_s,
                      double *total_s, sl_fit_result *res) {
-    *best_s = INFINITY;
+    *best_s = (double)INFINITY;
     *total_s = 0;
     memset(res, 0, sizeof *res);
     for (unsigned r = 0; r < reps; r++) {
@@ -183,7 +183,7 @@ static int bench_fit(const sweep *sw, unsigned threads, unsigned reps, uint64_t 
     double best, total;
     if (timed_fit(sw, &o, reps, &best, &total, &res) != 0) return -1;
     sl_fit_errors pub;
-    double pub_obj = NAN;
+    double pub_obj = (double)NAN;
     if (sl_fit_evaluate(sw->published, sw->rows, sw->n, &sw->loss, NULL, NULL, &pub) == SL_FIT_OK)
         pub_obj = pub.objective;
     printf("{\"bench\":\"fit\",\"sweep\":\"%s\",\"rows\":%zu,\"residuals\":\"%s\",\"delta\":%g,"

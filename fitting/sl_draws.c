@@ -12,7 +12,7 @@ int sl_draws_intervals(const sl_law *draws, size_t ndraws, sl_draws_fn fn, const
     if (!fn || !lo || !hi || !used || nout == 0 || nout > SL_DRAWS_MAX_OUT || (ndraws && !draws))
         return -1;
     for (size_t k = 0; k < nout; k++) {
-        lo[k] = hi[k] = NAN;
+        lo[k] = hi[k] = (double)NAN;
         used[k] = 0;
     }
     if (ndraws < 2) return 0;
@@ -27,7 +27,7 @@ int sl_draws_intervals(const sl_law *draws, size_t ndraws, sl_draws_fn fn, const
     for (size_t k = 0; k < nout; k++)
         if (used[k] < 2 ||
             sl_fit_percentile_interval(values + k * ndraws, used[k], level, &lo[k], &hi[k]) != 0)
-            lo[k] = hi[k] = NAN;
+            lo[k] = hi[k] = (double)NAN;
     free(values);
     return 0;
 }

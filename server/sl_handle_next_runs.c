@@ -78,7 +78,7 @@ void sl_handle_next_runs(sl_request *req) {
     for (size_t b = 0; b < nall; b += step)
         if (decide(&nr, &all[b], &decision[nd]) == 0) draws[nd++] = all[b];
     free(all);
-    double value = NAN;
+    double value = (double)NAN;
     int rc = nd >= 2 && decide(&nr, &rec.law, &value) == 0
                  ? sl_next_runs_score(draws, decision, nd, noise, nr.points, nr.n, scores)
                  : SL_LAW_EINVAL;

@@ -38,7 +38,7 @@ void sl_handle_hardware_row(const sl_hardware *hw, const sl_law_record *rec, siz
 }
 
 void sl_handle_hardware_table_json(json_t *body, const sl_hardware *hw, const sl_law_record *rec) {
-    json_t *h = sl_hardware_json(hw, rec, NAN, "unstructured");
+    json_t *h = sl_hardware_json(hw, rec, (double)NAN, "unstructured");
     if (!h) return;
     /* The figures are per row; the block keeps the settings and the note. */
     json_object_del(h, "gpu_hours");
@@ -154,7 +154,7 @@ void sl_handle_compute_optimal(sl_request *req) {
     sl_frontier_query q;
     sl_hardware hw;
     sl_error err;
-    double pattern_s[SL_QUERY_MAX_PATTERNS], max_n = INFINITY;
+    double pattern_s[SL_QUERY_MAX_PATTERNS], max_n = (double)INFINITY;
     char pattern_names[SL_QUERY_MAX_PATTERNS][SL_QUERY_PATTERN_NAME_MAX];
     size_t npatterns = 0;
     const char *patterns = sl_req_query(req, "patterns");

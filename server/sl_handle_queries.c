@@ -142,7 +142,7 @@ void sl_handle_loss(sl_request *req) {
     if (strategy == SL_PLAN_PRETRAINED) {
         json_object_set_new(body, "data", json_real(given_data));
         json_object_set_new(body, "effective_data", sl_json_number(p.data));
-        json_t *st = sl_strategy_json(strategy, p.sparsity, pretrain, NAN, &rec);
+        json_t *st = sl_strategy_json(strategy, p.sparsity, pretrain, (double)NAN, &rec);
         /* A loss has no compute figure to count pretraining in. */
         json_object_del(st, "pretrain_compute");
         json_object_set_new(st, "pretrain_note",
@@ -270,7 +270,7 @@ void sl_handle_optimal_sparsity(sl_request *req) {
         return;
     }
     q.pattern = !patterns ? "unstructured" : chosen == npatterns ? "dense" : pattern_names[chosen];
-    if (patterns) q.max_sparsity = NAN;
+    if (patterns) q.max_sparsity = (double)NAN;
     json_t *body = sl_optimum_json(&rec, &q, &opt);
     if (patterns) json_object_set_new(body, "pattern_factors", sl_handle_patterns_json(&rec, &pf));
     sl_law_optimum at;
@@ -337,7 +337,7 @@ static int plan_finite(const sl_law_plan *p) {
 static int plan_choice(sl_request *req, double *fixed, char name[SL_QUERY_PATTERN_NAME_MAX],
                        const char **field, sl_error *err) {
     const char *sp = sl_req_query(req, "sparsity"), *pat = sl_req_query(req, "pattern");
-    *fixed = NAN;
+    *fixed = (double)NAN;
     *field = sp ? "sparsity" : "pattern";
     if (sp && pat)
         return sl_error_set(err, SL_ERR_INVALID_PARAMETER, "pattern",
@@ -443,7 +443,7 @@ void sl_handle_plan(sl_request *req) {
     if (fixed) { /* the cheapest plan beside the fixed choice */
         sl_plan_query free_q = q;
         sl_law_plan best;
-        free_q.fixed_sparsity = NAN;
+        free_q.fixed_sparsity = (double)NAN;
         free_q.max_sparsity = default_max_sparsity;
         if (sl_plan_solve(&rec.law, &free_q, &best) == SL_LAW_OK && plan_finite(&best)) {
             json_object_set_new(body, "cheapest",
@@ -483,7 +483,7 @@ void sl_handle_plan(sl_request *req) {
 
 void sl_handle_equivalent_dense(sl_request *req) {
     sl_law_record rec;
-    double s, n = NAN;
+    double s, n = (double)NAN;
     sl_error err;
     if (sl_handle_path_law(req, &rec) != 0) return;
     if (sl_req_number(req, "sparsity", &sl_range_sparsity, NULL, &s, &err) ||
@@ -638,7 +638,8 @@ void sl_handle_curve_loss_vs_data(sl_request *req) {
         for (long i = 0; i < points; i++) {
             double d = log_grid(lo, hi, i, points);
             sl_point p = {s[k], n, d};
-            double row[] = {s[k], n, d, sl_law_loss(&rec.law, s[k], n, d), NAN, NAN};
+            double row[] = {s[k],        n,          d, sl_law_loss(&rec.law, s[k], n, d),
+                            (double)NAN, (double)NAN};
             sl_handle_interval_row(&dr, loss_draw, &p, 1, &row[4], &row[5]);
             sl_table_add(&t, NULL, row);
         }
@@ -825,7 +826,7 @@ void sl_handle_contours(sl_request *req) {
     for (long i = 0; i < points; i++) {
         double n = log_grid(lo, hi, i, points);
         double dd = sl_law_dense_optimal_data(&rec.law, n);
-        double row[SL_TABLE_MAX_COLS] = {NAN, n, dd, 6 * n * dd};
+        double row[SL_TABLE_MAX_COLS] = {(double)NAN, n, dd, 6 * n * dd};
         sl_handle_hardware_row(&hw, &rec, nhw, row[3], "dense", &row[4]);
         sl_table_add(&t, "dense_optimal", row);
     }

@@ -474,7 +474,7 @@ static const char *duration(double s, char *buf, size_t n) {
 }
 
 static void json_estimate(FILE *f, const sl_train_estimate *e) {
-    double na = NAN;
+    double na = (double)NAN;
     fprintf(f, ",\"estimate_basis\":\"%s\"", e->measured ? "timed_steps" : "unmeasured");
     json_num(f, "estimated_seconds", e->measured ? e->total_s : na, 6);
     json_num(f, "estimated_train_seconds", e->measured ? e->train_s : na, 6);
@@ -791,7 +791,7 @@ static sl_train_status train_loop(train_run *r, const sl_train_hooks *hooks, cha
                                   size_t errlen) {
     r->rng = sl_train_rng_seed(r->o->seed, 1);
     r->t_start = sl_time_monotonic();
-    r->last_train = r->val = NAN;
+    r->last_train = r->val = (double)NAN;
     sl_train_status status = SL_TRAIN_COMPLETED;
     for (r->step = 1; r->step <= r->steps; r->step++) {
         if (hooks->stop && *hooks->stop) {

@@ -306,7 +306,8 @@ static int slurm_submit(sl_backend *b, long long id, long attempt, const sl_run_
         "{s:s, s:s, s:{s:s}, s:s, s:s, s:i, s:i, s:i}", "name", name, "current_working_directory",
         s->dir, "environment", "PATH", s->path, "standard_output", slurm_out, "standard_error",
         slurm_out, "time_limit", (int)job_minutes(s, spec), "cpus_per_task",
-        (int)(spec->trainer.value[SL_PROTO_THREADS] ? spec->trainer.value[SL_PROTO_THREADS] : 1),
+        (int)(spec->trainer.value[SL_PROTO_THREADS] > 0 ? spec->trainer.value[SL_PROTO_THREADS]
+                                                        : 1),
         "minimum_nodes", 1);
     /* What the run needs and where it is charged: only what the operator set. */
     if (job && spec->device.kind == SL_DEVICE_CUDA) {

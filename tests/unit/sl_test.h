@@ -128,7 +128,7 @@ typedef struct sl_test_brute {
 static inline sl_test_brute sl_test_brute_min(sl_test_objective f, const void *ctx, double lo,
                                               double hi) {
     const int PTS = 2000;
-    sl_test_brute b = {lo, INFINITY, 0, 0};
+    sl_test_brute b = {lo, (double)INFINITY, 0, 0};
     for (int i = 0; i <= PTS; i++) {
         double s = lo + (hi - lo) * i / PTS, v = f(ctx, s);
         if (v < b.f) b.s = s, b.f = v;

@@ -360,7 +360,7 @@ Test(table, labels_and_missing_values) {
     static const char *const cols[] = {"sparsity", "nonzeros", NULL};
     sl_table t;
     sl_table_init(&t, "line", cols);
-    double a[] = {0.5, 1e8}, b[] = {0.5, 1e9}, c[] = {NAN, 1e8}, d[] = {NAN, 1e9};
+    double a[] = {0.5, 1e8}, b[] = {0.5, 1e9}, c[] = {(double)NAN, 1e8}, d[] = {(double)NAN, 1e9};
     sl_table_add(&t, "iso", a);
     sl_table_add(&t, "iso", b);
     sl_table_add(&t, "dense", c);
@@ -627,7 +627,7 @@ Test(json_write, every_real_reads_back_as_itself) {
         cr_assert(strpbrk(text, ".e") != NULL, "%s reads as an integer", text);
         cr_assert(strchr(text, '+') == NULL, "%s", text);
     }
-    sl_json_format_real(NAN, text);
+    sl_json_format_real((double)NAN, text);
     cr_assert_str_eq(text, "null");
 }
 

@@ -201,7 +201,7 @@ Test(log, escapes_every_string_and_keeps_utf8_valid) {
     sl_log_str(&l, "none", NULL);
     sl_log_int(&l, "n", -42);
     sl_log_num(&l, "x", 0.25);
-    sl_log_num(&l, "nan", NAN);
+    sl_log_num(&l, "nan", (double)NAN);
     sl_log_end(&l);
     char *text = capture_end();
     json_t *v = one_line(text);

@@ -343,7 +343,7 @@ Test(bad, options_missing_or_invalid) {
     bad("sparsity,scale,data,loss\n0,1,2,3\n", SL_DATASET_CSV, NULL, 0, "base_params",
         "needs the base_params option");
     cr_assert_eq(errs.code, SL_ERR_MISSING_PARAMETER);
-    static const double wrong[] = {0.0, -1.0, NAN, INFINITY};
+    static const double wrong[] = {0.0, -1.0, (double)NAN, (double)INFINITY};
     for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
         sl_dataset_options o = base(wrong[i]);
         bad("sparsity,scale,data,loss\n0,1,2,3\n", SL_DATASET_CSV, &o, 0, "base_params",

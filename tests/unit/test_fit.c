@@ -384,7 +384,7 @@ Test(fit_checks, invalid_rows_are_named) {
     expect_error(bad, n, SL_FIT_EINVAL, "row 6: nonzeros");
 
     memcpy(bad, rows, n * sizeof *rows);
-    bad[7].data = NAN;
+    bad[7].data = (double)NAN;
     expect_error(bad, n, SL_FIT_EINVAL, "row 7: data");
 
     memcpy(bad, rows, n * sizeof *rows);
@@ -392,7 +392,7 @@ Test(fit_checks, invalid_rows_are_named) {
     expect_error(bad, n, SL_FIT_EINVAL, "row 8: loss");
 
     memcpy(bad, rows, n * sizeof *rows);
-    bad[2].loss = INFINITY;
+    bad[2].loss = (double)INFINITY;
     expect_error(bad, n, SL_FIT_EINVAL, "row 2: loss");
 }
 

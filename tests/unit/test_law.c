@@ -24,7 +24,7 @@ static double ref_budget_loss(const sl_law *l, const sl_cost *c, double n, doubl
 /* Compute needed to reach target at sparsity s (dense cost); inf if infeasible. */
 static double ref_plan_compute(const sl_law *l, double target, double n, double s) {
     double r = target - l->c - (l->a_s * pow(1 - s, l->b_s) + l->c_s) * pow(n, -l->b_n);
-    if (!(r > 0)) return INFINITY;
+    if (!(r > 0)) return (double)INFINITY;
     return 6 * n * l->a_d * pow(r, -1 / l->b_d) / (1 - s);
 }
 
@@ -69,7 +69,7 @@ Test(law, valid) {
     sl_law zero_c = SL_TEST_T5;
     zero_c.c = 0;
     cr_assert(sl_law_valid(&zero_c));
-    const double bad[] = {0, -1, NAN, INFINITY, -INFINITY};
+    const double bad[] = {0, -1, (double)NAN, (double)INFINITY, -(double)INFINITY};
     for (size_t i = 0; i < SL_LAW_NCOEF; i++) {
         for (size_t j = 0; j < sizeof bad / sizeof bad[0]; j++) {
             if (i == 6 && bad[j] == 0) continue; /* c = 0 is allowed */
@@ -85,8 +85,9 @@ Test(law, cost_valid_and_density) {
     cr_assert(sl_cost_valid(&GMP));
     cr_assert_not(sl_cost_valid(NULL));
     const sl_cost bad[] = {
-        {(sl_cost_model)7, 0.25, 0.75}, {SL_COST_GMP, 0.8, 0.2}, {SL_COST_GMP, -0.1, 0.5},
-        {SL_COST_GMP, 0.2, 1.1},        {SL_COST_GMP, NAN, 0.5}, {SL_COST_GMP, 0.2, INFINITY},
+        {(sl_cost_model)7, 0.25, 0.75},  {SL_COST_GMP, 0.8, 0.2},
+        {SL_COST_GMP, -0.1, 0.5},        {SL_COST_GMP, 0.2, 1.1},
+        {SL_COST_GMP, (double)NAN, 0.5}, {SL_COST_GMP, 0.2, (double)INFINITY},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_not(sl_cost_valid(&bad[i]), "cost %zu accepted", i);
@@ -447,10 +448,10 @@ Test(invalid, arguments_rejected) {
     sl_law_plan p;
     size_t chosen;
     sl_law bad_law = SL_TEST_VIT;
-    bad_law.b_d = NAN;
+    bad_law.b_d = (double)NAN;
     const sl_cost bad_cost = {SL_COST_GMP, 0.9, 0.1}, bad_model = {(sl_cost_model)5, 0, 0};
-    const double bad_pos[] = {0, -1, NAN, INFINITY};
-    const double bad_s[] = {1, -0.1, NAN, INFINITY, 1.5};
+    const double bad_pos[] = {0, -1, (double)NAN, (double)INFINITY};
+    const double bad_s[] = {1, -0.1, (double)NAN, (double)INFINITY, 1.5};
 
     cr_assert_eq(sl_law_optimal_sparsity(&SL_TEST_VIT, &DENSE, 1e8, 1e10, MAXS, &o), 0);
     cr_assert_eq(sl_law_optimal_sparsity(NULL, &DENSE, 1e8, 1e10, MAXS, &o), SL_LAW_EINVAL);
@@ -497,7 +498,8 @@ Test(invalid, arguments_rejected) {
                  SL_LAW_EINVAL);
     cr_assert_eq(sl_law_plan_min_compute(&bad_law, 5.2, 1e8, MAXS, &p), SL_LAW_EINVAL);
     cr_assert_eq(sl_law_plan_min_compute(NULL, 5.2, 1e8, MAXS, &p), SL_LAW_EINVAL);
-    cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_VIT, NAN, 1e8, MAXS, &p), SL_LAW_EINVAL);
-    cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_VIT, INFINITY, 1e8, MAXS, &p), SL_LAW_EINVAL);
+    cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_VIT, (double)NAN, 1e8, MAXS, &p), SL_LAW_EINVAL);
+    cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_VIT, (double)INFINITY, 1e8, MAXS, &p),
+                 SL_LAW_EINVAL);
     cr_assert_eq(sl_law_plan_min_compute(&SL_TEST_VIT, 5.2, 1e8, MAXS, NULL), SL_LAW_EINVAL);
 }

@@ -69,12 +69,12 @@ Test(next_runs, exact_runs_settle_a_decision_the_loss_determines) {
 Test(next_runs, refuses_what_it_cannot_score) {
     sl_law d[3];
     three_draws(d);
-    const double q[] = {0.1, 0.2, 0.3}, qnan[] = {0.1, NAN, 0.3};
+    const double q[] = {0.1, 0.2, 0.3}, qnan[] = {0.1, (double)NAN, 0.3};
     sl_next_point bad = {1.0, 1e8, 1e10};
     sl_next_score s;
     cr_assert_eq(sl_next_runs_score(d, q, 1, 0.1, &AT, 1, &s), SL_LAW_EINVAL);
     cr_assert_eq(sl_next_runs_score(d, q, 3, 0, &AT, 1, &s), SL_LAW_EINVAL);
-    cr_assert_eq(sl_next_runs_score(d, q, 3, NAN, &AT, 1, &s), SL_LAW_EINVAL);
+    cr_assert_eq(sl_next_runs_score(d, q, 3, (double)NAN, &AT, 1, &s), SL_LAW_EINVAL);
     cr_assert_eq(sl_next_runs_score(d, qnan, 3, 0.1, &AT, 1, &s), SL_LAW_EINVAL);
     cr_assert_eq(sl_next_runs_score(d, q, 3, 0.1, &bad, 1, &s), SL_LAW_EINVAL);
     d[1].b_s = -1;

@@ -60,7 +60,7 @@ typedef struct brute2 {
 
 /* A 240 x 160 grid, then four zooms of 60 x 60 around the best cell. */
 static brute2 brute_2d(fn2 f, const void *ctx, double nlo, double nhi, double slo, double shi) {
-    brute2 b = {nlo, slo, INFINITY};
+    brute2 b = {nlo, slo, (double)INFINITY};
     const double s_min = slo, s_max = shi;
     int nn = 240, ns = 160;
     for (int zoom = 0; zoom < 5; zoom++) {
@@ -100,7 +100,7 @@ Test(pretrained, factor_points_and_interpolation) {
         cr_assert_eq(sl_plan_pretrained_factor(si, &got), 0);
         assert_rel(got, ref_factor(si), 1e-13);
     }
-    const double out[] = {0.4999, 0.8751, 0, 0.9, -1, NAN, INFINITY};
+    const double out[] = {0.4999, 0.8751, 0, 0.9, -1, (double)NAN, (double)INFINITY};
     for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
         cr_assert_eq(sl_plan_pretrained_factor(out[i], &got), SL_LAW_EINVAL, "S = %g", out[i]);
     cr_assert(isnan(sl_plan_loss(&SL_TEST_T5, SL_PLAN_PRETRAINED, 0.3, 1e9, 1e10)));
@@ -137,8 +137,8 @@ static void check_plans(int pretrained, uint64_t seed) {
             sl_test_ref_loss(&law, 0.95 * sl_test_uniform(), n, sl_test_log_uniform(1e8, 1e13));
         double maxs = k % 4 ? MAXS : 0.5 + 0.45 * sl_test_uniform();
         double lo = pretrained ? 0.5 : 0, hi = pretrained ? fmin(0.875, maxs) : maxs;
-        sl_plan_query q = {target, n,   cost,
-                           maxs,   NAN, pretrained ? SL_PLAN_PRETRAINED : SL_PLAN_SCRATCH};
+        sl_plan_query q = {target, n,           cost,
+                           maxs,   (double)NAN, pretrained ? SL_PLAN_PRETRAINED : SL_PLAN_SCRATCH};
         plan_ctx ctx = {&law, &cost, target, n, pretrained};
         sl_test_brute b = sl_test_brute_min(plan_obj, &ctx, lo, hi);
         sl_law_plan p;
@@ -184,7 +184,7 @@ Test(plan, dense_agrees_with_closed_form) {
         double n = sl_test_log_uniform(1e6, 1e11);
         double target =
             sl_test_ref_loss(&law, 0.95 * sl_test_uniform(), n, sl_test_log_uniform(1e8, 1e13));
-        sl_plan_query q = {target, n, DENSE, MAXS, NAN, SL_PLAN_SCRATCH};
+        sl_plan_query q = {target, n, DENSE, MAXS, (double)NAN, SL_PLAN_SCRATCH};
         sl_law_plan a, b;
         int ra = sl_law_plan_min_compute(&law, target, n, MAXS, &a);
         int rb = sl_plan_solve(&law, &q, &b);
@@ -218,7 +218,7 @@ Test(plan, fixed_sparsity) {
         assert_rel(p.data, d, 1e-13);
         assert_rel(p.compute, ref_compute(&cost, s, n, d), 1e-13);
         /* a fixed choice never beats the free one */
-        q.fixed_sparsity = NAN;
+        q.fixed_sparsity = (double)NAN;
         sl_law_plan best;
         cr_assert_eq(sl_plan_solve(&law, &q, &best), 0);
         cr_assert(best.compute <= p.compute * (1 + 1e-12));
@@ -228,7 +228,7 @@ Test(plan, fixed_sparsity) {
     sl_plan_query q = {1.6, 1e9, DENSE, MAXS, 0.3, SL_PLAN_PRETRAINED};
     sl_law_plan p;
     cr_assert_eq(sl_plan_solve(&SL_TEST_T5, &q, &p), SL_LAW_EINVAL);
-    q.fixed_sparsity = NAN, q.max_sparsity = 0.4;
+    q.fixed_sparsity = (double)NAN, q.max_sparsity = 0.4;
     cr_assert_eq(sl_plan_solve(&SL_TEST_T5, &q, &p), SL_LAW_EINVAL);
     q.fixed_sparsity = 0.75;
     cr_assert_eq(sl_plan_solve(&SL_TEST_T5, &q, &p), 0);
@@ -333,7 +333,7 @@ typedef struct frontier_ctx {
 static double frontier_obj(const void *p, double log_n, double s) {
     const frontier_ctx *f = p;
     double n = exp(log_n);
-    if (n > f->max_n) return INFINITY;
+    if (n > f->max_n) return (double)INFINITY;
     double d = f->c * (1 - s) / (6 * n * sl_test_ref_density(f->cost, s));
     return sl_test_ref_loss(f->law, s, n, d);
 }
@@ -380,7 +380,7 @@ Test(frontier, dense_cost_stationary_point) {
         sl_law law = sl_test_random_law();
         if (k % 2) law.c_s *= 0.3; /* pushes the stationary point below 1 */
         double c = sl_test_log_uniform(1e17, 1e25);
-        sl_frontier_query q = {c, DENSE, INFINITY, MAXS, NULL, 0};
+        sl_frontier_query q = {c, DENSE, (double)INFINITY, MAXS, NULL, 0};
         sl_frontier f;
         cr_assert_eq(sl_plan_frontier_solve(&law, &q, &f), 0);
         double st = law.b_n * law.c_s / (law.a_s * (law.b_s - law.b_n));
@@ -395,7 +395,7 @@ Test(frontier, dense_cost_stationary_point) {
     }
     cr_assert(below > 30 && above > 30, "below %d above %d", below, above);
     sl_frontier f;
-    sl_frontier_query q = {1e21, DENSE, INFINITY, MAXS, NULL, 0};
+    sl_frontier_query q = {1e21, DENSE, (double)INFINITY, MAXS, NULL, 0};
     cr_assert_eq(sl_plan_frontier_solve(&SL_TEST_T5, &q, &f), 0);
     cr_assert(f.sparsity == 0 && !f.capped);
 }
@@ -418,7 +418,7 @@ Test(frontier, patterns_and_fixed) {
             cr_assert_eq(sl_plan_frontier_at(&law, &q, cand[i], &at[i]), 0);
             /* the best N at fixed S, by a 1-D brute force in log N (and a zoom) */
             frontier_ctx ctx = {&law, &cost, c, max_n};
-            double best = INFINITY, arg = 0;
+            double best = (double)INFINITY, arg = 0;
             double lo = 0, hi = isfinite(max_n) ? log(max_n) : log(1e24);
             for (int zoom = 0; zoom < 3; zoom++) {
                 for (int j = 0; j <= 4000; j++) {
@@ -451,7 +451,7 @@ typedef struct infer_ctx {
 static double infer_obj(const void *p, double log_n, double s) {
     const infer_ctx *c = p;
     double n = exp(log_n), d = ref_data(c->law, c->target, s, n);
-    if (!isfinite(d)) return INFINITY;
+    if (!isfinite(d)) return (double)INFINITY;
     return ref_compute(c->cost, s, n, d) + 2 * (c->total ? n / (1 - s) : n) * c->tokens;
 }
 
@@ -488,8 +488,8 @@ Test(inference, matches_brute_force) {
 
 /* More inference tokens never make the plan's model bigger. */
 Test(inference, tokens_shrink_the_model) {
-    double prev = INFINITY;
-    for (double t = 0; t <= 1e15; t = t ? t * 10 : 1e9) {
+    double prev = (double)INFINITY;
+    for (double t = 0; t <= 1e15; t = t > 0 ? t * 10 : 1e9) {
         sl_inference_query q = {1.40, t, SL_INFER_NONZEROS, DENSE, MAXS};
         sl_inference_plan p;
         cr_assert_eq(sl_inference_solve(&SL_TEST_T5, &q, &p), 0);

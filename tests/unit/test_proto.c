@@ -49,7 +49,7 @@ Test(proto_table, bounds_refuse_what_they_say) {
     cr_assert_str_eq(err, "grid.sparsities[0] must be a number in [0, 1)");
     cr_assert_eq(sl_proto_set(&s, SL_PROTO_LR, 0.0, NULL, err, sizeof err), -1);
     cr_assert_str_eq(err, "lr must be a number in (0, 1]");
-    cr_assert_eq(sl_proto_set(&s, SL_PROTO_LR, NAN, NULL, err, sizeof err), -1);
+    cr_assert_eq(sl_proto_set(&s, SL_PROTO_LR, (double)NAN, NULL, err, sizeof err), -1);
     cr_assert_eq(sl_proto_set(&s, SL_PROTO_DEVICE, 2, NULL, err, sizeof err), -1);
     cr_assert_eq(sl_proto_set(&s, SL_PROTO_DEVICE, 1, NULL, err, sizeof err), 0);
     cr_assert_eq(sl_proto_set(&s, SL_PROTO_LR, 1.0, NULL, err, sizeof err), 0);
@@ -256,8 +256,8 @@ Test(proto_events, bad_lines) {
         "{\"event\":\"result\"}",
         "{\"event\":\"result\",\"status\":\"finished\"}",
         "{\"event\":\"result\",\"status\":\"completed\",\"tokens\":1,\"nonzeros\":1}",
-        "{\"event\":\"result\",\"status\":\"completed\",\"tokens\":1,\"nonzeros\":1,"
-        "\"val_loss\":null}",
+        ("{\"event\":\"result\",\"status\":\"completed\",\"tokens\":1,\"nonzeros\":1,"
+         "\"val_loss\":null}"),
         "{\"event\":\"error\",\"code\":\"usage\"}",
         "{\"event\":\"start\",\"event\":\"start\"}",
     };

@@ -55,16 +55,16 @@ Test(range, bounds_open_and_closed_and_never_infinite) {
     cr_assert_not(sl_range_contains(&sl_range_positive, 0.0));
     cr_assert(sl_range_contains(&sl_range_positive, DBL_MIN));
     cr_assert(sl_range_contains(&sl_range_positive, DBL_MAX));
-    cr_assert_not(sl_range_contains(&sl_range_positive, INFINITY));
+    cr_assert_not(sl_range_contains(&sl_range_positive, (double)INFINITY));
     cr_assert(sl_range_contains(&sl_range_amount, 1.0));
     cr_assert(sl_range_contains(&sl_range_amount, 1e30));
     cr_assert_not(sl_range_contains(&sl_range_amount, 1.1e30));
     cr_assert(sl_range_contains(&sl_range_compute, 1e45));
     cr_assert_not(sl_range_contains(&sl_range_compute, 0.5));
-    const sl_range everything = {-INFINITY, INFINITY, 0, 0, "anything"};
+    const sl_range everything = {-(double)INFINITY, (double)INFINITY, 0, 0, "anything"};
     cr_assert(sl_range_contains(&everything, -1e300));
-    cr_assert_not(sl_range_contains(&everything, NAN));
-    cr_assert_not(sl_range_contains(&everything, INFINITY));
+    cr_assert_not(sl_range_contains(&everything, (double)NAN));
+    cr_assert_not(sl_range_contains(&everything, (double)INFINITY));
 }
 
 Test(units, one_table_of_names) {
