@@ -11,4 +11,6 @@ npm ci --no-audit --no-fund --loglevel=error
 dir=${1:-build}
 [ $# -gt 0 ] && shift
 scripts/build.sh "$dir" "$@"
-ctest --test-dir "$dir" --output-on-failure
+# SL_CTEST_ARGS: more ctest options (.ci/run gives the sanitizer suite a second try).
+# shellcheck disable=SC2086
+ctest --test-dir "$dir" --output-on-failure ${SL_CTEST_ARGS:-}

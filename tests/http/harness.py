@@ -351,8 +351,8 @@ def stop_shared():
     stray = server.non_json_lines() if server else []
     if tmp:
         shutil.rmtree(tmp, ignore_errors=True)
-    if rc != 0:
-        raise AssertionError("shared server exited with %r on SIGTERM" % (rc,))
+    if rc != 0:  # a sanitizer's report is among the stray lines
+        raise AssertionError("shared server exited with %r on SIGTERM: %s" % (rc, stray[-40:]))
     if stray:
         raise AssertionError("shared server wrote non-JSON lines: %s" % stray[:20])
 
