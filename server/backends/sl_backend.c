@@ -48,10 +48,15 @@ void sl_backend_fail(sl_backend_status *out, sl_proto_failure f, const char *fmt
     out->failure = f;
 }
 
-double sl_backend_silent_for(double *since) {
+int sl_backend_unanswered(double *since, double lost_after, const char *who, const char *problem,
+                          sl_backend_status *out) {
     double t = sl_time_monotonic();
     if (*since == 0) *since = t;
-    return t - *since;
+    double silent = t - *since;
+    if (silent < lost_after) return -1;
+    sl_backend_fail(out, SL_PROTO_BACKEND_UNAVAILABLE,
+                    "%.200s has not answered for %lld s (%.100s)", who, (long long)silent, problem);
+    return 0;
 }
 
 int sl_backend_profiles_can_run(const sl_profile *list, size_t n, unsigned bit, const char *name,

@@ -47,12 +47,12 @@ void sl_backend_outcome(const sl_proto_log *log, int exit_status, const char *ho
 /* FAILED with class f and the reason. */
 void sl_backend_fail(sl_backend_status *out, sl_proto_failure f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* For the backends that talk to a peer (the worker, slurmrestd): seconds
- * since the first of the polls the peer has not answered, *since holding
- * when that was (monotonic seconds; 0 while the peer answers, so the first
- * unanswered poll starts the count at 0). The backend counts the silence
- * against the peer, not the run, until it lasts too long. */
-double sl_backend_silent_for(double *since);
+/* A poll the backend did not answer: its silence counts from *since (set
+ * on the first one; the caller zeroes it on an answer). -1 while it is
+ * shorter than lost_after (the runs stay as they are), else 0 with out
+ * failed as backend_unavailable, naming who and the last problem. */
+int sl_backend_unanswered(double *since, double lost_after, const char *who, const char *problem,
+                          sl_backend_status *out);
 
 typedef struct sl_backend sl_backend;
 struct sl_backend {

@@ -466,12 +466,9 @@ static int unanswered(slurm *s, long status, json_t *answer, char *problem, size
         slurm_error(answer, e, sizeof e);
         snprintf(problem, cap, "HTTP %ld %.200s", status, e);
     }
-    double silent = sl_backend_silent_for(&s->unreachable_since);
-    if (silent < s->lost_after) return -1;
-    sl_backend_fail(out, SL_PROTO_BACKEND_UNAVAILABLE,
-                    "slurmrestd at %.160s has not answered for %lld s (%.100s)", s->url,
-                    (long long)silent, problem);
-    return 0;
+    char who[200];
+    snprintf(who, sizeof who, "slurmrestd at %.160s", s->url);
+    return sl_backend_unanswered(&s->unreachable_since, s->lost_after, who, problem, out);
 }
 
 /* A job Slurm does not know (any more): job ("" when none was stored and

@@ -165,12 +165,9 @@ static int worker_poll(sl_backend *b, long long id, long attempt, const char *re
         if (status >= 0)
             snprintf(problem, sizeof problem, "HTTP %ld %.120s", status, error_message(answer));
         json_decref(answer);
-        double silent = sl_backend_silent_for(&w->unreachable_since);
-        if (silent < w->lost_after) return -1;
-        sl_backend_fail(out, SL_PROTO_BACKEND_UNAVAILABLE,
-                        "the worker at %.160s has not answered for %lld s (%.80s)", w->url,
-                        (long long)silent, problem);
-        return 0;
+        char who[200];
+        snprintf(who, sizeof who, "the worker at %.160s", w->url);
+        return sl_backend_unanswered(&w->unreachable_since, w->lost_after, who, problem, out);
     }
     w->unreachable_since = 0;
     out->progress = progress_json(answer);
