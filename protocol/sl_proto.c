@@ -315,18 +315,6 @@ const char *sl_proto_pattern_text(const sl_proto_spec *s, char *buf, size_t cap)
     return sl_proto_pattern_format(s->pattern_n, s->pattern_m, buf, cap);
 }
 
-void sl_proto_spec_merge(sl_proto_spec *into, const sl_proto_spec *from, unsigned who) {
-    for (size_t i = 0; i < SL_PROTO_COUNT; i++) {
-        if (!from->given[i] || !(options[i].who & who)) continue;
-        into->value[i] = from->value[i];
-        into->given[i] = 1;
-        if (i == SL_PROTO_PATTERN) {
-            into->pattern_n = from->pattern_n;
-            into->pattern_m = from->pattern_m;
-        }
-    }
-}
-
 /* ------------------------------------------------------------------ JSON */
 
 int sl_proto_from_json(sl_proto_spec *s, json_t *obj, unsigned who, const char *path, char *field,

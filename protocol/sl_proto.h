@@ -162,8 +162,6 @@ int sl_proto_set_text(sl_proto_spec *s, const sl_proto_option *o, const char *te
 const char *sl_proto_pattern_format(unsigned n, unsigned m, char *buf, size_t cap);
 /* The spec's pattern as sl_proto_pattern_format writes it. */
 const char *sl_proto_pattern_text(const sl_proto_spec *s, char *buf, size_t cap);
-/* Sets the given options in who that the spec `from` has. */
-void sl_proto_spec_merge(sl_proto_spec *into, const sl_proto_spec *from, unsigned who);
 
 /* The rules between options that their rows cannot state (a precision
  * other than auto or fp32 needs device cuda: the CPU trains in fp32); 0, or
