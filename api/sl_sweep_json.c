@@ -212,13 +212,14 @@ static int check_memory(const sl_sweep_request *req, sl_error *err) {
 /* The fit options are those of POST /v1/fits less dataset and law, which
  * the sweep fixes: decode them as such a request to check them now. */
 static int decode_fit(json_t *fit, sl_sweep_request *out, sl_error *err) {
-    static const char *const keys[] = {"loss",    "seed",    "starts",   "bootstrap",
-                                       "holdout", "publish", "reference"};
+    static const char *const keys[] = {"loss",      "seed",    "starts",
+                                       "bootstrap", "holdout", "publish",
+                                       "reference", "rollout", "pattern_factors"};
     if (!fit) return 0;
     if (!json_is_object(fit))
         return sl_error_set(err, SL_ERR_INVALID_BODY, "fit",
                             "fit must be an object {loss?, seed?, starts?, bootstrap?, holdout?, "
-                            "publish?, reference?}");
+                            "publish?, reference?, rollout?, pattern_factors?}");
     if (sl_json_only_members(fit, "fit", keys, sizeof keys / sizeof keys[0], err)) return -1;
     json_t *body = sl_sweep_fit_body(fit, out->law, 1);
     sl_fit_request fr;

@@ -16,7 +16,9 @@ as sparselaw-train counts them; D is the tokens. The loss is
     L(S, N, D) = (a_s (1 - S)^b_s + c_s) N^(-b_n) + (a_d / D)^b_d + c
 
 times exp(noise x z), z a standard normal drawn from the run's seed and point,
-so the same run always reports the same loss.
+so the same run always reports the same loss. An n:m run (--pattern={pattern_n}:{pattern_m})
+takes a_s times its pattern's factor from --pattern-eta (1 when none is given): the
+pattern factors a fit with "pattern_factors": true estimates.
 """
 import argparse
 import json
@@ -50,17 +52,23 @@ def main():
     ap.add_argument("--seconds", type=float, default=0.0, help="how long the run pretends to take")
     ap.add_argument("--fail", choices=("none", "diverge", "refuse"), default="none")
     ap.add_argument("--devices", type=int, default=0, help="CUDA devices given (reported only)")
+    ap.add_argument("--pattern", default="0:0", help="n:m of an n:m run (0:0: unstructured)")
+    ap.add_argument("--pattern-eta", default="", help="true factors on a_s, e.g. 2:4=0.85,1:4=1.2")
     a = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda sig, frame: stop.append(sig))
     law = dict(zip(NAMES, (float(x) for x in a.law.split(","))))
     if a.fail == "refuse" or not (0 <= a.sparsity < 1) or a.width < 1 or a.layers < 1:
         emit("error", code="options", message="the synthetic trainer refuses this run")
         return 2
+    etas = dict(item.split("=") for item in a.pattern_eta.split(",") if item)
+    eta = float(etas.get(a.pattern, 1.0)) if a.pattern != "0:0" else 1.0
     n = (1 - a.sparsity) * 12 * a.layers * a.width * a.width
     d = float(a.tokens)
-    loss = ((law["a_s"] * (1 - a.sparsity) ** law["b_s"] + law["c_s"]) * n ** -law["b_n"]
+    loss = ((eta * law["a_s"] * (1 - a.sparsity) ** law["b_s"] + law["c_s"]) * n ** -law["b_n"]
             + (law["a_d"] / d) ** law["b_d"] + law["c"])
-    rng = random.Random(f"{a.seed}:{a.width}:{a.layers}:{a.sparsity!r}:{a.tokens}")
+    point = f"{a.seed}:{a.width}:{a.layers}:{a.sparsity!r}:{a.tokens}"
+    # an n:m run draws its own noise, not that of the unstructured run at its sparsity
+    rng = random.Random(point if a.pattern == "0:0" else point + ":" + a.pattern)
     loss *= math.exp(a.noise * rng.gauss(0.0, 1.0))
     steps = 4
     t0 = time.monotonic()

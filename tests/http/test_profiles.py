@@ -42,10 +42,13 @@ def torch_argv():
 
 def profiles_text(extra=""):
     return ("[profile synthetic]\nargv = %s\nbackends = local worker slurm\n\n"
+            "[profile synpat]\nargv = %s --pattern={pattern_n}:{pattern_m} --pattern-eta=%s\n"
+            "backends = local\n\n"
             "[profile slow]\nargv = %s --seconds=3\nbackends = local\n\n"
             "[profile gpu]\nargv = %s\ndevice = cuda:1\nbackends = local\n\n"
             "[profile envcheck]\nargv = /bin/sh -c env>{seed}.env;pwd>>{seed}.env\n"
-            % (SYN_ARGV, SYN_ARGV, SYN_ARGV)) + extra
+            % (SYN_ARGV, SYN_ARGV, ",".join("%s=%s" % kv for kv in SYN_ETA.items()), SYN_ARGV,
+               SYN_ARGV)) + extra
 
 
 def write(path, text):
@@ -63,6 +66,7 @@ SYN_SIZES = [{"layers": 2, "width": w, "heads": 2} for w in (32, 64, 128, 256)]
 SYN_GRID = {"sizes": SYN_SIZES, "sparsities": [0, 0.5, 0.75, 0.875],
             "tokens": [1000000, 3000000, 10000000, 30000000, 100000000], "seeds": [2]}
 GFLOPS = 5  # --local-gflops of the shared server
+SYN_ETA = {"2:4": 0.85, "1:4": 1.2}  # the synpat profile's true pattern factors
 
 
 def flops(grid):
@@ -128,6 +132,35 @@ class TestSyntheticSweep(Base):
         self.assertEqual(s2["estimate"]["throughput"], "measured")
         self.assertGreater(s2["estimate"]["flops_per_s"], 0)
         self.wait_done(s2["id"], timeout=300)
+
+    def test_a_pattern_sweep_fits_its_pattern_factors(self):
+        """A sweep with n:m patterns asks its fit for pattern factors: the
+        runs' patterns reach the dataset and each factor's interval holds
+        the synthetic trainer's true one, and tells it from 1."""
+        grid = dict(SYN_GRID, patterns=list(SYN_ETA), tokens=[1000000, 10000000, 100000000])
+        body = self.body("syn-patterns", grid, profile="synpat")
+        body["fit"].update(pattern_factors=True, bootstrap=100)
+        s = self.post_sweep(body)
+        self.assertIs(s["request"]["fit"]["pattern_factors"], True)
+        s = self.wait_done(s["id"], timeout=300)
+        self.assertEqual(s["state"], "succeeded", json.dumps(s)[:2000])
+        self.assertEqual(s["counts"]["succeeded"], 4 * 6 * 3)
+        fit = self.ok(self.srv.get("/v1/fits/%d" % s["fit"]["id"], token=TOKEN))
+        pf = fit["pattern_factors"]
+        self.assertEqual(set(pf), set(SYN_ETA))
+        for name, eta in SYN_ETA.items():
+            lo, hi = pf[name]["interval"]
+            self.assertTrue(lo <= eta <= hi, "%s: eta %g outside [%g, %g]" % (name, eta, lo, hi))
+            self.assertFalse(lo <= 1 <= hi, "%s: the runs do not tell eta from 1" % name)
+            self.assertEqual(pf[name]["rows"], 4 * 3)
+        print("figures: pattern sweep, %d runs: %s" % (s["counts"]["succeeded"], "; ".join(
+            "%s true %.3g fitted %.4g [%.4g, %.4g]" % (k, v, pf[k]["eta"], *pf[k]["interval"])
+            for k, v in SYN_ETA.items())), file=sys.stderr)
+        # a rollout goes with the fit options too, and a bad one is the fit's 400
+        bad = self.body("syn-bad-rollout", grid, profile="synpat")
+        bad["fit"]["rollout"] = {"levels": 0}
+        r = self.srv.request("POST", "/v1/sweeps", json_body=bad, token=TOKEN)
+        self.assert_error(r, 400, "invalid_body", "fit.rollout.levels")
 
     def test_points_reach_the_profile_as_numbers(self):
         grid = {"sizes": [{"layers": 3, "width": 40, "heads": 4}], "sparsities": [0.3],
