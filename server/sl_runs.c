@@ -33,9 +33,10 @@ struct sl_runs {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int stopping, woken;
-    /* Per backend (same index): the FLOP/s of its succeeded runs, summed (under lock). */
-    double flops_sum[MAX_BACKENDS];
-    unsigned flops_n[MAX_BACKENDS];
+    /* Per backend (same index): the FLOP/s of its latest succeeded runs, a
+     * ring whose next slot is flops_n % SL_RUNS_RATE_WINDOW (under lock). */
+    double flops[MAX_BACKENDS][SL_RUNS_RATE_WINDOW];
+    unsigned long flops_n[MAX_BACKENDS];
 };
 
 static double wall_seconds(void) {
@@ -70,18 +71,22 @@ sl_backend *sl_runs_backend_at(sl_runs *r, size_t i) {
 double sl_runs_measured_flops(sl_runs *r, const char *name) {
     double rate = 0;
     pthread_mutex_lock(&r->lock);
-    for (size_t i = 0; i < r->nbackends; i++)
-        if (!strcmp(r->backends[i]->name, name) && r->flops_n[i])
-            rate = r->flops_sum[i] / r->flops_n[i];
+    for (size_t i = 0; i < r->nbackends; i++) {
+        size_t n = r->flops_n[i] < SL_RUNS_RATE_WINDOW ? r->flops_n[i] : SL_RUNS_RATE_WINDOW;
+        if (strcmp(r->backends[i]->name, name) || !n) continue;
+        double sum = 0;
+        for (size_t k = 0; k < n; k++)
+            sum += r->flops[i][k];
+        rate = sum / (double)n;
+    }
     pthread_mutex_unlock(&r->lock);
     return rate;
 }
 
 /* A succeeded run's training FLOP/s from its result: the run's FLOPs
  * (sl_run_flops, at the tokens it trained) over its training seconds
- * (train_seconds, else seconds); nothing when the result has neither. */
-static void measure_flops(sl_runs *r, const sl_backend *b, const sl_run_record *run,
-                          json_t *result) {
+ * (train_seconds, else seconds); 0 when the result has neither. */
+static double run_flops_per_s(const sl_run_record *run, const json_t *result) {
     json_t *spec_j = json_loads(run->spec, 0, NULL);
     sl_run_spec spec;
     sl_error err;
@@ -90,16 +95,52 @@ static void measure_flops(sl_runs *r, const sl_backend *b, const sl_run_record *
     double tokens = json_number_value(json_object_get(result, "tokens"));
     double secs = json_number_value(json_object_get(result, "train_seconds"));
     if (!(secs > 0)) secs = json_number_value(json_object_get(result, "seconds"));
-    if (!ok || !(tokens > 0) || !(secs > 0) || !isfinite(tokens / secs)) return;
+    if (!ok || !(tokens > 0) || !(secs > 0) || !isfinite(tokens / secs)) return 0.0;
     spec.tokens = (long long)tokens;
     double rate = sl_run_flops(&spec) / secs;
+    return isfinite(rate) && rate > 0 ? rate : 0.0;
+}
+
+/* Under r->lock: one more measured rate for the backend at index i. */
+static void add_rate(sl_runs *r, size_t i, double rate) {
+    r->flops[i][r->flops_n[i] % SL_RUNS_RATE_WINDOW] = rate;
+    r->flops_n[i]++;
+}
+
+static void measure_flops(sl_runs *r, const sl_backend *b, const sl_run_record *run,
+                          const json_t *result) {
+    double rate = run_flops_per_s(run, result);
+    if (rate <= 0) return;
     pthread_mutex_lock(&r->lock);
     for (size_t i = 0; i < r->nbackends; i++)
-        if (r->backends[i] == b) {
-            r->flops_sum[i] += rate;
-            r->flops_n[i]++;
-        }
+        if (r->backends[i] == b) add_rate(r, i, rate);
     pthread_mutex_unlock(&r->lock);
+}
+
+typedef struct {
+    double rates[SL_RUNS_RATE_WINDOW];
+    size_t n;
+} stored_rates;
+
+static int collect_rate(const sl_run_record *run, void *ctx) {
+    stored_rates *s = ctx;
+    json_t *result = run->result ? json_loads(run->result, 0, NULL) : NULL;
+    double rate = result ? run_flops_per_s(run, result) : 0.0;
+    json_decref(result);
+    if (rate > 0 && s->n < SL_RUNS_RATE_WINDOW) s->rates[s->n++] = rate;
+    return 0;
+}
+
+/* The rates of the runs that succeeded before this start, from the store:
+ * an estimate after a restart is as good as before it. */
+static void load_rates(sl_runs *r) {
+    for (size_t i = 0; i < r->nbackends; i++) {
+        stored_rates s = {.n = 0};
+        sl_store_runs_succeeded(r->store, r->backends[i]->name, SL_RUNS_RATE_WINDOW, collect_rate,
+                                &s);
+        while (s.n) /* newest first: the oldest goes in first, and out first */
+            add_rate(r, i, s.rates[--s.n]);
+    }
 }
 
 typedef struct {
@@ -464,6 +505,7 @@ sl_runs *sl_runs_start(sl_store *store, sl_jobs *jobs, sl_backend **backends, si
         if (backends[i]) r->backends[r->nbackends++] = backends[i];
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->wake, NULL);
+    load_rates(r);
     if (pthread_create(&r->thread, NULL, runner, r) != 0) {
         sl_log(SL_LOG_ERROR, "runner_not_started", "calibration runs will not start");
         r->stopping = -1;

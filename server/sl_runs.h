@@ -30,8 +30,13 @@ const struct sl_backend *sl_runs_backend(const sl_runs *runs, const char *name);
 /* The backend at index i (in the order they were given: local, worker,
  * Slurm), or NULL past the end; the sweep handler routes over them. */
 struct sl_backend *sl_runs_backend_at(sl_runs *runs, size_t i);
-/* The mean FLOP/s of one run on the backend, measured from the runs that
- * succeeded there since the server started; 0 before the first. */
+/* How many of a backend's latest succeeded runs its measured throughput
+ * is the mean of. */
+#define SL_RUNS_RATE_WINDOW 64
+
+/* The mean FLOP/s of one run on the backend, measured from the latest
+ * SL_RUNS_RATE_WINDOW runs that succeeded there (read from the store at
+ * start, so a restart keeps it); 0 before the first. */
 double sl_runs_measured_flops(sl_runs *runs, const char *name);
 /* Something changed (a sweep was created, a run cancelled): tick now. */
 void sl_runs_wake(sl_runs *runs);

@@ -315,6 +315,9 @@ int sl_store_run_retry(sl_store *store, long long id, double not_before, const c
 /* Cancelled runs whose backend run may still be going. */
 int sl_store_runs_to_stop(sl_store *store, sl_store_run_fn fn, void *ctx);
 int sl_store_run_stopped(sl_store *store, long long id);
+/* The latest (at most limit) succeeded runs of a backend, newest first. */
+int sl_store_runs_succeeded(sl_store *store, const char *backend, long long limit,
+                            sl_store_run_fn fn, void *ctx);
 int sl_store_run_counts(sl_store *store, long long counts[SL_RUN_STATE_COUNT]);
 
 /* Runs that post their own result (POST /v1/runs/{id}/report): the secret

@@ -32,6 +32,7 @@ enum run_stmt {
     ST_RUN_END,
     ST_RUN_RETRY,
     ST_RUN_TO_STOP,
+    ST_RUN_SUCCEEDED,
     ST_RUN_STOPPED,
     ST_RUN_COUNTS,
     ST_RUN_SET_SECRET,
@@ -115,6 +116,9 @@ static const char *const run_sql[RUN_STMT_COUNT] = {
                        "WHERE id = ?1 AND state IN ('submitted', 'running')",
     [ST_RUN_TO_STOP] = "SELECT " RUN_COLUMNS " FROM runs WHERE state = 'cancelled' "
                        "AND ref IS NOT NULL AND stopped = 0 ORDER BY id",
+    /* ?1 the limit: each_run binds its number first */
+    [ST_RUN_SUCCEEDED] = "SELECT " RUN_COLUMNS " FROM runs WHERE state = 'succeeded' "
+                         "AND backend = ?2 ORDER BY id DESC LIMIT ?1",
     [ST_RUN_STOPPED] = "UPDATE runs SET stopped = 1 WHERE id = ?1",
     [ST_RUN_COUNTS] = "SELECT state, count(*) FROM runs GROUP BY state",
     [ST_RUN_SET_SECRET] = "UPDATE runs SET secret = ?2, report = NULL WHERE id = ?1 "
@@ -399,13 +403,16 @@ int sl_store_sweep_list(sl_store *s, sl_store_page *page, const char *law, sl_sw
 }
 
 /* Calls fn for each row of a run statement bound to one id (0: none). */
-static int each_run(sl_store *s, enum run_stmt id_stmt, long long id, sl_store_run_fn fn,
-                    void *ctx) {
+/* The runs id_stmt selects, with id (when not 0) bound to ?1 and text (when
+ * not NULL) to ?2. */
+static int each_run(sl_store *s, enum run_stmt id_stmt, long long id, const char *text,
+                    sl_store_run_fn fn, void *ctx) {
     sl_store_conn *c = sl_store_acquire(s);
     sqlite3_stmt *st = stmt(c, id_stmt);
     int rc = SL_STORE_ERROR, step = SQLITE_ERROR;
     if (st) {
         if (id) sqlite3_bind_int64(st, 1, id);
+        if (text) sqlite3_bind_text(st, 2, text, -1, SQLITE_TRANSIENT);
         sl_run_record r;
         while ((step = sqlite3_step(st)) == SQLITE_ROW) {
             read_run(st, &r);
@@ -422,7 +429,7 @@ static int each_run(sl_store *s, enum run_stmt id_stmt, long long id, sl_store_r
 }
 
 int sl_store_sweep_runs(sl_store *s, long long sweep_id, sl_store_run_fn fn, void *ctx) {
-    return each_run(s, ST_SWEEP_RUNS, sweep_id, fn, ctx);
+    return each_run(s, ST_SWEEP_RUNS, sweep_id, NULL, fn, ctx);
 }
 
 typedef struct {
@@ -655,7 +662,7 @@ int sl_store_run_set_ref(sl_store *s, long long id, const char *ref) {
 }
 
 int sl_store_runs_active(sl_store *s, sl_store_run_fn fn, void *ctx) {
-    return each_run(s, ST_RUN_ACTIVE, 0, fn, ctx);
+    return each_run(s, ST_RUN_ACTIVE, 0, NULL, fn, ctx);
 }
 
 int sl_store_run_progress(sl_store *s, long long id, sl_run_state state,
@@ -686,7 +693,12 @@ int sl_store_run_retry(sl_store *s, long long id, double not_before, const char 
 }
 
 int sl_store_runs_to_stop(sl_store *s, sl_store_run_fn fn, void *ctx) {
-    return each_run(s, ST_RUN_TO_STOP, 0, fn, ctx);
+    return each_run(s, ST_RUN_TO_STOP, 0, NULL, fn, ctx);
+}
+
+int sl_store_runs_succeeded(sl_store *s, const char *backend, long long limit, sl_store_run_fn fn,
+                            void *ctx) {
+    return limit > 0 ? each_run(s, ST_RUN_SUCCEEDED, limit, backend, fn, ctx) : SL_STORE_OK;
 }
 
 int sl_store_run_stopped(sl_store *s, long long id) {

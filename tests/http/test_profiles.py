@@ -346,6 +346,49 @@ class TestDevices(OwnServers, Base):
         self.stop(srv)
 
 
+class TestThroughputAfterRestart(OwnServers, Base):
+    def test_a_restart_keeps_the_measured_throughput(self):
+        """The throughput an estimate goes by is measured by the backend's
+        succeeded runs, which are in the store: after a restart the next
+        sweep's estimate has the same figure, not none."""
+        cfg = write(os.path.join(self.tmp, "c"), profiles_text())  # no --local-gflops
+        grid = {"sizes": [SYN_SIZES[0]], "sparsities": [0, 0.5], "tokens": [1000000]}
+        srv = self.start(args=["--config", cfg])
+        s = self.post_sweep(self.body("t1", grid), server=srv)
+        self.assertIsNone(s["estimate"]["throughput"])  # nothing measured or configured yet
+        self.assertIsNone(s["estimate"]["seconds"])
+        self.assertEqual(self.wait_done(s["id"], server=srv)["counts"]["succeeded"], 2)
+        before = self.post_sweep(self.body("t2", grid), server=srv)["estimate"]
+        self.assertEqual(before["throughput"], "measured")
+        self.wait_done_all(srv)
+        self.stop(srv)
+        srv = self.start(args=["--config", cfg])
+        after = self.post_sweep(self.body("t3", grid), server=srv)["estimate"]
+        self.assertEqual(after["throughput"], "measured")
+        # the mean of the same four runs now (t1's and t2's), in another order
+        self.assertGreater(after["flops_per_s"], 0)
+        self.wait_done_all(srv)
+        measured = [r["result"] for r in self.runs_of(srv)]
+        rates = [6 * (12.0 * 2 * 32 ** 2 + 256 * 32) * r["tokens"] / r["train_seconds"]
+                 for r in measured[:4]]
+        self.assertAlmostEqual(after["flops_per_s"], sum(rates) / len(rates),
+                               delta=1e-9 * after["flops_per_s"])
+        self.stop(srv)
+
+    def wait_done_all(self, srv):
+        for sw in srv.get("/v1/sweeps", token=TOKEN).json()["sweeps"]:
+            self.wait_done(sw["id"], server=srv)
+
+    def runs_of(self, srv):
+        """Every succeeded run, oldest first."""
+        runs = []
+        for sw in sorted(srv.get("/v1/sweeps", token=TOKEN).json()["sweeps"],
+                         key=lambda x: x["id"]):
+            runs += [r for r in self.wait_done(sw["id"], server=srv)["runs"]
+                     if r["state"] == "succeeded"]
+        return runs
+
+
 class TestConfigErrors(OwnServers, unittest.TestCase):
     """A bad profile stops the server at start, naming the file, the line and why."""
 
