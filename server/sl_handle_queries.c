@@ -290,6 +290,10 @@ void sl_handle_optimal_sparsity(sl_request *req) {
         json_object_set_new(body, "strategy",
                             sl_strategy_json(strategy, opt.sparsity, pretrain,
                                              6.0 * q.nonzeros * q.dense_data, &rec));
+        /* Those thresholds are where training sparse from scratch starts to
+         * beat dense; a pruning run searches S in the pretrained range only. */
+        json_object_set_new(body, "sparsity_pays_above_data", json_null());
+        json_object_set_new(body, "sparsity_pays_above_compute", json_null());
         json_object_set_new(body, "dense_loss_note",
                             json_string("loss: the pruned pretrained model after a pruning run "
                                         "of this budget; dense_loss: a dense model trained from "

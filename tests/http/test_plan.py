@@ -502,6 +502,11 @@ class TestPretrained(Planning):
                    for si in (0.5 + 0.375 * i / 3750 for i in range(3751)))
         self.assertLessEqual(opt["loss"], best + 1e-12)
         self.assertTrue(0.5 <= opt["sparsity"] <= 0.875)
+        # the from-scratch thresholds do not apply to a pruning run
+        self.assertIsNone(opt["sparsity_pays_above_data"])
+        self.assertIsNone(opt["sparsity_pays_above_compute"])
+        scratch = self.t5("optimal-sparsity", nonzeros=n, compute=1e21)
+        self.assertGreater(scratch["sparsity_pays_above_data"], 0)
 
     def test_invalid(self):
         base = dict(sparsity=0.5, nonzeros=1e9, data=1e10)
