@@ -192,12 +192,6 @@ int sl_fit_request_decode(json_t *body, sl_fit_request *out, sl_error *err) {
                             "pattern on the sparse term");
     }
     out->pattern_factors = json_is_true(pf);
-    if (out->pattern_factors && out->rollout_levels) {
-        sl_fit_request_free(out);
-        return sl_error_set(err, SL_ERR_INVALID_BODY, "rollout",
-                            "rollout and pattern_factors cannot be combined: a rollout step "
-                            "may have no rows of some pattern to fit its factor");
-    }
     out->seed = seed;
     out->starts = (unsigned)starts;
     out->bootstrap = (unsigned)bootstrap;
@@ -338,15 +332,46 @@ static int holdout_mark(const sl_fit_request *req, const sl_dataset *ds, unsigne
     return 0;
 }
 
-void sl_fit_rollout_split(const sl_fit_selection *sel, size_t step, sl_fit_row *train,
-                          size_t *ntrain, sl_fit_row *test, size_t *ntest) {
-    *ntrain = *ntest = 0;
+void sl_fit_rollout_rows_init(sl_fit_rollout_rows *r, const sl_fit_selection *sel) {
+    size_t cap = sel->n ? sel->n : 1;
+    memset(r, 0, sizeof *r);
+    r->train = malloc(2 * cap * sizeof *r->train);
+    if (!r->train) abort();
+    r->test = r->train + cap;
+    if (sel->npatterns) {
+        r->train_pattern = malloc(2 * cap * sizeof *r->train_pattern);
+        if (!r->train_pattern) abort();
+        r->test_pattern = r->train_pattern + cap;
+    }
+}
+
+void sl_fit_rollout_rows_free(sl_fit_rollout_rows *r) {
+    free(r->train);
+    free(r->train_pattern);
+    memset(r, 0, sizeof *r);
+}
+
+void sl_fit_rollout_split(const sl_fit_selection *sel, size_t step, sl_fit_rollout_rows *r) {
+    unsigned factor[SL_FIT_MAX_PATTERNS + 1] = {0}; /* the selection's pattern -> the step's */
+    const unsigned *pattern = r->train_pattern ? sel->pattern : NULL;
+    r->ntrain = r->ntest = r->unfitted = 0;
+    r->npatterns = 0;
     for (size_t i = 0; i < sel->n; i++) {
-        size_t k = level_of(sel->rows[i].nonzeros, sel->levels, sel->nlevels);
-        if (k == step)
-            test[(*ntest)++] = sel->rows[i];
-        else if (k > step)
-            train[(*ntrain)++] = sel->rows[i];
+        if (level_of(sel->rows[i].nonzeros, sel->levels, sel->nlevels) <= step) continue;
+        unsigned p = pattern ? pattern[i] : 0;
+        if (p && !factor[p]) factor[p] = ++r->npatterns;
+        if (pattern) r->train_pattern[r->ntrain] = factor[p];
+        r->train[r->ntrain++] = sel->rows[i];
+    }
+    for (size_t i = 0; i < sel->n; i++) {
+        if (level_of(sel->rows[i].nonzeros, sel->levels, sel->nlevels) != step) continue;
+        unsigned p = pattern ? pattern[i] : 0;
+        if (p && !factor[p]) {
+            r->unfitted++;
+            continue;
+        }
+        if (pattern) r->test_pattern[r->ntest] = factor[p];
+        r->test[r->ntest++] = sel->rows[i];
     }
 }
 
@@ -399,20 +424,21 @@ static int rollout_check(const sl_fit_request *req, const sl_fit_selection *sel,
                             "a rollout over the %zu largest nonzeros levels needs at least %zu "
                             "levels to fit (2 below the last one), but the rows to fit have %zu",
                             m, m + 2, sel->nlevels);
-    sl_fit_row *train = malloc(2 * sel->n * sizeof *train);
-    if (!train) abort();
+    sl_fit_rollout_rows r;
+    sl_fit_rollout_rows_init(&r, sel);
     int rc = 0;
     for (size_t k = 0; k < m && rc == 0; k++) {
-        size_t ntrain, ntest;
         char reason[200];
-        sl_fit_rollout_split(sel, k, train, &ntrain, train + sel->n, &ntest);
-        if (sl_fit_check(train, ntrain, reason, sizeof reason) != SL_FIT_OK)
+        sl_fit_rollout_split(sel, k, &r);
+        if (sl_fit_check(r.train, r.ntrain, reason, sizeof reason) != SL_FIT_OK ||
+            (r.npatterns && sl_fit_check_patterns(r.train, r.ntrain, r.train_pattern, r.npatterns,
+                                                  reason, sizeof reason) != SL_FIT_OK))
             rc = sl_error_set(err, SL_ERR_UNPROCESSABLE, "rollout.levels",
                               "rollout step %zu (nonzeros %g): the rows below cannot identify "
                               "the law: %s",
                               k + 1, sel->levels[k], reason);
     }
-    free(train);
+    sl_fit_rollout_rows_free(&r);
     return rc;
 }
 
@@ -684,6 +710,8 @@ json_t *sl_fit_rollout_json(const sl_fit_request *req, const sl_fit_rollout_step
         json_object_set_new(e, "fitted_rows", json_integer((json_int_t)st->fitted_rows));
         json_object_set_new(e, "fitted_levels", json_integer((json_int_t)st->fitted_levels));
         json_object_set_new(e, "largest_fitted_nonzeros", json_real(st->largest_fitted));
+        if (req->pattern_factors)
+            json_object_set_new(e, "unfitted_pattern_rows", json_integer((json_int_t)st->unfitted));
         json_array_append_new(arr, e);
     }
     return json_pack(

@@ -94,17 +94,32 @@ void sl_fit_selection_free(sl_fit_selection *sel);
  * joins that level. Returns how many. */
 size_t sl_fit_nonzeros_levels(const sl_fit_row *rows, size_t n, double *levels);
 
-/* Rollout step `step` (0: the largest level) of a selection: the rows below
- * level sel->levels[step] into train, the rows at that level into test (each
- * with room for sel->n), in selection order. */
-void sl_fit_rollout_split(const sl_fit_selection *sel, size_t step, sl_fit_row *train,
-                          size_t *ntrain, sl_fit_row *test, size_t *ntest);
+/* One rollout step's rows (sl_fit_rollout_split), in selection order: train
+ * the rows below the step's level, test the level's own. With pattern
+ * factors (sel->npatterns), each row's factor among those of the patterns
+ * train has (numbered from 1 in order of first appearance, npatterns of
+ * them; 0 unstructured); a level row whose pattern has no rows below has no
+ * factor to predict it with and is left out of test, counted in unfitted. */
+typedef struct sl_fit_rollout_rows {
+    sl_fit_row *train, *test;               /* room for sel->n each */
+    unsigned *train_pattern, *test_pattern; /* likewise, or NULL without factors */
+    size_t ntrain, ntest, unfitted;
+    unsigned npatterns;
+} sl_fit_rollout_rows;
+
+/* Room for the steps of sel (abort when out of memory); free with
+ * sl_fit_rollout_rows_free. */
+void sl_fit_rollout_rows_init(sl_fit_rollout_rows *r, const sl_fit_selection *sel);
+void sl_fit_rollout_rows_free(sl_fit_rollout_rows *r);
+/* Rollout step `step` (0: the largest level sel->levels[0]) into r. */
+void sl_fit_rollout_split(const sl_fit_selection *sel, size_t step, sl_fit_rollout_rows *r);
 
 /* One rollout step's result, for sl_fit_rollout_json. */
 typedef struct sl_fit_rollout_step {
     double nonzeros;       /* the level extrapolated to */
     size_t fitted_rows;    /* rows below it that were fitted */
     size_t fitted_levels;  /* their distinct nonzeros */
+    size_t unfitted;       /* the level's rows of patterns the rows below lack */
     double largest_fitted; /* the largest nonzeros fitted */
     sl_fit_errors errors;  /* of the fit below on the level's rows */
 } sl_fit_rollout_step;

@@ -167,32 +167,34 @@ static int rollout(const sl_fit_request *req, const sl_fit_selection *sel,
     size_t m = req->rollout_levels;
     *out = NULL;
     if (!m) return SL_FIT_OK;
-    sl_fit_row *train = malloc(2 * sel->n * sizeof *train);
+    sl_fit_rollout_rows rows;
+    sl_fit_rollout_rows_init(&rows, sel);
     sl_fit_rollout_step *steps = calloc(m, sizeof *steps);
     double *levels = malloc(sel->n * sizeof *levels);
-    if (!train || !steps || !levels) abort();
+    if (!steps || !levels) abort();
     sl_fit_options opt = *base;
     opt.bootstrap = 0;
     opt.progress = NULL;
-    opt.pattern = NULL; /* refused with a rollout: a step may lack a pattern's rows */
-    opt.npatterns = 0;
     int rc = SL_FIT_OK;
     for (size_t k = 0; k < m && rc == SL_FIT_OK; k++) {
-        size_t ntrain, ntest;
-        sl_fit_row *test = train + sel->n;
-        sl_fit_rollout_split(sel, k, train, &ntrain, test, &ntest);
+        sl_fit_rollout_split(sel, k, &rows);
+        /* the factors of the patterns the rows below have */
+        opt.pattern = rows.npatterns ? rows.train_pattern : NULL;
+        opt.npatterns = rows.npatterns;
         sl_fit_result res;
-        rc = sl_fit(train, ntrain, &opt, &res, reason, size);
+        rc = sl_fit(rows.train, rows.ntrain, &opt, &res, reason, size);
         if (rc != SL_FIT_OK) break;
         steps[k].nonzeros = sel->levels[k];
-        steps[k].fitted_rows = ntrain;
-        steps[k].fitted_levels = sl_fit_nonzeros_levels(train, ntrain, levels);
+        steps[k].fitted_rows = rows.ntrain;
+        steps[k].fitted_levels = sl_fit_nonzeros_levels(rows.train, rows.ntrain, levels);
         steps[k].largest_fitted = levels[0];
-        sl_fit_evaluate(&res.law, test, ntest, &req->loss, NULL, NULL, &steps[k].errors);
+        steps[k].unfitted = rows.unfitted;
+        sl_fit_evaluate_factors(&res.law, res.eta, opt.pattern ? rows.test_pattern : NULL,
+                                rows.test, rows.ntest, &req->loss, NULL, NULL, &steps[k].errors);
         sl_fit_result_free(&res);
     }
     if (rc == SL_FIT_OK) *out = sl_fit_rollout_json(req, steps, m);
-    free(train);
+    sl_fit_rollout_rows_free(&rows);
     free(steps);
     free(levels);
     return rc;

@@ -106,6 +106,33 @@ class TestPatternFactors(Base):
         self.assertLess(f["objective"], plain["objective"])
         self.assertLess(f["rmse"], 0.8 * plain["rmse"])
 
+    def test_rollout_with_factors(self):
+        """A rollout refits the factors with the law at each step: the
+        extrapolation to the largest size predicts its n:m rows with their
+        step's factors, about as well as the noise allows."""
+        f = self.fit({"dataset": self.ds, "law": "pat-roll", "loss": LOSS, "bootstrap": 0,
+                      "pattern_factors": True, "rollout": {"levels": 2}})
+        steps = f["rollout"]["steps"]
+        self.assertEqual([s["nonzeros"] for s in steps], [NONZEROS[-1], NONZEROS[-2]])
+        for s in steps:
+            self.assertEqual(s["rows"], len(DATA) * (len(SPARSITIES) + len(TRUE_ETA)))
+            self.assertEqual(s["unfitted_pattern_rows"], 0)
+            self.assertLess(s["mean_abs_rel_error"], 4 * SIGMA, s)
+        # without the factors the n:m rows are predicted worse at every step
+        plain = self.fit({"dataset": self.ds, "law": "pat-roll-plain", "loss": LOSS,
+                          "bootstrap": 0, "rollout": {"levels": 2}})
+        for s, p in zip(steps, plain["rollout"]["steps"]):
+            self.assertNotIn("unfitted_pattern_rows", p)
+            self.assertLess(s["rmse"], p["rmse"])
+        # a pattern run only at the largest size has no factor below it
+        rows = [r for r in self.rows if r.get("pattern") != "1:4" or r["nonzeros"] == NONZEROS[-1]]
+        ds = self.upload_rows(rows, "pat-top-only")
+        f = self.fit({"dataset": ds, "law": "pat-roll-top", "loss": LOSS, "bootstrap": 0,
+                      "pattern_factors": True, "rollout": {"levels": 1}})
+        s = f["rollout"]["steps"][0]
+        self.assertEqual(s["unfitted_pattern_rows"], len(DATA))
+        self.assertEqual(s["rows"], len(DATA) * (len(SPARSITIES) + 1))
+
     def test_law_keeps_them(self):
         law = self.get_json("/v1/laws/pat")
         self.assertEqual(law["pattern_factors"], self.f["pattern_factors"])
@@ -209,8 +236,7 @@ class TestRefused(Base):
         err = self.assert_error(r, 422, "unprocessable", "pattern_factors")
         self.assertIn("unstructured rows", err["message"])
         for bad, field in (({"pattern_factors": "yes"}, "pattern_factors"),
-                           ({"pattern_factors": 1}, "pattern_factors"),
-                           ({"pattern_factors": True, "rollout": {"levels": 1}}, "rollout")):
+                           ({"pattern_factors": 1}, "pattern_factors")):
             with self.subTest(bad=bad):
                 r = self.post_fit(dict({"dataset": plain, "law": "pat-bad"}, **bad))
                 self.assert_error(r, 400, "invalid_body", field)

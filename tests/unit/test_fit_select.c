@@ -104,20 +104,23 @@ Test(fit_select, rollout_splits_below_each_level) {
     sl_fit_selection sel;
     sl_error err;
     cr_assert_eq(sl_fit_select(&req, &ds, &sel, &err), 0, "%s", err.message);
-    sl_fit_row train[MAXR], test[MAXR];
-    size_t ntrain, ntest;
-    sl_fit_rollout_split(&sel, 0, train, &ntrain, test, &ntest);
-    cr_assert_eq(ntest, 9);
-    cr_assert_eq(ntrain, 27);
-    for (size_t i = 0; i < ntest; i++)
-        cr_assert_eq(test[i].nonzeros, 1e9);
-    for (size_t i = 0; i < ntrain; i++)
-        cr_assert_lt(train[i].nonzeros, 1e9);
-    sl_fit_rollout_split(&sel, 1, train, &ntrain, test, &ntest);
-    cr_assert_eq(ntest, 9);
-    cr_assert_eq(ntrain, 18);
-    for (size_t i = 0; i < ntrain; i++)
-        cr_assert_lt(train[i].nonzeros, 3e8);
+    sl_fit_rollout_rows r;
+    sl_fit_rollout_rows_init(&r, &sel);
+    cr_assert_null(r.train_pattern);
+    sl_fit_rollout_split(&sel, 0, &r);
+    cr_assert_eq(r.ntest, 9);
+    cr_assert_eq(r.ntrain, 27);
+    cr_assert_eq(r.unfitted, 0);
+    for (size_t i = 0; i < r.ntest; i++)
+        cr_assert_eq(r.test[i].nonzeros, 1e9);
+    for (size_t i = 0; i < r.ntrain; i++)
+        cr_assert_lt(r.train[i].nonzeros, 1e9);
+    sl_fit_rollout_split(&sel, 1, &r);
+    cr_assert_eq(r.ntest, 9);
+    cr_assert_eq(r.ntrain, 18);
+    for (size_t i = 0; i < r.ntrain; i++)
+        cr_assert_lt(r.train[i].nonzeros, 3e8);
+    sl_fit_rollout_rows_free(&r);
     sl_fit_selection_free(&sel);
     sl_fit_request_free(&req);
     /* 3 levels out of 4 leaves one below the last: refused */
@@ -147,4 +150,38 @@ Test(fit_select, pattern_rows) {
     cr_assert_str_eq(err.field, "pattern_factors");
     cr_assert_eq(err.code, SL_ERR_UNPROCESSABLE);
     sl_fit_selection_free(&sel);
+}
+
+/* Rollout with pattern factors: a step's factors are those of the patterns
+ * its rows below have, numbered afresh; the level's rows of a pattern that
+ * has none below are left out and counted. */
+Test(fit_select, rollout_with_pattern_factors) {
+    const double nz[4] = {1e7, 3e7, 1e8, 1e9};
+    sl_dataset_row rows[MAXR];
+    sl_dataset ds = make(nz, 4, 1, rows);
+    /* 1:4 on the S = 0.75 rows of the largest size only */
+    for (size_t i = 0; i < ds.nrows; i++)
+        if (rows[i].nonzeros == 1e9 && rows[i].sparsity == 0.75) strcpy(rows[i].pattern, "1:4");
+    sl_fit_request req = request("{\"dataset\": 1, \"law\": \"x\", \"pattern_factors\": true, "
+                                 "\"rollout\": {\"levels\": 1}}");
+    sl_fit_selection sel;
+    sl_error err;
+    cr_assert_eq(sl_fit_select(&req, &ds, &sel, &err), 0, "%s", err.message);
+    cr_assert_eq(sel.npatterns, 2);
+    sl_fit_rollout_rows r;
+    sl_fit_rollout_rows_init(&r, &sel);
+    sl_fit_rollout_split(&sel, 0, &r);
+    cr_assert_eq(r.ntrain, 27);
+    cr_assert_eq(r.npatterns, 1); /* 2:4 only: 1:4 has no rows below 1e9 */
+    for (size_t i = 0; i < r.ntrain; i++)
+        cr_assert_eq(r.train_pattern[i], r.train[i].sparsity == 0.5 ? 1u : 0u, "row %zu", i);
+    cr_assert_eq(r.unfitted, 3);
+    cr_assert_eq(r.ntest, 6);
+    for (size_t i = 0; i < r.ntest; i++) {
+        cr_assert_neq(r.test[i].sparsity, 0.75);
+        cr_assert_eq(r.test_pattern[i], r.test[i].sparsity == 0.5 ? 1u : 0u, "row %zu", i);
+    }
+    sl_fit_rollout_rows_free(&r);
+    sl_fit_selection_free(&sel);
+    sl_fit_request_free(&req);
 }
