@@ -55,6 +55,17 @@ char *sl_table_csv(const sl_table *t, size_t *len) {
     return buf;
 }
 
+const char *sl_table_unit(const json_t *units, const char *col) {
+    size_t n = strlen(col);
+    char base[64];
+    if (n <= 3 || n >= sizeof base ||
+        (strcmp(col + n - 3, "_lo") != 0 && strcmp(col + n - 3, "_hi") != 0))
+        return json_string_value(json_object_get(units, col));
+    memcpy(base, col, n - 3);
+    base[n - 3] = '\0';
+    return json_string_value(json_object_get(units, base));
+}
+
 static int same_group(const sl_table *t, size_t a, size_t b, size_t group_col) {
     if (t->label_col && strcmp(t->labels[a], t->labels[b]) != 0) return 0;
     if (group_col >= t->ncols) return 1;

@@ -28,6 +28,10 @@ void sl_table_free(sl_table *t);
 /* Malloc'd CSV text. */
 char *sl_table_csv(const sl_table *t, size_t *len);
 
+/* The unit of column col in an answer's units object: its own, or x's for
+ * an x_lo or x_hi column (an interval's bounds); NULL when units has none. */
+const char *sl_table_unit(const json_t *units, const char *col);
+
 /* Consecutive rows with the same label and the same value in column
  * group_col (SIZE_MAX: label alone) form one series: {label, group: value,
  * other columns: [...]}. */

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Writes the /v1/compare/<query> operations of api/openapi.json from the
 GET /v1/laws/{name}/<query> ones, as the server derives its compare routes
-from its route table: the query's parameters less version and format, plus
-laws. Also gives every such GET (and each compare) its conditional-GET
+from its route table: the query's parameters less version, plus laws (and
+format for the queries that answer CSV tables: curves and contours). Also gives every such GET (and each compare) its conditional-GET
 parts: the If-None-Match header, the 304 answer, ETag and Cache-Control.
 
     scripts/openapi_compare.py [api/openapi.json]
@@ -77,6 +77,19 @@ COMPARE_SCHEMA = {
 }
 
 
+COMPARE_CSV = {
+    "type": "string",
+    "description": "CSV (Content-Type: text/csv; charset=utf-8), CRLF line ends: first the "
+                   "comment lines, per law '# units of NAME vVERSION: column = unit; ...', its "
+                   "warnings as '# warning of NAME vVERSION: ...', and '# NAME vVERSION: no "
+                   "answer: ...' for a law that cannot answer (skip them as comments: pandas "
+                   "comment='#'); then a header row law,version,<the columns of the query's "
+                   "own CSV, every law's band columns x_lo, x_hi included> and each law's rows "
+                   "in the order of laws (an empty cell where a law has no such column or the "
+                   "value is not finite; numbers as %.17g).",
+}
+
+
 def camel(text):
     return "".join(w[:1].upper() + w[1:] for w in text.replace("/", "-").split("-"))
 
@@ -106,13 +119,17 @@ def main(path):
         if not query or query == "versions":
             continue
         cparams = [x for x in get["parameters"]
-                   if not (isinstance(x, dict) and x.get("name") in ("name", "version", "format"))]
+                   if not (isinstance(x, dict) and x.get("name") in ("name", "version"))]
         cparams.insert(0, {"$ref": "#/components/parameters/CompareLaws"})
+        tables = any(isinstance(x, dict) and x.get("name") == "format" for x in cparams)
         responses = {k: v for k, v in get["responses"].items() if k != "200"}
+        content = {"application/json": {"schema": {"$ref": "#/components/schemas/Compare"}}}
+        if tables:
+            content["text/csv"] = {"schema": COMPARE_CSV}
         responses["200"] = {
             "description": "OK: the answers side by side",
             "headers": CACHE_HEADERS,
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Compare"}}},
+            "content": content,
         }
         responses["404"] = {"$ref": "#/components/responses/NotFound"}
         compares["/v1/compare/" + query] = {
@@ -120,8 +137,10 @@ def main(path):
                 "operationId": "compare" + camel(query),
                 "summary": get["summary"] + ", for several laws side by side",
                 "description": "GET " + p + " asked of each law in laws, with the same "
-                               "parameters (version per law as name@version; answers are "
-                               "JSON only, so no format).",
+                               "parameters (version per law as name@version)." +
+                               (" With format=csv (or Accept: text/csv) the laws' tables one "
+                                "below the other in one CSV." if tables else
+                                " The answer is JSON, as the query's own."),
                 "tags": get.get("tags", ["queries"]),
                 "parameters": cparams,
                 "responses": dict(sorted(responses.items())),

@@ -2,14 +2,20 @@
  * side by side. Each law answers through the query's own handler
  * (sl_req_run_as), so a compare takes every parameter that query takes and
  * answers exactly what the query would for each law. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "sl_buf.h"
 #include "sl_handle.h"
 #include "sl_law_json.h"
 #include "sl_store.h"
+#include "sl_table.h"
 
 #define MAX_COMPARED 8
+/* Columns of a compared table: a table's own, and interval bounds. */
+#define MAX_COLUMNS (2 * SL_TABLE_MAX_COLS)
 
 typedef struct compared {
     char name[SL_LAW_NAME_MAX + 1];
@@ -89,6 +95,120 @@ static int resolve(sl_request *req, compared *laws, size_t n) {
     return 0;
 }
 
+/* ---- CSV: the laws' tables one below the other, a law column first */
+
+typedef struct columns {
+    const char *name[MAX_COLUMNS];
+    size_t n;
+} columns;
+
+/* The columns of the answers' series, in order of first appearance. */
+static void series_columns(const json_t *answers, columns *cols) {
+    size_t i, k;
+    json_t *a, *ser;
+    cols->n = 0;
+    json_array_foreach(answers, i, a) {
+        json_array_foreach(json_object_get(a, "series"), k, ser) {
+            const char *key;
+            json_t *v;
+            json_object_foreach(ser, key, v) {
+                size_t c = 0;
+                while (c < cols->n && strcmp(cols->name[c], key) != 0)
+                    c++;
+                if (c == cols->n && cols->n < MAX_COLUMNS) cols->name[cols->n++] = key;
+            }
+        }
+    }
+}
+
+static void add_cell(sl_buf *b, const json_t *v) {
+    int rc = 0;
+    if (json_is_string(v))
+        rc = sl_buf_adds(b, json_string_value(v)); /* identifiers: pattern names, dense */
+    else if (json_is_number(v) && isfinite(json_number_value(v)))
+        rc = sl_buf_addf(b, "%.17g", json_number_value(v)); /* round-trips, as sl_table_csv */
+    if (rc) abort();
+}
+
+/* One law's comment lines (units, warnings, or why it could not answer)
+ * and rows. */
+static void add_law_csv(sl_buf *b, const json_t *a, const columns *cols) {
+    const json_t *law = json_object_get(a, "law"), *error = json_object_get(a, "error");
+    const char *name = json_string_value(json_object_get(law, "name"));
+    json_int_t version = json_integer_value(json_object_get(law, "version"));
+    if (error) {
+        if (sl_buf_addf(b, "# %s v%lld: no answer: %s\r\n", name, (long long)version,
+                        json_string_value(json_object_get(error, "message"))))
+            abort();
+        return;
+    }
+    const json_t *units = json_object_get(a, "units"), *series = json_object_get(a, "series");
+    if (sl_buf_addf(b, "# units of %s v%lld:", name, (long long)version)) abort();
+    int first = 1;
+    for (size_t c = 0; c < cols->n; c++) {
+        const json_t *v = json_object_get(json_array_get(series, 0), cols->name[c]);
+        if (!v || json_is_string(v)) continue; /* a label column has no unit */
+        const char *u = sl_table_unit(units, cols->name[c]);
+        if (sl_buf_addf(b, "%s %s = %s", first ? "" : ";", cols->name[c], u ? u : "no unit"))
+            abort();
+        first = 0;
+    }
+    if (sl_buf_adds(b, "\r\n")) abort();
+    size_t i, k;
+    const json_t *w;
+    json_array_foreach(json_object_get(a, "warnings"), i,
+                       w) if (sl_buf_addf(b, "# warning of %s v%lld: %s\r\n", name,
+                                          (long long)version, json_string_value(w))) abort();
+    const json_t *ser;
+    json_array_foreach(series, i, ser) {
+        /* a series: scalars for the whole series, arrays one value per row */
+        size_t rows = 1;
+        for (size_t c = 0; c < cols->n; c++) {
+            const json_t *v = json_object_get(ser, cols->name[c]);
+            if (json_is_array(v)) rows = json_array_size(v);
+        }
+        for (k = 0; k < rows; k++) {
+            if (sl_buf_addf(b, "%s,%lld", name, (long long)version)) abort();
+            for (size_t c = 0; c < cols->n; c++) {
+                const json_t *v = json_object_get(ser, cols->name[c]);
+                if (sl_buf_addc(b, ',')) abort();
+                add_cell(b, json_is_array(v) ? json_array_get(v, k) : v);
+            }
+            if (sl_buf_adds(b, "\r\n")) abort();
+        }
+    }
+}
+
+/* The compared tables (curves, contours) as one CSV: per law a comment line
+ * with its units (and its warnings), then rows law,version,<columns>. */
+static void reply_csv(sl_request *req, const json_t *answers) {
+    columns cols;
+    series_columns(answers, &cols);
+    sl_buf b = {0}, body = {0}; /* the comment lines; the header and rows */
+    if (sl_buf_adds(&body, "law,version")) abort();
+    for (size_t c = 0; c < cols.n; c++)
+        if (sl_buf_addf(&body, ",%s", cols.name[c])) abort();
+    if (sl_buf_adds(&body, "\r\n")) abort();
+    size_t i;
+    const json_t *a;
+    json_array_foreach(answers, i, a) {
+        sl_buf rows = {0};
+        add_law_csv(&rows, a, &cols);
+        /* the comment lines before the header, as in a law's own CSV */
+        const char *p = rows.data, *end = rows.data + rows.len;
+        while (p && p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t len = (size_t)((nl ? nl + 1 : end) - p);
+            if (sl_buf_add(p[0] == '#' ? &b : &body, p, len)) abort();
+            p += len;
+        }
+        free(rows.data);
+    }
+    if (sl_buf_add(&b, body.data, body.len)) abort();
+    free(body.data);
+    sl_reply_text(req, 200, "text/csv; charset=utf-8", b.data, b.len);
+}
+
 void sl_handle_compare(sl_request *req) {
     compared laws[MAX_COMPARED];
     size_t n = 0;
@@ -108,6 +228,11 @@ void sl_handle_compare(sl_request *req) {
     }
     if (sl_req_not_modified(req, n, names, versions, pinned)) return;
 
+    int csv;
+    if (sl_req_wants_csv(req, &err, &csv)) {
+        sl_reply_error(req, &err);
+        return;
+    }
     int route = sl_req_compare_route(req);
     json_t *answers = json_array();
     json_t *first_error = NULL;
@@ -147,6 +272,18 @@ void sl_handle_compare(sl_request *req) {
         return;
     }
     json_decref(first_error);
+    /* CSV where the query answers tables (curves, contours); JSON for the rest, as each law's
+     * own route */
+    const json_t *answered_one = NULL;
+    size_t i;
+    json_t *a;
+    json_array_foreach(answers, i, a) if (!answered_one && !json_object_get(a, "error"))
+        answered_one = a;
+    if (csv && json_is_array(json_object_get(answered_one, "series"))) {
+        reply_csv(req, answers);
+        json_decref(answers);
+        return;
+    }
     const char *query = sl_req_path_param(req, "query");
     sl_reply_json(req, 200,
                   json_pack("{s:s, s:o, s:s}", "query", query, "answers", answers, "note",

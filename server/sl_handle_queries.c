@@ -569,12 +569,7 @@ static char *csv_with_units(const sl_table *t, const json_t *units, size_t *len)
     sl_buf b = {0};
     if (sl_buf_adds(&b, "# units:") != 0) abort();
     for (size_t c = 0; c < t->ncols; c++) {
-        char base[64];
-        size_t n = strlen(t->cols[c]);
-        snprintf(base, sizeof base, "%s", t->cols[c]);
-        if (n > 3 && (strcmp(base + n - 3, "_lo") == 0 || strcmp(base + n - 3, "_hi") == 0))
-            base[n - 3] = '\0';
-        const char *u = json_string_value(json_object_get(units, base));
+        const char *u = sl_table_unit(units, t->cols[c]);
         if (sl_buf_addf(&b, "%s %s = %s", c ? ";" : "", t->cols[c], u ? u : "no unit") != 0)
             abort();
     }

@@ -485,14 +485,14 @@ typedef struct {
     sl_error *err;
     const char *seen[SL_ROUTE_MAX_PARAMS + 1];
     int failed;
-    int compare; /* route is asked of several laws: laws= for version=, no format= */
+    int compare; /* route is asked of several laws: laws= for version= */
 } query_check;
 
 /* Index of key among the parameters a route takes (SL_ROUTE_MAX_PARAMS
  * for a compare's laws=), or -1. */
 static int param_index(const query_check *qc, const char *key) {
     if (qc->compare && strcmp(key, "laws") == 0) return SL_ROUTE_MAX_PARAMS;
-    if (qc->compare && (strcmp(key, "version") == 0 || strcmp(key, "format") == 0)) return -1;
+    if (qc->compare && strcmp(key, "version") == 0) return -1;
     for (int i = 0; i < SL_ROUTE_MAX_PARAMS && qc->route->params[i]; i++)
         if (strcmp(key, qc->route->params[i]) == 0) return i;
     return -1;

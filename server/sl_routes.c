@@ -221,7 +221,7 @@ static json_t *compare_route_json(const sl_route *r) {
     snprintf(path, sizeof path, "/v1/compare/%s", r->pattern + strlen(LAW_PREFIX));
     json_t *params = json_array();
     for (int p = 0; p < SL_ROUTE_MAX_PARAMS && r->params[p]; p++)
-        if (strcmp(r->params[p], "version") != 0 && strcmp(r->params[p], "format") != 0)
+        if (strcmp(r->params[p], "version") != 0)
             json_array_append_new(params, json_string(r->params[p]));
     json_array_append_new(params, json_string("laws"));
     return json_pack("{s:s, s:s, s:o, s:b, s:b, s:b, s:s+}", "method", "GET", "path", path,

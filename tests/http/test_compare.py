@@ -168,6 +168,61 @@ class TestCompare(Base, Writes):
         err = self.assert_error(r, 422, "unreachable_target", "target_loss")
         self.assertEqual(err["law"], {"name": "vit-jft", "version": 1})
 
+    def test_csv_side_by_side(self):
+        """format=csv (or Accept: text/csv) on a table query: each law's units
+        line, then one header, law,version and the union of the laws' columns
+        (the fitted law's bands among them), then each law's rows, cell for
+        cell those of its own CSV; a law that cannot answer says why in a
+        comment line and has no rows."""
+        laws = ["t5-c4", FITTED, "vit-jft"]
+        for query, params in [("curves/optimal-sparsity", dict(nonzeros="1e8,1e9", points=4)),
+                              ("curves/loss-vs-data", dict(nonzeros=1e9, points=5)),
+                              ("contours", dict(points=3))]:
+            path = "/v1/compare/%s?%s" % (query, q(laws=",".join(laws), **params))
+            r = self.srv.get(path + "&format=csv")
+            self.assertEqual(r.status, 200, r)
+            self.assertTrue(r.header("content-type").startswith("text/csv"), r)
+            self.assertEqual(self.srv.get(path, headers={"Accept": "text/csv"}).body, r.body)
+            lines = r.text().splitlines()
+            comments = [x for x in lines if x.startswith("#")]
+            self.assertEqual(lines[:len(comments)], comments)  # the comments come first
+            table = list(csv.reader(io.StringIO("\n".join(lines[len(comments):]))))
+            header, rows = table[0], table[1:]
+            singles = {law: csv_table(self.srv.get("/v1/laws/%s/%s?%s" % (
+                law, query, q(format="csv", **params)))) for law in laws}
+            union = []
+            for law in laws:
+                union += [h for h in singles[law][1] if h not in union]
+            self.assertEqual(header, ["law", "version"] + union, query)
+            if query != "contours":  # contours carry no bands
+                self.assertIn("loss_lo", header)
+            for law in laws:
+                units, own_header, own_rows = singles[law]
+                self.assertIn("# units of %s v1: %s" % (law, "; ".join(
+                    "%s = %s" % kv for kv in units.items())), comments)
+                mine = [dict(zip(header, x)) for x in rows if x[0] == law]
+                self.assertEqual([x["version"] for x in mine], ["1"] * len(own_rows))
+                self.assertEqual([{h: x[h] for h in own_header} for x in mine], own_rows,
+                                 (query, law))
+                for h in set(union) - set(own_header):  # another law's bands
+                    self.assertEqual({x[h] for x in mine}, {""}, (query, law, h))
+        # vit-jft cannot take a range in FLOPs: its reason, and t5-c4's rows alone
+        r = self.srv.get("/v1/compare/curves/optimal-sparsity?" + q(
+            laws="vit-jft,t5-c4", nonzeros=1e9, points=3, compute_min=1e20, compute_max=1e22,
+            format="csv"))
+        self.assertEqual(r.status, 200, r)
+        lines = r.text().splitlines()
+        self.assertTrue(lines[0].startswith("# vit-jft v1: no answer: "), lines[0])
+        self.assertTrue(lines[1].startswith("# units of t5-c4 v1: "), lines[1])
+        self.assertEqual({x.split(",")[0] for x in lines[3:]}, {"t5-c4"})
+        # queries that answer no table stay JSON and take no format, as their own routes
+        r = self.srv.get("/v1/compare/optimal-sparsity?" + q(laws="t5-c4", nonzeros=1e9,
+                                                             data=1e11),
+                         headers={"Accept": "text/csv"})
+        self.assertEqual(self.ok(r)["query"], "optimal-sparsity")
+        self.assert_error(self.srv.get("/v1/compare/contours?" + q(laws="t5-c4", format="xml")),
+                          400, "invalid_parameter", "format")
+
     def test_openapi_documents_every_compare_route(self):
         with open(harness.OPENAPI_PATH, encoding="utf-8") as f:
             doc = json.load(f)
