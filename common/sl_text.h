@@ -30,4 +30,9 @@ size_t sl_text_utf8_len(const char *s, size_t n);
 /* 1 when s[0..n) is well-formed UTF-8. */
 int sl_text_utf8_valid(const char *s, size_t n);
 
+/* Makes the NUL-terminated s well-formed UTF-8 in place: each byte that
+ * starts no well-formed character becomes '?' (a sequence cut by a
+ * truncation, raw bytes a library quoted). */
+void sl_text_utf8_repair(char *s);
+
 #endif

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sl_text.h"
+
 /* ---------------------------------------------------------------- table */
 
 static const sl_proto_option options[SL_PROTO_COUNT] = {
@@ -649,18 +651,6 @@ int sl_proto_failure_parse(const char *text, sl_proto_failure *out) {
     return -1;
 }
 
-/* Drops the UTF-8 sequence a truncation cut at the end of s: the texts a
- * reason quotes are whole UTF-8 (jansson read them), only the cut is not. */
-static void drop_cut_sequence(char *s) {
-    size_t n = strlen(s), i = n;
-    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-        i--;
-    if (i == 0) return;
-    unsigned lead = (unsigned char)s[i - 1];
-    size_t len = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
-    if (n - (i - 1) < len) s[i - 1] = '\0';
-}
-
 sl_proto_failure sl_proto_outcome(const sl_proto_log *log, int exit_status, const char *how,
                                   char *reason, size_t cap) {
     const char *status = json_string_value(json_object_get(log->result, "status"));
@@ -696,6 +686,8 @@ sl_proto_failure sl_proto_outcome(const sl_proto_log *log, int exit_status, cons
                      log->bad_lines, log->bad_why);
         }
     }
-    drop_cut_sequence(reason); /* it is stored, logged and answered as JSON */
+    /* It is stored, logged and answered as JSON: a truncation may cut a
+     * character, and jansson's error texts quote the line's raw bytes. */
+    sl_text_utf8_repair(reason);
     return f;
 }

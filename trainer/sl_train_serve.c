@@ -36,6 +36,7 @@
 #include "sl_profile.h"
 #include "sl_proto.h"
 #include "sl_secret.h"
+#include "sl_text.h"
 #include "sl_train_cuda.h"
 #include "sl_train_run.h"
 
@@ -95,7 +96,10 @@ static enum MHD_Result reply(struct MHD_Connection *con, unsigned status, json_t
 }
 
 static json_t *error_json(const char *code, const char *message, const char *field) {
-    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", message);
+    char text[1024]; /* jansson's error texts quote a body's raw bytes */
+    snprintf(text, sizeof text, "%s", message);
+    sl_text_utf8_repair(text);
+    json_t *e = json_pack("{s:s, s:s}", "code", code, "message", text);
     if (field) json_object_set_new(e, "field", json_string(field));
     return json_pack("{s:o}", "error", e);
 }

@@ -122,7 +122,8 @@ class TestRequests(Base):
             self.assert_error(status, j, 404, "not_found")
 
     def test_bad_bodies(self):
-        for raw in (b"", b"{", b"nope", b'{"layers":1,"layers":2}'):
+        # the last: jansson's error text quotes "\u2" and half of a UTF-8 character
+        for raw in (b"", b"{", b"nope", b'{"layers":1,"layers":2}', b'{"t\\u2\xd0\x9d9"}'):
             status, _, j = self.w.request("POST", "/v1/train", raw=raw)
             self.assert_error(status, j, 400, "invalid_json")
         bad = [

@@ -272,6 +272,16 @@ Test(text, utf8_lengths) {
     cr_assert_not(sl_text_utf8_valid("\xc3\x28", 2));
 }
 
+Test(text, utf8_repair_keeps_good_characters) {
+    char cut[] = "caf\xc3\xa9 \\u2\xd0"; /* a character cut at the end */
+    sl_text_utf8_repair(cut);
+    cr_assert_str_eq(cut, "caf\xc3\xa9 \\u2?");
+    char inside[] = "near '\"t\\u2\xd0' \xe2\x82\xac \xff\xfe end"; /* raw bytes quoted */
+    sl_text_utf8_repair(inside);
+    cr_assert_str_eq(inside, "near '\"t\\u2?' \xe2\x82\xac ?? end");
+    cr_assert(sl_text_utf8_valid(inside, strlen(inside)));
+}
+
 Test(text, ends_with_is_a_proper_suffix) {
     cr_assert(sl_text_ends_with("a.txt", ".txt"));
     cr_assert_not(sl_text_ends_with(".txt", ".txt")); /* no name before it */
