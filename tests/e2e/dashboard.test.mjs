@@ -47,6 +47,18 @@ const TINY_SWEEP = {
   trainer: { context: 32, batch: 4, val_tokens: 2048, threads: 1 },
   fit: { bootstrap: 20, publish: "always" }, // 8 runs cannot identify the law: publish it anyway
 };
+// Trainer profiles (a server's --config) running examples/synthetic_trainer.py: a known law's loss,
+// nothing trained. `slow` takes SLOW_S seconds a run and writes its first progress line after a
+// quarter of them; `synthetic` ends at once.
+const SLOW_S = 20;
+const SYNTHETIC_ARGV = `${execFileSync("sh", ["-c", "command -v python3"], { encoding: "utf8" }).trim()} ${join(ROOT, "examples", "synthetic_trainer.py")} ` +
+  "--width={width} --layers={layers} --sparsity={sparsity} --tokens={tokens} --seed={seed}";
+const SYNTHETIC_PROFILES = `[profile slow]\nargv = ${SYNTHETIC_ARGV} --seconds=${SLOW_S}\nbackends = local\n\n` +
+  `[profile synthetic]\nargv = ${SYNTHETIC_ARGV}\nbackends = local\n`;
+// A grid too thin to identify the law: one model size, 2 sparsities, one data amount (2 runs).
+const THIN = { size: { layers: 2, width: 32, heads: 2 } };
+THIN.grid = { sizes: [THIN.size], sparsities: [0, 0.5], tokens: [1000000], seeds: [1] };
+const thinSweep = (law, profile) => JSON.stringify({ law, profile, grid: THIN.grid, fit: { bootstrap: 20, publish: "always" } });
 // What each view shows once it has loaded and drawn.
 const READY = {
   planner: ['#planner-results[data-state="ok"]', '#planner-chart[data-consistent="yes"] canvas'],
@@ -60,11 +72,15 @@ let server, browser, context, base, tmp;
 
 // ------------------------------------------------------------ the server
 
-/** A server in a temporary directory of its own (dir), with more options in extra. */
-function startServer(extra = []) {
+/** A server in a temporary directory of its own (dir), with more options in extra and a --config file's text in config. */
+function startServer(extra = [], config = null) {
   const dir = mkdtempSync(join(tmpdir(), "sparselaw-e2e-"));
   const tokenFile = join(dir, "token");
   writeFileSync(tokenFile, TOKEN + "\n", { mode: 0o600 });
+  if (config !== null) {
+    writeFileSync(join(dir, "sparselaw.conf"), config);
+    extra = ["--config", join(dir, "sparselaw.conf"), ...extra];
+  }
   const proc = spawn(
     args.server,
     ["--port", "0", "--bind", "127.0.0.1", "--data-dir", join(dir, "data"), "--token-file", tokenFile, "--static-dir", join(ROOT, "static"), "--threads", "2",
@@ -229,11 +245,24 @@ async function overflowing(page, rootSel, childSel) {
   }, childSel);
 }
 
+/** A page on origin's Data & fits view with the token set. */
+async function dataPage(viewport, origin) {
+  const page = await newPage(viewport, origin);
+  await page.goto(`${origin}/#/data`);
+  await setToken(page);
+  return page;
+}
+
+/** POSTs a sweep of the thin grid to origin with the trainer profile; its answer (202). */
+async function postThin(law, profile, origin) {
+  const posted = await apiPost("/v1/sweeps", thinSweep(law, profile), "application/json", origin);
+  assert.equal(posted.status, 202, JSON.stringify(posted.body));
+  return posted.body;
+}
+
 /** Sweep id of the server at origin on a phone, once readySel shows: nothing wider than the screen (tables scroll in their box). */
 async function sweepOnPhone(origin, id, readySel, name) {
-  const phone = await newPage(PHONE, origin);
-  await phone.goto(`${origin}/#/data`);
-  await setToken(phone);
+  const phone = await dataPage(PHONE, origin);
   await phone.goto(`${origin}/#/data?sweep=${id}`);
   await phone.waitForSelector(readySel);
   const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -837,29 +866,15 @@ test("sweeps appear with their state, progress and runs, and link to the dataset
 
 test("a sweep shows its grid's warnings, its estimate with units, and its time left: unknown until a run has measured its speed", async () => {
   // A server of its own, so that no run has succeeded on its local backend yet (no throughput
-  // measured) and none is configured (no --local-gflops). Its profiles run the synthetic trainer
-  // (a known law's loss, nothing trained): `slow` takes SLOW_S seconds a run and writes its first
-  // progress line after a quarter of them; `synthetic` ends at once.
-  const SLOW_S = 20;
-  const python = execFileSync("sh", ["-c", "command -v python3"], { encoding: "utf8" }).trim();
-  const argv = `${python} ${join(ROOT, "examples", "synthetic_trainer.py")} --width={width} --layers={layers} --sparsity={sparsity} --tokens={tokens} --seed={seed}`;
-  const cfgDir = mkdtempSync(join(tmpdir(), "sparselaw-e2e-config-"));
-  const cfg = join(cfgDir, "sparselaw.conf");
-  writeFileSync(cfg, `[profile slow]\nargv = ${argv} --seconds=${SLOW_S}\nbackends = local\n\n[profile synthetic]\nargv = ${argv}\nbackends = local\n`);
-  const own = startServer(["--config", cfg]);
+  // measured), and none is configured (no --local-gflops).
+  const own = startServer([], SYNTHETIC_PROFILES);
   const origin = `http://127.0.0.1:${await own.port}`;
   try {
-    // Too thin to identify the law: one model size, 2 sparsities, one data amount.
-    const size = { layers: 2, width: 32, heads: 2 };
-    const grid = { sizes: [size], sparsities: [0, 0.5], tokens: [1000000], seeds: [1] };
-    const body = (law, profile) => JSON.stringify({ law, profile, grid, fit: { bootstrap: 20, publish: "always" } });
-    const page = await newPage(LAPTOP, origin);
-    await page.goto(`${origin}/#/data`);
-    await setToken(page);
-    const posted = await apiPost("/v1/sweeps", body("e2e-thin", "slow"), "application/json", origin);
-    assert.equal(posted.status, 202, JSON.stringify(posted.body));
-    const id = posted.body.id;
-    const warnings = posted.body.warnings.map((w) => [w.code, w.message]);
+    const { size, grid } = THIN;
+    const page = await dataPage(LAPTOP, origin);
+    const posted = await postThin("e2e-thin", "slow", origin);
+    const id = posted.id;
+    const warnings = posted.warnings.map((w) => [w.code, w.message]);
     assert.deepEqual(warnings.map((w) => w[0]).sort(), ["few_data", "few_nonzeros", "few_sparsities"]);
     await page.goto(`${origin}/#/data?sweep=${id}`);
 
@@ -898,7 +913,7 @@ test("a sweep shows its grid's warnings, its estimate with units, and its time l
     assert.ok(Math.abs(Number(await page.getAttribute(flopsEl, "data-value")) - flops) <= 1e-9 * flops);
     assert.equal(await page.textContent(flopsEl), "3.93×10¹¹");
     assert.equal(await page.textContent('#sweep-state [data-kv="flops"] .unit'), "FLOPs");
-    assert.equal(await page.getAttribute('#sweep-state [data-kv="flops"] .unit', "title"), posted.body.estimate.units.flops);
+    assert.equal(await page.getAttribute('#sweep-state [data-kv="flops"] .unit', "title"), posted.estimate.units.flops);
     assert.equal(await page.textContent('#sweep-state [data-kv="runs"] dd'), "2 runs, 2 at a time on the local backend");
     for (const name of ["flops_per_s", "seconds"]) assert.equal(await page.textContent(`#sweep-state [data-out="${name}"]`), "unknown");
     assert.equal(await page.textContent('#sweep-state [data-kv="throughput"] dd'),
@@ -906,12 +921,20 @@ test("a sweep shows its grid's warnings, its estimate with units, and its time l
     assert.deepEqual(await overflowing(page, "#sweep-card", "p, dd, li"), [], "text outside the sweep's card");
     await shot(page, "data-sweep-thin-laptop");
 
-    // Once its runs have measured a rate: a time left in seconds, at most a run's length (both
-    // runs train side by side), and fewer tokens left.
+    // Once its runs have measured a rate: the time left and the tokens left the API answers (the
+    // same between two progress lines, which come every SLOW_S / 4 s: read until the page shows
+    // what the API says), in seconds, and fewer tokens than at the start.
     await page.waitForFunction(() => document.querySelector('#sweep-state [data-out="eta"]')?.dataset.value > 0, null, { timeout: 4 * SLOW_S * 1000 });
-    const during = await shown();
+    let during, api;
+    for (const until = Date.now() + SLOW_S * 1000; ; ) {
+      during = await shown();
+      api = (await apiGet(`/v1/sweeps/${id}`, origin)).body;
+      if (during.eta.value === String(api.eta_seconds) && during.tokens === String(api.remaining_tokens)) break;
+      assert.ok(Date.now() < until, `the page shows ${JSON.stringify(during)}, the API ${api.eta_seconds} s and ${api.remaining_tokens} tokens`);
+      await page.waitForTimeout(200);
+    }
     assert.equal(during.state, "running");
-    assert.ok(Number(during.eta.value) <= SLOW_S, JSON.stringify(during));
+    assert.ok(api.eta_seconds > 0);
     assert.match(during.eta.text, /^about \d+ s$/);
     assert.match(during.listed, /^\d+ s$/);
     assert.ok(Number(during.tokens) < 2 * grid.tokens[0], JSON.stringify(during));
@@ -921,12 +944,11 @@ test("a sweep shows its grid's warnings, its estimate with units, and its time l
     assert.equal(await page.$$eval('#sweep-state [data-kv="eta"]', (els) => els.length), 0, "a cancelled sweep has no time left");
 
     // A sweep whose runs succeed: the next estimate's throughput is the one they measured.
-    const quick = await apiPost("/v1/sweeps", body("e2e-thin-quick", "synthetic"), "application/json", origin);
-    assert.equal(quick.status, 202, JSON.stringify(quick.body));
-    await page.goto(`${origin}/#/data?sweep=${quick.body.id}`);
-    await page.waitForSelector(`#sweeps-list tr[data-id="${quick.body.id}"]:is([data-state="succeeded"], [data-state="failed"])`, { timeout: 60000 });
+    const quick = await postThin("e2e-thin-quick", "synthetic", origin);
+    await page.goto(`${origin}/#/data?sweep=${quick.id}`);
+    await page.waitForSelector(`#sweeps-list tr[data-id="${quick.id}"]:is([data-state="succeeded"], [data-state="failed"])`, { timeout: 60000 });
     await page.waitForSelector('#sweep-state :is([data-state="succeeded"], [data-state="failed"])');
-    const est = (await apiGet(`/v1/sweeps/${quick.body.id}`, origin)).body.estimate;
+    const est = (await apiGet(`/v1/sweeps/${quick.id}`, origin)).body.estimate;
     assert.equal(est.throughput, "measured");
     assert.equal(await page.getAttribute('#sweep-state [data-out="throughput"]', "data-value"), "measured");
     assert.equal(Number(await page.getAttribute('#sweep-state [data-out="flops_per_s"]', "data-value")), est.flops_per_s);
@@ -939,6 +961,40 @@ test("a sweep shows its grid's warnings, its estimate with units, and its time l
     await page.close();
   } finally {
     await stopServer(own);
-    rmSync(cfgDir, { recursive: true, force: true });
+  }
+});
+
+test("a sweep on a backend with a configured throughput shows it, the duration it gives and a time left from the start", async () => {
+  const GFLOPS = 4; // one run in 49 s
+  const own = startServer(["--local-gflops", String(GFLOPS)], SYNTHETIC_PROFILES);
+  const origin = `http://127.0.0.1:${await own.port}`;
+  try {
+    const page = await dataPage(LAPTOP, origin);
+    const posted = await postThin("e2e-configured", "slow", origin);
+    const est = posted.estimate;
+    assert.equal(est.throughput, "configured");
+    await page.goto(`${origin}/#/data?sweep=${posted.id}`);
+    await page.waitForSelector('#sweep-state [data-out="eta"]');
+    // Until a run succeeds the estimate is the posted one: the operator's throughput.
+    assert.equal(await page.getAttribute('#sweep-state [data-out="throughput"]', "data-value"), "configured");
+    assert.equal(await page.textContent('#sweep-state [data-out="throughput"]'), "(configured by the operator)");
+    assert.equal(Number(await page.getAttribute('#sweep-state [data-out="flops_per_s"]', "data-value")), GFLOPS * 1e9);
+    assert.equal(await page.textContent('#sweep-state [data-out="flops_per_s"]'), "4×10⁹");
+    assert.equal(Number(await page.getAttribute('#sweep-state [data-out="seconds"]', "data-value")), est.seconds);
+    // 2 runs side by side: one run's FLOPs over the throughput.
+    const { size, grid } = THIN;
+    const run = 6 * (12 * size.layers * size.width ** 2 + 256 * size.width) * grid.tokens[0];
+    assert.ok(Math.abs(est.seconds - run / (GFLOPS * 1e9)) <= 1e-9 * est.seconds, JSON.stringify(est));
+    assert.equal(await page.textContent('#sweep-state [data-out="seconds"]'), `about ${Math.round(est.seconds)} s`);
+    assert.match(await page.getAttribute('#sweep-state [data-out="seconds"]', "title"), new RegExp(`seconds of wall-clock time`));
+    // Its runs have measured nothing yet, but the backend's throughput gives a time left.
+    const eta = await page.getAttribute('#sweep-state [data-out="eta"]', "data-value");
+    assert.ok(Number(eta) > 0, `time left ${eta}`);
+    assert.match(await page.textContent('#sweep-state [data-out="eta"]'), /^about \d+ s$/);
+    assert.equal((await apiDelete(`/v1/sweeps/${posted.id}`, origin)).status, 200);
+    assert.deepEqual(unexpected(page), []);
+    await page.close();
+  } finally {
+    await stopServer(own);
   }
 });
