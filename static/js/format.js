@@ -79,19 +79,21 @@ export function shortUnit(unit) {
   return unit.split(/ \(|: |, /)[0].replace(/^the law's /, "").replace(/ x /g, " × ").trim();
 }
 
-/** A unit as HTML: its short form, the whole sentence on hover when they differ. */
-export function unitHtml(unit, cls = "unit") {
+/** A unit as HTML: its short form (or `short`), the whole sentence on hover when they differ. */
+export function unitHtml(unit, cls = "unit", short = shortUnit(unit)) {
   if (!unit) return "";
-  const short = shortUnit(unit);
   return `<span class="${cls}"${short !== unit ? ` title="${esc(unit)}"` : ""}>${esc(short)}</span>`;
 }
 
-/** "value unit" as HTML, with the raw number kept in data-value for tests and copy. */
-export function qty(value, unit, { digits = 5, kind = "num", name = "" } = {}) {
+/**
+ * "value unit" as HTML, with the raw number kept in data-value for tests and
+ * copy; `short` is the unit's short form where shortUnit's would not do.
+ */
+export function qty(value, unit, { digits = 5, kind = "num", name = "", short } = {}) {
   const text = kind === "sparsity" ? sparsity(value, digits) : num(value, digits);
   const raw = value === null || value === undefined ? "" : String(value);
   return `<span class="value"${name ? ` data-out="${esc(name)}"` : ""} data-value="${esc(raw)}" title="${esc(raw)}">${esc(text)}</span>` +
-    (unit ? ` ${unitHtml(unit)}` : "");
+    (unit ? ` ${unitHtml(unit, "unit", short)}` : "");
 }
 
 export function dateTime(iso) {
@@ -110,11 +112,15 @@ export function computeUnitFor(dataUnit) {
 }
 
 /**
- * The warnings of a weak or unidentified fitted law, where its numbers are
- * shown, so that nobody plans from it unawares. "" when there are none.
+ * Warnings where the numbers they concern are shown, so that nobody plans
+ * from them unawares: a weak or unidentified law's (strings), a fit's reasons
+ * or a sweep's design warnings ({code, message}: the code goes in the item's
+ * data-code). head, HTML, is the line above the list (by default the law's
+ * fit's, with its verdict). "" when there are none.
  */
-export function warningsHtml(warnings, verdict) {
+export function warningsHtml(warnings, verdict, head = null) {
   if (!warnings || !warnings.length) return "";
-  const head = verdict ? `This law's fit is <strong>${esc(verdict)}</strong>:` : "This law's fit carries warnings:";
-  return `<div class="warnings" role="note" data-verdict="${esc(verdict || "")}">${head}<ul>${warnings.map((w) => `<li>${esc(w)}</li>`).join("")}</ul></div>`;
+  head ??= verdict ? `This law's fit is <strong>${esc(verdict)}</strong>:` : "This law's fit carries warnings:";
+  const item = (w) => (typeof w === "string" ? `<li>${esc(w)}</li>` : `<li data-code="${esc(w.code)}">${esc(w.message)}</li>`);
+  return `<div class="warnings" role="note" data-verdict="${esc(verdict || "")}">${head}<ul>${warnings.map(item).join("")}</ul></div>`;
 }

@@ -13,7 +13,7 @@
 // to --out.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -47,6 +47,18 @@ const TINY_SWEEP = {
   trainer: { context: 32, batch: 4, val_tokens: 2048, threads: 1 },
   fit: { bootstrap: 20, publish: "always" }, // 8 runs cannot identify the law: publish it anyway
 };
+// Trainer profiles (a server's --config) running examples/synthetic_trainer.py: a known law's loss,
+// nothing trained. `slow` takes SLOW_S seconds a run and writes its first progress line after a
+// quarter of them; `synthetic` ends at once.
+const SLOW_S = 20;
+const SYNTHETIC_ARGV = `${execFileSync("sh", ["-c", "command -v python3"], { encoding: "utf8" }).trim()} ${join(ROOT, "examples", "synthetic_trainer.py")} ` +
+  "--width={width} --layers={layers} --sparsity={sparsity} --tokens={tokens} --seed={seed}";
+const SYNTHETIC_PROFILES = `[profile slow]\nargv = ${SYNTHETIC_ARGV} --seconds=${SLOW_S}\nbackends = local\n\n` +
+  `[profile synthetic]\nargv = ${SYNTHETIC_ARGV}\nbackends = local\n`;
+// A grid too thin to identify the law: one model size, 2 sparsities, one data amount (2 runs).
+const THIN = { size: { layers: 2, width: 32, heads: 2 } };
+THIN.grid = { sizes: [THIN.size], sparsities: [0, 0.5], tokens: [1000000], seeds: [1] };
+const thinSweep = (law, profile) => JSON.stringify({ law, profile, grid: THIN.grid, fit: { bootstrap: 20, publish: "always" } });
 // What each view shows once it has loaded and drawn.
 const READY = {
   planner: ['#planner-results[data-state="ok"]', '#planner-chart[data-consistent="yes"] canvas'],
@@ -60,15 +72,20 @@ let server, browser, context, base, tmp;
 
 // ------------------------------------------------------------ the server
 
-function startServer() {
-  tmp = mkdtempSync(join(tmpdir(), "sparselaw-e2e-"));
-  const tokenFile = join(tmp, "token");
+/** A server in a temporary directory of its own (dir), with more options in extra and a --config file's text in config. */
+function startServer(extra = [], config = null) {
+  const dir = mkdtempSync(join(tmpdir(), "sparselaw-e2e-"));
+  const tokenFile = join(dir, "token");
   writeFileSync(tokenFile, TOKEN + "\n", { mode: 0o600 });
+  if (config !== null) {
+    writeFileSync(join(dir, "sparselaw.conf"), config);
+    extra = ["--config", join(dir, "sparselaw.conf"), ...extra];
+  }
   const proc = spawn(
     args.server,
-    ["--port", "0", "--bind", "127.0.0.1", "--data-dir", join(tmp, "data"), "--token-file", tokenFile, "--static-dir", join(ROOT, "static"), "--threads", "2",
+    ["--port", "0", "--bind", "127.0.0.1", "--data-dir", join(dir, "data"), "--token-file", tokenFile, "--static-dir", join(ROOT, "static"), "--threads", "2",
       // Sweeps train on the build's sparselaw-train, beside the server, on the repository's corpus.
-      "--corpus", join(ROOT, "data", "tinyshakespeare.txt"), "--local-runs", "2"],
+      "--corpus", join(ROOT, "data", "tinyshakespeare.txt"), "--local-runs", "2", ...extra],
     { stdio: ["ignore", "ignore", "pipe"] }
   );
   const log = [];
@@ -106,17 +123,30 @@ function startServer() {
       rej(new Error(`sparselawd exited with ${code} before listening:\n${log.join("\n")}`));
     });
   });
-  return { proc, port, exited, log };
+  return { proc, port, exited, log, dir };
 }
 
-/** The API, straight from node: the reference the page is compared with. */
-async function apiGet(path) {
-  const r = await fetch(base + path, { headers: { Authorization: `Bearer ${TOKEN}` } });
+/** Stops srv with SIGTERM, which must exit 0, and removes its directory. */
+async function stopServer(srv) {
+  srv.proc.kill("SIGTERM");
+  const { code, signal } = await srv.exited;
+  rmSync(srv.dir, { recursive: true, force: true });
+  assert.equal(code, 0, `sparselawd exited with ${code} (${signal}) on SIGTERM:\n${srv.log.slice(-20).join("\n")}`);
+}
+
+/** The API, straight from node: the reference the page is compared with (origin: another server's). */
+async function apiGet(path, origin = base) {
+  const r = await fetch(origin + path, { headers: { Authorization: `Bearer ${TOKEN}` } });
   return { status: r.status, body: await r.json() };
 }
 
-async function apiPost(path, body, contentType) {
-  const r = await fetch(base + path, { method: "POST", body, headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": contentType } });
+async function apiPost(path, body, contentType, origin = base) {
+  const r = await fetch(origin + path, { method: "POST", body, headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": contentType } });
+  return { status: r.status, body: await r.json() };
+}
+
+async function apiDelete(path, origin = base) {
+  const r = await fetch(origin + path, { method: "DELETE", headers: { Authorization: `Bearer ${TOKEN}` } });
   return { status: r.status, body: await r.json() };
 }
 
@@ -127,8 +157,8 @@ async function apiPut(path, json) {
 
 // ------------------------------------------------------------ the browser
 
-/** A page whose console errors and uncaught exceptions are collected. */
-async function newPage(viewport = LAPTOP) {
+/** A page whose console errors and uncaught exceptions are collected; it may talk to origin only. */
+async function newPage(viewport = LAPTOP, origin = base) {
   const page = await context.newPage();
   await page.setViewportSize(viewport);
   page.problems = [];
@@ -138,7 +168,7 @@ async function newPage(viewport = LAPTOP) {
   page.on("pageerror", (e) => page.problems.push(`uncaught: ${e.message}`));
   page.on("requestfailed", (r) => page.problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
   page.on("request", (r) => {
-    if (!r.url().startsWith(base) && !r.url().startsWith("data:")) page.problems.push(`request outside the server: ${r.url()}`);
+    if (!r.url().startsWith(origin) && !r.url().startsWith("data:")) page.problems.push(`request outside the server: ${r.url()}`);
   });
   return page;
 }
@@ -215,6 +245,33 @@ async function overflowing(page, rootSel, childSel) {
   }, childSel);
 }
 
+/** A page on origin's Data & fits view with the token set. */
+async function dataPage(viewport, origin) {
+  const page = await newPage(viewport, origin);
+  await page.goto(`${origin}/#/data`);
+  await setToken(page);
+  return page;
+}
+
+/** POSTs a sweep of the thin grid to origin with the trainer profile; its answer (202). */
+async function postThin(law, profile, origin) {
+  const posted = await apiPost("/v1/sweeps", thinSweep(law, profile), "application/json", origin);
+  assert.equal(posted.status, 202, JSON.stringify(posted.body));
+  return posted.body;
+}
+
+/** Sweep id of the server at origin on a phone, once readySel shows: nothing wider than the screen (tables scroll in their box). */
+async function sweepOnPhone(origin, id, readySel, name) {
+  const phone = await dataPage(PHONE, origin);
+  await phone.goto(`${origin}/#/data?sweep=${id}`);
+  await phone.waitForSelector(readySel);
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `sweep ${id} is ${overflow}px wider than a phone's screen`);
+  await shot(phone, name);
+  assert.deepEqual(unexpected(phone), []);
+  await phone.close();
+}
+
 /** The header's share of the screen, and whether its tabs sit in one row inside the screen. */
 async function headerFit(page) {
   return page.evaluate(() => {
@@ -241,6 +298,7 @@ before(async () => {
     throw new Error(`playwright-core is not installed: run npm ci in ${ROOT} (${err.message})`);
   }
   server = startServer();
+  tmp = server.dir;
   base = `http://127.0.0.1:${await server.port}`;
   // A fresh profile, and none of Chromium's own traffic: the network is closed.
   context = await chromium.launchPersistentContext(join(tmp, "profile"), {
@@ -253,12 +311,7 @@ before(async () => {
 
 after(async () => {
   await context?.close();
-  if (server) {
-    server.proc.kill("SIGTERM");
-    const { code, signal } = await server.exited;
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
-    assert.equal(code, 0, `sparselawd exited with ${code} (${signal}) on SIGTERM:\n${server.log.slice(-20).join("\n")}`);
-  }
+  if (server) await stopServer(server);
 });
 
 // ------------------------------------------------------------------ tests
@@ -806,17 +859,142 @@ test("sweeps appear with their state, progress and runs, and link to the dataset
   await page.waitForSelector("#fit-pvm canvas");
   assert.equal(await page.getAttribute("#fit-pvm", "data-points"), "8");
 
-  // On a phone: nothing wider than the screen (the tables scroll in their box).
-  const phone = await newPage(PHONE);
-  await phone.goto(`${base}/#/data`);
-  await setToken(phone);
-  await phone.goto(`${base}/#/data?sweep=${id}`);
-  await phone.waitForSelector("#sweep-runs tr[data-id]");
-  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `the sweep's runs are ${overflow}px wider than a phone's screen`);
-  await shot(phone, "data-sweep-runs-phone");
-  assert.deepEqual(unexpected(phone), []);
-  await phone.close();
+  await sweepOnPhone(base, id, "#sweep-runs tr[data-id]", "data-sweep-runs-phone");
   assert.deepEqual(unexpected(page), []);
   await page.close();
+});
+
+test("a sweep shows its grid's warnings, its estimate with units, and its time left: unknown until a run has measured its speed", async () => {
+  // A server of its own, so that no run has succeeded on its local backend yet (no throughput
+  // measured), and none is configured (no --local-gflops).
+  const own = startServer([], SYNTHETIC_PROFILES);
+  const origin = `http://127.0.0.1:${await own.port}`;
+  try {
+    const { size, grid } = THIN;
+    const page = await dataPage(LAPTOP, origin);
+    const posted = await postThin("e2e-thin", "slow", origin);
+    const id = posted.id;
+    const warnings = posted.warnings.map((w) => [w.code, w.message]);
+    assert.deepEqual(warnings.map((w) => w[0]).sort(), ["few_data", "few_nonzeros", "few_sparsities"]);
+    await page.goto(`${origin}/#/data?sweep=${id}`);
+
+    // Before its first progress line: time left unknown, and why; every token still to train.
+    const shown = () => page.$eval("#view-data", (v) => {
+      const out = (name) => v.querySelector(`#sweep-state [data-out="${name}"]`);
+      const eta = out("eta");
+      return {
+        state: v.querySelector("#sweep-state [data-state]")?.dataset.state,
+        eta: eta && { text: eta.textContent, value: eta.dataset.value, why: eta.nextElementSibling?.textContent },
+        tokens: out("remaining_tokens")?.dataset.value,
+        listed: v.querySelector(`#sweeps-list tr[data-id] .sweep-eta`)?.textContent,
+      };
+    });
+    await page.waitForSelector('#sweep-state [data-out="eta"]');
+    const before = await shown();
+    assert.equal(before.state, "running");
+    assert.equal(before.eta.text, "unknown", JSON.stringify(before));
+    assert.equal(before.eta.value, "");
+    assert.equal(before.eta.why, "(no run of this sweep has measured its speed yet, and the local backend has no throughput measured or configured)");
+    assert.equal(before.listed, "unknown");
+    assert.equal(Number(before.tokens), 2 * grid.tokens[0]);
+    assert.match(await page.textContent('#sweep-state [data-kv="remaining_tokens"]'), /tokens$/);
+
+    // The grid's warnings, word for word and with their codes, where the sweep's numbers are;
+    // the list tags it.
+    const items = await page.$$eval("#sweep-state .warnings li", (els) => els.map((e) => [e.dataset.code, e.textContent]));
+    assert.deepEqual(items, warnings);
+    assert.match(await page.textContent("#sweep-state .warnings"), /cannot determine every coefficient of the law e2e-thin/);
+    assert.equal(await page.getAttribute(`#sweeps-list tr[data-id="${id}"] .grid-warnings`, "data-warnings"), "3");
+
+    // The estimate: its FLOPs (6 x matmul weights x tokens, summed over the runs, as the README
+    // defines them), its runs and slots, its throughput and duration unknown, and why.
+    const flops = 6 * (12 * size.layers * size.width ** 2 + 256 * size.width) * grid.tokens[0] * grid.sparsities.length;
+    const flopsEl = '#sweep-state [data-out="flops"]';
+    assert.ok(Math.abs(Number(await page.getAttribute(flopsEl, "data-value")) - flops) <= 1e-9 * flops);
+    assert.equal(await page.textContent(flopsEl), "3.93×10¹¹");
+    assert.equal(await page.textContent('#sweep-state [data-kv="flops"] .unit'), "FLOPs");
+    assert.equal(await page.getAttribute('#sweep-state [data-kv="flops"] .unit', "title"), posted.estimate.units.flops);
+    assert.equal(await page.textContent('#sweep-state [data-kv="runs"] dd'), "2 runs, 2 at a time on the local backend");
+    for (const name of ["flops_per_s", "seconds"]) assert.equal(await page.textContent(`#sweep-state [data-out="${name}"]`), "unknown");
+    assert.equal(await page.textContent('#sweep-state [data-kv="throughput"] dd'),
+      "unknown (none measured (no run has succeeded on the local backend since the server started) and none configured (--local-gflops))");
+    assert.deepEqual(await overflowing(page, "#sweep-card", "p, dd, li"), [], "text outside the sweep's card");
+    await shot(page, "data-sweep-thin-laptop");
+
+    // Once its runs have measured a rate: the time left and the tokens left the API answers (the
+    // same between two progress lines, which come every SLOW_S / 4 s: read until the page shows
+    // what the API says), in seconds, and fewer tokens than at the start.
+    await page.waitForFunction(() => document.querySelector('#sweep-state [data-out="eta"]')?.dataset.value > 0, null, { timeout: 4 * SLOW_S * 1000 });
+    let during, api;
+    for (const until = Date.now() + SLOW_S * 1000; ; ) {
+      during = await shown();
+      api = (await apiGet(`/v1/sweeps/${id}`, origin)).body;
+      if (during.eta.value === String(api.eta_seconds) && during.tokens === String(api.remaining_tokens)) break;
+      assert.ok(Date.now() < until, `the page shows ${JSON.stringify(during)}, the API ${api.eta_seconds} s and ${api.remaining_tokens} tokens`);
+      await page.waitForTimeout(200);
+    }
+    assert.equal(during.state, "running");
+    assert.ok(api.eta_seconds > 0);
+    assert.match(during.eta.text, /^about \d+ s$/);
+    assert.match(during.listed, /^\d+ s$/);
+    assert.ok(Number(during.tokens) < 2 * grid.tokens[0], JSON.stringify(during));
+    await sweepOnPhone(origin, id, "#sweep-state .warnings li", "data-sweep-thin-phone");
+    assert.equal((await apiDelete(`/v1/sweeps/${id}`, origin)).status, 200);
+    await page.waitForSelector('#sweep-state [data-state="cancelled"]');
+    assert.equal(await page.$$eval('#sweep-state [data-kv="eta"]', (els) => els.length), 0, "a cancelled sweep has no time left");
+
+    // A sweep whose runs succeed: the next estimate's throughput is the one they measured.
+    const quick = await postThin("e2e-thin-quick", "synthetic", origin);
+    await page.goto(`${origin}/#/data?sweep=${quick.id}`);
+    await page.waitForSelector(`#sweeps-list tr[data-id="${quick.id}"]:is([data-state="succeeded"], [data-state="failed"])`, { timeout: 60000 });
+    await page.waitForSelector('#sweep-state :is([data-state="succeeded"], [data-state="failed"])');
+    const est = (await apiGet(`/v1/sweeps/${quick.id}`, origin)).body.estimate;
+    assert.equal(est.throughput, "measured");
+    assert.equal(await page.getAttribute('#sweep-state [data-out="throughput"]', "data-value"), "measured");
+    assert.equal(Number(await page.getAttribute('#sweep-state [data-out="flops_per_s"]', "data-value")), est.flops_per_s);
+    assert.equal(await page.textContent('#sweep-state [data-kv="throughput"] dd > .unit'), "FLOP/s");
+    assert.equal(await page.textContent('#sweep-state [data-out="throughput"]'), "(measured from the runs that succeeded on its backend)");
+    assert.equal(Number(await page.getAttribute('#sweep-state [data-out="seconds"]', "data-value")), est.seconds);
+    assert.match(await page.textContent('#sweep-state [data-out="seconds"]'), /^(under 1 s|about \d+ (s|min))$/);
+    await shot(page, "data-sweep-measured-laptop");
+    assert.deepEqual(unexpected(page), []);
+    await page.close();
+  } finally {
+    await stopServer(own);
+  }
+});
+
+test("a sweep on a backend with a configured throughput shows it, the duration it gives and a time left from the start", async () => {
+  const GFLOPS = 4; // one run in 49 s
+  const own = startServer(["--local-gflops", String(GFLOPS)], SYNTHETIC_PROFILES);
+  const origin = `http://127.0.0.1:${await own.port}`;
+  try {
+    const page = await dataPage(LAPTOP, origin);
+    const posted = await postThin("e2e-configured", "slow", origin);
+    const est = posted.estimate;
+    assert.equal(est.throughput, "configured");
+    await page.goto(`${origin}/#/data?sweep=${posted.id}`);
+    await page.waitForSelector('#sweep-state [data-out="eta"]');
+    // Until a run succeeds the estimate is the posted one: the operator's throughput.
+    assert.equal(await page.getAttribute('#sweep-state [data-out="throughput"]', "data-value"), "configured");
+    assert.equal(await page.textContent('#sweep-state [data-out="throughput"]'), "(configured by the operator)");
+    assert.equal(Number(await page.getAttribute('#sweep-state [data-out="flops_per_s"]', "data-value")), GFLOPS * 1e9);
+    assert.equal(await page.textContent('#sweep-state [data-out="flops_per_s"]'), "4×10⁹");
+    assert.equal(Number(await page.getAttribute('#sweep-state [data-out="seconds"]', "data-value")), est.seconds);
+    // 2 runs side by side: one run's FLOPs over the throughput.
+    const { size, grid } = THIN;
+    const run = 6 * (12 * size.layers * size.width ** 2 + 256 * size.width) * grid.tokens[0];
+    assert.ok(Math.abs(est.seconds - run / (GFLOPS * 1e9)) <= 1e-9 * est.seconds, JSON.stringify(est));
+    assert.equal(await page.textContent('#sweep-state [data-out="seconds"]'), `about ${Math.round(est.seconds)} s`);
+    assert.match(await page.getAttribute('#sweep-state [data-out="seconds"]', "title"), new RegExp(`seconds of wall-clock time`));
+    // Its runs have measured nothing yet, but the backend's throughput gives a time left.
+    const eta = await page.getAttribute('#sweep-state [data-out="eta"]', "data-value");
+    assert.ok(Number(eta) > 0, `time left ${eta}`);
+    assert.match(await page.textContent('#sweep-state [data-out="eta"]'), /^about \d+ s$/);
+    assert.equal((await apiDelete(`/v1/sweeps/${posted.id}`, origin)).status, 200);
+    assert.deepEqual(unexpected(page), []);
+    await page.close();
+  } finally {
+    await stopServer(own);
+  }
 });

@@ -282,7 +282,7 @@ function renderResult(f) {
     ${pub ? `<p class="published-line">Published as <a class="published" href="#/laws?law=${encodeURIComponent(pub.name)}&version=${pub.version}">${esc(pub.name)} v${pub.version}</a>
       · <a href="#/planner?law=${encodeURIComponent(pub.name)}&version=${pub.version}">plan with it</a></p>` : ""}
     ${f.verdict ? `<p class="verdict">Verdict: <strong data-verdict="${esc(f.verdict)}">${esc(f.verdict)}</strong>${f.not_published ? ` · ${esc(f.not_published)}` : ""}</p>` : ""}
-    ${warningsHtml((f.reasons || []).map((r) => r.message), f.verdict)}
+    ${warningsHtml(f.reasons, f.verdict)}
     <div class="cols">
       <div class="scroll"><table class="fit-errors"><caption>Fit errors (loss in the law's units)</caption>
         <thead><tr><th></th><th class="num">rows</th><th class="num">objective <span class="unit">mean Huber</span></th><th class="num">RMSE <span class="unit">loss</span></th>

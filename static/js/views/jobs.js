@@ -2,11 +2,13 @@
 // their state, progress, runs, and the dataset and fit each one produced. The
 // lists come a page at a time, newest first (GET /v1/fits, GET /v1/sweeps,
 // GET /v1/sweeps/{id}/runs and their next_before); a list with a job still
-// going is read again every second while the view shows it. Every route here
-// needs the bearer token.
+// going is read again every second while the view shows it. A sweep shows
+// what its grid leaves the fit unable to determine (warnings), what it costs
+// (estimate) and, while it runs, how long it has left. Every route here needs
+// the bearer token.
 import { api, getToken } from "../api.js";
 import { showError } from "../forms.js";
-import { dateTime, esc, num } from "../format.js";
+import { dateTime, esc, num, qty, warningsHtml } from "../format.js";
 
 const PAGE = 20; // items a page asks for; "older" asks for the next one
 const POLL_MS = 1000;
@@ -22,12 +24,14 @@ function verdictTag(f) {
 /** A job's state (fit, sweep or run) as a coloured word. */
 export const stateBadge = (state) => `<span class="state state-${esc(state)}" data-state="${esc(state)}">${esc(state)}</span>`;
 
-/** Seconds as people say them: 40 s, 12 min, 3.5 h. */
+/** Seconds as people say them: 40 s, 12 min, 3.5 h, 4.2 days. */
 function duration(s) {
   if (s === null || s === undefined) return "–";
+  if (s < 1) return "under 1 s";
   if (s < 90) return `${Math.round(s)} s`;
   if (s < 5400) return `${Math.round(s / 60)} min`;
-  return `${num(s / 3600, 2)} h`;
+  if (s < 172800) return `${num(s / 3600, 2)} h`;
+  return `${num(s / 86400, 2)} days`;
 }
 
 // A list shown a page at a time: its items so far and the next_before of the
@@ -82,6 +86,61 @@ function renderFits() {
 
 const ended = (c) => c.succeeded + c.failed + c.cancelled;
 
+/** A sweep's design warnings as a tag for the list, their messages on hover. */
+function gridTag(s) {
+  const n = s.warnings?.length;
+  if (!n) return "";
+  const why = s.warnings.map((w) => w.message).join("\n");
+  return ` <span class="tag grid-warnings" data-warnings="${n}" title="${esc(why)}">${n} grid warning${n > 1 ? "s" : ""}</span>`;
+}
+
+/** Why a backend's throughput is unknown: none measured (no run succeeded there yet) and none configured. */
+const noThroughput = (s) => `none measured (no run has succeeded on the ${s.backend} backend since the server started) and none configured (--${s.backend}-gflops)`;
+
+/** Why a running sweep's eta_seconds is null. */
+const etaWhy = (s) =>
+  s.remaining_tokens === null
+    ? "its runs are ending"
+    : `no run of this sweep has measured its speed yet, and the ${s.backend} backend has no throughput measured or configured`;
+
+/** A figure the server could not give: "unknown", and why. */
+const unknown = (name, why) => `<span class="value unknown" data-out="${name}" data-value="">unknown</span> <span class="unit why">(${esc(why)})</span>`;
+
+/** Seconds as "about 3 min", the raw number in data-value, the exact figure and its unit sentence on hover. */
+const seconds = (name, x, sentence = "seconds") =>
+  `<span class="value" data-out="${name}" data-value="${x}" title="${esc(`${num(x)} ${sentence}`)}">${x < 1 ? "" : "about "}${esc(duration(x))}</span>`;
+
+/** A running sweep's time left, as HTML: about 3 min, or unknown with why. */
+const timeLeft = (s) => (s.eta_seconds !== null ? seconds("eta", s.eta_seconds) : unknown("eta", etaWhy(s)));
+
+const THROUGHPUT = { measured: "measured from the runs that succeeded on its backend", configured: "configured by the operator" };
+
+/**
+ * A sweep's cost (its estimate): training FLOPs, runs over the backend's
+ * slots, the throughput of one run and where it comes from, the wall-clock
+ * duration; and while it runs, the time and tokens it has left. Each figure
+ * with its unit (the server's unit sentence on hover).
+ */
+function estimateHtml(s) {
+  const e = s.estimate, u = e?.units || {};
+  const rows = [];
+  const kv = (name, dt, dd) => rows.push(`<div class="kv" data-kv="${name}"><dt>${dt}</dt><dd>${dd}</dd></div>`);
+  if (s.state === "running") {
+    kv("eta", `Time left <span class="unit">until its runs have ended, the fit not counted</span>`, timeLeft(s));
+    if (s.remaining_tokens !== null) kv("remaining_tokens", "Left to train", qty(s.remaining_tokens, "tokens", { name: "remaining_tokens" }));
+  }
+  if (e) {
+    kv("flops", "Training compute", qty(e.flops, u.flops || "FLOPs", { digits: 3, name: "flops", short: "FLOPs" }));
+    kv("runs", "Runs", `${qty(e.runs, null, { name: "runs" })} <span class="unit">runs, ${e.slots} at a time on the ${esc(s.backend)} backend</span>`);
+    kv("throughput", `Throughput <span class="unit">of one run</span>`, e.flops_per_s !== null
+      ? `${qty(e.flops_per_s, u.flops_per_s || "FLOP/s", { digits: 3, name: "flops_per_s", short: "FLOP/s" })}
+         <span class="unit" data-out="throughput" data-value="${esc(e.throughput)}">(${esc(THROUGHPUT[e.throughput] || e.throughput)})</span>`
+      : unknown("flops_per_s", noThroughput(s)));
+    kv("seconds", `Estimated duration <span class="unit">wall-clock, every run</span>`, e.seconds !== null ? seconds("seconds", e.seconds, u.seconds) : unknown("seconds", "no throughput to go by"));
+  }
+  return rows.length ? `<dl class="kvs sweep-estimate">${rows.join("")}</dl>` : "";
+}
+
 function renderSweeps() {
   const box = document.getElementById("sweeps-list");
   box.innerHTML = sweeps.items.length
@@ -89,10 +148,10 @@ function renderSweeps() {
         <th class="num">time left</th><th>dataset</th><th>fit</th><th>created</th><th></th></tr></thead><tbody>${sweeps.items
           .map((s) => {
             const done = ended(s.counts), total = s.counts.total;
-            return `<tr data-id="${s.id}" data-state="${esc(s.state)}"><td>${s.id}</td><td>${esc(s.law)}</td><td>${stateBadge(s.state)}</td>
+            return `<tr data-id="${s.id}" data-state="${esc(s.state)}"><td>${s.id}</td><td>${esc(s.law)}</td><td>${stateBadge(s.state)}${gridTag(s)}</td>
               <td class="sweep-progress"><progress max="${total}" value="${done}">${done} of ${total}</progress>
                 <span class="unit" data-ended="${done}" data-total="${total}">${done} of ${total}${s.counts.failed ? `, ${s.counts.failed} failed` : ""}</span></td>
-              <td class="num" title="estimated time until its runs have all ended">${duration(s.eta_seconds)}</td>
+              <td class="num sweep-eta" title="estimated time until its runs have all ended">${s.state === "running" && s.eta_seconds === null ? `<span class="unknown" title="${esc(etaWhy(s))}">unknown</span>` : duration(s.eta_seconds)}</td>
               <td>${s.dataset ? `<a class="sweep-dataset" href="#/data?dataset=${s.dataset.id}">${s.dataset.id}</a>${s.dataset.rows !== null ? ` <span class="unit">${s.dataset.rows} rows</span>` : ""}` : "–"}</td>
               <td>${s.fit ? `<a class="sweep-fit" href="#/data?fit=${s.fit.id}">${s.fit.id}</a> ${stateBadge(s.fit.state)}` : "–"}</td>
               <td>${esc(dateTime(s.created_at))}</td>
@@ -115,9 +174,9 @@ function renderSweep(s) {
     <p>${stateBadge(s.state)} <progress max="${c.total}" value="${ended(c)}"></progress>
       <span class="unit">${ended(c)} of ${c.total} runs ended: ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled,
       ${c.running} running, ${c.submitted} submitted, ${c.queued} queued</span></p>
-    <p class="hint">on the ${esc(s.backend)} backend · created ${esc(dateTime(s.created_at))}${s.finished_at ? `, runs ended ${esc(dateTime(s.finished_at))}` : ""}${
-      s.eta_seconds !== null ? ` · about ${duration(s.eta_seconds)} left (${num(s.remaining_tokens)} tokens to train)` : ""
-    }</p>
+    <p class="hint">on the ${esc(s.backend)} backend · created ${esc(dateTime(s.created_at))}${s.finished_at ? `, runs ended ${esc(dateTime(s.finished_at))}` : ""}</p>
+    ${warningsHtml(s.warnings, "", `This sweep's grid cannot determine every coefficient of the law <strong>${esc(s.law)}</strong>; its fit will be weak or unidentified:`)}
+    ${estimateHtml(s)}
     <p class="sweep-made">${s.dataset ? `Dataset <a class="sweep-dataset" href="#/data?dataset=${s.dataset.id}">${s.dataset.id}</a>${s.dataset.rows !== null ? ` (${s.dataset.rows} rows)` : " (deleted since)"}` : "No dataset yet"}
       · ${s.fit ? `fit <a class="sweep-fit" href="#/data?fit=${s.fit.id}">${s.fit.id}</a> ${stateBadge(s.fit.state)}` : "no fit yet"}${
         pub ? ` · published <a class="sweep-law" href="#/laws?law=${encodeURIComponent(pub.name)}&version=${pub.version}">${esc(pub.name)} v${pub.version}</a>` : ""
