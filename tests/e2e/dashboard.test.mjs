@@ -917,7 +917,7 @@ test("a sweep shows its grid's warnings, its estimate with units, and its time l
     assert.equal(await page.textContent('#sweep-state [data-kv="runs"] dd'), "2 runs, 2 at a time on the local backend");
     for (const name of ["flops_per_s", "seconds"]) assert.equal(await page.textContent(`#sweep-state [data-out="${name}"]`), "unknown");
     assert.equal(await page.textContent('#sweep-state [data-kv="throughput"] dd'),
-      "unknown (none measured (no run has succeeded on the local backend since the server started) and none configured (--local-gflops))");
+      "unknown (none measured (no run has succeeded on the local backend yet) and none configured (--local-gflops))");
     assert.deepEqual(await overflowing(page, "#sweep-card", "p, dd, li"), [], "text outside the sweep's card");
     await shot(page, "data-sweep-thin-laptop");
 

@@ -95,7 +95,7 @@ function gridTag(s) {
 }
 
 /** Why a backend's throughput is unknown: none measured (no run succeeded there yet) and none configured. */
-const noThroughput = (s) => `none measured (no run has succeeded on the ${s.backend} backend since the server started) and none configured (--${s.backend}-gflops)`;
+const noThroughput = (s) => `none measured (no run has succeeded on the ${s.backend} backend yet) and none configured (--${s.backend}-gflops)`;
 
 /** Why a running sweep's eta_seconds is null. */
 const etaWhy = (s) =>
