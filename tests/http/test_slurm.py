@@ -321,7 +321,8 @@ class TestProfiles(Base):
     def test_a_profile_runs_as_slurm_jobs(self):
         tmp = tempfile.mkdtemp(prefix="sparselaw-slurm-prof-", dir=TMP)
         os.chmod(tmp, 0o755)
-        srv = self.own_server(tmp, "slurm-partition = debug\nslurm-gpus = 1")
+        srv = self.own_server(tmp, "slurm-partition = debug\nslurm-account = calib\n"
+                                   "slurm-gpus = 1")
         try:
             grid = {"sizes": [{"layers": 2, "width": w, "heads": 2} for w in (32, 64)],
                     "sparsities": [0, 0.5], "tokens": [1000000]}
@@ -337,6 +338,7 @@ class TestProfiles(Base):
                                  round((1 - p["sparsity"]) * 12 * 2 * p["width"] ** 2))
                 status, body = SLURM.rest("GET", "/job/%s" % run["reference"])
                 self.assertEqual(body["jobs"][0]["partition"], "debug")
+                self.assertEqual(body["jobs"][0]["account"], "calib")  # no accounting: any name
                 self.assertEqual(SLURM.settled_state(run["reference"]), "COMPLETED")
             # a CUDA sweep: each job asks for gres gpu:1, which scripts/slurm.sh's node has
             s = self.post_sweep({"law": "slurm-gpu", "profile": "synthetic", "grid": grid,
