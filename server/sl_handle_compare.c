@@ -130,83 +130,75 @@ static void add_cell(sl_buf *b, const json_t *v) {
     if (rc) abort();
 }
 
-/* One law's comment lines (units, warnings, or why it could not answer)
- * and rows. */
-static void add_law_csv(sl_buf *b, const json_t *a, const columns *cols) {
+/* One law's comment lines into notes (its units and warnings, or why it
+ * could not answer) and its rows into rows. */
+static void add_law_csv(sl_buf *notes, sl_buf *rows, const json_t *a, const columns *cols) {
     const json_t *law = json_object_get(a, "law"), *error = json_object_get(a, "error");
     const char *name = json_string_value(json_object_get(law, "name"));
-    json_int_t version = json_integer_value(json_object_get(law, "version"));
+    long long version = (long long)json_integer_value(json_object_get(law, "version"));
     if (error) {
-        if (sl_buf_addf(b, "# %s v%lld: no answer: %s\r\n", name, (long long)version,
+        if (sl_buf_addf(notes, "# %s v%lld: no answer: %s\r\n", name, version,
                         json_string_value(json_object_get(error, "message"))))
             abort();
         return;
     }
     const json_t *units = json_object_get(a, "units"), *series = json_object_get(a, "series");
-    if (sl_buf_addf(b, "# units of %s v%lld:", name, (long long)version)) abort();
+    if (sl_buf_addf(notes, "# units of %s v%lld:", name, version)) abort();
     int first = 1;
     for (size_t c = 0; c < cols->n; c++) {
         const json_t *v = json_object_get(json_array_get(series, 0), cols->name[c]);
         if (!v || json_is_string(v)) continue; /* a label column has no unit */
         const char *u = sl_table_unit(units, cols->name[c]);
-        if (sl_buf_addf(b, "%s %s = %s", first ? "" : ";", cols->name[c], u ? u : "no unit"))
+        if (sl_buf_addf(notes, "%s %s = %s", first ? "" : ";", cols->name[c], u ? u : "no unit"))
             abort();
         first = 0;
     }
-    if (sl_buf_adds(b, "\r\n")) abort();
+    if (sl_buf_adds(notes, "\r\n")) abort();
     size_t i, k;
-    const json_t *w;
-    json_array_foreach(json_object_get(a, "warnings"), i,
-                       w) if (sl_buf_addf(b, "# warning of %s v%lld: %s\r\n", name,
-                                          (long long)version, json_string_value(w))) abort();
-    const json_t *ser;
+    const json_t *w, *ser;
+    json_array_foreach(json_object_get(a, "warnings"), i, w) {
+        if (sl_buf_addf(notes, "# warning of %s v%lld: %s\r\n", name, version,
+                        json_string_value(w)))
+            abort();
+    }
     json_array_foreach(series, i, ser) {
         /* a series: scalars for the whole series, arrays one value per row */
-        size_t rows = 1;
+        size_t n = 1;
         for (size_t c = 0; c < cols->n; c++) {
             const json_t *v = json_object_get(ser, cols->name[c]);
-            if (json_is_array(v)) rows = json_array_size(v);
+            if (json_is_array(v)) n = json_array_size(v);
         }
-        for (k = 0; k < rows; k++) {
-            if (sl_buf_addf(b, "%s,%lld", name, (long long)version)) abort();
+        for (k = 0; k < n; k++) {
+            if (sl_buf_addf(rows, "%s,%lld", name, version)) abort();
             for (size_t c = 0; c < cols->n; c++) {
                 const json_t *v = json_object_get(ser, cols->name[c]);
-                if (sl_buf_addc(b, ',')) abort();
-                add_cell(b, json_is_array(v) ? json_array_get(v, k) : v);
+                if (sl_buf_addc(rows, ',')) abort();
+                add_cell(rows, json_is_array(v) ? json_array_get(v, k) : v);
             }
-            if (sl_buf_adds(b, "\r\n")) abort();
+            if (sl_buf_adds(rows, "\r\n")) abort();
         }
     }
 }
 
-/* The compared tables (curves, contours) as one CSV: per law a comment line
- * with its units (and its warnings), then rows law,version,<columns>. */
+/* The compared tables (curves, contours) as one CSV: the comment lines
+ * first, as in a law's own CSV, then the header law,version,<columns> and
+ * each law's rows. */
 static void reply_csv(sl_request *req, const json_t *answers) {
     columns cols;
     series_columns(answers, &cols);
-    sl_buf b = {0}, body = {0}; /* the comment lines; the header and rows */
-    if (sl_buf_adds(&body, "law,version")) abort();
+    sl_buf notes = {0}, rows = {0};
+    if (sl_buf_adds(&rows, "law,version")) abort();
     for (size_t c = 0; c < cols.n; c++)
-        if (sl_buf_addf(&body, ",%s", cols.name[c])) abort();
-    if (sl_buf_adds(&body, "\r\n")) abort();
+        if (sl_buf_addf(&rows, ",%s", cols.name[c])) abort();
+    if (sl_buf_adds(&rows, "\r\n")) abort();
     size_t i;
     const json_t *a;
     json_array_foreach(answers, i, a) {
-        sl_buf rows = {0};
-        add_law_csv(&rows, a, &cols);
-        /* the comment lines before the header, as in a law's own CSV */
-        const char *p = rows.data, *end = rows.data + rows.len;
-        while (p && p < end) {
-            const char *nl = memchr(p, '\n', (size_t)(end - p));
-            size_t len = (size_t)((nl ? nl + 1 : end) - p);
-            if (sl_buf_add(p[0] == '#' ? &b : &body, p, len)) abort();
-            p += len;
-        }
-        free(rows.data);
+        add_law_csv(&notes, &rows, a, &cols);
     }
-    if (sl_buf_add(&b, body.data, body.len)) abort();
-    free(body.data);
-    sl_reply_text(req, 200, "text/csv; charset=utf-8", b.data, b.len);
+    if (sl_buf_add(&notes, rows.data, rows.len)) abort();
+    free(rows.data);
+    sl_reply_text(req, 200, "text/csv; charset=utf-8", notes.data, notes.len);
 }
 
 void sl_handle_compare(sl_request *req) {
@@ -277,8 +269,9 @@ void sl_handle_compare(sl_request *req) {
     const json_t *answered_one = NULL;
     size_t i;
     json_t *a;
-    json_array_foreach(answers, i, a) if (!answered_one && !json_object_get(a, "error"))
-        answered_one = a;
+    json_array_foreach(answers, i, a) {
+        if (!answered_one && !json_object_get(a, "error")) answered_one = a;
+    }
     if (csv && json_is_array(json_object_get(answered_one, "series"))) {
         reply_csv(req, answers);
         json_decref(answers);
