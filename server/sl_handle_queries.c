@@ -778,8 +778,47 @@ void sl_handle_curve_optimal_sparsity(sl_request *req) {
     reply_table(req, &rec, &t, csv, 0, body);
 }
 
+/* A contour point of one draw: the dense data where S_opt is the level at
+ * these nonzeros (or, with a NaN level, the dense compute-optimal data),
+ * and its compute. */
+typedef struct contour_query {
+    const sl_cost *cost;
+    double nonzeros, level;
+} contour_query;
+
+static int contour_draw(const sl_law *law, const void *query, double *out) {
+    const contour_query *q = query;
+    double dd = isnan(q->level) ? sl_law_dense_optimal_data(law, q->nonzeros)
+                                : sl_plan_iso_sparsity_data(law, q->cost, q->nonzeros, q->level);
+    if (!(dd > 0) || !isfinite(dd)) return -1;
+    out[0] = dd;
+    out[1] = 6 * q->nonzeros * dd;
+    return 0;
+}
+
+/* One contour row: the point, its bands over the draws (when there are
+ * any), its hardware columns. */
+static void contour_row(sl_table *t, const char *line, const sl_law_record *rec,
+                        const sl_handle_draws *dr, const sl_hardware *hw, size_t nhw,
+                        const contour_query *q, double dd) {
+    double row[SL_TABLE_MAX_COLS] = {q->level, q->nonzeros, dd, 6 * q->nonzeros * dd};
+    size_t at = 4;
+    if (dr->n) {
+        double lo[2] = {(double)NAN, (double)NAN}, hi[2] = {(double)NAN, (double)NAN};
+        sl_handle_interval_row(dr, contour_draw, q, 2, lo, hi);
+        row[at++] = lo[0];
+        row[at++] = hi[0];
+        row[at++] = lo[1];
+        row[at++] = hi[1];
+    }
+    sl_handle_hardware_row(hw, rec, nhw, row[3], q->level > 0 ? "unstructured" : "dense", &row[at]);
+    sl_table_add(t, line, row);
+}
+
 void sl_handle_contours(sl_request *req) {
     static const double default_levels[] = {0.1, 0.25, 0.5, 0.75, 0.9};
+    static const char *const band_cols[] = {"dense_data_lo", "dense_data_hi", "compute_lo",
+                                            "compute_hi"};
     const char *cols[SL_TABLE_MAX_COLS] = {"sparsity", "nonzeros", "dense_data", "compute"};
     size_t ncols = 4;
     sl_law_record rec;
@@ -810,24 +849,24 @@ void sl_handle_contours(sl_request *req) {
                       "are no iso-S_opt lines to draw");
         return;
     }
+    size_t rows = (nl + 1) * (size_t)points;
+    sl_handle_draws dr;
+    size_t dropped = sl_handle_curve_draws(req, &rec, rows, MAX_INTERVAL_EVALUATIONS, &dr);
+    for (size_t c = 0; dr.n && c < sizeof band_cols / sizeof band_cols[0]; c++)
+        cols[ncols++] = band_cols[c];
     size_t nhw = sl_handle_hardware_columns(&hw, cols, &ncols);
     sl_table t;
     sl_table_init(&t, "line", cols);
     for (size_t k = 0; k < nl; k++)
         for (long i = 0; i < points; i++) {
-            double n = log_grid(lo, hi, i, points);
-            double dd = sl_plan_iso_sparsity_data(&rec.law, &cost, n, levels[k]);
-            double row[SL_TABLE_MAX_COLS] = {levels[k], n, dd, 6 * n * dd};
-            sl_handle_hardware_row(&hw, &rec, nhw, row[3], levels[k] > 0 ? "unstructured" : "dense",
-                                   &row[4]);
-            sl_table_add(&t, "iso_sparsity", row);
+            contour_query cq = {&cost, log_grid(lo, hi, i, points), levels[k]};
+            contour_row(&t, "iso_sparsity", &rec, &dr, &hw, nhw, &cq,
+                        sl_plan_iso_sparsity_data(&rec.law, &cost, cq.nonzeros, cq.level));
         }
     for (long i = 0; i < points; i++) {
-        double n = log_grid(lo, hi, i, points);
-        double dd = sl_law_dense_optimal_data(&rec.law, n);
-        double row[SL_TABLE_MAX_COLS] = {(double)NAN, n, dd, 6 * n * dd};
-        sl_handle_hardware_row(&hw, &rec, nhw, row[3], "dense", &row[4]);
-        sl_table_add(&t, "dense_optimal", row);
+        contour_query cq = {&cost, log_grid(lo, hi, i, points), (double)NAN};
+        contour_row(&t, "dense_optimal", &rec, &dr, &hw, nhw, &cq,
+                    sl_law_dense_optimal_data(&rec.law, cq.nonzeros));
     }
     json_t *body = json_pack(
         "{s:s, s:s, s:o}", "cost_model", cost.model == SL_COST_GMP ? "gmp" : "dense", "note",
@@ -836,6 +875,10 @@ void sl_handle_contours(sl_request *req) {
         "units",
         sl_units_json(rec.data_unit, "sparsity", "nonzeros", "dense_data", "compute", NULL));
     sl_cost_add_json(body, &cost);
+    sl_handle_band_units(body, &dr, "dense_data");
+    sl_handle_band_units(body, &dr, "compute");
+    sl_handle_band_note(body, dropped, rows, MAX_INTERVAL_EVALUATIONS);
     sl_handle_hardware_table_json(body, &hw, &rec);
+    sl_handle_draws_free(&dr);
     reply_table(req, &rec, &t, csv, 0, body);
 }

@@ -396,6 +396,14 @@ test("the planner and the curves overlay the laws compared with; a fitted law's 
   const band = await apiGet("/v1/laws/e2e-fitted/curves/loss-vs-data?nonzeros=1e9&sparsities=0,0.5");
   for (const s of band.body.series) s.loss.forEach((l, i) => assert.ok(s.loss_lo[i] <= l && l <= s.loss_hi[i], `band at ${s.data[i]}`));
   await shot(page, "curves-compare-laptop");
+  // the fitted law's contours: a band about every line, the dense compute-optimal one too
+  await page.goto(`${base}/#/contours?law=e2e-fitted&levels=0.25,0.5`);
+  await page.waitForFunction(() => document.getElementById("contours-chart").dataset.series === "9");
+  assert.equal(await page.getAttribute("#contours-chart", "data-bands"), "3");
+  assert.match(await page.textContent("#contours-note"), /95 % interval of each line/);
+  await page.goto(`${base}/#/contours?law=t5-c4&levels=0.25,0.5`);
+  await page.waitForFunction(() => document.getElementById("contours-chart").dataset.series === "3");
+  assert.equal(await page.getAttribute("#contours-chart", "data-bands"), "0");
   // the built-in law alone: no bands
   await page.goto(`${base}/#/curves?law=t5-c4&sparsities=0,0.5&nonzeros_list=1e9`);
   await page.waitForFunction(() => document.getElementById("curves-lvd").dataset.series === "2");

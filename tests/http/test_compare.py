@@ -436,6 +436,39 @@ class TestIntervals(Base):
                 self.assertAlmostEqual(one["interval"][0], s["sparsity_lo"][2], places=9)
                 self.assertAlmostEqual(one["interval"][1], s["sparsity_hi"][2], places=9)
 
+    def test_contour_bands(self):
+        """Each contour point's band: the 95 % interval over the draws of the
+        dense data where S_opt is the line's level (or of the dense
+        compute-optimal data), and of its compute. S_opt rises with the
+        budget, so at the band's upper end nearly every draw has S_opt at or
+        above the level: there the optimal-sparsity interval starts near it."""
+        for cost in ("dense", "gmp"):
+            path = "/v1/laws/%s/contours?%s" % (FITTED, q(levels="0.25,0.5", points=4,
+                                                          nonzeros_min=1e8, nonzeros_max=1e10,
+                                                          cost_model=cost))
+            body = self.get_json(path)
+            self.assertIn("dense_data_lo", body["units"])
+            lines = {s["line"] + str(s.get("sparsity")): s for s in body["series"]}
+            self.assertEqual(len(lines), 3)
+            for s in body["series"]:
+                for i, n in enumerate(s["nonzeros"]):
+                    lo, d, hi = s["dense_data_lo"][i], s["dense_data"][i], s["dense_data_hi"][i]
+                    self.assert_within(lo, d, hi, (cost, s["line"], n))
+                    self.assert_rel(s["compute_lo"][i], 6 * n * lo, 1e-12)
+                    self.assert_rel(s["compute_hi"][i], 6 * n * hi, 1e-12)
+                    if s["line"] != "iso_sparsity":
+                        continue
+                    one = self.get_json("/v1/laws/%s/optimal-sparsity?%s" % (FITTED, q(
+                        nonzeros=repr(n), data=repr(hi), cost_model=cost)))
+                    # percentiles interpolate between neighbouring draws: near, not equal
+                    self.assertAlmostEqual(one["interval"][0], s["sparsity"], delta=2e-3)
+            units, header, rows = csv_table(self.srv.get(path + "&format=csv"))
+            self.assertEqual(header[:8], ["line", "sparsity", "nonzeros", "dense_data", "compute",
+                                          "dense_data_lo", "dense_data_hi", "compute_lo"])
+            self.assertEqual(units["dense_data_lo"], "tokens")
+        plain = self.get_json("/v1/laws/t5-c4/contours?points=3")
+        self.assertNotIn("dense_data_lo", plain["series"][0])
+
     def test_a_curve_too_large_for_bands_says_so(self):
         # 16 series x 1000 points x 200 draws is past the work a curve may take
         many = ",".join(str(i / 20) for i in range(16))

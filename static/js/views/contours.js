@@ -52,17 +52,31 @@ export async function show(params) {
     `At fixed N more compute buys more data, so S<sub>opt</sub> grows upward: above the line for a level,
      the optimal sparsity is larger than that level. Every line is parallel to the dense compute-optimal line
      (dashed), the budget where a dense model with N parameters is compute-optimal.
-     Cost model: ${esc(r.cost_model)}.`;
-  const series = r.series.map((s, i) =>
-    s.line === "dense_optimal"
+     Cost model: ${esc(r.cost_model)}.${r.series.some((s) => s.compute_lo) ? " Shaded: the 95 % interval of each line over the fit's bootstrap draws." : ""}${r.bands ? ` ${esc(r.bands)}` : ""}`;
+  // each line, and for a fitted law's lines their 95 % band (compute_lo, compute_hi) filled between
+  const series = [];
+  const cols = [];
+  const bands = [];
+  r.series.forEach((s, i) => {
+    const line = s.line === "dense_optimal"
       ? { label: "dense compute-optimal", color: "#222", dash: [6, 4], width: 2, unit: computeUnit }
-      : { label: `S_opt = ${s.sparsity}`, color: PALETTE[i % PALETTE.length], unit: computeUnit }
-  );
+      : { label: `S_opt = ${s.sparsity}`, color: PALETTE[i % PALETTE.length], unit: computeUnit };
+    series.push(line);
+    cols.push([s.nonzeros, s.compute]);
+    if (Array.isArray(s.compute_lo) && Array.isArray(s.compute_hi)) {
+      const at = series.length; // this line's index among uPlot's series (x is 0)
+      for (const end of ["low", "high"])
+        series.push({ label: `${line.label} 95 % ${end}`, color: line.color, width: 1, dash: [3, 3], unit: computeUnit });
+      cols.push([s.nonzeros, s.compute_lo], [s.nonzeros, s.compute_hi]);
+      bands.push({ series: [at + 2, at + 1], fill: line.color + "22" });
+    }
+  });
   drawChart(document.getElementById("contours-chart"), {
     x: { label: `non-zeros N (${u.nonzeros}, log)`, short: "N", unit: u.nonzeros, log: true },
     y: { label: `compute C (${computeUnit}, log)`, unit: computeUnit, log: true },
     series,
-    data: join(r.series.map((s) => [s.nonzeros, s.compute])),
+    data: join(cols),
+    bands: bands.length ? bands : undefined,
   });
 }
 
