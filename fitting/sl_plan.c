@@ -73,6 +73,53 @@ static double min1d(plan_fn f, const void *ctx, double lo, double hi, double *fb
     return bx;
 }
 
+/* The zero of f between a and b, where fa = f(a) and fb = f(b) have
+ * opposite signs: Brent's method (inverse quadratic or secant steps, and
+ * bisection where they would not shrink the bracket fast enough), to a few
+ * ulps. Returns the end of the final bracket on a's side, so a caller whose
+ * f is feasible on one side gets a feasible point. */
+static double root1d(plan_fn f, const void *ctx, double a, double b, double fa, double fb) {
+    const int a_neg = fa < 0;
+    double c = b, fc = fb, d = b - a, e = d;
+    for (int it = 0; it < 200; it++) {
+        if ((fb > 0 && fc > 0) || (fb < 0 && fc < 0)) {
+            c = a, fc = fa;
+            d = e = b - a;
+        }
+        if (fabs(fc) < fabs(fb)) {
+            a = b, b = c, c = a;
+            fa = fb, fb = fc, fc = fa;
+        }
+        double tol = 2 * DBL_EPSILON * fabs(b) + DBL_MIN, m = 0.5 * (c - b);
+        if (fabs(m) <= tol || fb == 0) break;
+        if (fabs(e) >= tol && fabs(fa) > fabs(fb)) {
+            double sa = fb / fa, p, q;
+            if (a == c) {
+                p = 2 * m * sa, q = 1 - sa;
+            } else {
+                double qa = fa / fc, rb = fb / fc;
+                p = sa * (2 * m * qa * (qa - rb) - (b - a) * (rb - 1));
+                q = (qa - 1) * (rb - 1) * (sa - 1);
+            }
+            if (p > 0)
+                q = -q;
+            else
+                p = -p;
+            if (2 * p < fmin(3 * m * q - fabs(tol * q), fabs(e * q))) {
+                e = d, d = p / q;
+            } else {
+                d = e = m;
+            }
+        } else {
+            d = e = m;
+        }
+        a = b, fa = fb;
+        b += fabs(d) > tol ? d : copysign(tol, m);
+        fb = f(b, ctx);
+    }
+    return fb == 0 || (fb < 0) == a_neg ? b : c;
+}
+
 /* ---- pretrained starts ---- */
 
 static const double pre_s[3] = {0.5, 0.75, 0.875};
@@ -123,41 +170,45 @@ static int plan_at(const sl_law *law, const sl_plan_query *q, double s, sl_law_p
     return SL_LAW_OK;
 }
 
+/* What the compute to reach the target at density x depends on, for one
+ * N: r(x) = e - u1 x^b_s, D = a_d r^(-1/b_d), g = k + (1 - k) x. */
 typedef struct target_ctx {
     double e;  /* L* - c - c_s N^-b_n */
     double u1; /* a_s N^-b_n: u(x) = u1 x^b_s */
     double b_s, b_d, k;
+    double beta; /* slope of log r(S) of a pruning run in log x; 0 from scratch */
+    double w;    /* T / (3 a_d) with inference per total parameter, else 0 */
 } target_ctx;
 
-/* x d/dx of log C(x) - beta log x, with C the compute to reach the target
- * (beta: the slope of log r for a pruning run, 0 from scratch). With
- * r = e - u, D = a_d r^(-1/b_d) and g = k + (1 - k) x it is
- * b_s u / (b_d r) - k / (k + (1 - k) x) - beta, increasing in x on the
- * feasible side (u < e): the unique zero is the minimum. */
-static double target_slope(const target_ctx *t, double x, double beta) {
-    double u = t->u1 * pow(x, t->b_s), r = t->e - u;
-    if (!(r > 0)) return (double)INFINITY;
-    return t->b_s * u / (t->b_d * r) - t->k / (t->k + (1 - t->k) * x) - beta;
+/* r x d/dx of log C(x) - beta log x, C the compute to reach the target:
+ * x d/dx log C = b_s u / (b_d r) - k / g, and inference per total
+ * parameter (2 T N / x) adds -w r^(1/b_d) / g relative to training. That
+ * slope is increasing in x where r > 0, so its unique zero is the minimum;
+ * times r (same sign there) it stays finite up to r = 0, where the data
+ * needed is infinite, which keeps a root finder's steps well placed. */
+static double target_slope(double x, const void *p) {
+    const target_ctx *t = p;
+    double u = t->u1 * pow(x, t->b_s), r = t->e - u, v = t->b_s * u / t->b_d;
+    if (!(r > 0)) return v; /* out of reach: less density comes nearer */
+    double g = t->k + (1 - t->k) * x;
+    v -= r * (t->k / g + t->beta);
+    if (t->w > 0) v -= t->w * pow(r, 1 + 1 / t->b_d) / g;
+    return v;
 }
 
 /* The x in [xl, xu] with the least compute (bracketed by the slope's sign
- * at the ends, refined by bisection), or NaN when all of it is out of reach. */
-static double target_min_x(const target_ctx *t, double xl, double xu, double beta) {
+ * at the ends, the zero found by root1d on the feasible side), or NaN when
+ * all of it is out of reach. */
+static double target_min_x(const target_ctx *t, double xl, double xu) {
     if (!(t->e > 0)) return (double)NAN;
     double xe = pow(t->e / t->u1, 1 / t->b_s); /* u(xe) = e: infinite data */
     if (!(xl < xe)) return (double)NAN;
-    double hi = fmin(xu, xe), lo = xl;
-    if (target_slope(t, lo, beta) >= 0) return lo;
-    if (hi == xu && target_slope(t, hi, beta) <= 0) return hi;
-    for (int it = 0; it < 200; it++) {
-        double mid = 0.5 * (lo + hi);
-        if (mid <= lo || mid >= hi) break;
-        if (target_slope(t, mid, beta) < 0)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo; /* feasible, within an ulp or two of the zero */
+    double hi = fmin(xu, xe), flo = target_slope(xl, t), fhi;
+    if (flo >= 0) return xl;
+    fhi = target_slope(hi, t);
+    if (hi == xu && fhi <= 0) return hi;
+    if (!(fhi > 0)) return (double)NAN; /* not a number: no answer */
+    return root1d(target_slope, t, xl, hi, flo, fhi);
 }
 
 static int plan_query_ok(const sl_law *law, const sl_plan_query *q) {
@@ -179,8 +230,13 @@ int sl_plan_solve(const sl_law *law, const sl_plan_query *q, sl_law_plan *out) {
         return plan_at(law, q, q->fixed_sparsity, out);
     }
     double nb = pow(q->nonzeros, -law->b_n);
-    target_ctx t = {q->target_loss - law->c - law->c_s * nb, law->a_s * nb, law->b_s, law->b_d,
-                    cost_k(&q->cost)};
+    target_ctx t = {q->target_loss - law->c - law->c_s * nb,
+                    law->a_s * nb,
+                    law->b_s,
+                    law->b_d,
+                    cost_k(&q->cost),
+                    0,
+                    0};
     /* Segments of S with log r linear in log x: one from scratch. */
     double seg_lo[2], seg_hi[2], beta[2];
     int nseg = 1;
@@ -194,7 +250,8 @@ int sl_plan_solve(const sl_law *law, const sl_plan_query *q, sl_law_plan *out) {
     }
     int found = 0;
     for (int i = 0; i < nseg; i++) {
-        double x = target_min_x(&t, 1 - seg_hi[i], 1 - seg_lo[i], beta[i]);
+        t.beta = beta[i];
+        double x = target_min_x(&t, 1 - seg_hi[i], 1 - seg_lo[i]);
         if (isnan(x)) continue;
         double s = fmin(fmax(1 - x, seg_lo[i]), seg_hi[i]);
         sl_law_plan p;
@@ -360,52 +417,45 @@ double sl_inference_total(const sl_law *law, const sl_inference_query *q, double
 
 typedef struct inference_ctx {
     const sl_law *law;
-    const sl_inference_query *q;
-    double n;
+    double e0; /* L* - c */
+    double xl; /* 1 - max_sparsity */
+    double k;  /* the cost model's mean density at S = 1 */
+    double w;  /* T / (3 a_d): inference over training, per unit of r^(1/b_d) g / x */
+    int total; /* inference per total parameter */
 } inference_ctx;
 
-static double inference_in_s(double s, const void *p) {
-    const inference_ctx *c = p;
-    double v = sl_inference_total(c->law, c->q, c->n, s);
-    return isfinite(v) ? v : (double)INFINITY;
+/* The best density at N = exp(log_n), its r = L* - L(S, N, inf) and
+ * s_term = (a_s x^b_s + c_s) N^-b_n; NaN when no S reaches the target. With
+ * inference per non-zero the inference part does not depend on S, so it is
+ * the plan for the target; per total parameter it grows as 1 / x and
+ * target_slope counts it. */
+static double inference_best_x(const inference_ctx *c, double log_n, double *r, double *s_term) {
+    const sl_law *law = c->law;
+    double nb = exp(-law->b_n * log_n);
+    target_ctx t = {c->e0 - law->c_s * nb, law->a_s * nb, law->b_s, law->b_d, c->k, 0,
+                    c->total ? c->w : 0};
+    double x = target_min_x(&t, c->xl, 1);
+    *s_term = law->c_s * nb + t.u1 * pow(x, law->b_s);
+    *r = c->e0 - *s_term;
+    return x;
 }
 
-/* The best S for n: with inference per non-zero the inference part does not
- * depend on S, so it is the plan for the target; per total parameter it
- * grows as 1 / (1 - S) and the search is numeric, over the S that reach. */
-static double inference_best_s(const sl_law *law, const sl_inference_query *q, double n,
-                               double *total) {
-    if (q->kind == SL_INFER_NONZEROS) {
-        sl_plan_query pq = {q->target_loss,  n,           q->cost,
-                            q->max_sparsity, (double)NAN, SL_PLAN_SCRATCH};
-        sl_law_plan p;
-        if (sl_plan_solve(law, &pq, &p) != SL_LAW_OK) {
-            *total = (double)INFINITY;
-            return 0;
-        }
-        *total = sl_inference_total(law, q, n, p.sparsity);
-        return p.sparsity;
-    }
-    /* Reachable where a_s x^b_s N^-b_n < e: S above 1 - xe. */
-    double nb = pow(n, -law->b_n), e = q->target_loss - law->c - law->c_s * nb;
-    if (!(e > 0)) {
-        *total = (double)INFINITY;
-        return 0;
-    }
-    double lo = fmax(0, 1 - pow(e / (law->a_s * nb), 1 / law->b_s));
-    if (!(lo <= q->max_sparsity)) {
-        *total = (double)INFINITY;
-        return 0;
-    }
-    inference_ctx c = {law, q, n};
-    return min1d(inference_in_s, &c, lo, q->max_sparsity, total);
-}
-
-static double inference_in_log_n(double log_n, const void *p) {
+/* d/d log N of the least total compute at N (by the envelope theorem, the
+ * partial derivative at the best S), divided by training compute and times
+ * r: with C_t = 6 a_d (N / x) g r^(-1/b_d), d log C_t / d log N =
+ * 1 - b_n s_term / (b_d r), and inference adds its own share, linear in N.
+ * Negative where the target just comes into reach (r -> 0) and positive
+ * once r nears L* - c, with one zero between, the cheapest N (increasing
+ * at fixed S as r grows with N; over S free, test_plan checks it against
+ * a brute-force search). */
+static double inference_slope(double log_n, const void *p) {
     const inference_ctx *c = p;
-    double total;
-    inference_best_s(c->law, c->q, exp(log_n), &total);
-    return isfinite(total) ? total : (double)INFINITY;
+    double r, s_term, x = inference_best_x(c, log_n, &r, &s_term);
+    double lead = -c->law->b_n * s_term / c->law->b_d;
+    if (isnan(x) || !(r > 0)) return lead; /* out of reach: a larger N comes nearer */
+    double g = c->k + (1 - c->k) * x;
+    double share = c->w * pow(r, 1 / c->law->b_d) * (c->total ? 1 : x) / g;
+    return r + lead + r * share;
 }
 
 /* N is searched from where the target becomes reachable at max_sparsity
@@ -422,11 +472,22 @@ int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_infere
     double lo = (log(a_top) - log(e0)) / law->b_n + 1e-9;
     double hi = fmin(lo + INFERENCE_DECADES * log(10), log(INFERENCE_MAX_N));
     if (!(lo < hi)) return SL_LAW_UNREACHABLE;
-    inference_ctx c = {law, q, 0};
-    double total, log_n = min1d(inference_in_log_n, &c, lo, hi, &total);
-    if (!isfinite(total)) return SL_LAW_UNREACHABLE;
-    double n = exp(log_n);
-    double s = inference_best_s(law, q, n, &total);
+    inference_ctx c = {law,
+                       e0,
+                       1 - q->max_sparsity,
+                       cost_k(&q->cost),
+                       q->tokens / (3 * law->a_d),
+                       q->kind == SL_INFER_TOTAL};
+    double flo = inference_slope(lo, &c), fhi = inference_slope(hi, &c), log_n;
+    if (flo >= 0)
+        log_n = lo;
+    else if (fhi <= 0)
+        log_n = hi;
+    else
+        log_n = root1d(inference_slope, &c, lo, hi, flo, fhi);
+    double r, s_term, x = inference_best_x(&c, log_n, &r, &s_term);
+    if (isnan(x)) return SL_LAW_UNREACHABLE;
+    double n = exp(log_n), s = fmin(fmax(1 - x, 0), q->max_sparsity);
     double d = sl_plan_data_for_loss(law, SL_PLAN_SCRATCH, q->target_loss, s, n);
     out->nonzeros = n;
     out->sparsity = s;
