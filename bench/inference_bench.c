@@ -14,12 +14,15 @@
  * seed 1, 2 threads). Then:
  *   - time: per query (target_loss 2.4, 1e13 inference tokens; each
  *     inference_cost under each cost model), the milliseconds one pass over
- *     the first 100 and over all draws takes, old and new, median of --reps
- *     (default 5) passes;
+ *     the first 100 and over all draws takes, median of --reps (default 5)
+ *     passes: the old search, sl_inference_solve from scratch, and
+ *     sl_inference_solve_near from the point estimate's plan (the server's
+ *     way);
  *   - agreement: for targets 2.4 and 1.40, 0 and 1e13 tokens, both costs and
  *     both cost models, on every draw: the largest relative gap in total
  *     compute and in N, the largest gap in S, and how often each search
- *     found the lower total (by more than 1e-12 relative).
+ *     found the lower total (by more than 1e-12 relative); and the largest
+ *     relative gap between the warm and the cold answer.
  * One line per figure on stdout. Exit 0, 1 when the file cannot be read or
  * the fit fails, 2 on bad usage.
  */
@@ -187,6 +190,14 @@ static int cmp_double(const void *a, const void *b) {
 
 static volatile double sink; /* keeps the solves from being optimised away */
 
+/* The point estimate's plan for the query being timed: where the warm
+ * search of each draw starts, as the server's intervals do. */
+static sl_inference_plan point_plan;
+
+static int warm_solve(const sl_law *law, const sl_inference_query *q, sl_inference_plan *out) {
+    return sl_inference_solve_near(law, q, &point_plan, out);
+}
+
 /* Milliseconds of one pass of solve over draws[0..n), median of reps. */
 static double pass_ms(solve_fn solve, const sl_law *draws, size_t n, const sl_inference_query *q,
                       unsigned reps) {
@@ -295,12 +306,15 @@ int main(int argc, char **argv) {
     for (int c = 0; c < 2; c++)
         for (int k = 0; k < 2; k++) {
             sl_inference_query q = {2.4, 1e13, kinds[k], costs[c], SL_LAW_DEFAULT_MAX_SPARSITY};
+            if (sl_inference_solve(&fit.law, &q, &point_plan) != SL_LAW_OK) return 1;
             for (int m = 0; m < 2; m++) {
                 double before = pass_ms(old_solve, fit.draws, counts[m], &q, reps);
-                double after = pass_ms(sl_inference_solve, fit.draws, counts[m], &q, reps);
-                printf("  %-8s %-5s %4zu draws: before %9.2f ms  after %7.3f ms  (%.0fx)\n",
-                       kind_name(kinds[k]), cost_name(&costs[c]), counts[m], before, after,
-                       before / after);
+                double cold = pass_ms(sl_inference_solve, fit.draws, counts[m], &q, reps);
+                double warm = pass_ms(warm_solve, fit.draws, counts[m], &q, reps);
+                printf("  %-8s %-5s %4zu draws: before %9.2f ms  after %7.3f ms, from the "
+                       "point estimate's plan %7.3f ms  (%.0fx)\n",
+                       kind_name(kinds[k]), cost_name(&costs[c]), counts[m], before, cold, warm,
+                       before / warm);
             }
         }
     const double targets[2] = {2.4, 1.40}, tokens[2] = {0, 1e13};
@@ -311,14 +325,20 @@ int main(int argc, char **argv) {
                 for (int z = 0; z < 2; z++) {
                     sl_inference_query q = {targets[t], tokens[z], kinds[k], costs[c],
                                             SL_LAW_DEFAULT_MAX_SPARSITY};
-                    double dtot = 0, dn = 0, ds_ = 0;
+                    double dtot = 0, dn = 0, ds_ = 0, dwarm = 0;
                     size_t both = 0, only = 0, new_lower = 0, old_lower = 0;
+                    sl_inference_plan near;
+                    int rn = sl_inference_solve(&fit.law, &q, &near);
                     for (size_t i = 0; i < fit.n_draws; i++) {
-                        sl_inference_plan a, b;
+                        sl_inference_plan a, b, w;
                         int ra = old_solve(&fit.draws[i], &q, &a);
                         int rb = sl_inference_solve(&fit.draws[i], &q, &b);
-                        if (ra != rb) only++;
-                        if (ra || rb) continue;
+                        int rw = sl_inference_solve_near(&fit.draws[i], &q, rn ? NULL : &near, &w);
+                        if (ra != rb || rb != rw) only++;
+                        if (ra || rb || rw) continue;
+                        dwarm = fmax(dwarm, fabs(w.nonzeros / b.nonzeros - 1));
+                        dwarm = fmax(dwarm, fabs(w.sparsity - b.sparsity));
+                        dwarm = fmax(dwarm, fabs(w.total_compute / b.total_compute - 1));
                         both++;
                         double rel = (b.total_compute - a.total_compute) / a.total_compute;
                         dtot = fmax(dtot, fabs(rel));
@@ -328,9 +348,10 @@ int main(int argc, char **argv) {
                         ds_ = fmax(ds_, fabs(b.sparsity - a.sparsity));
                     }
                     printf("  %-8s %-5s L* %.2f T %-5g: %zu draws, |dC|/C %.1e, |dN|/N %.1e, "
-                           "|dS| %.1e; lower total: new %zu, old %zu; solved by one only %zu\n",
+                           "|dS| %.1e; lower total: new %zu, old %zu; solved by one only %zu; "
+                           "warm vs cold %.1e\n",
                            kind_name(kinds[k]), cost_name(&costs[c]), targets[t], tokens[z], both,
-                           dtot, dn, ds_, new_lower, old_lower, only);
+                           dtot, dn, ds_, new_lower, old_lower, only, dwarm);
                 }
     sl_fit_result_free(&fit);
     sl_dataset_free(&ds);

@@ -120,6 +120,29 @@ static double root1d(plan_fn f, const void *ctx, double a, double b, double fa, 
     return fb == 0 || (fb < 0) == a_neg ? b : c;
 }
 
+/* The zero of f in [lo, hi], f negative below it and positive above,
+ * searched outward from t: a bracket [t - w, t + w] (within [lo, hi])
+ * widened fourfold on the side the signs point to until they differ, then
+ * root1d; lo where f is not negative at lo, hi where it is not positive at
+ * hi. A good t (a neighbouring problem's zero) saves most of the steps; t =
+ * lo with w = hi - lo is the plain bracket. */
+static double zero_near(plan_fn f, const void *ctx, double lo, double hi, double t, double w) {
+    double a = fmax(lo, t - w), b = fmin(hi, t + w), fa = f(a, ctx), fb = f(b, ctx);
+    while (fa > 0 && a > lo) {
+        b = a, fb = fa, w *= 4;
+        a = fmax(lo, t - w);
+        fa = f(a, ctx);
+    }
+    while (fb < 0 && b < hi) {
+        a = b, fa = fb, w *= 4;
+        b = fmin(hi, t + w);
+        fb = f(b, ctx);
+    }
+    if (!(fa < 0)) return a;
+    if (!(fb > 0)) return b;
+    return root1d(f, ctx, a, b, fa, fb);
+}
+
 /* ---- pretrained starts ---- */
 
 static const double pre_s[3] = {0.5, 0.75, 0.875};
@@ -196,19 +219,19 @@ static double target_slope(double x, const void *p) {
     return v;
 }
 
-/* The x in [xl, xu] with the least compute (bracketed by the slope's sign
- * at the ends, the zero found by root1d on the feasible side), or NaN when
- * all of it is out of reach. */
-static double target_min_x(const target_ctx *t, double xl, double xu) {
+/* The x in [xl, xu] with the least compute (the zero of the slope, on its
+ * feasible side; xl or xu where the slope does not change sign), searched
+ * from x0 outward (NaN: over the whole span), or NaN when all of [xl, xu]
+ * is out of reach. */
+#define TARGET_NEAR_X 0.01 /* the first bracket's half-width about x0 */
+
+static double target_min_x(const target_ctx *t, double xl, double xu, double x0) {
     if (!(t->e > 0)) return (double)NAN;
     double xe = pow(t->e / t->u1, 1 / t->b_s); /* u(xe) = e: infinite data */
     if (!(xl < xe)) return (double)NAN;
-    double hi = fmin(xu, xe), flo = target_slope(xl, t), fhi;
-    if (flo >= 0) return xl;
-    fhi = target_slope(hi, t);
-    if (hi == xu && fhi <= 0) return hi;
-    if (!(fhi > 0)) return (double)NAN; /* not a number: no answer */
-    return root1d(target_slope, t, xl, hi, flo, fhi);
+    double hi = fmin(xu, xe);
+    if (isnan(x0)) return zero_near(target_slope, t, xl, hi, xl, hi - xl);
+    return zero_near(target_slope, t, xl, hi, fmin(fmax(x0, xl), hi), TARGET_NEAR_X);
 }
 
 static int plan_query_ok(const sl_law *law, const sl_plan_query *q) {
@@ -251,7 +274,7 @@ int sl_plan_solve(const sl_law *law, const sl_plan_query *q, sl_law_plan *out) {
     int found = 0;
     for (int i = 0; i < nseg; i++) {
         t.beta = beta[i];
-        double x = target_min_x(&t, 1 - seg_hi[i], 1 - seg_lo[i]);
+        double x = target_min_x(&t, 1 - seg_hi[i], 1 - seg_lo[i], (double)NAN);
         if (isnan(x)) continue;
         double s = fmin(fmax(1 - x, seg_lo[i]), seg_hi[i]);
         sl_law_plan p;
@@ -422,6 +445,7 @@ typedef struct inference_ctx {
     double k;  /* the cost model's mean density at S = 1 */
     double w;  /* T / (3 a_d): inference over training, per unit of r^(1/b_d) g / x */
     int total; /* inference per total parameter */
+    double *x; /* the last best density found: the next N's search starts there */
 } inference_ctx;
 
 /* The best density at N = exp(log_n), its r = L* - L(S, N, inf) and
@@ -434,7 +458,8 @@ static double inference_best_x(const inference_ctx *c, double log_n, double *r, 
     double nb = exp(-law->b_n * log_n);
     target_ctx t = {c->e0 - law->c_s * nb, law->a_s * nb, law->b_s, law->b_d, c->k, 0,
                     c->total ? c->w : 0};
-    double x = target_min_x(&t, c->xl, 1);
+    double x = target_min_x(&t, c->xl, 1, *c->x);
+    if (!isnan(x)) *c->x = x;
     *s_term = law->c_s * nb + t.u1 * pow(x, law->b_s);
     *r = c->e0 - *s_term;
     return x;
@@ -464,7 +489,10 @@ static double inference_slope(double log_n, const void *p) {
 #define INFERENCE_DECADES 18.0
 #define INFERENCE_MAX_N   1e30
 
-int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_inference_plan *out) {
+#define INFERENCE_NEAR_LOG_N 0.05 /* the first bracket's half-width about a near plan's N */
+
+int sl_inference_solve_near(const sl_law *law, const sl_inference_query *q,
+                            const sl_inference_plan *near, sl_inference_plan *out) {
     if (!out || !inference_query_ok(law, q)) return SL_LAW_EINVAL;
     double e0 = q->target_loss - law->c;
     if (!(e0 > 0)) return SL_LAW_UNREACHABLE;
@@ -472,19 +500,19 @@ int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_infere
     double lo = (log(a_top) - log(e0)) / law->b_n + 1e-9;
     double hi = fmin(lo + INFERENCE_DECADES * log(10), log(INFERENCE_MAX_N));
     if (!(lo < hi)) return SL_LAW_UNREACHABLE;
+    int warm =
+        near && near->nonzeros > 0 && isfinite(near->nonzeros) && sparsity_ok(near->sparsity);
+    double x_last = warm ? 1 - near->sparsity : (double)NAN;
     inference_ctx c = {law,
                        e0,
                        1 - q->max_sparsity,
                        cost_k(&q->cost),
                        q->tokens / (3 * law->a_d),
-                       q->kind == SL_INFER_TOTAL};
-    double flo = inference_slope(lo, &c), fhi = inference_slope(hi, &c), log_n;
-    if (flo >= 0)
-        log_n = lo;
-    else if (fhi <= 0)
-        log_n = hi;
-    else
-        log_n = root1d(inference_slope, &c, lo, hi, flo, fhi);
+                       q->kind == SL_INFER_TOTAL,
+                       &x_last};
+    double log_n = warm ? zero_near(inference_slope, &c, lo, hi,
+                                    fmin(fmax(log(near->nonzeros), lo), hi), INFERENCE_NEAR_LOG_N)
+                        : zero_near(inference_slope, &c, lo, hi, lo, hi - lo);
     double r, s_term, x = inference_best_x(&c, log_n, &r, &s_term);
     if (isnan(x)) return SL_LAW_UNREACHABLE;
     double n = exp(log_n), s = fmin(fmax(1 - x, 0), q->max_sparsity);
@@ -497,6 +525,10 @@ int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_infere
     out->inference_compute = 2 * (q->kind == SL_INFER_TOTAL ? n / (1 - s) : n) * q->tokens;
     out->total_compute = out->training_compute + out->inference_compute;
     return isfinite(out->total_compute) ? SL_LAW_OK : SL_LAW_UNREACHABLE;
+}
+
+int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_inference_plan *out) {
+    return sl_inference_solve_near(law, q, NULL, out);
 }
 
 /* ---- GPU time ---- */

@@ -136,6 +136,13 @@ typedef struct sl_inference_plan {
  * plan is finite (a target so far above the law that no data is needed). */
 int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_inference_plan *out);
 
+/* The same answer (to rounding), found from near: the plan of a nearby law
+ * or query, as the point estimate's plan is for each bootstrap draw, where
+ * the search starts instead of spanning all of N and S. NULL: from
+ * scratch, as sl_inference_solve. */
+int sl_inference_solve_near(const sl_law *law, const sl_inference_query *q,
+                            const sl_inference_plan *near, sl_inference_plan *out);
+
 /* Total compute of the plan (N, S) for q: training + inference; INFINITY
  * where the target is out of reach at (N, S). */
 double sl_inference_total(const sl_law *law, const sl_inference_query *q, double n, double s);

@@ -198,10 +198,19 @@ void sl_handle_compute_optimal(sl_request *req) {
     sl_reply_json(req, 200, body);
 }
 
+/* The question each draw answers, and the point estimate's plan, near
+ * which each draw's search starts. */
+typedef struct inference_draws_query {
+    sl_inference_query q;
+    sl_inference_plan near;
+} inference_draws_query;
+
 /* The inference-aware plan under one law, per bootstrap draw. */
 static int inference_draw(const sl_law *law, const void *query, double *out) {
+    const inference_draws_query *dq = query;
     sl_inference_plan p;
-    if (sl_inference_solve(law, query, &p) != SL_LAW_OK || !(p.data > 0)) return -1;
+    if (sl_inference_solve_near(law, &dq->q, &dq->near, &p) != SL_LAW_OK || !(p.data > 0))
+        return -1;
     out[0] = p.nonzeros;
     out[1] = p.sparsity;
     out[2] = p.data;
@@ -269,7 +278,8 @@ void sl_handle_plan_inference(sl_request *req, const sl_law_record *rec) {
     json_t *body = sl_inference_json(rec, &q, &p, train_ok ? &train : NULL, &hw);
     sl_handle_draws d;
     sl_handle_draws_load(req, rec, &d);
-    sl_handle_add_intervals(body, &d, inference_draw, &q, fields);
+    inference_draws_query dq = {q, p};
+    sl_handle_add_intervals(body, &d, inference_draw, &dq, fields);
     sl_handle_draws_free(&d);
     sl_reply_json(req, 200, body);
 }

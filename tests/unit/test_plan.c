@@ -485,13 +485,19 @@ static void assert_stationary(const infer_ctx *ctx, const sl_inference_plan *p, 
 }
 
 /* One inference-aware plan against the brute force and the reference
- * formulas; its sparsity. */
-static double check_inference(const sl_law *law, const sl_cost *cost, double target, double tokens,
-                              int total, int k) {
+ * formulas, and the same found from near (another plan: the search starts
+ * there) against it; the plan. */
+static sl_inference_plan check_inference(const sl_law *law, const sl_cost *cost, double target,
+                                         double tokens, int total, const sl_inference_plan *near,
+                                         int k) {
     sl_inference_query q = {target, tokens, total ? SL_INFER_TOTAL : SL_INFER_NONZEROS, *cost,
                             MAXS};
-    sl_inference_plan p;
+    sl_inference_plan p, w;
     cr_assert_eq(sl_inference_solve(law, &q, &p), 0, "case %d", k);
+    cr_assert_eq(sl_inference_solve_near(law, &q, near, &w), 0, "case %d", k);
+    assert_rel(w.nonzeros, p.nonzeros, 1e-12);
+    assert_near(w.sparsity, p.sparsity, 1e-12);
+    assert_rel(w.total_compute, p.total_compute, 1e-13);
     infer_ctx ctx = {law, cost, target, tokens, total};
     brute2 b = brute_2d(infer_obj, &ctx, log(1e3), log(1e22), 0, MAXS);
     cr_assert(p.total_compute <= b.f * (1 + 1e-9), "case %d: %.17g > brute %.17g (N %g/%g S %g/%g)",
@@ -503,12 +509,15 @@ static double check_inference(const sl_law *law, const sl_cost *cost, double tar
     assert_rel(p.total_compute, p.training_compute + p.inference_compute, 1e-15);
     assert_rel(sl_inference_total(law, &q, p.nonzeros, p.sparsity), p.total_compute, 1e-13);
     assert_stationary(&ctx, &p, k);
-    return p.sparsity;
+    return p;
 }
 
 Test(inference, matches_brute_force) {
     sl_test_rng_seed(0x91a4000c);
     int sparse = 0, cases = 200;
+    /* each search starts from the last case's plan (another law, far off),
+     * or from scratch */
+    sl_inference_plan last = {1e3, 0.99, 0, 0, 0, 0, 0};
     for (int k = 0; k < cases; k++) {
         sl_law law = sl_test_random_law();
         sl_cost cost = random_cost(k);
@@ -516,7 +525,8 @@ Test(inference, matches_brute_force) {
             sl_test_ref_loss(&law, 0.9 * sl_test_uniform(), sl_test_log_uniform(1e7, 1e11),
                              sl_test_log_uniform(1e9, 1e13));
         double tokens = k % 5 == 0 ? 0 : sl_test_log_uniform(1e8, 1e15);
-        sparse += check_inference(&law, &cost, target, tokens, k % 2, k) > 0.01;
+        last = check_inference(&law, &cost, target, tokens, k % 2, k % 7 ? &last : NULL, k);
+        sparse += last.sparsity > 0.01;
     }
     cr_assert(sparse > 20, "only %d sparse plans", sparse);
 }
@@ -539,11 +549,15 @@ Test(inference, fitted_draws_match_brute_force) {
     char why[256] = "";
     cr_assert_eq(sl_fit(rows, n, &o, &r, why, sizeof why), SL_FIT_OK, "sl_fit: %s", why);
     cr_assert(r.n_draws >= 20, "%zu draws", r.n_draws);
-    int k = 0;
-    for (size_t i = 0; i < r.n_draws; i++)
-        for (int m = 0; m < 16; m++, k++)
-            check_inference(&r.draws[i], m & 1 ? &GMP : &DENSE, m & 8 ? 1.40 : 2.4,
-                            m & 4 ? 1e13 : 0, m >> 1 & 1, k);
+    for (int m = 0; m < 16; m++) {
+        const sl_cost *cost = m & 1 ? &GMP : &DENSE;
+        double target = m & 8 ? 1.40 : 2.4, tokens = m & 4 ? 1e13 : 0;
+        int total = m >> 1 & 1;
+        /* as the server does: each draw's search starts at the fit's plan */
+        sl_inference_plan point = check_inference(&r.law, cost, target, tokens, total, NULL, m);
+        for (size_t i = 0; i < r.n_draws; i++)
+            check_inference(&r.draws[i], cost, target, tokens, total, &point, m * 100 + (int)i);
+    }
     sl_fit_result_free(&r);
 }
 
