@@ -307,7 +307,7 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 2; k++) {
             sl_inference_query q = {2.4, 1e13, kinds[k], costs[c], SL_LAW_DEFAULT_MAX_SPARSITY};
             if (sl_inference_solve(&fit.law, &q, &point_plan) != SL_LAW_OK) return 1;
-            for (int m = 0; m < 2; m++) {
+            for (int m = 0; m < (counts[1] > counts[0] ? 2 : 1); m++) {
                 double before = pass_ms(old_solve, fit.draws, counts[m], &q, reps);
                 double cold = pass_ms(sl_inference_solve, fit.draws, counts[m], &q, reps);
                 double warm = pass_ms(warm_solve, fit.draws, counts[m], &q, reps);
