@@ -438,58 +438,93 @@ double sl_inference_total(const sl_law *law, const sl_inference_query *q, double
     return sl_plan_training_compute(&q->cost, s, n, d) + 2 * k * q->tokens;
 }
 
+/* The plan is searched in (r, x), r = L* - L(S, N, inf) the part of the
+ * target left to data (D = a_d r^(-1/b_d)) and x = 1 - S, with N their
+ * function: N^-b_n = (L* - c - r) / (a_s x^b_s + c_s). In (N, x) the cheap
+ * plans for many inference tokens lie where r is a tiny difference of two
+ * nearly equal terms, which doubles cannot resolve; in (r, x) every term
+ * is a product, and every x in [xl, 1] reaches the target. */
 typedef struct inference_ctx {
     const sl_law *law;
     double e0; /* L* - c */
     double xl; /* 1 - max_sparsity */
     double k;  /* the cost model's mean density at S = 1 */
-    double w;  /* T / (3 a_d): inference over training, per unit of r^(1/b_d) g / x */
+    double w;  /* T / (3 a_d): inference over training is w r^(1/b_d) (1 or x) / g */
     int total; /* inference per total parameter */
-    double *x; /* the last best density found: the next N's search starts there */
+    double *x; /* the last best density found: the next search starts there */
 } inference_ctx;
 
-/* The best density at N = exp(log_n), its r = L* - L(S, N, inf) and
- * s_term = (a_s x^b_s + c_s) N^-b_n; NaN when no S reaches the target. With
- * inference per non-zero the inference part does not depend on S, so it is
- * the plan for the target; per total parameter it grows as 1 / x and
- * target_slope counts it. */
-static double inference_best_x(const inference_ctx *c, double log_n, double *r, double *s_term) {
+typedef struct inference_at_r {
+    const inference_ctx *c;
+    double wr; /* w r^(1/b_d) */
+} inference_at_r;
+
+/* Inference compute over training compute at density x. */
+static double inference_share(const inference_ctx *c, double wr, double x) {
+    return wr * (c->total ? 1 : x) / (c->k + (1 - c->k) * x);
+}
+
+/* x d/dx log C at fixed r, C the total: N grows with x as
+ * (a_s x^b_s + c_s)^(1/b_n), training per non-zero falls as g / x, and
+ * inference per total parameter as 1 / x, each by its share of C. The
+ * first term increases in x and the second's fraction decreases, so the
+ * zero is the minimum. */
+static double inference_x_slope(double x, const void *p) {
+    const inference_at_r *t = p;
+    const inference_ctx *c = t->c;
     const sl_law *law = c->law;
-    double nb = exp(-law->b_n * log_n);
-    target_ctx t = {c->e0 - law->c_s * nb, law->a_s * nb, law->b_s, law->b_d, c->k, 0,
-                    c->total ? c->w : 0};
-    double x = target_min_x(&t, c->xl, 1, *c->x);
-    if (!isnan(x)) *c->x = x;
-    *s_term = law->c_s * nb + t.u1 * pow(x, law->b_s);
-    *r = c->e0 - *s_term;
+    double sp = law->a_s * pow(x, law->b_s), g = c->k + (1 - c->k) * x;
+    double share = inference_share(c, t->wr, x);
+    return law->b_s * sp / (law->b_n * (sp + law->c_s)) -
+           (c->k / g + (c->total ? share : 0)) / (1 + share);
+}
+
+/* The best density at r = exp(log_r), searched from the last one found;
+ * *share its inference share. */
+static double inference_best_x(const inference_ctx *c, double log_r, double *share) {
+    inference_at_r t = {c, c->w > 0 ? c->w * exp(log_r / c->law->b_d) : 0};
+    double x = isnan(*c->x) ? zero_near(inference_x_slope, &t, c->xl, 1, c->xl, 1 - c->xl)
+                            : zero_near(inference_x_slope, &t, c->xl, 1,
+                                        fmin(fmax(*c->x, c->xl), 1), TARGET_NEAR_X);
+    *c->x = x;
+    *share = inference_share(c, t.wr, x);
     return x;
 }
 
-/* d/d log N of the least total compute at N (by the envelope theorem, the
- * partial derivative at the best S), divided by training compute and times
- * r: with C_t = 6 a_d (N / x) g r^(-1/b_d), d log C_t / d log N =
- * 1 - b_n s_term / (b_d r), and inference adds its own share, linear in N.
- * Negative where the target just comes into reach (r -> 0) and positive
- * once r nears L* - c, with one zero between, the cheapest N (increasing
- * at fixed S as r grows with N; over S free, test_plan checks it against
- * a brute-force search). */
-static double inference_slope(double log_n, const void *p) {
+/* d log C / d log r at the best x (by the envelope theorem, the partial
+ * derivative there): N's growth r / (b_n (L* - c - r)) against training's
+ * fall -1 / b_d, weighted by training's part of C. Increasing in r, from
+ * -1 / b_d at r -> 0; without inference its zero is
+ * r = (L* - c) b_n / (b_n + b_d), and inference only moves it lower. */
+static double inference_r_slope(double log_r, const void *p) {
     const inference_ctx *c = p;
-    double r, s_term, x = inference_best_x(c, log_n, &r, &s_term);
-    double lead = -c->law->b_n * s_term / c->law->b_d;
-    if (isnan(x) || !(r > 0)) return lead; /* out of reach: a larger N comes nearer */
-    double g = c->k + (1 - c->k) * x;
-    double share = c->w * pow(r, 1 / c->law->b_d) * (c->total ? 1 : x) / g;
-    return r + lead + r * share;
+    double share, r = exp(log_r);
+    inference_best_x(c, log_r, &share);
+    return r / (c->law->b_n * (c->e0 - r)) - 1 / (c->law->b_d * (1 + share));
 }
 
 /* N is searched from where the target becomes reachable at max_sparsity
  * (N_min) up by 18 decades, past any training-optimal N of a law whose
- * exponents are not tiny, and not past 1e30 (the largest N a client sends). */
+ * exponents are not tiny, and not past 1e30 (the largest N a client sends):
+ * above that, the plan is the best S at the largest N. */
 #define INFERENCE_DECADES 18.0
 #define INFERENCE_MAX_N   1e30
+/* log r is searched down to this far below log(L* - c). */
+#define INFERENCE_LOG_R_SPAN 700.0
+/* The first bracket's half-width in log r: about a near plan's, or from
+ * the plan without inference. */
+#define INFERENCE_NEAR_LOG_R 0.1
+#define INFERENCE_COLD_LOG_R 1.0
 
-#define INFERENCE_NEAR_LOG_N 0.05 /* the first bracket's half-width about a near plan's N */
+/* The plan at n = exp(log_n) exactly: the best S for that N (the
+ * target_slope of the plan for a target, with inference counted). */
+static double inference_best_x_at_n(const inference_ctx *c, double log_n) {
+    const sl_law *law = c->law;
+    double nb = exp(-law->b_n * log_n);
+    target_ctx t = {c->e0 - law->c_s * nb, law->a_s * nb, law->b_s, law->b_d, c->k, 0,
+                    c->total ? c->w : 0};
+    return target_min_x(&t, c->xl, 1, (double)NAN);
+}
 
 int sl_inference_solve_near(const sl_law *law, const sl_inference_query *q,
                             const sl_inference_plan *near, sl_inference_plan *out) {
@@ -500,9 +535,7 @@ int sl_inference_solve_near(const sl_law *law, const sl_inference_query *q,
     double lo = (log(a_top) - log(e0)) / law->b_n + 1e-9;
     double hi = fmin(lo + INFERENCE_DECADES * log(10), log(INFERENCE_MAX_N));
     if (!(lo < hi)) return SL_LAW_UNREACHABLE;
-    int warm =
-        near && near->nonzeros > 0 && isfinite(near->nonzeros) && sparsity_ok(near->sparsity);
-    double x_last = warm ? 1 - near->sparsity : (double)NAN;
+    double x_last = (double)NAN;
     inference_ctx c = {law,
                        e0,
                        1 - q->max_sparsity,
@@ -510,13 +543,26 @@ int sl_inference_solve_near(const sl_law *law, const sl_inference_query *q,
                        q->tokens / (3 * law->a_d),
                        q->kind == SL_INFER_TOTAL,
                        &x_last};
-    double log_n = warm ? zero_near(inference_slope, &c, lo, hi,
-                                    fmin(fmax(log(near->nonzeros), lo), hi), INFERENCE_NEAR_LOG_N)
-                        : zero_near(inference_slope, &c, lo, hi, lo, hi - lo);
-    double r, s_term, x = inference_best_x(&c, log_n, &r, &s_term);
-    if (isnan(x)) return SL_LAW_UNREACHABLE;
-    double n = exp(log_n), s = fmin(fmax(1 - x, 0), q->max_sparsity);
-    double d = sl_plan_data_for_loss(law, SL_PLAN_SCRATCH, q->target_loss, s, n);
+    double r_hi = log(e0 * law->b_n / (law->b_n + law->b_d)), r_lo = log(e0) - INFERENCE_LOG_R_SPAN;
+    double t = r_hi, width = INFERENCE_COLD_LOG_R;
+    if (near && near->nonzeros > 0 && isfinite(near->nonzeros) && sparsity_ok(near->sparsity)) {
+        double xn = 1 - near->sparsity;
+        double rn = e0 - (law->a_s * pow(xn, law->b_s) + law->c_s) * pow(near->nonzeros, -law->b_n);
+        if (rn > 0) t = fmin(fmax(log(rn), r_lo), r_hi), width = INFERENCE_NEAR_LOG_R, x_last = xn;
+    }
+    double log_r = zero_near(inference_r_slope, &c, r_lo, r_hi, t, width), share;
+    double x = inference_best_x(&c, log_r, &share), r = exp(log_r), n, d;
+    double log_n = (log(law->a_s * pow(x, law->b_s) + law->c_s) - log(e0 - r)) / law->b_n;
+    if (log_n <= hi) {
+        n = exp(log_n);
+        d = law->a_d * pow(r, -1 / law->b_d);
+    } else { /* past the largest N searched: the best S there */
+        x = inference_best_x_at_n(&c, hi);
+        if (isnan(x)) return SL_LAW_UNREACHABLE;
+        n = exp(hi);
+        d = sl_plan_data_for_loss(law, SL_PLAN_SCRATCH, q->target_loss, 1 - x, n);
+    }
+    double s = fmin(fmax(1 - x, 0), q->max_sparsity);
     out->nonzeros = n;
     out->sparsity = s;
     out->data = d;
@@ -524,7 +570,10 @@ int sl_inference_solve_near(const sl_law *law, const sl_inference_query *q,
     out->training_compute = sl_plan_training_compute(&q->cost, s, n, d);
     out->inference_compute = 2 * (q->kind == SL_INFER_TOTAL ? n / (1 - s) : n) * q->tokens;
     out->total_compute = out->training_compute + out->inference_compute;
-    return isfinite(out->total_compute) ? SL_LAW_OK : SL_LAW_UNREACHABLE;
+    /* A target so far above the law that N or D leaves the doubles: no plan. */
+    int finite = n > 0 && isfinite(n) && d > 0 && isfinite(d) && isfinite(out->loss) &&
+                 isfinite(out->total_compute);
+    return finite ? SL_LAW_OK : SL_LAW_UNREACHABLE;
 }
 
 int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_inference_plan *out) {

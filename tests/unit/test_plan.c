@@ -531,6 +531,36 @@ Test(inference, matches_brute_force) {
     cr_assert(sparse > 20, "only %d sparse plans", sparse);
 }
 
+/* 1e24 to 1e30 inference tokens: the cheapest plan has the target barely
+ * within reach (r = L* - L(S, N, inf) a tiny fraction of L* - c), where a
+ * search in (N, S) cannot resolve r; still no costlier than the brute
+ * force, on the target, and the same from a far-off start. */
+Test(inference, many_tokens_match_brute_force) {
+    sl_test_rng_seed(0x91a4000d);
+    for (int k = 0; k < 120; k++) {
+        sl_law law = sl_test_random_law();
+        sl_cost cost = random_cost(k);
+        double target =
+            sl_test_ref_loss(&law, 0.9 * sl_test_uniform(), sl_test_log_uniform(1e7, 1e11),
+                             sl_test_log_uniform(1e9, 1e13));
+        double tokens = sl_test_log_uniform(1e24, 1e30);
+        int total = k % 2;
+        sl_inference_query q = {target, tokens, total ? SL_INFER_TOTAL : SL_INFER_NONZEROS, cost,
+                                MAXS};
+        sl_inference_plan p, w, far = {1e12, 0.5, 0, 0, 0, 0, 0};
+        cr_assert_eq(sl_inference_solve(&law, &q, &p), 0, "case %d", k);
+        cr_assert_eq(sl_inference_solve_near(&law, &q, &far, &w), 0, "case %d", k);
+        infer_ctx ctx = {&law, &cost, target, tokens, total};
+        brute2 b = brute_2d(infer_obj, &ctx, log(1e3), log(1e22), 0, MAXS);
+        cr_assert(p.total_compute <= b.f * (1 + 1e-9),
+                  "case %d: %.17g > brute %.17g (N %g/%g S %g/%g)", k, p.total_compute, b.f,
+                  p.nonzeros, exp(b.log_n), p.sparsity, b.s);
+        assert_rel(p.loss, target, 1e-12);
+        assert_rel(p.total_compute, p.training_compute + p.inference_compute, 1e-15);
+        assert_rel(w.total_compute, p.total_compute, 1e-12);
+    }
+}
+
 /* The draws of a fitted law, each solving the same query, as GET plan's
  * intervals do: t5-c4's sweep refitted on 24 bootstrap resamples, each draw
  * asked for loss 2.4 and 1.40, with no and 1e13 inference tokens, per
