@@ -73,6 +73,76 @@ static double min1d(plan_fn f, const void *ctx, double lo, double hi, double *fb
     return bx;
 }
 
+/* The zero of f between a and b, where fa = f(a) and fb = f(b) have
+ * opposite signs: Brent's method (inverse quadratic or secant steps, and
+ * bisection where they would not shrink the bracket fast enough), to a few
+ * ulps. Returns the end of the final bracket on a's side, so a caller whose
+ * f is feasible on one side gets a feasible point. */
+static double root1d(plan_fn f, const void *ctx, double a, double b, double fa, double fb) {
+    const int a_neg = fa < 0;
+    double c = b, fc = fb, d = b - a, e = d;
+    for (int it = 0; it < 200; it++) {
+        if ((fb > 0 && fc > 0) || (fb < 0 && fc < 0)) {
+            c = a, fc = fa;
+            d = e = b - a;
+        }
+        if (fabs(fc) < fabs(fb)) {
+            a = b, b = c, c = a;
+            fa = fb, fb = fc, fc = fa;
+        }
+        double tol = 2 * DBL_EPSILON * fabs(b) + DBL_MIN, m = 0.5 * (c - b);
+        if (fabs(m) <= tol || fb == 0) break;
+        if (fabs(e) >= tol && fabs(fa) > fabs(fb)) {
+            double sa = fb / fa, p, q;
+            if (a == c) {
+                p = 2 * m * sa, q = 1 - sa;
+            } else {
+                double qa = fa / fc, rb = fb / fc;
+                p = sa * (2 * m * qa * (qa - rb) - (b - a) * (rb - 1));
+                q = (qa - 1) * (rb - 1) * (sa - 1);
+            }
+            if (p > 0)
+                q = -q;
+            else
+                p = -p;
+            if (2 * p < fmin(3 * m * q - fabs(tol * q), fabs(e * q))) {
+                e = d, d = p / q;
+            } else {
+                d = e = m;
+            }
+        } else {
+            d = e = m;
+        }
+        a = b, fa = fb;
+        b += fabs(d) > tol ? d : copysign(tol, m);
+        fb = f(b, ctx);
+    }
+    return fb == 0 || (fb < 0) == a_neg ? b : c;
+}
+
+/* The zero of f in [lo, hi], f negative below it and positive above,
+ * searched outward from t: a bracket [t - w, t + w] (within [lo, hi])
+ * widened fourfold on the side the signs point to until they differ, then
+ * root1d; lo where f is not negative at lo, hi where it is not positive at
+ * hi. A good t (a neighbouring problem's zero) saves most of the steps; t =
+ * lo with w = hi - lo is the plain bracket. */
+static double zero_near(plan_fn f, const void *ctx, double lo, double hi, double t, double w) {
+    double a = fmax(lo, t - w), b = fmin(hi, t + w), fa = f(a, ctx), fb = f(b, ctx);
+    while (fa > 0 && a > lo) {
+        b = a, fb = fa, w *= 4;
+        a = fmax(lo, t - w);
+        fa = f(a, ctx);
+    }
+    while (fb < 0 && b < hi) {
+        a = b, fa = fb, w *= 4;
+        b = fmin(hi, t + w);
+        fb = f(b, ctx);
+    }
+    if (!(fa < 0)) return a;
+    if (!(fb > 0)) return b;
+    return root1d(f, ctx, a, b, fa, fb);
+}
+
 /* ---- pretrained starts ---- */
 
 static const double pre_s[3] = {0.5, 0.75, 0.875};
@@ -123,41 +193,45 @@ static int plan_at(const sl_law *law, const sl_plan_query *q, double s, sl_law_p
     return SL_LAW_OK;
 }
 
+/* What the compute to reach the target at density x depends on, for one
+ * N: r(x) = e - u1 x^b_s, D = a_d r^(-1/b_d), g = k + (1 - k) x. */
 typedef struct target_ctx {
     double e;  /* L* - c - c_s N^-b_n */
     double u1; /* a_s N^-b_n: u(x) = u1 x^b_s */
     double b_s, b_d, k;
+    double beta; /* slope of log r(S) of a pruning run in log x; 0 from scratch */
+    double w;    /* T / (3 a_d) with inference per total parameter, else 0 */
 } target_ctx;
 
-/* x d/dx of log C(x) - beta log x, with C the compute to reach the target
- * (beta: the slope of log r for a pruning run, 0 from scratch). With
- * r = e - u, D = a_d r^(-1/b_d) and g = k + (1 - k) x it is
- * b_s u / (b_d r) - k / (k + (1 - k) x) - beta, increasing in x on the
- * feasible side (u < e): the unique zero is the minimum. */
-static double target_slope(const target_ctx *t, double x, double beta) {
-    double u = t->u1 * pow(x, t->b_s), r = t->e - u;
-    if (!(r > 0)) return (double)INFINITY;
-    return t->b_s * u / (t->b_d * r) - t->k / (t->k + (1 - t->k) * x) - beta;
+/* r x d/dx of log C(x) - beta log x, C the compute to reach the target:
+ * x d/dx log C = b_s u / (b_d r) - k / g, and inference per total
+ * parameter (2 T N / x) adds -w r^(1/b_d) / g relative to training. That
+ * slope is increasing in x where r > 0, so its unique zero is the minimum;
+ * times r (same sign there) it stays finite up to r = 0, where the data
+ * needed is infinite, which keeps a root finder's steps well placed. */
+static double target_slope(double x, const void *p) {
+    const target_ctx *t = p;
+    double u = t->u1 * pow(x, t->b_s), r = t->e - u, v = t->b_s * u / t->b_d;
+    if (!(r > 0)) return v; /* out of reach: less density comes nearer */
+    double g = t->k + (1 - t->k) * x;
+    v -= r * (t->k / g + t->beta);
+    if (t->w > 0) v -= t->w * pow(r, 1 + 1 / t->b_d) / g;
+    return v;
 }
 
-/* The x in [xl, xu] with the least compute (bracketed by the slope's sign
- * at the ends, refined by bisection), or NaN when all of it is out of reach. */
-static double target_min_x(const target_ctx *t, double xl, double xu, double beta) {
+/* The x in [xl, xu] with the least compute (the zero of the slope, on its
+ * feasible side; xl or xu where the slope does not change sign), searched
+ * from x0 outward (NaN: over the whole span), or NaN when all of [xl, xu]
+ * is out of reach. */
+#define TARGET_NEAR_X 0.01 /* the first bracket's half-width about x0 */
+
+static double target_min_x(const target_ctx *t, double xl, double xu, double x0) {
     if (!(t->e > 0)) return (double)NAN;
     double xe = pow(t->e / t->u1, 1 / t->b_s); /* u(xe) = e: infinite data */
     if (!(xl < xe)) return (double)NAN;
-    double hi = fmin(xu, xe), lo = xl;
-    if (target_slope(t, lo, beta) >= 0) return lo;
-    if (hi == xu && target_slope(t, hi, beta) <= 0) return hi;
-    for (int it = 0; it < 200; it++) {
-        double mid = 0.5 * (lo + hi);
-        if (mid <= lo || mid >= hi) break;
-        if (target_slope(t, mid, beta) < 0)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo; /* feasible, within an ulp or two of the zero */
+    double hi = fmin(xu, xe);
+    if (isnan(x0)) return zero_near(target_slope, t, xl, hi, xl, hi - xl);
+    return zero_near(target_slope, t, xl, hi, fmin(fmax(x0, xl), hi), TARGET_NEAR_X);
 }
 
 static int plan_query_ok(const sl_law *law, const sl_plan_query *q) {
@@ -179,8 +253,13 @@ int sl_plan_solve(const sl_law *law, const sl_plan_query *q, sl_law_plan *out) {
         return plan_at(law, q, q->fixed_sparsity, out);
     }
     double nb = pow(q->nonzeros, -law->b_n);
-    target_ctx t = {q->target_loss - law->c - law->c_s * nb, law->a_s * nb, law->b_s, law->b_d,
-                    cost_k(&q->cost)};
+    target_ctx t = {q->target_loss - law->c - law->c_s * nb,
+                    law->a_s * nb,
+                    law->b_s,
+                    law->b_d,
+                    cost_k(&q->cost),
+                    0,
+                    0};
     /* Segments of S with log r linear in log x: one from scratch. */
     double seg_lo[2], seg_hi[2], beta[2];
     int nseg = 1;
@@ -194,7 +273,8 @@ int sl_plan_solve(const sl_law *law, const sl_plan_query *q, sl_law_plan *out) {
     }
     int found = 0;
     for (int i = 0; i < nseg; i++) {
-        double x = target_min_x(&t, 1 - seg_hi[i], 1 - seg_lo[i], beta[i]);
+        t.beta = beta[i];
+        double x = target_min_x(&t, 1 - seg_hi[i], 1 - seg_lo[i], (double)NAN);
         if (isnan(x)) continue;
         double s = fmin(fmax(1 - x, seg_lo[i]), seg_hi[i]);
         sl_law_plan p;
@@ -358,63 +438,96 @@ double sl_inference_total(const sl_law *law, const sl_inference_query *q, double
     return sl_plan_training_compute(&q->cost, s, n, d) + 2 * k * q->tokens;
 }
 
+/* The plan is searched in (r, x), r = L* - L(S, N, inf) the part of the
+ * target left to data (D = a_d r^(-1/b_d)) and x = 1 - S, with N their
+ * function: N^-b_n = (L* - c - r) / (a_s x^b_s + c_s). In (N, x) the cheap
+ * plans for many inference tokens lie where r is a tiny difference of two
+ * nearly equal terms, which doubles cannot resolve; in (r, x) every term
+ * is a product, and every x in [xl, 1] reaches the target. */
 typedef struct inference_ctx {
     const sl_law *law;
-    const sl_inference_query *q;
-    double n;
+    double e0; /* L* - c */
+    double xl; /* 1 - max_sparsity */
+    double k;  /* the cost model's mean density at S = 1 */
+    double w;  /* T / (3 a_d): inference over training is w r^(1/b_d) (1 or x) / g */
+    int total; /* inference per total parameter */
+    double *x; /* the last best density found: the next search starts there */
 } inference_ctx;
 
-static double inference_in_s(double s, const void *p) {
-    const inference_ctx *c = p;
-    double v = sl_inference_total(c->law, c->q, c->n, s);
-    return isfinite(v) ? v : (double)INFINITY;
+typedef struct inference_at_r {
+    const inference_ctx *c;
+    double wr; /* w r^(1/b_d) */
+} inference_at_r;
+
+/* Inference compute over training compute at density x. */
+static double inference_share(const inference_ctx *c, double wr, double x) {
+    return wr * (c->total ? 1 : x) / (c->k + (1 - c->k) * x);
 }
 
-/* The best S for n: with inference per non-zero the inference part does not
- * depend on S, so it is the plan for the target; per total parameter it
- * grows as 1 / (1 - S) and the search is numeric, over the S that reach. */
-static double inference_best_s(const sl_law *law, const sl_inference_query *q, double n,
-                               double *total) {
-    if (q->kind == SL_INFER_NONZEROS) {
-        sl_plan_query pq = {q->target_loss,  n,           q->cost,
-                            q->max_sparsity, (double)NAN, SL_PLAN_SCRATCH};
-        sl_law_plan p;
-        if (sl_plan_solve(law, &pq, &p) != SL_LAW_OK) {
-            *total = (double)INFINITY;
-            return 0;
-        }
-        *total = sl_inference_total(law, q, n, p.sparsity);
-        return p.sparsity;
-    }
-    /* Reachable where a_s x^b_s N^-b_n < e: S above 1 - xe. */
-    double nb = pow(n, -law->b_n), e = q->target_loss - law->c - law->c_s * nb;
-    if (!(e > 0)) {
-        *total = (double)INFINITY;
-        return 0;
-    }
-    double lo = fmax(0, 1 - pow(e / (law->a_s * nb), 1 / law->b_s));
-    if (!(lo <= q->max_sparsity)) {
-        *total = (double)INFINITY;
-        return 0;
-    }
-    inference_ctx c = {law, q, n};
-    return min1d(inference_in_s, &c, lo, q->max_sparsity, total);
+/* x d/dx log C at fixed r, C the total: N grows with x as
+ * (a_s x^b_s + c_s)^(1/b_n), training per non-zero falls as g / x, and
+ * inference per total parameter as 1 / x, each by its share of C. The
+ * first term increases in x and the second's fraction decreases, so the
+ * zero is the minimum. */
+static double inference_x_slope(double x, const void *p) {
+    const inference_at_r *t = p;
+    const inference_ctx *c = t->c;
+    const sl_law *law = c->law;
+    double sp = law->a_s * pow(x, law->b_s), g = c->k + (1 - c->k) * x;
+    double share = inference_share(c, t->wr, x);
+    return law->b_s * sp / (law->b_n * (sp + law->c_s)) -
+           (c->k / g + (c->total ? share : 0)) / (1 + share);
 }
 
-static double inference_in_log_n(double log_n, const void *p) {
+/* The best density at r = exp(log_r), searched from the last one found;
+ * *share its inference share. */
+static double inference_best_x(const inference_ctx *c, double log_r, double *share) {
+    inference_at_r t = {c, c->w > 0 ? c->w * exp(log_r / c->law->b_d) : 0};
+    double x = isnan(*c->x) ? zero_near(inference_x_slope, &t, c->xl, 1, c->xl, 1 - c->xl)
+                            : zero_near(inference_x_slope, &t, c->xl, 1,
+                                        fmin(fmax(*c->x, c->xl), 1), TARGET_NEAR_X);
+    *c->x = x;
+    *share = inference_share(c, t.wr, x);
+    return x;
+}
+
+/* d log C / d log r at the best x (by the envelope theorem, the partial
+ * derivative there): N's growth r / (b_n (L* - c - r)) against training's
+ * fall -1 / b_d, weighted by training's part of C. Increasing in r, from
+ * -1 / b_d at r -> 0; without inference its zero is
+ * r = (L* - c) b_n / (b_n + b_d), and inference only moves it lower. */
+static double inference_r_slope(double log_r, const void *p) {
     const inference_ctx *c = p;
-    double total;
-    inference_best_s(c->law, c->q, exp(log_n), &total);
-    return isfinite(total) ? total : (double)INFINITY;
+    double share, r = exp(log_r);
+    inference_best_x(c, log_r, &share);
+    return r / (c->law->b_n * (c->e0 - r)) - 1 / (c->law->b_d * (1 + share));
 }
 
 /* N is searched from where the target becomes reachable at max_sparsity
  * (N_min) up by 18 decades, past any training-optimal N of a law whose
- * exponents are not tiny, and not past 1e30 (the largest N a client sends). */
+ * exponents are not tiny, and not past 1e30 (the largest N a client sends):
+ * above that, the plan is the best S at the largest N. */
 #define INFERENCE_DECADES 18.0
 #define INFERENCE_MAX_N   1e30
+/* log r is searched down to this far below log(L* - c). */
+#define INFERENCE_LOG_R_SPAN 700.0
+/* The first bracket's half-width in log r: about a near plan's, or from
+ * the plan without inference. */
+#define INFERENCE_NEAR_LOG_R 0.1
+#define INFERENCE_COLD_LOG_R 1.0
 
-int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_inference_plan *out) {
+/* The plan at n = exp(log_n) exactly: the best S for that N (the
+ * target_slope of the plan for a target, with inference counted). */
+static double inference_best_x_at_n(const inference_ctx *c, double log_n) {
+    const sl_law *law = c->law;
+    double nb = exp(-law->b_n * log_n);
+    target_ctx t = {c->e0 - law->c_s * nb, law->a_s * nb, law->b_s, law->b_d, c->k, 0,
+                    c->total ? c->w : 0};
+    return target_min_x(&t, c->xl, 1, (double)NAN);
+}
+
+int sl_inference_solve_near(const sl_law *law, const sl_inference_query *q,
+                            const sl_inference_plan *near, sl_inference_plan *out) {
     if (!out || !inference_query_ok(law, q)) return SL_LAW_EINVAL;
     double e0 = q->target_loss - law->c;
     if (!(e0 > 0)) return SL_LAW_UNREACHABLE;
@@ -422,12 +535,34 @@ int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_infere
     double lo = (log(a_top) - log(e0)) / law->b_n + 1e-9;
     double hi = fmin(lo + INFERENCE_DECADES * log(10), log(INFERENCE_MAX_N));
     if (!(lo < hi)) return SL_LAW_UNREACHABLE;
-    inference_ctx c = {law, q, 0};
-    double total, log_n = min1d(inference_in_log_n, &c, lo, hi, &total);
-    if (!isfinite(total)) return SL_LAW_UNREACHABLE;
-    double n = exp(log_n);
-    double s = inference_best_s(law, q, n, &total);
-    double d = sl_plan_data_for_loss(law, SL_PLAN_SCRATCH, q->target_loss, s, n);
+    double x_last = (double)NAN;
+    inference_ctx c = {law,
+                       e0,
+                       1 - q->max_sparsity,
+                       cost_k(&q->cost),
+                       q->tokens / (3 * law->a_d),
+                       q->kind == SL_INFER_TOTAL,
+                       &x_last};
+    double r_hi = log(e0 * law->b_n / (law->b_n + law->b_d)), r_lo = log(e0) - INFERENCE_LOG_R_SPAN;
+    double t = r_hi, width = INFERENCE_COLD_LOG_R;
+    if (near && near->nonzeros > 0 && isfinite(near->nonzeros) && sparsity_ok(near->sparsity)) {
+        double xn = 1 - near->sparsity;
+        double rn = e0 - (law->a_s * pow(xn, law->b_s) + law->c_s) * pow(near->nonzeros, -law->b_n);
+        if (rn > 0) t = fmin(fmax(log(rn), r_lo), r_hi), width = INFERENCE_NEAR_LOG_R, x_last = xn;
+    }
+    double log_r = zero_near(inference_r_slope, &c, r_lo, r_hi, t, width), share;
+    double x = inference_best_x(&c, log_r, &share), r = exp(log_r), n, d;
+    double log_n = (log(law->a_s * pow(x, law->b_s) + law->c_s) - log(e0 - r)) / law->b_n;
+    if (log_n <= hi) {
+        n = exp(log_n);
+        d = law->a_d * pow(r, -1 / law->b_d);
+    } else { /* past the largest N searched: the best S there */
+        x = inference_best_x_at_n(&c, hi);
+        if (isnan(x)) return SL_LAW_UNREACHABLE;
+        n = exp(hi);
+        d = sl_plan_data_for_loss(law, SL_PLAN_SCRATCH, q->target_loss, 1 - x, n);
+    }
+    double s = fmin(fmax(1 - x, 0), q->max_sparsity);
     out->nonzeros = n;
     out->sparsity = s;
     out->data = d;
@@ -435,7 +570,14 @@ int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_infere
     out->training_compute = sl_plan_training_compute(&q->cost, s, n, d);
     out->inference_compute = 2 * (q->kind == SL_INFER_TOTAL ? n / (1 - s) : n) * q->tokens;
     out->total_compute = out->training_compute + out->inference_compute;
-    return isfinite(out->total_compute) ? SL_LAW_OK : SL_LAW_UNREACHABLE;
+    /* A target so far above the law that N or D leaves the doubles: no plan. */
+    int finite = n > 0 && isfinite(n) && d > 0 && isfinite(d) && isfinite(out->loss) &&
+                 isfinite(out->total_compute);
+    return finite ? SL_LAW_OK : SL_LAW_UNREACHABLE;
+}
+
+int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_inference_plan *out) {
+    return sl_inference_solve_near(law, q, NULL, out);
 }
 
 /* ---- GPU time ---- */

@@ -131,10 +131,19 @@ typedef struct sl_inference_plan {
 } sl_inference_plan;
 
 /* The (N, S, D) reaching target_loss at the lowest training plus inference
- * compute, N searched in logs from where the target comes into reach.
- * SL_LAW_UNREACHABLE when target_loss <= c (no N reaches it), or when no
- * plan is finite (a target so far above the law that no data is needed). */
+ * compute: two root finds (docs/planning.md) over S and the part of the
+ * target left to data, with N at most 18 decades above where the target
+ * comes into reach and at most 1e30. SL_LAW_UNREACHABLE when target_loss
+ * <= c (no N reaches it), or when no plan is finite (a target so far above
+ * the law that N or D leaves the doubles). */
 int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_inference_plan *out);
+
+/* The same answer (to rounding), found from near: the plan of a nearby law
+ * or query, as the point estimate's plan is for each bootstrap draw, where
+ * the search starts instead of spanning all of N and S. NULL: from
+ * scratch, as sl_inference_solve. */
+int sl_inference_solve_near(const sl_law *law, const sl_inference_query *q,
+                            const sl_inference_plan *near, sl_inference_plan *out);
 
 /* Total compute of the plan (N, S) for q: training + inference; INFINITY
  * where the target is out of reach at (N, S). */

@@ -198,15 +198,19 @@ void sl_handle_compute_optimal(sl_request *req) {
     sl_reply_json(req, 200, body);
 }
 
-/* The inference-aware plan under one law, per bootstrap draw. A draw's plan
- * is a nested search (log N, and S per N), a few ms with
- * inference_cost=total: intervals use at most this many draws. */
-#define INFERENCE_MAX_DRAWS 100
+/* The question each draw answers, and the point estimate's plan, near
+ * which each draw's search starts. */
+typedef struct inference_draws_query {
+    sl_inference_query q;
+    sl_inference_plan near;
+} inference_draws_query;
 
 /* The inference-aware plan under one law, per bootstrap draw. */
 static int inference_draw(const sl_law *law, const void *query, double *out) {
+    const inference_draws_query *dq = query;
     sl_inference_plan p;
-    if (sl_inference_solve(law, query, &p) != SL_LAW_OK || !(p.data > 0)) return -1;
+    if (sl_inference_solve_near(law, &dq->q, &dq->near, &p) != SL_LAW_OK || !(p.data > 0))
+        return -1;
     out[0] = p.nonzeros;
     out[1] = p.sparsity;
     out[2] = p.data;
@@ -274,16 +278,8 @@ void sl_handle_plan_inference(sl_request *req, const sl_law_record *rec) {
     json_t *body = sl_inference_json(rec, &q, &p, train_ok ? &train : NULL, &hw);
     sl_handle_draws d;
     sl_handle_draws_load(req, rec, &d);
-    if (d.n > INFERENCE_MAX_DRAWS) {
-        char note[240];
-        snprintf(note, sizeof note,
-                 "intervals from the first %d of the law's %zu bootstrap draws: each draw is a "
-                 "search of its own over N and S, so the rest would make the answer slow",
-                 INFERENCE_MAX_DRAWS, d.n);
-        json_object_set_new(body, "intervals_note", json_string(note));
-        d.n = INFERENCE_MAX_DRAWS; /* a prefix of i.i.d. draws: a subsample */
-    }
-    sl_handle_add_intervals(body, &d, inference_draw, &q, fields);
+    inference_draws_query dq = {q, p};
+    sl_handle_add_intervals(body, &d, inference_draw, &dq, fields);
     sl_handle_draws_free(&d);
     sl_reply_json(req, 200, body);
 }

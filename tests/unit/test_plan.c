@@ -11,6 +11,7 @@
 #include "sl_law.h"
 #include "sl_plan.h"
 #include "sl_test.h"
+#include "sl_test_sweeps.h"
 
 static const sl_cost DENSE = {SL_COST_DENSE, 0, 0};
 static const sl_cost GMP = {SL_COST_GMP, SL_COST_GMP_DEFAULT_START, SL_COST_GMP_DEFAULT_END};
@@ -455,9 +456,68 @@ static double infer_obj(const void *p, double log_n, double s) {
     return ref_compute(c->cost, s, n, d) + 2 * (c->total ? n / (1 - s) : n) * c->tokens;
 }
 
+/* How far from (log N, S) the minimum of the reference total is along
+ * coordinate axis (0: log N, 1: S), by the vertex of the parabola through
+ * t - h, t, t + h, whose h^2 bias Richardson's step removes (the vertex at
+ * 4h has 16 times the bias): a few ulps of the total over its curvature,
+ * far below the 1e-7 to which a search comparing totals can place it. */
+static double vertex_offset(const infer_ctx *ctx, double u, double s, int axis) {
+    double v[2], f0 = infer_obj(ctx, u, s);
+    for (int i = 0; i < 2; i++) {
+        double h = i ? 4e-5 : 1e-5, fm, fp;
+        fm = axis ? infer_obj(ctx, u, s - h) : infer_obj(ctx, u - h, s);
+        fp = axis ? infer_obj(ctx, u, s + h) : infer_obj(ctx, u + h, s);
+        v[i] = h * (fm - fp) / (2 * (fm - 2 * f0 + fp));
+    }
+    return (16 * v[0] - v[1]) / 15;
+}
+
+/* The answer is stationary in log N at its S, and in S at its N where S is
+ * inside (0, MAXS): located to 1e-9, not merely as cheap as the brute
+ * force's best point. */
+static void assert_stationary(const infer_ctx *ctx, const sl_inference_plan *p, int k) {
+    double u = log(p->nonzeros), s = p->sparsity, du = vertex_offset(ctx, u, s, 0);
+    cr_assert(fabs(du) <= 1e-9, "case %d: log N %.17g is %.3g from the minimum", k, u, du);
+    if (s > 1e-4 && s < MAXS - 1e-4) {
+        double ds = vertex_offset(ctx, u, s, 1);
+        cr_assert(fabs(ds) <= 1e-9, "case %d: S %.17g is %.3g from the minimum", k, s, ds);
+    }
+}
+
+/* One inference-aware plan against the brute force and the reference
+ * formulas, and the same found from near (another plan: the search starts
+ * there) against it; the plan. */
+static sl_inference_plan check_inference(const sl_law *law, const sl_cost *cost, double target,
+                                         double tokens, int total, const sl_inference_plan *near,
+                                         int k) {
+    sl_inference_query q = {target, tokens, total ? SL_INFER_TOTAL : SL_INFER_NONZEROS, *cost,
+                            MAXS};
+    sl_inference_plan p, w;
+    cr_assert_eq(sl_inference_solve(law, &q, &p), 0, "case %d", k);
+    cr_assert_eq(sl_inference_solve_near(law, &q, near, &w), 0, "case %d", k);
+    assert_rel(w.nonzeros, p.nonzeros, 1e-12);
+    assert_near(w.sparsity, p.sparsity, 1e-12);
+    assert_rel(w.total_compute, p.total_compute, 1e-13);
+    infer_ctx ctx = {law, cost, target, tokens, total};
+    brute2 b = brute_2d(infer_obj, &ctx, log(1e3), log(1e22), 0, MAXS);
+    cr_assert(p.total_compute <= b.f * (1 + 1e-9), "case %d: %.17g > brute %.17g (N %g/%g S %g/%g)",
+              k, p.total_compute, b.f, p.nonzeros, exp(b.log_n), p.sparsity, b.s);
+    assert_rel(p.loss, target, 1e-12);
+    assert_rel(p.training_compute, ref_compute(cost, p.sparsity, p.nonzeros, p.data), 1e-13);
+    assert_rel(p.inference_compute,
+               2 * (total ? p.nonzeros / (1 - p.sparsity) : p.nonzeros) * tokens, 1e-14);
+    assert_rel(p.total_compute, p.training_compute + p.inference_compute, 1e-15);
+    assert_rel(sl_inference_total(law, &q, p.nonzeros, p.sparsity), p.total_compute, 1e-13);
+    assert_stationary(&ctx, &p, k);
+    return p;
+}
+
 Test(inference, matches_brute_force) {
     sl_test_rng_seed(0x91a4000c);
     int sparse = 0, cases = 200;
+    /* each search starts from the last case's plan (another law, far off),
+     * or from scratch */
+    sl_inference_plan last = {1e3, 0.99, 0, 0, 0, 0, 0};
     for (int k = 0; k < cases; k++) {
         sl_law law = sl_test_random_law();
         sl_cost cost = random_cost(k);
@@ -465,25 +525,70 @@ Test(inference, matches_brute_force) {
             sl_test_ref_loss(&law, 0.9 * sl_test_uniform(), sl_test_log_uniform(1e7, 1e11),
                              sl_test_log_uniform(1e9, 1e13));
         double tokens = k % 5 == 0 ? 0 : sl_test_log_uniform(1e8, 1e15);
+        last = check_inference(&law, &cost, target, tokens, k % 2, k % 7 ? &last : NULL, k);
+        sparse += last.sparsity > 0.01;
+    }
+    cr_assert(sparse > 20, "only %d sparse plans", sparse);
+}
+
+/* 1e24 to 1e30 inference tokens: the cheapest plan has the target barely
+ * within reach (r = L* - L(S, N, inf) a tiny fraction of L* - c), where a
+ * search in (N, S) cannot resolve r; still no costlier than the brute
+ * force, on the target, and the same from a far-off start. */
+Test(inference, many_tokens_match_brute_force) {
+    sl_test_rng_seed(0x91a4000d);
+    for (int k = 0; k < 120; k++) {
+        sl_law law = sl_test_random_law();
+        sl_cost cost = random_cost(k);
+        double target =
+            sl_test_ref_loss(&law, 0.9 * sl_test_uniform(), sl_test_log_uniform(1e7, 1e11),
+                             sl_test_log_uniform(1e9, 1e13));
+        double tokens = sl_test_log_uniform(1e24, 1e30);
         int total = k % 2;
         sl_inference_query q = {target, tokens, total ? SL_INFER_TOTAL : SL_INFER_NONZEROS, cost,
                                 MAXS};
-        sl_inference_plan p;
+        sl_inference_plan p, w, far = {1e12, 0.5, 0, 0, 0, 0, 0};
         cr_assert_eq(sl_inference_solve(&law, &q, &p), 0, "case %d", k);
+        cr_assert_eq(sl_inference_solve_near(&law, &q, &far, &w), 0, "case %d", k);
         infer_ctx ctx = {&law, &cost, target, tokens, total};
         brute2 b = brute_2d(infer_obj, &ctx, log(1e3), log(1e22), 0, MAXS);
         cr_assert(p.total_compute <= b.f * (1 + 1e-9),
                   "case %d: %.17g > brute %.17g (N %g/%g S %g/%g)", k, p.total_compute, b.f,
                   p.nonzeros, exp(b.log_n), p.sparsity, b.s);
         assert_rel(p.loss, target, 1e-12);
-        assert_rel(p.training_compute, ref_compute(&cost, p.sparsity, p.nonzeros, p.data), 1e-13);
-        assert_rel(p.inference_compute,
-                   2 * (total ? p.nonzeros / (1 - p.sparsity) : p.nonzeros) * tokens, 1e-14);
         assert_rel(p.total_compute, p.training_compute + p.inference_compute, 1e-15);
-        assert_rel(sl_inference_total(&law, &q, p.nonzeros, p.sparsity), p.total_compute, 1e-13);
-        sparse += p.sparsity > 0.01;
+        assert_rel(w.total_compute, p.total_compute, 1e-12);
     }
-    cr_assert(sparse > 20, "only %d sparse plans", sparse);
+}
+
+/* The draws of a fitted law, each solving the same query, as GET plan's
+ * intervals do: t5-c4's sweep refitted on 24 bootstrap resamples, each draw
+ * asked for loss 2.4 and 1.40, with no and 1e13 inference tokens, per
+ * non-zero and per total parameter, under both cost models. */
+Test(inference, fitted_draws_match_brute_force) {
+    sl_fit_row rows[64];
+    size_t n = load_t5(rows, 64);
+    cr_assert(n, "%s not found or empty", sl_test_data_path("t5-c4-sweep.csv"));
+    sl_fit_options o;
+    sl_fit_options_default(&o);
+    o.loss.residuals = SL_FIT_RESIDUALS_LOG;
+    o.loss.delta = 0.001;
+    o.bootstrap = 24;
+    o.seed = 11;
+    sl_fit_result r;
+    char why[256] = "";
+    cr_assert_eq(sl_fit(rows, n, &o, &r, why, sizeof why), SL_FIT_OK, "sl_fit: %s", why);
+    cr_assert(r.n_draws >= 20, "%zu draws", r.n_draws);
+    for (int m = 0; m < 16; m++) {
+        const sl_cost *cost = m & 1 ? &GMP : &DENSE;
+        double target = m & 8 ? 1.40 : 2.4, tokens = m & 4 ? 1e13 : 0;
+        int total = m >> 1 & 1;
+        /* as the server does: each draw's search starts at the fit's plan */
+        sl_inference_plan point = check_inference(&r.law, cost, target, tokens, total, NULL, m);
+        for (size_t i = 0; i < r.n_draws; i++)
+            check_inference(&r.draws[i], cost, target, tokens, total, &point, m * 100 + (int)i);
+    }
+    sl_fit_result_free(&r);
 }
 
 /* More inference tokens never make the plan's model bigger. */
