@@ -259,7 +259,9 @@ class TestDesignChecks(Base):
         r = self.srv.request("POST", "/v1/sweeps", json_body=self.body("design-strict", grid,
                                                                         strict=True), token=TOKEN)
         self.assert_error(r, 422, "unprocessable", "grid", "only 2 sparsities")
-        self.assertIn("4 model sizes spanning only 8x", r.json()["error"]["message"])
+        # every reason, each in full: the warnings the lenient sweep got, word for word
+        self.assertTrue(r.json()["error"]["message"].endswith(
+            "cannot: " + "; ".join(w["message"] for w in s["warnings"])), r.json())
         self.assertEqual(len(self.ok(self.srv.get("/v1/sweeps?limit=500", token=TOKEN))["sweeps"]),
                          count)
         # narrow spans: 3 levels each, but N over 4x and D over 3x
