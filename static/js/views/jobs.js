@@ -234,6 +234,7 @@ async function refresh(sweepId, gen) {
     renderSweep(sweep);
   }
   const going = [...fits.items, ...sweeps.items, ...(sweep ? [sweep] : [])].some((j) => LIVE.has(j.state));
+  if (listed) window.dispatchEvent(new CustomEvent("sparselaw:jobs", { detail: { going } }));
   if (listed && (sweep || !sweepId) && going) timer = setTimeout(() => gen === current && refresh(sweepId, gen), POLL_MS);
 }
 

@@ -18,6 +18,7 @@ const DEFAULT_SIZES = [
   { layers: 2, width: 128, heads: 2 },
 ];
 const SIZE_KEYS = ["layers", "width", "heads"];
+const BACKENDS_MS = 3000; // how often the backends' active runs are read while a job goes on
 
 export function init(c) {
   ctx = c;
@@ -35,6 +36,17 @@ export function init(c) {
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     submit();
+  });
+  // The lists were read again (every second while a job goes on): so are the backends' active
+  // runs, every few seconds, and once more when the jobs have ended.
+  let last = 0, wasGoing = false;
+  window.addEventListener("sparselaw:jobs", (e) => {
+    const going = e.detail.going, now = Date.now();
+    if (getToken() && !document.getElementById("view-data").hidden && (going ? now - last >= BACKENDS_MS : wasGoing)) {
+      last = now;
+      loadBackends();
+    }
+    wasGoing = going;
   });
 }
 
