@@ -43,7 +43,7 @@ extern const sl_err_info sl_err_table[SL_ERR_COUNT];
 typedef struct sl_error {
     sl_err_code code;
     char field[64]; /* the parameter or JSON path concerned; "" when none */
-    char message[320];
+    char message[1024]; /* room for each reason of a refusal that names them all */
     const char *extra_name; /* optional number to return beside the message */
     double extra_value;
 } sl_error;

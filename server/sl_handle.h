@@ -124,6 +124,7 @@ void sl_handle_sweep_delete(sl_request *req);
 void sl_handle_run_get(sl_request *req);
 void sl_handle_run_delete(sl_request *req);
 void sl_handle_run_report(sl_request *req);
+void sl_handle_backends(sl_request *req);
 
 /* sl_handle_ops.c */
 void sl_handle_healthz(sl_request *req);

@@ -446,6 +446,27 @@ static int route(sl_request *req, sl_sweep_request *sr) {
     return -1;
 }
 
+/* -1 with why when the local backend cannot run its own trainer
+ * (sparselaw-train, no profile): --trainer is no executable or --corpus
+ * cannot be read, so that every run would fail; else 0. */
+static int local_trainer_problem(const sl_config *config, char *why, size_t cap) {
+    char corpus[1200];
+    if (access(config->trainer, X_OK) != 0) {
+        snprintf(why, cap,
+                 "the local backend cannot run: its trainer is not an executable file (the "
+                 "server's --trainer)");
+        return -1;
+    }
+    if (sl_backend_local_corpus_check(config->corpus, corpus, sizeof corpus) != 0) {
+        snprintf(why, cap,
+                 "the local backend cannot run: %s (the server's --corpus; the default comes "
+                 "with `npm ci`)",
+                 corpus);
+        return -1;
+    }
+    return 0;
+}
+
 /* What would make every run or the fit fail later: a built-in law, a law
  * in another data unit, a backend this server cannot run, a profile it
  * does not have, a device no backend has. */
@@ -484,20 +505,10 @@ static int validate(sl_request *req, sl_sweep_request *sr) {
         }
     }
     if (route(req, sr) != 0) return -1;
+    char why[1400];
     if (sr->backend == SL_BACKEND_LOCAL && !sr->profile[0] &&
-        access(server->config->trainer, X_OK) != 0) {
-        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "backend",
-                      "the local backend cannot run: its trainer is not an executable file "
-                      "(the server's --trainer)");
-        return -1;
-    }
-    char why[1200];
-    if (sr->backend == SL_BACKEND_LOCAL && !sr->profile[0] &&
-        sl_backend_local_corpus_check(server->config->corpus, why, sizeof why) != 0) {
-        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "backend",
-                      "the local backend cannot run: %s (the server's --corpus; the default "
-                      "comes with `npm ci`)",
-                      why);
+        local_trainer_problem(server->config, why, sizeof why) != 0) {
+        sl_reply_fail(req, SL_ERR_UNPROCESSABLE, "backend", "%s", why);
         return -1;
     }
     return 0;
@@ -755,4 +766,74 @@ void sl_handle_run_report(sl_request *req) {
     sl_reply_json(req, 200,
                   json_pack("{s:I, s:s, s:b}", "id", (json_int_t)id, "state",
                             sl_run_state_name(state), "accepted", 1));
+}
+
+/* ---- what sweeps can run on */
+
+static json_t *device_json(json_t *o, const sl_device *d) {
+    json_object_set_new(o, "device", json_string(d->kind == SL_DEVICE_CUDA ? "cuda" : "cpu"));
+    json_object_set_new(o, "device_count",
+                        json_integer(d->kind == SL_DEVICE_CUDA ? (json_int_t)d->count : 0));
+    return o;
+}
+
+/* One backend as GET /v1/backends answers it: what route() and the estimate
+ * go by (offers, can_run's facts; backend_rate), its run slots and the runs
+ * it has out now. NULL when the store cannot be read. */
+static json_t *backend_json(sl_server *server, sl_backend *b, sl_profile *list) {
+    long long active = sl_store_run_active_count(server->store, b->name);
+    if (active < 0) return NULL;
+    sl_device has = b->device;
+    char problem[400] = "", why[1400];
+    size_t n = b->offers ? b->offers(b, &has, list, SL_PROFILE_MAX, problem, sizeof problem) : 0;
+    if (!b->offers) snprintf(problem, sizeof problem, "%s cannot say what it has", b->name);
+    const char *source;
+    double rate = backend_rate(server->runs, b, &source);
+    sl_backend_kind kind;
+    int builtin = 1; /* sparselaw-train: the worker and Slurm jobs run their own */
+    if (sl_backend_kind_parse(b->name, &kind) == 0 && kind == SL_BACKEND_LOCAL &&
+        local_trainer_problem(server->config, why, sizeof why) != 0)
+        builtin = 0;
+    json_t *profiles = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(
+            profiles, device_json(json_pack("{s:s}", "name", list[i].name), &list[i].device));
+    json_t *o = json_pack("{s:s}", "name", b->name);
+    device_json(o, &has);
+    json_object_set_new(o, "slots", json_integer(b->max_active));
+    json_object_set_new(o, "active", json_integer(active));
+    json_object_set_new(o, "flops_per_s", rate > 0 ? json_real(rate) : json_null());
+    json_object_set_new(o, "throughput", source ? json_string(source) : json_null());
+    json_object_set_new(o, "builtin", json_boolean(builtin));
+    json_object_set_new(o, "builtin_problem", builtin ? json_null() : json_string(why));
+    json_object_set_new(o, "profiles", profiles);
+    json_object_set_new(o, "problem", problem[0] ? json_string(problem) : json_null());
+    return o;
+}
+
+/* The configured backends in routing order (local, worker, Slurm). */
+void sl_handle_backends(sl_request *req) {
+    sl_server *server = sl_req_server(req);
+    sl_profile *list = calloc(SL_PROFILE_MAX, sizeof *list);
+    if (!list) abort();
+    json_t *items = json_array();
+    for (size_t i = 0; sl_runs_backend_at(server->runs, i); i++) {
+        json_t *o = backend_json(server, sl_runs_backend_at(server->runs, i), list);
+        if (!o) {
+            free(list);
+            json_decref(items);
+            sl_reply_fail(req, SL_ERR_INTERNAL, NULL, "the store cannot be read");
+            return;
+        }
+        json_array_append_new(items, o);
+    }
+    free(list);
+    sl_reply_json(
+        req, 200,
+        json_pack("{s:o, s:{s:s, s:s, s:s, s:s}}", "backends", items, "units", "device_count",
+                  "CUDA devices a run can have there (0 on a cpu); of a profile, the devices each "
+                  "of its runs needs",
+                  "slots", "runs at once (the backend's --*-runs)", "active",
+                  "runs submitted or running there now", "flops_per_s",
+                  "FLOP/s of one run on the backend, as a sweep's estimate uses it"));
 }

@@ -86,6 +86,14 @@ int sl_backend_profiles_can_run(const sl_profile *list, size_t n, unsigned bit, 
     return 1;
 }
 
+size_t sl_backend_profiles_offered(const sl_profile *list, size_t n, unsigned bit, sl_profile *out,
+                                   size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; i < n && k < cap; i++)
+        if (list[i].backends & bit) out[k++] = list[i];
+    return k;
+}
+
 size_t sl_backend_profile_values(const sl_run_spec *spec, unsigned threads, sl_profile_value *v) {
     sl_proto_spec ps;
     sl_run_spec_proto(spec, &ps);

@@ -86,6 +86,12 @@ struct sl_backend {
      * or -1 (it has too little device). Called from HTTP threads, beside
      * the runner. */
     int (*can_run)(sl_backend *b, const char *profile, sl_device *needs, char *why, size_t cap);
+    /* What can_run goes by now, for GET /v1/backends: *has gets the device,
+     * out[0..cap) the trainer profiles that may run here (their name and
+     * device), problem why the backend cannot say all it has ("" when it
+     * can); returns how many profiles. Called from HTTP threads too. */
+    size_t (*offers)(sl_backend *b, sl_device *has, sl_profile *out, size_t cap, char *problem,
+                     size_t pcap);
 };
 
 /* can_run over a list of the operator's profiles: profile must be in it
@@ -94,6 +100,11 @@ struct sl_backend {
 int sl_backend_profiles_can_run(const sl_profile *list, size_t n, unsigned bit, const char *name,
                                 const sl_device *has, const char *profile, sl_device *needs,
                                 char *why, size_t cap);
+
+/* offers over a list of the operator's profiles: copies those that allow
+ * the backend (bit, SL_PROFILE_*) into out[0..cap) and returns how many. */
+size_t sl_backend_profiles_offered(const sl_profile *list, size_t n, unsigned bit, sl_profile *out,
+                                   size_t cap);
 
 /* The placeholder values of a run (sl_profile_values of its protocol spec),
  * threads being this many when the sweep gave none. Fills vals (room for

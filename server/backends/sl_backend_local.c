@@ -340,6 +340,14 @@ static int local_can_run(sl_backend *b, const char *profile, sl_device *needs, c
                                        &b->device, profile, needs, why, cap);
 }
 
+static size_t local_offers(sl_backend *b, sl_device *has, sl_profile *out, size_t cap,
+                           char *problem, size_t pcap) {
+    local *l = (local *)b;
+    *has = b->device;
+    if (pcap) problem[0] = '\0';
+    return sl_backend_profiles_offered(l->profiles, l->nprofiles, SL_PROFILE_LOCAL, out, cap);
+}
+
 void sl_backend_local_set_profiles(sl_backend *b, const sl_profile *profiles, size_t n,
                                    const sl_device *device, double gflops) {
     local *l = (local *)b;
@@ -423,5 +431,6 @@ sl_backend *sl_backend_local_new(const char *trainer, const char *corpus, const 
     l->base.tick = local_tick;
     l->base.close = local_close;
     l->base.can_run = local_can_run;
+    l->base.offers = local_offers;
     return &l->base;
 }

@@ -561,6 +561,14 @@ static int slurm_can_run(sl_backend *b, const char *profile, sl_device *needs, c
                                        &b->device, profile, needs, why, cap);
 }
 
+static size_t slurm_offers(sl_backend *b, sl_device *has, sl_profile *out, size_t cap,
+                           char *problem, size_t pcap) {
+    slurm *s = (slurm *)b;
+    *has = b->device;
+    if (pcap) problem[0] = '\0';
+    return sl_backend_profiles_offered(s->profiles, s->nprofiles, SL_PROFILE_SLURM, out, cap);
+}
+
 static void slurm_close(sl_backend *b) {
     slurm *s = (slurm *)b;
     sl_curl_free(s->curl);
@@ -717,6 +725,7 @@ sl_backend *sl_backend_slurm_new(const sl_slurm_options *o, char *err, size_t er
     s->base.cancel = slurm_cancel;
     s->base.close = slurm_close;
     s->base.can_run = slurm_can_run;
+    s->base.offers = slurm_offers;
     s->profiles = o->profiles;
     s->nprofiles = o->nprofiles;
     s->base.device = o->gpus ? (sl_device){SL_DEVICE_CUDA, o->gpus} : (sl_device){SL_DEVICE_CPU, 0};

@@ -239,6 +239,31 @@ static void refresh_info(worker *w) {
     json_decref(answer);
 }
 
+/* The worker's own profiles as its GET /v1/info lists them (the operator of
+ * that machine declared them), at most cap into list (caller holds
+ * info_lock); how many. */
+static size_t info_profiles(const worker *w, sl_profile *list, size_t cap) {
+    size_t n = 0, i;
+    json_t *p;
+    json_array_foreach(json_object_get(w->info, "profiles"), i, p) {
+        const char *name = json_string_value(json_object_get(p, "name"));
+        if (n == cap || !sl_profile_name_valid(name)) continue;
+        memset(&list[n], 0, sizeof list[n]);
+        snprintf(list[n].name, sizeof list[n].name, "%s", name);
+        list[n].backends = SL_PROFILE_WORKER;
+        if (sl_device_parse(json_string_value(json_object_get(p, "device")), &list[n].device) != 0)
+            list[n].device = (sl_device){SL_DEVICE_CPU, 0};
+        n++;
+    }
+    return n;
+}
+
+/* Why the worker cannot say what it has (caller holds info_lock). */
+static void info_missing(const worker *w, char *why, size_t cap) {
+    snprintf(why, cap, "the worker at %.200s has not said what it has (%.200s)", w->url,
+             w->info_problem);
+}
+
 static int worker_can_run(sl_backend *b, const char *profile, sl_device *needs, char *why,
                           size_t cap) {
     worker *w = (worker *)b;
@@ -248,30 +273,33 @@ static int worker_can_run(sl_backend *b, const char *profile, sl_device *needs, 
     if (!w->info && !(profile && profile[0]) && needs->kind == SL_DEVICE_CPU) {
         ok = 1; /* every worker runs its own trainer on a CPU: the runs wait for it */
     } else if (!w->info) {
-        snprintf(why, cap, "the worker at %.200s has not said what it has (%.200s)", w->url,
-                 w->info_problem);
+        info_missing(w, why, cap);
     } else {
-        /* The worker's own profiles: the operator of that machine declared them. */
         sl_profile list[SL_PROFILE_MAX];
-        size_t n = 0, i;
-        json_t *p;
-        json_array_foreach(json_object_get(w->info, "profiles"), i, p) {
-            const char *name = json_string_value(json_object_get(p, "name"));
-            if (n == SL_PROFILE_MAX || !sl_profile_name_valid(name)) continue;
-            memset(&list[n], 0, sizeof list[n]);
-            snprintf(list[n].name, sizeof list[n].name, "%s", name);
-            list[n].backends = SL_PROFILE_WORKER;
-            if (sl_device_parse(json_string_value(json_object_get(p, "device")), &list[n].device) !=
-                0)
-                list[n].device = (sl_device){SL_DEVICE_CPU, 0};
-            n++;
-        }
+        size_t n = info_profiles(w, list, SL_PROFILE_MAX);
         sl_device has = b->device;
         ok = sl_backend_profiles_can_run(list, n, SL_PROFILE_WORKER, b->name, &has, profile, needs,
                                          why, cap);
     }
     pthread_mutex_unlock(&w->info_lock);
     return ok;
+}
+
+static size_t worker_offers(sl_backend *b, sl_device *has, sl_profile *out, size_t cap,
+                            char *problem, size_t pcap) {
+    worker *w = (worker *)b;
+    pthread_mutex_lock(&w->info_lock);
+    refresh_info(w);
+    *has = b->device;
+    size_t n = 0;
+    if (w->info) {
+        n = info_profiles(w, out, cap);
+        if (pcap) problem[0] = '\0';
+    } else {
+        info_missing(w, problem, pcap);
+    }
+    pthread_mutex_unlock(&w->info_lock);
+    return n;
 }
 
 void sl_backend_worker_set_gflops(sl_backend *b, double gflops) {
@@ -342,6 +370,7 @@ sl_backend *sl_backend_worker_new(const char *url, const char *token, unsigned m
     w->base.cancel = worker_cancel;
     w->base.close = worker_close;
     w->base.can_run = worker_can_run;
+    w->base.offers = worker_offers;
     pthread_mutex_init(&w->info_lock, NULL);
     pthread_mutex_lock(&w->info_lock);
     refresh_info(w); /* a worker that is down now is asked again at the first sweep */

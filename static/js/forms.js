@@ -45,21 +45,26 @@ function slotFor(root, field) {
   return root.querySelector(`[data-error-for="${CSS.escape(field)}"]`);
 }
 
+/** A field and its shorter forms, cut at each dot or bracket: grid.sizes[1].width, grid.sizes[1], grid.sizes, grid. */
+function fieldPrefixes(field) {
+  const out = [field];
+  for (let i = field.length - 1; i > 0; i--) if (field[i] === "." || field[i] === "[") out.push(field.slice(0, i));
+  return out;
+}
+
 /**
  * Shows an ApiError in root. fieldMap renames the server's field to the
- * form's (e.g. {compute: "amount"}); a field may also be matched by its
- * prefix before a dot or bracket. Errors with no matching input go to the
+ * form's (e.g. {compute: "amount"}); a field may also be matched by a
+ * prefix cut at a dot or bracket, the longest that has a slot (the message)
+ * or an input (marked invalid). Errors with no matching slot go to the
  * form's .form-error line (or `fallback`). Auth errors also go next to the token.
  */
 export function showError(root, err, { fieldMap = {}, fallback = null } = {}) {
   const field = err.field;
-  let formField = field && (fieldMap[field] ?? field);
-  let slot = slotFor(root, formField);
-  if (!slot && field) {
-    const head = field.split(/[.[]/)[0];
-    slot = slotFor(root, fieldMap[head] ?? head);
-    formField = fieldMap[head] ?? head;
-  }
+  const names = field ? fieldPrefixes(field).map((f) => fieldMap[f] ?? f) : [];
+  let slot = null;
+  for (const f of names) if ((slot = slotFor(root, f))) break;
+  const formField = names.find((f) => root.querySelector(`[name="${CSS.escape(f)}"]`));
   if (err.status === 401 || err.status === 403) {
     const t = document.querySelector('[data-error-for="token"]');
     if (t) {

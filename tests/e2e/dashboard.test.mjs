@@ -1006,3 +1006,189 @@ test("a sweep on a backend with a configured throughput shows it, the duration i
     await stopServer(own);
   }
 });
+
+// ------------------------------------------------------------------ the sweep form
+
+/** Fills the sweep form: law, backend, profile, one row per size, the comma lists, strict, bootstrap. */
+async function fillSweepForm(page, f) {
+  const form = "#sweep-form";
+  await page.fill(`${form} [name="law"]`, f.law);
+  await page.selectOption(`${form} [name="backend"]`, f.backend ?? "");
+  await page.selectOption(`${form} [name="profile"]`, f.profile ?? "");
+  while ((await page.$$("#sweep-sizes .size-row")).length > 1) await page.click("#sweep-sizes .size-row:last-child button[data-remove]");
+  for (let i = 1; i < f.sizes.length; i++) await page.click("#sweep-add-size");
+  for (const [i, s] of f.sizes.entries())
+    for (const k of ["layers", "width", "heads"]) await page.fill(`#sweep-sizes [name="grid.sizes[${i}].${k}"]`, String(s[k]));
+  for (const k of ["sparsities", "patterns", "tokens", "seeds"]) await page.fill(`${form} [name="grid.${k}"]`, f[k] ?? "");
+  await page.setChecked(`${form} [name="strict"]`, !!f.strict);
+  await page.fill(`${form} [name="fit.bootstrap"]`, String(f.bootstrap ?? 20));
+}
+
+/** The body the form should send for f, as the API takes it. */
+const sweepBody = (f) => {
+  const list = (s) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : []);
+  const grid = { sizes: f.sizes, tokens: list(f.tokens).map(Number) };
+  if (list(f.sparsities).length) grid.sparsities = list(f.sparsities).map(Number);
+  if (list(f.patterns).length) grid.patterns = list(f.patterns);
+  if (list(f.seeds).length) grid.seeds = list(f.seeds).map(Number);
+  return { law: f.law, grid, ...(f.backend ? { backend: f.backend } : {}), ...(f.profile ? { profile: f.profile } : {}), ...(f.strict ? { strict: true } : {}), fit: { bootstrap: f.bootstrap ?? 20 } };
+};
+
+test("the sweep form: the server's backends and profiles, a thin grid's warnings and estimate, a strict refusal, a field the server refuses, and a sweep that runs to its fit", async (t) => {
+  const GFLOPS = 4;
+  const own = startServer(["--local-gflops", String(GFLOPS)], SYNTHETIC_PROFILES);
+  const origin = `http://127.0.0.1:${await own.port}`;
+  const page = await dataPage(LAPTOP, origin);
+  const posts = []; // the POST /v1/sweeps the page sent
+  page.on("request", (r) => r.method() === "POST" && r.url() === `${origin}/v1/sweeps` && posts.push(JSON.parse(r.postData())));
+  const sweepCount = async () => (await apiGet("/v1/sweeps", origin)).body.sweeps.length;
+  const thin = { law: "e2e-form-thin", profile: "slow", sizes: [THIN.size], sparsities: "0, 0.5", tokens: "1000000", seeds: "1", bootstrap: 20 };
+  try {
+    await t.test("it offers the backends and profiles GET /v1/backends lists", async () => {
+      await page.waitForSelector('#sweep-form [name="backend"] option[value="local"]', { state: "attached" });
+      const { body } = await apiGet("/v1/backends", origin);
+      const values = (name) => page.$$eval(`#sweep-form [name="${name}"] option`, (os) => os.map((o) => o.value));
+      assert.deepEqual(await values("backend"), ["", ...body.backends.map((b) => b.name)]);
+      assert.deepEqual(body.backends.map((b) => b.name), ["local"]);
+      assert.deepEqual(await values("profile"), ["", ...body.backends[0].profiles.map((p) => p.name)]);
+      assert.deepEqual(body.backends[0].profiles.map((p) => p.name), ["slow", "synthetic"]); // SYNTHETIC_PROFILES, in order
+      await page.selectOption('#sweep-form [name="backend"]', "local");
+      assert.deepEqual(await values("profile"), ["", "slow", "synthetic"]);
+      const info = await page.textContent('#sweep-backend-info [data-backend="local"]');
+      assert.match(info, /^local: cpu, 2 runs at a time,\s+0 active now, 4×10⁹ FLOP\/s a run \(configured\)$/, info);
+    });
+
+    await t.test("a thin grid is queued with its warnings and estimate, shown at the form, and its card opens", async () => {
+      await fillSweepForm(page, thin);
+      await page.click('#sweep-form button[type="submit"]');
+      await page.waitForSelector("#sweep-posted [data-sweep]");
+      assert.deepEqual(posts.at(-1), sweepBody(thin));
+      const id = Number(await page.getAttribute("#sweep-posted [data-sweep]", "data-sweep"));
+      const s = (await apiGet(`/v1/sweeps/${id}`, origin)).body;
+      assert.equal(s.law, "e2e-form-thin");
+      assert.equal(s.request.profile, "slow");
+      assert.deepEqual(s.request.grid.sizes, [THIN.size]);
+      assert.deepEqual(s.request.fit.bootstrap, 20);
+      assert.equal((await page.textContent("#sweep-posted [data-sweep]")).replace(/\s+/g, " "), `Sweep ${id} queued on the local backend: 2 runs of the slow profile.`);
+      // the grid's warnings, word for word with their codes, as the sweep's card shows them
+      const items = await page.$$eval("#sweep-posted .warnings li", (els) => els.map((e) => [e.dataset.code, e.textContent]));
+      assert.deepEqual(items, s.warnings.map((w) => [w.code, w.message]));
+      assert.deepEqual(items.map((w) => w[0]).sort(), ["few_data", "few_nonzeros", "few_sparsities"]);
+      // its estimate: the FLOPs README defines, the configured throughput, the duration it gives
+      const { size, grid } = THIN;
+      const flops = 6 * (12 * size.layers * size.width ** 2 + 256 * size.width) * grid.tokens[0] * grid.sparsities.length;
+      assert.ok(Math.abs(Number(await page.getAttribute('#sweep-posted [data-out="flops"]', "data-value")) - flops) <= 1e-9 * flops);
+      assert.equal(await page.getAttribute('#sweep-posted [data-out="throughput"]', "data-value"), "configured");
+      assert.equal(Number(await page.getAttribute('#sweep-posted [data-out="flops_per_s"]', "data-value")), GFLOPS * 1e9);
+      const secs = Number(await page.getAttribute('#sweep-posted [data-out="seconds"]', "data-value"));
+      assert.ok(Math.abs(secs - flops / 2 / (GFLOPS * 1e9)) <= 1e-9 * secs, `${secs} s`); // 2 runs side by side
+      assert.equal(await page.textContent('#sweep-posted [data-kv="runs"] dd'), "2 runs, 2 at a time on the local backend");
+      // the sweep's card opens on it
+      await page.waitForFunction((id) => location.hash === `#/data?sweep=${id}`, id);
+      await page.waitForSelector(`#sweep-card:not([hidden]) #sweep-state [data-state]`);
+      assert.equal(await page.textContent("#sweep-title"), `Sweep ${id} · e2e-form-thin`);
+      assert.deepEqual(await page.$$eval("#sweep-state .warnings li", (els) => els.map((e) => e.dataset.code)), items.map((w) => w[0]));
+      // its runs are active on the backend now, and the form says so
+      await page.waitForFunction(() => /2 active now/.test(document.querySelector('#sweep-backend-info [data-backend="local"]')?.textContent));
+      assert.deepEqual(await overflowing(page, "#sweep-form", "p, dd, li"), [], "text outside the sweep form");
+      await shot(page, "data-sweep-form-laptop");
+      assert.equal((await apiDelete(`/v1/sweeps/${id}`, origin)).status, 200);
+    });
+
+    await t.test("with strict, the same grid is refused with every reason, and nothing is queued", async () => {
+      const before = await sweepCount();
+      const strict = { ...thin, law: "e2e-form-strict", strict: true };
+      await fillSweepForm(page, strict);
+      await page.click('#sweep-form button[type="submit"]');
+      const slot = '#sweep-form [data-error-for="grid"].shown';
+      await page.waitForSelector(slot);
+      assert.deepEqual(posts.at(-1), sweepBody(strict));
+      const api = await apiPost("/v1/sweeps", JSON.stringify(sweepBody(strict)), "application/json", origin);
+      assert.equal(api.status, 422);
+      assert.equal(api.body.error.field, "grid");
+      assert.equal(await page.textContent(slot), api.body.error.message);
+      assert.equal(await page.getAttribute(slot, "data-code"), "unprocessable");
+      // every reason in full: the three warnings the lenient sweep got
+      const lenient = (await apiGet("/v1/sweeps", origin)).body.sweeps.find((s) => s.law === "e2e-form-thin");
+      for (const w of lenient.warnings) assert.ok(api.body.error.message.includes(w.message), `${w.code} missing from: ${api.body.error.message}`);
+      assert.equal(await page.textContent("#sweep-posted"), "");
+      assert.equal(await page.textContent("#sweep-form .form-error"), "");
+      assert.equal(await sweepCount(), before);
+      await shot(page, "data-sweep-form-strict-laptop");
+    });
+
+    await t.test("a value the server refuses shows its message at that field; a list item that is no number never leaves the page", async () => {
+      const before = await sweepCount();
+      const bad = { ...thin, law: "e2e-form-bad", sparsities: "0, 1.2" };
+      await fillSweepForm(page, bad);
+      await page.click('#sweep-form button[type="submit"]');
+      const slot = '#sweep-form [data-error-for="grid.sparsities"].shown';
+      await page.waitForSelector(slot);
+      const api = await apiPost("/v1/sweeps", JSON.stringify(sweepBody(bad)), "application/json", origin);
+      assert.equal(api.status, 400);
+      assert.equal(api.body.error.field, "grid.sparsities[1]");
+      assert.equal(await page.textContent(slot), api.body.error.message);
+      assert.equal(await page.getAttribute('#sweep-form [name="grid.sparsities"]', "aria-invalid"), "true");
+      assert.equal(await page.textContent('#sweep-form [data-error-for="grid"]'), "", "the strict refusal is cleared");
+      // a size the server refuses: at its own row, its input marked
+      const badSize = { ...thin, law: "e2e-form-bad", sizes: [THIN.size, { layers: 2, width: 30, heads: 4 }] };
+      await fillSweepForm(page, badSize);
+      await page.click('#sweep-form button[type="submit"]');
+      const row = '#sweep-sizes .size-row[data-index="1"] [data-error-for="grid.sizes[1]"].shown';
+      await page.waitForSelector(row);
+      const sizeApi = await apiPost("/v1/sweeps", JSON.stringify(sweepBody(badSize)), "application/json", origin);
+      assert.equal(sizeApi.status, 400);
+      assert.match(sizeApi.body.error.field, /^grid\.sizes\[1\]/);
+      assert.equal(await page.textContent(row), sizeApi.body.error.message);
+      assert.equal(await page.textContent('#sweep-sizes .size-row[data-index="0"] .field-error'), "");
+      // obviously malformed: said at the field, and nothing is sent
+      const sent = posts.length;
+      await fillSweepForm(page, { ...thin, tokens: "1000000, lots" });
+      await page.click('#sweep-form button[type="submit"]');
+      await page.waitForSelector('#sweep-form [data-error-for="grid.tokens"].shown');
+      assert.match(await page.textContent('#sweep-form [data-error-for="grid.tokens"]'), /“lots” is not a whole number/);
+      assert.equal(posts.length, sent);
+      assert.equal(await sweepCount(), before);
+    });
+
+    await t.test("a grid that identifies the law, with strict, through the synthetic profile: queued without warnings, run to its fit", async () => {
+      const good = { law: "e2e-form-good", backend: "local", profile: "synthetic", strict: true, bootstrap: 20,
+        sizes: [32, 64, 128].map((width) => ({ layers: 2, width, heads: 2 })), sparsities: "0, 0.5, 0.75", tokens: "1000000, 3000000, 10000000", seeds: "1" };
+      await fillSweepForm(page, good);
+      await page.click('#sweep-form button[type="submit"]');
+      await page.waitForSelector("#sweep-posted [data-sweep]");
+      assert.deepEqual(posts.at(-1), sweepBody(good));
+      const id = Number(await page.getAttribute("#sweep-posted [data-sweep]", "data-sweep"));
+      assert.equal(await page.$$eval("#sweep-posted .warnings", (els) => els.length), 0);
+      assert.equal(await page.textContent('#sweep-posted [data-kv="runs"] dd'), "27 runs, 2 at a time on the local backend");
+      await page.waitForFunction((id) => location.hash === `#/data?sweep=${id}`, id);
+      await page.waitForSelector('#sweep-state :is([data-state="succeeded"], [data-state="failed"])', { timeout: 120000 });
+      const s = (await apiGet(`/v1/sweeps/${id}`, origin)).body;
+      assert.equal(s.state, "succeeded", JSON.stringify(s).slice(0, 2000));
+      assert.equal(s.counts.succeeded, 27);
+      assert.equal(s.dataset.rows, 27);
+      const fit = (await apiGet(`/v1/fits/${s.fit.id}`, origin)).body;
+      assert.equal(fit.state, "succeeded");
+      assert.ok(s.fit.published, `the fit was not published: ${JSON.stringify(fit.reasons)}`);
+      await page.waitForSelector("#sweep-state a.sweep-law");
+      assert.equal(await page.getAttribute("#sweep-state a.sweep-fit", "href"), `#/data?fit=${s.fit.id}`);
+      assert.equal(await page.getAttribute("#sweep-state a.sweep-law", "href"), `#/laws?law=e2e-form-good&version=${s.fit.published.version}`);
+    });
+    await sweepOnPhoneForm(origin);
+    assert.deepEqual(unexpected(page, true), []);
+  } finally {
+    await page.close();
+    await stopServer(own);
+  }
+});
+
+/** The sweep form on a phone: nothing wider than the screen. */
+async function sweepOnPhoneForm(origin) {
+  const phone = await dataPage(PHONE, origin);
+  await phone.waitForSelector('#sweep-form [name="backend"] option[value="local"]', { state: "attached" });
+  const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the sweep form is ${overflow}px wider than a phone's screen`);
+  await phone.locator("#sweep-form").screenshot({ path: join(args.out, "data-sweep-form-phone.png") });
+  assert.deepEqual(unexpected(phone), []);
+  await phone.close();
+}

@@ -259,7 +259,9 @@ class TestDesignChecks(Base):
         r = self.srv.request("POST", "/v1/sweeps", json_body=self.body("design-strict", grid,
                                                                         strict=True), token=TOKEN)
         self.assert_error(r, 422, "unprocessable", "grid", "only 2 sparsities")
-        self.assertIn("4 model sizes spanning only 8x", r.json()["error"]["message"])
+        # every reason, each in full: the warnings the lenient sweep got, word for word
+        self.assertTrue(r.json()["error"]["message"].endswith(
+            "cannot: " + "; ".join(w["message"] for w in s["warnings"])), r.json())
         self.assertEqual(len(self.ok(self.srv.get("/v1/sweeps?limit=500", token=TOKEN))["sweeps"]),
                          count)
         # narrow spans: 3 levels each, but N over 4x and D over 3x
@@ -312,6 +314,8 @@ class TestDevices(OwnServers, Base):
     def test_a_local_device_takes_cuda_sweeps(self):
         srv = self.start(args=["--config", self.cfg("local-device = cuda:2")])
         grid = {"sizes": [SYN_SIZES[0]], "sparsities": [0], "tokens": [1000]}
+        b = self.ok(srv.get("/v1/backends", token=TOKEN))["backends"][0]
+        self.assertEqual((b["name"], b["device"], b["device_count"]), ("local", "cuda", 2))
         s = self.post_sweep(self.body("d2", grid, device="cuda", device_count=2), server=srv)
         self.assertEqual(s["backend"], "local")
         self.assertEqual((s["request"]["device"], s["request"]["device_count"]), ("cuda", 2))
@@ -343,6 +347,110 @@ class TestDevices(OwnServers, Base):
         body = {"law": "silent-own", "backend": "worker", "grid": grid}
         s = self.post_sweep(body, server=srv)
         self.assertEqual(s["backend"], "worker")
+        self.stop(srv)
+
+
+class TestBackends(OwnServers, Base):
+    """GET /v1/backends: what the sweep routing and the estimates go by, per backend."""
+
+    def backends(self, srv):
+        r = srv.get("/v1/backends", token=TOKEN)
+        j = self.ok(r)
+        self.assertEqual(set(j["units"]), {"device_count", "slots", "active", "flops_per_s"})
+        return {b["name"]: b for b in j["backends"]}, [b["name"] for b in j["backends"]]
+
+    def test_each_backend_as_configured(self):
+        jwt = write(os.path.join(self.tmp, "jwt"), "a-jwt\n")
+        cfg = write(os.path.join(self.tmp, "c"), "local-runs = 3\nlocal-gflops = 7\n\n"
+                    + profiles_text())
+        srv = self.start(args=[
+            "--config", cfg, "--trainer", harness.TRAINER, "--corpus", CORPUS_TXT,
+            "--worker-url", "http://127.0.0.1:%d" % harness.free_port(), "--worker-runs", "2",
+            "--slurm-url", "http://127.0.0.1:%d" % harness.free_port(), "--slurm-jwt-file", jwt,
+            "--slurm-user", "nobody", "--slurm-runs", "5", "--slurm-gpus", "2",
+            "--slurm-gflops", "11"], env_extra={"SPARSELAW_WORKER_TOKEN": WORKER_TOKEN})
+        r = srv.get("/v1/backends")
+        self.assert_error(r, 401, "unauthorized")
+        r = srv.get("/v1/backends?backend=local", token=TOKEN)
+        self.assert_error(r, 400, "unknown_parameter", "backend")
+        by, order = self.backends(srv)
+        self.assertEqual(order, ["local", "worker", "slurm"])  # the routing order
+        # The profiles of the --config that allow each backend (their backends line; envcheck
+        # has none: all), in the file's order, each with the device it declares.
+        cpu = {"device": "cpu", "device_count": 0}
+        local = by["local"]
+        self.assertEqual(local["profiles"], [
+            dict(cpu, name="synthetic"), dict(cpu, name="synpat"), dict(cpu, name="slow"),
+            {"name": "gpu", "device": "cuda", "device_count": 1}, dict(cpu, name="envcheck")])
+        self.assertEqual((local["device"], local["device_count"], local["slots"],
+                          local["active"]), ("cpu", 0, 3, 0))
+        self.assertEqual((local["flops_per_s"], local["throughput"]), (7e9, "configured"))
+        self.assertEqual((local["builtin"], local["builtin_problem"], local["problem"]),
+                         (True, None, None))
+        # a worker that does not answer: its own trainer on a CPU only, and why
+        worker = by["worker"]
+        self.assertEqual((worker["device"], worker["device_count"], worker["slots"],
+                          worker["profiles"], worker["builtin"]), ("cpu", 0, 2, [], True))
+        self.assertIn("has not said what it has", worker["problem"])
+        self.assertEqual((worker["flops_per_s"], worker["throughput"]), (None, None))
+        slurm = by["slurm"]
+        self.assertEqual(slurm["profiles"], [dict(cpu, name="synthetic"),
+                                             dict(cpu, name="envcheck")])
+        self.assertEqual((slurm["device"], slurm["device_count"], slurm["slots"],
+                          slurm["flops_per_s"], slurm["throughput"], slurm["problem"]),
+                         ("cuda", 2, 5, 11e9, "configured", None))
+        # The routing goes by the same facts: a CUDA sweep of synthetic skips local (cpu) and
+        # the silent worker for Slurm, and its estimate takes Slurm's throughput.
+        grid = {"sizes": [SYN_SIZES[0]], "sparsities": [0], "tokens": [1000]}
+        s = self.post_sweep(self.body("to-slurm", grid, device="cuda", device_count=2),
+                            server=srv)
+        self.assertEqual(s["backend"], "slurm")
+        self.assertEqual((s["estimate"]["flops_per_s"], s["estimate"]["throughput"]),
+                         (slurm["flops_per_s"], slurm["throughput"]))
+        self.assertEqual(self.ok(srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN))
+                         ["state"], "cancelled")
+        # a profile no backend offers with its device is refused, as the answer implies
+        r = srv.request("POST", "/v1/sweeps", json_body=self.body("gpu3", grid, profile="gpu",
+                                                                   device="cuda",
+                                                                   device_count=3),
+                        token=TOKEN)
+        self.assertEqual(r.status, 422, r)
+        self.stop(srv)
+
+    def test_the_built_in_trainer_that_cannot_run(self):
+        """builtin_problem is the 422 a sweep without a profile gets there."""
+        srv = self.start(args=["--trainer", os.path.join(self.tmp, "no-such-trainer")])
+        by, order = self.backends(srv)
+        self.assertEqual(order, ["local"])
+        self.assertFalse(by["local"]["builtin"])
+        self.assertEqual(by["local"]["profiles"], [])
+        grid = {"sizes": [SYN_SIZES[0]], "sparsities": [0], "tokens": [1000]}
+        r = srv.request("POST", "/v1/sweeps", json_body={"law": "b", "grid": grid}, token=TOKEN)
+        self.assert_error(r, 422, "unprocessable", "backend")
+        self.assertEqual(r.json()["error"]["message"], by["local"]["builtin_problem"])
+        self.stop(srv)
+
+    def test_active_runs_and_the_measured_throughput(self):
+        cfg = write(os.path.join(self.tmp, "c"), "local-runs = 4\n\n" + profiles_text())
+        srv = self.start(args=["--config", cfg])
+        by, _ = self.backends(srv)
+        self.assertEqual((by["local"]["active"], by["local"]["flops_per_s"],
+                          by["local"]["throughput"]), (0, None, None))
+        grid = {"sizes": [SYN_SIZES[0]], "sparsities": [0, 0.5], "tokens": [1000000]}
+        s = self.post_sweep(self.body("active", grid, profile="slow"), server=srv)
+        self.wait_running(s["id"], 2, server=srv)
+        by, _ = self.backends(srv)
+        self.assertEqual(by["local"]["active"], 2)
+        self.assertEqual(self.wait_done(s["id"], server=srv)["counts"]["succeeded"], 2)
+        by, _ = self.backends(srv)
+        self.assertEqual(by["local"]["active"], 0)
+        self.assertEqual(by["local"]["throughput"], "measured")
+        self.assertGreater(by["local"]["flops_per_s"], 0)
+        # the figure the next sweep's estimate takes (slow runs: none ends in between)
+        s = self.post_sweep(self.body("after", grid, profile="slow"), server=srv)
+        self.assertEqual((s["estimate"]["flops_per_s"], s["estimate"]["throughput"]),
+                         (by["local"]["flops_per_s"], "measured"))
+        self.ok(srv.request("DELETE", "/v1/sweeps/%d" % s["id"], token=TOKEN))
         self.stop(srv)
 
 
@@ -471,6 +579,18 @@ class TestWorker(Base):
         status, _, j = self.w.request("POST", "/v1/info", body={})
         self.assertEqual(status, 405, j)
 
+    def test_backends_say_what_the_worker_reported(self):
+        j = self.ok(self.s.get("/v1/backends", token=TOKEN))
+        self.assertEqual([b["name"] for b in j["backends"]], ["local", "worker"])
+        local, worker = j["backends"]
+        self.assertEqual(local["profiles"], [])  # this server has no --config
+        _, _, info = self.w.request("GET", "/v1/info")
+        self.assertEqual((worker["device"], worker["device_count"]), ("cuda", 1))  # info: cuda:1
+        self.assertEqual(worker["profiles"], [{"name": p["name"], "device": "cpu",
+                                               "device_count": 0} for p in info["profiles"]])
+        self.assertEqual([p["name"] for p in worker["profiles"]], ["synthetic", "torch"])
+        self.assertEqual((worker["slots"], worker["problem"], worker["builtin"]), (2, None, True))
+
     def test_worker_refuses_text_and_unknown_profiles(self):
         point = {"profile": "synthetic", "layers": 1, "width": 32, "tokens": 1000, "sparsity": 0}
         for extra, field in [({"profile": "nope"}, "profile"), ({"argv": ["/bin/sh"]}, "argv"),
@@ -556,4 +676,5 @@ if __name__ == "__main__":
     p.add_argument("--torch-python", default="/usr/bin/python3",
                    help="a Python with torch (default: %(default)s)")
     sys.exit(harness.main([TestSyntheticSweep, TestNoClientText, TestDesignChecks, TestEta,
-                           TestDevices, TestConfigErrors, TestWorker], p, configure))
+                           TestDevices, TestBackends, TestConfigErrors, TestWorker], p,
+                          configure))

@@ -1,12 +1,14 @@
 // Data & fits: upload a sweep (file picker or drag and drop), list datasets,
 // start a fit, watch it, and draw predicted against measured and the
-// residuals, held-out rows marked; jobs.js lists the fits and the sweeps.
+// residuals, held-out rows marked; jobs.js lists the fits and the sweeps,
+// sweepform.js starts a sweep.
 // Every route here needs the bearer token.
 import { api, forgetLaws, getToken } from "../api.js";
 import { drawChart, destroyChart, PALETTE } from "../charts.js";
 import { busy, clearErrors, readForm, rowErrorsTable, showError, showLocalError } from "../forms.js";
 import { dateTime, esc, num, unitHtml, warningsHtml } from "../format.js";
 import * as jobs from "./jobs.js";
+import * as sweepForm from "./sweepform.js";
 import { stateBadge } from "./jobs.js";
 import { coefUnit } from "./laws.js";
 
@@ -58,6 +60,7 @@ export function init(c) {
   });
   document.getElementById("datasets-list").addEventListener("click", onDatasetAction);
   jobs.init();
+  sweepForm.init(c);
   window.addEventListener("sparselaw:token", () => {
     if (!document.getElementById("view-data").hidden) show(current);
   });
@@ -337,13 +340,14 @@ export async function show(params) {
   await loadDatasets(params.dataset);
   if (gen !== generation) return;
   const lists = jobs.show(params, gen);
+  const form = sweepForm.show();
   if (params.fit) await watchFit(params.fit, gen);
   else {
     document.getElementById("fit-card").hidden = true;
     destroyChart(document.getElementById("fit-pvm"));
     destroyChart(document.getElementById("fit-resid"));
   }
-  await lists;
+  await Promise.all([lists, form]);
 }
 
 export function hide() {

@@ -141,6 +141,12 @@ function estimateHtml(s) {
   return rows.length ? `<dl class="kvs sweep-estimate">${rows.join("")}</dl>` : "";
 }
 
+/** A sweep's grid warnings and estimate as its card shows them; the sweep form shows a new sweep's so too. */
+export function sweepPlanHtml(s) {
+  return `${warningsHtml(s.warnings, "", `This sweep's grid cannot determine every coefficient of the law <strong>${esc(s.law)}</strong>; its fit will be weak or unidentified:`)}
+    ${estimateHtml(s)}`;
+}
+
 function renderSweeps() {
   const box = document.getElementById("sweeps-list");
   box.innerHTML = sweeps.items.length
@@ -158,7 +164,7 @@ function renderSweeps() {
               <td class="row-actions"><a class="open-sweep" href="#/data?sweep=${s.id}">runs</a></td></tr>`;
           })
           .join("")}</tbody></table></div>${moreButton(sweeps, "sweeps")}`
-    : `<p class="hint">No sweeps yet: POST /v1/sweeps a grid of training runs (see the README); they appear here.</p>`;
+    : `<p class="hint">No sweeps yet: start one with the form above (or POST /v1/sweeps, see the README); they appear here.</p>`;
 }
 
 function pointText(p) {
@@ -175,8 +181,7 @@ function renderSweep(s) {
       <span class="unit">${ended(c)} of ${c.total} runs ended: ${c.succeeded} succeeded, ${c.failed} failed, ${c.cancelled} cancelled,
       ${c.running} running, ${c.submitted} submitted, ${c.queued} queued</span></p>
     <p class="hint">on the ${esc(s.backend)} backend · created ${esc(dateTime(s.created_at))}${s.finished_at ? `, runs ended ${esc(dateTime(s.finished_at))}` : ""}</p>
-    ${warningsHtml(s.warnings, "", `This sweep's grid cannot determine every coefficient of the law <strong>${esc(s.law)}</strong>; its fit will be weak or unidentified:`)}
-    ${estimateHtml(s)}
+    ${sweepPlanHtml(s)}
     <p class="sweep-made">${s.dataset ? `Dataset <a class="sweep-dataset" href="#/data?dataset=${s.dataset.id}">${s.dataset.id}</a>${s.dataset.rows !== null ? ` (${s.dataset.rows} rows)` : " (deleted since)"}` : "No dataset yet"}
       · ${s.fit ? `fit <a class="sweep-fit" href="#/data?fit=${s.fit.id}">${s.fit.id}</a> ${stateBadge(s.fit.state)}` : "no fit yet"}${
         pub ? ` · published <a class="sweep-law" href="#/laws?law=${encodeURIComponent(pub.name)}&version=${pub.version}">${esc(pub.name)} v${pub.version}</a>` : ""
@@ -229,6 +234,7 @@ async function refresh(sweepId, gen) {
     renderSweep(sweep);
   }
   const going = [...fits.items, ...sweeps.items, ...(sweep ? [sweep] : [])].some((j) => LIVE.has(j.state));
+  if (listed) window.dispatchEvent(new CustomEvent("sparselaw:jobs", { detail: { going } }));
   if (listed && (sweep || !sweepId) && going) timer = setTimeout(() => gen === current && refresh(sweepId, gen), POLL_MS);
 }
 
