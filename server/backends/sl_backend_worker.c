@@ -36,12 +36,17 @@ typedef struct worker {
     /* What the worker said it has (GET /v1/info), for can_run on HTTP threads. */
     pthread_mutex_t info_lock;
     CURL *info_curl;
-    json_t *info;     /* NULL until it answered */
-    double info_when; /* monotonic seconds of that answer */
+    json_t *info;      /* NULL until it answered */
+    double info_when;  /* monotonic seconds of that answer */
+    double info_tried; /* of the last attempt that got none */
     char info_problem[256];
 } worker;
 
 #define INFO_MAX_AGE 10.0 /* seconds before can_run asks the worker again */
+/* After a failed GET /v1/info, seconds before the next try: the threads
+ * that waited on info_lock behind a silent worker go on with its problem
+ * instead of each waiting out a timeout of their own. */
+#define INFO_RETRY_S 1.0
 
 /* One request to the worker, with its token. */
 static long request(worker *w, const char *method, const char *path, const char *body, json_t **out,
@@ -219,6 +224,7 @@ static int worker_cancel(sl_backend *b, long long id, long attempt, const char *
 static void refresh_info(worker *w) {
     double now = sl_time_monotonic();
     if (w->info && now - w->info_when < INFO_MAX_AGE) return;
+    if (w->info_tried > 0 && sl_time_monotonic() - w->info_tried < INFO_RETRY_S) return;
     json_t *answer = NULL;
     char problem[256] = "";
     long status = sl_curl_request(w->info_curl, "GET", w->url, "/v1/info", w->headers, NULL,
@@ -236,6 +242,7 @@ static void refresh_info(worker *w) {
         snprintf(problem, sizeof problem, "GET /v1/info answered %ld %.120s", status,
                  error_message(answer));
     snprintf(w->info_problem, sizeof w->info_problem, "%s", problem);
+    w->info_tried = sl_time_monotonic();
     json_decref(answer);
 }
 
