@@ -387,17 +387,48 @@ int sl_plan_frontier_at(const sl_law *law, const sl_frontier_query *q, double s,
 
 typedef struct frontier_ctx {
     const sl_law *law;
-    const sl_frontier_query *q;
+    double k;          /* the cost model's mean density at S = 1 */
+    double log_ratio0; /* capped: log(b_s a_s M^-b_n / (b_d k (6 a_d M / C)^b_d)) */
 } frontier_ctx;
 
-static double frontier_loss(double s, const void *p) {
+/* The best S with N free is the zero of x d/dx of the loss at each x's
+ * Chinchilla split, a function of the law and cost model only (not of C):
+ * with N* in, L - c = (1 + b_n / b_d) (b_d / b_n)^(b_n / p) A^(b_d / p)
+ * B^(b_n / p), p = b_n + b_d, so minimising L minimises log A + b_n log(g / x),
+ * whose x-slope times x is b_s a_s x^b_s / A - b_n k / g: increasing in x
+ * (docs/planning.md), so its zero is the minimum. */
+static double frontier_free_slope(double x, const void *p) {
     const frontier_ctx *c = p;
-    sl_frontier f;
-    frontier_point(c->law, c->q, s, &f);
-    return isfinite(f.loss) ? f.loss : (double)INFINITY;
+    const sl_law *law = c->law;
+    double u = law->a_s * pow(x, law->b_s);
+    return law->b_s * u / (u + law->c_s) - law->b_n * c->k / (c->k + (1 - c->k) * x);
 }
 
-int sl_plan_frontier_solve(const sl_law *law, const sl_frontier_query *q, sl_frontier *out) {
+/* With N held at max_nonzeros M: x dL/dx = b_s a_s x^b_s M^-b_n -
+ * b_d (k / g) (6 a_d M g / (C x))^b_d, increasing in x; in logs the ratio
+ * of the two terms, so neither over- nor underflows. */
+static double frontier_capped_slope(double x, const void *p) {
+    const frontier_ctx *c = p;
+    const sl_law *law = c->law;
+    double g = c->k + (1 - c->k) * x;
+    return c->log_ratio0 + (law->b_s + law->b_d) * log(x) - (law->b_d - 1) * log(g);
+}
+
+/* The sparsity minimising slope's loss on [0, max_s], its density
+ * searched from x0 (NaN: the whole span); max_s where k = 0 (nothing stops
+ * S from growing). */
+static double frontier_min_s(plan_fn slope, const frontier_ctx *c, double max_s, double x0) {
+    double xl = 1 - max_s, x;
+    if (!(c->k > 0)) return max_s;
+    if (isnan(x0))
+        x = zero_near(slope, c, xl, 1, xl, 1 - xl);
+    else
+        x = zero_near(slope, c, xl, 1, fmin(fmax(x0, xl), 1), TARGET_NEAR_X);
+    return fmin(fmax(1 - x, 0), max_s);
+}
+
+int sl_plan_frontier_solve_near(const sl_law *law, const sl_frontier_query *q,
+                                const sl_frontier *near, sl_frontier *out) {
     if (!out || !frontier_query_ok(law, q)) return SL_LAW_EINVAL;
     frontier_point(law, q, 0, out);
     if (q->count) {
@@ -411,11 +442,27 @@ int sl_plan_frontier_solve(const sl_law *law, const sl_frontier_query *q, sl_fro
         }
         return SL_LAW_OK;
     }
-    frontier_ctx c = {law, q};
-    double f, s = min1d(frontier_loss, &c, 0, q->max_sparsity, &f);
+    double x0 = (double)NAN;
+    if (near && sparsity_ok(near->sparsity)) x0 = 1 - near->sparsity;
+    frontier_ctx c = {law, cost_k(&q->cost), 0};
+    sl_frontier cand;
+    frontier_point(law, q, frontier_min_s(frontier_free_slope, &c, q->max_sparsity, x0), &cand);
+    /* The free optimum past the cap: the loss has no other local minimum,
+     * so the capped one is on the bound, N = max_nonzeros. */
+    if (cand.capped) {
+        double m = q->max_nonzeros;
+        c.log_ratio0 = log(law->a_s * law->b_s / (law->b_d * c.k)) - law->b_n * log(m) -
+                       law->b_d * log(6 * law->a_d * m / q->compute);
+        frontier_point(law, q, frontier_min_s(frontier_capped_slope, &c, q->max_sparsity, x0),
+                       &cand);
+    }
     /* A minimum this flat at S = 0 is dense: rounding must not invent sparsity. */
-    if (f < out->loss * (1 - 4 * DBL_EPSILON)) frontier_point(law, q, s, out);
+    if (cand.loss < out->loss * (1 - 4 * DBL_EPSILON)) *out = cand;
     return SL_LAW_OK;
+}
+
+int sl_plan_frontier_solve(const sl_law *law, const sl_frontier_query *q, sl_frontier *out) {
+    return sl_plan_frontier_solve_near(law, q, NULL, out);
 }
 
 double sl_plan_dense_stationary(const sl_law *law) {

@@ -103,7 +103,15 @@ typedef struct sl_frontier {
 
 /* For fixed S: the best N (the Chinchilla split, clipped to max_nonzeros). */
 int sl_plan_frontier_at(const sl_law *law, const sl_frontier_query *q, double s, sl_frontier *out);
+/* With S searched: the zero of one slope in x = 1 - S (docs/planning.md),
+ * and where the free optimum's N is past max_nonzeros, of the slope with N
+ * on the bound. */
 int sl_plan_frontier_solve(const sl_law *law, const sl_frontier_query *q, sl_frontier *out);
+
+/* The same answer (to rounding), its search started at near's sparsity (the
+ * point estimate's answer, for each bootstrap draw); NULL: from scratch. */
+int sl_plan_frontier_solve_near(const sl_law *law, const sl_frontier_query *q,
+                                const sl_frontier *near, sl_frontier *out);
 
 /* b_n c_s / (a_s (b_s - b_n)): under the dense cost model with N free, the
  * density x = 1 - S where the sparse term at fixed total size is stationary

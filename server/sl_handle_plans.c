@@ -137,11 +137,21 @@ static int frontier_finite(const sl_frontier *f) {
            isfinite(f->data);
 }
 
+/* The question each draw answers, and the point estimate's answer, where
+ * each draw's search starts. */
+typedef struct frontier_draws_query {
+    sl_frontier_query q;
+    sl_frontier near;
+} frontier_draws_query;
+
 /* The compute-optimal model under one law: the same query per bootstrap
  * draw. */
 static int frontier_draw(const sl_law *law, const void *query, double *out) {
+    const frontier_draws_query *dq = query;
     sl_frontier f;
-    if (sl_plan_frontier_solve(law, query, &f) != SL_LAW_OK || !frontier_finite(&f)) return -1;
+    if (sl_plan_frontier_solve_near(law, &dq->q, &dq->near, &f) != SL_LAW_OK ||
+        !frontier_finite(&f))
+        return -1;
     out[0] = f.nonzeros;
     out[1] = f.sparsity;
     out[2] = f.data;
@@ -193,7 +203,8 @@ void sl_handle_compute_optimal(sl_request *req) {
     json_t *body = sl_frontier_json(&rec, &q, &best, &dense, pattern, &hw);
     sl_handle_draws d;
     sl_handle_draws_load(req, &rec, &d);
-    sl_handle_add_intervals(body, &d, frontier_draw, &q, fields);
+    frontier_draws_query dq = {q, best};
+    sl_handle_add_intervals(body, &d, frontier_draw, &dq, fields);
     sl_handle_draws_free(&d);
     sl_reply_json(req, 200, body);
 }

@@ -370,6 +370,105 @@ Test(frontier, matches_brute_force) {
               sparse, dense);
 }
 
+/* The loss at S with the best N for compute c, N at most max_n: the
+ * Chinchilla split of planning.md, written out here. */
+static double frontier_ref(const void *p, double s) {
+    const frontier_ctx *f = p;
+    const sl_law *l = f->law;
+    double x = 1 - s, g = sl_test_ref_density(f->cost, s);
+    double a = l->a_s * pow(x, l->b_s) + l->c_s, b = pow(6 * l->a_d * g / (f->c * x), l->b_d);
+    double n = fmin(pow(l->b_n * a / (l->b_d * b), 1 / (l->b_n + l->b_d)), f->max_n);
+    return sl_test_ref_loss(l, s, n, f->c * x / (6 * n * g));
+}
+
+/* frontier_ref in u = log(1 - S): a grid in u resolves an optimum at a
+ * density of 1e-3 as finely as one near dense. */
+static double frontier_ref_log_x(const void *p, double u) {
+    return frontier_ref(p, -expm1(u));
+}
+
+/* One compute-optimal answer found by the search in S (from scratch and
+ * from near) against a fine 1-D brute force of frontier_ref: the same loss
+ * to 1e-12 and never above it; the answer. */
+static sl_frontier check_frontier(const sl_law *law, const sl_cost *cost, double c, double max_n,
+                                  double maxs, const sl_frontier *near, int k) {
+    sl_frontier_query q = {c, *cost, max_n, maxs, NULL, 0};
+    sl_frontier f, w;
+    cr_assert_eq(sl_plan_frontier_solve(law, &q, &f), 0, "case %d", k);
+    cr_assert_eq(sl_plan_frontier_solve_near(law, &q, near, &w), 0, "case %d", k);
+    frontier_ctx ctx = {law, cost, c, max_n};
+    sl_test_brute b = sl_test_brute_min(frontier_ref_log_x, &ctx, log1p(-maxs), 0);
+    b.s = -expm1(b.s);
+    cr_assert(f.loss <= b.f * (1 + 1e-14), "case %d: loss %.17g > brute %.17g (S %.17g / %.17g)", k,
+              f.loss, b.f, f.sparsity, b.s);
+    cr_assert(f.loss >= b.f * (1 - 1e-12),
+              "case %d: loss %.17g, brute %.17g (S %.17g / %.17g, capped %d, resolved %d)", k,
+              f.loss, b.f, f.sparsity, b.s, f.capped, b.resolved);
+    assert_rel(w.loss, f.loss, 1e-14);
+    assert_near(w.sparsity, f.sparsity, 1e-12);
+    cr_assert_eq(w.capped, f.capped, "case %d", k);
+    cr_assert(f.sparsity >= 0 && f.sparsity <= maxs && f.nonzeros <= max_n);
+    assert_rel(f.loss, frontier_ref(&ctx, f.sparsity), 1e-14);
+    assert_rel(ref_compute(cost, f.sparsity, f.nonzeros, f.data), c, 1e-13);
+    return f;
+}
+
+/* 400 random laws and queries, both cost models (and random gmp windows),
+ * with and without max_nonzeros, some with a low max_sparsity; each from
+ * scratch and from the last case's answer. */
+Test(frontier, search_in_s_matches_brute_force) {
+    sl_test_rng_seed(0x91a4000e);
+    int capped = 0, sparse = 0, dense = 0, top = 0, cases = 400;
+    sl_frontier last = {0.99, 1e3, 1e3, 0, 0, 0};
+    for (int k = 0; k < cases; k++) {
+        sl_law law = sl_test_random_law();
+        if (k % 3 == 0) law.c_s *= 0.3; /* dense cost: sparse optima too */
+        sl_cost cost = random_cost(k);
+        double c = sl_test_log_uniform(1e17, 1e25);
+        double max_n = k % 2 ? sl_test_log_uniform(1e6, 1e11) : (double)INFINITY;
+        double maxs = k % 5 ? MAXS : 0.9 * sl_test_uniform();
+        last = check_frontier(&law, &cost, c, max_n, maxs, k % 7 ? &last : NULL, k);
+        capped += last.capped;
+        sparse += last.sparsity > 0;
+        dense += last.sparsity == 0;
+        top += last.sparsity == maxs;
+    }
+    cr_assert(capped > 50 && sparse > 100 && dense > 20 && top > 5,
+              "capped %d sparse %d dense %d at max_sparsity %d", capped, sparse, dense, top);
+}
+
+/* As GET compute-optimal's intervals do: t5-c4's sweep refitted on 24
+ * bootstrap resamples, each draw asked at 1e19, 1e21 and 1e23 FLOPs, under
+ * both cost models, free and with N at most 1e8 or 1e9, its search started
+ * at the fit's answer. */
+Test(frontier, fitted_draws_match_brute_force) {
+    sl_fit_row rows[64];
+    size_t n = load_t5(rows, 64);
+    cr_assert(n, "%s not found or empty", sl_test_data_path("t5-c4-sweep.csv"));
+    sl_fit_options o;
+    sl_fit_options_default(&o);
+    o.loss.residuals = SL_FIT_RESIDUALS_LOG;
+    o.loss.delta = 0.001;
+    o.bootstrap = 24;
+    o.seed = 11;
+    sl_fit_result r;
+    char why[256] = "";
+    cr_assert_eq(sl_fit(rows, n, &o, &r, why, sizeof why), SL_FIT_OK, "sl_fit: %s", why);
+    cr_assert(r.n_draws >= 20, "%zu draws", r.n_draws);
+    const double budgets[] = {1e19, 1e21, 1e23}, caps[] = {(double)INFINITY, 1e8, 1e9};
+    int capped = 0;
+    for (int m = 0; m < 18; m++) {
+        const sl_cost *cost = m & 1 ? &GMP : &DENSE;
+        double c = budgets[m / 2 % 3], max_n = caps[m / 6];
+        sl_frontier point = check_frontier(&r.law, cost, c, max_n, MAXS, NULL, m);
+        for (size_t i = 0; i < r.n_draws; i++)
+            capped +=
+                check_frontier(&r.draws[i], cost, c, max_n, MAXS, &point, m * 100 + (int)i).capped;
+    }
+    cr_assert(capped > 100, "only %d capped", capped);
+    sl_fit_result_free(&r);
+}
+
 /* planning.md: under dense cost, N free, the optimum is dense when
  * x^b_s = b_n c_s / (a_s (b_s - b_n)) >= 1, else at that x, at any compute. */
 Test(frontier, dense_cost_stationary_point) {
@@ -390,7 +489,7 @@ Test(frontier, dense_cost_stationary_point) {
             cr_assert(f.sparsity == 0, "case %d: S %g with x^b_s = %g", k, f.sparsity, st);
             above++;
         } else {
-            assert_near(f.sparsity, 1 - pow(st, 1 / law.b_s), 1e-6);
+            assert_near(f.sparsity, 1 - pow(st, 1 / law.b_s), 1e-12);
             below++;
         }
     }
