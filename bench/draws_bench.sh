@@ -11,8 +11,8 @@
 # then sends REQUESTS queries one after another and reports the median and
 # p90 of the server's own time per request ("us" of its log lines), for the
 # gmp query and, beside it, the same query under the dense cost model; then
-# the same for GET compute-optimal and the inference-aware plan (N free:
-# each draw a search of its own).
+# the same for GET compute-optimal (free, and with max_nonzeros=1e8) and the
+# inference-aware plan (N free: each draw a search of its own).
 # With BEFORE, the same first with OLD_BUILD_DIR's sparselawd (a build of an
 # older commit), so one run prints before and after; a build from before the
 # inference-aware plan used every draw says "capped" where its answer used
@@ -74,6 +74,8 @@ run_all() {
     echo "GET $co&cost_model=..."
     one_query co-gmp "$co&cost_model=gmp"
     one_query co-dns "$co"
+    one_query co-gcp "$co&cost_model=gmp&max_nonzeros=1e8"
+    one_query co-dcp "$co&max_nonzeros=1e8"
     local inf="/v1/laws/t5-fit/plan?target_loss=2.4&inference_tokens=1e13"
     echo "GET $inf&..."
     one_query in-nz "$inf"
