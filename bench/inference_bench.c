@@ -409,7 +409,7 @@ int main(int argc, char **argv) {
            reps);
     for (int c = 0; c < 2; c++)
         for (int k = 0; k < 2; k++) {
-            sl_inference_query q = {2.4, 1e13, kinds[k], costs[c], SL_LAW_DEFAULT_MAX_SPARSITY};
+            sl_inference_query q = {2.4, 1e13, kinds[k], costs[c], SL_LAW_DEFAULT_MAX_SPARSITY, 0};
             if (sl_inference_solve(&fit.law, &q, &point_plan) != SL_LAW_OK) return 1;
             for (int m = 0; m < (counts[1] > counts[0] ? 2 : 1); m++) {
                 double before = pass_ms(old_solve, fit.draws, counts[m], &q, reps);
@@ -427,8 +427,8 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 2; k++)
             for (int t = 0; t < 2; t++)
                 for (int z = 0; z < 2; z++) {
-                    sl_inference_query q = {targets[t], tokens[z], kinds[k], costs[c],
-                                            SL_LAW_DEFAULT_MAX_SPARSITY};
+                    sl_inference_query q = {
+                        targets[t], tokens[z], kinds[k], costs[c], SL_LAW_DEFAULT_MAX_SPARSITY, 0};
                     double dtot = 0, dn = 0, ds_ = 0, dwarm = 0;
                     size_t both = 0, only = 0, new_lower = 0, old_lower = 0;
                     sl_inference_plan near;
