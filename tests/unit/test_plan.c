@@ -79,6 +79,23 @@ static brute2 brute_2d(fn2 f, const void *ctx, double nlo, double nhi, double sl
     return b;
 }
 
+/* t5-c4's sweep fitted on log residuals with 24 bootstrap resamples (seed
+ * 11): the draws the server's intervals are taken over. */
+static void fit_t5_draws(sl_fit_result *r) {
+    sl_fit_row rows[64];
+    size_t n = load_t5(rows, 64);
+    cr_assert(n, "%s not found or empty", sl_test_data_path("t5-c4-sweep.csv"));
+    sl_fit_options o;
+    sl_fit_options_default(&o);
+    o.loss.residuals = SL_FIT_RESIDUALS_LOG;
+    o.loss.delta = 0.001;
+    o.bootstrap = 24;
+    o.seed = 11;
+    char why[256] = "";
+    cr_assert_eq(sl_fit(rows, n, &o, r, why, sizeof why), SL_FIT_OK, "sl_fit: %s", why);
+    cr_assert(r->n_draws >= 20, "%zu draws", r->n_draws);
+}
+
 /* ---- pretrained factor ---- */
 
 Test(pretrained, factor_points_and_interpolation) {
@@ -442,19 +459,8 @@ Test(frontier, search_in_s_matches_brute_force) {
  * both cost models, free and with N at most 1e8 or 1e9, its search started
  * at the fit's answer. */
 Test(frontier, fitted_draws_match_brute_force) {
-    sl_fit_row rows[64];
-    size_t n = load_t5(rows, 64);
-    cr_assert(n, "%s not found or empty", sl_test_data_path("t5-c4-sweep.csv"));
-    sl_fit_options o;
-    sl_fit_options_default(&o);
-    o.loss.residuals = SL_FIT_RESIDUALS_LOG;
-    o.loss.delta = 0.001;
-    o.bootstrap = 24;
-    o.seed = 11;
     sl_fit_result r;
-    char why[256] = "";
-    cr_assert_eq(sl_fit(rows, n, &o, &r, why, sizeof why), SL_FIT_OK, "sl_fit: %s", why);
-    cr_assert(r.n_draws >= 20, "%zu draws", r.n_draws);
+    fit_t5_draws(&r);
     const double budgets[] = {1e19, 1e21, 1e23}, caps[] = {(double)INFINITY, 1e8, 1e9};
     int capped = 0;
     for (int m = 0; m < 18; m++) {
@@ -665,19 +671,8 @@ Test(inference, many_tokens_match_brute_force) {
  * asked for loss 2.4 and 1.40, with no and 1e13 inference tokens, per
  * non-zero and per total parameter, under both cost models. */
 Test(inference, fitted_draws_match_brute_force) {
-    sl_fit_row rows[64];
-    size_t n = load_t5(rows, 64);
-    cr_assert(n, "%s not found or empty", sl_test_data_path("t5-c4-sweep.csv"));
-    sl_fit_options o;
-    sl_fit_options_default(&o);
-    o.loss.residuals = SL_FIT_RESIDUALS_LOG;
-    o.loss.delta = 0.001;
-    o.bootstrap = 24;
-    o.seed = 11;
     sl_fit_result r;
-    char why[256] = "";
-    cr_assert_eq(sl_fit(rows, n, &o, &r, why, sizeof why), SL_FIT_OK, "sl_fit: %s", why);
-    cr_assert(r.n_draws >= 20, "%zu draws", r.n_draws);
+    fit_t5_draws(&r);
     for (int m = 0; m < 16; m++) {
         const sl_cost *cost = m & 1 ? &GMP : &DENSE;
         double target = m & 8 ? 1.40 : 2.4, tokens = m & 4 ? 1e13 : 0;
@@ -810,18 +805,8 @@ Test(inference, max_nonzeros_matches_brute_force) {
  * least N for the target and its free plan's N, and 3 times that N), its
  * search started at the fit's plan. */
 Test(inference, fitted_draws_with_max_nonzeros) {
-    sl_fit_row rows[64];
-    size_t n = load_t5(rows, 64);
-    cr_assert(n, "%s not found or empty", sl_test_data_path("t5-c4-sweep.csv"));
-    sl_fit_options o;
-    sl_fit_options_default(&o);
-    o.loss.residuals = SL_FIT_RESIDUALS_LOG;
-    o.loss.delta = 0.001;
-    o.bootstrap = 24;
-    o.seed = 11;
     sl_fit_result r;
-    char why[256] = "";
-    cr_assert_eq(sl_fit(rows, n, &o, &r, why, sizeof why), SL_FIT_OK, "sl_fit: %s", why);
+    fit_t5_draws(&r);
     int seen[3] = {0, 0, 0};
     for (int m = 0; m < 16; m++) {
         const sl_cost *cost = m & 1 ? &GMP : &DENSE;
