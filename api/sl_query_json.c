@@ -332,7 +332,7 @@ static json_t *inference_fields(const sl_inference_plan *p) {
 
 json_t *sl_inference_json(const sl_law_record *rec, const sl_inference_query *q,
                           const sl_inference_plan *p, const sl_inference_plan *training_only,
-                          const sl_hardware *hw) {
+                          const sl_inference_plan *unbounded, const sl_hardware *hw) {
     const char *pattern = p->sparsity == 0 ? "dense" : "unstructured";
     json_t *o = inference_fields(p);
     json_object_set_new(o, "law", sl_law_ref_json(rec));
@@ -350,6 +350,28 @@ json_t *sl_inference_json(const sl_law_record *rec, const sl_inference_query *q,
                         : "inference_compute = 2 x nonzeros x inference_tokens (kernels that skip "
                           "zeros); total_compute = training + inference"));
     if (training_only) json_object_set_new(o, "training_only", inference_fields(training_only));
+    int bounded = q->max_nonzeros > 0 && isfinite(q->max_nonzeros);
+    json_object_set_new(o, "max_nonzeros", bounded ? sl_json_number(q->max_nonzeros) : json_null());
+    json_object_set_new(o, "capped", json_boolean(p->capped));
+    if (p->capped) {
+        char note[400];
+        if (unbounded) {
+            json_object_set_new(o, "unbounded", inference_fields(unbounded));
+            snprintf(note, sizeof note,
+                     "N is capped at max_nonzeros = %.6g: without the bound the cheapest plan has "
+                     "N = %.6g and total_compute %.6g; on the bound the best sparsity is %.6g, "
+                     "%.3g times that compute (the total has no other minimum, so the bounded "
+                     "plan is on the bound); training_only has the same bound",
+                     q->max_nonzeros, unbounded->nonzeros, unbounded->total_compute, p->sparsity,
+                     p->total_compute / unbounded->total_compute);
+        } else {
+            snprintf(note, sizeof note,
+                     "N is capped at max_nonzeros = %.6g; on the bound the best sparsity is "
+                     "%.6g; training_only has the same bound",
+                     q->max_nonzeros, p->sparsity);
+        }
+        json_object_set_new(o, "capped_note", json_string(note));
+    }
     if (hw && hw->given) {
         /* Inference FLOPs per non-zero already count only the non-zeros: a
          * kernel speedup on top would count the skipped zeros twice. */
@@ -378,7 +400,7 @@ json_t *sl_inference_json(const sl_law_record *rec, const sl_inference_query *q,
                         sl_units_json(rec->data_unit, "nonzeros", "sparsity", "total_params",
                                       "data", "loss", "training_compute", "inference_compute",
                                       "total_compute", "target_loss", "inference_tokens",
-                                      "max_sparsity", NULL));
+                                      "max_sparsity", "max_nonzeros", NULL));
     json_t *units = json_object_get(o, "units");
     int tokens = rec->data_unit == SL_UNIT_TOKENS;
     char unit[160];

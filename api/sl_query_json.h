@@ -75,9 +75,11 @@ json_t *sl_frontier_json(const sl_law_record *rec, const sl_frontier_query *q,
                          const sl_frontier *best, const sl_frontier *dense, const char *pattern,
                          const sl_hardware *hw);
 
-/* The inference-aware plan, with the training-only plan (T = 0) beside. */
+/* The inference-aware plan, with the training-only plan (T = 0, under the
+ * same bound on N) beside, and where p is capped at max_nonzeros, the plan
+ * without the bound (unbounded, NULL where it has none). */
 json_t *sl_inference_json(const sl_law_record *rec, const sl_inference_query *q,
                           const sl_inference_plan *p, const sl_inference_plan *training_only,
-                          const sl_hardware *hw);
+                          const sl_inference_plan *unbounded, const sl_hardware *hw);
 
 #endif

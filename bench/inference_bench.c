@@ -22,7 +22,10 @@
  *     both cost models, on every draw: the largest relative gap in total
  *     compute and in N, the largest gap in S, and how often each search
  *     found the lower total (by more than 1e-12 relative); and the largest
- *     relative gap between the warm and the cold answer.
+ *     relative gap between the warm and the cold answer;
+ *   - compute-optimal (sl_plan_frontier_solve, GET compute-optimal's draws)
+ *     beside the grid + golden section over S it replaced, kept here as the
+ *     baseline: time over 200 and 1,000 draws, and agreement in loss.
  * One line per figure on stdout. Exit 0, 1 when the file cannot be read or
  * the fit fails, 2 on bad usage.
  */
@@ -173,6 +176,29 @@ static int old_solve(const sl_law *law, const sl_inference_query *q, sl_inferenc
     return isfinite(out->total_compute) ? SL_LAW_OK : SL_LAW_UNREACHABLE;
 }
 
+/* ---- the compute-optimal search sl_plan_frontier_solve replaced ---- */
+
+typedef struct old_frontier_ctx {
+    const sl_law *law;
+    const sl_frontier_query *q;
+} old_frontier_ctx;
+
+static double old_frontier_loss(double s, const void *p) {
+    const old_frontier_ctx *c = p;
+    sl_frontier f;
+    sl_plan_frontier_at(c->law, c->q, s, &f);
+    return isfinite(f.loss) ? f.loss : (double)INFINITY;
+}
+
+/* The grid and golden section over S, each S at its Chinchilla split. */
+static int old_frontier_solve(const sl_law *law, const sl_frontier_query *q, sl_frontier *out) {
+    if (sl_plan_frontier_at(law, q, 0, out) != SL_LAW_OK) return SL_LAW_EINVAL;
+    old_frontier_ctx c = {law, q};
+    double f, s = old_min1d(old_frontier_loss, &c, 0, q->max_sparsity, &f);
+    if (f < out->loss * (1 - 4 * DBL_EPSILON)) sl_plan_frontier_at(law, q, s, out);
+    return SL_LAW_OK;
+}
+
 /* ---- measuring ---- */
 
 typedef int (*solve_fn)(const sl_law *law, const sl_inference_query *q, sl_inference_plan *out);
@@ -222,6 +248,84 @@ static const char *kind_name(sl_inference_cost k) {
 
 static const char *cost_name(const sl_cost *c) {
     return c->model == SL_COST_GMP ? "gmp" : "dense";
+}
+
+typedef int (*frontier_fn)(const sl_law *law, const sl_frontier_query *q, sl_frontier *out);
+
+static sl_frontier point_frontier;
+
+static int warm_frontier(const sl_law *law, const sl_frontier_query *q, sl_frontier *out) {
+    return sl_plan_frontier_solve_near(law, q, &point_frontier, out);
+}
+
+/* Milliseconds of one pass of solve over draws[0..n), median of reps. */
+static double frontier_pass_ms(frontier_fn solve, const sl_law *draws, size_t n,
+                               const sl_frontier_query *q, unsigned reps) {
+    double t[64];
+    if (reps > 64) reps = 64;
+    for (unsigned r = 0; r < reps; r++) {
+        double t0 = now_s(), acc = 0;
+        for (size_t i = 0; i < n; i++) {
+            sl_frontier f;
+            if (solve(&draws[i], q, &f) == SL_LAW_OK) acc += f.loss;
+        }
+        t[r] = (now_s() - t0) * 1e3;
+        sink = acc;
+    }
+    qsort(t, reps, sizeof t[0], cmp_double);
+    return t[reps / 2];
+}
+
+/* GET compute-optimal's draws: the old grid + golden search in S, the root
+ * find from scratch and from the point estimate's answer, at 1e21 FLOPs,
+ * both cost models, free and with max_nonzeros 1e8; then the agreement in
+ * loss on every draw at 1e19, 1e21, 1e23 FLOPs. */
+static void frontier_report(const sl_fit_result *fit, unsigned reps) {
+    const sl_cost costs[2] = {{SL_COST_DENSE, 0, 0},
+                              {SL_COST_GMP, SL_COST_GMP_DEFAULT_START, SL_COST_GMP_DEFAULT_END}};
+    const double caps[2] = {(double)INFINITY, 1e8}, budgets[3] = {1e19, 1e21, 1e23};
+    const size_t counts[3] = {200, 1000, fit->n_draws};
+    printf("compute-optimal: one pass over the draws (ms, median of %u), compute 1e21:\n", reps);
+    for (int c = 0; c < 2; c++)
+        for (int m = 0; m < 2; m++) {
+            sl_frontier_query q = {1e21, costs[c], caps[m], SL_LAW_DEFAULT_MAX_SPARSITY, NULL, 0};
+            if (sl_plan_frontier_solve(&fit->law, &q, &point_frontier) != SL_LAW_OK) return;
+            for (int k = 0; k < 3; k++) {
+                size_t n = counts[k] < fit->n_draws ? counts[k] : fit->n_draws;
+                if (k == 2 && n == counts[1]) break;
+                double before = frontier_pass_ms(old_frontier_solve, fit->draws, n, &q, reps);
+                double cold = frontier_pass_ms(sl_plan_frontier_solve, fit->draws, n, &q, reps);
+                double warm = frontier_pass_ms(warm_frontier, fit->draws, n, &q, reps);
+                printf("  %-5s max_nonzeros %-5g %4zu draws: before %8.3f ms  after %7.3f ms, "
+                       "from the point estimate's answer %7.3f ms  (%.0fx)\n",
+                       cost_name(&costs[c]), caps[m], n, before, cold, warm, before / warm);
+            }
+        }
+    printf("compute-optimal agreement on every draw (new - old loss, relative):\n");
+    for (int c = 0; c < 2; c++)
+        for (int m = 0; m < 2; m++)
+            for (int b = 0; b < 3; b++) {
+                sl_frontier_query q = {budgets[b], costs[c], caps[m], SL_LAW_DEFAULT_MAX_SPARSITY,
+                                       NULL,       0};
+                sl_frontier point;
+                sl_plan_frontier_solve(&fit->law, &q, &point);
+                double worst = 0, best = 0, dwarm = 0;
+                size_t capped = 0;
+                for (size_t i = 0; i < fit->n_draws; i++) {
+                    sl_frontier a, n, w;
+                    old_frontier_solve(&fit->draws[i], &q, &a);
+                    sl_plan_frontier_solve(&fit->draws[i], &q, &n);
+                    sl_plan_frontier_solve_near(&fit->draws[i], &q, &point, &w);
+                    double rel = (n.loss - a.loss) / a.loss;
+                    worst = fmax(worst, rel), best = fmin(best, rel);
+                    dwarm = fmax(dwarm, fabs(w.loss / n.loss - 1));
+                    capped += n.capped != 0;
+                }
+                printf("  %-5s max_nonzeros %-5g C %g: %zu draws (%zu capped), new higher by at "
+                       "most %.1e, lower by at most %.1e; warm vs cold %.1e\n",
+                       cost_name(&costs[c]), caps[m], budgets[b], fit->n_draws, capped, worst,
+                       -best, dwarm);
+            }
 }
 
 /* The whole file, malloc'd and NUL-terminated; NULL when it cannot be read. */
@@ -305,7 +409,7 @@ int main(int argc, char **argv) {
            reps);
     for (int c = 0; c < 2; c++)
         for (int k = 0; k < 2; k++) {
-            sl_inference_query q = {2.4, 1e13, kinds[k], costs[c], SL_LAW_DEFAULT_MAX_SPARSITY};
+            sl_inference_query q = {2.4, 1e13, kinds[k], costs[c], SL_LAW_DEFAULT_MAX_SPARSITY, 0};
             if (sl_inference_solve(&fit.law, &q, &point_plan) != SL_LAW_OK) return 1;
             for (int m = 0; m < (counts[1] > counts[0] ? 2 : 1); m++) {
                 double before = pass_ms(old_solve, fit.draws, counts[m], &q, reps);
@@ -323,8 +427,8 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 2; k++)
             for (int t = 0; t < 2; t++)
                 for (int z = 0; z < 2; z++) {
-                    sl_inference_query q = {targets[t], tokens[z], kinds[k], costs[c],
-                                            SL_LAW_DEFAULT_MAX_SPARSITY};
+                    sl_inference_query q = {
+                        targets[t], tokens[z], kinds[k], costs[c], SL_LAW_DEFAULT_MAX_SPARSITY, 0};
                     double dtot = 0, dn = 0, ds_ = 0, dwarm = 0;
                     size_t both = 0, only = 0, new_lower = 0, old_lower = 0;
                     sl_inference_plan near;
@@ -353,6 +457,7 @@ int main(int argc, char **argv) {
                            kind_name(kinds[k]), cost_name(&costs[c]), targets[t], tokens[z], both,
                            dtot, dn, ds_, new_lower, old_lower, only, dwarm);
                 }
+    frontier_report(&fit, reps);
     sl_fit_result_free(&fit);
     sl_dataset_free(&ds);
     free(rows);

@@ -387,17 +387,48 @@ int sl_plan_frontier_at(const sl_law *law, const sl_frontier_query *q, double s,
 
 typedef struct frontier_ctx {
     const sl_law *law;
-    const sl_frontier_query *q;
+    double k;          /* the cost model's mean density at S = 1 */
+    double log_ratio0; /* capped: log(b_s a_s M^-b_n / (b_d k (6 a_d M / C)^b_d)) */
 } frontier_ctx;
 
-static double frontier_loss(double s, const void *p) {
+/* The best S with N free is the zero of x d/dx of the loss at each x's
+ * Chinchilla split, a function of the law and cost model only (not of C):
+ * with N* in, L - c = (1 + b_n / b_d) (b_d / b_n)^(b_n / p) A^(b_d / p)
+ * B^(b_n / p), p = b_n + b_d, so minimising L minimises log A + b_n log(g / x),
+ * whose x-slope times x is b_s a_s x^b_s / A - b_n k / g: increasing in x
+ * (docs/planning.md), so its zero is the minimum. */
+static double frontier_free_slope(double x, const void *p) {
     const frontier_ctx *c = p;
-    sl_frontier f;
-    frontier_point(c->law, c->q, s, &f);
-    return isfinite(f.loss) ? f.loss : (double)INFINITY;
+    const sl_law *law = c->law;
+    double u = law->a_s * pow(x, law->b_s);
+    return law->b_s * u / (u + law->c_s) - law->b_n * c->k / (c->k + (1 - c->k) * x);
 }
 
-int sl_plan_frontier_solve(const sl_law *law, const sl_frontier_query *q, sl_frontier *out) {
+/* With N held at max_nonzeros M: x dL/dx = b_s a_s x^b_s M^-b_n -
+ * b_d (k / g) (6 a_d M g / (C x))^b_d, increasing in x; in logs the ratio
+ * of the two terms, so neither over- nor underflows. */
+static double frontier_capped_slope(double x, const void *p) {
+    const frontier_ctx *c = p;
+    const sl_law *law = c->law;
+    double g = c->k + (1 - c->k) * x;
+    return c->log_ratio0 + (law->b_s + law->b_d) * log(x) - (law->b_d - 1) * log(g);
+}
+
+/* The sparsity minimising slope's loss on [0, max_s], its density
+ * searched from x0 (NaN: the whole span); max_s where k = 0 (nothing stops
+ * S from growing). */
+static double frontier_min_s(plan_fn slope, const frontier_ctx *c, double max_s, double x0) {
+    double xl = 1 - max_s, x;
+    if (!(c->k > 0)) return max_s;
+    if (isnan(x0))
+        x = zero_near(slope, c, xl, 1, xl, 1 - xl);
+    else
+        x = zero_near(slope, c, xl, 1, fmin(fmax(x0, xl), 1), TARGET_NEAR_X);
+    return fmin(fmax(1 - x, 0), max_s);
+}
+
+int sl_plan_frontier_solve_near(const sl_law *law, const sl_frontier_query *q,
+                                const sl_frontier *near, sl_frontier *out) {
     if (!out || !frontier_query_ok(law, q)) return SL_LAW_EINVAL;
     frontier_point(law, q, 0, out);
     if (q->count) {
@@ -411,11 +442,27 @@ int sl_plan_frontier_solve(const sl_law *law, const sl_frontier_query *q, sl_fro
         }
         return SL_LAW_OK;
     }
-    frontier_ctx c = {law, q};
-    double f, s = min1d(frontier_loss, &c, 0, q->max_sparsity, &f);
+    double x0 = (double)NAN;
+    if (near && sparsity_ok(near->sparsity)) x0 = 1 - near->sparsity;
+    frontier_ctx c = {law, cost_k(&q->cost), 0};
+    sl_frontier cand;
+    frontier_point(law, q, frontier_min_s(frontier_free_slope, &c, q->max_sparsity, x0), &cand);
+    /* The free optimum past the cap: the loss has no other local minimum,
+     * so the capped one is on the bound, N = max_nonzeros. */
+    if (cand.capped) {
+        double m = q->max_nonzeros;
+        c.log_ratio0 = log(law->a_s * law->b_s / (law->b_d * c.k)) - law->b_n * log(m) -
+                       law->b_d * log(6 * law->a_d * m / q->compute);
+        frontier_point(law, q, frontier_min_s(frontier_capped_slope, &c, q->max_sparsity, x0),
+                       &cand);
+    }
     /* A minimum this flat at S = 0 is dense: rounding must not invent sparsity. */
-    if (f < out->loss * (1 - 4 * DBL_EPSILON)) frontier_point(law, q, s, out);
+    if (cand.loss < out->loss * (1 - 4 * DBL_EPSILON)) *out = cand;
     return SL_LAW_OK;
+}
+
+int sl_plan_frontier_solve(const sl_law *law, const sl_frontier_query *q, sl_frontier *out) {
+    return sl_plan_frontier_solve_near(law, q, NULL, out);
 }
 
 double sl_plan_dense_stationary(const sl_law *law) {
@@ -428,7 +475,12 @@ double sl_plan_dense_stationary(const sl_law *law) {
 static int inference_query_ok(const sl_law *law, const sl_inference_query *q) {
     return q && sl_law_valid(law) && sl_cost_valid(&q->cost) && isfinite(q->target_loss) &&
            isfinite(q->tokens) && q->tokens >= 0 && sparsity_ok(q->max_sparsity) &&
-           (q->kind == SL_INFER_NONZEROS || q->kind == SL_INFER_TOTAL);
+           q->max_nonzeros >= 0 && (q->kind == SL_INFER_NONZEROS || q->kind == SL_INFER_TOTAL);
+}
+
+/* The bound on N of q, INFINITY for none. */
+static double inference_max_n(const sl_inference_query *q) {
+    return q->max_nonzeros > 0 ? q->max_nonzeros : (double)INFINITY;
 }
 
 double sl_inference_total(const sl_law *law, const sl_inference_query *q, double n, double s) {
@@ -517,18 +569,37 @@ static double inference_r_slope(double log_r, const void *p) {
 #define INFERENCE_COLD_LOG_R 1.0
 
 /* The plan at n = exp(log_n) exactly: the best S for that N (the
- * target_slope of the plan for a target, with inference counted). */
-static double inference_best_x_at_n(const inference_ctx *c, double log_n) {
+ * target_slope of the plan for a target, with inference counted), searched
+ * from x0 (NaN: the whole span). */
+static double inference_best_x_at_n(const inference_ctx *c, double log_n, double x0) {
     const sl_law *law = c->law;
     double nb = exp(-law->b_n * log_n);
     target_ctx t = {c->e0 - law->c_s * nb, law->a_s * nb, law->b_s, law->b_d, c->k, 0,
                     c->total ? c->w : 0};
-    return target_min_x(&t, c->xl, 1, (double)NAN);
+    return target_min_x(&t, c->xl, 1, x0);
 }
 
-int sl_inference_solve_near(const sl_law *law, const sl_inference_query *q,
-                            const sl_inference_plan *near, sl_inference_plan *out) {
-    if (!out || !inference_query_ok(law, q)) return SL_LAW_EINVAL;
+/* out for the plan (n, S = 1 - x, d); SL_LAW_UNREACHABLE where it is not
+ * finite (a target so far above the law that N or D leaves the doubles). */
+static int inference_fill(const sl_law *law, const sl_inference_query *q, double n, double x,
+                          double d, sl_inference_plan *out) {
+    double s = fmin(fmax(1 - x, 0), q->max_sparsity);
+    out->nonzeros = n;
+    out->sparsity = s;
+    out->data = d;
+    out->loss = sl_law_loss(law, s, n, d);
+    out->training_compute = sl_plan_training_compute(&q->cost, s, n, d);
+    out->inference_compute = 2 * (q->kind == SL_INFER_TOTAL ? n / (1 - s) : n) * q->tokens;
+    out->total_compute = out->training_compute + out->inference_compute;
+    out->capped = 0;
+    int finite = n > 0 && isfinite(n) && d > 0 && isfinite(d) && isfinite(out->loss) &&
+                 isfinite(out->total_compute);
+    return finite ? SL_LAW_OK : SL_LAW_UNREACHABLE;
+}
+
+/* The plan with N free (the bound of q not applied). */
+static int inference_free(const sl_law *law, const sl_inference_query *q,
+                          const sl_inference_plan *near, sl_inference_plan *out) {
     double e0 = q->target_loss - law->c;
     if (!(e0 > 0)) return SL_LAW_UNREACHABLE;
     double a_top = law->a_s * pow(1 - q->max_sparsity, law->b_s) + law->c_s;
@@ -557,23 +628,44 @@ int sl_inference_solve_near(const sl_law *law, const sl_inference_query *q,
         n = exp(log_n);
         d = law->a_d * pow(r, -1 / law->b_d);
     } else { /* past the largest N searched: the best S there */
-        x = inference_best_x_at_n(&c, hi);
+        x = inference_best_x_at_n(&c, hi, (double)NAN);
         if (isnan(x)) return SL_LAW_UNREACHABLE;
         n = exp(hi);
         d = sl_plan_data_for_loss(law, SL_PLAN_SCRATCH, q->target_loss, 1 - x, n);
     }
-    double s = fmin(fmax(1 - x, 0), q->max_sparsity);
-    out->nonzeros = n;
-    out->sparsity = s;
-    out->data = d;
-    out->loss = sl_law_loss(law, s, n, d);
-    out->training_compute = sl_plan_training_compute(&q->cost, s, n, d);
-    out->inference_compute = 2 * (q->kind == SL_INFER_TOTAL ? n / (1 - s) : n) * q->tokens;
-    out->total_compute = out->training_compute + out->inference_compute;
-    /* A target so far above the law that N or D leaves the doubles: no plan. */
-    int finite = n > 0 && isfinite(n) && d > 0 && isfinite(d) && isfinite(out->loss) &&
-                 isfinite(out->total_compute);
-    return finite ? SL_LAW_OK : SL_LAW_UNREACHABLE;
+    return inference_fill(law, q, n, x, d, out);
+}
+
+/* The plan with N = m: the best S at that N, searched from near's. */
+static int inference_at_n(const sl_law *law, const sl_inference_query *q, double m,
+                          const sl_inference_plan *near, sl_inference_plan *out) {
+    double x_last = (double)NAN;
+    inference_ctx c = {law,
+                       q->target_loss - law->c,
+                       1 - q->max_sparsity,
+                       cost_k(&q->cost),
+                       q->tokens / (3 * law->a_d),
+                       q->kind == SL_INFER_TOTAL,
+                       &x_last};
+    double x0 = near && sparsity_ok(near->sparsity) ? 1 - near->sparsity : (double)NAN;
+    double x = inference_best_x_at_n(&c, log(m), x0);
+    if (isnan(x)) return SL_LAW_UNREACHABLE;
+    double d = sl_plan_data_for_loss(law, SL_PLAN_SCRATCH, q->target_loss, 1 - x, m);
+    int rc = inference_fill(law, q, m, x, d, out);
+    out->capped = 1;
+    return rc;
+}
+
+int sl_inference_solve_near(const sl_law *law, const sl_inference_query *q,
+                            const sl_inference_plan *near, sl_inference_plan *out) {
+    if (!out || !inference_query_ok(law, q)) return SL_LAW_EINVAL;
+    if (!(q->target_loss - law->c > 0)) return SL_LAW_UNREACHABLE;
+    int rc = inference_free(law, q, near, out);
+    double m = inference_max_n(q);
+    if (isinf(m) || (rc == SL_LAW_OK && out->nonzeros <= m)) return rc;
+    /* The free plan is past the bound (or not finite): the total has no
+     * other local minimum, so the bounded plan has N on the bound. */
+    return inference_at_n(law, q, m, near, out);
 }
 
 int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_inference_plan *out) {

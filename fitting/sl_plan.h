@@ -103,7 +103,15 @@ typedef struct sl_frontier {
 
 /* For fixed S: the best N (the Chinchilla split, clipped to max_nonzeros). */
 int sl_plan_frontier_at(const sl_law *law, const sl_frontier_query *q, double s, sl_frontier *out);
+/* With S searched: the zero of one slope in x = 1 - S (docs/planning.md),
+ * and where the free optimum's N is past max_nonzeros, of the slope with N
+ * on the bound. */
 int sl_plan_frontier_solve(const sl_law *law, const sl_frontier_query *q, sl_frontier *out);
+
+/* The same answer (to rounding), its search started at near's sparsity (the
+ * point estimate's answer, for each bootstrap draw); NULL: from scratch. */
+int sl_plan_frontier_solve_near(const sl_law *law, const sl_frontier_query *q,
+                                const sl_frontier *near, sl_frontier *out);
 
 /* b_n c_s / (a_s (b_s - b_n)): under the dense cost model with N free, the
  * density x = 1 - S where the sparse term at fixed total size is stationary
@@ -118,16 +126,20 @@ typedef enum sl_inference_cost {
     SL_INFER_TOTAL = 1,    /* 2 FLOPs per parameter per token: masked dense kernels */
 } sl_inference_cost;
 
+/* max_nonzeros: the largest N the plan may have (a model that can be
+ * served); 0, as a zero-initialised query has, or INFINITY for none. */
 typedef struct sl_inference_query {
     double target_loss, tokens;
     sl_inference_cost kind;
     sl_cost cost;
     double max_sparsity;
+    double max_nonzeros;
 } sl_inference_query;
 
 typedef struct sl_inference_plan {
     double nonzeros, sparsity, data, loss;
     double training_compute, inference_compute, total_compute;
+    int capped; /* N is max_nonzeros: the plan without the bound is bigger */
 } sl_inference_plan;
 
 /* The (N, S, D) reaching target_loss at the lowest training plus inference
@@ -135,7 +147,10 @@ typedef struct sl_inference_plan {
  * target left to data, with N at most 18 decades above where the target
  * comes into reach and at most 1e30. SL_LAW_UNREACHABLE when target_loss
  * <= c (no N reaches it), or when no plan is finite (a target so far above
- * the law that N or D leaves the doubles). */
+ * the law that N or D leaves the doubles). With max_nonzeros below the
+ * free plan's N: the plan on the bound, N = max_nonzeros and its best S
+ * (capped; docs/planning.md), SL_LAW_UNREACHABLE where no S reaches the
+ * target at that N. */
 int sl_inference_solve(const sl_law *law, const sl_inference_query *q, sl_inference_plan *out);
 
 /* The same answer (to rounding), found from near: the plan of a nearby law

@@ -137,11 +137,21 @@ static int frontier_finite(const sl_frontier *f) {
            isfinite(f->data);
 }
 
+/* The question each draw answers, and the point estimate's answer, where
+ * each draw's search starts. */
+typedef struct frontier_draws_query {
+    sl_frontier_query q;
+    sl_frontier near;
+} frontier_draws_query;
+
 /* The compute-optimal model under one law: the same query per bootstrap
  * draw. */
 static int frontier_draw(const sl_law *law, const void *query, double *out) {
+    const frontier_draws_query *dq = query;
     sl_frontier f;
-    if (sl_plan_frontier_solve(law, query, &f) != SL_LAW_OK || !frontier_finite(&f)) return -1;
+    if (sl_plan_frontier_solve_near(law, &dq->q, &dq->near, &f) != SL_LAW_OK ||
+        !frontier_finite(&f))
+        return -1;
     out[0] = f.nonzeros;
     out[1] = f.sparsity;
     out[2] = f.data;
@@ -193,7 +203,8 @@ void sl_handle_compute_optimal(sl_request *req) {
     json_t *body = sl_frontier_json(&rec, &q, &best, &dense, pattern, &hw);
     sl_handle_draws d;
     sl_handle_draws_load(req, &rec, &d);
-    sl_handle_add_intervals(body, &d, frontier_draw, &q, fields);
+    frontier_draws_query dq = {q, best};
+    sl_handle_add_intervals(body, &d, frontier_draw, &dq, fields);
     sl_handle_draws_free(&d);
     sl_reply_json(req, 200, body);
 }
@@ -228,6 +239,16 @@ void sl_handle_plan_inference(sl_request *req, const sl_law_record *rec) {
     sl_hardware hw;
     sl_error err;
     memset(&q, 0, sizeof q);
+    if (!sl_req_query(req, "inference_tokens")) {
+        const char *given = sl_req_query(req, "max_nonzeros") ? "max_nonzeros" : "inference_cost";
+        sl_reply_fail(req, SL_ERR_MISSING_PARAMETER, "inference_tokens",
+                      "%s applies to an inference-aware plan (N free): give inference_tokens%s",
+                      given,
+                      sl_req_query(req, "nonzeros") && given[0] == 'm'
+                          ? "; a plan for given nonzeros has N fixed, so no bound on it applies"
+                          : "");
+        return;
+    }
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         if (sl_req_query(req, refused[i])) {
             sl_reply_fail(req, SL_ERR_INVALID_PARAMETER, refused[i],
@@ -236,22 +257,21 @@ void sl_handle_plan_inference(sl_request *req, const sl_law_record *rec) {
                           refused[i]);
             return;
         }
-    if (!sl_req_query(req, "inference_tokens")) {
-        sl_reply_fail(req, SL_ERR_MISSING_PARAMETER, "inference_tokens",
-                      "inference_cost applies to an inference-aware plan: give inference_tokens");
-        return;
-    }
+    double max_n = (double)INFINITY;
     if (sl_req_number(req, "target_loss", &sl_range_positive, NULL, &q.target_loss, &err) ||
         sl_req_number(req, "inference_tokens", &range_tokens, NULL, &q.tokens, &err) ||
         sl_query_inference_cost_decode(sl_req_query(req, "inference_cost"), &q.kind, &err) ||
         cost_params(req, &q.cost, &err) ||
         sl_req_number(req, "max_sparsity", &sl_range_sparsity, &default_max_sparsity,
                       &q.max_sparsity, &err) ||
+        (sl_req_query(req, "max_nonzeros") &&
+         sl_req_number(req, "max_nonzeros", &sl_range_amount, NULL, &max_n, &err)) ||
         sl_handle_hardware_params(req, &hw, &err)) {
         sl_reply_error(req, &err);
         return;
     }
-    sl_inference_plan p, train;
+    q.max_nonzeros = max_n;
+    sl_inference_plan p, train, free_plan;
     sl_inference_query t0 = q;
     t0.tokens = 0;
     int rc = sl_inference_solve(&rec->law, &q, &p);
@@ -265,6 +285,20 @@ void sl_handle_plan_inference(sl_request *req, const sl_law_record *rec) {
         sl_reply_error(req, &err);
         return;
     }
+    if (rc == SL_LAW_UNREACHABLE && isfinite(max_n)) {
+        double floor = sl_law_loss(&rec->law, q.max_sparsity, max_n, (double)INFINITY);
+        if (!(q.target_loss > floor)) {
+            sl_error_set(&err, SL_ERR_UNREACHABLE, "max_nonzeros",
+                         "target_loss %g is out of reach with at most %g non-zeros: even at "
+                         "max_sparsity %g and unlimited data the law gives %.6g; raise "
+                         "max_nonzeros or max_sparsity",
+                         q.target_loss, max_n, q.max_sparsity, floor);
+            err.extra_name = "loss_floor";
+            err.extra_value = floor;
+            sl_reply_error(req, &err);
+            return;
+        }
+    }
     if (rc != SL_LAW_OK || !(p.data > 0) || !isfinite(p.total_compute)) {
         sl_reply_fail(req, SL_ERR_UNPROCESSABLE, NULL,
                       "no inference-aware plan found for these "
@@ -272,10 +306,14 @@ void sl_handle_plan_inference(sl_request *req, const sl_law_record *rec) {
         return;
     }
     int train_ok = sl_inference_solve(&rec->law, &t0, &train) == SL_LAW_OK;
+    sl_inference_query qf = q;
+    qf.max_nonzeros = 0;
+    int free_ok = p.capped && sl_inference_solve(&rec->law, &qf, &free_plan) == SL_LAW_OK;
     static const char *const fields[] = {
         "nonzeros",          "sparsity",      "data", "training_compute",
         "inference_compute", "total_compute", NULL};
-    json_t *body = sl_inference_json(rec, &q, &p, train_ok ? &train : NULL, &hw);
+    json_t *body =
+        sl_inference_json(rec, &q, &p, train_ok ? &train : NULL, free_ok ? &free_plan : NULL, &hw);
     sl_handle_draws d;
     sl_handle_draws_load(req, rec, &d);
     inference_draws_query dq = {q, p};

@@ -392,7 +392,8 @@ void sl_handle_plan(sl_request *req) {
     sl_error err;
     memset(&q, 0, sizeof q);
     if (sl_handle_path_law(req, &rec) != 0) return;
-    if (sl_req_query(req, "inference_tokens") || sl_req_query(req, "inference_cost")) {
+    if (sl_req_query(req, "inference_tokens") || sl_req_query(req, "inference_cost") ||
+        sl_req_query(req, "max_nonzeros")) {
         sl_handle_plan_inference(req, &rec);
         return;
     }

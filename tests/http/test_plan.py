@@ -342,6 +342,75 @@ class TestInference(Planning):
         self.assertEqual(body["inference_compute"], 0)
         self.assertLessEqual(body["total_compute"], self.brute(1.6, 0, "nonzeros", "gmp") * (1 + 1e-9))
 
+    def best_at_n(self, target, tokens, n, kind="nonzeros"):
+        """The least total compute at exactly n non-zeros: a grid in
+        log(1 - S), zoomed around its best point."""
+        lo, hi, best = math.log(1e-3), 0.0, math.inf
+        for _ in range(4):
+            vals = []
+            for j in range(401):
+                u = lo + (hi - lo) * j / 400
+                s = -math.expm1(u)
+                d = data_for(T5, target, s, n)
+                k = n / (1 - s) if kind == "total" else n
+                vals.append((compute(s, n, d) + 2 * k * tokens if math.isfinite(d) else math.inf, u))
+            v, u = min(vals)
+            best = min(best, v)
+            step = (hi - lo) / 400
+            lo, hi = max(math.log(1e-3), u - step), min(0.0, u + step)
+        return best
+
+    def test_max_nonzeros(self):
+        free = self.t5("plan", target_loss=1.40, inference_tokens=1e13)
+        self.assertIs(free["capped"], False)
+        self.assertIsNone(free["max_nonzeros"])
+        for kind in ("nonzeros", "total"):
+            base = self.t5("plan", target_loss=1.40, inference_tokens=1e13, inference_cost=kind)
+            bound = 0.3 * base["nonzeros"]
+            body = self.t5("plan", target_loss=1.40, inference_tokens=1e13, inference_cost=kind,
+                           max_nonzeros=repr(bound))
+            # on the bound, on the target, at the best S there, dearer than without it
+            self.assertIs(body["capped"], True)
+            self.assert_rel(body["nonzeros"], bound, 1e-15)
+            self.assert_rel(body["max_nonzeros"], bound, 1e-15)
+            n, s, d = body["nonzeros"], body["sparsity"], body["data"]
+            self.assert_close(ref_loss(T5, s, n, d), 1.40, 1e-9)
+            self.assertLessEqual(body["total_compute"],
+                                 self.best_at_n(1.40, 1e13, bound, kind) * (1 + 1e-9))
+            self.assertGreater(body["total_compute"], base["total_compute"])
+            self.assertGreater(s, base["sparsity"])  # a smaller N takes more sparsity
+            self.assert_rel(body["unbounded"]["nonzeros"], base["nonzeros"], 1e-12)
+            self.assert_rel(body["unbounded"]["total_compute"], base["total_compute"], 1e-12)
+            self.assertIn("capped at max_nonzeros", body["capped_note"])
+            self.assertLessEqual(body["training_only"]["nonzeros"], bound * (1 + 1e-15))
+            self.assertEqual(body["units"]["max_nonzeros"], "parameters")
+            # a bound above the free plan's N changes nothing
+            loose = self.t5("plan", target_loss=1.40, inference_tokens=1e13, inference_cost=kind,
+                            max_nonzeros=repr(10 * base["nonzeros"]))
+            self.assertIs(loose["capped"], False)
+            self.assertNotIn("unbounded", loose)
+            self.assertNotIn("capped_note", loose)
+            for f in ("nonzeros", "sparsity", "total_compute"):
+                self.assertEqual(loose[f], base[f], f)
+
+    def test_max_nonzeros_invalid(self):
+        # only with inference_tokens: a plan for given nonzeros has N fixed
+        err = self.bad("plan", 400, "missing_parameter", "inference_tokens", target_loss=1.4,
+                       max_nonzeros=1e9)
+        self.assertIn("max_nonzeros", err["message"])
+        err = self.bad("plan", 400, "missing_parameter", "inference_tokens", target_loss=1.4,
+                       nonzeros=1e9, max_nonzeros=1e9)
+        self.assertIn("N fixed", err["message"])
+        for v in ("-5", "0", "0.5", "1e31", "nan", "inf", "big"):
+            self.bad("plan", 400, "invalid_parameter", "max_nonzeros", target_loss=1.4,
+                     inference_tokens=1e13, max_nonzeros=v)
+        # too few non-zeros for the target at any sparsity up to max_sparsity
+        err = self.bad("plan", 422, "unreachable_target", "max_nonzeros", target_loss=1.4,
+                       inference_tokens=1e13, max_nonzeros=1e5)
+        floor = ref_loss(T5, 0.999, 1e5, math.inf)
+        self.assert_rel(err["loss_floor"], floor, 1e-12)
+        self.assertIn("max_nonzeros", err["message"])
+
     def test_invalid(self):
         self.bad("plan", 400, "invalid_parameter", "nonzeros", target_loss=1.4,
                  inference_tokens=1e13, nonzeros=1e9)
@@ -539,7 +608,8 @@ class TestExtremes(Planning):
         ("compute-optimal", {"param_data": 1e20}, {"param_data": ["1", "1e44"]}),
         ("plan", {"target_loss": 1.5, "inference_tokens": 1e13},
          {"target_loss": ["1e-300", "0.65074219", "0.6507422", "1e300"],
-          "inference_tokens": ["0", "1e-300", "1e30"], "max_sparsity": ["0", "0.9999999"]}),
+          "inference_tokens": ["0", "1e-300", "1e30"], "max_sparsity": ["0", "0.9999999"],
+          "max_nonzeros": ["1", "1e5", "1e30"]}),
         ("plan", {"target_loss": 1.5, "nonzeros": 1e9, "cost_model": "gmp"},
          {"target_loss": ["1e-300", "1e300"], "nonzeros": ["1", "1e30"],
           "prune_start": ["0", "0.75"], "prune_end": ["0.75", "1"]}),
@@ -586,6 +656,7 @@ class TestNewNumbers(Planning):
         ("compute-optimal", {}, "param_data", 1e20),
         ("compute-optimal", {"compute": 1e21}, "max_nonzeros", 1e9),
         ("plan", {"target_loss": 1.4}, "inference_tokens", 1e13),
+        ("plan", {"target_loss": 1.4, "inference_tokens": 1e13}, "max_nonzeros", 1e9),
         ("plan", {"target_loss": 1.6, "nonzeros": 1e9}, "sparsity", 0.5),
         ("plan", {"target_loss": 1.6, "nonzeros": 1e9, "strategy": "pretrained"},
          "pretrain_compute", 1e21),
@@ -755,6 +826,22 @@ class TestPlanIntervals(Planning):
         builtin = self.t5("plan", target_loss=1.4, inference_tokens=1e13)
         self.assertNotIn("intervals", builtin)
         self.assertNotIn("intervals_note", builtin)
+        # with the bound active: every draw's N is at most the bound
+        free = self.law(FITTED, "plan", target_loss=repr(floor + 0.05), inference_tokens=1e13)
+        bound = 0.5 * free["nonzeros"]
+        capped = self.law(FITTED, "plan", target_loss=repr(floor + 0.05), inference_tokens=1e13,
+                          max_nonzeros=repr(bound))
+        self.assertIs(capped["capped"], True)
+        self.assert_intervals(capped, fields, BOOTSTRAP)
+        self.assertLessEqual(capped["intervals"]["nonzeros"][1], bound * (1 + 1e-12))
+        # each draw's bounded plan costs at least its free one, so where the same draws
+        # answer, each end of the interval does too
+        used, free_used = (b["interval_draws"]["total_compute"] for b in (capped, free))
+        self.assertLessEqual(used, free_used)
+        if used == free_used:
+            for i in (0, 1):
+                self.assertGreaterEqual(capped["intervals"]["total_compute"][i],
+                                        free["intervals"]["total_compute"][i] * (1 - 1e-12))
 
 
 TEST_CLASSES = [TestComputeOptimal, TestPlanCostAndChoice, TestContoursGmp, TestInference,

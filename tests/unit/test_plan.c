@@ -79,6 +79,23 @@ static brute2 brute_2d(fn2 f, const void *ctx, double nlo, double nhi, double sl
     return b;
 }
 
+/* t5-c4's sweep fitted on log residuals with 24 bootstrap resamples (seed
+ * 11): the draws the server's intervals are taken over. */
+static void fit_t5_draws(sl_fit_result *r) {
+    sl_fit_row rows[64];
+    size_t n = load_t5(rows, 64);
+    cr_assert(n, "%s not found or empty", sl_test_data_path("t5-c4-sweep.csv"));
+    sl_fit_options o;
+    sl_fit_options_default(&o);
+    o.loss.residuals = SL_FIT_RESIDUALS_LOG;
+    o.loss.delta = 0.001;
+    o.bootstrap = 24;
+    o.seed = 11;
+    char why[256] = "";
+    cr_assert_eq(sl_fit(rows, n, &o, r, why, sizeof why), SL_FIT_OK, "sl_fit: %s", why);
+    cr_assert(r->n_draws >= 20, "%zu draws", r->n_draws);
+}
+
 /* ---- pretrained factor ---- */
 
 Test(pretrained, factor_points_and_interpolation) {
@@ -370,6 +387,94 @@ Test(frontier, matches_brute_force) {
               sparse, dense);
 }
 
+/* The loss at S with the best N for compute c, N at most max_n: the
+ * Chinchilla split of planning.md, written out here. */
+static double frontier_ref(const void *p, double s) {
+    const frontier_ctx *f = p;
+    const sl_law *l = f->law;
+    double x = 1 - s, g = sl_test_ref_density(f->cost, s);
+    double a = l->a_s * pow(x, l->b_s) + l->c_s, b = pow(6 * l->a_d * g / (f->c * x), l->b_d);
+    double n = fmin(pow(l->b_n * a / (l->b_d * b), 1 / (l->b_n + l->b_d)), f->max_n);
+    return sl_test_ref_loss(l, s, n, f->c * x / (6 * n * g));
+}
+
+/* frontier_ref in u = log(1 - S): a grid in u resolves an optimum at a
+ * density of 1e-3 as finely as one near dense. */
+static double frontier_ref_log_x(const void *p, double u) {
+    return frontier_ref(p, -expm1(u));
+}
+
+/* One compute-optimal answer found by the search in S (from scratch and
+ * from near) against a fine 1-D brute force of frontier_ref: the same loss
+ * to 1e-12 and never above it; the answer. */
+static sl_frontier check_frontier(const sl_law *law, const sl_cost *cost, double c, double max_n,
+                                  double maxs, const sl_frontier *near, int k) {
+    sl_frontier_query q = {c, *cost, max_n, maxs, NULL, 0};
+    sl_frontier f, w;
+    cr_assert_eq(sl_plan_frontier_solve(law, &q, &f), 0, "case %d", k);
+    cr_assert_eq(sl_plan_frontier_solve_near(law, &q, near, &w), 0, "case %d", k);
+    frontier_ctx ctx = {law, cost, c, max_n};
+    sl_test_brute b = sl_test_brute_min(frontier_ref_log_x, &ctx, log1p(-maxs), 0);
+    b.s = -expm1(b.s);
+    cr_assert(f.loss <= b.f * (1 + 1e-14), "case %d: loss %.17g > brute %.17g (S %.17g / %.17g)", k,
+              f.loss, b.f, f.sparsity, b.s);
+    cr_assert(f.loss >= b.f * (1 - 1e-12),
+              "case %d: loss %.17g, brute %.17g (S %.17g / %.17g, capped %d, resolved %d)", k,
+              f.loss, b.f, f.sparsity, b.s, f.capped, b.resolved);
+    assert_rel(w.loss, f.loss, 1e-14);
+    assert_near(w.sparsity, f.sparsity, 1e-12);
+    cr_assert_eq(w.capped, f.capped, "case %d", k);
+    cr_assert(f.sparsity >= 0 && f.sparsity <= maxs && f.nonzeros <= max_n);
+    assert_rel(f.loss, frontier_ref(&ctx, f.sparsity), 1e-14);
+    assert_rel(ref_compute(cost, f.sparsity, f.nonzeros, f.data), c, 1e-13);
+    return f;
+}
+
+/* 400 random laws and queries, both cost models (and random gmp windows),
+ * with and without max_nonzeros, some with a low max_sparsity; each from
+ * scratch and from the last case's answer. */
+Test(frontier, search_in_s_matches_brute_force) {
+    sl_test_rng_seed(0x91a4000e);
+    int capped = 0, sparse = 0, dense = 0, top = 0, cases = 400;
+    sl_frontier last = {0.99, 1e3, 1e3, 0, 0, 0};
+    for (int k = 0; k < cases; k++) {
+        sl_law law = sl_test_random_law();
+        if (k % 3 == 0) law.c_s *= 0.3; /* dense cost: sparse optima too */
+        sl_cost cost = random_cost(k);
+        double c = sl_test_log_uniform(1e17, 1e25);
+        double max_n = k % 2 ? sl_test_log_uniform(1e6, 1e11) : (double)INFINITY;
+        double maxs = k % 5 ? MAXS : 0.9 * sl_test_uniform();
+        last = check_frontier(&law, &cost, c, max_n, maxs, k % 7 ? &last : NULL, k);
+        capped += last.capped;
+        sparse += last.sparsity > 0;
+        dense += last.sparsity == 0;
+        top += last.sparsity == maxs;
+    }
+    cr_assert(capped > 50 && sparse > 100 && dense > 20 && top > 5,
+              "capped %d sparse %d dense %d at max_sparsity %d", capped, sparse, dense, top);
+}
+
+/* As GET compute-optimal's intervals do: t5-c4's sweep refitted on 24
+ * bootstrap resamples, each draw asked at 1e19, 1e21 and 1e23 FLOPs, under
+ * both cost models, free and with N at most 1e8 or 1e9, its search started
+ * at the fit's answer. */
+Test(frontier, fitted_draws_match_brute_force) {
+    sl_fit_result r;
+    fit_t5_draws(&r);
+    const double budgets[] = {1e19, 1e21, 1e23}, caps[] = {(double)INFINITY, 1e8, 1e9};
+    int capped = 0;
+    for (int m = 0; m < 18; m++) {
+        const sl_cost *cost = m & 1 ? &GMP : &DENSE;
+        double c = budgets[m / 2 % 3], max_n = caps[m / 6];
+        sl_frontier point = check_frontier(&r.law, cost, c, max_n, MAXS, NULL, m);
+        for (size_t i = 0; i < r.n_draws; i++)
+            capped +=
+                check_frontier(&r.draws[i], cost, c, max_n, MAXS, &point, m * 100 + (int)i).capped;
+    }
+    cr_assert(capped > 100, "only %d capped", capped);
+    sl_fit_result_free(&r);
+}
+
 /* planning.md: under dense cost, N free, the optimum is dense when
  * x^b_s = b_n c_s / (a_s (b_s - b_n)) >= 1, else at that x, at any compute. */
 Test(frontier, dense_cost_stationary_point) {
@@ -390,7 +495,7 @@ Test(frontier, dense_cost_stationary_point) {
             cr_assert(f.sparsity == 0, "case %d: S %g with x^b_s = %g", k, f.sparsity, st);
             above++;
         } else {
-            assert_near(f.sparsity, 1 - pow(st, 1 / law.b_s), 1e-6);
+            assert_near(f.sparsity, 1 - pow(st, 1 / law.b_s), 1e-12);
             below++;
         }
     }
@@ -490,8 +595,8 @@ static void assert_stationary(const infer_ctx *ctx, const sl_inference_plan *p, 
 static sl_inference_plan check_inference(const sl_law *law, const sl_cost *cost, double target,
                                          double tokens, int total, const sl_inference_plan *near,
                                          int k) {
-    sl_inference_query q = {target, tokens, total ? SL_INFER_TOTAL : SL_INFER_NONZEROS, *cost,
-                            MAXS};
+    sl_inference_query q = {target, tokens, total ? SL_INFER_TOTAL : SL_INFER_NONZEROS,
+                            *cost,  MAXS,   (double)INFINITY};
     sl_inference_plan p, w;
     cr_assert_eq(sl_inference_solve(law, &q, &p), 0, "case %d", k);
     cr_assert_eq(sl_inference_solve_near(law, &q, near, &w), 0, "case %d", k);
@@ -517,7 +622,7 @@ Test(inference, matches_brute_force) {
     int sparse = 0, cases = 200;
     /* each search starts from the last case's plan (another law, far off),
      * or from scratch */
-    sl_inference_plan last = {1e3, 0.99, 0, 0, 0, 0, 0};
+    sl_inference_plan last = {1e3, 0.99, 0, 0, 0, 0, 0, 0};
     for (int k = 0; k < cases; k++) {
         sl_law law = sl_test_random_law();
         sl_cost cost = random_cost(k);
@@ -545,9 +650,9 @@ Test(inference, many_tokens_match_brute_force) {
                              sl_test_log_uniform(1e9, 1e13));
         double tokens = sl_test_log_uniform(1e24, 1e30);
         int total = k % 2;
-        sl_inference_query q = {target, tokens, total ? SL_INFER_TOTAL : SL_INFER_NONZEROS, cost,
-                                MAXS};
-        sl_inference_plan p, w, far = {1e12, 0.5, 0, 0, 0, 0, 0};
+        sl_inference_query q = {target, tokens, total ? SL_INFER_TOTAL : SL_INFER_NONZEROS,
+                                cost,   MAXS,   (double)INFINITY};
+        sl_inference_plan p, w, far = {1e12, 0.5, 0, 0, 0, 0, 0, 0};
         cr_assert_eq(sl_inference_solve(&law, &q, &p), 0, "case %d", k);
         cr_assert_eq(sl_inference_solve_near(&law, &q, &far, &w), 0, "case %d", k);
         infer_ctx ctx = {&law, &cost, target, tokens, total};
@@ -566,19 +671,8 @@ Test(inference, many_tokens_match_brute_force) {
  * asked for loss 2.4 and 1.40, with no and 1e13 inference tokens, per
  * non-zero and per total parameter, under both cost models. */
 Test(inference, fitted_draws_match_brute_force) {
-    sl_fit_row rows[64];
-    size_t n = load_t5(rows, 64);
-    cr_assert(n, "%s not found or empty", sl_test_data_path("t5-c4-sweep.csv"));
-    sl_fit_options o;
-    sl_fit_options_default(&o);
-    o.loss.residuals = SL_FIT_RESIDUALS_LOG;
-    o.loss.delta = 0.001;
-    o.bootstrap = 24;
-    o.seed = 11;
     sl_fit_result r;
-    char why[256] = "";
-    cr_assert_eq(sl_fit(rows, n, &o, &r, why, sizeof why), SL_FIT_OK, "sl_fit: %s", why);
-    cr_assert(r.n_draws >= 20, "%zu draws", r.n_draws);
+    fit_t5_draws(&r);
     for (int m = 0; m < 16; m++) {
         const sl_cost *cost = m & 1 ? &GMP : &DENSE;
         double target = m & 8 ? 1.40 : 2.4, tokens = m & 4 ? 1e13 : 0;
@@ -591,17 +685,166 @@ Test(inference, fitted_draws_match_brute_force) {
     sl_fit_result_free(&r);
 }
 
+/* density in u = log(1 - S) at N = exp(log_n), for the 1-D brute force */
+typedef struct infer_at_n_ctx {
+    const infer_ctx *c;
+    double log_n;
+} infer_at_n_ctx;
+
+static double infer_at_n_obj(const void *p, double u) {
+    const infer_at_n_ctx *a = p;
+    return infer_obj(a->c, a->log_n, -expm1(u));
+}
+
+/* infer_obj with N at most max_n (brute_2d's zooms may step past its
+ * range) */
+typedef struct infer_bounded_ctx {
+    infer_ctx c;
+    double max_n;
+} infer_bounded_ctx;
+
+static double infer_bounded_obj(const void *p, double log_n, double s) {
+    const infer_bounded_ctx *b = p;
+    return exp(log_n) > b->max_n ? (double)INFINITY : infer_obj(&b->c, log_n, s);
+}
+
+/* The least N that reaches target at max_sparsity (with unlimited data). */
+static double ref_n_min(const sl_law *l, double target) {
+    return pow((l->a_s * pow(1 - MAXS, l->b_s) + l->c_s) / (target - l->c), 1 / l->b_n);
+}
+
+/* The plan with N at most max_n: the free plan where that is within the
+ * bound, else N on the bound with the S there stationary (to 1e-9) and no
+ * costlier than a 1-D brute force in log(1 - S) at N = max_n or a 2-D one
+ * over N <= max_n; none below the least N that reaches the target; the
+ * same from near. Returns 1 for a plan on the bound, 0 off it, -1 none. */
+static int check_bounded(const sl_law *law, const sl_cost *cost, double target, double tokens,
+                         int total, double max_n, const sl_inference_plan *near,
+                         sl_inference_plan *p, int k) {
+    sl_inference_query q = {target, tokens, total ? SL_INFER_TOTAL : SL_INFER_NONZEROS,
+                            *cost,  MAXS,   (double)INFINITY};
+    sl_inference_plan f, w;
+    cr_assert_eq(sl_inference_solve(law, &q, &f), 0, "case %d", k);
+    cr_assert(!f.capped);
+    q.max_nonzeros = max_n;
+    int rc = sl_inference_solve(law, &q, p);
+    cr_assert_eq(sl_inference_solve_near(law, &q, near, &w), rc, "case %d", k);
+    double n_min = ref_n_min(law, target);
+    if (max_n < n_min * (1 - 1e-12)) {
+        cr_assert_eq(rc, SL_LAW_UNREACHABLE, "case %d: bound %g below %g", k, max_n, n_min);
+        return -1;
+    }
+    if (max_n < n_min * (1 + 1e-9)) return rc ? -1 : p->capped; /* on the edge */
+    cr_assert_eq(rc, 0, "case %d: bound %g, least N %g", k, max_n, n_min);
+    assert_rel(w.total_compute, p->total_compute, 1e-13);
+    assert_near(w.sparsity, p->sparsity, 1e-10);
+    cr_assert_eq(w.capped, p->capped);
+    if (f.nonzeros <= max_n) {
+        cr_assert(!p->capped && p->nonzeros == f.nonzeros && p->sparsity == f.sparsity, "case %d",
+                  k);
+        return 0;
+    }
+    cr_assert(p->capped && p->nonzeros == max_n, "case %d: N %g, bound %g", k, p->nonzeros, max_n);
+    cr_assert(p->total_compute >= f.total_compute * (1 - 1e-12), "case %d", k);
+    assert_rel(p->loss, target, 1e-12);
+    assert_rel(p->training_compute, ref_compute(cost, p->sparsity, p->nonzeros, p->data), 1e-13);
+    assert_rel(p->inference_compute,
+               2 * (total ? p->nonzeros / (1 - p->sparsity) : p->nonzeros) * tokens, 1e-14);
+    infer_ctx ctx = {law, cost, target, tokens, total};
+    infer_at_n_ctx at = {&ctx, log(max_n)};
+    sl_test_brute b1 = sl_test_brute_min(infer_at_n_obj, &at, log1p(-MAXS), 0);
+    cr_assert(p->total_compute <= b1.f * (1 + 1e-12), "case %d: %.17g > %.17g", k, p->total_compute,
+              b1.f);
+    double s = p->sparsity;
+    if (s > 1e-4 && s < MAXS - 1e-4) {
+        double ds = vertex_offset(&ctx, log(max_n), s, 1);
+        cr_assert(fabs(ds) <= 1e-9, "case %d: S %.17g is %.3g from the minimum", k, s, ds);
+    }
+    infer_bounded_ctx bc = {ctx, max_n};
+    brute2 b = brute_2d(infer_bounded_obj, &bc, log(1e3), log(max_n), 0, MAXS);
+    cr_assert(p->total_compute <= b.f * (1 + 1e-9),
+              "case %d: %.17g > brute %.17g (N %g/%g S %g/%g)", k, p->total_compute, b.f,
+              p->nonzeros, exp(b.log_n), p->sparsity, b.s);
+    return 1;
+}
+
+/* max_nonzeros 0.01 to 0.9 times the free plan's N (on the bound, or below
+ * the least N that reaches the target) and 1.001 and 10 times it (off it), 200
+ * random laws and queries. */
+Test(inference, max_nonzeros_matches_brute_force) {
+    sl_test_rng_seed(0x91a4000f);
+    const double factors[] = {0.01, 0.1, 0.5, 0.9, 1.001, 10};
+    sl_inference_plan last = {1e3, 0.99, 0, 0, 0, 0, 0, 0};
+    int seen[3] = {0, 0, 0}, sparse = 0;
+    for (int k = 0; k < 200; k++) {
+        sl_law law = sl_test_random_law();
+        sl_cost cost = random_cost(k);
+        double target =
+            sl_test_ref_loss(&law, 0.9 * sl_test_uniform(), sl_test_log_uniform(1e7, 1e11),
+                             sl_test_log_uniform(1e9, 1e13));
+        double tokens = k % 5 == 0 ? 0 : sl_test_log_uniform(1e8, 1e15);
+        sl_inference_query q = {target, tokens, k % 2 ? SL_INFER_TOTAL : SL_INFER_NONZEROS,
+                                cost,   MAXS,   0};
+        sl_inference_plan f, p;
+        cr_assert_eq(sl_inference_solve(&law, &q, &f), 0, "case %d", k);
+        int on = check_bounded(&law, &cost, target, tokens, k % 2, factors[k % 6] * f.nonzeros,
+                               &last, &p, k);
+        seen[on + 1]++;
+        sparse += on == 1 && p.sparsity > 0.01;
+        if (on >= 0 && k % 3) last = p;
+    }
+    cr_assert(seen[0] > 5 && seen[1] > 40 && seen[2] > 60 && sparse > 30,
+              "none %d off %d on %d (sparse %d)", seen[0], seen[1], seen[2], sparse);
+    sl_inference_query q = {1.40, 1e13, SL_INFER_NONZEROS, DENSE, MAXS, -1};
+    sl_inference_plan p;
+    cr_assert_eq(sl_inference_solve(&SL_TEST_T5, &q, &p), SL_LAW_EINVAL);
+}
+
+/* The bound on fitted draws, as GET plan's intervals do: t5-c4's 24 draws,
+ * each bounded at the same max_nonzeros (the geometric mean of the fit's
+ * least N for the target and its free plan's N, and 3 times that N), its
+ * search started at the fit's plan. */
+Test(inference, fitted_draws_with_max_nonzeros) {
+    sl_fit_result r;
+    fit_t5_draws(&r);
+    int seen[3] = {0, 0, 0};
+    for (int m = 0; m < 16; m++) {
+        const sl_cost *cost = m & 1 ? &GMP : &DENSE;
+        double target = m & 8 ? 1.40 : 2.4, tokens = m & 4 ? 1e13 : 0;
+        int total = m >> 1 & 1;
+        sl_inference_query q = {target, tokens, total ? SL_INFER_TOTAL : SL_INFER_NONZEROS,
+                                *cost,  MAXS,   0};
+        sl_inference_plan fit_free, point;
+        cr_assert_eq(sl_inference_solve(&r.law, &q, &fit_free), 0);
+        for (int b = 0; b < 2; b++) {
+            double max_n =
+                b ? 3 * fit_free.nonzeros : sqrt(ref_n_min(&r.law, target) * fit_free.nonzeros);
+            cr_assert_eq(check_bounded(&r.law, cost, target, tokens, total, max_n, NULL, &point, m),
+                         !b);
+            for (size_t i = 0; i < r.n_draws; i++) {
+                sl_inference_plan p;
+                seen[check_bounded(&r.draws[i], cost, target, tokens, total, max_n, &point, &p,
+                                   m * 100 + (int)i) +
+                     1]++;
+            }
+        }
+    }
+    cr_assert(seen[2] > 150 && seen[1] > 150, "none %d off %d on %d", seen[0], seen[1], seen[2]);
+    sl_fit_result_free(&r);
+}
+
 /* More inference tokens never make the plan's model bigger. */
 Test(inference, tokens_shrink_the_model) {
     double prev = (double)INFINITY;
     for (double t = 0; t <= 1e15; t = t > 0 ? t * 10 : 1e9) {
-        sl_inference_query q = {1.40, t, SL_INFER_NONZEROS, DENSE, MAXS};
+        sl_inference_query q = {1.40, t, SL_INFER_NONZEROS, DENSE, MAXS, (double)INFINITY};
         sl_inference_plan p;
         cr_assert_eq(sl_inference_solve(&SL_TEST_T5, &q, &p), 0);
         cr_assert(p.nonzeros <= prev * (1 + 1e-6), "T %g: N %g > %g", t, p.nonzeros, prev);
         prev = p.nonzeros;
     }
-    sl_inference_query bad = {0.6, 1e12, SL_INFER_NONZEROS, DENSE, MAXS}; /* below c */
+    sl_inference_query bad = {0.6,   1e12, SL_INFER_NONZEROS,
+                              DENSE, MAXS, (double)INFINITY}; /* below c */
     sl_inference_plan p;
     cr_assert_eq(sl_inference_solve(&SL_TEST_T5, &bad, &p), SL_LAW_UNREACHABLE);
     bad.tokens = -1;
