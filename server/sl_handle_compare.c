@@ -229,12 +229,12 @@ void sl_handle_compare(sl_request *req) {
     json_t *answers = json_array();
     json_t *first_error = NULL;
     unsigned first_status = 0;
-    size_t answered = 0;
+    const json_t *first_answer = NULL; /* the first law's that could answer */
     for (size_t i = 0; i < n; i++) {
         unsigned status;
         json_t *a = sl_req_run_as(req, route, laws[i].name, laws[i].version, &status);
         if (status == 200) {
-            answered++;
+            if (!first_answer) first_answer = a;
             json_array_append_new(answers, a);
             continue;
         }
@@ -258,7 +258,7 @@ void sl_handle_compare(sl_request *req) {
             answers, json_pack("{s:o, s:O}", "law", ref, "error", json_object_get(a, "error")));
         json_decref(a);
     }
-    if (!answered) { /* no law could answer: the first one's reason */
+    if (!first_answer) { /* no law could answer: the first one's reason */
         json_decref(answers);
         sl_reply_json(req, first_status, first_error);
         return;
@@ -266,13 +266,7 @@ void sl_handle_compare(sl_request *req) {
     json_decref(first_error);
     /* CSV where the query answers tables (curves, contours); JSON for the rest, as each law's
      * own route */
-    const json_t *answered_one = NULL;
-    size_t i;
-    json_t *a;
-    json_array_foreach(answers, i, a) {
-        if (!answered_one && !json_object_get(a, "error")) answered_one = a;
-    }
-    if (csv && json_is_array(json_object_get(answered_one, "series"))) {
+    if (csv && json_is_array(json_object_get(first_answer, "series"))) {
         reply_csv(req, answers);
         json_decref(answers);
         return;
